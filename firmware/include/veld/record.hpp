@@ -1,0 +1,165 @@
+// Records as C++ values, and their FlatBuffers encoding (schemas/record.fbs).
+//
+// The form engine builds a RecordContent; the device store adds identity, time and status and
+// encodes it. Every body read back from disk or the network goes through decodeRecord() or
+// checkRecordBody(), which run the FlatBuffers Verifier (memory safety) and then Veld's own checks
+// (sense: valid ids, names, UTF-8, value ranges), because a mutated buffer often passes the
+// Verifier.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+#include <veld/hlc.hpp>
+#include <veld/result.hpp>
+#include <veld/uuid.hpp>
+
+namespace veld {
+
+struct DecimalAnswer {
+    double value = 0;
+    std::string text;  // the digits as typed, normalised to a '.' decimal point
+    bool operator==(const DecimalAnswer&) const = default;
+};
+struct ChoiceAnswer {
+    std::string choice;
+    std::string otherText;
+    bool operator==(const ChoiceAnswer&) const = default;
+};
+struct ChoicesAnswer {
+    std::vector<std::string> choices;
+    std::string otherText;
+    bool operator==(const ChoicesAnswer&) const = default;
+};
+struct DateAnswer {
+    std::int32_t days = 0;  // since 1970-01-01
+    bool operator==(const DateAnswer&) const = default;
+};
+struct TimeAnswer {
+    std::int32_t ms = 0;  // since local midnight
+    bool operator==(const TimeAnswer&) const = default;
+};
+struct DateTimeAnswer {
+    std::int64_t utcMs = 0;
+    std::int16_t offsetMinutes = 0;
+    bool operator==(const DateTimeAnswer&) const = default;
+};
+struct SignaturePoint {
+    std::uint16_t x = 0;
+    std::uint16_t y = 0;
+    bool operator==(const SignaturePoint&) const = default;
+};
+struct SignatureAnswer {
+    std::vector<std::vector<SignaturePoint>> strokes;
+    std::uint16_t width = 0;
+    std::uint16_t height = 0;
+    bool operator==(const SignatureAnswer&) const = default;
+};
+struct PseudonymAnswer {
+    std::vector<std::uint8_t> digest;
+    std::string keyId;
+    std::string scheme;
+    bool operator==(const PseudonymAnswer&) const = default;
+};
+
+/// One typed answer value. The order of alternatives is not the schema's union order; the codec
+/// maps between them explicitly.
+using AnswerValue = std::variant<std::string, std::int64_t, DecimalAnswer, bool, ChoiceAnswer,
+                                 ChoicesAnswer, DateAnswer, TimeAnswer, DateTimeAnswer,
+                                 SignatureAnswer, PseudonymAnswer>;
+
+struct Answer {
+    std::string name;
+    AnswerValue value;
+    bool operator==(const Answer&) const = default;
+};
+
+struct Repeat;
+
+struct RepeatInstance {
+    std::vector<Answer> answers;
+    std::vector<Repeat> repeats;
+    bool operator==(const RepeatInstance&) const;
+};
+
+struct Repeat {
+    std::string name;
+    std::vector<RepeatInstance> instances;
+    bool operator==(const Repeat&) const = default;
+};
+
+struct QuestionTiming {
+    std::string name;
+    std::uint32_t ms = 0;
+    std::uint16_t visits = 0;
+    bool operator==(const QuestionTiming&) const = default;
+};
+
+struct Paradata {
+    std::int64_t startedUtcMs = 0;
+    std::int64_t finalizedUtcMs = 0;
+    std::string language;
+    std::string appVersion;
+    std::vector<QuestionTiming> timings;
+    std::uint32_t edits = 0;
+    bool kiosk = false;
+    bool operator==(const Paradata&) const = default;
+};
+
+/// What a form session hands to the store: everything except identity, time and status, which
+/// the store assigns. Answers and repeats may be in any order; names must be unique per level.
+struct RecordContent {
+    std::string formId;
+    std::uint32_t formVersion = 0;
+    std::optional<Uuid> caseId;
+    std::vector<Answer> answers;
+    std::vector<Repeat> repeats;
+    Paradata paradata;
+    bool operator==(const RecordContent&) const = default;
+};
+
+/// The life of a record on a device. Draft and Finalized are written into the body; Sent and
+/// Quarantined exist only in the store.
+enum class RecordStatus : std::uint8_t {
+    Draft = 0,
+    Finalized = 1,      // complete, waiting in the outbox
+    Sent = 2,           // finalized and acknowledged by the collector
+    Quarantined = 3,    // the body failed verification and was moved aside
+};
+std::string_view recordStatusName(RecordStatus status);
+std::optional<RecordStatus> parseRecordStatus(std::string_view name);
+
+/// One revision of a record as it is encoded in a body.
+struct Record {
+    Uuid id;
+    Uuid deviceId;
+    HlcTimestamp hlc;
+    HlcTimestamp createdHlc;
+    bool finalized = false;
+    RecordContent content;
+    bool operator==(const Record&) const = default;
+};
+
+/// Limits that keep a hostile or broken body from costing unbounded time or memory.
+inline constexpr std::size_t kMaxRecordBodyBytes = 16u << 20;
+inline constexpr std::size_t kMaxNameLength = 64;
+inline constexpr int kMaxRepeatDepth = 8;
+
+/// Checks names and value ranges of content before it is encoded. The message names the item.
+Status checkRecordContent(const RecordContent& content);
+
+/// Encodes a record into a verified FlatBuffers body. Fails if the content does not pass
+/// checkRecordContent().
+Result<std::vector<std::uint8_t>> encodeRecord(const Record& record);
+
+/// Verifies a body (FlatBuffers Verifier, then Veld's checks) without decoding it. Corrupt error
+/// with a reason on failure.
+Status checkRecordBody(std::span<const std::uint8_t> body);
+
+/// Verifies and decodes a body.
+Result<Record> decodeRecord(std::span<const std::uint8_t> body);
+
+}  // namespace veld

@@ -1,0 +1,127 @@
+// The one SQLite wrapper in Veld: connections, prepared statements and transactions.
+//
+// Not thread-safe: a Database and its Statements belong to one thread at a time. Several
+// connections (in one process or several) may use the same file; SQLite's locking keeps them
+// consistent and a writer that cannot get the lock in time gets ErrorCode::InUse.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <veld/result.hpp>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace veld::sql {
+
+enum class OpenMode {
+    ReadWriteCreate,  // create the file if missing
+    ReadWrite,        // the file must exist; falls back to read-only if it cannot be written
+    ReadOnly,
+};
+
+/// Turns an SQLite result code into a Veld error. `context` says what Veld was doing
+/// ("finalizing record ..."). A failed write is reported as StorageFull: SQLite often reports a
+/// full disk as SQLITE_IOERR_WRITE rather than SQLITE_FULL.
+Error errorFromSqlite(int extendedCode, std::string_view context, std::string_view detail);
+
+class Statement {
+public:
+    Statement() = default;
+    Statement(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {}
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&& other) noexcept;
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement();
+
+    // Parameters are 1-based, as in SQLite. Text and blobs are copied (SQLITE_TRANSIENT) unless
+    // the *Static variant is used, which requires the data to outlive the next step()/reset().
+    Statement& bind(int index, std::int64_t value);
+    Statement& bind(int index, std::string_view text);
+    Statement& bindBlob(int index, std::span<const std::uint8_t> data);
+    Statement& bindBlobStatic(int index, std::span<const std::uint8_t> data);
+    Statement& bindNull(int index);
+
+    /// Runs one step: true when a row is ready, false when done.
+    Result<bool> step();
+    /// Runs to completion, for statements that return no rows.
+    Status run();
+    /// Resets the statement and clears its bindings so it can be reused.
+    void reset();
+
+    [[nodiscard]] std::int64_t columnInt(int index) const;
+    [[nodiscard]] bool columnIsNull(int index) const;
+    /// Valid until the next step(), reset() or column call on the same column.
+    [[nodiscard]] std::string_view columnText(int index) const;
+    [[nodiscard]] std::span<const std::uint8_t> columnBlob(int index) const;
+
+    [[nodiscard]] bool valid() const { return m_stmt != nullptr; }
+
+private:
+    sqlite3* m_db = nullptr;
+    sqlite3_stmt* m_stmt = nullptr;
+};
+
+class Database {
+public:
+    /// Opens (or creates) a database file with extended result codes and a busy timeout.
+    static Result<Database> open(const std::string& path, OpenMode mode, int busyTimeoutMs = 5000);
+
+    Database() = default;
+    Database(Database&& other) noexcept;
+    Database& operator=(Database&& other) noexcept;
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+    ~Database();
+
+    /// Runs one or more statements that return no rows.
+    Status exec(std::string_view sql);
+    /// Prepares a statement meant to be kept and reused.
+    Result<Statement> prepare(std::string_view sql);
+    /// Runs a query whose first column of the first row is an integer (PRAGMA user_version, ...).
+    Result<std::int64_t> queryInt(std::string_view sql);
+
+    [[nodiscard]] bool readOnly() const;
+    [[nodiscard]] bool inTransaction() const;
+    /// The error of the last failed call on this connection, described for `context`.
+    [[nodiscard]] Error lastError(std::string_view context) const;
+    [[nodiscard]] sqlite3* handle() const { return m_db; }
+    [[nodiscard]] const std::string& path() const { return m_path; }
+
+private:
+    sqlite3* m_db = nullptr;
+    std::string m_path;
+};
+
+/// RAII transaction: rolls back unless commit() succeeded. The outermost one is BEGIN IMMEDIATE
+/// (it takes the write lock at once, so a busy store fails early and cleanly instead of at
+/// commit); nested ones are savepoints, so a function that needs a transaction can be called
+/// inside a caller's batch.
+class Transaction {
+public:
+    static Result<Transaction> begin(Database& db);
+
+    Transaction(Transaction&& other) noexcept;
+    Transaction& operator=(Transaction&&) = delete;
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction();
+
+    Status commit();
+    /// Rolls back now (the destructor would too); for callers that want the error of a rollback.
+    void rollback();
+
+    [[nodiscard]] bool nested() const { return m_nested; }
+
+private:
+    Transaction(Database& db, bool nested) : m_db(&db), m_nested(nested) {}
+
+    Database* m_db = nullptr;
+    bool m_nested = false;
+    bool m_done = false;
+};
+
+}  // namespace veld::sql

@@ -1,0 +1,230 @@
+// The device store: one SQLite file per device profile holding every record made on the device,
+// the outbox of finalized revisions waiting for the collector, and a quarantine for bodies that
+// fail verification.
+//
+// Guarantees
+// - A finalize is durable when it returns (WAL, synchronous=FULL for that commit). Drafts are
+//   committed with synchronous=NORMAL: they survive a crash of Veld, and are made durable by the
+//   next finalize or checkpoint.
+// - Outbox sequence numbers are gap-free and never reused: 1, 2, 3, ... per store, assigned in the
+//   same transaction as the finalize, so the collector can say "received through N".
+// - A body that fails the FlatBuffers Verifier or Veld's record checks is moved to the quarantine
+//   with its reason when read; it never stops other records from loading.
+// - A full disk, a read-only file or a busy store gives an error value and leaves every earlier
+//   record intact (each operation is one transaction).
+// - Several Store objects, in one process or several, may use the same file at once: every write
+//   is a BEGIN IMMEDIATE transaction that re-reads the clock and sequence state from the file.
+//
+// Thread-safety: a Store object belongs to one thread at a time; open one Store per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include <veld/hlc.hpp>
+#include <veld/record.hpp>
+#include <veld/result.hpp>
+#include <veld/sqlite.hpp>
+#include <veld/uuid.hpp>
+
+namespace veld {
+
+class Clock;
+
+struct StoreOptions {
+    /// ReadWriteCreate makes a new store when the file is missing; ReadWrite needs an existing
+    /// one (and falls back to read-only when the file cannot be written); ReadOnly never writes.
+    sql::OpenMode mode = sql::OpenMode::ReadWrite;
+    const Clock* clock = nullptr;  // nullptr: the system clock
+    int busyTimeoutMs = 5000;      // how long a write waits for another process before InUse
+};
+
+/// A record's metadata as listed: what the store keeps in columns next to the body.
+struct RecordSummary {
+    Uuid id;
+    std::string formId;
+    std::uint32_t formVersion = 0;
+    std::optional<Uuid> caseId;
+    RecordStatus status = RecordStatus::Draft;
+    HlcTimestamp hlc;         // of the current revision
+    HlcTimestamp createdHlc;  // of the first revision
+    std::string summary;      // short text for lists; may hold an answer, so never log it
+    std::int64_t bodyBytes = 0;
+};
+
+struct StoredRecord {
+    RecordSummary meta;
+    Record record;
+};
+
+/// Opaque position in a listing, for keyset paging (constant cost for every page).
+struct ListCursor {
+    HlcTimestamp hlc;
+    std::int64_t rowid = 0;
+};
+
+struct ListQuery {
+    std::optional<std::string> formId;
+    std::optional<RecordStatus> status;
+    std::optional<Uuid> caseId;
+    std::string text;  // case-insensitive (ASCII) substring of the summary
+    std::size_t limit = 50;
+    std::optional<ListCursor> after;  // from the previous page's `next`
+};
+
+/// Newest revision first.
+struct ListPage {
+    std::vector<RecordSummary> rows;
+    std::optional<ListCursor> next;  // absent on the last page
+};
+
+struct StatusCount {
+    std::string formId;
+    RecordStatus status = RecordStatus::Draft;
+    std::int64_t count = 0;
+};
+
+struct Finalized {
+    Uuid id;
+    std::uint64_t seq = 0;  // outbox sequence number of this revision
+    HlcTimestamp hlc;
+};
+
+/// One revision waiting for the collector. A damaged entry (its body was quarantined) is still
+/// sent, without a body, so the sequence stays gap-free and central staff learn of the loss.
+struct OutboxEntry {
+    std::uint64_t seq = 0;
+    Uuid recordId;
+    HlcTimestamp hlc;
+    std::vector<std::uint8_t> body;
+    bool damaged = false;
+    std::string damageReason;
+};
+
+struct OutboxState {
+    std::uint64_t lastSeq = 0;       // highest sequence number given out
+    std::uint64_t ackedThrough = 0;  // highest acknowledged by the collector
+    std::int64_t pending = 0;
+    std::int64_t pendingBytes = 0;
+};
+
+struct QuarantineEntry {
+    std::int64_t quarantineId = 0;
+    Uuid recordId;
+    RecordStatus previousStatus = RecordStatus::Draft;
+    std::string reason;
+    std::int64_t quarantinedUtcMs = 0;
+    std::int64_t bodyBytes = 0;
+};
+
+struct CheckReport {
+    bool integrityOk = false;
+    std::vector<std::string> integrityMessages;  // SQLite's integrity_check lines when not ok
+    std::int64_t bodiesChecked = 0;
+    std::int64_t alreadyQuarantined = 0;
+    std::vector<QuarantineEntry> badBodies;  // found in this check
+    bool moved = false;                      // whether badBodies were moved to the quarantine
+    [[nodiscard]] bool ok() const { return integrityOk && badBodies.empty(); }
+};
+
+struct StoreInfo {
+    std::string path;
+    int schemaVersion = 0;
+    Uuid deviceId;
+    std::int64_t createdUtcMs = 0;
+    HlcTimestamp lastHlc;
+    bool readOnly = false;
+    std::int64_t drafts = 0;
+    std::int64_t finalized = 0;
+    std::int64_t sent = 0;
+    std::int64_t quarantined = 0;
+    OutboxState outbox;
+    std::int64_t fileBytes = 0;
+};
+
+class Store {
+public:
+    /// The schema version this Veld writes. Files with a higher user_version are refused.
+    static constexpr int kSchemaVersion = 2;
+    /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
+    static constexpr std::int32_t kApplicationId = 0x56454C44;
+
+    /// Opens a store, creating it (mode ReadWriteCreate) or migrating it to kSchemaVersion as
+    /// needed. Errors: NotAStore, TooNew, ReadOnly (needs migrating but cannot be written), InUse,
+    /// Corrupt, Io, StorageFull.
+    static Result<Store> open(const std::string& path, StoreOptions options = {});
+
+    Store(Store&&) noexcept;
+    Store& operator=(Store&&) noexcept;
+    ~Store();
+
+    [[nodiscard]] const Uuid& deviceId() const;
+    [[nodiscard]] bool readOnly() const;
+    [[nodiscard]] const std::string& path() const;
+
+    // ---- Writing ----------------------------------------------------------------------------
+    /// Saves new content as a draft and returns its new id.
+    Result<Uuid> saveDraft(const RecordContent& content, std::string_view summary = {});
+    /// Replaces a draft's content. WrongState if the record is no longer a draft.
+    Status updateDraft(const Uuid& id, const RecordContent& content, std::string_view summary = {});
+    /// Finalizes a draft with its final content: durable when this returns, queued in the outbox.
+    Result<Finalized> finalize(const Uuid& id, const RecordContent& content,
+                               std::string_view summary = {});
+    /// Saves and finalizes new content in one step (a record that was never a draft).
+    Result<Finalized> finalizeNew(const RecordContent& content, std::string_view summary = {});
+    /// Deletes a draft. WrongState for a finalized record: those are never deleted on a device.
+    Status deleteDraft(const Uuid& id);
+
+    // ---- Reading ----------------------------------------------------------------------------
+    /// Reads and verifies a record. A body that fails verification is moved to the quarantine
+    /// (when the store is writable) and the result is a Corrupt error naming the reason.
+    Result<StoredRecord> get(const Uuid& id);
+    Result<ListPage> list(const ListQuery& query);
+    /// Records per form and status, from a table kept in step by triggers (no scan).
+    Result<std::vector<StatusCount>> counts();
+
+    // ---- Outbox -----------------------------------------------------------------------------
+    /// The oldest waiting revisions, at most `maxEntries` and about `maxBytes` of bodies (always at
+    /// least one entry when any is waiting). Bodies are verified; bad ones are quarantined and
+    /// returned as damaged entries.
+    Result<std::vector<OutboxEntry>> outboxPending(std::size_t maxEntries, std::size_t maxBytes);
+    /// The collector holds every revision through `seq`: they leave the outbox and their records
+    /// become Sent. Acknowledging an older number again is harmless; a number beyond the last
+    /// one given out is refused.
+    Status acknowledgeThrough(std::uint64_t seq);
+    Result<OutboxState> outboxState();
+
+    // ---- Maintenance ------------------------------------------------------------------------
+    Result<std::vector<QuarantineEntry>> quarantine();
+    /// SQLite's integrity check plus verification of every body. With `moveBad`, bodies that fail
+    /// are moved to the quarantine (when the store is writable).
+    Result<CheckReport> check(bool moveBad);
+    Result<StoreInfo> info();
+
+    /// Groups many writes into one transaction (bulk imports, tests, benchmarks); durable when
+    /// commit() returns. Operations inside a batch become savepoints. Destroying an uncommitted
+    /// batch rolls all of it back.
+    class Batch {
+    public:
+        Batch(Batch&&) noexcept;
+        ~Batch();
+        Status commit();
+
+    private:
+        friend class Store;
+        struct State;
+        explicit Batch(std::unique_ptr<State> state);
+        std::unique_ptr<State> m_state;
+    };
+    Result<Batch> beginBatch();
+
+    struct Impl;
+
+private:
+    explicit Store(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace veld

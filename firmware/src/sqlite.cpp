@@ -1,0 +1,254 @@
+#include <sqlite3.h>
+
+#include <veld/sqlite.hpp>
+
+namespace veld::sql {
+
+Error errorFromSqlite(int extendedCode, std::string_view context, std::string_view detail) {
+    std::string message(context);
+    if (!detail.empty()) {
+        message += ": ";
+        message += detail;
+    }
+    switch (extendedCode & 0xFF) {
+        case SQLITE_FULL:
+            return makeError(ErrorCode::StorageFull, message + " (the disk is full)");
+        case SQLITE_IOERR:
+            if (extendedCode == SQLITE_IOERR_WRITE || extendedCode == SQLITE_IOERR_FSYNC ||
+                extendedCode == SQLITE_IOERR_TRUNCATE || extendedCode == SQLITE_IOERR_SHMSIZE) {
+                return makeError(ErrorCode::StorageFull,
+                                 message + " (writing failed: the disk is full or failing)");
+            }
+            return makeError(ErrorCode::Io, message);
+        case SQLITE_READONLY:
+            return makeError(ErrorCode::ReadOnly, message + " (the store cannot be written)");
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return makeError(ErrorCode::InUse,
+                             message + " (another program is using the store; try again)");
+        case SQLITE_CORRUPT: return makeError(ErrorCode::Corrupt, message);
+        case SQLITE_NOTADB: return makeError(ErrorCode::NotAStore, message);
+        case SQLITE_CANTOPEN: return makeError(ErrorCode::Io, message + " (cannot open the file)");
+        case SQLITE_PERM:
+        case SQLITE_AUTH: return makeError(ErrorCode::ReadOnly, message);
+        case SQLITE_NOMEM: return makeError(ErrorCode::Internal, message + " (out of memory)");
+        default: return makeError(ErrorCode::Internal, message);
+    }
+}
+
+// ---- Statement ------------------------------------------------------------------------------
+
+Statement::Statement(Statement&& other) noexcept : m_db(other.m_db), m_stmt(other.m_stmt) {
+    other.m_stmt = nullptr;
+}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+    if (this != &other) {
+        sqlite3_finalize(m_stmt);
+        m_db = other.m_db;
+        m_stmt = other.m_stmt;
+        other.m_stmt = nullptr;
+    }
+    return *this;
+}
+
+Statement::~Statement() { sqlite3_finalize(m_stmt); }
+
+// Bind errors are programmer mistakes (wrong index, statement not reset): assert, do not return.
+Statement& Statement::bind(int index, std::int64_t value) {
+    [[maybe_unused]] int rc = sqlite3_bind_int64(m_stmt, index, value);
+    assert(rc == SQLITE_OK);
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+    [[maybe_unused]] int rc = sqlite3_bind_text64(m_stmt, index, text.data(), text.size(),
+                                                  SQLITE_TRANSIENT, SQLITE_UTF8);
+    assert(rc == SQLITE_OK);
+    return *this;
+}
+
+Statement& Statement::bindBlob(int index, std::span<const std::uint8_t> data) {
+    // A zero-length blob must stay a blob, not NULL: pass a valid pointer.
+    static const std::uint8_t kEmpty = 0;
+    [[maybe_unused]] int rc = sqlite3_bind_blob64(m_stmt, index, data.empty() ? &kEmpty : data.data(),
+                                                  data.size(), SQLITE_TRANSIENT);
+    assert(rc == SQLITE_OK);
+    return *this;
+}
+
+Statement& Statement::bindBlobStatic(int index, std::span<const std::uint8_t> data) {
+    static const std::uint8_t kEmpty = 0;
+    [[maybe_unused]] int rc = sqlite3_bind_blob64(m_stmt, index, data.empty() ? &kEmpty : data.data(),
+                                                  data.size(), SQLITE_STATIC);
+    assert(rc == SQLITE_OK);
+    return *this;
+}
+
+Statement& Statement::bindNull(int index) {
+    [[maybe_unused]] int rc = sqlite3_bind_null(m_stmt, index);
+    assert(rc == SQLITE_OK);
+    return *this;
+}
+
+Result<bool> Statement::step() {
+    int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return errorFromSqlite(sqlite3_extended_errcode(m_db), "database step", sqlite3_errmsg(m_db));
+}
+
+Status Statement::run() {
+    for (;;) {
+        auto row = step();
+        if (!row) {
+            reset();
+            return row.error();
+        }
+        if (!*row) break;
+    }
+    reset();
+    return {};
+}
+
+void Statement::reset() {
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+}
+
+std::int64_t Statement::columnInt(int index) const { return sqlite3_column_int64(m_stmt, index); }
+
+bool Statement::columnIsNull(int index) const {
+    return sqlite3_column_type(m_stmt, index) == SQLITE_NULL;
+}
+
+std::string_view Statement::columnText(int index) const {
+    auto* text = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, index));
+    auto size = static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, index));
+    return text ? std::string_view(text, size) : std::string_view();
+}
+
+std::span<const std::uint8_t> Statement::columnBlob(int index) const {
+    auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(m_stmt, index));
+    auto size = static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, index));
+    return data ? std::span<const std::uint8_t>(data, size) : std::span<const std::uint8_t>();
+}
+
+// ---- Database -------------------------------------------------------------------------------
+
+Result<Database> Database::open(const std::string& path, OpenMode mode, int busyTimeoutMs) {
+    int flags = SQLITE_OPEN_NOMUTEX;  // each connection belongs to one thread
+    switch (mode) {
+        case OpenMode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+        case OpenMode::ReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
+        case OpenMode::ReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+    }
+    Database db;
+    db.m_path = path;
+    int rc = sqlite3_open_v2(path.c_str(), &db.m_db, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        Error error = db.m_db ? db.lastError("opening " + path)
+                              : makeError(ErrorCode::Internal, "opening " + path + ": out of memory");
+        return error;
+    }
+    sqlite3_extended_result_codes(db.m_db, 1);
+    sqlite3_busy_timeout(db.m_db, busyTimeoutMs);
+    return db;
+}
+
+Database::Database(Database&& other) noexcept
+    : m_db(other.m_db), m_path(std::move(other.m_path)) {
+    other.m_db = nullptr;
+}
+
+Database& Database::operator=(Database&& other) noexcept {
+    if (this != &other) {
+        sqlite3_close_v2(m_db);
+        m_db = other.m_db;
+        m_path = std::move(other.m_path);
+        other.m_db = nullptr;
+    }
+    return *this;
+}
+
+Database::~Database() {
+    // close_v2 defers the close until every statement is finalized, so member order in owners
+    // does not matter.
+    sqlite3_close_v2(m_db);
+}
+
+Status Database::exec(std::string_view sql) {
+    std::string text(sql);
+    char* message = nullptr;
+    int rc = sqlite3_exec(m_db, text.c_str(), nullptr, nullptr, &message);
+    if (rc != SQLITE_OK) {
+        std::string detail = message ? message : sqlite3_errstr(rc);
+        sqlite3_free(message);
+        return errorFromSqlite(sqlite3_extended_errcode(m_db), "database", detail);
+    }
+    return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return lastError("preparing a statement");
+    return Statement(m_db, stmt);
+}
+
+Result<std::int64_t> Database::queryInt(std::string_view sql) {
+    auto stmt = prepare(sql);
+    if (!stmt) return stmt.error();
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return makeError(ErrorCode::Internal, "query returned no row");
+    return stmt->columnInt(0);
+}
+
+bool Database::readOnly() const { return sqlite3_db_readonly(m_db, "main") == 1; }
+
+bool Database::inTransaction() const { return sqlite3_get_autocommit(m_db) == 0; }
+
+Error Database::lastError(std::string_view context) const {
+    return errorFromSqlite(sqlite3_extended_errcode(m_db), context, sqlite3_errmsg(m_db));
+}
+
+// ---- Transaction ----------------------------------------------------------------------------
+
+Result<Transaction> Transaction::begin(Database& db) {
+    bool nested = db.inTransaction();
+    Status status = db.exec(nested ? "SAVEPOINT veld_nested" : "BEGIN IMMEDIATE");
+    if (!status) return status.error();
+    return Transaction(db, nested);
+}
+
+Transaction::Transaction(Transaction&& other) noexcept
+    : m_db(other.m_db), m_nested(other.m_nested), m_done(other.m_done) {
+    other.m_done = true;
+}
+
+Transaction::~Transaction() { rollback(); }
+
+Status Transaction::commit() {
+    assert(!m_done && "commit() after the transaction ended");
+    Status status = m_db->exec(m_nested ? "RELEASE veld_nested" : "COMMIT");
+    if (status) m_done = true;
+    // On failure the destructor rolls back whatever SQLite left open.
+    return status;
+}
+
+void Transaction::rollback() {
+    if (m_done) return;
+    m_done = true;
+    // After an I/O error or a full disk SQLite may already have rolled the whole transaction
+    // back; then there is nothing left to undo.
+    if (!m_db->inTransaction()) return;
+    if (m_nested) {
+        (void)m_db->exec("ROLLBACK TO veld_nested; RELEASE veld_nested");
+    } else {
+        (void)m_db->exec("ROLLBACK");
+    }
+}
+
+}  // namespace veld::sql

@@ -1,0 +1,123 @@
+#include <algorithm>
+#include <veld/fb/sync_generated.h>
+#include <veld/sync/protocol.hpp>
+
+namespace veld::sync {
+
+namespace {
+
+fb::Uuid toFb(const Uuid& id) {
+    return fb::Uuid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
+}
+
+Uuid fromFb(const fb::Uuid& id) {
+    Uuid out;
+    std::copy_n(id.bytes()->data(), 16, out.bytes.begin());
+    return out;
+}
+
+Error malformed(std::string what) {
+    return makeError(ErrorCode::Corrupt, "malformed sync message: " + std::move(what));
+}
+
+Result<const fb::Envelope*> verifyEnvelope(std::span<const std::uint8_t> body, fb::Message expected) {
+    if (body.size() > kMaxMessageBytes) return malformed("larger than the 32 MiB limit");
+    if (body.size() < 8 || !fb::EnvelopeBufferHasIdentifier(body.data()))
+        return malformed("not a Veld sync message");
+    flatbuffers::Verifier verifier(body.data(), body.size(), 64, 4000000);
+    if (!fb::VerifyEnvelopeBuffer(verifier)) return malformed("fails the FlatBuffers verifier");
+    const fb::Envelope* env = fb::GetEnvelope(body.data());
+    if (env->message_type() != expected) return malformed("unexpected message type");
+    return env;
+}
+
+std::vector<std::uint8_t> finish(flatbuffers::FlatBufferBuilder& b,
+                                 flatbuffers::Offset<fb::Envelope> root) {
+    fb::FinishEnvelopeBuffer(b, root);
+    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
+                                            std::span<const OutboxEntry> entries) {
+    flatbuffers::FlatBufferBuilder b(1024);
+    std::vector<flatbuffers::Offset<fb::Revision>> revisions;
+    revisions.reserve(entries.size());
+    for (const auto& e : entries) {
+        fb::Uuid rid = toFb(e.recordId);
+        auto body = e.body.empty() ? 0 : b.CreateVector(e.body);
+        auto reason = e.damageReason.empty() ? 0 : b.CreateString(e.damageReason);
+        revisions.push_back(fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason));
+    }
+    auto vec = b.CreateVector(revisions);
+    fb::Uuid dev = toFb(deviceId);
+    auto req = fb::CreatePushRequest(b, kProtocolVersion, &dev, vec);
+    return finish(b, fb::CreateEnvelope(b, fb::Message::PushRequest, req.Union()));
+}
+
+Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
+    auto env = verifyEnvelope(body, fb::Message::PushRequest);
+    if (!env) return env.error();
+    const auto* req = (*env)->message_as_PushRequest();
+    PushBatch batch;
+    batch.protocolVersion = req->protocol_version();
+    batch.deviceId = fromFb(*req->device_id());
+    if (!req->revisions()) return batch;
+    std::uint64_t previous = 0;
+    for (const auto* r : *req->revisions()) {
+        PushRevision rev;
+        rev.seq = r->seq();
+        if (rev.seq == 0 || rev.seq <= previous)
+            return malformed("revision sequence numbers must start at 1 and increase");
+        previous = rev.seq;
+        rev.recordId = fromFb(*r->record_id());
+        rev.hlc = HlcTimestamp{r->hlc()};
+        rev.damaged = r->damaged();
+        if (r->damage_reason()) rev.damageReason = r->damage_reason()->str();
+        if (r->body()) rev.body.assign(r->body()->begin(), r->body()->end());
+        if (!rev.damaged) {
+            auto record = decodeRecord(rev.body);
+            if (!record)
+                return malformed("revision " + std::to_string(rev.seq) + ": " + record.error().message);
+            if (record->id != rev.recordId || record->hlc != rev.hlc || record->deviceId != batch.deviceId)
+                return malformed("revision " + std::to_string(rev.seq) +
+                                 " does not match the record it carries");
+        }
+        batch.revisions.push_back(std::move(rev));
+    }
+    return batch;
+}
+
+std::vector<std::uint8_t> encodePushResponse(const PushReply& reply) {
+    flatbuffers::FlatBufferBuilder b(256);
+    std::vector<flatbuffers::Offset<fb::RevisionResult>> results;
+    for (const auto& r : reply.results) {
+        auto reason = r.reason.empty() ? 0 : b.CreateString(r.reason);
+        results.push_back(fb::CreateRevisionResult(
+            b, r.seq, static_cast<fb::RevisionOutcome>(r.outcome), reason));
+    }
+    auto vec = b.CreateVector(results);
+    auto resp = fb::CreatePushResponse(b, vec, reply.receivedThrough);
+    return finish(b, fb::CreateEnvelope(b, fb::Message::PushResponse, resp.Union()));
+}
+
+Result<PushReply> decodePushResponse(std::span<const std::uint8_t> body) {
+    auto env = verifyEnvelope(body, fb::Message::PushResponse);
+    if (!env) return env.error();
+    const auto* resp = (*env)->message_as_PushResponse();
+    PushReply reply;
+    reply.receivedThrough = resp->received_through();
+    if (resp->results()) {
+        for (const auto* r : *resp->results()) {
+            auto outcome = static_cast<std::uint8_t>(r->outcome());
+            if (outcome > static_cast<std::uint8_t>(fb::RevisionOutcome::MAX))
+                return malformed("unknown revision outcome");
+            reply.results.push_back({r->seq(), static_cast<RevisionOutcome>(outcome),
+                                     r->reason() ? r->reason()->str() : std::string()});
+        }
+    }
+    return reply;
+}
+
+}  // namespace veld::sync

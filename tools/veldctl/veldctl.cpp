@@ -1,0 +1,79 @@
+#include "veldctl/veldctl.hpp"
+
+#include <algorithm>
+#include <ostream>
+
+namespace veld::veldctl {
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: veldctl COMMAND ...
+
+Commands:
+  store    create, inspect and check a device store (veldctl store --help)
+
+Options:
+  --help     show this help
+  --version  show Veld's version
+
+Exit codes: 0 ok, 1 failure, 2 usage error.
+)";
+
+}  // namespace
+
+bool Args::option(const std::string& name, std::string& value) {
+    auto it = std::find(m_args.begin(), m_args.end(), name);
+    if (it == m_args.end()) return false;
+    if (it + 1 == m_args.end()) {
+        error = name + " needs a value";
+        m_args.erase(it);
+        return false;
+    }
+    value = *(it + 1);
+    m_args.erase(it, it + 2);
+    return true;
+}
+
+bool Args::flag(const std::string& name) {
+    auto it = std::find(m_args.begin(), m_args.end(), name);
+    if (it == m_args.end()) return false;
+    m_args.erase(it);
+    return true;
+}
+
+std::vector<std::string> Args::positionals() const {
+    std::vector<std::string> out;
+    for (const auto& a : m_args) {
+        if (a.rfind("--", 0) != 0) out.push_back(a);
+    }
+    return out;
+}
+
+std::string Args::unknownOption() const {
+    for (const auto& a : m_args) {
+        if (a.rfind("--", 0) == 0) return a;
+    }
+    return {};
+}
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    if (args.empty()) {
+        err << kUsage;
+        return kExitUsage;
+    }
+    const std::string& command = args[0];
+    if (command == "--help" || command == "-h" || command == "help") {
+        out << kUsage;
+        return kExitOk;
+    }
+    if (command == "--version") {
+        out << "veldctl " << VELD_VERSION << "\n";
+        return kExitOk;
+    }
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (command == "store") return storeCommand(rest, out, err);
+    err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
+    return kExitUsage;
+}
+
+}  // namespace veld::veldctl

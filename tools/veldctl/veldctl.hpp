@@ -1,0 +1,41 @@
+// veldctl: the command-line tool for central staff and developers.
+//
+// Exit codes: 0 ok, 1 the command failed (the store is damaged, a record is missing, ...),
+// 2 usage error (unknown command or option). Errors go to `err`; results to `out`. Participants'
+// answers are never printed: `store show` prints the shape of a record, not its values.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace veld::veldctl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+/// Runs veldctl with the arguments after the program name.
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// One function per command group.
+int storeCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// Small argument parser shared by the command groups: positional words and --name [value].
+class Args {
+public:
+    explicit Args(std::vector<std::string> args) : m_args(std::move(args)) {}
+    /// Takes `--name VALUE`; false if absent. Sets `error` when the value is missing.
+    bool option(const std::string& name, std::string& value);
+    /// Takes `--name`; true if it was given.
+    bool flag(const std::string& name);
+    /// What remains after options were taken; any leftover `--x` is reported by unknownOption().
+    std::vector<std::string> positionals() const;
+    std::string unknownOption() const;
+    std::string error;
+
+private:
+    std::vector<std::string> m_args;
+};
+
+}  // namespace veld::veldctl
