@@ -62,7 +62,8 @@ Statement& Statement::bind(int index, std::int64_t value) {
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-    [[maybe_unused]] int rc = sqlite3_bind_text64(m_stmt, index, text.data(), text.size(),
+    // An empty string_view may have a null data(): that would bind NULL, not ''.
+    [[maybe_unused]] int rc = sqlite3_bind_text64(m_stmt, index, text.data() ? text.data() : "", text.size(),
                                                   SQLITE_TRANSIENT, SQLITE_UTF8);
     assert(rc == SQLITE_OK);
     return *this;

@@ -719,9 +719,9 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries, st
                 bad.push_back({meta, entry.body, decoded.error().message, out.size()});
             }
         }
+        if (!out.empty() && bytes + entry.body.size() > maxBytes) break;
         bytes += entry.body.size();
         out.push_back(std::move(entry));
-        if (bytes >= maxBytes) break;
     }
     st.reset();
 

@@ -186,8 +186,8 @@ public:
     Result<std::vector<StatusCount>> counts();
 
     // ---- Outbox -----------------------------------------------------------------------------
-    /// The oldest waiting revisions, at most `maxEntries` and about `maxBytes` of bodies (always at
-    /// least one entry when any is waiting). Bodies are verified; bad ones are quarantined and
+    /// The oldest waiting revisions, at most `maxEntries` and at most `maxBytes` of bodies (but
+    /// always at least one entry when any is waiting, however large). Bodies are verified; bad ones are quarantined and
     /// returned as damaged entries.
     Result<std::vector<OutboxEntry>> outboxPending(std::size_t maxEntries, std::size_t maxBytes);
     /// The collector holds every revision through `seq`: they leave the outbox and their records

@@ -1,0 +1,160 @@
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <veld/clock.hpp>
+#include <veld/store.hpp>
+
+#include "store_schema.hpp"
+#include "support/test_support.hpp"
+
+using namespace veld;
+
+namespace {
+
+// Writes a store exactly as a Veld with schema version 1 left it: migration 1 only, a device id,
+// two finalized records in the outbox and a draft.
+struct V1Store {
+    Uuid deviceId = makeUuidV4();
+    std::vector<Uuid> ids;
+};
+
+V1Store writeV1Store(const std::string& path) {
+    V1Store out;
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    auto exec = [&](const std::string& text) {
+        char* msg = nullptr;
+        int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &msg);
+        std::string error = msg ? msg : "";
+        sqlite3_free(msg);
+        REQUIRE_MESSAGE(rc == SQLITE_OK, error);
+    };
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA application_id = " + std::to_string(Store::kApplicationId));
+    exec("BEGIN");
+    exec(store_schema::migrations()[0].sql);
+    exec("PRAGMA user_version = 1");
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO meta (key, value) VALUES ('device_id', ?1)", -1, &st, nullptr);
+    sqlite3_bind_blob(st, 1, out.deviceId.bytes.data(), 16, SQLITE_TRANSIENT);
+    REQUIRE(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_finalize(st);
+
+    ManualClock clock(1760000000000);
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO records (id, form_id, form_version, case_id, status, hlc, "
+                       "created_hlc, summary, body) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?5, ?6, ?7)",
+                       -1, &st, nullptr);
+    for (int i = 0; i < 3; ++i) {
+        clock.advance(1000);
+        Record r;
+        r.id = makeUuidV7(clock);
+        r.deviceId = out.deviceId;
+        r.hlc = r.createdHlc = HlcTimestamp::make(static_cast<std::uint64_t>(clock.nowMillis()), 0);
+        r.finalized = i < 2;
+        r.content = test::sampleContent(i);
+        auto body = encodeRecord(r).value();
+        sqlite3_bind_blob(st, 1, r.id.bytes.data(), 16, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, r.content.formId.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, r.content.formVersion);
+        sqlite3_bind_int64(st, 4, r.finalized ? 1 : 0);
+        sqlite3_bind_int64(st, 5, static_cast<sqlite3_int64>(r.hlc.value));
+        sqlite3_bind_text(st, 6, "oud", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 7, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+        REQUIRE(sqlite3_step(st) == SQLITE_DONE);
+        sqlite3_reset(st);
+        if (r.finalized) {
+            exec("INSERT INTO outbox (seq, record_id, hlc, queued_utc_ms) SELECT " +
+                 std::to_string(i + 1) + ", id, hlc, 0 FROM records WHERE rowid = last_insert_rowid()");
+        }
+        out.ids.push_back(r.id);
+    }
+    sqlite3_finalize(st);
+    exec("COMMIT");
+    sqlite3_close(db);
+    return out;
+}
+
+void setUserVersion(const std::string& path, int version) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str(), nullptr,
+                         nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST_CASE("a store written by schema version 1 is upgraded and keeps every record") {
+    test::TempDir dir;
+    std::string path = dir.file("old.veld");
+    V1Store old = writeV1Store(path);
+
+    auto store = Store::open(path);
+    REQUIRE_MESSAGE(store, (store ? "" : store.error().describe()));
+    CHECK(store->info()->schemaVersion == Store::kSchemaVersion);
+    CHECK(store->deviceId() == old.deviceId);
+    for (std::size_t i = 0; i < 3; ++i) {
+        auto rec = store->get(old.ids[i]);
+        REQUIRE(rec);
+        CHECK(rec->record.content == test::normalized(test::sampleContent(static_cast<int>(i))));
+    }
+    CHECK(store->info()->finalized == 2);
+    CHECK(store->info()->drafts == 1);
+    // The outbox carries on where the old version left it, and the new quarantine works.
+    CHECK(store->finalizeNew(test::sampleContent(5))->seq == 3);
+    CHECK(store->quarantine()->empty());
+    CHECK(store->check(false)->ok());
+}
+
+TEST_CASE("an old store opened read-only is not silently used half-upgraded") {
+    test::TempDir dir;
+    std::string path = dir.file("old.veld");
+    writeV1Store(path);
+    auto store = Store::open(path, {.mode = sql::OpenMode::ReadOnly});
+    REQUIRE_FALSE(store);
+    CHECK(store.error().code == ErrorCode::ReadOnly);
+    CHECK(store.error().message.find("upgrading") != std::string::npos);
+}
+
+TEST_CASE("a store from a newer Veld is refused, untouched") {
+    test::TempDir dir;
+    std::string path = dir.file("new.veld");
+    {
+        auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
+        REQUIRE(store);
+        REQUIRE(store->finalizeNew(test::sampleContent(1)));
+    }
+    setUserVersion(path, Store::kSchemaVersion + 1);
+    auto store = Store::open(path);
+    REQUIRE_FALSE(store);
+    CHECK(store.error().code == ErrorCode::TooNew);
+    CHECK(store.error().message.find("newer Veld") != std::string::npos);
+    setUserVersion(path, Store::kSchemaVersion);
+    auto again = Store::open(path);
+    REQUIRE(again);
+    CHECK(again->info()->finalized == 1);
+}
+
+TEST_CASE("files that are not Veld stores are refused clearly") {
+    test::TempDir dir;
+    SUBCASE("random bytes") {
+        std::string path = dir.file("photo.jpg");
+        std::ofstream(path) << std::string(8192, '\x5a');
+        auto store = Store::open(path);
+        REQUIRE_FALSE(store);
+        CHECK(store.error().code == ErrorCode::NotAStore);
+    }
+    SUBCASE("another program's SQLite database") {
+        std::string path = dir.file("other.sqlite");
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db, "CREATE TABLE x (y)", nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+        auto store = Store::open(path);
+        REQUIRE_FALSE(store);
+        CHECK(store.error().code == ErrorCode::NotAStore);
+        CHECK(store.error().message.find("not a Veld store") != std::string::npos);
+    }
+}

@@ -1,0 +1,69 @@
+// Shared test helpers. Everything here works on real files and real processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+#include <veld/record.hpp>
+
+namespace veld::test {
+
+/// A fresh folder under $TMPDIR (or /tmp), removed with everything in it at destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::string& path() const { return m_path; }
+    [[nodiscard]] std::string file(const std::string& name) const { return m_path + "/" + name; }
+
+private:
+    std::string m_path;
+};
+
+/// A realistic record content whose answers are derived from `n`, so a test can check later
+/// that the record it reads back is exactly the one it saved.
+RecordContent sampleContent(int n, const std::string& formId = "vmbo_parent_survey");
+
+/// Sorts answers and repeats by name, as decodeRecord() returns them.
+RecordContent normalized(RecordContent content);
+
+struct ProcessResult {
+    int exitCode = -1;  // -1 when killed by a signal
+    int signal = 0;
+    std::string out;
+    std::string err;
+};
+
+/// Runs a program to completion, capturing stdout and stderr.
+ProcessResult runProcess(const std::vector<std::string>& argv);
+
+/// A program running in the background with its stdout on a pipe.
+class ChildProcess {
+public:
+    explicit ChildProcess(const std::vector<std::string>& argv);
+    ~ChildProcess();
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    /// Reads stdout until a line equal to `line` arrives or the child exits; true if it arrived.
+    bool waitForLine(const std::string& line, int timeoutMs);
+    void kill(int signal);
+    /// Waits for the child to end and reads the rest of its stdout.
+    ProcessResult wait();
+    [[nodiscard]] const std::string& output() const { return m_out; }
+
+private:
+    pid_t m_pid = -1;
+    int m_outFd = -1;
+    std::string m_out;
+    bool m_waited = false;
+    ProcessResult m_result;
+};
+
+/// Path of a program built by this project.
+std::string binary(const std::string& name);
+
+}  // namespace veld::test

@@ -1,0 +1,82 @@
+#include <doctest/doctest.h>
+
+#include <random>
+#include <veld/store.hpp>
+#include <veld/sync/protocol.hpp>
+
+#include "support/test_support.hpp"
+
+using namespace veld;
+
+TEST_CASE("a push request carries outbox revisions to the collector unchanged") {
+    test::TempDir dir;
+    auto store = Store::open(dir.file("d.veld"), {.mode = sql::OpenMode::ReadWriteCreate});
+    REQUIRE(store);
+    for (int i = 0; i < 5; ++i) REQUIRE(store->finalizeNew(test::sampleContent(i)));
+    auto pending = store->outboxPending(100, 1 << 20).value();
+    pending[3].body.clear();
+    pending[3].damaged = true;
+    pending[3].damageReason = "record body fails the FlatBuffers verifier";
+
+    auto body = sync::encodePushRequest(store->deviceId(), pending);
+    auto batch = sync::decodePushRequest(body);
+    REQUIRE_MESSAGE(batch, (batch ? "" : batch.error().describe()));
+    CHECK(batch->deviceId == store->deviceId());
+    CHECK(batch->protocolVersion == sync::kProtocolVersion);
+    REQUIRE(batch->revisions.size() == 5);
+    for (std::size_t i = 0; i < 5; ++i) {
+        CHECK(batch->revisions[i].seq == pending[i].seq);
+        CHECK(batch->revisions[i].recordId == pending[i].recordId);
+        CHECK(batch->revisions[i].body == pending[i].body);
+        CHECK(batch->revisions[i].damaged == pending[i].damaged);
+    }
+    CHECK(batch->revisions[3].damageReason == pending[3].damageReason);
+}
+
+TEST_CASE("a push request whose revision does not match its record is refused") {
+    test::TempDir dir;
+    auto store = Store::open(dir.file("d.veld"), {.mode = sql::OpenMode::ReadWriteCreate});
+    REQUIRE(store);
+    REQUIRE(store->finalizeNew(test::sampleContent(1)));
+    REQUIRE(store->finalizeNew(test::sampleContent(2)));
+    auto pending = store->outboxPending(100, 1 << 20).value();
+    SUBCASE("another device's record") {
+        auto e = sync::decodePushRequest(sync::encodePushRequest(makeUuidV4(), pending));
+        REQUIRE_FALSE(e);
+        CHECK(e.error().code == ErrorCode::Corrupt);
+    }
+    SUBCASE("sequence numbers out of order") {
+        std::swap(pending[0], pending[1]);
+        CHECK_FALSE(sync::decodePushRequest(sync::encodePushRequest(store->deviceId(), pending)));
+    }
+    SUBCASE("a body swapped for another record's") {
+        std::swap(pending[0].body, pending[1].body);
+        CHECK_FALSE(sync::decodePushRequest(sync::encodePushRequest(store->deviceId(), pending)));
+    }
+}
+
+TEST_CASE("a push response round-trips and hostile bytes are refused without a crash") {
+    sync::PushReply reply;
+    reply.receivedThrough = 41;
+    reply.results.push_back({40, sync::RevisionOutcome::Duplicate, ""});
+    reply.results.push_back({41, sync::RevisionOutcome::Rejected, "form unknown"});
+    auto body = sync::encodePushResponse(reply);
+    auto back = sync::decodePushResponse(body);
+    REQUIRE(back);
+    CHECK(back->receivedThrough == 41);
+    REQUIRE(back->results.size() == 2);
+    CHECK(back->results[1].outcome == sync::RevisionOutcome::Rejected);
+    CHECK(back->results[1].reason == "form unknown");
+
+    // A response is not a request.
+    CHECK_FALSE(sync::decodePushRequest(body));
+
+    std::mt19937 rng(7);
+    for (int i = 0; i < 5000; ++i) {
+        auto damaged = body;
+        damaged[rng() % damaged.size()] = static_cast<std::uint8_t>(rng());
+        (void)sync::decodePushResponse(damaged);  // must not crash (ASan, UBSan)
+    }
+    std::vector<std::uint8_t> tooShort{0x56, 0x53};
+    CHECK_FALSE(sync::decodePushResponse(tooShort));
+}
