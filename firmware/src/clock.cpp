@@ -1,4 +1,5 @@
 #include <chrono>
+
 #include <veld/clock.hpp>
 
 namespace veld {

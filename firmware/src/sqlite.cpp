@@ -26,13 +26,19 @@ Error errorFromSqlite(int extendedCode, std::string_view context, std::string_vi
         case SQLITE_LOCKED:
             return makeError(ErrorCode::InUse,
                              message + " (another program is using the store; try again)");
-        case SQLITE_CORRUPT: return makeError(ErrorCode::Corrupt, message);
-        case SQLITE_NOTADB: return makeError(ErrorCode::NotAStore, message);
-        case SQLITE_CANTOPEN: return makeError(ErrorCode::Io, message + " (cannot open the file)");
+        case SQLITE_CORRUPT:
+            return makeError(ErrorCode::Corrupt, message);
+        case SQLITE_NOTADB:
+            return makeError(ErrorCode::NotAStore, message);
+        case SQLITE_CANTOPEN:
+            return makeError(ErrorCode::Io, message + " (cannot open the file)");
         case SQLITE_PERM:
-        case SQLITE_AUTH: return makeError(ErrorCode::ReadOnly, message);
-        case SQLITE_NOMEM: return makeError(ErrorCode::Internal, message + " (out of memory)");
-        default: return makeError(ErrorCode::Internal, message);
+        case SQLITE_AUTH:
+            return makeError(ErrorCode::ReadOnly, message);
+        case SQLITE_NOMEM:
+            return makeError(ErrorCode::Internal, message + " (out of memory)");
+        default:
+            return makeError(ErrorCode::Internal, message);
     }
 }
 
@@ -52,7 +58,9 @@ Statement& Statement::operator=(Statement&& other) noexcept {
     return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(m_stmt); }
+Statement::~Statement() {
+    sqlite3_finalize(m_stmt);
+}
 
 // Bind errors are programmer mistakes (wrong index, statement not reset): assert, do not return.
 Statement& Statement::bind(int index, std::int64_t value) {
@@ -63,8 +71,8 @@ Statement& Statement::bind(int index, std::int64_t value) {
 
 Statement& Statement::bind(int index, std::string_view text) {
     // An empty string_view may have a null data(): that would bind NULL, not ''.
-    [[maybe_unused]] int rc = sqlite3_bind_text64(m_stmt, index, text.data() ? text.data() : "", text.size(),
-                                                  SQLITE_TRANSIENT, SQLITE_UTF8);
+    [[maybe_unused]] int rc = sqlite3_bind_text64(m_stmt, index, text.data() ? text.data() : "",
+                                                  text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     assert(rc == SQLITE_OK);
     return *this;
 }
@@ -72,16 +80,16 @@ Statement& Statement::bind(int index, std::string_view text) {
 Statement& Statement::bindBlob(int index, std::span<const std::uint8_t> data) {
     // A zero-length blob must stay a blob, not NULL: pass a valid pointer.
     static const std::uint8_t kEmpty = 0;
-    [[maybe_unused]] int rc = sqlite3_bind_blob64(m_stmt, index, data.empty() ? &kEmpty : data.data(),
-                                                  data.size(), SQLITE_TRANSIENT);
+    [[maybe_unused]] int rc = sqlite3_bind_blob64(
+        m_stmt, index, data.empty() ? &kEmpty : data.data(), data.size(), SQLITE_TRANSIENT);
     assert(rc == SQLITE_OK);
     return *this;
 }
 
 Statement& Statement::bindBlobStatic(int index, std::span<const std::uint8_t> data) {
     static const std::uint8_t kEmpty = 0;
-    [[maybe_unused]] int rc = sqlite3_bind_blob64(m_stmt, index, data.empty() ? &kEmpty : data.data(),
-                                                  data.size(), SQLITE_STATIC);
+    [[maybe_unused]] int rc = sqlite3_bind_blob64(
+        m_stmt, index, data.empty() ? &kEmpty : data.data(), data.size(), SQLITE_STATIC);
     assert(rc == SQLITE_OK);
     return *this;
 }
@@ -94,8 +102,10 @@ Statement& Statement::bindNull(int index) {
 
 Result<bool> Statement::step() {
     int rc = sqlite3_step(m_stmt);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_ROW)
+        return true;
+    if (rc == SQLITE_DONE)
+        return false;
     return errorFromSqlite(sqlite3_extended_errcode(m_db), "database step", sqlite3_errmsg(m_db));
 }
 
@@ -106,7 +116,8 @@ Status Statement::run() {
             reset();
             return row.error();
         }
-        if (!*row) break;
+        if (!*row)
+            break;
     }
     reset();
     return {};
@@ -117,7 +128,9 @@ void Statement::reset() {
     sqlite3_clear_bindings(m_stmt);
 }
 
-std::int64_t Statement::columnInt(int index) const { return sqlite3_column_int64(m_stmt, index); }
+std::int64_t Statement::columnInt(int index) const {
+    return sqlite3_column_int64(m_stmt, index);
+}
 
 bool Statement::columnIsNull(int index) const {
     return sqlite3_column_type(m_stmt, index) == SQLITE_NULL;
@@ -140,16 +153,23 @@ std::span<const std::uint8_t> Statement::columnBlob(int index) const {
 Result<Database> Database::open(const std::string& path, OpenMode mode, int busyTimeoutMs) {
     int flags = SQLITE_OPEN_NOMUTEX;  // each connection belongs to one thread
     switch (mode) {
-        case OpenMode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
-        case OpenMode::ReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
-        case OpenMode::ReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+        case OpenMode::ReadWriteCreate:
+            flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+            break;
+        case OpenMode::ReadWrite:
+            flags |= SQLITE_OPEN_READWRITE;
+            break;
+        case OpenMode::ReadOnly:
+            flags |= SQLITE_OPEN_READONLY;
+            break;
     }
     Database db;
     db.m_path = path;
     int rc = sqlite3_open_v2(path.c_str(), &db.m_db, flags, nullptr);
     if (rc != SQLITE_OK) {
-        Error error = db.m_db ? db.lastError("opening " + path)
-                              : makeError(ErrorCode::Internal, "opening " + path + ": out of memory");
+        Error error = db.m_db
+                          ? db.lastError("opening " + path)
+                          : makeError(ErrorCode::Internal, "opening " + path + ": out of memory");
         return error;
     }
     sqlite3_extended_result_codes(db.m_db, 1);
@@ -157,8 +177,7 @@ Result<Database> Database::open(const std::string& path, OpenMode mode, int busy
     return db;
 }
 
-Database::Database(Database&& other) noexcept
-    : m_db(other.m_db), m_path(std::move(other.m_path)) {
+Database::Database(Database&& other) noexcept : m_db(other.m_db), m_path(std::move(other.m_path)) {
     other.m_db = nullptr;
 }
 
@@ -194,22 +213,30 @@ Result<Statement> Database::prepare(std::string_view sql) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return lastError("preparing a statement");
+    if (rc != SQLITE_OK)
+        return lastError("preparing a statement");
     return Statement(m_db, stmt);
 }
 
 Result<std::int64_t> Database::queryInt(std::string_view sql) {
     auto stmt = prepare(sql);
-    if (!stmt) return stmt.error();
+    if (!stmt)
+        return stmt.error();
     auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return makeError(ErrorCode::Internal, "query returned no row");
+    if (!row)
+        return row.error();
+    if (!*row)
+        return makeError(ErrorCode::Internal, "query returned no row");
     return stmt->columnInt(0);
 }
 
-bool Database::readOnly() const { return sqlite3_db_readonly(m_db, "main") == 1; }
+bool Database::readOnly() const {
+    return sqlite3_db_readonly(m_db, "main") == 1;
+}
 
-bool Database::inTransaction() const { return sqlite3_get_autocommit(m_db) == 0; }
+bool Database::inTransaction() const {
+    return sqlite3_get_autocommit(m_db) == 0;
+}
 
 Error Database::lastError(std::string_view context) const {
     return errorFromSqlite(sqlite3_extended_errcode(m_db), context, sqlite3_errmsg(m_db));
@@ -220,7 +247,8 @@ Error Database::lastError(std::string_view context) const {
 Result<Transaction> Transaction::begin(Database& db) {
     bool nested = db.inTransaction();
     Status status = db.exec(nested ? "SAVEPOINT veld_nested" : "BEGIN IMMEDIATE");
-    if (!status) return status.error();
+    if (!status)
+        return status.error();
     return Transaction(db, nested);
 }
 
@@ -229,22 +257,27 @@ Transaction::Transaction(Transaction&& other) noexcept
     other.m_done = true;
 }
 
-Transaction::~Transaction() { rollback(); }
+Transaction::~Transaction() {
+    rollback();
+}
 
 Status Transaction::commit() {
     assert(!m_done && "commit() after the transaction ended");
     Status status = m_db->exec(m_nested ? "RELEASE veld_nested" : "COMMIT");
-    if (status) m_done = true;
+    if (status)
+        m_done = true;
     // On failure the destructor rolls back whatever SQLite left open.
     return status;
 }
 
 void Transaction::rollback() {
-    if (m_done) return;
+    if (m_done)
+        return;
     m_done = true;
     // After an I/O error or a full disk SQLite may already have rolled the whole transaction
     // back; then there is nothing left to undo.
-    if (!m_db->inTransaction()) return;
+    if (!m_db->inTransaction())
+        return;
     if (m_nested) {
         (void)m_db->exec("ROLLBACK TO veld_nested; RELEASE veld_nested");
     } else {

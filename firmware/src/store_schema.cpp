@@ -84,6 +84,8 @@ constexpr Migration kMigrations[] = {
 
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
+std::span<const Migration> migrations() {
+    return kMigrations;
+}
 
 }  // namespace veld::store_schema

@@ -1,9 +1,10 @@
-#include <sys/random.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+
+#include <sys/random.h>
+
 #include <veld/clock.hpp>
 #include <veld/uuid.hpp>
 
@@ -14,7 +15,8 @@ void secureRandom(void* out, std::size_t size) {
     while (size > 0) {
         ssize_t got = getrandom(bytes, size, 0);
         if (got < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             std::fputs("veld: getrandom failed; refusing to make ids without randomness\n", stderr);
             std::abort();
         }
@@ -25,14 +27,16 @@ void secureRandom(void* out, std::size_t size) {
 
 bool Uuid::isNil() const {
     for (auto b : bytes) {
-        if (b != 0) return false;
+        if (b != 0)
+            return false;
     }
     return true;
 }
 
 std::uint64_t Uuid::unixMillis() const {
     std::uint64_t ms = 0;
-    for (int i = 0; i < 6; ++i) ms = (ms << 8) | bytes[static_cast<std::size_t>(i)];
+    for (int i = 0; i < 6; ++i)
+        ms = (ms << 8) | bytes[static_cast<std::size_t>(i)];
     return ms;
 }
 
@@ -41,7 +45,8 @@ std::string Uuid::toString() const {
     std::string out;
     out.reserve(36);
     for (std::size_t i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out.push_back('-');
         out.push_back(kHex[bytes[i] >> 4]);
         out.push_back(kHex[bytes[i] & 0xF]);
     }
@@ -49,23 +54,29 @@ std::string Uuid::toString() const {
 }
 
 std::optional<Uuid> Uuid::parse(std::string_view text) {
-    if (text.size() != 36) return std::nullopt;
+    if (text.size() != 36)
+        return std::nullopt;
     auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
         return -1;
     };
     Uuid id;
     std::size_t pos = 0;
     for (std::size_t i = 0; i < 16; ++i) {
         if (pos == 8 || pos == 13 || pos == 18 || pos == 23) {
-            if (text[pos] != '-') return std::nullopt;
+            if (text[pos] != '-')
+                return std::nullopt;
             ++pos;
         }
         int hi = nibble(text[pos]);
         int lo = nibble(text[pos + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
+        if (hi < 0 || lo < 0)
+            return std::nullopt;
         id.bytes[i] = static_cast<std::uint8_t>((hi << 4) | lo);
         pos += 2;
     }
@@ -112,7 +123,8 @@ Uuid makeUuidV7(const Clock& clock) {
     id.bytes[6] = static_cast<std::uint8_t>(0x70 | ((seq >> 8) & 0x0F));
     id.bytes[7] = static_cast<std::uint8_t>(seq & 0xFF);
     id.bytes[8] = static_cast<std::uint8_t>(0x80 | (random[2] & 0x3F));
-    for (std::size_t i = 9; i < 16; ++i) id.bytes[i] = random[i - 6];
+    for (std::size_t i = 9; i < 16; ++i)
+        id.bytes[i] = random[i - 6];
     return id;
 }
 

@@ -1,14 +1,15 @@
 // Kills a process that is finalizing records with SIGKILL at random moments and checks that every
 // record whose finalize had returned is present and intact, that the outbox numbering has no
 // gaps, and that SQLite's integrity check passes.
-#include <doctest/doctest.h>
-#include <signal.h>
-
 #include <chrono>
 #include <map>
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include <doctest/doctest.h>
+#include <signal.h>
+
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
@@ -32,7 +33,8 @@ TEST_CASE("every acknowledged finalize survives SIGKILL at random moments") {
     for (int round = 0; round < kRounds; ++round) {
         test::ChildProcess child(
             {test::binary("veld-test-crash-child"), path, std::to_string(round * 100000)});
-        REQUIRE_MESSAGE(child.waitForLine("READY", 30000), "child did not start: " << child.output());
+        REQUIRE_MESSAGE(child.waitForLine("READY", 30000),
+                        "child did not start: " << child.output());
         std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
         child.kill(SIGKILL);
         auto result = child.wait();
@@ -43,7 +45,8 @@ TEST_CASE("every acknowledged finalize survives SIGKILL at random moments") {
         std::istringstream lines(result.out);
         std::string line;
         while (std::getline(lines, line)) {
-            if (lines.eof()) break;  // no newline: incomplete
+            if (lines.eof())
+                break;  // no newline: incomplete
             std::istringstream fields(line);
             std::string kind;
             fields >> kind;
@@ -62,7 +65,8 @@ TEST_CASE("every acknowledged finalize survives SIGKILL at random moments") {
         }
 
         auto store = Store::open(path);
-        REQUIRE_MESSAGE(store, "round " << round << ": " << (store ? "" : store.error().describe()));
+        REQUIRE_MESSAGE(store,
+                        "round " << round << ": " << (store ? "" : store.error().describe()));
         for (const auto& [id, a] : acked) {
             auto rec = store->get(id);
             REQUIRE_MESSAGE(rec, "round " << round << ": lost " << id.toString() << ": "
@@ -85,7 +89,8 @@ TEST_CASE("every acknowledged finalize survives SIGKILL at random moments") {
         for (const auto& [id, a] : acked) {
             CHECK(a.seq <= state->lastSeq);
             auto status = store->get(id)->meta.status;
-            CHECK(status == (a.seq <= state->ackedThrough ? RecordStatus::Sent : RecordStatus::Finalized));
+            CHECK(status ==
+                  (a.seq <= state->ackedThrough ? RecordStatus::Sent : RecordStatus::Finalized));
         }
         auto report = store->check(false);
         REQUIRE(report);

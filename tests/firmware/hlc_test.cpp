@@ -72,7 +72,8 @@ TEST_CASE("restoring the last timestamp after a restart keeps the clock from goi
     HlcTimestamp lastBeforeRestart;
     {
         Hlc hlc(clock);
-        for (int i = 0; i < 10; ++i) lastBeforeRestart = hlc.now();
+        for (int i = 0; i < 10; ++i)
+            lastBeforeRestart = hlc.now();
     }
     clock.set(1000000);  // the device restarts with its clock set back
     Hlc restarted(clock);

@@ -1,6 +1,7 @@
+#include <random>
+
 #include <doctest/doctest.h>
 
-#include <random>
 #include <veld/clock.hpp>
 #include <veld/fb/record_generated.h>
 #include <veld/record.hpp>
@@ -174,7 +175,8 @@ TEST_CASE("randomly damaged bodies never crash the reader and never decode into 
         for (int f = 0; f < flips; ++f) {
             body[rng() % body.size()] = static_cast<std::uint8_t>(rng());
         }
-        if (rng() % 10 == 0) body.resize(rng() % body.size());
+        if (rng() % 10 == 0)
+            body.resize(rng() % body.size());
         auto decoded = decodeRecord(body);
         if (decoded) {
             ++accepted;

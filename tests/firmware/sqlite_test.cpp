@@ -9,7 +9,9 @@ using namespace veld;
 
 namespace {
 
-std::int64_t rows(sql::Database& db) { return db.queryInt("SELECT count(*) FROM t").value(); }
+std::int64_t rows(sql::Database& db) {
+    return db.queryInt("SELECT count(*) FROM t").value();
+}
 
 }  // namespace
 
@@ -68,7 +70,8 @@ TEST_CASE("a nested transaction is a savepoint inside its caller's transaction")
 TEST_CASE("SQLite errors become Veld errors a user can act on") {
     CHECK(sql::errorFromSqlite(SQLITE_FULL, "finalizing", "").code == ErrorCode::StorageFull);
     // A full disk often shows up as a failed write rather than SQLITE_FULL.
-    CHECK(sql::errorFromSqlite(SQLITE_IOERR_WRITE, "finalizing", "").code == ErrorCode::StorageFull);
+    CHECK(sql::errorFromSqlite(SQLITE_IOERR_WRITE, "finalizing", "").code ==
+          ErrorCode::StorageFull);
     CHECK(sql::errorFromSqlite(SQLITE_IOERR_READ, "reading", "").code == ErrorCode::Io);
     CHECK(sql::errorFromSqlite(SQLITE_READONLY, "saving", "").code == ErrorCode::ReadOnly);
     CHECK(sql::errorFromSqlite(SQLITE_BUSY, "saving", "").code == ErrorCode::InUse);

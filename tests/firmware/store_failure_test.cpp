@@ -1,5 +1,7 @@
 // The store under hostile conditions: read-only files, a full disk, a busy file, and several
 // processes writing at once. Each case runs in real child processes on real files.
+#include <set>
+
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -8,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <set>
 #include <veld/clock.hpp>
 #include <veld/store.hpp>
 
@@ -42,7 +43,8 @@ std::string inChild(F body) {
     std::string out;
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0)
+        out.append(buf, static_cast<std::size_t>(n));
     ::close(fds[0]);
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
@@ -54,7 +56,8 @@ std::vector<Uuid> fillStore(const std::string& path, int count) {
     auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
     REQUIRE(store);
     std::vector<Uuid> ids;
-    for (int i = 0; i < count; ++i) ids.push_back(store->finalizeNew(test::sampleContent(i))->id);
+    for (int i = 0; i < count; ++i)
+        ids.push_back(store->finalizeNew(test::sampleContent(i))->id);
     return ids;
 }
 
@@ -83,15 +86,18 @@ TEST_CASE("a read-only store file can be read, refuses writes clearly, and stays
 
     std::string report = inChild([&]() -> std::string {
         // Root may write any file, so drop to an ordinary user to make the file truly read-only.
-        if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return "setuid failed";
+        if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0))
+            return "setuid failed";
         auto store = Store::open(path);
-        if (!store) return "open-error " + std::string(errorCodeName(store.error().code)) + " " +
-                           store.error().message;
+        if (!store)
+            return "open-error " + std::string(errorCodeName(store.error().code)) + " " +
+                   store.error().message;
         std::string out = store->readOnly() ? "read-only" : "writable";
         auto rec = store->get(ids[0]);
         out += rec ? " get-ok" : " get-failed";
         auto draft = store->saveDraft(test::sampleContent(9));
-        out += draft ? " write-ok" : " write-refused " + std::string(errorCodeName(draft.error().code));
+        out += draft ? " write-ok"
+                     : " write-refused " + std::string(errorCodeName(draft.error().code));
         auto fin = store->finalizeNew(test::sampleContent(9));
         out += fin ? " finalize-ok" : " finalize-refused";
         auto ack = store->acknowledgeThrough(1);
@@ -103,7 +109,8 @@ TEST_CASE("a read-only store file can be read, refuses writes clearly, and stays
 
     REQUIRE(::chmod(path.c_str(), 0600) == 0);
     std::vector<std::pair<Uuid, int>> expected;
-    for (int i = 0; i < 5; ++i) expected.emplace_back(ids[static_cast<std::size_t>(i)], i);
+    for (int i = 0; i < 5; ++i)
+        expected.emplace_back(ids[static_cast<std::size_t>(i)], i);
     requireAllIntact(path, expected);
 }
 
@@ -117,19 +124,23 @@ TEST_CASE("a full disk gives a storage-full error and loses nothing saved before
     std::string report = inChild([&]() -> std::string {
         ::signal(SIGXFSZ, SIG_IGN);
         rlimit limit{512 * 1024, 512 * 1024};
-        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return "setrlimit failed";
+        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0)
+            return "setrlimit failed";
         auto store = Store::open(path);
-        if (!store) return "open " + store.error().describe();
+        if (!store)
+            return "open " + store.error().describe();
         std::string acked;
         for (int i = 100; i < 100000; ++i) {
             auto done = store->finalizeNew(test::sampleContent(i));
             if (!done) {
                 // Drafts must be refused just as clearly, and reading must still work.
                 auto draft = store->saveDraft(test::sampleContent(i));
-                std::string draftError = draft ? "draft-ok" : std::string(errorCodeName(draft.error().code));
+                std::string draftError =
+                    draft ? "draft-ok" : std::string(errorCodeName(draft.error().code));
                 bool readable = static_cast<bool>(store->get(before[0]));
-                return std::string(errorCodeName(done.error().code)) + "|" + done.error().message + "|" +
-                       draftError + "|" + (readable ? "readable" : "unreadable") + "|" + acked;
+                return std::string(errorCodeName(done.error().code)) + "|" + done.error().message +
+                       "|" + draftError + "|" + (readable ? "readable" : "unreadable") + "|" +
+                       acked;
             }
             acked += done->id.toString() + "=" + std::to_string(i) + ";";
         }
@@ -152,7 +163,8 @@ TEST_CASE("a full disk gives a storage-full error and loses nothing saved before
     CHECK(parts[3] == "readable");
 
     std::vector<std::pair<Uuid, int>> expected;
-    for (int i = 0; i < 20; ++i) expected.emplace_back(before[static_cast<std::size_t>(i)], i);
+    for (int i = 0; i < 20; ++i)
+        expected.emplace_back(before[static_cast<std::size_t>(i)], i);
     std::size_t start = 0, semi;
     while ((semi = parts[4].find(';', start)) != std::string::npos) {
         std::string item = parts[4].substr(start, semi - start);
@@ -205,12 +217,15 @@ TEST_CASE("two processes writing one store at once keep sequence numbers and clo
         REQUIRE(pid >= 0);
         if (pid == 0) {
             auto store = Store::open(path, {.busyTimeoutMs = 20000});
-            if (!store) _exit(10);
+            if (!store)
+                _exit(10);
             for (int i = 0; i < kEach; ++i) {
                 if (i % 3 == 0) {
-                    if (!store->saveDraft(test::sampleContent(i))) _exit(11);
+                    if (!store->saveDraft(test::sampleContent(i)))
+                        _exit(11);
                 }
-                if (!store->finalizeNew(test::sampleContent(c * 1000 + i))) _exit(12);
+                if (!store->finalizeNew(test::sampleContent(c * 1000 + i)))
+                    _exit(12);
             }
             _exit(0);
         }

@@ -1,7 +1,8 @@
+#include <fstream>
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
-#include <fstream>
 #include <veld/clock.hpp>
 #include <veld/store.hpp>
 
@@ -36,7 +37,8 @@ V1Store writeV1Store(const std::string& path) {
     exec(store_schema::migrations()[0].sql);
     exec("PRAGMA user_version = 1");
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "INSERT INTO meta (key, value) VALUES ('device_id', ?1)", -1, &st, nullptr);
+    sqlite3_prepare_v2(db, "INSERT INTO meta (key, value) VALUES ('device_id', ?1)", -1, &st,
+                       nullptr);
     sqlite3_bind_blob(st, 1, out.deviceId.bytes.data(), 16, SQLITE_TRANSIENT);
     REQUIRE(sqlite3_step(st) == SQLITE_DONE);
     sqlite3_finalize(st);
@@ -66,7 +68,8 @@ V1Store writeV1Store(const std::string& path) {
         sqlite3_reset(st);
         if (r.finalized) {
             exec("INSERT INTO outbox (seq, record_id, hlc, queued_utc_ms) SELECT " +
-                 std::to_string(i + 1) + ", id, hlc, 0 FROM records WHERE rowid = last_insert_rowid()");
+                 std::to_string(i + 1) +
+                 ", id, hlc, 0 FROM records WHERE rowid = last_insert_rowid()");
         }
         out.ids.push_back(r.id);
     }

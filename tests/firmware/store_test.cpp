@@ -1,8 +1,9 @@
+#include <set>
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include <set>
 #include <veld/clock.hpp>
 #include <veld/store.hpp>
 
@@ -182,8 +183,8 @@ TEST_CASE("outbox sequence numbers are gap-free and acknowledgements move record
     SUBCASE("batches are limited by count and by bytes, but always hold one entry") {
         CHECK(store.outboxPending(3, 1 << 20)->size() == 3);
         CHECK(store.outboxPending(100, 1)->size() == 1);
-        std::size_t three = (*pending)[0].body.size() + (*pending)[1].body.size() +
-                            (*pending)[2].body.size();
+        std::size_t three =
+            (*pending)[0].body.size() + (*pending)[1].body.size() + (*pending)[2].body.size();
         CHECK(store.outboxPending(100, three)->size() == 3);
         CHECK(store.outboxPending(100, three - 1)->size() == 2);
     }
@@ -209,9 +210,7 @@ TEST_CASE("outbox sequence numbers are gap-free and acknowledgements move record
     REQUIRE(store.acknowledgeThrough(10));
     CHECK(store.outboxState()->pending == 0);
     std::string path = store.path();
-    {
-        Store moved = std::move(store);
-    }
+    { Store moved = std::move(store); }
     auto reopened = Store::open(path);
     REQUIRE(reopened);
     CHECK(reopened->finalizeNew(sampleContent(11))->seq == 11);
@@ -226,7 +225,8 @@ TEST_CASE("listing pages through records newest first with filters") {
     for (int i = 0; i < 95; ++i) {
         clock.advance(10);
         auto content = sampleContent(i, i % 2 ? "ips_session_log" : "vmbo_parent_survey");
-        if (i % 5 == 0) content.caseId = caseA;
+        if (i % 5 == 0)
+            content.caseId = caseA;
         std::string summary = (i % 10 == 3 ? "Familie de Vries " : "Ouder ") + std::to_string(i);
         if (i % 3 == 0) {
             all.push_back(store.finalizeNew(content, summary)->id);
@@ -243,8 +243,10 @@ TEST_CASE("listing pages through records newest first with filters") {
             auto page = store.list(q);
             REQUIRE(page);
             ++pages;
-            for (const auto& r : page->rows) seen.push_back(r.id);
-            if (!page->next) break;
+            for (const auto& r : page->rows)
+                seen.push_back(r.id);
+            if (!page->next)
+                break;
             q.after = page->next;
         }
         CHECK(pages == 5);
@@ -263,19 +265,22 @@ TEST_CASE("listing pages through records newest first with filters") {
         auto page = store.list({.formId = "ips_session_log", .limit = 100});
         REQUIRE(page);
         CHECK(page->rows.size() == 47);
-        for (const auto& r : page->rows) CHECK(r.formId == "ips_session_log");
+        for (const auto& r : page->rows)
+            CHECK(r.formId == "ips_session_log");
     }
     SUBCASE("filter by status") {
         auto page = store.list({.status = RecordStatus::Finalized, .limit = 100});
         REQUIRE(page);
         CHECK(page->rows.size() == 32);
-        for (const auto& r : page->rows) CHECK(r.status == RecordStatus::Finalized);
+        for (const auto& r : page->rows)
+            CHECK(r.status == RecordStatus::Finalized);
     }
     SUBCASE("filter by case") {
         auto page = store.list({.caseId = caseA, .limit = 100});
         REQUIRE(page);
         CHECK(page->rows.size() == 19);
-        for (const auto& r : page->rows) CHECK(r.caseId == caseA);
+        for (const auto& r : page->rows)
+            CHECK(r.caseId == caseA);
     }
     SUBCASE("text search on the summary, case-insensitive, with LIKE characters taken literally") {
         auto page = store.list({.text = "de vries", .limit = 100});
@@ -285,8 +290,10 @@ TEST_CASE("listing pages through records newest first with filters") {
         CHECK(store.list({.text = "_", .limit = 100})->rows.empty());
     }
     SUBCASE("filters combine") {
-        auto page = store.list(
-            {.formId = "vmbo_parent_survey", .status = RecordStatus::Draft, .caseId = caseA, .limit = 100});
+        auto page = store.list({.formId = "vmbo_parent_survey",
+                                .status = RecordStatus::Draft,
+                                .caseId = caseA,
+                                .limit = 100});
         REQUIRE(page);
         for (const auto& r : page->rows) {
             CHECK(r.formId == "vmbo_parent_survey");
@@ -310,7 +317,8 @@ TEST_CASE("counts per form and status follow every change") {
     auto counts = store.counts();
     REQUIRE(counts);
     std::set<std::tuple<std::string, RecordStatus, std::int64_t>> got;
-    for (const auto& c : *counts) got.insert({c.formId, c.status, c.count});
+    for (const auto& c : *counts)
+        got.insert({c.formId, c.status, c.count});
     std::set<std::tuple<std::string, RecordStatus, std::int64_t>> expected{
         {"form_a", RecordStatus::Finalized, 1}, {"form_b", RecordStatus::Sent, 1}};
     CHECK(got == expected);
@@ -332,7 +340,8 @@ TEST_CASE("the clock never goes back across restarts, even with the wall clock s
     HlcTimestamp last;
     {
         Store store = openNew(dir.file("device.veld"), &clock);
-        for (int i = 0; i < 5; ++i) last = store.finalizeNew(sampleContent(i))->hlc;
+        for (int i = 0; i < 5; ++i)
+            last = store.finalizeNew(sampleContent(i))->hlc;
     }
     clock.set(1700000000000);  // months back
     auto store = Store::open(dir.file("device.veld"), {.clock = &clock});
@@ -350,11 +359,14 @@ TEST_CASE("a damaged body is quarantined with its reason and never blocks the ot
     std::vector<Uuid> ids;
     {
         Store store = openNew(path);
-        for (int i = 0; i < 6; ++i) ids.push_back(store.finalizeNew(sampleContent(i))->id);
+        for (int i = 0; i < 6; ++i)
+            ids.push_back(store.finalizeNew(sampleContent(i))->id);
     }
     // Damage record 2 (its root offset points past the end: the Verifier catches it) and swap in
     // record 4 a perfectly valid body of another record, which only Veld's checks can notice.
-    rawExec(path, "UPDATE records SET body = CAST(x'ffffff7f' || substr(body, 5) AS BLOB) WHERE id = x'" + hex(ids[2]) + "'");
+    rawExec(path,
+            "UPDATE records SET body = CAST(x'ffffff7f' || substr(body, 5) AS BLOB) WHERE id = x'" +
+                hex(ids[2]) + "'");
     rawExec(path, "UPDATE records SET body = (SELECT body FROM records WHERE id = x'" +
                       hex(ids[5]) + "') WHERE id = x'" + hex(ids[4]) + "'");
 
@@ -377,7 +389,8 @@ TEST_CASE("a damaged body is quarantined with its reason and never blocks the ot
         CHECK(q->front().previousStatus == RecordStatus::Finalized);
         CHECK(q->front().bodyBytes > 0);
         // The others still load.
-        for (int i : {0, 1, 3, 5}) CHECK(store->get(ids[static_cast<std::size_t>(i)]));
+        for (int i : {0, 1, 3, 5})
+            CHECK(store->get(ids[static_cast<std::size_t>(i)]));
     }
     SUBCASE("the outbox sends the others and keeps the damaged one's place in the sequence") {
         auto pending = store->outboxPending(100, 1 << 20);
@@ -388,7 +401,8 @@ TEST_CASE("a damaged body is quarantined with its reason and never blocks the ot
             bool shouldBeDamaged = i == 2 || i == 4;
             CHECK((*pending)[i].damaged == shouldBeDamaged);
             CHECK((*pending)[i].body.empty() == shouldBeDamaged);
-            if (shouldBeDamaged) CHECK_FALSE((*pending)[i].damageReason.empty());
+            if (shouldBeDamaged)
+                CHECK_FALSE((*pending)[i].damageReason.empty());
         }
         CHECK(store->quarantine()->size() == 2);
         CHECK(store->info()->quarantined == 2);
@@ -429,7 +443,8 @@ TEST_CASE("a batch commits many writes at once or none of them") {
     {
         auto batch = store.beginBatch();
         REQUIRE(batch);
-        for (int i = 0; i < 50; ++i) REQUIRE(store.finalizeNew(sampleContent(i)));
+        for (int i = 0; i < 50; ++i)
+            REQUIRE(store.finalizeNew(sampleContent(i)));
         // dropped without commit
     }
     CHECK(store.outboxState()->lastSeq == 0);
@@ -437,7 +452,8 @@ TEST_CASE("a batch commits many writes at once or none of them") {
     {
         auto batch = store.beginBatch();
         REQUIRE(batch);
-        for (int i = 0; i < 50; ++i) REQUIRE(store.finalizeNew(sampleContent(i)));
+        for (int i = 0; i < 50; ++i)
+            REQUIRE(store.finalizeNew(sampleContent(i)));
         // A failed operation inside the batch undoes only itself.
         auto bad = sampleContent(1);
         bad.formId = "";

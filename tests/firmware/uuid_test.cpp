@@ -1,7 +1,8 @@
-#include <doctest/doctest.h>
-
 #include <set>
 #include <vector>
+
+#include <doctest/doctest.h>
+
 #include <veld/clock.hpp>
 #include <veld/uuid.hpp>
 
@@ -19,11 +20,13 @@ TEST_CASE("UUIDv7 ids made in one process sort in the order they were made") {
     ManualClock clock(1764064800000);
     std::vector<Uuid> ids;
     for (int i = 0; i < 20000; ++i) {
-        if (i % 1000 == 0) clock.advance(1);
+        if (i % 1000 == 0)
+            clock.advance(1);
         ids.push_back(makeUuidV7(clock));
     }
     SUBCASE("even within one millisecond") {
-        for (std::size_t i = 1; i < ids.size(); ++i) REQUIRE(ids[i - 1] < ids[i]);
+        for (std::size_t i = 1; i < ids.size(); ++i)
+            REQUIRE(ids[i - 1] < ids[i]);
     }
     SUBCASE("even when the wall clock jumps back") {
         clock.advance(-3600 * 1000);

@@ -1,17 +1,17 @@
 #include "support/test_support.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <stdexcept>
 
 extern char** environ;
 
@@ -22,7 +22,8 @@ TempDir::TempDir() {
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/veld-test-XXXXXX";
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
-    if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+    if (!mkdtemp(buf.data()))
+        throw std::runtime_error("mkdtemp failed");
     m_path = buf.data();
 }
 
@@ -36,7 +37,8 @@ RecordContent sampleContent(int n, const std::string& formId) {
     c.formId = formId;
     c.formVersion = 1 + static_cast<std::uint32_t>(n % 3);
     c.answers.push_back({"age", std::int64_t{20 + n % 50}});
-    c.answers.push_back({"name_child", std::string("Kind ") + std::to_string(n) + " ğüşçö ابت ሰላም"});
+    c.answers.push_back(
+        {"name_child", std::string("Kind ") + std::to_string(n) + " ğüşçö ابت ሰላም"});
     c.answers.push_back({"income", DecimalAnswer{1234.5 + n, std::to_string(1234.5 + n)}});
     c.answers.push_back({"consent", n % 2 == 0});
     c.answers.push_back({"school", ChoiceAnswer{"school_" + std::to_string(n % 7), {}}});
@@ -45,9 +47,9 @@ RecordContent sampleContent(int n, const std::string& formId) {
     c.answers.push_back({"visit_time", TimeAnswer{(n % 86400) * 1000}});
     c.answers.push_back({"signed_at", DateTimeAnswer{1764000000000 + n, 60}});
     c.answers.push_back({"signature", SignatureAnswer{{{{1, 2}, {3, 4}}, {{5, 6}}}, 640, 200}});
-    c.answers.push_back({"bsn_pseudonym",
-                         PseudonymAnswer{std::vector<std::uint8_t>(32, static_cast<std::uint8_t>(n)),
-                                         "project-key-1", "bsn-hmac-sha256"}});
+    c.answers.push_back({"bsn_pseudonym", PseudonymAnswer{std::vector<std::uint8_t>(
+                                                              32, static_cast<std::uint8_t>(n)),
+                                                          "project-key-1", "bsn-hmac-sha256"}});
     Repeat children{"children", {}};
     for (int i = 0; i < n % 3; ++i) {
         RepeatInstance inst;
@@ -71,7 +73,8 @@ void sortLevel(std::vector<Answer>& answers, std::vector<Repeat>& repeats) {
     std::sort(repeats.begin(), repeats.end(),
               [](const Repeat& a, const Repeat& b) { return a.name < b.name; });
     for (auto& r : repeats) {
-        for (auto& inst : r.instances) sortLevel(inst.answers, inst.repeats);
+        for (auto& inst : r.instances)
+            sortLevel(inst.answers, inst.repeats);
     }
 }
 
@@ -93,21 +96,26 @@ pid_t spawn(const std::vector<std::string>& argv, int outFd, int errFd) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, outFd, 1);
-    if (errFd >= 0) posix_spawn_file_actions_adddup2(&actions, errFd, 2);
+    if (errFd >= 0)
+        posix_spawn_file_actions_adddup2(&actions, errFd, 2);
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = -1;
     int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+    if (rc != 0)
+        throw std::runtime_error("cannot start " + argv[0]);
     return pid;
 }
 
 ProcessResult decodeStatus(int status) {
     ProcessResult r;
-    if (WIFEXITED(status)) r.exitCode = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    if (WIFEXITED(status))
+        r.exitCode = WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        r.signal = WTERMSIG(status);
     return r;
 }
 
@@ -120,7 +128,9 @@ RecordContent normalized(RecordContent content) {
     return content;
 }
 
-std::string binary(const std::string& name) { return std::string(VELD_BIN_DIR) + "/" + name; }
+std::string binary(const std::string& name) {
+    return std::string(VELD_BIN_DIR) + "/" + name;
+}
 
 ProcessResult runProcess(const std::vector<std::string>& argv) {
     int outPipe[2];
@@ -146,7 +156,8 @@ ProcessResult runProcess(const std::vector<std::string>& argv) {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
     int outPipe[2];
-    if (pipe2(outPipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    if (pipe2(outPipe, O_CLOEXEC) != 0)
+        throw std::runtime_error("pipe failed");
     m_pid = spawn(argv, outPipe[1], -1);
     ::close(outPipe[1]);
     m_outFd = outPipe[0];
@@ -157,34 +168,42 @@ ChildProcess::~ChildProcess() {
         kill(SIGKILL);
         (void)wait();
     }
-    if (m_outFd >= 0) ::close(m_outFd);
+    if (m_outFd >= 0)
+        ::close(m_outFd);
 }
 
 bool ChildProcess::waitForLine(const std::string& line, int timeoutMs) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
     for (;;) {
-        if (m_out.find(line + "\n") != std::string::npos) return true;
+        if (m_out.find(line + "\n") != std::string::npos)
+            return true;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now())
                         .count();
-        if (left <= 0) return false;
+        if (left <= 0)
+            return false;
         pollfd p{m_outFd, POLLIN, 0};
         int rc = ::poll(&p, 1, static_cast<int>(left));
-        if (rc < 0 && errno == EINTR) continue;
-        if (rc <= 0) return false;
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return false;
         char buf[4096];
         ssize_t n = ::read(m_outFd, buf, sizeof buf);
-        if (n <= 0) return m_out.find(line + "\n") != std::string::npos;
+        if (n <= 0)
+            return m_out.find(line + "\n") != std::string::npos;
         m_out.append(buf, static_cast<std::size_t>(n));
     }
 }
 
 void ChildProcess::kill(int signal) {
-    if (m_pid > 0 && !m_waited) ::kill(m_pid, signal);
+    if (m_pid > 0 && !m_waited)
+        ::kill(m_pid, signal);
 }
 
 ProcessResult ChildProcess::wait() {
-    if (m_waited) return m_result;
+    if (m_waited)
+        return m_result;
     m_out += readAll(m_outFd);
     int status = 0;
     while (waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {

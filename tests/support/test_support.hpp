@@ -1,17 +1,18 @@
 // Shared test helpers. Everything here works on real files and real processes.
 #pragma once
 
-#include <sys/types.h>
-
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
+
 #include <veld/record.hpp>
 
 namespace veld::test {
 
 /// A fresh folder under $TMPDIR (or /tmp), removed with everything in it at destruction.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -19,7 +20,7 @@ public:
     [[nodiscard]] const std::string& path() const { return m_path; }
     [[nodiscard]] std::string file(const std::string& name) const { return m_path + "/" + name; }
 
-private:
+  private:
     std::string m_path;
 };
 
@@ -42,7 +43,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv);
 
 /// A program running in the background with its stdout on a pipe.
 class ChildProcess {
-public:
+  public:
     explicit ChildProcess(const std::vector<std::string>& argv);
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
@@ -55,7 +56,7 @@ public:
     ProcessResult wait();
     [[nodiscard]] const std::string& output() const { return m_out; }
 
-private:
+  private:
     pid_t m_pid = -1;
     int m_outFd = -1;
     std::string m_out;

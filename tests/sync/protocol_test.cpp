@@ -1,6 +1,7 @@
+#include <random>
+
 #include <doctest/doctest.h>
 
-#include <random>
 #include <veld/store.hpp>
 #include <veld/sync/protocol.hpp>
 
@@ -12,7 +13,8 @@ TEST_CASE("a push request carries outbox revisions to the collector unchanged") 
     test::TempDir dir;
     auto store = Store::open(dir.file("d.veld"), {.mode = sql::OpenMode::ReadWriteCreate});
     REQUIRE(store);
-    for (int i = 0; i < 5; ++i) REQUIRE(store->finalizeNew(test::sampleContent(i)));
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(store->finalizeNew(test::sampleContent(i)));
     auto pending = store->outboxPending(100, 1 << 20).value();
     pending[3].body.clear();
     pending[3].damaged = true;

@@ -72,13 +72,15 @@ TEST_CASE("veldctl store check exits 1 on a damaged body and quarantines it on r
     {
         auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
         REQUIRE(store);
-        for (int i = 0; i < 3; ++i) victim = store->finalizeNew(test::sampleContent(i))->id;
+        for (int i = 0; i < 3; ++i)
+            victim = store->finalizeNew(test::sampleContent(i))->id;
     }
     {
         auto db = sql::Database::open(path, sql::OpenMode::ReadWrite);
         REQUIRE(db);
-        REQUIRE(db->exec("UPDATE records SET body = x'0000000056524543' WHERE rowid = "
-                         "(SELECT max(rowid) FROM records)"));
+        REQUIRE(
+            db->exec("UPDATE records SET body = x'0000000056524543' WHERE rowid = "
+                     "(SELECT max(rowid) FROM records)"));
     }
     auto check = veldctl({"store", "check", path});
     CHECK(check.exitCode == 1);

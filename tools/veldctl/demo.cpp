@@ -28,7 +28,8 @@ RecordContent makeContent(std::mt19937& rng, const DemoForm& form, int index) {
     RecordContent c;
     c.formId = form.id;
     c.formVersion = 1;
-    c.answers.push_back({"municipality", ChoiceAnswer{kMunicipalities[pick(kMunicipalities.size())], {}}});
+    c.answers.push_back(
+        {"municipality", ChoiceAnswer{kMunicipalities[pick(kMunicipalities.size())], {}}});
     c.answers.push_back({"age", std::int64_t{18 + static_cast<std::int64_t>(pick(45))}});
     c.answers.push_back({"consent", true});
     c.answers.push_back({"satisfaction", std::int64_t{1 + static_cast<std::int64_t>(pick(5))}});
@@ -38,10 +39,10 @@ RecordContent makeContent(std::mt19937& rng, const DemoForm& form, int index) {
     if (std::string_view(form.id) == "ips_session_log") {
         Repeat contacts{"employer_contacts", {}};
         for (std::size_t i = 0, n = pick(4); i < n; ++i) {
-            contacts.instances.push_back(RepeatInstance{
-                {{"sector", ChoiceAnswer{"logistics", {}}},
-                 {"outcome", ChoicesAnswer{{"interview_planned", "follow_up"}, {}}}},
-                {}});
+            contacts.instances.push_back(
+                RepeatInstance{{{"sector", ChoiceAnswer{"logistics", {}}},
+                                {"outcome", ChoicesAnswer{{"interview_planned", "follow_up"}, {}}}},
+                               {}});
         }
         c.repeats.push_back(std::move(contacts));
     }
@@ -57,22 +58,26 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
     std::mt19937 rng(seed);
     DemoCounts counts;
     auto batch = store.beginBatch();
-    if (!batch) return batch.error();
+    if (!batch)
+        return batch.error();
     for (int i = 0; i < count; ++i) {
         const DemoForm& form = kForms[static_cast<std::size_t>(i) % kForms.size()];
         RecordContent content = makeContent(rng, form, i);
         std::string summary = std::string(form.prefix) + " #" + std::to_string(i + 1);
         if (rng() % 3 == 0) {
             auto id = store.saveDraft(content, summary);
-            if (!id) return id.error();
+            if (!id)
+                return id.error();
             ++counts.drafts;
         } else {
             auto done = store.finalizeNew(content, summary);
-            if (!done) return done.error();
+            if (!done)
+                return done.error();
             ++counts.finalized;
         }
     }
-    if (Status s = batch->commit(); !s) return s.error();
+    if (Status s = batch->commit(); !s)
+        return s.error();
     return counts;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+
 #include <veld/result.hpp>
 #include <veld/store.hpp>
 

@@ -23,7 +23,7 @@ int storeCommand(const std::vector<std::string>& args, std::ostream& out, std::o
 
 /// Small argument parser shared by the command groups: positional words and --name [value].
 class Args {
-public:
+  public:
     explicit Args(std::vector<std::string> args) : m_args(std::move(args)) {}
     /// Takes `--name VALUE`; false if absent. Sets `error` when the value is missing.
     bool option(const std::string& name, std::string& value);
@@ -34,7 +34,7 @@ public:
     std::string unknownOption() const;
     std::string error;
 
-private:
+  private:
     std::vector<std::string> m_args;
 };
 

@@ -7,7 +7,7 @@
 namespace veld {
 
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     /// Milliseconds since the Unix epoch, as the device believes it to be. May jump either way.
     [[nodiscard]] virtual std::int64_t nowMillis() const = 0;
@@ -15,7 +15,7 @@ public:
 
 /// The operating system's real-time clock.
 class SystemClock final : public Clock {
-public:
+  public:
     [[nodiscard]] std::int64_t nowMillis() const override;
     /// One shared instance; the clock has no state.
     static const SystemClock& instance();
@@ -23,13 +23,13 @@ public:
 
 /// A clock that only moves when told to. Thread-safe.
 class ManualClock final : public Clock {
-public:
+  public:
     explicit ManualClock(std::int64_t startMillis) : m_now(startMillis) {}
     [[nodiscard]] std::int64_t nowMillis() const override { return m_now.load(); }
     void set(std::int64_t millis) { m_now.store(millis); }
     void advance(std::int64_t millis) { m_now.fetch_add(millis); }
 
-private:
+  private:
     std::atomic<std::int64_t> m_now;
 };
 

@@ -36,7 +36,7 @@ struct HlcTimestamp {
 /// Thread-safe. The clock's state is only its last timestamp; whoever persists timestamps (the
 /// device store) feeds the largest one back through observe() after a restart.
 class Hlc {
-public:
+  public:
     explicit Hlc(const Clock& clock) : m_clock(clock) {}
 
     /// A timestamp for a local event, greater than every timestamp given out or observed before.
@@ -48,7 +48,7 @@ public:
     void restore(HlcTimestamp seen);
     [[nodiscard]] HlcTimestamp last() const;
 
-private:
+  private:
     HlcTimestamp tick(std::uint64_t floorMillis, std::uint32_t floorCounter);
 
     const Clock& m_clock;

@@ -13,6 +13,7 @@
 #include <string>
 #include <variant>
 #include <vector>
+
 #include <veld/hlc.hpp>
 #include <veld/result.hpp>
 #include <veld/uuid.hpp>
@@ -67,9 +68,9 @@ struct PseudonymAnswer {
 
 /// One typed answer value. The order of alternatives is not the schema's union order; the codec
 /// maps between them explicitly.
-using AnswerValue = std::variant<std::string, std::int64_t, DecimalAnswer, bool, ChoiceAnswer,
-                                 ChoicesAnswer, DateAnswer, TimeAnswer, DateTimeAnswer,
-                                 SignatureAnswer, PseudonymAnswer>;
+using AnswerValue =
+    std::variant<std::string, std::int64_t, DecimalAnswer, bool, ChoiceAnswer, ChoicesAnswer,
+                 DateAnswer, TimeAnswer, DateTimeAnswer, SignatureAnswer, PseudonymAnswer>;
 
 struct Answer {
     std::string name;
@@ -125,9 +126,9 @@ struct RecordContent {
 /// Quarantined exist only in the store.
 enum class RecordStatus : std::uint8_t {
     Draft = 0,
-    Finalized = 1,      // complete, waiting in the outbox
-    Sent = 2,           // finalized and acknowledged by the collector
-    Quarantined = 3,    // the body failed verification and was moved aside
+    Finalized = 1,    // complete, waiting in the outbox
+    Sent = 2,         // finalized and acknowledged by the collector
+    Quarantined = 3,  // the body failed verification and was moved aside
 };
 std::string_view recordStatusName(RecordStatus status);
 std::optional<RecordStatus> parseRecordStatus(std::string_view name);

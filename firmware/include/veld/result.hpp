@@ -40,8 +40,8 @@ struct Error {
 
 template <class T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : m_value(std::move(value)) {}  // NOLINT: implicit by design
+  public:
+    Result(T value) : m_value(std::move(value)) {}      // NOLINT: implicit by design
     Result(Error error) : m_value(std::move(error)) {}  // NOLINT
 
     [[nodiscard]] bool ok() const { return m_value.index() == 0; }
@@ -69,13 +69,13 @@ public:
         return std::get<1>(m_value);
     }
 
-private:
+  private:
     std::variant<T, Error> m_value;
 };
 
 /// Result of an operation that returns nothing but may fail.
 class [[nodiscard]] Status {
-public:
+  public:
     Status() = default;
     Status(Error error) : m_error(std::move(error)), m_failed(true) {}  // NOLINT
 
@@ -88,7 +88,7 @@ public:
         return m_error;
     }
 
-private:
+  private:
     Error m_error{ErrorCode::Internal, {}};
     bool m_failed = false;
 };

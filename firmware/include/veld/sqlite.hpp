@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+
 #include <veld/result.hpp>
 
 struct sqlite3;
@@ -28,7 +29,7 @@ enum class OpenMode {
 Error errorFromSqlite(int extendedCode, std::string_view context, std::string_view detail);
 
 class Statement {
-public:
+  public:
     Statement() = default;
     Statement(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {}
     Statement(Statement&& other) noexcept;
@@ -60,13 +61,13 @@ public:
 
     [[nodiscard]] bool valid() const { return m_stmt != nullptr; }
 
-private:
+  private:
     sqlite3* m_db = nullptr;
     sqlite3_stmt* m_stmt = nullptr;
 };
 
 class Database {
-public:
+  public:
     /// Opens (or creates) a database file with extended result codes and a busy timeout.
     static Result<Database> open(const std::string& path, OpenMode mode, int busyTimeoutMs = 5000);
 
@@ -91,7 +92,7 @@ public:
     [[nodiscard]] sqlite3* handle() const { return m_db; }
     [[nodiscard]] const std::string& path() const { return m_path; }
 
-private:
+  private:
     sqlite3* m_db = nullptr;
     std::string m_path;
 };
@@ -101,7 +102,7 @@ private:
 /// commit); nested ones are savepoints, so a function that needs a transaction can be called
 /// inside a caller's batch.
 class Transaction {
-public:
+  public:
     static Result<Transaction> begin(Database& db);
 
     Transaction(Transaction&& other) noexcept;
@@ -116,7 +117,7 @@ public:
 
     [[nodiscard]] bool nested() const { return m_nested; }
 
-private:
+  private:
     Transaction(Database& db, bool nested) : m_db(&db), m_nested(nested) {}
 
     Database* m_db = nullptr;

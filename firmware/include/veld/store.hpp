@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+
 #include <veld/hlc.hpp>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
@@ -145,7 +146,7 @@ struct StoreInfo {
 };
 
 class Store {
-public:
+  public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
     static constexpr int kSchemaVersion = 2;
     /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
@@ -187,8 +188,8 @@ public:
 
     // ---- Outbox -----------------------------------------------------------------------------
     /// The oldest waiting revisions, at most `maxEntries` and at most `maxBytes` of bodies (but
-    /// always at least one entry when any is waiting, however large). Bodies are verified; bad ones are quarantined and
-    /// returned as damaged entries.
+    /// always at least one entry when any is waiting, however large). Bodies are verified; bad ones
+    /// are quarantined and returned as damaged entries.
     Result<std::vector<OutboxEntry>> outboxPending(std::size_t maxEntries, std::size_t maxBytes);
     /// The collector holds every revision through `seq`: they leave the outbox and their records
     /// become Sent. Acknowledging an older number again is harmless; a number beyond the last
@@ -207,12 +208,12 @@ public:
     /// commit() returns. Operations inside a batch become savepoints. Destroying an uncommitted
     /// batch rolls all of it back.
     class Batch {
-    public:
+      public:
         Batch(Batch&&) noexcept;
         ~Batch();
         Status commit();
 
-    private:
+      private:
         friend class Store;
         struct State;
         explicit Batch(std::unique_ptr<State> state);
@@ -222,7 +223,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit Store(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> m_impl;
 };

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <vector>
+
 #include <veld/result.hpp>
 #include <veld/store.hpp>
 #include <veld/uuid.hpp>
