@@ -902,13 +902,18 @@ Status Store::acknowledgeThrough(std::uint64_t seq) {
 
 Result<OutboxState> Store::outboxState() {
     Impl& m = *m_impl;
-    // One read transaction, so the numbers agree with each other.
-    if (Status s = m.db.exec("BEGIN"); !s)
-        return s.error();
+    // One read transaction, so the numbers agree with each other (unless a batch already is one).
+    bool ownTransaction = !m.db.inTransaction();
+    if (ownTransaction) {
+        if (Status s = m.db.exec("BEGIN"); !s) return s.error();
+    }
     struct End {
         sql::Database& db;
-        ~End() { (void)db.exec("COMMIT"); }
-    } end{m.db};
+        bool active;
+        ~End() {
+            if (active) (void)db.exec("COMMIT");
+        }
+    } end{m.db, ownTransaction};
     OutboxState state;
     auto next = m.nextSeq();
     if (!next)

@@ -458,6 +458,10 @@ TEST_CASE("a batch commits many writes at once or none of them") {
         auto bad = sampleContent(1);
         bad.formId = "";
         REQUIRE_FALSE(store.finalizeNew(bad));
+        // Reading inside the batch sees the batch's own writes.
+        auto inside = store.info();
+        REQUIRE(inside);
+        CHECK(inside->outbox.lastSeq == 50);
         REQUIRE(batch->commit());
     }
     CHECK(store.outboxState()->lastSeq == 50);
