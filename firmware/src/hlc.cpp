@@ -24,8 +24,7 @@ std::string HlcTimestamp::toString() const {
 HlcTimestamp Hlc::tick(std::uint64_t floorMillis, std::uint32_t floorCounter) {
     std::int64_t wall = m_clock.nowMillis();
     std::uint64_t physical = wall < 0 ? 0 : static_cast<std::uint64_t>(wall);
-    if (physical > HlcTimestamp::kMaxMillis)
-        physical = HlcTimestamp::kMaxMillis;
+    if (physical > HlcTimestamp::kMaxMillis) physical = HlcTimestamp::kMaxMillis;
 
     HlcTimestamp next;
     if (physical > floorMillis) {
@@ -52,8 +51,7 @@ HlcTimestamp Hlc::observe(HlcTimestamp seen) {
 
 void Hlc::restore(HlcTimestamp seen) {
     std::lock_guard lock(m_mutex);
-    if (seen > m_last)
-        m_last = seen;
+    if (seen > m_last) m_last = seen;
 }
 
 HlcTimestamp Hlc::last() const {

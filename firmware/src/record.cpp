@@ -16,11 +16,9 @@ constexpr std::int32_t kMillisPerDay = 86400000;
 constexpr int kMaxOffsetMinutes = 18 * 60;
 
 bool validName(std::string_view name) {
-    if (name.empty() || name.size() > kMaxNameLength)
-        return false;
+    if (name.empty() || name.size() > kMaxNameLength) return false;
     auto first = static_cast<unsigned char>(name[0]);
-    if (!(std::isalpha(first) || first == '_'))
-        return false;
+    if (!(std::isalpha(first) || first == '_')) return false;
     return std::all_of(name.begin(), name.end(), [](char c) {
         auto u = static_cast<unsigned char>(c);
         return std::isalnum(u) || u == '_' || u == '-' || u == '.';
@@ -51,18 +49,15 @@ bool validUtf8(std::string_view text) {
         } else {
             return false;
         }
-        if (i + len > text.size())
-            return false;
+        if (i + len > text.size()) return false;
         for (std::size_t k = 1; k < len; ++k) {
             unsigned char cc = byte(i + k);
-            if ((cc & 0xC0) != 0x80)
-                return false;
+            if ((cc & 0xC0) != 0x80) return false;
             cp = (cp << 6) | (cc & 0x3Fu);
         }
         if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
             return false;
-        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
         i += len;
     }
     return true;
@@ -85,46 +80,36 @@ struct ValueChecker {
     std::string_view name;
 
     std::optional<std::string> operator()(const std::string& v) const {
-        if (!validText(v))
-            return "text is not valid UTF-8 or too long";
+        if (!validText(v)) return "text is not valid UTF-8 or too long";
         return std::nullopt;
     }
     std::optional<std::string> operator()(std::int64_t) const { return std::nullopt; }
     std::optional<std::string> operator()(const DecimalAnswer& v) const {
-        if (!std::isfinite(v.value))
-            return "decimal is not a finite number";
-        if (!validText(v.text))
-            return "decimal text is not valid UTF-8";
+        if (!std::isfinite(v.value)) return "decimal is not a finite number";
+        if (!validText(v.text)) return "decimal text is not valid UTF-8";
         return std::nullopt;
     }
     std::optional<std::string> operator()(bool) const { return std::nullopt; }
     std::optional<std::string> operator()(const ChoiceAnswer& v) const {
-        if (!validName(v.choice))
-            return "choice name is not a valid name";
-        if (!validText(v.otherText))
-            return "'other' text is not valid UTF-8";
+        if (!validName(v.choice)) return "choice name is not a valid name";
+        if (!validText(v.otherText)) return "'other' text is not valid UTF-8";
         return std::nullopt;
     }
     std::optional<std::string> operator()(const ChoicesAnswer& v) const {
         std::set<std::string_view> seen;
         for (const auto& c : v.choices) {
-            if (!validName(c))
-                return "choice name is not a valid name";
-            if (!seen.insert(c).second)
-                return "choice '" + c + "' chosen twice";
+            if (!validName(c)) return "choice name is not a valid name";
+            if (!seen.insert(c).second) return "choice '" + c + "' chosen twice";
         }
-        if (!validText(v.otherText))
-            return "'other' text is not valid UTF-8";
+        if (!validText(v.otherText)) return "'other' text is not valid UTF-8";
         return std::nullopt;
     }
     std::optional<std::string> operator()(const DateAnswer& v) const {
-        if (v.days < -kMaxAbsDays || v.days > kMaxAbsDays)
-            return "date out of range";
+        if (v.days < -kMaxAbsDays || v.days > kMaxAbsDays) return "date out of range";
         return std::nullopt;
     }
     std::optional<std::string> operator()(const TimeAnswer& v) const {
-        if (v.ms < 0 || v.ms >= kMillisPerDay)
-            return "time of day out of range";
+        if (v.ms < 0 || v.ms >= kMillisPerDay) return "time of day out of range";
         return std::nullopt;
     }
     std::optional<std::string> operator()(const DateTimeAnswer& v) const {
@@ -136,25 +121,20 @@ struct ValueChecker {
         std::size_t points = 0;
         for (const auto& s : v.strokes)
             points += s.size();
-        if (points > kMaxSignaturePoints)
-            return "signature has too many points";
+        if (points > kMaxSignaturePoints) return "signature has too many points";
         return std::nullopt;
     }
     std::optional<std::string> operator()(const PseudonymAnswer& v) const {
-        if (v.digest.size() < 16 || v.digest.size() > 64)
-            return "pseudonym digest has a bad size";
-        if (v.keyId.empty() || !validText(v.keyId))
-            return "pseudonym names no key";
-        if (!validText(v.scheme))
-            return "pseudonym scheme is not valid UTF-8";
+        if (v.digest.size() < 16 || v.digest.size() > 64) return "pseudonym digest has a bad size";
+        if (v.keyId.empty() || !validText(v.keyId)) return "pseudonym names no key";
+        if (!validText(v.scheme)) return "pseudonym scheme is not valid UTF-8";
         return std::nullopt;
     }
 };
 
 Status checkLevel(const std::vector<Answer>& answers, const std::vector<Repeat>& repeats,
                   const std::string& path, int depth) {
-    if (depth > kMaxRepeatDepth)
-        return bad(path + ": repeats nested too deeply");
+    if (depth > kMaxRepeatDepth) return bad(path + ": repeats nested too deeply");
     std::set<std::string_view> names;
     for (const auto& a : answers) {
         if (!validName(a.name))
@@ -165,15 +145,12 @@ Status checkLevel(const std::vector<Answer>& answers, const std::vector<Repeat>&
             return bad(path + a.name + ": " + *problem);
     }
     for (const auto& r : repeats) {
-        if (!validName(r.name))
-            return bad(path + ": '" + r.name + "' is not a valid repeat name");
-        if (!names.insert(r.name).second)
-            return bad(path + ": name '" + r.name + "' used twice");
+        if (!validName(r.name)) return bad(path + ": '" + r.name + "' is not a valid repeat name");
+        if (!names.insert(r.name).second) return bad(path + ": name '" + r.name + "' used twice");
         for (std::size_t i = 0; i < r.instances.size(); ++i) {
             std::string inner = path + r.name + "[" + std::to_string(i + 1) + "]/";
             const auto& inst = r.instances[i];
-            if (Status s = checkLevel(inst.answers, inst.repeats, inner, depth + 1); !s)
-                return s;
+            if (Status s = checkLevel(inst.answers, inst.repeats, inner, depth + 1); !s) return s;
         }
     }
     return {};
@@ -295,8 +272,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
     switch (a.value_type()) {
         case fb::Value::TextValue: {
             auto* v = a.value_as_TextValue();
-            if (!v || !validFbText(v->value()))
-                return "text is not valid UTF-8 or too long";
+            if (!v || !validFbText(v->value())) return "text is not valid UTF-8 or too long";
             return std::nullopt;
         }
         case fb::Value::IntegerValue:
@@ -304,10 +280,8 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
                                              : std::optional<std::string>("no value");
         case fb::Value::DecimalValue: {
             auto* v = a.value_as_DecimalValue();
-            if (!v || !std::isfinite(v->value()))
-                return "decimal is not a finite number";
-            if (!validFbText(v->text()))
-                return "decimal text is not valid UTF-8";
+            if (!v || !std::isfinite(v->value())) return "decimal is not a finite number";
+            if (!validFbText(v->text())) return "decimal text is not valid UTF-8";
             return std::nullopt;
         }
         case fb::Value::BoolValue:
@@ -316,25 +290,21 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
             auto* v = a.value_as_ChoiceValue();
             if (!v || !v->choice() || !validName(v->choice()->string_view()))
                 return "choice name is not a valid name";
-            if (!validFbText(v->other_text()))
-                return "'other' text is not valid UTF-8";
+            if (!validFbText(v->other_text())) return "'other' text is not valid UTF-8";
             return std::nullopt;
         }
         case fb::Value::ChoicesValue: {
             auto* v = a.value_as_ChoicesValue();
-            if (!v)
-                return "no value";
+            if (!v) return "no value";
             if (v->choices()) {
                 std::set<std::string_view> seen;
                 for (const auto* c : *v->choices()) {
                     if (!c || !validName(c->string_view()))
                         return "choice name is not a valid name";
-                    if (!seen.insert(c->string_view()).second)
-                        return "a choice is chosen twice";
+                    if (!seen.insert(c->string_view()).second) return "a choice is chosen twice";
                 }
             }
-            if (!validFbText(v->other_text()))
-                return "'other' text is not valid UTF-8";
+            if (!validFbText(v->other_text())) return "'other' text is not valid UTF-8";
             return std::nullopt;
         }
         case fb::Value::DateValue: {
@@ -345,8 +315,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
         }
         case fb::Value::TimeValue: {
             auto* v = a.value_as_TimeValue();
-            if (!v || v->ms() < 0 || v->ms() >= kMillisPerDay)
-                return "time of day out of range";
+            if (!v || v->ms() < 0 || v->ms() >= kMillisPerDay) return "time of day out of range";
             return std::nullopt;
         }
         case fb::Value::DateTimeValue: {
@@ -358,17 +327,14 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
         }
         case fb::Value::SignatureValue: {
             auto* v = a.value_as_SignatureValue();
-            if (!v)
-                return "no value";
+            if (!v) return "no value";
             std::size_t points = 0;
             if (v->strokes()) {
                 for (const auto* s : *v->strokes()) {
-                    if (s && s->points())
-                        points += s->points()->size();
+                    if (s && s->points()) points += s->points()->size();
                 }
             }
-            if (points > kMaxSignaturePoints)
-                return "signature has too many points";
+            if (points > kMaxSignaturePoints) return "signature has too many points";
             return std::nullopt;
         }
         case fb::Value::PseudonymValue: {
@@ -377,8 +343,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
                 return "pseudonym digest has a bad size";
             if (!v->key_id() || v->key_id()->size() == 0 || !validFbText(v->key_id()))
                 return "pseudonym names no key";
-            if (!validFbText(v->scheme()))
-                return "pseudonym scheme is not valid UTF-8";
+            if (!validFbText(v->scheme())) return "pseudonym scheme is not valid UTF-8";
             return std::nullopt;
         }
         case fb::Value::NONE:
@@ -391,18 +356,15 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
 template <class Vec>
 std::optional<std::string> checkSortedNames(const Vec* items, const std::string& path,
                                             std::set<std::string_view>& names) {
-    if (!items)
-        return std::nullopt;
+    if (!items) return std::nullopt;
     std::string_view previous;
     bool first = true;
     for (const auto* item : *items) {
-        if (!item || !item->name())
-            return path + ": an entry has no name";
+        if (!item || !item->name()) return path + ": an entry has no name";
         auto name = item->name()->string_view();
         if (!validName(name))
             return path + ": '" + std::string(name.substr(0, 80)) + "' is not a valid name";
-        if (!first && !(previous < name))
-            return path + ": names are not sorted or not unique";
+        if (!first && !(previous < name)) return path + ": names are not sorted or not unique";
         if (!names.insert(name).second)
             return path + ": name '" + std::string(name) + "' used twice";
         previous = name;
@@ -415,28 +377,22 @@ std::optional<std::string> checkFbLevel(
     const flatbuffers::Vector<flatbuffers::Offset<fb::Answer>>* answers,
     const flatbuffers::Vector<flatbuffers::Offset<fb::Repeat>>* repeats, const std::string& path,
     int depth) {
-    if (depth > kMaxRepeatDepth)
-        return path + ": repeats nested too deeply";
+    if (depth > kMaxRepeatDepth) return path + ": repeats nested too deeply";
     std::set<std::string_view> names;
-    if (auto p = checkSortedNames(answers, path + "answers", names))
-        return p;
-    if (auto p = checkSortedNames(repeats, path + "repeats", names))
-        return p;
+    if (auto p = checkSortedNames(answers, path + "answers", names)) return p;
+    if (auto p = checkSortedNames(repeats, path + "repeats", names)) return p;
     if (answers) {
         for (const auto* a : *answers) {
-            if (auto problem = checkFbValue(*a))
-                return path + a->name()->str() + ": " + *problem;
+            if (auto problem = checkFbValue(*a)) return path + a->name()->str() + ": " + *problem;
         }
     }
     if (repeats) {
         for (const auto* r : *repeats) {
-            if (!r->instances())
-                continue;
+            if (!r->instances()) continue;
             std::size_t index = 0;
             for (const auto* inst : *r->instances()) {
                 ++index;
-                if (!inst)
-                    return path + r->name()->str() + ": an empty instance";
+                if (!inst) return path + r->name()->str() + ": an empty instance";
                 std::string inner = path + r->name()->str() + "[" + std::to_string(index) + "]/";
                 if (auto p = checkFbLevel(inst->answers(), inst->repeats(), inner, depth + 1))
                     return p;
@@ -448,10 +404,8 @@ std::optional<std::string> checkFbLevel(
 
 // Returns the verified root, or a reason.
 Result<const fb::Record*> verifyBody(std::span<const std::uint8_t> body) {
-    if (body.size() < 8)
-        return corrupt("record body is too short to be a record");
-    if (body.size() > kMaxRecordBodyBytes)
-        return corrupt("record body is larger than 16 MiB");
+    if (body.size() < 8) return corrupt("record body is too short to be a record");
+    if (body.size() > kMaxRecordBodyBytes) return corrupt("record body is larger than 16 MiB");
     if (!fb::RecordBufferHasIdentifier(body.data()))
         return corrupt("record body does not start with the record identifier");
     // Depth covers repeats nested kMaxRepeatDepth deep with room to spare; the table limit keeps
@@ -464,15 +418,13 @@ Result<const fb::Record*> verifyBody(std::span<const std::uint8_t> body) {
     Uuid id = fromFb(*record->id());
     if (id.version() != 7 || (id.bytes[8] & 0xC0) != 0x80)
         return corrupt("record id " + id.toString() + " is not a UUIDv7");
-    if (fromFb(*record->device_id()).isNil())
-        return corrupt("record has no device id");
+    if (fromFb(*record->device_id()).isNil()) return corrupt("record has no device id");
     if (!validName(record->form_id()->string_view()))
         return corrupt("record's form id is not a valid name");
     auto status = static_cast<std::uint8_t>(record->status());
     if (status > static_cast<std::uint8_t>(fb::RecordStatus::MAX))
         return corrupt("record has an unknown status");
-    if (record->hlc() == 0)
-        return corrupt("record has no clock value");
+    if (record->hlc() == 0) return corrupt("record has no clock value");
     if (record->created_hlc() > record->hlc())
         return corrupt("record was created after its own revision");
     if (record->case_id() && fromFb(*record->case_id()).isNil())
@@ -537,8 +489,7 @@ AnswerValue decodeValue(const fb::Answer& a) {
             if (v->strokes()) {
                 for (const auto* s : *v->strokes()) {
                     auto& stroke = out.strokes.emplace_back();
-                    if (!s->points())
-                        continue;
+                    if (!s->points()) continue;
                     for (const auto* p : *s->points())
                         stroke.push_back({p->x(), p->y()});
                 }
@@ -562,8 +513,7 @@ AnswerValue decodeValue(const fb::Answer& a) {
 
 std::vector<Answer> decodeAnswers(const flatbuffers::Vector<flatbuffers::Offset<fb::Answer>>* in) {
     std::vector<Answer> out;
-    if (!in)
-        return out;
+    if (!in) return out;
     out.reserve(in->size());
     for (const auto* a : *in)
         out.push_back(Answer{a->name()->str(), decodeValue(*a)});
@@ -572,8 +522,7 @@ std::vector<Answer> decodeAnswers(const flatbuffers::Vector<flatbuffers::Offset<
 
 std::vector<Repeat> decodeRepeats(const flatbuffers::Vector<flatbuffers::Offset<fb::Repeat>>* in) {
     std::vector<Repeat> out;
-    if (!in)
-        return out;
+    if (!in) return out;
     for (const auto* r : *in) {
         Repeat rep{r->name()->str(), {}};
         if (r->instances()) {
@@ -610,19 +559,15 @@ std::string_view recordStatusName(RecordStatus status) {
 std::optional<RecordStatus> parseRecordStatus(std::string_view name) {
     for (auto s : {RecordStatus::Draft, RecordStatus::Finalized, RecordStatus::Sent,
                    RecordStatus::Quarantined}) {
-        if (recordStatusName(s) == name)
-            return s;
+        if (recordStatusName(s) == name) return s;
     }
     return std::nullopt;
 }
 
 Status checkRecordContent(const RecordContent& content) {
-    if (!validName(content.formId))
-        return bad("'" + content.formId + "' is not a valid form id");
-    if (content.caseId && content.caseId->isNil())
-        return bad("the case id is nil");
-    if (Status s = checkLevel(content.answers, content.repeats, "", 0); !s)
-        return s;
+    if (!validName(content.formId)) return bad("'" + content.formId + "' is not a valid form id");
+    if (content.caseId && content.caseId->isNil()) return bad("the case id is nil");
+    if (Status s = checkLevel(content.answers, content.repeats, "", 0); !s) return s;
     std::set<std::string_view> timingNames;
     for (const auto& t : content.paradata.timings) {
         if (!validName(t.name) || !timingNames.insert(t.name).second)
@@ -634,15 +579,12 @@ Status checkRecordContent(const RecordContent& content) {
 }
 
 Result<std::vector<std::uint8_t>> encodeRecord(const Record& record) {
-    if (Status s = checkRecordContent(record.content); !s)
-        return s.error();
-    if (record.id.version() != 7)
-        return bad("record id is not a UUIDv7");
-    if (record.deviceId.isNil())
-        return bad("record has no device id");
+    if (Status s = checkRecordContent(record.content); !s) return s.error();
+    if (record.id.version() != 7) return bad("record id is not a UUIDv7");
+    if (record.deviceId.isNil()) return bad("record has no device id");
 
     const RecordContent& c = record.content;
-    Builder b(512);
+    Builder b(4096);  // most records fit: no regrowth while building
     auto formId = b.CreateString(c.formId);
     auto answers = encodeAnswers(b, c.answers);
     auto repeats = encodeRepeats(b, c.repeats);
@@ -660,15 +602,13 @@ Result<std::vector<std::uint8_t>> encodeRecord(const Record& record) {
     fb::Uuid id = toFb(record.id);
     fb::Uuid device = toFb(record.deviceId);
     std::optional<fb::Uuid> caseId;
-    if (c.caseId)
-        caseId = toFb(*c.caseId);
+    if (c.caseId) caseId = toFb(*c.caseId);
 
     fb::RecordBuilder rb(b);
     rb.add_id(&id);
     rb.add_form_id(formId);
     rb.add_form_version(c.formVersion);
-    if (caseId)
-        rb.add_case_id(&*caseId);
+    if (caseId) rb.add_case_id(&*caseId);
     rb.add_device_id(&device);
     rb.add_hlc(record.hlc.value);
     rb.add_status(record.finalized ? fb::RecordStatus::Finalized : fb::RecordStatus::Draft);
@@ -679,22 +619,19 @@ Result<std::vector<std::uint8_t>> encodeRecord(const Record& record) {
     auto root = rb.Finish();
     fb::FinishRecordBuffer(b, root);
 
-    if (b.GetSize() > kMaxRecordBodyBytes)
-        return bad("record is larger than 16 MiB");
+    if (b.GetSize() > kMaxRecordBodyBytes) return bad("record is larger than 16 MiB");
     return std::vector<std::uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
 
 Status checkRecordBody(std::span<const std::uint8_t> body) {
     auto verified = verifyBody(body);
-    if (!verified)
-        return verified.error();
+    if (!verified) return verified.error();
     return {};
 }
 
 Result<Record> decodeRecord(std::span<const std::uint8_t> body) {
     auto verified = verifyBody(body);
-    if (!verified)
-        return verified.error();
+    if (!verified) return verified.error();
     const fb::Record* r = *verified;
 
     Record out;
@@ -705,8 +642,7 @@ Result<Record> decodeRecord(std::span<const std::uint8_t> body) {
     out.finalized = r->status() == fb::RecordStatus::Finalized;
     out.content.formId = r->form_id()->str();
     out.content.formVersion = r->form_version();
-    if (r->case_id())
-        out.content.caseId = fromFb(*r->case_id());
+    if (r->case_id()) out.content.caseId = fromFb(*r->case_id());
     out.content.answers = decodeAnswers(r->answers());
     out.content.repeats = decodeRepeats(r->repeats());
     if (const auto* p = r->paradata()) {

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <iterator>
+
 #include <sqlite3.h>
 
 #include <veld/sqlite.hpp>
@@ -102,10 +105,8 @@ Statement& Statement::bindNull(int index) {
 
 Result<bool> Statement::step() {
     int rc = sqlite3_step(m_stmt);
-    if (rc == SQLITE_ROW)
-        return true;
-    if (rc == SQLITE_DONE)
-        return false;
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
     return errorFromSqlite(sqlite3_extended_errcode(m_db), "database step", sqlite3_errmsg(m_db));
 }
 
@@ -116,8 +117,7 @@ Status Statement::run() {
             reset();
             return row.error();
         }
-        if (!*row)
-            break;
+        if (!*row) break;
     }
     reset();
     return {};
@@ -178,20 +178,52 @@ Result<Database> Database::open(const std::string& path, OpenMode mode, int busy
 }
 
 Database::Database(Database&& other) noexcept : m_db(other.m_db), m_path(std::move(other.m_path)) {
+    std::copy(std::begin(other.m_controls), std::end(other.m_controls), std::begin(m_controls));
+    std::fill(std::begin(other.m_controls), std::end(other.m_controls), nullptr);
     other.m_db = nullptr;
+}
+
+void Database::finalizeControls() {
+    for (auto*& stmt : m_controls) {
+        sqlite3_finalize(stmt);
+        stmt = nullptr;
+    }
+}
+
+Status Database::control(Control what) {
+    static constexpr const char* kSql[] = {"BEGIN IMMEDIATE",
+                                           "COMMIT",
+                                           "ROLLBACK",
+                                           "SAVEPOINT veld_nested",
+                                           "RELEASE veld_nested",
+                                           "ROLLBACK TO veld_nested"};
+    auto index = static_cast<std::size_t>(what);
+    sqlite3_stmt*& stmt = m_controls[index];
+    if (!stmt && sqlite3_prepare_v3(m_db, kSql[index], -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+                                    nullptr) != SQLITE_OK) {
+        return lastError(kSql[index]);
+    }
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) return lastError(kSql[index]);
+    return {};
 }
 
 Database& Database::operator=(Database&& other) noexcept {
     if (this != &other) {
+        finalizeControls();
         sqlite3_close_v2(m_db);
         m_db = other.m_db;
         m_path = std::move(other.m_path);
+        std::copy(std::begin(other.m_controls), std::end(other.m_controls), std::begin(m_controls));
+        std::fill(std::begin(other.m_controls), std::end(other.m_controls), nullptr);
         other.m_db = nullptr;
     }
     return *this;
 }
 
 Database::~Database() {
+    finalizeControls();
     // close_v2 defers the close until every statement is finalized, so member order in owners
     // does not matter.
     sqlite3_close_v2(m_db);
@@ -213,20 +245,16 @@ Result<Statement> Database::prepare(std::string_view sql) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK)
-        return lastError("preparing a statement");
+    if (rc != SQLITE_OK) return lastError("preparing a statement");
     return Statement(m_db, stmt);
 }
 
 Result<std::int64_t> Database::queryInt(std::string_view sql) {
     auto stmt = prepare(sql);
-    if (!stmt)
-        return stmt.error();
+    if (!stmt) return stmt.error();
     auto row = stmt->step();
-    if (!row)
-        return row.error();
-    if (!*row)
-        return makeError(ErrorCode::Internal, "query returned no row");
+    if (!row) return row.error();
+    if (!*row) return makeError(ErrorCode::Internal, "query returned no row");
     return stmt->columnInt(0);
 }
 
@@ -246,9 +274,8 @@ Error Database::lastError(std::string_view context) const {
 
 Result<Transaction> Transaction::begin(Database& db) {
     bool nested = db.inTransaction();
-    Status status = db.exec(nested ? "SAVEPOINT veld_nested" : "BEGIN IMMEDIATE");
-    if (!status)
-        return status.error();
+    Status status = db.control(nested ? Database::Control::Savepoint : Database::Control::Begin);
+    if (!status) return status.error();
     return Transaction(db, nested);
 }
 
@@ -263,25 +290,24 @@ Transaction::~Transaction() {
 
 Status Transaction::commit() {
     assert(!m_done && "commit() after the transaction ended");
-    Status status = m_db->exec(m_nested ? "RELEASE veld_nested" : "COMMIT");
-    if (status)
-        m_done = true;
+    Status status =
+        m_db->control(m_nested ? Database::Control::Release : Database::Control::Commit);
+    if (status) m_done = true;
     // On failure the destructor rolls back whatever SQLite left open.
     return status;
 }
 
 void Transaction::rollback() {
-    if (m_done)
-        return;
+    if (m_done) return;
     m_done = true;
     // After an I/O error or a full disk SQLite may already have rolled the whole transaction
     // back; then there is nothing left to undo.
-    if (!m_db->inTransaction())
-        return;
+    if (!m_db->inTransaction()) return;
     if (m_nested) {
-        (void)m_db->exec("ROLLBACK TO veld_nested; RELEASE veld_nested");
+        (void)m_db->control(Database::Control::RollbackTo);
+        (void)m_db->control(Database::Control::Release);
     } else {
-        (void)m_db->exec("ROLLBACK");
+        (void)m_db->control(Database::Control::Rollback);
     }
 }
 

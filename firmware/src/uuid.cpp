@@ -15,8 +15,7 @@ void secureRandom(void* out, std::size_t size) {
     while (size > 0) {
         ssize_t got = getrandom(bytes, size, 0);
         if (got < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             std::fputs("veld: getrandom failed; refusing to make ids without randomness\n", stderr);
             std::abort();
         }
@@ -27,8 +26,7 @@ void secureRandom(void* out, std::size_t size) {
 
 bool Uuid::isNil() const {
     for (auto b : bytes) {
-        if (b != 0)
-            return false;
+        if (b != 0) return false;
     }
     return true;
 }
@@ -45,8 +43,7 @@ std::string Uuid::toString() const {
     std::string out;
     out.reserve(36);
     for (std::size_t i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out.push_back('-');
+        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
         out.push_back(kHex[bytes[i] >> 4]);
         out.push_back(kHex[bytes[i] & 0xF]);
     }
@@ -54,29 +51,23 @@ std::string Uuid::toString() const {
 }
 
 std::optional<Uuid> Uuid::parse(std::string_view text) {
-    if (text.size() != 36)
-        return std::nullopt;
+    if (text.size() != 36) return std::nullopt;
     auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
         return -1;
     };
     Uuid id;
     std::size_t pos = 0;
     for (std::size_t i = 0; i < 16; ++i) {
         if (pos == 8 || pos == 13 || pos == 18 || pos == 23) {
-            if (text[pos] != '-')
-                return std::nullopt;
+            if (text[pos] != '-') return std::nullopt;
             ++pos;
         }
         int hi = nibble(text[pos]);
         int lo = nibble(text[pos + 1]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
+        if (hi < 0 || lo < 0) return std::nullopt;
         id.bytes[i] = static_cast<std::uint8_t>((hi << 4) | lo);
         pos += 2;
     }

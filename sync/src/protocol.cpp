@@ -23,16 +23,13 @@ Error malformed(std::string what) {
 
 Result<const fb::Envelope*> verifyEnvelope(std::span<const std::uint8_t> body,
                                            fb::Message expected) {
-    if (body.size() > kMaxMessageBytes)
-        return malformed("larger than the 32 MiB limit");
+    if (body.size() > kMaxMessageBytes) return malformed("larger than the 32 MiB limit");
     if (body.size() < 8 || !fb::EnvelopeBufferHasIdentifier(body.data()))
         return malformed("not a Veld sync message");
     flatbuffers::Verifier verifier(body.data(), body.size(), 64, 4000000);
-    if (!fb::VerifyEnvelopeBuffer(verifier))
-        return malformed("fails the FlatBuffers verifier");
+    if (!fb::VerifyEnvelopeBuffer(verifier)) return malformed("fails the FlatBuffers verifier");
     const fb::Envelope* env = fb::GetEnvelope(body.data());
-    if (env->message_type() != expected)
-        return malformed("unexpected message type");
+    if (env->message_type() != expected) return malformed("unexpected message type");
     return env;
 }
 
@@ -64,14 +61,12 @@ std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
 
 Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
     auto env = verifyEnvelope(body, fb::Message::PushRequest);
-    if (!env)
-        return env.error();
+    if (!env) return env.error();
     const auto* req = (*env)->message_as_PushRequest();
     PushBatch batch;
     batch.protocolVersion = req->protocol_version();
     batch.deviceId = fromFb(*req->device_id());
-    if (!req->revisions())
-        return batch;
+    if (!req->revisions()) return batch;
     std::uint64_t previous = 0;
     for (const auto* r : *req->revisions()) {
         PushRevision rev;
@@ -82,10 +77,8 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
         rev.recordId = fromFb(*r->record_id());
         rev.hlc = HlcTimestamp{r->hlc()};
         rev.damaged = r->damaged();
-        if (r->damage_reason())
-            rev.damageReason = r->damage_reason()->str();
-        if (r->body())
-            rev.body.assign(r->body()->begin(), r->body()->end());
+        if (r->damage_reason()) rev.damageReason = r->damage_reason()->str();
+        if (r->body()) rev.body.assign(r->body()->begin(), r->body()->end());
         if (!rev.damaged) {
             auto record = decodeRecord(rev.body);
             if (!record)
@@ -116,8 +109,7 @@ std::vector<std::uint8_t> encodePushResponse(const PushReply& reply) {
 
 Result<PushReply> decodePushResponse(std::span<const std::uint8_t> body) {
     auto env = verifyEnvelope(body, fb::Message::PushResponse);
-    if (!env)
-        return env.error();
+    if (!env) return env.error();
     const auto* resp = (*env)->message_as_PushResponse();
     PushReply reply;
     reply.receivedThrough = resp->received_through();

@@ -81,8 +81,7 @@ void onSignal(int) {
 }
 
 Status checkInterrupted() {
-    if (gInterrupted != 0)
-        return makeError(ErrorCode::Internal, "interrupted by a signal");
+    if (gInterrupted != 0) return makeError(ErrorCode::Internal, "interrupted by a signal");
     return {};
 }
 
@@ -103,8 +102,7 @@ double msBetween(TimePoint start, TimePoint end) {
 }
 
 double median(std::vector<double> values) {
-    if (values.empty())
-        return 0;
+    if (values.empty()) return 0;
     std::sort(values.begin(), values.end());
     std::size_t mid = values.size() / 2;
     return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
@@ -118,8 +116,7 @@ double ratio(double value, double baseline) {
 std::string formatNumber(double value) {
     double magnitude = value < 0 ? -value : value;
     int decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : magnitude >= 0.1 ? 2 : 3;
-    if (magnitude > 0 && magnitude < 0.01)
-        decimals = 4;
+    if (magnitude > 0 && magnitude < 0.01) decimals = 4;
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
     return buf;
@@ -129,8 +126,7 @@ std::string formatNumber(double value) {
 std::string sizeTag(std::int64_t records) {
     if (records >= 1'000'000 && records % 1'000'000 == 0)
         return std::to_string(records / 1'000'000) + "m";
-    if (records >= 1'000 && records % 1'000 == 0)
-        return std::to_string(records / 1'000) + "k";
+    if (records >= 1'000 && records % 1'000 == 0) return std::to_string(records / 1'000) + "k";
     return std::to_string(records);
 }
 
@@ -172,8 +168,7 @@ class TempDir {
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     ~TempDir() {
-        if (m_path.empty())
-            return;
+        if (m_path.empty()) return;
         std::error_code ignored;
         std::filesystem::remove_all(m_path, ignored);
     }
@@ -273,8 +268,7 @@ class SampleMaker {
         RecordContent& c = sample.content;
         c.formId = std::string(form.id);
         c.formVersion = 3;
-        if (pick(3) == 0)
-            c.caseId = m_cases[pick(m_cases.size())];
+        if (pick(3) == 0) c.caseId = m_cases[pick(m_cases.size())];
 
         // Short question names, as form authors write them: FlatBuffers stores every name in
         // every body, so long ones would inflate the bodies beyond what real forms produce.
@@ -286,11 +280,9 @@ class SampleMaker {
         a.push_back({"income", ChoiceAnswer{"band_" + std::to_string(between(1, 5)), {}}});
         ChoicesAnswer benefits;
         for (auto benefit : kBenefits) {
-            if (pick(4) == 0)
-                benefits.choices.emplace_back(benefit);
+            if (pick(4) == 0) benefits.choices.emplace_back(benefit);
         }
-        if (benefits.choices.empty())
-            benefits.choices.emplace_back("none");
+        if (benefits.choices.empty()) benefits.choices.emplace_back("none");
         a.push_back({"benefits", std::move(benefits)});
         std::int64_t cents = between(30'000, 150'000);
         std::int64_t pennies = cents % 100;
@@ -349,8 +341,7 @@ class BodyEncoder {
         record.finalized = !sample.draft;
         record.content = sample.content;
         auto body = encodeRecord(record);
-        if (!body)
-            return body.error();
+        if (!body) return body.error();
         return EncodedBody{record.id, std::move(body.value())};
     }
 
@@ -383,8 +374,7 @@ Result<RawDatabase> openRawTable(const std::string& path) {
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     RawDatabase db(handle);
     if (rc != SQLITE_OK) {
-        if (handle == nullptr)
-            return makeError(ErrorCode::Internal, "opening " + path);
+        if (handle == nullptr) return makeError(ErrorCode::Internal, "opening " + path);
         return rawError(handle, "opening " + path);
     }
     sqlite3_extended_result_codes(handle, 1);
@@ -412,11 +402,9 @@ Status runRaw(sqlite3* db, sqlite3_stmt* stmt, std::string_view context) {
     int rc = sqlite3_step(stmt);
     // Describe the error before reset(), which may replace the connection's message.
     std::optional<Error> error;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        error = rawError(db, context);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) error = rawError(db, context);
     sqlite3_reset(stmt);
-    if (error)
-        return *error;
+    if (error) return *error;
     return {};
 }
 
@@ -428,14 +416,11 @@ struct RawStatements {
 
 Result<RawStatements> prepareRawStatements(sqlite3* db) {
     auto begin = prepareRaw(db, "BEGIN IMMEDIATE");
-    if (!begin)
-        return begin.error();
+    if (!begin) return begin.error();
     auto insert = prepareRaw(db, "INSERT INTO bodies (id, body) VALUES (?1, ?2)");
-    if (!insert)
-        return insert.error();
+    if (!insert) return insert.error();
     auto commit = prepareRaw(db, "COMMIT");
-    if (!commit)
-        return commit.error();
+    if (!commit) return commit.error();
     return RawStatements{std::move(begin.value()), std::move(insert.value()),
                          std::move(commit.value())};
 }
@@ -465,17 +450,14 @@ Result<RoundFigures> storeFinalizeRound(const std::string& path, const std::vect
     double seconds = 0;
     {
         auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
-        if (!store)
-            return store.error();
+        if (!store) return store.error();
         TimePoint start = now();
         for (const Job& job : jobs) {
-            if (Status s = checkInterrupted(); !s)
-                return s.error();
+            if (Status s = checkInterrupted(); !s) return s.error();
             TimePoint t0 = now();
             auto done = store->finalizeNew(job.sample.content, job.sample.summary);
             TimePoint t1 = now();
-            if (!done)
-                return done.error();
+            if (!done) return done.error();
             latencies.push_back(msBetween(t0, t1));
         }
         seconds = secondsBetween(start, now());
@@ -490,23 +472,17 @@ Result<RoundFigures> rawInsertRound(const std::string& path, const std::vector<J
     double seconds = 0;
     {
         auto db = openRawTable(path);
-        if (!db)
-            return db.error();
+        if (!db) return db.error();
         sqlite3* handle = db->get();
         auto st = prepareRawStatements(handle);
-        if (!st)
-            return st.error();
+        if (!st) return st.error();
         TimePoint start = now();
         for (const Job& job : jobs) {
-            if (Status s = checkInterrupted(); !s)
-                return s.error();
+            if (Status s = checkInterrupted(); !s) return s.error();
             TimePoint t0 = now();
-            if (Status s = runRaw(handle, st->begin.get(), "beginning"); !s)
-                return s.error();
-            if (Status s = insertRaw(handle, st->insert.get(), job.body); !s)
-                return s.error();
-            if (Status s = runRaw(handle, st->commit.get(), "committing"); !s)
-                return s.error();
+            if (Status s = runRaw(handle, st->begin.get(), "beginning"); !s) return s.error();
+            if (Status s = insertRaw(handle, st->insert.get(), job.body); !s) return s.error();
+            if (Status s = runRaw(handle, st->commit.get(), "committing"); !s) return s.error();
             TimePoint t1 = now();
             latencies.push_back(msBetween(t0, t1));
         }
@@ -532,8 +508,7 @@ Result<std::vector<Job>> makeJobs(std::size_t count, BodySizes& sizes) {
         Sample sample = maker.make(static_cast<std::int64_t>(i));
         sample.draft = false;  // every one is finalized
         auto body = encoder.encode(sample);
-        if (!body)
-            return body.error();
+        if (!body) return body.error();
         bytes.push_back(static_cast<double>(body->bytes.size()));
         jobs.push_back(Job{std::move(sample), std::move(body.value())});
     }
@@ -547,8 +522,7 @@ Result<std::vector<Job>> makeJobs(std::size_t count, BodySizes& sizes) {
 Status benchFinalize(const TempDir& dir, const Settings& settings) {
     BodySizes sizes;
     auto jobs = makeJobs(settings.finalizesPerRound, sizes);
-    if (!jobs)
-        return jobs.error();
+    if (!jobs) return jobs.error();
     std::fprintf(stderr,
                  "veld-bench-store: finalize: %d alternating rounds of %zu records, bodies of "
                  "%zu-%zu bytes (median %.0f)\n",
@@ -565,8 +539,7 @@ Status benchFinalize(const TempDir& dir, const Settings& settings) {
                 dir.file("finalize-" + std::to_string(round) + (storeTurn ? ".veld" : ".sqlite"));
             auto figures =
                 storeTurn ? storeFinalizeRound(path, *jobs) : rawInsertRound(path, *jobs);
-            if (!figures)
-                return figures.error();
+            if (!figures) return figures.error();
             (storeTurn ? storeRate : rawRate).push_back(figures->recordsPerSecond);
             (storeTurn ? storeLatency : rawLatency).push_back(figures->medianLatencyMs);
         }
@@ -595,34 +568,27 @@ Result<double> rawBatchedRecordsPerSecond(const std::string& path, std::int64_t 
     double seconds = 0;
     {
         auto db = openRawTable(path);
-        if (!db)
-            return db.error();
+        if (!db) return db.error();
         sqlite3* handle = db->get();
         auto st = prepareRawStatements(handle);
-        if (!st)
-            return st.error();
+        if (!st) return st.error();
         std::vector<EncodedBody> bodies;
         for (std::int64_t done = 0; done < count;) {
-            if (Status s = checkInterrupted(); !s)
-                return s.error();
+            if (Status s = checkInterrupted(); !s) return s.error();
             std::int64_t n = std::min(settings.batchSize, count - done);
             // Encoding is not timed: the baseline is what SQLite alone costs.
             bodies.clear();
             for (std::int64_t i = 0; i < n; ++i) {
                 auto body = encoder.encode(maker.make(done + i));
-                if (!body)
-                    return body.error();
+                if (!body) return body.error();
                 bodies.push_back(std::move(body.value()));
             }
             TimePoint t0 = now();
-            if (Status s = runRaw(handle, st->begin.get(), "beginning"); !s)
-                return s.error();
+            if (Status s = runRaw(handle, st->begin.get(), "beginning"); !s) return s.error();
             for (const auto& body : bodies) {
-                if (Status s = insertRaw(handle, st->insert.get(), body); !s)
-                    return s.error();
+                if (Status s = insertRaw(handle, st->insert.get(), body); !s) return s.error();
             }
-            if (Status s = runRaw(handle, st->commit.get(), "committing"); !s)
-                return s.error();
+            if (Status s = runRaw(handle, st->commit.get(), "committing"); !s) return s.error();
             seconds += secondsBetween(t0, now());
             done += n;
         }
@@ -653,59 +619,46 @@ Result<FillFigures> fillStore(const std::string& path, std::int64_t count, std::
     fill.records = count;
     fill.headRecords = std::min(headRecords, count);
     auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
-    if (!store)
-        return store.error();
+    if (!store) return store.error();
 
     std::vector<Sample> samples;
     for (std::int64_t done = 0; done < count;) {
-        if (Status s = checkInterrupted(); !s)
-            return s.error();
+        if (Status s = checkInterrupted(); !s) return s.error();
         std::int64_t n = std::min(settings.batchSize, count - done);
         // End a batch where the head ends, so that the head's time is exact.
-        if (done < fill.headRecords)
-            n = std::min(n, fill.headRecords - done);
+        if (done < fill.headRecords) n = std::min(n, fill.headRecords - done);
 
         // Content is made before the clock starts: the figure is the store's cost alone.
         samples.clear();
         for (std::int64_t i = 0; i < n; ++i) {
             Sample sample = maker.make(done + i);
-            if (sample.draft)
-                ++fill.drafts;
-            if (sample.content.formId == kForms[0].id)
-                ++fill.firstFormRecords;
-            if (sample.summary.find("Rotterdam") != std::string::npos)
-                ++fill.commonTextRecords;
+            if (sample.draft) ++fill.drafts;
+            if (sample.content.formId == kForms[0].id) ++fill.firstFormRecords;
+            if (sample.summary.find("Rotterdam") != std::string::npos) ++fill.commonTextRecords;
             if (sample.content.caseId) {
-                if (!fill.probeCase)
-                    fill.probeCase = sample.content.caseId;
-                if (sample.content.caseId == fill.probeCase)
-                    ++fill.probeCaseRecords;
+                if (!fill.probeCase) fill.probeCase = sample.content.caseId;
+                if (sample.content.caseId == fill.probeCase) ++fill.probeCaseRecords;
             }
             samples.push_back(std::move(sample));
         }
 
         TimePoint t0 = now();
         auto batch = store->beginBatch();
-        if (!batch)
-            return batch.error();
+        if (!batch) return batch.error();
         for (const Sample& sample : samples) {
             if (sample.draft) {
                 auto id = store->saveDraft(sample.content, sample.summary);
-                if (!id)
-                    return id.error();
+                if (!id) return id.error();
             } else {
                 auto finalized = store->finalizeNew(sample.content, sample.summary);
-                if (!finalized)
-                    return finalized.error();
+                if (!finalized) return finalized.error();
             }
         }
-        if (Status s = batch->commit(); !s)
-            return s.error();
+        if (Status s = batch->commit(); !s) return s.error();
         double elapsed = secondsBetween(t0, now());
         fill.seconds += elapsed;
         done += n;
-        if (done <= fill.headRecords)
-            fill.headSeconds += elapsed;
+        if (done <= fill.headRecords) fill.headSeconds += elapsed;
     }
     return fill;
 }
@@ -731,8 +684,7 @@ Result<std::vector<ReadTime>> measureReads(const std::string& path, const FillFi
             TimePoint t0 = now();
             auto store = Store::open(path, {.mode = sql::OpenMode::ReadWrite});
             TimePoint t1 = now();
-            if (!store)
-                return store.error();
+            if (!store) return store.error();
             if (store->readOnly())
                 return makeError(ErrorCode::ReadOnly, path + " opened read-only");
             ms.push_back(msBetween(t0, t1));
@@ -741,8 +693,7 @@ Result<std::vector<ReadTime>> measureReads(const std::string& path, const FillFi
     }
 
     auto store = Store::open(path, {.mode = sql::OpenMode::ReadWrite});
-    if (!store)
-        return store.error();
+    if (!store) return store.error();
 
     auto expectRows = [](std::int64_t matching) {
         return std::min(kPageSize, static_cast<std::size_t>(matching));
@@ -751,15 +702,12 @@ Result<std::vector<ReadTime>> measureReads(const std::string& path, const FillFi
                         int repeats) -> Status {
         std::vector<double> ms;
         for (int i = 0; i < repeats; ++i) {
-            if (Status s = checkInterrupted(); !s)
-                return s;
+            if (Status s = checkInterrupted(); !s) return s;
             TimePoint t0 = now();
             auto page = store->list(query);
             TimePoint t1 = now();
-            if (!page)
-                return page.error();
-            if (page->rows.size() != expected)
-                return unexpected(name, page->rows.size(), expected);
+            if (!page) return page.error();
+            if (page->rows.size() != expected) return unexpected(name, page->rows.size(), expected);
             ms.push_back(msBetween(t0, t1));
         }
         out.push_back({name, median(ms)});
@@ -773,10 +721,8 @@ Result<std::vector<ReadTime>> measureReads(const std::string& path, const FillFi
         return s.error();
 
     auto first = store->list(ListQuery{.limit = kPageSize});
-    if (!first)
-        return first.error();
-    if (!first->next)
-        return makeError(ErrorCode::Internal, "the first page has no next page");
+    if (!first) return first.error();
+    if (!first->next) return makeError(ErrorCode::Internal, "the first page has no next page");
     if (Status s =
             timeList("list_next_page", ListQuery{.limit = kPageSize, .after = first->next},
                      expectRows(fill.records - static_cast<std::int64_t>(kPageSize)), repeats);
@@ -816,14 +762,12 @@ Result<std::vector<ReadTime>> measureReads(const std::string& path, const FillFi
         TimePoint t0 = now();
         auto counts = store->counts();
         TimePoint t1 = now();
-        if (!counts)
-            return counts.error();
+        if (!counts) return counts.error();
         std::int64_t total = 0;
         std::int64_t drafts = 0;
         for (const auto& c : *counts) {
             total += c.count;
-            if (c.status == RecordStatus::Draft)
-                drafts += c.count;
+            if (c.status == RecordStatus::Draft) drafts += c.count;
         }
         if (total != fill.records || drafts != fill.drafts) {
             return makeError(ErrorCode::Internal, "counts() says " + std::to_string(total) +
@@ -844,16 +788,14 @@ Status benchBigStore(const TempDir& dir, const Settings& settings) {
     const std::int64_t rawCount = std::min(settings.rawBatchedRecords, settings.bigRecords);
 
     auto raw = rawBatchedRecordsPerSecond(dir.file("batched.sqlite"), rawCount, settings);
-    if (!raw)
-        return raw.error();
+    if (!raw) return raw.error();
     printBaseline("raw_sqlite_batched_insert_throughput", *raw, "records/s");
 
     std::fprintf(stderr, "veld-bench-store: filling a store with %lld records\n",
                  static_cast<long long>(settings.bigRecords));
     const std::string bigPath = dir.file("big.veld");
     auto big = fillStore(bigPath, settings.bigRecords, rawCount, settings, kSeed + 2);
-    if (!big)
-        return big.error();
+    if (!big) return big.error();
     if (big->headRecords < big->records) {
         double headRate = static_cast<double>(big->headRecords) / big->headSeconds;
         printFigure("fill_throughput_first_" + sizeTag(big->headRecords), headRate, "records/s",
@@ -868,21 +810,17 @@ Status benchBigStore(const TempDir& dir, const Settings& settings) {
 
     const std::string smallPath = dir.file("small.veld");
     auto small = fillStore(smallPath, kSmallStoreRecords, kSmallStoreRecords, settings, kSeed + 3);
-    if (!small)
-        return small.error();
+    if (!small) return small.error();
 
     auto smallReads = measureReads(smallPath, *small, settings);
-    if (!smallReads)
-        return smallReads.error();
+    if (!smallReads) return smallReads.error();
     auto bigReads = measureReads(bigPath, *big, settings);
-    if (!bigReads)
-        return bigReads.error();
+    if (!bigReads) return bigReads.error();
 
     for (const ReadTime& baseline : *smallReads) {
         auto match = std::find_if(bigReads->begin(), bigReads->end(),
                                   [&](const ReadTime& r) { return r.name == baseline.name; });
-        if (match == bigReads->end())
-            continue;  // e.g. no case in a tiny store
+        if (match == bigReads->end()) continue;  // e.g. no case in a tiny store
         std::string baselineName = baseline.name + "_" + smallTag;
         printBaseline(baselineName, baseline.ms, "ms");
         printFigure(match->name + "_" + bigTag, match->ms, "ms", ratio(match->ms, baseline.ms),
@@ -910,8 +848,7 @@ Result<Settings> parseArgs(int argc, char** argv) {
             settings.listRepeats = 3;
             settings.scanRepeats = 1;
         } else if (arg == "--records") {
-            if (i + 1 >= argc)
-                return makeError(ErrorCode::InvalidArgument, "--records needs N");
+            if (i + 1 >= argc) return makeError(ErrorCode::InvalidArgument, "--records needs N");
             std::string_view value = argv[++i];
             std::int64_t n = 0;
             auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -927,8 +864,7 @@ Result<Settings> parseArgs(int argc, char** argv) {
         }
     }
     // --records wins over --quick whatever their order.
-    if (records)
-        settings.bigRecords = *records;
+    if (records) settings.bigRecords = *records;
     return settings;
 }
 
@@ -952,15 +888,12 @@ int run(int argc, char** argv) {
         return 1;
     };
     auto dir = TempDir::make();
-    if (!dir)
-        return fail(dir.error());
+    if (!dir) return fail(dir.error());
     std::fprintf(stderr, "veld-bench-store: SQLite %s, temporary files in %s\n",
                  sqlite3_libversion(), dir->path().c_str());
 
-    if (Status s = benchFinalize(*dir, *settings); !s)
-        return fail(s.error());
-    if (Status s = benchBigStore(*dir, *settings); !s)
-        return fail(s.error());
+    if (Status s = benchFinalize(*dir, *settings); !s) return fail(s.error());
+    if (Status s = benchBigStore(*dir, *settings); !s) return fail(s.error());
     return 0;
 }
 

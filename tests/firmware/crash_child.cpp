@@ -25,8 +25,7 @@ void report(const std::string& line) {
     std::size_t left = text.size();
     while (left > 0) {
         ssize_t n = ::write(1, p, left);
-        if (n <= 0)
-            std::_Exit(3);
+        if (n <= 0) std::_Exit(3);
         p += n;
         left -= static_cast<std::size_t>(n);
     }
@@ -40,12 +39,10 @@ void report(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3)
-        return 64;
+    if (argc != 3) return 64;
     using namespace veld;
     auto store = Store::open(argv[1], {.mode = sql::OpenMode::ReadWriteCreate});
-    if (!store)
-        die(store.error());
+    if (!store) die(store.error());
     int n = std::atoi(argv[2]);
     report("READY");
     std::uint64_t lastSeq = 0;
@@ -53,26 +50,22 @@ int main(int argc, char** argv) {
         Finalized done;
         if (i % 4 == 3) {
             auto r = store->finalizeNew(test::sampleContent(n));
-            if (!r)
-                die(r.error());
+            if (!r) die(r.error());
             done = *r;
         } else {
             auto draft = store->saveDraft(test::sampleContent(n + 1));
-            if (!draft)
-                die(draft.error());
+            if (!draft) die(draft.error());
             if (Status s = store->updateDraft(*draft, test::sampleContent(n + 2)); !s)
                 die(s.error());
             auto r = store->finalize(*draft, test::sampleContent(n));
-            if (!r)
-                die(r.error());
+            if (!r) die(r.error());
             done = *r;
         }
         report("F " + done.id.toString() + " " + std::to_string(done.seq) + " " +
                std::to_string(n));
         lastSeq = done.seq;
         if (i % 7 == 6 && lastSeq > 3) {
-            if (Status s = store->acknowledgeThrough(lastSeq - 3); !s)
-                die(s.error());
+            if (Status s = store->acknowledgeThrough(lastSeq - 3); !s) die(s.error());
             report("A " + std::to_string(lastSeq - 3));
         }
     }

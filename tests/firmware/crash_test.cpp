@@ -45,8 +45,7 @@ TEST_CASE("every acknowledged finalize survives SIGKILL at random moments") {
         std::istringstream lines(result.out);
         std::string line;
         while (std::getline(lines, line)) {
-            if (lines.eof())
-                break;  // no newline: incomplete
+            if (lines.eof()) break;  // no newline: incomplete
             std::istringstream fields(line);
             std::string kind;
             fields >> kind;

@@ -175,8 +175,7 @@ TEST_CASE("randomly damaged bodies never crash the reader and never decode into 
         for (int f = 0; f < flips; ++f) {
             body[rng() % body.size()] = static_cast<std::uint8_t>(rng());
         }
-        if (rng() % 10 == 0)
-            body.resize(rng() % body.size());
+        if (rng() % 10 == 0) body.resize(rng() % body.size());
         auto decoded = decodeRecord(body);
         if (decoded) {
             ++accepted;

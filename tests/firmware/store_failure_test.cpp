@@ -124,11 +124,9 @@ TEST_CASE("a full disk gives a storage-full error and loses nothing saved before
     std::string report = inChild([&]() -> std::string {
         ::signal(SIGXFSZ, SIG_IGN);
         rlimit limit{512 * 1024, 512 * 1024};
-        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0)
-            return "setrlimit failed";
+        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return "setrlimit failed";
         auto store = Store::open(path);
-        if (!store)
-            return "open " + store.error().describe();
+        if (!store) return "open " + store.error().describe();
         std::string acked;
         for (int i = 100; i < 100000; ++i) {
             auto done = store->finalizeNew(test::sampleContent(i));
@@ -217,15 +215,12 @@ TEST_CASE("two processes writing one store at once keep sequence numbers and clo
         REQUIRE(pid >= 0);
         if (pid == 0) {
             auto store = Store::open(path, {.busyTimeoutMs = 20000});
-            if (!store)
-                _exit(10);
+            if (!store) _exit(10);
             for (int i = 0; i < kEach; ++i) {
                 if (i % 3 == 0) {
-                    if (!store->saveDraft(test::sampleContent(i)))
-                        _exit(11);
+                    if (!store->saveDraft(test::sampleContent(i))) _exit(11);
                 }
-                if (!store->finalizeNew(test::sampleContent(c * 1000 + i)))
-                    _exit(12);
+                if (!store->finalizeNew(test::sampleContent(c * 1000 + i))) _exit(12);
             }
             _exit(0);
         }

@@ -225,8 +225,7 @@ TEST_CASE("listing pages through records newest first with filters") {
     for (int i = 0; i < 95; ++i) {
         clock.advance(10);
         auto content = sampleContent(i, i % 2 ? "ips_session_log" : "vmbo_parent_survey");
-        if (i % 5 == 0)
-            content.caseId = caseA;
+        if (i % 5 == 0) content.caseId = caseA;
         std::string summary = (i % 10 == 3 ? "Familie de Vries " : "Ouder ") + std::to_string(i);
         if (i % 3 == 0) {
             all.push_back(store.finalizeNew(content, summary)->id);
@@ -245,8 +244,7 @@ TEST_CASE("listing pages through records newest first with filters") {
             ++pages;
             for (const auto& r : page->rows)
                 seen.push_back(r.id);
-            if (!page->next)
-                break;
+            if (!page->next) break;
             q.after = page->next;
         }
         CHECK(pages == 5);
@@ -401,8 +399,7 @@ TEST_CASE("a damaged body is quarantined with its reason and never blocks the ot
             bool shouldBeDamaged = i == 2 || i == 4;
             CHECK((*pending)[i].damaged == shouldBeDamaged);
             CHECK((*pending)[i].body.empty() == shouldBeDamaged);
-            if (shouldBeDamaged)
-                CHECK_FALSE((*pending)[i].damageReason.empty());
+            if (shouldBeDamaged) CHECK_FALSE((*pending)[i].damageReason.empty());
         }
         CHECK(store->quarantine()->size() == 2);
         CHECK(store->info()->quarantined == 2);

@@ -20,8 +20,7 @@ TEST_CASE("UUIDv7 ids made in one process sort in the order they were made") {
     ManualClock clock(1764064800000);
     std::vector<Uuid> ids;
     for (int i = 0; i < 20000; ++i) {
-        if (i % 1000 == 0)
-            clock.advance(1);
+        if (i % 1000 == 0) clock.advance(1);
         ids.push_back(makeUuidV7(clock));
     }
     SUBCASE("even within one millisecond") {

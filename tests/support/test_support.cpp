@@ -22,8 +22,7 @@ TempDir::TempDir() {
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/veld-test-XXXXXX";
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
-    if (!mkdtemp(buf.data()))
-        throw std::runtime_error("mkdtemp failed");
+    if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
     m_path = buf.data();
 }
 
@@ -96,8 +95,7 @@ pid_t spawn(const std::vector<std::string>& argv, int outFd, int errFd) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, outFd, 1);
-    if (errFd >= 0)
-        posix_spawn_file_actions_adddup2(&actions, errFd, 2);
+    if (errFd >= 0) posix_spawn_file_actions_adddup2(&actions, errFd, 2);
     std::vector<char*> args;
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
@@ -105,17 +103,14 @@ pid_t spawn(const std::vector<std::string>& argv, int outFd, int errFd) {
     pid_t pid = -1;
     int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
-        throw std::runtime_error("cannot start " + argv[0]);
+    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
     return pid;
 }
 
 ProcessResult decodeStatus(int status) {
     ProcessResult r;
-    if (WIFEXITED(status))
-        r.exitCode = WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        r.signal = WTERMSIG(status);
+    if (WIFEXITED(status)) r.exitCode = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
     return r;
 }
 
@@ -156,8 +151,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv) {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
     int outPipe[2];
-    if (pipe2(outPipe, O_CLOEXEC) != 0)
-        throw std::runtime_error("pipe failed");
+    if (pipe2(outPipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     m_pid = spawn(argv, outPipe[1], -1);
     ::close(outPipe[1]);
     m_outFd = outPipe[0];
@@ -168,42 +162,34 @@ ChildProcess::~ChildProcess() {
         kill(SIGKILL);
         (void)wait();
     }
-    if (m_outFd >= 0)
-        ::close(m_outFd);
+    if (m_outFd >= 0) ::close(m_outFd);
 }
 
 bool ChildProcess::waitForLine(const std::string& line, int timeoutMs) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
     for (;;) {
-        if (m_out.find(line + "\n") != std::string::npos)
-            return true;
+        if (m_out.find(line + "\n") != std::string::npos) return true;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now())
                         .count();
-        if (left <= 0)
-            return false;
+        if (left <= 0) return false;
         pollfd p{m_outFd, POLLIN, 0};
         int rc = ::poll(&p, 1, static_cast<int>(left));
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            return false;
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) return false;
         char buf[4096];
         ssize_t n = ::read(m_outFd, buf, sizeof buf);
-        if (n <= 0)
-            return m_out.find(line + "\n") != std::string::npos;
+        if (n <= 0) return m_out.find(line + "\n") != std::string::npos;
         m_out.append(buf, static_cast<std::size_t>(n));
     }
 }
 
 void ChildProcess::kill(int signal) {
-    if (m_pid > 0 && !m_waited)
-        ::kill(m_pid, signal);
+    if (m_pid > 0 && !m_waited) ::kill(m_pid, signal);
 }
 
 ProcessResult ChildProcess::wait() {
-    if (m_waited)
-        return m_result;
+    if (m_waited) return m_result;
     m_out += readAll(m_outFd);
     int status = 0;
     while (waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {

@@ -58,26 +58,22 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
     std::mt19937 rng(seed);
     DemoCounts counts;
     auto batch = store.beginBatch();
-    if (!batch)
-        return batch.error();
+    if (!batch) return batch.error();
     for (int i = 0; i < count; ++i) {
         const DemoForm& form = kForms[static_cast<std::size_t>(i) % kForms.size()];
         RecordContent content = makeContent(rng, form, i);
         std::string summary = std::string(form.prefix) + " #" + std::to_string(i + 1);
         if (rng() % 3 == 0) {
             auto id = store.saveDraft(content, summary);
-            if (!id)
-                return id.error();
+            if (!id) return id.error();
             ++counts.drafts;
         } else {
             auto done = store.finalizeNew(content, summary);
-            if (!done)
-                return done.error();
+            if (!done) return done.error();
             ++counts.finalized;
         }
     }
-    if (Status s = batch->commit(); !s)
-        return s.error();
+    if (Status s = batch->commit(); !s) return s.error();
     return counts;
 }
 

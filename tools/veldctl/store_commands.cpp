@@ -37,8 +37,7 @@ Each subcommand takes --help.
 )";
 
 std::string formatUtcMillis(std::int64_t ms) {
-    if (ms <= 0)
-        return "-";
+    if (ms <= 0) return "-";
     std::time_t seconds = static_cast<std::time_t>(ms / 1000);
     std::tm utc{};
     gmtime_r(&seconds, &utc);
@@ -81,8 +80,7 @@ void printAnswers(std::ostream& out, const std::vector<Answer>& answers,
 void printSummaryRow(std::ostream& out, const RecordSummary& s) {
     out << s.id.toString() << "  " << std::left << std::setw(11) << recordStatusName(s.status)
         << std::setw(32) << (s.formId + " v" + std::to_string(s.formVersion)) << s.hlc.toString();
-    if (s.caseId)
-        out << "  case " << s.caseId->toString();
+    if (s.caseId) out << "  case " << s.caseId->toString();
     out << "\n";
 }
 
@@ -96,13 +94,11 @@ int cmdInit(Args& args, std::ostream& out, std::ostream& err) {
         return kExitOk;
     }
     auto pos = args.positionals();
-    if (pos.size() != 1 || !args.unknownOption().empty())
-        return usage(err, "init takes one PATH");
+    if (pos.size() != 1 || !args.unknownOption().empty()) return usage(err, "init takes one PATH");
     if (::access(pos[0].c_str(), F_OK) == 0)
         return fail(err, makeError(ErrorCode::InvalidArgument, pos[0] + " already exists"));
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadWriteCreate});
-    if (!store)
-        return fail(err, store.error());
+    if (!store) return fail(err, store.error());
     out << "created " << pos[0] << "\ndevice id: " << store->deviceId().toString() << "\n";
     return kExitOk;
 }
@@ -114,14 +110,11 @@ int cmdInfo(Args& args, std::ostream& out, std::ostream& err) {
         return kExitOk;
     }
     auto pos = args.positionals();
-    if (pos.size() != 1 || !args.unknownOption().empty())
-        return usage(err, "info takes one PATH");
+    if (pos.size() != 1 || !args.unknownOption().empty()) return usage(err, "info takes one PATH");
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadOnly});
-    if (!store)
-        return fail(err, store.error());
+    if (!store) return fail(err, store.error());
     auto info = store->info();
-    if (!info)
-        return fail(err, info.error());
+    if (!info) return fail(err, info.error());
     out << "store:        " << info->path << "\n"
         << "device id:    " << info->deviceId.toString() << "\n"
         << "schema:       " << info->schemaVersion << "\n"
@@ -134,10 +127,8 @@ int cmdInfo(Args& args, std::ostream& out, std::ostream& err) {
         << info->outbox.ackedThrough << "\n"
         << "file size:    " << info->fileBytes << " bytes\n";
     auto counts = store->counts();
-    if (!counts)
-        return fail(err, counts.error());
-    if (!counts->empty())
-        out << "per form:\n";
+    if (!counts) return fail(err, counts.error());
+    if (!counts->empty()) out << "per form:\n";
     for (const auto& c : *counts) {
         out << "  " << std::left << std::setw(34) << c.formId << std::setw(12)
             << recordStatusName(c.status) << c.count << "\n";
@@ -154,53 +145,43 @@ int cmdList(Args& args, std::ostream& out, std::ostream& err) {
     }
     ListQuery query;
     std::string value;
-    if (args.option("--form", value))
-        query.formId = value;
+    if (args.option("--form", value)) query.formId = value;
     if (args.option("--status", value)) {
         query.status = parseRecordStatus(value);
-        if (!query.status)
-            return usage(err, "unknown status '" + value + "'");
+        if (!query.status) return usage(err, "unknown status '" + value + "'");
     }
     if (args.option("--case", value)) {
         query.caseId = Uuid::parse(value);
-        if (!query.caseId)
-            return usage(err, "'" + value + "' is not a UUID");
+        if (!query.caseId) return usage(err, "'" + value + "' is not a UUID");
     }
-    if (args.option("--text", value))
-        query.text = value;
+    if (args.option("--text", value)) query.text = value;
     if (args.option("--limit", value)) {
         try {
             long n = std::stol(value);
-            if (n < 1)
-                throw std::out_of_range("limit");
+            if (n < 1) throw std::out_of_range("limit");
             query.limit = static_cast<std::size_t>(n);
         } catch (const std::exception&) {
             return usage(err, "--limit needs a positive number");
         }
     }
     bool all = args.flag("--all");
-    if (!args.error.empty())
-        return usage(err, args.error);
+    if (!args.error.empty()) return usage(err, args.error);
     auto pos = args.positionals();
-    if (pos.size() != 1)
-        return usage(err, "list takes one PATH");
+    if (pos.size() != 1) return usage(err, "list takes one PATH");
     if (auto unknown = args.unknownOption(); !unknown.empty())
         return usage(err, "unknown option " + unknown);
 
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadOnly});
-    if (!store)
-        return fail(err, store.error());
+    if (!store) return fail(err, store.error());
     std::size_t shown = 0;
     for (;;) {
         auto page = store->list(query);
-        if (!page)
-            return fail(err, page.error());
+        if (!page) return fail(err, page.error());
         for (const auto& row : page->rows)
             printSummaryRow(out, row);
         shown += page->rows.size();
         if (!all || !page->next) {
-            if (page->next)
-                out << "(more: use --all or a larger --limit)\n";
+            if (page->next) out << "(more: use --all or a larger --limit)\n";
             break;
         }
         query.after = page->next;
@@ -219,14 +200,11 @@ int cmdShow(Args& args, std::ostream& out, std::ostream& err) {
     if (pos.size() != 2 || !args.unknownOption().empty())
         return usage(err, "show takes PATH and RECORD_ID");
     auto id = Uuid::parse(pos[1]);
-    if (!id)
-        return usage(err, "'" + pos[1] + "' is not a record id");
+    if (!id) return usage(err, "'" + pos[1] + "' is not a record id");
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadOnly});
-    if (!store)
-        return fail(err, store.error());
+    if (!store) return fail(err, store.error());
     auto rec = store->get(*id);
-    if (!rec)
-        return fail(err, rec.error());
+    if (!rec) return fail(err, rec.error());
     const auto& m = rec->meta;
     const auto& r = rec->record;
     out << "record:     " << m.id.toString() << "\n"
@@ -254,15 +232,12 @@ int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
     }
     bool move = args.flag("--quarantine");
     auto pos = args.positionals();
-    if (pos.size() != 1 || !args.unknownOption().empty())
-        return usage(err, "check takes one PATH");
+    if (pos.size() != 1 || !args.unknownOption().empty()) return usage(err, "check takes one PATH");
     auto store =
         Store::open(pos[0], {.mode = move ? sql::OpenMode::ReadWrite : sql::OpenMode::ReadOnly});
-    if (!store)
-        return fail(err, store.error());
+    if (!store) return fail(err, store.error());
     auto report = store->check(move);
-    if (!report)
-        return fail(err, report.error());
+    if (!report) return fail(err, report.error());
     out << "integrity:   " << (report->integrityOk ? "ok" : "FAILED") << "\n";
     for (const auto& line : report->integrityMessages)
         out << "  " << line << "\n";
@@ -290,23 +265,18 @@ int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
     if (args.option("--records", value)) {
         try {
             count = std::stoi(value);
-            if (count < 0)
-                throw std::out_of_range("records");
+            if (count < 0) throw std::out_of_range("records");
         } catch (const std::exception&) {
             return usage(err, "--records needs a number >= 0");
         }
     }
-    if (!args.error.empty())
-        return usage(err, args.error);
+    if (!args.error.empty()) return usage(err, args.error);
     auto pos = args.positionals();
-    if (pos.size() != 1 || !args.unknownOption().empty())
-        return usage(err, "demo takes one PATH");
+    if (pos.size() != 1 || !args.unknownOption().empty()) return usage(err, "demo takes one PATH");
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadWriteCreate});
-    if (!store)
-        return fail(err, store.error());
+    if (!store) return fail(err, store.error());
     auto added = addDemoRecords(*store, count, 20261125);
-    if (!added)
-        return fail(err, added.error());
+    if (!added) return fail(err, added.error());
     out << "added " << added->finalized << " finalized and " << added->drafts
         << " draft demo records to " << pos[0] << "\n";
     return kExitOk;
@@ -325,18 +295,12 @@ int storeCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
         return kExitOk;
     }
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
-    if (sub == "init")
-        return cmdInit(args, out, err);
-    if (sub == "info")
-        return cmdInfo(args, out, err);
-    if (sub == "list")
-        return cmdList(args, out, err);
-    if (sub == "show")
-        return cmdShow(args, out, err);
-    if (sub == "check")
-        return cmdCheck(args, out, err);
-    if (sub == "demo")
-        return cmdDemo(args, out, err);
+    if (sub == "init") return cmdInit(args, out, err);
+    if (sub == "info") return cmdInfo(args, out, err);
+    if (sub == "list") return cmdList(args, out, err);
+    if (sub == "show") return cmdShow(args, out, err);
+    if (sub == "check") return cmdCheck(args, out, err);
+    if (sub == "demo") return cmdDemo(args, out, err);
     return usage(err, "unknown subcommand '" + sub + "'");
 }
 

@@ -23,8 +23,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error.
 
 bool Args::option(const std::string& name, std::string& value) {
     auto it = std::find(m_args.begin(), m_args.end(), name);
-    if (it == m_args.end())
-        return false;
+    if (it == m_args.end()) return false;
     if (it + 1 == m_args.end()) {
         error = name + " needs a value";
         m_args.erase(it);
@@ -37,8 +36,7 @@ bool Args::option(const std::string& name, std::string& value) {
 
 bool Args::flag(const std::string& name) {
     auto it = std::find(m_args.begin(), m_args.end(), name);
-    if (it == m_args.end())
-        return false;
+    if (it == m_args.end()) return false;
     m_args.erase(it);
     return true;
 }
@@ -46,16 +44,14 @@ bool Args::flag(const std::string& name) {
 std::vector<std::string> Args::positionals() const {
     std::vector<std::string> out;
     for (const auto& a : m_args) {
-        if (a.rfind("--", 0) != 0)
-            out.push_back(a);
+        if (a.rfind("--", 0) != 0) out.push_back(a);
     }
     return out;
 }
 
 std::string Args::unknownOption() const {
     for (const auto& a : m_args) {
-        if (a.rfind("--", 0) == 0)
-            return a;
+        if (a.rfind("--", 0) == 0) return a;
     }
     return {};
 }
@@ -75,8 +71,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         return kExitOk;
     }
     std::vector<std::string> rest(args.begin() + 1, args.end());
-    if (command == "store")
-        return storeCommand(rest, out, err);
+    if (command == "store") return storeCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

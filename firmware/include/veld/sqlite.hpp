@@ -80,6 +80,11 @@ class Database {
 
     /// Runs one or more statements that return no rows.
     Status exec(std::string_view sql);
+
+    /// Transaction control, run from statements prepared once per connection (these run on
+    /// every write, so they skip the parser).
+    enum class Control { Begin, Commit, Rollback, Savepoint, Release, RollbackTo, Count };
+    Status control(Control what);
     /// Prepares a statement meant to be kept and reused.
     Result<Statement> prepare(std::string_view sql);
     /// Runs a query whose first column of the first row is an integer (PRAGMA user_version, ...).
@@ -93,8 +98,11 @@ class Database {
     [[nodiscard]] const std::string& path() const { return m_path; }
 
   private:
+    void finalizeControls();
+
     sqlite3* m_db = nullptr;
     std::string m_path;
+    sqlite3_stmt* m_controls[static_cast<int>(Control::Count)] = {};
 };
 
 /// RAII transaction: rolls back unless commit() succeeded. The outermost one is BEGIN IMMEDIATE
