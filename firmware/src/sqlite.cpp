@@ -150,7 +150,8 @@ std::span<const std::uint8_t> Statement::columnBlob(int index) const {
 
 // ---- Database -------------------------------------------------------------------------------
 
-Result<Database> Database::open(const std::string& path, OpenMode mode, int busyTimeoutMs) {
+Result<Database> Database::open(const std::string& path, OpenMode mode, int busyTimeoutMs,
+                                const char* vfs) {
     int flags = SQLITE_OPEN_NOMUTEX;  // each connection belongs to one thread
     switch (mode) {
         case OpenMode::ReadWriteCreate:
@@ -165,7 +166,7 @@ Result<Database> Database::open(const std::string& path, OpenMode mode, int busy
     }
     Database db;
     db.m_path = path;
-    int rc = sqlite3_open_v2(path.c_str(), &db.m_db, flags, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &db.m_db, flags, vfs);
     if (rc != SQLITE_OK) {
         Error error = db.m_db
                           ? db.lastError("opening " + path)

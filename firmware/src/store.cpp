@@ -376,7 +376,7 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
         return makeError(ErrorCode::NotFound, "no store at " + path);
     }
 
-    auto db = sql::Database::open(path, options.mode, options.busyTimeoutMs);
+    auto db = sql::Database::open(path, options.mode, options.busyTimeoutMs, options.vfs);
     if (!db) return db.error();
     auto impl = std::make_unique<Impl>(clock);
     impl->path = path;

@@ -69,7 +69,10 @@ class Statement {
 class Database {
   public:
     /// Opens (or creates) a database file with extended result codes and a busy timeout.
-    static Result<Database> open(const std::string& path, OpenMode mode, int busyTimeoutMs = 5000);
+    /// `vfs` names a registered SQLite VFS (tests inject faults through one); nullptr is the
+    /// default.
+    static Result<Database> open(const std::string& path, OpenMode mode, int busyTimeoutMs = 5000,
+                                 const char* vfs = nullptr);
 
     Database() = default;
     Database(Database&& other) noexcept;

@@ -40,6 +40,7 @@ struct StoreOptions {
     sql::OpenMode mode = sql::OpenMode::ReadWrite;
     const Clock* clock = nullptr;  // nullptr: the system clock
     int busyTimeoutMs = 5000;      // how long a write waits for another process before InUse
+    const char* vfs = nullptr;     // SQLite VFS name; nullptr for the default (tests inject faults)
 };
 
 /// A record's metadata as listed: what the store keeps in columns next to the body.
