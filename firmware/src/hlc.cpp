@@ -31,8 +31,10 @@ HlcTimestamp Hlc::tick(std::uint64_t floorMillis, std::uint32_t floorCounter) {
         next = HlcTimestamp::make(physical, 0);
     } else if (floorCounter < HlcTimestamp::kCounterMask) {
         next = HlcTimestamp::make(floorMillis, floorCounter + 1);
-    } else {
+    } else if (floorMillis < HlcTimestamp::kMaxMillis) {
         next = HlcTimestamp::make(floorMillis + 1, 0);
+    } else {
+        next = HlcTimestamp{HlcTimestamp::kMaxValue};  // saturated: never wraps to zero
     }
     m_last = next;
     return next;
@@ -43,13 +45,21 @@ HlcTimestamp Hlc::now() {
     return tick(m_last.millis(), m_last.counter());
 }
 
+namespace {
+HlcTimestamp clamp(HlcTimestamp t) {
+    return t.value > HlcTimestamp::kMaxValue ? HlcTimestamp{HlcTimestamp::kMaxValue} : t;
+}
+}  // namespace
+
 HlcTimestamp Hlc::observe(HlcTimestamp seen) {
+    seen = clamp(seen);
     std::lock_guard lock(m_mutex);
     HlcTimestamp floor = seen > m_last ? seen : m_last;
     return tick(floor.millis(), floor.counter());
 }
 
 void Hlc::restore(HlcTimestamp seen) {
+    seen = clamp(seen);
     std::lock_guard lock(m_mutex);
     if (seen > m_last) m_last = seen;
 }

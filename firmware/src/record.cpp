@@ -268,10 +268,33 @@ bool validFbText(const flatbuffers::String* s) {
     return s == nullptr || validText(s->string_view());
 }
 
-std::optional<std::string> checkFbValue(const fb::Answer& a) {
+// State of one walk over a verified body. FlatBuffers offsets may point at the same table or
+// string many times, so a small body can describe an enormous record; the Verifier does not stop
+// that. Every string, element and table the checks visit is charged against the body's own size:
+// in a body without shared parts those regions are disjoint, so the charges can never exceed it.
+struct Walk {
+    std::size_t budget = 0;
+    bool overspent = false;
+    bool newer = false;  // uses a value type this Veld does not know (written by a newer one)
+
+    bool charge(std::size_t bytes) {
+        if (bytes > budget) {
+            overspent = true;
+            budget = 0;
+            return false;
+        }
+        budget -= bytes;
+        return true;
+    }
+    bool chargeText(const flatbuffers::String* s) { return !s || charge(s->size() + 4); }
+};
+
+std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
+    constexpr const char* kShared = "the body reuses its parts (a record cannot be that large)";
     switch (a.value_type()) {
         case fb::Value::TextValue: {
             auto* v = a.value_as_TextValue();
+            if (v && !walk.chargeText(v->value())) return kShared;
             if (!v || !validFbText(v->value())) return "text is not valid UTF-8 or too long";
             return std::nullopt;
         }
@@ -280,6 +303,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
                                              : std::optional<std::string>("no value");
         case fb::Value::DecimalValue: {
             auto* v = a.value_as_DecimalValue();
+            if (v && !walk.chargeText(v->text())) return kShared;
             if (!v || !std::isfinite(v->value())) return "decimal is not a finite number";
             if (!validFbText(v->text())) return "decimal text is not valid UTF-8";
             return std::nullopt;
@@ -288,6 +312,8 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
             return a.value_as_BoolValue() ? std::nullopt : std::optional<std::string>("no value");
         case fb::Value::ChoiceValue: {
             auto* v = a.value_as_ChoiceValue();
+            if (v && (!walk.chargeText(v->choice()) || !walk.chargeText(v->other_text())))
+                return kShared;
             if (!v || !v->choice() || !validName(v->choice()->string_view()))
                 return "choice name is not a valid name";
             if (!validFbText(v->other_text())) return "'other' text is not valid UTF-8";
@@ -299,11 +325,13 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
             if (v->choices()) {
                 std::set<std::string_view> seen;
                 for (const auto* c : *v->choices()) {
+                    if (!walk.charge(4) || !walk.chargeText(c)) return kShared;
                     if (!c || !validName(c->string_view()))
                         return "choice name is not a valid name";
                     if (!seen.insert(c->string_view()).second) return "a choice is chosen twice";
                 }
             }
+            if (!walk.chargeText(v->other_text())) return kShared;
             if (!validFbText(v->other_text())) return "'other' text is not valid UTF-8";
             return std::nullopt;
         }
@@ -331,7 +359,11 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
             std::size_t points = 0;
             if (v->strokes()) {
                 for (const auto* s : *v->strokes()) {
-                    if (s && s->points()) points += s->points()->size();
+                    if (!walk.charge(8)) return kShared;
+                    if (s && s->points()) {
+                        points += s->points()->size();
+                        if (!walk.charge(4 * s->points()->size())) return kShared;
+                    }
                 }
             }
             if (points > kMaxSignaturePoints) return "signature has too many points";
@@ -339,6 +371,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
         }
         case fb::Value::PseudonymValue: {
             auto* v = a.value_as_PseudonymValue();
+            if (v && (!walk.chargeText(v->key_id()) || !walk.chargeText(v->scheme()))) return kShared;
             if (!v || !v->digest() || v->digest()->size() < 16 || v->digest()->size() > 64)
                 return "pseudonym digest has a bad size";
             if (!v->key_id() || v->key_id()->size() == 0 || !validFbText(v->key_id()))
@@ -349,18 +382,24 @@ std::optional<std::string> checkFbValue(const fb::Answer& a) {
         case fb::Value::NONE:
             return "answer has no value";
     }
-    return "answer has a value type this Veld does not know";
+    // A union member added by a newer Veld. The Verifier cannot check a table it does not know,
+    // so this Veld neither reads nor damages it.
+    walk.newer = true;
+    return std::nullopt;
 }
 
 // Names must be valid and strictly increasing: sorted (so LookupByKey works) and unique.
 template <class Vec>
 std::optional<std::string> checkSortedNames(const Vec* items, const std::string& path,
-                                            std::set<std::string_view>& names) {
+                                            std::set<std::string_view>& names, Walk& walk) {
     if (!items) return std::nullopt;
     std::string_view previous;
     bool first = true;
     for (const auto* item : *items) {
         if (!item || !item->name()) return path + ": an entry has no name";
+        // The element's offset, its table's vtable offset, and its name.
+        if (!walk.charge(8) || !walk.chargeText(item->name()))
+            return path + ": the body reuses its parts (a record cannot be that large)";
         auto name = item->name()->string_view();
         if (!validName(name))
             return path + ": '" + std::string(name.substr(0, 80)) + "' is not a valid name";
@@ -376,14 +415,15 @@ std::optional<std::string> checkSortedNames(const Vec* items, const std::string&
 std::optional<std::string> checkFbLevel(
     const flatbuffers::Vector<flatbuffers::Offset<fb::Answer>>* answers,
     const flatbuffers::Vector<flatbuffers::Offset<fb::Repeat>>* repeats, const std::string& path,
-    int depth) {
+    int depth, Walk& walk) {
     if (depth > kMaxRepeatDepth) return path + ": repeats nested too deeply";
     std::set<std::string_view> names;
-    if (auto p = checkSortedNames(answers, path + "answers", names)) return p;
-    if (auto p = checkSortedNames(repeats, path + "repeats", names)) return p;
+    if (auto p = checkSortedNames(answers, path + "answers", names, walk)) return p;
+    if (auto p = checkSortedNames(repeats, path + "repeats", names, walk)) return p;
     if (answers) {
         for (const auto* a : *answers) {
-            if (auto problem = checkFbValue(*a)) return path + a->name()->str() + ": " + *problem;
+            if (auto problem = checkFbValue(*a, walk))
+                return path + a->name()->str() + ": " + *problem;
         }
     }
     if (repeats) {
@@ -393,8 +433,11 @@ std::optional<std::string> checkFbLevel(
             for (const auto* inst : *r->instances()) {
                 ++index;
                 if (!inst) return path + r->name()->str() + ": an empty instance";
+                if (!walk.charge(8))
+                    return path + ": the body reuses its parts (a record cannot be that large)";
                 std::string inner = path + r->name()->str() + "[" + std::to_string(index) + "]/";
-                if (auto p = checkFbLevel(inst->answers(), inst->repeats(), inner, depth + 1))
+                if (auto p =
+                        checkFbLevel(inst->answers(), inst->repeats(), inner, depth + 1, walk))
                     return p;
             }
         }
@@ -422,21 +465,29 @@ Result<const fb::Record*> verifyBody(std::span<const std::uint8_t> body) {
     if (!validName(record->form_id()->string_view()))
         return corrupt("record's form id is not a valid name");
     auto status = static_cast<std::uint8_t>(record->status());
-    if (status > static_cast<std::uint8_t>(fb::RecordStatus::MAX))
-        return corrupt("record has an unknown status");
+    if (status > static_cast<std::uint8_t>(fb::RecordStatus::MAX)) {
+        return makeError(ErrorCode::TooNew,
+                         "record " + id.toString() + " has a status this Veld does not know");
+    }
     if (record->hlc() == 0) return corrupt("record has no clock value");
     if (record->created_hlc() > record->hlc())
         return corrupt("record was created after its own revision");
     if (record->case_id() && fromFb(*record->case_id()).isNil())
         return corrupt("record has a nil case id");
-    if (auto p = checkFbLevel(record->answers(), record->repeats(), "", 0))
+    Walk walk{body.size()};
+    if (auto p = checkFbLevel(record->answers(), record->repeats(), "", 0, walk))
         return corrupt("record " + id.toString() + ": " + *p);
     if (const auto* para = record->paradata()) {
         std::set<std::string_view> names;
-        if (auto p = checkSortedNames(para->timings(), "paradata timings", names))
+        if (auto p = checkSortedNames(para->timings(), "paradata timings", names, walk))
             return corrupt("record " + id.toString() + ": " + *p);
         if (!validFbText(para->language()) || !validFbText(para->app_version()))
             return corrupt("record " + id.toString() + ": paradata text is not valid UTF-8");
+    }
+    if (walk.newer) {
+        return makeError(ErrorCode::TooNew, "record " + id.toString() +
+                                                " holds answers of a type this Veld does not know "
+                                                "(written by a newer Veld)");
     }
     return record;
 }

@@ -181,6 +181,8 @@ Result<Database> Database::open(const std::string& path, OpenMode mode, int busy
 Database::Database(Database&& other) noexcept : m_db(other.m_db), m_path(std::move(other.m_path)) {
     std::copy(std::begin(other.m_controls), std::end(other.m_controls), std::begin(m_controls));
     std::fill(std::begin(other.m_controls), std::end(other.m_controls), nullptr);
+    m_depth = other.m_depth;
+    other.m_depth = 0;
     other.m_db = nullptr;
 }
 
@@ -218,6 +220,8 @@ Database& Database::operator=(Database&& other) noexcept {
         m_path = std::move(other.m_path);
         std::copy(std::begin(other.m_controls), std::end(other.m_controls), std::begin(m_controls));
         std::fill(std::begin(other.m_controls), std::end(other.m_controls), nullptr);
+        m_depth = other.m_depth;
+        other.m_depth = 0;
         other.m_db = nullptr;
     }
     return *this;
@@ -259,6 +263,8 @@ Result<std::int64_t> Database::queryInt(std::string_view sql) {
     return stmt->columnInt(0);
 }
 
+int Database::changes() const { return sqlite3_changes(m_db); }
+
 bool Database::readOnly() const {
     return sqlite3_db_readonly(m_db, "main") == 1;
 }
@@ -274,9 +280,17 @@ Error Database::lastError(std::string_view context) const {
 // ---- Transaction ----------------------------------------------------------------------------
 
 Result<Transaction> Transaction::begin(Database& db) {
-    bool nested = db.inTransaction();
+    // Nesting follows the Transaction objects alive on this connection, not SQLite's own state:
+    // after an I/O error SQLite may roll back the whole outer transaction by itself, and work
+    // that then ran in autocommit mode would escape the caller's batch.
+    bool nested = db.m_depth > 0;
+    if (nested && !db.inTransaction()) {
+        return makeError(ErrorCode::WrongState,
+                         "an earlier error rolled back the enclosing transaction; start it again");
+    }
     Status status = db.control(nested ? Database::Control::Savepoint : Database::Control::Begin);
     if (!status) return status.error();
+    ++db.m_depth;
     return Transaction(db, nested);
 }
 
@@ -289,24 +303,40 @@ Transaction::~Transaction() {
     rollback();
 }
 
+void Transaction::finish() {
+    m_done = true;
+    --m_db->m_depth;
+    assert(m_db->m_depth >= 0);
+}
+
 Status Transaction::commit() {
     assert(!m_done && "commit() after the transaction ended");
+    if (!m_db->inTransaction()) {
+        finish();
+        return makeError(ErrorCode::WrongState,
+                         "an earlier error rolled back this transaction; nothing was saved");
+    }
     Status status =
         m_db->control(m_nested ? Database::Control::Release : Database::Control::Commit);
-    if (status) m_done = true;
+    if (status) finish();
     // On failure the destructor rolls back whatever SQLite left open.
     return status;
 }
 
 void Transaction::rollback() {
     if (m_done) return;
-    m_done = true;
+    finish();
     // After an I/O error or a full disk SQLite may already have rolled the whole transaction
     // back; then there is nothing left to undo.
     if (!m_db->inTransaction()) return;
     if (m_nested) {
-        (void)m_db->control(Database::Control::RollbackTo);
-        (void)m_db->control(Database::Control::Release);
+        // If the savepoint cannot be undone, releasing it would keep its work: undo everything
+        // instead (the enclosing transaction then reports that at its commit).
+        if (m_db->control(Database::Control::RollbackTo)) {
+            (void)m_db->control(Database::Control::Release);
+        } else {
+            (void)m_db->control(Database::Control::Rollback);
+        }
     } else {
         (void)m_db->control(Database::Control::Rollback);
     }

@@ -115,8 +115,10 @@ struct Store::Impl {
     Result<std::optional<RecordSummary>> findSummary(const Uuid& id);
     Result<Finalized> writeFinalized(const std::optional<Uuid>& draftId,
                                      const RecordContent& content, std::string_view summary);
-    Status quarantineRecord(const RecordSummary& meta, std::span<const std::uint8_t> body,
-                            const std::string& reason);
+    /// Moves a bad body to the quarantine; false when the row changed since it was read (or the
+    /// store is read-only) and nothing was moved.
+    Result<bool> quarantineRecord(const RecordSummary& meta, std::span<const std::uint8_t> body,
+                                  const std::string& reason);
     Result<std::string> reasonFor(const Uuid& id);
     Result<Record> verifyRow(const RecordSummary& meta, std::span<const std::uint8_t> body);
 };
@@ -148,7 +150,7 @@ Status Store::Impl::prepareAll() {
         {&outboxPending,
          "SELECT o.seq, o.record_id, o.hlc, r.rowid, r.id, r.form_id, r.form_version, r.case_id, "
          "r.status, r.hlc, r.created_hlc, r.summary, length(r.body), r.body FROM outbox o "
-         "JOIN records r ON r.id = o.record_id ORDER BY o.seq LIMIT ?1"},
+         "LEFT JOIN records r ON r.id = o.record_id ORDER BY o.seq LIMIT ?1"},
         {&outboxMarkSent,
          "UPDATE records SET status = 2 WHERE status = 1 AND id IN "
          "(SELECT record_id FROM outbox WHERE seq <= ?1)"},
@@ -156,7 +158,8 @@ Status Store::Impl::prepareAll() {
         {&insertQuarantine,
          "INSERT INTO quarantine (record_id, previous_status, reason, body, quarantined_utc_ms) "
          "VALUES (?1, ?2, ?3, ?4, ?5)"},
-        {&markQuarantined, "UPDATE records SET status = 3, body = x'' WHERE id = ?1"},
+        {&markQuarantined,
+         "UPDATE records SET status = 3, body = x'' WHERE id = ?1 AND hlc = ?2 AND status = ?3"},
         {&quarantineReason,
          "SELECT reason FROM quarantine WHERE record_id = ?1 ORDER BY qid DESC LIMIT 1"},
     };
@@ -244,20 +247,27 @@ Result<Record> Store::Impl::verifyRow(const RecordSummary& meta,
 
 // Moves a bad body aside. The record row stays with status quarantined and an empty body, so an
 // outbox entry that points at it keeps its sequence number.
-Status Store::Impl::quarantineRecord(const RecordSummary& meta, std::span<const std::uint8_t> body,
-                                     const std::string& reason) {
-    if (readOnly) return {};
+Result<bool> Store::Impl::quarantineRecord(const RecordSummary& meta,
+                                           std::span<const std::uint8_t> body,
+                                           const std::string& reason) {
+    if (readOnly) return false;
     auto tx = sql::Transaction::begin(db);
     if (!tx) return tx.error();
+    // Only the revision that was read and found bad: if another process changed the row since
+    // (finalized it, acknowledged it), the newer row is left alone.
+    markQuarantined.bindBlob(1, idBytes(meta.id))
+        .bind(2, static_cast<std::int64_t>(meta.hlc.value))
+        .bind(3, static_cast<std::int64_t>(meta.status));
+    if (Status s = markQuarantined.run(); !s) return s.error();
+    if (db.changes() != 1) return false;
     insertQuarantine.bindBlob(1, idBytes(meta.id))
         .bind(2, static_cast<std::int64_t>(meta.status))
         .bind(3, std::string_view(reason))
         .bindBlob(4, body)
         .bind(5, clock->nowMillis());
-    if (Status s = insertQuarantine.run(); !s) return s;
-    markQuarantined.bindBlob(1, idBytes(meta.id));
-    if (Status s = markQuarantined.run(); !s) return s;
-    return tx->commit();
+    if (Status s = insertQuarantine.run(); !s) return s.error();
+    if (Status s = tx->commit(); !s) return s.error();
+    return true;
 }
 
 Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId,
@@ -333,14 +343,19 @@ Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
 
+Store::Impl& Store::impl() const {
+    assert(m_impl && "use of a moved-from Store");
+    return *m_impl;
+}
+
 const Uuid& Store::deviceId() const {
-    return m_impl->deviceId;
+    return impl().deviceId;
 }
 bool Store::readOnly() const {
-    return m_impl->readOnly;
+    return impl().readOnly;
 }
 const std::string& Store::path() const {
-    return m_impl->path;
+    return impl().path;
 }
 
 namespace {
@@ -384,22 +399,22 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
     sql::Database& d = impl->db;
     impl->readOnly = d.readOnly();
 
-    auto appId = d.queryInt("PRAGMA application_id");
-    if (!appId) {
-        if (appId.error().code == ErrorCode::NotAStore || appId.error().code == ErrorCode::Corrupt)
-            return makeError(ErrorCode::NotAStore,
-                             path + " is not a Veld store (" + appId.error().message + ")");
-        return appId.error();
+    // One statement, so one snapshot: another process may be creating the same store right now.
+    auto header = d.prepare(
+        "SELECT (SELECT application_id FROM pragma_application_id), "
+        "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)");
+    Result<bool> headerRow = header ? header->step() : Result<bool>(header.error());
+    if (!headerRow || !*headerRow) {
+        Error e = headerRow ? makeError(ErrorCode::Internal, "reading the store header")
+                            : headerRow.error();
+        if (e.code == ErrorCode::NotAStore || e.code == ErrorCode::Corrupt)
+            return makeError(ErrorCode::NotAStore, path + " is not a Veld store (" + e.message + ")");
+        return e;
     }
-    auto version = d.queryInt("PRAGMA user_version");
-    if (!version) return version.error();
-    auto tables = d.queryInt("SELECT count(*) FROM sqlite_schema");
-    if (!tables) {
-        if (tables.error().code == ErrorCode::Corrupt ||
-            tables.error().code == ErrorCode::NotAStore)
-            return makeError(ErrorCode::NotAStore, path + " is not a Veld store");
-        return tables.error();
-    }
+    std::optional<std::int64_t> appId = header->columnInt(0);
+    std::optional<std::int64_t> version = header->columnInt(1);
+    std::optional<std::int64_t> tables = header->columnInt(2);
+    header->reset();
     bool fresh = *tables == 0 && *version == 0 && *appId == 0;
     if (!fresh && *appId != kApplicationId)
         return makeError(ErrorCode::NotAStore, path + " is an SQLite file, but not a Veld store");
@@ -482,7 +497,7 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
 }
 
 Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view summary) {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     if (Status s = m.requireWritable("saving a draft"); !s) return s.error();
     if (Status s = m.setSync(false); !s) return s.error();
     auto tx = sql::Transaction::begin(m.db);
@@ -518,7 +533,7 @@ Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view sum
 }
 
 Status Store::updateDraft(const Uuid& id, const RecordContent& content, std::string_view summary) {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     if (Status s = m.requireWritable("updating a draft"); !s) return s;
     if (Status s = m.setSync(false); !s) return s;
     auto tx = sql::Transaction::begin(m.db);
@@ -561,15 +576,15 @@ Status Store::updateDraft(const Uuid& id, const RecordContent& content, std::str
 
 Result<Finalized> Store::finalize(const Uuid& id, const RecordContent& content,
                                   std::string_view summary) {
-    return m_impl->writeFinalized(id, content, summary);
+    return impl().writeFinalized(id, content, summary);
 }
 
 Result<Finalized> Store::finalizeNew(const RecordContent& content, std::string_view summary) {
-    return m_impl->writeFinalized(std::nullopt, content, summary);
+    return impl().writeFinalized(std::nullopt, content, summary);
 }
 
 Status Store::deleteDraft(const Uuid& id) {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     if (Status s = m.requireWritable("deleting a draft"); !s) return s;
     if (Status s = m.setSync(false); !s) return s;
     auto tx = sql::Transaction::begin(m.db);
@@ -587,8 +602,10 @@ Status Store::deleteDraft(const Uuid& id) {
     return tx->commit();
 }
 
-Result<StoredRecord> Store::get(const Uuid& id) {
-    Impl& m = *m_impl;
+Result<StoredRecord> Store::get(const Uuid& id) { return getRecord(id, 2); }
+
+Result<StoredRecord> Store::getRecord(const Uuid& id, int retriesLeft) {
+    Impl& m = impl();
     auto& st = m.selectBody;
     st.bindBlob(1, idBytes(id));
     auto row = st.step();
@@ -612,20 +629,25 @@ Result<StoredRecord> Store::get(const Uuid& id) {
                          "record " + id.toString() + " is quarantined: " + *reason);
     }
     auto record = m.verifyRow(meta, body);
-    if (!record) {
-        std::string reason = record.error().message;
-        if (Status s = m.quarantineRecord(meta, body, reason); !s) {
-            return makeError(ErrorCode::Corrupt, reason + " (moving it to the quarantine failed: " +
-                                                     s.error().message + ")");
-        }
-        return makeError(ErrorCode::Corrupt,
-                         reason + (m.readOnly ? "" : "; the record was moved to the quarantine"));
+    if (record) return StoredRecord{std::move(meta), std::move(record.value())};
+    // A body from a newer Veld is not damaged: say so and leave it where it is.
+    if (record.error().code == ErrorCode::TooNew) return record.error();
+    std::string reason = record.error().message;
+    auto moved = m.quarantineRecord(meta, body, reason);
+    if (!moved) {
+        return makeError(ErrorCode::Corrupt, reason + " (moving it to the quarantine failed: " +
+                                                 moved.error().message + ")");
     }
-    return StoredRecord{std::move(meta), std::move(record.value())};
+    if (!*moved && !m.readOnly && retriesLeft > 0) {
+        // Another process rewrote the record meanwhile: read the new revision.
+        return getRecord(id, retriesLeft - 1);
+    }
+    return makeError(ErrorCode::Corrupt,
+                     reason + (*moved ? "; the record was moved to the quarantine" : ""));
 }
 
 Result<ListPage> Store::list(const ListQuery& query) {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     std::string sql = std::string("SELECT ") + kRecordColumns + " FROM records";
     // With both a form and a status, SQLite cannot know which index finds rows sooner. On a device
     // the sent records are the bulk and the other states are few: walk the (few) rows of a rare
@@ -683,7 +705,7 @@ Result<ListPage> Store::list(const ListQuery& query) {
 }
 
 Result<std::vector<StatusCount>> Store::counts() {
-    auto st = m_impl->db.prepare(
+    auto st = impl().db.prepare(
         "SELECT form_id, status, n FROM record_counts WHERE n > 0 ORDER BY form_id, status");
     if (!st) return st.error();
     std::vector<StatusCount> out;
@@ -699,12 +721,11 @@ Result<std::vector<StatusCount>> Store::counts() {
 
 Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
                                                       std::size_t maxBytes) {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     std::vector<OutboxEntry> out;
     if (maxEntries == 0) return out;
 
-    // Read first, then quarantine bad bodies after the statement is reset: a write in the middle
-    // of a read on the same connection would be allowed, but keeps the code harder to follow.
+    // Read first; quarantine bad bodies after the read statement is reset.
     struct Bad {
         RecordSummary meta;
         std::vector<std::uint8_t> body;
@@ -722,22 +743,31 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
             return row.error();
         }
         if (!*row) break;
+        auto blob = st.columnBlob(13);
+        // The byte limit is decided before anything else, so that every entry looked at below is
+        // one that is returned.
+        if (!out.empty() && bytes + blob.size() > maxBytes) break;
+
         OutboxEntry entry;
         entry.seq = static_cast<std::uint64_t>(st.columnInt(0));
         entry.recordId = uuidFromBlob(st.columnBlob(1)).value_or(Uuid{});
         entry.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(2))};
-        RecordSummary meta;
-        {
-            // The record columns start at index 3 in this query.
-            meta.id = uuidFromBlob(st.columnBlob(4)).value_or(Uuid{});
-            meta.formId = std::string(st.columnText(5));
-            meta.formVersion = static_cast<std::uint32_t>(st.columnInt(6));
-            if (!st.columnIsNull(7)) meta.caseId = uuidFromBlob(st.columnBlob(7));
-            meta.status = static_cast<RecordStatus>(st.columnInt(8));
-            meta.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(9))};
-            meta.createdHlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(10))};
+        if (st.columnIsNull(3)) {
+            // The foreign key makes this impossible unless the file was damaged.
+            entry.damaged = true;
+            entry.damageReason = "the record of this outbox entry is missing from the store";
+            out.push_back(std::move(entry));
+            continue;
         }
-        auto blob = st.columnBlob(13);
+        // The record columns start at index 3 in this query.
+        RecordSummary meta;
+        meta.id = uuidFromBlob(st.columnBlob(4)).value_or(Uuid{});
+        meta.formId = std::string(st.columnText(5));
+        meta.formVersion = static_cast<std::uint32_t>(st.columnInt(6));
+        if (!st.columnIsNull(7)) meta.caseId = uuidFromBlob(st.columnBlob(7));
+        meta.status = static_cast<RecordStatus>(st.columnInt(8));
+        meta.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(9))};
+        meta.createdHlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(10))};
         if (meta.status == RecordStatus::Quarantined) {
             entry.damaged = true;
         } else if (meta.hlc != entry.hlc) {
@@ -746,21 +776,19 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
             entry.damageReason = "the outbox revision is no longer in the store";
         } else {
             entry.body.assign(blob.begin(), blob.end());
-            if (Status s = checkRecordBody(entry.body); !s) {
-                bad.push_back({meta, entry.body, s.error().message, out.size()});
-            } else if (auto decoded = m.verifyRow(meta, entry.body); !decoded) {
+            bytes += entry.body.size();
+            auto decoded = m.verifyRow(meta, entry.body);
+            // A body from a newer Veld is sent as it is: the collector can read it.
+            if (!decoded && decoded.error().code != ErrorCode::TooNew)
                 bad.push_back({meta, entry.body, decoded.error().message, out.size()});
-            }
         }
-        if (!out.empty() && bytes + entry.body.size() > maxBytes) break;
-        bytes += entry.body.size();
         out.push_back(std::move(entry));
     }
     st.reset();
 
     for (auto& b : bad) {
-        if (Status s = m.quarantineRecord(b.meta, b.body, b.reason); !s) return s.error();
-        auto& entry = out[b.index];
+        if (auto moved = m.quarantineRecord(b.meta, b.body, b.reason); !moved) return moved.error();
+        auto& entry = out.at(b.index);
         entry.body.clear();
         entry.damaged = true;
         entry.damageReason = b.reason;
@@ -776,7 +804,7 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
 }
 
 Status Store::acknowledgeThrough(std::uint64_t seq) {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     if (Status s = m.requireWritable("recording the collector's acknowledgement"); !s) return s;
     if (Status s = m.setSync(false); !s) return s;
     auto tx = sql::Transaction::begin(m.db);
@@ -802,7 +830,7 @@ Status Store::acknowledgeThrough(std::uint64_t seq) {
 }
 
 Result<OutboxState> Store::outboxState() {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     // One read transaction, so the numbers agree with each other (unless a batch already is one).
     bool ownTransaction = !m.db.inTransaction();
     if (ownTransaction) {
@@ -824,7 +852,7 @@ Result<OutboxState> Store::outboxState() {
     state.ackedThrough = static_cast<std::uint64_t>(*acked);
     auto st = m.db.prepare(
         "SELECT count(*), coalesce(sum(length(r.body)), 0) FROM outbox o "
-        "JOIN records r ON r.id = o.record_id");
+        "LEFT JOIN records r ON r.id = o.record_id");
     if (!st) return st.error();
     auto row = st->step();
     if (!row) return row.error();
@@ -834,7 +862,7 @@ Result<OutboxState> Store::outboxState() {
 }
 
 Result<std::vector<QuarantineEntry>> Store::quarantine() {
-    auto st = m_impl->db.prepare(
+    auto st = impl().db.prepare(
         "SELECT qid, record_id, previous_status, reason, quarantined_utc_ms, length(body) "
         "FROM quarantine ORDER BY qid");
     if (!st) return st.error();
@@ -856,7 +884,7 @@ Result<std::vector<QuarantineEntry>> Store::quarantine() {
 }
 
 Result<CheckReport> Store::check(bool moveBad) {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     CheckReport report;
     {
         auto st = m.db.prepare("PRAGMA integrity_check");
@@ -896,6 +924,10 @@ Result<CheckReport> Store::check(bool moveBad) {
             if (st->columnBlob(1).size() != 16) {
                 reason = "the record's id column is damaged";
             } else if (auto record = m.verifyRow(meta, blob); !record) {
+                if (record.error().code == ErrorCode::TooNew) {
+                    ++report.newerBodies;  // readable by a newer Veld; not damage
+                    continue;
+                }
                 reason = record.error().message;
             } else {
                 continue;
@@ -913,7 +945,8 @@ Result<CheckReport> Store::check(bool moveBad) {
     }
     if (moveBad && !m.readOnly) {
         for (auto& b : bad) {
-            if (Status s = m.quarantineRecord(b.meta, b.body, b.reason); !s) return s.error();
+            if (auto moved = m.quarantineRecord(b.meta, b.body, b.reason); !moved)
+                return moved.error();
         }
         report.moved = !bad.empty();
     }
@@ -921,7 +954,7 @@ Result<CheckReport> Store::check(bool moveBad) {
 }
 
 Result<StoreInfo> Store::info() {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     StoreInfo info;
     info.path = m.path;
     info.deviceId = m.deviceId;
@@ -980,8 +1013,12 @@ Status Store::Batch::commit() {
 }
 
 Result<Store::Batch> Store::beginBatch() {
-    Impl& m = *m_impl;
+    Impl& m = impl();
     if (Status s = m.requireWritable("starting a batch"); !s) return s.error();
+    if (m.db.transactionDepth() > 0) {
+        return makeError(ErrorCode::WrongState,
+                         "a batch is already open on this store; commit or drop it first");
+    }
     // A batch may hold finalizes, so its commit is a durable one.
     if (Status s = m.setSync(true); !s) return s.error();
     auto tx = sql::Transaction::begin(m.db);

@@ -63,6 +63,8 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
     auto env = verifyEnvelope(body, fb::Message::PushRequest);
     if (!env) return env.error();
     const auto* req = (*env)->message_as_PushRequest();
+    // The Verifier accepts a union whose type is set but whose value is missing.
+    if (!req) return malformed("push request without a body");
     PushBatch batch;
     batch.protocolVersion = req->protocol_version();
     batch.deviceId = fromFb(*req->device_id());
@@ -71,8 +73,9 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
     for (const auto* r : *req->revisions()) {
         PushRevision rev;
         rev.seq = r->seq();
-        if (rev.seq == 0 || rev.seq <= previous)
-            return malformed("revision sequence numbers must start at 1 and increase");
+        // A device sends its outbox in order and without gaps: "received through N" relies on it.
+        if (rev.seq == 0 || (previous != 0 && rev.seq != previous + 1))
+            return malformed("revision sequence numbers must be consecutive and start at 1 or more");
         previous = rev.seq;
         rev.recordId = fromFb(*r->record_id());
         rev.hlc = HlcTimestamp{r->hlc()};
@@ -111,6 +114,7 @@ Result<PushReply> decodePushResponse(std::span<const std::uint8_t> body) {
     auto env = verifyEnvelope(body, fb::Message::PushResponse);
     if (!env) return env.error();
     const auto* resp = (*env)->message_as_PushResponse();
+    if (!resp) return malformed("push response without a body");
     PushReply reply;
     reply.receivedThrough = resp->received_through();
     if (resp->results()) {

@@ -83,3 +83,14 @@ TEST_CASE("restoring the last timestamp after a restart keeps the clock from goi
     restarted.restore(HlcTimestamp::make(1, 0));
     CHECK(restarted.last() > lastBeforeRestart);
 }
+
+TEST_CASE("the HLC saturates at its largest value instead of wrapping to zero") {
+    ManualClock clock(1000);
+    Hlc hlc(clock);
+    HlcTimestamp top{HlcTimestamp::kMaxValue};
+    CHECK(hlc.observe(HlcTimestamp{~std::uint64_t{0}}) == top);  // a hostile value is clamped
+    CHECK(hlc.now() == top);
+    CHECK(hlc.now() >= top);
+    // Every value stays positive as a signed 64-bit integer (SQLite's INTEGER).
+    CHECK(static_cast<std::int64_t>(top.value) > 0);
+}

@@ -186,3 +186,36 @@ TEST_CASE("randomly damaged bodies never crash the reader and never decode into 
     MESSAGE("accepted " << accepted << " of " << kRounds << " damaged bodies");
     CHECK(accepted < kRounds);
 }
+
+TEST_CASE("a small body that reuses its parts to describe a huge record is refused") {
+    // One repeat instance with a large text answer, referenced 20,000 times from the instance
+    // list: a few hundred kilobytes that would decode to gigabytes.
+    flatbuffers::FlatBufferBuilder b;
+    auto text = fb::CreateTextValue(b, b.CreateString(std::string(100000, 'x')));
+    auto answer = fb::CreateAnswer(b, b.CreateString("note"), fb::Value::TextValue, text.Union());
+    std::vector<flatbuffers::Offset<fb::Answer>> answers{answer};
+    auto instance = fb::CreateRepeatInstance(b, b.CreateVector(answers));
+    std::vector<flatbuffers::Offset<fb::RepeatInstance>> instances(20000, instance);
+    auto repeat = fb::CreateRepeat(b, b.CreateString("visits"), b.CreateVector(instances));
+    std::vector<flatbuffers::Offset<fb::Repeat>> repeats{repeat};
+    auto repeatVec = b.CreateVector(repeats);
+    auto form = b.CreateString("form_a");
+    ManualClock clock(1764064800000);
+    Uuid id = makeUuidV7(clock);
+    Uuid device = makeUuidV4();
+    fb::Uuid fid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
+    fb::Uuid did(flatbuffers::span<const std::uint8_t, 16>(device.bytes.data(), 16));
+    fb::RecordBuilder rb(b);
+    rb.add_id(&fid);
+    rb.add_form_id(form);
+    rb.add_device_id(&did);
+    rb.add_hlc(100);
+    rb.add_repeats(repeatVec);
+    fb::FinishRecordBuffer(b, rb.Finish());
+    std::vector<std::uint8_t> body(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+    REQUIRE(body.size() < 300000);
+    auto e = decodeRecord(body);
+    REQUIRE_FALSE(e);
+    CHECK(e.error().code == ErrorCode::Corrupt);
+    CHECK(e.error().message.find("reuses its parts") != std::string::npos);
+}

@@ -81,3 +81,29 @@ TEST_CASE("SQLite errors become Veld errors a user can act on") {
     CHECK(e.describe().find("finalizing record x") != std::string::npos);
     CHECK(e.describe().find("disk is full") != std::string::npos);
 }
+
+TEST_CASE("after SQLite rolls back a whole transaction by itself, nested work is refused") {
+    // After an I/O error SQLite may roll back the outer transaction on its own; work started
+    // afterwards must not run outside the caller's transaction and commit on its own.
+    test::TempDir dir;
+    auto db = sql::Database::open(dir.file("t.db"), sql::OpenMode::ReadWriteCreate);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TABLE t (x INTEGER)"));
+    auto outer = sql::Transaction::begin(*db);
+    REQUIRE(outer);
+    REQUIRE(db->exec("INSERT INTO t VALUES (1)"));
+    REQUIRE(db->exec("ROLLBACK"));  // what SQLite does by itself after some errors
+    auto inner = sql::Transaction::begin(*db);
+    REQUIRE_FALSE(inner);
+    CHECK(inner.error().code == ErrorCode::WrongState);
+    auto commit = outer->commit();
+    REQUIRE_FALSE(commit);
+    CHECK(commit.error().message.find("rolled back") != std::string::npos);
+    CHECK(rows(*db) == 0);
+    // A new transaction works again.
+    auto next = sql::Transaction::begin(*db);
+    REQUIRE(next);
+    REQUIRE(db->exec("INSERT INTO t VALUES (2)"));
+    REQUIRE(next->commit());
+    CHECK(rows(*db) == 1);
+}

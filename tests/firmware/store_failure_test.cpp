@@ -245,3 +245,44 @@ TEST_CASE("two processes writing one store at once keep sequence numbers and clo
     CHECK(hlcs.size() == pending->size());
     CHECK(store->check(false)->ok());
 }
+
+TEST_CASE("several processes creating the same new store at once all get the same device") {
+    test::TempDir dir;
+    std::string path = dir.file("device.veld");
+    constexpr int kProcesses = 4;
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    std::vector<pid_t> children;
+    for (int c = 0; c < kProcesses; ++c) {
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::close(fds[0]);
+            auto store =
+                Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate, .busyTimeoutMs = 20000});
+            std::string line =
+                store ? store->deviceId().toString() : "error " + store.error().describe();
+            line += "\n";
+            (void)!::write(fds[1], line.data(), line.size());
+            _exit(0);
+        }
+        children.push_back(pid);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0)
+        out.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    for (pid_t pid : children)
+        waitpid(pid, nullptr, 0);
+    INFO(out);
+    auto store = Store::open(path);
+    REQUIRE(store);
+    std::string expected = store->deviceId().toString() + "\n";
+    std::string all;
+    for (int c = 0; c < kProcesses; ++c)
+        all += expected;
+    CHECK(out == all);
+}

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <veld/clock.hpp>
+#include <veld/fb/record_generated.h>
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
@@ -485,4 +486,110 @@ TEST_CASE("store info reports what a person checking a device wants to know") {
     CHECK(info->outbox.pendingBytes > 100);
     CHECK(info->createdUtcMs > 0);
     CHECK(info->fileBytes > 0);
+}
+
+TEST_CASE("a damaged body at the edge of an outbox batch is reported in the batch that holds it") {
+    // Regression: a bad entry that did not fit the byte limit was still marked damaged, past the
+    // end of the returned batch.
+    test::TempDir dir;
+    std::string path = dir.file("device.veld");
+    std::vector<Uuid> ids;
+    {
+        Store store = openNew(path);
+        for (int i = 0; i < 3; ++i)
+            ids.push_back(store.finalizeNew(sampleContent(i))->id);
+    }
+    rawExec(path,
+            "UPDATE records SET body = CAST(x'ffffff7f' || substr(body, 5) AS BLOB) "
+            "WHERE id = x'" +
+                hex(ids[1]) + "'");
+    auto store = Store::open(path);
+    REQUIRE(store);
+    auto first = store->get(ids[0]);
+    REQUIRE(first);
+    auto batch = store->outboxPending(100, static_cast<std::size_t>(first->meta.bodyBytes));
+    REQUIRE(batch);
+    REQUIRE(batch->size() == 1);
+    CHECK_FALSE((*batch)[0].damaged);
+    auto next = store->outboxPending(100, 1);
+    REQUIRE(next);
+    REQUIRE_FALSE(next->empty());
+    CHECK_FALSE(next->front().damaged);  // the same first entry again: nothing was acknowledged
+    auto all = store->outboxPending(100, 1 << 20);
+    REQUIRE(all->size() == 3);
+    CHECK((*all)[1].damaged);
+    CHECK((*all)[1].body.empty());
+}
+
+TEST_CASE("a body written by a newer Veld is kept, sent as it is, and never quarantined") {
+    test::TempDir dir;
+    std::string path = dir.file("device.veld");
+    Uuid id;
+    {
+        Store store = openNew(path);
+        id = store.finalizeNew(sampleContent(1))->id;
+    }
+    // A newer Veld adds a twelfth kind of answer value. Write the body as that Veld would, with
+    // the same id, form and revision as the record on disk.
+    {
+        auto store = Store::open(path);
+        REQUIRE(store);
+        auto rec = store->get(id).value();
+        flatbuffers::FlatBufferBuilder b;
+        auto value = fb::CreateIntegerValue(b, 5);
+        std::vector<flatbuffers::Offset<fb::Answer>> answers{
+            fb::CreateAnswer(b, b.CreateString("geo"), static_cast<fb::Value>(12), value.Union())};
+        auto answerVec = b.CreateVector(answers);
+        auto form = b.CreateString(rec.record.content.formId);
+        fb::Uuid fid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
+        fb::Uuid did(
+            flatbuffers::span<const std::uint8_t, 16>(rec.record.deviceId.bytes.data(), 16));
+        fb::RecordBuilder rb(b);
+        rb.add_id(&fid);
+        rb.add_form_id(form);
+        rb.add_form_version(rec.record.content.formVersion);
+        rb.add_device_id(&did);
+        rb.add_hlc(rec.record.hlc.value);
+        rb.add_created_hlc(rec.record.createdHlc.value);
+        rb.add_status(fb::RecordStatus::Finalized);
+        rb.add_answers(answerVec);
+        fb::FinishRecordBuffer(b, rb.Finish());
+        std::vector<std::uint8_t> body(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWrite);
+        REQUIRE(db);
+        auto up = db->prepare("UPDATE records SET body = ?2 WHERE id = ?1");
+        REQUIRE(up);
+        up->bindBlob(1, std::span<const std::uint8_t>(id.bytes.data(), 16)).bindBlob(2, body);
+        REQUIRE(up->run());
+    }
+    auto store = Store::open(path);
+    REQUIRE(store);
+    auto got = store->get(id);
+    REQUIRE_FALSE(got);
+    CHECK(got.error().code == ErrorCode::TooNew);
+    CHECK(got.error().message.find("newer Veld") != std::string::npos);
+    CHECK(store->quarantine()->empty());
+    auto pending = store->outboxPending(10, 1 << 20);
+    REQUIRE(pending);
+    REQUIRE(pending->size() == 1);
+    CHECK_FALSE(pending->front().damaged);
+    CHECK_FALSE(pending->front().body.empty());
+    auto report = store->check(true);
+    REQUIRE(report);
+    CHECK(report->ok());
+    CHECK(report->newerBodies == 1);
+    CHECK(store->quarantine()->empty());
+}
+
+TEST_CASE("only one batch at a time may be open on a store") {
+    test::TempDir dir;
+    Store store = openNew(dir.file("device.veld"));
+    auto batch = store.beginBatch();
+    REQUIRE(batch);
+    auto second = store.beginBatch();
+    REQUIRE_FALSE(second);
+    CHECK(second.error().code == ErrorCode::WrongState);
+    REQUIRE(store.finalizeNew(sampleContent(1)));
+    REQUIRE(batch->commit());
+    CHECK(store.outboxState()->lastSeq == 1);
 }

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <veld/fb/sync_generated.h>
 #include <veld/store.hpp>
 #include <veld/sync/protocol.hpp>
 
@@ -47,6 +48,10 @@ TEST_CASE("a push request whose revision does not match its record is refused") 
         REQUIRE_FALSE(e);
         CHECK(e.error().code == ErrorCode::Corrupt);
     }
+    SUBCASE("a gap in the sequence numbers") {
+        pending[1].seq += 1;
+        CHECK_FALSE(sync::decodePushRequest(sync::encodePushRequest(store->deviceId(), pending)));
+    }
     SUBCASE("sequence numbers out of order") {
         std::swap(pending[0], pending[1]);
         CHECK_FALSE(sync::decodePushRequest(sync::encodePushRequest(store->deviceId(), pending)));
@@ -81,4 +86,16 @@ TEST_CASE("a push response round-trips and hostile bytes are refused without a c
     }
     std::vector<std::uint8_t> tooShort{0x56, 0x53};
     CHECK_FALSE(sync::decodePushResponse(tooShort));
+}
+
+TEST_CASE("a message whose union names a type but carries no value is refused, not followed") {
+    for (auto type : {fb::Message::PushRequest, fb::Message::PushResponse}) {
+        flatbuffers::FlatBufferBuilder b;
+        fb::EnvelopeBuilder eb(b);
+        eb.add_message_type(type);  // no message value
+        fb::FinishEnvelopeBuffer(b, eb.Finish());
+        std::vector<std::uint8_t> body(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+        CHECK_FALSE(sync::decodePushRequest(body));
+        CHECK_FALSE(sync::decodePushResponse(body));
+    }
 }

@@ -18,7 +18,10 @@ struct HlcTimestamp {
 
     static constexpr int kCounterBits = 16;
     static constexpr std::uint64_t kCounterMask = (1u << kCounterBits) - 1;
-    static constexpr std::uint64_t kMaxMillis = (std::uint64_t{1} << 48) - 1;
+    // The millisecond field is 48 bits wide, but Veld never fills its top bit: timestamps stay
+    // below 2^63 and so stay positive in SQLite's signed integers (until the year 6429).
+    static constexpr std::uint64_t kMaxMillis = (std::uint64_t{1} << 47) - 1;
+    static constexpr std::uint64_t kMaxValue = (kMaxMillis << kCounterBits) | kCounterMask;
 
     static HlcTimestamp make(std::uint64_t millis, std::uint32_t counter) {
         return HlcTimestamp{(millis << kCounterBits) | (counter & kCounterMask)};

@@ -94,7 +94,11 @@ class Database {
     Result<std::int64_t> queryInt(std::string_view sql);
 
     [[nodiscard]] bool readOnly() const;
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    [[nodiscard]] int changes() const;
     [[nodiscard]] bool inTransaction() const;
+    /// How many Transaction objects are open on this connection (0: none).
+    [[nodiscard]] int transactionDepth() const { return m_depth; }
     /// The error of the last failed call on this connection, described for `context`.
     [[nodiscard]] Error lastError(std::string_view context) const;
     [[nodiscard]] sqlite3* handle() const { return m_db; }
@@ -106,6 +110,8 @@ class Database {
     sqlite3* m_db = nullptr;
     std::string m_path;
     sqlite3_stmt* m_controls[static_cast<int>(Control::Count)] = {};
+    int m_depth = 0;  // Transaction objects alive on this connection
+    friend class Transaction;
 };
 
 /// RAII transaction: rolls back unless commit() succeeded. The outermost one is BEGIN IMMEDIATE
@@ -130,6 +136,7 @@ class Transaction {
 
   private:
     Transaction(Database& db, bool nested) : m_db(&db), m_nested(nested) {}
+    void finish();
 
     Database* m_db = nullptr;
     bool m_nested = false;

@@ -126,6 +126,7 @@ struct CheckReport {
     std::vector<std::string> integrityMessages;  // SQLite's integrity_check lines when not ok
     std::int64_t bodiesChecked = 0;
     std::int64_t alreadyQuarantined = 0;
+    std::int64_t newerBodies = 0;  // written by a newer Veld: not checked further, not damage
     std::vector<QuarantineEntry> badBodies;  // found in this check
     bool moved = false;                      // whether badBodies were moved to the quarantine
     [[nodiscard]] bool ok() const { return integrityOk && badBodies.empty(); }
@@ -181,7 +182,8 @@ class Store {
 
     // ---- Reading ----------------------------------------------------------------------------
     /// Reads and verifies a record. A body that fails verification is moved to the quarantine
-    /// (when the store is writable) and the result is a Corrupt error naming the reason.
+    /// (when the store is writable) and the result is a Corrupt error naming the reason. A body
+    /// that uses fields or values of a newer Veld gives TooNew and stays where it is.
     Result<StoredRecord> get(const Uuid& id);
     Result<ListPage> list(const ListQuery& query);
     /// Records per form and status, from a table kept in step by triggers (no scan).
@@ -206,8 +208,10 @@ class Store {
     Result<StoreInfo> info();
 
     /// Groups many writes into one transaction (bulk imports, tests, benchmarks); durable when
-    /// commit() returns. Operations inside a batch become savepoints. Destroying an uncommitted
-    /// batch rolls all of it back.
+    /// commit() returns. Operations inside a batch become savepoints: one that fails undoes only
+    /// itself, unless SQLite had to roll back the whole batch (after an I/O error), in which case
+    /// every later operation and commit() fail with WrongState. Destroying an uncommitted batch
+    /// rolls all of it back. One batch at a time per Store; a Batch must not outlive its Store.
     class Batch {
       public:
         Batch(Batch&&) noexcept;
@@ -226,6 +230,8 @@ class Store {
 
   private:
     explicit Store(std::unique_ptr<Impl> impl);
+    Result<StoredRecord> getRecord(const Uuid& id, int retriesLeft);
+    Impl& impl() const;
     std::unique_ptr<Impl> m_impl;
 };
 
