@@ -57,6 +57,16 @@ std::optional<std::string> metadataMismatch(const RecordSummary& meta, const Rec
     return std::nullopt;
 }
 
+// Summaries name a record in lists; longer text is cut at a character boundary so a careless
+// caller cannot bloat every list row.
+std::string_view shortSummary(std::string_view summary) {
+    if (summary.size() <= kMaxSummaryBytes) return summary;
+    std::size_t end = kMaxSummaryBytes;
+    while (end > 0 && (static_cast<unsigned char>(summary[end]) & 0xC0) == 0x80)
+        --end;
+    return summary.substr(0, end);
+}
+
 // Creates the file with mode 0600 before SQLite opens it: answers are personal data, and SQLite
 // gives the -wal and -shm files the same mode as the database.
 Status createPrivateFile(const std::string& path) {
@@ -322,7 +332,7 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
     st.bind(p++, static_cast<std::int64_t>(RecordStatus::Finalized));
     st.bind(p++, static_cast<std::int64_t>(record.hlc.value));
     if (!draftId) st.bind(p++, static_cast<std::int64_t>(record.createdHlc.value));
-    st.bind(p++, summary);
+    st.bind(p++, shortSummary(summary));
     st.bindBlobStatic(p++, *body);
     if (Status s = st.run(); !s) return s.error();
 
@@ -408,7 +418,8 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
         Error e = headerRow ? makeError(ErrorCode::Internal, "reading the store header")
                             : headerRow.error();
         if (e.code == ErrorCode::NotAStore || e.code == ErrorCode::Corrupt)
-            return makeError(ErrorCode::NotAStore, path + " is not a Veld store (" + e.message + ")");
+            return makeError(ErrorCode::NotAStore,
+                             path + " is not a Veld store (" + e.message + ")");
         return e;
     }
     std::optional<std::int64_t> appId = header->columnInt(0);
@@ -525,7 +536,7 @@ Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view sum
     st.bind(5, static_cast<std::int64_t>(RecordStatus::Draft))
         .bind(6, static_cast<std::int64_t>(record.hlc.value))
         .bind(7, static_cast<std::int64_t>(record.createdHlc.value))
-        .bind(8, summary)
+        .bind(8, shortSummary(summary))
         .bindBlobStatic(9, *body);
     if (Status s = st.run(); !s) return s.error();
     if (Status s = tx->commit(); !s) return s.error();
@@ -568,7 +579,7 @@ Status Store::updateDraft(const Uuid& id, const RecordContent& content, std::str
     }
     st.bind(5, static_cast<std::int64_t>(RecordStatus::Draft))
         .bind(6, static_cast<std::int64_t>(record.hlc.value))
-        .bind(7, summary)
+        .bind(7, shortSummary(summary))
         .bindBlobStatic(8, *body);
     if (Status s = st.run(); !s) return s;
     return tx->commit();
@@ -602,7 +613,9 @@ Status Store::deleteDraft(const Uuid& id) {
     return tx->commit();
 }
 
-Result<StoredRecord> Store::get(const Uuid& id) { return getRecord(id, 2); }
+Result<StoredRecord> Store::get(const Uuid& id) {
+    return getRecord(id, 2);
+}
 
 Result<StoredRecord> Store::getRecord(const Uuid& id, int retriesLeft) {
     Impl& m = impl();

@@ -593,3 +593,21 @@ TEST_CASE("only one batch at a time may be open on a store") {
     REQUIRE(batch->commit());
     CHECK(store.outboxState()->lastSeq == 1);
 }
+
+TEST_CASE("a long summary is cut at a character boundary") {
+    test::TempDir dir;
+    Store store = openNew(dir.file("device.veld"));
+    std::string longText;
+    while (longText.size() < 500)
+        longText += "ğüşç ";
+    auto id = store.saveDraft(sampleContent(1), longText);
+    REQUIRE(id);
+    auto summary = store.get(*id)->meta.summary;
+    CHECK(summary.size() <= kMaxSummaryBytes);
+    CHECK(summary.size() > kMaxSummaryBytes - 4);
+    CHECK(longText.compare(0, summary.size(), summary) == 0);
+    // Still valid UTF-8: the record's text checks accept it as an answer.
+    auto content = sampleContent(2);
+    content.answers.push_back({"summary_copy", summary});
+    CHECK(store.updateDraft(*id, content, summary));
+}

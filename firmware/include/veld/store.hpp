@@ -34,6 +34,9 @@ namespace veld {
 
 class Clock;
 
+/// Summaries longer than this are cut (at a UTF-8 character boundary) when saved.
+inline constexpr std::size_t kMaxSummaryBytes = 200;
+
 struct StoreOptions {
     /// ReadWriteCreate makes a new store when the file is missing; ReadWrite needs an existing
     /// one (and falls back to read-only when the file cannot be written); ReadOnly never writes.
@@ -196,7 +199,8 @@ class Store {
     Result<std::vector<OutboxEntry>> outboxPending(std::size_t maxEntries, std::size_t maxBytes);
     /// The collector holds every revision through `seq`: they leave the outbox and their records
     /// become Sent. Acknowledging an older number again is harmless; a number beyond the last
-    /// one given out is refused.
+    /// one given out is refused. The caller acknowledges only what it has sent and the collector
+    /// confirmed (the store cannot tell a sent revision from one made since).
     Status acknowledgeThrough(std::uint64_t seq);
     Result<OutboxState> outboxState();
 
