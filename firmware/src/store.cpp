@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -443,17 +445,30 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
                                                       std::to_string(kSchemaVersion) +
                                                       " but cannot be written");
     } else {
+        // Changing the journal mode needs the file to itself and does not wait in SQLite's busy
+        // handler, so when several processes open a new store at once, wait here instead.
+        auto setup = [&](const std::string& pragma) -> Status {
+            auto deadline =
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busyTimeoutMs);
+            for (;;) {
+                Status s = d.exec(pragma);
+                if (s || s.error().code != ErrorCode::InUse ||
+                    std::chrono::steady_clock::now() >= deadline)
+                    return s;
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+        };
         // WAL lets readers (the uploader, veldctl) work while the client writes.
         if (fresh) {
             // 2 KiB pages: a finalize dirties about eight pages (the record, four indexes, the
             // counts, the outbox), and the fsync that makes it durable costs by the byte. Halving
             // the page size took finalize from 0.66 to about 0.8 of a raw SQLite insert in
             // tests/bench while a typical body (about 1 KiB) still fits a page.
-            if (Status s = d.exec("PRAGMA page_size=2048"); !s) return s.error();
+            if (Status s = setup("PRAGMA page_size=2048"); !s) return s.error();
         }
-        if (Status s = d.exec("PRAGMA journal_mode=WAL"); !s) return s.error();
+        if (Status s = setup("PRAGMA journal_mode=WAL"); !s) return s.error();
         if (fresh) {
-            if (Status s = d.exec("PRAGMA application_id = " + std::to_string(kApplicationId)); !s)
+            if (Status s = setup("PRAGMA application_id = " + std::to_string(kApplicationId)); !s)
                 return s.error();
         }
         if (Status s = migrate(d, static_cast<int>(*version), path); !s) return s.error();
