@@ -880,6 +880,12 @@ std::string toText(const Value& v) {
         v);
 }
 
+Status checkPattern(std::string_view pattern) {
+    std::string error;
+    if (!Regex::compile(pattern, error)) return makeError(ErrorCode::InvalidArgument, error);
+    return {};
+}
+
 std::int64_t Context::nowUtcMs() const {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

@@ -11,6 +11,7 @@ constexpr const char* kUsage = R"(usage: veldctl COMMAND ...
 
 Commands:
   store    create, inspect and check a device store (veldctl store --help)
+  form     check, compile and show form definitions (veldctl form --help)
 
 Options:
   --help     show this help
@@ -72,6 +73,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (command == "store") return storeCommand(rest, out, err);
+    if (command == "form") return formCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

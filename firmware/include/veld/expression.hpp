@@ -66,6 +66,10 @@ class Context {
     [[nodiscard]] virtual Date today() const;
 };
 
+/// Whether `pattern` is usable in regex() (a POSIX extended regular expression, with \d \w
+/// \s and their negations, without back-references). The error says what is wrong.
+Status checkPattern(std::string_view pattern);
+
 class Expression {
   public:
     static constexpr std::size_t kMaxLength = 4096;

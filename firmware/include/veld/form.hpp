@@ -1,0 +1,49 @@
+// Form definitions: compiling the JSON that authors write into the binary form devices use, and
+// checking it. FlatBuffers' own parser reads the JSON against the schema Veld was built with
+// (schemas/form.fbs); then Veld's checks look for what a schema cannot express: duplicate names,
+// references to unknown questions, calculation cycles, expressions that do not parse, choice lists
+// that do not exist, labels missing in the default language.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <veld/result.hpp>
+
+namespace veld::forms {
+
+struct FormProblem {
+    enum class Severity { Error, Warning };
+    Severity severity = Severity::Error;
+    std::string file;
+    int line = 0;      // 1-based line in the JSON file; 0 when unknown
+    std::string item;  // item (question, group, choice list) the problem is about; may be empty
+    std::string message;
+    /// "forms/x.json:12: item 'age': constraint: column 3: expected a value"
+    [[nodiscard]] std::string describe() const;
+};
+
+struct FormCheck {
+    std::vector<std::uint8_t> binary;  // the compiled form (empty when the JSON did not parse)
+    std::vector<FormProblem> problems;
+    [[nodiscard]] bool ok() const;  // no errors (warnings allowed)
+};
+
+/// Compiles form JSON (`fileName` is used in messages and to find lines).
+FormCheck compileFormJson(std::string_view json, const std::string& fileName);
+
+/// Reads a file: JSON (compiled as above) or a compiled binary form (verified and checked).
+FormCheck loadFormFile(const std::string& path);
+
+/// Checks a compiled form: the FlatBuffers Verifier, then Veld's checks. `json`, when given, is
+/// the source the binary was compiled from, used only to find line numbers.
+std::vector<FormProblem> checkFormBinary(std::span<const std::uint8_t> binary,
+                                         const std::string& fileName, std::string_view json = {});
+
+/// The item tree with its logic, for people reviewing a form (veldctl form show).
+std::string describeForm(std::span<const std::uint8_t> binary, const std::string& language = {});
+
+}  // namespace veld::forms

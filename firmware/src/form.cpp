@@ -1,0 +1,635 @@
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <flatbuffers/idl.h>
+
+#include <veld/expression.hpp>
+#include <veld/fb/form_generated.h>
+#include <veld/form.hpp>
+
+namespace veld::forms {
+
+extern const char* const kFormSchemaText;
+
+namespace {
+
+using fb::Item;
+using fb::ItemKind;
+using fb::QuestionType;
+using Texts = flatbuffers::Vector<flatbuffers::Offset<fb::LocalizedText>>;
+
+constexpr std::size_t kMaxNameLength = 64;
+constexpr int kMaxItemDepth = 16;
+constexpr std::uint32_t kMaxTextLength = 100000;
+
+bool validName(std::string_view name) {
+    if (name.empty() || name.size() > kMaxNameLength) return false;
+    auto first = static_cast<unsigned char>(name[0]);
+    if (!(std::isalpha(first) || first == '_')) return false;
+    for (char c : name) {
+        auto u = static_cast<unsigned char>(c);
+        if (!(std::isalnum(u) || u == '_' || u == '-' || u == '.')) return false;
+    }
+    return true;
+}
+
+bool hasText(const Texts* texts, std::string_view lang) {
+    if (!texts) return false;
+    for (const auto* t : *texts) {
+        if (t && t->lang() && t->lang()->string_view() == lang && t->text() &&
+            t->text()->size() > 0)
+            return true;
+    }
+    return false;
+}
+
+std::string_view textIn(const Texts* texts, std::string_view lang, std::string_view fallback) {
+    if (texts) {
+        for (const auto* t : *texts) {
+            if (t && t->lang() && t->text() && t->lang()->string_view() == lang)
+                return t->text()->string_view();
+        }
+        for (const auto* t : *texts) {
+            if (t && t->lang() && t->text() && t->lang()->string_view() == fallback)
+                return t->text()->string_view();
+        }
+    }
+    return {};
+}
+
+const char* typeName(QuestionType t) {
+    switch (t) {
+        case QuestionType::None:
+            return "none";
+        case QuestionType::Text:
+            return "text";
+        case QuestionType::Integer:
+            return "integer";
+        case QuestionType::Decimal:
+            return "decimal";
+        case QuestionType::SelectOne:
+            return "select one";
+        case QuestionType::SelectMany:
+            return "select many";
+        case QuestionType::Likert:
+            return "likert";
+        case QuestionType::Date:
+            return "date";
+        case QuestionType::Time:
+            return "time";
+        case QuestionType::DateTime:
+            return "date-time";
+        case QuestionType::Note:
+            return "note";
+        case QuestionType::Consent:
+            return "consent";
+        case QuestionType::Signature:
+            return "signature";
+        case QuestionType::Pseudonym:
+            return "pseudonym";
+    }
+    return "unknown";
+}
+
+bool isSelect(QuestionType t) {
+    return t == QuestionType::SelectOne || t == QuestionType::SelectMany ||
+           t == QuestionType::Likert;
+}
+
+// Finds the line of `"name": "<name>"` in the JSON source, so messages can point at the item.
+class LineFinder {
+  public:
+    explicit LineFinder(std::string_view json) : m_json(json) {}
+    int lineOf(std::string_view name) const {
+        if (m_json.empty() || name.empty()) return 0;
+        std::size_t pos = 0;
+        while ((pos = m_json.find(name, pos)) != std::string_view::npos) {
+            // Quoted exactly, and the value of a "name" key.
+            if (pos > 0 && m_json[pos - 1] == '"' && pos + name.size() < m_json.size() &&
+                m_json[pos + name.size()] == '"') {
+                std::size_t k = pos - 1;
+                while (k > 0 && std::isspace(static_cast<unsigned char>(m_json[k - 1])))
+                    --k;
+                if (k > 0 && m_json[k - 1] == ':') {
+                    std::size_t key = m_json.rfind("\"name\"", k);
+                    if (key != std::string_view::npos && key + 6 <= k - 1) {
+                        std::string_view between = m_json.substr(key + 6, k - 1 - (key + 6));
+                        if (between.find_first_not_of(" \t\r\n") == std::string_view::npos)
+                            return 1 + static_cast<int>(std::count(
+                                           m_json.begin(), m_json.begin() + static_cast<long>(pos),
+                                           '\n'));
+                    }
+                }
+            }
+            pos += name.size();
+        }
+        return 0;
+    }
+
+  private:
+    std::string_view m_json;
+};
+
+class Checker {
+  public:
+    Checker(const fb::Form& form, const std::string& file, std::string_view json)
+        : m_form(form), m_file(file), m_lines(json) {}
+
+    std::vector<FormProblem> run() {
+        checkForm();
+        collectChoiceLists();
+        if (m_form.items()) collectItems(*m_form.items(), 0, false);
+        if (m_form.items()) checkItems(*m_form.items(), false);
+        checkCalculationCycles();
+        checkSummary();
+        return std::move(m_problems);
+    }
+
+  private:
+    void error(std::string item, std::string message) {
+        add(FormProblem::Severity::Error, std::move(item), std::move(message));
+    }
+    void warning(std::string item, std::string message) {
+        add(FormProblem::Severity::Warning, std::move(item), std::move(message));
+    }
+    void add(FormProblem::Severity severity, std::string item, std::string message) {
+        FormProblem p;
+        p.severity = severity;
+        p.file = m_file;
+        p.line = m_lines.lineOf(item);
+        p.item = std::move(item);
+        p.message = std::move(message);
+        m_problems.push_back(std::move(p));
+    }
+
+    void checkForm() {
+        std::string id = m_form.id() ? m_form.id()->str() : "";
+        if (!validName(id)) error("", "the form id '" + id + "' is not a valid name");
+        if (m_form.version() == 0) error("", "the form has no version (start at 1)");
+        m_default = m_form.default_language() ? m_form.default_language()->str() : "";
+        if (m_default.empty()) {
+            error("", "the form names no default_language");
+        }
+        if (m_form.languages()) {
+            std::set<std::string> tags;
+            for (const auto* l : *m_form.languages()) {
+                std::string tag = l->tag() ? l->tag()->str() : "";
+                if (tag.empty() || !tags.insert(tag).second)
+                    error("", "language '" + tag + "' is listed twice or has no tag");
+                m_languages.push_back(tag);
+            }
+            if (!m_default.empty() && !tags.count(m_default))
+                error("", "the default language '" + m_default + "' is not among the languages");
+        } else if (!m_default.empty()) {
+            m_languages.push_back(m_default);
+        }
+        if (!m_default.empty() && !hasText(m_form.titles(), m_default))
+            error("", "the form has no title in its default language '" + m_default + "'");
+        for (const auto& lang : m_languages) {
+            if (lang != m_default && !hasText(m_form.titles(), lang))
+                warning("", "the form has no title in '" + lang + "'");
+        }
+        if (!m_form.items() || m_form.items()->size() == 0) error("", "the form has no items");
+    }
+
+    void collectChoiceLists() {
+        if (!m_form.choice_lists()) return;
+        for (const auto* list : *m_form.choice_lists()) {
+            std::string name = list->name()->str();
+            if (!validName(name)) error(name, "'" + name + "' is not a valid choice list name");
+            if (m_lists.count(name)) {
+                error(name, "choice list '" + name + "' is defined twice");
+                continue;
+            }
+            std::set<std::string> choices;
+            if (!list->choices() || list->choices()->size() == 0)
+                error(name, "choice list '" + name + "' has no choices");
+            if (list->choices()) {
+                for (const auto* c : *list->choices()) {
+                    std::string cname = c->name()->str();
+                    if (!validName(cname))
+                        error(name, "choice '" + cname + "' is not a valid name");
+                    if (!choices.insert(cname).second)
+                        error(name, "choice '" + cname + "' appears twice in list '" + name + "'");
+                    if (!hasText(c->labels(), m_default))
+                        error(name, "choice '" + cname + "' has no label in '" + m_default + "'");
+                    for (const auto& lang : m_languages) {
+                        if (lang != m_default && !hasText(c->labels(), lang))
+                            warning(name, "choice '" + cname + "' has no label in '" + lang + "'");
+                    }
+                }
+            }
+            m_lists[name] = std::move(choices);
+        }
+    }
+
+    void collectItems(const flatbuffers::Vector<flatbuffers::Offset<Item>>& items, int depth,
+                      bool inRepeat) {
+        for (const auto* item : items) {
+            std::string name = item->name()->str();
+            if (!validName(name)) error(name, "'" + name + "' is not a valid item name");
+            if (!m_items.emplace(name, item).second)
+                error(name, "the name '" + name + "' is used by two items");
+            m_inRepeat[name] = inRepeat;
+            if (item->children()) {
+                if (depth >= kMaxItemDepth) {
+                    error(name, "groups and repeats are nested more than 16 deep");
+                    continue;
+                }
+                collectItems(*item->children(), depth + 1,
+                             inRepeat || item->kind() == ItemKind::Repeat);
+            }
+        }
+    }
+
+    std::optional<expr::Expression> parseExpression(const std::string& item, const char* what,
+                                                    const flatbuffers::String* text,
+                                                    bool allowCurrent) {
+        if (!text || text->size() == 0) return std::nullopt;
+        auto e = expr::Expression::parse(text->string_view());
+        if (!e) {
+            error(item, std::string(what) + ": " + e.error().message);
+            return std::nullopt;
+        }
+        for (const auto& ref : e->references()) {
+            if (!m_items.count(ref)) {
+                error(item,
+                      std::string(what) + " refers to ${" + ref + "}, which is not in the form");
+            } else if (m_items.at(ref)->kind() != ItemKind::Question) {
+                error(item, std::string(what) + " refers to ${" + ref +
+                                "}, which is a group, not a question");
+            }
+        }
+        if (e->usesCurrent() && !allowCurrent)
+            error(item, std::string(what) + " uses '.', which only a constraint may use");
+        return std::move(e.value());
+    }
+
+    void checkItems(const flatbuffers::Vector<flatbuffers::Offset<Item>>& items, bool inRepeat) {
+        for (const auto* item : items) {
+            std::string name = item->name()->str();
+            auto kind = item->kind();
+            auto type = item->type();
+            if (kind != ItemKind::Question && kind != ItemKind::Group && kind != ItemKind::Repeat) {
+                error(name, "unknown item kind");
+                continue;
+            }
+            if (!hasText(item->labels(), m_default) &&
+                !(kind == ItemKind::Question && item->calculation() && item->read_only()))
+                error(name, "no label in the default language '" + m_default + "'");
+            for (const auto& lang : m_languages) {
+                if (lang != m_default && item->labels() && !hasText(item->labels(), lang))
+                    warning(name, "no label in '" + lang + "'");
+            }
+            if (kind == ItemKind::Question) {
+                checkQuestion(*item, name);
+                if (item->children() && item->children()->size() > 0)
+                    error(name, "a question cannot have children; use a group");
+            } else {
+                if (type != QuestionType::None)
+                    error(name, "a group or repeat has no question type");
+                if (!item->children() || item->children()->size() == 0)
+                    error(name, "the " + std::string(kind == ItemKind::Group ? "group" : "repeat") +
+                                    " has no items");
+                if (item->calculation() && item->calculation()->size() > 0)
+                    error(name, "a group or repeat cannot have a calculation");
+                if (item->constraint() && item->constraint()->size() > 0)
+                    error(name, "a group or repeat cannot have a constraint");
+                if (kind == ItemKind::Repeat && item->max_count() != 0 &&
+                    item->max_count() < item->min_count())
+                    error(name, "max_count is smaller than min_count");
+                if (kind == ItemKind::Group && (item->min_count() || item->max_count()))
+                    error(name, "min_count and max_count belong to repeats, not groups");
+                parseExpression(name, "relevance", item->relevance(), false);
+                if (item->children())
+                    checkItems(*item->children(), inRepeat || kind == ItemKind::Repeat);
+            }
+        }
+    }
+
+    void checkQuestion(const Item& item, const std::string& name) {
+        auto type = item.type();
+        if (type == QuestionType::None) {
+            error(name, "the question has no type");
+            return;
+        }
+        if (static_cast<int>(type) > static_cast<int>(QuestionType::MAX)) {
+            error(name, "unknown question type");
+            return;
+        }
+        bool hasList = item.choice_list() && item.choice_list()->size() > 0;
+        if (isSelect(type)) {
+            if (!hasList) {
+                error(name, std::string(typeName(type)) + " needs a choice_list");
+            } else if (!m_lists.count(item.choice_list()->str())) {
+                error(name, "choice list '" + item.choice_list()->str() + "' does not exist");
+            }
+        } else if (hasList) {
+            error(name, "choice_list is only for select and likert questions");
+        }
+        if (type == QuestionType::Note && item.required()) error(name, "a note cannot be required");
+        if (type == QuestionType::Consent && item.calculation() && item.calculation()->size() > 0)
+            error(name, "consent must be given by a person, not calculated");
+        bool numeric = type == QuestionType::Integer || type == QuestionType::Decimal;
+        if ((item.min_value() || item.max_value()) && !numeric)
+            error(name, "min_value and max_value are for integer and decimal questions");
+        if (item.min_value() && item.max_value() && *item.min_value() > *item.max_value())
+            error(name, "min_value is larger than max_value");
+        bool text = type == QuestionType::Text;
+        if ((item.multiline() || item.max_length() || (item.pattern() && item.pattern()->size())) &&
+            !text)
+            error(name, "multiline, max_length and pattern are for text questions");
+        if (item.max_length() > kMaxTextLength)
+            error(name, "max_length is larger than " + std::to_string(kMaxTextLength));
+        if (item.pattern() && item.pattern()->size() > 0) {
+            if (Status s = expr::checkPattern(item.pattern()->string_view()); !s)
+                error(name, "pattern: " + s.error().message);
+        }
+        if (item.identifying() && type == QuestionType::Note)
+            error(name, "a note cannot be identifying");
+        parseExpression(name, "relevance", item.relevance(), false);
+        auto constraint = parseExpression(name, "constraint", item.constraint(), true);
+        if (constraint && !hasText(item.constraint_messages(), m_default))
+            error(name,
+                  "the constraint has no message in the default language '" + m_default + "'");
+        auto calc = parseExpression(name, "calculation", item.calculation(), false);
+        if (calc) m_calcRefs[name] = calc->references();
+        if (item.relevance() && item.relevance()->size() > 0) {
+            auto rel = expr::Expression::parse(item.relevance()->string_view());
+            if (rel) {
+                for (const auto& ref : rel->references()) {
+                    if (ref == name) error(name, "relevance depends on the question's own answer");
+                }
+            }
+        }
+        if (item.default_value() && item.default_value()->size() > 0)
+            checkDefault(item, name, item.default_value()->str());
+    }
+
+    void checkDefault(const Item& item, const std::string& name, const std::string& value) {
+        switch (item.type()) {
+            case QuestionType::Integer:
+            case QuestionType::Decimal: {
+                double v = expr::toNumber(expr::Value{value});
+                if (std::isnan(v)) error(name, "default '" + value + "' is not a number");
+                if (item.type() == QuestionType::Integer && v != std::trunc(v))
+                    error(name, "default '" + value + "' is not a whole number");
+                break;
+            }
+            case QuestionType::SelectOne:
+            case QuestionType::Likert:
+            case QuestionType::SelectMany: {
+                if (!item.choice_list()) break;
+                auto list = m_lists.find(item.choice_list()->str());
+                if (list == m_lists.end()) break;
+                std::istringstream words(value);
+                std::string word;
+                while (words >> word) {
+                    if (!list->second.count(word))
+                        error(name,
+                              "default '" + word + "' is not a choice of '" + list->first + "'");
+                }
+                break;
+            }
+            case QuestionType::Note:
+            case QuestionType::Signature:
+            case QuestionType::Pseudonym:
+                error(name, std::string("a ") + typeName(item.type()) + " cannot have a default");
+                break;
+            default:
+                break;
+        }
+    }
+
+    // A calculation that depends on itself, directly or through other calculations, can never
+    // settle. Depth-first search with colours over calculated questions.
+    void checkCalculationCycles() {
+        std::map<std::string, int> state;  // 0 new, 1 on the path, 2 done
+        std::vector<std::string> path;
+        std::function<void(const std::string&)> visit = [&](const std::string& node) {
+            state[node] = 1;
+            path.push_back(node);
+            auto it = m_calcRefs.find(node);
+            if (it != m_calcRefs.end()) {
+                for (const auto& next : it->second) {
+                    if (!m_calcRefs.count(next)) continue;
+                    if (state[next] == 1) {
+                        std::string cycle;
+                        auto start = std::find(path.begin(), path.end(), next);
+                        for (auto p = start; p != path.end(); ++p)
+                            cycle += "${" + *p + "} -> ";
+                        cycle += "${" + next + "}";
+                        error(next, "calculations depend on each other in a cycle: " + cycle);
+                    } else if (state[next] == 0) {
+                        visit(next);
+                    }
+                }
+            }
+            path.pop_back();
+            state[node] = 2;
+        };
+        for (const auto& [name, refs] : m_calcRefs) {
+            if (state[name] == 0) visit(name);
+        }
+    }
+
+    void checkSummary() {
+        const auto* settings = m_form.settings();
+        if (!settings || !settings->summary_question() || settings->summary_question()->size() == 0)
+            return;
+        std::string name = settings->summary_question()->str();
+        auto it = m_items.find(name);
+        if (it == m_items.end() || it->second->kind() != ItemKind::Question) {
+            error("", "summary_question '" + name + "' is not a question of the form");
+            return;
+        }
+        if (m_inRepeat[name]) error(name, "the summary question cannot be inside a repeat");
+        if (it->second->type() == QuestionType::Pseudonym)
+            error(name, "the summary question cannot be a pseudonymous identifier");
+        if (settings->anonymous() && it->second->identifying())
+            error(name, "an anonymous form cannot name records by an identifying answer");
+    }
+
+    const fb::Form& m_form;
+    std::string m_file;
+    LineFinder m_lines;
+    std::string m_default;
+    std::vector<std::string> m_languages;
+    std::map<std::string, std::set<std::string>> m_lists;
+    std::map<std::string, const Item*> m_items;
+    std::map<std::string, bool> m_inRepeat;
+    std::map<std::string, std::vector<std::string>> m_calcRefs;
+    std::vector<FormProblem> m_problems;
+};
+
+// "path:12: 5: error: message" from FlatBuffers' parser -> line and message.
+FormProblem parserProblem(const std::string& file, const std::string& error) {
+    FormProblem p;
+    p.file = file;
+    p.message = error;
+    auto marker = error.find(": error: ");
+    if (marker != std::string::npos) {
+        std::string head = error.substr(0, marker);
+        p.message = error.substr(marker + 9);
+        // head is "path:LINE: COL"
+        auto colon = head.rfind(": ");
+        std::string lineText = colon == std::string::npos ? head : head.substr(0, colon);
+        auto lineColon = lineText.rfind(':');
+        if (lineColon != std::string::npos) {
+            try {
+                p.line = std::stoi(lineText.substr(lineColon + 1));
+            } catch (const std::exception&) {
+                p.line = 0;
+            }
+        }
+    }
+    return p;
+}
+
+}  // namespace
+
+std::string FormProblem::describe() const {
+    std::string out = file;
+    if (line > 0) out += ":" + std::to_string(line);
+    out += severity == Severity::Error ? ": error: " : ": warning: ";
+    if (!item.empty()) out += "item '" + item + "': ";
+    out += message;
+    return out;
+}
+
+bool FormCheck::ok() const {
+    if (binary.empty()) return false;
+    for (const auto& p : problems) {
+        if (p.severity == FormProblem::Severity::Error) return false;
+    }
+    return true;
+}
+
+FormCheck compileFormJson(std::string_view json, const std::string& fileName) {
+    FormCheck out;
+    flatbuffers::IDLOptions options;
+    options.strict_json = false;
+    flatbuffers::Parser parser(options);
+    if (!parser.Parse(kFormSchemaText, nullptr, "form.fbs")) {
+        out.problems.push_back(
+            {FormProblem::Severity::Error, fileName, 0, "",
+             "internal: the built-in form schema does not parse: " + parser.error_});
+        return out;
+    }
+    std::string text(json);  // the parser needs a terminating NUL
+    if (!parser.Parse(text.c_str(), nullptr, fileName.c_str())) {
+        out.problems.push_back(parserProblem(fileName, parser.error_));
+        return out;
+    }
+    const std::uint8_t* data = parser.builder_.GetBufferPointer();
+    out.binary.assign(data, data + parser.builder_.GetSize());
+    out.problems = checkFormBinary(out.binary, fileName, json);
+    return out;
+}
+
+FormCheck loadFormFile(const std::string& path) {
+    FormCheck out;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        out.problems.push_back({FormProblem::Severity::Error, path, 0, "", "cannot read the file"});
+        return out;
+    }
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.size() >= 8 && fb::FormBufferHasIdentifier(content.data())) {
+        out.binary.assign(content.begin(), content.end());
+        out.problems = checkFormBinary(out.binary, path);
+        return out;
+    }
+    return compileFormJson(content, path);
+}
+
+std::vector<FormProblem> checkFormBinary(std::span<const std::uint8_t> binary,
+                                         const std::string& fileName, std::string_view json) {
+    flatbuffers::Verifier verifier(binary.data(), binary.size(), 64, 1000000);
+    if (binary.size() < 8 || !fb::FormBufferHasIdentifier(binary.data()) ||
+        !fb::VerifyFormBuffer(verifier)) {
+        return {{FormProblem::Severity::Error, fileName, 0, "",
+                 "not a compiled Veld form (it fails the FlatBuffers verifier)"}};
+    }
+    return Checker(*fb::GetForm(binary.data()), fileName, json).run();
+}
+
+std::string describeForm(std::span<const std::uint8_t> binary, const std::string& language) {
+    const fb::Form* form = fb::GetForm(binary.data());
+    std::string fallback = form->default_language() ? form->default_language()->str() : "";
+    std::string lang = language.empty() ? fallback : language;
+    std::ostringstream out;
+    out << form->id()->str() << " v" << form->version();
+    if (form->pilot()) out << "  (pilot " << form->pilot()->str() << ")";
+    out << "\n" << textIn(form->titles(), lang, fallback) << "\n";
+    if (form->languages()) {
+        out << "languages:";
+        for (const auto* l : *form->languages()) {
+            out << " " << l->tag()->str() << (l->tag()->str() == fallback ? "*" : "")
+                << (l->rtl() ? " (rtl)" : "");
+        }
+        out << "\n";
+    }
+    if (const auto* s = form->settings()) {
+        out << "settings:" << (s->kiosk() ? " kiosk" : "") << (s->sealed() ? " sealed" : "")
+            << (s->anonymous() ? " anonymous" : "");
+        if (s->summary_question()) out << " summary=" << s->summary_question()->str();
+        out << "\n";
+    }
+    std::function<void(const flatbuffers::Vector<flatbuffers::Offset<Item>>*, int)> walk =
+        [&](const flatbuffers::Vector<flatbuffers::Offset<Item>>* items, int depth) {
+            if (!items) return;
+            std::string pad(static_cast<std::size_t>(depth * 2), ' ');
+            for (const auto* item : *items) {
+                out << pad;
+                switch (item->kind()) {
+                    case ItemKind::Group:
+                        out << "group ";
+                        break;
+                    case ItemKind::Repeat:
+                        out << "repeat ";
+                        break;
+                    default:
+                        out << typeName(item->type()) << " ";
+                        break;
+                }
+                out << item->name()->str();
+                if (item->choice_list()) out << " [" << item->choice_list()->str() << "]";
+                if (item->required()) out << " *";
+                if (item->kind() == ItemKind::Repeat) {
+                    out << " (" << item->min_count() << ".."
+                        << (item->max_count() ? std::to_string(item->max_count()) : "n") << ")";
+                }
+                out << "  \"" << textIn(item->labels(), lang, fallback) << "\"\n";
+                auto logic = [&](const char* what, const flatbuffers::String* e) {
+                    if (e && e->size() > 0)
+                        out << pad << "    " << what << ": " << e->str() << "\n";
+                };
+                logic("relevant if", item->relevance());
+                logic("constraint", item->constraint());
+                logic("calculation", item->calculation());
+                logic("default", item->default_value());
+                logic("pattern", item->pattern());
+                walk(item->children(), depth + 1);
+            }
+        };
+    walk(form->items(), 0);
+    if (form->choice_lists()) {
+        out << "choice lists:\n";
+        for (const auto* list : *form->choice_lists()) {
+            out << "  " << list->name()->str() << ":";
+            if (list->choices()) {
+                for (const auto* c : *list->choices())
+                    out << " " << c->name()->str();
+            }
+            out << "\n";
+        }
+    }
+    return out.str();
+}
+
+}  // namespace veld::forms

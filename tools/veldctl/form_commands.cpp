@@ -1,0 +1,141 @@
+// veldctl form: check, compile and show form definitions.
+#include <fstream>
+#include <ostream>
+
+#include <veld/form.hpp>
+
+#include "veldctl/veldctl.hpp"
+
+namespace veld::veldctl {
+
+namespace {
+
+constexpr const char* kFormUsage = R"(usage: veldctl form SUBCOMMAND FILE [options]
+
+Subcommands:
+  check FILE...            parse each form (JSON or compiled) and run Veld's checks; prints every
+                           problem as FILE:LINE: error|warning: item 'NAME': MESSAGE; exit 1 if
+                           any file has an error
+  compile FILE [-o OUT]    check, then write the compiled form (default: FILE with .vfrm)
+  show FILE [--lang TAG]   print the item tree with its logic (labels in TAG, else the default)
+
+Each subcommand takes --help.
+)";
+
+int usage(std::ostream& err, const std::string& message) {
+    err << "veldctl form: " << message << "\n(see veldctl form --help)\n";
+    return kExitUsage;
+}
+
+bool wantsHelp(Args& args) {
+    return args.flag("--help") || args.flag("-h");
+}
+
+// Prints problems; true if there was no error.
+bool report(const forms::FormCheck& check, std::ostream& out) {
+    for (const auto& p : check.problems)
+        out << p.describe() << "\n";
+    return check.ok();
+}
+
+int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
+    if (wantsHelp(args)) {
+        out << "usage: veldctl form check FILE...\nChecks form definitions (JSON or compiled): "
+               "FlatBuffers' parser, then Veld's checks. Exit 1 if any file has an error.\n";
+        return kExitOk;
+    }
+    auto files = args.positionals();
+    if (files.empty() || !args.unknownOption().empty()) return usage(err, "check takes FILE...");
+    int failed = 0;
+    for (const auto& file : files) {
+        auto check = forms::loadFormFile(file);
+        if (report(check, out)) {
+            out << file << ": ok\n";
+        } else {
+            ++failed;
+        }
+    }
+    if (failed > 0) out << failed << " of " << files.size() << " form(s) have errors\n";
+    return failed == 0 ? kExitOk : kExitFailure;
+}
+
+int cmdCompile(Args& args, std::ostream& out, std::ostream& err) {
+    if (wantsHelp(args)) {
+        out << "usage: veldctl form compile FILE [-o OUT]\nChecks the form and writes the "
+               "compiled binary form (default: FILE with the extension .vfrm).\n";
+        return kExitOk;
+    }
+    std::string output;
+    args.option("-o", output);
+    if (!args.error.empty()) return usage(err, args.error);
+    auto files = args.positionals();
+    if (files.size() != 1 || !args.unknownOption().empty())
+        return usage(err, "compile takes one FILE");
+    auto check = forms::loadFormFile(files[0]);
+    if (!report(check, out)) {
+        err << "veldctl: " << files[0] << " has errors; nothing written\n";
+        return kExitFailure;
+    }
+    if (output.empty()) {
+        output = files[0];
+        auto dot = output.rfind('.');
+        auto slash = output.rfind('/');
+        if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
+            output.resize(dot);
+        output += ".vfrm";
+    }
+    std::ofstream file(output, std::ios::binary | std::ios::trunc);
+    file.write(reinterpret_cast<const char*>(check.binary.data()),
+               static_cast<std::streamsize>(check.binary.size()));
+    file.close();
+    if (!file) {
+        err << "veldctl: io: cannot write " << output << "\n";
+        return kExitFailure;
+    }
+    out << "wrote " << output << " (" << check.binary.size() << " bytes)\n";
+    return kExitOk;
+}
+
+int cmdShow(Args& args, std::ostream& out, std::ostream& err) {
+    if (wantsHelp(args)) {
+        out << "usage: veldctl form show FILE [--lang TAG]\nPrints the form's items as a tree with "
+               "their types, labels and logic (relevance, constraints, calculations).\n";
+        return kExitOk;
+    }
+    std::string lang;
+    args.option("--lang", lang);
+    if (!args.error.empty()) return usage(err, args.error);
+    auto files = args.positionals();
+    if (files.size() != 1 || !args.unknownOption().empty())
+        return usage(err, "show takes one FILE");
+    auto check = forms::loadFormFile(files[0]);
+    if (check.binary.empty()) {
+        report(check, err);
+        return kExitFailure;
+    }
+    for (const auto& p : check.problems)
+        err << p.describe() << "\n";
+    out << forms::describeForm(check.binary, lang);
+    return check.ok() ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int formCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    if (argv.empty()) {
+        err << kFormUsage;
+        return kExitUsage;
+    }
+    const std::string& sub = argv[0];
+    if (sub == "--help" || sub == "-h" || sub == "help") {
+        out << kFormUsage;
+        return kExitOk;
+    }
+    Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    if (sub == "check") return cmdCheck(args, out, err);
+    if (sub == "compile") return cmdCompile(args, out, err);
+    if (sub == "show") return cmdShow(args, out, err);
+    return usage(err, "unknown subcommand '" + sub + "'");
+}
+
+}  // namespace veld::veldctl
