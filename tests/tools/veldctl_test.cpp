@@ -1,4 +1,8 @@
 // veldctl as a person uses it: the real binary, real store files, exit codes and output.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include <doctest/doctest.h>
 
 #include <veld/store.hpp>
@@ -125,4 +129,49 @@ TEST_CASE("veldctl reports a missing or foreign file as a failure, not a crash")
     auto self = veldctl({"store", "info", test::binary("veldctl")});
     CHECK(self.exitCode == 1);
     CHECK(contains(self.err, "not a Veld store"));
+}
+
+TEST_CASE("veldctl form check, compile and show work on form files") {
+    test::TempDir dir;
+    std::string valid = std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json";
+    auto check = veldctl({"form", "check", valid});
+    CHECK(check.exitCode == 0);
+    CHECK(contains(check.out, "valid_minimal.json: ok"));
+
+    std::string broken = dir.file("broken.json");
+    {
+        std::ifstream in(valid);
+        std::stringstream text;
+        text << in.rdbuf();
+        std::string s = text.str();
+        s.replace(s.find("${age} >= 16"), 12, "${agee} >= 16");
+        std::ofstream(broken) << s;
+    }
+    auto bad = veldctl({"form", "check", valid, broken});
+    CHECK(bad.exitCode == 1);
+    CHECK(contains(bad.out, "broken.json:"));
+    CHECK(contains(bad.out, ": error: item 'works': relevance refers to ${agee}"));
+    CHECK(contains(bad.out, "1 of 2 form(s) have errors"));
+
+    std::string compiled = dir.file("valid.vfrm");
+    auto compile = veldctl({"form", "compile", valid, "-o", compiled});
+    CHECK(compile.exitCode == 0);
+    CHECK(veldctl({"form", "check", compiled}).exitCode == 0);
+    auto refused = veldctl({"form", "compile", broken, "-o", dir.file("broken.vfrm")});
+    CHECK(refused.exitCode == 1);
+    CHECK_FALSE(std::filesystem::exists(dir.file("broken.vfrm")));
+
+    auto show = veldctl({"form", "show", compiled, "--lang", "en"});
+    CHECK(show.exitCode == 0);
+    CHECK(contains(show.out, "select one works [yes_no]  \"Do you work?\""));
+    CHECK(contains(show.out, "    relevant if: ${age} >= 16"));
+
+    CHECK(veldctl({"form"}).exitCode == 2);
+    CHECK(veldctl({"form", "check"}).exitCode == 2);
+    CHECK(veldctl({"form", "show", valid, "--lang"}).exitCode == 2);
+    for (const char* sub : {"check", "compile", "show"}) {
+        auto r = veldctl({"form", sub, "--help"});
+        CHECK_MESSAGE(r.exitCode == 0, sub);
+        CHECK_MESSAGE(contains(r.out, std::string("veldctl form ") + sub), sub);
+    }
 }
