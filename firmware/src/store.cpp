@@ -31,18 +31,19 @@ std::optional<Uuid> uuidFromBlob(std::span<const std::uint8_t> blob) {
     return id;
 }
 
-// Reads a row selected with kRecordColumns.
-RecordSummary readSummary(const sql::Statement& st) {
+// Reads the kRecordColumns of a row, starting at column `first` (0 when the query selects them
+// first).
+RecordSummary readSummary(const sql::Statement& st, int first = 0) {
     RecordSummary s;
-    s.id = uuidFromBlob(st.columnBlob(1)).value_or(Uuid{});
-    s.formId = std::string(st.columnText(2));
-    s.formVersion = static_cast<std::uint32_t>(st.columnInt(3));
-    if (!st.columnIsNull(4)) s.caseId = uuidFromBlob(st.columnBlob(4));
-    s.status = static_cast<RecordStatus>(st.columnInt(5));
-    s.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(6))};
-    s.createdHlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(7))};
-    s.summary = std::string(st.columnText(8));
-    s.bodyBytes = st.columnInt(9);
+    s.id = uuidFromBlob(st.columnBlob(first + 1)).value_or(Uuid{});
+    s.formId = std::string(st.columnText(first + 2));
+    s.formVersion = static_cast<std::uint32_t>(st.columnInt(first + 3));
+    if (!st.columnIsNull(first + 4)) s.caseId = uuidFromBlob(st.columnBlob(first + 4));
+    s.status = static_cast<RecordStatus>(st.columnInt(first + 5));
+    s.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(first + 6))};
+    s.createdHlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(first + 7))};
+    s.summary = std::string(st.columnText(first + 8));
+    s.bodyBytes = st.columnInt(first + 9);
     return s;
 }
 
@@ -787,15 +788,7 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
             out.push_back(std::move(entry));
             continue;
         }
-        // The record columns start at index 3 in this query.
-        RecordSummary meta;
-        meta.id = uuidFromBlob(st.columnBlob(4)).value_or(Uuid{});
-        meta.formId = std::string(st.columnText(5));
-        meta.formVersion = static_cast<std::uint32_t>(st.columnInt(6));
-        if (!st.columnIsNull(7)) meta.caseId = uuidFromBlob(st.columnBlob(7));
-        meta.status = static_cast<RecordStatus>(st.columnInt(8));
-        meta.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(9))};
-        meta.createdHlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(10))};
+        RecordSummary meta = readSummary(st, 3);  // the record's columns follow the outbox's three
         if (meta.status == RecordStatus::Quarantined) {
             entry.damaged = true;
         } else if (meta.hlc != entry.hlc) {
