@@ -166,7 +166,22 @@ class Checker {
         m_problems.push_back(std::move(p));
     }
 
+    // FlatBuffers' parser keeps two entries for one language without complaint; which one a
+    // device shows would then be an accident.
+    void checkTexts(const Texts* texts, const std::string& item, const char* what) {
+        if (!texts) return;
+        std::set<std::string_view> langs;
+        for (const auto* t : *texts) {
+            std::string_view lang = t->lang() ? t->lang()->string_view() : std::string_view();
+            if (!langs.insert(lang).second)
+                error(item, std::string(what) + " has two texts for language '" +
+                                std::string(lang) + "'");
+        }
+    }
+
     void checkForm() {
+        checkTexts(m_form.titles(), "", "the title");
+        checkTexts(m_form.descriptions(), "", "the description");
         std::string id = m_form.id() ? m_form.id()->str() : "";
         if (!validName(id)) error("", "the form id '" + id + "' is not a valid name");
         if (m_form.version() == 0) error("", "the form has no version (start at 1)");
@@ -215,6 +230,7 @@ class Checker {
                         error(name, "choice '" + cname + "' is not a valid name");
                     if (!choices.insert(cname).second)
                         error(name, "choice '" + cname + "' appears twice in list '" + name + "'");
+                    checkTexts(c->labels(), name, ("choice '" + cname + "'").c_str());
                     if (!hasText(c->labels(), m_default))
                         error(name, "choice '" + cname + "' has no label in '" + m_default + "'");
                     for (const auto& lang : m_languages) {
@@ -278,6 +294,9 @@ class Checker {
                 error(name, "unknown item kind");
                 continue;
             }
+            checkTexts(item->labels(), name, "the label");
+            checkTexts(item->hints(), name, "the hint");
+            checkTexts(item->constraint_messages(), name, "the constraint message");
             if (!hasText(item->labels(), m_default) &&
                 !(kind == ItemKind::Question && item->calculation() && item->read_only()))
                 error(name, "no label in the default language '" + m_default + "'");

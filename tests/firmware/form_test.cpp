@@ -116,6 +116,9 @@ TEST_CASE("every kind of authoring mistake gives an error that names the item an
          "\"relevance\": \"${works} = 'yes'\"", "depends on the question's own answer", "works"},
         {"a reference to a repeat instead of a question", "\"relevance\": \"${age} >= 16\"",
          "\"relevance\": \"${jobs} = 1\"", "which is a group, not a question", "works"},
+        {"two labels in one language", "{\"lang\": \"en\", \"text\": \"Age\"}",
+         "{\"lang\": \"en\", \"text\": \"Age\"}, {\"lang\": \"en\", \"text\": \"Years\"}",
+         "two texts for language 'en'", "age"},
         {"a form without a title in its default language",
          "{\"lang\": \"nl\", \"text\": \"Proef\"}, ", "", "no title in its default language", ""},
     };
@@ -162,4 +165,22 @@ TEST_CASE("a file that is neither form JSON nor a compiled form is refused clear
     REQUIRE_FALSE(missing.ok());
     CHECK(missing.problems[0].message == "cannot read the file");
     std::filesystem::remove(path);
+}
+
+TEST_CASE("every pilot form shipped with Veld passes the checks without errors") {
+    std::string dir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
+    int forms = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() != ".json") continue;
+        ++forms;
+        CAPTURE(entry.path().string());
+        auto check = loadFormFile(entry.path().string());
+        for (const auto& p : check.problems) {
+            if (p.severity == FormProblem::Severity::Error) MESSAGE(p.describe());
+        }
+        CHECK(check.ok());
+        const auto* form = fb::GetForm(check.binary.data());
+        CHECK(form->id()->str() == entry.path().stem().string());
+    }
+    CHECK(forms == 8);
 }
