@@ -119,6 +119,9 @@ TEST_CASE("every kind of authoring mistake gives an error that names the item an
         {"two labels in one language", "{\"lang\": \"en\", \"text\": \"Age\"}",
          "{\"lang\": \"en\", \"text\": \"Age\"}, {\"lang\": \"en\", \"text\": \"Years\"}",
          "two texts for language 'en'", "age"},
+        {"a pseudonym without a scheme", "\"name\": \"age\", \"kind\": \"Question\", \"type\": \"Integer\", \"min_value\": 0, \"max_value\": 120,",
+         "\"name\": \"age\", \"kind\": \"Question\", \"type\": \"Pseudonym\",",
+         "needs an identifier_scheme", "age"},
         {"a form without a title in its default language",
          "{\"lang\": \"nl\", \"text\": \"Proef\"}, ", "", "no title in its default language", ""},
     };
