@@ -54,10 +54,10 @@ TEST_CASE("veldctl store init, demo, info, list, show and check work on a real s
     CHECK(contains(list.out, std::to_string(facts.drafts) + " record(s)"));
     CHECK_FALSE(contains(list.out, "finalized "));
 
-    auto first = store->list({.formId = "ips_session_log", .limit = 1}).value().rows.at(0);
+    auto first = store->list({.formId = "ips_guidance", .limit = 1}).value().rows.at(0);
     auto show = veldctl({"store", "show", path, first.id.toString()});
     CHECK(show.exitCode == 0);
-    CHECK(contains(show.out, "ips_session_log v1"));
+    CHECK(contains(show.out, "ips_guidance v1"));
     CHECK(contains(show.out, "remarks: text"));
     // Answers never reach the terminal: the demo's free-text answers are not printed.
     CHECK_FALSE(contains(show.out, "Demo-opmerking"));

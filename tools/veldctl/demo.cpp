@@ -15,9 +15,9 @@ struct DemoForm {
 
 constexpr std::array kForms{
     DemoForm{"vmbo_parent_survey", "Ouderenquête"},
-    DemoForm{"mbo_transition_followup", "Overgang mbo"},
-    DemoForm{"ips_session_log", "IPS-gesprek"},
-    DemoForm{"benefit_claimant_interview", "Interview WW"},
+    DemoForm{"mbo_work_transition", "Overgang mbo"},
+    DemoForm{"ips_guidance", "IPS-gesprek"},
+    DemoForm{"benefit_outflow_interview", "Interview WW"},
 };
 
 constexpr std::array kLanguages{"nl", "en", "tr", "ar", "pl", "so", "ti"};
@@ -36,7 +36,7 @@ RecordContent makeContent(std::mt19937& rng, const DemoForm& form, int index) {
     c.answers.push_back({"visit_date", DateAnswer{20400 + static_cast<std::int32_t>(pick(300))}});
     c.answers.push_back(
         {"remarks", std::string("Demo-opmerking ") + std::to_string(index) + " (synthetisch)"});
-    if (std::string_view(form.id) == "ips_session_log") {
+    if (std::string_view(form.id) == "ips_guidance") {
         Repeat contacts{"employer_contacts", {}};
         for (std::size_t i = 0, n = pick(4); i < n; ++i) {
             contacts.instances.push_back(
