@@ -21,16 +21,6 @@ constexpr double kMillisPerDay = 86400000.0;
 
 // ---- Dates ------------------------------------------------------------------------------------
 
-// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-std::int64_t daysFromCivil(std::int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 void civilFromDays(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
     z += 719468;
     const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -41,23 +31,6 @@ void civilFromDays(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
     d = doy - (153 * mp + 2) / 5 + 1;
     m = mp < 10 ? mp + 3 : mp - 9;
     y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-}
-
-// "YYYY-MM-DD" (optionally followed by a time, which is ignored) as days.
-std::optional<std::int64_t> parseDate(std::string_view s) {
-    if (s.size() < 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
-    auto digits = [&](std::size_t from, std::size_t n) -> std::optional<unsigned> {
-        unsigned v = 0;
-        for (std::size_t i = from; i < from + n; ++i) {
-            if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
-            v = v * 10 + static_cast<unsigned>(s[i] - '0');
-        }
-        return v;
-    };
-    auto y = digits(0, 4), m = digits(5, 2), d = digits(8, 2);
-    if (!y || !m || !d || *m < 1 || *m > 12 || *d < 1 || *d > 31) return std::nullopt;
-    if (s.size() > 10 && s[10] != 'T' && s[10] != ' ') return std::nullopt;
-    return daysFromCivil(*y, *m, *d);
 }
 
 std::string formatDate(std::int64_t days) {
@@ -659,7 +632,7 @@ double toDays(const Value& v) {
     if (const auto* t = std::get_if<DateTime>(&v))
         return static_cast<double>(t->utcMs) / kMillisPerDay;
     if (const auto* s = std::get_if<std::string>(&v)) {
-        if (auto days = parseDate(*s)) return static_cast<double>(*days);
+        if (auto days = parseIsoDate(*s, true)) return static_cast<double>(*days);
     }
     return toNumber(v);
 }
@@ -878,6 +851,35 @@ std::string toText(const Value& v) {
             }
         },
         v);
+}
+
+// Howard Hinnant's days-from-civil algorithm.
+std::int64_t daysFromCivil(std::int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2 ? 1 : 0;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+std::optional<std::int64_t> parseIsoDate(std::string_view s, bool allowTime) {
+    if (s.size() < 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+    if (s.size() > 10 && (!allowTime || (s[10] != 'T' && s[10] != ' '))) return std::nullopt;
+    auto digits = [&](std::size_t from, std::size_t n) -> std::optional<unsigned> {
+        unsigned v = 0;
+        for (std::size_t i = from; i < from + n; ++i) {
+            if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+            v = v * 10 + static_cast<unsigned>(s[i] - '0');
+        }
+        return v;
+    };
+    auto y = digits(0, 4), m = digits(5, 2), d = digits(8, 2);
+    if (!y || !m || !d || *m < 1 || *m > 12 || *d < 1) return std::nullopt;
+    static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
+    if (*d > (*m == 2 && !leap ? 28 : kDays[*m - 1])) return std::nullopt;
+    return daysFromCivil(*y, *m, *d);
 }
 
 Status checkPattern(std::string_view pattern) {

@@ -66,6 +66,12 @@ class Context {
     [[nodiscard]] virtual Date today() const;
 };
 
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+std::int64_t daysFromCivil(std::int64_t year, unsigned month, unsigned day);
+/// "YYYY-MM-DD" (a real calendar date) as days since 1970-01-01; with `allowTime`, a time part
+/// after 'T' or ' ' is allowed and ignored.
+std::optional<std::int64_t> parseIsoDate(std::string_view text, bool allowTime = false);
+
 /// Whether `pattern` is usable in regex() (a POSIX extended regular expression, with \d \w
 /// \s and their negations, without back-references). The error says what is wrong.
 Status checkPattern(std::string_view pattern);
