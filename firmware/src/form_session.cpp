@@ -348,6 +348,38 @@ struct FormSession::State {
     std::string language;
     InstanceData root;
     mutable std::vector<std::size_t> m_deciding;  // items whose visibility is being evaluated
+    // Relevance results per item and instance, kept until an answer they may read changes: a
+    // change clears only the items that depend on it, so refreshing after one answer costs what
+    // that answer affects, not the whole form.
+    mutable std::vector<std::map<Instances, bool>> m_relevant;
+
+    void forgetAllRelevance() const { m_relevant.assign(impl->nodes.size(), {}); }
+
+    // Clears cached relevance that may read the answer of `changed`: items whose relevance refers
+    // to it, and, since a hidden item's answer reads as empty, everything that depends on the
+    // visibility of those items and of all they contain.
+    void forgetRelevanceFrom(std::size_t changed) const {
+        if (m_relevant.size() != impl->nodes.size()) return forgetAllRelevance();
+        std::vector<std::size_t> work{changed};
+        std::vector<bool> seen(impl->nodes.size(), false);
+        while (!work.empty()) {
+            std::size_t y = work.back();
+            work.pop_back();
+            for (std::size_t d : node(y).relevanceDependents) {
+                if (seen[d]) continue;
+                seen[d] = true;
+                m_relevant[d].clear();
+                work.push_back(d);
+                std::vector<std::size_t> below(node(d).children.begin(), node(d).children.end());
+                while (!below.empty()) {
+                    std::size_t c = below.back();
+                    below.pop_back();
+                    work.push_back(c);
+                    below.insert(below.end(), node(c).children.begin(), node(c).children.end());
+                }
+            }
+        }
+    }
 
     [[nodiscard]] const Node& node(std::size_t i) const { return impl->nodes[i]; }
 
@@ -442,7 +474,13 @@ struct FormSession::State {
     [[nodiscard]] bool relevantHere(std::size_t n, const Instances& instances) const {
         const auto& rel = node(n).relevance;
         if (!rel) return true;
-        return expr::toBool(rel->evaluate(EvalContext(*this, n, instances, nullptr)));
+        if (m_relevant.size() != impl->nodes.size()) forgetAllRelevance();
+        auto& cache = m_relevant[n];
+        if (auto it = cache.find(instances); it != cache.end()) return it->second;
+        bool result = expr::toBool(rel->evaluate(EvalContext(*this, n, instances, nullptr)));
+        // While a relevance cycle is being broken the result is provisional: do not keep it.
+        if (m_deciding.empty()) cache.emplace(instances, result);
+        return result;
     }
 
     [[nodiscard]] bool visible(std::size_t n, const Instances& instances) const {
@@ -708,6 +746,7 @@ struct FormSession::State {
         const auto& r = node(n).repeats;
         InstanceData* data = locateMutable(r, instances, r.size());
         if (!data) return;
+        forgetRelevanceFrom(n);
         if (value && !isBlank(*value)) {
             data->answers.insert_or_assign(n, std::move(*value));
         } else {
@@ -814,6 +853,8 @@ struct FormSession::State {
     }
 
     void afterRepeatChange(std::size_t repeat, const Instances& instances) {
+        // Instances were added or renumbered: cached results keyed by instance are stale.
+        forgetAllRelevance();
         std::vector<std::size_t> changed;
         subtree(repeat, changed);
         Instances scope = node(repeat).repeats;
