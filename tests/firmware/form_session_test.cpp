@@ -166,6 +166,16 @@ TEST_CASE("session: skip logic shows and hides questions and repeats as answers 
     REQUIRE(s.setAnswer(at("works"), ChoiceAnswer{"yes", ""}));
     REQUIRE(s.problem(at("hours", {0})));
     CHECK(s.problem(at("hours", {0}))->kind == Kind::OutOfRange);
+    // Two steps away: age hides works, whose kept answer then reads as empty, which hides the
+    // repeat, although works itself was not touched (regression: cached relevance must follow).
+    CHECK(s.isVisible(at("jobs")));
+    REQUIRE(s.setAnswer(at("age"), std::int64_t{10}));
+    CHECK_FALSE(s.isVisible(at("works")));
+    CHECK_FALSE(s.isVisible(at("jobs")));
+    CHECK_FALSE(s.isVisible(at("hours", {0})));
+    REQUIRE(s.setAnswer(at("age"), std::int64_t{40}));
+    CHECK(s.isVisible(at("jobs")));
+    CHECK(s.isVisible(at("hours", {0})));
 }
 
 TEST_CASE("session: a calculation follows its question, clears with it and ignores the rest") {
