@@ -368,9 +368,12 @@ class Checker {
             if (Status s = expr::checkPattern(item.pattern()->string_view()); !s)
                 error(name, "pattern: " + s.error().message);
         }
-        if (type == QuestionType::Pseudonym && item.identifier_scheme() == fb::IdentifierScheme::None)
-            error(name, "a pseudonym question needs an identifier_scheme (Bsn, SchoolPupil, Other)");
-        if (type != QuestionType::Pseudonym && item.identifier_scheme() != fb::IdentifierScheme::None)
+        if (type == QuestionType::Pseudonym &&
+            item.identifier_scheme() == fb::IdentifierScheme::None)
+            error(name,
+                  "a pseudonym question needs an identifier_scheme (Bsn, SchoolPupil, Other)");
+        if (type != QuestionType::Pseudonym &&
+            item.identifier_scheme() != fb::IdentifierScheme::None)
             error(name, "identifier_scheme is only for pseudonym questions");
         if (item.identifying() && type == QuestionType::Note)
             error(name, "a note cannot be identifying");

@@ -371,7 +371,8 @@ std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
         }
         case fb::Value::PseudonymValue: {
             auto* v = a.value_as_PseudonymValue();
-            if (v && (!walk.chargeText(v->key_id()) || !walk.chargeText(v->scheme()))) return kShared;
+            if (v && (!walk.chargeText(v->key_id()) || !walk.chargeText(v->scheme())))
+                return kShared;
             if (!v || !v->digest() || v->digest()->size() < 16 || v->digest()->size() > 64)
                 return "pseudonym digest has a bad size";
             if (!v->key_id() || v->key_id()->size() == 0 || !validFbText(v->key_id()))
@@ -436,8 +437,7 @@ std::optional<std::string> checkFbLevel(
                 if (!walk.charge(8))
                     return path + ": the body reuses its parts (a record cannot be that large)";
                 std::string inner = path + r->name()->str() + "[" + std::to_string(index) + "]/";
-                if (auto p =
-                        checkFbLevel(inst->answers(), inst->repeats(), inner, depth + 1, walk))
+                if (auto p = checkFbLevel(inst->answers(), inst->repeats(), inner, depth + 1, walk))
                     return p;
             }
         }

@@ -263,7 +263,9 @@ Result<std::int64_t> Database::queryInt(std::string_view sql) {
     return stmt->columnInt(0);
 }
 
-int Database::changes() const { return sqlite3_changes(m_db); }
+int Database::changes() const {
+    return sqlite3_changes(m_db);
+}
 
 bool Database::readOnly() const {
     return sqlite3_db_readonly(m_db, "main") == 1;

@@ -75,7 +75,8 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
         rev.seq = r->seq();
         // A device sends its outbox in order and without gaps: "received through N" relies on it.
         if (rev.seq == 0 || (previous != 0 && rev.seq != previous + 1))
-            return malformed("revision sequence numbers must be consecutive and start at 1 or more");
+            return malformed(
+                "revision sequence numbers must be consecutive and start at 1 or more");
         previous = rev.seq;
         rev.recordId = fromFb(*r->record_id());
         rev.hlc = HlcTimestamp{r->hlc()};

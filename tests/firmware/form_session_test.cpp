@@ -11,6 +11,8 @@
 #include <veld/form_session.hpp>
 #include <veld/record.hpp>
 
+#include "support/test_support.hpp"
+
 using namespace veld;
 using namespace veld::forms;
 
@@ -18,14 +20,6 @@ namespace {
 
 using Kind = SessionProblem::Kind;
 using FormPtr = std::shared_ptr<const CompiledForm>;
-
-std::string readFile(const std::string& path) {
-    std::ifstream in(path);
-    REQUIRE_MESSAGE(in, "cannot read " << path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 FormPtr loadJson(const std::string& json, const std::string& name) {
     auto check = compileFormJson(json, name);
@@ -38,8 +32,9 @@ FormPtr loadJson(const std::string& json, const std::string& name) {
 }
 
 FormPtr minimalForm() {
-    return loadJson(readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json"),
-                    "valid_minimal.json");
+    return loadJson(
+        test::readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json"),
+        "valid_minimal.json");
 }
 
 std::string label(const std::string& text) {
@@ -469,7 +464,7 @@ TEST_CASE("session: a draft reopens with the same answers, on the same form vers
 
 TEST_CASE("session: a form with errors is refused when loaded") {
     auto check = compileFormJson(
-        readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json"), "x.json");
+        test::readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json"), "x.json");
     REQUIRE(check.ok());
     auto broken = check.binary;
     broken[4] = 'X';  // the file identifier
@@ -604,7 +599,7 @@ TEST_CASE("session: every pilot form can be walked to a final record") {
     for (const char* pilot : pilots) {
         CAPTURE(pilot);
         std::string file = std::string(VELD_SOURCE_DIR) + "/schemas/forms/" + pilot + ".json";
-        auto form = loadJson(readFile(file), file);
+        auto form = loadJson(test::readFile(file), file);
         auto s = FormSession::start(form, "en");
         const auto& fbForm = form->form();
         int passes = 0;

@@ -7,21 +7,15 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 
+#include "support/test_support.hpp"
+
 using namespace veld;
 using namespace veld::forms;
 
 namespace {
 
-std::string readFile(const std::string& path) {
-    std::ifstream in(path);
-    REQUIRE_MESSAGE(in, "cannot read " << path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 std::string validForm() {
-    return readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json");
+    return test::readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json");
 }
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
@@ -119,7 +113,9 @@ TEST_CASE("every kind of authoring mistake gives an error that names the item an
         {"two labels in one language", "{\"lang\": \"en\", \"text\": \"Age\"}",
          "{\"lang\": \"en\", \"text\": \"Age\"}, {\"lang\": \"en\", \"text\": \"Years\"}",
          "two texts for language 'en'", "age"},
-        {"a pseudonym without a scheme", "\"name\": \"age\", \"kind\": \"Question\", \"type\": \"Integer\", \"min_value\": 0, \"max_value\": 120,",
+        {"a pseudonym without a scheme",
+         "\"name\": \"age\", \"kind\": \"Question\", \"type\": \"Integer\", \"min_value\": 0, "
+         "\"max_value\": 120,",
          "\"name\": \"age\", \"kind\": \"Question\", \"type\": \"Pseudonym\",",
          "needs an identifier_scheme", "age"},
         {"a form without a title in its default language",

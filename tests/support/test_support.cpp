@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include <fcntl.h>
@@ -121,6 +122,12 @@ RecordContent normalized(RecordContent content) {
     std::sort(content.paradata.timings.begin(), content.paradata.timings.end(),
               [](const QuestionTiming& a, const QuestionTiming& b) { return a.name < b.name; });
     return content;
+}
+
+std::string readFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 std::string binary(const std::string& name) {

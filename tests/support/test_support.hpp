@@ -64,6 +64,9 @@ class ChildProcess {
     ProcessResult m_result;
 };
 
+/// The whole content of a file; throws std::runtime_error when it cannot be read.
+std::string readFile(const std::string& path);
+
 /// Path of a program built by this project.
 std::string binary(const std::string& name);
 
