@@ -348,6 +348,7 @@ struct FormSession::State {
     std::string language;
     InstanceData root;
     mutable std::vector<std::size_t> m_deciding;  // items whose visibility is being evaluated
+    mutable std::size_t m_cycleCuts = 0;          // how often a relevance cycle was cut short
     // Relevance results per item and instance, kept until an answer they may read changes: a
     // change clears only the items that depend on it, so refreshing after one answer costs what
     // that answer affects, not the whole form.
@@ -477,9 +478,11 @@ struct FormSession::State {
         if (m_relevant.size() != impl->nodes.size()) forgetAllRelevance();
         auto& cache = m_relevant[n];
         if (auto it = cache.find(instances); it != cache.end()) return it->second;
+        std::size_t cutsBefore = m_cycleCuts;
         bool result = expr::toBool(rel->evaluate(EvalContext(*this, n, instances, nullptr)));
-        // While a relevance cycle is being broken the result is provisional: do not keep it.
-        if (m_deciding.empty()) cache.emplace(instances, result);
+        // A result that relied on cutting a relevance cycle short is provisional, and one that
+        // reads the clock changes without any answer changing: keep neither.
+        if (m_cycleCuts == cutsBefore && !rel->usesClock()) cache.emplace(instances, result);
         return result;
     }
 
@@ -496,7 +499,10 @@ struct FormSession::State {
     // is being decided (a cycle the form checks do not catch) reads that item as hidden, so
     // evaluation always ends.
     [[nodiscard]] bool visibleFromExpression(std::size_t n, const Instances& instances) const {
-        if (std::find(m_deciding.begin(), m_deciding.end(), n) != m_deciding.end()) return false;
+        if (std::find(m_deciding.begin(), m_deciding.end(), n) != m_deciding.end()) {
+            ++m_cycleCuts;
+            return false;
+        }
         m_deciding.push_back(n);
         bool result = visible(n, instances);
         m_deciding.pop_back();
@@ -548,13 +554,17 @@ struct FormSession::State {
                 return make(SessionProblem::Kind::Required);
             return std::nullopt;
         }
-        if (nd.type == QuestionType::Integer || nd.type == QuestionType::Decimal) {
+        // Range, length and pattern are for what people type; a calculated value cannot be
+        // corrected by anyone, so only its constraint applies.
+        if (!nd.calculated() &&
+            (nd.type == QuestionType::Integer || nd.type == QuestionType::Decimal)) {
             double x = expr::toNumber(toValue(*v));
             if ((nd.item->min_value() && x < *nd.item->min_value()) ||
                 (nd.item->max_value() && x > *nd.item->max_value()))
                 return make(SessionProblem::Kind::OutOfRange);
         }
-        if (const auto* text = std::get_if<std::string>(v); text && nd.type == QuestionType::Text) {
+        if (const auto* text = std::get_if<std::string>(v);
+            text && nd.type == QuestionType::Text && !nd.calculated()) {
             std::uint32_t max = nd.item->max_length() ? nd.item->max_length() : kDefaultMaxLength;
             if (codePoints(*text) > max) return make(SessionProblem::Kind::TooLong);
             if (nd.pattern) {
@@ -583,7 +593,27 @@ struct FormSession::State {
 
     // ---- values -----------------------------------------------------------------------------
 
+    // The value fits its question, and the store will accept it (UTF-8, sizes, date ranges,
+    // pseudonym digests, ...): a session never produces content that cannot be saved.
     [[nodiscard]] Status checkValue(const Node& nd, const AnswerValue& v) const {
+        if (Status s = checkType(nd, v); !s) return s;
+        if (Status s = storableError(nd, v); !s)
+            return invalid("item '" + nd.name + "': " + s.error().message);
+        return {};
+    }
+
+    [[nodiscard]] Status storableError(const Node& nd, const AnswerValue& v) const {
+        RecordContent one;
+        one.formId = std::string(impl->form->id()->string_view());
+        one.answers.push_back(Answer{nd.name, v});
+        return checkRecordContent(one);
+    }
+
+    [[nodiscard]] bool storable(const Node& nd, const AnswerValue& v) const {
+        return storableError(nd, v).ok();
+    }
+
+    [[nodiscard]] Status checkType(const Node& nd, const AnswerValue& v) const {
         auto wrong = [&](const char* expected) {
             return invalid("item '" + nd.name + "' takes " + expected);
         };
@@ -798,10 +828,34 @@ struct FormSession::State {
         go(root);
     }
 
-    void calculate(std::size_t n, const Instances& instances) {
+    // Returns whether the stored answer changed.
+    bool calculate(std::size_t n, const Instances& instances) {
         const Node& nd = node(n);
         expr::Value v = nd.calculation->evaluate(EvalContext(*this, n, instances, nullptr));
-        store(n, instances, fromCalculation(nd, v));
+        std::optional<AnswerValue> next = fromCalculation(nd, v);
+        // A result the store would refuse (a date far out, text too long) is no answer.
+        if (next && !storable(nd, *next)) next.reset();
+        if (next && isBlank(*next)) next.reset();
+        const auto& r = nd.repeats;
+        const InstanceData* data = locate(r, instances, r.size());
+        if (!data) return false;
+        auto it = data->answers.find(n);
+        std::optional<AnswerValue> before;
+        if (it != data->answers.end()) before = it->second;
+        if (before == next) return false;
+        store(n, instances, std::move(next));
+        return true;
+    }
+
+    // Runs `order` until nothing changes: the order follows calculations' references to each
+    // other, but a calculation may also read a question whose relevance reads a later
+    // calculation. Each pass after the first is caused by such a change; the bound stops
+    // anything that would never settle.
+    template <class Pass>
+    void untilStable(std::size_t calculations, Pass pass) {
+        for (std::size_t round = 0; round <= calculations; ++round) {
+            if (!pass()) return;
+        }
     }
 
     // Recomputes the calculations that depend on `changed` (and those among `changed`), in
@@ -836,14 +890,24 @@ struct FormSession::State {
         std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
             return node(a).calcRank < node(b).calcRank;
         });
-        for (std::size_t n : order) {
-            forEachInstance(n, scope, prefix, [&](const Instances& at) { calculate(n, at); });
-        }
+        untilStable(order.size(), [&] {
+            bool changedAny = false;
+            for (std::size_t n : order) {
+                forEachInstance(n, scope, prefix,
+                                [&](const Instances& at) { changedAny |= calculate(n, at); });
+            }
+            return changedAny;
+        });
     }
 
     void recalculateAll() {
-        for (std::size_t n : impl->calcOrder)
-            forEachInstance(n, {}, {}, [&](const Instances& at) { calculate(n, at); });
+        untilStable(impl->calcOrder.size(), [&] {
+            bool changedAny = false;
+            for (std::size_t n : impl->calcOrder)
+                forEachInstance(n, {}, {},
+                                [&](const Instances& at) { changedAny |= calculate(n, at); });
+            return changedAny;
+        });
     }
 
     void subtree(std::size_t n, std::vector<std::size_t>& out) const {
@@ -942,6 +1006,7 @@ struct FormSession::State {
                 return invalid("the draft answers '" + a.name + "', which is not a question");
             if (node(n).innermostRepeat() != repeat)
                 return invalid("the draft answers '" + a.name + "' outside its repeat");
+            if (node(n).calculated()) continue;  // recomputed once the draft is loaded
             if (Status s = checkValue(node(n), a.value); !s) return s;
             if (data.answers.count(n)) return invalid("the draft answers '" + a.name + "' twice");
             if (!isBlank(a.value)) data.answers.emplace(n, a.value);
@@ -975,7 +1040,14 @@ std::unique_ptr<FormSession::State> newState(std::shared_ptr<const CompiledForm>
                                              std::string language) {
     auto state = std::make_unique<FormSession::State>();
     state->impl = &form->impl();
-    state->language = language.empty() ? form->defaultLanguage() : std::move(language);
+    // A language the form does not offer falls back to the default one (labels would be missing,
+    // and the language is stored in the record's paradata).
+    bool offered = false;
+    if (const auto* languages = form->form().languages()) {
+        for (const auto* l : *languages)
+            offered = offered || l->tag()->string_view() == language;
+    }
+    state->language = offered ? std::move(language) : form->defaultLanguage();
     state->form = std::move(form);
     return state;
 }

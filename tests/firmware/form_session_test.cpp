@@ -621,3 +621,94 @@ TEST_CASE("session: every pilot form can be walked to a final record") {
         CHECK(reopened->content() == s.content());
     }
 }
+
+namespace {
+
+std::string question(const std::string& name, const std::string& type, const std::string& extra) {
+    return R"({"name": ")" + name + R"(", "kind": "Question", "type": ")" + type + R"(", )" +
+           label(name) + (extra.empty() ? "" : ", " + extra) + "}";
+}
+
+FormPtr formOf(const std::vector<std::string>& items) {
+    std::string json = R"({"id": "small", "version": 1, "default_language": "en",
+  "languages": [{"tag": "en", "name": "English"}],
+  "titles": [{"lang": "en", "text": "Small"}], "items": [)";
+    for (std::size_t i = 0; i < items.size(); ++i)
+        json += (i ? ",\n" : "\n") + items[i];
+    json += "]}";
+    return loadJson(json, "small.json");
+}
+
+}  // namespace
+
+TEST_CASE(
+    "session: a calculation reading a question whose relevance depends on a later "
+    "calculation settles") {
+    // Regression: calculations ran once in reference order, so `total` kept a value read from
+    // `extra` after `extra` had become hidden through `is_adult`.
+    auto form = formOf({
+        question("extra", "Integer", R"("relevance": "${is_adult} = 'yes'")"),
+        question("total", "Integer",
+                 R"x("read_only": true, "calculation": "coalesce(${extra}, 0)")x"),
+        question("age", "Integer", ""),
+        question("is_adult", "Text",
+                 R"x("read_only": true, "calculation": "if(${age} >= 18, 'yes', 'no')")x"),
+    });
+    auto s = FormSession::start(form);
+    REQUIRE(s.setAnswer(at("age"), std::int64_t{30}));
+    REQUIRE(s.setAnswer(at("extra"), std::int64_t{5}));
+    CHECK(s.answer(at("total")) == std::optional<AnswerValue>(std::int64_t{5}));
+    REQUIRE(s.setAnswer(at("age"), std::int64_t{10}));
+    CHECK_FALSE(s.isVisible(at("extra")));
+    CHECK(s.answer(at("total")) == std::optional<AnswerValue>(std::int64_t{0}));
+    auto final = s.finalContent();
+    REQUIRE(final);
+    for (const auto& a : final->answers) {
+        if (a.name == "total") CHECK(a.value == AnswerValue{std::int64_t{0}});
+        CHECK(a.name != "extra");
+    }
+}
+
+TEST_CASE("session: a long chain of relevance is evaluated once per item, not exponentially") {
+    // Regression: relevance results found while deciding another item's visibility were not
+    // kept, so q(i) relevant on q(i-1) and q(i-2) cost Fibonacci(i) evaluations.
+    std::vector<std::string> items{question("q0", "Integer", ""), question("q1", "Integer", "")};
+    for (int i = 2; i < 60; ++i) {
+        items.push_back(question("q" + std::to_string(i), "Integer",
+                                 R"("relevance": "${q)" + std::to_string(i - 1) +
+                                     "} != '' and ${q" + std::to_string(i - 2) + R"(} != ''")"));
+    }
+    auto s = FormSession::start(formOf(items));
+    for (int i = 0; i < 60; ++i)
+        REQUIRE(s.setAnswer(at("q" + std::to_string(i)), std::int64_t{1}));
+    REQUIRE(s.setAnswer(at("q0"), std::int64_t{2}));  // forgets the whole chain
+    CHECK(s.isVisible(at("q59")));
+    REQUIRE(s.clearAnswer(at("q0")));
+    CHECK_FALSE(s.isVisible(at("q59")));
+    CHECK(s.problems().empty());
+}
+
+TEST_CASE("session: answers the store would refuse are refused when given") {
+    auto s = FormSession::start(formOf({
+        question("when", "Date", ""),
+        question("note_calc", "Note", R"x("calculation": "concat('Hello ', ${name})")x"),
+        question("name", "Text", ""),
+    }));
+    auto far = s.setAnswer(at("when"), DateAnswer{400000});
+    REQUIRE_FALSE(far);
+    CHECK(far.error().code == ErrorCode::InvalidArgument);
+    auto notUtf8 = s.setAnswer(at("name"), std::string("\xC0\xAF"));
+    REQUIRE_FALSE(notUtf8);
+    REQUIRE(s.setAnswer(at("name"), std::string("Sam")));
+    // A draft holding a calculated note reopens (regression: it was refused as an answer to a
+    // note).
+    auto reopened = FormSession::open(
+        formOf({
+            question("when", "Date", ""),
+            question("note_calc", "Note", R"x("calculation": "concat('Hello ', ${name})")x"),
+            question("name", "Text", ""),
+        }),
+        s.content());
+    REQUIRE_MESSAGE(reopened, (reopened ? "" : reopened.error().describe()));
+    CHECK(reopened->answer(at("name")) == std::optional<AnswerValue>(std::string("Sam")));
+}

@@ -72,7 +72,7 @@ struct Progress {
 class FormSession {
   public:
     /// A new, empty record: defaults applied and calculations run. `language` picks labels and
-    /// messages; empty means the form's default language.
+    /// messages; empty, or a language the form does not offer, means the form's default one.
     static FormSession start(std::shared_ptr<const CompiledForm> form, std::string language = {});
     /// Continues a draft. WrongState when the draft was made with another form or form version
     /// (a draft stays on the version it was started with); InvalidArgument when an answer does
