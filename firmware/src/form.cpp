@@ -145,6 +145,7 @@ class Checker {
         if (m_form.items()) collectItems(*m_form.items(), 0, false);
         if (m_form.items()) checkItems(*m_form.items(), false);
         checkCalculationCycles();
+        checkRelevanceCycles();
         checkSummary();
         return std::move(m_problems);
     }
@@ -244,9 +245,10 @@ class Checker {
     }
 
     void collectItems(const flatbuffers::Vector<flatbuffers::Offset<Item>>& items, int depth,
-                      bool inRepeat) {
+                      bool inRepeat, const std::string& parent = {}) {
         for (const auto* item : items) {
             std::string name = item->name()->str();
+            m_parent[name] = parent;
             if (!validName(name)) error(name, "'" + name + "' is not a valid item name");
             if (!m_items.emplace(name, item).second)
                 error(name, "the name '" + name + "' is used by two items");
@@ -257,7 +259,7 @@ class Checker {
                     continue;
                 }
                 collectItems(*item->children(), depth + 1,
-                             inRepeat || item->kind() == ItemKind::Repeat);
+                             inRepeat || item->kind() == ItemKind::Repeat, name);
             }
         }
     }
@@ -323,7 +325,8 @@ class Checker {
                     error(name, "max_count is smaller than min_count");
                 if (kind == ItemKind::Group && (item->min_count() || item->max_count()))
                     error(name, "min_count and max_count belong to repeats, not groups");
-                parseExpression(name, "relevance", item->relevance(), false);
+                if (auto rel = parseExpression(name, "relevance", item->relevance(), false))
+                    m_relevanceRefs[name] = rel->references();
                 if (item->children())
                     checkItems(*item->children(), inRepeat || kind == ItemKind::Repeat);
             }
@@ -377,7 +380,8 @@ class Checker {
             error(name, "identifier_scheme is only for pseudonym questions");
         if (item.identifying() && type == QuestionType::Note)
             error(name, "a note cannot be identifying");
-        parseExpression(name, "relevance", item.relevance(), false);
+        if (auto rel = parseExpression(name, "relevance", item.relevance(), false))
+            m_relevanceRefs[name] = rel->references();
         auto constraint = parseExpression(name, "constraint", item.constraint(), true);
         if (constraint && !hasText(item.constraint_messages(), m_default))
             error(name,
@@ -463,6 +467,44 @@ class Checker {
         }
     }
 
+    // Whether an item is shown depends on its relevance, on what that relevance reads (a hidden
+    // answer reads as empty, so on whether those items are shown), and on its enclosing groups.
+    // A circle in that (A shown if B answered, B shown if A answered; a group shown if a question
+    // inside it is answered) has no consistent answer, so it is refused.
+    void checkRelevanceCycles() {
+        std::map<std::string, int> state;  // 0 new, 1 on the path, 2 done
+        std::vector<std::string> path;
+        std::set<std::string> reported;
+        std::function<void(const std::string&)> visit = [&](const std::string& node) {
+            state[node] = 1;
+            path.push_back(node);
+            std::vector<std::string> next;
+            if (auto it = m_relevanceRefs.find(node); it != m_relevanceRefs.end())
+                next = it->second;
+            if (auto it = m_parent.find(node); it != m_parent.end() && !it->second.empty())
+                next.push_back(it->second);
+            for (const auto& n : next) {
+                if (!m_items.count(n) || n == node) continue;  // reported elsewhere
+                if (state[n] == 1) {
+                    if (reported.insert(n).second) {
+                        std::string cycle;
+                        auto start = std::find(path.begin(), path.end(), n);
+                        for (auto p = start; p != path.end(); ++p)
+                            cycle += *p + " -> ";
+                        error(n, "whether it is shown depends on itself: " + cycle + n);
+                    }
+                } else if (state[n] == 0) {
+                    visit(n);
+                }
+            }
+            path.pop_back();
+            state[node] = 2;
+        };
+        for (const auto& [name, item] : m_items) {
+            if (state[name] == 0) visit(name);
+        }
+    }
+
     void checkSummary() {
         const auto* settings = m_form.settings();
         if (!settings || !settings->summary_question() || settings->summary_question()->size() == 0)
@@ -489,6 +531,8 @@ class Checker {
     std::map<std::string, const Item*> m_items;
     std::map<std::string, bool> m_inRepeat;
     std::map<std::string, std::vector<std::string>> m_calcRefs;
+    std::map<std::string, std::vector<std::string>> m_relevanceRefs;
+    std::map<std::string, std::string> m_parent;  // enclosing group or repeat; '' at the top
     std::vector<FormProblem> m_problems;
 };
 

@@ -118,6 +118,10 @@ TEST_CASE("every kind of authoring mistake gives an error that names the item an
          "\"max_value\": 120,",
          "\"name\": \"age\", \"kind\": \"Question\", \"type\": \"Pseudonym\",",
          "needs an identifier_scheme", "age"},
+        {"two questions shown only if the other is answered",
+         "\"min_value\": 0, \"max_value\": 120,",
+         "\"min_value\": 0, \"max_value\": 120, \"relevance\": \"${works} = 'yes'\",",
+         "whether it is shown depends on itself", "age"},
         {"a form without a title in its default language",
          "{\"lang\": \"nl\", \"text\": \"Proef\"}, ", "", "no title in its default language", ""},
     };
