@@ -242,7 +242,10 @@ int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
     for (const auto& line : report->integrityMessages)
         out << "  " << line << "\n";
     out << "bodies:      " << report->bodiesChecked << " checked, " << report->badBodies.size()
-        << " bad, " << report->alreadyQuarantined << " already quarantined\n";
+        << " bad, " << report->alreadyQuarantined << " already quarantined";
+    if (report->newerBodies > 0)
+        out << ", " << report->newerBodies << " written by a newer Veld (not checked, not bad)";
+    out << "\n";
     for (const auto& bad : report->badBodies) {
         out << "  " << bad.recordId.toString() << " (" << recordStatusName(bad.previousStatus)
             << "): " << bad.reason << "\n";
