@@ -25,6 +25,26 @@ Record sampleRecord(int n) {
     return r;
 }
 
+// Finishes a hand-built record body around answers and repeats already in `b`.
+std::vector<std::uint8_t> finishRecord(
+    flatbuffers::FlatBufferBuilder& b, const Uuid& id,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Answer>>> answers,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Repeat>>> repeats) {
+    auto form = b.CreateString("form_a");
+    fb::Uuid fid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
+    Uuid device = makeUuidV4();
+    fb::Uuid did(flatbuffers::span<const std::uint8_t, 16>(device.bytes.data(), 16));
+    fb::RecordBuilder rb(b);
+    rb.add_id(&fid);
+    rb.add_form_id(form);
+    rb.add_device_id(&did);
+    rb.add_hlc(100);
+    rb.add_answers(answers);
+    rb.add_repeats(repeats);
+    fb::FinishRecordBuffer(b, rb.Finish());
+    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+}
+
 // A body built by hand, for shapes encodeRecord() refuses to make.
 std::vector<std::uint8_t> handBuilt(const std::vector<std::pair<std::string, std::string>>& answers,
                                     const Uuid& id) {
@@ -35,18 +55,7 @@ std::vector<std::uint8_t> handBuilt(const std::vector<std::pair<std::string, std
         list.push_back(fb::CreateAnswer(b, b.CreateString(name), fb::Value::TextValue, v.Union()));
     }
     auto vec = b.CreateVector(list);  // deliberately not sorted
-    auto form = b.CreateString("form_a");
-    fb::Uuid fid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
-    Uuid device = makeUuidV4();
-    fb::Uuid did(flatbuffers::span<const std::uint8_t, 16>(device.bytes.data(), 16));
-    fb::RecordBuilder rb(b);
-    rb.add_id(&fid);
-    rb.add_form_id(form);
-    rb.add_device_id(&did);
-    rb.add_hlc(100);
-    rb.add_answers(vec);
-    fb::FinishRecordBuffer(b, rb.Finish());
-    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+    return finishRecord(b, id, vec, 0);
 }
 
 }  // namespace
@@ -199,20 +208,8 @@ TEST_CASE("a small body that reuses its parts to describe a huge record is refus
     auto repeat = fb::CreateRepeat(b, b.CreateString("visits"), b.CreateVector(instances));
     std::vector<flatbuffers::Offset<fb::Repeat>> repeats{repeat};
     auto repeatVec = b.CreateVector(repeats);
-    auto form = b.CreateString("form_a");
     ManualClock clock(1764064800000);
-    Uuid id = makeUuidV7(clock);
-    Uuid device = makeUuidV4();
-    fb::Uuid fid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
-    fb::Uuid did(flatbuffers::span<const std::uint8_t, 16>(device.bytes.data(), 16));
-    fb::RecordBuilder rb(b);
-    rb.add_id(&fid);
-    rb.add_form_id(form);
-    rb.add_device_id(&did);
-    rb.add_hlc(100);
-    rb.add_repeats(repeatVec);
-    fb::FinishRecordBuffer(b, rb.Finish());
-    std::vector<std::uint8_t> body(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+    auto body = finishRecord(b, makeUuidV7(clock), 0, repeatVec);
     REQUIRE(body.size() < 300000);
     auto e = decodeRecord(body);
     REQUIRE_FALSE(e);
