@@ -8,6 +8,7 @@
 #include <veld/expression.hpp>
 #include <veld/form.hpp>
 #include <veld/form_session.hpp>
+#include <veld/pseudonym.hpp>
 
 namespace veld::forms {
 
@@ -673,9 +674,18 @@ struct FormSession::State {
             case QuestionType::Signature:
                 if (!std::holds_alternative<SignatureAnswer>(v)) return wrong("a signature");
                 return {};
-            case QuestionType::Pseudonym:
-                if (!std::holds_alternative<PseudonymAnswer>(v)) return wrong("a pseudonym");
+            case QuestionType::Pseudonym: {
+                // Made by pseudonym::make() for this question's scheme: a digest of the expected
+                // size, so that digests of one person made on different devices compare equal.
+                const auto* p = std::get_if<PseudonymAnswer>(&v);
+                if (!p) return wrong("a pseudonym");
+                if (p->scheme != pseudonym::schemeName(nd.item->identifier_scheme()))
+                    return invalid("item '" + nd.name + "': a pseudonym of another scheme");
+                if (p->digest.size() != pseudonym::kDigestBytes)
+                    return invalid("item '" + nd.name + "': a pseudonym digest has " +
+                                   std::to_string(pseudonym::kDigestBytes) + " bytes");
                 return {};
+            }
             case QuestionType::Note:
             case QuestionType::None:
                 break;

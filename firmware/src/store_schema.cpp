@@ -78,9 +78,28 @@ CREATE TABLE quarantine (
 CREATE INDEX quarantine_by_record ON quarantine (record_id);
 )sql";
 
+// Version 3: the forms published to this device (immutable per version: a draft reopens with the
+// version it was started with) and the device's settings.
+constexpr const char* kV3 = R"sql(
+CREATE TABLE forms (
+    form_id          TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    pilot            TEXT NOT NULL DEFAULT '',
+    binary           BLOB NOT NULL,
+    installed_utc_ms INTEGER NOT NULL,
+    PRIMARY KEY (form_id, version)
+) STRICT;
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
+    {3, kV3},
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 #include <veld/form_session.hpp>
+#include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
 
 #include "support/test_support.hpp"
@@ -544,7 +545,9 @@ std::vector<AnswerValue> candidates(const fb::Form& form, const fb::Item& item) 
             out.emplace_back(SignatureAnswer{{{{1, 1}, {5, 9}, {20, 3}}}, 100, 50});
             break;
         case fb::QuestionType::Pseudonym:
-            out.emplace_back(PseudonymAnswer{std::vector<std::uint8_t>(32, 7), "k1", "test"});
+            out.emplace_back(
+                PseudonymAnswer{std::vector<std::uint8_t>(32, 7), "k1",
+                                std::string(pseudonym::schemeName(item.identifier_scheme()))});
             break;
         default:
             break;

@@ -13,15 +13,16 @@ using namespace veld;
 
 namespace {
 
-// Writes a store exactly as a Veld with schema version 1 left it: migration 1 only, a device id,
-// two finalized records in the outbox and a draft.
-struct V1Store {
+// Writes a store exactly as a Veld with an older schema version left it: the migrations up to
+// `version` only, a device id, two finalized records in the outbox and a draft.
+struct OldStore {
     Uuid deviceId = makeUuidV4();
     std::vector<Uuid> ids;
 };
 
-V1Store writeV1Store(const std::string& path) {
-    V1Store out;
+OldStore writeOldStore(const std::string& path, int version) {
+    REQUIRE(version < Store::kSchemaVersion);
+    OldStore out;
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     auto exec = [&](const std::string& text) {
@@ -34,8 +35,10 @@ V1Store writeV1Store(const std::string& path) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA application_id = " + std::to_string(Store::kApplicationId));
     exec("BEGIN");
-    exec(store_schema::migrations()[0].sql);
-    exec("PRAGMA user_version = 1");
+    for (const auto& m : store_schema::migrations()) {
+        if (m.version <= version) exec(m.sql);
+    }
+    exec("PRAGMA user_version = " + std::to_string(version));
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db, "INSERT INTO meta (key, value) VALUES ('device_id', ?1)", -1, &st,
                        nullptr);
@@ -89,32 +92,39 @@ void setUserVersion(const std::string& path, int version) {
 
 }  // namespace
 
-TEST_CASE("a store written by schema version 1 is upgraded and keeps every record") {
-    test::TempDir dir;
-    std::string path = dir.file("old.veld");
-    V1Store old = writeV1Store(path);
+TEST_CASE("stores written by every older schema version are upgraded and keep every record") {
+    for (int version = 1; version < Store::kSchemaVersion; ++version) {
+        CAPTURE(version);
+        test::TempDir dir;
+        std::string path = dir.file("old.veld");
+        OldStore old = writeOldStore(path, version);
 
-    auto store = Store::open(path);
-    REQUIRE_MESSAGE(store, (store ? "" : store.error().describe()));
-    CHECK(store->info()->schemaVersion == Store::kSchemaVersion);
-    CHECK(store->deviceId() == old.deviceId);
-    for (std::size_t i = 0; i < 3; ++i) {
-        auto rec = store->get(old.ids[i]);
-        REQUIRE(rec);
-        CHECK(rec->record.content == test::normalized(test::sampleContent(static_cast<int>(i))));
+        auto store = Store::open(path);
+        REQUIRE_MESSAGE(store, (store ? "" : store.error().describe()));
+        CHECK(store->info()->schemaVersion == Store::kSchemaVersion);
+        CHECK(store->deviceId() == old.deviceId);
+        for (std::size_t i = 0; i < 3; ++i) {
+            auto rec = store->get(old.ids[i]);
+            REQUIRE(rec);
+            CHECK(rec->record.content ==
+                  test::normalized(test::sampleContent(static_cast<int>(i))));
+        }
+        CHECK(store->info()->finalized == 2);
+        CHECK(store->info()->drafts == 1);
+        // The outbox carries on where the old version left it, and the new tables work.
+        CHECK(store->finalizeNew(test::sampleContent(5))->seq == 3);
+        CHECK(store->quarantine()->empty());
+        CHECK(store->forms()->empty());
+        CHECK(store->setting("pseudonym.key").value() == std::nullopt);
+        REQUIRE(store->setSetting("pseudonym.key", "demo:01"));
+        CHECK(store->check(false)->ok());
     }
-    CHECK(store->info()->finalized == 2);
-    CHECK(store->info()->drafts == 1);
-    // The outbox carries on where the old version left it, and the new quarantine works.
-    CHECK(store->finalizeNew(test::sampleContent(5))->seq == 3);
-    CHECK(store->quarantine()->empty());
-    CHECK(store->check(false)->ok());
 }
 
 TEST_CASE("an old store opened read-only is not silently used half-upgraded") {
     test::TempDir dir;
     std::string path = dir.file("old.veld");
-    writeV1Store(path);
+    writeOldStore(path, Store::kSchemaVersion - 1);
     auto store = Store::open(path, {.mode = sql::OpenMode::ReadOnly});
     REQUIRE_FALSE(store);
     CHECK(store.error().code == ErrorCode::ReadOnly);

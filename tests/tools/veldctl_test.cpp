@@ -1,10 +1,14 @@
 // veldctl as a person uses it: the real binary, real store files, exit codes and output.
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <doctest/doctest.h>
 
+#include <veld/form.hpp>
+#include <veld/form_session.hpp>
+#include <veld/pseudonym.hpp>
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
@@ -41,7 +45,7 @@ TEST_CASE("veldctl store init, demo, info, list, show and check work on a real s
 
     auto info = veldctl({"store", "info", path});
     CHECK(info.exitCode == 0);
-    CHECK(contains(info.out, "schema:       2"));
+    CHECK(contains(info.out, "schema:       " + std::to_string(Store::kSchemaVersion)));
     auto store = Store::open(path, {.mode = sql::OpenMode::ReadOnly});
     REQUIRE(store);
     auto facts = store->info().value();
@@ -58,10 +62,17 @@ TEST_CASE("veldctl store init, demo, info, list, show and check work on a real s
     auto show = veldctl({"store", "show", path, first.id.toString()});
     CHECK(show.exitCode == 0);
     CHECK(contains(show.out, "ips_guidance v1"));
-    CHECK(contains(show.out, "remarks: text"));
+    CHECK(contains(show.out, "contact_date: date"));
     // Answers never reach the terminal: the demo's free-text answers are not printed.
-    CHECK_FALSE(contains(show.out, "Demo-opmerking"));
-    CHECK_FALSE(contains(list.out, "Demo-opmerking"));
+    auto all = veldctl({"store", "list", path, "--all"});
+    CHECK(contains(all.out, "30 record(s)"));
+    CHECK_FALSE(contains(all.out, "synthetisch"));
+    auto rows = store->list({.limit = 30}).value().rows;
+    for (const auto& row : rows) {
+        auto one = veldctl({"store", "show", path, row.id.toString()});
+        CHECK(one.exitCode == 0);
+        CHECK_FALSE(contains(one.out, "synthetisch"));
+    }
 
     auto check = veldctl({"store", "check", path});
     CHECK(check.exitCode == 0);
@@ -169,9 +180,139 @@ TEST_CASE("veldctl form check, compile and show work on form files") {
     CHECK(veldctl({"form"}).exitCode == 2);
     CHECK(veldctl({"form", "check"}).exitCode == 2);
     CHECK(veldctl({"form", "show", valid, "--lang"}).exitCode == 2);
-    for (const char* sub : {"check", "compile", "show"}) {
+    for (const char* sub : {"check", "compile", "show", "install", "installed"}) {
         auto r = veldctl({"form", sub, "--help"});
         CHECK_MESSAGE(r.exitCode == 0, sub);
         CHECK_MESSAGE(contains(r.out, std::string("veldctl form ") + sub), sub);
     }
+}
+
+TEST_CASE("veldctl form install puts forms into a device store and form installed lists them") {
+    test::TempDir dir;
+    std::string path = dir.file("device.veld");
+    std::string valid = std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json";
+    std::string pilot = std::string(VELD_SOURCE_DIR) + "/schemas/forms/ips_guidance.json";
+    REQUIRE(veldctl({"store", "init", path}).exitCode == 0);
+
+    auto install = veldctl({"form", "install", path, valid, pilot});
+    CHECK(install.exitCode == 0);
+    CHECK(contains(install.out, "valid_minimal v1: installed\n"));
+    CHECK(contains(install.out, "ips_guidance v1: installed\n"));
+    auto again = veldctl({"form", "install", path, valid});
+    CHECK(again.exitCode == 0);
+    CHECK(contains(again.out, "valid_minimal v1: already installed\n"));
+
+    // The same id and version with other content is refused; what was installed stays.
+    std::string changed = dir.file("changed.json");
+    std::string broken = dir.file("broken.json");
+    {
+        std::string text = test::readFile(valid);
+        std::string other = text;
+        other.replace(other.find("\"Datum\""), 7, "\"Dag\"");
+        std::ofstream(changed) << other;
+        text.replace(text.find("${age} >= 16"), 12, "${agee} >= 16");
+        std::ofstream(broken) << text;
+    }
+    auto conflict = veldctl({"form", "install", path, changed});
+    CHECK(conflict.exitCode == 1);
+    CHECK(contains(conflict.err, "wrong-state"));
+    CHECK(contains(conflict.out, "1 of 1 form(s) not installed"));
+    auto bad = veldctl({"form", "install", path, broken});
+    CHECK(bad.exitCode == 1);
+    CHECK(contains(bad.out, "relevance refers to ${agee}"));
+    CHECK(contains(bad.err, "not installed"));
+    {
+        auto store = Store::open(path, {.mode = sql::OpenMode::ReadOnly});
+        REQUIRE(store);
+        CHECK(store->form("valid_minimal", 1)->binary == forms::loadFormFile(valid).binary);
+        CHECK(store->forms()->size() == 2);
+    }
+
+    auto installed = veldctl({"form", "installed", path});
+    CHECK(installed.exitCode == 0);
+    CHECK(contains(installed.out, "ips_guidance   v1    ips_long_term_unemployed\n"));
+    CHECK(contains(installed.out, "valid_minimal  v1    tests\n"));
+    CHECK(contains(installed.out, "2 form(s)"));
+    CHECK(installed.out.find("ips_guidance") < installed.out.find("valid_minimal"));
+
+    auto missing = veldctl({"form", "install", dir.file("none.veld"), valid});
+    CHECK(missing.exitCode == 1);
+    CHECK(contains(missing.err, "not-found"));
+    CHECK(veldctl({"form", "installed", dir.file("none.veld")}).exitCode == 1);
+    CHECK(veldctl({"form", "install"}).exitCode == 2);
+    CHECK(veldctl({"form", "install", path}).exitCode == 2);
+    CHECK(veldctl({"form", "install", path, valid, "--bogus"}).exitCode == 2);
+    CHECK(veldctl({"form", "installed"}).exitCode == 2);
+    CHECK(veldctl({"form", "installed", path, path}).exitCode == 2);
+}
+
+TEST_CASE("veldctl store demo installs the pilots' forms and a key, and its records reopen") {
+    test::TempDir dir;
+    std::string path = dir.file("device.veld");
+    auto demo = veldctl({"store", "demo", path, "--records", "24"});
+    REQUIRE_MESSAGE(demo.exitCode == 0, demo.err);
+    CHECK(contains(demo.out, "forms: 8 installed, 0 already installed"));
+    CHECK(contains(demo.out, "stored a demo pseudonym key (id demo)"));
+
+    auto store = Store::open(path, {.mode = sql::OpenMode::ReadOnly});
+    REQUIRE(store);
+    auto keyText = store->setting(pseudonym::kKeySetting).value();
+    REQUIRE(keyText);
+    auto key = pseudonym::parseKey(*keyText);
+    REQUIRE(key);
+    CHECK(key->id == "demo");
+    auto installed = store->forms().value();
+    CHECK(installed.size() == 8);
+
+    // Every record names an installed form version, and opens in a session on it.
+    int pseudonyms = 0;
+    std::set<std::string> formIds;
+    auto rows = store->list({.limit = 100}).value().rows;
+    REQUIRE(rows.size() == 24);
+    for (const auto& row : rows) {
+        CAPTURE(row.formId);
+        formIds.insert(row.formId);
+        auto form = store->form(row.formId, row.formVersion);
+        REQUIRE(form);
+        auto compiled = forms::CompiledForm::load(form->binary);
+        REQUIRE(compiled);
+        auto record = store->get(row.id);
+        REQUIRE(record);
+        auto session = forms::FormSession::open(*compiled, record->record.content);
+        REQUIRE_MESSAGE(session, (session ? "" : session.error().describe()));
+        if (row.status == RecordStatus::Finalized) CHECK(session->problems().empty());
+        for (const auto& a : record->record.content.answers) {
+            if (const auto* p = std::get_if<PseudonymAnswer>(&a.value)) {
+                CHECK(p->keyId == "demo");
+                CHECK(p->digest.size() == pseudonym::kDigestBytes);
+                ++pseudonyms;
+            }
+        }
+    }
+    CHECK(formIds.size() == 8);
+    CHECK(pseudonyms > 0);
+
+    // Again: the forms are there already and the key is kept.
+    auto more = veldctl({"store", "demo", path, "--records", "2"});
+    CHECK(more.exitCode == 0);
+    CHECK(contains(more.out, "forms: 0 installed, 8 already installed"));
+    CHECK_FALSE(contains(more.out, "pseudonym key"));
+    CHECK(store->setting(pseudonym::kKeySetting).value() == keyText);
+
+    // Another forms folder.
+    test::TempDir formsDir;
+    std::ofstream(formsDir.file("valid_minimal.json"))
+        << test::readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json");
+    std::string other = dir.file("other.veld");
+    auto small = veldctl({"store", "demo", other, "--records", "3", "--forms", formsDir.path()});
+    CHECK(small.exitCode == 0);
+    CHECK(contains(small.out, "forms: 1 installed"));
+    auto listed = veldctl({"form", "installed", other});
+    CHECK(contains(listed.out, "valid_minimal"));
+    CHECK(contains(listed.out, "1 form(s)"));
+
+    auto none = veldctl({"store", "demo", dir.file("x.veld"), "--forms", dir.file("no-such-dir")});
+    CHECK(none.exitCode == 1);
+    CHECK(contains(none.err, "not-found"));
+    CHECK(veldctl({"store", "demo", path, "--forms"}).exitCode == 2);
 }

@@ -1,21 +1,45 @@
-// Demo records for trying Veld out: synthetic answers to the pilots' kinds of forms. Nothing in
-// them is about a real person.
+// Demo data for trying Veld out: the pilots' forms installed into a store, a demo pseudonym key,
+// and records filled in through form sessions with synthetic answers. Nothing in them is about a
+// real person.
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <veld/result.hpp>
 #include <veld/store.hpp>
 
 namespace veld::veldctl {
 
+/// The id of the pseudonym key a demo store gets when it has none.
+inline constexpr const char* kDemoKeyId = "demo";
+
+struct DemoSetup {
+    std::vector<std::string> installed;         // "id vN" of forms installed now
+    std::vector<std::string> alreadyInstalled;  // the store held the same content
+    std::vector<std::string> kept;  // the store holds other content under that id and version
+    bool keyCreated = false;        // a demo pseudonym key was stored
+};
+
+/// Installs every form (*.json) in `formsDir` into the store, and stores a new random pseudonym
+/// key with id "demo" when the store has none (an existing key is never replaced: digests made
+/// with it would no longer match). A form whose id and version are installed with other content
+/// is left as installed and listed in `kept`. InvalidArgument when a form has errors; NotFound
+/// when the folder holds no forms.
+Result<DemoSetup> setUpDemo(Store& store, const std::string& formsDir);
+
 struct DemoCounts {
     int drafts = 0;
     int finalized = 0;
 };
 
-/// Adds `count` demo records through the store's public API, about a third left as drafts.
-/// Deterministic for a given seed (ids and clocks aside).
+/// Adds `count` demo records on the newest installed version of each form, in turn, filled in
+/// through form sessions (so skip logic, constraints and calculations hold, and the client can
+/// reopen the drafts). About a third are left as unfinished drafts. Pseudonym questions are
+/// answered with digests of synthetic numbers under the store's pseudonym key. NotFound when no
+/// form is installed or the store has no pseudonym key. Deterministic for a given seed and day
+/// (ids, clocks and the key aside).
 Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed);
 
 }  // namespace veld::veldctl

@@ -1,8 +1,12 @@
-// veldctl form: check, compile and show form definitions.
+// veldctl form: check, compile and show form definitions; install them into a device store.
+#include <algorithm>
 #include <fstream>
+#include <iomanip>
 #include <ostream>
 
+#include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/store.hpp>
 
 #include "veldctl/veldctl.hpp"
 
@@ -10,7 +14,7 @@ namespace veld::veldctl {
 
 namespace {
 
-constexpr const char* kFormUsage = R"(usage: veldctl form SUBCOMMAND FILE [options]
+constexpr const char* kFormUsage = R"(usage: veldctl form SUBCOMMAND ARGUMENTS [options]
 
 Subcommands:
   check FILE...            parse each form (JSON or compiled) and run Veld's checks; prints every
@@ -18,6 +22,10 @@ Subcommands:
                            any file has an error
   compile FILE [-o OUT]    check, then write the compiled form (default: FILE with .vfrm)
   show FILE [--lang TAG]   print the item tree with its logic (labels in TAG, else the default)
+  install STORE FILE...    check and compile each form, then install it into the device store;
+                           a published version never changes: other content under an installed
+                           id and version is refused (exit 1)
+  installed STORE          the newest installed version of every form: id, version, pilot
 
 Each subcommand takes --help.
 )";
@@ -119,6 +127,73 @@ int cmdShow(Args& args, std::ostream& out, std::ostream& err) {
     return check.ok() ? kExitOk : kExitFailure;
 }
 
+int fail(std::ostream& err, const Error& e) {
+    err << "veldctl: " << e.describe() << "\n";
+    return kExitFailure;
+}
+
+int cmdInstall(Args& args, std::ostream& out, std::ostream& err) {
+    if (wantsHelp(args)) {
+        out << "usage: veldctl form install STORE FILE...\nChecks and compiles each form (JSON or "
+               "compiled) and installs it into the device store, printing one line per form: "
+               "installed, or already installed when the store holds the same content.\nA "
+               "published version never changes: a form whose id and version are installed "
+               "with other content is refused. Exit 1 if any form was not installed.\n";
+        return kExitOk;
+    }
+    auto pos = args.positionals();
+    if (pos.size() < 2 || !args.unknownOption().empty())
+        return usage(err, "install takes STORE and FILE...");
+    auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadWrite});
+    if (!store) return fail(err, store.error());
+    int failed = 0;
+    for (std::size_t i = 1; i < pos.size(); ++i) {
+        const std::string& file = pos[i];
+        auto check = forms::loadFormFile(file);
+        if (!report(check, out)) {
+            err << "veldctl: " << file << " has errors; not installed\n";
+            ++failed;
+            continue;
+        }
+        const fb::Form* form = fb::GetForm(check.binary.data());
+        std::string name = form->id()->str() + " v" + std::to_string(form->version());
+        auto existing = store->form(form->id()->string_view(), form->version());
+        bool same = existing && existing->binary == check.binary;
+        if (Status s = store->installForm(check.binary); !s) {
+            err << "veldctl: " << file << ": " << s.error().describe() << "\n";
+            ++failed;
+            continue;
+        }
+        out << name << ": " << (same ? "already installed" : "installed") << "\n";
+    }
+    if (failed > 0) out << failed << " of " << pos.size() - 1 << " form(s) not installed\n";
+    return failed == 0 ? kExitOk : kExitFailure;
+}
+
+int cmdInstalled(Args& args, std::ostream& out, std::ostream& err) {
+    if (wantsHelp(args)) {
+        out << "usage: veldctl form installed STORE\nLists the newest installed version of every "
+               "form in the device store: id, version and pilot, ordered by pilot.\n";
+        return kExitOk;
+    }
+    auto pos = args.positionals();
+    if (pos.size() != 1 || !args.unknownOption().empty())
+        return usage(err, "installed takes one STORE");
+    auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadOnly});
+    if (!store) return fail(err, store.error());
+    auto installed = store->forms();
+    if (!installed) return fail(err, installed.error());
+    std::size_t width = 4;
+    for (const auto& f : *installed)
+        width = std::max(width, f.formId.size());
+    for (const auto& f : *installed) {
+        out << std::left << std::setw(static_cast<int>(width + 2)) << f.formId << std::setw(6)
+            << ("v" + std::to_string(f.version)) << (f.pilot.empty() ? "-" : f.pilot) << "\n";
+    }
+    out << installed->size() << " form(s)\n";
+    return kExitOk;
+}
+
 }  // namespace
 
 int formCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -135,6 +210,8 @@ int formCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     if (sub == "check") return cmdCheck(args, out, err);
     if (sub == "compile") return cmdCompile(args, out, err);
     if (sub == "show") return cmdShow(args, out, err);
+    if (sub == "install") return cmdInstall(args, out, err);
+    if (sub == "installed") return cmdInstalled(args, out, err);
     return usage(err, "unknown subcommand '" + sub + "'");
 }
 

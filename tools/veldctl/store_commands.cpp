@@ -14,6 +14,9 @@ namespace veld::veldctl {
 
 namespace {
 
+// The pilots' forms in the source tree this veldctl was built from: `store demo` installs them.
+constexpr const char* kDefaultFormsDir = VELD_FORMS_DIR;
+
 constexpr const char* kStoreUsage = R"(usage: veldctl store SUBCOMMAND PATH [options]
 
 Subcommands:
@@ -30,8 +33,10 @@ Subcommands:
   check PATH [--quarantine]
                          SQLite integrity check plus verification of every record body;
                          --quarantine moves bad bodies aside. Exit 1 when anything is wrong.
-  demo PATH [--records N]
-                         add N synthetic demo records (default 40); creates the store if needed
+  demo PATH [--records N] [--forms DIR]
+                         install the pilots' forms from DIR (default: this source tree's
+                         schemas/forms) and a demo pseudonym key, then add N synthetic records
+                         on them (default 40); creates the store if needed
 
 Each subcommand takes --help.
 )";
@@ -259,8 +264,12 @@ int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
 
 int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
-        out << "usage: veldctl store demo PATH [--records N]\nAdds N synthetic records (default "
-               "40), creating the store if needed.\n";
+        out << "usage: veldctl store demo PATH [--records N] [--forms DIR]\nCreates the store if "
+               "needed, installs every form (*.json) in DIR (default: "
+            << kDefaultFormsDir
+            << "), stores a demo pseudonym key (id demo) unless the store has a key, and adds N "
+               "synthetic records (default 40) filled in on the installed forms, about a third "
+               "left as drafts.\n";
         return kExitOk;
     }
     int count = 40;
@@ -273,11 +282,22 @@ int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
             return usage(err, "--records needs a number >= 0");
         }
     }
+    std::string formsDir = kDefaultFormsDir;
+    args.option("--forms", formsDir);
     if (!args.error.empty()) return usage(err, args.error);
     auto pos = args.positionals();
     if (pos.size() != 1 || !args.unknownOption().empty()) return usage(err, "demo takes one PATH");
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadWriteCreate});
     if (!store) return fail(err, store.error());
+    auto setup = setUpDemo(*store, formsDir);
+    if (!setup) return fail(err, setup.error());
+    out << "forms: " << setup->installed.size() << " installed, " << setup->alreadyInstalled.size()
+        << " already installed\n";
+    for (const auto& name : setup->kept) {
+        out << "  " << name
+            << ": the store holds other content under this version; kept the installed one\n";
+    }
+    if (setup->keyCreated) out << "stored a demo pseudonym key (id " << kDemoKeyId << ")\n";
     auto added = addDemoRecords(*store, count, 20261125);
     if (!added) return fail(err, added.error());
     out << "added " << added->finalized << " finalized and " << added->drafts

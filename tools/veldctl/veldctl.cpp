@@ -11,7 +11,7 @@ constexpr const char* kUsage = R"(usage: veldctl COMMAND ...
 
 Commands:
   store    create, inspect and check a device store (veldctl store --help)
-  form     check, compile and show form definitions (veldctl form --help)
+  form     check, compile, show and install form definitions (veldctl form --help)
 
 Options:
   --help     show this help

@@ -1,6 +1,6 @@
 // The device store: one SQLite file per device profile holding every record made on the device,
-// the outbox of finalized revisions waiting for the collector, and a quarantine for bodies that
-// fail verification.
+// the outbox of finalized revisions waiting for the collector, a quarantine for bodies that fail
+// verification, the forms published to the device and the device's settings.
 //
 // Guarantees
 // - A finalize is durable when it returns (WAL, synchronous=FULL for that commit). Drafts are
@@ -21,7 +21,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <veld/hlc.hpp>
@@ -135,6 +137,15 @@ struct CheckReport {
     [[nodiscard]] bool ok() const { return integrityOk && badBodies.empty(); }
 };
 
+/// A form published to this device (installed by veldctl today; later delivered by sync).
+struct InstalledForm {
+    std::string formId;
+    std::uint32_t version = 0;
+    std::string pilot;
+    std::vector<std::uint8_t> binary;  // VFRM FlatBuffer, checked when installed
+    std::int64_t installedUtcMs = 0;
+};
+
 struct StoreInfo {
     std::string path;
     int schemaVersion = 0;
@@ -153,7 +164,7 @@ struct StoreInfo {
 class Store {
   public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
     /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
     static constexpr std::int32_t kApplicationId = 0x56454C44;
 
@@ -191,6 +202,29 @@ class Store {
     Result<ListPage> list(const ListQuery& query);
     /// Records per form and status, from a table kept in step by triggers (no scan).
     Result<std::vector<StatusCount>> counts();
+
+    // ---- Forms ------------------------------------------------------------------------------
+    /// Installs a compiled form (a .vfrm binary). It is checked first (FlatBuffers Verifier and
+    /// Veld's form checks; warnings are allowed): a bad binary is refused with InvalidArgument.
+    /// Installing the same bytes again succeeds and changes nothing; different bytes under an
+    /// installed id and version are refused with WrongState, because a published version never
+    /// changes (drafts and records refer to it). ReadOnly on a read-only store.
+    Status installForm(std::span<const std::uint8_t> binary);
+    /// The newest installed version of every form, ordered by pilot, then form id. Binaries are
+    /// returned as stored: load them with forms::CompiledForm::load, which verifies them again.
+    Result<std::vector<InstalledForm>> forms();
+    /// One exact version (a draft reopens with the version it was started with); NotFound when
+    /// that version is not installed.
+    Result<InstalledForm> form(std::string_view formId, std::uint32_t version);
+
+    // ---- Settings ---------------------------------------------------------------------------
+    /// Device and client settings as text. An absent key gives std::nullopt. Keys are non-empty
+    /// (InvalidArgument otherwise). Values may be secret (the pseudonym key): never log them.
+    Result<std::optional<std::string>> setting(std::string_view key);
+    /// Writes a setting (synchronous=NORMAL, like drafts). ReadOnly on a read-only store.
+    Status setSetting(std::string_view key, std::string_view value);
+    /// Removes a setting; removing an absent one succeeds.
+    Status clearSetting(std::string_view key);
 
     // ---- Outbox -----------------------------------------------------------------------------
     /// The oldest waiting revisions, at most `maxEntries` and at most `maxBytes` of bodies (but

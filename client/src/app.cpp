@@ -1,0 +1,419 @@
+#include "app.hpp"
+
+#include <chrono>
+#include <cstdlib>
+
+#include <imgui.h>
+#include <imgui_internal.h>
+
+#include "text.hpp"
+#include "ui.hpp"
+
+namespace veld::client {
+
+namespace {
+
+std::int64_t systemNowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+int toInt(const std::string& s, int fallback) {
+    char* end = nullptr;
+    const long v = std::strtol(s.c_str(), &end, 10);
+    if (end == s.c_str() || v < 0 || v > 1'000'000) return fallback;
+    return static_cast<int>(v);
+}
+
+struct LoadedForms {
+    std::vector<FormEntry> forms;
+    std::string error;
+};
+
+// Collects every text of `form` shown in `lang`, to check that the fonts can draw them.
+void textsOf(const fb::Form& form, std::string_view lang, std::vector<std::string>& out) {
+    auto add = [&](const flatbuffers::Vector<flatbuffers::Offset<fb::LocalizedText>>* v) {
+        if (!v) return;
+        for (const auto* t : *v) {
+            if (t->lang() && t->lang()->string_view() == lang && t->text()) {
+                out.emplace_back(t->text()->string_view());
+            }
+        }
+    };
+    add(form.titles());
+    std::function<void(const flatbuffers::Vector<flatbuffers::Offset<fb::Item>>*)> walk =
+        [&](const flatbuffers::Vector<flatbuffers::Offset<fb::Item>>* items) {
+            if (!items) return;
+            for (const auto* item : *items) {
+                add(item->labels());
+                add(item->hints());
+                add(item->constraint_messages());
+                walk(item->children());
+            }
+        };
+    walk(form.items());
+    if (form.choice_lists()) {
+        for (const auto* list : *form.choice_lists()) {
+            if (!list->choices()) continue;
+            for (const auto* c : *list->choices())
+                add(c->labels());
+        }
+    }
+}
+
+}  // namespace
+
+App::App(AppOptions options) : m_options(std::move(options)) {
+    if (!m_options.nowMs) m_options.nowMs = systemNowMs;
+    fonts = FontSet::load(m_options.scale, m_options.fontDir);
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr;  // window layout is fixed; nothing about use is written to disk
+    io.LogFilename = nullptr;
+    ImGuiStyle& style = ImGui::GetStyle();
+    style.FramePadding = ImVec2(8 * m_options.scale, 6 * m_options.scale);
+    style.ItemSpacing = ImVec2(8 * m_options.scale, 8 * m_options.scale);
+    style.FrameRounding = 4;
+    style.ScrollbarSize = 18 * m_options.scale;
+    if (!m_options.uiLanguage.empty()) settings.uiLanguage = m_options.uiLanguage;
+    openStore(m_options.storePath);
+}
+
+App::~App() {
+    worker.drain();
+}
+
+void App::openStore(const std::string& path) {
+    m_options.storePath = path;
+    m_store.reset();
+    formsLoaded = false;
+    loadError.clear();
+    worker.run(
+        [path]() -> Result<std::shared_ptr<Store>> {
+            auto store = Store::open(path);
+            if (!store) return store.error();
+            return std::make_shared<Store>(std::move(store.value()));
+        },
+        [this](Result<std::shared_ptr<Store>> result) {
+            if (!result) {
+                loadError = result.error().describe();
+                return;
+            }
+            m_store = std::move(result.value());
+            loadSettings();
+            reloadForms();
+            refreshCounts();
+        });
+}
+
+void App::loadSettings() {
+    withStore(
+        [](Store& store) {
+            std::map<std::string, std::string> values;
+            for (const char* key :
+                 {"ui.language", "sync.collector", "kiosk.pin_hash", "kiosk.pin_failures",
+                  "kiosk.pin_locked_until_ms", "kiosk.reset_seconds", "kiosk.idle_seconds",
+                  "pseudonym.key", "sync.last_success_utc_ms", "kiosk.form"}) {
+                auto value = store.setting(key);
+                if (value && value.value()) values[key] = *value.value();
+            }
+            return values;
+        },
+        [this](std::map<std::string, std::string> values) {
+            if (m_options.uiLanguage.empty() && values.count("ui.language")) {
+                for (auto lang : kUiLanguages) {
+                    if (lang == values["ui.language"]) settings.uiLanguage = std::string(lang);
+                }
+            }
+            settings.collector = values["sync.collector"];
+            settings.pinHash = values["kiosk.pin_hash"];
+            settings.pinFailures = toInt(values["kiosk.pin_failures"], 0);
+            settings.pinLockedUntilMs = toInt(values["kiosk.pin_locked_until_ms"], 0);
+            if (values.count("kiosk.pin_locked_until_ms")) {
+                settings.pinLockedUntilMs =
+                    std::strtoll(values["kiosk.pin_locked_until_ms"].c_str(), nullptr, 10);
+            }
+            settings.kioskResetSeconds = toInt(values["kiosk.reset_seconds"], 10);
+            settings.kioskIdleSeconds = toInt(values["kiosk.idle_seconds"], 90);
+            settings.pseudonymKey = values["pseudonym.key"];
+            // A kiosk that was running when the program stopped comes back as a kiosk.
+            if (m_options.kioskForm.empty()) m_options.kioskForm = values["kiosk.form"];
+            settings.lastSyncUtcMs =
+                std::strtoll(values["sync.last_success_utc_ms"].c_str(), nullptr, 10);
+        });
+}
+
+void App::saveSetting(const std::string& key, const std::string& value) {
+    withStore([key, value](Store& store) { return store.setSetting(key, value); },
+              [this](Status status) {
+                  if (!status) toast(std::string(t(M::SettingNotSaved)), true);
+              });
+}
+
+void App::reloadForms() {
+    withStore(
+        [](Store& store) {
+            LoadedForms loaded;
+            auto installed = store.forms();
+            if (!installed) {
+                loaded.error = installed.error().describe();
+                return loaded;
+            }
+            for (auto& f : installed.value()) {
+                auto compiled = forms::CompiledForm::load(std::move(f.binary));
+                if (!compiled) {
+                    loaded.error = compiled.error().describe();
+                    continue;
+                }
+                FormEntry entry;
+                entry.id = f.formId;
+                entry.version = f.version;
+                entry.pilot = f.pilot;
+                entry.compiled = std::move(compiled.value());
+                loaded.forms.push_back(std::move(entry));
+            }
+            return loaded;
+        },
+        [this](LoadedForms loaded) {
+            // Which languages can this device draw? Every text of the form in that language,
+            // shaped as it will be shown, must have glyphs in the loaded fonts.
+            for (auto& entry : loaded.forms) {
+                const fb::Form& form = entry.compiled->form();
+                if (!form.languages()) continue;
+                for (const auto* lang : *form.languages()) {
+                    const std::string tag = lang->tag()->str();
+                    std::vector<std::string> texts;
+                    if (lang->name()) texts.push_back(lang->name()->str());
+                    textsOf(form, tag, texts);
+                    bool drawable = true;
+                    for (const auto& s : texts) {
+                        if (!fonts.missingGlyphs(text::visualLine(s, lang->rtl())).empty()) {
+                            drawable = false;
+                            break;
+                        }
+                    }
+                    if (drawable) {
+                        entry.offered.push_back(tag);
+                    } else {
+                        entry.unrenderable.push_back(lang->name() ? lang->name()->str() : tag);
+                    }
+                }
+            }
+            forms = std::move(loaded.forms);
+            formsLoaded = true;
+            if (!loaded.error.empty()) toast(loaded.error, true);
+            if (!m_options.kioskForm.empty()) {
+                const std::string id = std::exchange(m_options.kioskForm, {});
+                if (!startKiosk(*this, id)) toast(std::string(t(M::KioskNeedsPin)), true);
+            }
+        });
+}
+
+void App::refreshCounts() {
+    struct Snapshot {
+        std::vector<StatusCount> counts;
+        OutboxState outbox;
+        StoreInfo info;
+    };
+    withStore(
+        [](Store& store) {
+            Snapshot s;
+            if (auto c = store.counts()) s.counts = std::move(c.value());
+            if (auto o = store.outboxState()) s.outbox = o.value();
+            if (auto i = store.info()) s.info = std::move(i.value());
+            return s;
+        },
+        [this](Snapshot s) {
+            counts.clear();
+            for (const auto& c : s.counts) {
+                FormCounts& fc = counts[c.formId];
+                switch (c.status) {
+                    case RecordStatus::Draft:
+                        fc.drafts += c.count;
+                        break;
+                    case RecordStatus::Finalized:
+                        fc.finalized += c.count;
+                        fc.waiting += c.count;
+                        break;
+                    case RecordStatus::Sent:
+                        fc.finalized += c.count;
+                        break;
+                    default:
+                        break;
+                }
+            }
+            outbox = s.outbox;
+            info = std::move(s.info);
+        });
+}
+
+void App::go(Screen s) {
+    if (screen == Screen::Fill && s != Screen::Fill) closeFill(*this);
+    screen = s;
+    if (s == Screen::Records) records.dirty = true;
+    if (s == Screen::Home || s == Screen::Sync) refreshCounts();
+}
+
+void App::toast(std::string message, bool isError) {
+    m_toast = std::move(message);
+    m_toastError = isError;
+    m_toastUntilMs = now() + (isError ? 8000 : 4000);
+}
+
+const FormEntry* App::findForm(std::string_view id) const {
+    for (const auto& f : forms) {
+        if (f.id == id) return &f;
+    }
+    return nullptr;
+}
+
+void App::withFormVersion(
+    const std::string& id, std::uint32_t version,
+    std::function<void(Result<std::shared_ptr<const forms::CompiledForm>>)> done) {
+    if (const FormEntry* f = findForm(id); f && f->version == version) {
+        done(f->compiled);
+        return;
+    }
+    const std::string key = id + "@" + std::to_string(version);
+    if (auto it = m_versionCache.find(key); it != m_versionCache.end()) {
+        done(it->second);
+        return;
+    }
+    withStore(
+        [id, version](Store& store) -> Result<std::shared_ptr<const forms::CompiledForm>> {
+            auto installed = store.form(id, version);
+            if (!installed) return installed.error();
+            return forms::CompiledForm::load(std::move(installed.value().binary));
+        },
+        [this, key,
+         done = std::move(done)](Result<std::shared_ptr<const forms::CompiledForm>> result) {
+            if (result) m_versionCache[key] = result.value();
+            done(std::move(result));
+        });
+}
+
+std::string App::defaultFormLanguage(const FormEntry& form) const {
+    for (const auto& lang : form.offered) {
+        if (lang == settings.uiLanguage) return lang;
+    }
+    const std::string& def = form.compiled->defaultLanguage();
+    for (const auto& lang : form.offered) {
+        if (lang == def) return lang;
+    }
+    return form.offered.empty() ? def : form.offered.front();
+}
+
+bool App::requestClose() {
+    if (screen == Screen::Kiosk) {
+        kioskRequestClose(*this, kiosk);
+        return false;
+    }
+    m_quit = true;
+    return true;
+}
+
+void App::drawNav() {
+    struct Tab {
+        Screen screen;
+        M label;
+        const char* id;
+    };
+    const Tab tabs[] = {
+        {Screen::Home, M::NavHome, "nav.home"},
+        {Screen::Records, M::NavRecords, "nav.records"},
+        {Screen::Sync, M::NavSync, "nav.sync"},
+        {Screen::Settings, M::NavSettings, "nav.settings"},
+    };
+    bool first = true;
+    for (const auto& tab : tabs) {
+        if (!first) ImGui::SameLine();
+        first = false;
+        const bool current = screen == tab.screen;
+        if (current) {
+            ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetColorU32(ImGuiCol_ButtonActive));
+        }
+        if (ui::button(tab.id, t(tab.label))) go(tab.screen);
+        if (current) ImGui::PopStyleColor();
+    }
+    if (screen == Screen::Fill) {
+        ImGui::SameLine();
+        ImGui::TextDisabled("|");
+        ImGui::SameLine();
+        const std::string_view filling = t(M::NavFilling);
+        ImGui::TextUnformatted(filling.data(), filling.data() + filling.size());
+    }
+    ImGui::Separator();
+}
+
+void App::drawToast() {
+    if (m_toast.empty() || now() > m_toastUntilMs) return;
+    const ImVec2 display = ImGui::GetIO().DisplaySize;
+    ImGui::SetNextWindowPos(ImVec2(display.x / 2, display.y - 20), ImGuiCond_Always,
+                            ImVec2(0.5f, 1.0f));
+    ImGui::SetNextWindowBgAlpha(0.92f);
+    ImGui::Begin("##toast", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
+                     ImGuiWindowFlags_NoFocusOnAppearing | ImGuiWindowFlags_NoNav |
+                     ImGuiWindowFlags_NoInputs);
+    ImGui::PushTextWrapPos(display.x * 0.6f);
+    if (m_toastError) ImGui::PushStyleColor(ImGuiCol_Text, ui::kErrorColor);
+    ImGui::TextUnformatted(m_toast.c_str());
+    if (m_toastError) ImGui::PopStyleColor();
+    ImGui::PopTextWrapPos();
+    ui::recordLast("toast", m_toast);
+    ImGui::End();
+}
+
+void App::frame() {
+    worker.pump();
+    ui::beginFrame();
+    const ImGuiIO& io = ImGui::GetIO();
+    bool userActive = io.MouseDelta.x != 0 || io.MouseDelta.y != 0 ||
+                      io.InputQueueCharacters.Size > 0 || io.MouseWheel != 0;
+    for (bool down : io.MouseDown)
+        userActive = userActive || down;
+    for (bool down : io.KeysDown)
+        userActive = userActive || down;
+
+    ImGui::SetNextWindowPos(ImVec2(0, 0));
+    ImGui::SetNextWindowSize(io.DisplaySize);
+    ImGui::Begin("##veld", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                     ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
+    if (!loadError.empty()) {
+        ui::heading(t(M::StoreOpenFailed), false);
+        ui::error(loadError, false);
+        ui::hint(t(M::StoreOpenFailedHint), false);
+    } else if (!ready() || !formsLoaded) {
+        ui::paragraph(t(M::Opening), false);
+    } else if (screen == Screen::Kiosk) {
+        kioskTick(*this, kiosk, userActive);
+        if (screen == Screen::Kiosk) drawKiosk(*this, kiosk);
+    } else {
+        drawNav();
+        fillBackground(*this, fill);
+        switch (screen) {
+            case Screen::Home:
+                drawHome(*this, home);
+                break;
+            case Screen::Fill:
+                drawFill(*this, fill);
+                break;
+            case Screen::Records:
+                drawRecords(*this, records);
+                break;
+            case Screen::Sync:
+                drawSync(*this, sync);
+                break;
+            case Screen::Settings:
+                drawSettings(*this, settingsScreen);
+                break;
+            case Screen::Kiosk:
+                break;
+        }
+    }
+    ImGui::End();
+    drawToast();
+}
+
+}  // namespace veld::client

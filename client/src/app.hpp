@@ -1,0 +1,141 @@
+// The client application: shared state (device store through the worker, published forms,
+// settings, fonts, UI language) and the screen being shown. It draws with Dear ImGui between
+// NewFrame and Render and knows nothing of windows or OpenGL, so tests run it headless.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <veld/form_session.hpp>
+#include <veld/store.hpp>
+
+#include "fonts.hpp"
+#include "i18n.hpp"
+#include "screens/screens.hpp"
+#include "worker.hpp"
+
+namespace veld::client {
+
+enum class Screen { Home, Fill, Records, Sync, Settings, Kiosk };
+
+/// A form published to this device.
+struct FormEntry {
+    std::string id;
+    std::uint32_t version = 0;
+    std::string pilot;
+    std::shared_ptr<const forms::CompiledForm> compiled;
+    std::vector<std::string> offered;       // languages whose text this device can draw
+    std::vector<std::string> unrenderable;  // languages left out, by their own name
+};
+
+/// Per-form record counts for the home screen.
+struct FormCounts {
+    std::int64_t drafts = 0;
+    std::int64_t finalized = 0;  // finalized, sent or not
+    std::int64_t waiting = 0;    // finalized and not yet acknowledged by the collector
+};
+
+struct Settings {
+    std::string uiLanguage = "nl";
+    std::string collector;
+    std::string pinHash;
+    int pinFailures = 0;
+    std::int64_t pinLockedUntilMs = 0;
+    int kioskResetSeconds = 10;
+    int kioskIdleSeconds = 90;
+    std::string pseudonymKey;  // "id:hex" as delivered to the device; empty when none
+    std::int64_t lastSyncUtcMs = 0;
+};
+
+struct AppOptions {
+    std::string storePath;
+    std::string uiLanguage;  // overrides the setting when not empty
+    std::string kioskForm;   // start the kiosk with this form (the PIN must be set)
+    float scale = 1;
+    std::string fontDir;
+    std::function<std::int64_t()> nowMs;  // wall clock in ms; tests pass a manual one
+};
+
+class App {
+  public:
+    explicit App(AppOptions options);
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    /// Draws one frame (call between ImGui::NewFrame and ImGui::Render).
+    void frame();
+    /// The window's close button (or the system) asks to quit. True when the app may close now;
+    /// in kiosk mode the staff PIN is asked first and the answer comes in a later frame.
+    bool requestClose();
+    [[nodiscard]] bool quitRequested() const { return m_quit; }
+    void quit() { m_quit = true; }
+    [[nodiscard]] bool wantsFullscreen() const { return screen == Screen::Kiosk; }
+    /// Whether background work is running or waiting (tests drain it).
+    [[nodiscard]] bool busy() const { return worker.busy(); }
+    void drain() { worker.drain(); }
+    [[nodiscard]] bool ready() const { return m_store != nullptr; }
+
+    // --- shared with the screens ---
+    [[nodiscard]] std::string_view t(M m) const { return tr(m, settings.uiLanguage); }
+    [[nodiscard]] std::int64_t now() const { return m_options.nowMs(); }
+    /// Runs `work(store)` on the worker; `done(result)` on the UI thread afterwards.
+    template <class Work, class Done>
+    void withStore(Work work, Done done) {
+        worker.run([store = m_store, work = std::move(work)]() mutable { return work(*store); },
+                   std::move(done));
+    }
+    void saveSetting(const std::string& key, const std::string& value);
+    void refreshCounts();
+    void reloadForms();
+    void go(Screen s);
+    /// A short message at the bottom of the screen for a few seconds.
+    void toast(std::string message, bool isError = false);
+    const FormEntry* findForm(std::string_view id) const;
+    /// Compiled form of one exact version (older drafts); loaded once, then cached.
+    void withFormVersion(
+        const std::string& id, std::uint32_t version,
+        std::function<void(Result<std::shared_ptr<const forms::CompiledForm>>)> done);
+    /// The language a new record of `form` starts in: the UI language when the form has it.
+    [[nodiscard]] std::string defaultFormLanguage(const FormEntry& form) const;
+    [[nodiscard]] const std::string& storePath() const { return m_options.storePath; }
+    void openStore(const std::string& path);
+
+    Worker worker;
+    FontSet fonts;
+    Settings settings;
+    Screen screen = Screen::Home;
+    std::vector<FormEntry> forms;
+    std::map<std::string, FormCounts> counts;
+    OutboxState outbox;
+    StoreInfo info;
+    std::string loadError;  // the store could not be opened
+    bool formsLoaded = false;
+
+    HomeState home;
+    FillState fill;
+    RecordsState records;
+    SyncState sync;
+    SettingsState settingsScreen;
+    KioskState kiosk;
+
+  private:
+    void loadSettings();
+    void drawNav();
+    void drawToast();
+
+    AppOptions m_options;
+    std::shared_ptr<Store> m_store;
+    std::map<std::string, std::shared_ptr<const forms::CompiledForm>> m_versionCache;
+    std::string m_toast;
+    bool m_toastError = false;
+    std::int64_t m_toastUntilMs = 0;
+    bool m_quit = false;
+};
+
+}  // namespace veld::client

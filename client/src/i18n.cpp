@@ -1,0 +1,65 @@
+#include "i18n.hpp"
+
+#include <array>
+
+namespace veld::client {
+
+namespace {
+
+struct Entry {
+    const char* nl;
+    const char* en;
+};
+
+constexpr Entry kTable[] = {
+#define VELD_MSG(id, nl, en) {nl, en},
+#define VELD_MSG_EXTRA(id, lang, text)
+#include "messages.def"
+#undef VELD_MSG
+#undef VELD_MSG_EXTRA
+};
+static_assert(std::size(kTable) == static_cast<std::size_t>(M::Count_));
+
+struct Extra {
+    M id;
+    const char* lang;
+    const char* text;
+};
+
+constexpr Extra kExtra[] = {
+#define VELD_MSG(id, nl, en)
+#define VELD_MSG_EXTRA(id, lang, text) {M::id, lang, text},
+#include "messages.def"
+#undef VELD_MSG
+#undef VELD_MSG_EXTRA
+};
+
+}  // namespace
+
+std::string_view tr(M m, std::string_view language) {
+    const auto index = static_cast<std::size_t>(m);
+    if (index >= std::size(kTable)) return {};
+    if (language == "nl") return kTable[index].nl;
+    if (language == "en") return kTable[index].en;
+    for (const Extra& e : kExtra) {
+        if (e.id == m && language == e.lang) return e.text;
+    }
+    return kTable[index].en;
+}
+
+std::string format(std::string_view pattern, std::initializer_list<std::string_view> args) {
+    std::string out;
+    auto arg = args.begin();
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (pattern[i] == '{' && i + 1 < pattern.size() && pattern[i + 1] == '}' &&
+            arg != args.end()) {
+            out += *arg++;
+            ++i;
+        } else {
+            out += pattern[i];
+        }
+    }
+    return out;
+}
+
+}  // namespace veld::client

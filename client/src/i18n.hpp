@@ -1,0 +1,32 @@
+// The one translation table of the client's own strings (form texts come from the form). The UI
+// is Dutch first, then English; strings a kiosk respondent sees also exist in the pilots' other
+// languages and fall back to English. Every entry is in messages.def.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace veld::client {
+
+enum class M : std::uint16_t {
+#define VELD_MSG(id, nl, en) id,
+#define VELD_MSG_EXTRA(id, lang, text)
+#include "messages.def"
+#undef VELD_MSG
+#undef VELD_MSG_EXTRA
+    Count_
+};
+
+/// The text of `m` in `language` ("nl", "en", or for kiosk strings a form language); falls back
+/// to English, then Dutch.
+std::string_view tr(M m, std::string_view language);
+
+/// Replaces each "{}" in `pattern` by the next argument.
+std::string format(std::string_view pattern, std::initializer_list<std::string_view> args);
+
+/// The UI languages offered in settings, in order.
+inline constexpr std::string_view kUiLanguages[] = {"nl", "en"};
+
+}  // namespace veld::client

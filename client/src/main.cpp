@@ -1,0 +1,343 @@
+// veld: the form client. A GLFW window with Dear ImGui's OpenGL 3 renderer around veld::client.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <GLFW/glfw3.h>
+#include <backends/imgui_impl_glfw.h>
+#include <backends/imgui_impl_opengl3.h>
+#include <imgui.h>
+#include <stb_image_write.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "app.hpp"
+#include "pin.hpp"
+#include "screens/samples.hpp"
+#include "ui.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: veld [options]
+
+The Veld form client.
+
+options:
+  --store FILE        the device store to use (created if missing)
+  --profile NAME      the store of a named device profile:
+                      $XDG_DATA_HOME/veld/profiles/NAME/device.veld (default profile: "default")
+  --language nl|en    language of the screens (default: the saved setting, else Dutch)
+  --kiosk FORM        start kiosk mode with FORM (a staff PIN must be set in Settings)
+  --scale S           size of text and controls (default: the screen's content scale)
+  --size WxH          window size in pixels (default 1280x800)
+  --show WHAT         open a screen first: home, records, sync, settings, fill:FORM[:PAGE],
+                      kiosk:FORM[:LANGUAGE], samples (sample text of every script)
+  --screenshot FILE   write a PNG of the window once it has settled, then quit
+  --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
+  --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
+  --help              this text
+)";
+
+struct Options {
+    std::string store;
+    std::string profile = "default";
+    std::string language;
+    std::string kiosk;
+    float scale = 0;
+    int width = 1280;
+    int height = 800;
+    std::string show;
+    std::string screenshot;
+    int benchFrames = 0;
+    bool benchEmpty = false;
+};
+
+bool parse(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "veld: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        } else if (a == "--store") {
+            o.store = value();
+        } else if (a == "--profile") {
+            o.profile = value();
+        } else if (a == "--language") {
+            o.language = value();
+            if (o.language != "nl" && o.language != "en") {
+                std::fprintf(stderr, "veld: --language must be nl or en\n");
+                return false;
+            }
+        } else if (a == "--kiosk") {
+            o.kiosk = value();
+        } else if (a == "--scale") {
+            o.scale = std::strtof(value(), nullptr);
+        } else if (a == "--size") {
+            if (std::sscanf(value(), "%dx%d", &o.width, &o.height) != 2 || o.width < 320 ||
+                o.height < 240) {
+                std::fprintf(stderr, "veld: --size must look like 1280x800\n");
+                return false;
+            }
+        } else if (a == "--show") {
+            o.show = value();
+        } else if (a == "--screenshot") {
+            o.screenshot = value();
+        } else if (a == "--bench-frames") {
+            o.benchFrames = std::atoi(value());
+        } else if (a == "--bench-empty") {
+            o.benchEmpty = true;
+        } else {
+            std::fprintf(stderr, "veld: unknown option %s (see --help)\n", a.c_str());
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string profileStore(const std::string& profile) {
+    namespace fs = std::filesystem;
+    const char* xdg = std::getenv("XDG_DATA_HOME");
+    const char* home = std::getenv("HOME");
+    fs::path base = xdg && *xdg ? fs::path(xdg) : fs::path(home ? home : ".") / ".local/share";
+    fs::path dir = base / "veld" / "profiles" / profile;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    ::chmod(dir.c_str(), 0700);
+    return (dir / "device.veld").string();
+}
+
+double cpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool writeScreenshot(const std::string& path, int w, int h) {
+    std::vector<unsigned char> pixels(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) *
+                                      4);
+    glPixelStorei(GL_PACK_ALIGNMENT, 1);
+    glReadBuffer(GL_BACK);
+    glReadPixels(0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
+    // OpenGL's rows start at the bottom; PNG's at the top.
+    const std::size_t row = static_cast<std::size_t>(w) * 4;
+    std::vector<unsigned char> flipped(pixels.size());
+    for (int y = 0; y < h; ++y) {
+        std::memcpy(&flipped[static_cast<std::size_t>(y) * row],
+                    &pixels[static_cast<std::size_t>(h - 1 - y) * row], row);
+    }
+    for (std::size_t i = 3; i < flipped.size(); i += 4)
+        flipped[i] = 255;
+    return stbi_write_png(path.c_str(), w, h, 4, flipped.data(), static_cast<int>(row)) != 0;
+}
+
+// Applies --show once the store and forms are loaded.
+void applyShow(veld::client::App& app, const std::string& show) {
+    using namespace veld::client;
+    auto parts = [&] {
+        std::vector<std::string> out;
+        std::size_t start = 0;
+        for (;;) {
+            const std::size_t colon = show.find(':', start);
+            out.push_back(show.substr(start, colon - start));
+            if (colon == std::string::npos) break;
+            start = colon + 1;
+        }
+        return out;
+    }();
+    if (parts[0] == "home") app.go(Screen::Home);
+    if (parts[0] == "records") app.go(Screen::Records);
+    if (parts[0] == "sync") app.go(Screen::Sync);
+    if (parts[0] == "settings") app.go(Screen::Settings);
+    if (parts[0] == "fill" && parts.size() > 1) {
+        if (const FormEntry* form = app.findForm(parts[1])) {
+            startNewRecord(app, *form);
+            if (parts.size() > 2) app.fill.view.page = std::atoi(parts[2].c_str());
+        }
+    }
+    if (parts[0] == "kiosk" && parts.size() > 1) {
+        // For pictures of kiosk mode on a store without a PIN: a throwaway one, in memory only.
+        if (app.settings.pinHash.empty()) app.settings.pinHash = pin::hash("000000").value_or("");
+        if (startKiosk(app, parts[1]) && parts.size() > 2) {
+            kioskChooseLanguage(app, app.kiosk, parts[2]);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const auto startTime = std::chrono::steady_clock::now();
+    Options options;
+    if (!parse(argc, argv, options)) return 2;
+    if (options.store.empty()) options.store = profileStore(options.profile);
+
+    glfwSetErrorCallback([](int code, const char* text) {
+        std::fprintf(stderr, "veld: window system error %d: %s\n", code, text);
+    });
+    if (!glfwInit()) {
+        std::fprintf(stderr, "veld: no display available (is DISPLAY set?)\n");
+        return 1;
+    }
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+    GLFWwindow* window = glfwCreateWindow(options.width, options.height, "Veld", nullptr, nullptr);
+    if (!window) {
+        std::fprintf(stderr, "veld: could not open an OpenGL 3 window\n");
+        glfwTerminate();
+        return 1;
+    }
+    glfwMakeContextCurrent(window);
+    glfwSwapInterval(options.benchFrames > 0 ? 0 : 1);
+    float scale = options.scale;
+    if (scale <= 0) {
+        float sx = 1, sy = 1;
+        glfwGetWindowContentScale(window, &sx, &sy);
+        scale = std::clamp(sx, 1.0f, 3.0f);
+    }
+
+    IMGUI_CHECKVERSION();
+    ImGui::CreateContext();
+    ImGui::StyleColorsLight();
+    ImGui_ImplGlfw_InitForOpenGL(window, true);
+    ImGui_ImplOpenGL3_Init("#version 130");
+
+    int exitCode = 0;
+    {
+        veld::client::AppOptions appOptions;
+        appOptions.storePath = options.store;
+        appOptions.uiLanguage = options.language;
+        appOptions.kioskForm = options.kiosk;
+        appOptions.scale = scale;
+        veld::client::App app(std::move(appOptions));
+        std::vector<veld::client::ScriptSample> samples = veld::client::scriptSamples();
+        const bool samplesOnly = options.show == "samples";
+        bool showApplied = options.show.empty() || samplesOnly;
+        bool fullscreen = false;
+        int x = 0, y = 0, w = options.width, h = options.height;
+        int settledFrames = 0;
+        bool firstFrame = true;
+        std::vector<double> frameCpu;
+        const bool bench = options.benchFrames > 0;
+
+        while (true) {
+            if (glfwWindowShouldClose(window)) {
+                if (app.requestClose()) break;
+                glfwSetWindowShouldClose(window, GLFW_FALSE);
+            }
+            if (app.quitRequested()) break;
+            // Idle screens wait for input instead of drawing 60 frames a second.
+            if (bench || !options.screenshot.empty() || app.busy()) {
+                glfwPollEvents();
+            } else {
+                glfwWaitEventsTimeout(0.25);
+            }
+            if (app.wantsFullscreen() != fullscreen && !bench) {
+                fullscreen = app.wantsFullscreen();
+                if (fullscreen) {
+                    glfwGetWindowPos(window, &x, &y);
+                    glfwGetWindowSize(window, &w, &h);
+                    GLFWmonitor* monitor = glfwGetPrimaryMonitor();
+                    const GLFWvidmode* mode = monitor ? glfwGetVideoMode(monitor) : nullptr;
+                    if (mode) {
+                        glfwSetWindowMonitor(window, monitor, 0, 0, mode->width, mode->height,
+                                             mode->refreshRate);
+                    }
+                } else {
+                    glfwSetWindowMonitor(window, nullptr, x, y, w, h, 0);
+                }
+            }
+            const double cpuBefore = cpuSeconds();
+            ImGui_ImplOpenGL3_NewFrame();
+            ImGui_ImplGlfw_NewFrame();
+            ImGui::NewFrame();
+            if (options.benchEmpty) {
+                ImGui::Begin("##empty");
+                ImGui::End();
+            } else if (samplesOnly) {
+                ImGui::SetNextWindowPos(ImVec2(0, 0));
+                ImGui::SetNextWindowSize(ImGui::GetIO().DisplaySize);
+                ImGui::Begin("##samples", nullptr, ImGuiWindowFlags_NoDecoration);
+                veld::client::drawScriptSamples(app, samples);
+                ImGui::End();
+                app.worker.pump();
+            } else {
+                app.frame();
+            }
+            ImGui::Render();
+            int fbw = 0, fbh = 0;
+            glfwGetFramebufferSize(window, &fbw, &fbh);
+            glViewport(0, 0, fbw, fbh);
+            glClearColor(0.94f, 0.94f, 0.94f, 1.0f);
+            glClear(GL_COLOR_BUFFER_BIT);
+            ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+
+            const bool settled = samplesOnly || options.benchEmpty ||
+                                 (app.ready() && app.formsLoaded && !app.busy() && showApplied);
+            if (!showApplied && app.ready() && app.formsLoaded && !app.busy()) {
+                applyShow(app, options.show);
+                showApplied = true;
+            }
+            settledFrames = settled ? settledFrames + 1 : 0;
+            if (!options.screenshot.empty() && settledFrames >= 4) {
+                const bool ok = writeScreenshot(options.screenshot, fbw, fbh);
+                if (!ok) {
+                    std::fprintf(stderr, "veld: could not write %s\n", options.screenshot.c_str());
+                    exitCode = 1;
+                } else if (samplesOnly) {
+                    // Where each sample was drawn, for the screenshot test.
+                    std::ofstream report(options.screenshot + ".txt");
+                    for (const auto& s : samples) {
+                        report << s.language << ' ' << s.missing << ' ' << s.min.x << ' ' << s.min.y
+                               << ' ' << s.max.x << ' ' << s.max.y << ' ' << s.boxMin.x << ' '
+                               << s.boxMin.y << ' ' << s.boxMax.x << ' ' << s.boxMax.y << '\n';
+                    }
+                }
+                break;
+            }
+            glfwSwapBuffers(window);
+            if (firstFrame) {
+                firstFrame = false;
+                const double ms = std::chrono::duration<double, std::milli>(
+                                      std::chrono::steady_clock::now() - startTime)
+                                      .count();
+                if (bench) std::fprintf(stderr, "veld: first frame after %.1f ms\n", ms);
+                if (bench) frameCpu.reserve(static_cast<std::size_t>(options.benchFrames));
+                if (bench) std::printf("{\"first_frame_ms\": %.2f", ms);
+            }
+            if (bench && settled) {
+                frameCpu.push_back(cpuSeconds() - cpuBefore);
+                if (static_cast<int>(frameCpu.size()) >= options.benchFrames) break;
+            }
+        }
+        if (bench && !frameCpu.empty()) {
+            std::sort(frameCpu.begin(), frameCpu.end());
+            rusage usage{};
+            getrusage(RUSAGE_SELF, &usage);
+            std::printf(
+                ", \"frames\": %zu, \"cpu_frame_median_us\": %.1f, \"cpu_frame_p90_us\": "
+                "%.1f, \"peak_rss_kb\": %ld}\n",
+                frameCpu.size(), frameCpu[frameCpu.size() / 2] * 1e6,
+                frameCpu[frameCpu.size() * 9 / 10] * 1e6, usage.ru_maxrss);
+        }
+    }
+    ImGui_ImplOpenGL3_Shutdown();
+    ImGui_ImplGlfw_Shutdown();
+    ImGui::DestroyContext();
+    glfwDestroyWindow(window);
+    glfwTerminate();
+    return exitCode;
+}

@@ -1,0 +1,110 @@
+// Home: the published forms grouped by pilot, with their record counts.
+#include <imgui.h>
+
+#include "../app.hpp"
+#include "../ui.hpp"
+
+namespace veld::client {
+
+namespace {
+
+std::string pilotName(const App& app, const std::string& pilot) {
+    struct Known {
+        const char* id;
+        M name;
+    };
+    static constexpr Known kKnown[] = {
+        {"vmbo_career_guidance", M::PilotVmbo},
+        {"mbo_to_work", M::PilotMbo},
+        {"employer_nudges", M::PilotNudges},
+        {"diversity_barometer", M::PilotBarometer},
+        {"job_retention", M::PilotRetention},
+        {"work_learn", M::PilotWorkLearn},
+        {"ww_outflow", M::PilotWw},
+        {"ips_long_term_unemployed", M::PilotIps},
+    };
+    for (const auto& k : kKnown) {
+        if (pilot == k.id) return std::string(app.t(k.name));
+    }
+    return pilot.empty() ? std::string(app.t(M::PilotOther)) : pilot;
+}
+
+}  // namespace
+
+void drawHome(App& app, HomeState& state) {
+    ui::heading(app.t(M::HomeTitle), false);
+    if (app.forms.empty()) {
+        ui::paragraph(app.t(M::HomeNoForms), false);
+        ui::hint(app.t(M::HomeNoFormsHint), false);
+        return;
+    }
+    ImGui::BeginChild("##forms");
+    std::string lastPilot = "\x01";
+    for (const FormEntry& form : app.forms) {
+        if (form.pilot != lastPilot) {
+            lastPilot = form.pilot;
+            ImGui::Spacing();
+            ui::paragraph(pilotName(app, form.pilot), false,
+                          ImGui::GetColorU32(ImGuiCol_TextDisabled));
+            ImGui::Separator();
+        }
+        const fb::Form& f = form.compiled->form();
+        const FormCounts counts = app.counts.count(form.id) ? app.counts.at(form.id) : FormCounts{};
+        ImGui::PushID(form.id.c_str());
+        const std::string title = formTitle(f, app.settings.uiLanguage);
+        ui::paragraph(title, false);
+        ui::hint(format(app.t(M::HomeCounts),
+                        {std::to_string(counts.drafts), std::to_string(counts.finalized),
+                         std::to_string(counts.waiting)}),
+                 false);
+        if (ui::button("home.new." + form.id, app.t(M::HomeNewRecord))) {
+            startNewRecord(app, form);
+        }
+        if (counts.drafts > 0) {
+            ImGui::SameLine();
+            if (ui::button("home.drafts." + form.id, app.t(M::HomeShowDrafts))) {
+                app.records.formFilter = static_cast<int>(&form - app.forms.data()) + 1;
+                app.records.statusFilter = 1;
+                app.go(Screen::Records);
+            }
+        }
+        if (f.settings() && f.settings()->kiosk()) {
+            ImGui::SameLine();
+            if (ui::button("home.kiosk." + form.id, app.t(M::HomeStartKiosk))) {
+                state.kioskForm = form.id;
+                ImGui::OpenPopup("##kioskconfirm");
+            }
+        }
+        if (!form.unrenderable.empty()) {
+            std::string names;
+            for (const auto& n : form.unrenderable)
+                names += (names.empty() ? "" : ", ") + n;
+            ui::hint(format(app.t(M::LanguagesNotShown), {names}), false);
+        }
+        if (ImGui::BeginPopupModal("##kioskconfirm", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+            if (app.settings.pinHash.empty()) {
+                ui::paragraph(app.t(M::KioskNeedsPin), false);
+                if (ui::button("home.kiosk.settings", app.t(M::GoToSettings))) {
+                    ImGui::CloseCurrentPopup();
+                    app.go(Screen::Settings);
+                }
+                ImGui::SameLine();
+                if (ui::button("home.kiosk.cancel", app.t(M::Cancel))) ImGui::CloseCurrentPopup();
+            } else {
+                ui::paragraph(format(app.t(M::KioskConfirm), {title}), false);
+                if (ui::button("home.kiosk.start", app.t(M::KioskStart))) {
+                    ImGui::CloseCurrentPopup();
+                    startKiosk(app, state.kioskForm);
+                }
+                ImGui::SameLine();
+                if (ui::button("home.kiosk.cancel", app.t(M::Cancel))) ImGui::CloseCurrentPopup();
+            }
+            ImGui::EndPopup();
+        }
+        ImGui::PopID();
+        ImGui::Spacing();
+    }
+    ImGui::EndChild();
+}
+
+}  // namespace veld::client

@@ -1,0 +1,179 @@
+// Records: the device's records with filters and search; drafts open to continue, finalized
+// records open read-only, drafts can be deleted after a confirmation.
+#include <ctime>
+
+#include <imgui.h>
+
+#include "../app.hpp"
+#include "../ui.hpp"
+
+namespace veld::client {
+
+namespace {
+
+std::string localTime(std::uint64_t ms) {
+    const auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    return buf;
+}
+
+M statusName(RecordStatus s) {
+    switch (s) {
+        case RecordStatus::Draft:
+            return M::StatusDraft;
+        case RecordStatus::Finalized:
+            return M::StatusFinalized;
+        case RecordStatus::Sent:
+            return M::StatusSent;
+        default:
+            return M::StatusDamaged;
+    }
+}
+
+void query(App& app, RecordsState& state, bool append) {
+    ListQuery q;
+    if (state.formFilter > 0 && state.formFilter <= static_cast<int>(app.forms.size())) {
+        q.formId = app.forms[static_cast<std::size_t>(state.formFilter - 1)].id;
+    }
+    static constexpr std::optional<RecordStatus> kStatus[] = {
+        std::nullopt, RecordStatus::Draft, RecordStatus::Finalized, RecordStatus::Sent,
+        RecordStatus::Quarantined};
+    if (state.statusFilter >= 0 && state.statusFilter < 5) {
+        q.status = kStatus[state.statusFilter];
+    }
+    q.text = state.search;
+    q.limit = 50;
+    if (append) q.after = state.next;
+    state.loading = true;
+    state.dirty = false;
+    app.withStore([q](Store& store) { return store.list(q); },
+                  [&app, &state, append](Result<ListPage> page) {
+                      state.loading = false;
+                      if (!page) {
+                          app.toast(page.error().describe(), true);
+                          return;
+                      }
+                      if (!append) state.rows.clear();
+                      for (auto& row : page.value().rows)
+                          state.rows.push_back(std::move(row));
+                      state.next = page.value().next;
+                  });
+}
+
+}  // namespace
+
+void drawRecords(App& app, RecordsState& state) {
+    ui::heading(app.t(M::RecordsTitle), false);
+    // Filters.
+    std::vector<std::string> formNames{std::string(app.t(M::AllForms))};
+    for (const auto& f : app.forms) {
+        formNames.push_back(formTitle(f.compiled->form(), app.settings.uiLanguage));
+    }
+    ImGui::SetNextItemWidth(260);
+    if (ImGui::BeginCombo("##formfilter",
+                          formNames[static_cast<std::size_t>(state.formFilter)].c_str())) {
+        for (std::size_t i = 0; i < formNames.size(); ++i) {
+            if (ImGui::Selectable(formNames[i].c_str(), static_cast<int>(i) == state.formFilter)) {
+                state.formFilter = static_cast<int>(i);
+                state.dirty = true;
+            }
+            ui::recordLast("records.form." + std::to_string(i), formNames[i]);
+        }
+        ImGui::EndCombo();
+    }
+    ui::recordLast("records.form", formNames[static_cast<std::size_t>(state.formFilter)]);
+    ImGui::SameLine();
+    const M statuses[] = {M::AllStatuses, M::StatusDraft, M::StatusFinalized, M::StatusSent,
+                          M::StatusDamaged};
+    ImGui::SetNextItemWidth(180);
+    if (ImGui::BeginCombo("##statusfilter", app.t(statuses[state.statusFilter]).data())) {
+        for (int i = 0; i < 5; ++i) {
+            if (ImGui::Selectable(app.t(statuses[i]).data(), i == state.statusFilter)) {
+                state.statusFilter = i;
+                state.dirty = true;
+            }
+            ui::recordLast("records.status." + std::to_string(i), app.t(statuses[i]));
+        }
+        ImGui::EndCombo();
+    }
+    ui::recordLast("records.status", app.t(statuses[state.statusFilter]));
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(-1);
+    if (ui::input("records.search", state.search, app.t(M::SearchHint))) state.dirty = true;
+    // A search may scan a large store: one query at a time, the newest filters win.
+    if (state.dirty && !state.loading) query(app, state, false);
+
+    ImGui::BeginChild("##rows");
+    if (state.rows.empty() && !state.loading) ui::hint(app.t(M::RecordsNone), false);
+    if (ImGui::BeginTable("##records", 5,
+                          ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp)) {
+        for (const RecordSummary& row : state.rows) {
+            const std::string idText = row.id.toString();
+            ImGui::PushID(idText.c_str());
+            ImGui::TableNextRow();
+            ImGui::TableNextColumn();
+            const std::string summary = row.summary.empty() ? "-" : row.summary;
+            ImGui::TextUnformatted(ui::display(summary, false).c_str());
+            ui::recordLast("records.row." + idText, summary);
+            ImGui::TableNextColumn();
+            const FormEntry* form = app.findForm(row.formId);
+            const std::string title =
+                form ? formTitle(form->compiled->form(), app.settings.uiLanguage) : row.formId;
+            ImGui::TextUnformatted(title.c_str());
+            ImGui::TableNextColumn();
+            ImGui::TextUnformatted(app.t(statusName(row.status)).data());
+            ImGui::TableNextColumn();
+            ImGui::TextUnformatted(localTime(row.hlc.millis()).c_str());
+            ImGui::TableNextColumn();
+            if (row.status == RecordStatus::Draft) {
+                if (ui::button("records.open." + idText, app.t(M::Continue)))
+                    openRecord(app, row.id);
+                ImGui::SameLine();
+                if (ui::button("records.delete." + idText, app.t(M::Delete))) {
+                    state.confirmDelete = row.id;
+                    ImGui::OpenPopup("##confirmdelete");
+                }
+            } else if (row.status != RecordStatus::Quarantined) {
+                if (ui::button("records.view." + idText, app.t(M::View))) openRecord(app, row.id);
+            }
+            ImGui::PopID();
+        }
+        ImGui::EndTable();
+    }
+    if (state.next && ui::button("records.more", app.t(M::LoadMore), 0, 0, !state.loading)) {
+        query(app, state, true);
+    }
+    ImGui::EndChild();
+
+    // The confirmation is opened inside a row's ID scope; open it at this level instead.
+    if (state.confirmDelete && !ImGui::IsPopupOpen("##delete")) ImGui::OpenPopup("##delete");
+    if (ImGui::BeginPopupModal("##delete", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+        ui::paragraph(app.t(M::ConfirmDelete), false);
+        if (ui::button("records.delete.confirm", app.t(M::Delete))) {
+            const Uuid id = *state.confirmDelete;
+            state.confirmDelete.reset();
+            ImGui::CloseCurrentPopup();
+            app.withStore([id](Store& store) { return store.deleteDraft(id); },
+                          [&app, &state](Status s) {
+                              if (!s) {
+                                  app.toast(s.error().describe(), true);
+                              } else {
+                                  app.toast(std::string(app.t(M::Deleted)));
+                              }
+                              state.dirty = true;
+                              app.refreshCounts();
+                          });
+        }
+        ImGui::SameLine();
+        if (ui::button("records.delete.cancel", app.t(M::Cancel))) {
+            state.confirmDelete.reset();
+            ImGui::CloseCurrentPopup();
+        }
+        ImGui::EndPopup();
+    }
+}
+
+}  // namespace veld::client

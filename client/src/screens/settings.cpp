@@ -1,0 +1,190 @@
+// Settings: UI language, device profile, collector address, and the kiosk's staff PIN and timers.
+#include <filesystem>
+
+#include <imgui.h>
+
+#include "../app.hpp"
+#include "../pin.hpp"
+#include "../ui.hpp"
+
+namespace veld::client {
+
+namespace {
+
+int filterDigits(ImGuiInputTextCallbackData* data) {
+    return data->EventChar >= '0' && data->EventChar <= '9' ? 0 : 1;
+}
+
+bool collectorAllowed(const std::string& url) {
+    if (url.rfind("https://", 0) == 0) return url.size() > 8;
+    // Plain HTTP only to this machine (development and the demo).
+    for (const char* local : {"http://localhost", "http://127.0.0.1", "http://[::1]"}) {
+        const std::string prefix(local);
+        if (url.rfind(prefix, 0) == 0 && (url.size() == prefix.size() ||
+                                          url[prefix.size()] == ':' || url[prefix.size()] == '/')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void message(SettingsState& state, std::string_view text, bool isError) {
+    state.message = std::string(text);
+    state.messageError = isError;
+}
+
+}  // namespace
+
+void drawSettings(App& app, SettingsState& state) {
+    ui::heading(app.t(M::SettingsTitle), false);
+    ImGui::BeginChild("##settings");
+
+    // Language of the screens.
+    ui::paragraph(app.t(M::SettingsLanguage), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    for (auto lang : kUiLanguages) {
+        const bool current = app.settings.uiLanguage == lang;
+        if (ui::choiceRow("settings.lang." + std::string(lang),
+                          lang == "nl" ? "Nederlands" : "English", current, false, false, 0)) {
+            app.settings.uiLanguage = std::string(lang);
+            app.saveSetting("ui.language", std::string(lang));
+        }
+    }
+    ImGui::Separator();
+
+    // Device profile.
+    ui::paragraph(app.t(M::SettingsProfile), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    ui::paragraph(format(app.t(M::SettingsStorePath), {app.storePath()}), false);
+    ui::paragraph(format(app.t(M::SettingsDeviceId), {app.info.deviceId.toString()}), false);
+    if (!state.profilesScanned) {
+        state.profilesScanned = true;
+        const std::string current = app.storePath();
+        app.worker.run(
+            [current] {
+                namespace fs = std::filesystem;
+                std::vector<std::string> found;
+                std::error_code ec;
+                const fs::path root = fs::path(current).parent_path().parent_path();
+                for (auto it = fs::directory_iterator(root, ec);
+                     !ec && it != fs::directory_iterator(); it.increment(ec)) {
+                    const fs::path candidate = it->path() / "device.veld";
+                    if (it->is_directory(ec) && fs::exists(candidate, ec)) {
+                        found.push_back(candidate.string());
+                    }
+                }
+                std::sort(found.begin(), found.end());
+                return found;
+            },
+            [&state](std::vector<std::string> found) { state.profiles = std::move(found); });
+    }
+    for (const auto& profile : state.profiles) {
+        if (profile == app.storePath()) continue;
+        const std::string name = std::filesystem::path(profile).parent_path().filename().string();
+        if (ui::button("settings.profile." + name,
+                       format(app.t(M::SettingsSwitchProfile), {name}))) {
+            closeFill(app);
+            state.profilesScanned = false;
+            state.collectorLoaded = false;
+            app.openStore(profile);
+        }
+    }
+    ImGui::Separator();
+
+    // Collector address.
+    ui::paragraph(app.t(M::SettingsCollector), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    if (!state.collectorLoaded) {
+        state.collector = app.settings.collector;
+        state.collectorLoaded = true;
+    }
+    ui::input("settings.collector", state.collector, "https://");
+    if (ui::button("settings.collector.save", app.t(M::Save))) {
+        if (!state.collector.empty() && !collectorAllowed(state.collector)) {
+            message(state, app.t(M::CollectorNeedsHttps), true);
+        } else {
+            app.settings.collector = state.collector;
+            app.saveSetting("sync.collector", state.collector);
+            message(state, app.t(M::SettingSaved), false);
+        }
+    }
+    ImGui::Separator();
+
+    // Kiosk.
+    ui::paragraph(app.t(M::SettingsKiosk), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    const bool pinSet = !app.settings.pinHash.empty();
+    ui::paragraph(app.t(pinSet ? M::PinIsSet : M::PinNotSet), false);
+    constexpr int kPinFlags = ImGuiInputTextFlags_Password;
+    if (pinSet) {
+        ui::input("settings.pin.current", state.currentPin, app.t(M::PinCurrent), false, true,
+                  kPinFlags, filterDigits);
+    }
+    ui::input("settings.pin.new", state.newPin, app.t(M::PinNew), false, true, kPinFlags,
+              filterDigits);
+    ui::input("settings.pin.repeat", state.repeatPin, app.t(M::PinRepeat), false, true, kPinFlags,
+              filterDigits);
+    if (ui::button("settings.pin.save", app.t(pinSet ? M::PinChange : M::PinSet), 0, 0,
+                   !state.working)) {
+        if (!pin::acceptable(state.newPin)) {
+            message(state, app.t(M::PinRules), true);
+        } else if (state.newPin != state.repeatPin) {
+            message(state, app.t(M::PinMismatch), true);
+        } else {
+            state.working = true;
+            const std::string stored = app.settings.pinHash;
+            const std::string current = std::exchange(state.currentPin, {});
+            const std::string next = std::exchange(state.newPin, {});
+            state.repeatPin.clear();
+            // Hashing takes a noticeable moment by design: off the UI thread.
+            app.withStore(
+                [stored, current, next](Store& store) -> Result<std::string> {
+                    if (!stored.empty() && !pin::verify(stored, current)) {
+                        return makeError(ErrorCode::InvalidArgument, "wrong current PIN");
+                    }
+                    auto hashed = pin::hash(next);
+                    if (!hashed) return makeError(ErrorCode::Internal, "PIN hashing failed");
+                    Status s = store.setSetting("kiosk.pin_hash", *hashed);
+                    if (!s) return s.error();
+                    return *hashed;
+                },
+                [&app, &state](Result<std::string> result) {
+                    state.working = false;
+                    if (!result) {
+                        message(state,
+                                app.t(result.error().code == ErrorCode::InvalidArgument
+                                          ? M::PinWrong
+                                          : M::SettingNotSaved),
+                                true);
+                        return;
+                    }
+                    app.settings.pinHash = result.value();
+                    message(state, app.t(M::PinSaved), false);
+                });
+        }
+    }
+    int reset = app.settings.kioskResetSeconds;
+    ImGui::SetNextItemWidth(300);
+    ImGui::SliderInt("##reset", &reset, 3, 120, app.t(M::KioskResetSeconds).data());
+    ui::recordLast("settings.kiosk.reset", std::to_string(reset));
+    app.settings.kioskResetSeconds = reset;
+    if (ImGui::IsItemDeactivatedAfterEdit()) {
+        app.saveSetting("kiosk.reset_seconds", std::to_string(reset));
+    }
+    int idle = app.settings.kioskIdleSeconds;
+    ImGui::SetNextItemWidth(300);
+    ImGui::SliderInt("##idle", &idle, 30, 900, app.t(M::KioskIdleSeconds).data());
+    ui::recordLast("settings.kiosk.idle", std::to_string(idle));
+    app.settings.kioskIdleSeconds = idle;
+    if (ImGui::IsItemDeactivatedAfterEdit()) {
+        app.saveSetting("kiosk.idle_seconds", std::to_string(idle));
+    }
+
+    if (!state.message.empty()) {
+        ImGui::Separator();
+        if (state.messageError) {
+            ui::error(state.message, false);
+        } else {
+            ui::paragraph(state.message, false, ui::kOkColor);
+        }
+    }
+    ImGui::EndChild();
+}
+
+}  // namespace veld::client

@@ -1,0 +1,61 @@
+// Widgets shared by the screens. Every interactive widget is made through these helpers with a
+// stable test id, so that tests can find it (its rectangle is recorded per frame when recording is
+// on) and so that right-to-left text is shaped and aligned in one place.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <imgui.h>
+
+namespace veld::client::ui {
+
+/// What one frame drew, for tests: widgets with their ids and rectangles, and every text shown.
+struct Recorded {
+    std::string id;    // empty for plain text
+    std::string text;  // label, shown value or paragraph (logical order)
+    ImVec2 min;
+    ImVec2 max;
+    bool enabled = true;
+};
+
+void setRecording(bool on);
+/// Starts a frame's record (call after ImGui::NewFrame).
+void beginFrame();
+const std::vector<Recorded>& recorded();
+const Recorded* find(std::string_view id);
+
+/// Visual-order, shaped form of a logical string (cached); unchanged for plain LTR text.
+const std::string& display(std::string_view logical, bool rtl);
+
+/// Wrapped text in the available width; right-aligned when `rtl`.
+void paragraph(std::string_view logical, bool rtl, ImU32 color = 0);
+/// A paragraph in the disabled-text colour (hints, explanations).
+void hint(std::string_view logical, bool rtl);
+/// A paragraph in the error colour.
+void error(std::string_view logical, bool rtl);
+/// A larger heading line.
+void heading(std::string_view logical, bool rtl);
+
+/// A push button; `width` 0 fits the label, < 0 fills the row. Height at least `minHeight`.
+bool button(std::string_view id, std::string_view label, float width = 0, float minHeight = 0,
+            bool enabled = true);
+/// A full-width selectable row with a radio mark (or a check box when `multi`) on the reading
+/// side; at least `minHeight` tall.
+bool choiceRow(std::string_view id, std::string_view label, bool selected, bool multi, bool rtl,
+               float minHeight, bool enabled = true);
+/// A single-line text input bound to `value`; true when edited this frame.
+bool input(std::string_view id, std::string& value, std::string_view hintText = {},
+           bool multiline = false, bool enabled = true, int flags = 0,
+           int (*filter)(ImGuiInputTextCallbackData*) = nullptr);
+/// A check box.
+bool checkbox(std::string_view id, std::string_view label, bool& value, bool enabled = true);
+
+/// Records the last ImGui item under `id` (for widgets drawn directly with ImGui).
+void recordLast(std::string_view id, std::string_view text, bool enabled = true);
+
+constexpr ImU32 kErrorColor = IM_COL32(200, 40, 40, 255);
+constexpr ImU32 kOkColor = IM_COL32(30, 130, 60, 255);
+
+}  // namespace veld::client::ui
