@@ -90,7 +90,10 @@ void App::openStore(const std::string& path) {
     loadError.clear();
     worker.run(
         [path]() -> Result<std::shared_ptr<Store>> {
-            auto store = Store::open(path);
+            // A new device profile starts with an empty store.
+            StoreOptions options;
+            options.mode = sql::OpenMode::ReadWriteCreate;
+            auto store = Store::open(path, options);
             if (!store) return store.error();
             return std::make_shared<Store>(std::move(store.value()));
         },

@@ -605,6 +605,13 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
 
 void drawQuestion(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
     const std::string key = pathKey(path);
+    const float top = ImGui::GetCursorPosY();
+    if (auto known = c.view.heights.find(key); known != c.view.heights.end()) {
+        if (!ImGui::IsRectVisible(ImVec2(1, known->second))) {
+            ImGui::Dummy(ImVec2(1, known->second - ImGui::GetStyle().ItemSpacing.y));
+            return;
+        }
+    }
     std::string text = label(c, item.labels());
     const bool required = c.session.isRequired(path);
     if (required) text += " *";
@@ -640,6 +647,7 @@ void drawQuestion(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
     }
     ImGui::PopID();
     ImGui::Spacing();
+    c.view.heights[key] = ImGui::GetCursorPosY() - top;
 }
 
 void drawRepeat(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
@@ -854,6 +862,7 @@ void FormView::clear() {
     pages.clear();
     pageOfItem.clear();
     strokeInProgress.clear();
+    heights.clear();
     page = 0;
     showAll = false;
     changes = 0;

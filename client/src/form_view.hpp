@@ -44,6 +44,9 @@ struct FormView {
     bool showAll = false;  // show required-answer problems too (after a finalize attempt)
     int changes = 0;       // bumped on every answer change; the owner saves when it moves
     std::vector<std::vector<SignaturePoint>> strokeInProgress;
+    // Drawn height of each question, so that questions scrolled out of sight are skipped (a
+    // page of a thousand questions costs what its visible part costs).
+    std::map<std::string, float> heights;
 
     /// Starts viewing `session` (pages are built, the first visible page is shown).
     void start(std::shared_ptr<const forms::CompiledForm> compiled, forms::FormSession s,

@@ -210,6 +210,7 @@ void drawFill(App& app, FillState& state) {
                     view.language = tag;
                     view.rtl = l && l->rtl();
                     view.buffers.clear();
+                    view.heights.clear();
                 }
                 ui::recordLast("fill.lang." + tag, name);
             }

@@ -136,10 +136,10 @@ void drawSettings(App& app, SettingsState& state) {
             app.withStore(
                 [stored, current, next](Store& store) -> Result<std::string> {
                     if (!stored.empty() && !pin::verify(stored, current)) {
-                        return makeError(ErrorCode::InvalidArgument, "wrong current PIN");
+                        return makeError(ErrorCode::InvalidArgument, "pin");
                     }
                     auto hashed = pin::hash(next);
-                    if (!hashed) return makeError(ErrorCode::Internal, "PIN hashing failed");
+                    if (!hashed) return makeError(ErrorCode::Internal, "pwhash");
                     Status s = store.setSetting("kiosk.pin_hash", *hashed);
                     if (!s) return s.error();
                     return *hashed;

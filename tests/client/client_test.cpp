@@ -1,0 +1,653 @@
+// Headless UI tests: the client's real screens over a real device store, driven by clicks and
+// typing through Dear ImGui's input, checked against what the store holds afterwards.
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <doctest/doctest.h>
+
+#include <veld/form.hpp>
+#include <veld/store.hpp>
+
+#include "fonts.hpp"
+#include "i18n.hpp"
+#include "pin.hpp"
+#include "screens/samples.hpp"
+#include "support/test_support.hpp"
+#include "text.hpp"
+#include "ui_driver.hpp"
+#include "veldctl/demo.hpp"
+
+using namespace veld;
+using namespace veld::client;
+using veld::client::testing::UiDriver;
+
+namespace {
+
+const std::string kFormsDir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
+
+// A device store with the pilot forms and a pseudonym key, and no records.
+std::string pilotStore(const veld::test::TempDir& dir) {
+    const std::string path = dir.file("device.veld");
+    StoreOptions create;
+    create.mode = sql::OpenMode::ReadWriteCreate;
+    auto store = Store::open(path, create);
+    REQUIRE_MESSAGE(store.ok(), store.error().describe());
+    auto setup = veldctl::setUpDemo(store.value(), kFormsDir);
+    REQUIRE_MESSAGE(setup.ok(), setup.error().describe());
+    return path;
+}
+
+std::string pathKey(const forms::ItemPath& path) {
+    std::string key = path.name;
+    for (std::size_t i : path.instances)
+        key += "#" + std::to_string(i);
+    return key;
+}
+
+std::vector<StoredRecord> recordsOf(const std::string& storePath, const std::string& formId,
+                                    std::optional<RecordStatus> status) {
+    auto store = Store::open(storePath);
+    REQUIRE(store.ok());
+    ListQuery q;
+    q.formId = formId;
+    q.status = status;
+    q.limit = 1000;
+    auto page = store.value().list(q);
+    REQUIRE(page.ok());
+    std::vector<StoredRecord> out;
+    for (const auto& row : page.value().rows) {
+        auto r = store.value().get(row.id);
+        REQUIRE(r.ok());
+        out.push_back(std::move(r.value()));
+    }
+    return out;
+}
+
+const Answer* findAnswer(const RecordContent& c, const std::string& name) {
+    for (const auto& a : c.answers) {
+        if (a.name == name) return &a;
+    }
+    return nullptr;
+}
+
+// Answers, through the UI, every visible question of the current page that has no answer yet.
+// Text questions get `text`. Returns how many questions were answered.
+int answerPage(UiDriver& ui, FormView& view, const std::string& text) {
+    int answered = 0;
+    const fb::Form& form = view.form->form();
+    std::function<void(const fb::Item&, const forms::ItemPath&)> visit =
+        [&](const fb::Item& item, const forms::ItemPath& path) {
+            if (!view.session->isVisible(path) || view.session->isReadOnly(path)) return;
+            if (item.kind() == fb::ItemKind::Group) {
+                for (const auto* child : *item.children()) {
+                    visit(*child, forms::ItemPath{child->name()->str(), path.instances});
+                }
+                return;
+            }
+            if (item.kind() == fb::ItemKind::Repeat) {
+                const std::size_t need = std::max<std::size_t>(item.min_count(), 1);
+                while (view.session->repeatCount(path) < need) {
+                    ui.click("q." + pathKey(path) + ".add");
+                }
+                for (std::size_t i = 0; i < view.session->repeatCount(path); ++i) {
+                    for (const auto* child : *item.children()) {
+                        auto p = forms::ItemPath{child->name()->str(), path.instances};
+                        p.instances.push_back(i);
+                        visit(*child, p);
+                    }
+                }
+                return;
+            }
+            if (view.session->answer(path)) return;
+            const std::string id = "q." + pathKey(path);
+            const double min = item.min_value().has_value() ? *item.min_value() : 1.0;
+            switch (item.type()) {
+                case fb::QuestionType::SelectOne:
+                case fb::QuestionType::Likert:
+                case fb::QuestionType::SelectMany: {
+                    const fb::ChoiceList* list = nullptr;
+                    for (const auto* l : *form.choice_lists()) {
+                        if (l->name()->string_view() == item.choice_list()->string_view()) list = l;
+                    }
+                    REQUIRE(list != nullptr);
+                    // The first choice that is not "other" (which would ask for more text).
+                    for (const auto* ch : *list->choices()) {
+                        if (ch->is_other()) continue;
+                        ui.click(id + "." + ch->name()->str());
+                        break;
+                    }
+                    break;
+                }
+                case fb::QuestionType::Consent:
+                    ui.click(id + ".yes");
+                    break;
+                case fb::QuestionType::Text:
+                    ui.type(id, text);
+                    break;
+                case fb::QuestionType::Integer:
+                    ui.type(id, std::to_string(static_cast<long long>(min)));
+                    break;
+                case fb::QuestionType::Decimal:
+                    ui.type(id, std::to_string(static_cast<long long>(min)) + ",5");
+                    break;
+                case fb::QuestionType::Date:
+                    ui.click(id + ".today");
+                    break;
+                case fb::QuestionType::Time:
+                    ui.type(id, "10:30");
+                    break;
+                case fb::QuestionType::DateTime:
+                    ui.click(id + ".now");
+                    break;
+                case fb::QuestionType::Pseudonym:
+                    if (item.identifier_scheme() == fb::IdentifierScheme::Bsn) {
+                        ui.type(id, "111222333");
+                    } else if (item.identifier_scheme() == fb::IdentifierScheme::SchoolPupil) {
+                        ui.type(id + ".school", "12AB");
+                        ui.type(id, "4711");
+                        ui.click(id + ".record");
+                    } else {
+                        ui.type(id, "case-17");
+                        ui.click(id + ".record");
+                    }
+                    break;
+                default:
+                    return;
+            }
+            ++answered;
+        };
+    for (const auto& pi : view.pages[static_cast<std::size_t>(view.page)].items) {
+        visit(*pi.item, pi.path);
+    }
+    return answered;
+}
+
+// Fills the record being edited on the filling screen until it finalizes: every page in turn,
+// then whatever the finalize step still lists. Returns the number of finalize attempts.
+int fillAndFinalize(UiDriver& ui, const std::string& text) {
+    FormView& view = ui.app().fill.view;
+    for (int guard = 0; guard < 200 && ui.app().screen == Screen::Fill; ++guard) {
+        answerPage(ui, view, text);
+        if (ui.item("fill.next") && ui.item("fill.next")->enabled) {
+            ui.click("fill.next");
+            continue;
+        }
+        ui.click("fill.finalize");
+        if (ui.app().screen != Screen::Fill) return guard;
+        // Problems listed: go to the first one and answer it there.
+        const auto problems = ui.ids("fill.problem.");
+        REQUIRE_MESSAGE(!problems.empty(), "finalize neither succeeded nor listed a problem");
+        ui.click(problems.front());
+    }
+    FAIL("the form did not finalize");
+    return -1;
+}
+
+// Whether a line of code holds a string literal with two words (letters) separated by a space.
+bool hasWordyLiteral(const std::string& code) {
+    bool inString = false;
+    std::string literal;
+    for (std::size_t i = 0; i < code.size(); ++i) {
+        const char c = code[i];
+        if (inString && c == '\\') {
+            ++i;
+            continue;
+        }
+        if (c == '"') {
+            if (inString) {
+                int letters = 0;
+                bool sawWordThenSpace = false;
+                for (char l : literal) {
+                    if (std::isalpha(static_cast<unsigned char>(l))) {
+                        ++letters;
+                        if (sawWordThenSpace && letters >= 2) return true;
+                    } else {
+                        sawWordThenSpace = l == ' ' && letters >= 2;
+                        letters = 0;
+                    }
+                }
+                literal.clear();
+            }
+            inString = !inString;
+            continue;
+        }
+        if (inString) literal += c;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("client: the home screen lists the pilot forms by pilot with their counts") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        REQUIRE(veldctl::addDemoRecords(store.value(), 16, 7).ok());
+    }
+    UiDriver ui(path);
+    CHECK(ui.app().screen == Screen::Home);
+    CHECK(ui.app().forms.size() == 8);
+    // Every form has its "new record" button, and the Dutch UI says so in Dutch.
+    for (const auto& f : ui.app().forms)
+        CHECK(ui.has("home.new." + f.id));
+    CHECK(ui.showsText("Formulieren"));
+    CHECK(ui.showsText("Intensieve begeleiding (IPS)"));
+    // Counts come from the store: 16 records over 8 forms.
+    std::int64_t total = 0;
+    for (const auto& [form, c] : ui.app().counts)
+        total += c.drafts + c.finalized;
+    CHECK(total == 16);
+    CHECK(ui.showsText("Concepten: "));
+
+    // English is one click away in the settings, and stays chosen after a restart.
+    ui.click("nav.settings");
+    ui.click("settings.lang.en");
+    ui.click("nav.home");
+    CHECK(ui.showsText("Forms"));
+    CHECK(ui.showsText("Drafts: "));
+}
+
+TEST_CASE(
+    "client: a field worker fills a pilot form, leaves it as a draft, reopens and finalizes") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    const std::string form = "ips_guidance";
+    {
+        UiDriver ui(path);
+        ui.click("home.new." + form);
+        REQUIRE(ui.app().screen == Screen::Fill);
+        // The first page: contact type, date and consent.
+        FormView& view = ui.app().fill.view;
+        CHECK(ui.has("fill.progress"));
+        answerPage(ui, view, "eerste bezoek");
+        // Autosave: every answer is in the store already, before anything is closed.
+        auto drafts = recordsOf(path, form, RecordStatus::Draft);
+        REQUIRE(drafts.size() == 1);
+        CHECK(findAnswer(drafts[0].record.content, "contact_type") != nullptr);
+        CHECK(ui.item("fill.status")->text == "Concept opgeslagen");
+        ui.click("fill.close");
+        CHECK(ui.app().screen == Screen::Home);
+    }
+    // A new process: the draft is listed on the records screen and opens where it was.
+    UiDriver ui(path);
+    auto drafts = recordsOf(path, form, RecordStatus::Draft);
+    REQUIRE(drafts.size() == 1);
+    const std::string id = drafts[0].meta.id.toString();
+    ui.click("nav.records");
+    REQUIRE(ui.has("records.row." + id));
+    ui.click("records.open." + id);
+    REQUIRE(ui.app().screen == Screen::Fill);
+    const auto contact = ui.app().fill.view.session->answer(forms::ItemPath{"contact_type", {}});
+    CHECK(contact.has_value());
+
+    // Finalizing too early lists what is missing; then everything is answered and it finalizes.
+    ui.click("fill.finalize");
+    CHECK(!ui.ids("fill.problem.").empty());
+    CHECK(ui.app().screen == Screen::Fill);
+    fillAndFinalize(ui, "voortgang besproken");
+    CHECK(ui.app().screen == Screen::Home);
+
+    auto finalized = recordsOf(path, form, RecordStatus::Finalized);
+    REQUIRE(finalized.size() == 1);
+    CHECK(finalized[0].meta.id.toString() == id);  // the same record, not a copy
+    CHECK(recordsOf(path, form, RecordStatus::Draft).empty());
+    const RecordContent& c = finalized[0].record.content;
+    CHECK(c.formId == form);
+    // The BSN typed into the pseudonym question is stored only as its digest.
+    bool sawPseudonym = false;
+    for (const auto& a : c.answers) {
+        if (const auto* p = std::get_if<PseudonymAnswer>(&a.value)) {
+            sawPseudonym = true;
+            CHECK(p->digest.size() == 32);
+            CHECK(p->keyId == "demo");
+        }
+    }
+    CHECK(sawPseudonym);
+    auto store = Store::open(path);
+    REQUIRE(store.ok());
+    auto pending = store.value().outboxPending(100, 1 << 20);
+    REQUIRE(pending.ok());
+    REQUIRE(pending.value().size() == 1);
+    const std::string body(pending.value()[0].body.begin(), pending.value()[0].body.end());
+    CHECK(body.find("111222333") == std::string::npos);
+
+    // The finalized record opens read-only (no inputs), with the answers shown.
+    ui.click("nav.records");
+    ui.click("records.view." + id);
+    CHECK(ui.app().fill.viewing);
+    CHECK(ui.ids("q.").empty());
+    CHECK(ui.showsText("voortgang besproken"));
+}
+
+TEST_CASE("client: deleting a draft asks first, and cancel keeps it") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    UiDriver ui(path);
+    ui.click("home.new.employer_recruitment_nudges");
+    answerPage(ui, ui.app().fill.view, "magazijnmedewerker");
+    ui.click("fill.close");
+    auto drafts = recordsOf(path, "employer_recruitment_nudges", RecordStatus::Draft);
+    REQUIRE(drafts.size() == 1);
+    const std::string id = drafts[0].meta.id.toString();
+    ui.click("nav.records");
+    ui.click("records.delete." + id);
+    REQUIRE(ui.has("records.delete.cancel"));
+    ui.click("records.delete.cancel");
+    CHECK(recordsOf(path, "employer_recruitment_nudges", RecordStatus::Draft).size() == 1);
+    ui.click("records.delete." + id);
+    ui.click("records.delete.confirm");
+    CHECK(recordsOf(path, "employer_recruitment_nudges", RecordStatus::Draft).empty());
+    CHECK_FALSE(ui.has("records.row." + id));
+}
+
+TEST_CASE("client: the records screen filters by status and searches the list text") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        REQUIRE(veldctl::addDemoRecords(store.value(), 24, 3).ok());
+    }
+    UiDriver ui(path);
+    ui.click("nav.records");
+    CHECK(ui.ids("records.row.").size() == 24);
+    ui.click("records.status");
+    ui.click("records.status.1");  // drafts
+    const auto drafts = ui.ids("records.row.");
+    CHECK(!drafts.empty());
+    CHECK(drafts.size() < 24);
+    CHECK(ui.ids("records.open.").size() == drafts.size());
+    CHECK(ui.ids("records.view.").empty());
+    ui.type("records.search", "zzz-nothing-like-this");
+    CHECK(ui.ids("records.row.").empty());
+    CHECK(ui.showsText("Geen records gevonden."));
+}
+
+TEST_CASE("client: kiosk mode serves two respondents, forgets the first, and needs the PIN") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    const std::string form = "vmbo_parent_survey";
+    UiDriver ui(path);
+
+    // Kiosk mode cannot start before staff set a PIN.
+    ui.click("home.kiosk." + form);
+    CHECK(ui.has("home.kiosk.settings"));
+    ui.click("home.kiosk.settings");
+    REQUIRE(ui.app().screen == Screen::Settings);
+    ui.type("settings.pin.new", "4821");
+    ui.type("settings.pin.repeat", "4821");
+    ui.click("settings.pin.save");
+    CHECK(ui.showsText("Pincode opgeslagen"));
+    CHECK(ui.app().settings.pinHash.rfind("$argon2id$", 0) == 0);
+    // Only the hash is stored.
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        auto stored = store.value().setting("kiosk.pin_hash");
+        REQUIRE(stored.ok());
+        REQUIRE(stored.value().has_value());
+        CHECK(stored.value()->find("4821") == std::string::npos);
+    }
+    ui.click("nav.home");
+    ui.click("home.kiosk." + form);
+    ui.click("home.kiosk.start");
+    REQUIRE(ui.app().screen == Screen::Kiosk);
+    CHECK(ui.app().wantsFullscreen());
+
+    auto checkKioskScreen = [&] {
+        // No way out to other screens, and every touch target at least 48 px high.
+        CHECK(ui.ids("nav.").empty());
+        CHECK(ui.ids("home.").empty());
+        CHECK(ui.ids("records.").empty());
+        for (const auto& r :
+             ui.app().screen == Screen::Kiosk ? ui.ids("") : std::vector<std::string>{}) {
+            if (r.empty()) continue;
+            const auto* it = ui.item(r);
+            CHECK_MESSAGE(it->max.y - it->min.y >= 48.0f, r);
+        }
+    };
+    const std::string marker = "MARKER-ONE-7731";
+    auto respond = [&](const std::string& lang, const std::string& text) {
+        CHECK(ui.has("kiosk.lang.nl"));
+        CHECK(ui.has("kiosk.lang.ar"));
+        CHECK(ui.has("kiosk.lang.ti"));
+        ui.click("kiosk.lang." + lang);
+        FormView& view = ui.app().kiosk.view;
+        REQUIRE(view.active());
+        CHECK(view.onePerPage);
+        for (int guard = 0; guard < 100; ++guard) {
+            checkKioskScreen();
+            answerPage(ui, view, text);
+            if (ui.has("kiosk.finish")) {
+                ui.click("kiosk.finish");
+                break;
+            }
+            ui.click("kiosk.next");
+        }
+        CHECK(ui.app().kiosk.phase == KioskPhase::ThankYou);
+    };
+
+    respond("nl", marker);
+    CHECK(ui.showsText("Hartelijk dank"));
+    CHECK(recordsOf(path, form, RecordStatus::Finalized).size() == 1);
+    // Thank-you screen, then the welcome screen again after the reset time.
+    ui.advance(std::int64_t{ui.app().settings.kioskResetSeconds} * 1000 + 100);
+    CHECK(ui.app().kiosk.phase == KioskPhase::Welcome);
+
+    // The second respondent, in Arabic: nothing of the first is anywhere on any of its screens.
+    ui.click("kiosk.lang.ar");
+    FormView& view = ui.app().kiosk.view;
+    CHECK(view.rtl);
+    CHECK(view.buffers.empty());
+    for (int guard = 0; guard < 100; ++guard) {
+        for (const auto& t : ui.texts())
+            CHECK(t.find(marker) == std::string::npos);
+        // The free-text question starts empty.
+        for (const auto& id : ui.ids("q.school_suggestions"))
+            CHECK(ui.item(id)->text.empty());
+        answerPage(ui, view, "tweede");
+        if (ui.has("kiosk.finish")) {
+            ui.click("kiosk.finish");
+            break;
+        }
+        ui.click("kiosk.next");
+    }
+    CHECK(ui.app().kiosk.phase == KioskPhase::ThankYou);
+    CHECK(ui.showsText("شكراً"));
+    const auto done = recordsOf(path, form, RecordStatus::Finalized);
+    REQUIRE(done.size() == 2);
+    for (const auto& r : done) {
+        CHECK(r.record.content.paradata.kiosk);
+        const Answer* a = findAnswer(r.record.content, "school_suggestions");
+        REQUIRE(a != nullptr);
+        CHECK((std::get<std::string>(a->value) == marker) !=
+              (std::get<std::string>(a->value) == "tweede"));
+    }
+    // Kiosk answers never pass through drafts.
+    CHECK(recordsOf(path, form, RecordStatus::Draft).empty());
+
+    // Leaving: the staff button asks for the PIN; a wrong PIN keeps the kiosk.
+    ui.advance(std::int64_t{ui.app().settings.kioskResetSeconds} * 1000 + 100);
+    ui.click("kiosk.staff");
+    for (char d : std::string("1111"))
+        ui.click(std::string("kiosk.pin.") + d);
+    ui.click("kiosk.pin.ok");
+    CHECK(ui.app().screen == Screen::Kiosk);
+    CHECK(ui.showsText("Onjuiste pincode"));
+    ui.click("kiosk.pin.cancel");
+    // Closing the window is refused too, and asks for the PIN instead.
+    CHECK_FALSE(ui.app().requestClose());
+    ui.frame();
+    CHECK(ui.has("kiosk.pin.ok"));
+    for (char d : std::string("4821"))
+        ui.click(std::string("kiosk.pin.") + d);
+    ui.click("kiosk.pin.ok");
+    CHECK(ui.app().quitRequested());
+}
+
+TEST_CASE("client: kiosk mode throws an abandoned response away after a warning") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        auto hashed = pin::hash("2468");
+        REQUIRE(hashed.has_value());
+        REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
+        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
+    }
+    // A kiosk that was running comes back as a kiosk after a restart.
+    UiDriver ui(path);
+    REQUIRE(ui.app().screen == Screen::Kiosk);
+    ui.click("kiosk.lang.tr");
+    CHECK(ui.showsText("İleri"));
+    FormView& view = ui.app().kiosk.view;
+    answerPage(ui, view, "x");
+    ui.click("kiosk.next");
+    answerPage(ui, view, "x");
+    CHECK(view.session->answer(forms::ItemPath{"consent_participation", {}}).has_value());
+    const int idle = ui.app().settings.kioskIdleSeconds;
+    ui.advance(std::int64_t{idle} * 1000 + 500);
+    CHECK(ui.has("kiosk.continue"));
+    CHECK(ui.showsText("Hâlâ orada mısınız?"));
+    ui.advance(25'000);
+    CHECK(ui.app().kiosk.phase == KioskPhase::Welcome);
+    CHECK_FALSE(ui.app().kiosk.view.active());
+    CHECK(recordsOf(path, "vmbo_parent_survey", std::nullopt).empty());
+
+    // Wrong PINs lock the pad for a while, kept across restarts.
+    for (int i = 0; i < 3; ++i) {
+        ui.click("kiosk.staff");
+        for (char d : std::string("0000"))
+            ui.click(std::string("kiosk.pin.") + d);
+        ui.click("kiosk.pin.ok");
+        ui.click("kiosk.pin.cancel");
+    }
+    ui.click("kiosk.staff");
+    for (char d : std::string("2468"))
+        ui.click(std::string("kiosk.pin.") + d);
+    CHECK_FALSE(ui.item("kiosk.pin.ok")->enabled);
+    CHECK(ui.showsText("Te veel pogingen"));
+    ui.advance(31'000);
+    ui.click("kiosk.pin.ok");
+    CHECK(ui.app().screen == Screen::Home);
+}
+
+TEST_CASE("client: Arabic is shaped and reordered; wrapping keeps logical order per line") {
+    // "سلام" in isolated letters, logical order.
+    const std::string logical = "\u0633\u0644\u0627\u0645";
+    const std::u32string shown = text::decodeUtf8(text::visualLine(logical, true));
+    REQUIRE(!shown.empty());
+    // Joined presentation forms (the lam-alef ligature among them), in visual (reversed) order.
+    for (char32_t c : shown)
+        CHECK((c >= 0xFE70 && c <= 0xFEFF));
+    CHECK(shown.size() < 4);  // lam + alef became one ligature
+    CHECK(text::hasRtl(logical));
+    CHECK_FALSE(text::hasRtl("Türkçe Łódź"));
+    CHECK(text::visualLine("Türkçe", false) == "Türkçe");
+    auto lines = text::wrapLogical("een twee drie vier", 9,
+                                   [](std::string_view s) { return static_cast<float>(s.size()); });
+    CHECK(lines == std::vector<std::string>{"een twee", "drie vier"});
+    CHECK(text::truncateUtf8("ééé", 3) == "é");
+}
+
+TEST_CASE("client: fonts cover every pilot language; a script without a font is not offered") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    // A form with a language no installed font can draw (Chinese).
+    const std::string json = R"({
+      "id": "script_check", "version": 1, "pilot": "test", "default_language": "nl",
+      "languages": [{"tag": "nl", "name": "Nederlands"}, {"tag": "zh", "name": "中文"},
+                    {"tag": "ar", "name": "العربية", "rtl": true}],
+      "titles": [{"lang": "nl", "text": "Schrifttest"}, {"lang": "zh", "text": "文字测试"},
+                 {"lang": "ar", "text": "اختبار"}],
+      "items": [{"name": "q1", "type": "Text",
+                 "labels": [{"lang": "nl", "text": "Vraag"}, {"lang": "zh", "text": "问题"},
+                            {"lang": "ar", "text": "سؤال"}]}]
+    })";
+    auto compiled = forms::compileFormJson(json, "script_check.json");
+    REQUIRE_MESSAGE(compiled.ok(), compiled.problems.front().describe());
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        REQUIRE(store.value().installForm(compiled.binary).ok());
+    }
+    UiDriver ui(path);
+    REQUIRE(!ui.app().fonts.files.empty());
+    const FormEntry* vmbo = ui.app().findForm("vmbo_parent_survey");
+    REQUIRE(vmbo != nullptr);
+    CHECK(vmbo->offered == std::vector<std::string>{"nl", "en", "tr", "ar", "pl", "ti"});
+    CHECK(vmbo->unrenderable.empty());
+    const FormEntry* check = ui.app().findForm("script_check");
+    REQUIRE(check != nullptr);
+    CHECK(check->offered == std::vector<std::string>{"nl", "ar"});
+    CHECK(check->unrenderable == std::vector<std::string>{"中文"});
+    // Every sample script has all its glyphs (Latin with Turkish and Polish letters, Somali,
+    // Arabic presentation forms, Ge'ez).
+    for (const auto& s : scriptSamples()) {
+        CHECK_MESSAGE(ui.app().fonts.missingGlyphs(text::visualLine(s.text, s.rtl)).empty(),
+                      s.language);
+    }
+}
+
+TEST_CASE("client: without a font for a script, its languages are left out and named") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    veld::test::TempDir emptyFonts;  // no TTF at all: Dear ImGui's built-in ASCII font
+    UiDriver ui(path, "nl", emptyFonts.path());
+    CHECK(ui.app().fonts.files.empty());
+    const FormEntry* vmbo = ui.app().findForm("vmbo_parent_survey");
+    REQUIRE(vmbo != nullptr);
+    CHECK(std::find(vmbo->offered.begin(), vmbo->offered.end(), "ar") == vmbo->offered.end());
+    CHECK(std::find(vmbo->offered.begin(), vmbo->offered.end(), "ti") == vmbo->offered.end());
+    CHECK(std::find(vmbo->unrenderable.begin(), vmbo->unrenderable.end(), "العربية") !=
+          vmbo->unrenderable.end());
+    CHECK(ui.showsText("Niet beschikbaar op dit apparaat"));
+}
+
+TEST_CASE("client: the translation table is complete and screens hold no literal texts") {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(M::Count_); ++i) {
+        const auto m = static_cast<M>(i);
+        CHECK_MESSAGE(!tr(m, "nl").empty(), i);
+        CHECK_MESSAGE(!tr(m, "en").empty(), i);
+    }
+    CHECK(format("{} van {}", {"3", "7"}) == "3 van 7");
+    CHECK(tr(M::Next, "tr") == "İleri");
+    CHECK(tr(M::Next, "xx") == "Next");  // unknown languages fall back to English
+    // Screen code passes ids and format strings only: a literal with words separated by a
+    // space would be a text that skipped the table.
+    for (const char* file :
+         {"app.cpp", "form_view.cpp", "screens/home.cpp", "screens/fill.cpp", "screens/records.cpp",
+          "screens/sync.cpp", "screens/settings.cpp", "screens/kiosk.cpp"}) {
+        std::ifstream in(std::string(VELD_SOURCE_DIR) + "/client/src/" + file);
+        REQUIRE(in.good());
+        std::string line;
+        int n = 0;
+        while (std::getline(in, line)) {
+            ++n;
+            const auto comment = line.find("//");
+            const std::string code = comment == std::string::npos ? line : line.substr(0, comment);
+            CHECK_MESSAGE(!hasWordyLiteral(code), std::string(file) << ":" << n << ": " << line);
+        }
+    }
+}
+
+TEST_CASE("client: PIN rules and lockout") {
+    CHECK(pin::acceptable("1234"));
+    CHECK_FALSE(pin::acceptable("123"));
+    CHECK_FALSE(pin::acceptable("12a4"));
+    CHECK_FALSE(pin::acceptable("1234567890123"));
+    const auto h = pin::hash("975310");
+    REQUIRE(h.has_value());
+    CHECK(pin::verify(*h, "975310"));
+    CHECK_FALSE(pin::verify(*h, "975311"));
+    CHECK_FALSE(pin::verify("", "975310"));
+    CHECK(pin::lockoutMs(2) == 0);
+    CHECK(pin::lockoutMs(3) == 30'000);
+    CHECK(pin::lockoutMs(4) == 60'000);
+    CHECK(pin::lockoutMs(40) == 15 * 60'000);
+}

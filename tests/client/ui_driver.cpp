@@ -1,0 +1,119 @@
+#include "ui_driver.hpp"
+
+#include <doctest/doctest.h>
+
+namespace veld::client::testing {
+
+UiDriver::UiDriver(const std::string& storePath, const std::string& uiLanguage,
+                   const std::string& fontDir, float height) {
+    IMGUI_CHECKVERSION();
+    m_context = ImGui::CreateContext();
+    ImGui::SetCurrentContext(m_context);
+    ImGuiIO& io = ImGui::GetIO();
+    io.DisplaySize = ImVec2(1280, height);
+    io.DeltaTime = 1.0f / 60.0f;
+    io.IniFilename = nullptr;
+    ImGui::StyleColorsLight();
+    ui::setRecording(true);
+    AppOptions options;
+    options.storePath = storePath;
+    options.uiLanguage = uiLanguage;
+    options.fontDir = fontDir;
+    options.nowMs = [this] { return nowMs; };
+    m_app = std::make_unique<App>(std::move(options));
+    settle();
+}
+
+UiDriver::~UiDriver() {
+    m_app.reset();
+    ui::setRecording(false);
+    ImGui::DestroyContext(m_context);
+}
+
+void UiDriver::frame() {
+    ImGuiIO& io = ImGui::GetIO();
+    io.DeltaTime = 1.0f / 60.0f;
+    nowMs += 16;
+    ImGui::NewFrame();
+    m_app->frame();
+    ImGui::Render();
+    m_last = ui::recorded();
+}
+
+void UiDriver::settle() {
+    for (int i = 0; i < 400; ++i) {
+        m_app->drain();
+        frame();
+        if (!m_app->busy()) {
+            frame();
+            if (!m_app->busy()) return;
+        }
+    }
+    FAIL("the client's background work did not finish");
+}
+
+void UiDriver::advance(std::int64_t ms) {
+    nowMs += ms;
+    frame();
+    settle();
+}
+
+const ui::Recorded* UiDriver::item(std::string_view id) const {
+    for (const auto& r : m_last) {
+        if (r.id == id) return &r;
+    }
+    return nullptr;
+}
+
+bool UiDriver::has(std::string_view id) const {
+    return item(id) != nullptr;
+}
+
+void UiDriver::click(std::string_view id) {
+    const ui::Recorded* r = item(id);
+    if (!r) FAIL("no widget '" << std::string(id) << "' on screen");
+    if (!r->enabled) FAIL("widget '" << std::string(id) << "' is disabled");
+    if (r->max.y > ImGui::GetIO().DisplaySize.y || r->min.y < 0) {
+        FAIL("widget '" << std::string(id) << "' is outside the display");
+    }
+    const ImVec2 at((r->min.x + r->max.x) / 2, (r->min.y + r->max.y) / 2);
+    ImGuiIO& io = ImGui::GetIO();
+    io.MousePos = at;
+    frame();
+    io.MouseDown[0] = true;
+    frame();
+    io.MouseDown[0] = false;
+    frame();
+    settle();
+}
+
+void UiDriver::type(std::string_view id, std::string_view text) {
+    click(id);
+    ImGui::GetIO().AddInputCharactersUTF8(std::string(text).c_str());
+    frame();
+    settle();
+}
+
+std::vector<std::string> UiDriver::texts() const {
+    std::vector<std::string> out;
+    for (const auto& r : m_last)
+        out.push_back(r.text);
+    return out;
+}
+
+bool UiDriver::showsText(std::string_view needle) const {
+    for (const auto& r : m_last) {
+        if (r.text.find(needle) != std::string::npos) return true;
+    }
+    return false;
+}
+
+std::vector<std::string> UiDriver::ids(std::string_view prefix) const {
+    std::vector<std::string> out;
+    for (const auto& r : m_last) {
+        if (r.id.rfind(prefix, 0) == 0) out.push_back(r.id);
+    }
+    return out;
+}
+
+}  // namespace veld::client::testing
