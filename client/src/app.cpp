@@ -80,6 +80,8 @@ App::App(AppOptions options) : m_options(std::move(options)) {
 }
 
 App::~App() {
+    // The last answer typed before the window closed is saved too.
+    if (m_store && screen == Screen::Fill) closeFill(*this);
     worker.drain();
 }
 

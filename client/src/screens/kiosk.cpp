@@ -32,12 +32,17 @@ void forgetRespondent(KioskState& state) {
 
 void noClipboard(void*, const char*) {}
 
+// The platform layer's clipboard writer, put back when the kiosk ends.
+void (*g_savedClipboard)(void*, const char*) = nullptr;
+
 void leaveKiosk(App& app, KioskState& state) {
     forgetRespondent(state);
     state.pin = PinPurpose::None;
     state.pinEntry.clear();
     state.formId.clear();
-    ImGui::GetIO().SetClipboardTextFn = nullptr;  // the platform layer sets its own again
+    if (ImGui::GetIO().SetClipboardTextFn == noClipboard) {
+        ImGui::GetIO().SetClipboardTextFn = g_savedClipboard;
+    }
     app.saveSetting("kiosk.form", "");
     app.screen = Screen::Home;
     app.refreshCounts();
@@ -285,7 +290,10 @@ bool startKiosk(App& app, const std::string& formId) {
     state.completed = 0;
     state.lastActivityMs = app.now();
     // Nothing a respondent selects can be copied out for the next one to paste.
-    ImGui::GetIO().SetClipboardTextFn = noClipboard;
+    if (ImGui::GetIO().SetClipboardTextFn != noClipboard) {
+        g_savedClipboard = ImGui::GetIO().SetClipboardTextFn;
+        ImGui::GetIO().SetClipboardTextFn = noClipboard;
+    }
     app.saveSetting("kiosk.form", formId);  // a restart comes back to the kiosk, not the menus
     app.screen = Screen::Kiosk;
     return true;

@@ -20,12 +20,12 @@ std::string localTime(std::uint64_t ms) {
     return buf;
 }
 
-M statusName(RecordStatus s) {
+M shortStatus(RecordStatus s) {
     switch (s) {
         case RecordStatus::Draft:
             return M::StatusDraft;
         case RecordStatus::Finalized:
-            return M::StatusFinalized;
+            return M::StatusWaitingShort;
         case RecordStatus::Sent:
             return M::StatusSent;
         default:
@@ -110,6 +110,12 @@ void drawRecords(App& app, RecordsState& state) {
     if (state.rows.empty() && !state.loading) ui::hint(app.t(M::RecordsNone), false);
     if (ImGui::BeginTable("##records", 5,
                           ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp)) {
+        const float unit = ImGui::GetFontSize();
+        ImGui::TableSetupColumn("##summary", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+        ImGui::TableSetupColumn("##form", ImGuiTableColumnFlags_WidthStretch, 1.4f);
+        ImGui::TableSetupColumn("##status", ImGuiTableColumnFlags_WidthFixed, unit * 6);
+        ImGui::TableSetupColumn("##time", ImGuiTableColumnFlags_WidthFixed, unit * 9);
+        ImGui::TableSetupColumn("##actions", ImGuiTableColumnFlags_WidthFixed, unit * 15);
         for (const RecordSummary& row : state.rows) {
             const std::string idText = row.id.toString();
             ImGui::PushID(idText.c_str());
@@ -124,7 +130,7 @@ void drawRecords(App& app, RecordsState& state) {
                 form ? formTitle(form->compiled->form(), app.settings.uiLanguage) : row.formId;
             ImGui::TextUnformatted(title.c_str());
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(app.t(statusName(row.status)).data());
+            ImGui::TextUnformatted(app.t(shortStatus(row.status)).data());
             ImGui::TableNextColumn();
             ImGui::TextUnformatted(localTime(row.hlc.millis()).c_str());
             ImGui::TableNextColumn();

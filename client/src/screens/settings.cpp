@@ -63,7 +63,12 @@ void drawSettings(App& app, SettingsState& state) {
                 namespace fs = std::filesystem;
                 std::vector<std::string> found;
                 std::error_code ec;
-                const fs::path root = fs::path(current).parent_path().parent_path();
+                // Profiles are folders side by side, each holding a device.veld.
+                const fs::path file(current);
+                const fs::path root = file.parent_path().parent_path();
+                if (file.filename() != "device.veld" || root.filename() != "profiles") {
+                    return found;
+                }
                 for (auto it = fs::directory_iterator(root, ec);
                      !ec && it != fs::directory_iterator(); it.increment(ec)) {
                     const fs::path candidate = it->path() / "device.veld";
