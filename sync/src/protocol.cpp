@@ -51,7 +51,7 @@ std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
         auto body = e.body.empty() ? 0 : b.CreateVector(e.body);
         auto reason = e.damageReason.empty() ? 0 : b.CreateString(e.damageReason);
         revisions.push_back(
-            fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason));
+            fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason, 0));
     }
     auto vec = b.CreateVector(revisions);
     fb::Uuid dev = toFb(deviceId);
@@ -82,16 +82,22 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
         rev.hlc = HlcTimestamp{r->hlc()};
         rev.damaged = r->damaged();
         if (r->damage_reason()) rev.damageReason = r->damage_reason()->str();
+        rev.baseHlc = r->base_hlc();
         if (r->body()) rev.body.assign(r->body()->begin(), r->body()->end());
         if (!rev.damaged) {
             auto record = decodeRecord(rev.body);
-            if (!record)
-                return malformed("revision " + std::to_string(rev.seq) + ": " +
-                                 record.error().message);
-            if (record->id != rev.recordId || record->hlc != rev.hlc ||
-                record->deviceId != batch.deviceId)
-                return malformed("revision " + std::to_string(rev.seq) +
-                                 " does not match the record it carries");
+            if (!record) {
+                // One unreadable body must not block the device's outbox: it is answered and
+                // kept aside on its own.
+                rev.unreadable = record.error().describe();
+            } else {
+                if (record->id != rev.recordId || record->hlc != rev.hlc ||
+                    record->deviceId != batch.deviceId)
+                    return malformed("revision " + std::to_string(rev.seq) +
+                                     " does not match the record it carries");
+                rev.formId = record->content.formId;
+                rev.formVersion = record->content.formVersion;
+            }
         }
         batch.revisions.push_back(std::move(rev));
     }
@@ -128,6 +134,103 @@ Result<PushReply> decodePushResponse(std::span<const std::uint8_t> body) {
         }
     }
     return reply;
+}
+
+std::vector<std::uint8_t> encodeEnrolRequest(const EnrolRequest& request) {
+    flatbuffers::FlatBufferBuilder b(256);
+    auto code = b.CreateString(request.code);
+    auto key = request.devicePublicKey.empty() ? 0 : b.CreateVector(request.devicePublicKey);
+    fb::Uuid dev = toFb(request.deviceId);
+    auto req = fb::CreateEnrolRequest(b, request.protocolVersion, code, &dev, key);
+    return finish(b, fb::CreateEnvelope(b, fb::Message::EnrolRequest, req.Union()));
+}
+
+Result<EnrolRequest> decodeEnrolRequest(std::span<const std::uint8_t> body) {
+    auto env = verifyEnvelope(body, fb::Message::EnrolRequest);
+    if (!env) return env.error();
+    const auto* req = (*env)->message_as_EnrolRequest();
+    if (!req) return malformed("enrol request without a body");
+    EnrolRequest out;
+    out.protocolVersion = req->protocol_version();
+    out.code = req->code()->str();
+    out.deviceId = fromFb(*req->device_id());
+    if (req->device_public_key()) {
+        out.devicePublicKey.assign(req->device_public_key()->begin(),
+                                   req->device_public_key()->end());
+    }
+    if (out.code.size() > 256) return malformed("enrolment code too long");
+    if (out.deviceId.isNil()) return malformed("nil device id");
+    return out;
+}
+
+std::vector<std::uint8_t> encodeEnrolResponse(const EnrolReply& reply) {
+    flatbuffers::FlatBufferBuilder b(256);
+    auto credential = b.CreateString(reply.credential);
+    auto key = reply.projectPublicKey.empty() ? 0 : b.CreateVector(reply.projectPublicKey);
+    auto id = b.CreateString(reply.collectorId);
+    auto pseudonym = reply.pseudonymKey.empty() ? 0 : b.CreateString(reply.pseudonymKey);
+    auto resp = fb::CreateEnrolResponse(b, credential, key, id, pseudonym);
+    return finish(b, fb::CreateEnvelope(b, fb::Message::EnrolResponse, resp.Union()));
+}
+
+Result<EnrolReply> decodeEnrolResponse(std::span<const std::uint8_t> body) {
+    auto env = verifyEnvelope(body, fb::Message::EnrolResponse);
+    if (!env) return env.error();
+    const auto* resp = (*env)->message_as_EnrolResponse();
+    if (!resp || !resp->credential()) return malformed("enrol response without a credential");
+    EnrolReply out;
+    out.credential = resp->credential()->str();
+    if (resp->project_public_key()) {
+        out.projectPublicKey.assign(resp->project_public_key()->begin(),
+                                    resp->project_public_key()->end());
+    }
+    if (resp->collector_id()) out.collectorId = resp->collector_id()->str();
+    if (resp->pseudonym_key()) out.pseudonymKey = resp->pseudonym_key()->str();
+    return out;
+}
+
+std::vector<std::uint8_t> encodePullRequest(const PullRequest& request) {
+    flatbuffers::FlatBufferBuilder b(64);
+    auto req = fb::CreatePullRequest(b, request.protocolVersion, request.formCursor, 0, 0);
+    return finish(b, fb::CreateEnvelope(b, fb::Message::PullRequest, req.Union()));
+}
+
+Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body) {
+    auto env = verifyEnvelope(body, fb::Message::PullRequest);
+    if (!env) return env.error();
+    const auto* req = (*env)->message_as_PullRequest();
+    if (!req) return malformed("pull request without a body");
+    return PullRequest{req->protocol_version(), req->form_cursor()};
+}
+
+std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
+    flatbuffers::FlatBufferBuilder b(1024);
+    std::vector<flatbuffers::Offset<fb::PublishedForm>> forms;
+    for (const auto& f : reply.forms) {
+        forms.push_back(fb::CreatePublishedForm(b, f.seq, b.CreateVector(f.binary)));
+    }
+    auto vec = b.CreateVector(forms);
+    auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more);
+    return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
+}
+
+Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
+    auto env = verifyEnvelope(body, fb::Message::PullResponse);
+    if (!env) return env.error();
+    const auto* resp = (*env)->message_as_PullResponse();
+    if (!resp) return malformed("pull response without a body");
+    PullReply out;
+    out.formCursor = resp->form_cursor();
+    out.more = resp->more();
+    if (resp->forms()) {
+        for (const auto* f : *resp->forms()) {
+            PublishedForm form;
+            form.seq = f->seq();
+            if (f->binary()) form.binary.assign(f->binary()->begin(), f->binary()->end());
+            out.forms.push_back(std::move(form));
+        }
+    }
+    return out;
 }
 
 }  // namespace veld::sync

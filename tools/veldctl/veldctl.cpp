@@ -12,6 +12,9 @@ constexpr const char* kUsage = R"(usage: veldctl COMMAND ...
 Commands:
   store    create, inspect and check a device store (veldctl store --help)
   form     check, compile, show and install form definitions (veldctl form --help)
+  collector  set up the central collector: devices, enrolment, forms (veldctl collector --help)
+  enrol    enrol a device store with a collector (veldctl enrol --help)
+  sync     send a device's finalized records and fetch new forms (veldctl sync --help)
 
 Options:
   --help     show this help
@@ -74,6 +77,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (command == "store") return storeCommand(rest, out, err);
     if (command == "form") return formCommand(rest, out, err);
+    if (command == "collector") return collectorCommand(rest, out, err);
+    if (command == "enrol") return enrolCommand(rest, out, err);
+    if (command == "sync") return syncCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

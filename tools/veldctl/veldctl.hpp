@@ -21,6 +21,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // One function per command group.
 int storeCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int formCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int enrolCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int syncCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int collectorCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Small argument parser shared by the command groups: positional words and --name [value].
 class Args {

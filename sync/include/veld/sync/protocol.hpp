@@ -31,12 +31,18 @@ struct PushReply {
 };
 
 struct PushRevision {
+    std::uint64_t baseHlc = 0;
     std::uint64_t seq = 0;
     Uuid recordId;
     HlcTimestamp hlc;
     std::vector<std::uint8_t> body;
     bool damaged = false;
     std::string damageReason;
+    /// Set when the body cannot be read here (damaged in transit, or from a newer Veld): the
+    /// collector keeps it aside and answers "rejected" for this revision only.
+    std::string unreadable;
+    std::string formId;
+    std::uint32_t formVersion = 0;
 };
 
 struct PushBatch {
@@ -53,5 +59,46 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body);
 
 std::vector<std::uint8_t> encodePushResponse(const PushReply& reply);
 Result<PushReply> decodePushResponse(std::span<const std::uint8_t> body);
+
+struct EnrolRequest {
+    std::uint16_t protocolVersion = kProtocolVersion;
+    std::string code;
+    Uuid deviceId;
+    std::vector<std::uint8_t> devicePublicKey;
+};
+struct EnrolReply {
+    std::string credential;  // secret: never logged
+    std::vector<std::uint8_t> projectPublicKey;
+    std::string collectorId;
+    std::string pseudonymKey;  // secret: never logged
+};
+std::vector<std::uint8_t> encodeEnrolRequest(const EnrolRequest& request);
+Result<EnrolRequest> decodeEnrolRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeEnrolResponse(const EnrolReply& reply);
+Result<EnrolReply> decodeEnrolResponse(std::span<const std::uint8_t> body);
+
+struct PullRequest {
+    std::uint16_t protocolVersion = kProtocolVersion;
+    std::uint64_t formCursor = 0;
+};
+struct PublishedForm {
+    std::uint64_t seq = 0;
+    std::vector<std::uint8_t> binary;
+};
+struct PullReply {
+    std::vector<PublishedForm> forms;
+    std::uint64_t formCursor = 0;
+    bool more = false;
+};
+std::vector<std::uint8_t> encodePullRequest(const PullRequest& request);
+Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodePullResponse(const PullReply& reply);
+Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body);
+
+/// HTTP paths of the protocol (version 1).
+inline constexpr const char* kEnrolPath = "/v1/enrol";
+inline constexpr const char* kPushPath = "/v1/push";
+inline constexpr const char* kPullPath = "/v1/pull";
+inline constexpr const char* kContentType = "application/vnd.veld.sync+flatbuffers";
 
 }  // namespace veld::sync

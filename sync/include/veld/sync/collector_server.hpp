@@ -1,0 +1,50 @@
+// veld-collector's HTTP(S) front: the protocol's endpoints over a CollectorStore, with limits on
+// request size, time per request and concurrent requests. No answer and no secret is logged.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <veld/sync/collector_store.hpp>
+
+namespace veld::sync {
+
+struct ServerConfig {
+    std::string listen = "127.0.0.1";
+    int port = 8470;
+    std::string tlsCert;  // PEM; with tlsKey, serve HTTPS
+    std::string tlsKey;
+    std::size_t maxRequestBytes = 32u << 20;
+    int requestTimeoutSeconds = 10;  // for each read or write on a connection
+    int threads = 8;                 // requests handled at once
+    int maxConnections = 256;        // beyond this, new requests get 503
+    bool logRequests = true;
+};
+
+class CollectorServer {
+  public:
+    CollectorServer(ServerConfig config, std::shared_ptr<CollectorStore> store,
+                    std::function<std::int64_t()> nowMs = {});
+    ~CollectorServer();
+    CollectorServer(const CollectorServer&) = delete;
+    CollectorServer& operator=(const CollectorServer&) = delete;
+
+    /// Binds the port (0: any free port). False with a message on stderr when it cannot.
+    bool bind();
+    [[nodiscard]] int port() const { return m_port; }
+    /// Serves until stop(); returns when every request in flight has been answered.
+    void run();
+    /// Stops accepting; requests in flight finish (a push commits and is answered).
+    void stop();
+
+    struct Impl;
+
+  private:
+    std::unique_ptr<Impl> m_impl;
+    int m_port = 0;
+};
+
+}  // namespace veld::sync

@@ -1,0 +1,117 @@
+// The collector's storage, behind an interface so that another database (PostgreSQL) can take
+// the embedded SQLite store's place. Every method is safe to call from several threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <veld/result.hpp>
+#include <veld/sync/protocol.hpp>
+#include <veld/uuid.hpp>
+
+namespace veld::sync {
+
+struct DeviceInfo {
+    Uuid deviceId;
+    std::string label;  // from the enrolment code
+    std::int64_t enrolledUtcMs = 0;
+    std::optional<std::int64_t> revokedUtcMs;
+    std::uint64_t receivedThrough = 0;
+    std::optional<std::int64_t> lastContactUtcMs;
+    std::int64_t revisions = 0;
+};
+
+struct CollectorStats {
+    std::int64_t devices = 0;
+    std::int64_t records = 0;
+    std::int64_t revisions = 0;
+    std::int64_t rejected = 0;
+    std::int64_t conflicts = 0;  // unresolved
+    std::int64_t flaggedClocks = 0;
+    std::int64_t forms = 0;
+};
+
+struct AuditEntry {
+    std::int64_t utcMs = 0;
+    std::string actor;
+    std::string action;  // enrol, revoke, publish, enrol-code, resolve
+    std::string subject;
+    std::string detail;
+};
+
+struct ConflictInfo {
+    Uuid recordId;
+    Uuid deviceA;
+    HlcTimestamp hlcA;
+    Uuid deviceB;
+    HlcTimestamp hlcB;
+    std::int64_t detectedUtcMs = 0;
+};
+
+/// A revision as the collector holds it (the record's current view is its newest by HLC).
+struct StoredRevision {
+    Uuid deviceId;
+    std::uint64_t seq = 0;
+    Uuid recordId;
+    HlcTimestamp hlc;
+    std::string formId;
+    std::vector<std::uint8_t> body;
+    bool damaged = false;
+    bool clockFlagged = false;
+};
+
+/// Limits and clock rules the collector applies.
+struct CollectorPolicy {
+    std::int64_t enrolCodeTtlMs = 7LL * 24 * 3600 * 1000;
+    /// A revision stamped more than this ahead of the collector's clock is flagged.
+    std::int64_t futureToleranceMs = 3600LL * 1000;
+    /// ... or more than this before it (devices may be offline for weeks, not for years).
+    std::int64_t pastToleranceMs = 400LL * 24 * 3600 * 1000;
+};
+
+class CollectorStore {
+  public:
+    virtual ~CollectorStore() = default;
+
+    // --- devices ---
+    /// A one-time enrolment code (returned once; stored only as a hash).
+    virtual Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
+                                                const std::string& actor) = 0;
+    /// Enrols a device with a code: a fresh credential. Fails with NotFound (unknown code),
+    /// WrongState (used, expired, or a revoked device).
+    virtual Result<EnrolReply> enrol(const EnrolRequest& request, std::int64_t nowMs) = 0;
+    /// The device a credential belongs to; NotFound when unknown, WrongState when revoked.
+    virtual Result<Uuid> authenticate(std::string_view credential) = 0;
+    virtual Status revoke(const Uuid& deviceId, std::int64_t nowMs, const std::string& actor) = 0;
+    virtual Result<std::vector<DeviceInfo>> devices() = 0;
+
+    // --- data ---
+    /// Stores a batch from `deviceId` in one transaction and answers only after it committed.
+    virtual Result<PushReply> push(const Uuid& deviceId, const PushBatch& batch,
+                                   std::int64_t nowMs) = 0;
+    virtual Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request,
+                                   std::size_t maxForms) = 0;
+    /// Publishes a compiled form to every device (checked first); identical bytes again are a
+    /// no-op, other bytes under a published id and version are refused.
+    virtual Result<bool> publish(const std::vector<std::uint8_t>& binary, std::int64_t nowMs,
+                                 const std::string& actor) = 0;
+
+    // --- reading, for staff and tests ---
+    virtual Result<CollectorStats> stats() = 0;
+    virtual Result<std::vector<StoredRevision>> revisionsOf(const Uuid& recordId) = 0;
+    virtual Result<std::vector<Uuid>> recordIds() = 0;
+    virtual Result<std::optional<StoredRevision>> current(const Uuid& recordId) = 0;
+    virtual Result<std::vector<ConflictInfo>> conflicts() = 0;
+    virtual Result<std::vector<AuditEntry>> audit() = 0;
+    virtual Result<std::string> collectorId() = 0;
+};
+
+/// The embedded default: one SQLite file (WAL). `create` makes a new collector (with its id and
+/// pseudonym key) when the file does not exist.
+Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& path, bool create,
+                                                            CollectorPolicy policy = {});
+
+}  // namespace veld::sync

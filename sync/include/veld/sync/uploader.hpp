@@ -1,0 +1,93 @@
+// The device side of sync: enrolment, and the uploader that sends the outbox and pulls forms.
+// libcurl underneath; TLS certificates are always verified, and plain HTTP is allowed only to this
+// machine (or with an explicit development flag).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <veld/result.hpp>
+#include <veld/store.hpp>
+#include <veld/sync/protocol.hpp>
+
+namespace veld::sync {
+
+/// How a device reaches its collector. Kept in the device store's settings after enrolment:
+/// sync.collector, sync.credential (a secret), sync.ca_file, sync.allow_http.
+struct Connection {
+    std::string collector;   // base URL, e.g. https://collector.example.nl:8470
+    std::string credential;  // secret: never logged or shown
+    std::string caFile;      // PEM file of the collector's certificate or CA; empty: system CAs
+    bool allowPlainHttp = false;
+    long timeoutSeconds = 60;  // a whole request, including the transfer
+};
+
+/// Reads the connection from a device store's settings; NotFound when the device is not enrolled.
+Result<Connection> loadConnection(Store& store);
+
+/// Whether `url` may be used: https, or http to this machine, or http when allowed explicitly.
+Status checkUrl(const std::string& url, bool allowPlainHttp);
+
+/// Enrols the device with a one-time code and keeps what the collector hands out in the store.
+Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::string& code,
+                         const std::string& caFile = {}, bool allowPlainHttp = false);
+
+struct Progress {
+    enum class State { Idle, Sending, Pulling, Waiting, Done, Failed };
+    State state = State::Idle;
+    std::int64_t recordsSent = 0;   // this round
+    std::int64_t recordsTotal = 0;  // waiting when the round started
+    std::int64_t bytesSent = 0;
+    std::int64_t bytesTotal = 0;
+    std::int64_t formsReceived = 0;
+    std::string lastError;  // plain words for people; never holds answers or secrets
+    std::int64_t lastSuccessUtcMs = 0;
+    std::int64_t retryInMs = 0;
+};
+
+struct SyncOptions {
+    std::size_t maxBatchBytes = 1u << 20;  // revision bodies per push request
+    std::size_t maxBatchRecords = 500;
+    bool compress = true;  // zstd request bodies
+    bool pull = true;
+};
+
+/// One round: push every waiting revision (in batches; each is acknowledged in the store only
+/// after the collector's reply), then pull forms. `progress` is called after each step.
+Result<Progress> syncOnce(Store& store, const Connection& connection, const SyncOptions& options,
+                          const std::function<void(const Progress&)>& progress = {},
+                          const std::atomic<bool>* cancel = nullptr);
+
+/// Runs rounds in a background thread: after a failure it waits with exponential backoff and
+/// jitter (1 s doubling to 5 minutes), after a success `interval`, or until wake().
+class Uploader {
+  public:
+    Uploader(std::string storePath, SyncOptions options = {},
+             std::chrono::milliseconds interval = std::chrono::minutes(2));
+    ~Uploader();  // stops and joins
+    void start();
+    void stop();
+    void wake();
+    [[nodiscard]] Progress progress() const;
+
+  private:
+    void loop();
+    std::string m_storePath;
+    SyncOptions m_options;
+    std::chrono::milliseconds m_interval;
+    mutable std::mutex m_mutex;
+    std::condition_variable m_wake;
+    bool m_stop = false;
+    bool m_woken = false;
+    Progress m_progress;
+    std::atomic<bool> m_cancel{false};
+    std::thread m_thread;
+};
+
+}  // namespace veld::sync

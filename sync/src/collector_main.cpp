@@ -1,0 +1,184 @@
+// veld-collector: the central collector. Devices enrol, push finalized records and pull forms.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <signal.h>
+
+#include <veld/sync/collector_server.hpp>
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: veld-collector --store FILE [options]
+
+Serves the Veld sync protocol (enrol, push, pull) over HTTP(S) from a collector store made with
+`veldctl collector init FILE`. Stops cleanly on SIGTERM or SIGINT: requests in flight are
+finished and answered, new ones are refused.
+
+options (each may also be given in the --config file as `name = value`, without the dashes):
+  --config FILE            read options from FILE first (flags given later override it)
+  --store FILE             the collector store (SQLite)
+  --listen ADDRESS         address to listen on (default 127.0.0.1)
+  --port N                 port (default 8470; 0 picks a free one)
+  --port-file FILE         write the port listened on to FILE once ready
+  --tls-cert FILE          PEM certificate: serve HTTPS (with --tls-key)
+  --tls-key FILE           PEM private key
+  --max-request-bytes N    largest request body accepted (default 33554432)
+  --request-timeout S      seconds allowed for each read or write (default 10)
+  --threads N              requests handled at once (default 8)
+  --max-connections N      requests in progress before new ones get 503 (default 256)
+  --quiet                  do not log requests
+  --help                   this text
+)";
+
+bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFile,
+           const std::string& name, const std::string& value) {
+    auto number = [&](long min, long max) -> long {
+        char* end = nullptr;
+        const long v = std::strtol(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || v < min || v > max) {
+            std::fprintf(stderr, "veld-collector: %s must be a number from %ld to %ld\n",
+                         name.c_str(), min, max);
+            std::exit(2);
+        }
+        return v;
+    };
+    if (name == "store") {
+        store = value;
+    } else if (name == "listen") {
+        c.listen = value;
+    } else if (name == "port") {
+        c.port = static_cast<int>(number(0, 65535));
+    } else if (name == "port-file") {
+        portFile = value;
+    } else if (name == "tls-cert") {
+        c.tlsCert = value;
+    } else if (name == "tls-key") {
+        c.tlsKey = value;
+    } else if (name == "max-request-bytes") {
+        c.maxRequestBytes = static_cast<std::size_t>(number(1024, 1L << 30));
+    } else if (name == "request-timeout") {
+        c.requestTimeoutSeconds = static_cast<int>(number(1, 3600));
+    } else if (name == "threads") {
+        c.threads = static_cast<int>(number(1, 256));
+    } else if (name == "max-connections") {
+        c.maxConnections = static_cast<int>(number(1, 100000));
+    } else if (name == "quiet") {
+        c.logRequests = false;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t\r");
+    const auto e = s.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    veld::sync::ServerConfig config;
+    std::string store;
+    std::string portFile;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (a.rfind("--", 0) != 0) {
+            std::fprintf(stderr, "veld-collector: unexpected argument %s (see --help)\n",
+                         a.c_str());
+            return 2;
+        }
+        const std::string name = a.substr(2);
+        if (name == "quiet") {
+            config.logRequests = false;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "veld-collector: %s needs a value\n", a.c_str());
+            return 2;
+        }
+        const std::string value = argv[++i];
+        if (name == "config") {
+            std::ifstream in(value);
+            if (!in) {
+                std::fprintf(stderr, "veld-collector: cannot read %s\n", value.c_str());
+                return 2;
+            }
+            std::string line;
+            int n = 0;
+            while (std::getline(in, line)) {
+                ++n;
+                line = trim(line.substr(0, line.find('#')));
+                if (line.empty()) continue;
+                const auto eq = line.find('=');
+                const std::string key = trim(line.substr(0, eq));
+                const std::string val = eq == std::string::npos ? "" : trim(line.substr(eq + 1));
+                if (!apply(config, store, portFile, key, val)) {
+                    std::fprintf(stderr, "veld-collector: %s:%d: unknown option %s\n",
+                                 value.c_str(), n, key.c_str());
+                    return 2;
+                }
+            }
+            continue;
+        }
+        if (!apply(config, store, portFile, name, value)) {
+            std::fprintf(stderr, "veld-collector: unknown option %s (see --help)\n", a.c_str());
+            return 2;
+        }
+    }
+    if (store.empty()) {
+        std::fprintf(stderr, "veld-collector: --store is required (see --help)\n");
+        return 2;
+    }
+    if (config.tlsCert.empty() != config.tlsKey.empty()) {
+        std::fprintf(stderr, "veld-collector: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    auto opened = veld::sync::openSqliteCollector(store, false);
+    if (!opened) {
+        std::fprintf(stderr, "veld-collector: %s\n", opened.error().describe().c_str());
+        if (opened.error().code == veld::ErrorCode::NotFound) {
+            std::fprintf(stderr, "veld-collector: make one with: veldctl collector init %s\n",
+                         store.c_str());
+        }
+        return 1;
+    }
+    // SIGTERM and SIGINT are taken by one thread, which stops the server; every other thread
+    // (the server's) inherits the blocked mask.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGTERM);
+    sigaddset(&stopSignals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    std::shared_ptr<veld::sync::CollectorStore> shared(std::move(opened.value()));
+    veld::sync::CollectorServer server(config, shared);
+    if (!server.bind()) return 1;
+    std::thread stopper([&] {
+        int sig = 0;
+        sigwait(&stopSignals, &sig);
+        std::fprintf(stderr, "veld-collector: stopping (signal %d); finishing requests in flight\n",
+                     sig);
+        server.stop();
+    });
+    stopper.detach();
+    std::fprintf(stderr, "veld-collector: listening on %s://%s:%d\n",
+                 config.tlsCert.empty() ? "http" : "https", config.listen.c_str(), server.port());
+    if (!portFile.empty()) {
+        const std::string tmp = portFile + ".tmp";
+        std::ofstream(tmp) << server.port() << "\n";
+        std::rename(tmp.c_str(), portFile.c_str());
+    }
+    server.run();
+    std::fprintf(stderr, "veld-collector: stopped\n");
+    return 0;
+}

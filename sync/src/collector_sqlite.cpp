@@ -1,0 +1,742 @@
+// The collector's embedded store: one SQLite file in WAL mode. One connection, used under a
+// mutex: SQLite serialises writers anyway, and a push is one short transaction.
+#include <algorithm>
+#include <mutex>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include <veld/form.hpp>
+#include <veld/pseudonym.hpp>
+#include <veld/sqlite.hpp>
+#include <veld/sync/collector_store.hpp>
+
+namespace veld::sync {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr std::int32_t kApplicationId = 0x56454C43;  // "VELC"
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value ANY
+) STRICT;
+
+CREATE TABLE enrol_codes (
+    code_hash      BLOB PRIMARY KEY NOT NULL,
+    label          TEXT NOT NULL DEFAULT '',
+    created_utc_ms INTEGER NOT NULL,
+    expires_utc_ms INTEGER NOT NULL,
+    used_utc_ms    INTEGER,
+    used_by        BLOB
+) STRICT;
+
+CREATE TABLE devices (
+    device_id           BLOB PRIMARY KEY NOT NULL CHECK (length(device_id) = 16),
+    label               TEXT NOT NULL DEFAULT '',
+    credential_hash     BLOB NOT NULL,
+    public_key          BLOB,
+    enrolled_utc_ms     INTEGER NOT NULL,
+    revoked_utc_ms      INTEGER,
+    received_through    INTEGER NOT NULL DEFAULT 0,
+    last_contact_utc_ms INTEGER
+) STRICT;
+
+-- Every revision ever received; nothing is deleted or changed.
+CREATE TABLE revisions (
+    rid             INTEGER PRIMARY KEY,
+    device_id       BLOB NOT NULL REFERENCES devices (device_id),
+    seq             INTEGER NOT NULL,
+    record_id       BLOB NOT NULL,
+    hlc             INTEGER NOT NULL,
+    base_hlc        INTEGER NOT NULL DEFAULT 0,
+    form_id         TEXT NOT NULL DEFAULT '',
+    form_version    INTEGER NOT NULL DEFAULT 0,
+    body            BLOB,
+    damaged         INTEGER NOT NULL DEFAULT 0,
+    damage_reason   TEXT,
+    clock_flagged   INTEGER NOT NULL DEFAULT 0,
+    received_utc_ms INTEGER NOT NULL,
+    UNIQUE (device_id, seq)
+) STRICT;
+CREATE INDEX revisions_by_record ON revisions (record_id, hlc);
+
+-- Revisions the collector could not read (a newer Veld, damage in transit): kept for staff.
+CREATE TABLE rejected (
+    device_id       BLOB NOT NULL,
+    seq             INTEGER NOT NULL,
+    record_id       BLOB NOT NULL,
+    reason          TEXT NOT NULL,
+    body            BLOB,
+    received_utc_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) STRICT;
+
+-- The current view: per record, its newest revision by HLC.
+CREATE TABLE records (
+    record_id    BLOB PRIMARY KEY NOT NULL,
+    current_rid  INTEGER NOT NULL REFERENCES revisions (rid),
+    hlc          INTEGER NOT NULL,
+    first_device BLOB NOT NULL,
+    form_id      TEXT NOT NULL DEFAULT ''
+) STRICT;
+
+-- Two revisions of one record made on different devices without either seeing the other.
+CREATE TABLE conflicts (
+    cid             INTEGER PRIMARY KEY,
+    record_id       BLOB NOT NULL,
+    rid_a           INTEGER NOT NULL REFERENCES revisions (rid),
+    rid_b           INTEGER NOT NULL REFERENCES revisions (rid),
+    detected_utc_ms INTEGER NOT NULL,
+    resolved_utc_ms INTEGER,
+    resolution      TEXT
+) STRICT;
+
+CREATE TABLE forms (
+    pub_seq          INTEGER PRIMARY KEY,
+    form_id          TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    pilot            TEXT NOT NULL DEFAULT '',
+    binary           BLOB NOT NULL,
+    published_utc_ms INTEGER NOT NULL,
+    UNIQUE (form_id, version)
+) STRICT;
+
+CREATE TABLE audit (
+    aid     INTEGER PRIMARY KEY,
+    utc_ms  INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    detail  TEXT NOT NULL DEFAULT ''
+) STRICT;
+)sql";
+
+bool sodiumReady() {
+    static const bool ready = sodium_init() >= 0;
+    return ready;
+}
+
+std::vector<std::uint8_t> digest(std::string_view text) {
+    std::vector<std::uint8_t> out(32);
+    crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()),
+                       text.size(), nullptr, 0);
+    return out;
+}
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (auto b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+std::span<const std::uint8_t> idBytes(const Uuid& id) {
+    return {id.bytes.data(), id.bytes.size()};
+}
+
+Uuid idFrom(std::span<const std::uint8_t> blob) {
+    Uuid id;
+    if (blob.size() == 16) std::copy(blob.begin(), blob.end(), id.bytes.begin());
+    return id;
+}
+
+// Enrolment codes are typed by people: no look-alike letters, case and dashes ignored.
+std::string normalizeCode(std::string_view code) {
+    std::string out;
+    for (char c : code) {
+        if (c == '-' || c == ' ') continue;
+        out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    return out;
+}
+
+class SqliteCollector final : public CollectorStore {
+  public:
+    SqliteCollector(sql::Database db, CollectorPolicy policy)
+        : m_db(std::move(db)), m_policy(policy) {}
+
+    Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
+                                        const std::string& actor) override {
+        static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        std::string code;
+        for (int i = 0; i < 12; ++i) {
+            if (i > 0 && i % 4 == 0) code += '-';
+            code += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
+        }
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto st = m_db.prepare(
+            "INSERT INTO enrol_codes (code_hash, label, created_utc_ms, expires_utc_ms) "
+            "VALUES (?, ?, ?, ?)");
+        if (!st) return st.error();
+        const auto hash = digest(normalizeCode(code));
+        st->bindBlob(1, hash).bind(2, label).bind(3, nowMs).bind(4,
+                                                                 nowMs + m_policy.enrolCodeTtlMs);
+        if (auto s = st->run(); !s) return s.error();
+        if (auto s = auditLocked(nowMs, actor, "enrol-code", label, {}); !s) return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        return code;
+    }
+
+    Result<EnrolReply> enrol(const EnrolRequest& request, std::int64_t nowMs) override {
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        const auto hash = digest(normalizeCode(request.code));
+        auto st = m_db.prepare(
+            "SELECT label, expires_utc_ms, used_utc_ms, used_by FROM enrol_codes WHERE code_hash = "
+            "?");
+        if (!st) return st.error();
+        st->bindBlob(1, hash);
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "unknown enrolment code");
+        const std::string label(st->columnText(0));
+        if (!st->columnIsNull(2)) {
+            return makeError(ErrorCode::WrongState, "this enrolment code has been used already");
+        }
+        if (st->columnInt(1) < nowMs) {
+            return makeError(ErrorCode::WrongState, "this enrolment code has expired");
+        }
+        // A revoked device stays revoked; it needs a new identity (a new store).
+        auto dev = m_db.prepare("SELECT revoked_utc_ms FROM devices WHERE device_id = ?");
+        if (!dev) return dev.error();
+        dev->bindBlob(1, idBytes(request.deviceId));
+        auto existing = dev->step();
+        if (!existing) return existing.error();
+        if (existing.value() && !dev->columnIsNull(0)) {
+            return makeError(ErrorCode::WrongState, "this device has been revoked");
+        }
+        std::array<std::uint8_t, 32> secret{};
+        randombytes_buf(secret.data(), secret.size());
+        const std::string credential = request.deviceId.toString() + "." + hex(secret);
+        const auto credentialHash = digest(hex(secret));
+        auto up = m_db.prepare(
+            "INSERT INTO devices (device_id, label, credential_hash, public_key, enrolled_utc_ms) "
+            "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET "
+            "credential_hash = ?3, public_key = ?4, label = ?2");
+        if (!up) return up.error();
+        up->bindBlob(1, idBytes(request.deviceId)).bind(2, label).bindBlob(3, credentialHash);
+        if (request.devicePublicKey.empty()) {
+            up->bindNull(4);
+        } else {
+            up->bindBlob(4, request.devicePublicKey);
+        }
+        up->bind(5, nowMs);
+        if (auto s = up->run(); !s) return s.error();
+        auto used =
+            m_db.prepare("UPDATE enrol_codes SET used_utc_ms = ?, used_by = ? WHERE code_hash = ?");
+        if (!used) return used.error();
+        used->bind(1, nowMs).bindBlob(2, idBytes(request.deviceId)).bindBlob(3, hash);
+        if (auto s = used->run(); !s) return s.error();
+        if (auto s = auditLocked(nowMs, "device", "enrol", request.deviceId.toString(), label); !s)
+            return s.error();
+        EnrolReply reply;
+        reply.credential = credential;
+        auto id = metaText("collector_id");
+        if (!id) return id.error();
+        reply.collectorId = id.value();
+        auto key = metaText("pseudonym_key");
+        if (!key) return key.error();
+        reply.pseudonymKey = key.value();
+        if (auto s = tx->commit(); !s) return s.error();
+        return reply;
+    }
+
+    Result<Uuid> authenticate(std::string_view credential) override {
+        const auto dot = credential.find('.');
+        if (dot == std::string_view::npos || credential.size() - dot - 1 != 64) {
+            return makeError(ErrorCode::NotFound, "not a device credential");
+        }
+        const auto id = Uuid::parse(credential.substr(0, dot));
+        if (!id) return makeError(ErrorCode::NotFound, "not a device credential");
+        const auto presented = digest(credential.substr(dot + 1));
+        std::lock_guard lock(m_mutex);
+        auto st =
+            m_db.prepare("SELECT credential_hash, revoked_utc_ms FROM devices WHERE device_id = ?");
+        if (!st) return st.error();
+        st->bindBlob(1, idBytes(*id));
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "unknown device");
+        const auto stored = st->columnBlob(0);
+        if (stored.size() != presented.size() ||
+            sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0) {
+            return makeError(ErrorCode::NotFound, "wrong credential");
+        }
+        if (!st->columnIsNull(1)) return makeError(ErrorCode::WrongState, "device revoked");
+        return *id;
+    }
+
+    Status revoke(const Uuid& deviceId, std::int64_t nowMs, const std::string& actor) override {
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto st = m_db.prepare(
+            "UPDATE devices SET revoked_utc_ms = ? WHERE device_id = ? AND revoked_utc_ms IS NULL");
+        if (!st) return st.error();
+        st->bind(1, nowMs).bindBlob(2, idBytes(deviceId));
+        if (auto s = st->run(); !s) return s;
+        if (m_db.changes() == 0) {
+            return makeError(ErrorCode::NotFound, "no enrolled, unrevoked device with that id");
+        }
+        if (auto s = auditLocked(nowMs, actor, "revoke", deviceId.toString(), {}); !s) return s;
+        return tx->commit();
+    }
+
+    Result<std::vector<DeviceInfo>> devices() override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            "SELECT d.device_id, d.label, d.enrolled_utc_ms, d.revoked_utc_ms, d.received_through, "
+            "d.last_contact_utc_ms, (SELECT count(*) FROM revisions r WHERE r.device_id = "
+            "d.device_id) FROM devices d ORDER BY d.enrolled_utc_ms");
+        if (!st) return st.error();
+        std::vector<DeviceInfo> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            DeviceInfo d;
+            d.deviceId = idFrom(st->columnBlob(0));
+            d.label = std::string(st->columnText(1));
+            d.enrolledUtcMs = st->columnInt(2);
+            if (!st->columnIsNull(3)) d.revokedUtcMs = st->columnInt(3);
+            d.receivedThrough = static_cast<std::uint64_t>(st->columnInt(4));
+            if (!st->columnIsNull(5)) d.lastContactUtcMs = st->columnInt(5);
+            d.revisions = st->columnInt(6);
+            out.push_back(std::move(d));
+        }
+        return out;
+    }
+
+    Result<PushReply> push(const Uuid& deviceId, const PushBatch& batch,
+                           std::int64_t nowMs) override {
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto dev = m_db.prepare(
+            "SELECT received_through, revoked_utc_ms FROM devices WHERE device_id = ?");
+        if (!dev) return dev.error();
+        dev->bindBlob(1, idBytes(deviceId));
+        auto row = dev->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "unknown device");
+        if (!dev->columnIsNull(1)) return makeError(ErrorCode::WrongState, "device revoked");
+        auto through = static_cast<std::uint64_t>(dev->columnInt(0));
+        dev.value().reset();
+
+        PushReply reply;
+        for (const PushRevision& rev : batch.revisions) {
+            if (rev.seq <= through) {
+                reply.results.push_back({rev.seq, RevisionOutcome::Duplicate, {}});
+                continue;
+            }
+            if (rev.seq != through + 1) {
+                // The device believes the collector holds revisions it does not (a collector
+                // restored from an old backup): nothing is stored; staff must look.
+                return makeError(ErrorCode::WrongState,
+                                 "expected revision " + std::to_string(through + 1) +
+                                     " from this device next, got " + std::to_string(rev.seq));
+            }
+            if (!rev.unreadable.empty()) {
+                auto st = m_db.prepare(
+                    "INSERT INTO rejected (device_id, seq, record_id, reason, body, "
+                    "received_utc_ms) VALUES (?, ?, ?, ?, ?, ?)");
+                if (!st) return st.error();
+                st->bindBlob(1, idBytes(deviceId))
+                    .bind(2, static_cast<std::int64_t>(rev.seq))
+                    .bindBlob(3, idBytes(rev.recordId))
+                    .bind(4, rev.unreadable)
+                    .bindBlob(5, rev.body)
+                    .bind(6, nowMs);
+                if (auto s = st->run(); !s) return s.error();
+                reply.results.push_back({rev.seq, RevisionOutcome::Rejected, rev.unreadable});
+                through = rev.seq;
+                continue;
+            }
+            if (auto s = storeRevision(deviceId, rev, nowMs); !s) return s.error();
+            reply.results.push_back({rev.seq, RevisionOutcome::Stored, {}});
+            through = rev.seq;
+        }
+        auto up = m_db.prepare(
+            "UPDATE devices SET received_through = ?, last_contact_utc_ms = ? WHERE device_id = ?");
+        if (!up) return up.error();
+        up->bind(1, static_cast<std::int64_t>(through))
+            .bind(2, nowMs)
+            .bindBlob(3, idBytes(deviceId));
+        if (auto s = up->run(); !s) return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        reply.receivedThrough = through;
+        return reply;
+    }
+
+    Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request,
+                           std::size_t maxForms) override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            "SELECT pub_seq, binary FROM forms WHERE pub_seq > ? ORDER BY pub_seq LIMIT ?");
+        if (!st) return st.error();
+        st->bind(1, static_cast<std::int64_t>(request.formCursor))
+            .bind(2, static_cast<std::int64_t>(maxForms + 1));
+        PullReply reply;
+        reply.formCursor = request.formCursor;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            if (reply.forms.size() == maxForms) {
+                reply.more = true;
+                break;
+            }
+            PublishedForm f;
+            f.seq = static_cast<std::uint64_t>(st->columnInt(0));
+            const auto bin = st->columnBlob(1);
+            f.binary.assign(bin.begin(), bin.end());
+            reply.formCursor = f.seq;
+            reply.forms.push_back(std::move(f));
+        }
+        st.value().reset();
+        auto up = m_db.prepare(
+            "UPDATE devices SET last_contact_utc_ms = strftime('%s','now') * 1000 WHERE device_id "
+            "= ?");
+        if (!up) return up.error();
+        up->bindBlob(1, idBytes(deviceId));
+        if (auto s = up->run(); !s) return s.error();
+        return reply;
+    }
+
+    Result<bool> publish(const std::vector<std::uint8_t>& binary, std::int64_t nowMs,
+                         const std::string& actor) override {
+        const auto problems = forms::checkFormBinary(binary, "published form");
+        for (const auto& p : problems) {
+            if (p.severity == forms::FormProblem::Severity::Error) {
+                return makeError(ErrorCode::InvalidArgument, p.describe());
+            }
+        }
+        const fb::Form* form = fb::GetForm(binary.data());
+        const std::string id = form->id()->str();
+        const auto version = static_cast<std::int64_t>(form->version());
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto existing = m_db.prepare("SELECT binary FROM forms WHERE form_id = ? AND version = ?");
+        if (!existing) return existing.error();
+        existing->bind(1, id).bind(2, version);
+        auto row = existing->step();
+        if (!row) return row.error();
+        if (row.value()) {
+            const auto held = existing->columnBlob(0);
+            if (std::equal(held.begin(), held.end(), binary.begin(), binary.end())) return false;
+            return makeError(ErrorCode::WrongState,
+                             "form " + id + " version " + std::to_string(version) +
+                                 " is published with other content; raise the version");
+        }
+        existing.value().reset();
+        auto st = m_db.prepare(
+            "INSERT INTO forms (form_id, version, pilot, binary, published_utc_ms) "
+            "VALUES (?, ?, ?, ?, ?)");
+        if (!st) return st.error();
+        st->bind(1, id)
+            .bind(2, version)
+            .bind(3, form->pilot() ? form->pilot()->string_view() : std::string_view())
+            .bindBlob(4, binary)
+            .bind(5, nowMs);
+        if (auto s = st->run(); !s) return s.error();
+        if (auto s = auditLocked(nowMs, actor, "publish", id, "version " + std::to_string(version));
+            !s)
+            return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        return true;
+    }
+
+    Result<CollectorStats> stats() override {
+        std::lock_guard lock(m_mutex);
+        CollectorStats s;
+        struct Q {
+            const char* sql;
+            std::int64_t* out;
+        };
+        const Q queries[] = {
+            {"SELECT count(*) FROM devices", &s.devices},
+            {"SELECT count(*) FROM records", &s.records},
+            {"SELECT count(*) FROM revisions", &s.revisions},
+            {"SELECT count(*) FROM rejected", &s.rejected},
+            {"SELECT count(*) FROM conflicts WHERE resolved_utc_ms IS NULL", &s.conflicts},
+            {"SELECT count(*) FROM revisions WHERE clock_flagged != 0", &s.flaggedClocks},
+            {"SELECT count(*) FROM forms", &s.forms},
+        };
+        for (const auto& q : queries) {
+            auto v = m_db.queryInt(q.sql);
+            if (!v) return v.error();
+            *q.out = v.value();
+        }
+        return s;
+    }
+
+    Result<std::vector<StoredRevision>> revisionsOf(const Uuid& recordId) override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            "SELECT device_id, seq, record_id, hlc, form_id, body, damaged, clock_flagged "
+            "FROM revisions WHERE record_id = ? ORDER BY hlc");
+        if (!st) return st.error();
+        st->bindBlob(1, idBytes(recordId));
+        return readRevisions(st.value());
+    }
+
+    Result<std::vector<Uuid>> recordIds() override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare("SELECT record_id FROM records ORDER BY record_id");
+        if (!st) return st.error();
+        std::vector<Uuid> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.push_back(idFrom(st->columnBlob(0)));
+        }
+        return out;
+    }
+
+    Result<std::optional<StoredRevision>> current(const Uuid& recordId) override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            "SELECT v.device_id, v.seq, v.record_id, v.hlc, v.form_id, v.body, v.damaged, "
+            "v.clock_flagged FROM records r JOIN revisions v ON v.rid = r.current_rid "
+            "WHERE r.record_id = ?");
+        if (!st) return st.error();
+        st->bindBlob(1, idBytes(recordId));
+        auto rows = readRevisions(st.value());
+        if (!rows) return rows.error();
+        if (rows->empty()) return std::optional<StoredRevision>();
+        return std::optional<StoredRevision>(std::move(rows->front()));
+    }
+
+    Result<std::vector<ConflictInfo>> conflicts() override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            "SELECT c.record_id, a.device_id, a.hlc, b.device_id, b.hlc, c.detected_utc_ms "
+            "FROM conflicts c JOIN revisions a ON a.rid = c.rid_a JOIN revisions b ON b.rid = "
+            "c.rid_b WHERE c.resolved_utc_ms IS NULL ORDER BY c.cid");
+        if (!st) return st.error();
+        std::vector<ConflictInfo> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.push_back({idFrom(st->columnBlob(0)), idFrom(st->columnBlob(1)),
+                           HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(2))},
+                           idFrom(st->columnBlob(3)),
+                           HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(4))},
+                           st->columnInt(5)});
+        }
+        return out;
+    }
+
+    Result<std::vector<AuditEntry>> audit() override {
+        std::lock_guard lock(m_mutex);
+        auto st =
+            m_db.prepare("SELECT utc_ms, actor, action, subject, detail FROM audit ORDER BY aid");
+        if (!st) return st.error();
+        std::vector<AuditEntry> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.push_back({st->columnInt(0), std::string(st->columnText(1)),
+                           std::string(st->columnText(2)), std::string(st->columnText(3)),
+                           std::string(st->columnText(4))});
+        }
+        return out;
+    }
+
+    Result<std::string> collectorId() override {
+        std::lock_guard lock(m_mutex);
+        return metaText("collector_id");
+    }
+
+  private:
+    Result<std::string> metaText(const char* key) {
+        auto st = m_db.prepare("SELECT value FROM meta WHERE key = ?");
+        if (!st) return st.error();
+        st->bind(1, std::string_view(key));
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) return std::string();
+        return std::string(st->columnText(0));
+    }
+
+    Status auditLocked(std::int64_t nowMs, std::string_view actor, std::string_view action,
+                       std::string_view subject, std::string_view detail) {
+        auto st = m_db.prepare(
+            "INSERT INTO audit (utc_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)");
+        if (!st) return st.error();
+        st->bind(1, nowMs).bind(2, actor).bind(3, action).bind(4, subject).bind(5, detail);
+        return st->run();
+    }
+
+    Result<std::vector<StoredRevision>> readRevisions(sql::Statement& st) {
+        std::vector<StoredRevision> out;
+        for (;;) {
+            auto row = st.step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            StoredRevision r;
+            r.deviceId = idFrom(st.columnBlob(0));
+            r.seq = static_cast<std::uint64_t>(st.columnInt(1));
+            r.recordId = idFrom(st.columnBlob(2));
+            r.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(3))};
+            r.formId = std::string(st.columnText(4));
+            const auto body = st.columnBlob(5);
+            r.body.assign(body.begin(), body.end());
+            r.damaged = st.columnInt(6) != 0;
+            r.clockFlagged = st.columnInt(7) != 0;
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    Status storeRevision(const Uuid& deviceId, const PushRevision& rev, std::int64_t nowMs) {
+        const auto millis = static_cast<std::int64_t>(rev.hlc.millis());
+        // A clock a year off, either way, is accepted and flagged for staff, never dropped.
+        const bool flagged = millis > nowMs + m_policy.futureToleranceMs ||
+                             millis < nowMs - m_policy.pastToleranceMs;
+        auto ins = m_db.prepare(
+            "INSERT INTO revisions (device_id, seq, record_id, hlc, base_hlc, form_id, "
+            "form_version, body, damaged, damage_reason, clock_flagged, received_utc_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!ins) return ins.error();
+        ins->bindBlob(1, idBytes(deviceId))
+            .bind(2, static_cast<std::int64_t>(rev.seq))
+            .bindBlob(3, idBytes(rev.recordId))
+            .bind(4, static_cast<std::int64_t>(rev.hlc.value))
+            .bind(5, static_cast<std::int64_t>(rev.baseHlc))
+            .bind(6, rev.formId)
+            .bind(7, static_cast<std::int64_t>(rev.formVersion));
+        if (rev.damaged) {
+            ins->bindNull(8);
+        } else {
+            ins->bindBlob(8, rev.body);
+        }
+        ins->bind(9, rev.damaged ? 1 : 0)
+            .bind(10, rev.damageReason)
+            .bind(11, flagged ? 1 : 0)
+            .bind(12, nowMs);
+        if (auto s = ins->run(); !s) return s;
+        const std::int64_t rid = sqlite3LastRowid();
+
+        auto cur =
+            m_db.prepare("SELECT current_rid, hlc, first_device FROM records WHERE record_id = ?");
+        if (!cur) return cur.error();
+        cur->bindBlob(1, idBytes(rev.recordId));
+        auto row = cur->step();
+        if (!row) return row.error();
+        if (!row.value()) {
+            auto add = m_db.prepare(
+                "INSERT INTO records (record_id, current_rid, hlc, first_device, form_id) "
+                "VALUES (?, ?, ?, ?, ?)");
+            if (!add) return add.error();
+            add->bindBlob(1, idBytes(rev.recordId))
+                .bind(2, rid)
+                .bind(3, static_cast<std::int64_t>(rev.hlc.value))
+                .bindBlob(4, idBytes(deviceId))
+                .bind(5, rev.formId);
+            return add->run();
+        }
+        const std::int64_t currentRid = cur->columnInt(0);
+        const auto currentHlc = static_cast<std::uint64_t>(cur->columnInt(1));
+        cur.value().reset();
+        // Made without seeing the current revision, on another device: both are kept, and the
+        // pair waits for staff. (A revision based on the current one simply follows it.)
+        auto other = m_db.prepare("SELECT device_id FROM revisions WHERE rid = ?");
+        if (!other) return other.error();
+        other->bind(1, currentRid);
+        auto otherRow = other->step();
+        if (!otherRow) return otherRow.error();
+        const bool sameDevice = otherRow.value() && idFrom(other->columnBlob(0)) == deviceId;
+        other.value().reset();
+        if (!sameDevice && rev.baseHlc != currentHlc) {
+            auto c = m_db.prepare(
+                "INSERT INTO conflicts (record_id, rid_a, rid_b, detected_utc_ms) VALUES (?, ?, ?, "
+                "?)");
+            if (!c) return c.error();
+            c->bindBlob(1, idBytes(rev.recordId)).bind(2, currentRid).bind(3, rid).bind(4, nowMs);
+            if (auto s = c->run(); !s) return s;
+        }
+        if (rev.hlc.value > currentHlc) {
+            auto up =
+                m_db.prepare("UPDATE records SET current_rid = ?, hlc = ? WHERE record_id = ?");
+            if (!up) return up.error();
+            up->bind(1, rid)
+                .bind(2, static_cast<std::int64_t>(rev.hlc.value))
+                .bindBlob(3, idBytes(rev.recordId));
+            return up->run();
+        }
+        return Status::success();
+    }
+
+    std::int64_t sqlite3LastRowid() { return sqlite3_last_insert_rowid(m_db.handle()); }
+
+    std::mutex m_mutex;
+    sql::Database m_db;
+    CollectorPolicy m_policy;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& path, bool create,
+                                                            CollectorPolicy policy) {
+    if (!sodiumReady()) return makeError(ErrorCode::Internal, "libsodium did not initialise");
+    auto db = sql::Database::open(
+        path, create ? sql::OpenMode::ReadWriteCreate : sql::OpenMode::ReadWrite);
+    if (!db) return db.error();
+    for (const char* pragma :
+         {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL"}) {
+        if (auto s = db->exec(pragma); !s) return s.error();
+    }
+    auto version = db->queryInt("PRAGMA user_version");
+    if (!version) return version.error();
+    if (version.value() == 0) {
+        auto app = db->queryInt("PRAGMA application_id");
+        if (!app) return app.error();
+        auto tables = db->queryInt("SELECT count(*) FROM sqlite_schema");
+        if (!tables) return tables.error();
+        if (tables.value() != 0) {
+            return makeError(ErrorCode::NotAStore, path + " is not a Veld collector store");
+        }
+        auto tx = sql::Transaction::begin(db.value());
+        if (!tx) return tx.error();
+        if (auto s = db->exec(kSchema); !s) return s.error();
+        auto meta = db->prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+        if (!meta) return meta.error();
+        const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
+        meta->bind(1, std::string_view("collector_id")).bind(2, id);
+        if (auto s = meta->run(); !s) return s.error();
+        meta->reset();
+        meta->bind(1, std::string_view("pseudonym_key"))
+            .bind(2, pseudonym::formatKey(pseudonym::newKey("p1")));
+        if (auto s = meta->run(); !s) return s.error();
+        if (auto s = db->exec("PRAGMA application_id = " + std::to_string(kApplicationId) +
+                              "; PRAGMA user_version = " + std::to_string(kSchemaVersion));
+            !s)
+            return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+    } else if (version.value() > kSchemaVersion) {
+        return makeError(ErrorCode::TooNew, path + " was written by a newer Veld collector");
+    } else {
+        auto app = db->queryInt("PRAGMA application_id");
+        if (!app) return app.error();
+        if (app.value() != kApplicationId) {
+            return makeError(ErrorCode::NotAStore, path + " is not a Veld collector store");
+        }
+    }
+    return std::unique_ptr<CollectorStore>(new SqliteCollector(std::move(db.value()), policy));
+}
+
+}  // namespace veld::sync

@@ -1,0 +1,391 @@
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <curl/curl.h>
+#include <zstd.h>
+
+#include <veld/pseudonym.hpp>
+#include <veld/sync/uploader.hpp>
+
+namespace veld::sync {
+
+namespace {
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void curlGlobal() {
+    static const bool ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    (void)ready;
+}
+
+struct HttpResult {
+    long status = 0;
+    std::string body;
+};
+
+struct Sink {
+    std::string* out;
+    std::size_t limit;
+    bool overflow = false;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* sink = static_cast<Sink*>(user);
+    if (sink->out->size() + size * n > sink->limit) {
+        sink->overflow = true;
+        return 0;
+    }
+    sink->out->append(data, size * n);
+    return size * n;
+}
+
+std::string headerValue(const std::string& headers, const std::string& name) {
+    std::size_t pos = 0;
+    while (pos < headers.size()) {
+        const auto end = headers.find("\r\n", pos);
+        const std::string line = headers.substr(pos, end == std::string::npos ? end : end - pos);
+        if (line.size() > name.size() + 1 &&
+            std::equal(name.begin(), name.end(), line.begin(),
+                       [](char a, char b) { return std::tolower(a) == std::tolower(b); }) &&
+            line[name.size()] == ':') {
+            auto v = line.substr(name.size() + 1);
+            v.erase(0, v.find_first_not_of(' '));
+            return v;
+        }
+        if (end == std::string::npos) break;
+        pos = end + 2;
+    }
+    return {};
+}
+
+// One POST of a protocol message. Errors are Io (network, TLS, timeouts: try again later) or
+// the collector's refusal (4xx: InvalidArgument, NotFound for auth, WrongState).
+Result<std::vector<std::uint8_t>> post(const Connection& c, const char* path,
+                                       const std::vector<std::uint8_t>& message, bool compress,
+                                       bool authenticate, std::int64_t* bytesOnWire = nullptr) {
+    curlGlobal();
+    if (auto s = checkUrl(c.collector, c.allowPlainHttp); !s) return s.error();
+    CURL* curl = curl_easy_init();
+    if (!curl) return makeError(ErrorCode::Internal, "libcurl could not start");
+    std::string body(message.begin(), message.end());
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, (std::string("Content-Type: ") + kContentType).c_str());
+    headers = curl_slist_append(headers, "Accept-Encoding: zstd");
+    headers = curl_slist_append(headers, "Expect:");
+    if (compress && body.size() > 512) {
+        std::string packed(ZSTD_compressBound(body.size()), '\0');
+        const std::size_t n =
+            ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), 3);
+        if (!ZSTD_isError(n)) {
+            packed.resize(n);
+            body = std::move(packed);
+            headers = curl_slist_append(headers, "Content-Encoding: zstd");
+        }
+    }
+    std::string auth;
+    if (authenticate) {
+        auth = "Authorization: Bearer " + c.credential;
+        headers = curl_slist_append(headers, auth.c_str());
+    }
+    const std::string url = c.collector + path;
+    std::string response;
+    std::string responseHeaders;
+    Sink sink{&response, kMaxMessageBytes + 1024};
+    Sink headerSink{&responseHeaders, 64 * 1024};
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &headerSink);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, c.timeoutSeconds);
+    // A link slower than 100 bytes/s for 20 s is given up (and tried again later).
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 100L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 20L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    if (!c.caFile.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, c.caFile.c_str());
+    const CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (bytesOnWire) *bytesOnWire = static_cast<std::int64_t>(body.size());
+    if (rc != CURLE_OK) {
+        if (sink.overflow)
+            return makeError(ErrorCode::Corrupt, "the collector's reply is too large");
+        return makeError(ErrorCode::Io,
+                         std::string("cannot reach the collector: ") + curl_easy_strerror(rc));
+    }
+    if (status != 200) {
+        std::string reason = response.substr(0, 300);
+        while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r'))
+            reason.pop_back();
+        const std::string said = "the collector answered " + std::to_string(status) + ": " + reason;
+        if (status == 401 || status == 403) return makeError(ErrorCode::NotFound, said);
+        if (status == 409) return makeError(ErrorCode::WrongState, said);
+        if (status >= 400 && status < 500) return makeError(ErrorCode::InvalidArgument, said);
+        return makeError(ErrorCode::Io, said);  // 5xx: try again later
+    }
+    if (headerValue(responseHeaders, "Content-Encoding") == "zstd") {
+        const auto size = ZSTD_getFrameContentSize(response.data(), response.size());
+        if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+            size > kMaxMessageBytes) {
+            return makeError(ErrorCode::Corrupt, "the collector's compressed reply is damaged");
+        }
+        std::vector<std::uint8_t> plain(size);
+        const auto n =
+            ZSTD_decompress(plain.data(), plain.size(), response.data(), response.size());
+        if (ZSTD_isError(n) || n != size) {
+            return makeError(ErrorCode::Corrupt, "the collector's compressed reply is damaged");
+        }
+        return plain;
+    }
+    return std::vector<std::uint8_t>(response.begin(), response.end());
+}
+
+std::string settingOr(Store& store, const char* key) {
+    auto v = store.setting(key);
+    return v && v.value() ? *v.value() : std::string();
+}
+
+}  // namespace
+
+Status checkUrl(const std::string& url, bool allowPlainHttp) {
+    if (url.rfind("https://", 0) == 0 && url.size() > 8) return Status::success();
+    if (url.rfind("http://", 0) == 0) {
+        if (allowPlainHttp) return Status::success();
+        for (const char* host : {"http://127.0.0.1", "http://localhost", "http://[::1]"}) {
+            const std::string h(host);
+            if (url.rfind(h, 0) == 0 &&
+                (url.size() == h.size() || url[h.size()] == ':' || url[h.size()] == '/')) {
+                return Status::success();
+            }
+        }
+        return makeError(ErrorCode::InvalidArgument,
+                         "plain http:// is only allowed to this machine; use https://");
+    }
+    return makeError(ErrorCode::InvalidArgument, "the collector address must start with https://");
+}
+
+Result<Connection> loadConnection(Store& store) {
+    Connection c;
+    c.collector = settingOr(store, "sync.collector");
+    c.credential = settingOr(store, "sync.credential");
+    c.caFile = settingOr(store, "sync.ca_file");
+    c.allowPlainHttp = settingOr(store, "sync.allow_http") == "1";
+    if (c.collector.empty() || c.credential.empty()) {
+        return makeError(ErrorCode::NotFound,
+                         "this device is not enrolled with a collector (veldctl enrol)");
+    }
+    return c;
+}
+
+Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::string& code,
+                         const std::string& caFile, bool allowPlainHttp) {
+    Connection c;
+    c.collector = collector;
+    while (!c.collector.empty() && c.collector.back() == '/')
+        c.collector.pop_back();
+    c.caFile = caFile;
+    c.allowPlainHttp = allowPlainHttp;
+    EnrolRequest request;
+    request.code = code;
+    request.deviceId = store.deviceId();
+    auto raw = post(c, kEnrolPath, encodeEnrolRequest(request), false, false);
+    if (!raw) return raw.error();
+    auto reply = decodeEnrolResponse(raw.value());
+    if (!reply) return reply.error();
+    auto batch = store.beginBatch();
+    if (!batch) return batch.error();
+    for (const auto& [key, value] : std::initializer_list<std::pair<const char*, std::string>>{
+             {"sync.collector", c.collector},
+             {"sync.credential", reply->credential},
+             {"sync.collector_id", reply->collectorId},
+             {"sync.ca_file", caFile},
+             {"sync.allow_http", allowPlainHttp ? "1" : "0"}}) {
+        if (auto s = store.setSetting(key, value); !s) return s.error();
+    }
+    if (!reply->pseudonymKey.empty()) {
+        if (!pseudonym::parseKey(reply->pseudonymKey)) {
+            return makeError(ErrorCode::Corrupt, "the collector sent an unusable pseudonym key");
+        }
+        if (auto s = store.setSetting("pseudonym.key", reply->pseudonymKey); !s) return s.error();
+    }
+    if (auto s = batch->commit(); !s) return s.error();
+    return reply;
+}
+
+Result<Progress> syncOnce(Store& store, const Connection& connection, const SyncOptions& options,
+                          const std::function<void(const Progress&)>& progress,
+                          const std::atomic<bool>* cancel) {
+    Progress p;
+    p.state = Progress::State::Sending;
+    auto state = store.outboxState();
+    if (!state) return state.error();
+    p.recordsTotal = state->pending;
+    p.bytesTotal = state->pendingBytes;
+    if (progress) progress(p);
+    for (;;) {
+        if (cancel && cancel->load()) return makeError(ErrorCode::Io, "stopped");
+        auto pending = store.outboxPending(options.maxBatchRecords, options.maxBatchBytes);
+        if (!pending) return pending.error();
+        if (pending->empty()) break;
+        const std::uint64_t lastSent = pending->back().seq;
+        std::int64_t wire = 0;
+        auto raw = post(connection, kPushPath, encodePushRequest(store.deviceId(), pending.value()),
+                        options.compress, true, &wire);
+        if (!raw) return raw.error();
+        auto reply = decodePushResponse(raw.value());
+        if (!reply) return reply.error();
+        // Only what was sent and is held by the collector leaves the outbox.
+        const std::uint64_t through = std::min(reply->receivedThrough, lastSent);
+        if (through < pending->front().seq) {
+            return makeError(ErrorCode::WrongState,
+                             "the collector did not take the batch (received through " +
+                                 std::to_string(reply->receivedThrough) + ")");
+        }
+        if (auto s = store.acknowledgeThrough(through); !s) return s.error();
+        for (const auto& e : pending.value()) {
+            if (e.seq > through) break;
+            ++p.recordsSent;
+            p.bytesSent += static_cast<std::int64_t>(e.body.size());
+        }
+        if (progress) progress(p);
+    }
+    if (options.pull) {
+        p.state = Progress::State::Pulling;
+        if (progress) progress(p);
+        std::uint64_t cursor = 0;
+        const std::string saved = settingOr(store, "sync.form_cursor");
+        if (!saved.empty()) cursor = std::strtoull(saved.c_str(), nullptr, 10);
+        for (int round = 0; round < 1000; ++round) {
+            auto raw = post(connection, kPullPath, encodePullRequest({kProtocolVersion, cursor}),
+                            false, true);
+            if (!raw) return raw.error();
+            auto reply = decodePullResponse(raw.value());
+            if (!reply) return reply.error();
+            for (const auto& f : reply->forms) {
+                // Each form is checked again here; one the device cannot use is skipped, not
+                // allowed to stop the rest.
+                if (store.installForm(f.binary)) ++p.formsReceived;
+            }
+            cursor = reply->formCursor;
+            if (auto s = store.setSetting("sync.form_cursor", std::to_string(cursor)); !s)
+                return s.error();
+            if (!reply->more) break;
+        }
+    }
+    p.state = Progress::State::Done;
+    p.lastSuccessUtcMs = nowMs();
+    if (auto s = store.setSetting("sync.last_success_utc_ms", std::to_string(p.lastSuccessUtcMs));
+        !s)
+        return s.error();
+    if (progress) progress(p);
+    return p;
+}
+
+Uploader::Uploader(std::string storePath, SyncOptions options, std::chrono::milliseconds interval)
+    : m_storePath(std::move(storePath)), m_options(options), m_interval(interval) {}
+
+Uploader::~Uploader() {
+    stop();
+}
+
+void Uploader::start() {
+    std::lock_guard lock(m_mutex);
+    if (m_thread.joinable()) return;
+    m_stop = false;
+    m_cancel = false;
+    m_thread = std::thread([this] { loop(); });
+}
+
+void Uploader::stop() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+        m_cancel = true;
+    }
+    m_wake.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+}
+
+void Uploader::wake() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_woken = true;
+    }
+    m_wake.notify_all();
+}
+
+Progress Uploader::progress() const {
+    std::lock_guard lock(m_mutex);
+    return m_progress;
+}
+
+void Uploader::loop() {
+    std::mt19937_64 random(std::random_device{}());
+    std::chrono::milliseconds backoff(1000);
+    for (;;) {
+        bool ok = false;
+        {
+            auto store = Store::open(m_storePath);
+            if (!store) {
+                std::lock_guard lock(m_mutex);
+                m_progress.state = Progress::State::Failed;
+                m_progress.lastError = store.error().describe();
+            } else if (auto connection = loadConnection(store.value()); !connection) {
+                std::lock_guard lock(m_mutex);
+                m_progress.state = Progress::State::Failed;
+                m_progress.lastError = connection.error().message;
+            } else {
+                auto result = syncOnce(
+                    store.value(), connection.value(), m_options,
+                    [this](const Progress& p) {
+                        std::lock_guard lock(m_mutex);
+                        const auto last = m_progress.lastSuccessUtcMs;
+                        m_progress = p;
+                        if (!p.lastSuccessUtcMs) m_progress.lastSuccessUtcMs = last;
+                    },
+                    &m_cancel);
+                std::lock_guard lock(m_mutex);
+                if (result) {
+                    ok = true;
+                    m_progress.lastError.clear();
+                } else {
+                    m_progress.state = Progress::State::Failed;
+                    m_progress.lastError = result.error().message;
+                }
+            }
+        }
+        std::chrono::milliseconds wait = m_interval;
+        if (ok) {
+            backoff = std::chrono::milliseconds(1000);
+        } else {
+            // Exponential backoff with full jitter: many devices coming back at once spread out.
+            std::uniform_int_distribution<long long> jitter(backoff.count() / 2, backoff.count());
+            wait = std::chrono::milliseconds(jitter(random));
+            backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::minutes(5));
+        }
+        std::unique_lock lock(m_mutex);
+        m_progress.retryInMs = ok ? 0 : wait.count();
+        if (!ok) m_progress.state = Progress::State::Waiting;
+        m_wake.wait_for(lock, wait, [this] { return m_stop || m_woken; });
+        m_woken = false;
+        if (m_stop) return;
+    }
+}
+
+}  // namespace veld::sync

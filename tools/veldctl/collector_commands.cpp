@@ -1,0 +1,193 @@
+// veldctl collector: set up and run the central collector's store: devices, enrolment codes,
+// revocation and published forms. It opens the collector's file directly, on the collector's
+// machine; every change is written to the collector's audit log.
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <ostream>
+
+#include <unistd.h>
+
+#include <veld/form.hpp>
+#include <veld/sync/collector_store.hpp>
+
+#include "veldctl/veldctl.hpp"
+
+namespace veld::veldctl {
+
+namespace {
+
+constexpr const char* kCollectorUsage = R"(usage: veldctl collector SUBCOMMAND FILE [arguments]
+
+Subcommands (FILE is the collector's store):
+  init FILE                      create a new collector store (with its id and pseudonym key)
+  enrol-code FILE [--label L]    print a one-time enrolment code for one device (valid 7 days)
+  devices FILE                   enrolled devices: id, label, enrolled, last contact, received
+                                 through, revisions, revoked
+  revoke FILE DEVICE-ID          refuse that device from its next request on
+  publish FILE FORM...           check and publish forms (JSON or compiled) to every device
+  status FILE                    counts: devices, records, revisions, rejected, conflicts,
+                                 implausible clocks, forms
+  audit FILE                     the audit log: enrolments, revocations, publications
+
+Each subcommand takes --help. Run the server with veld-collector --store FILE.
+)";
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string when(std::int64_t ms) {
+    const auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string actor() {
+    const char* user = getenv("USER");
+    return std::string("veldctl:") + (user && *user ? user : "unknown");
+}
+
+int usage(std::ostream& err, const std::string& message) {
+    err << "veldctl collector: " << message << "\n(see veldctl collector --help)\n";
+    return kExitUsage;
+}
+
+Result<std::unique_ptr<sync::CollectorStore>> openCollector(const std::string& file, bool create,
+                                                            std::ostream& err) {
+    auto store = sync::openSqliteCollector(file, create);
+    if (!store) err << "veldctl collector: " << store.error().describe() << "\n";
+    return store;
+}
+
+}  // namespace
+
+int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    if (argv.empty()) {
+        err << kCollectorUsage;
+        return kExitUsage;
+    }
+    const std::string sub = argv[0];
+    Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    if (sub == "--help" || sub == "-h") {
+        out << kCollectorUsage;
+        return kExitOk;
+    }
+    if (args.flag("--help") || args.flag("-h")) {
+        out << kCollectorUsage;
+        return kExitOk;
+    }
+    std::string label;
+    args.option("--label", label);
+    if (!args.error.empty()) return usage(err, args.error);
+    if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
+    const auto pos = args.positionals();
+    if (pos.empty()) return usage(err, sub + " needs the collector's FILE");
+    const std::string& file = pos[0];
+
+    if (sub == "init") {
+        if (pos.size() != 1) return usage(err, "init takes FILE");
+        if (access(file.c_str(), F_OK) == 0) {
+            err << "veldctl collector: " << file << " exists already; nothing changed\n";
+            return kExitFailure;
+        }
+        auto store = openCollector(file, true, err);
+        if (!store) return kExitFailure;
+        auto id = store.value()->collectorId();
+        out << "created collector " << (id ? id.value() : "?") << " in " << file << "\n";
+        return kExitOk;
+    }
+    auto store = openCollector(file, false, err);
+    if (!store) return kExitFailure;
+    sync::CollectorStore& c = *store.value();
+
+    if (sub == "enrol-code") {
+        auto code = c.createEnrolCode(label, nowMs(), actor());
+        if (!code) {
+            err << "veldctl collector: " << code.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << code.value() << "\n";
+        return kExitOk;
+    }
+    if (sub == "devices") {
+        auto devices = c.devices();
+        if (!devices) {
+            err << "veldctl collector: " << devices.error().describe() << "\n";
+            return kExitFailure;
+        }
+        for (const auto& d : devices.value()) {
+            out << d.deviceId.toString() << "  " << (d.label.empty() ? "-" : d.label)
+                << "  enrolled " << when(d.enrolledUtcMs) << "  last contact "
+                << (d.lastContactUtcMs ? when(*d.lastContactUtcMs) : std::string("never"))
+                << "  received through " << d.receivedThrough << "  revisions " << d.revisions
+                << (d.revokedUtcMs ? "  REVOKED " + when(*d.revokedUtcMs) : std::string()) << "\n";
+        }
+        if (devices->empty()) out << "no devices enrolled yet\n";
+        return kExitOk;
+    }
+    if (sub == "revoke") {
+        if (pos.size() != 2) return usage(err, "revoke takes FILE DEVICE-ID");
+        auto id = Uuid::parse(pos[1]);
+        if (!id) return usage(err, "'" + pos[1] + "' is not a device id");
+        if (auto s = c.revoke(*id, nowMs(), actor()); !s) {
+            err << "veldctl collector: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "revoked " << id->toString() << "\n";
+        return kExitOk;
+    }
+    if (sub == "publish") {
+        if (pos.size() < 2) return usage(err, "publish takes FILE FORM...");
+        int failed = 0;
+        for (std::size_t i = 1; i < pos.size(); ++i) {
+            auto check = forms::loadFormFile(pos[i]);
+            if (!check.ok()) {
+                for (const auto& p : check.problems)
+                    err << p.describe() << "\n";
+                ++failed;
+                continue;
+            }
+            auto published = c.publish(check.binary, nowMs(), actor());
+            if (!published) {
+                err << pos[i] << ": " << published.error().describe() << "\n";
+                ++failed;
+                continue;
+            }
+            out << pos[i] << ": " << (published.value() ? "published" : "already published")
+                << "\n";
+        }
+        return failed ? kExitFailure : kExitOk;
+    }
+    if (sub == "status") {
+        auto s = c.stats();
+        if (!s) {
+            err << "veldctl collector: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "devices " << s->devices << "\nrecords " << s->records << "\nrevisions "
+            << s->revisions << "\nrejected " << s->rejected << "\nconflicts " << s->conflicts
+            << "\nimplausible clocks " << s->flaggedClocks << "\nforms " << s->forms << "\n";
+        return kExitOk;
+    }
+    if (sub == "audit") {
+        auto entries = c.audit();
+        if (!entries) {
+            err << "veldctl collector: " << entries.error().describe() << "\n";
+            return kExitFailure;
+        }
+        for (const auto& e : entries.value()) {
+            out << when(e.utcMs) << "  " << e.actor << "  " << e.action << "  " << e.subject
+                << (e.detail.empty() ? "" : "  " + e.detail) << "\n";
+        }
+        return kExitOk;
+    }
+    return usage(err, "unknown subcommand '" + sub + "'");
+}
+
+}  // namespace veld::veldctl

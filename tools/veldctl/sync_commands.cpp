@@ -1,0 +1,106 @@
+// veldctl enrol / veldctl sync: the device side of sync, from the command line.
+#include <ostream>
+
+#include <veld/sync/uploader.hpp>
+
+#include "veldctl/veldctl.hpp"
+
+namespace veld::veldctl {
+
+namespace {
+
+constexpr const char* kEnrolUsage =
+    R"(usage: veldctl enrol STORE COLLECTOR-URL CODE [--ca FILE] [--allow-http]
+
+Enrols the device store with a collector using a one-time code (from veldctl collector
+enrol-code). The device keeps its credential and the project's pseudonym key in the store.
+  --ca FILE      trust this PEM certificate (the collector's own, or its CA) for https
+  --allow-http   allow plain http to another machine (development only; http to this machine
+                 is always allowed)
+)";
+
+constexpr const char* kSyncUsage = R"(usage: veldctl sync STORE [--no-pull] [--quiet]
+
+Sends every finalized record waiting in the store's outbox to the collector it is enrolled with,
+in batches, each removed from the outbox only after the collector has stored it; then fetches
+forms published since the last sync. Prints progress. Exit 1 when the collector cannot be
+reached or refuses; run it again: nothing is lost or sent twice.
+)";
+
+int usage(std::ostream& err, const std::string& command, const std::string& message) {
+    err << "veldctl " << command << ": " << message << "\n(see veldctl " << command << " --help)\n";
+    return kExitUsage;
+}
+
+}  // namespace
+
+int enrolCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    Args args(argv);
+    if (args.flag("--help") || args.flag("-h")) {
+        out << kEnrolUsage;
+        return kExitOk;
+    }
+    std::string ca;
+    args.option("--ca", ca);
+    const bool allowHttp = args.flag("--allow-http");
+    if (!args.error.empty()) return usage(err, "enrol", args.error);
+    if (!args.unknownOption().empty()) {
+        return usage(err, "enrol", "unknown option " + args.unknownOption());
+    }
+    const auto pos = args.positionals();
+    if (pos.size() != 3) return usage(err, "enrol", "enrol takes STORE COLLECTOR-URL CODE");
+    auto store = Store::open(pos[0]);
+    if (!store) {
+        err << "veldctl enrol: " << store.error().describe() << "\n";
+        return kExitFailure;
+    }
+    auto reply = sync::enrol(store.value(), pos[1], pos[2], ca, allowHttp);
+    if (!reply) {
+        err << "veldctl enrol: " << reply.error().describe() << "\n";
+        return kExitFailure;
+    }
+    out << "enrolled device " << store->deviceId().toString() << " with collector "
+        << reply->collectorId << "\n";
+    return kExitOk;
+}
+
+int syncCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    Args args(argv);
+    if (args.flag("--help") || args.flag("-h")) {
+        out << kSyncUsage;
+        return kExitOk;
+    }
+    sync::SyncOptions options;
+    options.pull = !args.flag("--no-pull");
+    const bool quiet = args.flag("--quiet");
+    if (!args.unknownOption().empty()) {
+        return usage(err, "sync", "unknown option " + args.unknownOption());
+    }
+    const auto pos = args.positionals();
+    if (pos.size() != 1) return usage(err, "sync", "sync takes STORE");
+    auto store = Store::open(pos[0]);
+    if (!store) {
+        err << "veldctl sync: " << store.error().describe() << "\n";
+        return kExitFailure;
+    }
+    auto connection = sync::loadConnection(store.value());
+    if (!connection) {
+        err << "veldctl sync: " << connection.error().message << "\n";
+        return kExitFailure;
+    }
+    auto result =
+        sync::syncOnce(store.value(), connection.value(), options, [&](const sync::Progress& p) {
+            if (quiet || p.state != sync::Progress::State::Sending) return;
+            out << "sent " << p.recordsSent << "/" << p.recordsTotal << " records ("
+                << (p.bytesSent + 1023) / 1024 << "/" << (p.bytesTotal + 1023) / 1024 << " KiB)\n";
+        });
+    if (!result) {
+        err << "veldctl sync: " << result.error().describe() << "\n";
+        return kExitFailure;
+    }
+    out << "done: " << result->recordsSent << " records sent, " << result->formsReceived
+        << " forms received\n";
+    return kExitOk;
+}
+
+}  // namespace veld::veldctl
