@@ -83,28 +83,41 @@ App::~App() {
     // The last answer typed before the window closed is saved too.
     if (m_store && screen == Screen::Fill) closeFill(*this);
     worker.drain();
+    m_uploader.reset();
 }
 
 void App::openStore(const std::string& path) {
+    m_uploader.reset();
+    m_settingsLoaded = false;
     m_options.storePath = path;
     m_store.reset();
     formsLoaded = false;
     loadError.clear();
+    // The store opens on the worker: a large file or a slow disk never holds up a frame.
+    struct Opened {
+        std::shared_ptr<Store> store;
+        std::string error;
+    };
     worker.run(
-        [path]() -> Result<std::shared_ptr<Store>> {
+        [path] {
             // A new device profile starts with an empty store.
             StoreOptions options;
             options.mode = sql::OpenMode::ReadWriteCreate;
             auto store = Store::open(path, options);
-            if (!store) return store.error();
-            return std::make_shared<Store>(std::move(store.value()));
+            Opened opened;
+            if (store) {
+                opened.store = std::make_shared<Store>(std::move(store.value()));
+            } else {
+                opened.error = store.error().describe();
+            }
+            return opened;
         },
-        [this](Result<std::shared_ptr<Store>> result) {
-            if (!result) {
-                loadError = result.error().describe();
+        [this](Opened opened) {
+            if (!opened.store) {
+                loadError = opened.error;
                 return;
             }
-            m_store = std::move(result.value());
+            m_store = std::move(opened.store);
             loadSettings();
             reloadForms();
             refreshCounts();
@@ -118,7 +131,7 @@ void App::loadSettings() {
             for (const char* key :
                  {"ui.language", "sync.collector", "kiosk.pin_hash", "kiosk.pin_failures",
                   "kiosk.pin_locked_until_ms", "kiosk.reset_seconds", "kiosk.idle_seconds",
-                  "pseudonym.key", "sync.last_success_utc_ms", "kiosk.form"}) {
+                  "pseudonym.key", "sync.last_success_utc_ms", "kiosk.form", "sync.credential"}) {
                 auto value = store.setting(key);
                 if (value && value.value()) values[key] = *value.value();
             }
@@ -131,6 +144,9 @@ void App::loadSettings() {
                 }
             }
             settings.collector = values["sync.collector"];
+            settings.enrolled = !values["sync.credential"].empty();
+            values["sync.credential"].assign(values["sync.credential"].size(), '\0');
+            startUploader();
             settings.pinHash = values["kiosk.pin_hash"];
             settings.pinFailures = toInt(values["kiosk.pin_failures"], 0);
             settings.pinLockedUntilMs = toInt(values["kiosk.pin_locked_until_ms"], 0);
@@ -142,7 +158,10 @@ void App::loadSettings() {
             settings.kioskIdleSeconds = toInt(values["kiosk.idle_seconds"], 90);
             settings.pseudonymKey = values["pseudonym.key"];
             // A kiosk that was running when the program stopped comes back as a kiosk.
-            if (m_options.kioskForm.empty()) m_options.kioskForm = values["kiosk.form"];
+            if (!m_settingsLoaded && m_options.kioskForm.empty()) {
+                m_options.kioskForm = values["kiosk.form"];
+            }
+            m_settingsLoaded = true;
             settings.lastSyncUtcMs =
                 std::strtoll(values["sync.last_success_utc_ms"].c_str(), nullptr, 10);
         });
@@ -308,6 +327,20 @@ std::string App::defaultFormLanguage(const FormEntry& form) const {
     return form.offered.empty() ? def : form.offered.front();
 }
 
+void App::startUploader() {
+    if (!settings.enrolled || m_uploader || !m_options.uploader) return;
+    m_uploader = std::make_unique<sync::Uploader>(m_options.storePath);
+    m_uploader->start();
+}
+
+sync::Progress App::syncProgress() const {
+    return m_uploader ? m_uploader->progress() : sync::Progress{};
+}
+
+void App::syncNow() {
+    if (m_uploader) m_uploader->wake();
+}
+
 bool App::requestClose() {
     if (screen == Screen::Kiosk) {
         kioskRequestClose(*this, kiosk);
@@ -371,6 +404,18 @@ void App::drawToast() {
 
 void App::frame() {
     worker.pump();
+    // When a sync round ends, the counts on screen follow.
+    if (m_uploader) {
+        const auto state = m_uploader->progress().state;
+        if (state != m_lastSyncState) {
+            m_lastSyncState = state;
+            if (state == sync::Progress::State::Done) {
+                refreshCounts();
+                reloadForms();
+                loadSettings();
+            }
+        }
+    }
     ui::beginFrame();
     const ImGuiIO& io = ImGui::GetIO();
     bool userActive = io.MouseDelta.x != 0 || io.MouseDelta.y != 0 ||

@@ -13,6 +13,7 @@
 
 #include <veld/form_session.hpp>
 #include <veld/store.hpp>
+#include <veld/sync/uploader.hpp>
 
 #include "fonts.hpp"
 #include "i18n.hpp"
@@ -43,6 +44,7 @@ struct FormCounts {
 struct Settings {
     std::string uiLanguage = "nl";
     std::string collector;
+    bool enrolled = false;  // the store holds a device credential (the secret stays in the store)
     std::string pinHash;
     int pinFailures = 0;
     std::int64_t pinLockedUntilMs = 0;
@@ -59,6 +61,7 @@ struct AppOptions {
     float scale = 1;
     std::string fontDir;
     std::function<std::int64_t()> nowMs;  // wall clock in ms; tests pass a manual one
+    bool uploader = true;                 // send in the background when enrolled
 };
 
 class App {
@@ -105,6 +108,11 @@ class App {
     [[nodiscard]] std::string defaultFormLanguage(const FormEntry& form) const;
     [[nodiscard]] const std::string& storePath() const { return m_options.storePath; }
     void openStore(const std::string& path);
+    /// Starts the background uploader when the device is enrolled (no-op otherwise).
+    void startUploader();
+    /// The uploader's progress; state Idle when none runs.
+    [[nodiscard]] sync::Progress syncProgress() const;
+    void syncNow();
 
     Worker worker;
     FontSet fonts;
@@ -132,10 +140,13 @@ class App {
     AppOptions m_options;
     std::shared_ptr<Store> m_store;
     std::map<std::string, std::shared_ptr<const forms::CompiledForm>> m_versionCache;
+    std::unique_ptr<sync::Uploader> m_uploader;
+    sync::Progress::State m_lastSyncState = sync::Progress::State::Idle;
     std::string m_toast;
     bool m_toastError = false;
     std::int64_t m_toastUntilMs = 0;
     bool m_quit = false;
+    bool m_settingsLoaded = false;
 };
 
 }  // namespace veld::client

@@ -1,14 +1,17 @@
 // Headless UI tests: the client's real screens over a real device store, driven by clicks and
 // typing through Dear ImGui's input, checked against what the store holds afterwards.
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <doctest/doctest.h>
 
 #include <veld/form.hpp>
 #include <veld/store.hpp>
+#include <veld/sync/collector_store.hpp>
 
 #include "fonts.hpp"
 #include "i18n.hpp"
@@ -650,4 +653,59 @@ TEST_CASE("client: PIN rules and lockout") {
     CHECK(pin::lockoutMs(3) == 30'000);
     CHECK(pin::lockoutMs(4) == 60'000);
     CHECK(pin::lockoutMs(40) == 15 * 60'000);
+}
+
+TEST_CASE("client: enrolling in settings starts sending; the sync screen shows it arrive") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    const std::string collector = dir.file("collector.db");
+    REQUIRE(veld::test::runProcess({veld::test::binary("veldctl"), "collector", "init", collector})
+                .exitCode == 0);
+    const auto code = veld::test::runProcess(
+        {veld::test::binary("veldctl"), "collector", "enrol-code", collector});
+    REQUIRE(code.exitCode == 0);
+    const std::string portFile = dir.file("port");
+    veld::test::ChildProcess server({veld::test::binary("veld-collector"), "--store", collector,
+                                     "--port", "0", "--port-file", portFile, "--quiet"});
+    std::string port;
+    for (int i = 0; i < 200 && port.empty(); ++i) {
+        std::ifstream in(portFile);
+        std::getline(in, port);
+        if (port.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    REQUIRE(!port.empty());
+
+    UiDriver ui(path);
+    ui.click("home.new.employer_recruitment_nudges");
+    fillAndFinalize(ui, "magazijnmedewerker");
+    ui.click("nav.sync");
+    CHECK(ui.showsText("niet aangemeld"));
+    CHECK(ui.item("sync.waiting")->text == "1");
+
+    ui.click("nav.settings");
+    ui.type("settings.collector", "http://127.0.0.1:" + port);
+    ui.type("settings.enrol.code", code.out.substr(0, code.out.find('\n')));
+    ui.click("settings.enrol");
+    CHECK(ui.showsText("Aangemeld"));
+    REQUIRE(ui.app().settings.enrolled);
+
+    // The uploader works in the background; the screen follows without blocking a frame.
+    ui.click("nav.sync");
+    bool sent = false;
+    for (int i = 0; i < 400 && !sent; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        ui.frame();
+        ui.settle();
+        sent = ui.item("sync.waiting") && ui.item("sync.waiting")->text == "0";
+    }
+    CHECK(sent);
+    CHECK(ui.showsText("Alles is verzonden"));
+    auto opened = veld::sync::openSqliteCollector(collector, false);
+    REQUIRE(opened.ok());
+    auto stats = opened.value()->stats();
+    REQUIRE(stats.ok());
+    CHECK(stats->records == 1);
+    CHECK(stats->devices == 1);
+    server.kill(SIGTERM);
+    CHECK(server.wait().exitCode == 0);
 }

@@ -276,7 +276,7 @@ void drawQuestions(App& app, KioskState& state) {
 
 }  // namespace
 
-bool startKiosk(App& app, const std::string& formId) {
+bool startKiosk(App& app, const std::string& formId, bool remember) {
     const FormEntry* form = app.findForm(formId);
     if (!form || app.settings.pinHash.empty()) return false;
     const auto* s = form->compiled->form().settings();
@@ -294,7 +294,8 @@ bool startKiosk(App& app, const std::string& formId) {
         g_savedClipboard = ImGui::GetIO().SetClipboardTextFn;
         ImGui::GetIO().SetClipboardTextFn = noClipboard;
     }
-    app.saveSetting("kiosk.form", formId);  // a restart comes back to the kiosk, not the menus
+    // A restart comes back to the kiosk, not the menus.
+    if (remember) app.saveSetting("kiosk.form", formId);
     app.screen = Screen::Kiosk;
     return true;
 }

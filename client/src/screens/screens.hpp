@@ -56,6 +56,7 @@ struct SyncState {};
 
 struct SettingsState {
     std::string collector;
+    std::string enrolCode;
     bool collectorLoaded = false;
     std::string newPin;
     std::string repeatPin;
@@ -101,7 +102,8 @@ void openRecord(App& app, const Uuid& id);
 /// Leaves the filling screen (the draft is already saved).
 void closeFill(App& app);
 /// Starts kiosk mode with `formId` (the staff PIN must be set).
-bool startKiosk(App& app, const std::string& formId);
+/// `remember` keeps the kiosk running across restarts (off for pictures of kiosk mode).
+bool startKiosk(App& app, const std::string& formId, bool remember = true);
 /// Called every frame by the App: autosave of the record being filled.
 void fillBackground(App& app, FillState& state);
 /// Called every frame by the App in kiosk mode, before drawing: idle and reset timers.

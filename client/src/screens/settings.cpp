@@ -94,20 +94,40 @@ void drawSettings(App& app, SettingsState& state) {
     }
     ImGui::Separator();
 
-    // Collector address.
+    // Collector: enrolment with a one-time code from central staff.
     ui::paragraph(app.t(M::SettingsCollector), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
-    if (!state.collectorLoaded) {
-        state.collector = app.settings.collector;
-        state.collectorLoaded = true;
-    }
-    ui::input("settings.collector", state.collector, "https://");
-    if (ui::button("settings.collector.save", app.t(M::Save))) {
-        if (!state.collector.empty() && !collectorAllowed(state.collector)) {
-            message(state, app.t(M::CollectorNeedsHttps), true);
-        } else {
-            app.settings.collector = state.collector;
-            app.saveSetting("sync.collector", state.collector);
-            message(state, app.t(M::SettingSaved), false);
+    if (app.settings.enrolled) {
+        ui::paragraph(format(app.t(M::EnrolledWith), {app.settings.collector}), false);
+    } else {
+        if (!state.collectorLoaded) {
+            state.collector = app.settings.collector;
+            state.collectorLoaded = true;
+        }
+        ui::input("settings.collector", state.collector, "https://");
+        ui::input("settings.enrol.code", state.enrolCode, app.t(M::EnrolCodeHint));
+        if (ui::button("settings.enrol", app.t(M::Enrol), 0, 0,
+                       !state.working && !state.enrolCode.empty())) {
+            if (!collectorAllowed(state.collector)) {
+                message(state, app.t(M::CollectorNeedsHttps), true);
+            } else {
+                state.working = true;
+                const std::string url = state.collector;
+                const std::string code = std::exchange(state.enrolCode, {});
+                app.withStore(
+                    [url, code](Store& store) { return sync::enrol(store, url, code); },
+                    [&app, &state](Result<sync::EnrolReply> reply) {
+                        state.working = false;
+                        if (!reply) {
+                            message(state, format(app.t(M::EnrolFailed), {reply.error().message}),
+                                    true);
+                            return;
+                        }
+                        message(state, app.t(M::EnrolDone), false);
+                        app.settings.enrolled = true;
+                        app.settings.collector = state.collector;
+                        app.startUploader();
+                    });
+            }
         }
     }
     ImGui::Separator();

@@ -1,5 +1,4 @@
-// Sync: what waits to be sent, and what has been. Until an uploader runs on this device the
-// screen says so, and shows the outbox as it is.
+// Sync: the uploader's state and progress, what waits to be sent, and a button to send now.
 #include <ctime>
 
 #include <imgui.h>
@@ -9,26 +8,70 @@
 
 namespace veld::client {
 
+namespace {
+
+std::string localTime(std::int64_t ms) {
+    const auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    return buf;
+}
+
+M stateName(sync::Progress::State s) {
+    switch (s) {
+        case sync::Progress::State::Sending:
+            return M::SyncSending;
+        case sync::Progress::State::Pulling:
+            return M::SyncPulling;
+        case sync::Progress::State::Waiting:
+            return M::SyncWaitingRetry;
+        case sync::Progress::State::Done:
+            return M::SyncDone;
+        case sync::Progress::State::Failed:
+            return M::SyncFailed;
+        case sync::Progress::State::Idle:
+            break;
+    }
+    return M::SyncIdle;
+}
+
+}  // namespace
+
 void drawSync(App& app, SyncState& /*state*/) {
     ui::heading(app.t(M::SyncTitle), false);
-    if (app.settings.collector.empty()) {
-        ui::paragraph(app.t(M::SyncNoCollector), false);
+    if (!app.settings.enrolled) {
+        ui::paragraph(app.t(M::SyncNotEnrolled), false);
     } else {
         ui::paragraph(format(app.t(M::SyncCollector), {app.settings.collector}), false);
     }
-    ui::paragraph(app.t(M::SyncNotAvailable), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
-    ImGui::Spacing();
-
-    std::string last = std::string(app.t(M::Never));
-    if (app.settings.lastSyncUtcMs > 0) {
-        const auto t = static_cast<std::time_t>(app.settings.lastSyncUtcMs / 1000);
-        std::tm tm{};
-        localtime_r(&t, &tm);
-        char buf[32];
-        std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-        last = buf;
+    const sync::Progress p = app.syncProgress();
+    if (app.settings.enrolled) {
+        ui::paragraph(app.t(stateName(p.state)), false);
+        ui::recordLast("sync.state", app.t(stateName(p.state)));
+        if (p.state == sync::Progress::State::Sending && p.recordsTotal > 0) {
+            const float f = static_cast<float>(p.recordsSent) / static_cast<float>(p.recordsTotal);
+            ImGui::ProgressBar(
+                f, ImVec2(-1, 0),
+                format(app.t(M::SyncRoundProgress),
+                       {std::to_string(p.recordsSent), std::to_string(p.recordsTotal),
+                        std::to_string((p.bytesSent + 1023) / 1024),
+                        std::to_string((p.bytesTotal + 1023) / 1024)})
+                    .c_str());
+        }
+        if (!p.lastError.empty()) ui::error(p.lastError, false);
+        if (p.state == sync::Progress::State::Waiting && p.retryInMs > 0) {
+            ui::hint(format(app.t(M::SyncRetryIn), {std::to_string((p.retryInMs + 999) / 1000)}),
+                     false);
+        }
     }
-    ui::paragraph(format(app.t(M::SyncLastSuccess), {last}), false);
+    ImGui::Spacing();
+    const std::int64_t last =
+        p.lastSuccessUtcMs > 0 ? p.lastSuccessUtcMs : app.settings.lastSyncUtcMs;
+    ui::paragraph(format(app.t(M::SyncLastSuccess),
+                         {last > 0 ? localTime(last) : std::string(app.t(M::Never))}),
+                  false);
     const OutboxState& o = app.outbox;
     ui::paragraph(format(app.t(M::SyncWaiting), {std::to_string(o.pending),
                                                  std::to_string((o.pendingBytes + 1023) / 1024)}),
@@ -41,6 +84,8 @@ void drawSync(App& app, SyncState& /*state*/) {
         fraction, ImVec2(-1, 0),
         format(app.t(M::SyncSentOf), {std::to_string(sent), std::to_string(total)}).c_str());
     ui::recordLast("sync.progress", std::to_string(sent) + "/" + std::to_string(total));
+    if (app.settings.enrolled && ui::button("sync.now", app.t(M::SyncNow))) app.syncNow();
+    ImGui::SameLine();
     if (ui::button("sync.refresh", app.t(M::Refresh))) app.refreshCounts();
 }
 
