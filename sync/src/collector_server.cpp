@@ -153,6 +153,10 @@ struct CollectorServer::Impl {
             fail(res, 400, request.error().message);
             return log(req, res.status, {}, req.body.size());
         }
+        if (request->protocolVersion != kProtocolVersion) {
+            fail(res, 400, "unsupported protocol version");
+            return log(req, res.status, {}, req.body.size());
+        }
         auto result = store->enrol(request.value(), now());
         if (!result) {
             fail(res, statusFor(result.error()), result.error().message);
@@ -200,6 +204,10 @@ struct CollectorServer::Impl {
             decodePullRequest({reinterpret_cast<const std::uint8_t*>(raw->data()), raw->size()});
         if (!request) {
             fail(res, 400, request.error().message);
+            return log(req, res.status, who->toString(), req.body.size());
+        }
+        if (request->protocolVersion != kProtocolVersion) {
+            fail(res, 400, "unsupported protocol version");
             return log(req, res.status, who->toString(), req.body.size());
         }
         auto result = store->pull(*who, request.value(), 16);
