@@ -1,0 +1,96 @@
+// HTTPS between a device and a real veld-collector: certificates are always verified, a given
+// certificate can be trusted explicitly, and plain HTTP is refused except to this machine.
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include <veld/sync/collector_store.hpp>
+#include <veld/sync/uploader.hpp>
+
+#include "support/test_support.hpp"
+
+using namespace veld;
+
+namespace {
+
+std::string waitForPort(const std::string& file) {
+    std::string port;
+    for (int i = 0; i < 400 && port.empty(); ++i) {
+        std::ifstream in(file);
+        std::getline(in, port);
+        if (port.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return port;
+}
+
+std::string enrolCode(const std::string& collector) {
+    const auto r =
+        test::runProcess({test::binary("veldctl"), "collector", "enrol-code", collector});
+    REQUIRE(r.exitCode == 0);
+    return r.out.substr(0, r.out.find('\n'));
+}
+
+}  // namespace
+
+TEST_CASE("sync over HTTPS verifies the collector's certificate") {
+    test::TempDir dir;
+    const std::string cert = dir.file("cert.pem");
+    const std::string key = dir.file("key.pem");
+    const auto made = test::runProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
+                                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
+                                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key,
+                                        "-out", cert});
+    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    const std::string collector = dir.file("collector.db");
+    REQUIRE(test::runProcess({test::binary("veldctl"), "collector", "init", collector}).exitCode ==
+            0);
+    test::ChildProcess server({test::binary("veld-collector"), "--store", collector, "--port", "0",
+                               "--port-file", dir.file("port"), "--tls-cert", cert, "--tls-key",
+                               key, "--quiet"});
+    const std::string port = waitForPort(dir.file("port"));
+    REQUIRE(!port.empty());
+    const std::string url = "https://127.0.0.1:" + port;
+
+    auto store = Store::open(dir.file("device.veld"), {.mode = sql::OpenMode::ReadWriteCreate});
+    REQUIRE(store);
+    REQUIRE(store->finalizeNew(test::sampleContent(1)));
+
+    // A self-signed certificate nobody said to trust: refused, and nothing is kept.
+    const std::string code = enrolCode(collector);
+    auto untrusted = sync::enrol(store.value(), url, code);
+    REQUIRE_FALSE(untrusted);
+    CHECK(untrusted.error().code == ErrorCode::Io);
+    CHECK_FALSE(sync::loadConnection(store.value()));
+
+    // Trusted explicitly (as handed out with the device): enrolment, push and pull work.
+    auto trusted = sync::enrol(store.value(), url, code, cert);
+    REQUIRE_MESSAGE(trusted, trusted.error().describe());
+    auto connection = sync::loadConnection(store.value());
+    REQUIRE(connection);
+    CHECK(connection->caFile == cert);
+    auto round = sync::syncOnce(store.value(), connection.value(), {});
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 1);
+    CHECK(store->outboxState()->pending == 0);
+    {
+        auto c = sync::openSqliteCollector(collector, false);
+        REQUIRE(c);
+        CHECK(c.value()->stats()->records == 1);
+    }
+    server.kill(SIGTERM);
+    CHECK(server.wait().exitCode == 0);
+}
+
+TEST_CASE("plain HTTP is only for this machine unless development mode allows it") {
+    CHECK(sync::checkUrl("https://collector.example.nl:8470", false));
+    CHECK(sync::checkUrl("http://127.0.0.1:8470", false));
+    CHECK(sync::checkUrl("http://localhost:8470", false));
+    CHECK(sync::checkUrl("http://[::1]:8470", false));
+    CHECK_FALSE(sync::checkUrl("http://10.0.0.7:8470", false));
+    CHECK_FALSE(sync::checkUrl("http://localhost.evil.example:8470", false));
+    CHECK_FALSE(sync::checkUrl("ftp://collector.example.nl", false));
+    CHECK(sync::checkUrl("http://10.0.0.7:8470", true));
+}
