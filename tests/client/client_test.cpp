@@ -709,3 +709,26 @@ TEST_CASE("client: enrolling in settings starts sending; the sync screen shows i
     server.kill(SIGTERM);
     CHECK(server.wait().exitCode == 0);
 }
+
+TEST_CASE("client: a kiosk respondent who declines consent is thanked and nothing is kept") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        REQUIRE(store.value().setSetting("kiosk.pin_hash", pin::hash("2468").value()).ok());
+        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
+    }
+    UiDriver ui(path);
+    REQUIRE(ui.app().screen == Screen::Kiosk);
+    ui.click("kiosk.lang.pl");
+    ui.click("kiosk.next");  // past the introduction
+    ui.click("q.consent_participation.no");
+    // Everything after the consent question is hidden now: this is the last page.
+    REQUIRE(ui.has("kiosk.finish"));
+    ui.click("kiosk.finish");
+    CHECK(ui.app().kiosk.phase == KioskPhase::ThankYou);
+    CHECK(ui.showsText("Dziękujemy"));
+    CHECK_FALSE(ui.app().kiosk.view.active());
+    CHECK(recordsOf(path, "vmbo_parent_survey", std::nullopt).empty());
+}

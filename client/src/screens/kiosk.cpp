@@ -2,6 +2,8 @@
 // large language buttons, one question per page, a thank-you screen, then the next respondent.
 // Answers live only in memory until the response is finished; an abandoned response is thrown
 // away after a warning. Nothing else is reachable without the staff PIN, and neither is closing.
+#include <algorithm>
+
 #include <imgui.h>
 #include <imgui_internal.h>
 
@@ -228,7 +230,22 @@ void drawQuestions(App& app, KioskState& state) {
         const bool last = next < 0;
         if (ui::button(last ? "kiosk.finish" : "kiosk.next",
                        tr(last ? M::KioskFinish : M::Next, lang), w, h, !state.saving)) {
-            if (!view.pageProblems().empty()) {
+            const auto problems = view.pageProblems();
+            const bool declined = !problems.empty() &&
+                                  std::all_of(problems.begin(), problems.end(), [&](const auto& p) {
+                                      const auto a = view.session->answer(p.path);
+                                      return p.kind == forms::SessionProblem::Kind::ConsentNeeded &&
+                                             a && std::holds_alternative<bool>(*a) &&
+                                             !std::get<bool>(*a);
+                                  });
+            if (declined) {
+                // Consent refused: nothing of this response is kept; thank them all the same.
+                const std::string keep = lang;
+                forgetRespondent(state);
+                state.view.language = keep;
+                state.phase = KioskPhase::ThankYou;
+                state.thankYouSinceMs = app.now();
+            } else if (!problems.empty()) {
                 view.showAll = true;
                 state.pageMessage = std::string(tr(M::KioskAnswerFirst, lang));
             } else if (last) {
