@@ -26,7 +26,9 @@ options (each may also be given in the --config file as `name = value`, without 
   --tls-cert FILE          PEM certificate: serve HTTPS (with --tls-key)
   --tls-key FILE           PEM private key
   --max-request-bytes N    largest request body accepted (default 33554432)
-  --request-timeout S      seconds allowed for each read or write (default 10)
+  --request-timeout S      seconds within which a request must move at least 16 KiB (or
+                           finish), in each direction (default 10): a client that stalls or
+                           trickles its headers or body is disconnected
   --threads N              requests handled at once (default 8)
   --max-connections N      requests in progress before new ones get 503 (default 256)
   --quiet                  do not log requests

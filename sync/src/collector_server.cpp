@@ -1,9 +1,24 @@
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <functional>
 #include <mutex>
+#include <optional>
+#include <type_traits>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <veld/sync/collector_server.hpp>
@@ -67,6 +82,329 @@ std::optional<std::string> unzstd(const std::string& in, std::size_t limit) {
     return out;
 }
 
+// ---- Connections --------------------------------------------------------------------------
+//
+// cpp-httplib bounds each single read or write on a connection by a timeout, but not a request
+// as a whole: a client sending one byte of its headers every few seconds, or its body a trickle
+// at a time, would hold one of the few worker threads for hours. So the collector runs each
+// connection itself (over httplib's request parser) with one rule for both directions: within
+// every window of --request-timeout seconds, a request must move at least kMinBytesPerWindow
+// bytes or be complete; each time it does, a new window begins. Headers (far smaller) must thus
+// arrive within one window, a stalled or trickled body is cut off after about one window, and a
+// slow but steady link (16 KiB per window) may take as long as it needs.
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::size_t kMinBytesPerWindow = 16 * 1024;
+constexpr auto kStopCheck = std::chrono::milliseconds(100);
+
+// What the pre-routing check learns about the request being handled on this thread, for the
+// handler and for the connection loop.
+struct RequestState {
+    bool closeConnection = false;  // refused before its body was read: the body is still unread
+    std::optional<Uuid> device;    // authenticated before the body was read
+};
+thread_local RequestState* tRequest = nullptr;
+
+int millisUntil(SteadyClock::time_point deadline, std::chrono::milliseconds cap) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    return static_cast<int>(std::clamp(left, std::chrono::milliseconds(0), cap).count());
+}
+
+// Waits until `sock` is ready for `events` or the deadline passes.
+bool waitFor(int sock, short events, SteadyClock::time_point deadline) {
+    for (;;) {
+        const int ms = millisUntil(deadline, std::chrono::milliseconds(60'000));
+        pollfd p{sock, events, 0};
+        const int rc = ::poll(&p, 1, ms);
+        if (rc > 0) return true;
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc == 0 && SteadyClock::now() < deadline) continue;
+        return false;
+    }
+}
+
+bool tlsAccept(SSL* ssl, int sock, SteadyClock::time_point deadline) {
+    for (;;) {
+        ERR_clear_error();
+        const int r = SSL_accept(ssl);
+        if (r == 1) return true;
+        const int e = SSL_get_error(ssl, r);
+        const short events = e == SSL_ERROR_WANT_READ    ? POLLIN
+                             : e == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                         : 0;
+        if (events == 0 || !waitFor(sock, events, deadline)) return false;
+    }
+}
+
+// One connection's bytes (plain or TLS, on a non-blocking socket), under the window rule above.
+class WindowedStream final : public httplib::Stream {
+  public:
+    WindowedStream(int sock, SSL* ssl, std::chrono::milliseconds window)
+        : m_sock(sock), m_ssl(ssl), m_window(window) {}
+
+    /// Waits up to `idle` for the first byte of the next request; false when none comes, the
+    /// peer closed, or `stopping` turns true (checked every 100 ms).
+    bool waitForRequest(std::chrono::milliseconds idle, const std::function<bool()>& stopping) {
+        const auto deadline = SteadyClock::now() + idle;
+        for (;;) {
+            if (m_off < m_len || (m_ssl && SSL_pending(m_ssl) > 0)) return true;
+            pollfd p{m_sock, POLLIN, 0};
+            const int rc = ::poll(&p, 1, millisUntil(deadline, kStopCheck));
+            if (rc > 0) return (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+            if (rc < 0 && errno != EINTR) return false;
+            if (stopping() || SteadyClock::now() >= deadline) return false;
+        }
+    }
+
+    /// A new request begins: both directions start a fresh window.
+    void beginRequest() {
+        m_writing = false;
+        newWindow();
+    }
+    [[nodiscard]] bool timedOut() const { return m_timedOut; }
+
+    bool is_readable() const override {
+        if (m_off < m_len || (m_ssl && SSL_pending(m_ssl) > 0)) return true;
+        return waitFor(m_sock, POLLIN, m_deadline);
+    }
+    bool is_writable() const override { return waitFor(m_sock, POLLOUT, m_deadline); }
+
+    ssize_t read(char* ptr, std::size_t size) override {
+        if (m_writing) {
+            m_writing = false;
+            newWindow();
+        }
+        if (m_off == m_len) {
+            const ssize_t n = receive(m_buffer.data(), m_buffer.size());
+            if (n <= 0) return n;
+            m_off = 0;
+            m_len = static_cast<std::size_t>(n);
+        }
+        const std::size_t n = std::min(size, m_len - m_off);
+        std::memcpy(ptr, m_buffer.data() + m_off, n);
+        m_off += n;
+        return static_cast<ssize_t>(n);
+    }
+
+    ssize_t write(const char* ptr, std::size_t size) override {
+        // The handler's own time (a commit) is not the client's: the answer gets its own window.
+        if (!m_writing) {
+            m_writing = true;
+            newWindow();
+        }
+        for (;;) {
+            ssize_t n = 0;
+            short events = POLLOUT;
+            if (m_ssl) {
+                ERR_clear_error();
+                const int r =
+                    SSL_write(m_ssl, ptr, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+                if (r > 0) {
+                    n = r;
+                } else {
+                    const int e = SSL_get_error(m_ssl, r);
+                    if (e == SSL_ERROR_WANT_READ) {
+                        events = POLLIN;
+                    } else if (e != SSL_ERROR_WANT_WRITE) {
+                        return -1;
+                    }
+                }
+            } else {
+                n = ::send(m_sock, ptr, size, MSG_NOSIGNAL);
+                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+            }
+            if (n > 0) {
+                progressed(static_cast<std::size_t>(n));
+                return n;
+            }
+            if (!waitFor(m_sock, events, m_deadline)) {
+                m_timedOut = true;
+                return -1;
+            }
+        }
+    }
+    using httplib::Stream::write;
+
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        if (::getpeername(m_sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+            describe(addr, ip, port);
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        if (::getsockname(m_sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+            describe(addr, ip, port);
+    }
+    socket_t socket() const override { return m_sock; }
+
+  private:
+    static void describe(const sockaddr_storage& addr, std::string& ip, int& port) {
+        char text[INET6_ADDRSTRLEN] = {};
+        if (addr.ss_family == AF_INET) {
+            const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+            ::inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+            port = ntohs(a->sin_port);
+        } else if (addr.ss_family == AF_INET6) {
+            const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+            ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+            port = ntohs(a->sin6_port);
+        }
+        ip = text;
+    }
+
+    void newWindow() {
+        m_deadline = SteadyClock::now() + m_window;
+        m_windowBytes = 0;
+    }
+
+    void progressed(std::size_t n) {
+        m_windowBytes += n;
+        if (m_windowBytes >= kMinBytesPerWindow) newWindow();
+    }
+
+    ssize_t receive(char* ptr, std::size_t size) {
+        for (;;) {
+            ssize_t n = 0;
+            short events = POLLIN;
+            if (m_ssl) {
+                ERR_clear_error();
+                const int r =
+                    SSL_read(m_ssl, ptr, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+                if (r > 0) {
+                    n = r;
+                } else {
+                    const int e = SSL_get_error(m_ssl, r);
+                    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+                    if (e == SSL_ERROR_WANT_WRITE) {
+                        events = POLLOUT;
+                    } else if (e != SSL_ERROR_WANT_READ) {
+                        return -1;
+                    }
+                }
+            } else {
+                n = ::recv(m_sock, ptr, size, 0);
+                if (n == 0) return 0;
+                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+            }
+            if (n > 0) {
+                progressed(static_cast<std::size_t>(n));
+                return n;
+            }
+            if (!waitFor(m_sock, events, m_deadline)) {
+                m_timedOut = true;
+                return -1;
+            }
+        }
+    }
+
+    int m_sock;
+    SSL* m_ssl;
+    std::chrono::milliseconds m_window;
+    SteadyClock::time_point m_deadline = SteadyClock::now();
+    std::size_t m_windowBytes = 0;
+    bool m_writing = false;
+    bool m_timedOut = false;
+    std::array<char, 16 * 1024> m_buffer{};
+    std::size_t m_off = 0;
+    std::size_t m_len = 0;
+};
+
+// httplib's server (plain or TLS) with the collector's own connection loop, and a stop that
+// also works when it comes before the server has started listening.
+template <class Base>
+class Front final : public Base {
+  public:
+    template <class... Args>
+    explicit Front(const ServerConfig& config, Args&&... args)
+        : Base(std::forward<Args>(args)...),
+          m_window(std::chrono::seconds(std::max(1, config.requestTimeoutSeconds))) {}
+
+    // httplib listens with a backlog of 5 connections: when more devices than that connect at
+    // the same moment (all coming back online after an outage), the kernel drops the rest, which
+    // retry after a second or fail. The kernel's own limit is used instead.
+    void widenBacklog() {
+        const socket_t sock = this->svr_sock_;
+        if (sock != INVALID_SOCKET) ::listen(sock, SOMAXCONN);
+    }
+
+    void stopListening() {
+        const socket_t sock = this->svr_sock_.exchange(INVALID_SOCKET);
+        if (sock != INVALID_SOCKET) {
+            ::shutdown(sock, SHUT_RDWR);
+            ::close(sock);
+        }
+    }
+
+  private:
+    bool process_and_close_socket(socket_t sock) override {
+        const int flags = ::fcntl(sock, F_GETFL, 0);
+        if (flags >= 0) ::fcntl(sock, F_SETFL, flags | O_NONBLOCK);
+        SSL* ssl = nullptr;
+        bool ready = true;
+        if constexpr (std::is_same_v<Base, httplib::SSLServer>) {
+            ssl = SSL_new(this->ssl_context());
+            ready = ssl && SSL_set_fd(ssl, sock) == 1 &&
+                    tlsAccept(ssl, sock, SteadyClock::now() + m_window);
+        }
+        bool ok = false;
+        bool bodyUnread = false;
+        if (ready) ok = serve(sock, ssl, bodyUnread);
+        if (ssl) {
+            if (ok) SSL_shutdown(ssl);
+            SSL_free(ssl);
+        }
+        if (bodyUnread) drain(sock);
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return ok;
+    }
+
+    // After a refusal the client may still be sending the body: closing with unread bytes would
+    // reset the connection, and the client could lose the answer before reading it. So the
+    // sending side is closed first and what still comes is read and dropped for a short while.
+    static void drain(int sock) {
+        ::shutdown(sock, SHUT_WR);
+        const auto deadline = SteadyClock::now() + std::chrono::seconds(1);
+        std::array<char, 16 * 1024> scratch{};
+        std::size_t total = 0;
+        while (total < (1u << 20) && waitFor(sock, POLLIN, deadline)) {
+            const ssize_t n = ::recv(sock, scratch.data(), scratch.size(), 0);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+            if (n > 0) total += static_cast<std::size_t>(n);
+        }
+    }
+
+    bool serve(int sock, SSL* ssl, bool& bodyUnread) {
+        WindowedStream stream(sock, ssl, m_window);
+        const auto stopping = [this] { return this->svr_sock_ == INVALID_SOCKET; };
+        bool ok = false;
+        const std::chrono::milliseconds keepAlive =
+            std::chrono::seconds(std::max<time_t>(1, this->keep_alive_timeout_sec_));
+        auto idle = m_window;  // a new connection's first request
+        for (std::size_t left = this->keep_alive_max_count_; left > 0; --left) {
+            if (!stream.waitForRequest(idle, stopping)) break;
+            stream.beginRequest();
+            RequestState state;
+            tRequest = &state;
+            bool closed = false;
+            ok = this->process_request(stream, left == 1 || stopping(), closed, {});
+            tRequest = nullptr;
+            bodyUnread = state.closeConnection;
+            if (!ok || closed || state.closeConnection || stream.timedOut()) break;
+            idle = keepAlive;
+        }
+        return ok;
+    }
+
+    std::chrono::milliseconds m_window;
+};
+
+using PlainFront = Front<httplib::Server>;
+using TlsFront = Front<httplib::SSLServer>;
+
 }  // namespace
 
 struct CollectorServer::Impl {
@@ -74,8 +412,16 @@ struct CollectorServer::Impl {
     std::shared_ptr<CollectorStore> store;
     std::function<std::int64_t()> now;
     std::unique_ptr<httplib::Server> http;
+    std::function<void()> stopListening;
+    std::function<void()> widenBacklog;
+    std::atomic<bool> stopping{false};
     std::atomic<int> active{0};
     std::mutex logMutex;
+    // Test hook for the kill-between-commit-and-reply test: with VELD_FAULT_EXIT_AFTER_COMMITS=N
+    // in the environment at start-up, the process ends (_exit(3)) right after the N-th push has
+    // committed and before its reply is sent, as a power cut or kill -9 there would.
+    long faultExitAfterCommits = 0;
+    std::atomic<long> commits{0};
 
     void log(const httplib::Request& req, int status, const std::string& who, std::size_t bytes) {
         if (!config.logRequests) return;
@@ -107,6 +453,7 @@ struct CollectorServer::Impl {
     }
 
     std::optional<Uuid> device(const httplib::Request& req, httplib::Response& res) {
+        if (tRequest && tRequest->device) return tRequest->device;
         const std::string auth = req.get_header_value("Authorization");
         if (auth.rfind("Bearer ", 0) != 0) {
             fail(res, 401, "a device credential is needed (Authorization: Bearer ...)");
@@ -190,9 +537,62 @@ struct CollectorServer::Impl {
             fail(res, statusFor(result.error()), result.error().message);
             return log(req, res.status, who->toString(), req.body.size());
         }
+        if (faultExitAfterCommits > 0 && ++commits == faultExitAfterCommits) _exit(3);
         // Sent only now: the batch is committed, so a lost reply costs a harmless resend.
         reply(req, res, encodePushResponse(result.value()));
         log(req, 200, who->toString(), req.body.size());
+    }
+
+    // Checks made when the headers are in, before any of the body is read: how the body is
+    // framed and encoded, its size and type, and for push and pull the device's credential. A
+    // request refused here is answered at once and its connection closed, its body unread.
+    // (httplib itself would read a chunked body or one without a length without any limit, and
+    // inflate a gzip or brotli body into memory without any limit, before a handler could refuse
+    // it.)
+    bool refusedBeforeBody(const httplib::Request& req, httplib::Response& res) {
+        if (req.has_header("Transfer-Encoding")) {
+            fail(res, 411, "chunked bodies are not accepted; send Content-Length");
+        } else if (req.method != "POST") {
+            if (!req.has_header("Content-Length") || req.get_header_value("Content-Length") == "0")
+                return false;
+            fail(res, 400, "only POST requests carry a body");
+        } else if (!req.has_header("Content-Length")) {
+            fail(res, 411, "Content-Length is required");
+        } else if (!lengthWithin(req.get_header_value("Content-Length"), config.maxRequestBytes)) {
+            fail(res, 413, "request too large");
+        } else if (const std::string e = req.get_header_value("Content-Encoding");
+                   !e.empty() && e != "identity" && e != "zstd") {
+            fail(res, 415, "unsupported Content-Encoding " + e);
+        } else if (req.get_header_value("Content-Type") != kContentType &&
+                   (req.path == kEnrolPath || req.path == kPushPath || req.path == kPullPath)) {
+            fail(res, 415, std::string("expected Content-Type ") + kContentType);
+        } else if (req.path == kPushPath || req.path == kPullPath) {
+            auto who = device(req, res);
+            if (!who) {
+                if (tRequest) tRequest->closeConnection = true;
+                res.set_header("Connection", "close");
+                log(req, res.status, {}, 0);
+                return true;
+            }
+            if (tRequest) tRequest->device = who;
+            return false;
+        } else {
+            return false;
+        }
+        if (tRequest) tRequest->closeConnection = true;
+        res.set_header("Connection", "close");
+        log(req, res.status, {}, 0);
+        return true;
+    }
+
+    static bool lengthWithin(const std::string& text, std::size_t limit) {
+        if (text.empty() || text.size() > 19) return false;
+        std::size_t n = 0;
+        for (char c : text) {
+            if (c < '0' || c > '9') return false;
+            n = n * 10 + static_cast<std::size_t>(c - '0');
+        }
+        return n <= limit;
     }
 
     void pull(const httplib::Request& req, httplib::Response& res) {
@@ -226,6 +626,9 @@ CollectorServer::CollectorServer(ServerConfig config, std::shared_ptr<CollectorS
     m_impl->config = std::move(config);
     m_impl->store = std::move(store);
     m_impl->now = nowMs ? std::move(nowMs) : systemNowMs;
+    if (const char* n = std::getenv("VELD_FAULT_EXIT_AFTER_COMMITS"); n && *n) {
+        m_impl->faultExitAfterCommits = std::strtol(n, nullptr, 10);
+    }
 }
 
 CollectorServer::~CollectorServer() {
@@ -235,15 +638,20 @@ CollectorServer::~CollectorServer() {
 bool CollectorServer::bind() {
     Impl& im = *m_impl;
     if (!im.config.tlsCert.empty()) {
-        auto tls = std::make_unique<httplib::SSLServer>(im.config.tlsCert.c_str(),
-                                                        im.config.tlsKey.c_str());
+        auto tls = std::make_unique<TlsFront>(im.config, im.config.tlsCert.c_str(),
+                                              im.config.tlsKey.c_str());
         if (!tls->is_valid()) {
             std::fprintf(stderr, "veld-collector: cannot use the TLS certificate or key\n");
             return false;
         }
+        im.stopListening = [front = tls.get()] { front->stopListening(); };
+        im.widenBacklog = [front = tls.get()] { front->widenBacklog(); };
         im.http = std::move(tls);
     } else {
-        im.http = std::make_unique<httplib::Server>();
+        auto plain = std::make_unique<PlainFront>(im.config);
+        im.stopListening = [front = plain.get()] { front->stopListening(); };
+        im.widenBacklog = [front = plain.get()] { front->widenBacklog(); };
+        im.http = std::move(plain);
     }
     httplib::Server& http = *im.http;
     const auto threads = static_cast<std::size_t>(std::max(1, im.config.threads));
@@ -257,7 +665,8 @@ bool CollectorServer::bind() {
     http.set_default_headers({{"X-Content-Type-Options", "nosniff"},
                               {"Cache-Control", "no-store"},
                               {"Strict-Transport-Security", "max-age=31536000"}});
-    http.set_pre_routing_handler([&im](const httplib::Request&, httplib::Response& res) {
+    http.set_pre_routing_handler([&im](const httplib::Request& req, httplib::Response& res) {
+        if (im.refusedBeforeBody(req, res)) return httplib::Server::HandlerResponse::Handled;
         if (im.active.load() >= im.config.maxConnections) {
             fail(res, 503, "the collector is busy; try again shortly");
             res.set_header("Retry-After", "5");
@@ -304,15 +713,20 @@ bool CollectorServer::bind() {
         }
         m_port = im.config.port;
     }
+    im.widenBacklog();
     return true;
 }
 
 void CollectorServer::run() {
-    if (m_impl->http) m_impl->http->listen_after_bind();
+    // A stop() that came first (a signal right after bind) is not lost: the listening socket is
+    // closed already, and listen_after_bind() returns at once.
+    if (m_impl->http && !m_impl->stopping) m_impl->http->listen_after_bind();
 }
 
 void CollectorServer::stop() {
-    if (m_impl && m_impl->http) m_impl->http->stop();
+    if (!m_impl) return;
+    m_impl->stopping = true;
+    if (m_impl->stopListening) m_impl->stopListening();
 }
 
 }  // namespace veld::sync

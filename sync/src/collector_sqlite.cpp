@@ -335,6 +335,18 @@ class SqliteCollector final : public CollectorStore {
         PushReply reply;
         for (const PushRevision& rev : batch.revisions) {
             if (rev.seq <= through) {
+                // A resend carries the revision already held under that number. Another one
+                // means the device's numbering went back (its store restored from a backup):
+                // answered "duplicate", it would leave the device's outbox unsent.
+                auto same = holdsSame(deviceId, rev);
+                if (!same) return same.error();
+                if (!same.value()) {
+                    return makeError(ErrorCode::WrongState,
+                                     "revision " + std::to_string(rev.seq) +
+                                         " from this device is held already with another record: "
+                                         "the device's store has gone back (restored from a "
+                                         "backup?); nothing is stored, staff must look");
+                }
                 reply.results.push_back({rev.seq, RevisionOutcome::Duplicate, {}});
                 continue;
             }
@@ -600,6 +612,28 @@ class SqliteCollector final : public CollectorStore {
             out.push_back(std::move(r));
         }
         return out;
+    }
+
+    // Whether the revision held under (device, seq) is this one (same record and HLC; for a
+    // revision set aside as unreadable, the same record). True when nothing is held to compare.
+    Result<bool> holdsSame(const Uuid& deviceId, const PushRevision& rev) {
+        auto held =
+            m_db.prepare("SELECT record_id, hlc FROM revisions WHERE device_id = ? AND seq = ?");
+        if (!held) return held.error();
+        held->bindBlob(1, idBytes(deviceId)).bind(2, static_cast<std::int64_t>(rev.seq));
+        auto row = held->step();
+        if (!row) return row.error();
+        if (row.value()) {
+            return idFrom(held->columnBlob(0)) == rev.recordId &&
+                   static_cast<std::uint64_t>(held->columnInt(1)) == rev.hlc.value;
+        }
+        auto aside = m_db.prepare("SELECT record_id FROM rejected WHERE device_id = ? AND seq = ?");
+        if (!aside) return aside.error();
+        aside->bindBlob(1, idBytes(deviceId)).bind(2, static_cast<std::int64_t>(rev.seq));
+        auto rejected = aside->step();
+        if (!rejected) return rejected.error();
+        if (rejected.value()) return idFrom(aside->columnBlob(0)) == rev.recordId;
+        return true;
     }
 
     Status storeRevision(const Uuid& deviceId, const PushRevision& rev, std::int64_t nowMs) {

@@ -92,7 +92,8 @@ std::string readAll(int fd) {
     return out;
 }
 
-pid_t spawn(const std::vector<std::string>& argv, int outFd, int errFd) {
+pid_t spawn(const std::vector<std::string>& argv, int outFd, int errFd,
+            const std::vector<std::string>& extraEnv = {}) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, outFd, 1);
@@ -101,8 +102,14 @@ pid_t spawn(const std::vector<std::string>& argv, int outFd, int errFd) {
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
+    std::vector<char*> env;
+    for (char** e = environ; *e; ++e)
+        env.push_back(*e);
+    for (const auto& e : extraEnv)
+        env.push_back(const_cast<char*>(e.c_str()));
+    env.push_back(nullptr);
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
     return pid;
@@ -162,6 +169,35 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
     m_pid = spawn(argv, outPipe[1], -1);
     ::close(outPipe[1]);
     m_outFd = outPipe[0];
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOptions& options) {
+    int outPipe[2];
+    if (pipe2(outPipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    int errFd = -1;
+    if (!options.errFile.empty()) {
+        errFd = ::open(options.errFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (errFd < 0) throw std::runtime_error("cannot open " + options.errFile);
+    }
+    m_pid = spawn(argv, outPipe[1], errFd, options.env);
+    ::close(outPipe[1]);
+    if (errFd >= 0) ::close(errFd);
+    m_outFd = outPipe[0];
+}
+
+bool ChildProcess::exited() {
+    if (m_waited) return true;
+    int status = 0;
+    pid_t r = -1;
+    do {
+        r = waitpid(m_pid, &status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r != m_pid) return false;
+    m_out += readAll(m_outFd);
+    m_waited = true;
+    m_result = decodeStatus(status);
+    m_result.out = m_out;
+    return true;
 }
 
 ChildProcess::~ChildProcess() {

@@ -41,10 +41,17 @@ struct ProcessResult {
 /// Runs a program to completion, capturing stdout and stderr.
 ProcessResult runProcess(const std::vector<std::string>& argv);
 
+/// How a ChildProcess starts, beyond its arguments.
+struct ChildOptions {
+    std::vector<std::string> env;  // "NAME=value" entries added to this process's environment
+    std::string errFile;           // stderr goes (appended) to this file; empty: inherited
+};
+
 /// A program running in the background with its stdout on a pipe.
 class ChildProcess {
   public:
     explicit ChildProcess(const std::vector<std::string>& argv);
+    ChildProcess(const std::vector<std::string>& argv, const ChildOptions& options);
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
@@ -55,6 +62,9 @@ class ChildProcess {
     /// Waits for the child to end and reads the rest of its stdout.
     ProcessResult wait();
     [[nodiscard]] const std::string& output() const { return m_out; }
+    [[nodiscard]] pid_t pid() const { return m_pid; }
+    /// Whether the child has ended (reaped without blocking; wait() then gives its result).
+    bool exited();
 
   private:
     pid_t m_pid = -1;

@@ -18,7 +18,7 @@ struct ServerConfig {
     std::string tlsCert;  // PEM; with tlsKey, serve HTTPS
     std::string tlsKey;
     std::size_t maxRequestBytes = 32u << 20;
-    int requestTimeoutSeconds = 10;  // for each read or write on a connection
+    int requestTimeoutSeconds = 10;  // a request moves 16 KiB (or ends) within this, each way
     int threads = 8;                 // requests handled at once
     int maxConnections = 256;        // beyond this, new requests get 503
     bool logRequests = true;

@@ -1,0 +1,323 @@
+#include "support/sync_support.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace veld::test {
+
+namespace {
+
+std::int64_t steadyNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string firstLine(const std::string& text) {
+    return text.substr(0, text.find('\n'));
+}
+
+}  // namespace
+
+std::vector<std::string> pilotFormFiles() {
+    std::vector<std::string> files;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::string(VELD_SOURCE_DIR) + "/schemas/forms")) {
+        if (entry.path().extension() == ".json") files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+ProcessResult veldctl(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{binary("veldctl")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return runProcess(argv);
+}
+
+// ---- CollectorProcess ---------------------------------------------------------------------
+
+CollectorProcess::CollectorProcess(std::string storePath)
+    : m_store(std::move(storePath)), m_portFile(m_store + ".port"), m_logFile(m_store + ".log") {
+    if (!std::filesystem::exists(m_store)) {
+        const auto r = veldctl({"collector", "init", m_store});
+        if (r.exitCode != 0) throw std::runtime_error("veldctl collector init failed: " + r.err);
+    }
+}
+
+CollectorProcess::~CollectorProcess() {
+    if (m_process) {
+        m_process->kill(SIGKILL);
+        (void)m_process->wait();
+    }
+}
+
+void CollectorProcess::start(const std::vector<std::string>& flags,
+                             const std::vector<std::string>& env, int port) {
+    if (m_process && !m_process->exited()) throw std::runtime_error("the collector runs already");
+    std::filesystem::remove(m_portFile);
+    std::vector<std::string> argv{binary("veld-collector"), "--store",     m_store,   "--port",
+                                  std::to_string(port),     "--port-file", m_portFile};
+    bool logRequests = false;
+    for (const auto& f : flags) {
+        if (f == "--log") {
+            logRequests = true;
+        } else {
+            argv.push_back(f);
+        }
+    }
+    if (!logRequests) argv.push_back("--quiet");
+    m_process = std::make_unique<ChildProcess>(argv, ChildOptions{env, m_logFile});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+        std::ifstream in(m_portFile);
+        std::string text;
+        if (in && std::getline(in, text) && !text.empty()) {
+            m_port = std::stoi(text);
+            return;
+        }
+        if (m_process->exited()) {
+            throw std::runtime_error("veld-collector ended at start-up: " + log());
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            throw std::runtime_error("veld-collector did not start listening: " + log());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+void CollectorProcess::restart(const std::vector<std::string>& flags,
+                               const std::vector<std::string>& env) {
+    // The port is still the old one's: nobody else is likely to take it within a second, and
+    // httplib binds with SO_REUSEADDR, so connections in TIME_WAIT do not stand in the way.
+    for (int attempt = 0;; ++attempt) {
+        try {
+            start(flags, env, m_port);
+            return;
+        } catch (const std::runtime_error&) {
+            if (attempt == 20) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+}
+
+void CollectorProcess::kill(int signal) {
+    if (m_process) m_process->kill(signal);
+}
+
+ProcessResult CollectorProcess::wait() {
+    if (!m_process) throw std::runtime_error("the collector was never started");
+    return m_process->wait();
+}
+
+bool CollectorProcess::running() {
+    return m_process && !m_process->exited();
+}
+
+std::string CollectorProcess::url() const {
+    return "http://127.0.0.1:" + std::to_string(m_port);
+}
+
+std::string CollectorProcess::log() const {
+    try {
+        return readFile(m_logFile);
+    } catch (const std::runtime_error&) {
+        return {};
+    }
+}
+
+std::string CollectorProcess::enrolCode() const {
+    const auto r = veldctl({"collector", "enrol-code", m_store});
+    if (r.exitCode != 0) throw std::runtime_error("veldctl collector enrol-code failed: " + r.err);
+    return firstLine(r.out);
+}
+
+std::unique_ptr<sync::CollectorStore> CollectorProcess::open() const {
+    auto store = sync::openSqliteCollector(m_store, false);
+    if (!store) throw std::runtime_error("cannot open the collector: " + store.error().describe());
+    return std::move(store.value());
+}
+
+// ---- Devices ------------------------------------------------------------------------------
+
+Store openDevice(const std::string& path, const Clock* clock) {
+    auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate, .clock = clock});
+    if (!store) throw std::runtime_error("cannot open " + path + ": " + store.error().describe());
+    return std::move(store.value());
+}
+
+std::vector<Uuid> addFinalized(Store& store, int count, int first) {
+    std::vector<Uuid> ids;
+    auto batch = store.beginBatch();
+    if (!batch) throw std::runtime_error(batch.error().describe());
+    for (int i = 0; i < count; ++i) {
+        auto f = store.finalizeNew(sampleContent(first + i));
+        if (!f) throw std::runtime_error(f.error().describe());
+        ids.push_back(f->id);
+    }
+    if (auto s = batch->commit(); !s) throw std::runtime_error(s.error().describe());
+    return ids;
+}
+
+sync::Connection enrolDevice(Store& store, const CollectorProcess& collector) {
+    auto reply = sync::enrol(store, collector.url(), collector.enrolCode());
+    if (!reply) throw std::runtime_error("enrolment refused: " + reply.error().describe());
+    auto connection = sync::loadConnection(store);
+    if (!connection) throw std::runtime_error(connection.error().describe());
+    return connection.value();
+}
+
+int syncUntilDone(Store& store, const sync::Connection& connection,
+                  const sync::SyncOptions& options, int attempts) {
+    for (int failed = 0; failed < attempts; ++failed) {
+        if (sync::syncOnce(store, connection, options)) return failed;
+    }
+    return -1;
+}
+
+std::vector<std::pair<Uuid, std::size_t>> collectorRevisionCounts(sync::CollectorStore& store) {
+    std::vector<std::pair<Uuid, std::size_t>> out;
+    auto ids = store.recordIds();
+    if (!ids) throw std::runtime_error(ids.error().describe());
+    for (const auto& id : ids.value()) {
+        auto revisions = store.revisionsOf(id);
+        if (!revisions) throw std::runtime_error(revisions.error().describe());
+        out.emplace_back(id, revisions->size());
+    }
+    return out;
+}
+
+// ---- HTTP, byte by byte -------------------------------------------------------------------
+
+Headers protocolHeaders(const std::string& credential) {
+    Headers h{{"Content-Type", sync::kContentType}};
+    if (!credential.empty()) h.emplace_back("Authorization", "Bearer " + credential);
+    return h;
+}
+
+std::string postBytes(const std::string& path, const std::string& body, const Headers& headers) {
+    std::string out = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    bool framed = false;
+    for (const auto& [name, value] : headers) {
+        if (name == "Content-Length" || name == "Transfer-Encoding") framed = true;
+        out += name + ": " + value + "\r\n";
+    }
+    if (!framed) out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    out += "\r\n";
+    out += body;
+    return out;
+}
+
+std::string postBytes(const std::string& path, const std::vector<std::uint8_t>& body,
+                      const Headers& headers) {
+    return postBytes(path, std::string(body.begin(), body.end()), headers);
+}
+
+RawConnection::RawConnection(int port) : m_startNs(steadyNs()) {
+    m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (m_fd < 0) throw std::runtime_error("socket failed");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(m_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(m_fd);
+        throw std::runtime_error("cannot connect to port " + std::to_string(port));
+    }
+    const int one = 1;
+    ::setsockopt(m_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+RawConnection::~RawConnection() {
+    if (m_fd >= 0) ::close(m_fd);
+}
+
+bool RawConnection::send(const std::string& bytes) {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+        const ssize_t n = ::send(m_fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        off += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+void RawConnection::shutdownWrite() {
+    ::shutdown(m_fd, SHUT_WR);
+}
+
+bool RawConnection::closedByServer() {
+    if (m_closed) return true;
+    for (;;) {
+        pollfd p{m_fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) return false;
+        char buf[4096];
+        const ssize_t n = ::recv(m_fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            m_received.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+        m_closed = true;
+        return true;
+    }
+}
+
+double RawConnection::secondsOpen() const {
+    return static_cast<double>(steadyNs() - m_startNs) / 1e9;
+}
+
+HttpReply RawConnection::finish(int timeoutMs) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    HttpReply reply;
+    while (!m_closed) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        if (left <= 0) break;
+        pollfd p{m_fd, POLLIN, 0};
+        const int rc = ::poll(&p, 1, static_cast<int>(left));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) break;
+        char buf[16384];
+        const ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            m_received.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+            m_closed = true;
+        }
+    }
+    reply.closedByServer = m_closed;
+    reply.seconds = secondsOpen();
+    const auto end = m_received.find("\r\n\r\n");
+    if (m_received.rfind("HTTP/1.1 ", 0) == 0 && end != std::string::npos) {
+        reply.status = std::atoi(m_received.c_str() + 9);
+        reply.head = m_received.substr(0, end);
+        reply.body = m_received.substr(end + 4);
+    }
+    return reply;
+}
+
+HttpReply httpExchange(int port, const std::string& request, int timeoutMs) {
+    RawConnection c(port);
+    (void)c.send(request);  // the server may answer (and close) before taking the whole body
+    return c.finish(timeoutMs);
+}
+
+}  // namespace veld::test

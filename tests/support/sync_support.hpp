@@ -1,0 +1,134 @@
+// Helpers for tests against a real veld-collector on loopback: the collector process, device
+// stores enrolled with it, and HTTP spoken byte by byte (for requests no well-behaved client
+// would send).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <veld/clock.hpp>
+#include <veld/store.hpp>
+#include <veld/sync/collector_store.hpp>
+#include <veld/sync/uploader.hpp>
+
+#include "support/test_support.hpp"
+
+namespace veld::test {
+
+/// The pilots' forms in this source tree (schemas/forms/*.json), sorted.
+std::vector<std::string> pilotFormFiles();
+
+/// Runs the veldctl built by this project.
+ProcessResult veldctl(const std::vector<std::string>& args);
+
+/// A collector store and a veld-collector process serving it on 127.0.0.1. Setup failures throw
+/// std::runtime_error (with the collector's log), which fails the test that called.
+class CollectorProcess {
+  public:
+    /// Creates the store (veldctl collector init) unless the file exists.
+    explicit CollectorProcess(std::string storePath);
+    ~CollectorProcess();  // SIGKILL when still running
+    CollectorProcess(const CollectorProcess&) = delete;
+    CollectorProcess& operator=(const CollectorProcess&) = delete;
+
+    /// Starts veld-collector (--quiet unless `flags` has --log) on `port` (0: any free port; the
+    /// same port again after a restart), with extra flags and environment entries, and waits
+    /// until it listens.
+    void start(const std::vector<std::string>& flags = {}, const std::vector<std::string>& env = {},
+               int port = 0);
+    /// Starts it again on the port it had.
+    void restart(const std::vector<std::string>& flags = {},
+                 const std::vector<std::string>& env = {});
+    void kill(int signal);
+    /// Waits for the process to end.
+    ProcessResult wait();
+    [[nodiscard]] bool running();
+
+    [[nodiscard]] int port() const { return m_port; }
+    [[nodiscard]] pid_t pid() const { return m_process ? m_process->pid() : -1; }
+    [[nodiscard]] std::string url() const;
+    [[nodiscard]] const std::string& storePath() const { return m_store; }
+    /// What the collector wrote to stderr, over every start.
+    [[nodiscard]] std::string log() const;
+
+    /// A one-time enrolment code (veldctl collector enrol-code).
+    [[nodiscard]] std::string enrolCode() const;
+    /// The collector's store, opened next to the running server (SQLite WAL allows it).
+    [[nodiscard]] std::unique_ptr<sync::CollectorStore> open() const;
+
+  private:
+    std::string m_store;
+    std::string m_portFile;
+    std::string m_logFile;
+    int m_port = 0;
+    std::unique_ptr<ChildProcess> m_process;
+};
+
+/// Opens (creating) a device store, optionally on a given clock.
+Store openDevice(const std::string& path, const Clock* clock = nullptr);
+
+/// Finalizes `count` sample records (test::sampleContent(first), ...) in one batch; their ids.
+std::vector<Uuid> addFinalized(Store& store, int count, int first = 0);
+
+/// Enrols the device with a fresh code; throws when the collector refuses.
+sync::Connection enrolDevice(Store& store, const CollectorProcess& collector);
+
+/// Pushes and pulls until a round succeeds (at most `attempts` rounds); the number of failed
+/// rounds before it, or -1 when none succeeded.
+int syncUntilDone(Store& store, const sync::Connection& connection,
+                  const sync::SyncOptions& options, int attempts);
+
+/// Every record id the collector holds, with how many revisions it holds of each.
+std::vector<std::pair<Uuid, std::size_t>> collectorRevisionCounts(sync::CollectorStore& store);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+/// The headers of a protocol request: Content-Type, and Authorization when a credential is given.
+Headers protocolHeaders(const std::string& credential = {});
+
+/// The bytes of an HTTP/1.1 POST with `Connection: close`; Content-Length is added unless
+/// `headers` has one or a Transfer-Encoding.
+std::string postBytes(const std::string& path, const std::string& body, const Headers& headers);
+std::string postBytes(const std::string& path, const std::vector<std::uint8_t>& body,
+                      const Headers& headers);
+
+struct HttpReply {
+    int status = 0;  // 0: no answer (the connection was closed or timed out first)
+    std::string head;
+    std::string body;
+    bool closedByServer = false;  // the server closed the connection (EOF or reset)
+    double seconds = 0;           // from connecting until the answer ended or the close
+};
+
+/// A raw TCP connection to the collector, for requests written a piece at a time.
+class RawConnection {
+  public:
+    explicit RawConnection(int port);
+    ~RawConnection();
+    RawConnection(const RawConnection&) = delete;
+    RawConnection& operator=(const RawConnection&) = delete;
+
+    /// Sends bytes; false once the server has closed or reset the connection.
+    bool send(const std::string& bytes);
+    /// Reads until the server closes the connection or `timeoutMs` passes; parses the answer.
+    HttpReply finish(int timeoutMs);
+    /// Ends the request: the server reads end-of-file after what was sent.
+    void shutdownWrite();
+    /// Whether the server has closed the connection (checked without waiting).
+    bool closedByServer();
+    [[nodiscard]] double secondsOpen() const;
+
+  private:
+    int m_fd = -1;
+    std::string m_received;
+    bool m_closed = false;
+    std::int64_t m_startNs = 0;
+};
+
+/// Sends a whole request on a new connection and reads the answer.
+HttpReply httpExchange(int port, const std::string& request, int timeoutMs = 20000);
+
+}  // namespace veld::test

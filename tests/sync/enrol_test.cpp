@@ -1,0 +1,336 @@
+// Enrolment, revocation and who may send what, against a real veld-collector on loopback with
+// real device stores.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include <doctest/doctest.h>
+
+#include <veld/sync/protocol.hpp>
+#include <veld/sync/uploader.hpp>
+
+#include "support/sync_support.hpp"
+
+using namespace veld;
+
+namespace {
+
+std::int64_t wallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::set<std::string> formIds(Store& store) {
+    std::set<std::string> ids;
+    auto forms = store.forms();
+    REQUIRE(forms);
+    for (const auto& f : forms.value())
+        ids.insert(f.formId);
+    return ids;
+}
+
+}  // namespace
+
+TEST_CASE("an enrolment code works once; used, expired and unknown codes are refused") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto first = test::openDevice(dir.file("first.veld"));
+    auto second = test::openDevice(dir.file("second.veld"));
+
+    const std::string code = collector.enrolCode();
+    auto enrolled = sync::enrol(first, collector.url(), code);
+    REQUIRE_MESSAGE(enrolled, enrolled.error().describe());
+    CHECK_FALSE(enrolled->credential.empty());
+    CHECK(sync::loadConnection(first));
+
+    // The same code again, even from another device: 409, and the second device stays out.
+    auto again = sync::enrol(second, collector.url(), code);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == ErrorCode::WrongState);
+    CHECK(again.error().message.find("409") != std::string::npos);
+    CHECK_FALSE(sync::loadConnection(second));
+
+    // A code made a month ago (valid for a week), written while the server runs.
+    std::string expired;
+    {
+        auto store = collector.open();
+        auto made =
+            store->createEnrolCode("old laptop", wallMs() - 30LL * 24 * 3600 * 1000, "test");
+        REQUIRE(made);
+        expired = made.value();
+    }
+    auto late = sync::enrol(second, collector.url(), expired);
+    REQUIRE_FALSE(late);
+    CHECK(late.error().code == ErrorCode::WrongState);
+    CHECK(late.error().message.find("409") != std::string::npos);
+    CHECK(late.error().message.find("expired") != std::string::npos);
+
+    // A code nobody made: 403.
+    auto unknown = sync::enrol(second, collector.url(), "ABCD-EFGH-JKLM");
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code == ErrorCode::NotFound);
+    CHECK(unknown.error().message.find("403") != std::string::npos);
+    CHECK_FALSE(sync::loadConnection(second));
+
+    // Codes are typed by people: case and dashes do not matter; a fresh code lets it in.
+    std::string fresh = collector.enrolCode();
+    std::transform(fresh.begin(), fresh.end(), fresh.begin(),
+                   [](char c) { return static_cast<char>(std::tolower(c)); });
+    fresh.erase(std::remove(fresh.begin(), fresh.end(), '-'), fresh.end());
+    auto later = sync::enrol(second, collector.url(), fresh);
+    REQUIRE_MESSAGE(later, later.error().describe());
+
+    auto devices = collector.open()->devices();
+    REQUIRE(devices);
+    std::set<Uuid> ids;
+    for (const auto& d : devices.value())
+        ids.insert(d.deviceId);
+    CHECK(ids == std::set<Uuid>{first.deviceId(), second.deviceId()});
+}
+
+TEST_CASE("after enrolment a device's records reach the collector and published forms reach it") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    const auto forms = test::pilotFormFiles();
+    REQUIRE(forms.size() >= 8);
+    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
+    publish.insert(publish.end(), forms.begin(), forms.end());
+    const auto published = test::veldctl(publish);
+    REQUIRE_MESSAGE(published.exitCode == 0, published.err);
+    collector.start();
+
+    auto device = test::openDevice(dir.file("device.veld"));
+    CHECK(formIds(device).empty());
+    const auto ids = test::addFinalized(device, 25);
+    auto connection = test::enrolDevice(device, collector);
+
+    sync::SyncOptions options;
+    options.maxBatchRecords = 10;
+    auto round = sync::syncOnce(device, connection, options);
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 25);
+    CHECK(round->formsReceived == static_cast<std::int64_t>(forms.size()));
+
+    // Every pilot form is installed on the device now.
+    const auto installed = formIds(device);
+    CHECK(installed.size() == forms.size());
+    for (const char* id : {"ips_guidance", "vmbo_parent_survey", "job_retention_log"})
+        CHECK(installed.count(id) == 1);
+
+    // Every record is at the collector, byte for byte, and sent on the device.
+    auto store = collector.open();
+    auto held = store->recordIds();
+    REQUIRE(held);
+    CHECK(std::set<Uuid>(held->begin(), held->end()) == std::set<Uuid>(ids.begin(), ids.end()));
+    for (const auto& id : ids) {
+        auto mine = device.get(id);
+        REQUIRE(mine);
+        CHECK(mine->meta.status == RecordStatus::Sent);
+        auto theirs = store->current(id);
+        REQUIRE(theirs);
+        REQUIRE(theirs->has_value());
+        auto decoded = decodeRecord((*theirs)->body);
+        REQUIRE(decoded);
+        CHECK(decoded.value() == mine->record);
+        CHECK((*theirs)->deviceId == device.deviceId());
+    }
+    CHECK(device.outboxState()->pending == 0);
+
+    // A form published later arrives with the next round, once.
+    const auto more =
+        test::veldctl({"collector", "publish", collector.storePath(),
+                       std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json"});
+    REQUIRE_MESSAGE(more.exitCode == 0, more.err);
+    auto next = sync::syncOnce(device, connection, options);
+    REQUIRE(next);
+    CHECK(next->recordsSent == 0);
+    CHECK(next->formsReceived == 1);
+    CHECK(formIds(device).size() == forms.size() + 1);
+    auto quiet = sync::syncOnce(device, connection, options);
+    REQUIRE(quiet);
+    CHECK(quiet->formsReceived == 0);
+}
+
+TEST_CASE("a revoked device is refused from its next request on and nothing more is stored") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    test::addFinalized(device, 5);
+    auto connection = test::enrolDevice(device, collector);
+    REQUIRE(sync::syncOnce(device, connection, {}));
+    REQUIRE(collector.open()->stats()->revisions == 5);
+
+    const auto revoked =
+        test::veldctl({"collector", "revoke", collector.storePath(), device.deviceId().toString()});
+    REQUIRE_MESSAGE(revoked.exitCode == 0, revoked.err);
+
+    test::addFinalized(device, 5, 100);
+    auto refused = sync::syncOnce(device, connection, {});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::NotFound);
+    CHECK(refused.error().message.find("403") != std::string::npos);
+    CHECK(refused.error().message.find("revoked") != std::string::npos);
+
+    // The same request by hand, and a pull: 403 too.
+    auto pending = device.outboxPending(100, 1 << 20);
+    REQUIRE(pending);
+    const auto push = test::httpExchange(
+        collector.port(),
+        test::postBytes(sync::kPushPath, sync::encodePushRequest(device.deviceId(), *pending),
+                        test::protocolHeaders(connection.credential)));
+    CHECK(push.status == 403);
+    const auto pull = test::httpExchange(
+        collector.port(), test::postBytes(sync::kPullPath, sync::encodePullRequest({}),
+                                          test::protocolHeaders(connection.credential)));
+    CHECK(pull.status == 403);
+
+    // Nothing more was stored, and the device still holds what it could not send.
+    auto store = collector.open();
+    CHECK(store->stats()->revisions == 5);
+    auto devices = store->devices();
+    REQUIRE(devices);
+    REQUIRE(devices->size() == 1);
+    CHECK(devices->front().revokedUtcMs.has_value());
+    CHECK(devices->front().receivedThrough == 5);
+    CHECK(device.outboxState()->pending == 5);
+
+    // A revoked device cannot come back with a new code either.
+    auto back = sync::enrol(device, collector.url(), collector.enrolCode());
+    REQUIRE_FALSE(back);
+    CHECK(back.error().code == ErrorCode::WrongState);
+}
+
+TEST_CASE("a device cannot send another device's records") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto a = test::openDevice(dir.file("a.veld"));
+    auto b = test::openDevice(dir.file("b.veld"));
+    test::addFinalized(a, 3);
+    auto connectionA = test::enrolDevice(a, collector);
+    auto connectionB = test::enrolDevice(b, collector);
+    auto pendingA = a.outboxPending(100, 1 << 20);
+    REQUIRE(pendingA);
+
+    // A's batch, as A made it, sent with B's credential: 403.
+    const auto asA = test::httpExchange(
+        collector.port(),
+        test::postBytes(sync::kPushPath, sync::encodePushRequest(a.deviceId(), *pendingA),
+                        test::protocolHeaders(connectionB.credential)));
+    CHECK(asA.status == 403);
+    CHECK(asA.body.find("own records") != std::string::npos);
+
+    // A batch naming B whose revisions carry A's records: 400.
+    const auto asB = test::httpExchange(
+        collector.port(),
+        test::postBytes(sync::kPushPath, sync::encodePushRequest(b.deviceId(), *pendingA),
+                        test::protocolHeaders(connectionB.credential)));
+    CHECK(asB.status == 400);
+    CHECK(asB.body.find("does not match") != std::string::npos);
+
+    {
+        auto store = collector.open();
+        CHECK(store->stats()->revisions == 0);
+        CHECK(store->stats()->records == 0);
+        auto devices = store->devices();
+        REQUIRE(devices);
+        for (const auto& d : devices.value())
+            CHECK(d.receivedThrough == 0);
+    }
+
+    // A itself sends them normally afterwards.
+    auto round = sync::syncOnce(a, connectionA, {});
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 3);
+    CHECK(collector.open()->stats()->revisions == 3);
+}
+
+TEST_CASE("the same batch posted three times is stored once") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    const auto ids = test::addFinalized(device, 10);
+    auto connection = test::enrolDevice(device, collector);
+    auto pending = device.outboxPending(100, 1 << 20);
+    REQUIRE(pending);
+    REQUIRE(pending->size() == 10);
+    const std::string request =
+        test::postBytes(sync::kPushPath, sync::encodePushRequest(device.deviceId(), *pending),
+                        test::protocolHeaders(connection.credential));
+
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        CAPTURE(attempt);
+        const auto reply = test::httpExchange(collector.port(), request);
+        REQUIRE(reply.status == 200);
+        auto decoded = sync::decodePushResponse(
+            std::span(reinterpret_cast<const std::uint8_t*>(reply.body.data()), reply.body.size()));
+        REQUIRE(decoded);
+        CHECK(decoded->receivedThrough == 10);
+        REQUIRE(decoded->results.size() == 10);
+        const auto expected =
+            attempt == 0 ? sync::RevisionOutcome::Stored : sync::RevisionOutcome::Duplicate;
+        for (const auto& r : decoded->results)
+            CHECK(r.outcome == expected);
+        auto store = collector.open();
+        CHECK(store->stats()->revisions == 10);
+        CHECK(store->stats()->records == 10);
+    }
+
+    // The device never saw those answers: its own round resends, gets duplicates, and clears.
+    auto round = sync::syncOnce(device, connection, {});
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(device.outboxState()->pending == 0);
+    auto store = collector.open();
+    CHECK(store->stats()->revisions == 10);
+    for (const auto& [id, count] : test::collectorRevisionCounts(*store))
+        CHECK(count == 1);
+}
+
+TEST_CASE("a device store restored from a backup cannot have its new records taken as resends") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    const std::string path = dir.file("device.veld");
+    sync::Connection connection;
+    {
+        auto device = test::openDevice(path);
+        test::addFinalized(device, 5);
+        connection = test::enrolDevice(device, collector);
+        REQUIRE(sync::syncOnce(device, connection, {}));
+    }
+    // A backup of the laptop, taken now (the store closed, so the file is complete).
+    std::filesystem::copy_file(path, dir.file("backup.veld"));
+    {
+        auto device = test::openDevice(path);
+        test::addFinalized(device, 5, 100);  // numbers 6-10
+        REQUIRE(sync::syncOnce(device, connection, {}));
+    }
+    // The laptop is restored from the backup, and new interviews are finalized: they get the
+    // numbers 6-8 again, for other records.
+    for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(path + suffix);
+    std::filesystem::copy_file(dir.file("backup.veld"), path);
+    auto device = test::openDevice(path);
+    const auto fresh = test::addFinalized(device, 3, 200);
+    CHECK(device.outboxState()->lastSeq == 8);
+
+    // The collector must not answer "already held" for records it has never seen: the round
+    // is refused, and the new records stay on the device.
+    auto round = sync::syncOnce(device, connection, {});
+    REQUIRE_FALSE(round);
+    CHECK(round.error().code == ErrorCode::WrongState);
+    CHECK(round.error().message.find("409") != std::string::npos);
+    CHECK(device.outboxState()->pending == 3);
+    auto store = collector.open();
+    CHECK(store->stats()->revisions == 10);
+    for (const auto& id : fresh) {
+        auto mine = device.get(id);
+        REQUIRE(mine);
+        CHECK(mine->meta.status == RecordStatus::Finalized);
+    }
+}

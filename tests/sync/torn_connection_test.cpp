@@ -1,0 +1,319 @@
+// Connections torn at random points, in both directions, between devices and a real collector:
+// a proxy on loopback cuts requests on their way up and replies on their way down, and devices
+// keep retrying. Afterwards every finalized record is at the collector exactly once and every
+// outbox is empty.
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "support/sync_support.hpp"
+
+using namespace veld;
+
+namespace {
+
+// A TCP proxy that cuts connections: for each new connection it picks, at random, to pass it
+// whole, to cut the request after some of its bytes, or to cut the reply after some of its
+// bytes. Offsets are drawn up to the largest request (reply) of that endpoint seen so far, so
+// cuts land inside real messages, also exactly at their end (the collector then has the whole
+// request, and the device gets no reply).
+class CuttingProxy {
+  public:
+    CuttingProxy(int upstreamPort, std::uint32_t seed, double cutShare)
+        : m_upstream(upstreamPort), m_random(seed), m_cutShare(cutShare) {
+        m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(m_listen >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(m_listen, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(m_listen, 64) == 0);
+        socklen_t len = sizeof addr;
+        REQUIRE(::getsockname(m_listen, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        m_port = ntohs(addr.sin_port);
+        m_acceptor = std::thread([this] { acceptLoop(); });
+    }
+
+    ~CuttingProxy() {
+        m_stop = true;
+        m_acceptor.join();
+        std::vector<std::thread> relays;
+        {
+            std::lock_guard lock(m_mutex);
+            relays.swap(m_relays);
+        }
+        for (auto& t : relays)
+            t.join();
+        ::close(m_listen);
+    }
+
+    [[nodiscard]] int port() const { return m_port; }
+    [[nodiscard]] int cutsUp() const { return m_cutsUp; }
+    [[nodiscard]] int cutsDown() const { return m_cutsDown; }
+    [[nodiscard]] int connections() const { return m_connections; }
+    void setCutting(bool on) { m_cutting = on; }
+
+  private:
+    enum class Cut { None, Up, Down };
+    struct Plan {
+        Cut cut = Cut::None;
+        std::size_t offset = 0;
+    };
+
+    struct Sizes {
+        std::size_t up = 256;
+        std::size_t down = 256;
+    };
+
+    // The endpoint of a request, from its first bytes ("POST /v1/push HTTP/1.1").
+    static std::string endpoint(const char* data, std::size_t n) {
+        const std::string start(data, std::min<std::size_t>(n, 64));
+        const auto a = start.find(' ');
+        const auto b = start.find(' ', a + 1);
+        return a == std::string::npos || b == std::string::npos ? std::string()
+                                                                : start.substr(a + 1, b - a - 1);
+    }
+
+    Plan plan(const std::string& path) {
+        std::lock_guard lock(m_mutex);
+        Plan p;
+        if (!m_cutting || std::uniform_real_distribution<double>(0, 1)(m_random) >= m_cutShare)
+            return p;
+        p.cut = m_random() % 2 == 0 ? Cut::Up : Cut::Down;
+        const Sizes& sizes = m_largest[path];
+        p.offset = std::uniform_int_distribution<std::size_t>(
+            0, p.cut == Cut::Up ? sizes.up : sizes.down)(m_random);
+        return p;
+    }
+
+    void seen(const std::string& path, std::size_t up, std::size_t down) {
+        std::lock_guard lock(m_mutex);
+        Sizes& sizes = m_largest[path];
+        sizes.up = std::max(sizes.up, up);
+        sizes.down = std::max(sizes.down, down);
+    }
+
+    void acceptLoop() {
+        while (!m_stop) {
+            pollfd p{m_listen, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const int client = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
+            if (client < 0) continue;
+            ++m_connections;
+            std::lock_guard lock(m_mutex);
+            m_relays.emplace_back([this, client] { relay(client); });
+        }
+    }
+
+    int connectUpstream() const {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(m_upstream));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0)
+            return fd;
+        if (fd >= 0) ::close(fd);
+        return -1;
+    }
+
+    static bool sendAll(int fd, const char* data, std::size_t n) {
+        while (n > 0) {
+            const ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
+            if (w <= 0) return false;
+            data += w;
+            n -= static_cast<std::size_t>(w);
+        }
+        return true;
+    }
+
+    void relay(int client) {
+        const int server = connectUpstream();
+        if (server < 0) {
+            ::close(client);
+            return;
+        }
+        std::size_t up = 0;
+        std::size_t down = 0;
+        bool clientOpen = true;  // still sending to us
+        bool serverOpen = true;
+        bool cut = false;
+        std::string path;
+        Plan p;
+        while ((clientOpen || serverOpen) && !cut && !m_stop) {
+            pollfd fds[2] = {{client, static_cast<short>(clientOpen ? POLLIN : 0), 0},
+                             {server, static_cast<short>(serverOpen ? POLLIN : 0), 0}};
+            if (::poll(fds, 2, 50) <= 0) continue;
+            char buf[8192];
+            for (int side = 0; side < 2 && !cut; ++side) {
+                if ((fds[side].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+                const int from = side == 0 ? client : server;
+                const int to = side == 0 ? server : client;
+                const ssize_t n = ::recv(from, buf, sizeof buf, 0);
+                if (n <= 0) {
+                    (side == 0 ? clientOpen : serverOpen) = false;
+                    ::shutdown(to, SHUT_WR);
+                    continue;
+                }
+                std::size_t count = static_cast<std::size_t>(n);
+                std::size_t& moved = side == 0 ? up : down;
+                if (side == 0 && up == 0) {
+                    path = endpoint(buf, count);
+                    p = plan(path);
+                }
+                const bool cutHere = p.cut == (side == 0 ? Cut::Up : Cut::Down);
+                if (cutHere && moved + count >= p.offset) {
+                    count = p.offset - moved;
+                    cut = true;
+                }
+                if (!sendAll(to, buf, count)) {
+                    clientOpen = serverOpen = false;  // one end is gone: the relay ends too
+                    break;
+                }
+                moved += count;
+            }
+        }
+        if (cut) {
+            (p.cut == Cut::Up ? m_cutsUp : m_cutsDown) += 1;
+            // Half the cuts are resets, half orderly closes.
+            if ((up + down) % 2 == 0) {
+                const linger reset{1, 0};
+                ::setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+                ::setsockopt(server, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+            }
+        } else {
+            seen(path, up, down);
+        }
+        ::close(client);
+        ::close(server);
+    }
+
+    int m_upstream;
+    int m_listen = -1;
+    int m_port = 0;
+    std::mutex m_mutex;
+    std::mt19937 m_random;
+    double m_cutShare;
+    std::map<std::string, Sizes> m_largest;
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_cutting{true};
+    std::atomic<int> m_cutsUp{0};
+    std::atomic<int> m_cutsDown{0};
+    std::atomic<int> m_connections{0};
+    std::thread m_acceptor;
+    std::vector<std::thread> m_relays;
+};
+
+}  // namespace
+
+TEST_CASE("connections torn at random points lose and double nothing") {
+    constexpr std::size_t kDevices = 3;
+    constexpr int kRecords = 300;
+    constexpr int kMinimumCuts = 100;
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    const auto forms = test::pilotFormFiles();
+    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
+    publish.insert(publish.end(), forms.begin(), forms.end());
+    REQUIRE(test::veldctl(publish).exitCode == 0);
+    collector.start();
+
+    const std::uint32_t seed = std::random_device{}();
+    CAPTURE(seed);
+    CuttingProxy proxy(collector.port(), seed, 0.65);
+
+    struct Device {
+        std::string path;
+        std::vector<Uuid> ids;
+        sync::Connection connection;
+    };
+    std::vector<Device> devices(kDevices);
+    for (std::size_t d = 0; d < kDevices; ++d) {
+        devices[d].path = dir.file("device" + std::to_string(d) + ".veld");
+        auto store = test::openDevice(devices[d].path);
+        devices[d].ids = test::addFinalized(store, kRecords, static_cast<int>(d) * 10000);
+        devices[d].connection = test::enrolDevice(store, collector);
+        devices[d].connection.collector = "http://127.0.0.1:" + std::to_string(proxy.port());
+    }
+
+    // Small batches, so that there are many requests to cut.
+    sync::SyncOptions options;
+    options.maxBatchRecords = 10;
+    auto syncAll = [&](Device& device, int& failures) {
+        auto store = test::openDevice(device.path);  // one Store per thread
+        for (int attempt = 0; attempt < 5000; ++attempt) {
+            if (sync::syncOnce(store, device.connection, options)) return true;
+            ++failures;
+        }
+        return false;
+    };
+    std::vector<int> failures(kDevices, 0);
+    std::vector<char> done(kDevices, 0);
+    {
+        std::vector<std::thread> threads;
+        for (std::size_t d = 0; d < kDevices; ++d)
+            threads.emplace_back([&, d] { done[d] = syncAll(devices[d], failures[d]) ? 1 : 0; });
+        for (auto& t : threads)
+            t.join();
+    }
+    for (std::size_t d = 0; d < kDevices; ++d)
+        REQUIRE(done[d] == 1);
+
+    // Should chance have cut fewer than required, the first device makes more records and goes
+    // on until it has.
+    for (int extra = 0; proxy.cutsUp() + proxy.cutsDown() < kMinimumCuts; ++extra) {
+        REQUIRE(extra < 50);
+        auto store = test::openDevice(devices[0].path);
+        for (const auto& id : test::addFinalized(store, 30, 50000 + extra * 100))
+            devices[0].ids.push_back(id);
+        REQUIRE(syncAll(devices[0], failures[0]));
+    }
+    MESSAGE("connections " << proxy.connections() << ", requests cut " << proxy.cutsUp()
+                           << ", replies cut " << proxy.cutsDown());
+    CHECK(proxy.cutsUp() + proxy.cutsDown() >= kMinimumCuts);
+    CHECK(proxy.cutsUp() > 10);
+    CHECK(proxy.cutsDown() > 10);
+
+    // Every finalized record exactly once; every outbox empty; forms delivered despite the cuts.
+    auto held = collector.open();
+    std::map<Uuid, std::size_t> counts;
+    for (const auto& [id, n] : test::collectorRevisionCounts(*held))
+        counts[id] = n;
+    std::size_t total = 0;
+    for (auto& device : devices) {
+        auto store = test::openDevice(device.path);
+        const auto state = store.outboxState();
+        REQUIRE(state);
+        CHECK(state->pending == 0);
+        CHECK(state->ackedThrough == device.ids.size());
+        CHECK(store.forms()->size() == forms.size());
+        for (const auto& id : device.ids) {
+            REQUIRE(counts.count(id) == 1);
+            CHECK(counts[id] == 1);
+            auto current = held->current(id);
+            REQUIRE(current);
+            REQUIRE(current->has_value());
+            CHECK((*current)->deviceId == store.deviceId());
+            CHECK(decodeRecord((*current)->body).value() == store.get(id)->record);
+        }
+        total += device.ids.size();
+    }
+    CHECK(counts.size() == total);
+    CHECK(held->stats()->revisions == static_cast<std::int64_t>(total));
+    CHECK(held->stats()->rejected == 0);
+    auto heldDevices = held->devices();
+    REQUIRE(heldDevices);
+    for (const auto& d : heldDevices.value())
+        CHECK(d.revisions == static_cast<std::int64_t>(d.receivedThrough));
+}
