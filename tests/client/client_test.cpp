@@ -2,6 +2,7 @@
 // typing through Dear ImGui's input, checked against what the store holds afterwards.
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -540,7 +541,7 @@ TEST_CASE("client: kiosk mode throws an abandoned response away after a warning"
     CHECK(ui.app().screen == Screen::Home);
 }
 
-TEST_CASE("client: Arabic is shaped and reordered; wrapping keeps logical order per line") {
+TEST_CASE("client: Arabic is shaped and reordered, wrapping keeps logical order per line") {
     // "سلام" in isolated letters, logical order.
     const std::string logical = "\u0633\u0644\u0627\u0645";
     const std::u32string shown = text::decodeUtf8(text::visualLine(logical, true));
@@ -558,7 +559,7 @@ TEST_CASE("client: Arabic is shaped and reordered; wrapping keeps logical order 
     CHECK(text::truncateUtf8("ééé", 3) == "é");
 }
 
-TEST_CASE("client: fonts cover every pilot language; a script without a font is not offered") {
+TEST_CASE("client: fonts cover every pilot language, a script without a font is not offered") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
     // A form with a language no installed font can draw (Chinese).
@@ -655,7 +656,7 @@ TEST_CASE("client: PIN rules and lockout") {
     CHECK(pin::lockoutMs(40) == 15 * 60'000);
 }
 
-TEST_CASE("client: enrolling in settings starts sending; the sync screen shows it arrive") {
+TEST_CASE("client: enrolling in settings starts sending, the sync screen shows it arrive") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
     const std::string collector = dir.file("collector.db");
@@ -731,4 +732,25 @@ TEST_CASE("client: a kiosk respondent who declines consent is thanked and nothin
     CHECK(ui.showsText("Dziękujemy"));
     CHECK_FALSE(ui.app().kiosk.view.active());
     CHECK(recordsOf(path, "vmbo_parent_survey", std::nullopt).empty());
+}
+
+TEST_CASE(
+    "test names hold no semicolon, which would split them into ctest tests that run nothing") {
+    namespace fs = std::filesystem;
+    int files = 0;
+    for (const auto& entry :
+         fs::recursive_directory_iterator(std::string(VELD_SOURCE_DIR) + "/tests")) {
+        if (entry.path().extension() != ".cpp") continue;
+        ++files;
+        std::ifstream in(entry.path());
+        std::string line;
+        while (std::getline(in, line)) {
+            const auto at = line.find("TEST_CASE(\"");
+            if (at == std::string::npos) continue;
+            const auto end = line.find('"', at + 11);
+            CHECK_MESSAGE(line.substr(at + 11, end - at - 11).find(';') == std::string::npos,
+                          entry.path().string() << ": " << line);
+        }
+    }
+    CHECK(files > 10);
 }

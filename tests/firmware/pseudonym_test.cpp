@@ -163,7 +163,7 @@ TEST_CASE("a record with a pseudonym holds no trace of the raw identifier") {
     CHECK(back.content.answers.at(0).value == record.content.answers.at(0).value);
 }
 
-TEST_CASE("pseudonym keys round-trip through their text form; anything else is refused") {
+TEST_CASE("pseudonym keys round-trip through their text form, anything else is refused") {
     auto key = pseudonym::newKey("demo");
     CHECK(key.id == "demo");
     CHECK(key.bytes != pseudonym::Key{}.bytes);

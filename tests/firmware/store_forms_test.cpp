@@ -44,7 +44,7 @@ std::vector<std::uint8_t> pilot(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("a store keeps installed forms; the same bytes again change nothing") {
+TEST_CASE("a store keeps installed forms, the same bytes again change nothing") {
     test::TempDir dir;
     ManualClock clock(1764000000000);
     Store store = openNew(dir.file("device.veld"), &clock);
@@ -73,7 +73,7 @@ TEST_CASE("a store keeps installed forms; the same bytes again change nothing") 
     CHECK((*loaded)->id() == "valid_minimal");
 }
 
-TEST_CASE("a published form version never changes; newer versions come next to it") {
+TEST_CASE("a published form version never changes, newer versions come next to it") {
     test::TempDir dir;
     Store store = openNew(dir.file("device.veld"));
     auto v1 = compiled();

@@ -33,7 +33,7 @@ std::set<std::string> formIds(Store& store) {
 
 }  // namespace
 
-TEST_CASE("an enrolment code works once; used, expired and unknown codes are refused") {
+TEST_CASE("an enrolment code works once, and used, expired or unknown codes are refused") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
