@@ -610,7 +610,7 @@ struct CollectorServer::Impl {
             fail(res, 400, "unsupported protocol version");
             return log(req, res.status, who->toString(), req.body.size());
         }
-        auto result = store->pull(*who, request.value(), 16);
+        auto result = store->pull(*who, request.value(), 16, now());
         if (!result) {
             fail(res, statusFor(result.error()), result.error().message);
             return log(req, res.status, who->toString(), req.body.size());

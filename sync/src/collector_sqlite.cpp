@@ -389,8 +389,8 @@ class SqliteCollector final : public CollectorStore {
         return reply;
     }
 
-    Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request,
-                           std::size_t maxForms) override {
+    Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request, std::size_t maxForms,
+                           std::int64_t nowMs) override {
         std::lock_guard lock(m_mutex);
         auto st = m_db.prepare(
             "SELECT pub_seq, binary FROM forms WHERE pub_seq > ? ORDER BY pub_seq LIMIT ?");
@@ -415,11 +415,9 @@ class SqliteCollector final : public CollectorStore {
             reply.forms.push_back(std::move(f));
         }
         st.value().reset();
-        auto up = m_db.prepare(
-            "UPDATE devices SET last_contact_utc_ms = strftime('%s','now') * 1000 WHERE device_id "
-            "= ?");
+        auto up = m_db.prepare("UPDATE devices SET last_contact_utc_ms = ? WHERE device_id = ?");
         if (!up) return up.error();
-        up->bindBlob(1, idBytes(deviceId));
+        up->bind(1, nowMs).bindBlob(2, idBytes(deviceId));
         if (auto s = up->run(); !s) return s.error();
         return reply;
     }

@@ -93,7 +93,7 @@ class CollectorStore {
     virtual Result<PushReply> push(const Uuid& deviceId, const PushBatch& batch,
                                    std::int64_t nowMs) = 0;
     virtual Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request,
-                                   std::size_t maxForms) = 0;
+                                   std::size_t maxForms, std::int64_t nowMs) = 0;
     /// Publishes a compiled form to every device (checked first); identical bytes again are a
     /// no-op, other bytes under a published id and version are refused.
     virtual Result<bool> publish(const std::vector<std::uint8_t>& binary, std::int64_t nowMs,
