@@ -406,13 +406,13 @@ void App::frame() {
     worker.pump();
     // When a sync round ends, the counts on screen follow.
     if (m_uploader) {
-        const auto state = m_uploader->progress().state;
-        if (state != m_lastSyncState) {
-            m_lastSyncState = state;
-            if (state == sync::Progress::State::Done) {
+        const sync::Progress p = m_uploader->progress();
+        if (p.state != m_lastSyncState) {
+            m_lastSyncState = p.state;
+            if (p.state == sync::Progress::State::Done) {
                 refreshCounts();
-                reloadForms();
-                loadSettings();
+                // Forms are compiled again only when the round brought new ones.
+                if (p.formsReceived > 0) reloadForms();
             }
         }
     }

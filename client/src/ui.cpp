@@ -1,5 +1,6 @@
 #include "ui.hpp"
 
+#include <ctime>
 #include <unordered_map>
 
 #include <imgui_internal.h>
@@ -217,6 +218,15 @@ bool checkbox(std::string_view id, std::string_view label, bool& value, bool ena
     ImGui::EndDisabled();
     add(id, label, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
     return changed && enabled;
+}
+
+std::string localDateTime(std::int64_t utcMs) {
+    const auto t = static_cast<std::time_t>(utcMs / 1000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    return buf;
 }
 
 void recordLast(std::string_view id, std::string_view text, bool enabled) {

@@ -3,6 +3,7 @@
 // on) and so that right-to-left text is shaped and aligned in one place.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,9 @@ bool checkbox(std::string_view id, std::string_view label, bool& value, bool ena
 
 /// Records the last ImGui item under `id` (for widgets drawn directly with ImGui).
 void recordLast(std::string_view id, std::string_view text, bool enabled = true);
+
+/// "2026-11-25 14:05" in the device's time zone, for lists and the sync screen.
+std::string localDateTime(std::int64_t utcMs);
 
 constexpr ImU32 kErrorColor = IM_COL32(200, 40, 40, 255);
 constexpr ImU32 kOkColor = IM_COL32(30, 130, 60, 255);

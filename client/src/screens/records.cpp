@@ -1,6 +1,5 @@
 // Records: the device's records with filters and search; drafts open to continue, finalized
 // records open read-only, drafts can be deleted after a confirmation.
-#include <ctime>
 
 #include <imgui.h>
 
@@ -10,15 +9,6 @@
 namespace veld::client {
 
 namespace {
-
-std::string localTime(std::uint64_t ms) {
-    const auto t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-    return buf;
-}
 
 M shortStatus(RecordStatus s) {
     switch (s) {
@@ -132,7 +122,8 @@ void drawRecords(App& app, RecordsState& state) {
             ImGui::TableNextColumn();
             ImGui::TextUnformatted(app.t(shortStatus(row.status)).data());
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(localTime(row.hlc.millis()).c_str());
+            ImGui::TextUnformatted(
+                ui::localDateTime(static_cast<std::int64_t>(row.hlc.millis())).c_str());
             ImGui::TableNextColumn();
             if (row.status == RecordStatus::Draft) {
                 if (ui::button("records.open." + idText, app.t(M::Continue)))

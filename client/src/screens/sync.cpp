@@ -1,5 +1,4 @@
 // Sync: the uploader's state and progress, what waits to be sent, and a button to send now.
-#include <ctime>
 
 #include <imgui.h>
 
@@ -9,15 +8,6 @@
 namespace veld::client {
 
 namespace {
-
-std::string localTime(std::int64_t ms) {
-    const auto t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-    return buf;
-}
 
 M stateName(sync::Progress::State s) {
     switch (s) {
@@ -70,7 +60,7 @@ void drawSync(App& app, SyncState& /*state*/) {
     const std::int64_t last =
         p.lastSuccessUtcMs > 0 ? p.lastSuccessUtcMs : app.settings.lastSyncUtcMs;
     ui::paragraph(format(app.t(M::SyncLastSuccess),
-                         {last > 0 ? localTime(last) : std::string(app.t(M::Never))}),
+                         {last > 0 ? ui::localDateTime(last) : std::string(app.t(M::Never))}),
                   false);
     const OutboxState& o = app.outbox;
     ui::paragraph(format(app.t(M::SyncWaiting), {std::to_string(o.pending),
