@@ -5,7 +5,11 @@
 #include <fstream>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/uploader.hpp>
@@ -93,4 +97,40 @@ TEST_CASE("plain HTTP is only for this machine unless development mode allows it
     CHECK_FALSE(sync::checkUrl("http://localhost.evil.example:8470", false));
     CHECK_FALSE(sync::checkUrl("ftp://collector.example.nl", false));
     CHECK(sync::checkUrl("http://10.0.0.7:8470", true));
+}
+
+TEST_CASE("stopping the uploader ends a request in flight at once") {
+    // A "collector" that takes the connection and never answers.
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener, 8) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+
+    test::TempDir dir;
+    const std::string path = dir.file("device.veld");
+    {
+        auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
+        REQUIRE(store);
+        REQUIRE(store->finalizeNew(test::sampleContent(1)));
+        REQUIRE(store->setSetting("sync.collector",
+                                  "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))));
+        REQUIRE(store->setSetting("sync.credential", "not-used"));
+    }
+    sync::Uploader uploader(path);
+    uploader.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto before = std::chrono::steady_clock::now();
+    uploader.stop();
+    const auto took = std::chrono::steady_clock::now() - before;
+    CHECK(took < std::chrono::seconds(3));  // the request's own timeout is 60 s
+    ::close(listener);
+    // Nothing was acknowledged: the record still waits.
+    auto store = Store::open(path);
+    REQUIRE(store);
+    CHECK(store->outboxState()->pending == 1);
 }
