@@ -680,6 +680,21 @@ Status checkRecordBody(std::span<const std::uint8_t> body) {
     return {};
 }
 
+Result<RecordHeader> inspectRecord(std::span<const std::uint8_t> body) {
+    auto verified = verifyBody(body);
+    if (!verified) return verified.error();
+    const fb::Record* r = *verified;
+    RecordHeader out;
+    out.id = fromFb(*r->id());
+    out.deviceId = fromFb(*r->device_id());
+    out.hlc = HlcTimestamp{r->hlc()};
+    out.formId = r->form_id()->str();
+    out.formVersion = r->form_version();
+    if (r->case_id()) out.caseId = fromFb(*r->case_id());
+    out.finalized = r->status() == fb::RecordStatus::Finalized;
+    return out;
+}
+
 Result<Record> decodeRecord(std::span<const std::uint8_t> body) {
     auto verified = verifyBody(body);
     if (!verified) return verified.error();

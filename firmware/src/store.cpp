@@ -51,15 +51,21 @@ RecordSummary readSummary(const sql::Statement& st, int first = 0) {
 
 // A body must agree with the columns the store keeps next to it; a mismatch means the row or the
 // body was damaged (or swapped) after it was written.
-std::optional<std::string> metadataMismatch(const RecordSummary& meta, const Record& record) {
+std::optional<std::string> metadataMismatch(const RecordSummary& meta, const RecordHeader& record) {
     if (record.id != meta.id) return "the body belongs to another record";
-    if (record.content.formId != meta.formId || record.content.formVersion != meta.formVersion)
+    if (record.formId != meta.formId || record.formVersion != meta.formVersion)
         return "the body names another form";
     if (record.hlc != meta.hlc) return "the body is another revision";
-    if (record.content.caseId != meta.caseId) return "the body names another case";
+    if (record.caseId != meta.caseId) return "the body names another case";
     bool finalizedRow = meta.status == RecordStatus::Finalized || meta.status == RecordStatus::Sent;
     if (record.finalized != finalizedRow) return "the body's status does not match the store's";
     return std::nullopt;
+}
+
+std::optional<std::string> metadataMismatch(const RecordSummary& meta, const Record& record) {
+    return metadataMismatch(
+        meta, RecordHeader{record.id, record.deviceId, record.hlc, record.content.formId,
+                           record.content.formVersion, record.content.caseId, record.finalized});
 }
 
 // Summaries name a record in lists; longer text is cut at a character boundary so a careless
@@ -136,6 +142,8 @@ struct Store::Impl {
                                   const std::string& reason);
     Result<std::string> reasonFor(const Uuid& id);
     Result<Record> verifyRow(const RecordSummary& meta, std::span<const std::uint8_t> body);
+    /// The same checks as verifyRow(), for a body that is passed on rather than read.
+    Status verifyRowHeader(const RecordSummary& meta, std::span<const std::uint8_t> body);
 };
 
 Status Store::Impl::prepareAll() {
@@ -165,9 +173,11 @@ Status Store::Impl::prepareAll() {
         {&outboxPending,
          "SELECT o.seq, o.record_id, o.hlc, r.rowid, r.id, r.form_id, r.form_version, r.case_id, "
          "r.status, r.hlc, r.created_hlc, r.summary, length(r.body), r.body FROM outbox o "
-         "LEFT JOIN records r ON r.id = o.record_id ORDER BY o.seq LIMIT ?1"},
+         "LEFT JOIN records r ON r.id = o.record_id WHERE o.seq > ?2 ORDER BY o.seq LIMIT ?1"},
         {&outboxMarkSent,
-         "UPDATE records SET status = 2 WHERE status = 1 AND id IN "
+         // Driven by the acknowledged outbox rows, not by the status index: "+status" keeps the
+         // planner from scanning every waiting record on each acknowledgement.
+         "UPDATE records SET status = 2 WHERE +status = 1 AND id IN "
          "(SELECT record_id FROM outbox WHERE seq <= ?1)"},
         {&outboxAck, "DELETE FROM outbox WHERE seq <= ?1"},
         {&insertQuarantine,
@@ -258,6 +268,14 @@ Result<Record> Store::Impl::verifyRow(const RecordSummary& meta,
     if (auto mismatch = metadataMismatch(meta, *decoded))
         return makeError(ErrorCode::Corrupt, "record " + meta.id.toString() + ": " + *mismatch);
     return decoded;
+}
+
+Status Store::Impl::verifyRowHeader(const RecordSummary& meta, std::span<const std::uint8_t> body) {
+    auto header = inspectRecord(body);
+    if (!header) return header.error();
+    if (auto mismatch = metadataMismatch(meta, *header))
+        return makeError(ErrorCode::Corrupt, "record " + meta.id.toString() + ": " + *mismatch);
+    return {};
 }
 
 // Moves a bad body aside. The record row stays with status quarantined and an empty body, so an
@@ -908,8 +926,8 @@ Status Store::clearSetting(std::string_view key) {
 
 // ---- Outbox ---------------------------------------------------------------------------------
 
-Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
-                                                      std::size_t maxBytes) {
+Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries, std::size_t maxBytes,
+                                                      std::uint64_t afterSeq) {
     Impl& m = impl();
     std::vector<OutboxEntry> out;
     if (maxEntries == 0) return out;
@@ -923,7 +941,8 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
     };
     std::vector<Bad> bad;
     auto& st = m.outboxPending;
-    st.bind(1, static_cast<std::int64_t>(maxEntries));
+    st.bind(1, static_cast<std::int64_t>(maxEntries))
+        .bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(afterSeq, INT64_MAX)));
     std::size_t bytes = 0;
     for (;;) {
         auto row = st.step();
@@ -958,7 +977,7 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries,
         } else {
             entry.body.assign(blob.begin(), blob.end());
             bytes += entry.body.size();
-            auto decoded = m.verifyRow(meta, entry.body);
+            auto decoded = m.verifyRowHeader(meta, entry.body);
             // A body from a newer Veld is sent as it is: the collector can read it.
             if (!decoded && decoded.error().code != ErrorCode::TooNew)
                 bad.push_back({meta, entry.body, decoded.error().message, out.size()});

@@ -30,7 +30,8 @@ options (each may also be given in the --config file as `name = value`, without 
                            finish), in each direction (default 10): a client that stalls or
                            trickles its headers or body is disconnected
   --threads N              requests handled at once (default 8)
-  --max-connections N      requests in progress before new ones get 503 (default 256)
+  --max-connections N      open connections, idle keep-alive ones included; one more gets
+                           503 and is closed (default 256)
   --quiet                  do not log requests
   --help                   this text
 )";

@@ -1,14 +1,18 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <type_traits>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -102,6 +106,7 @@ constexpr auto kStopCheck = std::chrono::milliseconds(100);
 struct RequestState {
     bool closeConnection = false;  // refused before its body was read: the body is still unread
     std::optional<Uuid> device;    // authenticated before the body was read
+    bool overLimit = false;        // its connection is one more than --max-connections allows
 };
 thread_local RequestState* tRequest = nullptr;
 
@@ -155,6 +160,11 @@ class WindowedStream final : public httplib::Stream {
             if (rc < 0 && errno != EINTR) return false;
             if (stopping() || SteadyClock::now() >= deadline) return false;
         }
+    }
+
+    /// Bytes of a next request have been read already (a client that pipelines).
+    [[nodiscard]] bool buffered() const {
+        return m_off < m_len || (m_ssl && SSL_pending(m_ssl) > 0);
     }
 
     /// A new request begins: both directions start a fresh window.
@@ -312,15 +322,193 @@ class WindowedStream final : public httplib::Stream {
     std::size_t m_len = 0;
 };
 
+// ---- Workers and idle connections ----------------------------------------------------------
+//
+// A worker thread serves a connection only while a request is on it. Between requests a
+// keep-alive connection is parked: one thread watches every parked socket and hands a connection
+// back to the workers when its next request starts arriving, or closes it when it stays idle
+// past the keep-alive time. So a device that keeps its connection between batches (as the
+// uploader does) holds no thread while it reads its next batch, and a few clients holding idle
+// connections cannot starve everyone else. Connections are counted from accept to close; beyond
+// --max-connections a new connection gets one answer, 503, and is closed.
+
+struct Parked {
+    int sock = -1;
+    SSL* ssl = nullptr;
+    std::size_t requestsLeft = 0;
+    SteadyClock::time_point idleUntil;
+};
+
+void closeConnection(const Parked& c) {
+    if (c.ssl) SSL_free(c.ssl);
+    ::shutdown(c.sock, SHUT_RDWR);
+    ::close(c.sock);
+}
+
+class Workers final : public httplib::TaskQueue {
+  public:
+    using Resume = std::function<void(Parked)>;
+
+    Workers(std::size_t threads, std::atomic<int>& open, Resume resume)
+        : m_open(open), m_resume(std::move(resume)) {
+        if (::pipe2(m_wake, O_CLOEXEC | O_NONBLOCK) != 0) m_wake[0] = m_wake[1] = -1;
+        for (std::size_t i = 0; i < threads; ++i)
+            m_threads.emplace_back([this] { work(); });
+        m_parker = std::thread([this] { watch(); });
+    }
+    ~Workers() override {
+        shutdown();
+        for (int fd : m_wake)
+            if (fd >= 0) ::close(fd);
+    }
+    Workers(const Workers&) = delete;
+    Workers& operator=(const Workers&) = delete;
+
+    void enqueue(std::function<void()> job) override {
+        {
+            std::lock_guard lock(m_mutex);
+            m_jobs.push_back(std::move(job));
+        }
+        m_jobsChanged.notify_one();
+    }
+
+    /// Idle connections are closed; jobs already queued (requests already arriving) are served.
+    void shutdown() override {
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_stopped) return;
+            m_stopped = true;
+        }
+        wake();
+        if (m_parker.joinable()) m_parker.join();
+        m_jobsChanged.notify_all();
+        for (auto& t : m_threads)
+            if (t.joinable()) t.join();
+    }
+
+    /// Keeps an idle connection until its next request starts (or its time is up).
+    void park(Parked connection) {
+        {
+            std::lock_guard lock(m_mutex);
+            if (!m_stopped) {
+                m_parked.push_back(connection);
+                connection.sock = -1;
+            }
+        }
+        if (connection.sock >= 0) {
+            closeConnection(connection);
+            --m_open;
+            return;
+        }
+        wake();
+    }
+
+  private:
+    void wake() {
+        if (m_wake[1] < 0) return;
+        const char byte = 1;
+        [[maybe_unused]] const auto n = ::write(m_wake[1], &byte, 1);
+    }
+
+    void work() {
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock lock(m_mutex);
+                m_jobsChanged.wait(lock, [this] { return !m_jobs.empty() || m_stopped; });
+                if (m_jobs.empty()) return;  // stopped, and nothing left to serve
+                job = std::move(m_jobs.front());
+                m_jobs.pop_front();
+            }
+            job();
+        }
+    }
+
+    void watch() {
+        std::vector<pollfd> fds;
+        std::vector<Parked> watched;
+        for (;;) {
+            {
+                std::lock_guard lock(m_mutex);
+                if (m_stopped) {
+                    for (const auto& c : m_parked) {
+                        closeConnection(c);
+                        --m_open;
+                    }
+                    m_parked.clear();
+                    return;
+                }
+                watched = m_parked;
+            }
+            fds.assign(1, pollfd{m_wake[0], POLLIN, 0});
+            auto next = SteadyClock::now() + std::chrono::seconds(1);
+            for (const auto& c : watched) {
+                fds.push_back(pollfd{c.sock, POLLIN, 0});
+                next = std::min(next, c.idleUntil);
+            }
+            const int rc = ::poll(fds.data(), fds.size(),
+                                  millisUntil(next, std::chrono::milliseconds(1000)) + 1);
+            if (rc < 0 && errno != EINTR) continue;
+            if (fds[0].revents & POLLIN) {
+                std::array<char, 64> drain{};
+                while (::read(m_wake[0], drain.data(), drain.size()) > 0) {
+                }
+            }
+            const auto now = SteadyClock::now();
+            std::vector<Parked> ready;
+            std::vector<Parked> expired;
+            {
+                std::lock_guard lock(m_mutex);
+                for (std::size_t i = 0; i < watched.size(); ++i) {
+                    const bool readable = (fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+                    const bool late = now >= watched[i].idleUntil;
+                    if (!readable && !late) continue;
+                    auto it = std::find_if(m_parked.begin(), m_parked.end(), [&](const Parked& c) {
+                        return c.sock == watched[i].sock;
+                    });
+                    if (it == m_parked.end()) continue;
+                    (readable ? ready : expired).push_back(*it);
+                    m_parked.erase(it);
+                }
+            }
+            for (const auto& c : expired) {
+                closeConnection(c);
+                --m_open;
+            }
+            for (const auto& c : ready)
+                enqueue([this, c] { m_resume(c); });
+        }
+    }
+
+    std::atomic<int>& m_open;
+    Resume m_resume;
+    std::mutex m_mutex;
+    std::condition_variable m_jobsChanged;
+    std::deque<std::function<void()>> m_jobs;
+    std::vector<Parked> m_parked;
+    bool m_stopped = false;
+    int m_wake[2] = {-1, -1};
+    std::vector<std::thread> m_threads;
+    std::thread m_parker;
+};
+
 // httplib's server (plain or TLS) with the collector's own connection loop, and a stop that
 // also works when it comes before the server has started listening.
 template <class Base>
 class Front final : public Base {
   public:
     template <class... Args>
-    explicit Front(const ServerConfig& config, Args&&... args)
+    explicit Front(const ServerConfig& config, std::atomic<int>& open, Args&&... args)
         : Base(std::forward<Args>(args)...),
-          m_window(std::chrono::seconds(std::max(1, config.requestTimeoutSeconds))) {}
+          m_window(std::chrono::seconds(std::max(1, config.requestTimeoutSeconds))),
+          m_open(open) {
+        const auto threads = static_cast<std::size_t>(std::max(1, config.threads));
+        this->new_task_queue = [this, threads] {
+            auto* workers = new Workers(threads, m_open, [this](Parked c) { resume(c); });
+            m_workers = workers;
+            return workers;
+        };
+    }
 
     // httplib listens with a backlog of 5 connections: when more devices than that connect at
     // the same moment (all coming back online after an outage), the kernel drops the rest, which
@@ -340,25 +528,65 @@ class Front final : public Base {
 
   private:
     bool process_and_close_socket(socket_t sock) override {
+        ++m_open;
         const int flags = ::fcntl(sock, F_GETFL, 0);
         if (flags >= 0) ::fcntl(sock, F_SETFL, flags | O_NONBLOCK);
-        SSL* ssl = nullptr;
+        Parked c;
+        c.sock = sock;
+        c.requestsLeft = this->keep_alive_max_count_;
         bool ready = true;
         if constexpr (std::is_same_v<Base, httplib::SSLServer>) {
-            ssl = SSL_new(this->ssl_context());
-            ready = ssl && SSL_set_fd(ssl, sock) == 1 &&
-                    tlsAccept(ssl, sock, SteadyClock::now() + m_window);
+            c.ssl = SSL_new(this->ssl_context());
+            ready = c.ssl && SSL_set_fd(c.ssl, sock) == 1 &&
+                    tlsAccept(c.ssl, sock, SteadyClock::now() + m_window);
         }
-        bool ok = false;
+        if (!ready) {
+            closeConnection(c);
+            --m_open;
+            return false;
+        }
+        return serveOrPark(c);
+    }
+
+    void resume(Parked c) { serveOrPark(c); }
+
+    // Serves the requests that are there; then parks the connection, or closes it.
+    bool serveOrPark(Parked c) {
+        WindowedStream stream(c.sock, c.ssl, m_window);
+        const auto stopping = [this] { return this->svr_sock_ == INVALID_SOCKET; };
+        bool ok = true;
+        bool keep = false;
         bool bodyUnread = false;
-        if (ready) ok = serve(sock, ssl, bodyUnread);
-        if (ssl) {
-            if (ok) SSL_shutdown(ssl);
-            SSL_free(ssl);
+        while (c.requestsLeft > 0) {
+            // The first request of a connection (or of a resumed one) is arriving already.
+            if (!stream.waitForRequest(m_window, stopping)) break;
+            stream.beginRequest();
+            RequestState state;
+            state.overLimit = m_open.load() > m_maxConnections;
+            tRequest = &state;
+            bool closed = false;
+            --c.requestsLeft;
+            ok = this->process_request(stream, c.requestsLeft == 0 || stopping() || state.overLimit,
+                                       closed, {});
+            tRequest = nullptr;
+            bodyUnread = state.closeConnection;
+            if (!ok || closed || state.closeConnection || state.overLimit || stream.timedOut())
+                break;
+            if (!stream.buffered()) {
+                keep = !stopping();
+                break;
+            }
         }
-        if (bodyUnread) drain(sock);
-        ::shutdown(sock, SHUT_RDWR);
-        ::close(sock);
+        if (keep && m_workers && c.requestsLeft > 0) {
+            c.idleUntil = SteadyClock::now() +
+                          std::chrono::seconds(std::max<time_t>(1, this->keep_alive_timeout_sec_));
+            m_workers->park(c);
+            return ok;
+        }
+        if (c.ssl && ok) SSL_shutdown(c.ssl);
+        if (bodyUnread) drain(c.sock);
+        closeConnection(c);
+        --m_open;
         return ok;
     }
 
@@ -377,29 +605,14 @@ class Front final : public Base {
         }
     }
 
-    bool serve(int sock, SSL* ssl, bool& bodyUnread) {
-        WindowedStream stream(sock, ssl, m_window);
-        const auto stopping = [this] { return this->svr_sock_ == INVALID_SOCKET; };
-        bool ok = false;
-        const std::chrono::milliseconds keepAlive =
-            std::chrono::seconds(std::max<time_t>(1, this->keep_alive_timeout_sec_));
-        auto idle = m_window;  // a new connection's first request
-        for (std::size_t left = this->keep_alive_max_count_; left > 0; --left) {
-            if (!stream.waitForRequest(idle, stopping)) break;
-            stream.beginRequest();
-            RequestState state;
-            tRequest = &state;
-            bool closed = false;
-            ok = this->process_request(stream, left == 1 || stopping(), closed, {});
-            tRequest = nullptr;
-            bodyUnread = state.closeConnection;
-            if (!ok || closed || state.closeConnection || stream.timedOut()) break;
-            idle = keepAlive;
-        }
-        return ok;
-    }
+  public:
+    void setMaxConnections(int n) { m_maxConnections = n; }
 
+  private:
     std::chrono::milliseconds m_window;
+    std::atomic<int>& m_open;
+    int m_maxConnections = 256;
+    Workers* m_workers = nullptr;
 };
 
 using PlainFront = Front<httplib::Server>;
@@ -415,7 +628,7 @@ struct CollectorServer::Impl {
     std::function<void()> stopListening;
     std::function<void()> widenBacklog;
     std::atomic<bool> stopping{false};
-    std::atomic<int> active{0};
+    std::atomic<int> open{0};  // connections, from accept to close
     std::mutex logMutex;
     // Test hook for the kill-between-commit-and-reply test: with VELD_FAULT_EXIT_AFTER_COMMITS=N
     // in the environment at start-up, the process ends (_exit(3)) right after the N-th push has
@@ -638,8 +851,9 @@ CollectorServer::~CollectorServer() {
 bool CollectorServer::bind() {
     Impl& im = *m_impl;
     if (!im.config.tlsCert.empty()) {
-        auto tls = std::make_unique<TlsFront>(im.config, im.config.tlsCert.c_str(),
+        auto tls = std::make_unique<TlsFront>(im.config, im.open, im.config.tlsCert.c_str(),
                                               im.config.tlsKey.c_str());
+        tls->setMaxConnections(im.config.maxConnections);
         if (!tls->is_valid()) {
             std::fprintf(stderr, "veld-collector: cannot use the TLS certificate or key\n");
             return false;
@@ -648,14 +862,13 @@ bool CollectorServer::bind() {
         im.widenBacklog = [front = tls.get()] { front->widenBacklog(); };
         im.http = std::move(tls);
     } else {
-        auto plain = std::make_unique<PlainFront>(im.config);
+        auto plain = std::make_unique<PlainFront>(im.config, im.open);
+        plain->setMaxConnections(im.config.maxConnections);
         im.stopListening = [front = plain.get()] { front->stopListening(); };
         im.widenBacklog = [front = plain.get()] { front->widenBacklog(); };
         im.http = std::move(plain);
     }
     httplib::Server& http = *im.http;
-    const auto threads = static_cast<std::size_t>(std::max(1, im.config.threads));
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(im.config.maxRequestBytes);
     http.set_read_timeout(im.config.requestTimeoutSeconds, 0);
     http.set_write_timeout(im.config.requestTimeoutSeconds, 0);
@@ -666,23 +879,24 @@ bool CollectorServer::bind() {
                               {"Cache-Control", "no-store"},
                               {"Strict-Transport-Security", "max-age=31536000"}});
     http.set_pre_routing_handler([&im](const httplib::Request& req, httplib::Response& res) {
-        if (im.refusedBeforeBody(req, res)) return httplib::Server::HandlerResponse::Handled;
-        if (im.active.load() >= im.config.maxConnections) {
+        if (tRequest && tRequest->overLimit) {
             fail(res, 503, "the collector is busy; try again shortly");
             res.set_header("Retry-After", "5");
+            res.set_header("Connection", "close");
+            tRequest->closeConnection = true;
+            im.log(req, res.status, {}, 0);
             return httplib::Server::HandlerResponse::Handled;
         }
+        if (im.refusedBeforeBody(req, res)) return httplib::Server::HandlerResponse::Handled;
         return httplib::Server::HandlerResponse::Unhandled;
     });
     auto guarded = [&im](void (Impl::*handler)(const httplib::Request&, httplib::Response&)) {
         return [&im, handler](const httplib::Request& req, httplib::Response& res) {
-            ++im.active;
             try {
                 (im.*handler)(req, res);
             } catch (const std::exception&) {
                 fail(res, 500, "internal error");
             }
-            --im.active;
         };
     };
     http.Post(kEnrolPath, guarded(&Impl::enrol));

@@ -1,6 +1,8 @@
-// The collector's embedded store: one SQLite file in WAL mode. One connection, used under a
-// mutex: SQLite serialises writers anyway, and a push is one short transaction.
+// The collector's embedded store: one SQLite file in WAL mode. One writing connection, used
+// under a mutex (SQLite serialises writers anyway), with group commit for pushes; and one reading
+// connection for credentials, so that checking a device never waits for another's commit.
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 
 #include <sodium.h>
@@ -156,10 +158,58 @@ std::string normalizeCode(std::string_view code) {
     return out;
 }
 
+// Resets a kept statement when the scope that used it ends (a SELECT left stepping would hold
+// its read snapshot).
+struct Resetting {
+    sql::Statement& st;
+    ~Resetting() { st.reset(); }
+};
+
 class SqliteCollector final : public CollectorStore {
   public:
-    SqliteCollector(sql::Database db, CollectorPolicy policy)
-        : m_db(std::move(db)), m_policy(policy) {}
+    SqliteCollector(sql::Database db, sql::Database reader, CollectorPolicy policy)
+        : m_db(std::move(db)), m_reader(std::move(reader)), m_policy(policy) {}
+
+    /// Prepares the statements every push and every request runs, once.
+    Status prepare() {
+        const std::pair<sql::Statement*, const char*> writer[] = {
+            {&m_deviceState,
+             "SELECT received_through, revoked_utc_ms FROM devices WHERE device_id = ?"},
+            {&m_heldRevision,
+             "SELECT record_id, hlc FROM revisions WHERE device_id = ? AND seq = ?"},
+            {&m_heldRejected, "SELECT record_id FROM rejected WHERE device_id = ? AND seq = ?"},
+            {&m_insertRejected,
+             "INSERT INTO rejected (device_id, seq, record_id, reason, body, received_utc_ms) "
+             "VALUES (?, ?, ?, ?, ?, ?)"},
+            {&m_insertRevision,
+             "INSERT INTO revisions (device_id, seq, record_id, hlc, base_hlc, form_id, "
+             "form_version, body, damaged, damage_reason, clock_flagged, received_utc_ms) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+            {&m_currentRecord,
+             "SELECT r.current_rid, r.hlc, v.device_id FROM records r "
+             "JOIN revisions v ON v.rid = r.current_rid WHERE r.record_id = ?"},
+            {&m_insertRecord,
+             "INSERT INTO records (record_id, current_rid, hlc, first_device, form_id) "
+             "VALUES (?, ?, ?, ?, ?)"},
+            {&m_insertConflict,
+             "INSERT INTO conflicts (record_id, rid_a, rid_b, detected_utc_ms) VALUES (?, ?, ?, "
+             "?)"},
+            {&m_updateRecord, "UPDATE records SET current_rid = ?, hlc = ? WHERE record_id = ?"},
+            {&m_advanceDevice,
+             "UPDATE devices SET received_through = ?, last_contact_utc_ms = ? WHERE device_id = "
+             "?"},
+        };
+        for (const auto& [st, text] : writer) {
+            auto prepared = m_db.prepare(text);
+            if (!prepared) return prepared.error();
+            *st = std::move(prepared.value());
+        }
+        auto credential = m_reader.prepare(
+            "SELECT credential_hash, revoked_utc_ms FROM devices WHERE device_id = ?");
+        if (!credential) return credential.error();
+        m_credential = std::move(credential.value());
+        return {};
+    }
 
     Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
                                         const std::string& actor) override {
@@ -258,20 +308,21 @@ class SqliteCollector final : public CollectorStore {
         const auto id = Uuid::parse(credential.substr(0, dot));
         if (!id) return makeError(ErrorCode::NotFound, "not a device credential");
         const auto presented = digest(credential.substr(dot + 1));
-        std::lock_guard lock(m_mutex);
-        auto st =
-            m_db.prepare("SELECT credential_hash, revoked_utc_ms FROM devices WHERE device_id = ?");
-        if (!st) return st.error();
-        st->bindBlob(1, idBytes(*id));
-        auto row = st->step();
+        // The reading connection: a revocation committed by anyone (veldctl included) is seen
+        // by the next request, and the check never waits behind a push's commit.
+        std::lock_guard lock(m_readMutex);
+        sql::Statement& st = m_credential;
+        Resetting done{st};
+        st.bindBlob(1, idBytes(*id));
+        auto row = st.step();
         if (!row) return row.error();
         if (!row.value()) return makeError(ErrorCode::NotFound, "unknown device");
-        const auto stored = st->columnBlob(0);
+        const auto stored = st.columnBlob(0);
         if (stored.size() != presented.size() ||
             sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0) {
             return makeError(ErrorCode::NotFound, "wrong credential");
         }
-        if (!st->columnIsNull(1)) return makeError(ErrorCode::WrongState, "device revoked");
+        if (!st.columnIsNull(1)) return makeError(ErrorCode::WrongState, "device revoked");
         return *id;
     }
 
@@ -316,77 +367,32 @@ class SqliteCollector final : public CollectorStore {
         return out;
     }
 
+    // Group commit: a push joins a queue; whichever push finds no commit under way leads,
+    // takes every push waiting, stores each in its own savepoint (one refused push does not
+    // undo the others) and makes them durable with one commit. Nobody is answered before that
+    // commit, so the guarantee of a push is unchanged; what is shared is the wait for the disk.
     Result<PushReply> push(const Uuid& deviceId, const PushBatch& batch,
                            std::int64_t nowMs) override {
-        std::lock_guard lock(m_mutex);
-        auto tx = sql::Transaction::begin(m_db);
-        if (!tx) return tx.error();
-        auto dev = m_db.prepare(
-            "SELECT received_through, revoked_utc_ms FROM devices WHERE device_id = ?");
-        if (!dev) return dev.error();
-        dev->bindBlob(1, idBytes(deviceId));
-        auto row = dev->step();
-        if (!row) return row.error();
-        if (!row.value()) return makeError(ErrorCode::NotFound, "unknown device");
-        if (!dev->columnIsNull(1)) return makeError(ErrorCode::WrongState, "device revoked");
-        auto through = static_cast<std::uint64_t>(dev->columnInt(0));
-        dev.value().reset();
-
-        PushReply reply;
-        for (const PushRevision& rev : batch.revisions) {
-            if (rev.seq <= through) {
-                // A resend carries the revision already held under that number. Another one
-                // means the device's numbering went back (its store restored from a backup):
-                // answered "duplicate", it would leave the device's outbox unsent.
-                auto same = holdsSame(deviceId, rev);
-                if (!same) return same.error();
-                if (!same.value()) {
-                    return makeError(ErrorCode::WrongState,
-                                     "revision " + std::to_string(rev.seq) +
-                                         " from this device is held already with another record: "
-                                         "the device's store has gone back (restored from a "
-                                         "backup?); nothing is stored, staff must look");
-                }
-                reply.results.push_back({rev.seq, RevisionOutcome::Duplicate, {}});
+        QueuedPush mine{&deviceId, &batch, nowMs, std::nullopt, false};
+        std::unique_lock queue(m_queueMutex);
+        m_queue.push_back(&mine);
+        while (!mine.done) {
+            if (m_leading) {
+                m_queueChanged.wait(queue);
                 continue;
             }
-            if (rev.seq != through + 1) {
-                // The device believes the collector holds revisions it does not (a collector
-                // restored from an old backup): nothing is stored; staff must look.
-                return makeError(ErrorCode::WrongState,
-                                 "expected revision " + std::to_string(through + 1) +
-                                     " from this device next, got " + std::to_string(rev.seq));
-            }
-            if (!rev.unreadable.empty()) {
-                auto st = m_db.prepare(
-                    "INSERT INTO rejected (device_id, seq, record_id, reason, body, "
-                    "received_utc_ms) VALUES (?, ?, ?, ?, ?, ?)");
-                if (!st) return st.error();
-                st->bindBlob(1, idBytes(deviceId))
-                    .bind(2, static_cast<std::int64_t>(rev.seq))
-                    .bindBlob(3, idBytes(rev.recordId))
-                    .bind(4, rev.unreadable)
-                    .bindBlob(5, rev.body)
-                    .bind(6, nowMs);
-                if (auto s = st->run(); !s) return s.error();
-                reply.results.push_back({rev.seq, RevisionOutcome::Rejected, rev.unreadable});
-                through = rev.seq;
-                continue;
-            }
-            if (auto s = storeRevision(deviceId, rev, nowMs); !s) return s.error();
-            reply.results.push_back({rev.seq, RevisionOutcome::Stored, {}});
-            through = rev.seq;
+            m_leading = true;
+            std::vector<QueuedPush*> group;
+            group.swap(m_queue);
+            queue.unlock();
+            storeGroup(group);
+            queue.lock();
+            for (QueuedPush* p : group)
+                p->done = true;
+            m_leading = false;
+            m_queueChanged.notify_all();
         }
-        auto up = m_db.prepare(
-            "UPDATE devices SET received_through = ?, last_contact_utc_ms = ? WHERE device_id = ?");
-        if (!up) return up.error();
-        up->bind(1, static_cast<std::int64_t>(through))
-            .bind(2, nowMs)
-            .bindBlob(3, idBytes(deviceId));
-        if (auto s = up->run(); !s) return s.error();
-        if (auto s = tx->commit(); !s) return s.error();
-        reply.receivedThrough = through;
-        return reply;
+        return std::move(*mine.result);
     }
 
     Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request, std::size_t maxForms,
@@ -572,6 +578,106 @@ class SqliteCollector final : public CollectorStore {
     }
 
   private:
+    struct QueuedPush {
+        const Uuid* deviceId;
+        const PushBatch* batch;
+        std::int64_t nowMs;
+        std::optional<Result<PushReply>> result;
+        bool done;
+    };
+
+    void storeGroup(const std::vector<QueuedPush*>& group) {
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) {
+            for (QueuedPush* p : group)
+                p->result = tx.error();
+            return;
+        }
+        for (QueuedPush* p : group) {
+            auto savepoint = sql::Transaction::begin(m_db);
+            if (!savepoint) {
+                p->result = savepoint.error();
+                continue;
+            }
+            auto stored = pushLocked(*p->deviceId, *p->batch, p->nowMs);
+            if (stored) {
+                if (auto s = savepoint->commit(); !s) stored = s.error();
+            }
+            p->result = std::move(stored);  // a refused push's savepoint rolls back here
+        }
+        if (auto s = tx->commit(); !s) {
+            for (QueuedPush* p : group) {
+                if (*p->result) p->result = s.error();
+            }
+        }
+    }
+
+    Result<PushReply> pushLocked(const Uuid& deviceId, const PushBatch& batch, std::int64_t nowMs) {
+        std::uint64_t through = 0;
+        {
+            sql::Statement& dev = m_deviceState;
+            Resetting done{dev};
+            dev.bindBlob(1, idBytes(deviceId));
+            auto row = dev.step();
+            if (!row) return row.error();
+            if (!row.value()) return makeError(ErrorCode::NotFound, "unknown device");
+            if (!dev.columnIsNull(1)) return makeError(ErrorCode::WrongState, "device revoked");
+            through = static_cast<std::uint64_t>(dev.columnInt(0));
+        }
+
+        PushReply reply;
+        reply.results.reserve(batch.revisions.size());
+        for (const PushRevision& rev : batch.revisions) {
+            if (rev.seq <= through) {
+                // A resend carries the revision already held under that number. Another one
+                // means the device's numbering went back (its store restored from a backup):
+                // answered "duplicate", it would leave the device's outbox unsent.
+                auto same = holdsSame(deviceId, rev);
+                if (!same) return same.error();
+                if (!same.value()) {
+                    return makeError(ErrorCode::WrongState,
+                                     "revision " + std::to_string(rev.seq) +
+                                         " from this device is held already with another record: "
+                                         "the device's store has gone back (restored from a "
+                                         "backup?); nothing is stored, staff must look");
+                }
+                reply.results.push_back({rev.seq, RevisionOutcome::Duplicate, {}});
+                continue;
+            }
+            if (rev.seq != through + 1) {
+                // The device believes the collector holds revisions it does not (a collector
+                // restored from an old backup): nothing is stored; staff must look.
+                return makeError(ErrorCode::WrongState,
+                                 "expected revision " + std::to_string(through + 1) +
+                                     " from this device next, got " + std::to_string(rev.seq));
+            }
+            if (!rev.unreadable.empty()) {
+                sql::Statement& st = m_insertRejected;
+                st.bindBlob(1, idBytes(deviceId))
+                    .bind(2, static_cast<std::int64_t>(rev.seq))
+                    .bindBlob(3, idBytes(rev.recordId))
+                    .bind(4, rev.unreadable)
+                    .bindBlobStatic(5, rev.body)
+                    .bind(6, nowMs);
+                if (auto s = st.run(); !s) return s.error();
+                reply.results.push_back({rev.seq, RevisionOutcome::Rejected, rev.unreadable});
+                through = rev.seq;
+                continue;
+            }
+            if (auto s = storeRevision(deviceId, rev, nowMs); !s) return s.error();
+            reply.results.push_back({rev.seq, RevisionOutcome::Stored, {}});
+            through = rev.seq;
+        }
+        sql::Statement& up = m_advanceDevice;
+        up.bind(1, static_cast<std::int64_t>(through))
+            .bind(2, nowMs)
+            .bindBlob(3, idBytes(deviceId));
+        if (auto s = up.run(); !s) return s.error();
+        reply.receivedThrough = through;
+        return reply;
+    }
+
     Result<std::string> metaText(const char* key) {
         auto st = m_db.prepare("SELECT value FROM meta WHERE key = ?");
         if (!st) return st.error();
@@ -615,22 +721,23 @@ class SqliteCollector final : public CollectorStore {
     // Whether the revision held under (device, seq) is this one (same record and HLC; for a
     // revision set aside as unreadable, the same record). True when nothing is held to compare.
     Result<bool> holdsSame(const Uuid& deviceId, const PushRevision& rev) {
-        auto held =
-            m_db.prepare("SELECT record_id, hlc FROM revisions WHERE device_id = ? AND seq = ?");
-        if (!held) return held.error();
-        held->bindBlob(1, idBytes(deviceId)).bind(2, static_cast<std::int64_t>(rev.seq));
-        auto row = held->step();
-        if (!row) return row.error();
-        if (row.value()) {
-            return idFrom(held->columnBlob(0)) == rev.recordId &&
-                   static_cast<std::uint64_t>(held->columnInt(1)) == rev.hlc.value;
+        {
+            sql::Statement& held = m_heldRevision;
+            Resetting done{held};
+            held.bindBlob(1, idBytes(deviceId)).bind(2, static_cast<std::int64_t>(rev.seq));
+            auto row = held.step();
+            if (!row) return row.error();
+            if (row.value()) {
+                return idFrom(held.columnBlob(0)) == rev.recordId &&
+                       static_cast<std::uint64_t>(held.columnInt(1)) == rev.hlc.value;
+            }
         }
-        auto aside = m_db.prepare("SELECT record_id FROM rejected WHERE device_id = ? AND seq = ?");
-        if (!aside) return aside.error();
-        aside->bindBlob(1, idBytes(deviceId)).bind(2, static_cast<std::int64_t>(rev.seq));
-        auto rejected = aside->step();
+        sql::Statement& aside = m_heldRejected;
+        Resetting done{aside};
+        aside.bindBlob(1, idBytes(deviceId)).bind(2, static_cast<std::int64_t>(rev.seq));
+        auto rejected = aside.step();
         if (!rejected) return rejected.error();
-        if (rejected.value()) return idFrom(aside->columnBlob(0)) == rev.recordId;
+        if (rejected.value()) return idFrom(aside.columnBlob(0)) == rev.recordId;
         return true;
     }
 
@@ -639,12 +746,8 @@ class SqliteCollector final : public CollectorStore {
         // A clock a year off, either way, is accepted and flagged for staff, never dropped.
         const bool flagged = millis > nowMs + m_policy.futureToleranceMs ||
                              millis < nowMs - m_policy.pastToleranceMs;
-        auto ins = m_db.prepare(
-            "INSERT INTO revisions (device_id, seq, record_id, hlc, base_hlc, form_id, "
-            "form_version, body, damaged, damage_reason, clock_flagged, received_utc_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        if (!ins) return ins.error();
-        ins->bindBlob(1, idBytes(deviceId))
+        sql::Statement& ins = m_insertRevision;
+        ins.bindBlob(1, idBytes(deviceId))
             .bind(2, static_cast<std::int64_t>(rev.seq))
             .bindBlob(3, idBytes(rev.recordId))
             .bind(4, static_cast<std::int64_t>(rev.hlc.value))
@@ -652,72 +755,72 @@ class SqliteCollector final : public CollectorStore {
             .bind(6, rev.formId)
             .bind(7, static_cast<std::int64_t>(rev.formVersion));
         if (rev.damaged) {
-            ins->bindNull(8);
+            ins.bindNull(8);
         } else {
-            ins->bindBlob(8, rev.body);
+            ins.bindBlobStatic(8, rev.body);
         }
-        ins->bind(9, rev.damaged ? 1 : 0)
+        ins.bind(9, rev.damaged ? 1 : 0)
             .bind(10, rev.damageReason)
             .bind(11, flagged ? 1 : 0)
             .bind(12, nowMs);
-        if (auto s = ins->run(); !s) return s;
+        if (auto s = ins.run(); !s) return s;
         const std::int64_t rid = sqlite3LastRowid();
 
-        auto cur =
-            m_db.prepare("SELECT current_rid, hlc, first_device FROM records WHERE record_id = ?");
-        if (!cur) return cur.error();
-        cur->bindBlob(1, idBytes(rev.recordId));
-        auto row = cur->step();
-        if (!row) return row.error();
-        if (!row.value()) {
-            auto add = m_db.prepare(
-                "INSERT INTO records (record_id, current_rid, hlc, first_device, form_id) "
-                "VALUES (?, ?, ?, ?, ?)");
-            if (!add) return add.error();
-            add->bindBlob(1, idBytes(rev.recordId))
-                .bind(2, rid)
-                .bind(3, static_cast<std::int64_t>(rev.hlc.value))
-                .bindBlob(4, idBytes(deviceId))
-                .bind(5, rev.formId);
-            return add->run();
+        std::int64_t currentRid = 0;
+        std::uint64_t currentHlc = 0;
+        bool sameDevice = false;
+        {
+            sql::Statement& cur = m_currentRecord;
+            Resetting done{cur};
+            cur.bindBlob(1, idBytes(rev.recordId));
+            auto row = cur.step();
+            if (!row) return row.error();
+            if (!row.value()) {
+                sql::Statement& add = m_insertRecord;
+                add.bindBlob(1, idBytes(rev.recordId))
+                    .bind(2, rid)
+                    .bind(3, static_cast<std::int64_t>(rev.hlc.value))
+                    .bindBlob(4, idBytes(deviceId))
+                    .bind(5, rev.formId);
+                return add.run();
+            }
+            currentRid = cur.columnInt(0);
+            currentHlc = static_cast<std::uint64_t>(cur.columnInt(1));
+            sameDevice = idFrom(cur.columnBlob(2)) == deviceId;
         }
-        const std::int64_t currentRid = cur->columnInt(0);
-        const auto currentHlc = static_cast<std::uint64_t>(cur->columnInt(1));
-        cur.value().reset();
         // Made without seeing the current revision, on another device: both are kept, and the
         // pair waits for staff. (A revision based on the current one simply follows it.)
-        auto other = m_db.prepare("SELECT device_id FROM revisions WHERE rid = ?");
-        if (!other) return other.error();
-        other->bind(1, currentRid);
-        auto otherRow = other->step();
-        if (!otherRow) return otherRow.error();
-        const bool sameDevice = otherRow.value() && idFrom(other->columnBlob(0)) == deviceId;
-        other.value().reset();
         if (!sameDevice && rev.baseHlc != currentHlc) {
-            auto c = m_db.prepare(
-                "INSERT INTO conflicts (record_id, rid_a, rid_b, detected_utc_ms) VALUES (?, ?, ?, "
-                "?)");
-            if (!c) return c.error();
-            c->bindBlob(1, idBytes(rev.recordId)).bind(2, currentRid).bind(3, rid).bind(4, nowMs);
-            if (auto s = c->run(); !s) return s;
+            sql::Statement& c = m_insertConflict;
+            c.bindBlob(1, idBytes(rev.recordId)).bind(2, currentRid).bind(3, rid).bind(4, nowMs);
+            if (auto s = c.run(); !s) return s;
         }
         if (rev.hlc.value > currentHlc) {
-            auto up =
-                m_db.prepare("UPDATE records SET current_rid = ?, hlc = ? WHERE record_id = ?");
-            if (!up) return up.error();
-            up->bind(1, rid)
+            sql::Statement& up = m_updateRecord;
+            up.bind(1, rid)
                 .bind(2, static_cast<std::int64_t>(rev.hlc.value))
                 .bindBlob(3, idBytes(rev.recordId));
-            return up->run();
+            return up.run();
         }
         return Status::success();
     }
 
     std::int64_t sqlite3LastRowid() { return sqlite3_last_insert_rowid(m_db.handle()); }
 
-    std::mutex m_mutex;
+    std::mutex m_mutex;  // the writing connection and its statements
     sql::Database m_db;
+    std::mutex m_readMutex;  // the reading connection
+    sql::Database m_reader;
     CollectorPolicy m_policy;
+
+    std::mutex m_queueMutex;  // pushes waiting for a commit
+    std::condition_variable m_queueChanged;
+    std::vector<QueuedPush*> m_queue;
+    bool m_leading = false;
+
+    sql::Statement m_deviceState, m_heldRevision, m_heldRejected, m_insertRejected,
+        m_insertRevision, m_currentRecord, m_insertRecord, m_insertConflict, m_updateRecord,
+        m_advanceDevice, m_credential;
 };
 
 }  // namespace
@@ -768,7 +871,12 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
             return makeError(ErrorCode::NotAStore, path + " is not a Veld collector store");
         }
     }
-    return std::unique_ptr<CollectorStore>(new SqliteCollector(std::move(db.value()), policy));
+    auto reader = sql::Database::open(path, sql::OpenMode::ReadOnly);
+    if (!reader) return reader.error();
+    auto store =
+        std::make_unique<SqliteCollector>(std::move(db.value()), std::move(reader.value()), policy);
+    if (auto s = store->prepare(); !s) return s.error();
+    return std::unique_ptr<CollectorStore>(std::move(store));
 }
 
 }  // namespace veld::sync

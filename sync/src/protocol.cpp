@@ -85,7 +85,7 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
         rev.baseHlc = r->base_hlc();
         if (r->body()) rev.body.assign(r->body()->begin(), r->body()->end());
         if (!rev.damaged) {
-            auto record = decodeRecord(rev.body);
+            auto record = inspectRecord(rev.body);
             if (!record) {
                 // One unreadable body must not block the device's outbox: it is answered and
                 // kept aside on its own.
@@ -95,8 +95,8 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
                     record->deviceId != batch.deviceId)
                     return malformed("revision " + std::to_string(rev.seq) +
                                      " does not match the record it carries");
-                rev.formId = record->content.formId;
-                rev.formVersion = record->content.formVersion;
+                rev.formId = std::move(record->formId);
+                rev.formVersion = record->formVersion;
             }
         }
         batch.revisions.push_back(std::move(rev));

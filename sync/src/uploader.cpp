@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <random>
 
 #include <curl/curl.h>
@@ -63,25 +64,45 @@ std::string headerValue(const std::string& headers, const std::string& name) {
     return {};
 }
 
+// One libcurl handle for the requests of one sync round: its connection (and TLS session) is
+// kept between them instead of being set up again for every batch.
+class Http {
+  public:
+    Http() {
+        curlGlobal();
+        m_curl = curl_easy_init();
+    }
+    ~Http() {
+        if (m_curl) curl_easy_cleanup(m_curl);
+    }
+    Http(const Http&) = delete;
+    Http& operator=(const Http&) = delete;
+    [[nodiscard]] CURL* handle() const { return m_curl; }
+
+  private:
+    CURL* m_curl = nullptr;
+};
+
 // One POST of a protocol message. Errors are Io (network, TLS, timeouts: try again later) or
 // the collector's refusal (4xx: InvalidArgument, NotFound for auth, WrongState).
-Result<std::vector<std::uint8_t>> post(const Connection& c, const char* path,
-                                       const std::vector<std::uint8_t>& message, bool compress,
+Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const char* path,
+                                       const std::vector<std::uint8_t>& message, int zstdLevel,
                                        bool authenticate, std::int64_t* bytesOnWire = nullptr,
                                        const std::atomic<bool>* cancel = nullptr) {
-    curlGlobal();
     if (auto s = checkUrl(c.collector, c.allowPlainHttp); !s) return s.error();
-    CURL* curl = curl_easy_init();
+    CURL* curl = http.handle();
     if (!curl) return makeError(ErrorCode::Internal, "libcurl could not start");
+    // Options of an earlier request on this handle are not carried over; its connection is.
+    curl_easy_reset(curl);
     std::string body(message.begin(), message.end());
     curl_slist* headers = nullptr;
     headers = curl_slist_append(headers, (std::string("Content-Type: ") + kContentType).c_str());
     headers = curl_slist_append(headers, "Accept-Encoding: zstd");
     headers = curl_slist_append(headers, "Expect:");
-    if (compress && body.size() > 512) {
+    if (zstdLevel > 0 && body.size() > 512) {
         std::string packed(ZSTD_compressBound(body.size()), '\0');
         const std::size_t n =
-            ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), 3);
+            ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), zstdLevel);
         if (!ZSTD_isError(n)) {
             packed.resize(n);
             body = std::move(packed);
@@ -132,7 +153,6 @@ Result<std::vector<std::uint8_t>> post(const Connection& c, const char* path,
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
     if (bytesOnWire) *bytesOnWire = static_cast<std::int64_t>(body.size());
     if (rc != CURLE_OK) {
         if (sink.overflow)
@@ -215,7 +235,8 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     EnrolRequest request;
     request.code = code;
     request.deviceId = store.deviceId();
-    auto raw = post(c, kEnrolPath, encodeEnrolRequest(request), false, false);
+    Http http;
+    auto raw = post(http, c, kEnrolPath, encodeEnrolRequest(request), 0, false);
     if (!raw) return raw.error();
     auto reply = decodeEnrolResponse(raw.value());
     if (!reply) return reply.error();
@@ -249,33 +270,76 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
     p.recordsTotal = state->pending;
     p.bytesTotal = state->pendingBytes;
     if (progress) progress(p);
-    for (;;) {
-        if (cancel && cancel->load()) return makeError(ErrorCode::Io, "stopped");
-        auto pending = store.outboxPending(options.maxBatchRecords, options.maxBatchBytes);
-        if (!pending) return pending.error();
-        if (pending->empty()) break;
-        const std::uint64_t lastSent = pending->back().seq;
+    Http http;
+    // While one batch is on its way, the previous batch's acknowledgement is recorded and the
+    // next batch is read: the device's disk and the network (and the collector) work at once.
+    // Batches still go one at a time, in order, each only after the previous one was answered.
+    auto batch = store.outboxPending(options.maxBatchRecords, options.maxBatchBytes);
+    if (!batch) return batch.error();
+    int zstdLevel = 3;
+    std::uint64_t ackedThrough = 0;     // answered by the collector, not yet recorded
+    std::vector<OutboxEntry> answered;  // that batch, for the progress figures
+    const auto recordAcknowledgement = [&]() -> Status {
+        if (answered.empty()) return {};
+        if (auto s = store.acknowledgeThrough(ackedThrough); !s) return s;
+        for (const auto& e : answered) {
+            if (e.seq > ackedThrough) break;
+            ++p.recordsSent;
+            p.bytesSent += static_cast<std::int64_t>(e.body.size());
+        }
+        answered.clear();
+        if (progress) progress(p);
+        return {};
+    };
+    while (!batch->empty()) {
+        if (cancel && cancel->load()) {
+            (void)recordAcknowledgement();
+            return makeError(ErrorCode::Io, "stopped");
+        }
+        const std::uint64_t firstSent = batch->front().seq;
+        const std::uint64_t lastSent = batch->back().seq;
+        const auto message = encodePushRequest(store.deviceId(), batch.value());
         std::int64_t wire = 0;
-        auto raw = post(connection, kPushPath, encodePushRequest(store.deviceId(), pending.value()),
-                        options.compress, true, &wire, cancel);
+        const auto sendStart = std::chrono::steady_clock::now();
+        auto sending = std::async(std::launch::async, [&] {
+            return post(http, connection, kPushPath, message, options.compress ? zstdLevel : 0,
+                        true, &wire, cancel);
+        });
+        Status recorded = recordAcknowledgement();
+        auto next =
+            recorded ? store.outboxPending(options.maxBatchRecords, options.maxBatchBytes, lastSent)
+                     : Result<std::vector<OutboxEntry>>(recorded.error());
+        auto raw = sending.get();
+        // On a slow link bytes are what costs: zstd's level 3 (about 10% smaller than level 1).
+        // Where a batch went through at 5 MB/s or more, round trip and commit included (a LAN),
+        // those 10% cost less time than level 3 takes over level 1, so level 1 is used.
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - sendStart).count();
+        zstdLevel = static_cast<double>(wire) / std::max(seconds, 1e-6) >= 5e6 ? 1 : 3;
+        if (!recorded) return recorded.error();
         if (!raw) return raw.error();
         auto reply = decodePushResponse(raw.value());
         if (!reply) return reply.error();
         // Only what was sent and is held by the collector leaves the outbox.
         const std::uint64_t through = std::min(reply->receivedThrough, lastSent);
-        if (through < pending->front().seq) {
+        if (through < firstSent) {
             return makeError(ErrorCode::WrongState,
                              "the collector did not take the batch (received through " +
                                  std::to_string(reply->receivedThrough) + ")");
         }
-        if (auto s = store.acknowledgeThrough(through); !s) return s.error();
-        for (const auto& e : pending.value()) {
-            if (e.seq > through) break;
-            ++p.recordsSent;
-            p.bytesSent += static_cast<std::int64_t>(e.body.size());
+        ackedThrough = through;
+        answered = std::move(batch.value());
+        if (through < lastSent) {
+            // Part of the batch was not taken: it goes again, before anything after it.
+            next = store.outboxPending(options.maxBatchRecords, options.maxBatchBytes, through);
         }
-        if (progress) progress(p);
+        if (!next) {
+            (void)recordAcknowledgement();
+            return next.error();
+        }
+        batch = std::move(next);
     }
+    if (auto s = recordAcknowledgement(); !s) return s.error();
     if (options.pull) {
         p.state = Progress::State::Pulling;
         if (progress) progress(p);
@@ -283,8 +347,9 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         const std::string saved = settingOr(store, "sync.form_cursor");
         if (!saved.empty()) cursor = std::strtoull(saved.c_str(), nullptr, 10);
         for (int round = 0; round < 1000; ++round) {
-            auto raw = post(connection, kPullPath, encodePullRequest({kProtocolVersion, cursor}),
-                            false, true, nullptr, cancel);
+            auto raw =
+                post(http, connection, kPullPath, encodePullRequest({kProtocolVersion, cursor}), 0,
+                     true, nullptr, cancel);
             if (!raw) return raw.error();
             auto reply = decodePullResponse(raw.value());
             if (!reply) return reply.error();

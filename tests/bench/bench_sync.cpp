@@ -7,12 +7,16 @@
 //   the collector's revisions table in batches of the same size with the same durability (WAL,
 //   synchronous=FULL). Both HTTP runs go through the same counting relay, which measures the
 //   bytes on the wire;
-// - 100 devices (threads, each enrolled over /v1/enrol) each pushing batches of 100 records at
-//   once into a collector that already holds 1,000,000 records (written into its file with SQL
-//   before it starts: pushing them would take as long as the rest of the run): records/s, the
-//   time from sending a batch to its acknowledgement (p50, p99), and failed requests;
-// - one record per request from 1, 10 and 50 clients at once, 30 s each: records/s.
-// Devices here send as the uploader does: a new connection per request, zstd above 512 bytes.
+// - 100 devices (threads, each enrolled over /v1/enrol) each pushing batches of 100 records
+//   into a collector that already holds 1,000,000 records (written into its file with SQL
+//   before it starts: pushing them would take as long as the rest of the run). First all at
+//   once, back to back: records/s (capacity), time from sending a batch to its acknowledgement
+//   (p50, p99). Then each device on its own schedule at a total of 20,000 records/s: the
+//   acknowledgement times a device sees below saturation (p50, p99). Failed requests.
+// - one record per request from 1, 10 and 50 clients at once, 30 s each: records/s (a new
+//   connection per request, as simple clients send them).
+// Devices here send as the uploader does: zstd above 512 bytes; a device keeps its connection
+// between its batches.
 //
 // Output on stdout, one line per figure and nothing else:
 //   bench NAME: VALUE UNIT (baseline)
@@ -39,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -89,6 +94,11 @@ struct Settings {
     int devices = 100;
     int batchesPerDevice = 10;
     std::size_t batchRecords = 100;
+    // Then each device sends one batch every devices * batchRecords / pacedRecordsPerSecond
+    // seconds, from a random starting moment: a steady total load, to measure acknowledgement
+    // times at a rate below saturation.
+    int pacedBatchesPerDevice = 10;
+    double pacedRecordsPerSecond = 20'000;
     double secondsPerLevel = 30;
     std::vector<int> clientLevels{1, 10, 50};
     bool help = false;
@@ -380,12 +390,29 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* user) {
     return size * n;
 }
 
-// One POST on a new connection (as the uploader makes them).
+// A device's connection: one libcurl handle whose connection is kept between its requests, as
+// the uploader keeps it through a sync round.
+class Connection {
+  public:
+    Connection() : m_curl(curl_easy_init()) {
+        if (!m_curl) throw std::runtime_error("libcurl could not start");
+    }
+    ~Connection() { curl_easy_cleanup(m_curl); }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    [[nodiscard]] CURL* handle() const { return m_curl; }
+
+  private:
+    CURL* m_curl;
+};
+
+// One POST, on `connection` when given, else on a new connection of its own.
 Posted post(const std::string& url, const std::string& body,
-            const std::vector<std::string>& headers) {
+            const std::vector<std::string>& headers, Connection* connection = nullptr) {
     Posted out;
-    CURL* curl = curl_easy_init();
+    CURL* curl = connection ? connection->handle() : curl_easy_init();
     if (!curl) throw std::runtime_error("libcurl could not start");
+    curl_easy_reset(curl);
     curl_slist* list = nullptr;
     for (const auto& h : headers)
         list = curl_slist_append(list, h.c_str());
@@ -403,7 +430,7 @@ Posted post(const std::string& url, const std::string& body,
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
     if (rc != CURLE_OK) out.error = curl_easy_strerror(rc);
     curl_slist_free_all(list);
-    curl_easy_cleanup(curl);
+    if (!connection) curl_easy_cleanup(curl);
     return out;
 }
 
@@ -765,14 +792,30 @@ void benchManyDevices(const TempDir& dir, const Settings& settings,
     std::size_t nextCode = 0;
 
     // Each device enrols and prepares its batches (as its outbox would hold them) before the
-    // start; then all push at once, each waiting for a batch's acknowledgement before the next.
+    // start. Then, first, all push at once, each sending its next batch as soon as the previous
+    // one is acknowledged: the collector's capacity. In such a closed loop every device always
+    // has a batch waiting, so the time to an acknowledgement is the queue of the other 99
+    // devices' batches (Little's law: 100 batches / capacity), whatever the collector does.
+    // Second, each device sends a batch on its own schedule, at a total rate below capacity,
+    // as devices do when they come online at different moments: the acknowledgement times
+    // there are what a device waits. They are counted from the moment a batch was due, so a
+    // batch held up behind its own device's previous one counts its delay too.
     const auto devices = static_cast<std::size_t>(settings.devices);
+    const int totalBatches = settings.batchesPerDevice + settings.pacedBatchesPerDevice;
+    const auto interval = std::chrono::duration<double>(
+        static_cast<double>(devices * settings.batchRecords) / settings.pacedRecordsPerSecond);
     std::vector<std::vector<double>> latencies(devices);
+    std::vector<std::vector<double>> pacedLatencies(devices);
     std::atomic<int> errors{0};
     std::atomic<std::int64_t> stored{0};
+    std::atomic<std::int64_t> pacedStored{0};
     std::atomic<int> setupFailures{0};
     Failures failures;
+    Failures pacedFailures;
     std::barrier start(static_cast<std::ptrdiff_t>(devices) + 1);
+    Clock::time_point pacedZero;
+    const auto markPacedZero = [&pacedZero]() noexcept { pacedZero = Clock::now(); };
+    std::barrier pacedStart(static_cast<std::ptrdiff_t>(devices) + 1, markPacedZero);
     std::vector<std::thread> threads;
     for (std::size_t d = 0; d < devices; ++d) {
         threads.emplace_back([&, d, code = codes[nextCode++]] {
@@ -781,7 +824,7 @@ void benchManyDevices(const TempDir& dir, const Settings& settings,
             try {
                 device = enrolOverHttp(url, code);
                 std::uint64_t seq = 0;
-                for (int b = 0; b < settings.batchesPerDevice; ++b) {
+                for (int b = 0; b < totalBatches; ++b) {
                     std::vector<OutboxEntry> entries;
                     for (std::size_t k = 0; k < settings.batchRecords; ++k) {
                         ++seq;
@@ -798,36 +841,58 @@ void benchManyDevices(const TempDir& dir, const Settings& settings,
                 ++setupFailures;
                 batches.clear();
             }
-            start.arrive_and_wait();
-            std::uint64_t through = 0;
-            for (const auto& [body, compressed] : batches) {
+            Connection connection;
+            const auto send = [&](const std::pair<std::string, bool>& batch, Clock::time_point due,
+                                  std::vector<double>& times, Failures& failed) {
                 for (int attempt = 0; attempt < 5; ++attempt) {
-                    const auto t0 = Clock::now();
-                    const auto posted = post(url + sync::kPushPath, body,
-                                             protocolHeaders(device.credential, compressed));
-                    const double ms = secondsSince(t0) * 1000;
+                    const auto posted =
+                        post(url + sync::kPushPath, batch.first,
+                             protocolHeaders(device.credential, batch.second), &connection);
                     if (posted.status == 200) {
-                        latencies[d].push_back(ms);
-                        through += settings.batchRecords;
-                        break;
+                        times.push_back(secondsSince(due) * 1000);
+                        return true;
                     }
                     ++errors;
-                    failures.add(posted);
+                    failed.add(posted);
                 }
+                return false;
+            };
+            start.arrive_and_wait();
+            std::size_t b = 0;
+            for (; b < batches.size() && b < static_cast<std::size_t>(settings.batchesPerDevice);
+                 ++b) {
+                if (send(batches[b], Clock::now(), latencies[d], failures))
+                    stored += static_cast<std::int64_t>(settings.batchRecords);
             }
-            stored += static_cast<std::int64_t>(through);
+            pacedStart.arrive_and_wait();
+            std::mt19937_64 random(d + 1);
+            const auto first =
+                pacedZero + std::chrono::duration_cast<Clock::duration>(
+                                interval * std::uniform_real_distribution<double>(0, 1)(random));
+            for (int k = 0; b < batches.size(); ++b, ++k) {
+                const auto due = first + std::chrono::duration_cast<Clock::duration>(interval * k);
+                std::this_thread::sleep_until(due);
+                if (send(batches[b], due, pacedLatencies[d], pacedFailures))
+                    pacedStored += static_cast<std::int64_t>(settings.batchRecords);
+            }
         });
     }
     start.arrive_and_wait();
     const auto pushStart = Clock::now();
+    pacedStart.arrive_and_wait();  // every device has had all its closed-loop batches answered
+    const double seconds = secondsSince(pushStart);
     for (auto& t : threads)
         t.join();
-    const double seconds = secondsSince(pushStart);
+    const double pacedSeconds = secondsSince(pacedZero);
     if (setupFailures > 0) throw std::runtime_error("devices could not enrol");
     failures.report("sync_" + tag);
+    pacedFailures.report("sync_" + tag + "_paced");
     std::vector<double> all;
     for (const auto& l : latencies)
         all.insert(all.end(), l.begin(), l.end());
+    std::vector<double> paced;
+    for (const auto& l : pacedLatencies)
+        paced.insert(paced.end(), l.begin(), l.end());
     const double recordsPerSecond = static_cast<double>(stored.load()) / seconds;
 
     printFigure("sync_" + tag, recordsPerSecond, "records/s", oneDeviceRecordsPerSecond,
@@ -835,6 +900,12 @@ void benchManyDevices(const TempDir& dir, const Settings& settings,
     printBaseline("sync_" + tag + "_ack_p50", percentile(all, 0.5), "ms");
     printFigure("sync_" + tag + "_ack_p99", percentile(all, 0.99), "ms", percentile(all, 0.5),
                 "sync_" + tag + "_ack_p50");
+    printBaseline("sync_" + tag + "_paced_offered", settings.pacedRecordsPerSecond, "records/s");
+    printFigure("sync_" + tag + "_paced", static_cast<double>(pacedStored.load()) / pacedSeconds,
+                "records/s", settings.pacedRecordsPerSecond, "sync_" + tag + "_paced_offered");
+    printBaseline("sync_" + tag + "_paced_ack_p50", percentile(paced, 0.5), "ms");
+    printFigure("sync_" + tag + "_paced_ack_p99", percentile(paced, 0.99), "ms",
+                percentile(paced, 0.5), "sync_" + tag + "_paced_ack_p50");
     printBaseline("sync_" + tag + "_errors", errors.load(), "requests");
 
     // (e) One record per request, from 1, 10 and 50 clients at once, into the same collector.
@@ -905,7 +976,7 @@ void benchManyDevices(const TempDir& dir, const Settings& settings,
     collector.stop();
     auto held = must(sync::openSqliteCollector(collectorFile, false), "collector store");
     if (must(held->stats(), "stats").records <
-        settings.fill + static_cast<std::int64_t>(stored.load()))
+        settings.fill + static_cast<std::int64_t>(stored.load() + pacedStored.load()))
         throw std::runtime_error("the collector lost records of the 100 devices");
 }
 
@@ -933,6 +1004,8 @@ std::optional<Settings> parseArgs(int argc, char** argv, std::string& error) {
             s.fill = 20'000;
             s.devices = 20;
             s.batchesPerDevice = 2;
+            s.pacedBatchesPerDevice = 2;
+            s.pacedRecordsPerSecond = 2'000;
             s.secondsPerLevel = 1;
         } else if (arg == "--records" || arg == "--fill" || arg == "--seconds") {
             std::optional<std::int64_t> n = i + 1 < argc ? number(argv[i + 1]) : std::nullopt;

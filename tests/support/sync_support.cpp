@@ -314,6 +314,48 @@ HttpReply RawConnection::finish(int timeoutMs) {
     return reply;
 }
 
+HttpReply RawConnection::readReply(int timeoutMs) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    HttpReply reply;
+    for (;;) {
+        const auto end = m_received.find("\r\n\r\n");
+        if (end != std::string::npos) {
+            std::string head = m_received.substr(0, end);
+            std::size_t length = 0;
+            std::string lower = head;
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (const auto at = lower.find("\r\ncontent-length:"); at != std::string::npos)
+                length = std::strtoul(lower.c_str() + at + 17, nullptr, 10);
+            if (m_received.size() >= end + 4 + length) {
+                reply.status = std::atoi(m_received.c_str() + 9);
+                reply.head = std::move(head);
+                reply.body = m_received.substr(end + 4, length);
+                m_received.erase(0, end + 4 + length);
+                break;
+            }
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        if (m_closed || left <= 0) break;
+        pollfd p{m_fd, POLLIN, 0};
+        const int rc = ::poll(&p, 1, static_cast<int>(left));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) break;
+        char buf[16384];
+        const ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            m_received.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+            m_closed = true;
+        }
+    }
+    reply.closedByServer = m_closed;
+    reply.seconds = secondsOpen();
+    return reply;
+}
+
 HttpReply httpExchange(int port, const std::string& request, int timeoutMs) {
     RawConnection c(port);
     (void)c.send(request);  // the server may answer (and close) before taking the whole body

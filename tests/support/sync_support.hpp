@@ -115,6 +115,9 @@ class RawConnection {
     bool send(const std::string& bytes);
     /// Reads until the server closes the connection or `timeoutMs` passes; parses the answer.
     HttpReply finish(int timeoutMs);
+    /// Reads one whole answer (headers and a Content-Length body) and leaves the connection
+    /// open for the next request; status 0 when none came within `timeoutMs`.
+    HttpReply readReply(int timeoutMs);
     /// Ends the request: the server reads end-of-file after what was sent.
     void shutdownWrite();
     /// Whether the server has closed the connection (checked without waiting).

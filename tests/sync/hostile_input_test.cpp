@@ -406,3 +406,54 @@ TEST_CASE("many devices connecting at the same moment are all answered") {
         CHECK(std::count(statuses.begin(), statuses.end(), 200) == kDevices);
     }
 }
+
+TEST_CASE("idle keep-alive connections hold no worker, and --max-connections caps them") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start({"--threads", "2", "--max-connections", "6"});
+    const std::string health = "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+    // Five clients each make a request and keep their connection open, idle: more than the two
+    // worker threads, fewer than the cap.
+    std::vector<std::unique_ptr<test::RawConnection>> idle;
+    for (int i = 0; i < 5; ++i) {
+        idle.push_back(std::make_unique<test::RawConnection>(collector.port()));
+        REQUIRE(idle.back()->send(health));
+        const auto reply = idle.back()->readReply(5000);
+        REQUIRE(reply.status == 200);
+        CHECK_FALSE(reply.closedByServer);
+    }
+    // A device is answered at once, not after an idle connection's keep-alive time (5 s) ...
+    auto device = test::openDevice(dir.file("device.veld"));
+    test::addFinalized(device, 3);
+    const auto connection = test::enrolDevice(device, collector);
+    const auto started = std::chrono::steady_clock::now();
+    auto round = sync::syncOnce(device, connection, {});
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 3);
+    CHECK(waited < 2.5);
+    // ... and an idle connection goes on serving when its client comes back.
+    REQUIRE(idle.front()->send(health));
+    CHECK(idle.front()->readReply(5000).status == 200);
+
+    // With six connections open, a seventh is told the collector is busy, and closed.
+    test::RawConnection sixth(collector.port());
+    REQUIRE(sixth.send(health));
+    CHECK(sixth.readReply(5000).status == 200);
+    test::RawConnection seventh(collector.port());
+    REQUIRE(seventh.send(health));
+    const auto busy = seventh.finish(5000);
+    CHECK(busy.status == 503);
+    CHECK(busy.head.find("Retry-After") != std::string::npos);
+    CHECK(busy.closedByServer);
+
+    // Once clients go, room is made again.
+    idle.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(test::httpExchange(
+              collector.port(),
+              "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5000)
+              .status == 200);
+}

@@ -23,11 +23,11 @@ using namespace veld;
 
 namespace {
 
-// A TCP proxy that cuts connections: for each new connection it picks, at random, to pass it
-// whole, to cut the request after some of its bytes, or to cut the reply after some of its
-// bytes. Offsets are drawn up to the largest request (reply) of that endpoint seen so far, so
-// cuts land inside real messages, also exactly at their end (the collector then has the whole
-// request, and the device gets no reply).
+// A TCP proxy that cuts connections: for each request it picks, at random, to pass it whole,
+// to cut the request after some of its bytes, or to cut the reply after some of its bytes. Offsets
+// are drawn up to the largest request (reply) of that endpoint seen so far, so cuts land inside
+// real messages, also exactly at their end (the collector then has the whole request, and the
+// device gets no reply).
 class CuttingProxy {
   public:
     CuttingProxy(int upstreamPort, std::uint32_t seed, double cutShare)
@@ -167,11 +167,16 @@ class CuttingProxy {
                     continue;
                 }
                 std::size_t count = static_cast<std::size_t>(n);
-                std::size_t& moved = side == 0 ? up : down;
-                if (side == 0 && up == 0) {
+                // Devices keep their connection between requests, and send the next request only
+                // after the reply to the last: bytes going up after bytes came down begin a new
+                // request, with a plan of its own.
+                if (side == 0 && (up == 0 || down > 0)) {
+                    if (down > 0) seen(path, up, down);
+                    up = down = 0;
                     path = endpoint(buf, count);
                     p = plan(path);
                 }
+                std::size_t& moved = side == 0 ? up : down;
                 const bool cutHere = p.cut == (side == 0 ? Cut::Up : Cut::Down);
                 if (cutHere && moved + count >= p.offset) {
                     count = p.offset - moved;
@@ -192,7 +197,7 @@ class CuttingProxy {
                 ::setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
                 ::setsockopt(server, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
             }
-        } else {
+        } else if (down > 0) {
             seen(path, up, down);
         }
         ::close(client);

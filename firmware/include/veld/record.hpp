@@ -163,4 +163,19 @@ Status checkRecordBody(std::span<const std::uint8_t> body);
 /// Verifies and decodes a body.
 Result<Record> decodeRecord(std::span<const std::uint8_t> body);
 
+/// What identifies a record, without its answers.
+struct RecordHeader {
+    Uuid id;
+    Uuid deviceId;
+    HlcTimestamp hlc;
+    std::string formId;
+    std::uint32_t formVersion = 0;
+    std::optional<Uuid> caseId;
+    bool finalized = false;
+};
+
+/// Verifies a body exactly as decodeRecord() does, but decodes only its header: for code that
+/// passes bodies on (the collector) and needs to know they are sound, not what they say.
+Result<RecordHeader> inspectRecord(std::span<const std::uint8_t> body);
+
 }  // namespace veld

@@ -229,8 +229,10 @@ class Store {
     // ---- Outbox -----------------------------------------------------------------------------
     /// The oldest waiting revisions, at most `maxEntries` and at most `maxBytes` of bodies (but
     /// always at least one entry when any is waiting, however large). Bodies are verified; bad ones
-    /// are quarantined and returned as damaged entries.
-    Result<std::vector<OutboxEntry>> outboxPending(std::size_t maxEntries, std::size_t maxBytes);
+    /// are quarantined and returned as damaged entries. With `afterSeq`, the entries after that
+    /// number (an uploader reads its next batch while the previous one is on its way).
+    Result<std::vector<OutboxEntry>> outboxPending(std::size_t maxEntries, std::size_t maxBytes,
+                                                   std::uint64_t afterSeq = 0);
     /// The collector holds every revision through `seq`: they leave the outbox and their records
     /// become Sent. Acknowledging an older number again is harmless; a number beyond the last
     /// one given out is refused. The caller acknowledges only what it has sent and the collector

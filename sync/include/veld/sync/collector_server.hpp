@@ -20,7 +20,7 @@ struct ServerConfig {
     std::size_t maxRequestBytes = 32u << 20;
     int requestTimeoutSeconds = 10;  // a request moves 16 KiB (or ends) within this, each way
     int threads = 8;                 // requests handled at once
-    int maxConnections = 256;        // beyond this, new requests get 503
+    int maxConnections = 256;        // open connections (idle ones too); beyond, 503 and close
     bool logRequests = true;
 };
 
