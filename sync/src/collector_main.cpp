@@ -145,6 +145,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "veld-collector: --tls-cert and --tls-key go together\n");
         return 2;
     }
+    // SIGTERM and SIGINT are taken by one thread, which stops the server; every other thread
+    // (the store's checkpointer, the server's) inherits the blocked mask, so they are blocked
+    // before any thread starts.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGTERM);
+    sigaddset(&stopSignals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
     auto opened = veld::sync::openSqliteCollector(store, false);
     if (!opened) {
         std::fprintf(stderr, "veld-collector: %s\n", opened.error().describe().c_str());
@@ -154,14 +163,6 @@ int main(int argc, char** argv) {
         }
         return 1;
     }
-    // SIGTERM and SIGINT are taken by one thread, which stops the server; every other thread
-    // (the server's) inherits the blocked mask.
-    sigset_t stopSignals;
-    sigemptyset(&stopSignals);
-    sigaddset(&stopSignals, SIGTERM);
-    sigaddset(&stopSignals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-    signal(SIGPIPE, SIG_IGN);
 
     std::shared_ptr<veld::sync::CollectorStore> shared(std::move(opened.value()));
     veld::sync::CollectorServer server(config, shared);

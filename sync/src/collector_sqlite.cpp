@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -167,8 +168,30 @@ struct Resetting {
 
 class SqliteCollector final : public CollectorStore {
   public:
-    SqliteCollector(sql::Database db, sql::Database reader, CollectorPolicy policy)
-        : m_db(std::move(db)), m_reader(std::move(reader)), m_policy(policy) {}
+    SqliteCollector(sql::Database db, sql::Database reader, sql::Database checkpointer,
+                    CollectorPolicy policy)
+        : m_db(std::move(db)),
+          m_reader(std::move(reader)),
+          m_checkpointer(std::move(checkpointer)),
+          m_policy(policy) {
+        // Checkpoints (copying the WAL back into the database file) run on a thread of their own
+        // instead of inside whichever commit crossed SQLite's threshold: a push never waits for
+        // one. The hook replaces SQLite's automatic checkpoints on the writing connection.
+        sqlite3_wal_hook(m_db.handle(), &SqliteCollector::walGrew, this);
+        m_checkpointThread = std::thread([this] { checkpointLoop(); });
+    }
+
+    ~SqliteCollector() override {
+        {
+            std::lock_guard lock(m_checkpointMutex);
+            m_closing = true;
+        }
+        m_checkpointWanted.notify_all();
+        m_checkpointThread.join();
+        sqlite3_wal_hook(m_db.handle(), nullptr, nullptr);
+    }
+    SqliteCollector(const SqliteCollector&) = delete;
+    SqliteCollector& operator=(const SqliteCollector&) = delete;
 
     /// Prepares the statements every push and every request runs, once.
     Status prepare() {
@@ -578,6 +601,35 @@ class SqliteCollector final : public CollectorStore {
     }
 
   private:
+    static constexpr int kCheckpointPages = 2000;  // about 8 MiB of WAL
+
+    static int walGrew(void* self, sqlite3*, const char*, int pages) {
+        if (pages >= kCheckpointPages) {
+            auto* me = static_cast<SqliteCollector*>(self);
+            {
+                std::lock_guard lock(me->m_checkpointMutex);
+                me->m_checkpointDue = true;
+            }
+            me->m_checkpointWanted.notify_one();
+        }
+        return SQLITE_OK;
+    }
+
+    void checkpointLoop() {
+        std::unique_lock lock(m_checkpointMutex);
+        for (;;) {
+            m_checkpointWanted.wait(lock, [this] { return m_checkpointDue || m_closing; });
+            if (m_closing) return;
+            m_checkpointDue = false;
+            lock.unlock();
+            // PASSIVE: copies what no reader still needs, never blocks the writer. What it
+            // cannot copy now is copied by a later round (or when the collector closes).
+            (void)sqlite3_wal_checkpoint_v2(m_checkpointer.handle(), nullptr,
+                                            SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            lock.lock();
+        }
+    }
+
     struct QueuedPush {
         const Uuid* deviceId;
         const PushBatch* batch;
@@ -811,7 +863,14 @@ class SqliteCollector final : public CollectorStore {
     sql::Database m_db;
     std::mutex m_readMutex;  // the reading connection
     sql::Database m_reader;
+    sql::Database m_checkpointer;  // used by the checkpoint thread only
     CollectorPolicy m_policy;
+
+    std::mutex m_checkpointMutex;
+    std::condition_variable m_checkpointWanted;
+    bool m_checkpointDue = false;
+    bool m_closing = false;
+    std::thread m_checkpointThread;
 
     std::mutex m_queueMutex;  // pushes waiting for a commit
     std::condition_variable m_queueChanged;
@@ -831,8 +890,10 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
     auto db = sql::Database::open(
         path, create ? sql::OpenMode::ReadWriteCreate : sql::OpenMode::ReadWrite);
     if (!db) return db.error();
-    for (const char* pragma :
-         {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL"}) {
+    // A larger page cache than SQLite's 2 MiB default: the revisions' and records' indexes are
+    // touched at random places by every push.
+    for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON",
+                               "PRAGMA synchronous = FULL", "PRAGMA cache_size = -65536"}) {
         if (auto s = db->exec(pragma); !s) return s.error();
     }
     auto version = db->queryInt("PRAGMA user_version");
@@ -873,8 +934,11 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
     }
     auto reader = sql::Database::open(path, sql::OpenMode::ReadOnly);
     if (!reader) return reader.error();
-    auto store =
-        std::make_unique<SqliteCollector>(std::move(db.value()), std::move(reader.value()), policy);
+    auto checkpointer = sql::Database::open(path, sql::OpenMode::ReadWrite);
+    if (!checkpointer) return checkpointer.error();
+    if (auto s = checkpointer->exec("PRAGMA synchronous = FULL"); !s) return s.error();
+    auto store = std::make_unique<SqliteCollector>(std::move(db.value()), std::move(reader.value()),
+                                                   std::move(checkpointer.value()), policy);
     if (auto s = store->prepare(); !s) return s.error();
     return std::unique_ptr<CollectorStore>(std::move(store));
 }
