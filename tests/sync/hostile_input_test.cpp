@@ -410,11 +410,12 @@ TEST_CASE("many devices connecting at the same moment are all answered") {
 TEST_CASE("idle keep-alive connections hold no worker, and --max-connections caps them") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    collector.start({"--threads", "2", "--max-connections", "6"});
+    collector.start({"--threads", "2", "--max-connections", "7"});
     const std::string health = "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
     // Five clients each make a request and keep their connection open, idle: more than the two
-    // worker threads, fewer than the cap.
+    // worker threads, and room under the cap for the device's connection (and its enrolment
+    // connection, which the collector may not have seen closing yet).
     std::vector<std::unique_ptr<test::RawConnection>> idle;
     for (int i = 0; i < 5; ++i) {
         idle.push_back(std::make_unique<test::RawConnection>(collector.port()));
@@ -438,13 +439,18 @@ TEST_CASE("idle keep-alive connections hold no worker, and --max-connections cap
     REQUIRE(idle.front()->send(health));
     CHECK(idle.front()->readReply(5000).status == 200);
 
-    // With six connections open, a seventh is told the collector is busy, and closed.
+    // The device's connections are closed (the collector sees that within milliseconds). With
+    // seven connections open, an eighth is told the collector is busy, and closed.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
     test::RawConnection sixth(collector.port());
     REQUIRE(sixth.send(health));
     CHECK(sixth.readReply(5000).status == 200);
     test::RawConnection seventh(collector.port());
     REQUIRE(seventh.send(health));
-    const auto busy = seventh.finish(5000);
+    CHECK(seventh.readReply(5000).status == 200);
+    test::RawConnection eighth(collector.port());
+    REQUIRE(eighth.send(health));
+    const auto busy = eighth.finish(5000);
     CHECK(busy.status == 503);
     CHECK(busy.head.find("Retry-After") != std::string::npos);
     CHECK(busy.closedByServer);
