@@ -18,7 +18,7 @@ namespace veld::sync {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr std::int32_t kApplicationId = 0x56454C43;  // "VELC"
 
 constexpr const char* kSchema = R"sql(
@@ -165,6 +165,28 @@ struct Resetting {
     sql::Statement& st;
     ~Resetting() { st.reset(); }
 };
+
+// Version 2: central staff's review of each record. A record without a row in `reviews` is
+// "received"; every change is kept in `review_history` (nothing is overwritten or deleted).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE reviews (
+    record_id      BLOB PRIMARY KEY NOT NULL REFERENCES records (record_id),
+    state          INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),
+    changed_utc_ms INTEGER NOT NULL,
+    changed_by     TEXT NOT NULL
+) STRICT;
+CREATE INDEX reviews_by_state ON reviews (state);
+
+CREATE TABLE review_history (
+    hid       INTEGER PRIMARY KEY,
+    record_id BLOB NOT NULL REFERENCES records (record_id),
+    state     INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),
+    comment   TEXT NOT NULL DEFAULT '',
+    utc_ms    INTEGER NOT NULL,
+    actor     TEXT NOT NULL
+) STRICT;
+CREATE INDEX review_history_by_record ON review_history (record_id, hid);
+)sql";
 
 class SqliteCollector final : public CollectorStore {
   public:
@@ -600,6 +622,99 @@ class SqliteCollector final : public CollectorStore {
         return metaText("collector_id");
     }
 
+    Status setReview(const Uuid& recordId, ReviewState state, const std::string& comment,
+                     std::int64_t nowMs, const std::string& actor) override {
+        if (comment.size() > kMaxReviewCommentBytes) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "a review comment is limited to " +
+                                 std::to_string(kMaxReviewCommentBytes) + " bytes");
+        }
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto known = m_db.prepare("SELECT 1 FROM records WHERE record_id = ?");
+        if (!known) return known.error();
+        known->bindBlob(1, idBytes(recordId));
+        auto row = known->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "no record with that id");
+        known.value().reset();
+        const auto code = static_cast<std::int64_t>(state);
+        auto up = m_db.prepare(
+            "INSERT INTO reviews (record_id, state, changed_utc_ms, changed_by) VALUES (?1, ?2, "
+            "?3, ?4) ON CONFLICT (record_id) DO UPDATE SET state = ?2, changed_utc_ms = ?3, "
+            "changed_by = ?4");
+        if (!up) return up.error();
+        up->bindBlob(1, idBytes(recordId)).bind(2, code).bind(3, nowMs).bind(4, actor);
+        if (auto s = up->run(); !s) return s;
+        auto history = m_db.prepare(
+            "INSERT INTO review_history (record_id, state, comment, utc_ms, actor) "
+            "VALUES (?, ?, ?, ?, ?)");
+        if (!history) return history.error();
+        history->bindBlob(1, idBytes(recordId))
+            .bind(2, code)
+            .bind(3, comment)
+            .bind(4, nowMs)
+            .bind(5, actor);
+        if (auto s = history->run(); !s) return s;
+        // The audit log names the record and the new state; the comment stays in the history.
+        if (auto s = auditLocked(nowMs, actor, "review", recordId.toString(),
+                                 std::string(reviewStateName(state)));
+            !s)
+            return s;
+        return tx->commit();
+    }
+
+    Result<RecordReview> review(const Uuid& recordId) override {
+        std::lock_guard lock(m_mutex);
+        auto known = m_db.prepare(
+            "SELECT r.state FROM records x LEFT JOIN reviews r ON r.record_id = x.record_id "
+            "WHERE x.record_id = ?");
+        if (!known) return known.error();
+        known->bindBlob(1, idBytes(recordId));
+        auto row = known->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "no record with that id");
+        RecordReview out;
+        if (!known->columnIsNull(0)) out.state = static_cast<ReviewState>(known->columnInt(0));
+        known.value().reset();
+        auto st = m_db.prepare(
+            "SELECT state, comment, utc_ms, actor FROM review_history WHERE record_id = ? "
+            "ORDER BY hid");
+        if (!st) return st.error();
+        st->bindBlob(1, idBytes(recordId));
+        for (;;) {
+            auto next = st->step();
+            if (!next) return next.error();
+            if (!next.value()) break;
+            out.history.push_back({static_cast<ReviewState>(st->columnInt(0)),
+                                   std::string(st->columnText(1)), st->columnInt(2),
+                                   std::string(st->columnText(3))});
+        }
+        return out;
+    }
+
+    Result<std::vector<Uuid>> recordsInReview(ReviewState state) override {
+        std::lock_guard lock(m_mutex);
+        auto st =
+            state == ReviewState::Received
+                ? m_db.prepare(
+                      "SELECT x.record_id FROM records x LEFT JOIN reviews r ON r.record_id "
+                      "= x.record_id WHERE r.state IS NULL OR r.state = 0 ORDER BY "
+                      "x.record_id")
+                : m_db.prepare("SELECT record_id FROM reviews WHERE state = ? ORDER BY record_id");
+        if (!st) return st.error();
+        if (state != ReviewState::Received) st->bind(1, static_cast<std::int64_t>(state));
+        std::vector<Uuid> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.push_back(idFrom(st->columnBlob(0)));
+        }
+        return out;
+    }
+
   private:
     static constexpr int kCheckpointPages = 2000;  // about 8 MiB of WAL
 
@@ -909,6 +1024,7 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         auto tx = sql::Transaction::begin(db.value());
         if (!tx) return tx.error();
         if (auto s = db->exec(kSchema); !s) return s.error();
+        if (auto s = db->exec(kSchemaV2); !s) return s.error();
         auto meta = db->prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
         if (!meta) return meta.error();
         const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
@@ -930,6 +1046,15 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         if (!app) return app.error();
         if (app.value() != kApplicationId) {
             return makeError(ErrorCode::NotAStore, path + " is not a Veld collector store");
+        }
+        if (version.value() < 2) {
+            // One transaction: a collector stopped half-way keeps its old version and is
+            // upgraded again at its next start.
+            auto tx = sql::Transaction::begin(db.value());
+            if (!tx) return tx.error();
+            if (auto s = db->exec(kSchemaV2); !s) return s.error();
+            if (auto s = db->exec("PRAGMA user_version = 2"); !s) return s.error();
+            if (auto s = tx->commit(); !s) return s.error();
         }
     }
     auto reader = sql::Database::open(path, sql::OpenMode::ReadOnly);

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <veld/clock.hpp>
+#include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
 #include "support/test_support.hpp"
@@ -90,4 +91,100 @@ TEST_CASE("concurrent pushes are all stored, and a refused one undoes only itsel
     REQUIRE(held);
     for (const auto& device : held.value())
         CHECK(device.receivedThrough == kRounds * kBatch);
+}
+
+TEST_CASE("staff review a record: states change, the history and the audit log keep every step") {
+    test::TempDir dir;
+    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    const std::int64_t now = SystemClock::instance().nowMillis();
+    sync::EnrolRequest request;
+    request.code = store->createEnrolCode("tablet", now, "test").value();
+    request.deviceId = makeUuidV4();
+    REQUIRE(store->enrol(request, now));
+    sync::PushBatch batch;
+    batch.deviceId = request.deviceId;
+    batch.revisions = {revision(1), revision(2)};
+    REQUIRE(store->push(batch.deviceId, batch, now));
+    const Uuid first = batch.revisions[0].recordId;
+    const Uuid second = batch.revisions[1].recordId;
+
+    // Everything arrives as "received".
+    CHECK(store->review(first)->state == sync::ReviewState::Received);
+    CHECK(store->review(first)->history.empty());
+    CHECK(store->recordsInReview(sync::ReviewState::Received)->size() == 2);
+
+    REQUIRE(store->setReview(first, sync::ReviewState::HasIssues, "age 212 looks like a typo",
+                             now + 1, "anna"));
+    REQUIRE(store->setReview(first, sync::ReviewState::Approved, "checked with the coach", now + 2,
+                             "bram"));
+    const auto review = store->review(first);
+    REQUIRE(review);
+    CHECK(review->state == sync::ReviewState::Approved);
+    REQUIRE(review->history.size() == 2);
+    CHECK(review->history[0].state == sync::ReviewState::HasIssues);
+    CHECK(review->history[0].comment == "age 212 looks like a typo");
+    CHECK(review->history[0].actor == "anna");
+    CHECK(review->history[1].actor == "bram");
+    CHECK(store->recordsInReview(sync::ReviewState::Approved).value() == std::vector<Uuid>{first});
+    CHECK(store->recordsInReview(sync::ReviewState::Received).value() == std::vector<Uuid>{second});
+
+    // The audit log has both changes, naming record and state but not the comment.
+    int reviews = 0;
+    const auto audit = store->audit();
+    REQUIRE(audit);
+    for (const auto& entry : *audit) {
+        if (entry.action != "review") continue;
+        ++reviews;
+        CHECK(entry.subject == first.toString());
+        CHECK(entry.detail.find("typo") == std::string::npos);
+    }
+    CHECK(reviews == 2);
+
+    // An unknown record and an oversized comment are refused, and change nothing.
+    auto unknown = store->setReview(makeUuidV4(), sync::ReviewState::Rejected, "", now, "anna");
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code == ErrorCode::NotFound);
+    auto longComment =
+        store->setReview(second, sync::ReviewState::Rejected,
+                         std::string(sync::kMaxReviewCommentBytes + 1, 'x'), now, "anna");
+    REQUIRE_FALSE(longComment);
+    CHECK(longComment.error().code == ErrorCode::InvalidArgument);
+    CHECK(store->review(second)->state == sync::ReviewState::Received);
+
+    // Names round-trip, for the command line and the admin API.
+    for (auto s : {sync::ReviewState::Received, sync::ReviewState::HasIssues,
+                   sync::ReviewState::Approved, sync::ReviewState::Rejected})
+        CHECK(sync::parseReviewState(sync::reviewStateName(s)) == s);
+    CHECK_FALSE(sync::parseReviewState("fine"));
+}
+
+TEST_CASE("a collector store of the first version is upgraded when opened, keeping its data") {
+    test::TempDir dir;
+    const std::string path = dir.file("collector.db");
+    const std::int64_t now = SystemClock::instance().nowMillis();
+    Uuid record;
+    {
+        auto store = sync::openSqliteCollector(path, true).value();
+        sync::EnrolRequest request;
+        request.code = store->createEnrolCode("tablet", now, "test").value();
+        request.deviceId = makeUuidV4();
+        REQUIRE(store->enrol(request, now));
+        sync::PushBatch batch;
+        batch.deviceId = request.deviceId;
+        batch.revisions = {revision(1)};
+        record = batch.revisions[0].recordId;
+        REQUIRE(store->push(batch.deviceId, batch, now));
+    }
+    {
+        // Back to the first version's shape, as a collector from before reviews left it.
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWrite).value();
+        REQUIRE(db.exec("DROP TABLE review_history; DROP TABLE reviews; PRAGMA user_version = 1"));
+    }
+    auto store = sync::openSqliteCollector(path, false);
+    REQUIRE_MESSAGE(store, store.error().describe());
+    CHECK(store.value()->stats()->records == 1);
+    CHECK(store.value()->review(record)->state == sync::ReviewState::Received);
+    REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
+    auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
+    CHECK(db.queryInt("PRAGMA user_version").value() == 2);
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <veld/result.hpp>
@@ -63,6 +64,23 @@ struct StoredRevision {
     bool clockFlagged = false;
 };
 
+/// Central staff's verdict on a record. Every record starts as Received.
+enum class ReviewState : std::uint8_t { Received = 0, HasIssues = 1, Approved = 2, Rejected = 3 };
+
+inline constexpr std::size_t kMaxReviewCommentBytes = 4096;
+
+struct ReviewChange {
+    ReviewState state = ReviewState::Received;
+    std::string comment;
+    std::int64_t utcMs = 0;
+    std::string actor;
+};
+
+struct RecordReview {
+    ReviewState state = ReviewState::Received;
+    std::vector<ReviewChange> history;  // oldest first; nothing is ever removed
+};
+
 /// Limits and clock rules the collector applies.
 struct CollectorPolicy {
     std::int64_t enrolCodeTtlMs = 7LL * 24 * 3600 * 1000;
@@ -107,7 +125,39 @@ class CollectorStore {
     virtual Result<std::vector<ConflictInfo>> conflicts() = 0;
     virtual Result<std::vector<AuditEntry>> audit() = 0;
     virtual Result<std::string> collectorId() = 0;
+
+    // --- review by central staff ---
+    /// Sets a record's review state with a comment (kept in its history, and in the audit log
+    /// as a change of state). NotFound for an unknown record; InvalidArgument for a comment
+    /// over kMaxReviewCommentBytes.
+    virtual Status setReview(const Uuid& recordId, ReviewState state, const std::string& comment,
+                             std::int64_t nowMs, const std::string& actor) = 0;
+    virtual Result<RecordReview> review(const Uuid& recordId) = 0;
+    /// The records in a review state, by id.
+    virtual Result<std::vector<Uuid>> recordsInReview(ReviewState state) = 0;
 };
+
+inline std::string_view reviewStateName(ReviewState state) {
+    switch (state) {
+        case ReviewState::Received:
+            return "received";
+        case ReviewState::HasIssues:
+            return "has-issues";
+        case ReviewState::Approved:
+            return "approved";
+        case ReviewState::Rejected:
+            return "rejected";
+    }
+    return "received";
+}
+
+inline std::optional<ReviewState> parseReviewState(std::string_view name) {
+    for (auto s : {ReviewState::Received, ReviewState::HasIssues, ReviewState::Approved,
+                   ReviewState::Rejected}) {
+        if (reviewStateName(s) == name) return s;
+    }
+    return std::nullopt;
+}
 
 /// The embedded default: one SQLite file (WAL). `create` makes a new collector (with its id and
 /// pseudonym key) when the file does not exist.
