@@ -190,9 +190,10 @@ CREATE INDEX review_history_by_record ON review_history (record_id, hid);
 
 class SqliteCollector final : public CollectorStore {
   public:
-    SqliteCollector(sql::Database db, sql::Database reader, sql::Database checkpointer,
-                    CollectorPolicy policy)
-        : m_db(std::move(db)),
+    SqliteCollector(std::string path, sql::Database db, sql::Database reader,
+                    sql::Database checkpointer, CollectorPolicy policy)
+        : m_path(std::move(path)),
+          m_db(std::move(db)),
           m_reader(std::move(reader)),
           m_checkpointer(std::move(checkpointer)),
           m_policy(policy) {
@@ -715,7 +716,95 @@ class SqliteCollector final : public CollectorStore {
         return out;
     }
 
+    Result<std::vector<PublishedFormInfo>> publishedForms() override {
+        std::lock_guard lock(m_mutex);
+        auto st =
+            m_db.prepare("SELECT form_id, version, pilot, binary FROM forms ORDER BY pub_seq");
+        if (!st) return st.error();
+        std::vector<PublishedFormInfo> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            PublishedFormInfo f;
+            f.formId = std::string(st->columnText(0));
+            f.version = static_cast<std::uint32_t>(st->columnInt(1));
+            f.pilot = std::string(st->columnText(2));
+            const auto bin = st->columnBlob(3);
+            f.binary.assign(bin.begin(), bin.end());
+            out.push_back(std::move(f));
+        }
+        return out;
+    }
+
+    Result<std::int64_t> countRecords(const RecordQuery& query) override {
+        auto db = sql::Database::open(m_path, sql::OpenMode::ReadOnly);
+        if (!db) return db.error();
+        auto st = db->prepare("SELECT count(*) " + recordQueryTail(query));
+        if (!st) return st.error();
+        bindRecordQuery(st.value(), query);
+        auto row = st->step();
+        if (!row) return row.error();
+        return st->columnInt(0);
+    }
+
+    Status forEachRecord(const RecordQuery& query,
+                         const std::function<Status(const CurrentRecord&)>& visit) override {
+        auto db = sql::Database::open(m_path, sql::OpenMode::ReadOnly);
+        if (!db) return db.error();
+        // One read transaction: the export sees one moment of the collector, whatever arrives.
+        if (auto s = db->exec("BEGIN"); !s) return s;
+        auto st = db->prepare(
+            "SELECT r.record_id, v.device_id, v.form_version, v.hlc, v.body, v.damaged, "
+            "v.clock_flagged, coalesce(w.state, 0) " +
+            recordQueryTail(query) + " ORDER BY r.record_id");
+        if (!st) return st.error();
+        bindRecordQuery(st.value(), query);
+        CurrentRecord rec;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            rec.recordId = idFrom(st->columnBlob(0));
+            rec.deviceId = idFrom(st->columnBlob(1));
+            rec.formVersion = static_cast<std::uint32_t>(st->columnInt(2));
+            rec.hlc = HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(3))};
+            const auto body = st->columnBlob(4);
+            rec.body.assign(body.begin(), body.end());
+            rec.damaged = st->columnInt(5) != 0;
+            rec.clockFlagged = st->columnInt(6) != 0;
+            rec.review = static_cast<ReviewState>(st->columnInt(7));
+            if (auto s = visit(rec); !s) return s;
+        }
+        st.value().reset();
+        return db->exec("COMMIT");
+    }
+
   private:
+    static std::string recordQueryTail(const RecordQuery& q) {
+        std::string sql =
+            "FROM records r JOIN revisions v ON v.rid = r.current_rid "
+            "LEFT JOIN reviews w ON w.record_id = r.record_id WHERE r.form_id = ?1";
+        if (q.formVersion) sql += " AND v.form_version = ?2";
+        if (q.fromUtcMs) sql += " AND r.hlc >= ?3";
+        if (q.untilUtcMs) sql += " AND r.hlc < ?4";
+        if (q.review) sql += " AND coalesce(w.state, 0) = ?5";
+        return sql;
+    }
+
+    static void bindRecordQuery(sql::Statement& st, const RecordQuery& q) {
+        const auto hlcOf = [](std::int64_t ms) {
+            return static_cast<std::int64_t>(
+                HlcTimestamp::make(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0)), 0)
+                    .value);
+        };
+        st.bind(1, q.formId);
+        if (q.formVersion) st.bind(2, static_cast<std::int64_t>(*q.formVersion));
+        if (q.fromUtcMs) st.bind(3, hlcOf(*q.fromUtcMs));
+        if (q.untilUtcMs) st.bind(4, hlcOf(*q.untilUtcMs));
+        if (q.review) st.bind(5, static_cast<std::int64_t>(*q.review));
+    }
+
     static constexpr int kCheckpointPages = 2000;  // about 8 MiB of WAL
 
     static int walGrew(void* self, sqlite3*, const char*, int pages) {
@@ -974,6 +1063,7 @@ class SqliteCollector final : public CollectorStore {
 
     std::int64_t sqlite3LastRowid() { return sqlite3_last_insert_rowid(m_db.handle()); }
 
+    std::string m_path;
     std::mutex m_mutex;  // the writing connection and its statements
     sql::Database m_db;
     std::mutex m_readMutex;  // the reading connection
@@ -1062,8 +1152,9 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
     auto checkpointer = sql::Database::open(path, sql::OpenMode::ReadWrite);
     if (!checkpointer) return checkpointer.error();
     if (auto s = checkpointer->exec("PRAGMA synchronous = FULL"); !s) return s.error();
-    auto store = std::make_unique<SqliteCollector>(std::move(db.value()), std::move(reader.value()),
-                                                   std::move(checkpointer.value()), policy);
+    auto store =
+        std::make_unique<SqliteCollector>(path, std::move(db.value()), std::move(reader.value()),
+                                          std::move(checkpointer.value()), policy);
     if (auto s = store->prepare(); !s) return s.error();
     return std::unique_ptr<CollectorStore>(std::move(store));
 }

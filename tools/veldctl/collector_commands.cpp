@@ -28,7 +28,10 @@ Subcommands (FILE is the collector's store):
   publish FILE FORM...           check and publish forms (JSON or compiled) to every device
   status FILE                    counts: devices, records, revisions, rejected, conflicts,
                                  implausible clocks, forms
-  audit FILE                     the audit log: enrolments, revocations, publications
+  audit FILE                     the audit log: enrolments, revocations, publications, reviews
+  review FILE RECORD-ID [STATE] [--comment TEXT]
+                                 show a record's review state and its history, or set it:
+                                 received, has-issues, approved, rejected
 
 Each subcommand takes --help. Run the server with veld-collector --store FILE.
 )";
@@ -84,6 +87,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     }
     std::string label;
     args.option("--label", label);
+    std::string comment;
+    args.option("--comment", comment);
     if (!args.error.empty()) return usage(err, args.error);
     if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
     const auto pos = args.positionals();
@@ -184,6 +189,32 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         for (const auto& e : entries.value()) {
             out << when(e.utcMs) << "  " << e.actor << "  " << e.action << "  " << e.subject
                 << (e.detail.empty() ? "" : "  " + e.detail) << "\n";
+        }
+        return kExitOk;
+    }
+    if (sub == "review") {
+        if (pos.size() != 2 && pos.size() != 3)
+            return usage(err, "review takes FILE RECORD-ID [STATE]");
+        const auto id = Uuid::parse(pos[1]);
+        if (!id) return usage(err, "'" + pos[1] + "' is not a record id");
+        if (pos.size() == 3) {
+            const auto state = sync::parseReviewState(pos[2]);
+            if (!state)
+                return usage(err, "the state is received, has-issues, approved or rejected");
+            if (auto s = c.setReview(*id, *state, comment, nowMs(), actor()); !s) {
+                err << "veldctl collector: " << s.error().describe() << "\n";
+                return kExitFailure;
+            }
+        }
+        auto review = c.review(*id);
+        if (!review) {
+            err << "veldctl collector: " << review.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "state " << sync::reviewStateName(review->state) << "\n";
+        for (const auto& h : review->history) {
+            out << when(h.utcMs) << "  " << h.actor << "  " << sync::reviewStateName(h.state)
+                << (h.comment.empty() ? "" : "  " + h.comment) << "\n";
         }
         return kExitOk;
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,34 @@ struct RecordReview {
     std::vector<ReviewChange> history;  // oldest first; nothing is ever removed
 };
 
+/// Which records an export takes: the current view of each record of one form.
+struct RecordQuery {
+    std::string formId;
+    std::optional<std::uint32_t> formVersion;  // the current revision's form version
+    std::optional<std::int64_t> fromUtcMs;     // current revision made at or after (device clock)
+    std::optional<std::int64_t> untilUtcMs;    // ... and before
+    std::optional<ReviewState> review;
+};
+
+/// One record as an export reads it: its current revision and what staff decided about it.
+struct CurrentRecord {
+    Uuid recordId;
+    Uuid deviceId;
+    std::uint32_t formVersion = 0;
+    HlcTimestamp hlc;
+    std::vector<std::uint8_t> body;  // empty when the device sent it damaged
+    bool damaged = false;
+    bool clockFlagged = false;
+    ReviewState review = ReviewState::Received;
+};
+
+struct PublishedFormInfo {
+    std::string formId;
+    std::uint32_t version = 0;
+    std::string pilot;
+    std::vector<std::uint8_t> binary;
+};
+
 /// Limits and clock rules the collector applies.
 struct CollectorPolicy {
     std::int64_t enrolCodeTtlMs = 7LL * 24 * 3600 * 1000;
@@ -135,6 +164,16 @@ class CollectorStore {
     virtual Result<RecordReview> review(const Uuid& recordId) = 0;
     /// The records in a review state, by id.
     virtual Result<std::vector<Uuid>> recordsInReview(ReviewState state) = 0;
+
+    // --- exports ---
+    /// Every published form, oldest publication first.
+    virtual Result<std::vector<PublishedFormInfo>> publishedForms() = 0;
+    virtual Result<std::int64_t> countRecords(const RecordQuery& query) = 0;
+    /// Calls `visit` for each matching record, in record id order (creation order), from one
+    /// consistent snapshot, on a connection of its own: pushes go on while an export runs. Stops
+    /// at the first error `visit` returns.
+    virtual Status forEachRecord(const RecordQuery& query,
+                                 const std::function<Status(const CurrentRecord&)>& visit) = 0;
 };
 
 inline std::string_view reviewStateName(ReviewState state) {

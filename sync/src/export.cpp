@@ -1,0 +1,640 @@
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#include <veld/fb/form_generated.h>
+#include <veld/record.hpp>
+#include <veld/sync/export.hpp>
+
+namespace veld::sync {
+
+namespace {
+
+using Texts = flatbuffers::Vector<flatbuffers::Offset<fb::LocalizedText>>;
+
+std::string textIn(const Texts* texts, std::string_view lang, std::string_view fallback) {
+    if (!texts) return {};
+    const fb::LocalizedText* other = nullptr;
+    for (const auto* t : *texts) {
+        if (!t->lang() || !t->text()) continue;
+        if (t->lang()->string_view() == lang) return t->text()->str();
+        if (t->lang()->string_view() == fallback) other = t;
+    }
+    return other ? other->text()->str() : std::string();
+}
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (auto b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+const char* typeName(fb::QuestionType t) {
+    switch (t) {
+        case fb::QuestionType::Text:
+            return "text";
+        case fb::QuestionType::Integer:
+            return "integer";
+        case fb::QuestionType::Decimal:
+            return "decimal";
+        case fb::QuestionType::SelectOne:
+            return "select_one";
+        case fb::QuestionType::SelectMany:
+            return "select_many";
+        case fb::QuestionType::Likert:
+            return "likert";
+        case fb::QuestionType::Date:
+            return "date";
+        case fb::QuestionType::Time:
+            return "time";
+        case fb::QuestionType::DateTime:
+            return "datetime";
+        case fb::QuestionType::Consent:
+            return "consent";
+        case fb::QuestionType::Signature:
+            return "signature";
+        case fb::QuestionType::Pseudonym:
+            return "pseudonym";
+        default:
+            return "other";
+    }
+}
+
+// What a column holds, for filling it from an answer.
+enum class Fill {
+    Text,
+    Integer,
+    Decimal,
+    Flag,
+    Code,
+    Chosen,
+    OtherText,
+    Date,
+    Time,
+    DateTime,
+    Signed,
+    Digest
+};
+
+// A column's texts in every language, for the codebook.
+struct ColumnTexts {
+    std::string question;
+    std::string type;
+    std::vector<std::pair<std::string, std::string>> labels;  // language, label
+    // value, then the label in every language
+    std::vector<std::pair<std::int64_t, std::vector<std::pair<std::string, std::string>>>> values;
+};
+
+struct ColumnPlan {
+    Fill fill = Fill::Text;
+    std::string choice;  // Chosen: which choice this 0/1 column is
+};
+
+struct QuestionPlan {
+    std::size_t firstColumn = 0;
+    std::size_t columns = 0;
+    std::vector<std::string> choices;  // Code: choice names, coded 1, 2, ...
+};
+
+struct TablePlan {
+    std::string path;  // "" for the record's table; "visits", "visits/contacts" for repeats
+    ExportTable table;
+    std::vector<ColumnPlan> plans;
+    std::vector<ColumnTexts> texts;
+    std::unordered_map<std::string, QuestionPlan> questions;
+    std::size_t keyColumns = 0;
+    std::unique_ptr<TableWriter> writer;
+    std::int64_t rows = 0;
+    std::string file;
+};
+
+class Exporter {
+  public:
+    Exporter(const fb::Form* form, const ExportOptions& options)
+        : m_form(form), m_options(options) {
+        m_default = form->default_language() ? form->default_language()->str() : std::string();
+        m_language = options.language.empty() ? m_default : options.language;
+        if (form->languages()) {
+            for (const auto* l : *form->languages())
+                if (l->tag()) m_languages.push_back(l->tag()->str());
+        }
+        if (m_languages.empty()) m_languages.push_back(m_default);
+        const std::string id = form->id()->str();
+        const std::string title = textIn(form->titles(), m_language, m_default);
+        m_tables.push_back(std::make_unique<TablePlan>());
+        TablePlan& main = *m_tables.back();
+        main.table.name = id;
+        main.table.label = title;
+        key(main, "record_id", "record id", ColumnType::Text, 36);
+        key(main, "device_id", "device that made the current revision", ColumnType::Text, 36);
+        key(main, "form_version", "form version", ColumnType::Integer, 0);
+        key(main, "revision_time", "current revision made (device clock, UTC)",
+            ColumnType::DateTime, 0);
+        key(main, "review", "review by central staff", ColumnType::Integer, 0);
+        main.table.columns.back().valueLabels = {
+            {0, "received"}, {1, "has issues"}, {2, "approved"}, {3, "rejected"}};
+        main.texts.back().values = {{0, {{"", "received"}}},
+                                    {1, {{"", "has issues"}}},
+                                    {2, {{"", "approved"}}},
+                                    {3, {{"", "rejected"}}}};
+        key(main, "clock_flagged", "device clock implausible (1)", ColumnType::Integer, 0);
+        key(main, "unreadable", "body could not be read (1): answers missing", ColumnType::Integer,
+            0);
+        main.keyColumns = main.table.columns.size();
+        if (form->items()) walk(form->items(), main);
+    }
+
+    std::vector<std::unique_ptr<TablePlan>>& tables() { return m_tables; }
+    [[nodiscard]] const std::vector<std::string>& languages() const { return m_languages; }
+
+    // The rows one record adds to each table (the main row always; repeat rows per instance).
+    Status write(const CurrentRecord& rec, bool counting) {
+        TablePlan& main = *m_tables.front();
+        std::optional<Record> decoded;
+        if (!rec.damaged && !rec.body.empty()) {
+            auto r = decodeRecord(rec.body);
+            if (r) decoded = std::move(r.value());
+        }
+        if (!decoded) ++m_unreadable;
+        if (!counting) {
+            m_cells.assign(main.table.columns.size(), Cell{});
+            m_cells[0] = rec.recordId.toString();
+            m_cells[1] = rec.deviceId.toString();
+            m_cells[2] = static_cast<std::int64_t>(rec.formVersion);
+            m_cells[3] = static_cast<std::int64_t>(rec.hlc.millis());
+            m_cells[4] = static_cast<std::int64_t>(rec.review);
+            m_cells[5] = std::int64_t{rec.clockFlagged ? 1 : 0};
+            m_cells[6] = std::int64_t{decoded ? 0 : 1};
+            if (decoded) fillAnswers(main, decoded->content.answers);
+            if (auto s = main.writer->row(m_cells); !s) return s;
+        }
+        ++main.rows;
+        if (decoded)
+            return writeRepeats(rec.recordId.toString(), "", "", decoded->content.repeats,
+                                counting);
+        return {};
+    }
+
+    [[nodiscard]] std::int64_t unreadable() const { return m_unreadable; }
+    void resetCounts() {
+        for (auto& t : m_tables)
+            t->rows = 0;
+        m_unreadable = 0;
+    }
+
+  private:
+    void key(TablePlan& t, const char* name, const char* label, ColumnType type,
+             std::size_t width) {
+        ExportColumn c;
+        c.name = name;
+        c.label = label;
+        c.type = type;
+        c.maxTextBytes = width;
+        t.table.columns.push_back(std::move(c));
+        t.plans.push_back({});
+        ColumnTexts texts;
+        texts.question = "";
+        texts.type = type == ColumnType::Text ? "text" : "integer";
+        texts.labels = {{"", label}};
+        t.texts.push_back(std::move(texts));
+    }
+
+    std::vector<std::pair<std::string, std::string>> allLanguages(const Texts* texts) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& lang : m_languages)
+            out.emplace_back(lang, textIn(texts, lang, m_default));
+        return out;
+    }
+
+    const fb::ChoiceList* choiceList(const fb::Item* item) const {
+        if (!item->choice_list() || !m_form->choice_lists()) return nullptr;
+        for (const auto* list : *m_form->choice_lists()) {
+            if (list->name() && list->name()->string_view() == item->choice_list()->string_view())
+                return list;
+        }
+        return nullptr;
+    }
+
+    void column(TablePlan& t, const std::string& name, const std::string& label, ColumnType type,
+                ColumnPlan plan, ColumnTexts texts, std::size_t width = 0) {
+        ExportColumn c;
+        c.name = name;
+        c.label = label;
+        c.type = type;
+        c.maxTextBytes = width;
+        t.table.columns.push_back(std::move(c));
+        t.plans.push_back(std::move(plan));
+        t.texts.push_back(std::move(texts));
+    }
+
+    void walk(const flatbuffers::Vector<flatbuffers::Offset<fb::Item>>* items, TablePlan& t) {
+        for (const auto* item : *items) {
+            if (item->kind() == fb::ItemKind::Group) {
+                if (item->children()) walk(item->children(), t);
+                continue;
+            }
+            if (item->kind() == fb::ItemKind::Repeat) {
+                m_tables.push_back(std::make_unique<TablePlan>());
+                TablePlan& r = *m_tables.back();
+                r.path = t.path.empty() ? item->name()->str() : t.path + "/" + item->name()->str();
+                r.table.name = m_tables.front()->table.name + "-" + item->name()->str();
+                r.table.label = textIn(item->labels(), m_language, m_default);
+                key(r, "record_id", "record id", ColumnType::Text, 36);
+                key(r, "parent_instance", "instance of the enclosing repeat (empty: none)",
+                    ColumnType::Text, 64);
+                key(r, "instance", "instance number (1 = first)", ColumnType::Integer, 0);
+                r.keyColumns = r.table.columns.size();
+                if (item->children()) walk(item->children(), r);
+                continue;
+            }
+            question(t, item);
+        }
+    }
+
+    void question(TablePlan& t, const fb::Item* item) {
+        const auto type = item->type();
+        if (type == fb::QuestionType::Note || type == fb::QuestionType::None) return;
+        const std::string name = item->name()->str();
+        const std::string label = textIn(item->labels(), m_language, m_default);
+        ColumnTexts texts;
+        texts.question = name;
+        texts.type = typeName(type);
+        texts.labels = allLanguages(item->labels());
+        QuestionPlan q;
+        q.firstColumn = t.table.columns.size();
+        switch (type) {
+            case fb::QuestionType::Text: {
+                const std::size_t chars = item->max_length() ? item->max_length() : 2000;
+                column(t, name, label, ColumnType::Text, {Fill::Text, {}}, texts, chars * 4);
+                break;
+            }
+            case fb::QuestionType::Integer:
+                column(t, name, label, ColumnType::Integer, {Fill::Integer, {}}, texts);
+                break;
+            case fb::QuestionType::Decimal:
+                column(t, name, label, ColumnType::Decimal, {Fill::Decimal, {}}, texts);
+                break;
+            case fb::QuestionType::Consent:
+                texts.values = {{0, {{"", "declined"}}}, {1, {{"", "accepted"}}}};
+                column(t, name, label, ColumnType::Integer, {Fill::Flag, {}}, texts);
+                t.table.columns.back().valueLabels = {{0, "declined"}, {1, "accepted"}};
+                break;
+            case fb::QuestionType::Date:
+                column(t, name, label, ColumnType::Date, {Fill::Date, {}}, texts);
+                break;
+            case fb::QuestionType::Time:
+                column(t, name, label, ColumnType::Time, {Fill::Time, {}}, texts);
+                break;
+            case fb::QuestionType::DateTime:
+                column(t, name, label, ColumnType::DateTime, {Fill::DateTime, {}}, texts);
+                break;
+            case fb::QuestionType::Signature:
+                texts.values = {{1, {{"", "signed"}}}};
+                column(t, name, label, ColumnType::Integer, {Fill::Signed, {}}, texts);
+                t.table.columns.back().valueLabels = {{1, "signed"}};
+                break;
+            case fb::QuestionType::Pseudonym:
+                texts.type = "pseudonym (keyed BLAKE2b digest, hex)";
+                column(t, name, label, ColumnType::Text, {Fill::Digest, {}}, texts, 128);
+                break;
+            case fb::QuestionType::SelectOne:
+            case fb::QuestionType::Likert:
+            case fb::QuestionType::SelectMany: {
+                const fb::ChoiceList* list = choiceList(item);
+                bool other = false;
+                std::vector<const fb::Choice*> choices;
+                if (list && list->choices()) {
+                    for (const auto* c : *list->choices()) {
+                        choices.push_back(c);
+                        other = other || c->is_other();
+                    }
+                }
+                if (type == fb::QuestionType::SelectMany) {
+                    for (const auto* c : choices) {
+                        ColumnTexts ct = texts;
+                        ct.question = name;
+                        ct.labels.clear();
+                        for (const auto& lang : m_languages)
+                            ct.labels.emplace_back(lang, textIn(item->labels(), lang, m_default) +
+                                                             ": " +
+                                                             textIn(c->labels(), lang, m_default));
+                        ct.values = {{0, {{"", "not chosen"}}}, {1, {{"", "chosen"}}}};
+                        column(t, name + "." + c->name()->str(),
+                               label + ": " + textIn(c->labels(), m_language, m_default),
+                               ColumnType::Integer, {Fill::Chosen, c->name()->str()}, ct);
+                        t.table.columns.back().valueLabels = {{0, "not chosen"}, {1, "chosen"}};
+                    }
+                } else {
+                    std::vector<ValueLabel> labels;
+                    std::int64_t code = 0;
+                    for (const auto* c : choices) {
+                        ++code;
+                        q.choices.push_back(c->name()->str());
+                        labels.push_back({code, textIn(c->labels(), m_language, m_default)});
+                        texts.values.emplace_back(code, allLanguages(c->labels()));
+                        texts.values.back().second.insert(texts.values.back().second.begin(),
+                                                          {"name", c->name()->str()});
+                    }
+                    column(t, name, label, ColumnType::Integer, {Fill::Code, {}}, texts);
+                    t.table.columns.back().valueLabels = std::move(labels);
+                }
+                if (other) {
+                    ColumnTexts ot = texts;
+                    ot.values.clear();
+                    ot.type = "text (other, specify)";
+                    column(t, name + ".other", label, ColumnType::Text, {Fill::OtherText, {}}, ot,
+                           8000);
+                }
+                break;
+            }
+            default:
+                return;
+        }
+        q.columns = t.table.columns.size() - q.firstColumn;
+        t.questions.emplace(name, std::move(q));
+    }
+
+    void fillAnswers(TablePlan& t, const std::vector<Answer>& answers) {
+        for (const Answer& a : answers) {
+            auto it = t.questions.find(a.name);
+            if (it == t.questions.end()) continue;  // a question the newest version dropped
+            const QuestionPlan& q = it->second;
+            for (std::size_t i = q.firstColumn; i < q.firstColumn + q.columns; ++i)
+                m_cells[i] = cellFor(t.plans[i], q, a.value);
+        }
+    }
+
+    static Cell cellFor(const ColumnPlan& plan, const QuestionPlan& q, const AnswerValue& v) {
+        switch (plan.fill) {
+            case Fill::Text:
+                if (const auto* s = std::get_if<std::string>(&v)) return *s;
+                break;
+            case Fill::Integer:
+                if (const auto* n = std::get_if<std::int64_t>(&v)) return *n;
+                break;
+            case Fill::Decimal:
+                if (const auto* d = std::get_if<DecimalAnswer>(&v)) return d->value;
+                if (const auto* n = std::get_if<std::int64_t>(&v)) return static_cast<double>(*n);
+                break;
+            case Fill::Flag:
+                if (const auto* b = std::get_if<bool>(&v)) return std::int64_t{*b ? 1 : 0};
+                break;
+            case Fill::Code:
+                if (const auto* c = std::get_if<ChoiceAnswer>(&v)) {
+                    auto at = std::find(q.choices.begin(), q.choices.end(), c->choice);
+                    if (at != q.choices.end())
+                        return static_cast<std::int64_t>(at - q.choices.begin() + 1);
+                }
+                break;
+            case Fill::Chosen:
+                if (const auto* c = std::get_if<ChoicesAnswer>(&v)) {
+                    const bool chosen = std::find(c->choices.begin(), c->choices.end(),
+                                                  plan.choice) != c->choices.end();
+                    return std::int64_t{chosen ? 1 : 0};
+                }
+                break;
+            case Fill::OtherText:
+                if (const auto* c = std::get_if<ChoiceAnswer>(&v); c && !c->otherText.empty())
+                    return c->otherText;
+                if (const auto* c = std::get_if<ChoicesAnswer>(&v); c && !c->otherText.empty())
+                    return c->otherText;
+                break;
+            case Fill::Date:
+                if (const auto* d = std::get_if<DateAnswer>(&v))
+                    return static_cast<std::int64_t>(d->days);
+                break;
+            case Fill::Time:
+                if (const auto* d = std::get_if<TimeAnswer>(&v))
+                    return static_cast<std::int64_t>(d->ms);
+                break;
+            case Fill::DateTime:
+                if (const auto* d = std::get_if<DateTimeAnswer>(&v)) return d->utcMs;
+                break;
+            case Fill::Signed:
+                if (const auto* s = std::get_if<SignatureAnswer>(&v); s && !s->strokes.empty())
+                    return std::int64_t{1};
+                break;
+            case Fill::Digest:
+                if (const auto* p = std::get_if<PseudonymAnswer>(&v)) return hex(p->digest);
+                break;
+        }
+        return {};
+    }
+
+    Status writeRepeats(const std::string& recordId, const std::string& parentPath,
+                        const std::string& parentInstance, const std::vector<Repeat>& repeats,
+                        bool counting) {
+        for (const Repeat& r : repeats) {
+            const std::string path = parentPath.empty() ? r.name : parentPath + "/" + r.name;
+            auto it = std::find_if(m_tables.begin(), m_tables.end(),
+                                   [&](const auto& t) { return t->path == path; });
+            if (it == m_tables.end()) continue;
+            TablePlan& t = **it;
+            for (std::size_t i = 0; i < r.instances.size(); ++i) {
+                const std::string instance = std::to_string(i + 1);
+                if (!counting) {
+                    m_cells.assign(t.table.columns.size(), Cell{});
+                    m_cells[0] = recordId;
+                    m_cells[1] = parentInstance;
+                    m_cells[2] = static_cast<std::int64_t>(i + 1);
+                    fillAnswers(t, r.instances[i].answers);
+                    if (auto s = t.writer->row(m_cells); !s) return s;
+                }
+                ++t.rows;
+                const std::string inner =
+                    parentInstance.empty() ? instance : parentInstance + "." + instance;
+                if (auto s = writeRepeats(recordId, path, inner, r.instances[i].repeats, counting);
+                    !s)
+                    return s;
+            }
+        }
+        return {};
+    }
+
+    const fb::Form* m_form;
+    const ExportOptions& m_options;
+    std::string m_default;
+    std::string m_language;
+    std::vector<std::string> m_languages;
+    std::vector<std::unique_ptr<TablePlan>> m_tables;
+    std::vector<Cell> m_cells;
+    std::int64_t m_unreadable = 0;
+};
+
+std::string typeOf(ColumnType t) {
+    switch (t) {
+        case ColumnType::Text:
+            return "text";
+        case ColumnType::Integer:
+            return "integer";
+        case ColumnType::Decimal:
+            return "decimal";
+        case ColumnType::Date:
+            return "date";
+        case ColumnType::Time:
+            return "time";
+        case ColumnType::DateTime:
+            return "datetime";
+    }
+    return "text";
+}
+
+// The codebook: every variable of every table, with its names in .sav and .dta, its question,
+// type, and labels and value labels in every language of the form.
+Status writeCodebook(Exporter& exporter, const std::string& path) {
+    ExportTable book;
+    book.name = "codebook";
+    for (const char* c : {"table", "variable", "sav_name", "dta_name", "question", "type",
+                          "language", "label", "value", "value_label"}) {
+        ExportColumn col;
+        col.name = c;
+        col.type = c == std::string_view("value") ? ColumnType::Integer : ColumnType::Text;
+        book.columns.push_back(std::move(col));
+    }
+    auto writer = csvTableWriter(path);
+    if (auto s = writer->begin(book, -1); !s) return s;
+    std::vector<Cell> cells(book.columns.size());
+    for (const auto& t : exporter.tables()) {
+        const auto sav = statisticalNames(t->table.columns, 64);
+        const auto dta = statisticalNames(t->table.columns, 32);
+        for (std::size_t i = 0; i < t->table.columns.size(); ++i) {
+            const ExportColumn& c = t->table.columns[i];
+            const ColumnTexts& texts = t->texts[i];
+            const auto base = [&](const std::string& lang) {
+                cells.assign(book.columns.size(), Cell{});
+                cells[0] = t->table.name;
+                cells[1] = c.name;
+                cells[2] = sav[i];
+                cells[3] = dta[i];
+                cells[4] = texts.question;
+                cells[5] = texts.type.empty() ? typeOf(c.type) : texts.type;
+                cells[6] = lang;
+            };
+            for (const auto& [lang, label] : texts.labels) {
+                base(lang);
+                cells[7] = label;
+                if (auto s = writer->row(cells); !s) return s;
+            }
+            for (const auto& [value, labels] : texts.values) {
+                for (const auto& [lang, label] : labels) {
+                    base(lang);
+                    cells[8] = value;
+                    cells[9] = label;
+                    if (auto s = writer->row(cells); !s) return s;
+                }
+            }
+        }
+    }
+    return writer->end();
+}
+
+}  // namespace
+
+std::string_view exportFormatName(ExportFormat format) {
+    switch (format) {
+        case ExportFormat::Csv:
+            return "csv";
+        case ExportFormat::Sav:
+            return "sav";
+        case ExportFormat::Dta:
+            return "dta";
+    }
+    return "csv";
+}
+
+std::optional<ExportFormat> parseExportFormat(std::string_view name) {
+    for (auto f : {ExportFormat::Csv, ExportFormat::Sav, ExportFormat::Dta})
+        if (exportFormatName(f) == name) return f;
+    return std::nullopt;
+}
+
+Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& options) {
+    auto forms = store.publishedForms();
+    if (!forms) return forms.error();
+    const PublishedFormInfo* newest = nullptr;
+    for (const auto& f : *forms) {
+        if (f.formId == options.formId && (!newest || f.version > newest->version)) newest = &f;
+    }
+    if (!newest) {
+        return makeError(ErrorCode::NotFound,
+                         "no form '" + options.formId + "' is published at this collector");
+    }
+    // Published forms were checked at publication; the binary is the collector's own.
+    const fb::Form* form = fb::GetForm(newest->binary.data());
+    Exporter exporter(form, options);
+    RecordQuery query = options.filter;
+    query.formId = options.formId;
+
+    auto total = store.countRecords(query);
+    if (!total) return total.error();
+    const bool counted = options.format != ExportFormat::Csv;
+    if (counted) {
+        // .sav and .dta need each table's row count before the first row: one pass to count
+        // the repeat instances.
+        auto s = store.forEachRecord(
+            query, [&](const CurrentRecord& rec) { return exporter.write(rec, true); });
+        if (!s) return s.error();
+    }
+    ExportResult result;
+    const std::string ext = std::string(".") + std::string(exportFormatName(options.format));
+    // Files are written under a temporary name and renamed once all are complete: a failed
+    // export (a full disk) leaves no file that looks finished.
+    struct Partial {
+        std::vector<std::string> files;
+        bool done = false;
+        ~Partial() {
+            if (done) return;
+            for (const auto& f : files)
+                std::remove((f + ".part").c_str());
+        }
+    } partial;
+    for (auto& t : exporter.tables()) {
+        t->file = options.directory + "/" + t->table.name + ext;
+        partial.files.push_back(t->file);
+        const std::string temporary = t->file + ".part";
+        t->writer = options.format == ExportFormat::Sav   ? savTableWriter(temporary)
+                    : options.format == ExportFormat::Dta ? dtaTableWriter(temporary)
+                                                          : csvTableWriter(temporary);
+        if (auto s = t->writer->begin(
+                t->table,
+                counted ? (t == exporter.tables().front() ? total.value() : t->rows) : -1);
+            !s)
+            return s.error();
+        result.files.push_back(t->file);
+    }
+    exporter.resetCounts();
+    std::int64_t done = 0;
+    auto s = store.forEachRecord(query, [&](const CurrentRecord& rec) -> Status {
+        if (auto w = exporter.write(rec, false); !w) return w;
+        if (++done % 1000 == 0 && options.progress) options.progress(done, total.value());
+        return {};
+    });
+    if (!s) return s.error();
+    for (auto& t : exporter.tables()) {
+        if (auto e = t->writer->end(); !e) return e.error();
+    }
+    const std::string codebook = options.directory + "/" + form->id()->str() + "-codebook.csv";
+    partial.files.push_back(codebook);
+    if (auto c = writeCodebook(exporter, codebook + ".part"); !c) return c.error();
+    for (const auto& f : partial.files) {
+        if (std::rename((f + ".part").c_str(), f.c_str()) != 0) {
+            return makeError(ErrorCode::Io,
+                             "cannot rename " + f + ".part: " + std::string(std::strerror(errno)));
+        }
+    }
+    partial.done = true;
+    result.files.push_back(codebook);
+    result.records = done;
+    result.unreadable = exporter.unreadable();
+    if (options.progress) options.progress(done, total.value());
+    return result;
+}
+
+}  // namespace veld::sync

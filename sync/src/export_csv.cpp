@@ -1,0 +1,197 @@
+// CSV for evaluators: RFC 4180 quoting, UTF-8, one header row of column names.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <veld/sync/export_table.hpp>
+
+namespace veld::sync {
+
+namespace {
+
+// Civil date from days since 1970-01-01 (proleptic Gregorian).
+void civil(std::int64_t days, std::int64_t& y, unsigned& m, unsigned& d) {
+    days += 719468;
+    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(days - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = static_cast<std::int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) ++y;
+}
+
+std::int64_t floorDiv(std::int64_t a, std::int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
+
+std::string dateText(std::int64_t days) {
+    std::int64_t y = 0;
+    unsigned m = 0;
+    unsigned d = 0;
+    civil(days, y, m, d);
+    char out[32];
+    std::snprintf(out, sizeof out, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+    return out;
+}
+
+std::string timeText(std::int64_t ms) {
+    const std::int64_t s = floorDiv(ms, 1000);
+    char out[32];
+    std::snprintf(out, sizeof out, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+    return out;
+}
+
+std::string dateTimeText(std::int64_t utcMs) {
+    const std::int64_t days = floorDiv(utcMs, 86'400'000);
+    const std::int64_t ms = utcMs - days * 86'400'000;
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms % 1000));
+    return dateText(days) + "T" + timeText(ms) + frac + "Z";
+}
+
+std::string decimalText(double v) {
+    char out[64];
+    std::snprintf(out, sizeof out, "%.17g", v);
+    // The shortest text that reads back as the same double.
+    for (int precision = 1; precision < 17; ++precision) {
+        char shorter[64];
+        std::snprintf(shorter, sizeof shorter, "%.*g", precision, v);
+        if (std::strtod(shorter, nullptr) == v) return shorter;
+    }
+    return out;
+}
+
+void appendQuoted(std::string& out, std::string_view text) {
+    const bool quote = text.find_first_of(",\"\r\n") != std::string_view::npos ||
+                       (!text.empty() && (text.front() == ' ' || text.back() == ' '));
+    if (!quote) {
+        out.append(text);
+        return;
+    }
+    out += '"';
+    for (char c : text) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+}
+
+class CsvWriter final : public TableWriter {
+  public:
+    explicit CsvWriter(std::string path) : m_path(std::move(path)) {}
+    ~CsvWriter() override {
+        if (m_fd >= 0) ::close(m_fd);
+    }
+    CsvWriter(const CsvWriter&) = delete;
+    CsvWriter& operator=(const CsvWriter&) = delete;
+
+    Status begin(const ExportTable& table, std::int64_t rowCount) override {
+        m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (m_fd < 0) return ioError("cannot create");
+        m_types.clear();
+        m_expected = rowCount;
+        m_rows = 0;
+        for (std::size_t i = 0; i < table.columns.size(); ++i) {
+            if (i > 0) m_buffer += ',';
+            appendQuoted(m_buffer, table.columns[i].name);
+            m_types.push_back(table.columns[i].type);
+        }
+        m_buffer += "\r\n";
+        return flushIfFull();
+    }
+
+    Status row(std::span<const Cell> cells) override {
+        if (cells.size() != m_types.size()) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "a row of " + std::to_string(cells.size()) + " cells for " +
+                                 std::to_string(m_types.size()) + " columns");
+        }
+        if (m_expected >= 0 && m_rows == m_expected)
+            return makeError(ErrorCode::InvalidArgument, "more rows than announced");
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            if (i > 0) m_buffer += ',';
+            const Cell& c = cells[i];
+            if (const auto* text = std::get_if<std::string>(&c)) {
+                appendQuoted(m_buffer, *text);
+            } else if (const auto* n = std::get_if<std::int64_t>(&c)) {
+                switch (m_types[i]) {
+                    case ColumnType::Date:
+                        m_buffer += dateText(*n);
+                        break;
+                    case ColumnType::Time:
+                        m_buffer += timeText(*n);
+                        break;
+                    case ColumnType::DateTime:
+                        m_buffer += dateTimeText(*n);
+                        break;
+                    default:
+                        m_buffer += std::to_string(*n);
+                }
+            } else if (const auto* d = std::get_if<double>(&c)) {
+                m_buffer += decimalText(*d);
+            }
+        }
+        m_buffer += "\r\n";
+        ++m_rows;
+        return flushIfFull();
+    }
+
+    Status end() override {
+        if (m_expected >= 0 && m_rows != m_expected) {
+            return makeError(ErrorCode::InvalidArgument,
+                             std::to_string(m_rows) + " rows written, " +
+                                 std::to_string(m_expected) + " announced");
+        }
+        if (auto s = flush(); !s) return s;
+        if (::fsync(m_fd) != 0) return ioError("cannot write");
+        const int fd = m_fd;
+        m_fd = -1;
+        if (::close(fd) != 0) return ioError("cannot write");
+        return {};
+    }
+
+  private:
+    Error ioError(const char* what) const {
+        const int e = errno;
+        return makeError(e == ENOSPC ? ErrorCode::StorageFull : ErrorCode::Io,
+                         std::string(what) + " " + m_path + ": " + std::strerror(e));
+    }
+
+    Status flushIfFull() { return m_buffer.size() >= (1u << 16) ? flush() : Status{}; }
+
+    Status flush() {
+        std::size_t done = 0;
+        while (done < m_buffer.size()) {
+            const ssize_t n = ::write(m_fd, m_buffer.data() + done, m_buffer.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return ioError("cannot write");
+            done += static_cast<std::size_t>(n);
+        }
+        m_buffer.clear();
+        return {};
+    }
+
+    std::string m_path;
+    int m_fd = -1;
+    std::vector<ColumnType> m_types;
+    std::string m_buffer;
+    std::int64_t m_expected = 0;
+    std::int64_t m_rows = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TableWriter> csvTableWriter(const std::string& path) {
+    return std::make_unique<CsvWriter>(path);
+}
+
+}  // namespace veld::sync

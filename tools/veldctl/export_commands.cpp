@@ -1,0 +1,130 @@
+// veldctl export: a form's records at the collector, for evaluators, as CSV, SPSS .sav or
+// Stata .dta, with a codebook. Reads the collector's file on the collector's machine; the
+// collector may keep running (the export reads one snapshot of it).
+#include <ctime>
+#include <filesystem>
+#include <ostream>
+
+#include <veld/sync/export.hpp>
+
+#include "veldctl/veldctl.hpp"
+
+namespace veld::veldctl {
+
+namespace {
+
+constexpr const char* kExportUsage = R"(usage: veldctl export COLLECTOR FORM [options]
+
+Writes the current view of FORM's records into a folder: FORM.EXT (one row per record, one
+column per question; a select-many question as one 0/1 column per choice), FORM-REPEAT.EXT per
+repeat (one row per instance, keyed by record_id and its place), and FORM-codebook.csv
+(variables, their names in .sav and .dta, types, labels and value labels in every language).
+
+Options:
+  --format csv|sav|dta   file format (default csv)
+  --out DIR              folder for the files (default: the current folder; created if missing)
+  --language TAG         labels in this language (default: the form's own default)
+  --version N            only records whose current revision used form version N
+  --from YYYY-MM-DD      only records last changed on or after that day (UTC)
+  --until YYYY-MM-DD     ... and before that day
+  --review STATE         only records in that review state: received, has-issues, approved,
+                         rejected
+Pseudonymous identifiers appear as their digest, never in a raw form. A record whose body
+cannot be read has a row with its key and unreadable = 1.
+)";
+
+int usage(std::ostream& err, const std::string& message) {
+    err << "veldctl export: " << message << "\n(see veldctl export --help)\n";
+    return kExitUsage;
+}
+
+std::optional<std::int64_t> dayStartMs(const std::string& text) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+    if (!end || *end != '\0') return std::nullopt;
+    return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+}  // namespace
+
+int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    Args args(argv);
+    if (argv.empty() || args.flag("--help") || args.flag("-h")) {
+        (argv.empty() ? err : out) << kExportUsage;
+        return argv.empty() ? kExitUsage : kExitOk;
+    }
+    std::string format = "csv";
+    std::string dir = ".";
+    std::string language;
+    std::string version;
+    std::string from;
+    std::string until;
+    std::string review;
+    args.option("--format", format);
+    args.option("--out", dir);
+    args.option("--language", language);
+    args.option("--version", version);
+    args.option("--from", from);
+    args.option("--until", until);
+    args.option("--review", review);
+    if (!args.error.empty()) return usage(err, args.error);
+    if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
+    const auto pos = args.positionals();
+    if (pos.size() != 2) return usage(err, "export takes COLLECTOR FORM");
+
+    sync::ExportOptions options;
+    options.formId = pos[1];
+    options.language = language;
+    options.directory = dir;
+    const auto parsedFormat = sync::parseExportFormat(format);
+    if (!parsedFormat) return usage(err, "--format is csv, sav or dta");
+    options.format = *parsedFormat;
+    if (!version.empty()) {
+        char* end = nullptr;
+        const unsigned long v = std::strtoul(version.c_str(), &end, 10);
+        if (!end || *end != '\0' || version[0] == '-' || v > 0xFFFFFFFFul)
+            return usage(err, "--version takes a whole number");
+        options.filter.formVersion = static_cast<std::uint32_t>(v);
+    }
+    if (!from.empty()) {
+        options.filter.fromUtcMs = dayStartMs(from);
+        if (!options.filter.fromUtcMs) return usage(err, "--from takes a date as YYYY-MM-DD");
+    }
+    if (!until.empty()) {
+        options.filter.untilUtcMs = dayStartMs(until);
+        if (!options.filter.untilUtcMs) return usage(err, "--until takes a date as YYYY-MM-DD");
+    }
+    if (!review.empty()) {
+        options.filter.review = sync::parseReviewState(review);
+        if (!options.filter.review)
+            return usage(err, "--review is received, has-issues, approved or rejected");
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        err << "veldctl export: cannot make " << dir << ": " << ec.message() << "\n";
+        return kExitFailure;
+    }
+    auto store = sync::openSqliteCollector(pos[0], false);
+    if (!store) {
+        err << "veldctl export: " << store.error().describe() << "\n";
+        return kExitFailure;
+    }
+    options.progress = [&err](std::int64_t done, std::int64_t total) {
+        err << "\rveldctl export: " << done << " of " << total << " records" << std::flush;
+    };
+    auto result = sync::exportForm(*store.value(), options);
+    err << "\n";
+    if (!result) {
+        err << "veldctl export: " << result.error().describe() << "\n";
+        return kExitFailure;
+    }
+    for (const auto& f : result->files)
+        out << f << "\n";
+    out << result->records << " records";
+    if (result->unreadable > 0) out << ", " << result->unreadable << " unreadable";
+    out << "\n";
+    return kExitOk;
+}
+
+}  // namespace veld::veldctl
