@@ -168,7 +168,7 @@ void checkRow(const std::map<std::string, std::string>& row,
 
 }  // namespace
 
-TEST_CASE("an export read back by Python's csv module holds every answer entered, in its column") {
+TEST_CASE("exports read back by Python's csv module and by readstat hold every answer entered") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     const auto forms = test::pilotFormFiles();
@@ -254,6 +254,58 @@ TEST_CASE("an export read back by Python's csv module holds every answer entered
         for (const auto& [rid, r] : main) {
             const std::string& v = r.at(row.at("variable"));
             if (!v.empty()) CHECK(v.size() == 64);
+        }
+    }
+
+    // The same records as SPSS and Stata files, read back by ReadStat's own command-line tool
+    // (variables under their .sav and .dta names from the codebook), agree with the CSV.
+    for (const std::string format : {"sav", "dta"}) {
+        CAPTURE(format);
+        const std::string folder = dir.file("export-" + format);
+        const auto made = test::veldctl(
+            {"export", collector.storePath(), "ips_guidance", "--out", folder, "--format", format});
+        REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+        const std::string converted = dir.file("ips_guidance.csv");
+        const auto read =
+            test::runProcess({"/usr/bin/readstat", folder + "/ips_guidance." + format, converted});
+        REQUIRE_MESSAGE(read.exitCode == 0, read.err);
+        const Cells back = readBack(script, {converted});
+        const auto& rows = back.at("ips_guidance");
+        CHECK(rows.size() == main.size());
+        std::filesystem::remove(converted);
+        for (const auto& [key, variable] : cells.at("ips_guidance-codebook")) {
+            if (variable.at("table") != "ips_guidance" || !variable.at("value").empty() ||
+                variable.at("language") != "nl")
+                continue;
+            const std::string type = variable.at("type");
+            if (type == "datetime" || type == "time") continue;  // instants: unit-tested
+            const std::string name = variable.at(format == "sav" ? "sav_name" : "dta_name");
+            for (const auto& [rid, row] : main) {
+                const std::string& want = row.at(variable.at("variable"));
+                REQUIRE(rows.count(rid));
+                REQUIRE(rows.at(rid).count(name));
+                const std::string& got = rows.at(rid).at(name);
+                CAPTURE(name);
+                if (want.empty()) {
+                    CHECK(got.empty());
+                } else if (type == "date") {
+                    if (format == "dta") {
+                        CHECK(got == want);
+                    } else {  // SPSS: seconds since 1582-10-14
+                        const std::chrono::year_month_day ymd{
+                            std::chrono::year{std::stoi(want.substr(0, 4))},
+                            std::chrono::month{static_cast<unsigned>(std::stoi(want.substr(5, 2)))},
+                            std::chrono::day{static_cast<unsigned>(std::stoi(want.substr(8, 2)))}};
+                        const auto days = std::chrono::sys_days{ymd}.time_since_epoch().count();
+                        CHECK(std::stod(got) ==
+                              doctest::Approx((static_cast<double>(days) + 141428.0) * 86400.0));
+                    }
+                } else if (type.rfind("text", 0) == 0 || type.rfind("pseudonym", 0) == 0) {
+                    CHECK(got == want);
+                } else {
+                    CHECK(std::stod(got) == doctest::Approx(std::stod(want)));
+                }
+            }
         }
     }
 
