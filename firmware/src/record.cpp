@@ -15,13 +15,13 @@ constexpr std::int32_t kMaxAbsDays = 146097;  // 400 years either side of 1970
 constexpr std::int32_t kMillisPerDay = 86400000;
 constexpr int kMaxOffsetMinutes = 18 * 60;
 
+// ASCII only, whatever the process's locale: [A-Za-z_][A-Za-z0-9_.-]*.
 bool validName(std::string_view name) {
     if (name.empty() || name.size() > kMaxNameLength) return false;
-    auto first = static_cast<unsigned char>(name[0]);
-    if (!(std::isalpha(first) || first == '_')) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return std::isalnum(u) || u == '_' || u == '-' || u == '.';
+    const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!(letter(name[0]) || name[0] == '_')) return false;
+    return std::all_of(name.begin(), name.end(), [&](char c) {
+        return letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     });
 }
 
@@ -323,12 +323,23 @@ std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
             auto* v = a.value_as_ChoicesValue();
             if (!v) return "no value";
             if (v->choices()) {
+                // A handful of choices: comparing each with those before it is cheaper than a
+                // set; a long list (only a hostile body has one) falls back to the set.
+                const auto* list = v->choices();
                 std::set<std::string_view> seen;
-                for (const auto* c : *v->choices()) {
+                for (flatbuffers::uoffset_t i = 0; i < list->size(); ++i) {
+                    const auto* c = list->Get(i);
                     if (!walk.charge(4) || !walk.chargeText(c)) return kShared;
                     if (!c || !validName(c->string_view()))
                         return "choice name is not a valid name";
-                    if (!seen.insert(c->string_view()).second) return "a choice is chosen twice";
+                    const auto name = c->string_view();
+                    if (list->size() <= 32) {
+                        for (flatbuffers::uoffset_t k = 0; k < i; ++k)
+                            if (list->Get(k)->string_view() == name)
+                                return "a choice is chosen twice";
+                    } else if (!seen.insert(name).second) {
+                        return "a choice is chosen twice";
+                    }
                 }
             }
             if (!walk.chargeText(v->other_text())) return kShared;
@@ -392,23 +403,42 @@ std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
 // Names must be valid and strictly increasing: sorted (so LookupByKey works) and unique.
 template <class Vec>
 std::optional<std::string> checkSortedNames(const Vec* items, const std::string& path,
-                                            std::set<std::string_view>& names, Walk& walk) {
+                                            const char* what, Walk& walk) {
     if (!items) return std::nullopt;
     std::string_view previous;
     bool first = true;
     for (const auto* item : *items) {
-        if (!item || !item->name()) return path + ": an entry has no name";
+        if (!item || !item->name()) return path + what + ": an entry has no name";
         // The element's offset, its table's vtable offset, and its name.
         if (!walk.charge(8) || !walk.chargeText(item->name()))
-            return path + ": the body reuses its parts (a record cannot be that large)";
+            return path + what + ": the body reuses its parts (a record cannot be that large)";
         auto name = item->name()->string_view();
         if (!validName(name))
-            return path + ": '" + std::string(name.substr(0, 80)) + "' is not a valid name";
-        if (!first && !(previous < name)) return path + ": names are not sorted or not unique";
-        if (!names.insert(name).second)
-            return path + ": name '" + std::string(name) + "' used twice";
+            return path + what + ": '" + std::string(name.substr(0, 80)) + "' is not a valid name";
+        if (!first && !(previous < name))
+            return path + what + ": names are not sorted or not unique";
         previous = name;
         first = false;
+    }
+    return std::nullopt;
+}
+
+// An answer and a repeat may not share a name. Both lists are sorted: one merge finds it.
+std::optional<std::string> checkNoSharedName(
+    const flatbuffers::Vector<flatbuffers::Offset<fb::Answer>>* answers,
+    const flatbuffers::Vector<flatbuffers::Offset<fb::Repeat>>* repeats, const std::string& path) {
+    if (!answers || !repeats) return std::nullopt;
+    flatbuffers::uoffset_t a = 0;
+    flatbuffers::uoffset_t r = 0;
+    while (a < answers->size() && r < repeats->size()) {
+        const auto an = answers->Get(a)->name()->string_view();
+        const auto rn = repeats->Get(r)->name()->string_view();
+        if (an == rn) return path + "repeats: name '" + std::string(rn) + "' used twice";
+        if (an < rn) {
+            ++a;
+        } else {
+            ++r;
+        }
     }
     return std::nullopt;
 }
@@ -418,9 +448,9 @@ std::optional<std::string> checkFbLevel(
     const flatbuffers::Vector<flatbuffers::Offset<fb::Repeat>>* repeats, const std::string& path,
     int depth, Walk& walk) {
     if (depth > kMaxRepeatDepth) return path + ": repeats nested too deeply";
-    std::set<std::string_view> names;
-    if (auto p = checkSortedNames(answers, path + "answers", names, walk)) return p;
-    if (auto p = checkSortedNames(repeats, path + "repeats", names, walk)) return p;
+    if (auto p = checkSortedNames(answers, path, "answers", walk)) return p;
+    if (auto p = checkSortedNames(repeats, path, "repeats", walk)) return p;
+    if (auto p = checkNoSharedName(answers, repeats, path)) return p;
     if (answers) {
         for (const auto* a : *answers) {
             if (auto problem = checkFbValue(*a, walk))
@@ -478,8 +508,7 @@ Result<const fb::Record*> verifyBody(std::span<const std::uint8_t> body) {
     if (auto p = checkFbLevel(record->answers(), record->repeats(), "", 0, walk))
         return corrupt("record " + id.toString() + ": " + *p);
     if (const auto* para = record->paradata()) {
-        std::set<std::string_view> names;
-        if (auto p = checkSortedNames(para->timings(), "paradata timings", names, walk))
+        if (auto p = checkSortedNames(para->timings(), std::string(), "paradata timings", walk))
             return corrupt("record " + id.toString() + ": " + *p);
         if (!validFbText(para->language()) || !validFbText(para->app_version()))
             return corrupt("record " + id.toString() + ": paradata text is not valid UTF-8");

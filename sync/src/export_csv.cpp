@@ -1,5 +1,6 @@
 // CSV for evaluators: RFC 4180 quoting, UTF-8, one header row of column names.
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -58,16 +59,11 @@ std::string dateTimeText(std::int64_t utcMs) {
     return dateText(days) + "T" + timeText(ms) + frac + "Z";
 }
 
-std::string decimalText(double v) {
-    char out[64];
-    std::snprintf(out, sizeof out, "%.17g", v);
-    // The shortest text that reads back as the same double.
-    for (int precision = 1; precision < 17; ++precision) {
-        char shorter[64];
-        std::snprintf(shorter, sizeof shorter, "%.*g", precision, v);
-        if (std::strtod(shorter, nullptr) == v) return shorter;
-    }
-    return out;
+// The shortest text that reads back as the same double.
+void appendDecimal(std::string& out, double v) {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    if (ec == std::errc()) out.append(buf, end);
 }
 
 void appendQuoted(std::string& out, std::string_view text) {
@@ -133,11 +129,14 @@ class CsvWriter final : public TableWriter {
                     case ColumnType::DateTime:
                         m_buffer += dateTimeText(*n);
                         break;
-                    default:
-                        m_buffer += std::to_string(*n);
+                    default: {
+                        char buf[24];
+                        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *n);
+                        if (ec == std::errc()) m_buffer.append(buf, end);
+                    }
                 }
             } else if (const auto* d = std::get_if<double>(&c)) {
-                m_buffer += decimalText(*d);
+                appendDecimal(m_buffer, *d);
             }
         }
         m_buffer += "\r\n";

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <ostream>
 
+#include <unistd.h>
+
 #include <veld/sync/export.hpp>
 
 #include "veldctl/veldctl.hpp"
@@ -110,11 +112,15 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
         err << "veldctl export: " << store.error().describe() << "\n";
         return kExitFailure;
     }
-    options.progress = [&err](std::int64_t done, std::int64_t total) {
-        err << "\rveldctl export: " << done << " of " << total << " records" << std::flush;
-    };
+    // Progress on a terminal only: a log file gets the result, not a line per thousand records.
+    const bool terminal = isatty(STDERR_FILENO) != 0;
+    if (terminal) {
+        options.progress = [&err](std::int64_t done, std::int64_t total) {
+            err << "\rveldctl export: " << done << " of " << total << " records" << std::flush;
+        };
+    }
     auto result = sync::exportForm(*store.value(), options);
-    err << "\n";
+    if (terminal) err << "\n";
     if (!result) {
         err << "veldctl export: " << result.error().describe() << "\n";
         return kExitFailure;
