@@ -11,6 +11,7 @@
 
 #include <veld/form.hpp>
 #include <veld/pseudonym.hpp>
+#include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
@@ -583,7 +584,7 @@ class SqliteCollector final : public CollectorStore {
     Result<std::vector<ConflictInfo>> conflicts() override {
         std::lock_guard lock(m_mutex);
         auto st = m_db.prepare(
-            "SELECT c.record_id, a.device_id, a.hlc, b.device_id, b.hlc, c.detected_utc_ms "
+            "SELECT c.record_id, a.device_id, a.hlc, b.device_id, b.hlc, c.detected_utc_ms, c.cid "
             "FROM conflicts c JOIN revisions a ON a.rid = c.rid_a JOIN revisions b ON b.rid = "
             "c.rid_b WHERE c.resolved_utc_ms IS NULL ORDER BY c.cid");
         if (!st) return st.error();
@@ -592,12 +593,115 @@ class SqliteCollector final : public CollectorStore {
             auto row = st->step();
             if (!row) return row.error();
             if (!row.value()) break;
-            out.push_back({idFrom(st->columnBlob(0)), idFrom(st->columnBlob(1)),
-                           HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(2))},
-                           idFrom(st->columnBlob(3)),
-                           HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(4))},
-                           st->columnInt(5)});
+            ConflictInfo c;
+            c.recordId = idFrom(st->columnBlob(0));
+            c.id = st->columnInt(6);
+            c.deviceA = idFrom(st->columnBlob(1));
+            c.hlcA = HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(2))};
+            c.deviceB = idFrom(st->columnBlob(3));
+            c.hlcB = HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(4))};
+            c.detectedUtcMs = st->columnInt(5);
+            out.push_back(std::move(c));
         }
+        return out;
+    }
+
+    Result<StoredRevision> resolveConflict(std::int64_t conflictId,
+                                           const ConflictResolution& resolution, std::int64_t nowMs,
+                                           const std::string& actor) override {
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto c = m_db.prepare(
+            "SELECT c.record_id, c.resolved_utc_ms, a.body, a.damaged, a.device_id, b.body, "
+            "b.damaged, b.device_id, r.hlc FROM conflicts c JOIN revisions a ON a.rid = c.rid_a "
+            "JOIN revisions b ON b.rid = c.rid_b JOIN records r ON r.record_id = c.record_id "
+            "WHERE c.cid = ?");
+        if (!c) return c.error();
+        c->bind(1, conflictId);
+        auto row = c->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "no conflict with that number");
+        if (!c->columnIsNull(1))
+            return makeError(ErrorCode::WrongState, "this conflict has been resolved already");
+        const Uuid recordId = idFrom(c->columnBlob(0));
+        const HlcTimestamp current{static_cast<std::uint64_t>(c->columnInt(8))};
+        const auto read = [&](int bodyColumn, int damagedColumn) -> std::optional<Record> {
+            if (c->columnInt(damagedColumn) != 0) return std::nullopt;
+            auto r = decodeRecord(c->columnBlob(bodyColumn));
+            return r ? std::optional<Record>(std::move(r.value())) : std::nullopt;
+        };
+        const std::optional<Record> a = read(2, 3);
+        const std::optional<Record> b = read(5, 6);
+        const Uuid deviceA = idFrom(c->columnBlob(4));
+        const Uuid deviceB = idFrom(c->columnBlob(7));
+        c.value().reset();
+        const bool needA = resolution.kind != ConflictResolution::Kind::KeepB;
+        const bool needB = resolution.kind != ConflictResolution::Kind::KeepA;
+        if ((needA && !a) || (needB && !b)) {
+            return makeError(ErrorCode::InvalidArgument,
+                             std::string("revision ") + (needA && !a ? "A" : "B") +
+                                 " of this conflict cannot be read here; keep the other one");
+        }
+        RecordContent content =
+            resolution.kind == ConflictResolution::Kind::KeepB ? b->content : a->content;
+        std::string detail;
+        if (resolution.kind == ConflictResolution::Kind::KeepA) {
+            detail = "kept A (device " + deviceA.toString() + ")";
+        } else if (resolution.kind == ConflictResolution::Kind::KeepB) {
+            detail = "kept B (device " + deviceB.toString() + ")";
+        } else {
+            if (auto s = mergeFromB(content, b->content, resolution.fromB); !s) return s.error();
+            detail = "merged; from B:";
+            for (const auto& name : resolution.fromB)
+                detail += " " + name;
+        }
+        // The collector's own revision: after everything held, based on the current view.
+        const auto staff = staffDevice(nowMs);
+        if (!staff) return staff.error();
+        const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
+        Record merged;
+        merged.id = recordId;
+        merged.deviceId = staff->first;
+        merged.hlc = nowMillis > current.millis()
+                         ? HlcTimestamp::make(nowMillis, 0)
+                         : HlcTimestamp::make(current.millis(), current.counter() + 1);
+        merged.createdHlc =
+            std::min(a ? a->createdHlc : b->createdHlc, b ? b->createdHlc : a->createdHlc);
+        merged.finalized = true;
+        merged.content = std::move(content);
+        auto body = encodeRecord(merged);
+        if (!body) return body.error();
+        PushRevision rev;
+        rev.seq = staff->second + 1;
+        rev.recordId = recordId;
+        rev.hlc = merged.hlc;
+        rev.baseHlc = current.value;
+        rev.body = std::move(body.value());
+        rev.formId = merged.content.formId;
+        rev.formVersion = merged.content.formVersion;
+        if (auto s = storeRevision(staff->first, rev, nowMs); !s) return s.error();
+        auto up = m_db.prepare("UPDATE devices SET received_through = ? WHERE device_id = ?");
+        if (!up) return up.error();
+        up->bind(1, static_cast<std::int64_t>(rev.seq)).bindBlob(2, idBytes(staff->first));
+        if (auto s = up->run(); !s) return s.error();
+        auto done =
+            m_db.prepare("UPDATE conflicts SET resolved_utc_ms = ?, resolution = ? WHERE cid = ?");
+        if (!done) return done.error();
+        done->bind(1, nowMs)
+            .bind(2, detail + (resolution.comment.empty() ? "" : "; " + resolution.comment))
+            .bind(3, conflictId);
+        if (auto s = done->run(); !s) return s.error();
+        if (auto s = auditLocked(nowMs, actor, "resolve", recordId.toString(), detail); !s)
+            return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        StoredRevision out;
+        out.deviceId = staff->first;
+        out.seq = rev.seq;
+        out.recordId = recordId;
+        out.hlc = merged.hlc;
+        out.formId = rev.formId;
+        out.body = std::move(rev.body);
         return out;
     }
 
@@ -781,6 +885,65 @@ class SqliteCollector final : public CollectorStore {
     }
 
   private:
+    // Merge: A's content with the answers and repeats named in `fromB` as B has them (an answer
+    // B does not have is removed).
+    static Status mergeFromB(RecordContent& content, const RecordContent& b,
+                             const std::vector<std::string>& fromB) {
+        for (const auto& name : fromB) {
+            const auto sameAnswer = [&](const Answer& x) { return x.name == name; };
+            const auto sameRepeat = [&](const Repeat& x) { return x.name == name; };
+            const auto inA =
+                std::find_if(content.answers.begin(), content.answers.end(), sameAnswer);
+            const auto inB = std::find_if(b.answers.begin(), b.answers.end(), sameAnswer);
+            const auto repA =
+                std::find_if(content.repeats.begin(), content.repeats.end(), sameRepeat);
+            const auto repB = std::find_if(b.repeats.begin(), b.repeats.end(), sameRepeat);
+            if (inA == content.answers.end() && inB == b.answers.end() &&
+                repA == content.repeats.end() && repB == b.repeats.end()) {
+                return makeError(ErrorCode::InvalidArgument,
+                                 "neither revision has an answer named '" + name + "'");
+            }
+            if (inA != content.answers.end()) content.answers.erase(inA);
+            if (inB != b.answers.end()) content.answers.push_back(*inB);
+            if (repA != content.repeats.end()) content.repeats.erase(repA);
+            if (repB != b.repeats.end()) content.repeats.push_back(*repB);
+        }
+        return {};
+    }
+
+    // The collector's own device, under which staff's resolutions are stored: made on first use,
+    // never able to authenticate (its credential hash matches no credential) and revoked from
+    // the start. Returns its id and the last sequence number it used.
+    Result<std::pair<Uuid, std::uint64_t>> staffDevice(std::int64_t nowMs) {
+        auto known = metaText("staff_device");
+        if (!known) return known.error();
+        if (!known->empty()) {
+            const auto id = Uuid::parse(known.value());
+            if (!id) return makeError(ErrorCode::Corrupt, "the collector's staff device id is bad");
+            auto st = m_db.prepare("SELECT received_through FROM devices WHERE device_id = ?");
+            if (!st) return st.error();
+            st->bindBlob(1, idBytes(*id));
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) return makeError(ErrorCode::Corrupt, "the staff device is missing");
+            return std::make_pair(*id, static_cast<std::uint64_t>(st->columnInt(0)));
+        }
+        const Uuid id = makeUuidV4();
+        std::array<std::uint8_t, 32> unusable{};
+        randombytes_buf(unusable.data(), unusable.size());
+        auto add = m_db.prepare(
+            "INSERT INTO devices (device_id, label, credential_hash, enrolled_utc_ms, "
+            "revoked_utc_ms) VALUES (?, 'central staff', ?, ?, ?)");
+        if (!add) return add.error();
+        add->bindBlob(1, idBytes(id)).bindBlob(2, unusable).bind(3, nowMs).bind(4, nowMs);
+        if (auto s = add->run(); !s) return s.error();
+        auto meta = m_db.prepare("INSERT INTO meta (key, value) VALUES ('staff_device', ?)");
+        if (!meta) return meta.error();
+        meta->bind(1, id.toString());
+        if (auto s = meta->run(); !s) return s.error();
+        return std::make_pair(id, std::uint64_t{0});
+    }
+
     static std::string recordQueryTail(const RecordQuery& q) {
         std::string sql =
             "FROM records r JOIN revisions v ON v.rid = r.current_rid "

@@ -1,11 +1,13 @@
 // The collector's SQLite store used from many threads at once, as the server's workers use it:
 // concurrent pushes are committed together, and a push that is refused undoes only itself.
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
 #include <doctest/doctest.h>
 
 #include <veld/clock.hpp>
+#include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
@@ -187,4 +189,120 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
     CHECK(db.queryInt("PRAGMA user_version").value() == 2);
+}
+
+namespace {
+
+// A revision of `recordId` made on `device` with these answers, as its outbox would send it.
+sync::PushRevision revisionOf(const Uuid& device, const Uuid& recordId, std::uint64_t seq,
+                              HlcTimestamp hlc, RecordContent content) {
+    Record r;
+    r.id = recordId;
+    r.deviceId = device;
+    r.hlc = hlc;
+    r.createdHlc = hlc;
+    r.finalized = true;
+    r.content = std::move(content);
+    sync::PushRevision rev;
+    rev.seq = seq;
+    rev.recordId = recordId;
+    rev.hlc = hlc;
+    rev.body = encodeRecord(r).value();
+    rev.formId = r.content.formId;
+    rev.formVersion = r.content.formVersion;
+    return rev;
+}
+
+}  // namespace
+
+TEST_CASE("staff settle a conflict by keeping one side or merging, and every revision stays") {
+    test::TempDir dir;
+    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    const std::int64_t now = SystemClock::instance().nowMillis();
+    std::vector<Uuid> devices;
+    for (int d = 0; d < 2; ++d) {
+        sync::EnrolRequest request;
+        request.code = store->createEnrolCode("tablet", now, "test").value();
+        request.deviceId = makeUuidV4();
+        REQUIRE(store->enrol(request, now));
+        devices.push_back(request.deviceId);
+    }
+    // Two records, each edited on both devices without either seeing the other.
+    const auto base = static_cast<std::uint64_t>(now);
+    std::vector<Uuid> records{makeUuidV7(SystemClock::instance()),
+                              makeUuidV7(SystemClock::instance())};
+    for (int d = 0; d < 2; ++d) {
+        sync::PushBatch batch;
+        batch.deviceId = devices[static_cast<std::size_t>(d)];
+        for (std::size_t i = 0; i < records.size(); ++i)
+            batch.revisions.push_back(
+                revisionOf(batch.deviceId, records[i], i + 1,
+                           HlcTimestamp::make(base + static_cast<std::uint64_t>(d), 0),
+                           test::sampleContent(d == 0 ? 10 : 11)));
+        REQUIRE(store->push(batch.deviceId, batch, now));
+    }
+    auto open = store->conflicts();
+    REQUIRE(open);
+    REQUIRE(open->size() == 2);
+
+    SUBCASE("keeping B makes B's answers current, under the collector's own revision") {
+        const auto first = open->at(0);
+        auto resolved = store->resolveConflict(
+            first.id, {sync::ConflictResolution::Kind::KeepB, {}, "B is the later interview"},
+            now + 5, "anna");
+        REQUIRE_MESSAGE(resolved, resolved.error().describe());
+        auto current = store->current(first.recordId);
+        REQUIRE(current);
+        REQUIRE(current->has_value());
+        const auto body = decodeRecord((*current)->body);
+        REQUIRE(body);
+        CHECK(body->content.answers == test::normalized(test::sampleContent(11)).answers);
+        CHECK(body->hlc.value > first.hlcA.value);
+        CHECK(body->hlc.value > first.hlcB.value);
+        // Three revisions now: both devices' and the resolution; none was removed.
+        CHECK(store->revisionsOf(first.recordId)->size() == 3);
+        CHECK(store->conflicts()->size() == 1);
+        // Settled once only.
+        auto again = store->resolveConflict(first.id, {}, now + 6, "anna");
+        REQUIRE_FALSE(again);
+        CHECK(again.error().code == ErrorCode::WrongState);
+        int resolves = 0;
+        const auto audit = store->audit();
+        REQUIRE(audit);
+        for (const auto& e : *audit)
+            if (e.action == "resolve" && e.subject == first.recordId.toString()) ++resolves;
+        CHECK(resolves == 1);
+    }
+    SUBCASE("a merge takes the named answers from B and the rest from A") {
+        const auto second = open->at(1);
+        sync::ConflictResolution merge;
+        merge.kind = sync::ConflictResolution::Kind::Merge;
+        merge.fromB = {"age", "children"};
+        auto resolved = store->resolveConflict(second.id, merge, now + 5, "bram");
+        REQUIRE_MESSAGE(resolved, resolved.error().describe());
+        const auto body = decodeRecord(resolved->body);
+        REQUIRE(body);
+        const auto a = test::normalized(test::sampleContent(10));
+        const auto b = test::normalized(test::sampleContent(11));
+        for (const auto& answer : body->content.answers) {
+            const auto& from = answer.name == "age" ? b : a;
+            const auto want = std::find_if(from.answers.begin(), from.answers.end(),
+                                           [&](const Answer& x) { return x.name == answer.name; });
+            REQUIRE(want != from.answers.end());
+            CHECK(answer == *want);
+        }
+        CHECK(body->content.answers.size() == a.answers.size());
+        CHECK(body->content.repeats == b.repeats);
+
+        sync::ConflictResolution unknown;
+        unknown.kind = sync::ConflictResolution::Kind::Merge;
+        unknown.fromB = {"no_such_question"};
+        auto refused = store->resolveConflict(open->at(0).id, unknown, now + 6, "bram");
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code == ErrorCode::InvalidArgument);
+        CHECK(store->conflicts()->size() == 1);  // the refused one is still open
+    }
+    auto missing = store->resolveConflict(999, {}, now, "anna");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code == ErrorCode::NotFound);
 }

@@ -147,6 +147,23 @@ TEST_CASE("edits of one record on two devices without seeing each other are kept
     CHECK(current(third.id).deviceId == editor.deviceId());
     CHECK(store->stats()->records == 3);
     CHECK(store->stats()->revisions == 6);
+
+    // Staff list the conflicts and settle one with veldctl while the collector runs: the
+    // maker's version of the second record becomes current again, under a new revision.
+    const auto listed = test::veldctl({"collector", "conflicts", collector.storePath()});
+    REQUIRE(listed.exitCode == 0);
+    const std::string number = std::to_string(byRecord[second.id].id);
+    CHECK(listed.out.find(number + "  record " + second.id.toString()) != std::string::npos);
+    const auto settled = test::veldctl(
+        {"collector", "resolve", collector.storePath(), number, "keep-a", "--comment", "checked"});
+    REQUIRE_MESSAGE(settled.exitCode == 0, settled.err);
+    CHECK(store->stats()->conflicts == 1);
+    CHECK(store->stats()->revisions == 7);
+    CHECK(decodeRecord(current(second.id).body)->content == second.content);
+    CHECK(current(second.id).hlc.value > byRecord[second.id].hlcB.value);
+    CHECK(
+        test::veldctl({"collector", "resolve", collector.storePath(), number, "keep-b"}).exitCode ==
+        1);
 }
 
 TEST_CASE("records from devices with wrong clocks are kept, ordered by HLC and flagged") {

@@ -29,6 +29,10 @@ Subcommands (FILE is the collector's store):
   status FILE                    counts: devices, records, revisions, rejected, conflicts,
                                  implausible clocks, forms
   audit FILE                     the audit log: enrolments, revocations, publications, reviews
+  conflicts FILE                 open conflicts: number, record, both revisions' devices
+  resolve FILE NUMBER keep-a|keep-b|merge [--from-b NAME,...] [--comment TEXT]
+                                 settle a conflict: keep one revision, or merge (the named
+                                 answers from B, the rest from A); a new revision, nothing lost
   review FILE RECORD-ID [STATE] [--comment TEXT]
                                  show a record's review state and its history, or set it:
                                  received, has-issues, approved, rejected
@@ -89,6 +93,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     args.option("--label", label);
     std::string comment;
     args.option("--comment", comment);
+    std::string fromB;
+    args.option("--from-b", fromB);
     if (!args.error.empty()) return usage(err, args.error);
     if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
     const auto pos = args.positionals();
@@ -190,6 +196,51 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             out << when(e.utcMs) << "  " << e.actor << "  " << e.action << "  " << e.subject
                 << (e.detail.empty() ? "" : "  " + e.detail) << "\n";
         }
+        return kExitOk;
+    }
+    if (sub == "conflicts") {
+        auto open = c.conflicts();
+        if (!open) {
+            err << "veldctl collector: " << open.error().describe() << "\n";
+            return kExitFailure;
+        }
+        for (const auto& k : open.value()) {
+            out << k.id << "  record " << k.recordId.toString() << "  A " << k.deviceA.toString()
+                << "  B " << k.deviceB.toString() << "  detected " << when(k.detectedUtcMs) << "\n";
+        }
+        return kExitOk;
+    }
+    if (sub == "resolve") {
+        if (pos.size() != 3) return usage(err, "resolve takes FILE NUMBER keep-a|keep-b|merge");
+        char* end = nullptr;
+        const long long number = std::strtoll(pos[1].c_str(), &end, 10);
+        if (!end || *end != '\0' || number <= 0) return usage(err, "the conflict NUMBER");
+        sync::ConflictResolution how;
+        how.comment = comment;
+        if (pos[2] == "keep-a") {
+            how.kind = sync::ConflictResolution::Kind::KeepA;
+        } else if (pos[2] == "keep-b") {
+            how.kind = sync::ConflictResolution::Kind::KeepB;
+        } else if (pos[2] == "merge") {
+            how.kind = sync::ConflictResolution::Kind::Merge;
+            std::size_t start = 0;
+            while (start <= fromB.size() && !fromB.empty()) {
+                const auto comma = fromB.find(',', start);
+                const std::string name = fromB.substr(start, comma - start);
+                if (!name.empty()) how.fromB.push_back(name);
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+            if (how.fromB.empty()) return usage(err, "merge needs --from-b NAME,...");
+        } else {
+            return usage(err, "resolve with keep-a, keep-b or merge");
+        }
+        auto done = c.resolveConflict(number, how, nowMs(), actor());
+        if (!done) {
+            err << "veldctl collector: " << done.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "resolved: record " << done->recordId.toString() << " has a new current revision\n";
         return kExitOk;
     }
     if (sub == "review") {

@@ -46,11 +46,22 @@ struct AuditEntry {
 
 struct ConflictInfo {
     Uuid recordId;
+    std::int64_t id = 0;  // for resolveConflict
     Uuid deviceA;
     HlcTimestamp hlcA;
     Uuid deviceB;
     HlcTimestamp hlcB;
     std::int64_t detectedUtcMs = 0;
+};
+
+/// How staff settle a conflict. Nothing is deleted: the outcome is a new revision of the record,
+/// made by the collector, which becomes its current view.
+struct ConflictResolution {
+    enum class Kind { KeepA, KeepB, Merge };
+    Kind kind = Kind::KeepA;
+    /// Merge: the answers and repeats (by name) taken from B; everything else comes from A.
+    std::vector<std::string> fromB;
+    std::string comment;
 };
 
 /// A revision as the collector holds it (the record's current view is its newest by HLC).
@@ -152,6 +163,14 @@ class CollectorStore {
     virtual Result<std::vector<Uuid>> recordIds() = 0;
     virtual Result<std::optional<StoredRevision>> current(const Uuid& recordId) = 0;
     virtual Result<std::vector<ConflictInfo>> conflicts() = 0;
+    /// Settles an open conflict (see ConflictResolution) and returns the new current revision.
+    /// NotFound for an unknown conflict, WrongState when it was settled already,
+    /// InvalidArgument when a revision it needs cannot be read or `fromB` names an answer that
+    /// neither revision has.
+    virtual Result<StoredRevision> resolveConflict(std::int64_t conflictId,
+                                                   const ConflictResolution& resolution,
+                                                   std::int64_t nowMs,
+                                                   const std::string& actor) = 0;
     virtual Result<std::vector<AuditEntry>> audit() = 0;
     virtual Result<std::string> collectorId() = 0;
 
