@@ -3,7 +3,9 @@
 // connection for credentials, so that checking a device never waits for another's commit.
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <sodium.h>
@@ -19,7 +21,7 @@ namespace veld::sync {
 
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr std::int32_t kApplicationId = 0x56454C43;  // "VELC"
 
 constexpr const char* kSchema = R"sql(
@@ -187,6 +189,18 @@ CREATE TABLE review_history (
     actor     TEXT NOT NULL
 ) STRICT;
 CREATE INDEX review_history_by_record ON review_history (record_id, hid);
+)sql";
+
+// Version 3: staff's decisions on likely duplicate participants, by the group's key (a digest:
+// the identifying values themselves are never stored here).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE duplicate_decisions (
+    group_key  BLOB PRIMARY KEY NOT NULL,
+    decision   INTEGER NOT NULL CHECK (decision BETWEEN 1 AND 2),
+    comment    TEXT NOT NULL DEFAULT '',
+    utc_ms     INTEGER NOT NULL,
+    actor      TEXT NOT NULL
+) STRICT;
 )sql";
 
 class SqliteCollector final : public CollectorStore {
@@ -705,6 +719,122 @@ class SqliteCollector final : public CollectorStore {
         return out;
     }
 
+    Result<std::vector<DuplicateGroup>> duplicates() override {
+        // Which questions identify a person, per form version (from the published forms).
+        std::map<std::pair<std::string, std::uint32_t>, std::set<std::string>> identifying;
+        {
+            auto forms = publishedForms();
+            if (!forms) return forms.error();
+            for (const auto& f : forms.value()) {
+                auto& names = identifying[{f.formId, f.version}];
+                collectIdentifying(fb::GetForm(f.binary.data())->items(), names);
+            }
+        }
+        auto db = sql::Database::open(m_path, sql::OpenMode::ReadOnly);
+        if (!db) return db.error();
+        if (auto s = db->exec("BEGIN"); !s) return s.error();
+        auto st = db->prepare(
+            "SELECT r.record_id, v.form_id, v.form_version, v.body FROM records r "
+            "JOIN revisions v ON v.rid = r.current_rid WHERE v.damaged = 0 ORDER BY r.record_id");
+        if (!st) return st.error();
+        // key -> records; keys are digests, so memory grows with the records that have one.
+        std::map<std::vector<std::uint8_t>, DuplicateGroup> groups;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            auto record = decodeRecord(st->columnBlob(3));
+            if (!record) continue;  // unreadable bodies are counted by exports, not here
+            const Uuid id = idFrom(st->columnBlob(0));
+            const std::string formId(st->columnText(1));
+            const auto version = static_cast<std::uint32_t>(st->columnInt(2));
+            const auto names = identifying.find({formId, version});
+            std::string identity;
+            for (const auto& a : record->content.answers) {
+                if (const auto* p = std::get_if<PseudonymAnswer>(&a.value)) {
+                    // The same person on any form: one scheme, one key, one digest.
+                    std::string text = "pseudonym\n" + p->scheme + "\n" + p->keyId + "\n";
+                    text.append(p->digest.begin(), p->digest.end());
+                    auto& g = groups[digest(text)];
+                    g.kind = DuplicateGroup::Kind::SamePseudonym;
+                    g.question = a.name;
+                    g.records.push_back(id);
+                } else if (names != identifying.end() && names->second.count(a.name)) {
+                    identity += a.name + "=" + canonical(a.value) + "\n";
+                }
+            }
+            if (!identity.empty()) {
+                auto& g = groups[digest("form\n" + formId + "\n" + identity)];
+                g.kind = DuplicateGroup::Kind::SameIdentifyingAnswers;
+                g.question = formId;
+                g.records.push_back(id);
+            }
+        }
+        st.value().reset();
+        (void)db->exec("COMMIT");
+        std::lock_guard lock(m_mutex);
+        auto decided = m_db.prepare(
+            "SELECT decision, comment, utc_ms, actor FROM duplicate_decisions WHERE group_key = ?");
+        if (!decided) return decided.error();
+        std::vector<DuplicateGroup> out;
+        for (auto& [key, group] : groups) {
+            if (group.records.size() < 2) continue;
+            group.key = hex(key);
+            decided->bindBlob(1, key);
+            auto row = decided->step();
+            if (!row) return row.error();
+            if (row.value()) {
+                group.decision = static_cast<DuplicateDecision>(decided->columnInt(0));
+                group.comment = std::string(decided->columnText(1));
+                group.decidedUtcMs = decided->columnInt(2);
+                group.decidedBy = std::string(decided->columnText(3));
+            }
+            decided->reset();
+            out.push_back(std::move(group));
+        }
+        return out;
+    }
+
+    Status decideDuplicate(const std::string& groupKey, DuplicateDecision decision,
+                           const std::string& comment, std::int64_t nowMs,
+                           const std::string& actor) override {
+        std::vector<std::uint8_t> key;
+        if (groupKey.size() != 64) return makeError(ErrorCode::InvalidArgument, "not a group key");
+        for (std::size_t i = 0; i < groupKey.size(); i += 2) {
+            const auto nibble = [](char c) -> int {
+                if (c >= '0' && c <= '9') return c - '0';
+                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                return -1;
+            };
+            const int hi = nibble(groupKey[i]);
+            const int lo = nibble(groupKey[i + 1]);
+            if (hi < 0 || lo < 0) return makeError(ErrorCode::InvalidArgument, "not a group key");
+            key.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
+        }
+        if (comment.size() > kMaxReviewCommentBytes)
+            return makeError(ErrorCode::InvalidArgument, "the comment is too long");
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto st = m_db.prepare(
+            "INSERT INTO duplicate_decisions (group_key, decision, comment, utc_ms, actor) VALUES "
+            "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (group_key) DO UPDATE SET decision = ?2, comment = "
+            "?3, utc_ms = ?4, actor = ?5");
+        if (!st) return st.error();
+        st->bindBlob(1, key)
+            .bind(2, static_cast<std::int64_t>(decision))
+            .bind(3, comment)
+            .bind(4, nowMs)
+            .bind(5, actor);
+        if (auto s = st->run(); !s) return s;
+        if (auto s = auditLocked(
+                nowMs, actor, "duplicates", groupKey,
+                decision == DuplicateDecision::SamePerson ? "same person" : "different people");
+            !s)
+            return s;
+        return tx->commit();
+    }
+
     Result<std::vector<AuditEntry>> audit() override {
         std::lock_guard lock(m_mutex);
         auto st =
@@ -885,6 +1015,53 @@ class SqliteCollector final : public CollectorStore {
     }
 
   private:
+    static void collectIdentifying(const flatbuffers::Vector<flatbuffers::Offset<fb::Item>>* items,
+                                   std::set<std::string>& names) {
+        if (!items) return;
+        for (const auto* item : *items) {
+            // Only the record's own level: answers inside repeats describe others (children).
+            if (item->kind() == fb::ItemKind::Group) collectIdentifying(item->children(), names);
+            if (item->kind() == fb::ItemKind::Question && item->identifying())
+                names.insert(item->name()->str());
+        }
+    }
+
+    // An answer as text for comparing: equal answers give equal text.
+    static std::string canonical(const AnswerValue& v) {
+        return std::visit(
+            [](const auto& x) -> std::string {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<T, std::string>) {
+                    std::string folded;
+                    for (char c : x)
+                        folded += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+                    return "t:" + folded;
+                } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                    return "i:" + std::to_string(x);
+                } else if constexpr (std::is_same_v<T, DecimalAnswer>) {
+                    return "d:" + x.text;
+                } else if constexpr (std::is_same_v<T, bool>) {
+                    return x ? "b:1" : "b:0";
+                } else if constexpr (std::is_same_v<T, ChoiceAnswer>) {
+                    return "c:" + x.choice;
+                } else if constexpr (std::is_same_v<T, ChoicesAnswer>) {
+                    std::string out = "m:";
+                    for (const auto& c : x.choices)
+                        out += c + ",";
+                    return out;
+                } else if constexpr (std::is_same_v<T, DateAnswer>) {
+                    return "D:" + std::to_string(x.days);
+                } else if constexpr (std::is_same_v<T, TimeAnswer>) {
+                    return "T:" + std::to_string(x.ms);
+                } else if constexpr (std::is_same_v<T, DateTimeAnswer>) {
+                    return "Z:" + std::to_string(x.utcMs);
+                } else {
+                    return "?";
+                }
+            },
+            v);
+    }
+
     // Merge: A's content with the answers and repeats named in `fromB` as B has them (an answer
     // B does not have is removed).
     static Status mergeFromB(RecordContent& content, const RecordContent& b,
@@ -1278,6 +1455,7 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         if (!tx) return tx.error();
         if (auto s = db->exec(kSchema); !s) return s.error();
         if (auto s = db->exec(kSchemaV2); !s) return s.error();
+        if (auto s = db->exec(kSchemaV3); !s) return s.error();
         auto meta = db->prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
         if (!meta) return meta.error();
         const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
@@ -1300,13 +1478,19 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         if (app.value() != kApplicationId) {
             return makeError(ErrorCode::NotAStore, path + " is not a Veld collector store");
         }
-        if (version.value() < 2) {
+        if (version.value() < kSchemaVersion) {
             // One transaction: a collector stopped half-way keeps its old version and is
             // upgraded again at its next start.
             auto tx = sql::Transaction::begin(db.value());
             if (!tx) return tx.error();
-            if (auto s = db->exec(kSchemaV2); !s) return s.error();
-            if (auto s = db->exec("PRAGMA user_version = 2"); !s) return s.error();
+            if (version.value() < 2) {
+                if (auto s = db->exec(kSchemaV2); !s) return s.error();
+            }
+            if (version.value() < 3) {
+                if (auto s = db->exec(kSchemaV3); !s) return s.error();
+            }
+            if (auto s = db->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s)
+                return s.error();
             if (auto s = tx->commit(); !s) return s.error();
         }
     }

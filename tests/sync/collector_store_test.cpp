@@ -2,11 +2,13 @@
 // concurrent pushes are committed together, and a push that is refused undoes only itself.
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include <doctest/doctest.h>
 
 #include <veld/clock.hpp>
+#include <veld/form.hpp>
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
@@ -180,7 +182,9 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     {
         // Back to the first version's shape, as a collector from before reviews left it.
         auto db = sql::Database::open(path, sql::OpenMode::ReadWrite).value();
-        REQUIRE(db.exec("DROP TABLE review_history; DROP TABLE reviews; PRAGMA user_version = 1"));
+        REQUIRE(
+            db.exec("DROP TABLE review_history; DROP TABLE reviews; DROP TABLE "
+                    "duplicate_decisions; PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());
@@ -188,7 +192,7 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     CHECK(store.value()->review(record)->state == sync::ReviewState::Received);
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
-    CHECK(db.queryInt("PRAGMA user_version").value() == 2);
+    CHECK(db.queryInt("PRAGMA user_version").value() == 3);
 }
 
 namespace {
@@ -305,4 +309,107 @@ TEST_CASE("staff settle a conflict by keeping one side or merging, and every rev
     auto missing = store->resolveConflict(999, {}, now, "anna");
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code == ErrorCode::NotFound);
+}
+
+TEST_CASE(
+    "records sharing a pseudonym or every identifying answer are listed as likely duplicates") {
+    test::TempDir dir;
+    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    const std::int64_t now = SystemClock::instance().nowMillis();
+    // A form whose employee number and birth date identify a person together.
+    const auto form = forms::compileFormJson(R"({"id": "register", "version": 1,
+      "default_language": "en", "titles": [{"lang": "en", "text": "Register"}],
+      "items": [
+        {"name": "employee_no", "type": "Integer", "identifying": true,
+         "labels": [{"lang": "en", "text": "Employee number"}]},
+        {"name": "born", "type": "Date", "identifying": true,
+         "labels": [{"lang": "en", "text": "Born"}]},
+        {"name": "remark", "type": "Text", "labels": [{"lang": "en", "text": "Remark"}]}]})",
+                                             "register.json");
+    REQUIRE(form.ok());
+    REQUIRE(store->publish(form.binary, now, "test"));
+    sync::EnrolRequest request;
+    request.code = store->createEnrolCode("tablet", now, "test").value();
+    request.deviceId = makeUuidV4();
+    REQUIRE(store->enrol(request, now));
+
+    const auto registration = [](std::int64_t number, std::int32_t born, const char* remark) {
+        RecordContent c;
+        c.formId = "register";
+        c.formVersion = 1;
+        c.answers = {
+            {"born", DateAnswer{born}}, {"employee_no", number}, {"remark", std::string(remark)}};
+        return c;
+    };
+    const std::vector<RecordContent> contents{test::sampleContent(1),
+                                              test::sampleContent(2),
+                                              test::sampleContent(1),
+                                              registration(4711, 9000, "first visit"),
+                                              registration(4711, 9000, "second visit"),
+                                              registration(4711, 9001, "someone else")};
+    sync::PushBatch batch;
+    batch.deviceId = request.deviceId;
+    std::vector<Uuid> ids;
+    for (std::size_t i = 0; i < contents.size(); ++i) {
+        ids.push_back(makeUuidV7(SystemClock::instance()));
+        batch.revisions.push_back(revisionOf(
+            batch.deviceId, ids.back(), i + 1,
+            HlcTimestamp::make(static_cast<std::uint64_t>(now), static_cast<std::uint32_t>(i)),
+            contents[i]));
+    }
+    REQUIRE(store->push(batch.deviceId, batch, now));
+
+    auto groups = store->duplicates();
+    REQUIRE(groups);
+    REQUIRE(groups->size() == 2);
+    std::map<sync::DuplicateGroup::Kind, sync::DuplicateGroup> byKind;
+    for (const auto& g : groups.value())
+        byKind[g.kind] = g;
+    const auto& pseudonym = byKind.at(sync::DuplicateGroup::Kind::SamePseudonym);
+    CHECK(pseudonym.records == std::vector<Uuid>{ids[0], ids[2]});
+    CHECK(pseudonym.question == "bsn_pseudonym");
+    const auto& answers = byKind.at(sync::DuplicateGroup::Kind::SameIdentifyingAnswers);
+    CHECK(answers.records == std::vector<Uuid>{ids[3], ids[4]});
+    CHECK(answers.question == "register");
+    CHECK(answers.key.size() == 64);
+    CHECK(answers.decision == sync::DuplicateDecision::Undecided);
+
+    // Staff decide; the decision is listed with the group and audited.
+    REQUIRE(store->decideDuplicate(answers.key, sync::DuplicateDecision::SamePerson,
+                                   "same employee, two visits", now + 1, "anna"));
+    groups = store->duplicates();
+    REQUIRE(groups);
+    for (const auto& g : groups.value()) {
+        if (g.key != answers.key) continue;
+        CHECK(g.decision == sync::DuplicateDecision::SamePerson);
+        CHECK(g.decidedBy == "anna");
+        CHECK(g.comment == "same employee, two visits");
+    }
+    int audited = 0;
+    const auto audit = store->audit();
+    REQUIRE(audit);
+    for (const auto& e : *audit)
+        if (e.action == "duplicates" && e.subject == answers.key) ++audited;
+    CHECK(audited == 1);
+    // The same through veldctl, on the file the collector has open.
+    const auto listed = test::runProcess(
+        {test::binary("veldctl"), "collector", "duplicates", dir.file("collector.db")});
+    REQUIRE(listed.exitCode == 0);
+    CHECK(listed.out.find(pseudonym.key + "  same pseudonym (bsn_pseudonym)  undecided") !=
+          std::string::npos);
+    CHECK(listed.out.find("    " + ids[2].toString()) != std::string::npos);
+    CHECK(listed.out.find(answers.key + "  same answers (register)  same person") !=
+          std::string::npos);
+    REQUIRE(test::runProcess({test::binary("veldctl"), "collector", "decide",
+                              dir.file("collector.db"), pseudonym.key, "different-people"})
+                .exitCode == 0);
+    groups = store->duplicates();
+    REQUIRE(groups);
+    for (const auto& g : groups.value())
+        if (g.key == pseudonym.key) CHECK(g.decision == sync::DuplicateDecision::DifferentPeople);
+
+    auto bad =
+        store->decideDuplicate("not-a-key", sync::DuplicateDecision::SamePerson, "", now, "anna");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == ErrorCode::InvalidArgument);
 }

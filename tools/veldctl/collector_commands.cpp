@@ -33,6 +33,10 @@ Subcommands (FILE is the collector's store):
   resolve FILE NUMBER keep-a|keep-b|merge [--from-b NAME,...] [--comment TEXT]
                                  settle a conflict: keep one revision, or merge (the named
                                  answers from B, the rest from A); a new revision, nothing lost
+  duplicates FILE                likely duplicate participants: records sharing a pseudonym or
+                                 every identifying answer, with staff's decision
+  decide FILE KEY same-person|different-people [--comment TEXT]
+                                 record a decision on a group of likely duplicates
   review FILE RECORD-ID [STATE] [--comment TEXT]
                                  show a record's review state and its history, or set it:
                                  received, has-issues, approved, rejected
@@ -241,6 +245,44 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << "resolved: record " << done->recordId.toString() << " has a new current revision\n";
+        return kExitOk;
+    }
+    if (sub == "duplicates") {
+        auto groups = c.duplicates();
+        if (!groups) {
+            err << "veldctl collector: " << groups.error().describe() << "\n";
+            return kExitFailure;
+        }
+        for (const auto& g : groups.value()) {
+            out << g.key << "  "
+                << (g.kind == sync::DuplicateGroup::Kind::SamePseudonym ? "same pseudonym ("
+                                                                        : "same answers (")
+                << g.question << ")  "
+                << (g.decision == sync::DuplicateDecision::SamePerson        ? "same person"
+                    : g.decision == sync::DuplicateDecision::DifferentPeople ? "different people"
+                                                                             : "undecided")
+                << "\n";
+            for (const auto& id : g.records)
+                out << "    " << id.toString() << "\n";
+        }
+        return kExitOk;
+    }
+    if (sub == "decide") {
+        if (pos.size() != 3)
+            return usage(err, "decide takes FILE KEY same-person|different-people");
+        sync::DuplicateDecision decision;
+        if (pos[2] == "same-person") {
+            decision = sync::DuplicateDecision::SamePerson;
+        } else if (pos[2] == "different-people") {
+            decision = sync::DuplicateDecision::DifferentPeople;
+        } else {
+            return usage(err, "decide with same-person or different-people");
+        }
+        if (auto s = c.decideDuplicate(pos[1], decision, comment, nowMs(), actor()); !s) {
+            err << "veldctl collector: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "decided\n";
         return kExitOk;
     }
     if (sub == "review") {

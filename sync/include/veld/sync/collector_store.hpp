@@ -64,6 +64,24 @@ struct ConflictResolution {
     std::string comment;
 };
 
+/// What staff decided about a group of likely duplicates.
+enum class DuplicateDecision : std::uint8_t { Undecided = 0, SamePerson = 1, DifferentPeople = 2 };
+
+/// Records that probably describe the same participant: the same pseudonym (any form), or the
+/// same answers to every question the form marks as identifying. The key is a digest of what
+/// they share; the shared values themselves are not shown.
+struct DuplicateGroup {
+    enum class Kind { SamePseudonym, SameIdentifyingAnswers };
+    Kind kind = Kind::SamePseudonym;
+    std::string key;       // 64 hex digits, for decideDuplicate
+    std::string question;  // the pseudonym question, or the form whose answers match
+    std::vector<Uuid> records;
+    DuplicateDecision decision = DuplicateDecision::Undecided;
+    std::string comment;
+    std::int64_t decidedUtcMs = 0;
+    std::string decidedBy;
+};
+
 /// A revision as the collector holds it (the record's current view is its newest by HLC).
 struct StoredRevision {
     Uuid deviceId;
@@ -183,6 +201,16 @@ class CollectorStore {
     virtual Result<RecordReview> review(const Uuid& recordId) = 0;
     /// The records in a review state, by id.
     virtual Result<std::vector<Uuid>> recordsInReview(ReviewState state) = 0;
+
+    // --- likely duplicate participants ---
+    /// Every group of two or more current records that share a pseudonym or all identifying
+    /// answers, with staff's decision when there is one. Reads a snapshot on its own
+    /// connection.
+    virtual Result<std::vector<DuplicateGroup>> duplicates() = 0;
+    /// Records staff's decision for a group (audited); a later decision replaces it.
+    virtual Status decideDuplicate(const std::string& groupKey, DuplicateDecision decision,
+                                   const std::string& comment, std::int64_t nowMs,
+                                   const std::string& actor) = 0;
 
     // --- exports ---
     /// Every published form, oldest publication first.
