@@ -982,7 +982,8 @@ class SqliteCollector final : public CollectorStore {
         return st->columnInt(0);
     }
 
-    Status forEachRecord(const RecordQuery& query,
+    Status forEachRecord(const RecordQuery& query, int passes,
+                         const std::function<Status(int pass)>& startPass,
                          const std::function<Status(const CurrentRecord&)>& visit) override {
         auto db = sql::Database::open(m_path, sql::OpenMode::ReadOnly);
         if (!db) return db.error();
@@ -993,25 +994,38 @@ class SqliteCollector final : public CollectorStore {
             "v.clock_flagged, coalesce(w.state, 0) " +
             recordQueryTail(query) + " ORDER BY r.record_id");
         if (!st) return st.error();
-        bindRecordQuery(st.value(), query);
         CurrentRecord rec;
-        for (;;) {
-            auto row = st->step();
-            if (!row) return row.error();
-            if (!row.value()) break;
-            rec.recordId = idFrom(st->columnBlob(0));
-            rec.deviceId = idFrom(st->columnBlob(1));
-            rec.formVersion = static_cast<std::uint32_t>(st->columnInt(2));
-            rec.hlc = HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(3))};
-            const auto body = st->columnBlob(4);
-            rec.body.assign(body.begin(), body.end());
-            rec.damaged = st->columnInt(5) != 0;
-            rec.clockFlagged = st->columnInt(6) != 0;
-            rec.review = static_cast<ReviewState>(st->columnInt(7));
-            if (auto s = visit(rec); !s) return s;
+        for (int pass = 0; pass < passes; ++pass) {
+            if (startPass) {
+                if (auto s = startPass(pass); !s) return s;
+            }
+            bindRecordQuery(st.value(), query);
+            if (auto s = visitRows(st.value(), rec, visit); !s) return s;
+            st->reset();
         }
-        st.value().reset();
         return db->exec("COMMIT");
+    }
+
+    static Status visitRows(sql::Statement& st, CurrentRecord& rec,
+                            const std::function<Status(const CurrentRecord&)>& visit) {
+        for (;;) {
+            auto row = st.step();
+            if (!row) return row.error();
+            if (!row.value()) return {};
+            rec.recordId = idFrom(st.columnBlob(0));
+            rec.deviceId = idFrom(st.columnBlob(1));
+            rec.formVersion = static_cast<std::uint32_t>(st.columnInt(2));
+            rec.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(3))};
+            const auto body = st.columnBlob(4);
+            rec.body.assign(body.begin(), body.end());
+            rec.damaged = st.columnInt(5) != 0;
+            rec.clockFlagged = st.columnInt(6) != 0;
+            rec.review = static_cast<ReviewState>(st.columnInt(7));
+            if (auto s = visit(rec); !s) {
+                st.reset();
+                return s;
+            }
+        }
     }
 
   private:

@@ -117,8 +117,7 @@ struct TablePlan {
 
 class Exporter {
   public:
-    Exporter(const fb::Form* form, const ExportOptions& options)
-        : m_form(form), m_options(options) {
+    Exporter(const fb::Form* form, const ExportOptions& options) : m_form(form) {
         m_default = form->default_language() ? form->default_language()->str() : std::string();
         m_language = options.language.empty() ? m_default : options.language;
         if (form->languages()) {
@@ -183,6 +182,7 @@ class Exporter {
     }
 
     [[nodiscard]] std::int64_t unreadable() const { return m_unreadable; }
+    [[nodiscard]] bool hasWriters() const { return m_tables.front()->writer != nullptr; }
     void resetCounts() {
         for (auto& t : m_tables)
             t->rows = 0;
@@ -459,7 +459,6 @@ class Exporter {
     }
 
     const fb::Form* m_form;
-    const ExportOptions& m_options;
     std::string m_default;
     std::string m_language;
     std::vector<std::string> m_languages;
@@ -572,16 +571,12 @@ Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& opti
     RecordQuery query = options.filter;
     query.formId = options.formId;
 
+    // For progress only: the passes below read their own snapshot.
     auto total = store.countRecords(query);
     if (!total) return total.error();
+    // .sav and .dta need each table's row count before the first row: a first pass counts the
+    // rows of every table, in the same snapshot as the pass that writes them.
     const bool counted = options.format != ExportFormat::Csv;
-    if (counted) {
-        // .sav and .dta need each table's row count before the first row: one pass to count
-        // the repeat instances.
-        auto s = store.forEachRecord(
-            query, [&](const CurrentRecord& rec) { return exporter.write(rec, true); });
-        if (!s) return s.error();
-    }
     ExportResult result;
     const std::string ext = std::string(".") + std::string(exportFormatName(options.format));
     // Files are written under a temporary name and renamed once all are complete: a failed
@@ -595,27 +590,31 @@ Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& opti
                 std::remove((f + ".part").c_str());
         }
     } partial;
-    for (auto& t : exporter.tables()) {
-        t->file = options.directory + "/" + t->table.name + ext;
-        partial.files.push_back(t->file);
-        const std::string temporary = t->file + ".part";
-        t->writer = options.format == ExportFormat::Sav   ? savTableWriter(temporary)
-                    : options.format == ExportFormat::Dta ? dtaTableWriter(temporary)
-                                                          : csvTableWriter(temporary);
-        if (auto s = t->writer->begin(
-                t->table,
-                counted ? (t == exporter.tables().front() ? total.value() : t->rows) : -1);
-            !s)
-            return s.error();
-        result.files.push_back(t->file);
-    }
-    exporter.resetCounts();
-    std::int64_t done = 0;
-    auto s = store.forEachRecord(query, [&](const CurrentRecord& rec) -> Status {
-        if (auto w = exporter.write(rec, false); !w) return w;
-        if (++done % 1000 == 0 && options.progress) options.progress(done, total.value());
+    const int writingPass = counted ? 1 : 0;
+    const auto startPass = [&](int pass) -> Status {
+        if (pass != writingPass) return {};
+        for (auto& t : exporter.tables()) {
+            t->file = options.directory + "/" + t->table.name + ext;
+            partial.files.push_back(t->file);
+            const std::string temporary = t->file + ".part";
+            t->writer = options.format == ExportFormat::Sav   ? savTableWriter(temporary)
+                        : options.format == ExportFormat::Dta ? dtaTableWriter(temporary)
+                                                              : csvTableWriter(temporary);
+            if (auto s = t->writer->begin(t->table, counted ? t->rows : -1); !s) return s;
+            result.files.push_back(t->file);
+        }
+        exporter.resetCounts();
         return {};
-    });
+    };
+    std::int64_t done = 0;
+    auto s = store.forEachRecord(query, writingPass + 1, startPass,
+                                 [&](const CurrentRecord& rec) -> Status {
+                                     if (!exporter.hasWriters()) return exporter.write(rec, true);
+                                     if (auto w = exporter.write(rec, false); !w) return w;
+                                     if (++done % 1000 == 0 && options.progress)
+                                         options.progress(done, total.value());
+                                     return {};
+                                 });
     if (!s) return s.error();
     for (auto& t : exporter.tables()) {
         if (auto e = t->writer->end(); !e) return e.error();

@@ -413,3 +413,40 @@ TEST_CASE(
     REQUIRE_FALSE(bad);
     CHECK(bad.error().code == ErrorCode::InvalidArgument);
 }
+
+TEST_CASE("an export's passes read one snapshot while pushes go on") {
+    test::TempDir dir;
+    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    const std::int64_t now = SystemClock::instance().nowMillis();
+    sync::EnrolRequest request;
+    request.code = store->createEnrolCode("tablet", now, "test").value();
+    request.deviceId = makeUuidV4();
+    REQUIRE(store->enrol(request, now));
+    std::uint64_t seq = 0;
+    const auto pushOne = [&] {
+        sync::PushBatch batch;
+        batch.deviceId = request.deviceId;
+        batch.revisions.push_back(revision(++seq));
+        REQUIRE(store->push(batch.deviceId, batch, now));
+    };
+    for (int i = 0; i < 5; ++i)
+        pushOne();
+    sync::RecordQuery query;
+    query.formId = "survey";
+    std::vector<int> seen(2, 0);
+    const auto s = store->forEachRecord(
+        query, 2,
+        [&](int pass) -> Status {
+            // A device sends a record between the counting pass and the writing pass.
+            if (pass == 1) pushOne();
+            return {};
+        },
+        [&](const sync::CurrentRecord&) -> Status {
+            ++seen[seen[0] < 5 ? 0 : 1];
+            return {};
+        });
+    REQUIRE(s);
+    CHECK(seen[0] == 5);
+    CHECK(seen[1] == 5);  // the new record is not in this export's snapshot
+    CHECK(store->countRecords(query).value() == 6);
+}

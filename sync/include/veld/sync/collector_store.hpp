@@ -216,10 +216,12 @@ class CollectorStore {
     /// Every published form, oldest publication first.
     virtual Result<std::vector<PublishedFormInfo>> publishedForms() = 0;
     virtual Result<std::int64_t> countRecords(const RecordQuery& query) = 0;
-    /// Calls `visit` for each matching record, in record id order (creation order), from one
-    /// consistent snapshot, on a connection of its own: pushes go on while an export runs. Stops
-    /// at the first error `visit` returns.
-    virtual Status forEachRecord(const RecordQuery& query,
+    /// Goes through the matching records `passes` times, in record id order (creation order),
+    /// all from one consistent snapshot on a connection of its own: pushes go on while an
+    /// export runs, and every pass sees the same records. `startPass` is called before each
+    /// pass, `visit` for each record. Stops at the first error either returns.
+    virtual Status forEachRecord(const RecordQuery& query, int passes,
+                                 const std::function<Status(int pass)>& startPass,
                                  const std::function<Status(const CurrentRecord&)>& visit) = 0;
 };
 
