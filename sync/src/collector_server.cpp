@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <veld/sync/admin_api.hpp>
 #include <veld/sync/collector_server.hpp>
 
 namespace veld::sync {
@@ -104,9 +105,10 @@ constexpr auto kStopCheck = std::chrono::milliseconds(100);
 // What the pre-routing check learns about the request being handled on this thread, for the
 // handler and for the connection loop.
 struct RequestState {
-    bool closeConnection = false;  // refused before its body was read: the body is still unread
-    std::optional<Uuid> device;    // authenticated before the body was read
-    bool overLimit = false;        // its connection is one more than --max-connections allows
+    bool closeConnection = false;      // refused before its body was read: the body is still unread
+    std::optional<Uuid> device;        // authenticated before the body was read
+    std::optional<std::string> admin;  // a staff member, authenticated before the body
+    bool overLimit = false;            // its connection is one more than --max-connections allows
 };
 thread_local RequestState* tRequest = nullptr;
 
@@ -645,10 +647,13 @@ struct CollectorServer::Impl {
     }
 
     // The body as sent (zstd undone), or an answer already written to `res`.
+    static bool isAdminPath(const std::string& path) { return path.rfind("/v1/admin/", 0) == 0; }
+
     std::optional<std::string> body(const httplib::Request& req, httplib::Response& res) {
         const std::string type = req.get_header_value("Content-Type");
-        if (type != kContentType) {
-            fail(res, 415, std::string("expected Content-Type ") + kContentType);
+        const char* expected = isAdminPath(req.path) ? admin::kContentType : kContentType;
+        if (type != expected) {
+            fail(res, 415, std::string("expected Content-Type ") + expected);
             return std::nullopt;
         }
         const std::string encoding = req.get_header_value("Content-Encoding");
@@ -687,8 +692,115 @@ struct CollectorServer::Impl {
         return id.value();
     }
 
+    // A staff member's admin credential (never a device's).
+    std::optional<std::string> staff(const httplib::Request& req, httplib::Response& res) {
+        if (tRequest && tRequest->admin) return tRequest->admin;
+        const std::string auth = req.get_header_value("Authorization");
+        if (auth.rfind("Bearer ", 0) != 0) {
+            fail(res, 401, "an admin credential is needed (Authorization: Bearer ...)");
+            res.set_header("WWW-Authenticate", "Bearer");
+            return std::nullopt;
+        }
+        auto name = store->authenticateAdmin(std::string_view(auth).substr(7));
+        if (!name) {
+            if (name.error().code == ErrorCode::WrongState) {
+                fail(res, 403, "this admin credential has been revoked");
+            } else if (name.error().code == ErrorCode::NotFound) {
+                fail(res, 401, "unknown admin credential");
+            } else {
+                fail(res, 503, "the collector cannot check credentials now");
+            }
+            return std::nullopt;
+        }
+        return name.value();
+    }
+
+    void adminRequest(const httplib::Request& req, httplib::Response& res, admin::Request want) {
+        auto who = staff(req, res);
+        if (!who) return log(req, res.status, {}, req.body.size());
+        const std::string actor = "admin:" + *who;
+        auto raw = body(req, res);
+        if (!raw) return log(req, res.status, actor, req.body.size());
+        const std::span<const std::uint8_t> bytes(
+            reinterpret_cast<const std::uint8_t*>(raw->data()), raw->size());
+        auto kind = admin::requestKind(bytes);
+        if (!kind || kind.value() != want) {
+            fail(res, 400, kind ? "this endpoint takes another request" : kind.error().message);
+            return log(req, res.status, actor, req.body.size());
+        }
+        Result<std::vector<std::uint8_t>> answer = makeError(ErrorCode::Internal, "no answer");
+        switch (want) {
+            case admin::Request::Status: {
+                admin::StatusInfo info;
+                auto id = store->collectorId();
+                auto stats = store->stats();
+                auto days = store->recordsPerDay();
+                if (!id || !stats || !days) {
+                    answer = !id ? id.error() : !stats ? stats.error() : days.error();
+                    break;
+                }
+                info.collectorId = id.value();
+                info.stats = stats.value();
+                info.perDay = std::move(days.value());
+                answer = admin::encodeStatus(info);
+                break;
+            }
+            case admin::Request::Devices: {
+                auto list = store->devices();
+                answer = list ? Result<std::vector<std::uint8_t>>(admin::encodeDevices(*list))
+                              : list.error();
+                break;
+            }
+            case admin::Request::Review: {
+                auto r = admin::decodeReviewRequest(bytes);
+                if (!r) {
+                    answer = r.error();
+                    break;
+                }
+                if (r->set) {
+                    if (auto s = store->setReview(r->recordId, *r->set, r->comment, now(), actor);
+                        !s) {
+                        answer = s.error();
+                        break;
+                    }
+                }
+                auto review = store->review(r->recordId);
+                answer = review ? Result<std::vector<std::uint8_t>>(admin::encodeReview(*review))
+                                : review.error();
+                break;
+            }
+            case admin::Request::Conflicts: {
+                auto list = store->conflicts();
+                answer = list ? Result<std::vector<std::uint8_t>>(admin::encodeConflicts(*list))
+                              : list.error();
+                break;
+            }
+            case admin::Request::Resolve: {
+                auto r = admin::decodeResolveRequest(bytes);
+                if (!r) {
+                    answer = r.error();
+                    break;
+                }
+                auto done = store->resolveConflict(r->conflictId, r->resolution, now(), actor);
+                answer = done ? Result<std::vector<std::uint8_t>>(
+                                    admin::encodeResolved({done->recordId, done->hlc}))
+                              : done.error();
+                break;
+            }
+        }
+        if (!answer) {
+            // Here NotFound is an unknown record or conflict, not a credential: 404.
+            const int code =
+                answer.error().code == ErrorCode::NotFound ? 404 : statusFor(answer.error());
+            fail(res, code, answer.error().message);
+            return log(req, res.status, actor, req.body.size());
+        }
+        reply(req, res, answer.value(), admin::kContentType);
+        log(req, 200, actor, req.body.size());
+    }
+
     void reply(const httplib::Request& req, httplib::Response& res,
-               const std::vector<std::uint8_t>& message) {
+               const std::vector<std::uint8_t>& message, const char* type = kContentType) {
         const std::string accept = req.get_header_value("Accept-Encoding");
         if (accept.find("zstd") != std::string::npos && message.size() > 1024) {
             std::string packed(ZSTD_compressBound(message.size()), '\0');
@@ -697,11 +809,11 @@ struct CollectorServer::Impl {
             if (!ZSTD_isError(n)) {
                 packed.resize(n);
                 res.set_header("Content-Encoding", "zstd");
-                res.set_content(packed, kContentType);
+                res.set_content(packed, type);
                 return;
             }
         }
-        res.set_content(std::string(message.begin(), message.end()), kContentType);
+        res.set_content(std::string(message.begin(), message.end()), type);
     }
 
     void enrol(const httplib::Request& req, httplib::Response& res) {
@@ -779,6 +891,19 @@ struct CollectorServer::Impl {
         } else if (req.get_header_value("Content-Type") != kContentType &&
                    (req.path == kEnrolPath || req.path == kPushPath || req.path == kPullPath)) {
             fail(res, 415, std::string("expected Content-Type ") + kContentType);
+        } else if (isAdminPath(req.path) &&
+                   req.get_header_value("Content-Type") != admin::kContentType) {
+            fail(res, 415, std::string("expected Content-Type ") + admin::kContentType);
+        } else if (isAdminPath(req.path)) {
+            auto who = staff(req, res);
+            if (!who) {
+                if (tRequest) tRequest->closeConnection = true;
+                res.set_header("Connection", "close");
+                log(req, res.status, {}, 0);
+                return true;
+            }
+            if (tRequest) tRequest->admin = who;
+            return false;
         } else if (req.path == kPushPath || req.path == kPullPath) {
             auto who = device(req, res);
             if (!who) {
@@ -902,6 +1027,22 @@ bool CollectorServer::bind() {
     http.Post(kEnrolPath, guarded(&Impl::enrol));
     http.Post(kPushPath, guarded(&Impl::push));
     http.Post(kPullPath, guarded(&Impl::pull));
+    const std::pair<const char*, admin::Request> adminRoutes[] = {
+        {admin::kStatusPath, admin::Request::Status},
+        {admin::kDevicesPath, admin::Request::Devices},
+        {admin::kReviewPath, admin::Request::Review},
+        {admin::kConflictsPath, admin::Request::Conflicts},
+        {admin::kResolvePath, admin::Request::Resolve},
+    };
+    for (const auto& [path, kind] : adminRoutes) {
+        http.Post(path, [&im, want = kind](const httplib::Request& req, httplib::Response& res) {
+            try {
+                im.adminRequest(req, res, want);
+            } catch (const std::exception&) {
+                fail(res, 500, "internal error");
+            }
+        });
+    }
     http.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
         res.set_content("ok\n", "text/plain");
     });

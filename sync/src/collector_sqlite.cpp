@@ -152,6 +152,16 @@ Uuid idFrom(std::span<const std::uint8_t> blob) {
     return id;
 }
 
+constexpr const char* kAdminPrefix = "veld-admin.";
+
+bool validAdminName(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '-' || c == '_';
+    });
+}
+
 // Enrolment codes are typed by people: no look-alike letters, case and dashes ignored.
 std::string normalizeCode(std::string_view code) {
     std::string out;
@@ -200,6 +210,14 @@ CREATE TABLE duplicate_decisions (
     comment    TEXT NOT NULL DEFAULT '',
     utc_ms     INTEGER NOT NULL,
     actor      TEXT NOT NULL
+) STRICT;
+
+-- Central staff who use the admin API (the console). Only a digest of each credential's secret.
+CREATE TABLE admins (
+    name            TEXT PRIMARY KEY NOT NULL,
+    credential_hash BLOB NOT NULL,
+    created_utc_ms  INTEGER NOT NULL,
+    revoked_utc_ms  INTEGER
 ) STRICT;
 )sql";
 
@@ -403,6 +421,89 @@ class SqliteCollector final : public CollectorStore {
         return tx->commit();
     }
 
+    Result<std::string> addAdmin(const std::string& name, std::int64_t nowMs,
+                                 const std::string& actor) override {
+        if (!validAdminName(name)) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "an admin name is 1 to 64 letters, digits, '.', '-' or '_'");
+        }
+        std::array<std::uint8_t, 32> secret{};
+        randombytes_buf(secret.data(), secret.size());
+        const std::string credential = std::string(kAdminPrefix) + name + "." + hex(secret);
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto st = m_db.prepare(
+            "INSERT INTO admins (name, credential_hash, created_utc_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET credential_hash = excluded.credential_hash, "
+            "created_utc_ms = excluded.created_utc_ms, revoked_utc_ms = NULL");
+        if (!st) return st.error();
+        st->bind(1, name).bindBlob(2, digest(hex(secret))).bind(3, nowMs);
+        if (auto s = st->run(); !s) return s.error();
+        if (auto s = auditLocked(nowMs, actor, "admin-add", name, {}); !s) return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        return credential;
+    }
+
+    Status revokeAdmin(const std::string& name, std::int64_t nowMs,
+                       const std::string& actor) override {
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto st = m_db.prepare(
+            "UPDATE admins SET revoked_utc_ms = ? WHERE name = ? AND revoked_utc_ms IS NULL");
+        if (!st) return st.error();
+        st->bind(1, nowMs).bind(2, name);
+        if (auto s = st->run(); !s) return s;
+        if (m_db.changes() == 0) return makeError(ErrorCode::NotFound, "no such active admin");
+        if (auto s = auditLocked(nowMs, actor, "admin-revoke", name, {}); !s) return s;
+        return tx->commit();
+    }
+
+    Result<std::string> authenticateAdmin(std::string_view credential) override {
+        if (credential.rfind(kAdminPrefix, 0) != 0)
+            return makeError(ErrorCode::NotFound, "not an admin credential");
+        const auto rest = credential.substr(std::string_view(kAdminPrefix).size());
+        const auto dot = rest.rfind('.');
+        if (dot == std::string_view::npos || rest.size() - dot - 1 != 64)
+            return makeError(ErrorCode::NotFound, "not an admin credential");
+        const std::string name(rest.substr(0, dot));
+        const auto presented = digest(rest.substr(dot + 1));
+        std::lock_guard lock(m_readMutex);
+        auto st =
+            m_reader.prepare("SELECT credential_hash, revoked_utc_ms FROM admins WHERE name = ?");
+        if (!st) return st.error();
+        st->bind(1, name);
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "unknown admin");
+        const auto stored = st->columnBlob(0);
+        if (stored.size() != presented.size() ||
+            sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0)
+            return makeError(ErrorCode::NotFound, "wrong admin credential");
+        if (!st->columnIsNull(1)) return makeError(ErrorCode::WrongState, "admin revoked");
+        return name;
+    }
+
+    Result<std::vector<AdminInfo>> admins() override {
+        std::lock_guard lock(m_mutex);
+        auto st =
+            m_db.prepare("SELECT name, created_utc_ms, revoked_utc_ms FROM admins ORDER BY name");
+        if (!st) return st.error();
+        std::vector<AdminInfo> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            AdminInfo a;
+            a.name = std::string(st->columnText(0));
+            a.createdUtcMs = st->columnInt(1);
+            if (!st->columnIsNull(2)) a.revokedUtcMs = st->columnInt(2);
+            out.push_back(std::move(a));
+        }
+        return out;
+    }
+
     Result<std::vector<DeviceInfo>> devices() override {
         std::lock_guard lock(m_mutex);
         auto st = m_db.prepare(
@@ -555,6 +656,24 @@ class SqliteCollector final : public CollectorStore {
             *q.out = v.value();
         }
         return s;
+    }
+
+    Result<std::vector<DayCount>> recordsPerDay() override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            "SELECT r.form_id, coalesce((SELECT f.pilot FROM forms f WHERE f.form_id = r.form_id "
+            "ORDER BY f.version DESC LIMIT 1), ''), (r.hlc >> 16) / 86400000 AS day, count(*) "
+            "FROM records r GROUP BY r.form_id, day ORDER BY day, r.form_id");
+        if (!st) return st.error();
+        std::vector<DayCount> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.push_back({std::string(st->columnText(0)), std::string(st->columnText(1)),
+                           static_cast<std::int32_t>(st->columnInt(2)), st->columnInt(3)});
+        }
+        return out;
     }
 
     Result<std::vector<StoredRevision>> revisionsOf(const Uuid& recordId) override {

@@ -184,7 +184,7 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
         auto db = sql::Database::open(path, sql::OpenMode::ReadWrite).value();
         REQUIRE(
             db.exec("DROP TABLE review_history; DROP TABLE reviews; DROP TABLE "
-                    "duplicate_decisions; PRAGMA user_version = 1"));
+                    "duplicate_decisions; DROP TABLE admins; PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());

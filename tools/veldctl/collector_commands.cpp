@@ -37,6 +37,10 @@ Subcommands (FILE is the collector's store):
                                  every identifying answer, with staff's decision
   decide FILE KEY same-person|different-people [--comment TEXT]
                                  record a decision on a group of likely duplicates
+  admin-add FILE NAME            a credential for a member of staff to use the console (printed
+                                 once; a new one for an existing NAME replaces the old)
+  admin-revoke FILE NAME         refuse that staff member's credential from now on
+  admins FILE                    staff with a console credential
   review FILE RECORD-ID [STATE] [--comment TEXT]
                                  show a record's review state and its history, or set it:
                                  received, has-issues, approved, rejected
@@ -245,6 +249,37 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << "resolved: record " << done->recordId.toString() << " has a new current revision\n";
+        return kExitOk;
+    }
+    if (sub == "admin-add" || sub == "admin-revoke") {
+        if (pos.size() != 2) return usage(err, sub + " takes FILE NAME");
+        if (sub == "admin-add") {
+            auto credential = c.addAdmin(pos[1], nowMs(), actor());
+            if (!credential) {
+                err << "veldctl collector: " << credential.error().describe() << "\n";
+                return kExitFailure;
+            }
+            // The only time the credential is shown: on stdout, for the staff member's console.
+            out << credential.value() << "\n";
+            return kExitOk;
+        }
+        if (auto s = c.revokeAdmin(pos[1], nowMs(), actor()); !s) {
+            err << "veldctl collector: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "revoked " << pos[1] << "\n";
+        return kExitOk;
+    }
+    if (sub == "admins") {
+        auto list = c.admins();
+        if (!list) {
+            err << "veldctl collector: " << list.error().describe() << "\n";
+            return kExitFailure;
+        }
+        for (const auto& a : list.value()) {
+            out << a.name << "  since " << when(a.createdUtcMs)
+                << (a.revokedUtcMs ? "  revoked " + when(*a.revokedUtcMs) : std::string()) << "\n";
+        }
         return kExitOk;
     }
     if (sub == "duplicates") {

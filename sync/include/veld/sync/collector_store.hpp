@@ -26,6 +26,20 @@ struct DeviceInfo {
     std::int64_t revisions = 0;
 };
 
+/// Records of a form whose current revision was made on one day (UTC).
+struct DayCount {
+    std::string formId;
+    std::string pilot;
+    std::int32_t day = 0;  // days since 1970-01-01
+    std::int64_t records = 0;
+};
+
+struct AdminInfo {
+    std::string name;
+    std::int64_t createdUtcMs = 0;
+    std::optional<std::int64_t> revokedUtcMs;
+};
+
 struct CollectorStats {
     std::int64_t devices = 0;
     std::int64_t records = 0;
@@ -164,6 +178,18 @@ class CollectorStore {
     virtual Status revoke(const Uuid& deviceId, std::int64_t nowMs, const std::string& actor) = 0;
     virtual Result<std::vector<DeviceInfo>> devices() = 0;
 
+    // --- central staff (the admin API) ---
+    /// A new credential for a member of staff ("veld-admin.NAME.SECRET", returned once; stored
+    /// only as a digest). For an existing name, the old credential stops working.
+    virtual Result<std::string> addAdmin(const std::string& name, std::int64_t nowMs,
+                                         const std::string& actor) = 0;
+    virtual Status revokeAdmin(const std::string& name, std::int64_t nowMs,
+                               const std::string& actor) = 0;
+    /// The staff member a credential belongs to; NotFound when unknown or wrong, WrongState
+    /// when revoked. A device credential is never an admin credential.
+    virtual Result<std::string> authenticateAdmin(std::string_view credential) = 0;
+    virtual Result<std::vector<AdminInfo>> admins() = 0;
+
     // --- data ---
     /// Stores a batch from `deviceId` in one transaction and answers only after it committed.
     virtual Result<PushReply> push(const Uuid& deviceId, const PushBatch& batch,
@@ -177,6 +203,8 @@ class CollectorStore {
 
     // --- reading, for staff and tests ---
     virtual Result<CollectorStats> stats() = 0;
+    /// Records per form per day, for the dashboard.
+    virtual Result<std::vector<DayCount>> recordsPerDay() = 0;
     virtual Result<std::vector<StoredRevision>> revisionsOf(const Uuid& recordId) = 0;
     virtual Result<std::vector<Uuid>> recordIds() = 0;
     virtual Result<std::optional<StoredRevision>> current(const Uuid& recordId) = 0;
