@@ -66,6 +66,9 @@ std::vector<std::uint8_t> encodeRequest(Request plain) {
         case Request::Conflicts:
             return finish(b, fb::AdminMessage::AdminConflictsRequest,
                           fb::CreateAdminConflictsRequest(b).Union());
+        case Request::Duplicates:
+            return finish(b, fb::AdminMessage::AdminDuplicatesRequest,
+                          fb::CreateAdminDuplicatesRequest(b).Union());
         default:
             return finish(b, fb::AdminMessage::AdminStatusRequest,
                           fb::CreateAdminStatusRequest(b).Union());
@@ -112,6 +115,10 @@ Result<Request> requestKind(std::span<const std::uint8_t> body) {
             return Request::Conflicts;
         case fb::AdminMessage::AdminResolveRequest:
             return Request::Resolve;
+        case fb::AdminMessage::AdminDuplicatesRequest:
+            return Request::Duplicates;
+        case fb::AdminMessage::AdminDecideRequest:
+            return Request::Decide;
         default:
             return malformed("not a request");
     }
@@ -285,6 +292,70 @@ Result<Resolved> decodeResolved(std::span<const std::uint8_t> body) {
     auto m = verifyAs<fb::AdminResolved>(body, fb::AdminMessage::AdminResolved);
     if (!m) return m.error();
     return Resolved{fromFb((*m)->record_id()), HlcTimestamp{(*m)->hlc()}};
+}
+
+std::vector<std::uint8_t> encodeDecideRequest(const DecideRequest& request) {
+    Builder b(256);
+    auto key = b.CreateString(request.key);
+    auto comment = b.CreateString(request.comment);
+    return finish(
+        b, fb::AdminMessage::AdminDecideRequest,
+        fb::CreateAdminDecideRequest(b, key, static_cast<std::uint8_t>(request.decision), comment)
+            .Union());
+}
+
+Result<DecideRequest> decodeDecideRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminDecideRequest>(body, fb::AdminMessage::AdminDecideRequest);
+    if (!m) return m.error();
+    DecideRequest out;
+    out.key = (*m)->key()->str();
+    if ((*m)->decision() < 1 || (*m)->decision() > 2) return malformed("unknown decision");
+    out.decision = static_cast<DuplicateDecision>((*m)->decision());
+    if ((*m)->comment()) out.comment = (*m)->comment()->str();
+    return out;
+}
+
+std::vector<std::uint8_t> encodeDuplicates(const std::vector<DuplicateGroup>& groups) {
+    Builder b(1024);
+    std::vector<flatbuffers::Offset<fb::AdminDuplicateGroup>> list;
+    for (const auto& g : groups) {
+        std::vector<fb::Uuid> ids;
+        for (const auto& id : g.records)
+            ids.push_back(toFb(id));
+        auto records = b.CreateVectorOfStructs(ids);
+        list.push_back(fb::CreateAdminDuplicateGroup(
+            b, b.CreateString(g.key), g.kind == DuplicateGroup::Kind::SamePseudonym,
+            b.CreateString(g.question), records, static_cast<std::uint8_t>(g.decision),
+            b.CreateString(g.comment), g.decidedUtcMs, b.CreateString(g.decidedBy)));
+    }
+    auto vec = b.CreateVector(list);
+    return finish(b, fb::AdminMessage::AdminDuplicates, fb::CreateAdminDuplicates(b, vec).Union());
+}
+
+Result<std::vector<DuplicateGroup>> decodeDuplicates(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminDuplicates>(body, fb::AdminMessage::AdminDuplicates);
+    if (!m) return m.error();
+    std::vector<DuplicateGroup> out;
+    if ((*m)->groups()) {
+        for (const auto* g : *(*m)->groups()) {
+            DuplicateGroup group;
+            if (g->key()) group.key = g->key()->str();
+            group.kind = g->same_pseudonym() ? DuplicateGroup::Kind::SamePseudonym
+                                             : DuplicateGroup::Kind::SameIdentifyingAnswers;
+            if (g->question()) group.question = g->question()->str();
+            if (g->records()) {
+                for (const auto* id : *g->records())
+                    group.records.push_back(fromFb(id));
+            }
+            if (g->decision() > 2) return malformed("unknown decision");
+            group.decision = static_cast<DuplicateDecision>(g->decision());
+            if (g->comment()) group.comment = g->comment()->str();
+            group.decidedUtcMs = g->decided_utc_ms();
+            if (g->decided_by()) group.decidedBy = g->decided_by()->str();
+            out.push_back(std::move(group));
+        }
+    }
+    return out;
 }
 
 }  // namespace veld::sync::admin

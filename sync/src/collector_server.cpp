@@ -775,6 +775,27 @@ struct CollectorServer::Impl {
                               : list.error();
                 break;
             }
+            case admin::Request::Duplicates:
+            case admin::Request::Decide: {
+                if (want == admin::Request::Decide) {
+                    auto r = admin::decodeDecideRequest(bytes);
+                    if (!r) {
+                        answer = r.error();
+                        break;
+                    }
+                    if (auto s =
+                            store->decideDuplicate(r->key, r->decision, r->comment, now(), actor);
+                        !s) {
+                        answer = s.error();
+                        break;
+                    }
+                }
+                auto groups = store->duplicates();
+                answer = groups
+                             ? Result<std::vector<std::uint8_t>>(admin::encodeDuplicates(*groups))
+                             : groups.error();
+                break;
+            }
             case admin::Request::Resolve: {
                 auto r = admin::decodeResolveRequest(bytes);
                 if (!r) {
@@ -1033,6 +1054,8 @@ bool CollectorServer::bind() {
         {admin::kReviewPath, admin::Request::Review},
         {admin::kConflictsPath, admin::Request::Conflicts},
         {admin::kResolvePath, admin::Request::Resolve},
+        {admin::kDuplicatesPath, admin::Request::Duplicates},
+        {admin::kDecidePath, admin::Request::Decide},
     };
     for (const auto& [path, kind] : adminRoutes) {
         http.Post(path, [&im, want = kind](const httplib::Request& req, httplib::Response& res) {

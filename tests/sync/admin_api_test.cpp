@@ -59,6 +59,11 @@ TEST_CASE("the admin API opens only to a staff member's credential, on every end
          sync::admin::encodeReviewRequest(
              {makeUuidV7(SystemClock::instance()), sync::ReviewState::Approved, "x"})},
         {sync::admin::kResolvePath, sync::admin::encodeResolveRequest({1, {}})},
+        {sync::admin::kDuplicatesPath,
+         sync::admin::encodeRequest(sync::admin::Request::Duplicates)},
+        {sync::admin::kDecidePath,
+         sync::admin::encodeDecideRequest(
+             {std::string(64, 'a'), sync::DuplicateDecision::SamePerson, ""})},
     };
     std::string wrong = anna;
     wrong.back() = wrong.back() == '0' ? '1' : '0';
@@ -175,6 +180,50 @@ TEST_CASE("staff see the dashboard, review a record and settle a conflict throug
     auto resolved = sync::admin::decodeResolved(bytes(reply.body));
     REQUIRE(resolved);
     CHECK(resolved->recordId == record);
+    // Likely duplicates: two records with the same pseudonym, decided on through the API.
+    {
+        auto held = collector.open();
+        sync::PushBatch batch;
+        batch.deviceId = second.deviceId();
+        for (std::uint64_t seq = 2; seq <= 3; ++seq) {
+            Record r;
+            r.id = makeUuidV7(SystemClock::instance());
+            r.deviceId = second.deviceId();
+            r.hlc =
+                HlcTimestamp::make(static_cast<std::uint64_t>(SystemClock::instance().nowMillis()),
+                                   static_cast<std::uint32_t>(seq));
+            r.createdHlc = r.hlc;
+            r.finalized = true;
+            r.content = test::sampleContent(77);
+            sync::PushRevision rev;
+            rev.seq = seq;
+            rev.recordId = r.id;
+            rev.hlc = r.hlc;
+            rev.body = encodeRecord(r).value();
+            rev.formId = r.content.formId;
+            batch.revisions.push_back(rev);
+        }
+        REQUIRE(held->push(second.deviceId(), batch, SystemClock::instance().nowMillis()));
+    }
+    reply = call(collector, sync::admin::kDuplicatesPath,
+                 sync::admin::encodeRequest(sync::admin::Request::Duplicates), anna);
+    REQUIRE(reply.status == 200);
+    auto groups = sync::admin::decodeDuplicates(bytes(reply.body));
+    REQUIRE(groups);
+    REQUIRE(groups->size() == 1);
+    CHECK(groups->front().records.size() == 2);
+    CHECK(groups->front().decision == sync::DuplicateDecision::Undecided);
+    reply = call(collector, sync::admin::kDecidePath,
+                 sync::admin::encodeDecideRequest(
+                     {groups->front().key, sync::DuplicateDecision::DifferentPeople, "twins"}),
+                 anna);
+    REQUIRE(reply.status == 200);
+    groups = sync::admin::decodeDuplicates(bytes(reply.body));
+    REQUIRE(groups);
+    REQUIRE(groups->size() == 1);
+    CHECK(groups->front().decision == sync::DuplicateDecision::DifferentPeople);
+    CHECK(groups->front().decidedBy == "admin:anna");
+
     auto held = collector.open();
     CHECK(held->conflicts()->empty());
     CHECK(held->revisionsOf(record)->size() == 3);

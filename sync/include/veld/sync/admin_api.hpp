@@ -19,6 +19,8 @@ inline constexpr const char* kDevicesPath = "/v1/admin/devices";
 inline constexpr const char* kReviewPath = "/v1/admin/review";
 inline constexpr const char* kConflictsPath = "/v1/admin/conflicts";
 inline constexpr const char* kResolvePath = "/v1/admin/resolve";
+inline constexpr const char* kDuplicatesPath = "/v1/admin/duplicates";
+inline constexpr const char* kDecidePath = "/v1/admin/decide";
 inline constexpr const char* kContentType = "application/vnd.veld.admin+flatbuffers";
 
 struct StatusInfo {
@@ -44,9 +46,19 @@ struct Resolved {
 };
 
 /// Which request a body holds (after verification), for the server's routing checks.
-enum class Request { Status, Devices, Review, Conflicts, Resolve };
+enum class Request { Status, Devices, Review, Conflicts, Resolve, Duplicates, Decide };
 
-std::vector<std::uint8_t> encodeRequest(Request plain);  // Status, Devices, Conflicts
+struct DecideRequest {
+    std::string key;
+    DuplicateDecision decision = DuplicateDecision::SamePerson;
+    std::string comment;
+};
+
+std::vector<std::uint8_t> encodeRequest(Request plain);  // Status, Devices, Conflicts, Duplicates
+std::vector<std::uint8_t> encodeDecideRequest(const DecideRequest& request);
+Result<DecideRequest> decodeDecideRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeDuplicates(const std::vector<DuplicateGroup>& groups);
+Result<std::vector<DuplicateGroup>> decodeDuplicates(std::span<const std::uint8_t> body);
 std::vector<std::uint8_t> encodeReviewRequest(const ReviewRequest& request);
 std::vector<std::uint8_t> encodeResolveRequest(const ResolveRequest& request);
 /// Verifies a request body and says which request it is; Corrupt when it is not one.
