@@ -467,24 +467,6 @@ class Exporter {
     std::int64_t m_unreadable = 0;
 };
 
-std::string typeOf(ColumnType t) {
-    switch (t) {
-        case ColumnType::Text:
-            return "text";
-        case ColumnType::Integer:
-            return "integer";
-        case ColumnType::Decimal:
-            return "decimal";
-        case ColumnType::Date:
-            return "date";
-        case ColumnType::Time:
-            return "time";
-        case ColumnType::DateTime:
-            return "datetime";
-    }
-    return "text";
-}
-
 // The codebook: every variable of every table, with its names in .sav and .dta, its question,
 // type, and labels and value labels in every language of the form.
 Status writeCodebook(Exporter& exporter, const std::string& path) {
@@ -513,7 +495,7 @@ Status writeCodebook(Exporter& exporter, const std::string& path) {
                 cells[2] = sav[i];
                 cells[3] = dta[i];
                 cells[4] = texts.question;
-                cells[5] = texts.type.empty() ? typeOf(c.type) : texts.type;
+                cells[5] = texts.type.empty() ? std::string(columnTypeName(c.type)) : texts.type;
                 cells[6] = lang;
             };
             for (const auto& [lang, label] : texts.labels) {

@@ -189,6 +189,24 @@ class CsvWriter final : public TableWriter {
 
 }  // namespace
 
+std::string_view columnTypeName(ColumnType type) {
+    switch (type) {
+        case ColumnType::Text:
+            return "text";
+        case ColumnType::Integer:
+            return "integer";
+        case ColumnType::Decimal:
+            return "decimal";
+        case ColumnType::Date:
+            return "date";
+        case ColumnType::Time:
+            return "time";
+        case ColumnType::DateTime:
+            return "datetime";
+    }
+    return "text";
+}
+
 std::unique_ptr<TableWriter> csvTableWriter(const std::string& path) {
     return std::make_unique<CsvWriter>(path);
 }

@@ -217,24 +217,6 @@ struct WriterDeleter {
 };
 using WriterPtr = std::unique_ptr<readstat_writer_t, WriterDeleter>;
 
-const char* typeName(ColumnType type) {
-    switch (type) {
-        case ColumnType::Text:
-            return "text";
-        case ColumnType::Integer:
-            return "integer";
-        case ColumnType::Decimal:
-            return "decimal";
-        case ColumnType::Date:
-            return "date";
-        case ColumnType::Time:
-            return "time";
-        case ColumnType::DateTime:
-            return "date-time";
-    }
-    return "unknown";
-}
-
 class ReadStatTableWriter final : public TableWriter {
   public:
     ReadStatTableWriter(std::string path, Format format)
@@ -501,7 +483,7 @@ class ReadStatTableWriter final : public TableWriter {
 
     Status typeMismatch(const ExportColumn& column) const {
         return makeError(ErrorCode::InvalidArgument, "column " + column.name + " is " +
-                                                         typeName(column.type) +
+                                                         std::string(columnTypeName(column.type)) +
                                                          " but a row has a cell of another type");
     }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -24,6 +25,9 @@ enum class ColumnType {
     Time,      // Integer cells: milliseconds since midnight
     DateTime,  // Integer cells: milliseconds since 1970-01-01 UTC
 };
+
+/// text, integer, decimal, date, time, datetime (the codebook's words).
+std::string_view columnTypeName(ColumnType type);
 
 struct ValueLabel {
     std::int64_t value = 0;
