@@ -6,6 +6,7 @@
 #include <veld/clock.hpp>
 #include <veld/record.hpp>
 #include <veld/sync/admin_api.hpp>
+#include <veld/sync/admin_client.hpp>
 
 #include "support/sync_support.hpp"
 
@@ -23,10 +24,6 @@ test::HttpReply call(const test::CollectorProcess& collector, const char* path,
                      const std::vector<std::uint8_t>& body, const std::string& credential) {
     return test::httpExchange(collector.port(),
                               test::postBytes(path, body, adminHeaders(credential)));
-}
-
-std::span<const std::uint8_t> bytes(const std::string& body) {
-    return {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()};
 }
 
 std::string addAdmin(const test::CollectorProcess& collector, const std::string& name) {
@@ -114,11 +111,14 @@ TEST_CASE("staff see the dashboard, review a record and settle a conflict throug
     test::enrolDevice(second, collector);
     REQUIRE(sync::syncOnce(first, sync::loadConnection(first).value(), {}));
 
+    // The console's client, as a staff member's console uses it.
+    sync::Connection console;
+    console.collector = collector.url();
+    console.credential = anna;
+    sync::AdminClient client(console);
+
     // The dashboard: counts and records per form per day.
-    auto reply = call(collector, sync::admin::kStatusPath,
-                      sync::admin::encodeRequest(sync::admin::Request::Status), anna);
-    REQUIRE(reply.status == 200);
-    auto status = sync::admin::decodeStatus(bytes(reply.body));
+    auto status = client.status();
     REQUIRE_MESSAGE(status, status.error().describe());
     CHECK(status->stats.records == 4);
     CHECK(status->stats.devices == 2);
@@ -126,21 +126,13 @@ TEST_CASE("staff see the dashboard, review a record and settle a conflict throug
     for (const auto& d : status->perDay)
         perDay += d.records;
     CHECK(perDay == 4);
-    reply = call(collector, sync::admin::kDevicesPath,
-                 sync::admin::encodeRequest(sync::admin::Request::Devices), anna);
-    REQUIRE(reply.status == 200);
-    auto devices = sync::admin::decodeDevices(bytes(reply.body));
+    auto devices = client.devices();
     REQUIRE(devices);
     CHECK(devices->size() == 2);
 
     // A review, recorded under the staff member's name.
     const Uuid record = collector.open()->recordIds()->front();
-    reply = call(
-        collector, sync::admin::kReviewPath,
-        sync::admin::encodeReviewRequest({record, sync::ReviewState::HasIssues, "age looks wrong"}),
-        anna);
-    REQUIRE(reply.status == 200);
-    auto review = sync::admin::decodeReview(bytes(reply.body));
+    auto review = client.review({record, sync::ReviewState::HasIssues, "age looks wrong"});
     REQUIRE(review);
     CHECK(review->state == sync::ReviewState::HasIssues);
     REQUIRE(review->history.size() == 1);
@@ -165,19 +157,12 @@ TEST_CASE("staff see the dashboard, review a record and settle a conflict throug
         batch.revisions.push_back(rev);
         REQUIRE(held->push(second.deviceId(), batch, SystemClock::instance().nowMillis()));
     }
-    reply = call(collector, sync::admin::kConflictsPath,
-                 sync::admin::encodeRequest(sync::admin::Request::Conflicts), anna);
-    REQUIRE(reply.status == 200);
-    auto conflicts = sync::admin::decodeConflicts(bytes(reply.body));
+    auto conflicts = client.conflicts();
     REQUIRE(conflicts);
     REQUIRE(conflicts->size() == 1);
     CHECK(conflicts->front().recordId == record);
-    reply = call(collector, sync::admin::kResolvePath,
-                 sync::admin::encodeResolveRequest(
-                     {conflicts->front().id, {sync::ConflictResolution::Kind::KeepA, {}, ""}}),
-                 anna);
-    REQUIRE(reply.status == 200);
-    auto resolved = sync::admin::decodeResolved(bytes(reply.body));
+    auto resolved =
+        client.resolve({conflicts->front().id, {sync::ConflictResolution::Kind::KeepA, {}, ""}});
     REQUIRE(resolved);
     CHECK(resolved->recordId == record);
     // Likely duplicates: two records with the same pseudonym, decided on through the API.
@@ -205,24 +190,25 @@ TEST_CASE("staff see the dashboard, review a record and settle a conflict throug
         }
         REQUIRE(held->push(second.deviceId(), batch, SystemClock::instance().nowMillis()));
     }
-    reply = call(collector, sync::admin::kDuplicatesPath,
-                 sync::admin::encodeRequest(sync::admin::Request::Duplicates), anna);
-    REQUIRE(reply.status == 200);
-    auto groups = sync::admin::decodeDuplicates(bytes(reply.body));
+    auto groups = client.duplicates();
     REQUIRE(groups);
     REQUIRE(groups->size() == 1);
     CHECK(groups->front().records.size() == 2);
     CHECK(groups->front().decision == sync::DuplicateDecision::Undecided);
-    reply = call(collector, sync::admin::kDecidePath,
-                 sync::admin::encodeDecideRequest(
-                     {groups->front().key, sync::DuplicateDecision::DifferentPeople, "twins"}),
-                 anna);
-    REQUIRE(reply.status == 200);
-    groups = sync::admin::decodeDuplicates(bytes(reply.body));
+    groups =
+        client.decide({groups->front().key, sync::DuplicateDecision::DifferentPeople, "twins"});
     REQUIRE(groups);
     REQUIRE(groups->size() == 1);
     CHECK(groups->front().decision == sync::DuplicateDecision::DifferentPeople);
     CHECK(groups->front().decidedBy == "admin:anna");
+
+    // A revoked staff member's console is refused at once, with a clear error.
+    REQUIRE(test::veldctl({"collector", "admin-revoke", collector.storePath(), "anna"}).exitCode ==
+            0);
+    auto refused = client.status();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::NotFound);
+    CHECK(refused.error().message.find("403") != std::string::npos);
 
     auto held = collector.open();
     CHECK(held->conflicts()->empty());

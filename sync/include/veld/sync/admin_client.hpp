@@ -1,0 +1,41 @@
+// The console's side of the admin API: one staff member's calls to a collector, over verified
+// TLS (plain HTTP only to this machine, as for devices). One connection is kept between calls.
+// Use from one thread at a time.
+#pragma once
+
+#include <memory>
+
+#include <veld/sync/admin_api.hpp>
+#include <veld/sync/uploader.hpp>
+
+namespace veld::sync {
+
+namespace detail {
+class Http;
+}
+
+class AdminClient {
+  public:
+    /// `connection.credential` is the staff member's "veld-admin.NAME.SECRET".
+    explicit AdminClient(Connection connection);
+    ~AdminClient();
+    AdminClient(const AdminClient&) = delete;
+    AdminClient& operator=(const AdminClient&) = delete;
+
+    Result<admin::StatusInfo> status();
+    Result<std::vector<DeviceInfo>> devices();
+    /// Reads a record's review, or sets it first when `request.set` holds a state.
+    Result<RecordReview> review(const admin::ReviewRequest& request);
+    Result<std::vector<ConflictInfo>> conflicts();
+    Result<admin::Resolved> resolve(const admin::ResolveRequest& request);
+    Result<std::vector<DuplicateGroup>> duplicates();
+    Result<std::vector<DuplicateGroup>> decide(const admin::DecideRequest& request);
+
+  private:
+    Result<std::vector<std::uint8_t>> call(const char* path, const std::vector<std::uint8_t>& body);
+
+    Connection m_connection;
+    std::unique_ptr<detail::Http> m_http;
+};
+
+}  // namespace veld::sync
