@@ -857,7 +857,12 @@ class SqliteCollector final : public CollectorStore {
             "JOIN revisions v ON v.rid = r.current_rid WHERE v.damaged = 0 ORDER BY r.record_id");
         if (!st) return st.error();
         // key -> records; keys are digests, so memory grows with the records that have one.
-        std::map<std::vector<std::uint8_t>, DuplicateGroup> groups;
+        // (Keyed by the digest's bytes as a string: GCC 12 warns falsely on vector keys at -O3.)
+        const auto keyOf = [](std::string_view text) {
+            const auto d = digest(text);
+            return std::string(d.begin(), d.end());
+        };
+        std::map<std::string, DuplicateGroup> groups;
         for (;;) {
             auto row = st->step();
             if (!row) return row.error();
@@ -874,7 +879,7 @@ class SqliteCollector final : public CollectorStore {
                     // The same person on any form: one scheme, one key, one digest.
                     std::string text = "pseudonym\n" + p->scheme + "\n" + p->keyId + "\n";
                     text.append(p->digest.begin(), p->digest.end());
-                    auto& g = groups[digest(text)];
+                    auto& g = groups[keyOf(text)];
                     g.kind = DuplicateGroup::Kind::SamePseudonym;
                     g.question = a.name;
                     g.records.push_back(id);
@@ -883,7 +888,7 @@ class SqliteCollector final : public CollectorStore {
                 }
             }
             if (!identity.empty()) {
-                auto& g = groups[digest("form\n" + formId + "\n" + identity)];
+                auto& g = groups[keyOf("form\n" + formId + "\n" + identity)];
                 g.kind = DuplicateGroup::Kind::SameIdentifyingAnswers;
                 g.question = formId;
                 g.records.push_back(id);
@@ -898,8 +903,10 @@ class SqliteCollector final : public CollectorStore {
         std::vector<DuplicateGroup> out;
         for (auto& [key, group] : groups) {
             if (group.records.size() < 2) continue;
-            group.key = hex(key);
-            decided->bindBlob(1, key);
+            const std::span<const std::uint8_t> raw(
+                reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+            group.key = hex(raw);
+            decided->bindBlob(1, raw);
             auto row = decided->step();
             if (!row) return row.error();
             if (row.value()) {
