@@ -17,11 +17,6 @@ void curlGlobal() {
     (void)ready;
 }
 
-struct HttpResult {
-    long status = 0;
-    std::string body;
-};
-
 struct Sink {
     std::string* out;
     std::size_t limit;
@@ -57,8 +52,6 @@ std::string headerValue(const std::string& headers, const std::string& name) {
     return {};
 }
 
-// One POST of a protocol message. Errors are Io (network, TLS, timeouts: try again later) or
-// the collector's refusal (4xx: InvalidArgument, NotFound for auth, WrongState).
 }  // namespace
 
 Http::Http() {
