@@ -670,49 +670,43 @@ struct CollectorServer::Impl {
         return std::nullopt;
     }
 
-    std::optional<Uuid> device(const httplib::Request& req, httplib::Response& res) {
-        if (tRequest && tRequest->device) return tRequest->device;
+    // The Bearer credential checked by `check` (a device's or a staff member's): its owner, or
+    // an answer already written to `res` (401 missing or unknown, 403 revoked).
+    template <class Owner, class Check>
+    std::optional<Owner> bearer(const httplib::Request& req, httplib::Response& res,
+                                const char* who, Check check) {
         const std::string auth = req.get_header_value("Authorization");
         if (auth.rfind("Bearer ", 0) != 0) {
-            fail(res, 401, "a device credential is needed (Authorization: Bearer ...)");
+            fail(res, 401,
+                 std::string("a ") + who + " credential is needed (Authorization: Bearer ...)");
             res.set_header("WWW-Authenticate", "Bearer");
             return std::nullopt;
         }
-        auto id = store->authenticate(std::string_view(auth).substr(7));
-        if (!id) {
-            if (id.error().code == ErrorCode::WrongState) {
-                fail(res, 403, "this device has been revoked");
-            } else if (id.error().code == ErrorCode::NotFound) {
-                fail(res, 401, "unknown device credential");
+        auto owner = check(std::string_view(auth).substr(7));
+        if (!owner) {
+            if (owner.error().code == ErrorCode::WrongState) {
+                fail(res, 403, std::string("this ") + who + " credential has been revoked");
+            } else if (owner.error().code == ErrorCode::NotFound) {
+                fail(res, 401, std::string("unknown ") + who + " credential");
             } else {
                 fail(res, 503, "the collector cannot check credentials now");
             }
             return std::nullopt;
         }
-        return id.value();
+        return std::move(owner.value());
+    }
+
+    std::optional<Uuid> device(const httplib::Request& req, httplib::Response& res) {
+        if (tRequest && tRequest->device) return tRequest->device;
+        return bearer<Uuid>(req, res, "device",
+                            [this](std::string_view c) { return store->authenticate(c); });
     }
 
     // A staff member's admin credential (never a device's).
     std::optional<std::string> staff(const httplib::Request& req, httplib::Response& res) {
         if (tRequest && tRequest->admin) return tRequest->admin;
-        const std::string auth = req.get_header_value("Authorization");
-        if (auth.rfind("Bearer ", 0) != 0) {
-            fail(res, 401, "an admin credential is needed (Authorization: Bearer ...)");
-            res.set_header("WWW-Authenticate", "Bearer");
-            return std::nullopt;
-        }
-        auto name = store->authenticateAdmin(std::string_view(auth).substr(7));
-        if (!name) {
-            if (name.error().code == ErrorCode::WrongState) {
-                fail(res, 403, "this admin credential has been revoked");
-            } else if (name.error().code == ErrorCode::NotFound) {
-                fail(res, 401, "unknown admin credential");
-            } else {
-                fail(res, 503, "the collector cannot check credentials now");
-            }
-            return std::nullopt;
-        }
-        return name.value();
+        return bearer<std::string>(
+            req, res, "admin", [this](std::string_view c) { return store->authenticateAdmin(c); });
     }
 
     void adminRequest(const httplib::Request& req, httplib::Response& res, admin::Request want) {

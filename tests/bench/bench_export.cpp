@@ -37,6 +37,8 @@
 #include <veld/sync/collector_store.hpp>
 #include <veld/uuid.hpp>
 
+#include "bench_output.hpp"
+
 extern char** environ;
 
 namespace veld::bench {
@@ -48,71 +50,9 @@ constexpr const char* kUsage =
     "  --records N  records of the 60-question form (default 1000000)\n"
     "  --quick      a smoke run (2,000 records)\n";
 
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string formatNumber(double value) {
-    const double magnitude = value < 0 ? -value : value;
-    const int decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : magnitude >= 0.1 ? 2 : 3;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-    return buf;
-}
-
-std::string sizeTag(std::int64_t n) {
-    if (n >= 1'000'000 && n % 1'000'000 == 0) return std::to_string(n / 1'000'000) + "m";
-    if (n >= 1'000 && n % 1'000 == 0) return std::to_string(n / 1'000) + "k";
-    return std::to_string(n);
-}
-
-void printBaseline(const std::string& name, double value, const char* unit) {
-    std::printf("bench %s: %s %s (baseline)\n", name.c_str(), formatNumber(value).c_str(), unit);
-    std::fflush(stdout);
-}
-
-void printFigure(const std::string& name, double value, const char* unit, double baseline,
-                 const std::string& baselineName) {
-    std::printf("bench %s: %s %s (ratio %s vs %s)\n", name.c_str(), formatNumber(value).c_str(),
-                unit, formatNumber(baseline > 0 ? value / baseline : 0).c_str(),
-                baselineName.c_str());
-    std::fflush(stdout);
-}
-
 void note(const std::string& text) {
     std::fprintf(stderr, "veld-bench-export: %s\n", text.c_str());
 }
-
-template <class T>
-T must(Result<T> result, const std::string& what) {
-    if (!result) throw std::runtime_error(what + ": " + result.error().describe());
-    return std::move(result.value());
-}
-
-class TempDir {
-  public:
-    TempDir() {
-        const char* env = std::getenv("TMPDIR");
-        std::string pattern =
-            std::string(env && *env ? env : "/var/tmp") + "/veld-bench-export.XXXXXX";
-        std::vector<char> buf(pattern.begin(), pattern.end());
-        buf.push_back('\0');
-        if (!::mkdtemp(buf.data())) throw std::runtime_error("cannot make a temporary folder");
-        m_path = buf.data();
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] std::string file(const std::string& name) const { return m_path + "/" + name; }
-
-  private:
-    std::string m_path;
-};
 
 std::string binDir() {
     return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
@@ -268,23 +208,11 @@ void fillCollector(const std::string& path, std::int64_t count) {
         auto c = must(sync::openSqliteCollector(path, true), "collector store");
         must(c->publish(form.binary, SystemClock::instance().nowMillis(), "bench"), "publish");
     }
-    sqlite3* db = nullptr;
-    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("sqlite open");
-    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> owner(db, sqlite3_close);
-    auto exec = [&](const char* sql) {
-        if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
-            throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
-    };
-    auto prepare = [&](const char* sql) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
-            throw std::runtime_error(sqlite3_errmsg(db));
-        return std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)>(st, sqlite3_finalize);
-    };
-    auto step = [&](sqlite3_stmt* st) {
-        if (sqlite3_step(st) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
-        sqlite3_reset(st);
-    };
+    RawDb raw(path);
+    sqlite3* db = raw.handle();
+    auto exec = [&](const char* sql) { raw.exec(sql); };
+    auto prepare = [&](const char* sql) { return raw.prepare(sql); };
+    auto step = [&](sqlite3_stmt* st) { raw.step(st); };
     exec("PRAGMA synchronous = OFF");
     exec("BEGIN");
     const Uuid device = makeUuidV4();
@@ -354,7 +282,7 @@ int benchMain(int argc, char** argv) {
         }
     }
     std::signal(SIGPIPE, SIG_IGN);
-    TempDir dir;
+    TempDir dir("veld-bench-export");
     const std::string tag = sizeTag(records);
     const std::string collector = dir.file("collector.db");
     const auto fillStart = Clock::now();

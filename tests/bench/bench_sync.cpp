@@ -73,6 +73,7 @@
 #include <veld/sync/uploader.hpp>
 #include <veld/uuid.hpp>
 
+#include "bench_output.hpp"
 #include "veldctl/demo.hpp"
 
 extern char** environ;
@@ -116,54 +117,8 @@ void checkInterrupted() {
     if (gInterrupted != 0) throw std::runtime_error("interrupted by a signal");
 }
 
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double ratio(double value, double baseline) {
-    return baseline > 0 ? value / baseline : 0;
-}
-
-std::string formatNumber(double value) {
-    if (value == 0) return "0";
-    double magnitude = value < 0 ? -value : value;
-    int decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : magnitude >= 0.1 ? 2 : 3;
-    if (magnitude > 0 && magnitude < 0.01) decimals = 4;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-    return buf;
-}
-
-std::string sizeTag(std::int64_t n) {
-    if (n >= 1'000'000 && n % 1'000'000 == 0) return std::to_string(n / 1'000'000) + "m";
-    if (n >= 1'000 && n % 1'000 == 0) return std::to_string(n / 1'000) + "k";
-    return std::to_string(n);
-}
-
-void printBaseline(const std::string& name, double value, std::string_view unit) {
-    std::printf("bench %s: %s %.*s (baseline)\n", name.c_str(), formatNumber(value).c_str(),
-                static_cast<int>(unit.size()), unit.data());
-    std::fflush(stdout);
-}
-
-void printFigure(const std::string& name, double value, std::string_view unit, double baseline,
-                 const std::string& baselineName) {
-    std::printf("bench %s: %s %.*s (ratio %s vs %s)\n", name.c_str(), formatNumber(value).c_str(),
-                static_cast<int>(unit.size()), unit.data(),
-                formatNumber(ratio(value, baseline)).c_str(), baselineName.c_str());
-    std::fflush(stdout);
-}
-
 void note(const std::string& text) {
     std::fprintf(stderr, "veld-bench-sync: %s\n", text.c_str());
-}
-
-template <class T>
-T must(Result<T> result, const std::string& what) {
-    if (!result) throw std::runtime_error(what + ": " + result.error().describe());
-    return std::move(result.value());
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -172,35 +127,6 @@ double percentile(std::vector<double> values, double p) {
     const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
     return values[std::min(index, values.size() - 1)];
 }
-
-// ---- Temporary folder -----------------------------------------------------------------------
-
-class TempDir {
-  public:
-    TempDir() {
-        const char* env = std::getenv("TMPDIR");
-        // /var/tmp rather than /tmp: /tmp may be a tmpfs, where fsync costs nothing.
-        std::string pattern =
-            std::string(env && *env ? env : "/var/tmp") + "/veld-bench-sync.XXXXXX";
-        std::vector<char> buf(pattern.begin(), pattern.end());
-        buf.push_back('\0');
-        if (!::mkdtemp(buf.data())) throw std::runtime_error("cannot make a temporary folder");
-        m_path = buf.data();
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] std::string file(std::string_view name) const {
-        return m_path + "/" + std::string(name);
-    }
-    [[nodiscard]] const std::string& path() const { return m_path; }
-
-  private:
-    std::string m_path;
-};
 
 // ---- The collector, as a process ------------------------------------------------------------
 
@@ -526,13 +452,9 @@ struct OneDevice {
 // The same rows as the collector's revisions table, in the same batches, same durability.
 double sqliteInsertRecordsPerSecond(const std::string& path, const Uuid& device,
                                     const std::vector<OutboxEntry>& entries, std::size_t batch) {
-    sqlite3* db = nullptr;
-    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("sqlite open");
-    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> owner(db, sqlite3_close);
-    auto exec = [&](const char* sql) {
-        if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
-            throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
-    };
+    RawDb raw(path);
+    sqlite3* db = raw.handle();
+    auto exec = [&](const char* sql) { raw.exec(sql); };
     exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = FULL");
     exec(R"sql(
@@ -698,23 +620,11 @@ OneDevice benchOneDevice(const TempDir& dir, const Settings& settings) {
 void fillCollector(const std::string& path, std::int64_t count,
                    const std::vector<RecordContent>& contents) {
     { auto c = must(sync::openSqliteCollector(path, true), "collector store"); }
-    sqlite3* db = nullptr;
-    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("sqlite open");
-    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> owner(db, sqlite3_close);
-    auto exec = [&](const char* sql) {
-        if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
-            throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
-    };
-    auto prepare = [&](const char* sql) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
-            throw std::runtime_error(sqlite3_errmsg(db));
-        return std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)>(st, sqlite3_finalize);
-    };
-    auto step = [&](sqlite3_stmt* st) {
-        if (sqlite3_step(st) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
-        sqlite3_reset(st);
-    };
+    RawDb raw(path);
+    sqlite3* db = raw.handle();
+    auto exec = [&](const char* sql) { raw.exec(sql); };
+    auto prepare = [&](const char* sql) { return raw.prepare(sql); };
+    auto step = [&](sqlite3_stmt* st) { raw.step(st); };
     exec("PRAGMA synchronous = OFF");
     exec("BEGIN");
     constexpr int kFillers = 100;
@@ -1042,7 +952,7 @@ int run(int argc, char** argv) {
         std::signal(sig, onSignal);
     std::signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    TempDir dir;
+    TempDir dir("veld-bench-sync");
     note("temporary files in " + dir.path() + "; " +
          std::to_string(std::thread::hardware_concurrency()) + " cores");
     const OneDevice one = benchOneDevice(dir, *settings);

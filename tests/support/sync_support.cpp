@@ -283,18 +283,16 @@ double RawConnection::secondsOpen() const {
     return static_cast<double>(steadyNs() - m_startNs) / 1e9;
 }
 
-HttpReply RawConnection::finish(int timeoutMs) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    HttpReply reply;
-    while (!m_closed) {
+bool RawConnection::receiveSome(std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                               deadline - std::chrono::steady_clock::now())
                               .count();
-        if (left <= 0) break;
+        if (left <= 0) return false;
         pollfd p{m_fd, POLLIN, 0};
         const int rc = ::poll(&p, 1, static_cast<int>(left));
         if (rc < 0 && errno == EINTR) continue;
-        if (rc <= 0) break;
+        if (rc <= 0) return false;
         char buf[16384];
         const ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
         if (n > 0) {
@@ -302,6 +300,15 @@ HttpReply RawConnection::finish(int timeoutMs) {
         } else if (n == 0 || errno != EINTR) {
             m_closed = true;
         }
+        return true;
+    }
+}
+
+HttpReply RawConnection::finish(int timeoutMs) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    HttpReply reply;
+    while (!m_closed) {
+        if (!receiveSome(deadline)) break;
     }
     reply.closedByServer = m_closed;
     reply.seconds = secondsOpen();
@@ -335,21 +342,7 @@ HttpReply RawConnection::readReply(int timeoutMs) {
                 break;
             }
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              deadline - std::chrono::steady_clock::now())
-                              .count();
-        if (m_closed || left <= 0) break;
-        pollfd p{m_fd, POLLIN, 0};
-        const int rc = ::poll(&p, 1, static_cast<int>(left));
-        if (rc < 0 && errno == EINTR) continue;
-        if (rc <= 0) break;
-        char buf[16384];
-        const ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            m_received.append(buf, static_cast<std::size_t>(n));
-        } else if (n == 0 || errno != EINTR) {
-            m_closed = true;
-        }
+        if (m_closed || !receiveSome(deadline)) break;
     }
     reply.closedByServer = m_closed;
     reply.seconds = secondsOpen();

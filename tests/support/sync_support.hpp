@@ -3,6 +3,7 @@
 // would send).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -125,6 +126,9 @@ class RawConnection {
     [[nodiscard]] double secondsOpen() const;
 
   private:
+    /// Waits until `deadline` for bytes (or the close); false when none came in time.
+    bool receiveSome(std::chrono::steady_clock::time_point deadline);
+
     int m_fd = -1;
     std::string m_received;
     bool m_closed = false;

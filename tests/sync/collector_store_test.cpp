@@ -30,6 +30,15 @@ sync::PushRevision revision(std::uint64_t seq) {
     return r;
 }
 
+// Enrols a new device with a fresh code, as a tablet would: its id.
+Uuid enrolDevice(sync::CollectorStore& store, std::int64_t now) {
+    sync::EnrolRequest request;
+    request.code = store.createEnrolCode("tablet", now, "test").value();
+    request.deviceId = makeUuidV4();
+    REQUIRE(store.enrol(request, now));
+    return request.deviceId;
+}
+
 }  // namespace
 
 TEST_CASE("concurrent pushes are all stored, and a refused one undoes only itself") {
@@ -44,11 +53,7 @@ TEST_CASE("concurrent pushes are all stored, and a refused one undoes only itsel
     constexpr std::uint64_t kBatch = 5;
     std::vector<Uuid> devices;
     for (int d = 0; d < kDevices; ++d) {
-        sync::EnrolRequest request;
-        request.code = store->createEnrolCode("tablet", now, "test").value();
-        request.deviceId = makeUuidV4();
-        REQUIRE(store->enrol(request, now));
-        devices.push_back(request.deviceId);
+        devices.push_back(enrolDevice(*store, now));
     }
 
     std::atomic<int> wrong{0};
@@ -101,12 +106,9 @@ TEST_CASE("staff review a record: states change, the history and the audit log k
     test::TempDir dir;
     auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
     const std::int64_t now = SystemClock::instance().nowMillis();
-    sync::EnrolRequest request;
-    request.code = store->createEnrolCode("tablet", now, "test").value();
-    request.deviceId = makeUuidV4();
-    REQUIRE(store->enrol(request, now));
+    const Uuid deviceId = enrolDevice(*store, now);
     sync::PushBatch batch;
-    batch.deviceId = request.deviceId;
+    batch.deviceId = deviceId;
     batch.revisions = {revision(1), revision(2)};
     REQUIRE(store->push(batch.deviceId, batch, now));
     const Uuid first = batch.revisions[0].recordId;
@@ -169,12 +171,9 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     Uuid record;
     {
         auto store = sync::openSqliteCollector(path, true).value();
-        sync::EnrolRequest request;
-        request.code = store->createEnrolCode("tablet", now, "test").value();
-        request.deviceId = makeUuidV4();
-        REQUIRE(store->enrol(request, now));
+        const Uuid deviceId = enrolDevice(*store, now);
         sync::PushBatch batch;
-        batch.deviceId = request.deviceId;
+        batch.deviceId = deviceId;
         batch.revisions = {revision(1)};
         record = batch.revisions[0].recordId;
         REQUIRE(store->push(batch.deviceId, batch, now));
@@ -225,11 +224,7 @@ TEST_CASE("staff settle a conflict by keeping one side or merging, and every rev
     const std::int64_t now = SystemClock::instance().nowMillis();
     std::vector<Uuid> devices;
     for (int d = 0; d < 2; ++d) {
-        sync::EnrolRequest request;
-        request.code = store->createEnrolCode("tablet", now, "test").value();
-        request.deviceId = makeUuidV4();
-        REQUIRE(store->enrol(request, now));
-        devices.push_back(request.deviceId);
+        devices.push_back(enrolDevice(*store, now));
     }
     // Two records, each edited on both devices without either seeing the other.
     const auto base = static_cast<std::uint64_t>(now);
@@ -328,10 +323,7 @@ TEST_CASE(
                                              "register.json");
     REQUIRE(form.ok());
     REQUIRE(store->publish(form.binary, now, "test"));
-    sync::EnrolRequest request;
-    request.code = store->createEnrolCode("tablet", now, "test").value();
-    request.deviceId = makeUuidV4();
-    REQUIRE(store->enrol(request, now));
+    const Uuid deviceId = enrolDevice(*store, now);
 
     const auto registration = [](std::int64_t number, std::int32_t born, const char* remark) {
         RecordContent c;
@@ -348,7 +340,7 @@ TEST_CASE(
                                               registration(4711, 9000, "second visit"),
                                               registration(4711, 9001, "someone else")};
     sync::PushBatch batch;
-    batch.deviceId = request.deviceId;
+    batch.deviceId = deviceId;
     std::vector<Uuid> ids;
     for (std::size_t i = 0; i < contents.size(); ++i) {
         ids.push_back(makeUuidV7(SystemClock::instance()));
@@ -418,14 +410,11 @@ TEST_CASE("an export's passes read one snapshot while pushes go on") {
     test::TempDir dir;
     auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
     const std::int64_t now = SystemClock::instance().nowMillis();
-    sync::EnrolRequest request;
-    request.code = store->createEnrolCode("tablet", now, "test").value();
-    request.deviceId = makeUuidV4();
-    REQUIRE(store->enrol(request, now));
+    const Uuid deviceId = enrolDevice(*store, now);
     std::uint64_t seq = 0;
     const auto pushOne = [&] {
         sync::PushBatch batch;
-        batch.deviceId = request.deviceId;
+        batch.deviceId = deviceId;
         batch.revisions.push_back(revision(++seq));
         REQUIRE(store->push(batch.deviceId, batch, now));
     };
