@@ -11,6 +11,7 @@
 
 #include <veld/result.hpp>
 #include <veld/sync/collector_store.hpp>
+#include <veld/sync/export.hpp>
 
 namespace veld::sync::admin {
 
@@ -21,7 +22,19 @@ inline constexpr const char* kConflictsPath = "/v1/admin/conflicts";
 inline constexpr const char* kResolvePath = "/v1/admin/resolve";
 inline constexpr const char* kDuplicatesPath = "/v1/admin/duplicates";
 inline constexpr const char* kDecidePath = "/v1/admin/decide";
+inline constexpr const char* kFormsPath = "/v1/admin/forms";
+inline constexpr const char* kRecordPath = "/v1/admin/record";
+inline constexpr const char* kQueuePath = "/v1/admin/queue";
+inline constexpr const char* kExportPath = "/v1/admin/export";
+inline constexpr const char* kExportJobPath = "/v1/admin/export-job";
+inline constexpr const char* kExportFilePath = "/v1/admin/export-file";
 inline constexpr const char* kContentType = "application/vnd.veld.admin+flatbuffers";
+/// The answer of kExportFilePath: a file's bytes.
+inline constexpr const char* kFileContentType = "application/octet-stream";
+/// The most bytes one kExportFilePath answer holds.
+inline constexpr std::int64_t kMaxFileChunk = 4 << 20;
+/// The most review-queue entries one answer holds.
+inline constexpr int kMaxQueue = 1000;
 
 struct StatusInfo {
     std::string collectorId;
@@ -46,7 +59,71 @@ struct Resolved {
 };
 
 /// Which request a body holds (after verification), for the server's routing checks.
-enum class Request { Status, Devices, Review, Conflicts, Resolve, Duplicates, Decide };
+enum class Request {
+    Status,
+    Devices,
+    Review,
+    Conflicts,
+    Resolve,
+    Duplicates,
+    Decide,
+    Forms,
+    Record,
+    Queue,
+    Export,
+    ExportJob,
+    ExportFile,
+};
+
+/// One record with every revision the collector holds (oldest first by HLC).
+struct RecordDetail {
+    std::vector<StoredRevision> revisions;
+    int current = -1;  // index of the current view; -1 when there is none
+    RecordReview review;
+};
+
+struct QueueRequest {
+    ReviewState state = ReviewState::Received;
+    int limit = 200;  // 1..kMaxQueue
+};
+
+/// Starts an export of one form at the collector (ExportOptions without the folder).
+struct ExportRequest {
+    std::string formId;
+    ExportFormat format = ExportFormat::Csv;
+    std::string language;
+    RecordQuery filter;  // formId is taken from above
+};
+
+struct ExportFileInfo {
+    std::string name;  // a plain file name, no folder
+    std::int64_t bytes = 0;
+};
+
+/// An export running or finished at the collector. Only the staff member who started it may
+/// see it; its files are deleted when discarded, and an hour after it finished.
+struct ExportJob {
+    enum class State : std::uint8_t { Running = 0, Done = 1, Failed = 2, Discarded = 3 };
+    std::string job;  // 32 hex digits
+    State state = State::Running;
+    std::int64_t done = 0;  // records written so far
+    std::int64_t total = 0;
+    std::vector<ExportFileInfo> files;  // when Done: tables first, the codebook last
+    std::int64_t records = 0;
+    std::int64_t unreadable = 0;
+    std::string error;  // when Failed
+};
+
+struct ExportJobRequest {
+    std::string job;
+    bool discard = false;
+};
+
+struct ExportFileRequest {
+    std::string job;
+    std::string name;
+    std::int64_t offset = 0;
+};
 
 struct DecideRequest {
     std::string key;
@@ -76,5 +153,24 @@ Result<std::vector<DeviceInfo>> decodeDevices(std::span<const std::uint8_t> body
 Result<RecordReview> decodeReview(std::span<const std::uint8_t> body);
 Result<std::vector<ConflictInfo>> decodeConflicts(std::span<const std::uint8_t> body);
 Result<Resolved> decodeResolved(std::span<const std::uint8_t> body);
+
+std::vector<std::uint8_t> encodeRecordRequest(const Uuid& recordId);
+Result<Uuid> decodeRecordRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeRecord(const RecordDetail& record);
+Result<RecordDetail> decodeRecord(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeForms(const std::vector<PublishedFormInfo>& forms);
+Result<std::vector<PublishedFormInfo>> decodeForms(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeQueueRequest(const QueueRequest& request);
+Result<QueueRequest> decodeQueueRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeQueue(const ReviewQueue& queue);
+Result<ReviewQueue> decodeQueue(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeExportRequest(const ExportRequest& request);
+Result<ExportRequest> decodeExportRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeExportJobRequest(const ExportJobRequest& request);
+Result<ExportJobRequest> decodeExportJobRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeExportJob(const ExportJob& job);
+Result<ExportJob> decodeExportJob(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeExportFileRequest(const ExportFileRequest& request);
+Result<ExportFileRequest> decodeExportFileRequest(std::span<const std::uint8_t> body);
 
 }  // namespace veld::sync::admin

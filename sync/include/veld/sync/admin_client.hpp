@@ -3,6 +3,7 @@
 // Use from one thread at a time.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <veld/sync/admin_api.hpp>
@@ -30,6 +31,18 @@ class AdminClient {
     Result<admin::Resolved> resolve(const admin::ResolveRequest& request);
     Result<std::vector<DuplicateGroup>> duplicates();
     Result<std::vector<DuplicateGroup>> decide(const admin::DecideRequest& request);
+    /// Every published version of every form.
+    Result<std::vector<PublishedFormInfo>> forms();
+    Result<admin::RecordDetail> record(const Uuid& recordId);
+    Result<ReviewQueue> queue(const admin::QueueRequest& request);
+    /// Starts an export at the collector; poll exportJob() until it is Done or Failed.
+    Result<admin::ExportJob> startExport(const admin::ExportRequest& request);
+    Result<admin::ExportJob> exportJob(const std::string& job, bool discard = false);
+    /// Fetches one file of a finished job into `path`: written as `path`.part in chunks, renamed
+    /// when complete. `progress(bytesDone, bytesTotal)` after each chunk.
+    Status download(const std::string& job, const admin::ExportFileInfo& file,
+                    const std::string& path,
+                    const std::function<void(std::int64_t, std::int64_t)>& progress = {});
 
   private:
     Result<std::vector<std::uint8_t>> call(const char* path, const std::vector<std::uint8_t>& body);

@@ -22,6 +22,9 @@ struct ServerConfig {
     int threads = 8;                 // requests handled at once
     int maxConnections = 256;        // open connections (idle ones too); beyond, 503 and close
     bool logRequests = true;
+    /// Where exports started through the admin API are written until staff fetch them (made
+    /// 0700 and emptied at start). Empty: exports through the admin API are refused.
+    std::string exportDir;
 };
 
 class CollectorServer {

@@ -146,6 +146,19 @@ struct CurrentRecord {
     ReviewState review = ReviewState::Received;
 };
 
+/// The review queue: records in one review state (by record id), at most a given number.
+struct ReviewQueue {
+    struct Entry {
+        Uuid recordId;
+        std::string formId;
+        Uuid deviceId;  // of the current revision
+        HlcTimestamp hlc;
+    };
+    ReviewState state = ReviewState::Received;
+    std::int64_t total = 0;  // records in that state; `records` may hold fewer
+    std::vector<Entry> records;
+};
+
 struct PublishedFormInfo {
     std::string formId;
     std::uint32_t version = 0;
@@ -229,6 +242,8 @@ class CollectorStore {
     virtual Result<RecordReview> review(const Uuid& recordId) = 0;
     /// The records in a review state, by id.
     virtual Result<std::vector<Uuid>> recordsInReview(ReviewState state) = 0;
+    /// The first `limit` records in `state` (by record id), with how many there are in all.
+    virtual Result<ReviewQueue> reviewQueue(ReviewState state, int limit) = 0;
 
     // --- likely duplicate participants ---
     /// Every group of two or more current records that share a pseudonym or all identifying
