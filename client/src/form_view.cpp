@@ -38,33 +38,6 @@ forms::ItemPath childPath(const fb::Item& child, const forms::ItemPath& parent,
     return path;
 }
 
-struct Civil {
-    std::int64_t year;
-    unsigned month;
-    unsigned day;
-};
-
-Civil civilFromDays(std::int64_t z) {
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    return {m <= 2 ? y + 1 : y, m, d};
-}
-
-std::string formatDate(std::int64_t days) {
-    const Civil c = civilFromDays(days);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(c.year), c.month,
-                  c.day);
-    return buf;
-}
-
 std::string formatTime(std::int64_t msOfDay) {
     char buf[48];
     std::snprintf(buf, sizeof buf, "%02lld:%02lld", static_cast<long long>(msOfDay / 3'600'000),
@@ -104,7 +77,7 @@ std::optional<DateTimeAnswer> parseDateTime(std::string_view s) {
 std::string formatDateTime(const DateTimeAnswer& v) {
     const std::int64_t local = v.utcMs + std::int64_t{v.offsetMinutes} * 60'000;
     const std::int64_t days = local >= 0 ? local / 86'400'000 : (local - 86'399'999) / 86'400'000;
-    return formatDate(days) + " " + formatTime(local - days * 86'400'000);
+    return expr::formatIsoDate(days) + " " + formatTime(local - days * 86'400'000);
 }
 
 std::int64_t localToday(std::int64_t nowMs) {
@@ -535,7 +508,7 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
             }
             if (ui::button(id + ".today", tr(M::Today, c.lang), 0, c.rowHeight, enabled)) {
                 const std::int64_t today = localToday(c.app.now());
-                buf = formatDate(today);
+                buf = expr::formatIsoDate(today);
                 setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(today)});
             }
             break;
@@ -775,7 +748,7 @@ std::string formatAnswer(const fb::Form& form, const fb::Item& item, const Answe
                 if (!v.otherText.empty()) s += ": " + v.otherText;
                 return s;
             } else if constexpr (std::is_same_v<T, DateAnswer>) {
-                return formatDate(v.days);
+                return expr::formatIsoDate(v.days);
             } else if constexpr (std::is_same_v<T, TimeAnswer>) {
                 return formatTime(v.ms);
             } else if constexpr (std::is_same_v<T, DateTimeAnswer>) {

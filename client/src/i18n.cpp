@@ -47,6 +47,27 @@ std::string_view tr(M m, std::string_view language) {
     return kTable[index].en;
 }
 
+std::string pilotName(std::string_view pilot, std::string_view language) {
+    struct Known {
+        const char* id;
+        M name;
+    };
+    static constexpr Known kKnown[] = {
+        {"vmbo_career_guidance", M::PilotVmbo},
+        {"mbo_to_work", M::PilotMbo},
+        {"employer_nudges", M::PilotNudges},
+        {"diversity_barometer", M::PilotBarometer},
+        {"job_retention", M::PilotRetention},
+        {"work_learn", M::PilotWorkLearn},
+        {"ww_outflow", M::PilotWw},
+        {"ips_long_term_unemployed", M::PilotIps},
+    };
+    for (const auto& k : kKnown) {
+        if (pilot == k.id) return std::string(tr(k.name, language));
+    }
+    return pilot.empty() ? std::string(tr(M::PilotOther, language)) : std::string(pilot);
+}
+
 std::string format(std::string_view pattern, std::initializer_list<std::string_view> args) {
     std::string out;
     auto arg = args.begin();

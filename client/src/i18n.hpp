@@ -23,6 +23,10 @@ enum class M : std::uint16_t {
 /// to English, then Dutch.
 std::string_view tr(M m, std::string_view language);
 
+/// The name of a pilot (by the form's `pilot` field) in `language`: a known pilot's translated
+/// name, else the field itself ("other forms" when empty).
+std::string pilotName(std::string_view pilot, std::string_view language);
+
 /// Replaces each "{}" in `pattern` by the next argument.
 std::string format(std::string_view pattern, std::initializer_list<std::string_view> args);
 

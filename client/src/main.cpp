@@ -11,10 +11,7 @@
 #include <vector>
 
 #include <GLFW/glfw3.h>
-#include <backends/imgui_impl_glfw.h>
-#include <backends/imgui_impl_opengl3.h>
 #include <imgui.h>
-#include <stb_image_write.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -22,6 +19,7 @@
 #include "pin.hpp"
 #include "screens/samples.hpp"
 #include "ui.hpp"
+#include "window.hpp"
 
 namespace {
 
@@ -120,31 +118,6 @@ std::string profileStore(const std::string& profile) {
     return (dir / "device.veld").string();
 }
 
-// CPU time of the whole process (every thread, the OpenGL driver's too) or of this thread only.
-double cpuSeconds(clockid_t clock = CLOCK_PROCESS_CPUTIME_ID) {
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-bool writeScreenshot(const std::string& path, int w, int h) {
-    std::vector<unsigned char> pixels(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) *
-                                      4);
-    glPixelStorei(GL_PACK_ALIGNMENT, 1);
-    glReadBuffer(GL_BACK);
-    glReadPixels(0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
-    // OpenGL's rows start at the bottom; PNG's at the top.
-    const std::size_t row = static_cast<std::size_t>(w) * 4;
-    std::vector<unsigned char> flipped(pixels.size());
-    for (int y = 0; y < h; ++y) {
-        std::memcpy(&flipped[static_cast<std::size_t>(y) * row],
-                    &pixels[static_cast<std::size_t>(h - 1 - y) * row], row);
-    }
-    for (std::size_t i = 3; i < flipped.size(); i += 4)
-        flipped[i] = 255;
-    return stbi_write_png(path.c_str(), w, h, 4, flipped.data(), static_cast<int>(row)) != 0;
-}
-
 // Applies --show once the store and forms are loaded.
 void applyShow(veld::client::App& app, const std::string& show) {
     using namespace veld::client;
@@ -187,35 +160,17 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, options)) return 2;
     if (options.store.empty()) options.store = profileStore(options.profile);
 
-    glfwSetErrorCallback([](int code, const char* text) {
-        std::fprintf(stderr, "veld: window system error %d: %s\n", code, text);
-    });
-    if (!glfwInit()) {
-        std::fprintf(stderr, "veld: no display available (is DISPLAY set?)\n");
-        return 1;
-    }
-    glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
-    glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
-    GLFWwindow* window = glfwCreateWindow(options.width, options.height, "Veld", nullptr, nullptr);
-    if (!window) {
-        std::fprintf(stderr, "veld: could not open an OpenGL 3 window\n");
-        glfwTerminate();
-        return 1;
-    }
-    glfwMakeContextCurrent(window);
-    glfwSwapInterval(options.benchFrames > 0 ? 0 : 1);
-    float scale = options.scale;
-    if (scale <= 0) {
-        float sx = 1, sy = 1;
-        glfwGetWindowContentScale(window, &sx, &sy);
-        scale = std::clamp(sx, 1.0f, 3.0f);
-    }
-
-    IMGUI_CHECKVERSION();
-    ImGui::CreateContext();
-    ImGui::StyleColorsLight();
-    ImGui_ImplGlfw_InitForOpenGL(window, true);
-    ImGui_ImplOpenGL3_Init("#version 130");
+    veld::client::WindowSetup setup;
+    setup.program = "veld";
+    setup.title = "Veld";
+    setup.width = options.width;
+    setup.height = options.height;
+    setup.scale = options.scale;
+    setup.vsync = options.benchFrames <= 0;
+    auto window = veld::client::Window::open(setup);
+    if (!window) return 1;
+    GLFWwindow* handle = window->handle();
+    const float scale = window->scale();
 
     int exitCode = 0;
     {
@@ -237,9 +192,9 @@ int main(int argc, char** argv) {
         const bool bench = options.benchFrames > 0;
 
         while (true) {
-            if (glfwWindowShouldClose(window)) {
+            if (glfwWindowShouldClose(handle)) {
                 if (app.requestClose()) break;
-                glfwSetWindowShouldClose(window, GLFW_FALSE);
+                glfwSetWindowShouldClose(handle, GLFW_FALSE);
             }
             if (app.quitRequested()) break;
             // Idle screens wait for input instead of drawing 60 frames a second.
@@ -251,23 +206,21 @@ int main(int argc, char** argv) {
             if (app.wantsFullscreen() != fullscreen && !bench) {
                 fullscreen = app.wantsFullscreen();
                 if (fullscreen) {
-                    glfwGetWindowPos(window, &x, &y);
-                    glfwGetWindowSize(window, &w, &h);
+                    glfwGetWindowPos(handle, &x, &y);
+                    glfwGetWindowSize(handle, &w, &h);
                     GLFWmonitor* monitor = glfwGetPrimaryMonitor();
                     const GLFWvidmode* mode = monitor ? glfwGetVideoMode(monitor) : nullptr;
                     if (mode) {
-                        glfwSetWindowMonitor(window, monitor, 0, 0, mode->width, mode->height,
+                        glfwSetWindowMonitor(handle, monitor, 0, 0, mode->width, mode->height,
                                              mode->refreshRate);
                     }
                 } else {
-                    glfwSetWindowMonitor(window, nullptr, x, y, w, h, 0);
+                    glfwSetWindowMonitor(handle, nullptr, x, y, w, h, 0);
                 }
             }
-            const double cpuBefore = cpuSeconds();
-            const double uiCpuBefore = cpuSeconds(CLOCK_THREAD_CPUTIME_ID);
-            ImGui_ImplOpenGL3_NewFrame();
-            ImGui_ImplGlfw_NewFrame();
-            ImGui::NewFrame();
+            const double cpuBefore = veld::client::processCpuSeconds();
+            const double uiCpuBefore = veld::client::threadCpuSeconds();
+            window->beginFrame();
             if (options.benchEmpty) {
                 ImGui::Begin("##empty");
                 ImGui::End();
@@ -281,13 +234,7 @@ int main(int argc, char** argv) {
             } else {
                 app.frame();
             }
-            ImGui::Render();
-            int fbw = 0, fbh = 0;
-            glfwGetFramebufferSize(window, &fbw, &fbh);
-            glViewport(0, 0, fbw, fbh);
-            glClearColor(0.94f, 0.94f, 0.94f, 1.0f);
-            glClear(GL_COLOR_BUFFER_BIT);
-            ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+            window->render();
 
             const bool settled = samplesOnly || options.benchEmpty ||
                                  (app.ready() && app.formsLoaded && !app.busy() && showApplied);
@@ -297,7 +244,7 @@ int main(int argc, char** argv) {
             }
             settledFrames = settled ? settledFrames + 1 : 0;
             if (!options.screenshot.empty() && settledFrames >= 4) {
-                const bool ok = writeScreenshot(options.screenshot, fbw, fbh);
+                const bool ok = window->screenshot(options.screenshot);
                 if (!ok) {
                     std::fprintf(stderr, "veld: could not write %s\n", options.screenshot.c_str());
                     exitCode = 1;
@@ -312,7 +259,7 @@ int main(int argc, char** argv) {
                 }
                 break;
             }
-            glfwSwapBuffers(window);
+            window->present();
             if (firstFrame) {
                 firstFrame = false;
                 // The font atlas is on the GPU now: its pixels need not stay in memory too.
@@ -325,8 +272,8 @@ int main(int argc, char** argv) {
                 if (bench) std::printf("{\"first_frame_ms\": %.2f", ms);
             }
             if (bench && settled) {
-                frameCpu.push_back(cpuSeconds() - cpuBefore);
-                frameUiCpu.push_back(cpuSeconds(CLOCK_THREAD_CPUTIME_ID) - uiCpuBefore);
+                frameCpu.push_back(veld::client::processCpuSeconds() - cpuBefore);
+                frameUiCpu.push_back(veld::client::threadCpuSeconds() - uiCpuBefore);
                 if (static_cast<int>(frameCpu.size()) >= options.benchFrames) break;
             }
         }
@@ -344,10 +291,6 @@ int main(int argc, char** argv) {
                 frameUiCpu[frameUiCpu.size() * 9 / 10] * 1e6, usage.ru_maxrss);
         }
     }
-    ImGui_ImplOpenGL3_Shutdown();
-    ImGui_ImplGlfw_Shutdown();
-    ImGui::DestroyContext();
-    glfwDestroyWindow(window);
-    glfwTerminate();
+    window.reset();
     return exitCode;
 }

@@ -229,8 +229,21 @@ std::string localDateTime(std::int64_t utcMs) {
     return buf;
 }
 
+bool selectable(std::string_view id, std::string_view label, bool selected, bool enabled) {
+    ImGui::BeginDisabled(!enabled);
+    const bool pressed = ImGui::Selectable(widgetLabel(id, display(label, false)).c_str(), selected,
+                                           ImGuiSelectableFlags_SpanAllColumns);
+    ImGui::EndDisabled();
+    add(id, label, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
+    return pressed && enabled;
+}
+
 void recordLast(std::string_view id, std::string_view text, bool enabled) {
     add(id, text, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
+}
+
+void record(std::string_view id, std::string_view text, ImVec2 min, ImVec2 max) {
+    add(id, text, min, max, true);
 }
 
 }  // namespace veld::client::ui

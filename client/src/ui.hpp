@@ -53,8 +53,13 @@ bool input(std::string_view id, std::string& value, std::string_view hintText = 
 /// A check box.
 bool checkbox(std::string_view id, std::string_view label, bool& value, bool enabled = true);
 
+/// A selectable line spanning the row (lists where one entry is chosen).
+bool selectable(std::string_view id, std::string_view label, bool selected, bool enabled = true);
+
 /// Records the last ImGui item under `id` (for widgets drawn directly with ImGui).
 void recordLast(std::string_view id, std::string_view text, bool enabled = true);
+/// Records something drawn directly on a draw list (a chart's bar, say).
+void record(std::string_view id, std::string_view text, ImVec2 min, ImVec2 max);
 
 /// "2026-11-25 14:05" in the device's time zone, for lists and the sync screen.
 std::string localDateTime(std::int64_t utcMs);

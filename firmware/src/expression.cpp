@@ -33,15 +33,6 @@ void civilFromDays(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
     y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
 }
 
-std::string formatDate(std::int64_t days) {
-    std::int64_t y;
-    unsigned m, d;
-    civilFromDays(days, y, m, d);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
-    return buf;
-}
-
 // ---- Numbers ----------------------------------------------------------------------------------
 
 // XPath number(): optional spaces, optional '-', digits with an optional '.', optional spaces.
@@ -838,7 +829,7 @@ std::string toText(const Value& v) {
             if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
             if constexpr (std::is_same_v<T, double>) return formatNumber(x);
             if constexpr (std::is_same_v<T, std::string>) return x;
-            if constexpr (std::is_same_v<T, Date>) return formatDate(x.days);
+            if constexpr (std::is_same_v<T, Date>) return formatIsoDate(x.days);
             if constexpr (std::is_same_v<T, DateTime>) {
                 std::int64_t days =
                     x.utcMs >= 0 ? x.utcMs / 86400000 : -((-x.utcMs + 86399999) / 86400000);
@@ -847,13 +838,22 @@ std::string toText(const Value& v) {
                 std::snprintf(buf, sizeof buf, "T%02d:%02d:%02d.%03dZ",
                               static_cast<int>(ms / 3600000), static_cast<int>(ms / 60000 % 60),
                               static_cast<int>(ms / 1000 % 60), static_cast<int>(ms % 1000));
-                return formatDate(days) + buf;
+                return formatIsoDate(days) + buf;
             }
         },
         v);
 }
 
 // Howard Hinnant's days-from-civil algorithm.
+std::string formatIsoDate(std::int64_t days) {
+    std::int64_t y;
+    unsigned m, d;
+    civilFromDays(days, y, m, d);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+    return buf;
+}
+
 std::int64_t daysFromCivil(std::int64_t y, unsigned m, unsigned d) {
     y -= m <= 2 ? 1 : 0;
     const std::int64_t era = (y >= 0 ? y : y - 399) / 400;

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include <veld/fb/admin_generated.h>
+#include <veld/form.hpp>
 #include <veld/sync/admin_api.hpp>
 
 namespace veld::sync::admin {
@@ -28,8 +29,13 @@ std::vector<std::uint8_t> finish(Builder& b, fb::AdminMessage type, flatbuffers:
     return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }
 
-Result<const fb::AdminEnvelope*> verify(std::span<const std::uint8_t> body) {
-    if (body.size() > (4u << 20)) return malformed("larger than 4 MiB");
+// Requests are small; answers (forms with their binaries, a record with every revision) may be
+// as large as the HTTP client takes in.
+constexpr std::size_t kMaxRequestBytes = 4u << 20;
+
+Result<const fb::AdminEnvelope*> verify(std::span<const std::uint8_t> body,
+                                        std::size_t limit = kMaxRequestBytes) {
+    if (body.size() > limit) return malformed("too large");
     if (body.size() < 8 || !fb::AdminEnvelopeBufferHasIdentifier(body.data()))
         return malformed("not a Veld admin message");
     flatbuffers::Verifier verifier(body.data(), body.size(), 32, 1000000);
@@ -43,16 +49,67 @@ Result<const fb::AdminEnvelope*> verify(std::span<const std::uint8_t> body) {
 }
 
 template <class T>
-Result<const T*> verifyAs(std::span<const std::uint8_t> body, fb::AdminMessage type) {
-    auto env = verify(body);
+Result<const T*> verifyAs(std::span<const std::uint8_t> body, fb::AdminMessage type,
+                          std::size_t limit = kMaxRequestBytes) {
+    auto env = verify(body, limit);
     if (!env) return env.error();
     if ((*env)->message_type() != type) return malformed("unexpected message type");
     return static_cast<const T*>((*env)->message());
 }
 
+// The verifier for an answer: as large as the HTTP client accepts.
+template <class T>
+Result<const T*> verifyAnswer(std::span<const std::uint8_t> body, fb::AdminMessage type) {
+    return verifyAs<T>(body, type, kMaxMessageBytes);
+}
+
 std::optional<ReviewState> reviewState(std::uint8_t v) {
     if (v > static_cast<std::uint8_t>(ReviewState::Rejected)) return std::nullopt;
     return static_cast<ReviewState>(v);
+}
+
+std::string text(const flatbuffers::String* s) {
+    return s ? s->str() : std::string();
+}
+
+// A job id as the collector makes them: 32 lowercase hex digits.
+bool isJobId(std::string_view job) {
+    return job.size() == 32 && std::all_of(job.begin(), job.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+// A file name without any folder: nothing that could lead out of a job's folder.
+bool isPlainName(std::string_view name) {
+    return !name.empty() && name.size() <= 255 && name.find('/') == std::string_view::npos &&
+           name.find('\\') == std::string_view::npos && name.find('\0') == std::string_view::npos &&
+           name.find("..") == std::string_view::npos;
+}
+
+flatbuffers::Offset<fb::AdminReview> reviewTable(Builder& b, const RecordReview& review) {
+    std::vector<flatbuffers::Offset<fb::AdminReviewChange>> changes;
+    for (const auto& h : review.history)
+        changes.push_back(fb::CreateAdminReviewChange(b, static_cast<std::uint8_t>(h.state),
+                                                      b.CreateString(h.comment), h.utcMs,
+                                                      b.CreateString(h.actor)));
+    auto vec = b.CreateVector(changes);
+    return fb::CreateAdminReview(b, static_cast<std::uint8_t>(review.state), vec);
+}
+
+Result<RecordReview> reviewFrom(const fb::AdminReview* m) {
+    RecordReview out;
+    if (!m) return out;
+    const auto state = reviewState(m->state());
+    if (!state) return malformed("unknown review state");
+    out.state = *state;
+    if (m->history()) {
+        for (const auto* h : *m->history()) {
+            const auto s = reviewState(h->state());
+            if (!s) return malformed("unknown review state");
+            out.history.push_back({*s, text(h->comment()), h->utc_ms(), text(h->actor())});
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -69,6 +126,9 @@ std::vector<std::uint8_t> encodeRequest(Request plain) {
         case Request::Duplicates:
             return finish(b, fb::AdminMessage::AdminDuplicatesRequest,
                           fb::CreateAdminDuplicatesRequest(b).Union());
+        case Request::Forms:
+            return finish(b, fb::AdminMessage::AdminFormsRequest,
+                          fb::CreateAdminFormsRequest(b).Union());
         default:
             return finish(b, fb::AdminMessage::AdminStatusRequest,
                           fb::CreateAdminStatusRequest(b).Union());
@@ -119,6 +179,18 @@ Result<Request> requestKind(std::span<const std::uint8_t> body) {
             return Request::Duplicates;
         case fb::AdminMessage::AdminDecideRequest:
             return Request::Decide;
+        case fb::AdminMessage::AdminFormsRequest:
+            return Request::Forms;
+        case fb::AdminMessage::AdminRecordRequest:
+            return Request::Record;
+        case fb::AdminMessage::AdminQueueRequest:
+            return Request::Queue;
+        case fb::AdminMessage::AdminExportRequest:
+            return Request::Export;
+        case fb::AdminMessage::AdminExportJobRequest:
+            return Request::ExportJob;
+        case fb::AdminMessage::AdminExportFileRequest:
+            return Request::ExportFile;
         default:
             return malformed("not a request");
     }
@@ -168,7 +240,7 @@ std::vector<std::uint8_t> encodeStatus(const StatusInfo& status) {
 }
 
 Result<StatusInfo> decodeStatus(std::span<const std::uint8_t> body) {
-    auto m = verifyAs<fb::AdminStatus>(body, fb::AdminMessage::AdminStatus);
+    auto m = verifyAnswer<fb::AdminStatus>(body, fb::AdminMessage::AdminStatus);
     if (!m) return m.error();
     const auto* s = *m;
     StatusInfo out;
@@ -198,7 +270,7 @@ std::vector<std::uint8_t> encodeDevices(const std::vector<DeviceInfo>& devices) 
 }
 
 Result<std::vector<DeviceInfo>> decodeDevices(std::span<const std::uint8_t> body) {
-    auto m = verifyAs<fb::AdminDevices>(body, fb::AdminMessage::AdminDevices);
+    auto m = verifyAnswer<fb::AdminDevices>(body, fb::AdminMessage::AdminDevices);
     if (!m) return m.error();
     std::vector<DeviceInfo> out;
     if ((*m)->devices()) {
@@ -219,32 +291,13 @@ Result<std::vector<DeviceInfo>> decodeDevices(std::span<const std::uint8_t> body
 
 std::vector<std::uint8_t> encodeReview(const RecordReview& review) {
     Builder b(512);
-    std::vector<flatbuffers::Offset<fb::AdminReviewChange>> changes;
-    for (const auto& h : review.history)
-        changes.push_back(fb::CreateAdminReviewChange(b, static_cast<std::uint8_t>(h.state),
-                                                      b.CreateString(h.comment), h.utcMs,
-                                                      b.CreateString(h.actor)));
-    auto vec = b.CreateVector(changes);
-    return finish(b, fb::AdminMessage::AdminReview,
-                  fb::CreateAdminReview(b, static_cast<std::uint8_t>(review.state), vec).Union());
+    return finish(b, fb::AdminMessage::AdminReview, reviewTable(b, review).Union());
 }
 
 Result<RecordReview> decodeReview(std::span<const std::uint8_t> body) {
-    auto m = verifyAs<fb::AdminReview>(body, fb::AdminMessage::AdminReview);
+    auto m = verifyAnswer<fb::AdminReview>(body, fb::AdminMessage::AdminReview);
     if (!m) return m.error();
-    RecordReview out;
-    const auto state = reviewState((*m)->state());
-    if (!state) return malformed("unknown review state");
-    out.state = *state;
-    if ((*m)->history()) {
-        for (const auto* h : *(*m)->history()) {
-            const auto s = reviewState(h->state());
-            if (!s) return malformed("unknown review state");
-            out.history.push_back({*s, h->comment() ? h->comment()->str() : std::string(),
-                                   h->utc_ms(), h->actor() ? h->actor()->str() : std::string()});
-        }
-    }
-    return out;
+    return reviewFrom(*m);
 }
 
 std::vector<std::uint8_t> encodeConflicts(const std::vector<ConflictInfo>& conflicts) {
@@ -262,7 +315,7 @@ std::vector<std::uint8_t> encodeConflicts(const std::vector<ConflictInfo>& confl
 }
 
 Result<std::vector<ConflictInfo>> decodeConflicts(std::span<const std::uint8_t> body) {
-    auto m = verifyAs<fb::AdminConflicts>(body, fb::AdminMessage::AdminConflicts);
+    auto m = verifyAnswer<fb::AdminConflicts>(body, fb::AdminMessage::AdminConflicts);
     if (!m) return m.error();
     std::vector<ConflictInfo> out;
     if ((*m)->conflicts()) {
@@ -289,7 +342,7 @@ std::vector<std::uint8_t> encodeResolved(const Resolved& resolved) {
 }
 
 Result<Resolved> decodeResolved(std::span<const std::uint8_t> body) {
-    auto m = verifyAs<fb::AdminResolved>(body, fb::AdminMessage::AdminResolved);
+    auto m = verifyAnswer<fb::AdminResolved>(body, fb::AdminMessage::AdminResolved);
     if (!m) return m.error();
     return Resolved{fromFb((*m)->record_id()), HlcTimestamp{(*m)->hlc()}};
 }
@@ -333,7 +386,7 @@ std::vector<std::uint8_t> encodeDuplicates(const std::vector<DuplicateGroup>& gr
 }
 
 Result<std::vector<DuplicateGroup>> decodeDuplicates(std::span<const std::uint8_t> body) {
-    auto m = verifyAs<fb::AdminDuplicates>(body, fb::AdminMessage::AdminDuplicates);
+    auto m = verifyAnswer<fb::AdminDuplicates>(body, fb::AdminMessage::AdminDuplicates);
     if (!m) return m.error();
     std::vector<DuplicateGroup> out;
     if ((*m)->groups()) {
@@ -355,6 +408,273 @@ Result<std::vector<DuplicateGroup>> decodeDuplicates(std::span<const std::uint8_
             out.push_back(std::move(group));
         }
     }
+    return out;
+}
+
+std::vector<std::uint8_t> encodeRecordRequest(const Uuid& recordId) {
+    Builder b(64);
+    const fb::Uuid id = toFb(recordId);
+    return finish(b, fb::AdminMessage::AdminRecordRequest,
+                  fb::CreateAdminRecordRequest(b, &id).Union());
+}
+
+Result<Uuid> decodeRecordRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminRecordRequest>(body, fb::AdminMessage::AdminRecordRequest);
+    if (!m) return m.error();
+    return fromFb((*m)->record_id());
+}
+
+std::vector<std::uint8_t> encodeRecord(const RecordDetail& record) {
+    Builder b(4096);
+    std::vector<flatbuffers::Offset<fb::AdminRevision>> list;
+    for (const auto& r : record.revisions) {
+        const fb::Uuid device = toFb(r.deviceId);
+        auto formId = b.CreateString(r.formId);
+        auto body = b.CreateVector(r.body);
+        list.push_back(fb::CreateAdminRevision(b, &device, r.seq, r.hlc.value, formId, body,
+                                               r.damaged, r.clockFlagged));
+    }
+    auto revisions = b.CreateVector(list);
+    auto review = reviewTable(b, record.review);
+    return finish(b, fb::AdminMessage::AdminRecord,
+                  fb::CreateAdminRecord(b, revisions, record.current, review).Union());
+}
+
+// The revisions' record id is not in the answer (the request names the record): it is left
+// empty here, for the caller to fill in.
+Result<RecordDetail> decodeRecord(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminRecord>(body, fb::AdminMessage::AdminRecord);
+    if (!m) return m.error();
+    RecordDetail out;
+    if ((*m)->revisions()) {
+        for (const auto* r : *(*m)->revisions()) {
+            StoredRevision rev;
+            rev.deviceId = fromFb(r->device_id());
+            rev.seq = r->seq();
+            rev.hlc = HlcTimestamp{r->hlc()};
+            rev.formId = text(r->form_id());
+            if (r->body()) rev.body.assign(r->body()->begin(), r->body()->end());
+            rev.damaged = r->damaged();
+            rev.clockFlagged = r->clock_flagged();
+            out.revisions.push_back(std::move(rev));
+        }
+    }
+    out.current = (*m)->current();
+    if (out.current < -1 || out.current >= static_cast<int>(out.revisions.size()))
+        return malformed("the current revision is not one of the revisions");
+    auto review = reviewFrom((*m)->review());
+    if (!review) return review.error();
+    out.review = std::move(review.value());
+    return out;
+}
+
+std::vector<std::uint8_t> encodeForms(const std::vector<PublishedFormInfo>& forms) {
+    Builder b(64 * 1024);
+    std::vector<flatbuffers::Offset<fb::AdminForm>> list;
+    for (const auto& f : forms) {
+        auto id = b.CreateString(f.formId);
+        auto pilot = b.CreateString(f.pilot);
+        auto binary = b.CreateVector(f.binary);
+        list.push_back(fb::CreateAdminForm(b, id, f.version, pilot, binary));
+    }
+    auto vec = b.CreateVector(list);
+    return finish(b, fb::AdminMessage::AdminForms, fb::CreateAdminForms(b, vec).Union());
+}
+
+Result<std::vector<PublishedFormInfo>> decodeForms(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminForms>(body, fb::AdminMessage::AdminForms);
+    if (!m) return m.error();
+    std::vector<PublishedFormInfo> out;
+    if ((*m)->forms()) {
+        for (const auto* f : *(*m)->forms()) {
+            PublishedFormInfo info;
+            info.formId = text(f->form_id());
+            info.version = f->version();
+            info.pilot = text(f->pilot());
+            if (f->binary()) info.binary.assign(f->binary()->begin(), f->binary()->end());
+            // The console reads questions from these: each must be a compiled form (verified).
+            const auto problems = forms::checkFormBinary(info.binary, info.formId);
+            const bool broken = std::any_of(problems.begin(), problems.end(), [](const auto& p) {
+                return p.severity == forms::FormProblem::Severity::Error;
+            });
+            if (info.formId.empty() || broken)
+                return malformed("a form that is not a valid compiled form");
+            out.push_back(std::move(info));
+        }
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> encodeQueueRequest(const QueueRequest& request) {
+    Builder b(64);
+    return finish(
+        b, fb::AdminMessage::AdminQueueRequest,
+        fb::CreateAdminQueueRequest(b, static_cast<std::uint8_t>(request.state), request.limit)
+            .Union());
+}
+
+Result<QueueRequest> decodeQueueRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminQueueRequest>(body, fb::AdminMessage::AdminQueueRequest);
+    if (!m) return m.error();
+    QueueRequest out;
+    const auto state = reviewState((*m)->state());
+    if (!state) return malformed("unknown review state");
+    out.state = *state;
+    out.limit = (*m)->limit();
+    if (out.limit < 1 || out.limit > kMaxQueue)
+        return malformed("the queue's limit must be from 1 to " + std::to_string(kMaxQueue));
+    return out;
+}
+
+std::vector<std::uint8_t> encodeQueue(const ReviewQueue& queue) {
+    Builder b(1024);
+    std::vector<flatbuffers::Offset<fb::AdminQueueEntry>> list;
+    for (const auto& e : queue.records) {
+        const fb::Uuid record = toFb(e.recordId);
+        const fb::Uuid device = toFb(e.deviceId);
+        list.push_back(
+            fb::CreateAdminQueueEntry(b, &record, b.CreateString(e.formId), &device, e.hlc.value));
+    }
+    auto vec = b.CreateVector(list);
+    return finish(
+        b, fb::AdminMessage::AdminQueue,
+        fb::CreateAdminQueue(b, static_cast<std::uint8_t>(queue.state), queue.total, vec).Union());
+}
+
+Result<ReviewQueue> decodeQueue(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminQueue>(body, fb::AdminMessage::AdminQueue);
+    if (!m) return m.error();
+    ReviewQueue out;
+    const auto state = reviewState((*m)->state());
+    if (!state) return malformed("unknown review state");
+    out.state = *state;
+    out.total = (*m)->total();
+    if (out.total < 0) return malformed("a negative count");
+    if ((*m)->records()) {
+        if ((*m)->records()->size() > static_cast<flatbuffers::uoffset_t>(kMaxQueue))
+            return malformed("more queue entries than an answer holds");
+        for (const auto* e : *(*m)->records())
+            out.records.push_back({fromFb(e->record_id()), text(e->form_id()),
+                                   fromFb(e->device_id()), HlcTimestamp{e->hlc()}});
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> encodeExportRequest(const ExportRequest& request) {
+    Builder b(256);
+    auto formId = b.CreateString(request.formId);
+    auto language = b.CreateString(request.language);
+    const RecordQuery& f = request.filter;
+    return finish(b, fb::AdminMessage::AdminExportRequest,
+                  fb::CreateAdminExportRequest(
+                      b, formId, static_cast<std::uint8_t>(request.format), language,
+                      f.formVersion.has_value(), f.formVersion.value_or(0), f.fromUtcMs.has_value(),
+                      f.fromUtcMs.value_or(0), f.untilUtcMs.has_value(), f.untilUtcMs.value_or(0),
+                      f.review.has_value(),
+                      static_cast<std::uint8_t>(f.review.value_or(ReviewState::Received)))
+                      .Union());
+}
+
+Result<ExportRequest> decodeExportRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminExportRequest>(body, fb::AdminMessage::AdminExportRequest);
+    if (!m) return m.error();
+    const auto* r = *m;
+    ExportRequest out;
+    out.formId = r->form_id()->str();
+    if (out.formId.empty() || out.formId.size() > 200) return malformed("no form to export");
+    if (r->format() > static_cast<std::uint8_t>(ExportFormat::Dta))
+        return malformed("unknown export format");
+    out.format = static_cast<ExportFormat>(r->format());
+    out.language = text(r->language());
+    if (out.language.size() > 64) return malformed("a language tag that is too long");
+    out.filter.formId = out.formId;
+    if (r->has_version()) out.filter.formVersion = r->version();
+    if (r->has_from()) out.filter.fromUtcMs = r->from_utc_ms();
+    if (r->has_until()) out.filter.untilUtcMs = r->until_utc_ms();
+    if (r->has_review()) {
+        out.filter.review = reviewState(r->review());
+        if (!out.filter.review) return malformed("unknown review state");
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> encodeExportJobRequest(const ExportJobRequest& request) {
+    Builder b(128);
+    auto job = b.CreateString(request.job);
+    return finish(b, fb::AdminMessage::AdminExportJobRequest,
+                  fb::CreateAdminExportJobRequest(b, job, request.discard).Union());
+}
+
+Result<ExportJobRequest> decodeExportJobRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminExportJobRequest>(body, fb::AdminMessage::AdminExportJobRequest);
+    if (!m) return m.error();
+    ExportJobRequest out;
+    out.job = (*m)->job()->str();
+    if (!isJobId(out.job)) return malformed("not an export job id");
+    out.discard = (*m)->discard();
+    return out;
+}
+
+std::vector<std::uint8_t> encodeExportJob(const ExportJob& job) {
+    Builder b(512);
+    std::vector<flatbuffers::Offset<fb::AdminExportFile>> files;
+    for (const auto& f : job.files)
+        files.push_back(fb::CreateAdminExportFile(b, b.CreateString(f.name), f.bytes));
+    auto fileVec = b.CreateVector(files);
+    auto id = b.CreateString(job.job);
+    auto error = b.CreateString(job.error);
+    return finish(b, fb::AdminMessage::AdminExportJob,
+                  fb::CreateAdminExportJob(b, id, static_cast<std::uint8_t>(job.state), job.done,
+                                           job.total, fileVec, job.records, job.unreadable, error)
+                      .Union());
+}
+
+Result<ExportJob> decodeExportJob(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminExportJob>(body, fb::AdminMessage::AdminExportJob);
+    if (!m) return m.error();
+    const auto* j = *m;
+    ExportJob out;
+    out.job = text(j->job());
+    if (!isJobId(out.job)) return malformed("not an export job id");
+    if (j->state() > static_cast<std::uint8_t>(ExportJob::State::Discarded))
+        return malformed("unknown export job state");
+    out.state = static_cast<ExportJob::State>(j->state());
+    out.done = j->done();
+    out.total = j->total();
+    out.records = j->records();
+    out.unreadable = j->unreadable();
+    if (out.done < 0 || out.total < 0 || out.records < 0 || out.unreadable < 0)
+        return malformed("a negative count");
+    if (j->files()) {
+        for (const auto* f : *j->files()) {
+            ExportFileInfo info{text(f->name()), f->bytes()};
+            if (!isPlainName(info.name)) return malformed("an export file name with a folder");
+            if (info.bytes < 0) return malformed("a negative file size");
+            out.files.push_back(std::move(info));
+        }
+    }
+    out.error = text(j->error());
+    return out;
+}
+
+std::vector<std::uint8_t> encodeExportFileRequest(const ExportFileRequest& request) {
+    Builder b(128);
+    auto job = b.CreateString(request.job);
+    auto name = b.CreateString(request.name);
+    return finish(b, fb::AdminMessage::AdminExportFileRequest,
+                  fb::CreateAdminExportFileRequest(b, job, name, request.offset).Union());
+}
+
+Result<ExportFileRequest> decodeExportFileRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminExportFileRequest>(body, fb::AdminMessage::AdminExportFileRequest);
+    if (!m) return m.error();
+    ExportFileRequest out;
+    out.job = (*m)->job()->str();
+    if (!isJobId(out.job)) return malformed("not an export job id");
+    out.name = (*m)->name()->str();
+    if (!isPlainName(out.name)) return malformed("not a plain file name");
+    out.offset = (*m)->offset();
+    if (out.offset < 0) return malformed("a negative offset");
     return out;
 }
 

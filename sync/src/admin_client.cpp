@@ -1,3 +1,9 @@
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <veld/sync/admin_client.hpp>
 
 #include "http_client.hpp"
@@ -57,6 +63,124 @@ Result<std::vector<DuplicateGroup>> AdminClient::decide(const admin::DecideReque
     auto raw = call(admin::kDecidePath, admin::encodeDecideRequest(request));
     if (!raw) return raw.error();
     return admin::decodeDuplicates(raw.value());
+}
+
+Result<std::vector<PublishedFormInfo>> AdminClient::forms() {
+    auto raw = call(admin::kFormsPath, admin::encodeRequest(admin::Request::Forms));
+    if (!raw) return raw.error();
+    return admin::decodeForms(raw.value());
+}
+
+Result<admin::RecordDetail> AdminClient::record(const Uuid& recordId) {
+    auto raw = call(admin::kRecordPath, admin::encodeRecordRequest(recordId));
+    if (!raw) return raw.error();
+    auto detail = admin::decodeRecord(raw.value());
+    if (!detail) return detail.error();
+    // The answer does not repeat the record's id in each revision.
+    for (auto& r : detail->revisions)
+        r.recordId = recordId;
+    return detail;
+}
+
+Result<ReviewQueue> AdminClient::queue(const admin::QueueRequest& request) {
+    auto raw = call(admin::kQueuePath, admin::encodeQueueRequest(request));
+    if (!raw) return raw.error();
+    return admin::decodeQueue(raw.value());
+}
+
+Result<admin::ExportJob> AdminClient::startExport(const admin::ExportRequest& request) {
+    auto raw = call(admin::kExportPath, admin::encodeExportRequest(request));
+    if (!raw) return raw.error();
+    return admin::decodeExportJob(raw.value());
+}
+
+Result<admin::ExportJob> AdminClient::exportJob(const std::string& job, bool discard) {
+    auto raw = call(admin::kExportJobPath, admin::encodeExportJobRequest({job, discard}));
+    if (!raw) return raw.error();
+    return admin::decodeExportJob(raw.value());
+}
+
+namespace {
+
+Error ioError(const std::string& what, const std::string& path) {
+    const int err = errno;
+    return makeError(err == ENOSPC ? ErrorCode::StorageFull : ErrorCode::Io,
+                     "cannot " + what + " " + path + ": " + std::strerror(err));
+}
+
+// The file being downloaded: `PATH.part` until complete, removed when the download fails.
+class PartFile {
+  public:
+    explicit PartFile(std::string path) : m_path(std::move(path)) {}
+    ~PartFile() {
+        if (m_fd >= 0) ::close(m_fd);
+        if (!m_kept) ::unlink(m_path.c_str());
+    }
+    PartFile(const PartFile&) = delete;
+    PartFile& operator=(const PartFile&) = delete;
+
+    Status open() {
+        // Exports hold participants' answers: readable by their owner only.
+        m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (m_fd < 0) return ioError("create", m_path);
+        return {};
+    }
+
+    Status write(std::span<const std::uint8_t> bytes) {
+        while (!bytes.empty()) {
+            const ssize_t n = ::write(m_fd, bytes.data(), bytes.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return ioError("write", m_path);
+            bytes = bytes.subspan(static_cast<std::size_t>(n));
+        }
+        return {};
+    }
+
+    // Flushed to disk and renamed: a file under its final name is always complete.
+    Status keepAs(const std::string& path) {
+        if (::fsync(m_fd) != 0) return ioError("write", m_path);
+        const int fd = m_fd;
+        m_fd = -1;
+        if (::close(fd) != 0) return ioError("write", m_path);
+        if (::rename(m_path.c_str(), path.c_str()) != 0) return ioError("rename", m_path);
+        m_kept = true;
+        return {};
+    }
+
+  private:
+    std::string m_path;
+    int m_fd = -1;
+    bool m_kept = false;
+};
+
+}  // namespace
+
+Status AdminClient::download(const std::string& job, const admin::ExportFileInfo& file,
+                             const std::string& path,
+                             const std::function<void(std::int64_t, std::int64_t)>& progress) {
+    PartFile part(path + ".part");
+    if (auto s = part.open(); !s) return s;
+    std::int64_t offset = 0;
+    while (offset < file.bytes) {
+        std::string type;
+        auto chunk =
+            detail::post(*m_http, m_connection, admin::kExportFilePath, admin::kContentType,
+                         admin::encodeExportFileRequest({job, file.name, offset}), 0, true, nullptr,
+                         nullptr, &type);
+        if (!chunk) return chunk.error();
+        if (type != admin::kFileContentType)
+            return makeError(ErrorCode::Corrupt, "the collector did not answer with a file");
+        const auto n = static_cast<std::int64_t>(chunk->size());
+        if (n == 0 || n > admin::kMaxFileChunk || n > file.bytes - offset) {
+            return makeError(ErrorCode::Corrupt, "the collector's copy of " + file.name +
+                                                     " is not " + std::to_string(file.bytes) +
+                                                     " bytes long");
+        }
+        if (auto s = part.write(chunk.value()); !s) return s;
+        offset += n;
+        if (progress) progress(offset, file.bytes);
+    }
+    return part.keepAs(path);
 }
 
 }  // namespace veld::sync

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -13,9 +14,10 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: veld-collector --store FILE [options]
 
-Serves the Veld sync protocol (enrol, push, pull) over HTTP(S) from a collector store made with
-`veldctl collector init FILE`. Stops cleanly on SIGTERM or SIGINT: requests in flight are
-finished and answered, new ones are refused.
+Serves the Veld sync protocol (enrol, push, pull) and the admin API for central staff over
+HTTP(S) from a collector store made with `veldctl collector init FILE`. Stops cleanly on SIGTERM
+or SIGINT: requests in flight are finished and answered, new ones are refused, exports started
+through the admin API are stopped and their files deleted.
 
 options (each may also be given in the --config file as `name = value`, without the dashes):
   --config FILE            read options from FILE first (flags given later override it)
@@ -32,12 +34,17 @@ options (each may also be given in the --config file as `name = value`, without 
   --threads N              requests handled at once (default 8)
   --max-connections N      open connections, idle keep-alive ones included; one more gets
                            503 and is closed (default 256)
+  --export-dir DIR         where exports started by staff through the admin API are written
+                           until fetched (default: the store's path + ".exports"; made 0700;
+                           job folders left in it are removed at start); empty: such exports
+                           are refused
   --quiet                  do not log requests
   --help                   this text
 )";
 
 bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFile,
-           const std::string& name, const std::string& value) {
+           std::optional<std::string>& exportDir, const std::string& name,
+           const std::string& value) {
     auto number = [&](long min, long max) -> long {
         char* end = nullptr;
         const long v = std::strtol(value.c_str(), &end, 10);
@@ -68,6 +75,8 @@ bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFil
         c.threads = static_cast<int>(number(1, 256));
     } else if (name == "max-connections") {
         c.maxConnections = static_cast<int>(number(1, 100000));
+    } else if (name == "export-dir") {
+        exportDir = value;
     } else if (name == "quiet") {
         c.logRequests = false;
     } else {
@@ -88,6 +97,7 @@ int main(int argc, char** argv) {
     veld::sync::ServerConfig config;
     std::string store;
     std::string portFile;
+    std::optional<std::string> exportDir;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -124,7 +134,7 @@ int main(int argc, char** argv) {
                 const auto eq = line.find('=');
                 const std::string key = trim(line.substr(0, eq));
                 const std::string val = eq == std::string::npos ? "" : trim(line.substr(eq + 1));
-                if (!apply(config, store, portFile, key, val)) {
+                if (!apply(config, store, portFile, exportDir, key, val)) {
                     std::fprintf(stderr, "veld-collector: %s:%d: unknown option %s\n",
                                  value.c_str(), n, key.c_str());
                     return 2;
@@ -132,7 +142,7 @@ int main(int argc, char** argv) {
             }
             continue;
         }
-        if (!apply(config, store, portFile, name, value)) {
+        if (!apply(config, store, portFile, exportDir, name, value)) {
             std::fprintf(stderr, "veld-collector: unknown option %s (see --help)\n", a.c_str());
             return 2;
         }
@@ -141,6 +151,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "veld-collector: --store is required (see --help)\n");
         return 2;
     }
+    config.exportDir = exportDir.value_or(store + ".exports");
     if (config.tlsCert.empty() != config.tlsKey.empty()) {
         std::fprintf(stderr, "veld-collector: --tls-cert and --tls-key go together\n");
         return 2;

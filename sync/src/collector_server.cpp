@@ -7,7 +7,10 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -21,12 +24,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sodium.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <veld/sync/admin_api.hpp>
 #include <veld/sync/collector_server.hpp>
+#include <veld/sync/export.hpp>
 
 namespace veld::sync {
 
@@ -620,6 +626,63 @@ class Front final : public Base {
 using PlainFront = Front<httplib::Server>;
 using TlsFront = Front<httplib::SSLServer>;
 
+// ---- Exports through the admin API ---------------------------------------------------------
+//
+// An export of a large form takes minutes, far longer than a request may: the export runs on a
+// thread of its own, into a folder of its own under --export-dir, and staff poll its state and
+// then fetch its files a chunk at a time. A job is seen only by the staff member who started it
+// (to anyone else it does not exist), and its files are deleted when it is discarded, an hour
+// after it finished, and when the collector stops: the folder holds nothing across restarts.
+
+constexpr int kMaxRunningExports = 2;
+constexpr std::int64_t kExportKeepMs = 3600LL * 1000;
+
+struct ExportTask {
+    std::string id;         // 32 hex digits, also its folder's name
+    std::string owner;      // the staff member who started it
+    std::string directory;  // exportDir/id
+    std::atomic<std::int64_t> done{0};
+    std::atomic<std::int64_t> total{0};
+    std::atomic<bool> cancel{false};
+    std::thread thread;
+    // Under Impl::exportsMutex:
+    admin::ExportJob::State state = admin::ExportJob::State::Running;
+    bool finished = false;  // its thread has done its work (it may still be joined)
+    std::int64_t finishedUtcMs = 0;
+    std::vector<admin::ExportFileInfo> files;
+    std::int64_t records = 0;
+    std::int64_t unreadable = 0;
+    std::string error;
+};
+
+bool isJobFolderName(const std::string& name) {
+    return name.size() == 32 && std::all_of(name.begin(), name.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+std::string newJobId() {
+    std::array<unsigned char, 16> bytes{};
+    randombytes_buf(bytes.data(), bytes.size());
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (auto b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+// What an export takes, for the audit log (the form is its subject).
+std::string describeExport(const std::string& job, const admin::ExportRequest& r) {
+    std::string out = "job " + job + ", " + std::string(exportFormatName(r.format));
+    if (r.filter.formVersion) out += ", version " + std::to_string(*r.filter.formVersion);
+    if (r.filter.fromUtcMs) out += ", from " + std::to_string(*r.filter.fromUtcMs);
+    if (r.filter.untilUtcMs) out += ", until " + std::to_string(*r.filter.untilUtcMs);
+    if (r.filter.review) out += ", review " + std::string(reviewStateName(*r.filter.review));
+    return out;
+}
+
 }  // namespace
 
 struct CollectorServer::Impl {
@@ -637,6 +700,14 @@ struct CollectorServer::Impl {
     // committed and before its reply is sent, as a power cut or kill -9 there would.
     long faultExitAfterCommits = 0;
     std::atomic<long> commits{0};
+    // Test hook: with VELD_TEST_HOLD_EXPORTS=1 in the environment at start-up, an export waits
+    // before its first record until it is cancelled (discarded, or the collector stops), so a
+    // test can hold jobs running for as long as it needs.
+    bool holdExports = false;
+
+    std::mutex exportsMutex;
+    std::map<std::string, std::shared_ptr<ExportTask>> exports;
+    bool exportsClosed = false;  // the server is going away: no new export starts
 
     void log(const httplib::Request& req, int status, const std::string& who, std::size_t bytes) {
         if (!config.logRequests) return;
@@ -723,6 +794,8 @@ struct CollectorServer::Impl {
             return log(req, res.status, actor, req.body.size());
         }
         Result<std::vector<std::uint8_t>> answer = makeError(ErrorCode::Internal, "no answer");
+        const char* answerType = admin::kContentType;
+        bool tooManyExports = false;
         switch (want) {
             case admin::Request::Status: {
                 admin::StatusInfo info;
@@ -802,16 +875,359 @@ struct CollectorServer::Impl {
                               : done.error();
                 break;
             }
+            case admin::Request::Forms: {
+                auto forms = store->publishedForms();
+                answer = forms ? Result<std::vector<std::uint8_t>>(admin::encodeForms(*forms))
+                               : forms.error();
+                break;
+            }
+            case admin::Request::Record: {
+                auto id = admin::decodeRecordRequest(bytes);
+                answer = id ? recordDetail(id.value()) : id.error();
+                break;
+            }
+            case admin::Request::Queue: {
+                auto r = admin::decodeQueueRequest(bytes);
+                if (!r) {
+                    answer = r.error();
+                    break;
+                }
+                auto queue = store->reviewQueue(r->state, r->limit);
+                answer = queue ? Result<std::vector<std::uint8_t>>(admin::encodeQueue(*queue))
+                               : queue.error();
+                break;
+            }
+            case admin::Request::Export: {
+                auto r = admin::decodeExportRequest(bytes);
+                answer = r ? startExport(r.value(), *who, actor, tooManyExports) : r.error();
+                break;
+            }
+            case admin::Request::ExportJob: {
+                auto r = admin::decodeExportJobRequest(bytes);
+                answer = r ? exportJob(r.value(), *who) : r.error();
+                break;
+            }
+            case admin::Request::ExportFile: {
+                auto r = admin::decodeExportFileRequest(bytes);
+                answer = r ? exportFile(r.value(), *who) : r.error();
+                answerType = admin::kFileContentType;
+                break;
+            }
         }
         if (!answer) {
-            // Here NotFound is an unknown record or conflict, not a credential: 404.
-            const int code =
-                answer.error().code == ErrorCode::NotFound ? 404 : statusFor(answer.error());
+            // Here NotFound is an unknown record, conflict or export job, not a credential: 404.
+            const int code = tooManyExports ? 429
+                             : answer.error().code == ErrorCode::NotFound
+                                 ? 404
+                                 : statusFor(answer.error());
             fail(res, code, answer.error().message);
+            if (tooManyExports) res.set_header("Retry-After", "30");
             return log(req, res.status, actor, req.body.size());
         }
-        reply(req, res, answer.value(), admin::kContentType);
+        reply(req, res, answer.value(), answerType);
         log(req, 200, actor, req.body.size());
+    }
+
+    // A record with every revision, which of them is its current view, and its review.
+    Result<std::vector<std::uint8_t>> recordDetail(const Uuid& recordId) {
+        admin::RecordDetail detail;
+        auto revisions = store->revisionsOf(recordId);
+        if (!revisions) return revisions.error();
+        if (revisions->empty()) return makeError(ErrorCode::NotFound, "no record with that id");
+        detail.revisions = std::move(revisions.value());
+        auto current = store->current(recordId);
+        if (!current) return current.error();
+        if (const auto& c = current.value()) {
+            // The same revision: by (device, seq), else (should ids ever differ) by its HLC.
+            const auto& all = detail.revisions;
+            auto at = std::find_if(all.begin(), all.end(), [&](const StoredRevision& r) {
+                return r.deviceId == c->deviceId && r.seq == c->seq;
+            });
+            if (at == all.end()) {
+                at = std::find_if(all.begin(), all.end(),
+                                  [&](const StoredRevision& r) { return r.hlc == c->hlc; });
+            }
+            if (at != all.end()) detail.current = static_cast<int>(at - all.begin());
+        }
+        auto review = store->review(recordId);
+        if (!review) return review.error();
+        detail.review = std::move(review.value());
+        return admin::encodeRecord(detail);
+    }
+
+    // --- exports (see ExportTask) ---
+
+    // Makes --export-dir (0700) when it is missing, and removes the job folders an earlier run
+    // left behind. Only folders named like a job are removed: whatever else someone keeps
+    // there (a wrong --export-dir) is left alone.
+    bool prepareExportDir() {
+        namespace fs = std::filesystem;
+        const std::string& dir = config.exportDir;
+        if (dir.empty()) return true;
+        if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+            std::fprintf(stderr, "veld-collector: cannot make the export folder %s: %s\n",
+                         dir.c_str(), std::strerror(errno));
+            return false;
+        }
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) {
+            std::fprintf(stderr, "veld-collector: the export folder %s is not a folder\n",
+                         dir.c_str());
+            return false;
+        }
+        std::vector<fs::path> leftovers;
+        try {
+            for (const auto& entry : fs::directory_iterator(dir)) {
+                if (isJobFolderName(entry.path().filename().string()))
+                    leftovers.push_back(entry.path());
+            }
+        } catch (const fs::filesystem_error& e) {
+            std::fprintf(stderr, "veld-collector: cannot read the export folder %s: %s\n",
+                         dir.c_str(), e.code().message().c_str());
+            return false;
+        }
+        for (const auto& path : leftovers) {
+            fs::remove_all(path, ec);
+            if (ec) {
+                std::fprintf(stderr, "veld-collector: cannot remove the old export %s: %s\n",
+                             path.c_str(), ec.message().c_str());
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Deletes the jobs that finished more than an hour ago, with their files.
+    void sweepExportsLocked() {
+        const std::int64_t t = now();
+        for (auto it = exports.begin(); it != exports.end();) {
+            ExportTask& task = *it->second;
+            if (!task.finished || t - task.finishedUtcMs < kExportKeepMs) {
+                ++it;
+                continue;
+            }
+            std::error_code ec;
+            std::filesystem::remove_all(task.directory, ec);
+            // Its thread has done its work: it only has to end.
+            if (task.thread.joinable()) task.thread.join();
+            it = exports.erase(it);
+        }
+    }
+
+    static admin::ExportJob describeLocked(const ExportTask& task) {
+        admin::ExportJob job;
+        job.job = task.id;
+        job.state = task.state;
+        job.done = task.done.load();
+        job.total = task.total.load();
+        if (task.state == admin::ExportJob::State::Done) job.files = task.files;
+        job.records = task.records;
+        job.unreadable = task.unreadable;
+        job.error = task.error;
+        return job;
+    }
+
+    // The job, if it exists and `who` started it: to anyone else it does not exist.
+    std::shared_ptr<ExportTask> findLocked(const std::string& job, const std::string& who) {
+        auto it = exports.find(job);
+        if (it == exports.end() || it->second->owner != who) return nullptr;
+        return it->second;
+    }
+
+    Result<std::vector<std::uint8_t>> startExport(const admin::ExportRequest& request,
+                                                  const std::string& who, const std::string& actor,
+                                                  bool& tooMany) {
+        if (config.exportDir.empty()) {
+            return makeError(ErrorCode::WrongState,
+                             "exports are not enabled at this collector (see --export-dir)");
+        }
+        // An unknown form is refused now rather than as a failed job.
+        auto forms = store->publishedForms();
+        if (!forms) return forms.error();
+        if (std::none_of(forms->begin(), forms->end(),
+                         [&](const PublishedFormInfo& f) { return f.formId == request.formId; })) {
+            return makeError(ErrorCode::NotFound,
+                             "no form '" + request.formId + "' is published at this collector");
+        }
+        std::lock_guard lock(exportsMutex);
+        if (exportsClosed) return makeError(ErrorCode::InUse, "the collector is stopping");
+        sweepExportsLocked();
+        const auto running = std::count_if(exports.begin(), exports.end(),
+                                           [](const auto& e) { return !e.second->finished; });
+        if (running >= kMaxRunningExports) {
+            tooMany = true;
+            return makeError(ErrorCode::InUse,
+                             "two exports are running at this collector; try again when one has "
+                             "finished");
+        }
+        auto task = std::make_shared<ExportTask>();
+        task->id = newJobId();
+        task->owner = who;
+        task->directory = config.exportDir + "/" + task->id;
+        if (::mkdir(task->directory.c_str(), 0700) != 0) {
+            return makeError(ErrorCode::Io, "cannot make a folder for the export: " +
+                                                std::string(std::strerror(errno)));
+        }
+        const auto removeFolder = [&] {
+            std::error_code ec;
+            std::filesystem::remove_all(task->directory, ec);
+        };
+        if (auto s = store->appendAudit(
+                {now(), actor, "export", request.formId, describeExport(task->id, request)});
+            !s) {
+            removeFolder();
+            return s.error();
+        }
+        ExportOptions options;
+        options.formId = request.formId;
+        options.filter = request.filter;
+        options.format = request.format;
+        options.language = request.language;
+        options.directory = task->directory;
+        try {
+            // The map owns the task and joins the thread before letting it go.
+            task->thread = std::thread([this, raw = task.get(), options = std::move(options)] {
+                runExport(*raw, options);
+            });
+        } catch (const std::system_error&) {
+            removeFolder();
+            return makeError(ErrorCode::InUse, "cannot start the export now; try again later");
+        }
+        exports.emplace(task->id, task);
+        return admin::encodeExportJob(describeLocked(*task));
+    }
+
+    // The job's thread: the export, then its outcome recorded for staff to see.
+    void runExport(ExportTask& task, ExportOptions options) {  // a copy: progress is set here
+        options.progress = [&task](std::int64_t done, std::int64_t total) {
+            task.done = done;
+            task.total = total;
+        };
+        options.cancel = &task.cancel;
+        while (holdExports && !task.cancel)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        Result<ExportResult> result = makeError(ErrorCode::Internal, "the export did not run");
+        try {
+            result = exportForm(*store, options);
+        } catch (const std::exception& e) {
+            result = makeError(ErrorCode::Internal, std::string("the export failed: ") + e.what());
+        }
+        std::vector<admin::ExportFileInfo> files;
+        if (result) {
+            for (const auto& f : result->files) {
+                std::error_code ec;
+                const auto bytes = std::filesystem::file_size(f, ec);
+                if (ec) {
+                    result = makeError(ErrorCode::Io, "cannot read an exported file's size");
+                    break;
+                }
+                files.push_back({std::filesystem::path(f).filename().string(),
+                                 static_cast<std::int64_t>(bytes)});
+            }
+        }
+        std::lock_guard lock(exportsMutex);
+        task.finished = true;
+        task.finishedUtcMs = now();
+        // Discarded while it ran, or failed: nothing in its folder is of use.
+        if (task.state == admin::ExportJob::State::Discarded || !result) {
+            std::error_code ec;
+            std::filesystem::remove_all(task.directory, ec);
+        }
+        if (task.state == admin::ExportJob::State::Discarded) return;
+        if (!result) {
+            task.state = admin::ExportJob::State::Failed;
+            task.error = result.error().message;
+            return;
+        }
+        task.state = admin::ExportJob::State::Done;
+        task.files = std::move(files);
+        task.records = result->records;
+        task.unreadable = result->unreadable;
+    }
+
+    // A job's state; with `discard`, its files are deleted. A job still running is cancelled
+    // and answered as discarded at once: its thread stops at its next record and deletes the
+    // folder itself (until then it still counts against the limit of running exports).
+    Result<std::vector<std::uint8_t>> exportJob(const admin::ExportJobRequest& request,
+                                                const std::string& who) {
+        std::lock_guard lock(exportsMutex);
+        sweepExportsLocked();
+        auto task = findLocked(request.job, who);
+        if (!task) return makeError(ErrorCode::NotFound, "no export job with that id");
+        if (request.discard && task->state != admin::ExportJob::State::Discarded) {
+            task->state = admin::ExportJob::State::Discarded;
+            task->files.clear();
+            if (task->finished) {
+                std::error_code ec;
+                std::filesystem::remove_all(task->directory, ec);
+            } else {
+                task->cancel = true;
+            }
+        }
+        return admin::encodeExportJob(describeLocked(*task));
+    }
+
+    // Up to kMaxFileChunk bytes of a finished job's file, from `offset`.
+    Result<std::vector<std::uint8_t>> exportFile(const admin::ExportFileRequest& request,
+                                                 const std::string& who) {
+        std::string path;
+        std::int64_t size = 0;
+        {
+            std::lock_guard lock(exportsMutex);
+            sweepExportsLocked();
+            auto task = findLocked(request.job, who);
+            if (!task) return makeError(ErrorCode::NotFound, "no export job with that id");
+            if (task->state != admin::ExportJob::State::Done) {
+                return makeError(ErrorCode::WrongState,
+                                 task->state == admin::ExportJob::State::Running
+                                     ? "the export is still running"
+                                     : "the export has no files to fetch (it failed or was "
+                                       "discarded)");
+            }
+            auto file = std::find_if(task->files.begin(), task->files.end(),
+                                     [&](const auto& f) { return f.name == request.name; });
+            if (file == task->files.end())
+                return makeError(ErrorCode::NotFound, "the export has no file by that name");
+            path = task->directory + "/" + file->name;
+            size = file->bytes;
+        }
+        if (request.offset > size)
+            return makeError(ErrorCode::InvalidArgument, "the offset is beyond the file's end");
+        // Read without holding the lock: a discard meanwhile unlinks the file, and an open
+        // stream keeps reading what it had.
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return makeError(ErrorCode::NotFound, "the export's file is gone");
+        const auto length = std::min(admin::kMaxFileChunk, size - request.offset);
+        std::vector<std::uint8_t> bytes(static_cast<std::size_t>(length));
+        in.seekg(request.offset);
+        in.read(reinterpret_cast<char*>(bytes.data()), length);
+        if (in.gcount() != length) return makeError(ErrorCode::Io, "cannot read the export's file");
+        return bytes;
+    }
+
+    // Stops every export at its next record (the server is stopping).
+    void cancelExports() {
+        std::lock_guard lock(exportsMutex);
+        exportsClosed = true;
+        for (auto& [id, task] : exports)
+            task->cancel = true;
+    }
+
+    // Waits for every export's thread and deletes every job's files.
+    void finishExports() {
+        std::map<std::string, std::shared_ptr<ExportTask>> tasks;
+        {
+            std::lock_guard lock(exportsMutex);
+            exportsClosed = true;
+            for (auto& [id, task] : exports)
+                task->cancel = true;
+            tasks.swap(exports);
+        }
+        for (auto& [id, task] : tasks) {
+            if (task->thread.joinable()) task->thread.join();
+            std::error_code ec;
+            std::filesystem::remove_all(task->directory, ec);
+        }
     }
 
     void reply(const httplib::Request& req, httplib::Response& res,
@@ -982,14 +1398,21 @@ CollectorServer::CollectorServer(ServerConfig config, std::shared_ptr<CollectorS
     if (const char* n = std::getenv("VELD_FAULT_EXIT_AFTER_COMMITS"); n && *n) {
         m_impl->faultExitAfterCommits = std::strtol(n, nullptr, 10);
     }
+    if (const char* h = std::getenv("VELD_TEST_HOLD_EXPORTS"); h && std::strcmp(h, "1") == 0)
+        m_impl->holdExports = true;
+    // Export job ids come from libsodium's generator (sodium_init is safe to call again).
+    if (sodium_init() < 0) std::abort();
 }
 
 CollectorServer::~CollectorServer() {
     stop();
+    // An export stops at its next record once cancelled: this waits for that, not for the rest.
+    m_impl->finishExports();
 }
 
 bool CollectorServer::bind() {
     Impl& im = *m_impl;
+    if (!im.prepareExportDir()) return false;
     if (!im.config.tlsCert.empty()) {
         auto tls = std::make_unique<TlsFront>(im.config, im.open, im.config.tlsCert.c_str(),
                                               im.config.tlsKey.c_str());
@@ -1050,6 +1473,12 @@ bool CollectorServer::bind() {
         {admin::kResolvePath, admin::Request::Resolve},
         {admin::kDuplicatesPath, admin::Request::Duplicates},
         {admin::kDecidePath, admin::Request::Decide},
+        {admin::kFormsPath, admin::Request::Forms},
+        {admin::kRecordPath, admin::Request::Record},
+        {admin::kQueuePath, admin::Request::Queue},
+        {admin::kExportPath, admin::Request::Export},
+        {admin::kExportJobPath, admin::Request::ExportJob},
+        {admin::kExportFilePath, admin::Request::ExportFile},
     };
     for (const auto& [path, kind] : adminRoutes) {
         http.Post(path, [&im, want = kind](const httplib::Request& req, httplib::Response& res) {
@@ -1097,6 +1526,9 @@ void CollectorServer::run() {
 
 void CollectorServer::stop() {
     if (!m_impl) return;
+    // Exports first: once the listening socket is closed, run() returns and the server may be
+    // destroyed at once (veld-collector stops from a thread of its own).
+    m_impl->cancelExports();
     m_impl->stopping = true;
     if (m_impl->stopListening) m_impl->stopListening();
 }

@@ -2,6 +2,7 @@
 // under a mutex (SQLite serialises writers anyway), with group commit for pushes; and one reading
 // connection for credentials, so that checking a device never waits for another's commit.
 #include <algorithm>
+#include <cassert>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -21,7 +22,7 @@ namespace veld::sync {
 
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr std::int32_t kApplicationId = 0x56454C43;  // "VELC"
 
 constexpr const char* kSchema = R"sql(
@@ -219,6 +220,13 @@ CREATE TABLE admins (
     created_utc_ms  INTEGER NOT NULL,
     revoked_utc_ms  INTEGER
 ) STRICT;
+)sql";
+
+// Version 4: the review queue pages through one state in record id order, so the index on
+// `reviews` holds the record id after the state (it replaces the index on the state alone).
+constexpr const char* kSchemaV4 = R"sql(
+CREATE INDEX reviews_by_state_record ON reviews (state, record_id);
+DROP INDEX reviews_by_state;
 )sql";
 
 class SqliteCollector final : public CollectorStore {
@@ -1076,6 +1084,54 @@ class SqliteCollector final : public CollectorStore {
         return out;
     }
 
+    Result<ReviewQueue> reviewQueue(ReviewState state, int limit) override {
+        assert(limit > 0);
+        std::lock_guard lock(m_mutex);
+        ReviewQueue out;
+        out.state = state;
+        // Received records have no row in `reviews` (or state 0): the records are walked in id
+        // order, skipping reviewed ones, until `limit` are found. Any other state is read from
+        // the (state, record_id) index, already in order. CROSS JOIN keeps that loop outermost.
+        const bool received = state == ReviewState::Received;
+        auto st = received
+                      ? m_db.prepare(
+                            "SELECT x.record_id, x.form_id, v.device_id, x.hlc FROM records x "
+                            "JOIN revisions v ON v.rid = x.current_rid WHERE NOT EXISTS (SELECT 1 "
+                            "FROM reviews r WHERE r.record_id = x.record_id AND r.state != 0) "
+                            "ORDER BY x.record_id LIMIT ?1")
+                      : m_db.prepare(
+                            "SELECT x.record_id, x.form_id, v.device_id, x.hlc FROM reviews r "
+                            "CROSS JOIN records x ON x.record_id = r.record_id CROSS JOIN "
+                            "revisions v ON v.rid = x.current_rid WHERE r.state = ?2 "
+                            "ORDER BY r.record_id LIMIT ?1");
+        if (!st) return st.error();
+        st->bind(1, static_cast<std::int64_t>(limit));
+        if (!received) st->bind(2, static_cast<std::int64_t>(state));
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.records.push_back({idFrom(st->columnBlob(0)), std::string(st->columnText(1)),
+                                   idFrom(st->columnBlob(2)),
+                                   HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(3))}});
+        }
+        // Counting the received ones directly would visit every record: all records less the
+        // reviewed ones counts only the index entries of the other states.
+        auto total = received ? m_db.queryInt(
+                                    "SELECT (SELECT count(*) FROM records) - (SELECT count(*) "
+                                    "FROM reviews WHERE state > 0)")
+                              : m_db.queryInt("SELECT count(*) FROM reviews WHERE state = " +
+                                              std::to_string(static_cast<int>(state)));
+        if (!total) return total.error();
+        out.total = total.value();
+        return out;
+    }
+
+    Status appendAudit(const AuditEntry& entry) override {
+        std::lock_guard lock(m_mutex);
+        return auditLocked(entry.utcMs, entry.actor, entry.action, entry.subject, entry.detail);
+    }
+
     Result<std::vector<PublishedFormInfo>> publishedForms() override {
         std::lock_guard lock(m_mutex);
         auto st =
@@ -1596,6 +1652,7 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         if (auto s = db->exec(kSchema); !s) return s.error();
         if (auto s = db->exec(kSchemaV2); !s) return s.error();
         if (auto s = db->exec(kSchemaV3); !s) return s.error();
+        if (auto s = db->exec(kSchemaV4); !s) return s.error();
         auto meta = db->prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
         if (!meta) return meta.error();
         const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
@@ -1628,6 +1685,9 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
             }
             if (version.value() < 3) {
                 if (auto s = db->exec(kSchemaV3); !s) return s.error();
+            }
+            if (version.value() < 4) {
+                if (auto s = db->exec(kSchemaV4); !s) return s.error();
             }
             if (auto s = db->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s)
                 return s.error();

@@ -556,6 +556,7 @@ Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& opti
     // For progress only: the passes below read their own snapshot.
     auto total = store.countRecords(query);
     if (!total) return total.error();
+    if (options.progress) options.progress(0, total.value());
     // .sav and .dta need each table's row count before the first row: a first pass counts the
     // rows of every table, in the same snapshot as the pass that writes them.
     const bool counted = options.format != ExportFormat::Csv;
@@ -589,14 +590,15 @@ Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& opti
         return {};
     };
     std::int64_t done = 0;
-    auto s = store.forEachRecord(query, writingPass + 1, startPass,
-                                 [&](const CurrentRecord& rec) -> Status {
-                                     if (!exporter.hasWriters()) return exporter.write(rec, true);
-                                     if (auto w = exporter.write(rec, false); !w) return w;
-                                     if (++done % 1000 == 0 && options.progress)
-                                         options.progress(done, total.value());
-                                     return {};
-                                 });
+    auto s = store.forEachRecord(
+        query, writingPass + 1, startPass, [&](const CurrentRecord& rec) -> Status {
+            if (options.cancel && options.cancel->load())
+                return makeError(ErrorCode::WrongState, "the export was cancelled");
+            if (!exporter.hasWriters()) return exporter.write(rec, true);
+            if (auto w = exporter.write(rec, false); !w) return w;
+            if (++done % 1000 == 0 && options.progress) options.progress(done, total.value());
+            return {};
+        });
     if (!s) return s.error();
     for (auto& t : exporter.tables()) {
         if (auto e = t->writer->end(); !e) return e.error();

@@ -67,7 +67,7 @@ Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const ch
                                        const char* contentType,
                                        const std::vector<std::uint8_t>& message, int zstdLevel,
                                        bool authenticate, std::int64_t* bytesOnWire,
-                                       const std::atomic<bool>* cancel) {
+                                       const std::atomic<bool>* cancel, std::string* answerType) {
     if (auto s = checkUrl(c.collector, c.allowPlainHttp); !s) return s.error();
     CURL* curl = http.handle();
     if (!curl) return makeError(ErrorCode::Internal, "libcurl could not start");
@@ -149,6 +149,7 @@ Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const ch
         if (status >= 400 && status < 500) return makeError(ErrorCode::InvalidArgument, said);
         return makeError(ErrorCode::Io, said);  // 5xx: try again later
     }
+    if (answerType) *answerType = headerValue(responseHeaders, "Content-Type");
     if (headerValue(responseHeaders, "Content-Encoding") == "zstd") {
         const auto size = ZSTD_getFrameContentSize(response.data(), response.size());
         if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <curl/curl.h>
@@ -29,11 +30,13 @@ class Http {
 
 /// One POST of a message. Errors are Io (network, TLS, timeouts: try again later) or the
 /// collector's refusal (401/403: NotFound, 409: WrongState, other 4xx: InvalidArgument).
-/// The URL must pass checkUrl(); certificates are always verified.
+/// The URL must pass checkUrl(); certificates are always verified. `answerType`, when given,
+/// receives the answer's Content-Type.
 Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const char* path,
                                        const char* contentType,
                                        const std::vector<std::uint8_t>& message, int zstdLevel,
                                        bool authenticate, std::int64_t* bytesOnWire = nullptr,
-                                       const std::atomic<bool>* cancel = nullptr);
+                                       const std::atomic<bool>* cancel = nullptr,
+                                       std::string* answerType = nullptr);
 
 }  // namespace veld::sync::detail

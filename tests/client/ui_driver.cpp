@@ -4,8 +4,7 @@
 
 namespace veld::client::testing {
 
-UiDriver::UiDriver(const std::string& storePath, const std::string& uiLanguage,
-                   const std::string& fontDir, float height) {
+Driver::Driver(float height) {
     IMGUI_CHECKVERSION();
     m_context = ImGui::CreateContext();
     ImGui::SetCurrentContext(m_context);
@@ -15,6 +14,16 @@ UiDriver::UiDriver(const std::string& storePath, const std::string& uiLanguage,
     io.IniFilename = nullptr;
     ImGui::StyleColorsLight();
     ui::setRecording(true);
+}
+
+Driver::~Driver() {
+    ui::setRecording(false);
+    ImGui::DestroyContext(m_context);
+}
+
+UiDriver::UiDriver(const std::string& storePath, const std::string& uiLanguage,
+                   const std::string& fontDir, float height)
+    : Driver(height) {
     AppOptions options;
     options.storePath = storePath;
     options.uiLanguage = uiLanguage;
@@ -26,50 +35,63 @@ UiDriver::UiDriver(const std::string& storePath, const std::string& uiLanguage,
 
 UiDriver::~UiDriver() {
     m_app.reset();
-    ui::setRecording(false);
-    ImGui::DestroyContext(m_context);
 }
 
-void UiDriver::frame() {
+ConsoleDriver::ConsoleDriver(sync::Connection connection, const std::string& exportDir,
+                             float height)
+    : Driver(height) {
+    console::ConsoleOptions options;
+    options.connection = std::move(connection);
+    options.exportDir = exportDir;
+    options.nowMs = [this] { return nowMs; };
+    m_console = std::make_unique<console::Console>(std::move(options));
+    settle();
+}
+
+ConsoleDriver::~ConsoleDriver() {
+    m_console.reset();
+}
+
+void Driver::frame() {
     ImGuiIO& io = ImGui::GetIO();
     io.DeltaTime = 1.0f / 60.0f;
     nowMs += 16;
     ImGui::NewFrame();
-    m_app->frame();
+    draw();
     ImGui::Render();
     m_last = ui::recorded();
 }
 
-void UiDriver::settle() {
+void Driver::settle() {
     for (int i = 0; i < 400; ++i) {
-        m_app->drain();
+        drain();
         frame();
-        if (!m_app->busy()) {
+        if (!busy()) {
             frame();
-            if (!m_app->busy()) return;
+            if (!busy()) return;
         }
     }
-    FAIL("the client's background work did not finish");
+    FAIL("the program's background work did not finish");
 }
 
-void UiDriver::advance(std::int64_t ms) {
+void Driver::advance(std::int64_t ms) {
     nowMs += ms;
     frame();
     settle();
 }
 
-const ui::Recorded* UiDriver::item(std::string_view id) const {
+const ui::Recorded* Driver::item(std::string_view id) const {
     for (const auto& r : m_last) {
         if (r.id == id) return &r;
     }
     return nullptr;
 }
 
-bool UiDriver::has(std::string_view id) const {
+bool Driver::has(std::string_view id) const {
     return item(id) != nullptr;
 }
 
-void UiDriver::click(std::string_view id) {
+void Driver::click(std::string_view id) {
     const ui::Recorded* r = item(id);
     if (!r) FAIL("no widget '" << std::string(id) << "' on screen");
     if (!r->enabled) FAIL("widget '" << std::string(id) << "' is disabled");
@@ -87,28 +109,28 @@ void UiDriver::click(std::string_view id) {
     settle();
 }
 
-void UiDriver::type(std::string_view id, std::string_view text) {
+void Driver::type(std::string_view id, std::string_view text) {
     click(id);
     ImGui::GetIO().AddInputCharactersUTF8(std::string(text).c_str());
     frame();
     settle();
 }
 
-std::vector<std::string> UiDriver::texts() const {
+std::vector<std::string> Driver::texts() const {
     std::vector<std::string> out;
     for (const auto& r : m_last)
         out.push_back(r.text);
     return out;
 }
 
-bool UiDriver::showsText(std::string_view needle) const {
+bool Driver::showsText(std::string_view needle) const {
     for (const auto& r : m_last) {
         if (r.text.find(needle) != std::string::npos) return true;
     }
     return false;
 }
 
-std::vector<std::string> UiDriver::ids(std::string_view prefix) const {
+std::vector<std::string> Driver::ids(std::string_view prefix) const {
     std::vector<std::string> out;
     for (const auto& r : m_last) {
         if (r.id.rfind(prefix, 0) == 0) out.push_back(r.id);

@@ -13,19 +13,20 @@
 #include <imgui.h>
 
 #include "app.hpp"
+#include "console/console.hpp"
 #include "ui.hpp"
 
 namespace veld::client::testing {
 
-class UiDriver {
+/// A headless Dear ImGui context with a fixed display, and what a person does to it. A program's
+/// driver says how it draws a frame and when its background work is done.
+class Driver {
   public:
-    explicit UiDriver(const std::string& storePath, const std::string& uiLanguage = "nl",
-                      const std::string& fontDir = {}, float height = 12000);
-    ~UiDriver();
-    UiDriver(const UiDriver&) = delete;
-    UiDriver& operator=(const UiDriver&) = delete;
+    explicit Driver(float height);
+    virtual ~Driver();
+    Driver(const Driver&) = delete;
+    Driver& operator=(const Driver&) = delete;
 
-    App& app() { return *m_app; }
     /// Draws one frame (time moves on 16 ms).
     void frame();
     /// Frames until background work is done and its results are on screen.
@@ -45,12 +46,52 @@ class UiDriver {
     /// Ids of the last frame's widgets starting with `prefix`.
     [[nodiscard]] std::vector<std::string> ids(std::string_view prefix) const;
 
-    std::int64_t nowMs = 1'790'000'000'000;  // the App's wall clock
+    std::int64_t nowMs = 1'790'000'000'000;  // the program's wall clock
+
+  protected:
+    virtual void draw() = 0;
+    [[nodiscard]] virtual bool busy() const = 0;
+    virtual void drain() = 0;
 
   private:
     ImGuiContext* m_context = nullptr;
-    std::unique_ptr<App> m_app;
     std::vector<ui::Recorded> m_last;
+};
+
+/// The form client's App over a device store.
+class UiDriver : public Driver {
+  public:
+    explicit UiDriver(const std::string& storePath, const std::string& uiLanguage = "nl",
+                      const std::string& fontDir = {}, float height = 12000);
+    ~UiDriver() override;
+
+    App& app() { return *m_app; }
+
+  protected:
+    void draw() override { m_app->frame(); }
+    [[nodiscard]] bool busy() const override { return m_app->busy(); }
+    void drain() override { m_app->drain(); }
+
+  private:
+    std::unique_ptr<App> m_app;
+};
+
+/// Central staff's console against a collector.
+class ConsoleDriver : public Driver {
+  public:
+    explicit ConsoleDriver(sync::Connection connection, const std::string& exportDir = {},
+                           float height = 3000);
+    ~ConsoleDriver() override;
+
+    console::Console& console() { return *m_console; }
+
+  protected:
+    void draw() override { m_console->frame(); }
+    [[nodiscard]] bool busy() const override { return m_console->busy(); }
+    void drain() override { m_console->drain(); }
+
+  private:
+    std::unique_ptr<console::Console> m_console;
 };
 
 }  // namespace veld::client::testing

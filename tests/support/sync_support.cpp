@@ -18,6 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <veld/fb/sync_generated.h>
+#include <veld/sync/protocol.hpp>
+
 namespace veld::test {
 
 namespace {
@@ -180,6 +183,36 @@ sync::Connection enrolDevice(Store& store, const CollectorProcess& collector) {
     auto connection = sync::loadConnection(store);
     if (!connection) throw std::runtime_error(connection.error().describe());
     return connection.value();
+}
+
+std::vector<std::uint8_t> pushBody(const Uuid& device,
+                                   const std::vector<CraftedRevision>& revisions) {
+    flatbuffers::FlatBufferBuilder b;
+    std::vector<flatbuffers::Offset<fb::Revision>> offsets;
+    for (const auto& r : revisions) {
+        auto body = encodeRecord(r.record);
+        if (!body) throw std::runtime_error("crafted record: " + body.error().describe());
+        const fb::Uuid id(flatbuffers::span<const std::uint8_t, 16>(r.record.id.bytes.data(), 16));
+        auto bytes = b.CreateVector(body.value());
+        offsets.push_back(
+            fb::CreateRevision(b, r.seq, &id, r.record.hlc.value, bytes, false, 0, r.baseHlc));
+    }
+    auto vec = b.CreateVector(offsets);
+    const fb::Uuid dev(flatbuffers::span<const std::uint8_t, 16>(device.bytes.data(), 16));
+    auto request = fb::CreatePushRequest(b, sync::kProtocolVersion, &dev, vec);
+    fb::FinishEnvelopeBuffer(b, fb::CreateEnvelope(b, fb::Message::PushRequest, request.Union()));
+    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+}
+
+sync::PushReply postPush(const CollectorProcess& collector, const sync::Connection& connection,
+                         const std::vector<std::uint8_t>& body) {
+    const auto reply = httpExchange(
+        collector.port(), postBytes(sync::kPushPath, body, protocolHeaders(connection.credential)));
+    if (reply.status != 200) throw std::runtime_error("push refused: " + reply.body);
+    auto decoded = sync::decodePushResponse(
+        std::span(reinterpret_cast<const std::uint8_t*>(reply.body.data()), reply.body.size()));
+    if (!decoded) throw std::runtime_error("push answer: " + decoded.error().describe());
+    return decoded.value();
 }
 
 int syncUntilDone(Store& store, const sync::Connection& connection,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <veld/clock.hpp>
+#include <veld/record.hpp>
 #include <veld/store.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/uploader.hpp>
@@ -81,6 +82,22 @@ sync::Connection enrolDevice(Store& store, const CollectorProcess& collector);
 /// rounds before it, or -1 when none succeeded.
 int syncUntilDone(Store& store, const sync::Connection& connection,
                   const sync::SyncOptions& options, int attempts);
+
+/// A revision as a device would send it, made by hand: devices do not hand records to each
+/// other, so another device's edit of a record can only be made this way.
+struct CraftedRevision {
+    std::uint64_t seq = 0;
+    Record record;
+    std::uint64_t baseHlc = 0;  // 0: made blind, not from the collector's current revision
+};
+
+/// The body of a push of crafted revisions from `device`.
+std::vector<std::uint8_t> pushBody(const Uuid& device,
+                                   const std::vector<CraftedRevision>& revisions);
+
+/// Posts a push body with the device's credential; fails the test unless the answer is 200.
+sync::PushReply postPush(const CollectorProcess& collector, const sync::Connection& connection,
+                         const std::vector<std::uint8_t>& body);
 
 /// Every record id the collector holds, with how many revisions it holds of each.
 std::vector<std::pair<Uuid, std::size_t>> collectorRevisionCounts(sync::CollectorStore& store);

@@ -191,7 +191,7 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     CHECK(store.value()->review(record)->state == sync::ReviewState::Received);
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
-    CHECK(db.queryInt("PRAGMA user_version").value() == 3);
+    CHECK(db.queryInt("PRAGMA user_version").value() == 4);
 }
 
 namespace {

@@ -24,32 +24,6 @@ std::int64_t wallMs() {
         .count();
 }
 
-// A revision as a device would send it, made by hand (devices do not yet hand records to each
-// other, so a second device's edit of a record can only be made this way).
-struct Crafted {
-    std::uint64_t seq = 0;
-    Record record;
-    std::uint64_t baseHlc = 0;
-};
-
-std::vector<std::uint8_t> pushBody(const Uuid& device, const std::vector<Crafted>& revisions) {
-    flatbuffers::FlatBufferBuilder b;
-    std::vector<flatbuffers::Offset<fb::Revision>> offsets;
-    for (const auto& r : revisions) {
-        auto body = encodeRecord(r.record);
-        REQUIRE(body);
-        const fb::Uuid id(flatbuffers::span<const std::uint8_t, 16>(r.record.id.bytes.data(), 16));
-        auto bytes = b.CreateVector(body.value());
-        offsets.push_back(
-            fb::CreateRevision(b, r.seq, &id, r.record.hlc.value, bytes, false, 0, r.baseHlc));
-    }
-    auto vec = b.CreateVector(offsets);
-    const fb::Uuid dev(flatbuffers::span<const std::uint8_t, 16>(device.bytes.data(), 16));
-    auto request = fb::CreatePushRequest(b, sync::kProtocolVersion, &dev, vec);
-    fb::FinishEnvelopeBuffer(b, fb::CreateEnvelope(b, fb::Message::PushRequest, request.Union()));
-    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
-}
-
 // Another device's revision of `original`, stamped `hlc`, with other answers.
 Record editedOn(const Store& editor, const Record& original, HlcTimestamp hlc, int sample) {
     Record r = original;
@@ -59,18 +33,6 @@ Record editedOn(const Store& editor, const Record& original, HlcTimestamp hlc, i
     r.content = test::sampleContent(sample, original.content.formId);
     r.finalized = true;
     return r;
-}
-
-sync::PushReply post(const test::CollectorProcess& collector, const sync::Connection& connection,
-                     const std::vector<std::uint8_t>& body) {
-    const auto reply = test::httpExchange(
-        collector.port(),
-        test::postBytes(sync::kPushPath, body, test::protocolHeaders(connection.credential)));
-    REQUIRE_MESSAGE(reply.status == 200, reply.body);
-    auto decoded = sync::decodePushResponse(
-        std::span(reinterpret_cast<const std::uint8_t*>(reply.body.data()), reply.body.size()));
-    REQUIRE(decoded);
-    return decoded.value();
 }
 
 Record recordOf(Store& store, const Uuid& id) {
@@ -98,12 +60,12 @@ TEST_CASE("edits of one record on two devices without seeing each other are kept
     const auto later = HlcTimestamp::make(first.hlc.millis() + 5000, 0);
     const auto earlier = HlcTimestamp::make(second.hlc.millis() - 5000, 0);
     const auto after = HlcTimestamp::make(third.hlc.millis() + 7000, 0);
-    const auto reply =
-        post(collector, editorConnection,
-             pushBody(editor.deviceId(),
-                      {{1, editedOn(editor, first, later, 101)},     // newer, made blind
-                       {2, editedOn(editor, second, earlier, 102)},  // older, made blind
-                       {3, editedOn(editor, third, after, 103), third.hlc.value}}));  // from it
+    const auto reply = test::postPush(
+        collector, editorConnection,
+        test::pushBody(editor.deviceId(),
+                       {{1, editedOn(editor, first, later, 101)},     // newer, made blind
+                        {2, editedOn(editor, second, earlier, 102)},  // older, made blind
+                        {3, editedOn(editor, third, after, 103), third.hlc.value}}));  // from it
     REQUIRE(reply.results.size() == 3);
     for (const auto& r : reply.results)
         CHECK(r.outcome == sync::RevisionOutcome::Stored);
@@ -230,9 +192,10 @@ TEST_CASE("records from devices with wrong clocks are kept, ordered by HLC and f
     const auto stampedNow = HlcTimestamp::make(static_cast<std::uint64_t>(wallMs()), 0);
     const Record fromAhead = recordOf(ahead, aheadIds[0]);
     const Record fromBehind = recordOf(behind, behindIds[0]);
-    post(collector, editorConnection,
-         pushBody(editor.deviceId(), {{1, editedOn(editor, fromAhead, stampedNow, 201)},
-                                      {2, editedOn(editor, fromBehind, stampedNow, 202)}}));
+    test::postPush(
+        collector, editorConnection,
+        test::pushBody(editor.deviceId(), {{1, editedOn(editor, fromAhead, stampedNow, 201)},
+                                           {2, editedOn(editor, fromBehind, stampedNow, 202)}}));
     auto revisions = store->revisionsOf(fromAhead.id);
     REQUIRE(revisions);
     REQUIRE(revisions->size() == 2);

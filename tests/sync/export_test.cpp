@@ -89,7 +89,7 @@ std::string isoDate(std::int32_t days) {
 
 std::string clock(std::int64_t ms) {
     const std::int64_t s = ms / 1000;
-    char out[16];
+    char out[64];
     std::snprintf(out, sizeof out, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
                   static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
     return out;

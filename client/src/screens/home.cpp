@@ -6,31 +6,6 @@
 
 namespace veld::client {
 
-namespace {
-
-std::string pilotName(const App& app, const std::string& pilot) {
-    struct Known {
-        const char* id;
-        M name;
-    };
-    static constexpr Known kKnown[] = {
-        {"vmbo_career_guidance", M::PilotVmbo},
-        {"mbo_to_work", M::PilotMbo},
-        {"employer_nudges", M::PilotNudges},
-        {"diversity_barometer", M::PilotBarometer},
-        {"job_retention", M::PilotRetention},
-        {"work_learn", M::PilotWorkLearn},
-        {"ww_outflow", M::PilotWw},
-        {"ips_long_term_unemployed", M::PilotIps},
-    };
-    for (const auto& k : kKnown) {
-        if (pilot == k.id) return std::string(app.t(k.name));
-    }
-    return pilot.empty() ? std::string(app.t(M::PilotOther)) : pilot;
-}
-
-}  // namespace
-
 void drawHome(App& app, HomeState& state) {
     ui::heading(app.t(M::HomeTitle), false);
     if (app.forms.empty()) {
@@ -44,7 +19,7 @@ void drawHome(App& app, HomeState& state) {
         if (form.pilot != lastPilot) {
             lastPilot = form.pilot;
             ImGui::Spacing();
-            ui::paragraph(pilotName(app, form.pilot), false,
+            ui::paragraph(pilotName(form.pilot, app.settings.uiLanguage), false,
                           ImGui::GetColorU32(ImGuiCol_TextDisabled));
             ImGui::Separator();
         }

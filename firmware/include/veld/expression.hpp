@@ -68,6 +68,8 @@ class Context {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 std::int64_t daysFromCivil(std::int64_t year, unsigned month, unsigned day);
+/// Days since 1970-01-01 as "YYYY-MM-DD".
+std::string formatIsoDate(std::int64_t days);
 /// "YYYY-MM-DD" (a real calendar date) as days since 1970-01-01; with `allowTime`, a time part
 /// after 'T' or ' ' is allowed and ignored.
 std::optional<std::int64_t> parseIsoDate(std::string_view text, bool allowTime = false);

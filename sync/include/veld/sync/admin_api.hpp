@@ -131,7 +131,8 @@ struct DecideRequest {
     std::string comment;
 };
 
-std::vector<std::uint8_t> encodeRequest(Request plain);  // Status, Devices, Conflicts, Duplicates
+/// A request without fields: Status, Devices, Conflicts, Duplicates or Forms.
+std::vector<std::uint8_t> encodeRequest(Request plain);
 std::vector<std::uint8_t> encodeDecideRequest(const DecideRequest& request);
 Result<DecideRequest> decodeDecideRequest(std::span<const std::uint8_t> body);
 std::vector<std::uint8_t> encodeDuplicates(const std::vector<DuplicateGroup>& groups);

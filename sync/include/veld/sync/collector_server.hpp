@@ -23,7 +23,8 @@ struct ServerConfig {
     int maxConnections = 256;        // open connections (idle ones too); beyond, 503 and close
     bool logRequests = true;
     /// Where exports started through the admin API are written until staff fetch them (made
-    /// 0700 and emptied at start). Empty: exports through the admin API are refused.
+    /// 0700 when missing; at start, the job folders an earlier run left in it are removed,
+    /// anything else is left alone). Empty: exports through the admin API are refused.
     std::string exportDir;
 };
 

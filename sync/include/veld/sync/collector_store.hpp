@@ -24,6 +24,9 @@ struct DeviceInfo {
     std::uint64_t receivedThrough = 0;
     std::optional<std::int64_t> lastContactUtcMs;
     std::int64_t revisions = 0;
+    /// Finalized records the device still held, unacknowledged, after its last push (as it
+    /// reported them); empty when it never said.
+    std::optional<std::int64_t> waiting;
 };
 
 /// Records of a form whose current revision was made on one day (UTC).
@@ -53,7 +56,7 @@ struct CollectorStats {
 struct AuditEntry {
     std::int64_t utcMs = 0;
     std::string actor;
-    std::string action;  // enrol, revoke, publish, enrol-code, resolve
+    std::string action;  // enrol, revoke, publish, enrol-code, resolve, review, export, ...
     std::string subject;
     std::string detail;
 };
@@ -231,6 +234,9 @@ class CollectorStore {
                                                    std::int64_t nowMs,
                                                    const std::string& actor) = 0;
     virtual Result<std::vector<AuditEntry>> audit() = 0;
+    /// Adds an entry to the audit log for something done outside the store (an export started
+    /// through the admin API). Never put answers or secrets in it.
+    virtual Status appendAudit(const AuditEntry& entry) = 0;
     virtual Result<std::string> collectorId() = 0;
 
     // --- review by central staff ---

@@ -5,6 +5,7 @@
 // from one snapshot of the collector and streamed: memory stays flat.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -24,8 +25,11 @@ struct ExportOptions {
     ExportFormat format = ExportFormat::Csv;
     std::string language;   // labels; empty: the form's default language
     std::string directory;  // where the files go (it must exist)
-    /// Called now and then with records done and the total.
+    /// Called with 0 and the total once they are counted, then now and then with records done.
     std::function<void(std::int64_t done, std::int64_t total)> progress;
+    /// When set and it turns true (from another thread), the export stops at the next record
+    /// and fails with WrongState, leaving no file behind.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ExportResult {

@@ -1,0 +1,227 @@
+// The central-staff console (`veld-console`): a Dear ImGui program that works against a
+// collector through the admin API only (never its database file). Tabs: a dashboard with records
+// per pilot per day, devices, the review queue, conflicts side by side, likely duplicates, and
+// exports fetched with a progress bar. Like the form client it draws between NewFrame and Render
+// and knows nothing of windows, so tests drive it headless against a real collector.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <veld/form_session.hpp>
+#include <veld/sync/admin_client.hpp>
+
+#include "../fonts.hpp"
+#include "../i18n.hpp"
+#include "../worker.hpp"
+
+namespace veld::client::console {
+
+using sync::ReviewState;
+
+enum class Tab { Dashboard, Devices, Review, Conflicts, Duplicates, Export };
+
+struct ConsoleOptions {
+    /// The collector and the staff member's credential; when the credential is empty the
+    /// console starts on its sign-in screen.
+    sync::Connection connection;
+    std::string uiLanguage = "nl";
+    float scale = 1;
+    std::string fontDir;
+    std::string exportDir;                // where exports are saved (the folder field's start)
+    std::function<std::int64_t()> nowMs;  // wall clock in ms; tests pass a manual one
+};
+
+/// A published form version, compiled for showing its questions.
+struct ConsoleForm {
+    std::string id;
+    std::uint32_t version = 0;
+    std::string pilot;
+    std::shared_ptr<const forms::CompiledForm> compiled;
+};
+
+/// One line of a record as the console shows it: a question (inside repeats: with the instance)
+/// and its answer as text. `top` is the top-level answer or repeat it belongs to, which is what
+/// a merge takes from one side or the other.
+struct AnswerRow {
+    std::string key;  // "name", or "repeat#1/name" inside repeats
+    std::string top;
+    std::string label;
+    std::string text;
+};
+
+/// A record's revision decoded for showing: its rows, or why it cannot be shown.
+struct ShownRevision {
+    std::string formId;
+    std::uint32_t formVersion = 0;
+    std::vector<AnswerRow> rows;
+    std::string problem;  // damaged, unreadable, or its form version is unknown
+};
+
+struct SignInState {
+    std::string collector;
+    std::string credential;
+    std::string caFile;
+    std::string error;
+    bool working = false;
+};
+
+struct DashboardState {
+    std::optional<sync::admin::StatusInfo> status;
+    bool loading = false;
+};
+
+struct DevicesState {
+    bool loading = false;
+};
+
+struct ReviewTabState {
+    int filter = 0;  // a ReviewState
+    std::optional<sync::ReviewQueue> queue;
+    std::optional<Uuid> selected;
+    std::optional<sync::admin::RecordDetail> detail;
+    std::string comment;
+    bool loading = false;
+    bool dirty = true;
+};
+
+struct ConflictsState {
+    std::vector<sync::ConflictInfo> list;
+    std::optional<std::int64_t> selected;  // conflict id
+    std::optional<sync::admin::RecordDetail> detail;
+    std::set<std::string> fromB;  // top-level answers and repeats taken from B in a merge
+    std::string comment;
+    bool loading = false;
+    bool dirty = true;
+};
+
+struct DuplicatesState {
+    std::vector<sync::DuplicateGroup> groups;
+    std::string selected;  // group key
+    std::string comment;
+    bool loading = false;
+    bool dirty = true;
+};
+
+/// An export's run: at the collector first, then the files come down one after another.
+struct ExportRun {
+    std::atomic<int> phase{0};  // 0 at the collector, 1 downloading, 2 done, 3 failed
+    std::atomic<std::int64_t> done{0};
+    std::atomic<std::int64_t> total{0};
+    std::atomic<std::int64_t> bytesDone{0};
+    std::atomic<std::int64_t> bytesTotal{0};
+    std::atomic<bool> cancel{false};
+};
+
+struct ExportState {
+    int form = -1;  // index into Console::formIds()
+    int format = 0;
+    int language = 0;  // index into the form's languages
+    int review = 0;    // 0: every record; i: ReviewState i - 1
+    std::string from;
+    std::string until;
+    std::string folder;
+    std::shared_ptr<ExportRun> run;
+    bool running = false;
+    std::vector<std::string> saved;  // the files written by the last export
+    std::int64_t records = 0;
+    std::int64_t unreadable = 0;
+    std::string error;
+};
+
+class Console {
+  public:
+    explicit Console(ConsoleOptions options);
+    ~Console();
+    Console(const Console&) = delete;
+    Console& operator=(const Console&) = delete;
+
+    /// Draws one frame (call between ImGui::NewFrame and ImGui::Render).
+    void frame();
+    [[nodiscard]] bool busy() const { return worker.busy() || exportWorker.busy(); }
+    void drain() {
+        worker.drain();
+        exportWorker.drain();
+    }
+    [[nodiscard]] bool signedIn() const { return m_signedIn; }
+
+    // --- shared with the tabs ---
+    [[nodiscard]] std::string_view t(M m) const { return tr(m, language); }
+    [[nodiscard]] std::int64_t now() const { return m_options.nowMs(); }
+    /// Runs `call(client)` on the worker (calls keep their order); `done(result)` in a later
+    /// frame on the UI thread.
+    template <class Call, class Done>
+    void api(Call call, Done done) {
+        worker.run([client = m_client, call = std::move(call)]() mutable { return call(*client); },
+                   std::move(done));
+    }
+    /// The admin client of the export worker (made on first use).
+    std::shared_ptr<sync::AdminClient> exportClient();
+    void toast(std::string message, bool isError = false);
+    void go(Tab tab);
+    /// The compiled form of one version, or null when it is not published here.
+    [[nodiscard]] const ConsoleForm* form(const std::string& id, std::uint32_t version) const;
+    /// The newest version of every form, by form id.
+    [[nodiscard]] std::vector<const ConsoleForm*> newestForms() const;
+    [[nodiscard]] std::string deviceName(const Uuid& id) const;
+    /// A revision's answers as rows in the UI language (or the form's default language).
+    [[nodiscard]] ShownRevision show(const sync::StoredRevision& revision) const;
+    [[nodiscard]] const std::string& staffName() const { return m_staff; }
+    [[nodiscard]] const sync::Connection& connection() const { return m_options.connection; }
+    void signIn(sync::Connection connection);
+    /// Fetches what every tab needs again (forms, devices, the dashboard).
+    void refreshAll();
+
+    Worker worker;        // admin API calls, one at a time, in order
+    Worker exportWorker;  // a long export never holds up the other tabs
+    FontSet fonts;
+    std::string language;
+    Tab tab = Tab::Dashboard;
+    std::vector<ConsoleForm> forms;
+    std::vector<sync::DeviceInfo> devices;
+
+    SignInState signInScreen;
+    DashboardState dashboard;
+    DevicesState devicesTab;
+    ReviewTabState review;
+    ConflictsState conflicts;
+    DuplicatesState duplicates;
+    ExportState exports;
+
+  private:
+    void drawTop();
+    void drawToast();
+
+    ConsoleOptions m_options;
+    std::shared_ptr<sync::AdminClient> m_client;
+    std::shared_ptr<sync::AdminClient> m_exportClient;
+    std::string m_staff;
+    bool m_signedIn = false;
+    std::string m_toast;
+    bool m_toastError = false;
+    std::int64_t m_toastUntilMs = 0;
+};
+
+void drawSignIn(Console& console, SignInState& state);
+void drawDashboard(Console& console, DashboardState& state);
+void drawDevices(Console& console, DevicesState& state);
+void drawReview(Console& console, ReviewTabState& state);
+void drawConflicts(Console& console, ConflictsState& state);
+void drawDuplicates(Console& console, DuplicatesState& state);
+/// Opens the conflict at `index` of the list: its revisions are fetched for the side-by-side view.
+void selectConflict(Console& console, ConflictsState& state, std::size_t index);
+void drawExport(Console& console, ExportState& state);
+
+/// "2026-11-25" for a day number (days since 1970-01-01).
+std::string dayText(std::int32_t day);
+/// Parses "yyyy-mm-dd" into UTC ms at the start of that day.
+std::optional<std::int64_t> parseDay(std::string_view text);
+
+}  // namespace veld::client::console

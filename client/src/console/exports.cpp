@@ -1,0 +1,262 @@
+// Exports from the console: the collector writes the files (the same exporter as `veldctl
+// export`), the console follows its progress and then fetches the files into a folder here.
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include "../form_view.hpp"
+#include "../ui.hpp"
+#include "console.hpp"
+
+namespace veld::client::console {
+
+namespace {
+
+struct Outcome {
+    std::vector<std::string> files;
+    std::int64_t records = 0;
+    std::int64_t unreadable = 0;
+    std::string error;
+};
+
+// Runs on the export worker: start, follow, fetch, then discard the job's files at the collector.
+Outcome runExport(sync::AdminClient& client, ExportRun& run,
+                  const sync::admin::ExportRequest& request, const std::string& folder,
+                  const std::string& cancelled) {
+    Outcome out;
+    auto fail = [&](std::string message) {
+        out.error = std::move(message);
+        run.phase = 3;
+        return out;
+    };
+    auto started = client.startExport(request);
+    if (!started) return fail(started.error().message);
+    const std::string job = started.value().job;
+    sync::admin::ExportJob state = started.value();
+    while (state.state == sync::admin::ExportJob::State::Running) {
+        if (run.cancel) {
+            (void)client.exportJob(job, true);
+            return fail(cancelled);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        auto next = client.exportJob(job);
+        if (!next) return fail(next.error().message);
+        state = std::move(next.value());
+        run.done = state.done;
+        run.total = state.total;
+    }
+    if (state.state != sync::admin::ExportJob::State::Done) {
+        return fail(state.error.empty() ? std::string("export failed") : state.error);
+    }
+    run.done = state.records;
+    run.total = state.records;
+    std::int64_t bytesTotal = 0;
+    for (const auto& f : state.files)
+        bytesTotal += f.bytes;
+    run.bytesTotal = bytesTotal;
+    run.phase = 1;
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) return fail(folder + ": " + ec.message());
+    std::int64_t before = 0;
+    for (const auto& f : state.files) {
+        if (run.cancel) {
+            (void)client.exportJob(job, true);
+            return fail(cancelled);
+        }
+        const std::string path = (std::filesystem::path(folder) / f.name).string();
+        auto got = client.download(job, f, path, [&run, before](std::int64_t done, std::int64_t) {
+            run.bytesDone = before + done;
+        });
+        if (!got) return fail(got.error().message);
+        before += f.bytes;
+        out.files.push_back(path);
+    }
+    (void)client.exportJob(job, true);  // the files are here now; none stay at the collector
+    out.records = state.records;
+    out.unreadable = state.unreadable;
+    run.phase = 2;
+    return out;
+}
+
+}  // namespace
+
+void drawExport(Console& console, ExportState& state) {
+    ui::heading(console.t(M::ConsoleTabExport), false);
+    const std::vector<const ConsoleForm*> forms = console.newestForms();
+    if (forms.empty()) {
+        ui::paragraph(console.t(M::ConsoleNoForms), false);
+        return;
+    }
+    if (state.form < 0 || state.form >= static_cast<int>(forms.size())) state.form = 0;
+    const ConsoleForm& form = *forms[static_cast<std::size_t>(state.form)];
+    const fb::Form& def = form.compiled->form();
+    const bool idle = !state.running;
+    ImGui::BeginDisabled(!idle);
+
+    const float labelW = ImGui::CalcTextSize("XXXXXXXXXXXXXXXXXXXXXX").x;
+    auto label = [&](M m) {
+        ImGui::TextUnformatted(std::string(console.t(m)).c_str());
+        ImGui::SameLine(labelW);
+        ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.6f);
+    };
+    label(M::ConsoleExportForm);
+    const std::string current = formTitle(def, console.language) + " (" + form.id + ")";
+    if (ImGui::BeginCombo("##form", current.c_str())) {
+        for (std::size_t i = 0; i < forms.size(); ++i) {
+            const std::string text =
+                formTitle(forms[i]->compiled->form(), console.language) + " (" + forms[i]->id + ")";
+            if (ui::selectable("export.form." + forms[i]->id, text,
+                               static_cast<int>(i) == state.form)) {
+                state.form = static_cast<int>(i);
+                state.language = 0;
+            }
+        }
+        ImGui::EndCombo();
+    }
+    ui::recordLast("export.form", current);
+
+    label(M::ConsoleExportFormat);
+    const char* formats[] = {"CSV", "SPSS (.sav)", "Stata (.dta)"};
+    for (int i = 0; i < 3; ++i) {
+        if (i > 0) ImGui::SameLine();
+        if (ImGui::RadioButton(formats[i], state.format == i)) state.format = i;
+        ui::recordLast(std::string("export.format.") +
+                           std::string(sync::exportFormatName(static_cast<sync::ExportFormat>(i))),
+                       formats[i]);
+    }
+
+    label(M::ConsoleExportLanguage);
+    std::vector<std::pair<std::string, std::string>> languages;
+    if (def.languages()) {
+        for (const auto* l : *def.languages()) {
+            languages.emplace_back(l->tag()->str(), l->name() ? l->name()->str() : l->tag()->str());
+        }
+    }
+    if (state.language >= static_cast<int>(languages.size())) state.language = 0;
+    const std::string langShown = languages.empty()
+                                      ? std::string("-")
+                                      : languages[static_cast<std::size_t>(state.language)].second;
+    if (ImGui::BeginCombo("##language", langShown.c_str())) {
+        for (std::size_t i = 0; i < languages.size(); ++i) {
+            if (ui::selectable("export.language." + languages[i].first, languages[i].second,
+                               static_cast<int>(i) == state.language)) {
+                state.language = static_cast<int>(i);
+            }
+        }
+        ImGui::EndCombo();
+    }
+
+    label(M::ConsoleExportReview);
+    const M reviewLabels[] = {M::ConsoleEveryRecord, M::ConsoleReviewReceived,
+                              M::ConsoleReviewHasIssues, M::ConsoleReviewApproved,
+                              M::ConsoleReviewRejected};
+    if (ImGui::BeginCombo("##review", std::string(console.t(reviewLabels[state.review])).c_str())) {
+        for (int i = 0; i < 5; ++i) {
+            if (ui::selectable("export.review." + std::to_string(i), console.t(reviewLabels[i]),
+                               i == state.review)) {
+                state.review = i;
+            }
+        }
+        ImGui::EndCombo();
+    }
+    ui::recordLast("export.review", console.t(reviewLabels[state.review]));
+
+    label(M::ConsoleExportFrom);
+    ImGui::InputTextWithHint("##from", "yyyy-mm-dd", &state.from);
+    ui::recordLast("export.from", state.from);
+    label(M::ConsoleExportUntil);
+    ImGui::InputTextWithHint("##until", "yyyy-mm-dd", &state.until);
+    ui::recordLast("export.until", state.until);
+    label(M::ConsoleExportFolder);
+    ImGui::InputText("##folder", &state.folder);
+    ui::recordLast("export.folder", state.folder);
+    ImGui::EndDisabled();
+
+    const std::optional<std::int64_t> from =
+        state.from.empty() ? std::nullopt : parseDay(state.from);
+    const std::optional<std::int64_t> until =
+        state.until.empty() ? std::nullopt : parseDay(state.until);
+    const bool datesOk = (state.from.empty() || from) && (state.until.empty() || until);
+    if (!datesOk) ui::error(console.t(M::NotADate), false);
+    ImGui::Spacing();
+    if (ui::button("export.start", console.t(M::ConsoleExportStart), 0, 0,
+                   idle && datesOk && !state.folder.empty())) {
+        sync::admin::ExportRequest request;
+        request.formId = form.id;
+        request.format = static_cast<sync::ExportFormat>(state.format);
+        if (!languages.empty())
+            request.language = languages[static_cast<std::size_t>(state.language)].first;
+        request.filter.fromUtcMs = from;
+        request.filter.untilUtcMs = until;
+        if (state.review > 0) request.filter.review = static_cast<ReviewState>(state.review - 1);
+        auto run = std::make_shared<ExportRun>();
+        state.run = run;
+        state.running = true;
+        state.error.clear();
+        state.saved.clear();
+        console.exportWorker.run(
+            [client = console.exportClient(), run, request, folder = state.folder,
+             cancelled = std::string(console.t(M::ConsoleExportCancelled))] {
+                return runExport(*client, *run, request, folder, cancelled);
+            },
+            [&console, &state](Outcome outcome) {
+                state.running = false;
+                if (!outcome.error.empty()) {
+                    state.error = outcome.error;
+                    console.toast(outcome.error, true);
+                    return;
+                }
+                state.saved = std::move(outcome.files);
+                state.records = outcome.records;
+                state.unreadable = outcome.unreadable;
+                console.toast(std::string(console.t(M::ConsoleExportDone)));
+            });
+    }
+    if (state.running) {
+        ImGui::SameLine();
+        if (ui::button("export.cancel", console.t(M::Cancel))) state.run->cancel = true;
+    }
+    if (state.run && state.running) {
+        const ExportRun& run = *state.run;
+        if (run.phase == 0) {
+            const std::int64_t total = run.total;
+            const float f =
+                total > 0 ? static_cast<float>(run.done) / static_cast<float>(total) : 0;
+            const std::string text = format(console.t(M::ConsoleExportAtCollector),
+                                            {std::to_string(run.done), std::to_string(total)});
+            ImGui::ProgressBar(f, ImVec2(-1, 0), text.c_str());
+            ui::recordLast("export.progress", text);
+        } else {
+            const std::int64_t total = run.bytesTotal;
+            const float f =
+                total > 0 ? static_cast<float>(run.bytesDone) / static_cast<float>(total) : 1;
+            const std::string text = format(console.t(M::ConsoleExportFetching),
+                                            {std::to_string((run.bytesDone + 1023) / 1024),
+                                             std::to_string((total + 1023) / 1024)});
+            ImGui::ProgressBar(f, ImVec2(-1, 0), text.c_str());
+            ui::recordLast("export.progress", text);
+        }
+    }
+    if (!state.error.empty()) ui::error(state.error, false);
+    if (!state.saved.empty()) {
+        ui::paragraph(format(console.t(M::ConsoleExportSaved),
+                             {std::to_string(state.records), std::to_string(state.saved.size())}),
+                      false);
+        if (state.unreadable > 0) {
+            ui::error(
+                format(console.t(M::ConsoleExportUnreadable), {std::to_string(state.unreadable)}),
+                false);
+        }
+        int i = 0;
+        for (const auto& f : state.saved) {
+            ImGui::BulletText("%s", f.c_str());
+            ui::recordLast("export.file." + std::to_string(i++), f);
+        }
+    }
+}
+
+}  // namespace veld::client::console

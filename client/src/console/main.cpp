@@ -1,0 +1,191 @@
+// veld-console: central staff's console in a GLFW window (see console.hpp).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+
+#include "../window.hpp"
+#include "console.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: veld-console [options]
+
+Central staff's console: dashboard, devices, review, conflicts, duplicates and exports of a Veld
+collector, through its admin API. Without a credential it starts on its sign-in screen.
+
+options:
+  --collector URL        the collector (https://..., or http:// on this machine)
+  --credential-file FILE a file holding the staff credential (veld-admin.NAME....); the
+                         environment variable VELD_ADMIN_CREDENTIAL is read when not given
+  --ca FILE              PEM certificate (or CA) of the collector, for a self-signed collector
+  --export-dir DIR       where exports are saved (default: ~/veld-exports)
+  --language nl|en       language of the screens (default Dutch)
+  --scale S              size of text and controls (default: the screen's content scale)
+  --size WxH             window size in pixels (default 1280x800)
+  --show WHAT            open a tab first: dashboard, devices, review, conflicts[:N],
+                         duplicates, export
+  --screenshot FILE      write a PNG of the window once it has settled, then quit
+  --help                 this text
+)";
+
+struct Options {
+    veld::sync::Connection connection;
+    std::string exportDir;
+    std::string language = "nl";
+    float scale = 0;
+    int width = 1280;
+    int height = 800;
+    std::string show;
+    std::string screenshot;
+};
+
+// The first line of a file, without the line end.
+bool readCredential(const std::string& path, std::string& out) {
+    std::ifstream in(path);
+    if (!in || !std::getline(in, out)) return false;
+    while (!out.empty() && (out.back() == '\r' || out.back() == ' '))
+        out.pop_back();
+    return !out.empty();
+}
+
+bool parse(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "veld-console: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        } else if (a == "--collector") {
+            o.connection.collector = value();
+        } else if (a == "--credential-file") {
+            const std::string path = value();
+            if (!readCredential(path, o.connection.credential)) {
+                std::fprintf(stderr, "veld-console: cannot read a credential from %s\n",
+                             path.c_str());
+                return false;
+            }
+        } else if (a == "--ca") {
+            o.connection.caFile = value();
+        } else if (a == "--export-dir") {
+            o.exportDir = value();
+        } else if (a == "--language") {
+            o.language = value();
+            if (o.language != "nl" && o.language != "en") {
+                std::fprintf(stderr, "veld-console: --language must be nl or en\n");
+                return false;
+            }
+        } else if (a == "--scale") {
+            o.scale = std::strtof(value(), nullptr);
+        } else if (a == "--size") {
+            if (std::sscanf(value(), "%dx%d", &o.width, &o.height) != 2 || o.width < 320 ||
+                o.height < 240) {
+                std::fprintf(stderr, "veld-console: --size must look like 1280x800\n");
+                return false;
+            }
+        } else if (a == "--show") {
+            o.show = value();
+        } else if (a == "--screenshot") {
+            o.screenshot = value();
+        } else {
+            std::fprintf(stderr, "veld-console: unknown option %s (see --help)\n", a.c_str());
+            return false;
+        }
+    }
+    if (o.connection.credential.empty()) {
+        if (const char* env = std::getenv("VELD_ADMIN_CREDENTIAL")) o.connection.credential = env;
+    }
+    if (o.exportDir.empty()) {
+        const char* home = std::getenv("HOME");
+        o.exportDir = (std::filesystem::path(home ? home : ".") / "veld-exports").string();
+    }
+    return true;
+}
+
+// Applies --show once signed in and loaded; true when a screenshot may follow.
+void applyShow(veld::client::console::Console& console, const std::string& show) {
+    using veld::client::console::Tab;
+    const std::string what = show.substr(0, show.find(':'));
+    if (what == "devices") console.go(Tab::Devices);
+    if (what == "review") console.go(Tab::Review);
+    if (what == "duplicates") console.go(Tab::Duplicates);
+    if (what == "export") console.go(Tab::Export);
+    if (what == "conflicts") console.go(Tab::Conflicts);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    if (!parse(argc, argv, options)) return 2;
+    veld::client::WindowSetup setup;
+    setup.program = "veld-console";
+    setup.title = "Veld console";
+    setup.width = options.width;
+    setup.height = options.height;
+    setup.scale = options.scale;
+    auto window = veld::client::Window::open(setup);
+    if (!window) return 1;
+    int exitCode = 0;
+    {
+        veld::client::console::ConsoleOptions consoleOptions;
+        consoleOptions.connection = options.connection;
+        consoleOptions.uiLanguage = options.language;
+        consoleOptions.scale = window->scale();
+        consoleOptions.exportDir = options.exportDir;
+        veld::client::console::Console console(std::move(consoleOptions));
+        options.connection.credential.clear();
+        bool showApplied = options.show.empty();
+        int settledFrames = 0;
+        int frames = 0;
+        // A conflict to open for --show conflicts:N, once the list is in.
+        int openConflict = -1;
+        if (options.show.rfind("conflicts:", 0) == 0)
+            openConflict = std::atoi(options.show.c_str() + 10);
+        while (!glfwWindowShouldClose(window->handle())) {
+            if (!options.screenshot.empty() || console.busy()) {
+                glfwPollEvents();
+            } else {
+                glfwWaitEventsTimeout(0.25);
+            }
+            window->beginFrame();
+            console.frame();
+            window->render();
+            ++frames;
+            const bool loaded = console.signedIn() && !console.busy() && !console.forms.empty();
+            if (!showApplied && loaded) {
+                applyShow(console, options.show);
+                showApplied = true;
+            }
+            if (showApplied && openConflict >= 0 && loaded && !console.conflicts.dirty &&
+                static_cast<int>(console.conflicts.list.size()) > openConflict) {
+                selectConflict(console, console.conflicts, static_cast<std::size_t>(openConflict));
+                openConflict = -1;
+            }
+            const bool settled = showApplied && openConflict < 0 && !console.busy() &&
+                                 (console.signedIn() || frames > 2);
+            settledFrames = settled ? settledFrames + 1 : 0;
+            if (!options.screenshot.empty() && (settledFrames >= 4 || frames > 3000)) {
+                if (!window->screenshot(options.screenshot)) {
+                    std::fprintf(stderr, "veld-console: could not write %s\n",
+                                 options.screenshot.c_str());
+                    exitCode = 1;
+                }
+                break;
+            }
+            window->present();
+        }
+    }
+    window.reset();
+    return exitCode;
+}

@@ -1,0 +1,378 @@
+// The review queue and the conflict view: records shown question by question, a conflict's two
+// revisions side by side with their differences highlighted.
+#include <algorithm>
+#include <map>
+
+#include <imgui.h>
+
+#include "../form_view.hpp"
+#include "../ui.hpp"
+#include "console.hpp"
+
+namespace veld::client::console {
+
+namespace {
+
+constexpr ImU32 kDiffColor = IM_COL32(255, 228, 160, 255);
+
+M reviewName(ReviewState s) {
+    switch (s) {
+        case ReviewState::HasIssues:
+            return M::ConsoleReviewHasIssues;
+        case ReviewState::Approved:
+            return M::ConsoleReviewApproved;
+        case ReviewState::Rejected:
+            return M::ConsoleReviewRejected;
+        case ReviewState::Received:
+            break;
+    }
+    return M::ConsoleReviewReceived;
+}
+
+std::string formTitleOf(const Console& console, const std::string& formId) {
+    for (const ConsoleForm* f : console.newestForms()) {
+        if (f->id == formId) return formTitle(f->compiled->form(), console.language);
+    }
+    return formId;
+}
+
+// A revision's rows as a two-column table (question, answer).
+void drawRevision(const Console& console, const ShownRevision& shown, const char* tableId) {
+    if (!shown.problem.empty()) {
+        ui::error(shown.problem, false);
+        return;
+    }
+    const ImGuiTableFlags flags =
+        ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingStretchProp;
+    if (!ImGui::BeginTable(tableId, 2, flags)) return;
+    ImGui::TableSetupColumn(std::string(console.t(M::ConsoleQuestion)).c_str());
+    ImGui::TableSetupColumn(std::string(console.t(M::ConsoleAnswer)).c_str());
+    ImGui::TableHeadersRow();
+    for (const auto& row : shown.rows) {
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::TextWrapped("%s", row.label.c_str());
+        ImGui::TableNextColumn();
+        ImGui::TextWrapped("%s", row.text.c_str());
+        ui::recordLast(std::string("answer.") + row.key, row.text);
+    }
+    ImGui::EndTable();
+}
+
+void loadDetail(Console& console, const Uuid& id,
+                std::optional<sync::admin::RecordDetail>& target) {
+    target.reset();
+    console.api([id](sync::AdminClient& c) { return c.record(id); },
+                [&console, &target](Result<sync::admin::RecordDetail> detail) {
+                    if (!detail) return console.toast(detail.error().message, true);
+                    target = std::move(detail.value());
+                });
+}
+
+const sync::StoredRevision* findRevision(const sync::admin::RecordDetail& detail,
+                                         const Uuid& device, HlcTimestamp hlc) {
+    for (const auto& r : detail.revisions) {
+        if (r.deviceId == device && r.hlc == hlc) return &r;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+void drawReview(Console& console, ReviewTabState& state) {
+    ui::heading(console.t(M::ConsoleTabReview), false);
+    const ReviewState states[] = {ReviewState::Received, ReviewState::HasIssues,
+                                  ReviewState::Approved, ReviewState::Rejected};
+    for (ReviewState s : states) {
+        const int value = static_cast<int>(s);
+        if (value > 0) ImGui::SameLine();
+        ImGui::PushID(value);
+        if (ImGui::RadioButton(std::string(console.t(reviewName(s))).c_str(),
+                               state.filter == value)) {
+            state.filter = value;
+            state.dirty = true;
+            state.selected.reset();
+            state.detail.reset();
+        }
+        ImGui::PopID();
+        ui::recordLast(std::string("review.filter.") + std::string(sync::reviewStateName(s)),
+                       console.t(reviewName(s)));
+    }
+    if (state.dirty && !state.loading) {
+        state.dirty = false;
+        state.loading = true;
+        sync::admin::QueueRequest request;
+        request.state = static_cast<ReviewState>(state.filter);
+        request.limit = 200;
+        console.api([request](sync::AdminClient& c) { return c.queue(request); },
+                    [&console, &state](Result<sync::ReviewQueue> queue) {
+                        state.loading = false;
+                        if (!queue) return console.toast(queue.error().message, true);
+                        state.queue = std::move(queue.value());
+                    });
+    }
+    if (!state.queue) {
+        ui::hint(console.t(M::ConsoleWorking), false);
+        return;
+    }
+    ui::hint(format(console.t(M::ConsoleQueueCount), {std::to_string(state.queue->total),
+                                                      std::to_string(state.queue->records.size())}),
+             false);
+    const float listW = ImGui::GetContentRegionAvail().x * 0.38f;
+    ImGui::BeginChild("##queue", ImVec2(listW, 0), true);
+    int i = 0;
+    for (const auto& e : state.queue->records) {
+        const std::string line = formTitleOf(console, e.formId) + "  -  " +
+                                 console.deviceName(e.deviceId) + "  -  " +
+                                 ui::localDateTime(static_cast<std::int64_t>(e.hlc.millis()));
+        if (ui::selectable("review.row." + std::to_string(i), line,
+                           state.selected && *state.selected == e.recordId)) {
+            state.selected = e.recordId;
+            state.comment.clear();
+            loadDetail(console, e.recordId, state.detail);
+        }
+        ++i;
+    }
+    if (state.queue->records.empty()) ui::hint(console.t(M::ConsoleQueueEmpty), false);
+    ImGui::EndChild();
+    ImGui::SameLine();
+    ImGui::BeginChild("##record", ImVec2(0, 0), true);
+    if (state.selected && state.detail) {
+        const auto& d = *state.detail;
+        if (d.current >= 0 && static_cast<std::size_t>(d.current) < d.revisions.size()) {
+            const auto& cur = d.revisions[static_cast<std::size_t>(d.current)];
+            ui::paragraph(
+                format(console.t(M::ConsoleRecordFrom),
+                       {formTitleOf(console, cur.formId), console.deviceName(cur.deviceId),
+                        ui::localDateTime(static_cast<std::int64_t>(cur.hlc.millis()))}),
+                false);
+            if (cur.clockFlagged) ui::error(console.t(M::ConsoleClockFlagged), false);
+            if (d.revisions.size() > 1) {
+                ui::hint(format(console.t(M::ConsoleRevisionCount),
+                                {std::to_string(d.revisions.size())}),
+                         false);
+            }
+            drawRevision(console, console.show(cur), "review.answers");
+        }
+        ImGui::Spacing();
+        ui::paragraph(
+            format(console.t(M::ConsoleReviewNow), {console.t(reviewName(d.review.state))}), false);
+        ui::recordLast("review.state", console.t(reviewName(d.review.state)));
+        int n = 0;
+        for (const auto& h : d.review.history) {
+            std::string line = ui::localDateTime(h.utcMs) + "  " + h.actor + ": " +
+                               std::string(console.t(reviewName(h.state)));
+            if (!h.comment.empty()) line += " (" + h.comment + ")";
+            ImGui::BulletText("%s", line.c_str());
+            ui::recordLast("review.history." + std::to_string(n++), line);
+        }
+        ui::paragraph(console.t(M::ConsoleComment), false);
+        ui::input("review.comment", state.comment);
+        for (ReviewState s : states) {
+            const int value = static_cast<int>(s);
+            if (value > 0) ImGui::SameLine();
+            const std::string id =
+                std::string("review.set.") + std::string(sync::reviewStateName(s));
+            if (ui::button(id, console.t(reviewName(s)), 0, 0, s != d.review.state)) {
+                sync::admin::ReviewRequest request;
+                request.recordId = *state.selected;
+                request.set = s;
+                request.comment = state.comment;
+                console.api([request](sync::AdminClient& c) { return c.review(request); },
+                            [&console, &state](Result<sync::RecordReview> review) {
+                                if (!review) return console.toast(review.error().message, true);
+                                if (state.detail) state.detail->review = std::move(review.value());
+                                state.comment.clear();
+                                state.dirty = true;
+                                console.toast(std::string(console.t(M::ConsoleReviewSaved)));
+                            });
+            }
+        }
+    } else {
+        ui::hint(console.t(M::ConsoleChooseRecord), false);
+    }
+    ImGui::EndChild();
+}
+
+void selectConflict(Console& console, ConflictsState& state, std::size_t index) {
+    if (index >= state.list.size()) return;
+    const sync::ConflictInfo& c = state.list[index];
+    state.selected = c.id;
+    state.fromB.clear();
+    state.comment.clear();
+    loadDetail(console, c.recordId, state.detail);
+}
+
+void drawConflicts(Console& console, ConflictsState& state) {
+    ui::heading(console.t(M::ConsoleTabConflicts), false);
+    if (state.dirty && !state.loading) {
+        state.dirty = false;
+        state.loading = true;
+        console.api([](sync::AdminClient& c) { return c.conflicts(); },
+                    [&console, &state](Result<std::vector<sync::ConflictInfo>> list) {
+                        state.loading = false;
+                        if (!list) return console.toast(list.error().message, true);
+                        state.list = std::move(list.value());
+                        const bool stillOpen =
+                            std::any_of(state.list.begin(), state.list.end(),
+                                        [&](const auto& c) { return state.selected == c.id; });
+                        if (!stillOpen) {
+                            state.selected.reset();
+                            state.detail.reset();
+                        }
+                    });
+    }
+    if (state.list.empty()) {
+        ui::paragraph(console.t(state.loading ? M::ConsoleWorking : M::ConsoleNoConflicts), false);
+        return;
+    }
+    ui::hint(console.t(M::ConsoleConflictsHint), false);
+    ImGui::BeginChild("##conflicts", ImVec2(0, ImGui::GetTextLineHeightWithSpacing() * 5.5f), true);
+    int i = 0;
+    for (const auto& c : state.list) {
+        const std::string line =
+            format(console.t(M::ConsoleConflictLine),
+                   {c.recordId.toString().substr(0, 8), console.deviceName(c.deviceA),
+                    console.deviceName(c.deviceB), ui::localDateTime(c.detectedUtcMs)});
+        if (ui::selectable("conflict.row." + std::to_string(i), line, state.selected == c.id)) {
+            selectConflict(console, state, static_cast<std::size_t>(i));
+        }
+        ++i;
+    }
+    ImGui::EndChild();
+    const sync::ConflictInfo* chosen = nullptr;
+    for (const auto& c : state.list) {
+        if (state.selected == c.id) chosen = &c;
+    }
+    if (!chosen || !state.detail) {
+        ui::hint(console.t(chosen ? M::ConsoleWorking : M::ConsoleChooseConflict), false);
+        return;
+    }
+    const sync::StoredRevision* a = findRevision(*state.detail, chosen->deviceA, chosen->hlcA);
+    const sync::StoredRevision* b = findRevision(*state.detail, chosen->deviceB, chosen->hlcB);
+    if (!a || !b) {
+        ui::error(console.t(M::ConsoleRevisionUnreadable), false);
+        return;
+    }
+    const ShownRevision shownA = console.show(*a);
+    const ShownRevision shownB = console.show(*b);
+    if (!shownA.problem.empty() || !shownB.problem.empty()) {
+        ui::error(!shownA.problem.empty() ? shownA.problem : shownB.problem, false);
+    }
+    // Rows in A's order, then what only B has; a row differs when its text differs or one side
+    // lacks it. A merge takes whole top-level answers or repeats from B.
+    std::map<std::string, const AnswerRow*> inB;
+    for (const auto& r : shownB.rows)
+        inB[r.key] = &r;
+    struct Line {
+        std::string key, top, label, textA, textB;
+        bool differs = false;
+    };
+    std::vector<Line> lines;
+    std::map<std::string, bool> topDiffers;
+    std::map<std::string, bool> inA;
+    for (const auto& r : shownA.rows) {
+        inA[r.key] = true;
+        auto it = inB.find(r.key);
+        Line l{r.key, r.top, r.label, r.text, it != inB.end() ? it->second->text : std::string()};
+        l.differs = it == inB.end() || it->second->text != r.text;
+        lines.push_back(std::move(l));
+    }
+    for (const auto& r : shownB.rows) {
+        if (inA.count(r.key)) continue;
+        lines.push_back({r.key, r.top, r.label, std::string(), r.text, true});
+    }
+    for (const auto& l : lines)
+        topDiffers[l.top] = topDiffers[l.top] || l.differs;
+
+    const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
+                                  ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_ScrollY |
+                                  ImGuiTableFlags_SizingStretchProp;
+    const float tableH =
+        ImGui::GetContentRegionAvail().y - ImGui::GetTextLineHeightWithSpacing() * 6;
+    if (ImGui::BeginTable("conflict.sides", 4, flags, ImVec2(0, std::max(tableH, 120.0f)))) {
+        ImGui::TableSetupScrollFreeze(0, 1);
+        ImGui::TableSetupColumn(std::string(console.t(M::ConsoleQuestion)).c_str(),
+                                ImGuiTableColumnFlags_WidthStretch, 1.2f);
+        const std::string headA =
+            format(console.t(M::ConsoleSideA),
+                   {console.deviceName(a->deviceId),
+                    ui::localDateTime(static_cast<std::int64_t>(a->hlc.millis()))});
+        const std::string headB =
+            format(console.t(M::ConsoleSideB),
+                   {console.deviceName(b->deviceId),
+                    ui::localDateTime(static_cast<std::int64_t>(b->hlc.millis()))});
+        ImGui::TableSetupColumn(headA.c_str(), ImGuiTableColumnFlags_WidthStretch, 1.0f);
+        ImGui::TableSetupColumn(headB.c_str(), ImGuiTableColumnFlags_WidthStretch, 1.0f);
+        ImGui::TableSetupColumn(std::string(console.t(M::ConsoleTakeB)).c_str(),
+                                ImGuiTableColumnFlags_WidthFixed);
+        ImGui::TableHeadersRow();
+        std::string lastTop;
+        for (const auto& l : lines) {
+            ImGui::TableNextRow();
+            if (l.differs) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg0, kDiffColor);
+            ImGui::TableNextColumn();
+            ImGui::TextWrapped("%s", l.label.c_str());
+            if (l.differs) ui::recordLast("conflict.diff." + l.key, l.label);
+            ImGui::TableNextColumn();
+            ImGui::TextWrapped("%s", l.textA.c_str());
+            ui::recordLast("conflict.a." + l.key, l.textA);
+            ImGui::TableNextColumn();
+            ImGui::TextWrapped("%s", l.textB.c_str());
+            ui::recordLast("conflict.b." + l.key, l.textB);
+            ImGui::TableNextColumn();
+            if (l.top != lastTop && topDiffers[l.top]) {
+                bool take = state.fromB.count(l.top) > 0;
+                ImGui::PushID(l.top.c_str());
+                if (ui::checkbox("conflict.take." + l.top, "", take)) {
+                    if (take) {
+                        state.fromB.insert(l.top);
+                    } else {
+                        state.fromB.erase(l.top);
+                    }
+                }
+                ImGui::PopID();
+            }
+            lastTop = l.top;
+        }
+        ImGui::EndTable();
+    }
+    ui::paragraph(console.t(M::ConsoleComment), false);
+    ui::input("conflict.comment", state.comment);
+    auto resolve = [&console, &state, id = chosen->id](sync::ConflictResolution::Kind kind) {
+        sync::admin::ResolveRequest request;
+        request.conflictId = id;
+        request.resolution.kind = kind;
+        if (kind == sync::ConflictResolution::Kind::Merge) {
+            request.resolution.fromB.assign(state.fromB.begin(), state.fromB.end());
+        }
+        request.resolution.comment = state.comment;
+        state.loading = true;
+        console.api([request](sync::AdminClient& c) { return c.resolve(request); },
+                    [&console, &state](Result<sync::admin::Resolved> done) {
+                        state.loading = false;
+                        if (!done) return console.toast(done.error().message, true);
+                        console.toast(std::string(console.t(M::ConsoleConflictResolved)));
+                        state.selected.reset();
+                        state.detail.reset();
+                        state.dirty = true;
+                        console.refreshAll();
+                    });
+    };
+    const bool idle = !state.loading;
+    if (ui::button("conflict.keep_a", console.t(M::ConsoleKeepA), 0, 0, idle)) {
+        resolve(sync::ConflictResolution::Kind::KeepA);
+    }
+    ImGui::SameLine();
+    if (ui::button("conflict.keep_b", console.t(M::ConsoleKeepB), 0, 0, idle)) {
+        resolve(sync::ConflictResolution::Kind::KeepB);
+    }
+    ImGui::SameLine();
+    if (ui::button("conflict.merge",
+                   format(console.t(M::ConsoleMerge), {std::to_string(state.fromB.size())}), 0, 0,
+                   idle && !state.fromB.empty())) {
+        resolve(sync::ConflictResolution::Kind::Merge);
+    }
+}
+
+}  // namespace veld::client::console
