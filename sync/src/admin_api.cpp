@@ -263,7 +263,8 @@ std::vector<std::uint8_t> encodeDevices(const std::vector<DeviceInfo>& devices) 
         const fb::Uuid id = toFb(d.deviceId);
         list.push_back(fb::CreateAdminDevice(b, &id, b.CreateString(d.label), d.enrolledUtcMs,
                                              d.revokedUtcMs.value_or(0), d.receivedThrough,
-                                             d.lastContactUtcMs.value_or(0), d.revisions));
+                                             d.lastContactUtcMs.value_or(0), d.revisions,
+                                             d.waiting.value_or(-1)));
     }
     auto vec = b.CreateVector(list);
     return finish(b, fb::AdminMessage::AdminDevices, fb::CreateAdminDevices(b, vec).Union());
@@ -283,6 +284,7 @@ Result<std::vector<DeviceInfo>> decodeDevices(std::span<const std::uint8_t> body
             info.receivedThrough = d->received_through();
             if (d->last_contact_utc_ms() != 0) info.lastContactUtcMs = d->last_contact_utc_ms();
             info.revisions = d->revisions();
+            if (d->waiting() >= 0) info.waiting = d->waiting();
             out.push_back(std::move(info));
         }
     }

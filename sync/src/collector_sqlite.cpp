@@ -227,6 +227,8 @@ CREATE TABLE admins (
 constexpr const char* kSchemaV4 = R"sql(
 CREATE INDEX reviews_by_state_record ON reviews (state, record_id);
 DROP INDEX reviews_by_state;
+-- What each device said it still held, unacknowledged, after its last push.
+ALTER TABLE devices ADD COLUMN waiting INTEGER;
 )sql";
 
 class SqliteCollector final : public CollectorStore {
@@ -283,8 +285,8 @@ class SqliteCollector final : public CollectorStore {
              "?)"},
             {&m_updateRecord, "UPDATE records SET current_rid = ?, hlc = ? WHERE record_id = ?"},
             {&m_advanceDevice,
-             "UPDATE devices SET received_through = ?, last_contact_utc_ms = ? WHERE device_id = "
-             "?"},
+             "UPDATE devices SET received_through = ?, last_contact_utc_ms = ?, "
+             "waiting = coalesce(?, waiting) WHERE device_id = ?"},
         };
         for (const auto& [st, text] : writer) {
             auto prepared = m_db.prepare(text);
@@ -517,7 +519,7 @@ class SqliteCollector final : public CollectorStore {
         auto st = m_db.prepare(
             "SELECT d.device_id, d.label, d.enrolled_utc_ms, d.revoked_utc_ms, d.received_through, "
             "d.last_contact_utc_ms, (SELECT count(*) FROM revisions r WHERE r.device_id = "
-            "d.device_id) FROM devices d ORDER BY d.enrolled_utc_ms");
+            "d.device_id), d.waiting FROM devices d ORDER BY d.enrolled_utc_ms");
         if (!st) return st.error();
         std::vector<DeviceInfo> out;
         for (;;) {
@@ -532,6 +534,7 @@ class SqliteCollector final : public CollectorStore {
             d.receivedThrough = static_cast<std::uint64_t>(st->columnInt(4));
             if (!st->columnIsNull(5)) d.lastContactUtcMs = st->columnInt(5);
             d.revisions = st->columnInt(6);
+            if (!st->columnIsNull(7)) d.waiting = st->columnInt(7);
             out.push_back(std::move(d));
         }
         return out;
@@ -1462,9 +1465,13 @@ class SqliteCollector final : public CollectorStore {
             through = rev.seq;
         }
         sql::Statement& up = m_advanceDevice;
-        up.bind(1, static_cast<std::int64_t>(through))
-            .bind(2, nowMs)
-            .bindBlob(3, idBytes(deviceId));
+        up.bind(1, static_cast<std::int64_t>(through)).bind(2, nowMs);
+        if (batch.waitingAfter) {
+            up.bind(3, *batch.waitingAfter);
+        } else {
+            up.bindNull(3);
+        }
+        up.bindBlob(4, idBytes(deviceId));
         if (auto s = up.run(); !s) return s.error();
         reply.receivedThrough = through;
         return reply;

@@ -42,7 +42,8 @@ std::vector<std::uint8_t> finish(flatbuffers::FlatBufferBuilder& b,
 }  // namespace
 
 std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
-                                            std::span<const OutboxEntry> entries) {
+                                            std::span<const OutboxEntry> entries,
+                                            std::optional<std::int64_t> waitingAfter) {
     flatbuffers::FlatBufferBuilder b(1024);
     std::vector<flatbuffers::Offset<fb::Revision>> revisions;
     revisions.reserve(entries.size());
@@ -55,7 +56,7 @@ std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
     }
     auto vec = b.CreateVector(revisions);
     fb::Uuid dev = toFb(deviceId);
-    auto req = fb::CreatePushRequest(b, kProtocolVersion, &dev, vec);
+    auto req = fb::CreatePushRequest(b, kProtocolVersion, &dev, vec, waitingAfter.value_or(-1));
     return finish(b, fb::CreateEnvelope(b, fb::Message::PushRequest, req.Union()));
 }
 
@@ -68,6 +69,7 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
     PushBatch batch;
     batch.protocolVersion = req->protocol_version();
     batch.deviceId = fromFb(*req->device_id());
+    if (req->waiting_after() >= 0) batch.waitingAfter = req->waiting_after();
     if (!req->revisions()) return batch;
     std::uint64_t previous = 0;
     for (const auto* r : *req->revisions()) {

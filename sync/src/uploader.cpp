@@ -142,7 +142,10 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         }
         const std::uint64_t firstSent = batch->front().seq;
         const std::uint64_t lastSent = batch->back().seq;
-        const auto message = encodePushRequest(store.deviceId(), batch.value());
+        // Outbox numbers are gap-free: what follows this batch is what still waits after it.
+        const auto waitingAfter =
+            static_cast<std::int64_t>(state->lastSeq > lastSent ? state->lastSeq - lastSent : 0);
+        const auto message = encodePushRequest(store.deviceId(), batch.value(), waitingAfter);
         std::int64_t wire = 0;
         const auto sendStart = std::chrono::steady_clock::now();
         auto sending = std::async(std::launch::async, [&] {

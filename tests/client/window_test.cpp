@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 
 extern char** environ;
@@ -467,6 +468,41 @@ TEST_CASE("veld ends by itself with exit code 0 once the screenshot is written")
     checkClean(s.run);
     CHECK(s.run.seconds < 30);
     checkNotBlank(s.png);
+}
+
+TEST_CASE("veld-console shows a conflict side by side in a real window, against a collector") {
+    // A collector with the pilots' forms, one demo device's records, and a conflict made by a
+    // second demo device; a staff member's credential in a file only the user can read.
+    veld::test::CollectorProcess collector(tempDir().file("console-collector.db"));
+    std::vector<std::string> publish{veld::test::binary("veldctl"), "collector", "publish",
+                                     collector.storePath()};
+    for (const auto& f : veld::test::pilotFormFiles())
+        publish.push_back(f);
+    REQUIRE(run(publish).exitCode == 0);
+    collector.start();
+    const std::string device = demoStore("console-device");
+    const std::string ctl = veld::test::binary("veldctl");
+    REQUIRE(run({ctl, "enrol", device, collector.url(), collector.enrolCode()}).exitCode == 0);
+    REQUIRE(run({ctl, "sync", device}).exitCode == 0);
+    const Run conflict = run({ctl, "collector", "demo-conflict", collector.storePath()});
+    REQUIRE_MESSAGE(conflict.exitCode == 0, describe(conflict));
+    CHECK(collector.open()->conflicts()->size() == 1);
+    const Run staff = run({ctl, "collector", "admin-add", collector.storePath(), "anna"});
+    REQUIRE(staff.exitCode == 0);
+    const std::string credentialFile = tempDir().file("anna.credential");
+    std::ofstream(credentialFile) << staff.out;
+    const std::string credential = staff.out.substr(0, staff.out.find('\n'));
+
+    const std::string png = screenshotDir() + "/console-conflict.png";
+    fs::remove(png);
+    const Run r = underXvfb({veld::test::binary("veld-console"), "--collector", collector.url(),
+                             "--credential-file", credentialFile, "--show", "conflicts:0",
+                             "--screenshot", png});
+    checkClean(r);
+    checkNotBlank(png);
+    // The credential never reaches the program's output.
+    CHECK(r.out.find(credential) == std::string::npos);
+    CHECK(r.err.find(credential) == std::string::npos);
 }
 
 int main(int argc, char** argv) {

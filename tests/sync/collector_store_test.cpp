@@ -183,7 +183,8 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
         auto db = sql::Database::open(path, sql::OpenMode::ReadWrite).value();
         REQUIRE(
             db.exec("DROP TABLE review_history; DROP TABLE reviews; DROP TABLE "
-                    "duplicate_decisions; DROP TABLE admins; PRAGMA user_version = 1"));
+                    "duplicate_decisions; DROP TABLE admins; ALTER TABLE devices DROP COLUMN "
+                    "waiting; PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());
@@ -192,6 +193,10 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
     CHECK(db.queryInt("PRAGMA user_version").value() == 4);
+    auto devices = store.value()->devices();
+    REQUIRE(devices);
+    REQUIRE(devices->size() == 1);
+    CHECK_FALSE(devices->front().waiting.has_value());  // the upgrade adds it, unknown yet
 }
 
 namespace {

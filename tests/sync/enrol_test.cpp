@@ -154,6 +154,42 @@ TEST_CASE("after enrolment a device's records reach the collector and published 
     CHECK(quiet->formsReceived == 0);
 }
 
+TEST_CASE("the collector knows how many records a device still had waiting at its last push") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    test::addFinalized(device, 25);
+    auto connection = test::enrolDevice(device, collector);
+    auto waiting = [&]() -> std::optional<std::int64_t> {
+        auto devices = collector.open()->devices();
+        REQUIRE(devices);
+        REQUIRE(devices->size() == 1);
+        return devices->front().waiting;
+    };
+    CHECK_FALSE(waiting().has_value());  // enrolled, never pushed
+
+    // A push of the first 10 saying 15 more wait (a round cut off after its first batch).
+    auto first = device.outboxPending(10, SIZE_MAX);
+    REQUIRE(first);
+    REQUIRE(first->size() == 10);
+    test::postPush(collector, connection,
+                   sync::encodePushRequest(device.deviceId(), first.value(), 15));
+    CHECK(waiting() == 15);
+    // A push from a device that does not say (an older one) leaves the figure as it was.
+    test::postPush(collector, connection, sync::encodePushRequest(device.deviceId(), {}));
+    CHECK(waiting() == 15);
+
+    // The uploader's round sends everything (again, from the start) and says what is left.
+    sync::SyncOptions options;
+    options.maxBatchRecords = 10;
+    auto round = sync::syncOnce(device, connection, options);
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(waiting() == 0);
+    const auto listed = test::veldctl({"collector", "devices", collector.storePath()});
+    CHECK(listed.out.find("waiting 0") != std::string::npos);
+}
+
 TEST_CASE("a revoked device is refused from its next request on and nothing more is stored") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));

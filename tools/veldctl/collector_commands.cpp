@@ -11,6 +11,7 @@
 #include <veld/form.hpp>
 #include <veld/sync/collector_store.hpp>
 
+#include "veldctl/demo.hpp"
 #include "veldctl/veldctl.hpp"
 
 namespace veld::veldctl {
@@ -23,7 +24,7 @@ Subcommands (FILE is the collector's store):
   init FILE                      create a new collector store (with its id and pseudonym key)
   enrol-code FILE [--label L]    print a one-time enrolment code for one device (valid 7 days)
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
-                                 through, revisions, revoked
+                                 through, revisions, waiting (as the device said), revoked
   revoke FILE DEVICE-ID          refuse that device from its next request on
   publish FILE FORM...           check and publish forms (JSON or compiled) to every device
   status FILE                    counts: devices, records, revisions, rejected, conflicts,
@@ -41,6 +42,8 @@ Subcommands (FILE is the collector's store):
                                  once; a new one for an existing NAME replaces the old)
   admin-revoke FILE NAME         refuse that staff member's credential from now on
   admins FILE                    staff with a console credential
+  demo-conflict FILE             for trying the console: a second demo device edits one record
+                                 without seeing the current revision, making a conflict
   review FILE RECORD-ID [STATE] [--comment TEXT]
                                  show a record's review state and its history, or set it:
                                  received, has-issues, approved, rejected
@@ -145,6 +148,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
                 << "  enrolled " << when(d.enrolledUtcMs) << "  last contact "
                 << (d.lastContactUtcMs ? when(*d.lastContactUtcMs) : std::string("never"))
                 << "  received through " << d.receivedThrough << "  revisions " << d.revisions
+                << "  waiting " << (d.waiting ? std::to_string(*d.waiting) : std::string("-"))
                 << (d.revokedUtcMs ? "  REVOKED " + when(*d.revokedUtcMs) : std::string()) << "\n";
         }
         if (devices->empty()) out << "no devices enrolled yet\n";
@@ -318,6 +322,16 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << "decided\n";
+        return kExitOk;
+    }
+    if (sub == "demo-conflict") {
+        if (pos.size() != 1) return usage(err, "demo-conflict takes FILE");
+        auto made = veldctl::addDemoConflict(c, nowMs(), actor());
+        if (!made) {
+            err << "veldctl collector: " << made.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "conflict made on record " << made->toString() << "\n";
         return kExitOk;
     }
     if (sub == "review") {

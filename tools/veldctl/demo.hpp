@@ -9,6 +9,7 @@
 
 #include <veld/result.hpp>
 #include <veld/store.hpp>
+#include <veld/sync/collector_store.hpp>
 
 namespace veld::veldctl {
 
@@ -41,5 +42,12 @@ struct DemoCounts {
 /// form is installed or the store has no pseudonym key. Deterministic for a given seed and day
 /// (ids, clocks and the key aside).
 Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed);
+
+/// For trying the console without field work: a second demo device ("demo-second-device") is
+/// enrolled at the collector and sends a revision of an existing record with two text answers
+/// changed, made without knowing the current one, so the collector keeps it as a conflict.
+/// Returns the record's id; NotFound when no record has a text answer.
+Result<Uuid> addDemoConflict(sync::CollectorStore& collector, std::int64_t nowMs,
+                             const std::string& actor);
 
 }  // namespace veld::veldctl

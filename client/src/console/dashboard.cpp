@@ -128,7 +128,10 @@ void drawDashboard(Console& console, DashboardState& state) {
         }
         if (i % 7 == 0 || i == kDays - 1) {
             const std::string label = dayText(first + i).substr(5);
-            draw->AddText(ImVec2(x0, plotMax.y + 2), textColor, label.c_str());
+            // The last day's label ends at the plot's edge instead of running past it.
+            const float w = ImGui::CalcTextSize(label.c_str()).x;
+            const float x = i == kDays - 1 ? plotMax.x - w : x0;
+            draw->AddText(ImVec2(x, plotMax.y + 2), textColor, label.c_str());
         }
     }
     ImGui::Dummy(ImVec2(width, height));

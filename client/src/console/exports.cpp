@@ -1,5 +1,6 @@
 // Exports from the console: the collector writes the files (the same exporter as `veldctl
 // export`), the console follows its progress and then fetches the files into a folder here.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -25,7 +26,7 @@ struct Outcome {
 // Runs on the export worker: start, follow, fetch, then discard the job's files at the collector.
 Outcome runExport(sync::AdminClient& client, ExportRun& run,
                   const sync::admin::ExportRequest& request, const std::string& folder,
-                  const std::string& cancelled) {
+                  const std::string& cancelled, const std::string& failed) {
     Outcome out;
     auto fail = [&](std::string message) {
         out.error = std::move(message);
@@ -49,7 +50,7 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run,
         run.total = state.total;
     }
     if (state.state != sync::admin::ExportJob::State::Done) {
-        return fail(state.error.empty() ? std::string("export failed") : state.error);
+        return fail(state.error.empty() ? failed : failed + ": " + state.error);
     }
     run.done = state.records;
     run.total = state.records;
@@ -97,11 +98,18 @@ void drawExport(Console& console, ExportState& state) {
     const bool idle = !state.running;
     ImGui::BeginDisabled(!idle);
 
-    const float labelW = ImGui::CalcTextSize("XXXXXXXXXXXXXXXXXXXXXX").x;
+    const M labels[] = {M::ConsoleExportForm,   M::ConsoleExportFormat, M::ConsoleExportLanguage,
+                        M::ConsoleExportReview, M::ConsoleExportFrom,   M::ConsoleExportUntil,
+                        M::ConsoleExportFolder};
+    float labelW = 0;
+    for (M m : labels)
+        labelW = std::max(labelW, ImGui::CalcTextSize(std::string(console.t(m)).c_str()).x);
+    labelW += ImGui::GetStyle().ItemSpacing.x * 3;
     auto label = [&](M m) {
+        ImGui::AlignTextToFramePadding();
         ImGui::TextUnformatted(std::string(console.t(m)).c_str());
         ImGui::SameLine(labelW);
-        ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.6f);
+        ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.85f);
     };
     label(M::ConsoleExportForm);
     const std::string current = formTitle(def, console.language) + " (" + form.id + ")";
@@ -166,10 +174,10 @@ void drawExport(Console& console, ExportState& state) {
     ui::recordLast("export.review", console.t(reviewLabels[state.review]));
 
     label(M::ConsoleExportFrom);
-    ImGui::InputTextWithHint("##from", "yyyy-mm-dd", &state.from);
+    ImGui::InputTextWithHint("##from", std::string(console.t(M::DateHint)).c_str(), &state.from);
     ui::recordLast("export.from", state.from);
     label(M::ConsoleExportUntil);
-    ImGui::InputTextWithHint("##until", "yyyy-mm-dd", &state.until);
+    ImGui::InputTextWithHint("##until", std::string(console.t(M::DateHint)).c_str(), &state.until);
     ui::recordLast("export.until", state.until);
     label(M::ConsoleExportFolder);
     ImGui::InputText("##folder", &state.folder);
@@ -200,8 +208,9 @@ void drawExport(Console& console, ExportState& state) {
         state.saved.clear();
         console.exportWorker.run(
             [client = console.exportClient(), run, request, folder = state.folder,
-             cancelled = std::string(console.t(M::ConsoleExportCancelled))] {
-                return runExport(*client, *run, request, folder, cancelled);
+             cancelled = std::string(console.t(M::ConsoleExportCancelled)),
+             failed = std::string(console.t(M::ConsoleExportFailed))] {
+                return runExport(*client, *run, request, folder, cancelled, failed);
             },
             [&console, &state](Outcome outcome) {
                 state.running = false;

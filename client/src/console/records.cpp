@@ -227,7 +227,11 @@ void drawConflicts(Console& console, ConflictsState& state) {
         return;
     }
     ui::hint(console.t(M::ConsoleConflictsHint), false);
-    ImGui::BeginChild("##conflicts", ImVec2(0, ImGui::GetTextLineHeightWithSpacing() * 5.5f), true);
+    const float listLines = static_cast<float>(std::min<std::size_t>(state.list.size(), 4));
+    ImGui::BeginChild("##conflicts",
+                      ImVec2(0, ImGui::GetTextLineHeightWithSpacing() * listLines +
+                                    ImGui::GetStyle().WindowPadding.y * 2),
+                      true);
     int i = 0;
     for (const auto& c : state.list) {
         const std::string line =
@@ -288,8 +292,10 @@ void drawConflicts(Console& console, ConflictsState& state) {
     const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
                                   ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_ScrollY |
                                   ImGuiTableFlags_SizingStretchProp;
-    const float tableH =
-        ImGui::GetContentRegionAvail().y - ImGui::GetTextLineHeightWithSpacing() * 6;
+    // Below the table: the comment's label and field, and the buttons.
+    const float below = ImGui::GetFrameHeightWithSpacing() * 2 +
+                        ImGui::GetTextLineHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y * 2;
+    const float tableH = ImGui::GetContentRegionAvail().y - below;
     if (ImGui::BeginTable("conflict.sides", 4, flags, ImVec2(0, std::max(tableH, 120.0f)))) {
         ImGui::TableSetupScrollFreeze(0, 1);
         ImGui::TableSetupColumn(std::string(console.t(M::ConsoleQuestion)).c_str(),

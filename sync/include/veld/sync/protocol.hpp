@@ -49,11 +49,14 @@ struct PushBatch {
     std::uint16_t protocolVersion = kProtocolVersion;
     Uuid deviceId;
     std::vector<PushRevision> revisions;
+    /// What the device will still hold unacknowledged once this batch is acknowledged.
+    std::optional<std::int64_t> waitingAfter;
 };
 
 /// A push body for outbox entries, in sequence order.
 std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
-                                            std::span<const OutboxEntry> entries);
+                                            std::span<const OutboxEntry> entries,
+                                            std::optional<std::int64_t> waitingAfter = {});
 /// Verifies a push body (envelope, sizes, and every nested record body) and decodes it.
 Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body);
 
