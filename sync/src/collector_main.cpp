@@ -1,4 +1,5 @@
 // veld-collector: the central collector. Devices enrol, push finalized records and pull forms.
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -178,14 +179,19 @@ int main(int argc, char** argv) {
     std::shared_ptr<veld::sync::CollectorStore> shared(std::move(opened.value()));
     veld::sync::CollectorServer server(config, shared);
     if (!server.bind()) return 1;
+    // The stopper outlives run(): main waits for it, so the server is never destroyed while
+    // stop() is still at work on the stopper's thread.
+    std::atomic<bool> stopping{false};
     std::thread stopper([&] {
         int sig = 0;
         sigwait(&stopSignals, &sig);
-        std::fprintf(stderr, "veld-collector: stopping (signal %d); finishing requests in flight\n",
-                     sig);
+        if (!stopping.exchange(true)) {
+            std::fprintf(stderr,
+                         "veld-collector: stopping (signal %d); finishing requests in flight\n",
+                         sig);
+        }
         server.stop();
     });
-    stopper.detach();
     std::fprintf(stderr, "veld-collector: listening on %s://%s:%d\n",
                  config.tlsCert.empty() ? "http" : "https", config.listen.c_str(), server.port());
     if (!portFile.empty()) {
@@ -194,6 +200,9 @@ int main(int argc, char** argv) {
         std::rename(tmp.c_str(), portFile.c_str());
     }
     server.run();
+    // run() ended without a signal (the listening socket failed): wake the stopper to end it.
+    if (!stopping.exchange(true)) pthread_kill(stopper.native_handle(), SIGTERM);
+    stopper.join();
     std::fprintf(stderr, "veld-collector: stopped\n");
     return 0;
 }
