@@ -8,6 +8,10 @@
 // - The baseline: the CSV export imported into a plain SQLite table (the same rows and bytes),
 //   then dumped by `sqlite3 -csv` into a file: rows/s and its peak memory.
 //
+// - What the console asks of the collector at that size, through the collector store in this
+//   process: the dashboard (counts and records per form per day), the first page of the review
+//   queue, and the likely duplicates; against a raw SQLite read of every revision's body.
+//
 // Output on stdout, one line per figure:
 //   bench NAME: VALUE UNIT (baseline)
 //   bench NAME: VALUE UNIT (ratio R vs BASELINE_NAME)
@@ -319,6 +323,33 @@ int benchMain(int argc, char** argv) {
                 "sqlite3_csv_dump_" + tag + "_peak_rss");
     printFigure("export_sav_60q_" + tag + "_peak_rss", sav.peakMiB, "MiB", dump.peakMiB,
                 "sqlite3_csv_dump_" + tag + "_peak_rss");
+
+    // What the console asks for, at this size.
+    {
+        RawDb raw(collector);
+        auto all = raw.prepare("SELECT count(*), sum(length(body)) FROM revisions");
+        const auto scanStart = Clock::now();
+        if (sqlite3_step(all.get()) != SQLITE_ROW) throw std::runtime_error("raw scan failed");
+        const double scan = secondsSince(scanStart);
+        auto store = must(sync::openSqliteCollector(collector, false), "opening the collector");
+        const auto statusStart = Clock::now();
+        must(store->stats(), "stats");
+        must(store->recordsPerDay(), "records per day");
+        const double status = secondsSince(statusStart);
+        const auto queueStart = Clock::now();
+        must(store->reviewQueue(sync::ReviewState::Received, 200), "review queue");
+        const double queue = secondsSince(queueStart);
+        const auto duplicatesStart = Clock::now();
+        must(store->duplicates(), "duplicates");
+        const double duplicates = secondsSince(duplicatesStart);
+        printBaseline("sqlite_read_every_body_" + tag, scan * 1000, "ms");
+        printFigure("console_dashboard_" + tag, status * 1000, "ms", scan * 1000,
+                    "sqlite_read_every_body_" + tag);
+        printFigure("console_review_queue_page_" + tag, queue * 1000, "ms", scan * 1000,
+                    "sqlite_read_every_body_" + tag);
+        printFigure("console_duplicates_" + tag, duplicates * 1000, "ms", scan * 1000,
+                    "sqlite_read_every_body_" + tag);
+    }
     return 0;
 }
 
