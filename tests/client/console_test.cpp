@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <doctest/doctest.h>
 
@@ -320,38 +321,79 @@ TEST_CASE("console: staff decide on a duplicate and review a record") {
     CHECK(queue->total == 1);
 }
 
-TEST_CASE("console: an export is written at the collector and fetched with a progress bar") {
+TEST_CASE("console: an export after a merge holds the merged answers, in CSV and in .sav") {
     Scenario s;
+    const std::string form = s.conflicted.content.formId;
+    const std::string a1 =
+        std::get<std::string>(answerOf(s.conflicted.content, s.edited[1])->value);
+    // The conflict is merged through the admin API: the first edited answer from B.
+    {
+        sync::AdminClient staff(s.connection(s.admin));
+        auto open = staff.conflicts();
+        REQUIRE(open);
+        REQUIRE(open->size() == 1);
+        sync::admin::ResolveRequest merge;
+        merge.conflictId = open->front().id;
+        merge.resolution.kind = sync::ConflictResolution::Kind::Merge;
+        merge.resolution.fromB = {s.edited[0]};
+        REQUIRE(staff.resolve(merge));
+    }
     const std::string out = s.dir.file("exports");
     ConsoleDriver ui(s.connection(s.admin), out);
     ui.nowMs = wallMs();
     ui.click("tab.export");
     ui.click("export.form");
-    ui.click("export.form.ips_guidance");
-    ui.click("export.format.sav");
-    ui.click("export.start");
-    ui.settle();
-    CHECK(ui.showsText("Export opgeslagen"));
-    REQUIRE(ui.has("export.file.0"));
-    const std::string sav = out + "/ips_guidance.sav";
-    REQUIRE(std::filesystem::exists(sav));
-    CHECK(std::filesystem::exists(out + "/ips_guidance-codebook.csv"));
-    // The .sav opens in ReadStat's own reader, one row per ips_guidance record.
-    const std::string csv = s.dir.file("read.csv");
-    const auto read = test::runProcess({"/usr/bin/readstat", sav, csv});
-    REQUIRE_MESSAGE(read.exitCode == 0, read.err);
-    std::ifstream in(csv);
-    std::string line;
-    int rows = -1;  // the header
-    while (std::getline(in, line))
-        ++rows;
-    auto store = s.collector->open();
-    sync::RecordQuery q;
-    q.formId = "ips_guidance";
-    CHECK(rows == store->countRecords(q).value());
-    CHECK(rows > 0);
-    // Nothing of the export stays at the collector once fetched.
+    ui.click("export.form." + form);
+    std::map<std::string, std::string> files;  // format -> the table's file
+    for (const char* format : {"csv", "sav"}) {
+        ui.click(std::string("export.format.") + format);
+        ui.click("export.start");
+        ui.settle();
+        CHECK(ui.showsText("Export opgeslagen"));
+        REQUIRE(ui.has("export.file.0"));
+        files[format] = out + "/" + form + "." + format;
+        REQUIRE(std::filesystem::exists(files[format]));
+    }
+    REQUIRE(std::filesystem::exists(out + "/" + form + "-codebook.csv"));
+    // Nothing of the exports stays at the collector once fetched.
     const std::string jobs = s.collector->storePath() + ".exports";
     REQUIRE(std::filesystem::exists(jobs));
     CHECK(std::filesystem::is_empty(jobs));
+
+    // Read back by Python's csv module: the CSV directly, the .sav through ReadStat's own
+    // reader (variables under their .sav names, from the codebook).
+    const std::string fromSav = s.dir.file("from-sav.csv");
+    const auto converted = test::runProcess({"/usr/bin/readstat", files["sav"], fromSav});
+    REQUIRE_MESSAGE(converted.exitCode == 0, converted.err);
+    const std::string script = s.dir.file("cells.py");
+    std::ofstream(script) << R"py(
+import csv, sys
+table, codebook, record, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+column = {}
+with open(codebook, newline='', encoding='utf-8') as f:
+    for row in csv.DictReader(f):
+        column[row['variable']] = row['sav_name'] if table.endswith('from-sav.csv') else row['variable']
+rows = 0
+with open(table, newline='', encoding='utf-8') as f:
+    for row in csv.DictReader(f):
+        rows += 1
+        if row[column['record_id']] == record:
+            for n in names:
+                print(n + '=' + row[column[n]])
+print('rows=' + str(rows))
+)py";
+    auto store = s.collector->open();
+    sync::RecordQuery q;
+    q.formId = form;
+    const std::int64_t expectedRows = store->countRecords(q).value();
+    for (const std::string& table : {files["csv"], fromSav}) {
+        CAPTURE(table);
+        const auto cells =
+            test::runProcess({"/usr/bin/python3", script, table, out + "/" + form + "-codebook.csv",
+                              s.conflicted.id.toString(), s.edited[0], s.edited[1]});
+        REQUIRE_MESSAGE(cells.exitCode == 0, cells.err);
+        CHECK(cells.out.find(s.edited[0] + "=Versie C, eerste\n") != std::string::npos);
+        CHECK(cells.out.find(s.edited[1] + "=" + a1 + "\n") != std::string::npos);
+        CHECK(cells.out.find("rows=" + std::to_string(expectedRows) + "\n") != std::string::npos);
+    }
 }
