@@ -247,11 +247,19 @@ Result<StatusInfo> decodeStatus(std::span<const std::uint8_t> body) {
     if (s->collector_id()) out.collectorId = s->collector_id()->str();
     out.stats = {s->devices(),        s->records(),        s->revisions(), s->rejected(),
                  s->open_conflicts(), s->flagged_clocks(), s->forms()};
+    for (std::int64_t v : {s->devices(), s->records(), s->revisions(), s->rejected(),
+                           s->open_conflicts(), s->flagged_clocks(), s->forms()}) {
+        if (v < 0) return malformed("a negative count");
+    }
     if (s->per_day()) {
-        for (const auto* d : *s->per_day())
+        for (const auto* d : *s->per_day()) {
+            // Counts of records a collector can hold (at most 2^53 is far beyond any pilot).
+            if (d->records() < 0 || d->records() > (std::int64_t{1} << 53))
+                return malformed("a day's count out of range");
             out.perDay.push_back({d->form_id() ? d->form_id()->str() : std::string(),
                                   d->pilot() ? d->pilot()->str() : std::string(), d->day(),
                                   d->records()});
+        }
     }
     return out;
 }
@@ -499,8 +507,9 @@ Result<std::vector<PublishedFormInfo>> decodeForms(std::span<const std::uint8_t>
             const bool broken = std::any_of(problems.begin(), problems.end(), [](const auto& p) {
                 return p.severity == forms::FormProblem::Severity::Error;
             });
-            if (info.formId.empty() || broken)
-                return malformed("a form that is not a valid compiled form");
+            // One form this program cannot read (a newer Veld's, say) is left out; the rest of
+            // the list is still of use.
+            if (info.formId.empty() || broken) continue;
             out.push_back(std::move(info));
         }
     }

@@ -121,7 +121,7 @@ class PartFile {
 
     Status open() {
         // Exports hold participants' answers: readable by their owner only.
-        m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (m_fd < 0) return ioError("create", m_path);
         return {};
     }
@@ -157,16 +157,18 @@ class PartFile {
 
 Status AdminClient::download(const std::string& job, const admin::ExportFileInfo& file,
                              const std::string& path,
-                             const std::function<void(std::int64_t, std::int64_t)>& progress) {
+                             const std::function<void(std::int64_t, std::int64_t)>& progress,
+                             const std::atomic<bool>* cancel) {
     PartFile part(path + ".part");
     if (auto s = part.open(); !s) return s;
     std::int64_t offset = 0;
     while (offset < file.bytes) {
+        if (cancel && cancel->load()) return makeError(ErrorCode::Io, "stopped");
         std::string type;
         auto chunk =
             detail::post(*m_http, m_connection, admin::kExportFilePath, admin::kContentType,
                          admin::encodeExportFileRequest({job, file.name, offset}), 0, true, nullptr,
-                         nullptr, &type);
+                         cancel, &type);
         if (!chunk) return chunk.error();
         if (type != admin::kFileContentType)
             return makeError(ErrorCode::Corrupt, "the collector did not answer with a file");

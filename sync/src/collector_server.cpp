@@ -647,8 +647,8 @@ struct ExportTask {
     std::thread thread;
     // Under Impl::exportsMutex:
     admin::ExportJob::State state = admin::ExportJob::State::Running;
-    bool finished = false;  // its thread has done its work (it may still be joined)
-    std::int64_t finishedUtcMs = 0;
+    bool finished = false;           // its thread has done its work (it may still be joined)
+    std::int64_t finishedUtcMs = 0;  // when it finished, or was last asked about since
     std::vector<admin::ExportFileInfo> files;
     std::int64_t records = 0;
     std::int64_t unreadable = 0;
@@ -997,7 +997,8 @@ struct CollectorServer::Impl {
         return true;
     }
 
-    // Deletes the jobs that finished more than an hour ago, with their files.
+    // Deletes the jobs that finished (or were last asked about) more than an hour ago, with
+    // their files.
     void sweepExportsLocked() {
         const std::int64_t t = now();
         for (auto it = exports.begin(); it != exports.end();) {
@@ -1154,6 +1155,7 @@ struct CollectorServer::Impl {
         sweepExportsLocked();
         auto task = findLocked(request.job, who);
         if (!task) return makeError(ErrorCode::NotFound, "no export job with that id");
+        if (task->finished) task->finishedUtcMs = now();  // in use: kept another hour
         if (request.discard && task->state != admin::ExportJob::State::Discarded) {
             task->state = admin::ExportJob::State::Discarded;
             task->files.clear();
@@ -1177,6 +1179,7 @@ struct CollectorServer::Impl {
             sweepExportsLocked();
             auto task = findLocked(request.job, who);
             if (!task) return makeError(ErrorCode::NotFound, "no export job with that id");
+            if (task->finished) task->finishedUtcMs = now();  // a long download keeps its files
             if (task->state != admin::ExportJob::State::Done) {
                 return makeError(ErrorCode::WrongState,
                                  task->state == admin::ExportJob::State::Running

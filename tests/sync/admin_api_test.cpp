@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <veld/clock.hpp>
+#include <veld/form.hpp>
 #include <veld/record.hpp>
 #include <veld/sync/admin_api.hpp>
 #include <veld/sync/admin_client.hpp>
@@ -376,8 +377,16 @@ TEST_CASE("admin messages round-trip, and their decoders refuse what makes no se
     detail.current = 2;
     CHECK_FALSE(admin::decodeRecord(admin::encodeRecord(detail)));
 
-    // A form whose binary is not a compiled form is refused by the console's side.
-    CHECK_FALSE(admin::decodeForms(admin::encodeForms({{"f", 1, "p", {1, 2, 3, 4, 5, 6, 7, 8}}})));
+    // A form whose binary is not a compiled form is left out by the console's side; the rest of
+    // the list is kept.
+    const auto valid =
+        forms::loadFormFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/valid_minimal.json");
+    REQUIRE(valid.ok());
+    auto listed = admin::decodeForms(admin::encodeForms(
+        {{"f", 1, "p", {1, 2, 3, 4, 5, 6, 7, 8}}, {"ok", 1, "p", valid.binary}}));
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 1);
+    CHECK(listed->front().formId == "ok");
 
     // The request kinds the server routes on.
     CHECK(admin::requestKind(admin::encodeRequest(admin::Request::Forms)).value() ==

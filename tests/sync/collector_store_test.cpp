@@ -184,7 +184,7 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
         REQUIRE(
             db.exec("DROP TABLE review_history; DROP TABLE reviews; DROP TABLE "
                     "duplicate_decisions; DROP TABLE admins; ALTER TABLE devices DROP COLUMN "
-                    "waiting; PRAGMA user_version = 1"));
+                    "waiting; DROP INDEX revisions_flagged; PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());

@@ -254,7 +254,7 @@ void Console::drawTop() {
         language = language == "nl" ? "en" : "nl";
     }
     ImGui::SameLine();
-    if (ui::button("console.refresh", t(M::Refresh), 0, 0, !busy())) {
+    if (ui::button("console.refresh", t(M::Refresh), 0, 0, !worker.busy())) {
         refreshAll();
         go(tab);
     }

@@ -89,6 +89,7 @@ struct ReviewTabState {
     std::optional<sync::admin::RecordDetail> detail;
     std::string comment;
     bool loading = false;
+    bool saving = false;  // a review change is on its way
     bool dirty = true;
 };
 
@@ -121,7 +122,7 @@ struct ExportRun {
 };
 
 struct ExportState {
-    int form = -1;  // index into Console::formIds()
+    std::string form;  // the form's id; empty: the first
     int format = 0;
     int language = 0;  // index into the form's languages
     int review = 0;    // 0: every record; i: ReviewState i - 1

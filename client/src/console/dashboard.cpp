@@ -1,6 +1,7 @@
 // Dashboard: the collector's counts, and records per pilot per day over the last four weeks as a
 // stacked bar chart drawn with Dear ImGui's draw list.
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include <imgui.h>
@@ -23,12 +24,13 @@ constexpr ImU32 kPalette[] = {
 // The smallest of 1, 2, 5 x 10^k at or above `v`: the chart's top line.
 std::int64_t niceCeiling(std::int64_t v) {
     std::int64_t step = 1;
-    for (;;) {
+    while (step <= INT64_MAX / 50) {
         for (std::int64_t m : {1, 2, 5}) {
             if (m * step >= v) return m * step;
         }
         step *= 10;
     }
+    return v;
 }
 
 void stat(const char* id, std::string_view label, std::int64_t value, bool warn = false) {

@@ -24,27 +24,39 @@ struct Outcome {
 };
 
 // Runs on the export worker: start, follow, fetch, then discard the job's files at the collector.
+// However it ends, nothing stays at the collector, and a failed fetch leaves no partial set of
+// files in the folder (a main table without its repeat tables would mislead).
 Outcome runExport(sync::AdminClient& client, ExportRun& run,
                   const sync::admin::ExportRequest& request, const std::string& folder,
                   const std::string& cancelled, const std::string& failed) {
     Outcome out;
+    std::string job;
     auto fail = [&](std::string message) {
+        if (!job.empty()) (void)client.exportJob(job, true);
+        for (const auto& f : out.files) {
+            std::error_code ignored;
+            std::filesystem::remove(f, ignored);
+        }
+        out.files.clear();
         out.error = std::move(message);
         run.phase = 3;
         return out;
     };
     auto started = client.startExport(request);
     if (!started) return fail(started.error().message);
-    const std::string job = started.value().job;
+    job = started.value().job;
     sync::admin::ExportJob state = started.value();
+    int pollFailures = 0;
     while (state.state == sync::admin::ExportJob::State::Running) {
-        if (run.cancel) {
-            (void)client.exportJob(job, true);
-            return fail(cancelled);
-        }
+        if (run.cancel) return fail(cancelled);
         std::this_thread::sleep_for(std::chrono::milliseconds(150));
         auto next = client.exportJob(job);
-        if (!next) return fail(next.error().message);
+        if (!next) {
+            // A lost answer or two (a flaky link) is not the export's end.
+            if (++pollFailures < 5) continue;
+            return fail(next.error().message);
+        }
+        pollFailures = 0;
         state = std::move(next.value());
         run.done = state.done;
         run.total = state.total;
@@ -64,15 +76,13 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run,
     if (ec) return fail(folder + ": " + ec.message());
     std::int64_t before = 0;
     for (const auto& f : state.files) {
-        if (run.cancel) {
-            (void)client.exportJob(job, true);
-            return fail(cancelled);
-        }
+        if (run.cancel) return fail(cancelled);
         const std::string path = (std::filesystem::path(folder) / f.name).string();
-        auto got = client.download(job, f, path, [&run, before](std::int64_t done, std::int64_t) {
-            run.bytesDone = before + done;
-        });
-        if (!got) return fail(got.error().message);
+        auto got = client.download(
+            job, f, path,
+            [&run, before](std::int64_t done, std::int64_t) { run.bytesDone = before + done; },
+            &run.cancel);
+        if (!got) return fail(run.cancel ? cancelled : got.error().message);
         before += f.bytes;
         out.files.push_back(path);
     }
@@ -92,8 +102,14 @@ void drawExport(Console& console, ExportState& state) {
         ui::paragraph(console.t(M::ConsoleNoForms), false);
         return;
     }
-    if (state.form < 0 || state.form >= static_cast<int>(forms.size())) state.form = 0;
-    const ConsoleForm& form = *forms[static_cast<std::size_t>(state.form)];
+    // The form is kept by id: a refresh that brings a newly published form must not move the
+    // choice to another one.
+    std::size_t chosen = 0;
+    for (std::size_t i = 0; i < forms.size(); ++i) {
+        if (forms[i]->id == state.form) chosen = i;
+    }
+    const ConsoleForm& form = *forms[chosen];
+    state.form = form.id;
     const fb::Form& def = form.compiled->form();
     const bool idle = !state.running;
     ImGui::BeginDisabled(!idle);
@@ -117,9 +133,8 @@ void drawExport(Console& console, ExportState& state) {
         for (std::size_t i = 0; i < forms.size(); ++i) {
             const std::string text =
                 formTitle(forms[i]->compiled->form(), console.language) + " (" + forms[i]->id + ")";
-            if (ui::selectable("export.form." + forms[i]->id, text,
-                               static_cast<int>(i) == state.form)) {
-                state.form = static_cast<int>(i);
+            if (ui::selectable("export.form." + forms[i]->id, text, i == chosen)) {
+                state.form = forms[i]->id;
                 state.language = 0;
             }
         }

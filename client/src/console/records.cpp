@@ -1,7 +1,9 @@
 // The review queue and the conflict view: records shown question by question, a conflict's two
 // revisions side by side with their differences highlighted.
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <set>
 
 #include <imgui.h>
 
@@ -59,14 +61,18 @@ void drawRevision(const Console& console, const ShownRevision& shown, const char
     ImGui::EndTable();
 }
 
-void loadDetail(Console& console, const Uuid& id,
-                std::optional<sync::admin::RecordDetail>& target) {
+// Fetches a record's revisions into `target`, unless staff chose something else meanwhile
+// (`wanted` says whether the answer is still for what is on screen).
+void loadDetail(Console& console, const Uuid& id, std::optional<sync::admin::RecordDetail>& target,
+                std::function<bool()> wanted) {
     target.reset();
-    console.api([id](sync::AdminClient& c) { return c.record(id); },
-                [&console, &target](Result<sync::admin::RecordDetail> detail) {
-                    if (!detail) return console.toast(detail.error().message, true);
-                    target = std::move(detail.value());
-                });
+    console.api(
+        [id](sync::AdminClient& c) { return c.record(id); },
+        [&console, &target, wanted = std::move(wanted)](Result<sync::admin::RecordDetail> detail) {
+            if (!wanted()) return;
+            if (!detail) return console.toast(detail.error().message, true);
+            target = std::move(detail.value());
+        });
 }
 
 const sync::StoredRevision* findRevision(const sync::admin::RecordDetail& detail,
@@ -129,7 +135,8 @@ void drawReview(Console& console, ReviewTabState& state) {
                            state.selected && *state.selected == e.recordId)) {
             state.selected = e.recordId;
             state.comment.clear();
-            loadDetail(console, e.recordId, state.detail);
+            loadDetail(console, e.recordId, state.detail,
+                       [&state, id = e.recordId] { return state.selected == id; });
         }
         ++i;
     }
@@ -173,19 +180,24 @@ void drawReview(Console& console, ReviewTabState& state) {
             if (value > 0) ImGui::SameLine();
             const std::string id =
                 std::string("review.set.") + std::string(sync::reviewStateName(s));
-            if (ui::button(id, console.t(reviewName(s)), 0, 0, s != d.review.state)) {
+            if (ui::button(id, console.t(reviewName(s)), 0, 0,
+                           s != d.review.state && !state.saving)) {
                 sync::admin::ReviewRequest request;
                 request.recordId = *state.selected;
                 request.set = s;
                 request.comment = state.comment;
-                console.api([request](sync::AdminClient& c) { return c.review(request); },
-                            [&console, &state](Result<sync::RecordReview> review) {
-                                if (!review) return console.toast(review.error().message, true);
-                                if (state.detail) state.detail->review = std::move(review.value());
-                                state.comment.clear();
-                                state.dirty = true;
-                                console.toast(std::string(console.t(M::ConsoleReviewSaved)));
-                            });
+                state.saving = true;
+                console.api(
+                    [request](sync::AdminClient& c) { return c.review(request); },
+                    [&console, &state, id = request.recordId](Result<sync::RecordReview> review) {
+                        state.saving = false;
+                        if (!review) return console.toast(review.error().message, true);
+                        if (state.detail && state.selected == id)
+                            state.detail->review = std::move(review.value());
+                        state.comment.clear();
+                        state.dirty = true;
+                        console.toast(std::string(console.t(M::ConsoleReviewSaved)));
+                    });
             }
         }
     } else {
@@ -200,7 +212,8 @@ void selectConflict(Console& console, ConflictsState& state, std::size_t index) 
     state.selected = c.id;
     state.fromB.clear();
     state.comment.clear();
-    loadDetail(console, c.recordId, state.detail);
+    loadDetail(console, c.recordId, state.detail,
+               [&state, id = c.id] { return state.selected == id; });
 }
 
 void drawConflicts(Console& console, ConflictsState& state) {
@@ -313,7 +326,7 @@ void drawConflicts(Console& console, ConflictsState& state) {
         ImGui::TableSetupColumn(std::string(console.t(M::ConsoleTakeB)).c_str(),
                                 ImGuiTableColumnFlags_WidthFixed);
         ImGui::TableHeadersRow();
-        std::string lastTop;
+        std::set<std::string> withBox;  // one box per top-level answer or repeat
         for (const auto& l : lines) {
             ImGui::TableNextRow();
             if (l.differs) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg0, kDiffColor);
@@ -327,7 +340,7 @@ void drawConflicts(Console& console, ConflictsState& state) {
             ImGui::TextWrapped("%s", l.textB.c_str());
             ui::recordLast("conflict.b." + l.key, l.textB);
             ImGui::TableNextColumn();
-            if (l.top != lastTop && topDiffers[l.top]) {
+            if (topDiffers[l.top] && withBox.insert(l.top).second) {
                 bool take = state.fromB.count(l.top) > 0;
                 ImGui::PushID(l.top.c_str());
                 if (ui::checkbox("conflict.take." + l.top, "", take)) {
@@ -339,7 +352,6 @@ void drawConflicts(Console& console, ConflictsState& state) {
                 }
                 ImGui::PopID();
             }
-            lastTop = l.top;
         }
         ImGui::EndTable();
     }

@@ -3,6 +3,7 @@
 // Use from one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -39,10 +40,12 @@ class AdminClient {
     Result<admin::ExportJob> startExport(const admin::ExportRequest& request);
     Result<admin::ExportJob> exportJob(const std::string& job, bool discard = false);
     /// Fetches one file of a finished job into `path`: written as `path`.part in chunks, renamed
-    /// when complete. `progress(bytesDone, bytesTotal)` after each chunk.
+    /// when complete. `progress(bytesDone, bytesTotal)` after each chunk. Setting `cancel`
+    /// stops it between chunks and cuts off the chunk in transit (Io "stopped").
     Status download(const std::string& job, const admin::ExportFileInfo& file,
                     const std::string& path,
-                    const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+                    const std::function<void(std::int64_t, std::int64_t)>& progress = {},
+                    const std::atomic<bool>* cancel = nullptr);
 
   private:
     Result<std::vector<std::uint8_t>> call(const char* path, const std::vector<std::uint8_t>& body);
