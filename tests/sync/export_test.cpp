@@ -207,6 +207,15 @@ TEST_CASE("exports read back by Python's csv module and by readstat hold every a
         test::veldctl({"export", collector.storePath(), "ips_guidance", "--out", out});
     REQUIRE_MESSAGE(exported.exitCode == 0, exported.err);
     CHECK(exported.out.find(std::to_string(entered.size()) + " records") != std::string::npos);
+    // By pilot: every form of the pilot, the same files as by form.
+    const auto byPilot = test::veldctl({"export", collector.storePath(), "--pilot",
+                                        "ips_long_term_unemployed", "--out", dir.file("pilot")});
+    REQUIRE_MESSAGE(byPilot.exitCode == 0, byPilot.err);
+    CHECK(std::filesystem::exists(dir.file("pilot") + "/ips_guidance.csv"));
+    CHECK(std::filesystem::exists(dir.file("pilot") + "/ips_guidance-codebook.csv"));
+    CHECK_FALSE(std::filesystem::exists(dir.file("pilot") + "/vmbo_parent_survey.csv"));
+    CHECK(test::veldctl({"export", collector.storePath(), "--pilot", "no_such_pilot"}).exitCode ==
+          1);
     const std::string script = dir.file("read.py");
     std::ofstream(script) << kReader;
     std::vector<std::string> files;

@@ -3,6 +3,7 @@
 // collector may keep running (the export reads one snapshot of it).
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <ostream>
 
 #include <unistd.h>
@@ -16,11 +17,14 @@ namespace veld::veldctl {
 namespace {
 
 constexpr const char* kExportUsage = R"(usage: veldctl export COLLECTOR FORM [options]
+       veldctl export COLLECTOR --pilot PILOT [options]
 
 Writes the current view of FORM's records into a folder: FORM.EXT (one row per record, one
 column per question; a select-many question as one 0/1 column per choice), FORM-REPEAT.EXT per
 repeat (one row per instance, keyed by record_id and its place), and FORM-codebook.csv
 (variables, their names in .sav and .dta, types, labels and value labels in every language).
+
+With --pilot, every form of that pilot (by the newest version's `pilot`) is exported this way.
 
 Options:
   --format csv|sav|dta   file format (default csv)
@@ -62,6 +66,8 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     std::string from;
     std::string until;
     std::string review;
+    std::string pilot;
+    args.option("--pilot", pilot);
     args.option("--format", format);
     args.option("--out", dir);
     args.option("--language", language);
@@ -72,10 +78,12 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     if (!args.error.empty()) return usage(err, args.error);
     if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
     const auto pos = args.positionals();
-    if (pos.size() != 2) return usage(err, "export takes COLLECTOR FORM");
+    if (pilot.empty() && pos.size() != 2) return usage(err, "export takes COLLECTOR FORM");
+    if (!pilot.empty() && pos.size() != 1)
+        return usage(err, "export --pilot takes COLLECTOR, not a form");
 
     sync::ExportOptions options;
-    options.formId = pos[1];
+    if (pilot.empty()) options.formId = pos[1];
     options.language = language;
     options.directory = dir;
     const auto parsedFormat = sync::parseExportFormat(format);
@@ -119,17 +127,43 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
             err << "\rveldctl export: " << done << " of " << total << " records" << std::flush;
         };
     }
-    auto result = sync::exportForm(*store.value(), options);
-    if (terminal) err << "\n";
-    if (!result) {
-        err << "veldctl export: " << result.error().describe() << "\n";
-        return kExitFailure;
+    std::vector<std::string> formIds;
+    if (pilot.empty()) {
+        formIds.push_back(options.formId);
+    } else {
+        auto published = store.value()->publishedForms();
+        if (!published) {
+            err << "veldctl export: " << published.error().describe() << "\n";
+            return kExitFailure;
+        }
+        // A form belongs to the pilot its newest version names.
+        std::map<std::string, std::pair<std::uint32_t, std::string>> newest;
+        for (const auto& f : published.value()) {
+            auto& n = newest[f.formId];
+            if (f.version >= n.first) n = {f.version, f.pilot};
+        }
+        for (const auto& [id, n] : newest) {
+            if (n.second == pilot) formIds.push_back(id);
+        }
+        if (formIds.empty()) {
+            err << "veldctl export: no published form belongs to the pilot '" << pilot << "'\n";
+            return kExitFailure;
+        }
     }
-    for (const auto& f : result->files)
-        out << f << "\n";
-    out << result->records << " records";
-    if (result->unreadable > 0) out << ", " << result->unreadable << " unreadable";
-    out << "\n";
+    for (const auto& formId : formIds) {
+        options.formId = formId;
+        auto result = sync::exportForm(*store.value(), options);
+        if (terminal) err << "\n";
+        if (!result) {
+            err << "veldctl export: " << formId << ": " << result.error().describe() << "\n";
+            return kExitFailure;
+        }
+        for (const auto& f : result->files)
+            out << f << "\n";
+        out << formId << ": " << result->records << " records";
+        if (result->unreadable > 0) out << ", " << result->unreadable << " unreadable";
+        out << "\n";
+    }
     return kExitOk;
 }
 
