@@ -10,6 +10,7 @@
 #include <imgui_internal.h>
 
 #include <veld/expression.hpp>
+#include <veld/hex.hpp>
 #include <veld/pseudonym.hpp>
 
 #include "app.hpp"
@@ -380,11 +381,7 @@ void drawPseudonym(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bo
         const auto* p = std::get_if<PseudonymAnswer>(&*current);
         std::string shortId;
         if (p) {
-            static const char* hex = "0123456789abcdef";
-            for (std::size_t i = 0; i < std::min<std::size_t>(4, p->digest.size()); ++i) {
-                shortId += hex[p->digest[i] >> 4];
-                shortId += hex[p->digest[i] & 15];
-            }
+            shortId = toHex(std::span(p->digest).first(std::min<std::size_t>(4, p->digest.size())));
         }
         ui::paragraph(format(tr(M::PseudonymRecorded, c.lang), {shortId}), c.rtl, ui::kOkColor);
         if (ui::button("q." + key + ".change", tr(M::PseudonymChange, c.lang), 0, c.rowHeight,

@@ -229,6 +229,24 @@ std::string localDateTime(std::int64_t utcMs) {
     return buf;
 }
 
+void toast(const std::string& message, bool isError) {
+    const ImVec2 display = ImGui::GetIO().DisplaySize;
+    ImGui::SetNextWindowPos(ImVec2(display.x / 2, display.y - 20), ImGuiCond_Always,
+                            ImVec2(0.5f, 1.0f));
+    ImGui::SetNextWindowBgAlpha(0.92f);
+    ImGui::Begin("##toast", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
+                     ImGuiWindowFlags_NoFocusOnAppearing | ImGuiWindowFlags_NoNav |
+                     ImGuiWindowFlags_NoInputs);
+    ImGui::PushTextWrapPos(display.x * 0.6f);
+    if (isError) ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+    ImGui::TextUnformatted(message.c_str());
+    if (isError) ImGui::PopStyleColor();
+    ImGui::PopTextWrapPos();
+    recordLast("toast", message);
+    ImGui::End();
+}
+
 bool selectable(std::string_view id, std::string_view label, bool selected, bool enabled) {
     ImGui::BeginDisabled(!enabled);
     const bool pressed = ImGui::Selectable(widgetLabel(id, display(label, false)).c_str(), selected,

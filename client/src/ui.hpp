@@ -53,6 +53,9 @@ bool input(std::string_view id, std::string& value, std::string_view hintText = 
 /// A check box.
 bool checkbox(std::string_view id, std::string_view label, bool& value, bool enabled = true);
 
+/// A short message over the bottom of the screen (test id "toast").
+void toast(const std::string& message, bool isError);
+
 /// A selectable line spanning the row (lists where one entry is chosen).
 bool selectable(std::string_view id, std::string_view label, bool selected, bool enabled = true);
 

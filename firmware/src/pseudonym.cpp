@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include <veld/hex.hpp>
 #include <veld/pseudonym.hpp>
 
 namespace veld::pseudonym {
@@ -237,15 +238,7 @@ bool validKeyId(std::string_view id) {
 }
 
 std::string formatKey(const Key& key) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = key.id;
-    out.reserve(key.id.size() + 1 + 2 * kKeyBytes);
-    out.push_back(':');
-    for (std::uint8_t b : key.bytes) {
-        out.push_back(kHex[b >> 4]);
-        out.push_back(kHex[b & 0x0F]);
-    }
-    return out;
+    return key.id + ":" + toHex(key.bytes);
 }
 
 Result<Key> parseKey(std::string_view text) {

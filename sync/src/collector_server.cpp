@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <veld/hex.hpp>
 #include <veld/sync/admin_api.hpp>
 #include <veld/sync/collector_server.hpp>
 #include <veld/sync/export.hpp>
@@ -662,15 +663,9 @@ bool isJobFolderName(const std::string& name) {
 }
 
 std::string newJobId() {
-    std::array<unsigned char, 16> bytes{};
+    std::array<std::uint8_t, 16> bytes{};
     randombytes_buf(bytes.data(), bytes.size());
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (auto b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
+    return toHex(bytes);
 }
 
 // What an export takes, for the audit log (the form is its subject).

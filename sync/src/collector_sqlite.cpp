@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include <veld/form.hpp>
+#include <veld/hex.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
@@ -130,16 +131,6 @@ std::vector<std::uint8_t> digest(std::string_view text) {
     std::vector<std::uint8_t> out(32);
     crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()),
                        text.size(), nullptr, 0);
-    return out;
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (auto b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
     return out;
 }
 
@@ -357,8 +348,8 @@ class SqliteCollector final : public CollectorStore {
         }
         std::array<std::uint8_t, 32> secret{};
         randombytes_buf(secret.data(), secret.size());
-        const std::string credential = request.deviceId.toString() + "." + hex(secret);
-        const auto credentialHash = digest(hex(secret));
+        const std::string credential = request.deviceId.toString() + "." + toHex(secret);
+        const auto credentialHash = digest(toHex(secret));
         auto up = m_db.prepare(
             "INSERT INTO devices (device_id, label, credential_hash, public_key, enrolled_utc_ms) "
             "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET "
@@ -441,7 +432,7 @@ class SqliteCollector final : public CollectorStore {
         }
         std::array<std::uint8_t, 32> secret{};
         randombytes_buf(secret.data(), secret.size());
-        const std::string credential = std::string(kAdminPrefix) + name + "." + hex(secret);
+        const std::string credential = std::string(kAdminPrefix) + name + "." + toHex(secret);
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
         if (!tx) return tx.error();
@@ -450,7 +441,7 @@ class SqliteCollector final : public CollectorStore {
             "ON CONFLICT (name) DO UPDATE SET credential_hash = excluded.credential_hash, "
             "created_utc_ms = excluded.created_utc_ms, revoked_utc_ms = NULL");
         if (!st) return st.error();
-        st->bind(1, name).bindBlob(2, digest(hex(secret))).bind(3, nowMs);
+        st->bind(1, name).bindBlob(2, digest(toHex(secret))).bind(3, nowMs);
         if (auto s = st->run(); !s) return s.error();
         if (auto s = auditLocked(nowMs, actor, "admin-add", name, {}); !s) return s.error();
         if (auto s = tx->commit(); !s) return s.error();
@@ -924,7 +915,7 @@ class SqliteCollector final : public CollectorStore {
             if (group.records.size() < 2) continue;
             const std::span<const std::uint8_t> raw(
                 reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
-            group.key = hex(raw);
+            group.key = toHex(raw);
             decided->bindBlob(1, raw);
             auto row = decided->step();
             if (!row) return row.error();

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include <veld/fb/form_generated.h>
+#include <veld/hex.hpp>
 #include <veld/record.hpp>
 #include <veld/sync/export.hpp>
 
@@ -23,17 +24,6 @@ std::string textIn(const Texts* texts, std::string_view lang, std::string_view f
         if (t->lang()->string_view() == fallback) other = t;
     }
     return other ? other->text()->str() : std::string();
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (auto b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
 }
 
 const char* typeName(fb::QuestionType t) {
@@ -422,7 +412,7 @@ class Exporter {
                     return std::int64_t{1};
                 break;
             case Fill::Digest:
-                if (const auto* p = std::get_if<PseudonymAnswer>(&v)) return hex(p->digest);
+                if (const auto* p = std::get_if<PseudonymAnswer>(&v)) return toHex(p->digest);
                 break;
         }
         return {};

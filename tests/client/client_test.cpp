@@ -627,7 +627,7 @@ TEST_CASE("client: the translation table is complete and screens hold no literal
     for (const char* file :
          {"app.cpp", "form_view.cpp", "screens/home.cpp", "screens/fill.cpp", "screens/records.cpp",
           "screens/sync.cpp", "screens/settings.cpp", "screens/kiosk.cpp", "console/console.cpp",
-         "console/dashboard.cpp", "console/records.cpp", "console/exports.cpp"}) {
+          "console/dashboard.cpp", "console/records.cpp", "console/exports.cpp"}) {
         std::ifstream in(std::string(VELD_SOURCE_DIR) + "/client/src/" + file);
         REQUIRE(in.good());
         std::string line;

@@ -31,15 +31,6 @@ std::int64_t wallMs() {
         .count();
 }
 
-std::string addAdmin(const test::CollectorProcess& collector, const std::string& name) {
-    const auto made = test::veldctl({"collector", "admin-add", collector.storePath(), name});
-    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
-    std::string credential = made.out;
-    while (!credential.empty() && credential.back() == '\n')
-        credential.pop_back();
-    return credential;
-}
-
 // Names of the first two top-level text answers of `content`, if it has two.
 std::vector<std::string> twoTextAnswers(const RecordContent& content) {
     std::vector<std::string> names;
@@ -146,7 +137,7 @@ struct Scenario {
             test::pushBody(editor.deviceId(), {{seq, edit, 0}, {seq + 1, again, 0}}));
         for (const auto& r : reply.results)
             REQUIRE(r.outcome == sync::RevisionOutcome::Stored);
-        admin = addAdmin(*collector, "fatima");
+        admin = test::addAdmin(*collector, "fatima");
     }
 
     [[nodiscard]] sync::Connection connection(const std::string& credential) const {

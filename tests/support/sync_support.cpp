@@ -185,6 +185,15 @@ sync::Connection enrolDevice(Store& store, const CollectorProcess& collector) {
     return connection.value();
 }
 
+std::string addAdmin(const CollectorProcess& collector, const std::string& name) {
+    const auto made = veldctl({"collector", "admin-add", collector.storePath(), name});
+    if (made.exitCode != 0) throw std::runtime_error("admin-add failed: " + made.err);
+    std::string credential = made.out;
+    while (!credential.empty() && credential.back() == '\n')
+        credential.pop_back();
+    return credential;
+}
+
 std::vector<std::uint8_t> pushBody(const Uuid& device,
                                    const std::vector<CraftedRevision>& revisions) {
     flatbuffers::FlatBufferBuilder b;

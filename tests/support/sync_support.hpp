@@ -75,6 +75,9 @@ Store openDevice(const std::string& path, const Clock* clock = nullptr);
 /// Finalizes `count` sample records (test::sampleContent(first), ...) in one batch; their ids.
 std::vector<Uuid> addFinalized(Store& store, int count, int first = 0);
 
+/// A staff member's console credential (veldctl collector admin-add); throws on failure.
+std::string addAdmin(const CollectorProcess& collector, const std::string& name);
+
 /// Enrols the device with a fresh code; throws when the collector refuses.
 sync::Connection enrolDevice(Store& store, const CollectorProcess& collector);
 

@@ -39,15 +39,6 @@ test::HttpReply call(const test::CollectorProcess& collector, const char* path,
                               test::postBytes(path, body, adminHeaders(credential)));
 }
 
-std::string addAdmin(const test::CollectorProcess& collector, const std::string& name) {
-    const auto made = test::veldctl({"collector", "admin-add", collector.storePath(), name});
-    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
-    std::string credential = made.out;
-    while (!credential.empty() && credential.back() == '\n')
-        credential.pop_back();
-    return credential;
-}
-
 sync::AdminClient console(const test::CollectorProcess& collector, const std::string& credential) {
     sync::Connection c;
     c.collector = collector.url();
@@ -108,8 +99,8 @@ TEST_CASE("the admin API opens only to a staff member's credential, on every end
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     const auto connection = test::enrolDevice(device, collector);
-    const std::string anna = addAdmin(collector, "anna");
-    const std::string bram = addAdmin(collector, "bram");
+    const std::string anna = test::addAdmin(collector, "anna");
+    const std::string bram = test::addAdmin(collector, "bram");
     REQUIRE(test::veldctl({"collector", "admin-revoke", collector.storePath(), "bram"}).exitCode ==
             0);
 
@@ -176,7 +167,7 @@ TEST_CASE("staff see the dashboard, review a record and settle a conflict throug
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
-    const std::string anna = addAdmin(collector, "anna");
+    const std::string anna = test::addAdmin(collector, "anna");
     auto first = test::openDevice(dir.file("first.veld"));
     auto second = test::openDevice(dir.file("second.veld"));
     test::addFinalized(first, 4);
@@ -403,7 +394,7 @@ TEST_CASE(
     test::CollectorProcess collector(dir.file("collector.db"));
     publishPilotForms(collector);
     collector.start();
-    const std::string anna = addAdmin(collector, "anna");
+    const std::string anna = test::addAdmin(collector, "anna");
     auto first = test::openDevice(dir.file("first.veld"));
     auto second = test::openDevice(dir.file("second.veld"));
     test::addFinalized(first, 3);
@@ -513,8 +504,8 @@ TEST_CASE(
     test::CollectorProcess collector(dir.file("collector.db"));
     publishPilotForms(collector);
     collector.start();
-    const std::string anna = addAdmin(collector, "anna");
-    const std::string bram = addAdmin(collector, "bram");
+    const std::string anna = test::addAdmin(collector, "anna");
+    const std::string bram = test::addAdmin(collector, "bram");
     for (int d = 0; d < 2; ++d) {
         auto device = test::openDevice(dir.file("device" + std::to_string(d) + ".veld"));
         REQUIRE(veldctl::setUpDemo(device, std::string(VELD_SOURCE_DIR) + "/schemas/forms"));
@@ -656,7 +647,7 @@ TEST_CASE(
     collector.start({}, {"VELD_TEST_HOLD_EXPORTS=1"});
     CHECK_FALSE(std::filesystem::exists(leftover));
     CHECK(std::filesystem::exists(exports + "/notes.txt"));
-    const std::string anna = addAdmin(collector, "anna");
+    const std::string anna = test::addAdmin(collector, "anna");
     auto client = console(collector, anna);
 
     std::vector<std::string> jobs;
@@ -705,7 +696,7 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
-    const std::string anna = addAdmin(collector, "anna");
+    const std::string anna = test::addAdmin(collector, "anna");
     namespace admin = sync::admin;
     const std::string job(32, 'a');
     const std::vector<std::pair<const char*, std::vector<std::uint8_t>>> bad{
@@ -757,7 +748,7 @@ TEST_CASE("a collector started with an empty --export-dir refuses exports clearl
     test::CollectorProcess collector(dir.file("collector.db"));
     publishPilotForms(collector);
     collector.start({"--export-dir", ""});
-    const std::string anna = addAdmin(collector, "anna");
+    const std::string anna = test::addAdmin(collector, "anna");
     const auto refused = call(collector, sync::admin::kExportPath,
                               sync::admin::encodeExportRequest({"ips_guidance"}), anna);
     CHECK(refused.status == 409);

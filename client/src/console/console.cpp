@@ -291,21 +291,7 @@ void Console::drawTop() {
 
 void Console::drawToast() {
     if (m_toast.empty() || now() > m_toastUntilMs) return;
-    const ImVec2 display = ImGui::GetIO().DisplaySize;
-    ImGui::SetNextWindowPos(ImVec2(display.x / 2, display.y - 20), ImGuiCond_Always,
-                            ImVec2(0.5f, 1.0f));
-    ImGui::SetNextWindowBgAlpha(0.92f);
-    ImGui::Begin("##toast", nullptr,
-                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
-                     ImGuiWindowFlags_NoFocusOnAppearing | ImGuiWindowFlags_NoNav |
-                     ImGuiWindowFlags_NoInputs);
-    ImGui::PushTextWrapPos(display.x * 0.6f);
-    if (m_toastError) ImGui::PushStyleColor(ImGuiCol_Text, ui::kErrorColor);
-    ImGui::TextUnformatted(m_toast.c_str());
-    if (m_toastError) ImGui::PopStyleColor();
-    ImGui::PopTextWrapPos();
-    ui::recordLast("toast", m_toast);
-    ImGui::End();
+    ui::toast(m_toast, m_toastError);
 }
 
 void Console::frame() {
