@@ -35,6 +35,11 @@ options (each may also be given in the --config file as `name = value`, without 
   --threads N              requests handled at once (default 8)
   --max-connections N      open connections, idle keep-alive ones included; one more gets
                            503 and is closed (default 256)
+  --auth-failures N        wrong credentials one address may send within a minute before it
+                           must wait: 1 s, doubling with each further one up to 15 minutes
+                           (429 with Retry-After; default 20; 0: no limit)
+  --rate-limit N           requests per second per credential, in bursts of ten times as many
+                           (429 with Retry-After; default 50; 0: no limit)
   --export-dir DIR         where exports started by staff through the admin API are written
                            until fetched (default: the store's path + ".exports"; made 0700;
                            job folders left in it are removed at start); empty: such exports
@@ -76,6 +81,10 @@ bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFil
         c.threads = static_cast<int>(number(1, 256));
     } else if (name == "max-connections") {
         c.maxConnections = static_cast<int>(number(1, 100000));
+    } else if (name == "auth-failures") {
+        c.authFailures = static_cast<int>(number(0, 1000000));
+    } else if (name == "rate-limit") {
+        c.ratePerCredential = static_cast<int>(number(0, 1000000));
     } else if (name == "export-dir") {
         exportDir = value;
     } else if (name == "quiet") {

@@ -35,6 +35,8 @@
 #include <veld/sync/collector_server.hpp>
 #include <veld/sync/export.hpp>
 
+#include "request_limits.hpp"
+
 namespace veld::sync {
 
 namespace {
@@ -700,6 +702,10 @@ struct CollectorServer::Impl {
     // test can hold jobs running for as long as it needs.
     bool holdExports = false;
 
+    // Wrong credentials per client address, and requests per credential (see ServerConfig).
+    std::unique_ptr<detail::FailureThrottle> throttle;
+    std::unique_ptr<detail::RateLimit> rate;
+
     std::mutex exportsMutex;
     std::map<std::string, std::shared_ptr<ExportTask>> exports;
     bool exportsClosed = false;  // the server is going away: no new export starts
@@ -741,6 +747,13 @@ struct CollectorServer::Impl {
     template <class Owner, class Check>
     std::optional<Owner> bearer(const httplib::Request& req, httplib::Response& res,
                                 const char* who, Check check) {
+        // An address that sent too many wrong credentials waits, whatever it sends now.
+        if (throttle) {
+            if (const std::int64_t wait = throttle->wait(req.remote_addr, now()); wait > 0) {
+                tooMany(res, wait, "too many wrong credentials from this address; try again later");
+                return std::nullopt;
+            }
+        }
         const std::string auth = req.get_header_value("Authorization");
         if (auth.rfind("Bearer ", 0) != 0) {
             fail(res, 401,
@@ -749,6 +762,11 @@ struct CollectorServer::Impl {
             return std::nullopt;
         }
         auto owner = check(std::string_view(auth).substr(7));
+        if (!owner && throttle &&
+            (owner.error().code == ErrorCode::WrongState ||
+             owner.error().code == ErrorCode::NotFound)) {
+            throttle->failed(req.remote_addr, now());
+        }
         if (!owner) {
             if (owner.error().code == ErrorCode::WrongState) {
                 fail(res, 403, std::string("this ") + who + " credential has been revoked");
@@ -759,7 +777,24 @@ struct CollectorServer::Impl {
             }
             return std::nullopt;
         }
+        if (rate) {
+            const std::string key = std::string(who) + ":" + keyText(owner.value());
+            if (const std::int64_t wait = rate->take(key, now()); wait > 0) {
+                tooMany(res, wait, "too many requests with this credential; slow down");
+                return std::nullopt;
+            }
+        }
         return std::move(owner.value());
+    }
+
+    static std::string keyText(const Uuid& id) { return id.toString(); }
+    static std::string keyText(const std::string& name) { return name; }
+
+    // 429 with the seconds to wait (at least one).
+    static void tooMany(httplib::Response& res, std::int64_t waitMs, const std::string& why) {
+        fail(res, 429, why);
+        res.set_header("Retry-After",
+                       std::to_string(std::max<std::int64_t>(1, (waitMs + 999) / 1000)));
     }
 
     std::optional<Uuid> device(const httplib::Request& req, httplib::Response& res) {
@@ -1393,6 +1428,17 @@ CollectorServer::CollectorServer(ServerConfig config, std::shared_ptr<CollectorS
     m_impl->config = std::move(config);
     m_impl->store = std::move(store);
     m_impl->now = nowMs ? std::move(nowMs) : systemNowMs;
+    if (m_impl->config.authFailures > 0) {
+        detail::FailureThrottle::Policy p;
+        p.freeFailures = m_impl->config.authFailures;
+        m_impl->throttle = std::make_unique<detail::FailureThrottle>(p);
+    }
+    if (m_impl->config.ratePerCredential > 0) {
+        detail::RateLimit::Policy p;
+        p.perSecond = m_impl->config.ratePerCredential;
+        p.burst = m_impl->config.ratePerCredential * 10.0;
+        m_impl->rate = std::make_unique<detail::RateLimit>(p);
+    }
     if (const char* n = std::getenv("VELD_FAULT_EXIT_AFTER_COMMITS"); n && *n) {
         m_impl->faultExitAfterCommits = std::strtol(n, nullptr, 10);
     }

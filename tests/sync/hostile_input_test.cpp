@@ -376,7 +376,8 @@ TEST_CASE("over HTTPS, a connection that never completes its handshake is cut of
 TEST_CASE("many devices connecting at the same moment are all answered") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    collector.start();
+    // The 200 devices share one credential here, which the per-credential limit would slow.
+    collector.start({"--rate-limit", "0"});
     auto device = test::openDevice(dir.file("device.veld"));
     const auto connection = test::enrolDevice(device, collector);
     const std::string request = test::postBytes(sync::kPullPath, sync::encodePullRequest({}),
@@ -462,4 +463,55 @@ TEST_CASE("idle keep-alive connections hold no worker, and --max-connections cap
               collector.port(),
               "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5000)
               .status == 200);
+}
+
+TEST_CASE("wrong credentials from one address are slowed down, and so is a credential in a loop") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start({"--auth-failures", "3", "--rate-limit", "2"});
+    auto device = test::openDevice(dir.file("device.veld"));
+    const auto connection = test::enrolDevice(device, collector);
+    auto other = test::openDevice(dir.file("other.veld"));
+    const auto otherConnection = test::enrolDevice(other, collector);
+    const auto pull = [&](const std::string& credential) {
+        return test::httpExchange(collector.port(),
+                                  test::postBytes(sync::kPullPath, sync::encodePullRequest({}),
+                                                  test::protocolHeaders(credential)));
+    };
+    std::string wrong = connection.credential;
+    wrong.back() = wrong.back() == '0' ? '1' : '0';
+
+    // Three wrong guesses are answered as such; then the address waits, even with a right
+    // credential, so guessing cannot go on.
+    for (int i = 0; i < 3; ++i)
+        CHECK(pull(wrong).status == 401);
+    const auto held = pull(connection.credential);
+    CHECK(held.status == 429);
+    CHECK(held.head.find("Retry-After: 1\r\n") != std::string::npos);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    CHECK(pull(connection.credential).status == 200);
+    // Each further wrong guess doubles the wait.
+    CHECK(pull(wrong).status == 401);
+    const auto longer = pull(connection.credential);
+    CHECK(longer.status == 429);
+    CHECK(longer.head.find("Retry-After: 2\r\n") != std::string::npos);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+
+    // One credential in a loop: 2 requests a second, in bursts of 20. Past the burst it is
+    // told to wait; another device's credential is not.
+    int refused = 0;
+    for (int i = 0; i < 40; ++i) {
+        const auto reply = pull(connection.credential);
+        if (reply.status == 429) {
+            ++refused;
+            CHECK(reply.head.find("Retry-After: ") != std::string::npos);
+        } else {
+            CHECK(reply.status == 200);
+        }
+    }
+    CHECK(refused >= 5);
+    CHECK(pull(otherConnection.credential).status == 200);
+    // The log names the refusals, never a credential.
+    CHECK(collector.log().find(connection.credential) == std::string::npos);
+    CHECK(collector.log().find(wrong) == std::string::npos);
 }

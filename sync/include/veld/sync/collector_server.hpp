@@ -22,6 +22,11 @@ struct ServerConfig {
     int threads = 8;                 // requests handled at once
     int maxConnections = 256;        // open connections (idle ones too); beyond, 503 and close
     bool logRequests = true;
+    /// Wrong credentials one client address may send within a minute before it must wait
+    /// (1 s, doubling with each further one, up to 15 minutes); 0: no limit.
+    int authFailures = 20;
+    /// Requests per second one credential may make (in bursts of ten times as many); 0: none.
+    int ratePerCredential = 50;
     /// Where exports started through the admin API are written until staff fetch them (made
     /// 0700 when missing; at start, the job folders an earlier run left in it are removed,
     /// anything else is left alone). Empty: exports through the admin API are refused.
