@@ -146,6 +146,7 @@ Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const ch
         const std::string said = "the collector answered " + std::to_string(status) + ": " + reason;
         if (status == 401 || status == 403) return makeError(ErrorCode::NotFound, said);
         if (status == 409) return makeError(ErrorCode::WrongState, said);
+        if (status == 429) return makeError(ErrorCode::Io, said);  // slowed down: try again later
         if (status >= 400 && status < 500) return makeError(ErrorCode::InvalidArgument, said);
         return makeError(ErrorCode::Io, said);  // 5xx: try again later
     }

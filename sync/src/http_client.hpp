@@ -28,8 +28,8 @@ class Http {
     CURL* m_curl = nullptr;
 };
 
-/// One POST of a message. Errors are Io (network, TLS, timeouts: try again later) or the
-/// collector's refusal (401/403: NotFound, 409: WrongState, other 4xx: InvalidArgument).
+/// One POST of a message. Errors are Io (network, TLS, timeouts, 429 and 5xx: try again later)
+/// or the collector's refusal (401/403: NotFound, 409: WrongState, other 4xx: InvalidArgument).
 /// The URL must pass checkUrl(); certificates are always verified. `answerType`, when given,
 /// receives the answer's Content-Type.
 Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const char* path,

@@ -488,6 +488,10 @@ TEST_CASE("wrong credentials from one address are slowed down, and so is a crede
     const auto held = pull(connection.credential);
     CHECK(held.status == 429);
     CHECK(held.head.find("Retry-After: 1\r\n") != std::string::npos);
+    // The device's own round meanwhile is a temporary failure: it tries again later.
+    auto round = sync::syncOnce(device, connection, {});
+    REQUIRE_FALSE(round);
+    CHECK(round.error().code == ErrorCode::Io);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     CHECK(pull(connection.credential).status == 200);
     // Each further wrong guess doubles the wait.
