@@ -13,6 +13,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <veld/sync/admin_client.hpp>
 #include <veld/sync/protocol.hpp>
 
 #include "support/sync_support.hpp"
@@ -518,4 +519,61 @@ TEST_CASE("wrong credentials from one address are slowed down, and so is a crede
     // The log names the refusals, never a credential.
     CHECK(collector.log().find(connection.credential) == std::string::npos);
     CHECK(collector.log().find(wrong) == std::string::npos);
+}
+
+TEST_CASE("the collector's log names requests and who made them, never answers or secrets") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    const auto forms = test::pilotFormFiles();
+    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
+    publish.insert(publish.end(), forms.begin(), forms.end());
+    REQUIRE(test::veldctl(publish).exitCode == 0);
+    collector.start({"--log"});
+    auto device = test::openDevice(dir.file("device.veld"));
+    RecordContent content = test::sampleContent(7, "ips_guidance");
+    const std::string marker = "Marker-answer-5b1e9d";
+    content.answers.push_back({"intake_remarks", marker});
+    auto made = device.finalizeNew(content);
+    REQUIRE(made);
+    const std::string code = collector.enrolCode();
+    auto enrolled = sync::enrol(device, collector.url(), code);
+    REQUIRE_MESSAGE(enrolled, enrolled.error().describe());
+    const auto connection = sync::loadConnection(device).value();
+    REQUIRE(sync::syncOnce(device, connection, {}));
+    // Staff read the record, comment on it and export its form through the admin API.
+    const std::string admin = test::addAdmin(collector, "anna");
+    sync::Connection staff;
+    staff.collector = collector.url();
+    staff.credential = admin;
+    sync::AdminClient console(staff);
+    REQUIRE(console.record(made->id));
+    sync::admin::ReviewRequest review;
+    review.recordId = made->id;
+    review.set = sync::ReviewState::HasIssues;
+    review.comment = "Comment-marker-77c2";
+    REQUIRE(console.review(review));
+    sync::admin::ExportRequest exportRequest;
+    exportRequest.formId = "ips_guidance";
+    auto job = console.startExport(exportRequest);
+    REQUIRE(job);
+    // A wrong credential too: refused requests are logged as well.
+    std::string wrong = connection.credential;
+    wrong.back() = wrong.back() == '0' ? '1' : '0';
+    CHECK(test::httpExchange(collector.port(),
+                             test::postBytes(sync::kPullPath, sync::encodePullRequest({}),
+                                             test::protocolHeaders(wrong)))
+              .status == 401);
+    (void)console.exportJob(job->job, true);
+
+    const std::string log = collector.log();
+    CHECK(log.find("POST /v1/push 200") != std::string::npos);  // the log is on
+    CHECK(log.find("admin:anna") != std::string::npos);
+    const std::string deviceSecret =
+        connection.credential.substr(connection.credential.find('.') + 1);
+    const std::string adminSecret = admin.substr(admin.rfind('.') + 1);
+    for (const std::string& secret : {connection.credential, deviceSecret, admin, adminSecret, code,
+                                      wrong, marker, std::string("Comment-marker-77c2")}) {
+        CHECK_MESSAGE(log.find(secret) == std::string::npos,
+                      "the log holds " << secret.size() << " secret bytes");
+    }
 }
