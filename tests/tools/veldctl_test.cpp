@@ -1,6 +1,7 @@
 // veldctl as a person uses it: the real binary, real store files, exit codes and output.
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -315,4 +316,44 @@ TEST_CASE("veldctl store demo installs the pilots' forms and a key, and its reco
     CHECK(none.exitCode == 1);
     CHECK(contains(none.err, "not-found"));
     CHECK(veldctl({"store", "demo", path, "--forms"}).exitCode == 2);
+}
+
+TEST_CASE("veldctl keys makes a key ring that only its passphrase opens, keeping old keys") {
+    test::TempDir dir;
+    const std::string ring = dir.file("project.keys");
+    const std::string phrase = dir.file("phrase");
+    const std::string wrongPhrase = dir.file("wrong");
+    std::ofstream(phrase) << "a long enough passphrase\n";
+    std::ofstream(wrongPhrase) << "not the passphrase at all\n";
+    auto made = veldctl({"keys", "new", ring, "--id", "k2025", "--passphrase-file", phrase});
+    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    CHECK(made.out.rfind("k2025:", 0) == 0);  // the public key, for the collector
+    auto second = veldctl({"keys", "new", ring, "--id", "k2026", "--passphrase-file", phrase});
+    REQUIRE(second.exitCode == 0);
+    CHECK(std::filesystem::status(ring).permissions() ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+    // The ring shows public keys only, and never the passphrase.
+    auto list = veldctl({"keys", "list", ring});
+    REQUIRE(list.exitCode == 0);
+    CHECK(contains(list.out, made.out.substr(0, made.out.size() - 1)));
+    CHECK(contains(list.out, "k2026"));
+    std::ifstream in(ring);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_FALSE(contains(text, "passphrase"));
+    // Both keys open with the passphrase; with another one, each says so and the exit is 1.
+    auto check = veldctl({"keys", "check", ring, "--passphrase-file", phrase});
+    CHECK(check.exitCode == 0);
+    CHECK(contains(check.out, "k2025  opens"));
+    CHECK(contains(check.out, "k2026  opens"));
+    auto wrong = veldctl({"keys", "check", ring, "--passphrase-file", wrongPhrase});
+    CHECK(wrong.exitCode == 1);
+    CHECK(contains(wrong.out, "wrong passphrase for project key k2025"));
+    CHECK_FALSE(contains(wrong.out + wrong.err, "not the passphrase"));
+    // An id is used once; a short passphrase is refused.
+    CHECK(veldctl({"keys", "new", ring, "--id", "k2026", "--passphrase-file", phrase}).exitCode ==
+          1);
+    std::ofstream(wrongPhrase) << "short\n";
+    CHECK(veldctl({"keys", "new", ring, "--id", "k2027", "--passphrase-file", wrongPhrase})
+              .exitCode == 1);
+    CHECK(veldctl({"keys", "list", dir.file("missing.keys")}).exitCode == 1);
 }

@@ -15,6 +15,7 @@ Commands:
   collector  set up the central collector: devices, enrolment, forms (veldctl collector --help)
   enrol    enrol a device store with a collector (veldctl enrol --help)
   sync     send a device's finalized records and fetch new forms (veldctl sync --help)
+  keys     the project key ring, kept by central staff (veldctl keys --help)
   export   a form's records at the collector as CSV, .sav or .dta (veldctl export --help)
 
 Options:
@@ -82,6 +83,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (command == "enrol") return enrolCommand(rest, out, err);
     if (command == "sync") return syncCommand(rest, out, err);
     if (command == "export") return exportCommand(rest, out, err);
+    if (command == "keys") return keysCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

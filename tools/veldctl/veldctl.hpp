@@ -24,6 +24,7 @@ int formCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 int enrolCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int syncCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int collectorCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int keysCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int exportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Small argument parser shared by the command groups: positional words and --name [value].

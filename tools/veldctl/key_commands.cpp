@@ -1,0 +1,197 @@
+// veldctl keys: the project key ring that central staff keep (never on devices). Each key's
+// private half is locked with a passphrase; the public half is what devices seal records to.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <veld/project_key.hpp>
+
+#include "veldctl/veldctl.hpp"
+
+namespace veld::veldctl {
+
+namespace {
+
+constexpr const char* kKeysUsage = R"(usage: veldctl keys SUBCOMMAND RING [options]
+
+The project key ring: a file of key pairs whose private halves are locked with a passphrase
+(Argon2id, then XSalsa20-Poly1305). Keep it, and its passphrase, with central staff only.
+
+Subcommands:
+  new RING --id ID     make a key pair and add it to RING (created, mode 0600, if missing);
+                       old keys stay, so records sealed with them still open
+  list RING            every key: id, when it was made, its public key (ID:HEX)
+  check RING           unlock every key with the passphrase; says which do not open
+
+The passphrase (at least 12 characters) is read from the file named by --passphrase-file, else
+from the environment variable VELD_KEY_PASSPHRASE, else asked for on the terminal. It is never
+printed or logged.
+)";
+
+int usage(std::ostream& err, const std::string& message) {
+    err << "veldctl keys: " << message << "\n(see veldctl keys --help)\n";
+    return kExitUsage;
+}
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The passphrase from a file, the environment or the terminal (without echo).
+std::optional<std::string> passphrase(const std::string& file, bool twice, std::ostream& err) {
+    std::string text;
+    if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in || !std::getline(in, text)) {
+            err << "veldctl keys: cannot read a passphrase from " << file << "\n";
+            return std::nullopt;
+        }
+        return text;
+    }
+    if (const char* env = std::getenv("VELD_KEY_PASSPHRASE"); env && *env) return std::string(env);
+    if (!isatty(STDIN_FILENO)) {
+        err << "veldctl keys: no passphrase (use --passphrase-file or VELD_KEY_PASSPHRASE)\n";
+        return std::nullopt;
+    }
+    auto ask = [](const char* prompt) {
+        std::fputs(prompt, stderr);
+        termios old{};
+        tcgetattr(STDIN_FILENO, &old);
+        termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+        std::string line;
+        std::getline(std::cin, line);
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        std::fputs("\n", stderr);
+        return line;
+    };
+    text = ask("passphrase: ");
+    if (twice && ask("again: ") != text) {
+        err << "veldctl keys: the two passphrases differ\n";
+        return std::nullopt;
+    }
+    return text;
+}
+
+Result<std::vector<projectkey::LockedKey>> readRing(const std::string& path, bool mayBeMissing) {
+    std::ifstream in(path);
+    if (!in) {
+        if (mayBeMissing) return std::vector<projectkey::LockedKey>{};
+        return makeError(ErrorCode::NotFound, "no key ring at " + path);
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return projectkey::parseRing(text.str());
+}
+
+// Writes the ring (0600) next to it first, then renames: a failure never leaves half a ring.
+Status writeRing(const std::string& path, const std::vector<projectkey::LockedKey>& ring) {
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return makeError(ErrorCode::Io, "cannot write " + tmp);
+    const std::string text = projectkey::formatRing(ring);
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written || !synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        return makeError(ErrorCode::Io, "cannot write " + path);
+    }
+    return {};
+}
+
+std::string when(std::int64_t ms) {
+    const auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+int keysCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    if (argv.empty()) {
+        err << kKeysUsage;
+        return kExitUsage;
+    }
+    const std::string sub = argv[0];
+    Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    if (sub == "--help" || sub == "-h" || args.flag("--help") || args.flag("-h")) {
+        out << kKeysUsage;
+        return kExitOk;
+    }
+    std::string id;
+    std::string passphraseFile;
+    args.option("--id", id);
+    args.option("--passphrase-file", passphraseFile);
+    if (!args.error.empty()) return usage(err, args.error);
+    if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
+    const auto pos = args.positionals();
+    if (pos.size() != 1) return usage(err, sub + " takes the key ring's file");
+    const std::string& path = pos[0];
+    auto ring = readRing(path, sub == "new");
+    if (!ring) {
+        err << "veldctl keys: " << ring.error().describe() << "\n";
+        return kExitFailure;
+    }
+    if (sub == "new") {
+        if (id.empty()) return usage(err, "new needs --id ID");
+        auto phrase = passphrase(passphraseFile, true, err);
+        if (!phrase) return kExitFailure;
+        for (const auto& k : ring.value()) {
+            if (k.publicKey.id == id) {
+                err << "veldctl keys: the ring has a key " << id << " already\n";
+                return kExitFailure;
+            }
+        }
+        auto key = projectkey::create(id, *phrase, nowMs());
+        if (!key) {
+            err << "veldctl keys: " << key.error().describe() << "\n";
+            return kExitFailure;
+        }
+        ring->push_back(key.value());
+        if (auto s = writeRing(path, ring.value()); !s) {
+            err << "veldctl keys: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << projectkey::formatPublicKey(key->publicKey) << "\n";
+        return kExitOk;
+    }
+    if (sub == "list") {
+        for (const auto& k : ring.value()) {
+            out << k.publicKey.id << "  made " << when(k.createdUtcMs) << "  "
+                << projectkey::formatPublicKey(k.publicKey) << "\n";
+        }
+        if (ring->empty()) out << "no keys in " << path << "\n";
+        return kExitOk;
+    }
+    if (sub == "check") {
+        auto phrase = passphrase(passphraseFile, false, err);
+        if (!phrase) return kExitFailure;
+        int failed = 0;
+        for (const auto& k : ring.value()) {
+            auto opened = projectkey::unlock(k, *phrase);
+            out << k.publicKey.id << "  " << (opened ? "opens" : opened.error().message) << "\n";
+            if (!opened) ++failed;
+        }
+        return failed == 0 ? kExitOk : kExitFailure;
+    }
+    return usage(err, "unknown subcommand " + sub);
+}
+
+}  // namespace veld::veldctl
