@@ -51,21 +51,6 @@ Subcommands (FILE is the collector's store):
 Each subcommand takes --help. Run the server with veld-collector --store FILE.
 )";
 
-std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::string when(std::int64_t ms) {
-    const auto t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string actor() {
     const char* user = getenv("USER");
     return std::string("veldctl:") + (user && *user ? user : "unknown");
@@ -145,11 +130,12 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         }
         for (const auto& d : devices.value()) {
             out << d.deviceId.toString() << "  " << (d.label.empty() ? "-" : d.label)
-                << "  enrolled " << when(d.enrolledUtcMs) << "  last contact "
-                << (d.lastContactUtcMs ? when(*d.lastContactUtcMs) : std::string("never"))
+                << "  enrolled " << utcTime(d.enrolledUtcMs) << "  last contact "
+                << (d.lastContactUtcMs ? utcTime(*d.lastContactUtcMs) : std::string("never"))
                 << "  received through " << d.receivedThrough << "  revisions " << d.revisions
                 << "  waiting " << (d.waiting ? std::to_string(*d.waiting) : std::string("-"))
-                << (d.revokedUtcMs ? "  REVOKED " + when(*d.revokedUtcMs) : std::string()) << "\n";
+                << (d.revokedUtcMs ? "  REVOKED " + utcTime(*d.revokedUtcMs) : std::string())
+                << "\n";
         }
         if (devices->empty()) out << "no devices enrolled yet\n";
         return kExitOk;
@@ -205,7 +191,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         for (const auto& e : entries.value()) {
-            out << when(e.utcMs) << "  " << e.actor << "  " << e.action << "  " << e.subject
+            out << utcTime(e.utcMs) << "  " << e.actor << "  " << e.action << "  " << e.subject
                 << (e.detail.empty() ? "" : "  " + e.detail) << "\n";
         }
         return kExitOk;
@@ -218,7 +204,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         }
         for (const auto& k : open.value()) {
             out << k.id << "  record " << k.recordId.toString() << "  A " << k.deviceA.toString()
-                << "  B " << k.deviceB.toString() << "  detected " << when(k.detectedUtcMs) << "\n";
+                << "  B " << k.deviceB.toString() << "  detected " << utcTime(k.detectedUtcMs)
+                << "\n";
         }
         return kExitOk;
     }
@@ -281,8 +268,9 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         for (const auto& a : list.value()) {
-            out << a.name << "  since " << when(a.createdUtcMs)
-                << (a.revokedUtcMs ? "  revoked " + when(*a.revokedUtcMs) : std::string()) << "\n";
+            out << a.name << "  since " << utcTime(a.createdUtcMs)
+                << (a.revokedUtcMs ? "  revoked " + utcTime(*a.revokedUtcMs) : std::string())
+                << "\n";
         }
         return kExitOk;
     }
@@ -355,7 +343,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         }
         out << "state " << sync::reviewStateName(review->state) << "\n";
         for (const auto& h : review->history) {
-            out << when(h.utcMs) << "  " << h.actor << "  " << sync::reviewStateName(h.state)
+            out << utcTime(h.utcMs) << "  " << h.actor << "  " << sync::reviewStateName(h.state)
                 << (h.comment.empty() ? "" : "  " + h.comment) << "\n";
         }
         return kExitOk;

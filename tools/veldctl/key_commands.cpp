@@ -43,12 +43,6 @@ int usage(std::ostream& err, const std::string& message) {
     return kExitUsage;
 }
 
-std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // The passphrase from a file, the environment or the terminal (without echo).
 std::optional<std::string> passphrase(const std::string& file, bool twice, std::ostream& err) {
     std::string text;
@@ -113,15 +107,6 @@ Status writeRing(const std::string& path, const std::vector<projectkey::LockedKe
     return {};
 }
 
-std::string when(std::int64_t ms) {
-    const auto t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 }  // namespace
 
 int keysCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -174,7 +159,7 @@ int keysCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     }
     if (sub == "list") {
         for (const auto& k : ring.value()) {
-            out << k.publicKey.id << "  made " << when(k.createdUtcMs) << "  "
+            out << k.publicKey.id << "  made " << utcTime(k.createdUtcMs) << "  "
                 << projectkey::formatPublicKey(k.publicKey) << "\n";
         }
         if (ring->empty()) out << "no keys in " << path << "\n";

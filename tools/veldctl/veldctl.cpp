@@ -1,6 +1,8 @@
 #include "veldctl/veldctl.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <ostream>
 
 namespace veld::veldctl {
@@ -60,6 +62,21 @@ std::string Args::unknownOption() const {
         if (a.rfind("--", 0) == 0) return a;
     }
     return {};
+}
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string utcTime(std::int64_t ms) {
+    const auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

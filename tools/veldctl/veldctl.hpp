@@ -5,6 +5,7 @@
 // answers are never printed: `store show` prints the shape of a record, not its values.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ int syncCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 int collectorCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int keysCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int exportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// The wall clock in ms since 1970, and a time as "2026-11-25T10:15:02Z" (UTC).
+std::int64_t nowMs();
+std::string utcTime(std::int64_t ms);
 
 /// Small argument parser shared by the command groups: positional words and --name [value].
 class Args {
