@@ -14,6 +14,7 @@
 
 #include <veld/form.hpp>
 #include <veld/hex.hpp>
+#include <veld/project_key.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
@@ -378,6 +379,9 @@ class SqliteCollector final : public CollectorStore {
         auto key = metaText("pseudonym_key");
         if (!key) return key.error();
         reply.pseudonymKey = key.value();
+        auto project = metaText("project_key");
+        if (!project) return project.error();
+        reply.projectKey = project.value();
         if (auto s = tx->commit(); !s) return s.error();
         return reply;
     }
@@ -587,6 +591,9 @@ class SqliteCollector final : public CollectorStore {
             reply.forms.push_back(std::move(f));
         }
         st.value().reset();
+        auto project = metaText("project_key");
+        if (!project) return project.error();
+        reply.projectKey = project.value();
         auto up = m_db.prepare("UPDATE devices SET last_contact_utc_ms = ? WHERE device_id = ?");
         if (!up) return up.error();
         up->bind(1, nowMs).bindBlob(2, idBytes(deviceId));
@@ -1474,6 +1481,28 @@ class SqliteCollector final : public CollectorStore {
         if (auto s = up.run(); !s) return s.error();
         reply.receivedThrough = through;
         return reply;
+    }
+
+    Result<std::string> projectKey() override {
+        std::lock_guard lock(m_mutex);
+        return metaText("project_key");
+    }
+
+    Status setProjectKey(const std::string& key, std::int64_t nowMs,
+                         const std::string& actor) override {
+        auto parsed = projectkey::parsePublicKey(key);
+        if (!parsed) return parsed.error();
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto st = m_db.prepare(
+            "INSERT INTO meta (key, value) VALUES ('project_key', ?) ON CONFLICT (key) DO UPDATE "
+            "SET value = excluded.value");
+        if (!st) return st.error();
+        st->bind(1, key);
+        if (auto s = st->run(); !s) return s;
+        if (auto s = auditLocked(nowMs, actor, "project-key", parsed->id, key); !s) return s;
+        return tx->commit();
     }
 
     Result<std::string> metaText(const char* key) {

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include <veld/fb/sync_generated.h>
+#include <veld/project_key.hpp>
 #include <veld/sync/protocol.hpp>
 
 namespace veld::sync {
@@ -171,7 +172,8 @@ std::vector<std::uint8_t> encodeEnrolResponse(const EnrolReply& reply) {
     auto key = reply.projectPublicKey.empty() ? 0 : b.CreateVector(reply.projectPublicKey);
     auto id = b.CreateString(reply.collectorId);
     auto pseudonym = reply.pseudonymKey.empty() ? 0 : b.CreateString(reply.pseudonymKey);
-    auto resp = fb::CreateEnrolResponse(b, credential, key, id, pseudonym);
+    auto project = reply.projectKey.empty() ? 0 : b.CreateString(reply.projectKey);
+    auto resp = fb::CreateEnrolResponse(b, credential, key, id, pseudonym, project);
     return finish(b, fb::CreateEnvelope(b, fb::Message::EnrolResponse, resp.Union()));
 }
 
@@ -188,6 +190,9 @@ Result<EnrolReply> decodeEnrolResponse(std::span<const std::uint8_t> body) {
     }
     if (resp->collector_id()) out.collectorId = resp->collector_id()->str();
     if (resp->pseudonym_key()) out.pseudonymKey = resp->pseudonym_key()->str();
+    if (resp->project_key()) out.projectKey = resp->project_key()->str();
+    if (!out.projectKey.empty() && !projectkey::parsePublicKey(out.projectKey))
+        return malformed("the project key is not KEYID:HEX");
     return out;
 }
 
@@ -212,7 +217,8 @@ std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
         forms.push_back(fb::CreatePublishedForm(b, f.seq, b.CreateVector(f.binary)));
     }
     auto vec = b.CreateVector(forms);
-    auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more);
+    auto project = reply.projectKey.empty() ? 0 : b.CreateString(reply.projectKey);
+    auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
 }
 
@@ -224,6 +230,9 @@ Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
     PullReply out;
     out.formCursor = resp->form_cursor();
     out.more = resp->more();
+    if (resp->project_key()) out.projectKey = resp->project_key()->str();
+    if (!out.projectKey.empty() && !projectkey::parsePublicKey(out.projectKey))
+        return malformed("the project key is not KEYID:HEX");
     if (resp->forms()) {
         for (const auto* f : *resp->forms()) {
             PublishedForm form;

@@ -100,6 +100,9 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
         }
         if (auto s = store.setSetting("pseudonym.key", reply->pseudonymKey); !s) return s.error();
     }
+    if (!reply->projectKey.empty()) {
+        if (auto s = store.setSetting(kProjectKeySetting, reply->projectKey); !s) return s.error();
+    }
     if (auto s = batch->commit(); !s) return s.error();
     return reply;
 }
@@ -206,6 +209,12 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
                 if (store.installForm(f.binary)) ++p.formsReceived;
             }
             cursor = reply->formCursor;
+            // A new project key (staff rotated it): records finalized from now on use it.
+            if (!reply->projectKey.empty() &&
+                reply->projectKey != settingOr(store, kProjectKeySetting)) {
+                if (auto s = store.setSetting(kProjectKeySetting, reply->projectKey); !s)
+                    return s.error();
+            }
             if (auto s = store.setSetting("sync.form_cursor", std::to_string(cursor)); !s)
                 return s.error();
             if (!reply->more) break;

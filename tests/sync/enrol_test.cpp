@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <doctest/doctest.h>
@@ -369,4 +370,57 @@ TEST_CASE("a device store restored from a backup cannot have its new records tak
         REQUIRE(mine);
         CHECK(mine->meta.status == RecordStatus::Finalized);
     }
+}
+
+TEST_CASE(
+    "the project's public key reaches devices at enrolment, and a new one at their next pull") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    const std::string ring = dir.file("project.keys");
+    const std::string phrase = dir.file("phrase");
+    std::ofstream(phrase) << "a long enough passphrase\n";
+    const auto first =
+        test::veldctl({"keys", "new", ring, "--id", "k2025", "--passphrase-file", phrase});
+    REQUIRE_MESSAGE(first.exitCode == 0, first.err);
+    const std::string firstKey = first.out.substr(0, first.out.find('\n'));
+    auto setting = [](Store& store) {
+        auto v = store.setting(sync::kProjectKeySetting);
+        REQUIRE(v);
+        return v->value_or("");
+    };
+
+    // Before staff choose a key, devices get none.
+    auto early = test::openDevice(dir.file("early.veld"));
+    const auto earlyConnection = test::enrolDevice(early, collector);
+    CHECK(setting(early).empty());
+
+    const auto used = test::veldctl({"collector", "use-key", collector.storePath(), ring});
+    REQUIRE_MESSAGE(used.exitCode == 0, used.err);
+    auto device = test::openDevice(dir.file("device.veld"));
+    const auto connection = test::enrolDevice(device, collector);
+    CHECK(setting(device) == firstKey);
+    // A device enrolled earlier gets it with its next pull.
+    REQUIRE(sync::syncOnce(early, earlyConnection, {}));
+    CHECK(setting(early) == firstKey);
+
+    // Staff rotate: a new key in the ring, handed out from then on; the old one stays in the ring.
+    const auto second =
+        test::veldctl({"keys", "new", ring, "--id", "k2026", "--passphrase-file", phrase});
+    REQUIRE(second.exitCode == 0);
+    const std::string secondKey = second.out.substr(0, second.out.find('\n'));
+    REQUIRE(test::veldctl({"collector", "use-key", collector.storePath(), ring}).exitCode == 0);
+    REQUIRE(sync::syncOnce(device, connection, {}));
+    CHECK(setting(device) == secondKey);
+    CHECK(test::veldctl({"keys", "list", ring}).out.find(firstKey) != std::string::npos);
+    // Choosing a key by id, and an unknown id refused.
+    REQUIRE(test::veldctl({"collector", "use-key", collector.storePath(), ring, "--id", "k2025"})
+                .exitCode == 0);
+    REQUIRE(sync::syncOnce(device, connection, {}));
+    CHECK(setting(device) == firstKey);
+    CHECK(test::veldctl({"collector", "use-key", collector.storePath(), ring, "--id", "k9"})
+              .exitCode == 1);
+    // The change is audited.
+    const auto audit = test::veldctl({"collector", "audit", collector.storePath()});
+    CHECK(audit.out.find("project-key") != std::string::npos);
 }

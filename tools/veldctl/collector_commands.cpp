@@ -42,6 +42,8 @@ Subcommands (FILE is the collector's store):
                                  once; a new one for an existing NAME replaces the old)
   admin-revoke FILE NAME         refuse that staff member's credential from now on
   admins FILE                    staff with a console credential
+  use-key FILE RING [--id ID]    hand devices the public half of the ring's newest key (or ID)
+                                 to seal records to: at enrolment, and at their next pull
   demo-conflict FILE             for trying the console: a second demo device edits one record
                                  without seeing the current revision, making a conflict
   review FILE RECORD-ID [STATE] [--comment TEXT]
@@ -91,6 +93,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     args.option("--comment", comment);
     std::string fromB;
     args.option("--from-b", fromB);
+    std::string keyId;
+    args.option("--id", keyId);
     if (!args.error.empty()) return usage(err, args.error);
     if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
     const auto pos = args.positionals();
@@ -310,6 +314,20 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << "decided\n";
+        return kExitOk;
+    }
+    if (sub == "use-key") {
+        if (pos.size() != 2) return usage(err, "use-key takes FILE RING");
+        auto key = ringPublicKey(pos[1], keyId);
+        if (!key) {
+            err << "veldctl collector: " << key.error().describe() << "\n";
+            return kExitFailure;
+        }
+        if (auto s = c.setProjectKey(key.value(), nowMs(), actor()); !s) {
+            err << "veldctl collector: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "devices now seal to " << key.value() << "\n";
         return kExitOk;
     }
     if (sub == "demo-conflict") {

@@ -109,6 +109,17 @@ Status writeRing(const std::string& path, const std::vector<projectkey::LockedKe
 
 }  // namespace
 
+Result<std::string> ringPublicKey(const std::string& ringPath, const std::string& id) {
+    auto ring = readRing(ringPath, false);
+    if (!ring) return ring.error();
+    if (ring->empty()) return makeError(ErrorCode::NotFound, "no keys in " + ringPath);
+    if (id.empty()) return projectkey::formatPublicKey(ring->back().publicKey);
+    for (const auto& k : ring.value()) {
+        if (k.publicKey.id == id) return projectkey::formatPublicKey(k.publicKey);
+    }
+    return makeError(ErrorCode::NotFound, "no key " + id + " in " + ringPath);
+}
+
 int keysCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
     if (argv.empty()) {
         err << kKeysUsage;

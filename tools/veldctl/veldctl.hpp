@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <veld/result.hpp>
+
 namespace veld::veldctl {
 
 inline constexpr int kExitOk = 0;
@@ -27,6 +29,10 @@ int syncCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 int collectorCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int keysCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int exportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// The public key ("KEYID:HEX") of key `id` in a project key ring, or of its newest key when
+/// `id` is empty. No passphrase is needed: public halves are in the clear.
+Result<std::string> ringPublicKey(const std::string& ringPath, const std::string& id);
 
 /// The wall clock in ms since 1970, and a time as "2026-11-25T10:15:02Z" (UTC).
 std::int64_t nowMs();

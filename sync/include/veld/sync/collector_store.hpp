@@ -238,6 +238,11 @@ class CollectorStore {
     /// through the admin API). Never put answers or secrets in it.
     virtual Status appendAudit(const AuditEntry& entry) = 0;
     virtual Result<std::string> collectorId() = 0;
+    /// The project's public key ("KEYID:HEX") that devices seal records to: handed out at
+    /// enrolment and with every pull. Empty until set.
+    virtual Result<std::string> projectKey() = 0;
+    virtual Status setProjectKey(const std::string& key, std::int64_t nowMs,
+                                 const std::string& actor) = 0;
 
     // --- review by central staff ---
     /// Sets a record's review state with a comment (kept in its history, and in the audit log

@@ -74,6 +74,7 @@ struct EnrolReply {
     std::vector<std::uint8_t> projectPublicKey;
     std::string collectorId;
     std::string pseudonymKey;  // secret: never logged
+    std::string projectKey;    // "KEYID:HEX" public key; empty when the project has none yet
 };
 std::vector<std::uint8_t> encodeEnrolRequest(const EnrolRequest& request);
 Result<EnrolRequest> decodeEnrolRequest(std::span<const std::uint8_t> body);
@@ -92,6 +93,7 @@ struct PullReply {
     std::vector<PublishedForm> forms;
     std::uint64_t formCursor = 0;
     bool more = false;
+    std::string projectKey;  // "KEYID:HEX": the key new records are sealed to; may be empty
 };
 std::vector<std::uint8_t> encodePullRequest(const PullRequest& request);
 Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body);

@@ -28,6 +28,9 @@ struct Connection {
     long timeoutSeconds = 60;  // a whole request, including the transfer
 };
 
+/// The device setting holding the project's public key ("KEYID:HEX"), from the collector.
+inline constexpr const char* kProjectKeySetting = "project.key";
+
 /// Reads the connection from a device store's settings; NotFound when the device is not enrolled.
 Result<Connection> loadConnection(Store& store);
 
