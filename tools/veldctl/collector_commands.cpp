@@ -1,8 +1,11 @@
 // veldctl collector: set up and run the central collector's store: devices, enrolment codes,
 // revocation and published forms. It opens the collector's file directly, on the collector's
 // machine; every change is written to the collector's audit log.
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <ostream>
 
@@ -12,6 +15,7 @@
 #include <veld/sync/collector_store.hpp>
 
 #include "veldctl/demo.hpp"
+#include "veldctl/tls_cert.hpp"
 #include "veldctl/veldctl.hpp"
 
 namespace veld::veldctl {
@@ -42,6 +46,10 @@ Subcommands (FILE is the collector's store):
                                  once; a new one for an existing NAME replaces the old)
   admin-revoke FILE NAME         refuse that staff member's credential from now on
   admins FILE                    staff with a console credential
+  tls-selfsigned DIR [--host NAME,...] [--days N]
+                                 write DIR/cert.pem and DIR/key.pem (0600): a self-signed
+                                 certificate for NAMEs (default localhost,127.0.0.1; 365 days);
+                                 serve with --tls-cert/--tls-key, enrol devices with --ca
   use-key FILE RING [--id ID]    hand devices the public half of the ring's newest key (or ID)
                                  to seal records to: at enrolment, and at their next pull
   demo-conflict FILE             for trying the console: a second demo device edits one record
@@ -95,12 +103,38 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     args.option("--from-b", fromB);
     std::string keyId;
     args.option("--id", keyId);
+    std::string hosts = "localhost,127.0.0.1";
+    args.option("--host", hosts);
+    std::string days = "365";
+    args.option("--days", days);
     if (!args.error.empty()) return usage(err, args.error);
     if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
     const auto pos = args.positionals();
     if (pos.empty()) return usage(err, sub + " needs the collector's FILE");
     const std::string& file = pos[0];
 
+    if (sub == "tls-selfsigned") {
+        if (pos.size() != 1) return usage(err, "tls-selfsigned takes DIR");
+        std::vector<std::string> names;
+        for (std::size_t start = 0; start <= hosts.size();) {
+            const auto comma = std::min(hosts.find(',', start), hosts.size());
+            if (comma > start) names.push_back(hosts.substr(start, comma - start));
+            start = comma + 1;
+        }
+        const int validDays = std::atoi(days.c_str());
+        if (names.empty() || validDays < 1 || validDays > 3650)
+            return usage(err, "--host takes names, --days 1 to 3650");
+        std::error_code ec;
+        std::filesystem::create_directories(file, ec);
+        const std::string cert = file + "/cert.pem";
+        const std::string key = file + "/key.pem";
+        if (auto s = writeSelfSignedCertificate(cert, key, names, validDays); !s) {
+            err << "veldctl collector: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << cert << "\n" << key << "\n";
+        return kExitOk;
+    }
     if (sub == "init") {
         if (pos.size() != 1) return usage(err, "init takes FILE");
         if (access(file.c_str(), F_OK) == 0) {
