@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -18,6 +19,8 @@
 #include "i18n.hpp"
 #include "pin.hpp"
 #include "screens/samples.hpp"
+#include "support/proxy.hpp"
+#include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 #include "text.hpp"
 #include "ui_driver.hpp"
@@ -325,6 +328,69 @@ TEST_CASE(
     CHECK(ui.app().fill.viewing);
     CHECK(ui.ids("q.").empty());
     CHECK(ui.showsText("voortgang besproken"));
+}
+
+TEST_CASE("client: a BSN typed in a form is in no file of the device, nothing sent and no log") {
+    veld::test::TempDir dir;
+    veld::test::CollectorProcess collector(dir.file("collector.db"));
+    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
+    for (const auto& f : veld::test::pilotFormFiles())
+        publish.push_back(f);
+    REQUIRE(veld::test::veldctl(publish).exitCode == 0);
+    collector.start({"--log"});
+    const std::string path = pilotStore(dir);
+    const std::string bsn = "111222333";  // what answerPage types into pseudonym questions
+    {
+        UiDriver ui(path);
+        ui.click("home.new.ips_guidance");
+        fillAndFinalize(ui, "gesprek gevoerd");
+        REQUIRE(ui.app().screen == Screen::Home);
+    }
+    auto finalized = recordsOf(path, "ips_guidance", RecordStatus::Finalized);
+    REQUIRE(finalized.size() == 1);
+    std::string digest;
+    for (const auto& a : finalized[0].record.content.answers) {
+        if (const auto* p = std::get_if<PseudonymAnswer>(&a.value))
+            digest.assign(p->digest.begin(), p->digest.end());
+    }
+    REQUIRE(digest.size() == 32);
+
+    // Sent uncompressed through a proxy that keeps every byte that goes up.
+    veld::test::CuttingProxy proxy(collector.port(), 1, 0.0);
+    {
+        auto store = Store::open(path);
+        REQUIRE(store);
+        auto enrolled =
+            sync::enrol(store.value(), "http://127.0.0.1:" + std::to_string(proxy.port()),
+                        collector.enrolCode());
+        REQUIRE_MESSAGE(enrolled, enrolled.error().describe());
+        sync::SyncOptions plain;
+        plain.compress = false;
+        auto round =
+            sync::syncOnce(store.value(), sync::loadConnection(store.value()).value(), plain);
+        REQUIRE_MESSAGE(round, round.error().describe());
+        CHECK(round->recordsSent == 1);
+    }
+    const std::string wire = proxy.sentUp();
+    CHECK(wire.find(digest) != std::string::npos);  // the record went up, with its pseudonym
+    // The number, in plain bytes or as UTF-16, is nowhere: not on the wire, not in the device's
+    // files (store, WAL, journal), not in the collector's files or its log.
+    std::u16string wide(bsn.begin(), bsn.end());
+    const std::string utf16(reinterpret_cast<const char*>(wide.data()), wide.size() * 2);
+    std::vector<std::pair<std::string, std::string>> places{
+        {"the wire", wire}, {"the collector's log", collector.log()}};
+    for (const auto& file : std::filesystem::directory_iterator(dir.path())) {
+        if (!file.is_regular_file()) continue;
+        std::ifstream in(file.path(), std::ios::binary);
+        places.emplace_back(file.path().filename().string(),
+                            std::string((std::istreambuf_iterator<char>(in)), {}));
+    }
+    CHECK(places.size() >= 4);
+    for (const auto& [where, bytes] : places) {
+        CAPTURE(where);
+        CHECK(bytes.find(bsn) == std::string::npos);
+        CHECK(bytes.find(utf16) == std::string::npos);
+    }
 }
 
 TEST_CASE("client: deleting a draft asks first, and cancel keeps it") {
