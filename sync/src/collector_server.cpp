@@ -1281,6 +1281,15 @@ struct CollectorServer::Impl {
     }
 
     void enrol(const httplib::Request& req, httplib::Response& res) {
+        // Enrolment codes are guessed no faster than credentials.
+        if (throttle) {
+            if (const std::int64_t wait = throttle->wait(req.remote_addr, now()); wait > 0) {
+                tooMany(res, wait,
+                        "too many wrong codes or credentials from this address; try "
+                        "again later");
+                return log(req, res.status, {}, req.body.size());
+            }
+        }
         auto raw = body(req, res);
         if (!raw) return log(req, res.status, {}, req.body.size());
         auto request =
@@ -1294,6 +1303,11 @@ struct CollectorServer::Impl {
             return log(req, res.status, {}, req.body.size());
         }
         auto result = store->enrol(request.value(), now());
+        if (!result && throttle &&
+            (result.error().code == ErrorCode::NotFound ||
+             result.error().code == ErrorCode::WrongState)) {
+            throttle->failed(req.remote_addr, now());
+        }
         if (!result) {
             fail(res, statusFor(result.error()), result.error().message);
             return log(req, res.status, request->deviceId.toString(), req.body.size());

@@ -9,11 +9,11 @@
 
 namespace veld::sync::detail {
 
-/// Slows down the guessing of credentials. Wrong credentials are counted per client address;
-/// once an address has had `freeFailures` within `windowMs`, it must wait before its next
-/// request of any kind with a credential, and each further wrong one doubles the wait (up to
-/// `maxLockoutMs`). Credentials are 256-bit secrets, so this is defence in depth: it also keeps a
-/// scanner from filling the log.
+/// Slows down the guessing of credentials and enrolment codes. Wrong ones are counted per client
+/// address; once an address has had `freeFailures` within `windowMs`, it must wait before its
+/// next request with a credential or a code, and each further wrong one doubles the wait (up to
+/// `maxLockoutMs`). Credentials are 256-bit secrets, so this is defence in depth: it also keeps
+/// a scanner from filling the log.
 class FailureThrottle {
   public:
     struct Policy {

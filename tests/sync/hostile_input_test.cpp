@@ -516,6 +516,14 @@ TEST_CASE("wrong credentials from one address are slowed down, and so is a crede
     }
     CHECK(refused >= 5);
     CHECK(pull(otherConnection.credential).status == 200);
+    // Wrong enrolment codes count like wrong credentials: after one more, enrolling waits too,
+    // even with a good code.
+    auto late = test::openDevice(dir.file("late.veld"));
+    CHECK_FALSE(sync::enrol(late, collector.url(), "AAAA-BBBB-CCCC"));
+    auto held2 = sync::enrol(late, collector.url(), collector.enrolCode());
+    REQUIRE_FALSE(held2);
+    CHECK(held2.error().code == ErrorCode::Io);
+    CHECK(held2.error().message.find("429") != std::string::npos);
     // The log names the refusals, never a credential.
     CHECK(collector.log().find(connection.credential) == std::string::npos);
     CHECK(collector.log().find(wrong) == std::string::npos);
