@@ -144,8 +144,10 @@ class CollectorProcess {
         const std::string portFile = dir + "/collector.port";
         const std::string logFile = dir + "/collector.log";
         std::filesystem::remove(portFile);
-        std::vector<std::string> argv{program, "--store",     store,    "--port",
-                                      "0",     "--port-file", portFile, "--quiet"};
+        // Capacity is measured, not the per-credential limit: a benchmark client sends one
+        // record per request far faster than any device would.
+        std::vector<std::string> argv{program,  "--store",      store, "--port", "0", "--port-file",
+                                      portFile, "--rate-limit", "0",   "--quiet"};
         std::vector<char*> args;
         for (auto& a : argv)
             args.push_back(a.data());
