@@ -333,10 +333,7 @@ TEST_CASE(
 TEST_CASE("client: a BSN typed in a form is in no file of the device, nothing sent and no log") {
     veld::test::TempDir dir;
     veld::test::CollectorProcess collector(dir.file("collector.db"));
-    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
-    for (const auto& f : veld::test::pilotFormFiles())
-        publish.push_back(f);
-    REQUIRE(veld::test::veldctl(publish).exitCode == 0);
+    veld::test::publishPilotForms(collector);
     collector.start({"--log"});
     const std::string path = pilotStore(dir);
     const std::string bsn = "111222333";  // what answerPage types into pseudonym questions

@@ -474,11 +474,7 @@ TEST_CASE("veld-console shows a conflict side by side in a real window, against 
     // A collector with the pilots' forms, one demo device's records, and a conflict made by a
     // second demo device; a staff member's credential in a file only the user can read.
     veld::test::CollectorProcess collector(tempDir().file("console-collector.db"));
-    std::vector<std::string> publish{veld::test::binary("veldctl"), "collector", "publish",
-                                     collector.storePath()};
-    for (const auto& f : veld::test::pilotFormFiles())
-        publish.push_back(f);
-    REQUIRE(run(publish).exitCode == 0);
+    veld::test::publishPilotForms(collector);
     collector.start();
     const std::string device = demoStore("console-device");
     const std::string ctl = veld::test::binary("veldctl");

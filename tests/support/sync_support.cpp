@@ -185,6 +185,15 @@ sync::Connection enrolDevice(Store& store, const CollectorProcess& collector) {
     return connection.value();
 }
 
+void publishPilotForms(const CollectorProcess& collector) {
+    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
+    for (const auto& f : pilotFormFiles())
+        publish.push_back(f);
+    const auto done = veldctl(publish);
+    if (done.exitCode != 0)
+        throw std::runtime_error("publishing the pilot forms failed: " + done.err);
+}
+
 std::string addAdmin(const CollectorProcess& collector, const std::string& name) {
     const auto made = veldctl({"collector", "admin-add", collector.storePath(), name});
     if (made.exitCode != 0) throw std::runtime_error("admin-add failed: " + made.err);

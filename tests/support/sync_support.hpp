@@ -69,6 +69,9 @@ class CollectorProcess {
     std::unique_ptr<ChildProcess> m_process;
 };
 
+/// Publishes every pilot form at the collector (veldctl collector publish); throws on failure.
+void publishPilotForms(const CollectorProcess& collector);
+
 /// Opens (creating) a device store, optionally on a given clock.
 Store openDevice(const std::string& path, const Clock* clock = nullptr);
 

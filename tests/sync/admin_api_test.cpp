@@ -46,15 +46,6 @@ sync::AdminClient console(const test::CollectorProcess& collector, const std::st
     return sync::AdminClient(c);
 }
 
-// Publishes the pilots' forms at the collector.
-void publishPilotForms(const test::CollectorProcess& collector) {
-    const auto forms = test::pilotFormFiles();
-    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
-    publish.insert(publish.end(), forms.begin(), forms.end());
-    const auto done = test::veldctl(publish);
-    REQUIRE_MESSAGE(done.exitCode == 0, done.err);
-}
-
 // Polls a job until it is no longer running (a minute at most).
 sync::admin::ExportJob waitForJob(sync::AdminClient& client, const std::string& job) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -394,7 +385,7 @@ TEST_CASE(
     "API") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    publishPilotForms(collector);
+    test::publishPilotForms(collector);
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");
     auto first = test::openDevice(dir.file("first.veld"));
@@ -504,7 +495,7 @@ TEST_CASE(
     "veldctl writes it") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    publishPilotForms(collector);
+    test::publishPilotForms(collector);
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");
     const std::string bram = test::addAdmin(collector, "bram");
@@ -638,7 +629,7 @@ TEST_CASE(
     "collector ends them and leaves no files") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    publishPilotForms(collector);
+    test::publishPilotForms(collector);
     // Left by an earlier run: job folders are removed at start, anything else is not touched.
     const std::string exports = collector.storePath() + ".exports";
     const std::string leftover = exports + "/" + std::string(32, '0');
@@ -748,7 +739,7 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
 TEST_CASE("a collector started with an empty --export-dir refuses exports clearly") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    publishPilotForms(collector);
+    test::publishPilotForms(collector);
     collector.start({"--export-dir", ""});
     const std::string anna = test::addAdmin(collector, "anna");
     const auto refused = call(collector, sync::admin::kExportPath,

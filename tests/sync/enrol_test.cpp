@@ -97,10 +97,7 @@ TEST_CASE("after enrolment a device's records reach the collector and published 
     test::CollectorProcess collector(dir.file("collector.db"));
     const auto forms = test::pilotFormFiles();
     REQUIRE(forms.size() >= 8);
-    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
-    publish.insert(publish.end(), forms.begin(), forms.end());
-    const auto published = test::veldctl(publish);
-    REQUIRE_MESSAGE(published.exitCode == 0, published.err);
+    test::publishPilotForms(collector);
     collector.start();
 
     auto device = test::openDevice(dir.file("device.veld"));

@@ -171,10 +171,7 @@ void checkRow(const std::map<std::string, std::string>& row,
 TEST_CASE("exports read back by Python's csv module and by readstat hold every answer entered") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    const auto forms = test::pilotFormFiles();
-    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
-    publish.insert(publish.end(), forms.begin(), forms.end());
-    REQUIRE(test::veldctl(publish).exitCode == 0);
+    test::publishPilotForms(collector);
     collector.start();
 
     // Three devices fill in the pilots' forms through form sessions and send them.

@@ -532,10 +532,7 @@ TEST_CASE("wrong credentials from one address are slowed down, and so is a crede
 TEST_CASE("the collector's log names requests and who made them, never answers or secrets") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
-    const auto forms = test::pilotFormFiles();
-    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
-    publish.insert(publish.end(), forms.begin(), forms.end());
-    REQUIRE(test::veldctl(publish).exitCode == 0);
+    test::publishPilotForms(collector);
     collector.start({"--log"});
     auto device = test::openDevice(dir.file("device.veld"));
     RecordContent content = test::sampleContent(7, "ips_guidance");

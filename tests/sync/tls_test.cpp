@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -38,6 +39,17 @@ std::string enrolCode(const std::string& collector) {
     return r.out.substr(0, r.out.find('\n'));
 }
 
+// A new collector store at `collector`, served over HTTPS with this certificate.
+std::unique_ptr<test::ChildProcess> serveHttps(const std::string& collector,
+                                               const std::string& cert, const std::string& key,
+                                               const std::string& portFile) {
+    REQUIRE(test::runProcess({test::binary("veldctl"), "collector", "init", collector}).exitCode ==
+            0);
+    return std::make_unique<test::ChildProcess>(std::vector<std::string>{
+        test::binary("veld-collector"), "--store", collector, "--port", "0", "--port-file",
+        portFile, "--tls-cert", cert, "--tls-key", key, "--quiet"});
+}
+
 }  // namespace
 
 TEST_CASE("sync over HTTPS verifies the collector's certificate") {
@@ -50,11 +62,7 @@ TEST_CASE("sync over HTTPS verifies the collector's certificate") {
                                         "-out", cert});
     REQUIRE_MESSAGE(made.exitCode == 0, made.err);
     const std::string collector = dir.file("collector.db");
-    REQUIRE(test::runProcess({test::binary("veldctl"), "collector", "init", collector}).exitCode ==
-            0);
-    test::ChildProcess server({test::binary("veld-collector"), "--store", collector, "--port", "0",
-                               "--port-file", dir.file("port"), "--tls-cert", cert, "--tls-key",
-                               key, "--quiet"});
+    auto server = serveHttps(collector, cert, key, dir.file("port"));
     const std::string port = waitForPort(dir.file("port"));
     REQUIRE(!port.empty());
     const std::string url = "https://127.0.0.1:" + port;
@@ -85,8 +93,8 @@ TEST_CASE("sync over HTTPS verifies the collector's certificate") {
         REQUIRE(c);
         CHECK(c.value()->stats()->records == 1);
     }
-    server.kill(SIGTERM);
-    CHECK(server.wait().exitCode == 0);
+    server->kill(SIGTERM);
+    CHECK(server->wait().exitCode == 0);
 }
 
 TEST_CASE("veldctl makes a self-signed certificate the collector serves and devices trust") {
@@ -106,11 +114,7 @@ TEST_CASE("veldctl makes a self-signed certificate the collector serves and devi
     CHECK(shown.out.find("IP Address:127.0.0.1") != std::string::npos);
 
     const std::string collector = dir.file("collector.db");
-    REQUIRE(test::runProcess({test::binary("veldctl"), "collector", "init", collector}).exitCode ==
-            0);
-    test::ChildProcess server({test::binary("veld-collector"), "--store", collector, "--port", "0",
-                               "--port-file", dir.file("port"), "--tls-cert", cert, "--tls-key",
-                               key, "--quiet"});
+    auto server = serveHttps(collector, cert, key, dir.file("port"));
     const std::string port = waitForPort(dir.file("port"));
     REQUIRE(!port.empty());
     auto store = Store::open(dir.file("device.veld"), {.mode = sql::OpenMode::ReadWriteCreate});
@@ -128,8 +132,8 @@ TEST_CASE("veldctl makes a self-signed certificate the collector serves and devi
     sync::Connection byAddress = sync::loadConnection(store.value()).value();
     byAddress.collector = "https://127.0.0.1:" + port;
     CHECK(sync::syncOnce(store.value(), byAddress, {}));
-    server.kill(SIGTERM);
-    CHECK(server.wait().exitCode == 0);
+    server->kill(SIGTERM);
+    CHECK(server->wait().exitCode == 0);
 }
 
 TEST_CASE("plain HTTP is only for this machine unless development mode allows it") {

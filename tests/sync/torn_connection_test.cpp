@@ -29,9 +29,7 @@ TEST_CASE("connections torn at random points lose and double nothing") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     const auto forms = test::pilotFormFiles();
-    std::vector<std::string> publish{"collector", "publish", collector.storePath()};
-    publish.insert(publish.end(), forms.begin(), forms.end());
-    REQUIRE(test::veldctl(publish).exitCode == 0);
+    test::publishPilotForms(collector);
     collector.start();
 
     const std::uint32_t seed = std::random_device{}();
