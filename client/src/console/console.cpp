@@ -134,6 +134,7 @@ void Console::refreshAll() {
                 return;
             }
             forms = std::move(loaded.forms);
+            m_shown.clear();  // a form that was unknown may be known now
             devices = std::move(loaded.devices);
             dashboard.status = std::move(loaded.status);
             review.dirty = conflicts.dirty = duplicates.dirty = true;
@@ -184,7 +185,14 @@ std::string Console::deviceName(const Uuid& id) const {
     return id.toString().substr(0, 8);
 }
 
-ShownRevision Console::show(const sync::StoredRevision& revision) const {
+const ShownRevision& Console::show(const sync::StoredRevision& revision) {
+    const auto key = std::make_tuple(revision.deviceId, revision.seq, language);
+    if (auto it = m_shown.find(key); it != m_shown.end()) return it->second;
+    if (m_shown.size() >= 16) m_shown.clear();
+    return m_shown.emplace(key, decodeForShow(revision)).first->second;
+}
+
+ShownRevision Console::decodeForShow(const sync::StoredRevision& revision) const {
     ShownRevision out;
     out.formId = revision.formId;
     if (revision.damaged || revision.body.empty()) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <veld/form_session.hpp>
@@ -172,8 +173,9 @@ class Console {
     /// The newest version of every form, by form id.
     [[nodiscard]] std::vector<const ConsoleForm*> newestForms() const;
     [[nodiscard]] std::string deviceName(const Uuid& id) const;
-    /// A revision's answers as rows in the UI language (or the form's default language).
-    [[nodiscard]] ShownRevision show(const sync::StoredRevision& revision) const;
+    /// A revision's answers as rows in the UI language (or the form's default language). Kept
+    /// for the revisions on screen, so a frame does not decode them again.
+    const ShownRevision& show(const sync::StoredRevision& revision);
     [[nodiscard]] const std::string& staffName() const { return m_staff; }
     [[nodiscard]] const sync::Connection& connection() const { return m_options.connection; }
     void signIn(sync::Connection connection);
@@ -197,6 +199,7 @@ class Console {
     ExportState exports;
 
   private:
+    [[nodiscard]] ShownRevision decodeForShow(const sync::StoredRevision& revision) const;
     void drawTop();
     void drawToast();
 
@@ -204,6 +207,8 @@ class Console {
     std::shared_ptr<sync::AdminClient> m_client;
     std::shared_ptr<sync::AdminClient> m_exportClient;
     std::string m_staff;
+    // show()'s results by device, outbox number and language (a few revisions at a time).
+    std::map<std::tuple<Uuid, std::uint64_t, std::string>, ShownRevision> m_shown;
     bool m_signedIn = false;
     std::string m_toast;
     bool m_toastError = false;

@@ -31,11 +31,13 @@ M reviewName(ReviewState s) {
     return M::ConsoleReviewReceived;
 }
 
+// The title of the newest published version of a form (its id when none is published).
 std::string formTitleOf(const Console& console, const std::string& formId) {
-    for (const ConsoleForm* f : console.newestForms()) {
-        if (f->id == formId) return formTitle(f->compiled->form(), console.language);
+    const ConsoleForm* newest = nullptr;
+    for (const ConsoleForm& f : console.forms) {
+        if (f.id == formId && (!newest || f.version > newest->version)) newest = &f;
     }
-    return formId;
+    return newest ? formTitle(newest->compiled->form(), console.language) : formId;
 }
 
 // A revision's rows as a two-column table (question, answer).
@@ -271,8 +273,8 @@ void drawConflicts(Console& console, ConflictsState& state) {
         ui::error(console.t(M::ConsoleRevisionUnreadable), false);
         return;
     }
-    const ShownRevision shownA = console.show(*a);
-    const ShownRevision shownB = console.show(*b);
+    const ShownRevision shownA = console.show(*a);  // copies: the cache may make room for B
+    const ShownRevision& shownB = console.show(*b);
     if (!shownA.problem.empty() || !shownB.problem.empty()) {
         ui::error(!shownA.problem.empty() ? shownA.problem : shownB.problem, false);
     }
