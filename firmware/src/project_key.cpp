@@ -138,6 +138,20 @@ Result<std::vector<std::uint8_t>> open(const SecretKey& key, std::span<const std
     return out;
 }
 
+Result<std::vector<SecretKey>> unlockAll(const std::vector<LockedKey>& ring,
+                                         std::string_view passphrase) {
+    std::vector<SecretKey> keys;
+    for (const auto& locked : ring) {
+        auto key = unlock(locked, passphrase);
+        if (!key) {
+            return makeError(key.error().code,
+                             "project key " + locked.publicKey.id + ": " + key.error().message);
+        }
+        keys.push_back(std::move(key.value()));
+    }
+    return keys;
+}
+
 std::string formatRing(const std::vector<LockedKey>& ring) {
     std::string out;
     for (const auto& k : ring) {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include <veld/fb/record_generated.h>
+#include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
 
 namespace veld {
@@ -513,6 +514,16 @@ Result<const fb::Record*> verifyBody(std::span<const std::uint8_t> body) {
         if (!validFbText(para->language()) || !validFbText(para->app_version()))
             return corrupt("record " + id.toString() + ": paradata text is not valid UTF-8");
     }
+    if (const auto* sealed = record->sealed()) {
+        const auto empty = [](const auto* v) { return v == nullptr || v->size() == 0; };
+        if (!empty(record->answers()) || !empty(record->repeats()) || record->paradata())
+            return corrupt("record " + id.toString() + " is sealed but carries answers in clear");
+        if (!pseudonym::validKeyId(sealed->key_id()->string_view()))
+            return corrupt("record " + id.toString() + " names no valid key it was sealed to");
+        // The box holds at least a record body's identifier and root.
+        if (sealed->box()->size() < kSealOverheadBytes + 8)
+            return corrupt("record " + id.toString() + ": its sealed content is too short");
+    }
     if (walk.newer) {
         return makeError(ErrorCode::TooNew, "record " + id.toString() +
                                                 " holds answers of a type this Veld does not know "
@@ -664,20 +675,36 @@ Result<std::vector<std::uint8_t>> encodeRecord(const Record& record) {
     if (record.deviceId.isNil()) return bad("record has no device id");
 
     const RecordContent& c = record.content;
+    if (record.sealed) {
+        if (!c.answers.empty() || !c.repeats.empty() || !(c.paradata == Paradata{}))
+            return bad("a sealed record carries its answers only inside its sealed content");
+        if (!pseudonym::validKeyId(record.sealed->keyId))
+            return bad("a sealed record must name a valid key id");
+        if (record.sealed->box.size() < kSealOverheadBytes + 8)
+            return bad("a sealed record's sealed content is too short");
+    }
     Builder b(4096);  // most records fit: no regrowth while building
     auto formId = b.CreateString(c.formId);
-    auto answers = encodeAnswers(b, c.answers);
-    auto repeats = encodeRepeats(b, c.repeats);
-
-    std::vector<flatbuffers::Offset<fb::QuestionTiming>> timings;
-    for (const auto& t : c.paradata.timings) {
-        timings.push_back(fb::CreateQuestionTiming(b, b.CreateString(t.name), t.ms, t.visits));
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Answer>>> answers;
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Repeat>>> repeats;
+    flatbuffers::Offset<fb::Paradata> paradata;
+    flatbuffers::Offset<fb::SealedContent> sealed;
+    if (record.sealed) {
+        sealed = fb::CreateSealedContent(b, b.CreateString(record.sealed->keyId),
+                                         b.CreateVector(record.sealed->box));
+    } else {
+        answers = encodeAnswers(b, c.answers);
+        repeats = encodeRepeats(b, c.repeats);
+        std::vector<flatbuffers::Offset<fb::QuestionTiming>> timings;
+        for (const auto& t : c.paradata.timings) {
+            timings.push_back(fb::CreateQuestionTiming(b, b.CreateString(t.name), t.ms, t.visits));
+        }
+        auto timingVec = b.CreateVectorOfSortedTables(&timings);
+        auto lang = b.CreateString(c.paradata.language);
+        auto appVersion = b.CreateString(c.paradata.appVersion);
+        paradata = fb::CreateParadata(b, c.paradata.startedUtcMs, c.paradata.finalizedUtcMs, lang,
+                                      appVersion, timingVec, c.paradata.edits, c.paradata.kiosk);
     }
-    auto timingVec = b.CreateVectorOfSortedTables(&timings);
-    auto lang = b.CreateString(c.paradata.language);
-    auto appVersion = b.CreateString(c.paradata.appVersion);
-    auto paradata = fb::CreateParadata(b, c.paradata.startedUtcMs, c.paradata.finalizedUtcMs, lang,
-                                       appVersion, timingVec, c.paradata.edits, c.paradata.kiosk);
 
     fb::Uuid id = toFb(record.id);
     fb::Uuid device = toFb(record.deviceId);
@@ -692,9 +719,13 @@ Result<std::vector<std::uint8_t>> encodeRecord(const Record& record) {
     rb.add_device_id(&device);
     rb.add_hlc(record.hlc.value);
     rb.add_status(record.finalized ? fb::RecordStatus::Finalized : fb::RecordStatus::Draft);
-    rb.add_answers(answers);
-    rb.add_repeats(repeats);
-    rb.add_paradata(paradata);
+    if (record.sealed) {
+        rb.add_sealed(sealed);
+    } else {
+        rb.add_answers(answers);
+        rb.add_repeats(repeats);
+        rb.add_paradata(paradata);
+    }
     rb.add_created_hlc(record.createdHlc.value);
     auto root = rb.Finish();
     fb::FinishRecordBuffer(b, root);
@@ -721,6 +752,7 @@ Result<RecordHeader> inspectRecord(std::span<const std::uint8_t> body) {
     out.formVersion = r->form_version();
     if (r->case_id()) out.caseId = fromFb(*r->case_id());
     out.finalized = r->status() == fb::RecordStatus::Finalized;
+    out.sealed = r->sealed() != nullptr;
     return out;
 }
 
@@ -738,6 +770,11 @@ Result<Record> decodeRecord(std::span<const std::uint8_t> body) {
     out.content.formId = r->form_id()->str();
     out.content.formVersion = r->form_version();
     if (r->case_id()) out.content.caseId = fromFb(*r->case_id());
+    if (const auto* sealed = r->sealed()) {
+        out.sealed =
+            SealedContent{sealed->key_id()->str(), {sealed->box()->begin(), sealed->box()->end()}};
+        return out;
+    }
     out.content.answers = decodeAnswers(r->answers());
     out.content.repeats = decodeRepeats(r->repeats());
     if (const auto* p = r->paradata()) {

@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <veld/clock.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/sealed_record.hpp>
 #include <veld/store.hpp>
 
 #include "store_schema.hpp"
@@ -65,7 +67,8 @@ std::optional<std::string> metadataMismatch(const RecordSummary& meta, const Rec
 std::optional<std::string> metadataMismatch(const RecordSummary& meta, const Record& record) {
     return metadataMismatch(
         meta, RecordHeader{record.id, record.deviceId, record.hlc, record.content.formId,
-                           record.content.formVersion, record.content.caseId, record.finalized});
+                           record.content.formVersion, record.content.caseId, record.finalized,
+                           record.sealed.has_value()});
 }
 
 // Summaries name a record in lists; longer text is cut at a character boundary so a careless
@@ -111,7 +114,18 @@ struct Store::Impl {
         lastSeq, metaGet, metaPut, insertOutbox, outboxPending, outboxAck, outboxMarkSent,
         insertQuarantine, markQuarantined, quarantineReason;
 
+    // Whether each installed form version seals its records; a version never changes once
+    // installed, so what is found stays true.
+    std::map<std::pair<std::string, std::uint32_t>, bool> sealedForms;
+
     Impl(const Clock& c) : clock(&c), hlc(c) {}
+
+    /// Whether records of this form version are sealed (false when it is not installed).
+    Result<bool> formSealed(const std::string& formId, std::uint32_t version);
+    /// Refuses a draft of a sealed form: its answers must not reach the disk in clear.
+    Status refuseSealedDraft(const RecordContent& content);
+    /// The record as it is written: sealed to the project key when its form is sealed.
+    Result<Record> sealIfNeeded(Record record, std::string_view& summary);
 
     Status requireWritable(std::string_view what) const {
         if (readOnly)
@@ -303,6 +317,57 @@ Result<bool> Store::Impl::quarantineRecord(const RecordSummary& meta,
     return true;
 }
 
+Result<bool> Store::Impl::formSealed(const std::string& formId, std::uint32_t version) {
+    const auto key = std::make_pair(formId, version);
+    if (auto it = sealedForms.find(key); it != sealedForms.end()) return it->second;
+    auto st = db.prepare("SELECT binary FROM forms WHERE form_id = ?1 AND version = ?2");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(formId)).bind(2, static_cast<std::int64_t>(version));
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return false;
+    const bool sealed = formIsSealed(st->columnBlob(0));
+    sealedForms.emplace(key, sealed);
+    return sealed;
+}
+
+Status Store::Impl::refuseSealedDraft(const RecordContent& content) {
+    auto sealed = formSealed(content.formId, content.formVersion);
+    if (!sealed) return sealed.error();
+    if (*sealed) {
+        return makeError(ErrorCode::WrongState,
+                         "form " + content.formId +
+                             " is sealed: its answers are kept in memory until finalized, never "
+                             "saved as a draft");
+    }
+    return {};
+}
+
+Result<Record> Store::Impl::sealIfNeeded(Record record, std::string_view& summary) {
+    auto sealed = formSealed(record.content.formId, record.content.formVersion);
+    if (!sealed) return sealed.error();
+    if (!*sealed) return record;
+    auto st = db.prepare("SELECT value FROM settings WHERE key = ?1");
+    if (!st) return st.error();
+    st->bind(1, projectkey::kKeySetting);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) {
+        return makeError(ErrorCode::WrongState,
+                         "form " + record.content.formId +
+                             " is sealed and this device has no project key yet: synchronise "
+                             "with the collector first");
+    }
+    auto key = projectkey::parsePublicKey(st->columnText(0));
+    if (!key) {
+        return makeError(ErrorCode::Corrupt,
+                         "the project key on this device cannot be read: synchronise with the "
+                         "collector again");
+    }
+    summary = {};  // a summary may quote an answer
+    return sealRecord(record, key.value());
+}
+
 Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId,
                                               const RecordContent& content,
                                               std::string_view summary) {
@@ -339,6 +404,9 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
     auto seq = nextSeq();
     if (!seq) return seq.error();
 
+    auto written = sealIfNeeded(std::move(record), summary);
+    if (!written) return written.error();
+    record = std::move(written.value());
     auto body = encodeRecord(record);
     if (!body) return body.error();
 
@@ -546,6 +614,7 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
 Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view summary) {
     Impl& m = impl();
     if (Status s = m.requireWritable("saving a draft"); !s) return s.error();
+    if (Status s = m.refuseSealedDraft(content); !s) return s.error();
     if (Status s = m.setSync(false); !s) return s.error();
     auto tx = sql::Transaction::begin(m.db);
     if (!tx) return tx.error();
@@ -582,6 +651,7 @@ Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view sum
 Status Store::updateDraft(const Uuid& id, const RecordContent& content, std::string_view summary) {
     Impl& m = impl();
     if (Status s = m.requireWritable("updating a draft"); !s) return s;
+    if (Status s = m.refuseSealedDraft(content); !s) return s;
     if (Status s = m.setSync(false); !s) return s;
     auto tx = sql::Transaction::begin(m.db);
     if (!tx) return tx.error();

@@ -793,6 +793,14 @@ class SqliteCollector final : public CollectorStore {
                              std::string("revision ") + (needA && !a ? "A" : "B") +
                                  " of this conflict cannot be read here; keep the other one");
         }
+        // A sealed revision's answers open only with central staff's private key, which never
+        // comes here: the collector cannot write a revision made from them.
+        if ((needA && a->sealed) || (needB && b->sealed)) {
+            return makeError(ErrorCode::InvalidArgument,
+                             std::string("revision ") + (needA && a->sealed ? "A" : "B") +
+                                 " of this conflict is sealed, and the collector cannot open it "
+                                 "to write a resolution; give the record a review state instead");
+        }
         RecordContent content =
             resolution.kind == ConflictResolution::Kind::KeepB ? b->content : a->content;
         std::string detail;

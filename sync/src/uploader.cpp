@@ -31,7 +31,7 @@ std::int64_t nowMs() {
         .count();
 }
 
-std::string settingOr(Store& store, const char* key) {
+std::string settingOr(Store& store, std::string_view key) {
     auto v = store.setting(key);
     return v && v.value() ? *v.value() : std::string();
 }

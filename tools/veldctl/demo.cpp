@@ -13,8 +13,10 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 #include <veld/form_session.hpp>
+#include <veld/project_key.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
+#include <veld/sealed_record.hpp>
 #include <veld/sync/protocol.hpp>
 #include <veld/uuid.hpp>
 
@@ -332,8 +334,17 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
     if (!key)
         return makeError(key.error().code, "the store's pseudonym key: " + key.error().message);
 
+    auto projectKey = store.setting(projectkey::kKeySetting);
+    if (!projectKey) return projectKey.error();
     std::vector<std::shared_ptr<const forms::CompiledForm>> compiled;
+    std::vector<bool> sealedForm;
     for (auto& f : *installed) {
+        const bool sealed = formIsSealed(f.binary);
+        if (sealed && !*projectKey) {
+            counts.skipped.push_back(f.formId);
+            continue;
+        }
+        sealedForm.push_back(sealed);
         auto loaded = forms::CompiledForm::load(std::move(f.binary));
         if (!loaded)
             return makeError(loaded.error().code,
@@ -341,12 +352,17 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
         compiled.push_back(std::move(loaded.value()));
     }
 
+    if (compiled.empty())
+        return makeError(ErrorCode::NotFound, "every installed form is sealed, and " +
+                                                  store.path() +
+                                                  " has no project key to seal records to");
     std::mt19937 rng(seed);
     Filler filler(rng, *key);
     auto batch = store.beginBatch();
     if (!batch) return batch.error();
     for (int i = 0; i < count; ++i) {
-        const auto& form = compiled[static_cast<std::size_t>(i) % compiled.size()];
+        const std::size_t which = static_cast<std::size_t>(i) % compiled.size();
+        const auto& form = compiled[which];
         const fb::Form& fbForm = form->form();
         std::string language = form->defaultLanguage();
         if (fbForm.languages() && fbForm.languages()->size() > 0) {
@@ -356,7 +372,8 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
                            ->tag()
                            ->str();
         }
-        bool draft = rng() % 3 == 0;
+        // A sealed form keeps no drafts: its answers never reach the disk in clear.
+        const bool draft = rng() % 3 == 0 && !sealedForm[which];
         int budget = draft ? static_cast<int>(filler.between(2, 12)) : INT_MAX;
         auto session = FormSession::start(form, language);
         std::vector<std::size_t> instances;
@@ -375,6 +392,7 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
                 finalized = true;
             }
         }
+        if (!finalized && sealedForm[which]) continue;  // never left as a draft
         if (!finalized) content = session.content();
         content.paradata.appVersion = "demo";
         content.paradata.startedUtcMs = 1764000000000 + static_cast<std::int64_t>(i) * 60000;
@@ -382,6 +400,7 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
         if (finalized) {
             if (auto done = store.finalizeNew(content, summary); !done) return done.error();
             ++counts.finalized;
+            if (sealedForm[which]) ++counts.sealed;
         } else {
             if (auto id = store.saveDraft(content, summary); !id) return id.error();
             ++counts.drafts;

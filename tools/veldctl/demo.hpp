@@ -33,11 +33,15 @@ Result<DemoSetup> setUpDemo(Store& store, const std::string& formsDir);
 struct DemoCounts {
     int drafts = 0;
     int finalized = 0;
+    int sealed = 0;                    // of the finalized: sealed to the project key
+    std::vector<std::string> skipped;  // sealed forms left without records: no project key
 };
 
 /// Adds `count` demo records on the newest installed version of each form, in turn, filled in
 /// through form sessions (so skip logic, constraints and calculations hold, and the client can
-/// reopen the drafts). About a third are left as unfinished drafts. Pseudonym questions are
+/// reopen the drafts). About a third are left as unfinished drafts, except on sealed forms,
+/// which keep no drafts and whose records are sealed to the store's project key (sealed forms
+/// get no records when the store has none; they are listed in `skipped`). Pseudonym questions are
 /// answered with digests of synthetic numbers under the store's pseudonym key. NotFound when no
 /// form is installed or the store has no pseudonym key. Deterministic for a given seed and day
 /// (ids, clocks and the key aside).

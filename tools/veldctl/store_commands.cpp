@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <veld/project_key.hpp>
 #include <veld/store.hpp>
 
 #include "veldctl/demo.hpp"
@@ -264,12 +265,14 @@ int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
 
 int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
-        out << "usage: veldctl store demo PATH [--records N] [--forms DIR]\nCreates the store if "
-               "needed, installs every form (*.json) in DIR (default: "
+        out << "usage: veldctl store demo PATH [--records N] [--forms DIR] [--ring RING [--id "
+               "ID]]\nCreates the store if needed, installs every form (*.json) in DIR (default: "
             << kDefaultFormsDir
             << "), stores a demo pseudonym key (id demo) unless the store has a key, and adds N "
                "synthetic records (default 40) filled in on the installed forms, about a third "
-               "left as drafts.\n";
+               "left as drafts. Records of sealed forms are sealed to the project key: the one "
+               "the store has (from enrolment), or the newest public key of RING (or key ID) "
+               "given here; without one, sealed forms get no records.\n";
         return kExitOk;
     }
     int count = 40;
@@ -284,11 +287,25 @@ int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
     }
     std::string formsDir = kDefaultFormsDir;
     args.option("--forms", formsDir);
+    std::string ring, keyId;
+    args.option("--ring", ring);
+    args.option("--id", keyId);
     if (!args.error.empty()) return usage(err, args.error);
     auto pos = args.positionals();
     if (pos.size() != 1 || !args.unknownOption().empty()) return usage(err, "demo takes one PATH");
+    if (!keyId.empty() && ring.empty()) return usage(err, "--id needs --ring");
+    std::string projectKey;
+    if (!ring.empty()) {
+        auto key = ringPublicKey(ring, keyId);
+        if (!key) return fail(err, key.error());
+        projectKey = key.value();
+    }
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadWriteCreate});
     if (!store) return fail(err, store.error());
+    if (!projectKey.empty()) {
+        if (Status s = store->setSetting(projectkey::kKeySetting, projectKey); !s)
+            return fail(err, s.error());
+    }
     auto setup = setUpDemo(*store, formsDir);
     if (!setup) return fail(err, setup.error());
     out << "forms: " << setup->installed.size() << " installed, " << setup->alreadyInstalled.size()
@@ -300,8 +317,12 @@ int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
     if (setup->keyCreated) out << "stored a demo pseudonym key (id " << kDemoKeyId << ")\n";
     auto added = addDemoRecords(*store, count, 20261125);
     if (!added) return fail(err, added.error());
-    out << "added " << added->finalized << " finalized and " << added->drafts
-        << " draft demo records to " << pos[0] << "\n";
+    out << "added " << added->finalized << " finalized (" << added->sealed << " sealed) and "
+        << added->drafts << " draft demo records to " << pos[0] << "\n";
+    for (const auto& form : added->skipped) {
+        out << "  " << form
+            << ": sealed form, no records (no project key: enrol first, or give --ring)\n";
+    }
     return kExitOk;
 }
 

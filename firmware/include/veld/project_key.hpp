@@ -22,6 +22,8 @@ inline constexpr std::size_t kPublicKeyBytes = 32;
 inline constexpr std::size_t kSecretKeyBytes = 32;
 /// A passphrase has at least this many characters (bytes of UTF-8).
 inline constexpr std::size_t kMinPassphrase = 12;
+/// The store setting that holds the public key a device seals records to, as formatPublicKey().
+inline constexpr std::string_view kKeySetting = "project.key";
 
 struct PublicKey {
     std::string id;  // as pseudonym key ids: 1 to 64 of [A-Za-z0-9._-]
@@ -79,6 +81,11 @@ Result<SecretKey> unlock(const LockedKey& key, std::string_view passphrase);
 std::vector<std::uint8_t> seal(const PublicKey& key, std::span<const std::uint8_t> plaintext);
 /// Opens what seal() made for this key; Corrupt when it was made for another key or changed.
 Result<std::vector<std::uint8_t>> open(const SecretKey& key, std::span<const std::uint8_t> sealed);
+
+/// Unlocks every key of a ring with one passphrase: WrongState naming the first key that does
+/// not open.
+Result<std::vector<SecretKey>> unlockAll(const std::vector<LockedKey>& ring,
+                                         std::string_view passphrase);
 
 /// A key ring as text, one key per line (oldest first):
 /// "veld-project-key-1 ID CREATED_MS PUBLIC SALT OPS MEM NONCE LOCKED" (binary fields in hex).

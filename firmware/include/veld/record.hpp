@@ -133,7 +133,15 @@ enum class RecordStatus : std::uint8_t {
 std::string_view recordStatusName(RecordStatus status);
 std::optional<RecordStatus> parseRecordStatus(std::string_view name);
 
-/// One revision of a record as it is encoded in a body.
+/// The encrypted part of a sealed record (see veld/sealed_record.hpp).
+struct SealedContent {
+    std::string keyId;              // the project key it was sealed to
+    std::vector<std::uint8_t> box;  // a whole record body in a libsodium sealed box
+    bool operator==(const SealedContent&) const = default;
+};
+
+/// One revision of a record as it is encoded in a body. A sealed record carries its answers,
+/// repeats and paradata only inside `sealed`: its content holds the metadata alone.
 struct Record {
     Uuid id;
     Uuid deviceId;
@@ -141,6 +149,7 @@ struct Record {
     HlcTimestamp createdHlc;
     bool finalized = false;
     RecordContent content;
+    std::optional<SealedContent> sealed;
     bool operator==(const Record&) const = default;
 };
 
@@ -148,6 +157,8 @@ struct Record {
 inline constexpr std::size_t kMaxRecordBodyBytes = 16u << 20;
 inline constexpr std::size_t kMaxNameLength = 64;
 inline constexpr int kMaxRepeatDepth = 8;
+/// A sealed box adds this many bytes (libsodium's crypto_box_SEALBYTES) to what it holds.
+inline constexpr std::size_t kSealOverheadBytes = 48;
 
 /// Checks names and value ranges of content before it is encoded. The message names the item.
 Status checkRecordContent(const RecordContent& content);
@@ -172,6 +183,7 @@ struct RecordHeader {
     std::uint32_t formVersion = 0;
     std::optional<Uuid> caseId;
     bool finalized = false;
+    bool sealed = false;
 };
 
 /// Verifies a body exactly as decodeRecord() does, but decodes only its header: for code that

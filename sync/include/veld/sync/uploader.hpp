@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include <veld/project_key.hpp>
 #include <veld/result.hpp>
 #include <veld/store.hpp>
 #include <veld/sync/protocol.hpp>
@@ -29,7 +30,7 @@ struct Connection {
 };
 
 /// The device setting holding the project's public key ("KEYID:HEX"), from the collector.
-inline constexpr const char* kProjectKeySetting = "project.key";
+inline constexpr std::string_view kProjectKeySetting = projectkey::kKeySetting;
 
 /// Reads the connection from a device store's settings; NotFound when the device is not enrolled.
 Result<Connection> loadConnection(Store& store);
