@@ -6,6 +6,9 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
+#include <veld/project_key.hpp>
+#include <veld/pseudonym.hpp>
+
 #include "text.hpp"
 #include "ui.hpp"
 
@@ -131,7 +134,8 @@ void App::loadSettings() {
             for (const char* key :
                  {"ui.language", "sync.collector", "kiosk.pin_hash", "kiosk.pin_failures",
                   "kiosk.pin_locked_until_ms", "kiosk.reset_seconds", "kiosk.idle_seconds",
-                  "pseudonym.key", "sync.last_success_utc_ms", "kiosk.form", "sync.credential"}) {
+                  "pseudonym.key", "project.key", "sync.last_success_utc_ms", "kiosk.form",
+                  "sync.credential"}) {
                 auto value = store.setting(key);
                 if (value && value.value()) values[key] = *value.value();
             }
@@ -157,6 +161,7 @@ void App::loadSettings() {
             settings.kioskResetSeconds = toInt(values["kiosk.reset_seconds"], 10);
             settings.kioskIdleSeconds = toInt(values["kiosk.idle_seconds"], 90);
             settings.pseudonymKey = values["pseudonym.key"];
+            settings.projectKey = !values["project.key"].empty();
             // A kiosk that was running when the program stopped comes back as a kiosk.
             if (!m_settingsLoaded && m_options.kioskForm.empty()) {
                 m_options.kioskForm = values["kiosk.form"];
@@ -164,6 +169,22 @@ void App::loadSettings() {
             m_settingsLoaded = true;
             settings.lastSyncUtcMs =
                 std::strtoll(values["sync.last_success_utc_ms"].c_str(), nullptr, 10);
+        });
+}
+
+void App::reloadKeys() {
+    withStore(
+        [](Store& store) {
+            std::pair<std::string, std::string> keys;
+            if (auto v = store.setting(pseudonym::kKeySetting); v && v.value())
+                keys.first = *v.value();
+            if (auto v = store.setting(projectkey::kKeySetting); v && v.value())
+                keys.second = *v.value();
+            return keys;
+        },
+        [this](std::pair<std::string, std::string> keys) {
+            settings.pseudonymKey = keys.first;
+            settings.projectKey = !keys.second.empty();
         });
 }
 
@@ -397,6 +418,7 @@ void App::frame() {
             m_lastSyncState = p.state;
             if (p.state == sync::Progress::State::Done) {
                 refreshCounts();
+                reloadKeys();  // a pull may bring a new project key
                 // Forms are compiled again only when the round brought new ones.
                 if (p.formsReceived > 0) reloadForms();
             }

@@ -51,6 +51,7 @@ struct Settings {
     int kioskResetSeconds = 10;
     int kioskIdleSeconds = 90;
     std::string pseudonymKey;  // "id:hex" as delivered to the device; empty when none
+    bool projectKey = false;   // the device has a project key to seal records to
     std::int64_t lastSyncUtcMs = 0;
 };
 
@@ -108,6 +109,8 @@ class App {
     [[nodiscard]] std::string defaultFormLanguage(const FormEntry& form) const;
     [[nodiscard]] const std::string& storePath() const { return m_options.storePath; }
     void openStore(const std::string& path);
+    /// Reads the keys the collector hands out (at enrolment, and at a pull after a rotation).
+    void reloadKeys();
     /// Starts the background uploader when the device is enrolled (no-op otherwise).
     void startUploader();
     /// The uploader's progress; state Idle when none runs.

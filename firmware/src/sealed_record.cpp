@@ -80,7 +80,11 @@ bool formIsSealed(std::span<const std::uint8_t> formBinary) {
     if (formBinary.size() < 8 || !fb::FormBufferHasIdentifier(formBinary.data()) ||
         !fb::VerifyFormBuffer(verifier))
         return true;  // a form that cannot be read is treated as the safer kind
-    const auto* settings = fb::GetForm(formBinary.data())->settings();
+    return formIsSealed(*fb::GetForm(formBinary.data()));
+}
+
+bool formIsSealed(const fb::Form& form) {
+    const auto* settings = form.settings();
     return settings != nullptr && (settings->sealed() || settings->kiosk());
 }
 

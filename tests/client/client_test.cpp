@@ -12,6 +12,8 @@
 #include <doctest/doctest.h>
 
 #include <veld/form.hpp>
+#include <veld/project_key.hpp>
+#include <veld/sealed_record.hpp>
 #include <veld/store.hpp>
 #include <veld/sync/collector_store.hpp>
 
@@ -34,6 +36,25 @@ namespace {
 
 const std::string kFormsDir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
 
+// The project key the tests' device stores seal to, and its private half (central staff's).
+struct TestProjectKey {
+    projectkey::LockedKey locked;
+    std::vector<projectkey::SecretKey> secret;
+};
+constexpr const char* kRingPassphrase = "kiosk tests passphrase";
+
+const TestProjectKey& projectKey() {
+    static const TestProjectKey key = [] {
+        auto locked = projectkey::create("kiosk-tests", kRingPassphrase, 1'764'000'000'000,
+                                         projectkey::Strength::Interactive);
+        REQUIRE(locked);
+        auto secret = projectkey::unlock(locked.value(), kRingPassphrase);
+        REQUIRE(secret);
+        return TestProjectKey{locked.value(), {secret.value()}};
+    }();
+    return key;
+}
+
 // A device store with the pilot forms and a pseudonym key, and no records.
 std::string pilotStore(const veld::test::TempDir& dir) {
     const std::string path = dir.file("device.veld");
@@ -43,6 +64,8 @@ std::string pilotStore(const veld::test::TempDir& dir) {
     REQUIRE_MESSAGE(store.ok(), store.error().describe());
     auto setup = veldctl::setUpDemo(store.value(), kFormsDir);
     REQUIRE_MESSAGE(setup.ok(), setup.error().describe());
+    REQUIRE(store.value().setSetting(projectkey::kKeySetting,
+                                     projectkey::formatPublicKey(projectKey().locked.publicKey)));
     return path;
 }
 
@@ -67,6 +90,10 @@ std::vector<StoredRecord> recordsOf(const std::string& storePath, const std::str
     for (const auto& row : page.value().rows) {
         auto r = store.value().get(row.id);
         REQUIRE(r.ok());
+        // Sealed records (every kiosk form's) are opened as central staff would.
+        auto opened = openRecord(r.value().record, projectKey().secret);
+        REQUIRE_MESSAGE(opened.ok(), opened.error().describe());
+        r.value().record = std::move(opened.value());
         out.push_back(std::move(r.value()));
     }
     return out;
@@ -388,6 +415,141 @@ TEST_CASE("client: a BSN typed in a form is in no file of the device, nothing se
         CHECK(bytes.find(bsn) == std::string::npos);
         CHECK(bytes.find(utf16) == std::string::npos);
     }
+}
+
+// Every file of a device profile (store, WAL, shared memory, journal, anything else there), for
+// looking for what must not be in them.
+static std::vector<std::pair<std::string, std::string>> profileFiles(const std::string& folder) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& file : std::filesystem::directory_iterator(folder)) {
+        if (!file.is_regular_file()) continue;
+        std::ifstream in(file.path(), std::ios::binary);
+        out.emplace_back(file.path().filename().string(),
+                         std::string((std::istreambuf_iterator<char>(in)), {}));
+    }
+    return out;
+}
+
+static std::string utf16(const std::string& ascii) {
+    std::u16string wide(ascii.begin(), ascii.end());
+    return std::string(reinterpret_cast<const char*>(wide.data()), wide.size() * 2);
+}
+
+TEST_CASE("client: a stolen kiosk holds no respondent's answer; central staff open them") {
+    veld::test::TempDir dir;
+    std::filesystem::create_directories(dir.file("profile"));
+    veld::test::TempDir central;
+    const std::string path = pilotStore(dir);
+    std::filesystem::rename(path, dir.file("profile/device.veld"));
+    const std::string device = dir.file("profile/device.veld");
+    {
+        auto store = Store::open(device);
+        REQUIRE(store.ok());
+        auto hashed = pin::hash("2468");
+        REQUIRE(hashed.has_value());
+        REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
+        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
+    }
+    const std::vector<std::string> markers{"Zonnebloemveld-4471", "Kastanjelaan-9038"};
+    const auto noMarkerIn = [&](const std::string& folder) {
+        const auto files = profileFiles(folder);
+        CHECK_FALSE(files.empty());
+        for (const auto& [name, bytes] : files) {
+            for (const auto& m : markers) {
+                CAPTURE(name);
+                CAPTURE(m);
+                CHECK(bytes.find(m) == std::string::npos);
+                CHECK(bytes.find(utf16(m)) == std::string::npos);
+            }
+        }
+    };
+    {
+        UiDriver ui(device);
+        REQUIRE(ui.app().screen == Screen::Kiosk);
+        for (std::size_t n = 0; n < markers.size(); ++n) {
+            ui.click(n == 0 ? "kiosk.lang.nl" : "kiosk.lang.ar");
+            FormView& view = ui.app().kiosk.view;
+            REQUIRE(view.active());
+            for (int guard = 0; guard < 100; ++guard) {
+                answerPage(ui, view, markers[n]);
+                // Halfway through, the answers so far are in memory only.
+                if (guard == 6) noMarkerIn(dir.file("profile"));
+                if (ui.has("kiosk.finish")) {
+                    ui.click("kiosk.finish");
+                    break;
+                }
+                ui.click("kiosk.next");
+            }
+            REQUIRE(ui.app().kiosk.phase == KioskPhase::ThankYou);
+            ui.advance(std::int64_t{ui.app().settings.kioskResetSeconds} * 1000 + 100);
+        }
+    }
+    // The thief's view: every file of the profile, after both respondents finished.
+    noMarkerIn(dir.file("profile"));
+    {
+        auto store = Store::open(device, {.mode = sql::OpenMode::ReadOnly});
+        REQUIRE(store.ok());
+        auto rows = store.value().list({.formId = "vmbo_parent_survey", .limit = 10});
+        REQUIRE(rows.ok());
+        REQUIRE(rows.value().rows.size() == 2);
+        for (const auto& row : rows.value().rows) {
+            CHECK(row.summary.empty());
+            CHECK(row.status == RecordStatus::Finalized);
+        }
+    }
+
+    // Central staff: the ring with the private key, the collector handing out its public key.
+    const std::string ring = central.file("project.ring");
+    std::ofstream(ring) << projectkey::formatRing({projectKey().locked});
+    std::ofstream(central.file("right")) << kRingPassphrase;
+    std::ofstream(central.file("wrong")) << "not the kiosk tests passphrase";
+    veld::test::CollectorProcess collector(central.file("collector.db"));
+    veld::test::publishPilotForms(collector);
+    REQUIRE(veld::test::veldctl({"collector", "use-key", collector.storePath(), ring}).exitCode ==
+            0);
+    collector.start({"--log"});
+    {
+        auto store = Store::open(device);
+        REQUIRE(store.ok());
+        auto enrolled = sync::enrol(store.value(), collector.url(), collector.enrolCode());
+        REQUIRE_MESSAGE(enrolled, enrolled.error().describe());
+        auto round = sync::syncOnce(store.value(), sync::loadConnection(store.value()).value(), {});
+        REQUIRE_MESSAGE(round, round.error().describe());
+        CHECK(round->recordsSent == 2);
+    }
+    // Sealed at the collector too: its files and log hold no marker.
+    for (const auto& [name, bytes] : profileFiles(central.path())) {
+        if (name == "project.ring" || name == "right" || name == "wrong") continue;
+        for (const auto& m : markers) {
+            CAPTURE(name);
+            CHECK(bytes.find(m) == std::string::npos);
+        }
+    }
+    for (const auto& m : markers)
+        CHECK(collector.log().find(m) == std::string::npos);
+
+    // A wrong passphrase: refused clearly, nothing written.
+    std::filesystem::create_directories(central.file("out-wrong"));
+    auto wrong = veld::test::veldctl({"export", collector.storePath(), "vmbo_parent_survey",
+                                      "--out", central.file("out-wrong"), "--ring", ring,
+                                      "--passphrase-file", central.file("wrong")});
+    CHECK(wrong.exitCode != 0);
+    CHECK(wrong.err.find("wrong passphrase") != std::string::npos);
+    CHECK(std::filesystem::is_empty(central.file("out-wrong")));
+
+    // The right one: both respondents' answers, in full.
+    std::filesystem::create_directories(central.file("out"));
+    auto right = veld::test::veldctl({"export", collector.storePath(), "vmbo_parent_survey",
+                                      "--out", central.file("out"), "--ring", ring,
+                                      "--passphrase-file", central.file("right")});
+    REQUIRE_MESSAGE(right.exitCode == 0, right.err);
+    std::string csv;
+    for (const auto& [name, bytes] : profileFiles(central.file("out"))) {
+        if (name == "vmbo_parent_survey.csv") csv = bytes;
+    }
+    REQUIRE_FALSE(csv.empty());
+    for (const auto& m : markers)
+        CHECK(csv.find(m) != std::string::npos);
 }
 
 TEST_CASE("client: deleting a draft asks first, and cancel keeps it") {

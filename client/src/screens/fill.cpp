@@ -2,6 +2,8 @@
 // fix; and the read-only view of a finalized record.
 #include <imgui.h>
 
+#include <veld/sealed_record.hpp>
+
 #include "../app.hpp"
 #include "../ui.hpp"
 
@@ -70,9 +72,17 @@ void postFinalize(App& app, FillState& state, RecordContent content) {
 
 }  // namespace
 
+static bool sealedFormReady(App& app, const fb::Form& form) {
+    if (!formIsSealed(form) || app.settings.projectKey) return true;
+    app.toast(std::string(app.t(M::SealedNeedsKey)), true);
+    return false;
+}
+
 void startNewRecord(App& app, const FormEntry& form) {
+    if (!sealedFormReady(app, form.compiled->form())) return;
     closeFill(app);
     FillState& state = app.fill;
+    state.sealed = formIsSealed(form.compiled->form());
     const std::string lang = app.defaultFormLanguage(form);
     state.view.start(form.compiled, forms::FormSession::start(form.compiled, lang), lang, false,
                      false);
@@ -109,8 +119,7 @@ void openRecord(App& app, const Uuid& id) {
                         state.viewed = record->content;
                         state.viewedForm = form.value();
                         state.viewedStatus = meta.status;
-                        const auto* s = form.value()->form().settings();
-                        state.viewedSealed = s && s->sealed();
+                        state.viewedSealed = formIsSealed(form.value()->form());
                         app.screen = Screen::Fill;
                         return;
                     }
@@ -120,6 +129,7 @@ void openRecord(App& app, const Uuid& id) {
                         return;
                     }
                     state.view.start(form.value(), std::move(session.value()), lang, false, false);
+                    state.sealed = false;  // a draft of a form that seals keeps being a draft
                     state.recordId = meta.id;
                     *state.workerId = meta.id;
                     state.savedChanges = 0;
@@ -130,9 +140,12 @@ void openRecord(App& app, const Uuid& id) {
 
 void closeFill(App& app) {
     FillState& state = app.fill;
-    if (state.view.active() && state.view.changes != state.savedChanges && !state.finalizing) {
+    if (state.view.active() && state.view.changes != state.savedChanges && !state.finalizing &&
+        !state.sealed) {
         postSave(app, state);  // the last answers are kept even when leaving mid-page
     }
+    state.sealed = false;
+    state.confirmDiscard = false;
     state.view.clear();
     state.recordId.reset();
     state.workerId = std::make_shared<std::optional<Uuid>>();
@@ -163,7 +176,8 @@ void fillBackground(App& app, FillState& state) {
     }
     // Every answer change is saved; while one save runs, later changes wait for the next frame
     // after it (so a burst of typing costs one save per round trip, and nothing is skipped).
-    if (!state.saving && state.view.changes != state.savedChanges) postSave(app, state);
+    if (!state.saving && state.view.changes != state.savedChanges && !state.sealed)
+        postSave(app, state);
 }
 
 void drawFill(App& app, FillState& state) {
@@ -281,12 +295,26 @@ void drawFill(App& app, FillState& state) {
         state.finalizeRequested = true;
     }
     ImGui::SameLine();
-    if (ui::button("fill.close", app.t(M::SaveAndClose))) {
+    if (state.sealed) {
+        // Nothing of a sealed form is on disk before it is finalized: closing loses the answers,
+        // so a form with answers asks once more.
+        const bool answered = view.changes > 0;
+        const std::string_view label =
+            state.confirmDiscard ? app.t(M::DiscardConfirm) : app.t(M::CloseWithoutSaving);
+        if (ui::button("fill.close", label)) {
+            if (!answered || state.confirmDiscard) {
+                app.go(Screen::Home);
+                return;
+            }
+            state.confirmDiscard = true;
+        }
+    } else if (ui::button("fill.close", app.t(M::SaveAndClose))) {
         app.go(Screen::Home);
         return;
     }
     ImGui::SameLine();
     const std::string_view status = !state.saveError.empty() ? app.t(M::SaveFailed)
+                                    : state.sealed           ? app.t(M::SealedInMemory)
                                     : state.saving           ? app.t(M::Saving)
                                     : state.recordId         ? app.t(M::Saved)
                                                              : app.t(M::NotSavedYet);

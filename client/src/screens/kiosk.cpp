@@ -298,6 +298,11 @@ bool startKiosk(App& app, const std::string& formId, bool remember) {
     if (!form || app.settings.pinHash.empty()) return false;
     const auto* s = form->compiled->form().settings();
     if (!s || !s->kiosk()) return false;
+    // A kiosk form is sealed: without a project key no respondent's answers could be kept.
+    if (!app.settings.projectKey) {
+        app.toast(std::string(app.t(M::SealedNeedsKey)), true);
+        return false;
+    }
     closeFill(app);
     KioskState& state = app.kiosk;
     forgetRespondent(state);

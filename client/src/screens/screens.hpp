@@ -32,6 +32,9 @@ struct FillState {
     bool finalizing = false;
     std::vector<forms::SessionProblem> problems;  // shown after a finalize attempt
     std::string saveError;
+    // A sealed form: no drafts; the answers stay in memory until finalized.
+    bool sealed = false;
+    bool confirmDiscard = false;  // the first click on close asked to confirm
     // Read-only view of a finalized record.
     bool viewing = false;
     std::optional<RecordContent> viewed;

@@ -125,6 +125,7 @@ void drawSettings(App& app, SettingsState& state) {
                         message(state, app.t(M::EnrolDone), false);
                         app.settings.enrolled = true;
                         app.settings.collector = state.collector;
+                        app.reloadKeys();
                         app.startUploader();
                     });
             }

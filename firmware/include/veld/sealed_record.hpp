@@ -12,6 +12,10 @@
 #include <veld/record.hpp>
 #include <veld/result.hpp>
 
+namespace veld::fb {
+struct Form;
+}
+
 namespace veld {
 
 /// `record` (not sealed itself) with its content sealed to `key`: the result keeps only the
@@ -27,5 +31,7 @@ Result<Record> openRecord(const Record& record, std::span<const projectkey::Secr
 /// Whether a form's records are sealed: forms marked sealed, and every kiosk form (people fill
 /// those in themselves at a machine anyone can walk up to). `binary` is a verified VFRM buffer.
 bool formIsSealed(std::span<const std::uint8_t> formBinary);
+/// The same for a form already verified and loaded.
+bool formIsSealed(const fb::Form& form);
 
 }  // namespace veld
