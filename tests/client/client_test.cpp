@@ -552,6 +552,55 @@ TEST_CASE("client: a stolen kiosk holds no respondent's answer; central staff op
         CHECK(csv.find(m) != std::string::npos);
 }
 
+TEST_CASE("client: a sealed form keeps no draft, asks before discarding, and needs the key") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    const std::string form = "job_retention_log";  // sealed, filled in by staff
+    {
+        UiDriver ui(path);
+        ui.click("home.new." + form);
+        REQUIRE(ui.app().screen == Screen::Fill);
+        CHECK(ui.showsText("alleen in het geheugen"));
+        answerPage(ui, ui.app().fill.view, "teamleider gesproken");
+        ui.click("fill.next");
+        ui.advance(1000);
+        CHECK(recordsOf(path, form, std::nullopt).empty());  // nothing autosaved
+        // Closing loses the answers: the first click asks, the second closes.
+        ui.click("fill.close");
+        CHECK(ui.app().screen == Screen::Fill);
+        CHECK(ui.showsText("antwoorden weggooien"));
+        ui.click("fill.close");
+        CHECK(ui.app().screen == Screen::Home);
+        CHECK(recordsOf(path, form, std::nullopt).empty());
+
+        // Finalized, it is kept sealed: its answers are not shown on the device.
+        ui.click("home.new." + form);
+        fillAndFinalize(ui, "teamleider gesproken");
+        REQUIRE(ui.app().screen == Screen::Home);
+    }
+    const auto done = recordsOf(path, form, RecordStatus::Finalized);  // opened with the ring
+    REQUIRE(done.size() == 1);
+    CHECK(done[0].meta.summary.empty());
+    {
+        UiDriver ui(path);
+        ui.click("nav.records");
+        ui.click("records.view." + done[0].meta.id.toString());
+        REQUIRE(ui.app().screen == Screen::Fill);
+        CHECK(ui.showsText("verzegeld"));
+        CHECK_FALSE(ui.showsText("teamleider gesproken"));
+    }
+    // A device without a project key cannot start it.
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        REQUIRE(store.value().clearSetting(projectkey::kKeySetting).ok());
+    }
+    UiDriver ui(path);
+    ui.click("home.new." + form);
+    CHECK(ui.app().screen == Screen::Home);
+    CHECK(ui.showsText("geen projectsleutel"));
+}
+
 TEST_CASE("client: deleting a draft asks first, and cancel keeps it") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
