@@ -38,7 +38,9 @@
 #include <sqlite3.h>
 
 #include <veld/clock.hpp>
+#include <veld/form.hpp>
 #include <veld/hlc.hpp>
+#include <veld/project_key.hpp>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
 #include <veld/sqlite.hpp>
@@ -444,13 +446,38 @@ struct RoundFigures {
     double medianLatencyMs = 0;
 };
 
-Result<RoundFigures> storeFinalizeRound(const std::string& path, const std::vector<Job>& jobs) {
+// Makes the samples' forms sealed in `store`: each installed as a small sealed form, and a
+// project key to seal to.
+Status makeFormsSealed(Store& store) {
+    for (const FormSpec& form : kForms) {
+        const std::string json = R"({"id": ")" + std::string(form.id) +
+                                 R"(", "version": 3, "pilot": "bench", "default_language": "nl",
+            "languages": [{"tag": "nl", "name": "Nederlands"}],
+            "titles": [{"lang": "nl", "text": "Bench"}], "settings": {"sealed": true},
+            "items": [{"name": "q", "kind": "Question", "type": "Text",
+                       "labels": [{"lang": "nl", "text": "Q"}]}]})";
+        auto compiled = forms::compileFormJson(json, "bench.json");
+        if (compiled.binary.empty())
+            return makeError(ErrorCode::Internal, "the bench's sealed form does not compile");
+        if (Status s = store.installForm(compiled.binary); !s) return s;
+    }
+    auto key =
+        projectkey::create("bench", "bench passphrase", 0, projectkey::Strength::Interactive);
+    if (!key) return key.error();
+    return store.setSetting(projectkey::kKeySetting, projectkey::formatPublicKey(key->publicKey));
+}
+
+Result<RoundFigures> storeFinalizeRound(const std::string& path, const std::vector<Job>& jobs,
+                                        bool sealed) {
     std::vector<double> latencies;
     latencies.reserve(jobs.size());
     double seconds = 0;
     {
         auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
         if (!store) return store.error();
+        if (sealed) {
+            if (Status s = makeFormsSealed(*store); !s) return s.error();
+        }
         TimePoint start = now();
         for (const Job& job : jobs) {
             if (Status s = checkInterrupted(); !s) return s.error();
@@ -529,19 +556,25 @@ Status benchFinalize(const TempDir& dir, const Settings& settings) {
                  settings.rounds, settings.finalizesPerRound, sizes.smallest, sizes.largest,
                  sizes.median);
 
-    std::vector<double> storeRate, storeLatency, rawRate, rawLatency;
+    std::vector<double> storeRate, storeLatency, rawRate, rawLatency, sealedRate, sealedLatency;
     for (int round = 0; round < settings.rounds; ++round) {
-        // Alternate which side goes first, so a slow patch of the disk or a warming cache does
-        // not always land on the same side.
-        for (int side = 0; side < 2; ++side) {
-            bool storeTurn = (side == 0) == (round % 2 == 0);
-            std::string path =
-                dir.file("finalize-" + std::to_string(round) + (storeTurn ? ".veld" : ".sqlite"));
-            auto figures =
-                storeTurn ? storeFinalizeRound(path, *jobs) : rawInsertRound(path, *jobs);
+        // Rotate which side goes first, so a slow patch of the disk or a warming cache does
+        // not always land on the same side. Side 2 is the store with every form sealed.
+        for (int turn = 0; turn < 3; ++turn) {
+            const int side = (turn + round) % 3;
+            std::string path = dir.file("finalize-" + std::to_string(round) + "-" +
+                                        std::to_string(side) + (side == 1 ? ".sqlite" : ".veld"));
+            auto figures = side == 1 ? rawInsertRound(path, *jobs)
+                                     : storeFinalizeRound(path, *jobs, side == 2);
             if (!figures) return figures.error();
-            (storeTurn ? storeRate : rawRate).push_back(figures->recordsPerSecond);
-            (storeTurn ? storeLatency : rawLatency).push_back(figures->medianLatencyMs);
+            (side == 0   ? storeRate
+             : side == 1 ? rawRate
+                         : sealedRate)
+                .push_back(figures->recordsPerSecond);
+            (side == 0   ? storeLatency
+             : side == 1 ? rawLatency
+                         : sealedLatency)
+                .push_back(figures->medianLatencyMs);
         }
     }
     double rawPerSecond = median(rawRate);
@@ -555,6 +588,12 @@ Status benchFinalize(const TempDir& dir, const Settings& settings) {
     // Inverted, so that for both figures 1 is "as fast as raw SQLite" and lower is slower.
     printFigure("finalize_median_latency", storeMs, "ms", ratio(rawMs, storeMs),
                 "raw_sqlite_insert_median_latency");
+    // Sealing encodes the record twice and encrypts it (X25519 + XSalsa20-Poly1305).
+    const double sealedPerSecond = median(sealedRate);
+    printFigure("finalize_sealed_throughput", sealedPerSecond, "records/s",
+                ratio(sealedPerSecond, rawPerSecond), "raw_sqlite_insert_throughput");
+    printFigure("finalize_sealed_median_latency", median(sealedLatency), "ms",
+                ratio(rawMs, median(sealedLatency)), "raw_sqlite_insert_median_latency");
     return {};
 }
 
