@@ -593,7 +593,7 @@ Result<ExportRequest> decodeExportRequest(std::span<const std::uint8_t> body) {
     ExportRequest out;
     out.formId = r->form_id()->str();
     if (out.formId.empty() || out.formId.size() > 200) return malformed("no form to export");
-    if (r->format() > static_cast<std::uint8_t>(ExportFormat::Dta))
+    if (r->format() > static_cast<std::uint8_t>(ExportFormat::Records))
         return malformed("unknown export format");
     out.format = static_cast<ExportFormat>(r->format());
     out.language = text(r->language());
@@ -634,10 +634,11 @@ std::vector<std::uint8_t> encodeExportJob(const ExportJob& job) {
     auto fileVec = b.CreateVector(files);
     auto id = b.CreateString(job.job);
     auto error = b.CreateString(job.error);
-    return finish(b, fb::AdminMessage::AdminExportJob,
-                  fb::CreateAdminExportJob(b, id, static_cast<std::uint8_t>(job.state), job.done,
-                                           job.total, fileVec, job.records, job.unreadable, error)
-                      .Union());
+    return finish(
+        b, fb::AdminMessage::AdminExportJob,
+        fb::CreateAdminExportJob(b, id, static_cast<std::uint8_t>(job.state), job.done, job.total,
+                                 fileVec, job.records, job.unreadable, error, job.sealedUnopened)
+            .Union());
 }
 
 Result<ExportJob> decodeExportJob(std::span<const std::uint8_t> body) {
@@ -654,7 +655,9 @@ Result<ExportJob> decodeExportJob(std::span<const std::uint8_t> body) {
     out.total = j->total();
     out.records = j->records();
     out.unreadable = j->unreadable();
-    if (out.done < 0 || out.total < 0 || out.records < 0 || out.unreadable < 0)
+    out.sealedUnopened = j->sealed_unopened();
+    if (out.done < 0 || out.total < 0 || out.records < 0 || out.unreadable < 0 ||
+        out.sealedUnopened < 0)
         return malformed("a negative count");
     if (j->files()) {
         for (const auto* f : *j->files()) {

@@ -655,6 +655,7 @@ struct ExportTask {
     std::vector<admin::ExportFileInfo> files;
     std::int64_t records = 0;
     std::int64_t unreadable = 0;
+    std::int64_t sealedUnopened = 0;
     std::string error;
 };
 
@@ -1054,6 +1055,7 @@ struct CollectorServer::Impl {
         if (task.state == admin::ExportJob::State::Done) job.files = task.files;
         job.records = task.records;
         job.unreadable = task.unreadable;
+        job.sealedUnopened = task.sealedUnopened;
         job.error = task.error;
         return job;
     }
@@ -1174,6 +1176,7 @@ struct CollectorServer::Impl {
         task.files = std::move(files);
         task.records = result->records;
         task.unreadable = result->unreadable;
+        task.sealedUnopened = result->sealedUnopened;
     }
 
     // A job's state; with `discard`, its files are deleted. A job still running is cancelled

@@ -7,7 +7,9 @@
 #include <veld/fb/form_generated.h>
 #include <veld/hex.hpp>
 #include <veld/record.hpp>
+#include <veld/sealed_record.hpp>
 #include <veld/sync/export.hpp>
+#include <veld/sync/records_file.hpp>
 
 namespace veld::sync {
 
@@ -107,7 +109,8 @@ struct TablePlan {
 
 class Exporter {
   public:
-    Exporter(const fb::Form* form, const ExportOptions& options) : m_form(form) {
+    Exporter(const fb::Form* form, const ExportOptions& options)
+        : m_form(form), m_keys(options.keys) {
         m_default = form->default_language() ? form->default_language()->str() : std::string();
         m_language = options.language.empty() ? m_default : options.language;
         if (form->languages()) {
@@ -134,8 +137,16 @@ class Exporter {
                                     {2, {{"", "approved"}}},
                                     {3, {{"", "rejected"}}}};
         key(main, "clock_flagged", "device clock implausible (1)", ColumnType::Integer, 0);
-        key(main, "unreadable", "body could not be read (1): answers missing", ColumnType::Integer,
-            0);
+        key(main, "unreadable", "why the answers are missing (0: they are not)",
+            ColumnType::Integer, 0);
+        main.table.columns.back().valueLabels = {{0, "readable"},
+                                                 {1, "damaged or unreadable"},
+                                                 {2, "sealed, no key given for it"},
+                                                 {3, "sealed, does not open"}};
+        main.texts.back().values = {{0, {{"", "readable"}}},
+                                    {1, {{"", "damaged or unreadable"}}},
+                                    {2, {{"", "sealed, no key given for it"}}},
+                                    {3, {{"", "sealed, does not open"}}}};
         main.keyColumns = main.table.columns.size();
         if (form->items()) walk(form->items(), main);
     }
@@ -147,11 +158,26 @@ class Exporter {
     Status write(const CurrentRecord& rec, bool counting) {
         TablePlan& main = *m_tables.front();
         std::optional<Record> decoded;
+        Unreadable why = Unreadable::Damaged;
         if (!rec.damaged && !rec.body.empty()) {
             auto r = decodeRecord(rec.body);
-            if (r) decoded = std::move(r.value());
+            if (r && r->sealed) {
+                // The opened record lives only until its rows are written (openRecord wipes
+                // the plaintext body it decoded from).
+                auto opened = openRecord(r.value(), m_keys);
+                if (opened) {
+                    decoded = std::move(opened.value());
+                } else {
+                    why = opened.error().code == ErrorCode::NotFound ? Unreadable::SealedNoKey
+                                                                     : Unreadable::SealedBroken;
+                }
+            } else if (r) {
+                decoded = std::move(r.value());
+            }
         }
+        if (decoded) why = Unreadable::Readable;
         if (!decoded) ++m_unreadable;
+        if (why == Unreadable::SealedNoKey || why == Unreadable::SealedBroken) ++m_sealedUnopened;
         if (!counting) {
             m_cells.assign(main.table.columns.size(), Cell{});
             m_cells[0] = rec.recordId.toString();
@@ -160,7 +186,7 @@ class Exporter {
             m_cells[3] = static_cast<std::int64_t>(rec.hlc.millis());
             m_cells[4] = static_cast<std::int64_t>(rec.review);
             m_cells[5] = std::int64_t{rec.clockFlagged ? 1 : 0};
-            m_cells[6] = std::int64_t{decoded ? 0 : 1};
+            m_cells[6] = static_cast<std::int64_t>(why);
             if (decoded) fillAnswers(main, decoded->content.answers);
             if (auto s = main.writer->row(m_cells); !s) return s;
         }
@@ -172,11 +198,13 @@ class Exporter {
     }
 
     [[nodiscard]] std::int64_t unreadable() const { return m_unreadable; }
+    [[nodiscard]] std::int64_t sealedUnopened() const { return m_sealedUnopened; }
     [[nodiscard]] bool hasWriters() const { return m_tables.front()->writer != nullptr; }
     void resetCounts() {
         for (auto& t : m_tables)
             t->rows = 0;
         m_unreadable = 0;
+        m_sealedUnopened = 0;
     }
 
   private:
@@ -339,8 +367,8 @@ class Exporter {
                     ColumnTexts ot = texts;
                     ot.values.clear();
                     ot.type = "text (other, specify)";
-                    column(t, name + ".other", label, ColumnType::Text, {Fill::OtherText, {}}, ot,
-                           8000);
+                    column(t, name + ".other_text", label, ColumnType::Text, {Fill::OtherText, {}},
+                           ot, 8000);
                 }
                 break;
             }
@@ -449,12 +477,14 @@ class Exporter {
     }
 
     const fb::Form* m_form;
+    std::span<const projectkey::SecretKey> m_keys;
     std::string m_default;
     std::string m_language;
     std::vector<std::string> m_languages;
     std::vector<std::unique_ptr<TablePlan>> m_tables;
     std::vector<Cell> m_cells;
     std::int64_t m_unreadable = 0;
+    std::int64_t m_sealedUnopened = 0;
 };
 
 // The codebook: every variable of every table, with its names in .sav and .dta, its question,
@@ -516,17 +546,25 @@ std::string_view exportFormatName(ExportFormat format) {
             return "sav";
         case ExportFormat::Dta:
             return "dta";
+        case ExportFormat::Records:
+            return "records";
     }
     return "csv";
 }
 
 std::optional<ExportFormat> parseExportFormat(std::string_view name) {
-    for (auto f : {ExportFormat::Csv, ExportFormat::Sav, ExportFormat::Dta})
+    for (auto f : {ExportFormat::Csv, ExportFormat::Sav, ExportFormat::Dta, ExportFormat::Records})
         if (exportFormatName(f) == name) return f;
     return std::nullopt;
 }
 
 Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& options) {
+    CollectorExportSource source(store);
+    return exportForm(source, options);
+}
+
+Result<ExportResult> exportForm(ExportSource& store, const ExportOptions& options) {
+    if (options.format == ExportFormat::Records) return writeRecordsFile(store, options);
     auto forms = store.publishedForms();
     if (!forms) return forms.error();
     const PublishedFormInfo* newest = nullptr;
@@ -537,7 +575,8 @@ Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& opti
         return makeError(ErrorCode::NotFound,
                          "no form '" + options.formId + "' is published at this collector");
     }
-    // Published forms were checked at publication; the binary is the collector's own.
+    // Published forms were checked at publication (the binary is the collector's own), or when
+    // the records file that carries them was opened.
     const fb::Form* form = fb::GetForm(newest->binary.data());
     Exporter exporter(form, options);
     RecordQuery query = options.filter;
@@ -606,6 +645,7 @@ Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& opti
     result.files.push_back(codebook);
     result.records = done;
     result.unreadable = exporter.unreadable();
+    result.sealedUnopened = exporter.sealedUnopened();
     if (options.progress) options.progress(done, total.value());
     return result;
 }

@@ -308,7 +308,10 @@ TEST_CASE("admin messages round-trip, and their decoders refuse what makes no se
     CHECK_FALSE(exported->filter.fromUtcMs);
     CHECK(exported->filter.untilUtcMs == 1234);
     CHECK(exported->filter.review == sync::ReviewState::Rejected);
-    request.format = static_cast<sync::ExportFormat>(3);
+    request.format = sync::ExportFormat::Records;
+    CHECK(admin::decodeExportRequest(admin::encodeExportRequest(request))->format ==
+          sync::ExportFormat::Records);
+    request.format = static_cast<sync::ExportFormat>(4);
     CHECK_FALSE(admin::decodeExportRequest(admin::encodeExportRequest(request)));
     request.format = sync::ExportFormat::Csv;
     request.filter.review = static_cast<sync::ReviewState>(9);
@@ -337,12 +340,14 @@ TEST_CASE("admin messages round-trip, and their decoders refuse what makes no se
     state.job = job;
     state.state = admin::ExportJob::State::Done;
     state.done = state.total = state.records = 5;
-    state.unreadable = 1;
+    state.unreadable = 2;
+    state.sealedUnopened = 1;
     state.files = {{"f.csv", 10}, {"f-codebook.csv", 20}};
     auto back = admin::decodeExportJob(admin::encodeExportJob(state));
     REQUIRE(back);
     CHECK(back->state == admin::ExportJob::State::Done);
-    CHECK(back->unreadable == 1);
+    CHECK(back->unreadable == 2);
+    CHECK(back->sealedUnopened == 1);
     REQUIRE(back->files.size() == 2);
     CHECK(back->files[1].name == "f-codebook.csv");
     CHECK(back->files[1].bytes == 20);
@@ -708,7 +713,7 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
          admin::encodeQueueRequest({sync::ReviewState::Received, admin::kMaxQueue + 1})},
         {admin::kQueuePath, admin::encodeQueueRequest({static_cast<sync::ReviewState>(4), 10})},
         {admin::kExportPath,
-         admin::encodeExportRequest({"ips_guidance", static_cast<sync::ExportFormat>(3)})},
+         admin::encodeExportRequest({"ips_guidance", static_cast<sync::ExportFormat>(4)})},
         {admin::kExportPath, admin::encodeExportRequest({""})},
         {admin::kExportJobPath, admin::encodeExportJobRequest({"not-a-job", false})},
         {admin::kExportJobPath, admin::encodeExportJobRequest({std::string(32, 'A'), true})},

@@ -115,12 +115,12 @@ std::map<std::string, std::string> expectedCells(
                     out[a.name] = v ? "1" : "0";
                 } else if constexpr (std::is_same_v<T, ChoiceAnswer>) {
                     out[a.name] = codes.at(a.name).at(v.choice);
-                    if (!v.otherText.empty()) out[a.name + ".other"] = v.otherText;
+                    if (!v.otherText.empty()) out[a.name + ".other_text"] = v.otherText;
                 } else if constexpr (std::is_same_v<T, ChoicesAnswer>) {
                     for (const auto& c : v.choices)
                         out[a.name + "." + c] = "1";
                     out[a.name + ".*"] = "0";  // every other choice column
-                    if (!v.otherText.empty()) out[a.name + ".other"] = v.otherText;
+                    if (!v.otherText.empty()) out[a.name + ".other_text"] = v.otherText;
                 } else if constexpr (std::is_same_v<T, DateAnswer>) {
                     out[a.name] = isoDate(v.days);
                 } else if constexpr (std::is_same_v<T, TimeAnswer>) {
@@ -158,7 +158,7 @@ void checkRow(const std::map<std::string, std::string>& row,
         }
         const auto dot = column.rfind('.');
         if (dot != std::string::npos && expected.count(column.substr(0, dot) + ".*") &&
-            column.substr(dot) != ".other") {
+            column.substr(dot) != ".other_text") {
             CHECK(value == "0");  // a choice of a select-many question that was not chosen
             continue;
         }

@@ -1,6 +1,8 @@
 // veldctl export: a form's records at the collector, for evaluators, as CSV, SPSS .sav or
 // Stata .dta, with a codebook. Reads the collector's file on the collector's machine; the
-// collector may keep running (the export reads one snapshot of it).
+// collector may keep running (the export reads one snapshot of it). Sealed records open with
+// the project key ring (--ring), unlocked here and never kept.
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -35,8 +37,16 @@ Options:
   --until YYYY-MM-DD     ... and before that day
   --review STATE         only records in that review state: received, has-issues, approved,
                          rejected
-Pseudonymous identifiers appear as their digest, never in a raw form. A record whose body
-cannot be read has a row with its key and unreadable = 1.
+  --ring RING            open sealed records with the keys of this project key ring (veldctl
+                         keys); every key is unlocked before anything is written
+  --passphrase-file F    the ring's passphrase is the first line of F; else it comes from
+                         VELD_KEY_PASSPHRASE, else it is asked for on the terminal (once)
+
+Pseudonymous identifiers appear as their digest, never in a raw form. A record without answers
+in the files has a row with its key, and `unreadable` says why: 1 its body is damaged or cannot
+be read, 2 it is sealed and no key for it was given (without --ring, or a key the ring lacks),
+3 it is sealed and does not open with its key. The count of sealed records not opened goes to
+stderr.
 )";
 
 int usage(std::ostream& err, const std::string& message) {
@@ -67,7 +77,11 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     std::string until;
     std::string review;
     std::string pilot;
+    std::string ringPath;
+    std::string passphraseFile;
     args.option("--pilot", pilot);
+    args.option("--ring", ringPath);
+    args.option("--passphrase-file", passphraseFile);
     args.option("--format", format);
     args.option("--out", dir);
     args.option("--language", language);
@@ -87,7 +101,8 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     options.language = language;
     options.directory = dir;
     const auto parsedFormat = sync::parseExportFormat(format);
-    if (!parsedFormat) return usage(err, "--format is csv, sav or dta");
+    if (!parsedFormat || *parsedFormat == sync::ExportFormat::Records)
+        return usage(err, "--format is csv, sav or dta");
     options.format = *parsedFormat;
     if (!version.empty()) {
         char* end = nullptr;
@@ -108,6 +123,30 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
         options.filter.review = sync::parseReviewState(review);
         if (!options.filter.review)
             return usage(err, "--review is received, has-issues, approved or rejected");
+    }
+    if (!passphraseFile.empty() && ringPath.empty())
+        return usage(err, "--passphrase-file goes with --ring");
+    // Every key is unlocked before anything is written: a wrong passphrase leaves no files.
+    if (!ringPath.empty()) {
+        auto ring = readKeyRing(ringPath, false);
+        if (!ring) {
+            err << "veldctl export: " << ring.error().describe() << "\n";
+            return kExitFailure;
+        }
+        if (ring->empty()) {
+            err << "veldctl export: no keys in " << ringPath << "\n";
+            return kExitFailure;
+        }
+        auto phrase = passphrase(passphraseFile, false, "export", err);
+        if (!phrase) return kExitFailure;
+        auto keys = projectkey::unlockAll(ring.value(), *phrase);
+        std::fill(phrase->begin(), phrase->end(), '\0');  // not needed any more
+        if (!keys) {
+            err << "veldctl export: cannot unlock the key ring " << ringPath << ": "
+                << keys.error().message << "; nothing was exported\n";
+            return kExitFailure;
+        }
+        options.keys = std::move(keys.value());
     }
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -163,6 +202,14 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
         out << formId << ": " << result->records << " records";
         if (result->unreadable > 0) out << ", " << result->unreadable << " unreadable";
         out << "\n";
+        if (result->sealedUnopened > 0) {
+            err << "veldctl export: " << formId << ": " << result->sealedUnopened
+                << " sealed records were not opened (their rows have no answers, unreadable = 2 "
+                   "or 3); "
+                << (ringPath.empty() ? std::string("--ring RING opens them")
+                                     : "their key is not in " + ringPath + ", or they are damaged")
+                << "\n";
+        }
     }
     return kExitOk;
 }

@@ -1,17 +1,8 @@
 // veldctl keys: the project key ring that central staff keep (never on devices). Each key's
 // private half is locked with a passphrase; the public half is what devices seal records to.
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <fstream>
-#include <iostream>
-#include <optional>
 #include <ostream>
-#include <sstream>
 
 #include <fcntl.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <veld/project_key.hpp>
@@ -43,54 +34,6 @@ int usage(std::ostream& err, const std::string& message) {
     return kExitUsage;
 }
 
-// The passphrase from a file, the environment or the terminal (without echo).
-std::optional<std::string> passphrase(const std::string& file, bool twice, std::ostream& err) {
-    std::string text;
-    if (!file.empty()) {
-        std::ifstream in(file);
-        if (!in || !std::getline(in, text)) {
-            err << "veldctl keys: cannot read a passphrase from " << file << "\n";
-            return std::nullopt;
-        }
-        return text;
-    }
-    if (const char* env = std::getenv("VELD_KEY_PASSPHRASE"); env && *env) return std::string(env);
-    if (!isatty(STDIN_FILENO)) {
-        err << "veldctl keys: no passphrase (use --passphrase-file or VELD_KEY_PASSPHRASE)\n";
-        return std::nullopt;
-    }
-    auto ask = [](const char* prompt) {
-        std::fputs(prompt, stderr);
-        termios old{};
-        tcgetattr(STDIN_FILENO, &old);
-        termios quiet = old;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-        std::string line;
-        std::getline(std::cin, line);
-        tcsetattr(STDIN_FILENO, TCSANOW, &old);
-        std::fputs("\n", stderr);
-        return line;
-    };
-    text = ask("passphrase: ");
-    if (twice && ask("again: ") != text) {
-        err << "veldctl keys: the two passphrases differ\n";
-        return std::nullopt;
-    }
-    return text;
-}
-
-Result<std::vector<projectkey::LockedKey>> readRing(const std::string& path, bool mayBeMissing) {
-    std::ifstream in(path);
-    if (!in) {
-        if (mayBeMissing) return std::vector<projectkey::LockedKey>{};
-        return makeError(ErrorCode::NotFound, "no key ring at " + path);
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    return projectkey::parseRing(text.str());
-}
-
 // Writes the ring (0600) next to it first, then renames: a failure never leaves half a ring.
 Status writeRing(const std::string& path, const std::vector<projectkey::LockedKey>& ring) {
     const std::string tmp = path + ".tmp";
@@ -110,7 +53,7 @@ Status writeRing(const std::string& path, const std::vector<projectkey::LockedKe
 }  // namespace
 
 Result<std::string> ringPublicKey(const std::string& ringPath, const std::string& id) {
-    auto ring = readRing(ringPath, false);
+    auto ring = readKeyRing(ringPath, false);
     if (!ring) return ring.error();
     if (ring->empty()) return makeError(ErrorCode::NotFound, "no keys in " + ringPath);
     if (id.empty()) return projectkey::formatPublicKey(ring->back().publicKey);
@@ -140,14 +83,14 @@ int keysCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     const auto pos = args.positionals();
     if (pos.size() != 1) return usage(err, sub + " takes the key ring's file");
     const std::string& path = pos[0];
-    auto ring = readRing(path, sub == "new");
+    auto ring = readKeyRing(path, sub == "new");
     if (!ring) {
         err << "veldctl keys: " << ring.error().describe() << "\n";
         return kExitFailure;
     }
     if (sub == "new") {
         if (id.empty()) return usage(err, "new needs --id ID");
-        auto phrase = passphrase(passphraseFile, true, err);
+        auto phrase = passphrase(passphraseFile, true, "keys", err);
         if (!phrase) return kExitFailure;
         for (const auto& k : ring.value()) {
             if (k.publicKey.id == id) {
@@ -177,7 +120,7 @@ int keysCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
         return kExitOk;
     }
     if (sub == "check") {
-        auto phrase = passphrase(passphraseFile, false, err);
+        auto phrase = passphrase(passphraseFile, false, "keys", err);
         if (!phrase) return kExitFailure;
         int failed = 0;
         for (const auto& k : ring.value()) {

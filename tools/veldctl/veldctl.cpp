@@ -2,8 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <iostream>
 #include <ostream>
+#include <sstream>
+
+#include <termios.h>
+#include <unistd.h>
 
 namespace veld::veldctl {
 
@@ -62,6 +70,55 @@ std::string Args::unknownOption() const {
         if (a.rfind("--", 0) == 0) return a;
     }
     return {};
+}
+
+Result<std::vector<projectkey::LockedKey>> readKeyRing(const std::string& path, bool mayBeMissing) {
+    std::ifstream in(path);
+    if (!in) {
+        if (mayBeMissing) return std::vector<projectkey::LockedKey>{};
+        return makeError(ErrorCode::NotFound, "no key ring at " + path);
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return projectkey::parseRing(text.str());
+}
+
+std::optional<std::string> passphrase(const std::string& file, bool twice, std::string_view command,
+                                      std::ostream& err) {
+    const std::string prefix = "veldctl " + std::string(command) + ": ";
+    std::string text;
+    if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in || !std::getline(in, text)) {
+            err << prefix << "cannot read a passphrase from " << file << "\n";
+            return std::nullopt;
+        }
+        return text;
+    }
+    if (const char* env = std::getenv("VELD_KEY_PASSPHRASE"); env && *env) return std::string(env);
+    if (!isatty(STDIN_FILENO)) {
+        err << prefix << "no passphrase (use --passphrase-file or VELD_KEY_PASSPHRASE)\n";
+        return std::nullopt;
+    }
+    auto ask = [](const char* prompt) {
+        std::fputs(prompt, stderr);
+        termios old{};
+        tcgetattr(STDIN_FILENO, &old);
+        termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+        std::string line;
+        std::getline(std::cin, line);
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        std::fputs("\n", stderr);
+        return line;
+    };
+    text = ask("passphrase: ");
+    if (twice && ask("again: ") != text) {
+        err << prefix << "the two passphrases differ\n";
+        return std::nullopt;
+    }
+    return text;
 }
 
 std::int64_t nowMs() {

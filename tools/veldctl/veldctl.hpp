@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <veld/project_key.hpp>
 #include <veld/result.hpp>
 
 namespace veld::veldctl {
@@ -33,6 +36,17 @@ int exportCommand(const std::vector<std::string>& args, std::ostream& out, std::
 /// The public key ("KEYID:HEX") of key `id` in a project key ring, or of its newest key when
 /// `id` is empty. No passphrase is needed: public halves are in the clear.
 Result<std::string> ringPublicKey(const std::string& ringPath, const std::string& id);
+
+/// A project key ring file (veldctl keys); an empty ring when it is missing and `mayBeMissing`,
+/// else NotFound.
+Result<std::vector<projectkey::LockedKey>> readKeyRing(const std::string& path, bool mayBeMissing);
+
+/// A key ring's passphrase: from the file `file` names (its first line), else the environment
+/// variable VELD_KEY_PASSPHRASE, else asked for on the terminal without echo (`twice`: asked
+/// again to confirm). Nothing when there is none; why goes to `err` as "veldctl COMMAND: ...".
+/// The passphrase itself is never printed.
+std::optional<std::string> passphrase(const std::string& file, bool twice, std::string_view command,
+                                      std::ostream& err);
 
 /// The wall clock in ms since 1970, and a time as "2026-11-25T10:15:02Z" (UTC).
 std::int64_t nowMs();

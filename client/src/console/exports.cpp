@@ -1,12 +1,21 @@
 // Exports from the console: the collector writes the files (the same exporter as `veldctl
 // export`), the console follows its progress and then fetches the files into a folder here.
+// When the console holds unlocked project keys, sealed records must be opened here (private
+// keys never go to the collector): the collector then writes a records file (the bodies as
+// stored), the console fetches it into a private folder, runs the same exporter itself with its
+// keys, and deletes the records file.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include <imgui.h>
 #include <imgui_stdlib.h>
+
+#include <veld/sync/records_file.hpp>
 
 #include "../form_view.hpp"
 #include "../ui.hpp"
@@ -16,19 +25,53 @@ namespace veld::client::console {
 
 namespace {
 
+using Keys = std::shared_ptr<const std::vector<projectkey::SecretKey>>;
+
+// ExportRun::phase while the exporter runs here, over a fetched records file.
+constexpr int kPhaseExportingHere = 4;
+
 struct Outcome {
     std::vector<std::string> files;
     std::int64_t records = 0;
     std::int64_t unreadable = 0;
+    std::int64_t sealedUnopened = 0;
+    bool openedHere = false;  // exported here with the console's keys
     std::string error;
 };
 
+// A folder of our own (mode 0700) for the fetched records file, deleted with all in it however
+// the export ends: the file holds sealed bodies, and other records' answers in the clear.
+class PrivateFolder {
+  public:
+    PrivateFolder() = default;
+    ~PrivateFolder() {
+        if (m_path.empty()) return;
+        std::error_code ignored;
+        std::filesystem::remove_all(m_path, ignored);
+    }
+    PrivateFolder(const PrivateFolder&) = delete;
+    PrivateFolder& operator=(const PrivateFolder&) = delete;
+
+    // Makes it inside `parent`, hidden.
+    bool make(const std::string& parent) {
+        std::string name = (std::filesystem::path(parent) / ".veld-records-XXXXXX").string();
+        if (::mkdtemp(name.data()) == nullptr) return false;
+        m_path = std::move(name);
+        return true;
+    }
+    [[nodiscard]] const std::string& path() const { return m_path; }
+
+  private:
+    std::string m_path;
+};
+
 // Runs on the export worker: start, follow, fetch, then discard the job's files at the collector.
-// However it ends, nothing stays at the collector, and a failed fetch leaves no partial set of
-// files in the folder (a main table without its repeat tables would mislead).
-Outcome runExport(sync::AdminClient& client, ExportRun& run,
-                  const sync::admin::ExportRequest& request, const std::string& folder,
-                  const std::string& cancelled, const std::string& failed) {
+// With keys, what is fetched is a records file that the exporter then reads here. However it
+// ends, nothing stays at the collector, and a failed export leaves no partial set of files in
+// the folder (a main table without its repeat tables would mislead).
+Outcome runExport(sync::AdminClient& client, ExportRun& run, sync::admin::ExportRequest request,
+                  const std::string& folder, const Keys& keys, const std::string& cancelled,
+                  const std::string& failed) {
     Outcome out;
     std::string job;
     auto fail = [&](std::string message) {
@@ -42,6 +85,8 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run,
         run.phase = 3;
         return out;
     };
+    const sync::ExportFormat tables = request.format;
+    if (keys) request.format = sync::ExportFormat::Records;
     auto started = client.startExport(request);
     if (!started) return fail(started.error().message);
     job = started.value().job;
@@ -74,23 +119,60 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run,
     std::error_code ec;
     std::filesystem::create_directories(folder, ec);
     if (ec) return fail(folder + ": " + ec.message());
+    PrivateFolder fetched;
+    if (keys && state.files.size() != 1) return fail(failed);
+    if (keys && !fetched.make(folder)) return fail(folder + ": " + std::strerror(errno));
     std::int64_t before = 0;
+    std::vector<std::string> paths;
     for (const auto& f : state.files) {
         if (run.cancel) return fail(cancelled);
-        const std::string path = (std::filesystem::path(folder) / f.name).string();
+        const std::string path =
+            (std::filesystem::path(keys ? fetched.path() : folder) / f.name).string();
         auto got = client.download(
             job, f, path,
             [&run, before](std::int64_t done, std::int64_t) { run.bytesDone = before + done; },
             &run.cancel);
         if (!got) return fail(run.cancel ? cancelled : got.error().message);
         before += f.bytes;
-        out.files.push_back(path);
+        (keys ? paths : out.files).push_back(path);
     }
     (void)client.exportJob(job, true);  // the files are here now; none stay at the collector
-    out.records = state.records;
-    out.unreadable = state.unreadable;
+    job.clear();
+    if (!keys) {
+        out.records = state.records;
+        out.unreadable = state.unreadable;
+        out.sealedUnopened = state.sealedUnopened;
+        run.phase = 2;
+        return out;
+    }
+
+    // The exporter, here, over the fetched records file, with the keys.
+    run.done = 0;
+    run.total = state.records;
+    run.phase = kPhaseExportingHere;
+    auto source = sync::RecordsFile::open(paths.front());
+    if (!source) return fail(source.error().message);
+    sync::ExportOptions options;
+    options.formId = request.formId;
+    options.filter = request.filter;
+    options.format = tables;
+    options.language = request.language;
+    options.directory = folder;
+    options.keys = *keys;
+    options.progress = [&run](std::int64_t done, std::int64_t total) {
+        run.done = done;
+        run.total = total;
+    };
+    options.cancel = &run.cancel;
+    auto made = sync::exportForm(*source.value(), options);
+    if (!made) return fail(run.cancel ? cancelled : made.error().message);
+    out.files = made->files;
+    out.records = made->records;
+    out.unreadable = made->unreadable;
+    out.sealedUnopened = made->sealedUnopened;
+    out.openedHere = true;
     run.phase = 2;
-    return out;
+    return out;  // the records file goes with `fetched`
 }
 
 }  // namespace
@@ -199,6 +281,16 @@ void drawExport(Console& console, ExportState& state) {
     ui::recordLast("export.folder", state.folder);
     ImGui::EndDisabled();
 
+    // Where sealed records open: here with the unlocked keys, or not at all.
+    const Keys keys = console.projectKeys();
+    const bool sealedForm =
+        def.settings() != nullptr && (def.settings()->sealed() || def.settings()->kiosk());
+    if (keys) {
+        ui::hint(console.t(M::ConsoleExportWithKeys), false);
+    } else if (sealedForm) {
+        ui::hint(console.t(M::ConsoleExportWithoutKeys), false);
+    }
+
     const std::optional<std::int64_t> from =
         state.from.empty() ? std::nullopt : parseDay(state.from);
     const std::optional<std::int64_t> until =
@@ -222,10 +314,10 @@ void drawExport(Console& console, ExportState& state) {
         state.error.clear();
         state.saved.clear();
         console.exportWorker.run(
-            [client = console.exportClient(), run, request, folder = state.folder,
+            [client = console.exportClient(), run, request, folder = state.folder, keys,
              cancelled = std::string(console.t(M::ConsoleExportCancelled)),
              failed = std::string(console.t(M::ConsoleExportFailed))] {
-                return runExport(*client, *run, request, folder, cancelled, failed);
+                return runExport(*client, *run, request, folder, keys, cancelled, failed);
             },
             [&console, &state](Outcome outcome) {
                 state.running = false;
@@ -237,6 +329,8 @@ void drawExport(Console& console, ExportState& state) {
                 state.saved = std::move(outcome.files);
                 state.records = outcome.records;
                 state.unreadable = outcome.unreadable;
+                state.sealedUnopened = outcome.sealedUnopened;
+                state.openedHere = outcome.openedHere;
                 console.toast(std::string(console.t(M::ConsoleExportDone)));
             });
     }
@@ -246,12 +340,13 @@ void drawExport(Console& console, ExportState& state) {
     }
     if (state.run && state.running) {
         const ExportRun& run = *state.run;
-        if (run.phase == 0) {
+        if (run.phase == 0 || run.phase == kPhaseExportingHere) {
             const std::int64_t total = run.total;
             const float f =
                 total > 0 ? static_cast<float>(run.done) / static_cast<float>(total) : 0;
-            const std::string text = format(console.t(M::ConsoleExportAtCollector),
-                                            {std::to_string(run.done), std::to_string(total)});
+            const std::string text = format(
+                console.t(run.phase == 0 ? M::ConsoleExportAtCollector : M::ConsoleExportOpening),
+                {std::to_string(run.done), std::to_string(total)});
             ImGui::ProgressBar(f, ImVec2(-1, 0), text.c_str());
             ui::recordLast("export.progress", text);
         } else {
@@ -270,10 +365,20 @@ void drawExport(Console& console, ExportState& state) {
         ui::paragraph(format(console.t(M::ConsoleExportSaved),
                              {std::to_string(state.records), std::to_string(state.saved.size())}),
                       false);
-        if (state.unreadable > 0) {
-            ui::error(
-                format(console.t(M::ConsoleExportUnreadable), {std::to_string(state.unreadable)}),
-                false);
+        // Sealed records not opened are told apart from damaged ones: they need keys, not a
+        // device's attention.
+        const std::int64_t damaged = state.unreadable - state.sealedUnopened;
+        if (damaged > 0) {
+            ui::error(format(console.t(M::ConsoleExportUnreadable), {std::to_string(damaged)}),
+                      false);
+        }
+        if (state.sealedUnopened > 0) {
+            const std::string sealed =
+                format(console.t(state.openedHere ? M::ConsoleExportSealedUnopened
+                                                  : M::ConsoleExportSealedClosed),
+                       {std::to_string(state.sealedUnopened)});
+            ui::error(sealed, false);
+            ui::recordLast("export.sealed", sealed);
         }
         int i = 0;
         for (const auto& f : state.saved) {

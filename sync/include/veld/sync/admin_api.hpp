@@ -87,7 +87,9 @@ struct QueueRequest {
     int limit = 200;  // 1..kMaxQueue
 };
 
-/// Starts an export of one form at the collector (ExportOptions without the folder).
+/// Starts an export of one form at the collector (ExportOptions without the folder and keys).
+/// ExportFormat::Records makes the job write one records file (veld/sync/records_file.hpp)
+/// instead of tables, for the console to export from with its own keys.
 struct ExportRequest {
     std::string formId;
     ExportFormat format = ExportFormat::Csv;
@@ -110,8 +112,9 @@ struct ExportJob {
     std::int64_t total = 0;
     std::vector<ExportFileInfo> files;  // when Done: tables first, the codebook last
     std::int64_t records = 0;
-    std::int64_t unreadable = 0;
-    std::string error;  // when Failed
+    std::int64_t unreadable = 0;      // as ExportResult
+    std::int64_t sealedUnopened = 0;  // as ExportResult
+    std::string error;                // when Failed
 };
 
 struct ExportJobRequest {
