@@ -5,6 +5,7 @@
 
 #include <imgui_internal.h>
 #include <imgui_stdlib.h>
+#include <sodium.h>
 
 #include "text.hpp"
 
@@ -208,8 +209,33 @@ bool input(std::string_view id, std::string& value, std::string_view hintText, b
     }
     ImGui::EndDisabled();
     ImGui::PopID();
-    add(id, value, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
+    if (flags & ImGuiInputTextFlags_Password) {
+        // Recorded as the screen shows it: one mark per byte.
+        if (g_recording) {
+            add(id, std::string(value.size(), '*'), ImGui::GetItemRectMin(),
+                ImGui::GetItemRectMax(), enabled);
+        }
+    } else {
+        add(id, value, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
+    }
     return changed && enabled;
+}
+
+void wipeTextEdit() {
+    ImGuiContext& g = *GImGui;
+    ImGuiInputTextState& state = g.InputTextState;
+    if (g.ActiveId != 0 && g.ActiveId == state.ID) ImGui::ClearActiveID();
+    auto zero = [](auto& buffer) {
+        if (buffer.Data)
+            sodium_memzero(buffer.Data,
+                           static_cast<std::size_t>(buffer.Capacity) * sizeof(*buffer.Data));
+    };
+    zero(state.TextW);
+    zero(state.TextA);
+    zero(state.InitialTextA);
+    sodium_memzero(&state.Stb, sizeof state.Stb);  // its undo records hold typed characters
+    state.ClearFreeMemory();
+    state.ID = 0;  // the next field made active starts from a fresh state
 }
 
 bool checkbox(std::string_view id, std::string_view label, bool& value, bool enabled) {

@@ -50,6 +50,9 @@ bool choiceRow(std::string_view id, std::string_view label, bool selected, bool 
 bool input(std::string_view id, std::string& value, std::string_view hintText = {},
            bool multiline = false, bool enabled = true, int flags = 0,
            int (*filter)(ImGuiInputTextCallbackData*) = nullptr);
+/// Wipes Dear ImGui's own copy of the text field edited last (its edit and undo buffers), and
+/// ends its editing: for a passphrase, once it has been used.
+void wipeTextEdit();
 /// A check box.
 bool checkbox(std::string_view id, std::string_view label, bool& value, bool enabled = true);
 

@@ -435,7 +435,7 @@ static std::string utf16(const std::string& ascii) {
     return std::string(reinterpret_cast<const char*>(wide.data()), wide.size() * 2);
 }
 
-TEST_CASE("client: a stolen kiosk holds no respondent's answer; central staff open them") {
+TEST_CASE("client: a stolen kiosk holds no respondent's answer, and central staff open them") {
     veld::test::TempDir dir;
     std::filesystem::create_directories(dir.file("profile"));
     veld::test::TempDir central;
@@ -898,10 +898,10 @@ TEST_CASE("client: the translation table is complete and screens hold no literal
     CHECK(tr(M::Next, "xx") == "Next");  // unknown languages fall back to English
     // Screen code passes ids and format strings only: a literal with words separated by a
     // space would be a text that skipped the table.
-    for (const char* file :
-         {"app.cpp", "form_view.cpp", "screens/home.cpp", "screens/fill.cpp", "screens/records.cpp",
-          "screens/sync.cpp", "screens/settings.cpp", "screens/kiosk.cpp", "console/console.cpp",
-          "console/dashboard.cpp", "console/records.cpp", "console/exports.cpp"}) {
+    for (const char* file : {"app.cpp", "form_view.cpp", "screens/home.cpp", "screens/fill.cpp",
+                             "screens/records.cpp", "screens/sync.cpp", "screens/settings.cpp",
+                             "screens/kiosk.cpp", "console/console.cpp", "console/dashboard.cpp",
+                             "console/records.cpp", "console/exports.cpp", "console/keys.cpp"}) {
         std::ifstream in(std::string(VELD_SOURCE_DIR) + "/client/src/" + file);
         REQUIRE(in.good());
         std::string line;

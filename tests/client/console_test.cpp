@@ -13,7 +13,9 @@
 #include <doctest/doctest.h>
 
 #include <veld/clock.hpp>
+#include <veld/project_key.hpp>
 #include <veld/record.hpp>
+#include <veld/sealed_record.hpp>
 #include <veld/sync/uploader.hpp>
 
 #include "support/sync_support.hpp"
@@ -61,13 +63,13 @@ struct Scenario {
     Scenario() {
         const std::string forms = dir.file("forms");
         std::filesystem::create_directories(forms);
-        for (const char* f : {"ips_guidance.json", "job_retention_log.json"}) {
+        for (const char* f : {"ips_guidance.json", "mbo_work_transition.json"}) {
             std::filesystem::copy_file(std::string(VELD_SOURCE_DIR) + "/schemas/forms/" + f,
                                        forms + "/" + f);
         }
         collector = std::make_unique<test::CollectorProcess>(dir.file("collector.db"));
         REQUIRE(test::veldctl({"collector", "publish", collector->storePath(),
-                               forms + "/ips_guidance.json", forms + "/job_retention_log.json"})
+                               forms + "/ips_guidance.json", forms + "/mbo_work_transition.json"})
                     .exitCode == 0);
         collector->start();
         for (int d = 0; d < 3; ++d) {
@@ -75,7 +77,9 @@ struct Scenario {
                 test::openDevice(dir.file("device" + std::to_string(d) + ".veld"))));
             Store& device = *devices.back();
             REQUIRE(veldctl::setUpDemo(device, forms));
-            REQUIRE(veldctl::addDemoRecords(device, 12, 40 + static_cast<std::uint32_t>(d)));
+            const auto added =
+                veldctl::addDemoRecords(device, 12, 40 + static_cast<std::uint32_t>(d));
+            REQUIRE_MESSAGE(added, added.error().describe());
             test::enrolDevice(device, *collector);
             auto round = sync::syncOnce(device, sync::loadConnection(device).value(), {});
             REQUIRE_MESSAGE(round, round.error().describe());
@@ -179,7 +183,7 @@ TEST_CASE("console: staff sign in, see the dashboard and devices, and wrong cred
     for (const auto& id : staff.ids("dash.bar.")) {
         sum += std::stoll(staff.item(id)->text);
         CHECK((id.find("Intensieve begeleiding (IPS)") != std::string::npos ||
-               id.find("Behoud van werk (hrm)") != std::string::npos));
+               id.find("Van mbo naar werk") != std::string::npos));
     }
     CHECK(sum == stats->records);
     CHECK(staff.has("dash.legend.Intensieve begeleiding (IPS)"));
@@ -387,4 +391,223 @@ print('rows=' + str(rows))
         CHECK(cells.out.find(s.edited[1] + "=" + a1 + "\n") != std::string::npos);
         CHECK(cells.out.find("rows=" + std::to_string(expectedRows) + "\n") != std::string::npos);
     }
+}
+
+namespace {
+
+// A collector whose devices seal to a project key of a ring on disk, one record of a sealed form
+// (tests/forms/sealed_visit.json) sent by device A and, made blind on device B, a second revision
+// of it (a sealed conflict).
+struct SealedScenario {
+    test::TempDir dir;
+    const std::string passphrase = "paarse olifant op de fiets";
+    std::string ring;
+    std::unique_ptr<test::CollectorProcess> collector;
+    std::unique_ptr<Store> deviceA;
+    std::unique_ptr<Store> deviceB;
+    Uuid record;
+    std::string admin;
+    const std::string remark = "Woont sinds kort bij haar zus";
+    const std::string editedRemark = "Heeft weer een eigen kamer";
+
+    SealedScenario() {
+        auto locked =
+            projectkey::create("k2026", passphrase, wallMs(), projectkey::Strength::Interactive);
+        REQUIRE(locked);
+        ring = dir.file("project.keys");
+        std::ofstream(ring) << projectkey::formatRing({locked.value()});
+        const std::string form = std::string(VELD_SOURCE_DIR) + "/tests/forms/sealed_visit.json";
+        collector = std::make_unique<test::CollectorProcess>(dir.file("collector.db"));
+        REQUIRE(test::veldctl({"collector", "publish", collector->storePath(), form}).exitCode ==
+                0);
+        REQUIRE(test::veldctl({"collector", "use-key", collector->storePath(), ring}).exitCode ==
+                0);
+        collector->start();
+
+        // Device A gets the key at enrolment and the form at its first pull, then finalizes.
+        deviceA = std::make_unique<Store>(test::openDevice(dir.file("a.veld")));
+        const auto a = test::enrolDevice(*deviceA, *collector);
+        REQUIRE(test::syncUntilDone(*deviceA, a, {}, 3) >= 0);
+        RecordContent content;
+        content.formId = "sealed_visit";
+        content.formVersion = 1;
+        content.answers = {{"age", std::int64_t{34}}, {"remark", remark}};
+        auto done = deviceA->finalizeNew(content);
+        REQUIRE_MESSAGE(done, done.error().describe());
+        record = done->id;
+        REQUIRE(test::syncUntilDone(*deviceA, a, {}, 3) >= 0);
+
+        // What the collector holds is sealed: none of the answers is in the body.
+        auto store = collector->open();
+        auto current = store->current(record);
+        REQUIRE(current);
+        REQUIRE(current->has_value());
+        const auto& body = current->value().body;
+        const std::string bytes(body.begin(), body.end());
+        CHECK(bytes.find(remark) == std::string::npos);
+        auto sealed = decodeRecord(body);
+        REQUIRE(sealed);
+        REQUIRE(sealed->sealed.has_value());
+
+        // Device B's edit, made blind and sealed as a device seals: from the opened record.
+        deviceB = std::make_unique<Store>(test::openDevice(dir.file("b.veld")));
+        const auto b = test::enrolDevice(*deviceB, *collector);
+        auto secret = projectkey::unlock(locked.value(), passphrase);
+        REQUIRE(secret);
+        const std::vector<projectkey::SecretKey> keys{secret.value()};
+        auto opened = openRecord(sealed.value(), keys);
+        REQUIRE(opened);
+        Record edit = opened.value();
+        edit.deviceId = deviceB->deviceId();
+        edit.hlc = HlcTimestamp::make(edit.hlc.millis() + 5000, 0);
+        for (auto& answer : edit.content.answers) {
+            if (answer.name == "remark") answer.value = editedRemark;
+        }
+        auto resealed = sealRecord(edit, locked->publicKey);
+        REQUIRE(resealed);
+        const auto reply =
+            test::postPush(*collector, b, test::pushBody(deviceB->deviceId(), {{1, *resealed, 0}}));
+        REQUIRE(reply.results.size() == 1);
+        REQUIRE(reply.results[0].outcome == sync::RevisionOutcome::Stored);
+        REQUIRE(store->stats()->conflicts == 1);
+        admin = test::addAdmin(*collector, "fatima");
+    }
+
+    [[nodiscard]] sync::Connection connection() const {
+        sync::Connection c;
+        c.collector = collector->url();
+        c.credential = admin;
+        return c;
+    }
+};
+
+// Opens the key ring through the Keys tab's fields.
+void unlockThroughUi(ConsoleDriver& ui, const std::string& ring, const std::string& passphrase) {
+    ui.click("tab.keys");
+    if (ui.item("keys.ring")->text.empty()) ui.type("keys.ring", ring);
+    ui.type("keys.passphrase", passphrase);
+    // The field shows (and the test recording holds) only marks.
+    CHECK(ui.item("keys.passphrase")->text == std::string(passphrase.size(), '*'));
+    ui.click("keys.open");                            // settles: the unlocking has finished
+    CHECK(ui.item("keys.passphrase")->text.empty());  // wiped, right or wrong
+}
+
+}  // namespace
+
+TEST_CASE("console: a sealed record's answers show only while the key ring is open") {
+    SealedScenario s;
+    ConsoleDriver ui(s.connection());
+    ui.nowMs = wallMs();
+    ui.click("tab.review");
+    REQUIRE(ui.has("review.row.0"));
+    CHECK_FALSE(ui.has("review.row.1"));
+    ui.click("review.row.0");
+    const std::string shut =
+        "Verzegeld met sleutel k2026: open de sleutelring om de antwoorden te zien.";
+    const auto showsNoAnswers = [&] {
+        CHECK(ui.ids("answer.").empty());
+        CHECK_FALSE(ui.showsText(s.remark));
+        CHECK_FALSE(ui.showsText(s.editedRemark));
+    };
+    REQUIRE(ui.has("review.answers.sealed"));
+    CHECK(ui.item("review.answers.sealed")->text == shut);
+    CHECK_FALSE(ui.showsText("kan niet worden gelezen"));
+    showsNoAnswers();
+
+    // A wrong passphrase opens nothing and says so; the passphrase is shown nowhere.
+    ui.click("review.answers.sealed.keys");  // the way from the record to the key ring
+    REQUIRE(ui.has("keys.passphrase"));
+    unlockThroughUi(ui, s.ring, "niet de goede wachtwoordzin");
+    CHECK(ui.item("keys.error")->text ==
+          "Verkeerde wachtwoordzin: de sleutelring gaat er niet mee open.");
+    CHECK(ui.console().projectKeys() == nullptr);
+    CHECK_FALSE(ui.has("keys.ids"));
+    CHECK_FALSE(ui.showsText("niet de goede"));
+    ui.click("tab.review");
+    CHECK(ui.item("review.answers.sealed")->text == shut);
+    showsNoAnswers();
+
+    // The right one opens the ring: the answers are shown, marked as sealed.
+    unlockThroughUi(ui, s.ring, s.passphrase);
+    CHECK_FALSE(ui.has("keys.error"));
+    REQUIRE(ui.console().projectKeys() != nullptr);
+    CHECK(ui.item("keys.ids")->text == "k2026");
+    CHECK(ui.item("tab.keys")->text == "Sleutels (1 open)");
+    CHECK_FALSE(ui.showsText(s.passphrase));
+    ui.click("tab.review");  // the current revision: device B's, the newer
+    CHECK(ui.item("answer.remark")->text == s.editedRemark);
+    CHECK(ui.item("answer.age")->text == "34");
+    CHECK(ui.item("review.answers.sealed")->text ==
+          "Verzegeld met sleutel k2026; hier geopend met de sleutelring.");
+
+    // Closing the keys shuts the record again.
+    ui.click("tab.keys");
+    ui.click("keys.close");
+    CHECK(ui.console().projectKeys() == nullptr);
+    CHECK(ui.item("tab.keys")->text == "Sleutels");
+    ui.click("tab.review");
+    CHECK(ui.item("review.answers.sealed")->text == shut);
+    showsNoAnswers();
+}
+
+TEST_CASE("console: a sealed conflict is compared with the keys open, never merged or kept") {
+    SealedScenario s;
+    ConsoleDriver ui(s.connection());
+    ui.nowMs = wallMs();
+    ui.click("tab.conflicts");
+    REQUIRE(ui.has("conflict.row.0"));
+    ui.click("conflict.row.0");
+    // Shut: no answers of either side, and nothing offered that the collector would refuse.
+    CHECK(ui.item("conflict.sealed_a")->text ==
+          "Verzegeld met sleutel k2026: open de sleutelring om de antwoorden te zien.");
+    CHECK(ui.ids("conflict.a.").empty());
+    CHECK(ui.ids("conflict.b.").empty());
+    CHECK_FALSE(ui.showsText(s.remark));
+    CHECK_FALSE(ui.showsText(s.editedRemark));
+    CHECK(ui.has("conflict.sealed"));
+    CHECK_FALSE(ui.item("conflict.keep_a")->enabled);
+    CHECK_FALSE(ui.item("conflict.keep_b")->enabled);
+    CHECK_FALSE(ui.item("conflict.merge")->enabled);
+
+    // Open: both sides side by side with the difference, still no merge or keep.
+    unlockThroughUi(ui, s.ring, s.passphrase);
+    ui.click("tab.conflicts");
+    CHECK(ui.item("conflict.a.remark")->text == s.remark);
+    CHECK(ui.item("conflict.b.remark")->text == s.editedRemark);
+    CHECK(ui.item("conflict.b.age")->text == "34");
+    CHECK(ui.has("conflict.diff.remark"));
+    CHECK_FALSE(ui.has("conflict.diff.age"));
+    CHECK(ui.ids("conflict.take.").empty());
+    CHECK(ui.has("conflict.sealed"));
+    CHECK_FALSE(ui.item("conflict.keep_a")->enabled);
+    CHECK_FALSE(ui.item("conflict.keep_b")->enabled);
+    CHECK_FALSE(ui.item("conflict.merge")->enabled);
+
+    // The collector refuses it too, whoever asks.
+    sync::AdminClient staff(s.connection());
+    auto open = staff.conflicts();
+    REQUIRE(open);
+    REQUIRE(open->size() == 1);
+    sync::admin::ResolveRequest keep;
+    keep.conflictId = open->front().id;
+    keep.resolution.kind = sync::ConflictResolution::Kind::KeepB;
+    auto refused = staff.resolve(keep);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find("sealed") != std::string::npos);
+}
+
+TEST_CASE("console: a key ring given at start opens in the background and reaches the screen") {
+    SealedScenario s;
+    client::console::ConsoleOptions options;
+    options.connection = s.connection();
+    options.ringFile = s.ring;
+    options.ringPassphrase = s.passphrase;
+    ConsoleDriver ui(std::move(options));
+    ui.nowMs = wallMs();
+    ui.framesUntilIdle();  // frames only: the key worker's outcome is pumped by frame()
+    REQUIRE(ui.console().projectKeys() != nullptr);
+    CHECK(ui.item("tab.keys")->text == "Sleutels (1 open)");
+    ui.click("tab.review");
+    ui.click("review.row.0");
+    CHECK(ui.item("answer.remark")->text == s.editedRemark);
 }

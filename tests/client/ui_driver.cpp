@@ -1,5 +1,8 @@
 #include "ui_driver.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <doctest/doctest.h>
 
 namespace veld::client::testing {
@@ -48,6 +51,11 @@ ConsoleDriver::ConsoleDriver(sync::Connection connection, const std::string& exp
     settle();
 }
 
+ConsoleDriver::ConsoleDriver(console::ConsoleOptions options, float height) : Driver(height) {
+    options.nowMs = [this] { return nowMs; };
+    m_console = std::make_unique<console::Console>(std::move(options));
+}
+
 ConsoleDriver::~ConsoleDriver() {
     m_console.reset();
 }
@@ -72,6 +80,18 @@ void Driver::settle() {
         }
     }
     FAIL("the program's background work did not finish");
+}
+
+void Driver::framesUntilIdle() {
+    for (int i = 0; i < 3000; ++i) {
+        frame();
+        if (!busy()) {
+            frame();
+            if (!busy()) return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    FAIL("the program's background work did not reach the screen");
 }
 
 void Driver::advance(std::int64_t ms) {

@@ -31,6 +31,9 @@ class Driver {
     void frame();
     /// Frames until background work is done and its results are on screen.
     void settle();
+    /// The same by drawing frames only, as the real program does (settle() also drains the
+    /// workers): what background work hands back must reach the screen through frame().
+    void framesUntilIdle();
     /// Moves the clock on (idle timers) and draws a frame.
     void advance(std::int64_t ms);
 
@@ -81,6 +84,8 @@ class ConsoleDriver : public Driver {
   public:
     explicit ConsoleDriver(sync::Connection connection, const std::string& exportDir = {},
                            float height = 3000);
+    /// A console made with these options (its clock is the driver's); nothing drawn yet.
+    explicit ConsoleDriver(console::ConsoleOptions options, float height = 3000);
     ~ConsoleDriver() override;
 
     console::Console& console() { return *m_console; }

@@ -207,10 +207,25 @@ veld::test::TempDir& tempDir() {
 
 /// A fresh demo store (the pilots' forms and 40 synthetic records). Kiosk runs each get their
 /// own: a kiosk that was running when the program stopped comes back at the next start.
+/// The project key ring the demo stores seal to (kiosk forms cannot start without a key).
+const std::string& demoRing() {
+    static const std::string ring = [] {
+        const std::string path = tempDir().file("project.ring");
+        const std::string phrase = tempDir().file("project.passphrase");
+        std::ofstream(phrase) << "window tests passphrase";
+        const Run r = run({veld::test::binary("veldctl"), "keys", "new", path, "--id", "window",
+                           "--passphrase-file", phrase});
+        if (r.exitCode != 0) throw std::runtime_error("veldctl keys new failed: " + describe(r));
+        return path;
+    }();
+    return ring;
+}
+
 std::string demoStore(const std::string& name) {
     const std::string path = tempDir().file(name + ".veld");
-    const Run r = run({veld::test::binary("veldctl"), "store", "demo", path, "--records", "40",
-                       "--forms", std::string(VELD_SOURCE_DIR) + "/schemas/forms"});
+    const Run r =
+        run({veld::test::binary("veldctl"), "store", "demo", path, "--records", "40", "--forms",
+             std::string(VELD_SOURCE_DIR) + "/schemas/forms", "--ring", demoRing()});
     if (r.exitCode != 0) throw std::runtime_error("veldctl store demo failed: " + describe(r));
     return path;
 }

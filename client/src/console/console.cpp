@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <span>
 
 #include <imgui.h>
 
 #include <veld/expression.hpp>
+#include <veld/sealed_record.hpp>
 
 #include "../form_view.hpp"
 #include "../ui.hpp"
@@ -63,6 +65,9 @@ Console::Console(ConsoleOptions options) : m_options(std::move(options)) {
     style.FrameRounding = 3;
     style.ScrollbarSize = 16 * m_options.scale;
     exports.folder = m_options.exportDir;
+    keyRing.ringFile = m_options.ringFile;
+    keyRing.passphrase.reserve(256);  // typing then never moves it, leaving copies behind
+    if (!m_options.ringPassphrase.empty()) openRing(m_options.ringFile, m_options.ringPassphrase);
     signInScreen.collector = m_options.connection.collector;
     signInScreen.caFile = m_options.connection.caFile;
     if (!m_options.connection.credential.empty()) signIn(m_options.connection);
@@ -97,6 +102,17 @@ void Console::signIn(sync::Connection connection) {
             dashboard.status = std::move(status.value());
             refreshAll();
         });
+}
+
+std::shared_ptr<const std::vector<projectkey::SecretKey>> Console::projectKeys() const {
+    return m_projectKeys;
+}
+
+void Console::setProjectKeys(std::shared_ptr<const std::vector<projectkey::SecretKey>> keys) {
+    if (keys && keys->empty()) keys.reset();
+    m_projectKeys = std::move(keys);
+    // Revisions decoded with the old keys: opened ones must close, shut ones may open now.
+    m_shown.clear();
 }
 
 void Console::refreshAll() {
@@ -199,13 +215,31 @@ ShownRevision Console::decodeForShow(const sync::StoredRevision& revision) const
         out.problem = std::string(t(M::ConsoleRevisionDamaged));
         return out;
     }
-    auto record = decodeRecord(revision.body);
-    if (!record) {
+    auto decoded = decodeRecord(revision.body);
+    if (!decoded) {
         out.problem = std::string(t(M::ConsoleRevisionUnreadable));
         return out;
     }
-    const RecordContent& content = record.value().content;
-    out.formVersion = content.formVersion;
+    Record record = std::move(decoded.value());
+    out.formVersion = record.content.formVersion;
+    if (record.sealed) {
+        // Opened here, in memory, with the unlocked keys; the collector only ever has the box.
+        out.sealed = true;
+        out.keyId = record.sealed->keyId;
+        std::span<const projectkey::SecretKey> unlocked;
+        if (m_projectKeys) unlocked = *m_projectKeys;
+        auto opened = openRecord(record, unlocked);
+        if (!opened) {
+            out.locked = opened.error().code == ErrorCode::NotFound;
+            const M why = !out.locked        ? M::ConsoleSealedUnopened
+                          : unlocked.empty() ? M::ConsoleSealedLocked
+                                             : M::ConsoleSealedOtherKey;
+            out.problem = format(t(why), {out.keyId});
+            return out;
+        }
+        record = std::move(opened.value());
+    }
+    const RecordContent& content = record.content;
     const ConsoleForm* f = form(content.formId, content.formVersion);
     if (!f) {
         out.problem =
@@ -278,6 +312,7 @@ void Console::drawTop() {
         {Tab::Conflicts, M::ConsoleTabConflicts, "tab.conflicts"},
         {Tab::Duplicates, M::ConsoleTabDuplicates, "tab.duplicates"},
         {Tab::Export, M::ConsoleTabExport, "tab.export"},
+        {Tab::Keys, M::ConsoleTabKeys, "tab.keys"},
     };
     bool first = true;
     for (const auto& entry : tabs) {
@@ -290,6 +325,9 @@ void Console::drawTop() {
         if (entry.tab == Tab::Conflicts && dashboard.status &&
             dashboard.status->stats.conflicts > 0) {
             label += " (" + std::to_string(dashboard.status->stats.conflicts) + ")";
+        }
+        if (entry.tab == Tab::Keys && m_projectKeys) {
+            label = format(t(M::ConsoleTabKeysOpen), {std::to_string(m_projectKeys->size())});
         }
         if (ui::button(entry.id, label)) go(entry.tab);
         if (current) ImGui::PopStyleColor();
@@ -305,6 +343,7 @@ void Console::drawToast() {
 void Console::frame() {
     worker.pump();
     exportWorker.pump();
+    keyWorker.pump();
     ui::beginFrame();
     if (fonts.normal) ImGui::PushFont(fonts.normal);
     const ImGuiIO& io = ImGui::GetIO();
@@ -334,6 +373,9 @@ void Console::frame() {
                 break;
             case Tab::Export:
                 drawExport(*this, exports);
+                break;
+            case Tab::Keys:
+                drawKeys(*this, keyRing);
                 break;
         }
     }

@@ -1,8 +1,9 @@
 // The central-staff console (`veld-console`): a Dear ImGui program that works against a
 // collector through the admin API only (never its database file). Tabs: a dashboard with records
-// per pilot per day, devices, the review queue, conflicts side by side, likely duplicates, and
-// exports fetched with a progress bar. Like the form client it draws between NewFrame and Render
-// and knows nothing of windows, so tests drive it headless against a real collector.
+// per pilot per day, devices, the review queue, conflicts side by side, likely duplicates,
+// exports fetched with a progress bar, and the project key ring that opens sealed records. Like
+// the form client it draws between NewFrame and Render and knows nothing of windows, so tests
+// drive it headless against a real collector.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include <veld/form_session.hpp>
+#include <veld/project_key.hpp>
 #include <veld/sync/admin_client.hpp>
 
 #include "../fonts.hpp"
@@ -27,7 +29,7 @@ namespace veld::client::console {
 
 using sync::ReviewState;
 
-enum class Tab { Dashboard, Devices, Review, Conflicts, Duplicates, Export };
+enum class Tab { Dashboard, Devices, Review, Conflicts, Duplicates, Export, Keys };
 
 struct ConsoleOptions {
     /// The collector and the staff member's credential; when the credential is empty the
@@ -38,6 +40,10 @@ struct ConsoleOptions {
     std::string fontDir;
     std::string exportDir;                // where exports are saved (the folder field's start)
     std::function<std::int64_t()> nowMs;  // wall clock in ms; tests pass a manual one
+    /// A project key ring to open at start (its field's start value otherwise), and its
+    /// passphrase: when given, the console takes it and wipes this copy.
+    std::string ringFile;
+    std::string ringPassphrase;
 };
 
 /// A published form version, compiled for showing its questions.
@@ -63,7 +69,12 @@ struct ShownRevision {
     std::string formId;
     std::uint32_t formVersion = 0;
     std::vector<AnswerRow> rows;
-    std::string problem;  // damaged, unreadable, or its form version is unknown
+    std::string problem;  // damaged, unreadable, sealed shut, or its form version is unknown
+    // A sealed revision (to project key `keyId`): `rows` are what the key ring opened, or
+    // `locked` when no unlocked key has that id (`problem` says so).
+    bool sealed = false;
+    bool locked = false;
+    std::string keyId;
 };
 
 struct SignInState {
@@ -72,6 +83,14 @@ struct SignInState {
     std::string caFile;
     std::string error;
     bool working = false;
+};
+
+/// The key ring section. The passphrase field's buffer is wiped once an unlocking has taken it.
+struct KeysState {
+    std::string ringFile;
+    std::string passphrase;
+    std::string error;
+    bool unlocking = false;
 };
 
 struct DashboardState {
@@ -114,7 +133,8 @@ struct DuplicatesState {
 
 /// An export's run: at the collector first, then the files come down one after another.
 struct ExportRun {
-    std::atomic<int> phase{0};  // 0 at the collector, 1 downloading, 2 done, 3 failed
+    // 0 at the collector, 1 downloading, 2 done, 3 failed, 4 exporting here (with keys)
+    std::atomic<int> phase{0};
     std::atomic<std::int64_t> done{0};
     std::atomic<std::int64_t> total{0};
     std::atomic<std::int64_t> bytesDone{0};
@@ -134,7 +154,9 @@ struct ExportState {
     bool running = false;
     std::vector<std::string> saved;  // the files written by the last export
     std::int64_t records = 0;
-    std::int64_t unreadable = 0;
+    std::int64_t unreadable = 0;      // rows without answers, sealed ones included
+    std::int64_t sealedUnopened = 0;  // of those, sealed records not opened
+    bool openedHere = false;          // made here with the console's project keys
     std::string error;
 };
 
@@ -147,10 +169,13 @@ class Console {
 
     /// Draws one frame (call between ImGui::NewFrame and ImGui::Render).
     void frame();
-    [[nodiscard]] bool busy() const { return worker.busy() || exportWorker.busy(); }
+    [[nodiscard]] bool busy() const {
+        return worker.busy() || exportWorker.busy() || keyWorker.busy();
+    }
     void drain() {
         worker.drain();
         exportWorker.drain();
+        keyWorker.drain();
     }
     [[nodiscard]] bool signedIn() const { return m_signedIn; }
 
@@ -182,8 +207,21 @@ class Console {
     /// Fetches what every tab needs again (forms, devices, the dashboard).
     void refreshAll();
 
+    /// Reads and unlocks a key ring on the key worker (Argon2id takes about a second per key);
+    /// the outcome arrives in `keyRing` on a later frame. `passphrase` is wiped here.
+    void openRing(const std::string& ringFile, std::string& passphrase);
+    /// Drops the unlocked keys, and the outcome of an unlocking still under way.
+    void closeKeys();
+    /// The unlocked project keys (nullptr when no ring is unlocked); exports open sealed
+    /// records with them, here. Kept in memory only; a shared vector is never changed, so a
+    /// worker may keep using it after the keys are closed.
+    std::shared_ptr<const std::vector<projectkey::SecretKey>> projectKeys() const;
+    /// Replaces the unlocked keys (null or empty: none); revisions on screen are decoded again.
+    void setProjectKeys(std::shared_ptr<const std::vector<projectkey::SecretKey>> keys);
+
     Worker worker;        // admin API calls, one at a time, in order
     Worker exportWorker;  // a long export never holds up the other tabs
+    Worker keyWorker;     // unlocking a key ring (seconds) holds up nothing else
     FontSet fonts;
     std::string language;
     Tab tab = Tab::Dashboard;
@@ -197,6 +235,7 @@ class Console {
     ConflictsState conflicts;
     DuplicatesState duplicates;
     ExportState exports;
+    KeysState keyRing;
 
   private:
     [[nodiscard]] ShownRevision decodeForShow(const sync::StoredRevision& revision) const;
@@ -206,9 +245,11 @@ class Console {
     ConsoleOptions m_options;
     std::shared_ptr<sync::AdminClient> m_client;
     std::shared_ptr<sync::AdminClient> m_exportClient;
+    std::shared_ptr<const std::vector<projectkey::SecretKey>> m_projectKeys;
     std::string m_staff;
     // show()'s results by device, outbox number and language (a few revisions at a time).
     std::map<std::tuple<Uuid, std::uint64_t, std::string>, ShownRevision> m_shown;
+    std::uint64_t m_unlockGeneration = 0;  // an unlocking's outcome counts only if still current
     bool m_signedIn = false;
     std::string m_toast;
     bool m_toastError = false;
@@ -224,6 +265,10 @@ void drawDuplicates(Console& console, DuplicatesState& state);
 /// Opens the conflict at `index` of the list: its revisions are fetched for the side-by-side view.
 void selectConflict(Console& console, ConflictsState& state, std::size_t index);
 void drawExport(Console& console, ExportState& state);
+void drawKeys(Console& console, KeysState& state);
+
+/// Zeroes a secret's bytes (sodium_memzero) and empties it, keeping its capacity.
+void wipe(std::string& secret);
 
 /// "2026-11-25" for a day number (days since 1970-01-01).
 std::string dayText(std::int32_t day);

@@ -1,12 +1,14 @@
 // veld-console: central staff's console in a GLFW window (see console.hpp).
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <GLFW/glfw3.h>
 #include <imgui.h>
+#include <sodium.h>
 
 #include "../window.hpp"
 #include "console.hpp"
@@ -23,12 +25,17 @@ options:
   --credential-file FILE a file holding the staff credential (veld-admin.NAME....); the
                          environment variable VELD_ADMIN_CREDENTIAL is read when not given
   --ca FILE              PEM certificate (or CA) of the collector, for a self-signed collector
+  --ring FILE            the project key ring (veldctl keys new) to open at start, so sealed
+                         records show their answers; its keys are kept in memory only
+  --passphrase-file FILE a file whose first line is the ring's passphrase; the environment
+                         variable VELD_KEY_PASSPHRASE is read when not given; without either,
+                         the ring is opened under Keys in the console
   --export-dir DIR       where exports are saved (default: ~/veld-exports)
   --language nl|en       language of the screens (default Dutch)
   --scale S              size of text and controls (default: the screen's content scale)
   --size WxH             window size in pixels (default 1280x800)
   --show WHAT            open a tab first: dashboard, devices, review, conflicts[:N],
-                         duplicates, export
+                         duplicates, export, keys
   --screenshot FILE      write a PNG of the window once it has settled, then quit
   --help                 this text
 )";
@@ -42,6 +49,8 @@ struct Options {
     int height = 800;
     std::string show;
     std::string screenshot;
+    std::string ringFile;
+    std::string passphrase;  // wiped once the console has it
 };
 
 // The first line of a file, without the line end.
@@ -53,7 +62,25 @@ bool readCredential(const std::string& path, std::string& out) {
     return !out.empty();
 }
 
+// A passphrase: the first line of `path` (as veldctl reads it), else VELD_KEY_PASSPHRASE,
+// whose bytes are then wiped from the environment. Room is made first, so reading moves no
+// copy of it around the heap.
+bool readPassphrase(const std::string& path, std::string& out) {
+    out.reserve(1024);
+    if (!path.empty()) {
+        std::ifstream in(path);
+        return in && std::getline(in, out) && !out.empty();
+    }
+    if (char* env = std::getenv("VELD_KEY_PASSPHRASE"); env && *env) {
+        out.append(env);
+        sodium_memzero(env, std::strlen(env));
+        unsetenv("VELD_KEY_PASSPHRASE");
+    }
+    return true;
+}
+
 bool parse(int argc, char** argv, Options& o) {
+    std::string passphraseFile;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> const char* {
@@ -77,6 +104,10 @@ bool parse(int argc, char** argv, Options& o) {
             }
         } else if (a == "--ca") {
             o.connection.caFile = value();
+        } else if (a == "--ring") {
+            o.ringFile = value();
+        } else if (a == "--passphrase-file") {
+            passphraseFile = value();
         } else if (a == "--export-dir") {
             o.exportDir = value();
         } else if (a == "--language") {
@@ -105,6 +136,15 @@ bool parse(int argc, char** argv, Options& o) {
     if (o.connection.credential.empty()) {
         if (const char* env = std::getenv("VELD_ADMIN_CREDENTIAL")) o.connection.credential = env;
     }
+    if (!passphraseFile.empty() && o.ringFile.empty()) {
+        std::fprintf(stderr, "veld-console: --passphrase-file needs --ring\n");
+        return false;
+    }
+    if (!o.ringFile.empty() && !readPassphrase(passphraseFile, o.passphrase)) {
+        std::fprintf(stderr, "veld-console: cannot read a passphrase from %s\n",
+                     passphraseFile.c_str());
+        return false;
+    }
     if (o.exportDir.empty()) {
         const char* home = std::getenv("HOME");
         o.exportDir = (std::filesystem::path(home ? home : ".") / "veld-exports").string();
@@ -121,6 +161,7 @@ void applyShow(veld::client::console::Console& console, const std::string& show)
     if (what == "duplicates") console.go(Tab::Duplicates);
     if (what == "export") console.go(Tab::Export);
     if (what == "conflicts") console.go(Tab::Conflicts);
+    if (what == "keys") console.go(Tab::Keys);
 }
 
 }  // namespace
@@ -143,6 +184,11 @@ int main(int argc, char** argv) {
         consoleOptions.uiLanguage = options.language;
         consoleOptions.scale = window->scale();
         consoleOptions.exportDir = options.exportDir;
+        consoleOptions.ringFile = options.ringFile;
+        // On the heap (past the small-string buffer), so the moves below leave no copy.
+        consoleOptions.ringPassphrase.reserve(256);
+        consoleOptions.ringPassphrase.append(options.passphrase);
+        veld::client::console::wipe(options.passphrase);
         veld::client::console::Console console(std::move(consoleOptions));
         options.connection.credential.clear();
         bool showApplied = options.show.empty();

@@ -40,8 +40,24 @@ std::string formTitleOf(const Console& console, const std::string& formId) {
     return newest ? formTitle(newest->compiled->form(), console.language) : formId;
 }
 
+// A sealed revision's state: shut (with the way to the key ring) or opened here. `id` names the
+// line for tests.
+void drawSealed(Console& console, const ShownRevision& shown, const std::string& id) {
+    if (shown.locked) {
+        ui::paragraph(shown.problem, false);
+        ui::recordLast(id, shown.problem);
+        if (ui::button(id + ".keys", console.t(M::ConsoleGoToKeys))) console.go(Tab::Keys);
+    } else if (shown.sealed && shown.problem.empty()) {
+        const std::string line = format(console.t(M::ConsoleSealedOpened), {shown.keyId});
+        ui::hint(line, false);
+        ui::recordLast(id, line);
+    }
+}
+
 // A revision's rows as a two-column table (question, answer).
-void drawRevision(const Console& console, const ShownRevision& shown, const char* tableId) {
+void drawRevision(Console& console, const ShownRevision& shown, const char* tableId) {
+    drawSealed(console, shown, std::string(tableId) + ".sealed");
+    if (shown.locked) return;
     if (!shown.problem.empty()) {
         ui::error(shown.problem, false);
         return;
@@ -275,11 +291,21 @@ void drawConflicts(Console& console, ConflictsState& state) {
     }
     const ShownRevision shownA = console.show(*a);  // copies: the cache may make room for B
     const ShownRevision& shownB = console.show(*b);
-    if (!shownA.problem.empty() || !shownB.problem.empty()) {
-        ui::error(!shownA.problem.empty() ? shownA.problem : shownB.problem, false);
+    drawSealed(console, shownA, "conflict.sealed_a");
+    if (!shownB.locked || shownB.problem != shownA.problem)
+        drawSealed(console, shownB, "conflict.sealed_b");
+    if (!shownA.locked && !shownA.problem.empty()) {
+        ui::error(shownA.problem, false);
+    } else if (!shownB.locked && !shownB.problem.empty()) {
+        ui::error(shownB.problem, false);
     }
+    // The collector cannot open sealed revisions, so it cannot write a resolution made from
+    // them (it refuses); staff compare here and settle the record by review instead.
+    const bool sealed = shownA.sealed || shownB.sealed;
     // Rows in A's order, then what only B has; a row differs when its text differs or one side
-    // lacks it. A merge takes whole top-level answers or repeats from B.
+    // lacks it. A merge takes whole top-level answers or repeats from B. A side still sealed
+    // shut cannot be compared, so then no rows are shown at all.
+    const bool comparable = !shownA.locked && !shownB.locked;
     std::map<std::string, const AnswerRow*> inB;
     for (const auto& r : shownB.rows)
         inB[r.key] = &r;
@@ -290,16 +316,19 @@ void drawConflicts(Console& console, ConflictsState& state) {
     std::vector<Line> lines;
     std::map<std::string, bool> topDiffers;
     std::map<std::string, bool> inA;
-    for (const auto& r : shownA.rows) {
-        inA[r.key] = true;
-        auto it = inB.find(r.key);
-        Line l{r.key, r.top, r.label, r.text, it != inB.end() ? it->second->text : std::string()};
-        l.differs = it == inB.end() || it->second->text != r.text;
-        lines.push_back(std::move(l));
-    }
-    for (const auto& r : shownB.rows) {
-        if (inA.count(r.key)) continue;
-        lines.push_back({r.key, r.top, r.label, std::string(), r.text, true});
+    if (comparable) {
+        for (const auto& r : shownA.rows) {
+            inA[r.key] = true;
+            auto it = inB.find(r.key);
+            Line l{r.key, r.top, r.label, r.text,
+                   it != inB.end() ? it->second->text : std::string()};
+            l.differs = it == inB.end() || it->second->text != r.text;
+            lines.push_back(std::move(l));
+        }
+        for (const auto& r : shownB.rows) {
+            if (inA.count(r.key)) continue;
+            lines.push_back({r.key, r.top, r.label, std::string(), r.text, true});
+        }
     }
     for (const auto& l : lines)
         topDiffers[l.top] = topDiffers[l.top] || l.differs;
@@ -307,9 +336,16 @@ void drawConflicts(Console& console, ConflictsState& state) {
     const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
                                   ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_ScrollY |
                                   ImGuiTableFlags_SizingStretchProp;
-    // Below the table: the comment's label and field, and the buttons.
-    const float below = ImGui::GetFrameHeightWithSpacing() * 2 +
-                        ImGui::GetTextLineHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y * 2;
+    // Below the table: why a sealed conflict is settled by review, the comment's label and
+    // field, and the buttons.
+    float below = ImGui::GetFrameHeightWithSpacing() * 2 + ImGui::GetTextLineHeightWithSpacing() +
+                  ImGui::GetStyle().ItemSpacing.y * 2;
+    if (sealed) {
+        const std::string why(console.t(M::ConsoleConflictSealed));
+        const float width = ImGui::GetContentRegionAvail().x;
+        below += ImGui::CalcTextSize(why.c_str(), nullptr, false, width).y +
+                 ImGui::GetStyle().ItemSpacing.y;
+    }
     const float tableH = ImGui::GetContentRegionAvail().y - below;
     if (ImGui::BeginTable("conflict.sides", 4, flags, ImVec2(0, std::max(tableH, 120.0f)))) {
         ImGui::TableSetupScrollFreeze(0, 1);
@@ -342,7 +378,7 @@ void drawConflicts(Console& console, ConflictsState& state) {
             ImGui::TextWrapped("%s", l.textB.c_str());
             ui::recordLast("conflict.b." + l.key, l.textB);
             ImGui::TableNextColumn();
-            if (topDiffers[l.top] && withBox.insert(l.top).second) {
+            if (!sealed && topDiffers[l.top] && withBox.insert(l.top).second) {
                 bool take = state.fromB.count(l.top) > 0;
                 ImGui::PushID(l.top.c_str());
                 if (ui::checkbox("conflict.take." + l.top, "", take)) {
@@ -357,8 +393,12 @@ void drawConflicts(Console& console, ConflictsState& state) {
         }
         ImGui::EndTable();
     }
+    if (sealed) {
+        ui::hint(console.t(M::ConsoleConflictSealed), false);
+        ui::recordLast("conflict.sealed", console.t(M::ConsoleConflictSealed));
+    }
     ui::paragraph(console.t(M::ConsoleComment), false);
-    ui::input("conflict.comment", state.comment);
+    ui::input("conflict.comment", state.comment, {}, false, !sealed);
     auto resolve = [&console, &state, id = chosen->id](sync::ConflictResolution::Kind kind) {
         sync::admin::ResolveRequest request;
         request.conflictId = id;
@@ -379,7 +419,7 @@ void drawConflicts(Console& console, ConflictsState& state) {
                         console.refreshAll();
                     });
     };
-    const bool idle = !state.loading;
+    const bool idle = !state.loading && !sealed;
     if (ui::button("conflict.keep_a", console.t(M::ConsoleKeepA), 0, 0, idle)) {
         resolve(sync::ConflictResolution::Kind::KeepA);
     }
