@@ -346,3 +346,59 @@ TEST_CASE(
     CHECK(job.sealedUnopened == 5);
     REQUIRE(client.exportJob(job.job, true));
 }
+
+TEST_CASE("after a key rotation devices seal to the new key, and the ring opens old and new") {
+    SealedProject p;
+    // Staff add a new key to the ring (the old one stays) and hand devices its public half.
+    const std::string oldRing = p.dir.file("old.ring");
+    std::filesystem::copy_file(p.ring, oldRing);
+    auto ring = projectkey::parseRing(test::readFile(p.ring));
+    REQUIRE(ring);
+    auto k2 = projectkey::create("k2026b", kPassphrase, 1'790'000'000'001,
+                                 projectkey::Strength::Interactive);
+    REQUIRE(k2);
+    ring->push_back(k2.value());
+    std::ofstream(p.ring, std::ios::trunc) << projectkey::formatRing(ring.value());
+    const auto used = test::veldctl({"collector", "use-key", p.collector.storePath(), p.ring});
+    REQUIRE_MESSAGE(used.exitCode == 0, used.err);
+
+    // The device learns the new key at its next round and seals what it makes next to it.
+    auto device = Store::open(p.dir.file("device.veld"));
+    REQUIRE(device);
+    const auto connection = sync::loadConnection(device.value());
+    REQUIRE(connection);
+    REQUIRE(test::syncUntilDone(device.value(), connection.value(), {}, 3) >= 0);
+    CHECK(device->setting(projectkey::kKeySetting).value().value_or("").rfind("k2026b:", 0) == 0);
+    RecordContent c;
+    c.formId = "sealed_visit";
+    c.formVersion = 1;
+    c.answers.push_back({"age", std::int64_t{33}});
+    c.answers.push_back({"remark", std::string("na de wissel")});
+    auto made = device->finalizeNew(c);
+    REQUIRE_MESSAGE(made, made.error().describe());
+    auto stored = device->get(made->id);
+    REQUIRE(stored);
+    REQUIRE(stored->record.sealed);
+    CHECK(stored->record.sealed->keyId == "k2026b");
+    REQUIRE(test::syncUntilDone(device.value(), connection.value(), {}, 3) >= 0);
+
+    // The ring with both keys opens all six; the old ring alone opens the old five only.
+    const auto both =
+        p.exportWith(p.dir.file("both"), {"--ring", p.ring, "--passphrase-file", p.passphraseFile});
+    REQUIRE_MESSAGE(both.exitCode == 0, both.err);
+    const auto rows = byRecord(readCsv(p.dir.file("both") + "/sealed_visit.csv"));
+    REQUIRE(rows.size() == 6);
+    for (const auto& [id, row] : rows)
+        CHECK(row.at("unreadable") == "0");
+    CHECK(rows.at(made->id.toString()).at("remark") == "na de wissel");
+
+    const auto old =
+        p.exportWith(p.dir.file("old"), {"--ring", oldRing, "--passphrase-file", p.passphraseFile});
+    REQUIRE_MESSAGE(old.exitCode == 0, old.err);
+    CHECK(old.err.find("1 sealed records were not opened") != std::string::npos);
+    const auto oldRows = byRecord(readCsv(p.dir.file("old") + "/sealed_visit.csv"));
+    REQUIRE(oldRows.size() == 6);
+    CHECK(oldRows.at(made->id.toString()).at("unreadable") == "2");
+    for (const auto& [id, content] : p.entered)
+        CHECK(oldRows.at(id).at("unreadable") == "0");
+}
