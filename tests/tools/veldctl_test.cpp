@@ -319,6 +319,16 @@ TEST_CASE("veldctl store demo installs the pilots' forms and a key, and its reco
     CHECK(formIds.size() == 8);
     CHECK(pseudonyms > 0);
     CHECK(sealedRecords > 0);
+    // `store show` says a sealed record is sealed, and to which key.
+    for (const auto& row : rows) {
+        auto got = store->get(row.id);
+        REQUIRE(got);
+        if (!got->record.sealed) continue;
+        auto shown = veldctl({"store", "show", path, row.id.toString()});
+        CHECK(shown.exitCode == 0);
+        CHECK(contains(shown.out, "sealed:     to project key demo-project"));
+        break;
+    }
 
     // Without a project key, the sealed forms get no records, and the output says so.
     auto unkeyed = veldctl({"store", "demo", dir.file("unkeyed.veld"), "--records", "16"});

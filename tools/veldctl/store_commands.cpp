@@ -222,8 +222,13 @@ int cmdShow(Args& args, std::ostream& out, std::ostream& err) {
         << "case:       " << (m.caseId ? m.caseId->toString() : "-") << "\n"
         << "language:   "
         << (r.content.paradata.language.empty() ? "-" : r.content.paradata.language) << "\n"
-        << "body:       " << m.bodyBytes << " bytes\n"
-        << "answers (values are not shown):\n";
+        << "body:       " << m.bodyBytes << " bytes\n";
+    if (r.sealed) {
+        out << "sealed:     to project key " << r.sealed->keyId
+            << " (answers, language and timings open only with the key ring)\n";
+        return kExitOk;
+    }
+    out << "answers (values are not shown):\n";
     printAnswers(out, r.content.answers, r.content.repeats, 2);
     return kExitOk;
 }
