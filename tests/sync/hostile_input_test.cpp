@@ -200,9 +200,11 @@ TEST_CASE("bytes that are not a valid sync message are refused with 400") {
     f.deviceStillSyncs();
 }
 
-TEST_CASE("a request without a valid credential is refused with 401") {
+TEST_CASE("a request without a valid credential is refused with 401, on push and on pull") {
     Fixture f;
     const std::string body(f.goodPush.begin(), f.goodPush.end());
+    const auto pullBytes = sync::encodePullRequest({});
+    const std::string pullBody(pullBytes.begin(), pullBytes.end());
     const std::string deviceId = f.device.deviceId().toString();
     for (const std::string& authorization :
          {std::string(), std::string("Bearer nonsense"),
@@ -211,8 +213,11 @@ TEST_CASE("a request without a valid credential is refused with 401") {
         CAPTURE(authorization);
         test::Headers headers = test::protocolHeaders();
         if (!authorization.empty()) headers.emplace_back("Authorization", authorization);
-        const auto reply = f.push(body, headers);
-        CHECK(reply.status == 401);
+        CHECK(f.push(body, headers).status == 401);
+        const auto pull = test::httpExchange(f.collector.port(),
+                                             test::postBytes(sync::kPullPath, pullBody, headers));
+        CHECK(pull.status == 401);
+        CHECK(pull.body.find("form") == std::string::npos);  // no published form leaks out
     }
     f.nothingStoredAndStillServing();
     f.deviceStillSyncs();
