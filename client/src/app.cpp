@@ -292,7 +292,19 @@ void App::refreshCounts() {
         });
 }
 
+bool App::sealedAnswersWouldBeLost() {
+    if (screen != Screen::Fill || !fill.sealed || !fill.view.active() || fill.view.changes == 0 ||
+        fill.finalizing || fill.confirmDiscard) {
+        return false;
+    }
+    // The first attempt to leave asks; the next one (or the close button) discards.
+    fill.confirmDiscard = true;
+    toast(std::string(t(M::SealedLeaveConfirm)), true);
+    return true;
+}
+
 void App::go(Screen s) {
+    if (screen == Screen::Fill && s != Screen::Fill && sealedAnswersWouldBeLost()) return;
     if (screen == Screen::Fill && s != Screen::Fill) closeFill(*this);
     screen = s;
     if (s == Screen::Records) records.dirty = true;
@@ -367,6 +379,7 @@ bool App::requestClose() {
         kioskRequestClose(*this, kiosk);
         return false;
     }
+    if (sealedAnswersWouldBeLost()) return false;
     m_quit = true;
     return true;
 }

@@ -109,6 +109,9 @@ class App {
     [[nodiscard]] std::string defaultFormLanguage(const FormEntry& form) const;
     [[nodiscard]] const std::string& storePath() const { return m_options.storePath; }
     void openStore(const std::string& path);
+    /// Whether leaving now would throw away the unsaved answers of a sealed form; the first time
+    /// it asks (a toast) and says true, so the caller stays.
+    bool sealedAnswersWouldBeLost();
     /// Reads the keys the collector hands out (at enrolment, and at a pull after a rotation).
     void reloadKeys();
     /// Starts the background uploader when the device is enrolled (no-op otherwise).

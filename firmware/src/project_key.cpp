@@ -143,10 +143,7 @@ Result<std::vector<SecretKey>> unlockAll(const std::vector<LockedKey>& ring,
     std::vector<SecretKey> keys;
     for (const auto& locked : ring) {
         auto key = unlock(locked, passphrase);
-        if (!key) {
-            return makeError(key.error().code,
-                             "project key " + locked.publicKey.id + ": " + key.error().message);
-        }
+        if (!key) return key.error();  // names the key that does not open
         keys.push_back(std::move(key.value()));
     }
     return keys;

@@ -472,9 +472,12 @@ TEST_CASE("client: a stolen kiosk holds no respondent's answer, and central staf
             REQUIRE(view.active());
             for (int guard = 0; guard < 100; ++guard) {
                 answerPage(ui, view, markers[n]);
-                // Halfway through, the answers so far are in memory only.
-                if (guard == 6) noMarkerIn(dir.file("profile"));
                 if (ui.has("kiosk.finish")) {
+                    // Every answer given, the marker among them, and not yet sent: in memory
+                    // only.
+                    REQUIRE(view.session->answer(forms::ItemPath{"school_suggestions", {}})
+                                .has_value());
+                    noMarkerIn(dir.file("profile"));
                     ui.click("kiosk.finish");
                     break;
                 }
@@ -565,6 +568,13 @@ TEST_CASE("client: a sealed form keeps no draft, asks before discarding, and nee
         ui.click("fill.next");
         ui.advance(1000);
         CHECK(recordsOf(path, form, std::nullopt).empty());  // nothing autosaved
+        CHECK(ui.app().fill.saveError.empty());              // and no save was tried
+        // Leaving by a tab asks first too: the answers stay until the second try.
+        ui.click("nav.records");
+        CHECK(ui.app().screen == Screen::Fill);
+        CHECK(ui.showsText("gaan verloren"));
+        CHECK(ui.app().fill.view.changes > 0);
+        ui.app().fill.confirmDiscard = false;  // as if asked long ago: the close button asks again
         // Closing loses the answers: the first click asks, the second closes.
         ui.click("fill.close");
         CHECK(ui.app().screen == Screen::Fill);

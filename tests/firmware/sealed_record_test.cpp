@@ -159,7 +159,9 @@ TEST_CASE("a sealed box moved to another record, or changed, does not open") {
     CHECK_FALSE(openRecord(later, key.secret));
 
     Record flipped = a.value();
-    flipped.sealed->box[flipped.sealed->box.size() / 2] ^= 0x20;
+    REQUIRE(flipped.sealed.has_value());
+    auto& box = flipped.sealed.value().box;
+    box[box.size() / 2] ^= 0x20;
     auto damaged = openRecord(flipped, key.secret);
     REQUIRE_FALSE(damaged);
     CHECK(damaged.error().code == ErrorCode::Corrupt);

@@ -397,6 +397,12 @@ TEST_CASE("veldctl keys makes a key ring that only its passphrase opens, keeping
     // An id is used once; a short passphrase is refused.
     CHECK(veldctl({"keys", "new", ring, "--id", "k2026", "--passphrase-file", phrase}).exitCode ==
           1);
+    // A new key joins only with the ring's passphrase: one passphrase opens every key.
+    auto stranger =
+        veldctl({"keys", "new", ring, "--id", "k2027", "--passphrase-file", wrongPhrase});
+    CHECK(stranger.exitCode == 1);
+    CHECK(contains(stranger.err, "one passphrase for all its keys"));
+    CHECK_FALSE(contains(veldctl({"keys", "list", ring}).out, "k2027"));
     std::ofstream(wrongPhrase) << "short\n";
     CHECK(veldctl({"keys", "new", ring, "--id", "k2027", "--passphrase-file", wrongPhrase})
               .exitCode == 1);

@@ -8,6 +8,7 @@
 #include <map>
 #include <ostream>
 
+#include <sodium.h>
 #include <unistd.h>
 
 #include <veld/sync/export.hpp>
@@ -140,7 +141,7 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
         auto phrase = passphrase(passphraseFile, false, "export", err);
         if (!phrase) return kExitFailure;
         auto keys = projectkey::unlockAll(ring.value(), *phrase);
-        std::fill(phrase->begin(), phrase->end(), '\0');  // not needed any more
+        sodium_memzero(phrase->data(), phrase->size());  // not needed any more
         if (!keys) {
             err << "veldctl export: cannot unlock the key ring " << ringPath << ": "
                 << keys.error().message << "; nothing was exported\n";

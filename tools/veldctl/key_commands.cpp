@@ -98,6 +98,15 @@ int keysCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
                 return kExitFailure;
             }
         }
+        // One passphrase per ring: a new key joins only with the passphrase of the keys there,
+        // or exports and the console could open neither old nor new records.
+        if (!ring->empty()) {
+            if (auto opened = projectkey::unlock(ring->back(), *phrase); !opened) {
+                err << "veldctl keys: the passphrase does not open the keys already in " << path
+                    << "; a ring has one passphrase for all its keys\n";
+                return kExitFailure;
+            }
+        }
         auto key = projectkey::create(id, *phrase, nowMs());
         if (!key) {
             err << "veldctl keys: " << key.error().describe() << "\n";

@@ -93,6 +93,7 @@ std::optional<std::string> passphrase(const std::string& file, bool twice, std::
             err << prefix << "cannot read a passphrase from " << file << "\n";
             return std::nullopt;
         }
+        if (!text.empty() && text.back() == '\r') text.pop_back();  // a file saved with CRLF
         return text;
     }
     if (const char* env = std::getenv("VELD_KEY_PASSPHRASE"); env && *env) return std::string(env);

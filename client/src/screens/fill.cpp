@@ -129,7 +129,9 @@ void openRecord(App& app, const Uuid& id) {
                         return;
                     }
                     state.view.start(form.value(), std::move(session.value()), lang, false, false);
-                    state.sealed = false;  // a draft of a form that seals keeps being a draft
+                    // A draft made before its form was sealed: no more autosaves (the store
+                    // refuses them); finalizing replaces it with the sealed record.
+                    state.sealed = formIsSealed(form.value()->form());
                     state.recordId = meta.id;
                     *state.workerId = meta.id;
                     state.savedChanges = 0;

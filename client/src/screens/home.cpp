@@ -69,7 +69,12 @@ void drawHome(App& app, HomeState& state) {
                 ui::paragraph(format(app.t(M::KioskConfirm), {title}), false);
                 if (ui::button("home.kiosk.start", app.t(M::KioskStart))) {
                     ImGui::CloseCurrentPopup();
-                    startKiosk(app, state.kioskForm);
+                    // A kiosk form is sealed: without a project key nothing could be kept.
+                    if (app.settings.projectKey) {
+                        startKiosk(app, state.kioskForm);
+                    } else {
+                        app.toast(std::string(app.t(M::SealedNeedsKey)), true);
+                    }
                 }
                 ImGui::SameLine();
                 if (ui::button("home.kiosk.cancel", app.t(M::Cancel))) ImGui::CloseCurrentPopup();

@@ -180,6 +180,12 @@ void drawWelcome(App& app, KioskState& state, const FormEntry& form) {
                       std::string(tr(M::KioskChooseLanguage, "en")),
                   false);
     ImGui::Spacing();
+    // Without a project key no respondent's answers could be kept (a kiosk form is sealed): the
+    // kiosk stays locked, and staff leave it with the PIN to synchronise.
+    if (!app.settings.projectKey) {
+        ui::paragraph(tr(M::SealedNeedsKey, app.settings.uiLanguage), false);
+        return;
+    }
     const float h = touchHeight(app);
     const float w = std::min(ImGui::GetContentRegionAvail().x, 520.0f * app.fonts.largeSize / 30);
     for (const auto& tag : form.offered) {
@@ -298,11 +304,6 @@ bool startKiosk(App& app, const std::string& formId, bool remember) {
     if (!form || app.settings.pinHash.empty()) return false;
     const auto* s = form->compiled->form().settings();
     if (!s || !s->kiosk()) return false;
-    // A kiosk form is sealed: without a project key no respondent's answers could be kept.
-    if (!app.settings.projectKey) {
-        app.toast(std::string(app.t(M::SealedNeedsKey)), true);
-        return false;
-    }
     closeFill(app);
     KioskState& state = app.kiosk;
     forgetRespondent(state);
