@@ -611,6 +611,27 @@ TEST_CASE("client: a sealed form keeps no draft, asks before discarding, and nee
     CHECK(ui.showsText("geen projectsleutel"));
 }
 
+TEST_CASE("client: a kiosk on a device without a project key stays locked and says why") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        auto hashed = pin::hash("2468");
+        REQUIRE(hashed.has_value());
+        REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
+        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
+        REQUIRE(store.value().clearSetting(projectkey::kKeySetting).ok());
+    }
+    UiDriver ui(path);
+    // Still the kiosk (no menus for passers-by), but no respondent can begin.
+    REQUIRE(ui.app().screen == Screen::Kiosk);
+    CHECK(ui.ids("nav.").empty());
+    CHECK(ui.ids("kiosk.lang.").empty());
+    CHECK(ui.showsText("geen projectsleutel"));
+    CHECK(ui.has("kiosk.staff"));
+}
+
 TEST_CASE("client: deleting a draft asks first, and cancel keeps it") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
