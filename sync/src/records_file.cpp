@@ -170,7 +170,8 @@ class FrameReader {
 
 // A record of the file as the exporter takes it, after the checks a collector's own row needs
 // no more of.
-Result<CurrentRecord> entryRecord(const std::string& path, const fb::AdminRecordsEntry& e) {
+Result<CurrentRecord> entryRecord(const std::string& path, const std::string& formId,
+                                  const fb::AdminRecordsEntry& e) {
     CurrentRecord rec;
     rec.recordId = fromFb(e.record_id());
     rec.deviceId = fromFb(e.device_id());
@@ -185,6 +186,14 @@ Result<CurrentRecord> entryRecord(const std::string& path, const fb::AdminRecord
         if (e.body()->size() > kMaxMessageBytes)
             return corrupt(path, "a record body larger than any device sends");
         rec.body.assign(e.body()->begin(), e.body()->end());
+        // A sound body must be the record its entry says, of this file's form (one that does
+        // not verify is exported as unreadable, as at the collector).
+        if (auto header = inspectRecord(rec.body);
+            header && (header->id != rec.recordId || header->deviceId != rec.deviceId ||
+                       header->hlc != rec.hlc || header->formId != formId ||
+                       header->formVersion != rec.formVersion)) {
+            return corrupt(path, "a record's body does not belong to its entry");
+        }
     }
     return rec;
 }
@@ -365,7 +374,7 @@ Status RecordsFile::scan(const RecordQuery* query,
         }
         const auto* entry = frame.value()->part_as_AdminRecordsEntry();
         if (!entry) return corrupt(m_path, "a second header");
-        auto rec = entryRecord(m_path, *entry);
+        auto rec = entryRecord(m_path, m_formId, *entry);
         if (!rec) return rec.error();
         // In record id order, each once, as the collector hands them out.
         if (previous && !(*previous < rec->recordId))

@@ -331,6 +331,18 @@ TEST_CASE("a records file cut short, changed or made up is refused without a cra
         CHECK(sync::RecordsFile::open(dir.file("missing.records")).error().code ==
               ErrorCode::NotFound);
     }
+    SUBCASE("an entry whose body is another record's") {
+        MemorySource swapped = source;
+        std::swap(swapped.records[1].body, swapped.records[2].body);
+        test::TempDir other;
+        auto so = options(other.path());
+        so.format = sync::ExportFormat::Records;
+        REQUIRE(sync::exportForm(swapped, so));
+        auto opened = sync::RecordsFile::open(other.file("sealed_visit.records"));
+        REQUIRE_FALSE(opened);
+        CHECK(opened.error().code == ErrorCode::Corrupt);
+        CHECK(opened.error().message.find("does not belong") != std::string::npos);
+    }
     SUBCASE("the file changes between passes") {
         write(whole);
         auto file = sync::RecordsFile::open(path);
