@@ -76,6 +76,16 @@ std::string pathKey(const forms::ItemPath& path) {
     return key;
 }
 
+// Makes the store at `path` start as a kiosk of the parents' survey, with staff PIN 2468.
+void startsAsKiosk(const std::string& path) {
+    auto store = Store::open(path);
+    REQUIRE(store.ok());
+    auto hashed = pin::hash("2468");
+    REQUIRE(hashed.has_value());
+    REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
+    REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
+}
+
 std::vector<StoredRecord> recordsOf(const std::string& storePath, const std::string& formId,
                                     std::optional<RecordStatus> status) {
     auto store = Store::open(storePath);
@@ -442,14 +452,7 @@ TEST_CASE("client: a stolen kiosk holds no respondent's answer, and central staf
     const std::string path = pilotStore(dir);
     std::filesystem::rename(path, dir.file("profile/device.veld"));
     const std::string device = dir.file("profile/device.veld");
-    {
-        auto store = Store::open(device);
-        REQUIRE(store.ok());
-        auto hashed = pin::hash("2468");
-        REQUIRE(hashed.has_value());
-        REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
-        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
-    }
+    startsAsKiosk(device);
     const std::vector<std::string> markers{"Zonnebloemveld-4471", "Kastanjelaan-9038"};
     const auto noMarkerIn = [&](const std::string& folder) {
         const auto files = profileFiles(folder);
@@ -614,13 +617,10 @@ TEST_CASE("client: a sealed form keeps no draft, asks before discarding, and nee
 TEST_CASE("client: a kiosk on a device without a project key stays locked and says why") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
+    startsAsKiosk(path);
     {
         auto store = Store::open(path);
         REQUIRE(store.ok());
-        auto hashed = pin::hash("2468");
-        REQUIRE(hashed.has_value());
-        REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
-        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
         REQUIRE(store.value().clearSetting(projectkey::kKeySetting).ok());
     }
     UiDriver ui(path);
@@ -801,14 +801,7 @@ TEST_CASE("client: kiosk mode serves two respondents, forgets the first, and nee
 TEST_CASE("client: kiosk mode throws an abandoned response away after a warning") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
-    {
-        auto store = Store::open(path);
-        REQUIRE(store.ok());
-        auto hashed = pin::hash("2468");
-        REQUIRE(hashed.has_value());
-        REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
-        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
-    }
+    startsAsKiosk(path);
     // A kiosk that was running comes back as a kiosk after a restart.
     UiDriver ui(path);
     REQUIRE(ui.app().screen == Screen::Kiosk);
@@ -1020,12 +1013,7 @@ TEST_CASE("client: enrolling in settings starts sending, the sync screen shows i
 TEST_CASE("client: a kiosk respondent who declines consent is thanked and nothing is kept") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
-    {
-        auto store = Store::open(path);
-        REQUIRE(store.ok());
-        REQUIRE(store.value().setSetting("kiosk.pin_hash", pin::hash("2468").value()).ok());
-        REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
-    }
+    startsAsKiosk(path);
     UiDriver ui(path);
     REQUIRE(ui.app().screen == Screen::Kiosk);
     ui.click("kiosk.lang.pl");

@@ -80,4 +80,7 @@ std::string readFile(const std::string& path);
 /// Path of a program built by this project.
 std::string binary(const std::string& name);
 
+/// RFC 4180 CSV (quoted fields with "" inside, CRLF or LF line ends) as rows of fields.
+std::vector<std::vector<std::string>> parseCsv(const std::string& text);
+
 }  // namespace veld::test

@@ -27,37 +27,9 @@ constexpr const char* kPassphrase = "lange zin voor de sleutelring";
 
 using Row = std::map<std::string, std::string>;
 
-// A CSV file as rows by column name (RFC 4180: quoted fields, doubled quotes, CRLF).
+// A CSV file as rows by column name.
 std::vector<Row> readCsv(const std::string& path) {
-    const std::string text = test::readFile(path);
-    std::vector<std::vector<std::string>> lines(1);
-    std::string field;
-    bool quoted = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-                field += '"';
-                ++i;
-            } else if (c == '"') {
-                quoted = false;
-            } else {
-                field += c;
-            }
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            lines.back().push_back(std::move(field));
-            field.clear();
-        } else if (c == '\n') {
-            lines.back().push_back(std::move(field));
-            field.clear();
-            lines.emplace_back();
-        } else if (c != '\r') {
-            field += c;
-        }
-    }
-    if (lines.back().empty()) lines.pop_back();
+    const auto lines = test::parseCsv(test::readFile(path));
     std::vector<Row> rows;
     for (std::size_t l = 1; l < lines.size(); ++l) {
         Row row;
