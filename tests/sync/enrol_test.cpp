@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <veld/fb/form_generated.h>
+#include <veld/pseudonym.hpp>
 #include <veld/sync/protocol.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -420,4 +422,49 @@ TEST_CASE(
     // The change is audited.
     const auto audit = test::veldctl({"collector", "audit", collector.storePath()});
     CHECK(audit.out.find("project-key") != std::string::npos);
+}
+
+TEST_CASE(
+    "the same BSN entered on two devices of a project gives one pseudonym, found as a duplicate") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    const std::string bsn = "111222333";
+    std::vector<Uuid> ids;
+    std::vector<std::vector<std::uint8_t>> digests;
+    for (int d = 0; d < 2; ++d) {
+        auto device = test::openDevice(dir.file("device" + std::to_string(d) + ".veld"));
+        const auto connection = test::enrolDevice(device, collector);
+        // The key came with the enrolment; the device computes the digest itself.
+        auto keyText = device.setting(pseudonym::kKeySetting);
+        REQUIRE(keyText);
+        REQUIRE(keyText->has_value());
+        auto key = pseudonym::parseKey(**keyText);
+        REQUIRE(key);
+        auto normalized = pseudonym::normalize(fb::IdentifierScheme::Bsn,
+                                               d == 0 ? bsn : "1112.22.333");  // typed otherwise
+        REQUIRE(normalized);
+        const PseudonymAnswer answer =
+            pseudonym::make(key.value(), fb::IdentifierScheme::Bsn, normalized.value());
+        digests.push_back(answer.digest);
+        RecordContent c;
+        c.formId = "benefit_outflow_interview";
+        c.formVersion = 1;
+        c.answers.push_back({"client_bsn", answer});
+        auto made = device.finalizeNew(c);
+        REQUIRE(made);
+        ids.push_back(made->id);
+        REQUIRE(test::syncUntilDone(device, connection, {}, 3) >= 0);
+        // The number is nowhere in the device's file.
+        const std::string bytes = test::readFile(dir.file("device" + std::to_string(d) + ".veld"));
+        CHECK(bytes.find(bsn) == std::string::npos);
+    }
+    CHECK(digests[0] == digests[1]);
+    auto store = collector.open();
+    auto groups = store->duplicates();
+    REQUIRE(groups);
+    REQUIRE(groups->size() == 1);
+    CHECK(groups->front().kind == sync::DuplicateGroup::Kind::SamePseudonym);
+    std::set<Uuid> grouped(groups->front().records.begin(), groups->front().records.end());
+    CHECK(grouped == std::set<Uuid>(ids.begin(), ids.end()));
 }
