@@ -15,6 +15,7 @@
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
+#include <veld/sealed_record.hpp>
 #include <veld/sync/records_file.hpp>
 
 #include "../form_view.hpp"
@@ -283,8 +284,7 @@ void drawExport(Console& console, ExportState& state) {
 
     // Where sealed records open: here with the unlocked keys, or not at all.
     const Keys keys = console.projectKeys();
-    const bool sealedForm =
-        def.settings() != nullptr && (def.settings()->sealed() || def.settings()->kiosk());
+    const bool sealedForm = formIsSealed(def);
     if (keys) {
         ui::hint(console.t(M::ConsoleExportWithKeys), false);
     } else if (sealedForm) {
