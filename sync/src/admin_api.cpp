@@ -214,7 +214,7 @@ Result<ResolveRequest> decodeResolveRequest(std::span<const std::uint8_t> body) 
     if (!m) return m.error();
     ResolveRequest out;
     out.conflictId = (*m)->conflict_id();
-    if ((*m)->keep() > 2) return malformed("unknown way to resolve");
+    if ((*m)->keep() > 3) return malformed("unknown way to resolve");
     out.resolution.kind = static_cast<ConflictResolution::Kind>((*m)->keep());
     if ((*m)->from_b()) {
         for (const auto* n : *(*m)->from_b())

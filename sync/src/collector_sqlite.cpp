@@ -776,6 +776,24 @@ class SqliteCollector final : public CollectorStore {
             return makeError(ErrorCode::WrongState, "this conflict has been resolved already");
         const Uuid recordId = idFrom(c->columnBlob(0));
         const HlcTimestamp current{static_cast<std::uint64_t>(c->columnInt(8))};
+        if (resolution.kind == ConflictResolution::Kind::Close) {
+            c.value().reset();
+            const std::string detail = "closed; the current revision stays";
+            auto done = m_db.prepare(
+                "UPDATE conflicts SET resolved_utc_ms = ?, resolution = ? WHERE cid = ?");
+            if (!done) return done.error();
+            done->bind(1, nowMs)
+                .bind(2, detail + (resolution.comment.empty() ? "" : "; " + resolution.comment))
+                .bind(3, conflictId);
+            if (auto s = done->run(); !s) return s.error();
+            if (auto s = auditLocked(nowMs, actor, "resolve", recordId.toString(), detail); !s)
+                return s.error();
+            if (auto s = tx->commit(); !s) return s.error();
+            StoredRevision out;
+            out.recordId = recordId;
+            out.hlc = current;
+            return out;
+        }
         const auto read = [&](int bodyColumn, int damagedColumn) -> std::optional<Record> {
             if (c->columnInt(damagedColumn) != 0) return std::nullopt;
             auto r = decodeRecord(c->columnBlob(bodyColumn));

@@ -550,7 +550,8 @@ TEST_CASE("console: a sealed record's answers show only while the key ring is op
     showsNoAnswers();
 }
 
-TEST_CASE("console: a sealed conflict is compared with the keys open, never merged or kept") {
+TEST_CASE(
+    "console: a sealed conflict is compared with the keys open, and closed, never merged or kept") {
     SealedScenario s;
     ConsoleDriver ui(s.connection());
     ui.nowMs = wallMs();
@@ -594,6 +595,29 @@ TEST_CASE("console: a sealed conflict is compared with the keys open, never merg
     auto refused = staff.resolve(keep);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().message.find("sealed") != std::string::npos);
+
+    // What staff can do: close it without a new revision, the current view staying.
+    auto store = s.collector->open();
+    auto before = store->current(open->front().recordId);
+    REQUIRE(before);
+    REQUIRE(before->has_value());
+    REQUIRE(ui.item("conflict.close")->enabled);
+    ui.type("conflict.comment", "beide bezoeken kloppen");
+    ui.click("conflict.close");
+    ui.settle();
+    auto after = staff.conflicts();
+    REQUIRE(after);
+    CHECK(after->empty());
+    auto still = store->current(open->front().recordId);
+    REQUIRE(still);
+    REQUIRE(still->has_value());
+    CHECK((*still)->hlc == (*before)->hlc);
+    CHECK((*still)->body == (*before)->body);
+    auto audit = store->audit();
+    REQUIRE(audit);
+    CHECK(std::any_of(audit->begin(), audit->end(), [](const sync::AuditEntry& e) {
+        return e.action == "resolve" && e.detail.find("closed") != std::string::npos;
+    }));
 }
 
 TEST_CASE("console: a key ring given at start opens in the background and reaches the screen") {

@@ -126,6 +126,18 @@ TEST_CASE("edits of one record on two devices without seeing each other are kept
     CHECK(
         test::veldctl({"collector", "resolve", collector.storePath(), number, "keep-b"}).exitCode ==
         1);
+
+    // The other one is closed without a new revision: the current view stays as it was.
+    const sync::StoredRevision before = current(first.id);
+    const auto closed =
+        test::veldctl({"collector", "resolve", collector.storePath(),
+                       std::to_string(byRecord[first.id].id), "close", "--comment", "both fine"});
+    REQUIRE_MESSAGE(closed.exitCode == 0, closed.err);
+    CHECK(closed.out.find("keeps its current revision") != std::string::npos);
+    CHECK(store->stats()->conflicts == 0);
+    CHECK(store->stats()->revisions == 7);
+    CHECK(current(first.id).hlc == before.hlc);
+    CHECK(current(first.id).body == before.body);
 }
 
 TEST_CASE("records from devices with wrong clocks are kept, ordered by HLC and flagged") {

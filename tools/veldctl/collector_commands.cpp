@@ -35,9 +35,10 @@ Subcommands (FILE is the collector's store):
                                  implausible clocks, forms
   audit FILE                     the audit log: enrolments, revocations, publications, reviews
   conflicts FILE                 open conflicts: number, record, both revisions' devices
-  resolve FILE NUMBER keep-a|keep-b|merge [--from-b NAME,...] [--comment TEXT]
+  resolve FILE NUMBER keep-a|keep-b|merge|close [--from-b NAME,...] [--comment TEXT]
                                  settle a conflict: keep one revision, or merge (the named
-                                 answers from B, the rest from A); a new revision, nothing lost
+                                 answers from B, the rest from A); a new revision, nothing lost;
+                                 or close it, the current revision staying (sealed revisions)
   duplicates FILE                likely duplicate participants: records sharing a pseudonym or
                                  every identifying answer, with staff's decision
   decide FILE KEY same-person|different-people [--comment TEXT]
@@ -248,7 +249,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         return kExitOk;
     }
     if (sub == "resolve") {
-        if (pos.size() != 3) return usage(err, "resolve takes FILE NUMBER keep-a|keep-b|merge");
+        if (pos.size() != 3)
+            return usage(err, "resolve takes FILE NUMBER keep-a|keep-b|merge|close");
         char* end = nullptr;
         const long long number = std::strtoll(pos[1].c_str(), &end, 10);
         if (!end || *end != '\0' || number <= 0) return usage(err, "the conflict NUMBER");
@@ -269,15 +271,20 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
                 start = comma + 1;
             }
             if (how.fromB.empty()) return usage(err, "merge needs --from-b NAME,...");
+        } else if (pos[2] == "close") {
+            how.kind = sync::ConflictResolution::Kind::Close;
         } else {
-            return usage(err, "resolve with keep-a, keep-b or merge");
+            return usage(err, "resolve with keep-a, keep-b, merge or close");
         }
         auto done = c.resolveConflict(number, how, nowMs(), actor());
         if (!done) {
             err << "veldctl collector: " << done.error().describe() << "\n";
             return kExitFailure;
         }
-        out << "resolved: record " << done->recordId.toString() << " has a new current revision\n";
+        out << "resolved: record " << done->recordId.toString()
+            << (how.kind == sync::ConflictResolution::Kind::Close
+                    ? " keeps its current revision\n"
+                    : " has a new current revision\n");
         return kExitOk;
     }
     if (sub == "admin-add" || sub == "admin-revoke") {

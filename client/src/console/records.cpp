@@ -398,7 +398,7 @@ void drawConflicts(Console& console, ConflictsState& state) {
         ui::recordLast("conflict.sealed", console.t(M::ConsoleConflictSealed));
     }
     ui::paragraph(console.t(M::ConsoleComment), false);
-    ui::input("conflict.comment", state.comment, {}, false, !sealed);
+    ui::input("conflict.comment", state.comment);
     auto resolve = [&console, &state, id = chosen->id](sync::ConflictResolution::Kind kind) {
         sync::admin::ResolveRequest request;
         request.conflictId = id;
@@ -432,6 +432,12 @@ void drawConflicts(Console& console, ConflictsState& state) {
                    format(console.t(M::ConsoleMerge), {std::to_string(state.fromB.size())}), 0, 0,
                    idle && !state.fromB.empty())) {
         resolve(sync::ConflictResolution::Kind::Merge);
+    }
+    ImGui::SameLine();
+    // Always possible, and for sealed revisions the only way: no new revision, the current
+    // view stays.
+    if (ui::button("conflict.close", console.t(M::ConsoleCloseConflict), 0, 0, !state.loading)) {
+        resolve(sync::ConflictResolution::Kind::Close);
     }
 }
 

@@ -72,9 +72,11 @@ struct ConflictInfo {
 };
 
 /// How staff settle a conflict. Nothing is deleted: the outcome is a new revision of the record,
-/// made by the collector, which becomes its current view.
+/// made by the collector, which becomes its current view; or (Close) no new revision at all, the
+/// current view staying as it is (the only way for sealed revisions, which the collector cannot
+/// open).
 struct ConflictResolution {
-    enum class Kind { KeepA, KeepB, Merge };
+    enum class Kind { KeepA, KeepB, Merge, Close };
     Kind kind = Kind::KeepA;
     /// Merge: the answers and repeats (by name) taken from B; everything else comes from A.
     std::vector<std::string> fromB;
@@ -225,7 +227,8 @@ class CollectorStore {
     virtual Result<std::vector<Uuid>> recordIds() = 0;
     virtual Result<std::optional<StoredRevision>> current(const Uuid& recordId) = 0;
     virtual Result<std::vector<ConflictInfo>> conflicts() = 0;
-    /// Settles an open conflict (see ConflictResolution) and returns the new current revision.
+    /// Settles an open conflict (see ConflictResolution) and returns the new current revision
+    /// (for Close: the record id and the current HLC, which stay).
     /// NotFound for an unknown conflict, WrongState when it was settled already,
     /// InvalidArgument when a revision it needs cannot be read or `fromB` names an answer that
     /// neither revision has.
