@@ -776,19 +776,22 @@ class SqliteCollector final : public CollectorStore {
             return makeError(ErrorCode::WrongState, "this conflict has been resolved already");
         const Uuid recordId = idFrom(c->columnBlob(0));
         const HlcTimestamp current{static_cast<std::uint64_t>(c->columnInt(8))};
-        if (resolution.kind == ConflictResolution::Kind::Close) {
-            c.value().reset();
-            const std::string detail = "closed; the current revision stays";
+        // Marks the conflict settled (with staff's comment), audits it and commits.
+        const auto settle = [&](const std::string& detail) -> Status {
             auto done = m_db.prepare(
                 "UPDATE conflicts SET resolved_utc_ms = ?, resolution = ? WHERE cid = ?");
             if (!done) return done.error();
             done->bind(1, nowMs)
                 .bind(2, detail + (resolution.comment.empty() ? "" : "; " + resolution.comment))
                 .bind(3, conflictId);
-            if (auto s = done->run(); !s) return s.error();
+            if (auto s = done->run(); !s) return s;
             if (auto s = auditLocked(nowMs, actor, "resolve", recordId.toString(), detail); !s)
-                return s.error();
-            if (auto s = tx->commit(); !s) return s.error();
+                return s;
+            return tx->commit();
+        };
+        if (resolution.kind == ConflictResolution::Kind::Close) {
+            c.value().reset();
+            if (auto s = settle("closed; the current revision stays"); !s) return s.error();
             StoredRevision out;
             out.recordId = recordId;
             out.hlc = current;
@@ -861,16 +864,7 @@ class SqliteCollector final : public CollectorStore {
         if (!up) return up.error();
         up->bind(1, static_cast<std::int64_t>(rev.seq)).bindBlob(2, idBytes(staff->first));
         if (auto s = up->run(); !s) return s.error();
-        auto done =
-            m_db.prepare("UPDATE conflicts SET resolved_utc_ms = ?, resolution = ? WHERE cid = ?");
-        if (!done) return done.error();
-        done->bind(1, nowMs)
-            .bind(2, detail + (resolution.comment.empty() ? "" : "; " + resolution.comment))
-            .bind(3, conflictId);
-        if (auto s = done->run(); !s) return s.error();
-        if (auto s = auditLocked(nowMs, actor, "resolve", recordId.toString(), detail); !s)
-            return s.error();
-        if (auto s = tx->commit(); !s) return s.error();
+        if (auto s = settle(detail); !s) return s.error();
         StoredRevision out;
         out.deviceId = staff->first;
         out.seq = rev.seq;
