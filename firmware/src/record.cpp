@@ -524,6 +524,33 @@ Result<const fb::Record*> verifyBody(std::span<const std::uint8_t> body) {
         if (sealed->box()->size() < kSealOverheadBytes + 8)
             return corrupt("record " + id.toString() + ": its sealed content is too short");
     }
+    if (const auto* change = record->case_change()) {
+        if (!record->case_id()) return corrupt("record " + id.toString() + " changes no case");
+        if (static_cast<std::uint8_t>(change->action()) >
+            static_cast<std::uint8_t>(fb::CaseAction::MAX)) {
+            return makeError(ErrorCode::TooNew, "record " + id.toString() +
+                                                    " does to its case what this Veld does not "
+                                                    "know");
+        }
+        if (!validFbText(change->case_type()) || !validFbText(change->pseudonym()))
+            return corrupt("record " + id.toString() + ": case text is not valid UTF-8");
+        if (auto p = checkSortedNames(change->properties(), std::string(), "case properties", walk))
+            return corrupt("record " + id.toString() + ": " + *p);
+        if (const auto* props = change->properties()) {
+            for (const auto* prop : *props) {
+                if (!validFbText(prop->value()) || (prop->value() && prop->value()->size() > 4096))
+                    return corrupt("record " + id.toString() +
+                                   ": a case property value is not valid UTF-8 or too long");
+            }
+        }
+    }
+    if (const auto* a = record->allocation()) {
+        if (!record->case_id())
+            return corrupt("record " + id.toString() + " has an allocation but no case");
+        if (!validName(a->study()->string_view()) || !validFbText(a->stratum()) ||
+            !validFbText(a->arm()) || a->arm()->size() == 0 || a->log_seq() == 0)
+            return corrupt("record " + id.toString() + ": its allocation is not well formed");
+    }
     if (walk.newer) {
         return makeError(ErrorCode::TooNew, "record " + id.toString() +
                                                 " holds answers of a type this Veld does not know "
@@ -627,7 +654,49 @@ std::vector<Repeat> decodeRepeats(const flatbuffers::Vector<flatbuffers::Offset<
     return out;
 }
 
+std::optional<CaseChange> decodeCaseChange(const fb::CaseChange* in) {
+    if (!in) return std::nullopt;
+    CaseChange out;
+    out.action = static_cast<CaseAction>(in->action());
+    out.caseType = str(in->case_type());
+    out.pseudonym = str(in->pseudonym());
+    if (in->properties()) {
+        for (const auto* p : *in->properties())
+            out.properties.push_back(
+                {p->name()->str(), str(p->value()), HlcTimestamp{p->base_hlc()}});
+    }
+    return out;
+}
+
+std::optional<Allocation> decodeAllocation(const fb::Allocation* in) {
+    if (!in) return std::nullopt;
+    Allocation out;
+    out.study = in->study()->str();
+    out.stratum = in->stratum()->str();
+    out.block = in->block();
+    out.position = in->position();
+    out.arm = in->arm()->str();
+    if (in->token()) out.token.assign(in->token()->begin(), in->token()->end());
+    out.logSeq = in->log_seq();
+    out.takenUtcMs = in->taken_utc_ms();
+    return out;
+}
+
 }  // namespace
+
+std::string_view caseActionName(CaseAction action) {
+    switch (action) {
+        case CaseAction::None:
+            return "none";
+        case CaseAction::Open:
+            return "open";
+        case CaseAction::FollowUp:
+            return "follow-up";
+        case CaseAction::Close:
+            return "close";
+    }
+    return "unknown";
+}
 
 bool RepeatInstance::operator==(const RepeatInstance& other) const {
     return answers == other.answers && repeats == other.repeats;
@@ -666,6 +735,26 @@ Status checkRecordContent(const RecordContent& content) {
     }
     if (!validText(content.paradata.language) || !validText(content.paradata.appVersion))
         return bad("paradata text is not valid UTF-8");
+    if (content.caseChange) {
+        const CaseChange& change = *content.caseChange;
+        if (!content.caseId) return bad("a record that changes a case needs a case id");
+        if (!validText(change.caseType) || !validText(change.pseudonym))
+            return bad("case text is not valid UTF-8");
+        std::set<std::string_view> names;
+        for (const auto& p : change.properties) {
+            if (!validName(p.name) || !names.insert(p.name).second)
+                return bad("case property '" + p.name + "' is not a valid, unique name");
+            if (!validText(p.value) || p.value.size() > 4096)
+                return bad("case property '" + p.name + "' is not valid UTF-8 or too long");
+        }
+    }
+    if (content.allocation) {
+        const Allocation& a = *content.allocation;
+        if (!content.caseId) return bad("an allocation needs a case id");
+        if (!validName(a.study) || a.arm.empty() || !validText(a.arm) || !validText(a.stratum) ||
+            a.logSeq == 0)
+            return bad("the allocation is not well formed");
+    }
     return {};
 }
 
@@ -706,6 +795,26 @@ Result<std::vector<std::uint8_t>> encodeRecord(const Record& record) {
                                       appVersion, timingVec, c.paradata.edits, c.paradata.kiosk);
     }
 
+    flatbuffers::Offset<fb::CaseChange> caseChange;
+    if (c.caseChange) {
+        std::vector<flatbuffers::Offset<fb::CasePropertyValue>> props;
+        for (const auto& p : c.caseChange->properties) {
+            props.push_back(fb::CreateCasePropertyValue(b, b.CreateString(p.name),
+                                                        b.CreateString(p.value), p.base.value));
+        }
+        auto propVec = b.CreateVectorOfSortedTables(&props);
+        caseChange = fb::CreateCaseChange(b, static_cast<fb::CaseAction>(c.caseChange->action),
+                                          b.CreateString(c.caseChange->caseType),
+                                          b.CreateString(c.caseChange->pseudonym), propVec);
+    }
+    flatbuffers::Offset<fb::Allocation> allocation;
+    if (c.allocation) {
+        const Allocation& a = *c.allocation;
+        allocation = fb::CreateAllocation(b, b.CreateString(a.study), b.CreateString(a.stratum),
+                                          a.block, a.position, b.CreateString(a.arm),
+                                          b.CreateVector(a.token), a.logSeq, a.takenUtcMs);
+    }
+
     fb::Uuid id = toFb(record.id);
     fb::Uuid device = toFb(record.deviceId);
     std::optional<fb::Uuid> caseId;
@@ -727,6 +836,8 @@ Result<std::vector<std::uint8_t>> encodeRecord(const Record& record) {
         rb.add_paradata(paradata);
     }
     rb.add_created_hlc(record.createdHlc.value);
+    if (c.caseChange) rb.add_case_change(caseChange);
+    if (c.allocation) rb.add_allocation(allocation);
     auto root = rb.Finish();
     fb::FinishRecordBuffer(b, root);
 
@@ -753,6 +864,8 @@ Result<RecordHeader> inspectRecord(std::span<const std::uint8_t> body) {
     if (r->case_id()) out.caseId = fromFb(*r->case_id());
     out.finalized = r->status() == fb::RecordStatus::Finalized;
     out.sealed = r->sealed() != nullptr;
+    out.caseChange = decodeCaseChange(r->case_change());
+    out.allocation = decodeAllocation(r->allocation());
     return out;
 }
 
@@ -770,6 +883,8 @@ Result<Record> decodeRecord(std::span<const std::uint8_t> body) {
     out.content.formId = r->form_id()->str();
     out.content.formVersion = r->form_version();
     if (r->case_id()) out.content.caseId = fromFb(*r->case_id());
+    out.content.caseChange = decodeCaseChange(r->case_change());
+    out.content.allocation = decodeAllocation(r->allocation());
     if (const auto* sealed = r->sealed()) {
         out.sealed =
             SealedContent{sealed->key_id()->str(), {sealed->box()->begin(), sealed->box()->end()}};

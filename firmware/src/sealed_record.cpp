@@ -20,7 +20,9 @@ bool sameMetadata(const Record& outer, const Record& inner) {
            outer.createdHlc == inner.createdHlc && outer.finalized == inner.finalized &&
            outer.content.formId == inner.content.formId &&
            outer.content.formVersion == inner.content.formVersion &&
-           outer.content.caseId == inner.content.caseId;
+           outer.content.caseId == inner.content.caseId &&
+           outer.content.caseChange == inner.content.caseChange &&
+           outer.content.allocation == inner.content.allocation;
 }
 
 }  // namespace
@@ -39,6 +41,10 @@ Result<Record> sealRecord(const Record& record, const projectkey::PublicKey& key
     out.content.formId = record.content.formId;
     out.content.formVersion = record.content.formVersion;
     out.content.caseId = record.content.caseId;
+    // Case changes and allocations stay in clear: the collector merges them and hands case
+    // properties to the devices the case is assigned to.
+    out.content.caseChange = record.content.caseChange;
+    out.content.allocation = record.content.allocation;
     out.sealed = SealedContent{key.id, projectkey::seal(key, plain.bytes)};
     return out;
 }

@@ -110,6 +110,55 @@ struct Paradata {
     bool operator==(const Paradata&) const = default;
 };
 
+/// What a record does with its case (schemas/common.fbs CaseAction).
+enum class CaseAction : std::uint8_t { None = 0, Open = 1, FollowUp = 2, Close = 3 };
+std::string_view caseActionName(CaseAction action);
+
+/// Case properties Veld itself sets: `status` ("open" or "closed") and `arm` (the allocated arm).
+inline constexpr std::string_view kCaseStatusProperty = "status";
+inline constexpr std::string_view kCaseArmProperty = "arm";
+/// Case properties the case list reads when a form sets them: a short label and the next planned
+/// contact (an ISO date).
+inline constexpr std::string_view kCaseLabelProperty = "label";
+inline constexpr std::string_view kCaseNextContactProperty = "next_contact";
+
+struct CasePropertyValue {
+    std::string name;
+    std::string value;  // text; empty clears the property
+    /// The HLC of the value the device held when the form changed it (0: none). The store fills
+    /// it in at finalize; a form session leaves it 0.
+    HlcTimestamp base;
+    bool operator==(const CasePropertyValue&) const = default;
+};
+
+struct CaseChange {
+    CaseAction action = CaseAction::None;
+    std::string caseType;   // Open: participant, vacancy, school, employer
+    std::string pseudonym;  // Open: "KEYID:HEX" of the identifying pseudonym, or empty
+    std::vector<CasePropertyValue> properties;
+    bool operator==(const CaseChange&) const = default;
+};
+
+/// An allocation taken on the device: one slot of a study's sequence.
+struct Allocation {
+    std::string study;
+    std::string stratum;  // "factor=level;factor=level" in the study's factor order
+    std::uint32_t block = 0;
+    std::uint32_t position = 0;
+    std::string arm;
+    std::vector<std::uint8_t> token;
+    std::uint64_t logSeq = 0;
+    std::int64_t takenUtcMs = 0;
+    bool operator==(const Allocation&) const = default;
+};
+
+/// Asks the store to randomise the record's case into a study when it finalizes the record.
+struct AllocationRequest {
+    std::string study;
+    std::string stratum;
+    bool operator==(const AllocationRequest&) const = default;
+};
+
 /// What a form session hands to the store: everything except identity, time and status, which
 /// the store assigns. Answers and repeats may be in any order; names must be unique per level.
 struct RecordContent {
@@ -119,6 +168,11 @@ struct RecordContent {
     std::vector<Answer> answers;
     std::vector<Repeat> repeats;
     Paradata paradata;
+    std::optional<CaseChange> caseChange;  // applied to the device's case list at finalize
+    /// Input only, never encoded: finalize takes the next allocation of this study and stratum
+    /// for the case, in the same transaction, and records it in `allocation`.
+    std::optional<AllocationRequest> allocate;
+    std::optional<Allocation> allocation;  // as encoded: the allocation this record took
     bool operator==(const RecordContent&) const = default;
 };
 
@@ -184,6 +238,8 @@ struct RecordHeader {
     std::optional<Uuid> caseId;
     bool finalized = false;
     bool sealed = false;
+    std::optional<CaseChange> caseChange;
+    std::optional<Allocation> allocation;
 };
 
 /// Verifies a body exactly as decodeRecord() does, but decodes only its header: for code that

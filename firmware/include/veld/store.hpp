@@ -18,6 +18,7 @@
 // Thread-safety: a Store object belongs to one thread at a time; open one Store per thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -161,6 +162,82 @@ struct StoreInfo {
     std::int64_t fileBytes = 0;
 };
 
+/// One case property as the device holds it.
+struct CaseProperty {
+    std::string name;
+    std::string value;
+    HlcTimestamp hlc;  // of the revision that set it (on any device, or the collector)
+    bool operator==(const CaseProperty&) const = default;
+};
+
+/// A case on this device: opened here, or assigned to it and received by pull.
+struct CaseInfo {
+    Uuid id;
+    std::string caseType;
+    std::string pseudonym;                         // "KEYID:HEX", or empty
+    std::vector<CaseProperty> properties;          // sorted by name; `status`, `arm`, `label`, ...
+    std::optional<std::int64_t> lastContactUtcMs;  // the newest record of the case, any device
+    bool closed = false;                           // `status` is "closed"
+    /// The property's value, or empty.
+    [[nodiscard]] std::string property(std::string_view name) const;
+    /// `next_contact` as days since 1970-01-01, when it holds an ISO date.
+    [[nodiscard]] std::optional<std::int32_t> nextContactDays() const;
+};
+
+struct CaseQuery {
+    /// Matches (ASCII case-insensitively) a property value, or the pseudonym's digits.
+    std::string text;
+    /// Matches the case's pseudonym exactly ("KEYID:HEX"), e.g. from a typed BSN.
+    std::optional<std::string> pseudonym;
+    std::optional<std::string> caseType;
+    bool includeClosed = false;
+    std::size_t limit = 200;
+};
+
+/// A case as the collector sends it (pull). Properties merge one by one: the newer HLC wins.
+struct CaseUpdateIn {
+    Uuid id;
+    std::string caseType;
+    std::string pseudonym;
+    std::vector<CaseProperty> properties;
+    std::optional<std::int64_t> lastContactUtcMs;
+    bool assigned = true;  // false: no longer this device's; it leaves the list
+};
+
+/// A study as a device knows it: never its seed or sequence.
+struct DeviceStudy {
+    std::string id;
+    std::string pilot;
+    std::vector<std::string> arms;
+    std::vector<std::pair<std::string, std::vector<std::string>>> factors;  // name, levels
+    std::uint32_t lowSlots = 0;
+};
+
+/// One sealed allocation slot received from the collector.
+struct SealedSlotIn {
+    std::string study;
+    std::string stratum;
+    std::uint32_t block = 0;
+    std::uint32_t position = 0;
+    std::vector<std::uint8_t> box;
+};
+
+/// Unopened slots left for one stratum of a study.
+struct AllocationStock {
+    std::string study;
+    std::string stratum;
+    std::int64_t remaining = 0;
+    std::int64_t used = 0;
+    bool low = false;  // fewer than the study's lowSlots remain
+};
+
+/// One entry of the device's append-only allocation log.
+struct AllocationLogEntry {
+    Allocation allocation;  // with its logSeq
+    Uuid caseId;
+    Uuid recordId;
+};
+
 class Store {
   public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
@@ -216,6 +293,40 @@ class Store {
     /// One exact version (a draft reopens with the version it was started with); NotFound when
     /// that version is not installed.
     Result<InstalledForm> form(std::string_view formId, std::uint32_t version);
+
+    // ---- Cases ------------------------------------------------------------------------------
+    // A finalize whose content has a caseChange applies it to the case list in the same
+    // transaction: Open creates the case (caseId set by the caller), FollowUp and Close need the
+    // case on this device (NotFound otherwise); properties take the record's HLC, and the store
+    // writes into the body the HLC each property had before (base), so the collector can tell
+    // concurrent changes. Close sets `status` to "closed". Drafts do not touch the case list.
+    /// Open cases (and closed ones on request) matching the query; cases with a planned next
+    /// contact first (soonest first), then by last contact, newest first.
+    Result<std::vector<CaseInfo>> cases(const CaseQuery& query);
+    /// One case; NotFound when the device does not hold it.
+    Result<CaseInfo> caseInfo(const Uuid& caseId);
+    /// Cases from the collector, merged property by property (the newer HLC wins, so changes
+    /// made here and not yet acknowledged are kept). One transaction.
+    Status mergeCases(std::span<const CaseUpdateIn> cases);
+
+    // ---- Randomisation ----------------------------------------------------------------------
+    // A finalize whose content has `allocate` takes the next unopened slot of that study and
+    // stratum for the record's case, opens it, appends it to the allocation log, writes it into
+    // the record (`allocation`) and the case (`arm`), all in the finalize's transaction: a crash
+    // leaves either all of it or none. It refuses (WrongState, nothing saved) a case, or another
+    // case with the same pseudonym, that already has an allocation in the study, and a stratum
+    // with no slot left ("synchronise to receive more").
+    /// The device's X25519 public key that slots are sealed to; made (and kept) on first use.
+    Result<std::array<std::uint8_t, 32>> boxPublicKey();
+    /// Studies as the collector last sent them (replaces the list).
+    Status setStudies(std::span<const DeviceStudy> studies);
+    Result<std::vector<DeviceStudy>> studies();
+    /// Stores sealed slots (receiving the same slot again changes nothing). One transaction.
+    Status addAllocationSlots(std::span<const SealedSlotIn> slots);
+    /// Slots left and used per study and stratum, for every stratum of every known study.
+    Result<std::vector<AllocationStock>> allocationStock();
+    /// The allocation log, oldest first. It is append-only: the file refuses changes to it.
+    Result<std::vector<AllocationLogEntry>> allocationLog();
 
     // ---- Settings ---------------------------------------------------------------------------
     /// Device and client settings as text. An absent key gives std::nullopt. Keys are non-empty

@@ -81,9 +81,34 @@ Result<EnrolRequest> decodeEnrolRequest(std::span<const std::uint8_t> body);
 std::vector<std::uint8_t> encodeEnrolResponse(const EnrolReply& reply);
 Result<EnrolReply> decodeEnrolResponse(std::span<const std::uint8_t> body);
 
+struct StratumStock {
+    std::string study;
+    std::string stratum;
+    std::uint32_t remaining = 0;
+};
 struct PullRequest {
     std::uint16_t protocolVersion = kProtocolVersion;
     std::uint64_t formCursor = 0;
+    std::uint64_t caseCursor = 0;
+    std::uint64_t allocationCursor = 0;
+    std::vector<std::uint8_t> deviceBoxKey;  // empty: not said (the collector keeps the last)
+    std::vector<StratumStock> stock;
+};
+/// A case for a device: its whole current state.
+struct CaseState {
+    std::uint64_t seq = 0;
+    CaseUpdateIn update;
+};
+struct SealedSlot {
+    std::uint32_t position = 0;
+    std::vector<std::uint8_t> box;
+};
+struct AllocationBlock {
+    std::uint64_t seq = 0;
+    std::string study;
+    std::string stratum;
+    std::uint32_t block = 0;
+    std::vector<SealedSlot> slots;
 };
 struct PublishedForm {
     std::uint64_t seq = 0;
@@ -94,6 +119,11 @@ struct PullReply {
     std::uint64_t formCursor = 0;
     bool more = false;
     std::string projectKey;  // "KEYID:HEX": the key new records are sealed to; may be empty
+    std::vector<CaseState> cases;
+    std::uint64_t caseCursor = 0;
+    std::vector<AllocationBlock> blocks;
+    std::uint64_t allocationCursor = 0;
+    std::vector<DeviceStudy> studies;
 };
 std::vector<std::uint8_t> encodePullRequest(const PullRequest& request);
 Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body);
