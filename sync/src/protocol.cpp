@@ -197,17 +197,60 @@ Result<EnrolReply> decodeEnrolResponse(std::span<const std::uint8_t> body) {
 }
 
 std::vector<std::uint8_t> encodePullRequest(const PullRequest& request) {
-    flatbuffers::FlatBufferBuilder b(64);
-    auto req = fb::CreatePullRequest(b, request.protocolVersion, request.formCursor, 0, 0);
+    flatbuffers::FlatBufferBuilder b(256);
+    auto key = request.deviceBoxKey.empty() ? 0 : b.CreateVector(request.deviceBoxKey);
+    std::vector<flatbuffers::Offset<fb::StratumStock>> stock;
+    for (const auto& s : request.stock) {
+        stock.push_back(fb::CreateStratumStock(b, b.CreateString(s.study),
+                                               b.CreateString(s.stratum), s.remaining));
+    }
+    auto stockVec = stock.empty() ? 0 : b.CreateVector(stock);
+    auto req = fb::CreatePullRequest(b, request.protocolVersion, request.formCursor,
+                                     request.caseCursor, request.allocationCursor, key, stockVec);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullRequest, req.Union()));
 }
+
+namespace {
+
+// Sizes a collector or a device accepts in a pull; a message beyond them is malformed.
+constexpr std::size_t kMaxStock = 4096;
+constexpr std::size_t kMaxNameBytes = 256;
+constexpr std::size_t kMaxValueBytes = 4096;
+constexpr std::size_t kMaxSlotBytes = 4096;
+
+bool fits(const flatbuffers::String* s, std::size_t max) {
+    return s == nullptr || s->size() <= max;
+}
+
+std::string text(const flatbuffers::String* s) {
+    return s ? s->str() : std::string();
+}
+
+}  // namespace
 
 Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body) {
     auto env = verifyEnvelope(body, fb::Message::PullRequest);
     if (!env) return env.error();
     const auto* req = (*env)->message_as_PullRequest();
     if (!req) return malformed("pull request without a body");
-    return PullRequest{req->protocol_version(), req->form_cursor()};
+    PullRequest out;
+    out.protocolVersion = req->protocol_version();
+    out.formCursor = req->form_cursor();
+    out.caseCursor = req->case_cursor();
+    out.allocationCursor = req->allocation_cursor();
+    if (const auto* key = req->device_box_key()) {
+        if (key->size() != 32) return malformed("the device's box key is not 32 bytes");
+        out.deviceBoxKey.assign(key->begin(), key->end());
+    }
+    if (const auto* stock = req->stock()) {
+        if (stock->size() > kMaxStock) return malformed("too many strata in the stock");
+        for (const auto* s : *stock) {
+            if (!fits(s->study(), kMaxNameBytes) || !fits(s->stratum(), kMaxValueBytes))
+                return malformed("a stock entry is too long");
+            out.stock.push_back({s->study()->str(), s->stratum()->str(), s->remaining()});
+        }
+    }
+    return out;
 }
 
 std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
@@ -218,7 +261,57 @@ std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
     }
     auto vec = b.CreateVector(forms);
     auto project = reply.projectKey.empty() ? 0 : b.CreateString(reply.projectKey);
-    auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project);
+
+    std::vector<flatbuffers::Offset<fb::CaseState>> cases;
+    for (const auto& c : reply.cases) {
+        std::vector<flatbuffers::Offset<fb::CasePropertyState>> props;
+        for (const auto& p : c.update.properties) {
+            props.push_back(fb::CreateCasePropertyState(b, b.CreateString(p.name),
+                                                        b.CreateString(p.value), p.hlc.value));
+        }
+        auto propVec = b.CreateVectorOfSortedTables(&props);
+        fb::Uuid id = toFb(c.update.id);
+        cases.push_back(fb::CreateCaseState(
+            b, &id, b.CreateString(c.update.caseType), b.CreateString(c.update.pseudonym), propVec,
+            c.update.lastContactUtcMs.value_or(0), c.update.assigned, c.seq));
+    }
+    auto caseVec = cases.empty() ? 0 : b.CreateVector(cases);
+
+    std::vector<flatbuffers::Offset<fb::AllocationBlock>> blocks;
+    for (const auto& blk : reply.blocks) {
+        std::vector<flatbuffers::Offset<fb::SealedSlot>> slots;
+        for (const auto& slot : blk.slots)
+            slots.push_back(fb::CreateSealedSlot(b, slot.position, b.CreateVector(slot.box)));
+        auto slotVec = b.CreateVector(slots);
+        blocks.push_back(fb::CreateAllocationBlock(b, b.CreateString(blk.study),
+                                                   b.CreateString(blk.stratum), blk.block, slotVec,
+                                                   blk.seq));
+    }
+    auto blockVec = blocks.empty() ? 0 : b.CreateVector(blocks);
+
+    std::vector<flatbuffers::Offset<fb::StudyInfo>> studies;
+    for (const auto& st : reply.studies) {
+        std::vector<flatbuffers::Offset<flatbuffers::String>> arms;
+        for (const auto& a : st.arms)
+            arms.push_back(b.CreateString(a));
+        auto armVec = b.CreateVector(arms);
+        std::vector<flatbuffers::Offset<fb::StudyFactor>> factors;
+        for (const auto& [name, levels] : st.factors) {
+            std::vector<flatbuffers::Offset<flatbuffers::String>> ls;
+            for (const auto& l : levels)
+                ls.push_back(b.CreateString(l));
+            auto lv = b.CreateVector(ls);
+            factors.push_back(fb::CreateStudyFactor(b, b.CreateString(name), lv));
+        }
+        auto factorVec = b.CreateVector(factors);
+        studies.push_back(fb::CreateStudyInfo(b, b.CreateString(st.id), b.CreateString(st.pilot),
+                                              armVec, factorVec, st.lowSlots));
+    }
+    auto studyVec = studies.empty() ? 0 : b.CreateVector(studies);
+
+    auto resp =
+        fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
+                               reply.caseCursor, blockVec, reply.allocationCursor, studyVec);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
 }
 
@@ -239,6 +332,78 @@ Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
             form.seq = f->seq();
             if (f->binary()) form.binary.assign(f->binary()->begin(), f->binary()->end());
             out.forms.push_back(std::move(form));
+        }
+    }
+    out.caseCursor = resp->case_cursor();
+    if (const auto* cases = resp->cases()) {
+        for (const auto* c : *cases) {
+            CaseState state;
+            state.seq = c->seq();
+            state.update.id = fromFb(*c->case_id());
+            if (state.update.id.isNil()) return malformed("a case has a nil id");
+            if (!fits(c->case_type(), kMaxNameBytes) || !fits(c->pseudonym(), kMaxValueBytes))
+                return malformed("a case's type or pseudonym is too long");
+            state.update.caseType = text(c->case_type());
+            state.update.pseudonym = text(c->pseudonym());
+            if (c->last_contact_utc_ms() > 0)
+                state.update.lastContactUtcMs = c->last_contact_utc_ms();
+            state.update.assigned = c->assigned();
+            if (const auto* props = c->properties()) {
+                for (const auto* p : *props) {
+                    if (!p->name() || p->name()->size() == 0 || !fits(p->name(), kMaxNameBytes) ||
+                        !fits(p->value(), kMaxValueBytes))
+                        return malformed("a case property has no name or is too long");
+                    state.update.properties.push_back(
+                        {p->name()->str(), text(p->value()), HlcTimestamp{p->hlc()}});
+                }
+            }
+            out.cases.push_back(std::move(state));
+        }
+    }
+    out.allocationCursor = resp->allocation_cursor();
+    if (const auto* blocks = resp->blocks()) {
+        for (const auto* blk : *blocks) {
+            AllocationBlock block;
+            block.seq = blk->seq();
+            if (!fits(blk->study(), kMaxNameBytes) || !fits(blk->stratum(), kMaxValueBytes))
+                return malformed("an allocation block's study or stratum is too long");
+            block.study = blk->study()->str();
+            block.stratum = blk->stratum()->str();
+            block.block = blk->block();
+            if (const auto* slots = blk->slots()) {
+                for (const auto* slot : *slots) {
+                    if (slot->box()->size() > kMaxSlotBytes)
+                        return malformed("an allocation slot is too long");
+                    block.slots.push_back(
+                        {slot->position(), {slot->box()->begin(), slot->box()->end()}});
+                }
+            }
+            out.blocks.push_back(std::move(block));
+        }
+    }
+    if (const auto* studies = resp->studies()) {
+        for (const auto* st : *studies) {
+            DeviceStudy study;
+            if (!fits(st->id(), kMaxNameBytes) || !fits(st->pilot(), kMaxNameBytes))
+                return malformed("a study's id or pilot is too long");
+            study.id = st->id()->str();
+            study.pilot = text(st->pilot());
+            study.lowSlots = st->low_slots();
+            if (const auto* arms = st->arms()) {
+                for (const auto* a : *arms)
+                    study.arms.push_back(a->str());
+            }
+            if (const auto* factors = st->factors()) {
+                for (const auto* f : *factors) {
+                    std::vector<std::string> levels;
+                    if (f->levels()) {
+                        for (const auto* l : *f->levels())
+                            levels.push_back(l->str());
+                    }
+                    study.factors.emplace_back(f->name()->str(), std::move(levels));
+                }
+            }
+            out.studies.push_back(std::move(study));
         }
     }
     return out;

@@ -193,13 +193,29 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
     if (options.pull) {
         p.state = Progress::State::Pulling;
         if (progress) progress(p);
-        std::uint64_t cursor = 0;
-        const std::string saved = settingOr(store, "sync.form_cursor");
-        if (!saved.empty()) cursor = std::strtoull(saved.c_str(), nullptr, 10);
+        const auto cursorOf = [&](std::string_view key) -> std::uint64_t {
+            const std::string saved = settingOr(store, key);
+            return saved.empty() ? 0 : std::strtoull(saved.c_str(), nullptr, 10);
+        };
+        PullRequest request;
+        request.formCursor = cursorOf("sync.form_cursor");
+        request.caseCursor = cursorOf("sync.case_cursor");
+        request.allocationCursor = cursorOf("sync.allocation_cursor");
+        auto boxKey = store.boxPublicKey();
+        if (!boxKey) return boxKey.error();
+        request.deviceBoxKey.assign(boxKey->begin(), boxKey->end());
+        // What is left per stratum, so the collector tops up the strata that run low. Only the
+        // first request of a round says it: the blocks dealt then may come over several pages.
+        auto stock = store.allocationStock();
+        if (!stock) return stock.error();
+        for (const auto& s : stock.value()) {
+            request.stock.push_back(
+                {s.study, s.stratum,
+                 static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.remaining))});
+        }
         for (int round = 0; round < 1000; ++round) {
-            auto raw =
-                post(http, connection, kPullPath, encodePullRequest({kProtocolVersion, cursor}), 0,
-                     true, nullptr, cancel);
+            auto raw = post(http, connection, kPullPath, encodePullRequest(request), 0, true,
+                            nullptr, cancel);
             if (!raw) return raw.error();
             auto reply = decodePullResponse(raw.value());
             if (!reply) return reply.error();
@@ -208,15 +224,46 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
                 // allowed to stop the rest.
                 if (store.installForm(f.binary)) ++p.formsReceived;
             }
-            cursor = reply->formCursor;
             // A new project key (staff rotated it): records finalized from now on use it.
             if (!reply->projectKey.empty() &&
                 reply->projectKey != settingOr(store, kProjectKeySetting)) {
                 if (auto s = store.setSetting(kProjectKeySetting, reply->projectKey); !s)
                     return s.error();
             }
-            if (auto s = store.setSetting("sync.form_cursor", std::to_string(cursor)); !s)
-                return s.error();
+            if (!reply->studies.empty()) {
+                if (auto s = store.setStudies(reply->studies); !s) return s.error();
+            }
+            if (!reply->cases.empty()) {
+                std::vector<CaseUpdateIn> cases;
+                cases.reserve(reply->cases.size());
+                for (auto& c : reply->cases)
+                    cases.push_back(std::move(c.update));
+                if (auto s = store.mergeCases(cases); !s) return s.error();
+                p.casesReceived += static_cast<std::int64_t>(cases.size());
+            }
+            if (!reply->blocks.empty()) {
+                std::vector<SealedSlotIn> slots;
+                for (auto& b : reply->blocks) {
+                    for (auto& slot : b.slots)
+                        slots.push_back(
+                            {b.study, b.stratum, b.block, slot.position, std::move(slot.box)});
+                }
+                if (auto s = store.addAllocationSlots(slots); !s) return s.error();
+                p.blocksReceived += static_cast<std::int64_t>(reply->blocks.size());
+            }
+            // Cursors move only after what they cover is stored: a cut here means receiving it
+            // again, which changes nothing.
+            request.formCursor = reply->formCursor;
+            request.caseCursor = std::max(request.caseCursor, reply->caseCursor);
+            request.allocationCursor = std::max(request.allocationCursor, reply->allocationCursor);
+            request.stock.clear();
+            for (const auto& [key, value] :
+                 {std::pair<std::string_view, std::uint64_t>{"sync.form_cursor",
+                                                             request.formCursor},
+                  {"sync.case_cursor", request.caseCursor},
+                  {"sync.allocation_cursor", request.allocationCursor}}) {
+                if (auto s = store.setSetting(key, std::to_string(value)); !s) return s.error();
+            }
             if (!reply->more) break;
         }
     }

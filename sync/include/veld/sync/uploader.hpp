@@ -50,7 +50,9 @@ struct Progress {
     std::int64_t bytesSent = 0;
     std::int64_t bytesTotal = 0;
     std::int64_t formsReceived = 0;
-    std::string lastError;  // plain words for people; never holds answers or secrets
+    std::int64_t casesReceived = 0;   // case changes merged this round
+    std::int64_t blocksReceived = 0;  // allocation blocks received this round
+    std::string lastError;            // plain words for people; never holds answers or secrets
     std::int64_t lastSuccessUtcMs = 0;
     std::int64_t retryInMs = 0;
 };
@@ -63,7 +65,8 @@ struct SyncOptions {
 };
 
 /// One round: push every waiting revision (in batches; each is acknowledged in the store only
-/// after the collector's reply), then pull forms. `progress` is called after each step.
+/// after the collector's reply), then pull forms, cases,
+/// allocation blocks and studies. `progress` is called after each step.
 Result<Progress> syncOnce(Store& store, const Connection& connection, const SyncOptions& options,
                           const std::function<void(const Progress&)>& progress = {},
                           const std::atomic<bool>* cancel = nullptr);
