@@ -147,6 +147,18 @@ class Exporter {
                                     {1, {{"", "damaged or unreadable"}}},
                                     {2, {{"", "sealed, no key given for it"}}},
                                     {3, {{"", "sealed, does not open"}}}};
+        // Case forms name their case, and randomising forms the allocation they took, so the data
+        // join the allocation log (veldctl study log) and each other by case id.
+        const auto* settings = form->settings();
+        m_caseColumns = settings && settings->case_settings() &&
+                        settings->case_settings()->action() != fb::CaseAction::None;
+        m_allocationColumns = settings && settings->randomisation() != nullptr;
+        if (m_caseColumns) key(main, "case_id", "case id", ColumnType::Text, 36);
+        if (m_allocationColumns) {
+            key(main, "allocation_arm", "arm allocated when this record was finalized",
+                ColumnType::Text, 64);
+            key(main, "allocation_stratum", "stratum of the allocation", ColumnType::Text, 256);
+        }
         main.keyColumns = main.table.columns.size();
         if (form->items()) walk(form->items(), main);
     }
@@ -158,9 +170,16 @@ class Exporter {
     Status write(const CurrentRecord& rec, bool counting) {
         TablePlan& main = *m_tables.front();
         std::optional<Record> decoded;
+        std::optional<Uuid> caseId;
+        std::optional<Allocation> allocation;
         Unreadable why = Unreadable::Damaged;
         if (!rec.damaged && !rec.body.empty()) {
             auto r = decodeRecord(rec.body);
+            if (r) {
+                // In clear even on sealed records.
+                caseId = r->content.caseId;
+                allocation = r->content.allocation;
+            }
             if (r && r->sealed) {
                 // The opened record lives only until its rows are written (openRecord wipes
                 // the plaintext body it decoded from).
@@ -187,6 +206,12 @@ class Exporter {
             m_cells[4] = static_cast<std::int64_t>(rec.review);
             m_cells[5] = std::int64_t{rec.clockFlagged ? 1 : 0};
             m_cells[6] = static_cast<std::int64_t>(why);
+            std::size_t at = 7;
+            if (m_caseColumns) m_cells[at++] = caseId ? caseId->toString() : std::string();
+            if (m_allocationColumns) {
+                m_cells[at++] = allocation ? allocation->arm : std::string();
+                m_cells[at++] = allocation ? allocation->stratum : std::string();
+            }
             if (decoded) fillAnswers(main, decoded->content.answers);
             if (auto s = main.writer->row(m_cells); !s) return s;
         }
@@ -478,6 +503,8 @@ class Exporter {
 
     const fb::Form* m_form;
     std::span<const projectkey::SecretKey> m_keys;
+    bool m_caseColumns = false;
+    bool m_allocationColumns = false;
     std::string m_default;
     std::string m_language;
     std::vector<std::string> m_languages;
