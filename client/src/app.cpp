@@ -1,5 +1,6 @@
 #include "app.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -124,6 +125,7 @@ void App::openStore(const std::string& path) {
             loadSettings();
             reloadForms();
             refreshCounts();
+            refreshStock();
         });
 }
 
@@ -292,6 +294,14 @@ void App::refreshCounts() {
         });
 }
 
+void App::refreshStock() {
+    withStore([](Store& store) { return store.allocationStock(); },
+              [this](Result<std::vector<AllocationStock>> result) {
+                  // A store that cannot say keeps the last known stock: the warning is advice.
+                  if (result) stock = std::move(result.value());
+              });
+}
+
 bool App::sealedAnswersWouldBeLost() {
     if (screen != Screen::Fill || !fill.sealed || !fill.view.active() || fill.view.changes == 0 ||
         fill.finalizing || fill.confirmDiscard) {
@@ -308,6 +318,10 @@ void App::go(Screen s) {
     if (screen == Screen::Fill && s != Screen::Fill) closeFill(*this);
     screen = s;
     if (s == Screen::Records) records.dirty = true;
+    if (s == Screen::Cases) {
+        cases.dirty = true;
+        cases.detailDirty = cases.selected.has_value();
+    }
     if (s == Screen::Home || s == Screen::Sync) refreshCounts();
 }
 
@@ -392,6 +406,7 @@ void App::drawNav() {
     };
     const Tab tabs[] = {
         {Screen::Home, M::NavHome, "nav.home"},
+        {Screen::Cases, M::NavCases, "nav.cases"},
         {Screen::Records, M::NavRecords, "nav.records"},
         {Screen::Sync, M::NavSync, "nav.sync"},
         {Screen::Settings, M::NavSettings, "nav.settings"},
@@ -417,6 +432,31 @@ void App::drawNav() {
     ImGui::Separator();
 }
 
+void App::drawAllocationNotice() {
+    // Drawn over whatever screen follows the finalize, until the field worker says it was seen:
+    // the arm decides what happens next with the participant.
+    if (!allocationNotice) return;
+    if (!ImGui::IsPopupOpen("##allocated")) ImGui::OpenPopup("##allocated");
+    if (ImGui::BeginPopupModal("##allocated", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+        ui::heading(t(M::AllocatedTitle), false);
+        if (!allocationNotice->caseLabel.empty()) {
+            ui::hint(format(t(M::AllocatedCase), {allocationNotice->caseLabel}), false);
+        }
+        if (allocationNotice->arm.empty()) {
+            ui::error(t(M::AllocatedUnknown), false);
+        } else {
+            ui::paragraph(format(t(M::AllocatedArm), {allocationNotice->study}), false);
+            ui::heading(allocationNotice->arm, false);
+            ui::recordLast("allocated.arm", allocationNotice->arm);
+        }
+        if (ui::button("allocated.ok", t(M::AllocatedOk), 0, ImGui::GetFrameHeight() * 1.5f)) {
+            allocationNotice.reset();
+            ImGui::CloseCurrentPopup();
+        }
+        ImGui::EndPopup();
+    }
+}
+
 void App::drawToast() {
     if (m_toast.empty() || now() > m_toastUntilMs) return;
     ui::toast(m_toast, m_toastError);
@@ -431,6 +471,9 @@ void App::frame() {
             m_lastSyncState = p.state;
             if (p.state == sync::Progress::State::Done) {
                 refreshCounts();
+                refreshStock();  // a pull may bring allocation slots, and cases
+                cases.dirty = true;
+                cases.detailDirty = cases.selected.has_value();
                 reloadKeys();  // a pull may bring a new project key
                 // Forms are compiled again only when the round brought new ones.
                 if (p.formsReceived > 0) reloadForms();
@@ -473,6 +516,9 @@ void App::frame() {
             case Screen::Records:
                 drawRecords(*this, records);
                 break;
+            case Screen::Cases:
+                drawCases(*this, cases);
+                break;
             case Screen::Sync:
                 drawSync(*this, sync);
                 break;
@@ -483,6 +529,17 @@ void App::frame() {
                 break;
         }
     }
+    drawAllocationNotice();
+    // However the case screen was left (a tab, a form started from a case), a BSN typed to find
+    // a participant does not stay in memory: neither the field's text nor Dear ImGui's copy.
+    if (m_lastScreen == Screen::Cases && screen != Screen::Cases && cases.bsnSearch) {
+        std::fill(cases.search.begin(), cases.search.end(), '\0');
+        cases.search.clear();
+        cases.bsnSearch = false;
+        cases.dirty = true;
+        ui::wipeTextEdit();
+    }
+    m_lastScreen = screen;
     ImGui::End();
     drawToast();
 }

@@ -22,7 +22,7 @@
 
 namespace veld::client {
 
-enum class Screen { Home, Fill, Records, Sync, Settings, Kiosk };
+enum class Screen { Home, Fill, Records, Cases, Sync, Settings, Kiosk };
 
 /// A form published to this device.
 struct FormEntry {
@@ -53,6 +53,13 @@ struct Settings {
     std::string pseudonymKey;  // "id:hex" as delivered to the device; empty when none
     bool projectKey = false;   // the device has a project key to seal records to
     std::int64_t lastSyncUtcMs = 0;
+};
+
+/// An allocation just taken on this device, shown until the field worker acknowledges it.
+struct AllocationNotice {
+    std::string study;
+    std::string arm;        // empty: it could not be read back
+    std::string caseLabel;  // the case's label, or its short id
 };
 
 struct AppOptions {
@@ -96,6 +103,8 @@ class App {
     }
     void saveSetting(const std::string& key, const std::string& value);
     void refreshCounts();
+    /// Reads the allocation slots left per study and stratum (for the low-stock warning).
+    void refreshStock();
     void reloadForms();
     void go(Screen s);
     /// A short message at the bottom of the screen for a few seconds.
@@ -130,10 +139,13 @@ class App {
     StoreInfo info;
     std::string loadError;  // the store could not be opened
     bool formsLoaded = false;
+    std::vector<AllocationStock> stock;  // slots left per study and stratum
+    std::optional<AllocationNotice> allocationNotice;
 
     HomeState home;
     FillState fill;
     RecordsState records;
+    CasesState cases;
     SyncState sync;
     SettingsState settingsScreen;
     KioskState kiosk;
@@ -142,12 +154,14 @@ class App {
     void loadSettings();
     void drawNav();
     void drawToast();
+    void drawAllocationNotice();
 
     AppOptions m_options;
     std::shared_ptr<Store> m_store;
     std::map<std::string, std::shared_ptr<const forms::CompiledForm>> m_versionCache;
     std::unique_ptr<sync::Uploader> m_uploader;
     sync::Progress::State m_lastSyncState = sync::Progress::State::Idle;
+    Screen m_lastScreen = Screen::Home;  // the screen drawn in the previous frame
     std::string m_toast;
     bool m_toastError = false;
     std::int64_t m_toastUntilMs = 0;

@@ -35,8 +35,9 @@ options:
   --kiosk FORM        start kiosk mode with FORM (a staff PIN must be set in Settings)
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
-  --show WHAT         open a screen first: home, records, sync, settings, fill:FORM[:PAGE],
-                      kiosk:FORM[:LANGUAGE[:PAGE]], samples (sample text of every script)
+  --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
+                      fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE]], samples (sample text of
+                      every script)
   --screenshot FILE   write a PNG of the window once it has settled, then quit
   --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
   --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
@@ -134,6 +135,12 @@ void applyShow(veld::client::App& app, const std::string& show) {
     }();
     if (parts[0] == "home") app.go(Screen::Home);
     if (parts[0] == "records") app.go(Screen::Records);
+    if (parts[0] == "cases") {
+        app.go(Screen::Cases);
+        if (parts.size() > 1) {
+            if (auto id = veld::Uuid::parse(parts[1])) openCase(app, *id);
+        }
+    }
     if (parts[0] == "sync") app.go(Screen::Sync);
     if (parts[0] == "settings") app.go(Screen::Settings);
     if (parts[0] == "fill" && parts.size() > 1) {

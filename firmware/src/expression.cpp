@@ -178,6 +178,7 @@ class Regex {
 enum class Op : std::uint8_t {
     Literal,
     Ref,
+    CaseRef,
     Current,
     Position,
     Or,
@@ -254,6 +255,7 @@ struct Expression::Program {
     std::vector<Node> nodes;
     int root = -1;
     std::vector<std::string> references;
+    std::vector<std::string> caseReferences;
     bool usesCurrent = false;
     bool usesClock = false;
 };
@@ -501,13 +503,19 @@ class Parser {
                 return add(std::move(n));
             }
             case Tok::Ref: {
-                if (auto e = advance()) return *e;
-                if (std::find(m_p.references.begin(), m_p.references.end(), tok.text) ==
-                    m_p.references.end())
-                    m_p.references.push_back(tok.text);
                 Node n;
                 n.op = Op::Ref;
                 n.name = tok.text;
+                auto* list = &m_p.references;
+                if (n.name.starts_with(kCaseReferencePrefix)) {
+                    n.op = Op::CaseRef;
+                    n.name.erase(0, kCaseReferencePrefix.size());
+                    if (n.name.empty()) return fail("'${case.}' names no case property");
+                    list = &m_p.caseReferences;
+                }
+                if (auto e = advance()) return *e;
+                if (std::find(list->begin(), list->end(), n.name) == list->end())
+                    list->push_back(n.name);
                 return add(std::move(n));
             }
             case Tok::Dot: {
@@ -649,6 +657,8 @@ class Evaluator {
                 return n.literal;
             case Op::Ref:
                 return m_c.answer(n.name);
+            case Op::CaseRef:
+                return m_c.caseProperty(n.name);
             case Op::Current:
                 return m_c.current();
             case Op::Position:
@@ -931,6 +941,11 @@ Value Expression::evaluate(const Context& context) const {
 const std::vector<std::string>& Expression::references() const {
     static const std::vector<std::string> kNone;
     return m_program ? m_program->references : kNone;
+}
+
+const std::vector<std::string>& Expression::caseReferences() const {
+    static const std::vector<std::string> kNone;
+    return m_program ? m_program->caseReferences : kNone;
 }
 
 bool Expression::usesCurrent() const {

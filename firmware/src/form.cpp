@@ -7,9 +7,11 @@
 
 #include <flatbuffers/idl.h>
 
+#include <veld/allocation.hpp>
 #include <veld/expression.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/record.hpp>
 
 namespace veld::forms {
 
@@ -35,6 +37,35 @@ bool validName(std::string_view name) {
         if (!(std::isalnum(u) || u == '_' || u == '-' || u == '.')) return false;
     }
     return true;
+}
+
+// Case property names: [a-z_][a-z0-9_]*, at most 64 (schemas/form.fbs CasePropertyUpdate).
+bool validPropertyName(std::string_view name) {
+    if (name.empty() || name.size() > kMaxNameLength) return false;
+    if (std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+}
+
+constexpr const char* kCaseTypes[] = {"participant", "vacancy", "school", "employer"};
+// A case property value holds at most 4096 bytes (the record checks); 1024 characters of UTF-8
+// always fit.
+constexpr std::uint32_t kMaxPropertyTextLength = 1024;
+constexpr std::uint32_t kDefaultTextLength = 2000;
+
+const char* actionName(fb::CaseAction action) {
+    switch (action) {
+        case fb::CaseAction::None:
+            return "None";
+        case fb::CaseAction::Open:
+            return "Open";
+        case fb::CaseAction::FollowUp:
+            return "FollowUp";
+        case fb::CaseAction::Close:
+            return "Close";
+    }
+    return "unknown";
 }
 
 bool hasText(const Texts* texts, std::string_view lang) {
@@ -147,6 +178,8 @@ class Checker {
         checkCalculationCycles();
         checkRelevanceCycles();
         checkSummary();
+        checkCaseSettings();
+        checkRandomisation();
         return std::move(m_problems);
     }
 
@@ -186,6 +219,8 @@ class Checker {
         std::string id = m_form.id() ? m_form.id()->str() : "";
         if (!validName(id)) error("", "the form id '" + id + "' is not a valid name");
         if (m_form.version() == 0) error("", "the form has no version (start at 1)");
+        if (const auto* s = m_form.settings(); s && s->case_settings())
+            m_caseAction = s->case_settings()->action();
         m_default = m_form.default_language() ? m_form.default_language()->str() : "";
         if (m_default.empty()) {
             error("", "the form names no default_language");
@@ -250,6 +285,10 @@ class Checker {
             std::string name = item->name()->str();
             m_parent[name] = parent;
             if (!validName(name)) error(name, "'" + name + "' is not a valid item name");
+            if (name.starts_with(expr::kCaseReferencePrefix))
+                error(name,
+                      "names starting with 'case.' are kept for case properties "
+                      "(${case.name}); rename the item");
             if (!m_items.emplace(name, item).second)
                 error(name, "the name '" + name + "' is used by two items");
             m_inRepeat[name] = inRepeat;
@@ -280,6 +319,18 @@ class Checker {
             } else if (m_items.at(ref)->kind() != ItemKind::Question) {
                 error(item, std::string(what) + " refers to ${" + ref +
                                 "}, which is a group, not a question");
+            }
+        }
+        for (const auto& prop : e->caseReferences()) {
+            if (!validPropertyName(prop)) {
+                error(item, std::string(what) + " refers to ${case." + prop +
+                                "}, which is not a case property name (a-z, 0-9 and '_', at "
+                                "most 64)");
+            } else if (m_caseAction != fb::CaseAction::FollowUp &&
+                       m_caseAction != fb::CaseAction::Close) {
+                error(item, std::string(what) + " reads ${case." + prop +
+                                "}, but only a form that follows up or closes a case has one "
+                                "(case_settings.action FollowUp or Close)");
             }
         }
         if (e->usesCurrent() && !allowCurrent)
@@ -522,7 +573,140 @@ class Checker {
             error(name, "an anonymous form cannot name records by an identifying answer");
     }
 
+    // The question `name` as a setting refers to it, or null after reporting why it cannot be.
+    const Item* settingQuestion(const std::string& name, const std::string& what) {
+        auto it = m_items.find(name);
+        if (it == m_items.end() || it->second->kind() != ItemKind::Question) {
+            error("", what + " '" + name + "' is not a question of the form");
+            return nullptr;
+        }
+        if (m_inRepeat[name]) {
+            error(name, what +
+                            " cannot be a question inside a repeat (it has one answer per "
+                            "instance)");
+            return nullptr;
+        }
+        return it->second;
+    }
+
+    void checkCaseSettings() {
+        const auto* settings = m_form.settings();
+        const auto* cs = settings ? settings->case_settings() : nullptr;
+        if (!cs) return;
+        const auto action = cs->action();
+        if (static_cast<int>(action) > static_cast<int>(fb::CaseAction::MAX)) {
+            error("", "case_settings: unknown action");
+            return;
+        }
+        const bool hasUpdates = cs->updates() && cs->updates()->size() > 0;
+        const std::string pseudonym =
+            cs->pseudonym_question() ? cs->pseudonym_question()->str() : "";
+        if (action == fb::CaseAction::None && (hasUpdates || !pseudonym.empty())) {
+            error("",
+                  "case_settings: updates and pseudonym_question need an action (Open, "
+                  "FollowUp or Close)");
+        }
+        const std::string type = cs->case_type() ? cs->case_type()->str() : "";
+        if (!type.empty() &&
+            std::find(std::begin(kCaseTypes), std::end(kCaseTypes), type) == std::end(kCaseTypes))
+            error("", "case_settings: case_type '" + type +
+                          "' is not one of participant, vacancy, school, employer");
+        if (!pseudonym.empty()) {
+            if (action != fb::CaseAction::Open) {
+                error("",
+                      "case_settings: pseudonym_question is only for a form that opens a "
+                      "case (action Open); later forms find the case by its id");
+            } else if (const Item* q =
+                           settingQuestion(pseudonym, "case_settings: pseudonym_question")) {
+                if (q->type() != QuestionType::Pseudonym)
+                    error(pseudonym, "case_settings: pseudonym_question '" + pseudonym + "' is a " +
+                                         typeName(q->type()) +
+                                         " question, not a pseudonym question");
+            }
+        }
+        if (!cs->updates()) return;
+        std::set<std::string> properties;
+        for (const auto* u : *cs->updates()) {
+            const std::string property = u->property()->str();
+            const std::string question = u->question()->str();
+            const std::string what = "case property '" + property + "'";
+            if (!validPropertyName(property)) {
+                error("", "case_settings: '" + property +
+                              "' is not a case property name (a-z, 0-9 and '_', not starting "
+                              "with a digit, at most 64)");
+            } else if (property == kCaseStatusProperty || property == kCaseArmProperty) {
+                error("", "case_settings: " + what +
+                              " is set by Veld itself (status when a case opens or closes, arm "
+                              "by randomisation); choose another name");
+            } else if (!properties.insert(property).second) {
+                error("", "case_settings: " + what + " is set twice");
+            }
+            const Item* q = settingQuestion(question, "case_settings: " + what + ": question");
+            if (!q) continue;
+            switch (q->type()) {
+                case QuestionType::Note:
+                case QuestionType::Signature:
+                case QuestionType::Pseudonym:
+                case QuestionType::DateTime:
+                    error(question, "case_settings: " + what + " cannot be set from a " +
+                                        typeName(q->type()) +
+                                        " question (it has no short text form)");
+                    continue;
+                default:
+                    break;
+            }
+            // A calculation's text is cut to what a property holds; typed text must fit.
+            if (q->type() == QuestionType::Text &&
+                !(q->calculation() && q->calculation()->size() > 0)) {
+                std::uint32_t max = q->max_length() ? q->max_length() : kDefaultTextLength;
+                if (max > kMaxPropertyTextLength)
+                    error(question, "case_settings: " + what +
+                                        " holds short text; give the question a max_length of "
+                                        "at most " +
+                                        std::to_string(kMaxPropertyTextLength));
+            }
+            if (property == kCaseNextContactProperty && q->type() != QuestionType::Date)
+                error(question,
+                      "case_settings: the case list reads next_contact as a date; "
+                      "set it from a date question");
+        }
+    }
+
+    void checkRandomisation() {
+        const auto* settings = m_form.settings();
+        const auto* r = settings ? settings->randomisation() : nullptr;
+        if (!r) return;
+        if (m_caseAction != fb::CaseAction::Open && m_caseAction != fb::CaseAction::FollowUp)
+            error("", std::string("randomisation needs a case to randomise: the form's "
+                                  "case_settings.action must be Open or FollowUp, not ") +
+                          actionName(m_caseAction));
+        const std::string study = r->study()->str();
+        if (!validName(study))
+            error("", "randomisation: the study '" + study + "' is not a valid name");
+        parseExpression("", "randomisation: when", r->when(), false);
+        if (!r->strata()) return;
+        if (r->strata()->size() > alloc::kMaxFactors)
+            error("", "randomisation: at most " + std::to_string(alloc::kMaxFactors) +
+                          " strata factors");
+        std::set<std::string> factors;
+        for (const auto* f : *r->strata()) {
+            const std::string factor = f->factor()->str();
+            const std::string question = f->question()->str();
+            if (!validName(factor))
+                error("", "randomisation: the factor '" + factor + "' is not a valid name");
+            else if (!factors.insert(factor).second)
+                error("", "randomisation: the factor '" + factor + "' is listed twice");
+            const Item* q =
+                settingQuestion(question, "randomisation: factor '" + factor + "': question");
+            if (q && q->type() != QuestionType::SelectOne)
+                error(question, "randomisation: factor '" + factor + "' needs a select one " +
+                                    "question (its choice is the level), not a " +
+                                    typeName(q->type()) + " question");
+        }
+    }
+
     const fb::Form& m_form;
+    fb::CaseAction m_caseAction = fb::CaseAction::None;
     std::string m_file;
     LineFinder m_lines;
     std::string m_default;
@@ -649,6 +833,28 @@ std::string describeForm(std::span<const std::uint8_t> binary, const std::string
             << (s->anonymous() ? " anonymous" : "");
         if (s->summary_question()) out << " summary=" << s->summary_question()->str();
         out << "\n";
+        if (const auto* cs = s->case_settings()) {
+            out << "case: " << actionName(cs->action());
+            if (cs->case_type() && cs->case_type()->size() > 0)
+                out << " " << cs->case_type()->str();
+            if (cs->pseudonym_question() && cs->pseudonym_question()->size() > 0)
+                out << " pseudonym=${" << cs->pseudonym_question()->str() << "}";
+            if (cs->updates()) {
+                for (const auto* u : *cs->updates())
+                    out << " " << u->property()->str() << "=${" << u->question()->str() << "}";
+            }
+            out << "\n";
+        }
+        if (const auto* r = s->randomisation()) {
+            out << "randomisation: study " << r->study()->str();
+            if (r->strata()) {
+                out << " strata";
+                for (const auto* f : *r->strata())
+                    out << " " << f->factor()->str() << "=${" << f->question()->str() << "}";
+            }
+            if (r->when() && r->when()->size() > 0) out << " when " << r->when()->str();
+            out << "\n";
+        }
     }
     std::function<void(const flatbuffers::Vector<flatbuffers::Offset<Item>>*, int)> walk =
         [&](const flatbuffers::Vector<flatbuffers::Offset<Item>>* items, int depth) {

@@ -5,10 +5,14 @@
 #include <set>
 #include <sstream>
 
+#include <veld/allocation.hpp>
+#include <veld/clock.hpp>
 #include <veld/expression.hpp>
 #include <veld/form.hpp>
 #include <veld/form_session.hpp>
+#include <veld/hex.hpp>
 #include <veld/pseudonym.hpp>
+#include <veld/store.hpp>
 
 namespace veld::forms {
 
@@ -22,6 +26,8 @@ constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 constexpr std::uint32_t kDefaultMaxLength = 2000;
 constexpr std::size_t kListedProblems = 5;
 constexpr std::int32_t kMsPerDay = 86400000;
+// What a case property value holds at most (the record checks).
+constexpr std::size_t kMaxCasePropertyBytes = 4096;
 // Integers beyond this do not round-trip through a double; a calculation that far out is
 // nonsense and stays unanswered rather than overflowing.
 constexpr double kMaxCalculatedInteger = 9.0e15;
@@ -70,6 +76,13 @@ std::optional<TimeAnswer> parseTime(std::string_view s) {
     auto sec = s.size() == 8 ? digits(s.substr(6, 2)) : std::optional<unsigned>(0);
     if (!h || !m || !sec || *h > 23 || *m > 59 || *sec > 59) return std::nullopt;
     return TimeAnswer{static_cast<std::int32_t>(((*h * 60 + *m) * 60 + *sec) * 1000)};
+}
+
+std::string formatHoursMinutes(std::int32_t ms) {
+    auto minutes = ms / 60000;
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%02d:%02d", minutes / 60, minutes % 60);
+    return buf;
 }
 
 std::string formatTime(std::int32_t ms) {
@@ -198,6 +211,23 @@ struct CompiledForm::Impl {
     std::map<std::string, std::size_t, std::less<>> byName;
     std::vector<std::size_t> calcOrder;  // calculated items, each after those it refers to
 
+    // case_settings and randomisation with their questions resolved (the checks made sure they
+    // exist, outside repeats).
+    struct CaseUpdate {
+        std::string property;
+        std::size_t node = kNone;
+    };
+    struct Randomisation {
+        std::string study;
+        std::optional<expr::Expression> when;
+        std::vector<std::pair<std::string, std::size_t>> strata;  // factor, question
+    };
+    CaseAction caseAction = CaseAction::None;
+    std::string caseType;
+    std::size_t pseudonymNode = kNone;
+    std::vector<CaseUpdate> caseUpdates;
+    std::optional<Randomisation> randomisation;
+
     [[nodiscard]] std::size_t find(std::string_view name) const {
         auto it = byName.find(name);
         return it == byName.end() ? kNone : it->second;
@@ -271,6 +301,47 @@ struct CompiledForm::Impl {
         return {};
     }
 
+    Status indexCases() {
+        const auto* settings = form->settings();
+        if (!settings) return {};
+        if (const auto* cs = settings->case_settings()) {
+            caseAction = static_cast<CaseAction>(cs->action());
+            caseType = cs->case_type() ? cs->case_type()->str() : "";
+            if (caseAction == CaseAction::Open && caseType.empty()) caseType = "participant";
+            if (cs->pseudonym_question() && cs->pseudonym_question()->size() > 0)
+                pseudonymNode = find(cs->pseudonym_question()->string_view());
+            if (cs->updates()) {
+                for (const auto* u : *cs->updates())
+                    caseUpdates.push_back(
+                        {u->property()->str(), find(u->question()->string_view())});
+            }
+        }
+        if (const auto* r = settings->randomisation()) {
+            Randomisation out;
+            out.study = r->study()->str();
+            if (r->when() && r->when()->size() > 0) {
+                auto e = expr::Expression::parse(r->when()->string_view());
+                if (!e) return invalid("randomisation: when: " + e.error().message);
+                out.when = std::move(e.value());
+            }
+            if (r->strata()) {
+                for (const auto* f : *r->strata())
+                    out.strata.emplace_back(f->factor()->str(), find(f->question()->string_view()));
+            }
+            randomisation = std::move(out);
+        }
+        for (const auto& u : caseUpdates) {
+            if (u.node == kNone) return invalid("case property '" + u.property + "': no question");
+        }
+        if (randomisation) {
+            for (const auto& [factor, n] : randomisation->strata) {
+                if (n == kNone)
+                    return invalid("randomisation: factor '" + factor + "': no question");
+            }
+        }
+        return {};
+    }
+
     void indexDependencies() {
         for (std::size_t i = 0; i < nodes.size(); ++i) {
             for (const auto* e :
@@ -319,6 +390,7 @@ Result<std::shared_ptr<const CompiledForm>> CompiledForm::load(std::vector<std::
     if (impl->form->items()) {
         if (Status s = impl->addItems(*impl->form->items(), kNone, {}); !s) return s.error();
     }
+    if (Status s = impl->indexCases(); !s) return s.error();
     impl->indexDependencies();
     return std::shared_ptr<const CompiledForm>(new CompiledForm(std::move(impl)));
 }
@@ -354,6 +426,17 @@ struct FormSession::State {
     // change clears only the items that depend on it, so refreshing after one answer costs what
     // that answer affects, not the whole form.
     mutable std::vector<std::map<Instances, bool>> m_relevant;
+
+    // The record's case, and per case update (impl->caseUpdates) what tells a change from an
+    // untouched value: the case's value when known, and the question's text when it started
+    // (nullopt: calculated, or changed in an earlier sitting).
+    struct Tracked {
+        std::optional<std::string> base;
+        std::optional<std::string> untouched;
+    };
+    std::optional<Uuid> caseId;
+    std::map<std::string, std::string, std::less<>> caseProperties;
+    std::vector<Tracked> tracked;
 
     void forgetAllRelevance() const { m_relevant.assign(impl->nodes.size(), {}); }
 
@@ -431,10 +514,11 @@ struct FormSession::State {
         // answer of a hidden item is empty too, as in ODK: hiding a question hides what
         // depends on it.
         [[nodiscard]] expr::Value answer(std::string_view name) const override {
+            static const Instances kTop;
             std::size_t x = m_state.impl->find(name);
             if (x == kNone) return {};
             const auto& rx = m_state.node(x).repeats;
-            const auto& rp = m_state.node(m_node).repeats;
+            const auto& rp = m_node == kNone ? kTop : m_state.node(m_node).repeats;
             std::size_t k = 0;
             while (k < rx.size() && k < rp.size() && rx[k] == rp[k])
                 ++k;
@@ -446,6 +530,10 @@ struct FormSession::State {
         }
         [[nodiscard]] expr::Value current() const override {
             return m_current ? toValue(*m_current) : expr::Value{};
+        }
+        [[nodiscard]] expr::Value caseProperty(std::string_view name) const override {
+            auto it = m_state.caseProperties.find(name);
+            return it == m_state.caseProperties.end() ? expr::Value{} : expr::Value{it->second};
         }
         [[nodiscard]] int position() const override {
             return m_instances.empty() ? 0 : static_cast<int>(m_instances.back() + 1);
@@ -736,8 +824,9 @@ struct FormSession::State {
                 if (auto t = parseTime(text)) out = *t;
                 break;
             case QuestionType::Consent:
-                if (text == "true") out = true;
-                if (text == "false") out = false;
+                // "yes"/"no" is how case properties hold consent.
+                if (text == "true" || text == "yes") out = true;
+                if (text == "false" || text == "no") out = false;
                 break;
             default:
                 break;
@@ -1001,10 +1090,117 @@ struct FormSession::State {
         RecordContent out;
         out.formId = impl->id;
         out.formVersion = impl->version;
+        out.caseId = caseId;
         out.paradata.language = language;
         Instances instances;
         fill(impl->top, root, instances, onlyVisible, out.answers, out.repeats);
+        if (caseId && impl->caseAction != CaseAction::None)
+            out.caseChange = caseChange(onlyVisible);
+        out.allocate = pendingAllocation();
         return out;
+    }
+
+    // ---- cases ------------------------------------------------------------------------------
+
+    // The text of a top-level question's answer as a case property; empty when unanswered.
+    [[nodiscard]] std::string textOf(std::size_t n) const {
+        const AnswerValue* v = answerAt(n, {});
+        return v ? casePropertyText(*v) : std::string();
+    }
+
+    [[nodiscard]] CaseChange caseChange(bool onlyVisible) const {
+        CaseChange out;
+        out.action = impl->caseAction;
+        const bool opening = impl->caseAction == CaseAction::Open;
+        if (opening) {
+            out.caseType = impl->caseType;
+            if (impl->pseudonymNode != kNone &&
+                (!onlyVisible || visible(impl->pseudonymNode, {}))) {
+                const AnswerValue* v = answerAt(impl->pseudonymNode, {});
+                if (const auto* p = v ? std::get_if<PseudonymAnswer>(v) : nullptr)
+                    out.pseudonym = p->keyId + ":" + toHex(p->digest);
+            }
+        }
+        for (std::size_t i = 0; i < impl->caseUpdates.size(); ++i) {
+            const auto& u = impl->caseUpdates[i];
+            // A question that no longer applies says nothing about the case.
+            if (onlyVisible && !visible(u.node, {})) continue;
+            std::string text = textOf(u.node);
+            // Typed text fits (the form checks); a calculation's text may not.
+            if (text.size() > kMaxCasePropertyBytes) {
+                std::size_t end = kMaxCasePropertyBytes;
+                while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+                    --end;
+                text.resize(end);
+            }
+            bool changed = false;
+            if (opening) {
+                changed = !text.empty();
+            } else {
+                // Untouched is unchanged, unless the case had no value: then the question's
+                // default is the record's answer, and the case takes it.
+                const Tracked& t = tracked[i];
+                const bool caseHadValue = !t.base || !t.base->empty();
+                if (t.untouched && text == *t.untouched && caseHadValue) {
+                    changed = false;
+                } else {
+                    changed = !t.base || text != *t.base;
+                }
+            }
+            if (changed) out.properties.push_back({u.property, std::move(text), {}});
+        }
+        std::sort(out.properties.begin(), out.properties.end(),
+                  [](const auto& a, const auto& b) { return a.name < b.name; });
+        return out;
+    }
+
+    // Questions that set case properties start with the case's values, over their defaults.
+    void prefillFromCase() {
+        for (const auto& u : impl->caseUpdates) {
+            const Node& nd = node(u.node);
+            if (nd.calculated()) continue;
+            auto it = caseProperties.find(u.property);
+            if (it == caseProperties.end() || it->second.empty()) continue;
+            auto v = fromText(nd, it->second);
+            if (v && checkValue(nd, *v)) root.answers.insert_or_assign(u.node, std::move(*v));
+        }
+    }
+
+    // What counts as unchanged from here on (see Tracked). `changedBefore` names properties a
+    // draft already changed.
+    void trackCase(const CaseContext* context, const std::optional<CaseChange>& changedBefore) {
+        tracked.assign(impl->caseUpdates.size(), {});
+        if (impl->caseAction != CaseAction::FollowUp && impl->caseAction != CaseAction::Close)
+            return;
+        for (std::size_t i = 0; i < impl->caseUpdates.size(); ++i) {
+            const auto& u = impl->caseUpdates[i];
+            Tracked& t = tracked[i];
+            if (context) {
+                auto it = context->properties.find(u.property);
+                t.base = it == context->properties.end() ? std::string() : it->second;
+            }
+            bool changed = false;
+            if (changedBefore) {
+                for (const auto& p : changedBefore->properties)
+                    changed = changed || p.name == u.property;
+            }
+            if (!node(u.node).calculated() && !changed) t.untouched = textOf(u.node);
+        }
+    }
+
+    [[nodiscard]] std::optional<AllocationRequest> pendingAllocation() const {
+        const auto& r = impl->randomisation;
+        if (!r || !caseId) return std::nullopt;
+        if (r->when && !expr::toBool(r->when->evaluate(EvalContext(*this, kNone, {}, nullptr))))
+            return std::nullopt;
+        std::vector<std::pair<std::string, std::string>> levels;
+        for (const auto& [factor, n] : r->strata) {
+            const AnswerValue* v = answerAt(n, {});
+            const auto* choice = v ? std::get_if<ChoiceAnswer>(v) : nullptr;
+            if (!choice || !visible(n, {})) return std::nullopt;
+            levels.emplace_back(factor, choice->choice);
+        }
+        return AllocationRequest{r->study, alloc::stratumKey(levels)};
     }
 
     // Reads one level of a draft into `data`; `repeat` is the repeat the level belongs to.
@@ -1063,24 +1259,84 @@ std::unique_ptr<FormSession::State> newState(std::shared_ptr<const CompiledForm>
 }
 }  // namespace
 
-FormSession FormSession::start(std::shared_ptr<const CompiledForm> form, std::string language) {
+CaseContext CaseContext::of(const CaseInfo& info) {
+    CaseContext out;
+    out.id = info.id;
+    for (const auto& p : info.properties)
+        out.properties.insert_or_assign(p.name, p.value);
+    return out;
+}
+
+std::string casePropertyText(const AnswerValue& value) {
+    return std::visit(
+        Overloaded{
+            [](const std::string& s) { return s; },
+            [](std::int64_t i) { return std::to_string(i); },
+            [](const DecimalAnswer& d) {
+                return d.text.empty() ? expr::toText(expr::Value{d.value}) : d.text;
+            },
+            [](bool b) { return std::string(b ? "yes" : "no"); },
+            [](const ChoiceAnswer& c) { return c.choice; },
+            [](const ChoicesAnswer& c) {
+                std::string out;
+                for (const auto& name : c.choices) {
+                    if (!out.empty()) out += ' ';
+                    out += name;
+                }
+                return out;
+            },
+            [](const DateAnswer& d) { return expr::formatIsoDate(d.days); },
+            [](const TimeAnswer& t) { return formatHoursMinutes(t.ms); },
+            [](const DateTimeAnswer& d) { return expr::toText(expr::DateTime{d.utcMs}); },
+            // No short text; the form checks keep them out of case properties.
+            [](const SignatureAnswer&) { return std::string(); },
+            [](const PseudonymAnswer&) { return std::string(); },
+        },
+        value);
+}
+
+FormSession FormSession::start(std::shared_ptr<const CompiledForm> form, std::string language,
+                               const CaseContext* caseContext) {
     auto state = newState(std::move(form), std::move(language));
+    const CaseAction action = state->impl->caseAction;
+    if (caseContext) {
+        state->caseProperties = caseContext->properties;
+        if (!caseContext->id.isNil()) state->caseId = caseContext->id;
+    }
+    if (action == CaseAction::Open && !state->caseId)
+        state->caseId = makeUuidV7(SystemClock::instance());
     state->applyDefaults(state->impl->top, state->root);
+    if (action == CaseAction::FollowUp || action == CaseAction::Close) state->prefillFromCase();
     state->recalculateAll();
+    state->trackCase(caseContext, std::nullopt);
     return FormSession(std::move(state));
 }
 
 Result<FormSession> FormSession::open(std::shared_ptr<const CompiledForm> form,
-                                      const RecordContent& draft, std::string language) {
+                                      const RecordContent& draft, std::string language,
+                                      const CaseContext* caseContext) {
     if (draft.formId != form->id() || draft.formVersion != form->version())
         return makeError(ErrorCode::WrongState,
                          "the draft was made with form '" + draft.formId + "' version " +
                              std::to_string(draft.formVersion) + ", not '" + form->id() +
                              "' version " + std::to_string(form->version()));
+    if (caseContext && draft.caseId && !caseContext->id.isNil() && *draft.caseId != caseContext->id)
+        return makeError(ErrorCode::WrongState, "the draft belongs to case " +
+                                                    draft.caseId->toString() + ", not to case " +
+                                                    caseContext->id.toString());
     auto state = newState(std::move(form), std::move(language));
+    state->caseId = draft.caseId;
+    if (caseContext) {
+        state->caseProperties = caseContext->properties;
+        if (!state->caseId && !caseContext->id.isNil()) state->caseId = caseContext->id;
+    }
+    // A draft without a case id (not made by a session) gets one now.
+    if (state->impl->caseAction == CaseAction::Open && !state->caseId)
+        state->caseId = makeUuidV7(SystemClock::instance());
     if (Status s = state->load(draft.answers, draft.repeats, kNone, state->root); !s)
         return s.error();
     state->recalculateAll();
+    state->trackCase(caseContext, draft.caseChange);
     return FormSession(std::move(state));
 }
 
@@ -1202,6 +1458,14 @@ Result<RecordContent> FormSession::finalContent() const {
         return invalid(message);
     }
     return m_state->content(true);
+}
+
+std::optional<Uuid> FormSession::caseId() const {
+    return m_state->caseId;
+}
+
+std::optional<AllocationRequest> FormSession::pendingAllocation() const {
+    return m_state->pendingAllocation();
 }
 
 const CompiledForm& FormSession::form() const {

@@ -3,12 +3,14 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <veld/allocation.hpp>
 #include <veld/clock.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
@@ -79,6 +81,14 @@ std::string_view shortSummary(std::string_view summary) {
     while (end > 0 && (static_cast<unsigned char>(summary[end]) & 0xC0) == 0x80)
         --end;
     return summary.substr(0, end);
+}
+
+// Allocations are made only by the store, at finalize: one handed in could be made up.
+Status refuseGivenAllocation(const RecordContent& content) {
+    if (!content.allocation) return {};
+    return makeError(ErrorCode::InvalidArgument,
+                     "a record cannot bring its own allocation: the store takes one when it "
+                     "finalizes a record that asks for it (allocate)");
 }
 
 // Creates the file with mode 0600 before SQLite opens it: answers are personal data, and SQLite
@@ -158,6 +168,27 @@ struct Store::Impl {
     Result<Record> verifyRow(const RecordSummary& meta, std::span<const std::uint8_t> body);
     /// The same checks as verifyRow(), for a body that is passed on rather than read.
     Status verifyRowHeader(const RecordSummary& meta, std::span<const std::uint8_t> body);
+
+    // Cases and randomisation, inside a finalize's transaction.
+    /// Raises the clock above every property HLC the case holds, before the record is stamped.
+    Status raiseClockForCase(const Uuid& caseId);
+    /// Applies the record's case change (and allocation) to the case tables and writes the bases,
+    /// `status`, `arm` and the allocation into the record's content.
+    Status applyCaseChange(Record& record, const std::optional<AllocationRequest>& allocate);
+    /// Takes, opens and logs the next slot for the case; nothing is changed when it fails.
+    Result<Allocation> takeAllocation(const Record& record, const AllocationRequest& request,
+                                      const std::string& pseudonym);
+    using BoxKeyPair = std::pair<std::array<std::uint8_t, alloc::kBoxKeyBytes>,
+                                 std::array<std::uint8_t, alloc::kBoxKeyBytes>>;
+    /// The box key pair from the settings, if made.
+    Result<std::optional<BoxKeyPair>> loadBoxKeys();
+    Result<std::optional<std::string>> settingText(std::string_view key);
+    /// Whether two boxes hold the same slot: equal bytes, or (sealing is randomised, so a slot
+    /// sent again may be sealed again) both open to the same content.
+    Result<bool> sameSlotContent(std::span<const std::uint8_t> held,
+                                 std::span<const std::uint8_t> received);
+    /// A case row (kCaseColumns) with its properties, read with `properties` (kCaseProperties).
+    Result<CaseInfo> readCase(const sql::Statement& row, sql::Statement& properties);
 };
 
 Status Store::Impl::prepareAll() {
@@ -372,10 +403,26 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
                                               const RecordContent& content,
                                               std::string_view summary) {
     if (Status s = requireWritable("finalizing a record"); !s) return s.error();
+    if (Status s = refuseGivenAllocation(content); !s) return s.error();
+    const bool changesCase =
+        (content.caseChange && content.caseChange->action != CaseAction::None) ||
+        content.allocate.has_value();
+    if (changesCase) {
+        // Checked before any slot is looked at, so a bad record never reads as a bad slot.
+        if (Status s = checkRecordContent(content); !s) return s.error();
+        if (!content.caseId)
+            return makeError(ErrorCode::InvalidArgument,
+                             "randomising a record needs the record's case id");
+        if (content.allocate && content.allocate->study.empty())
+            return makeError(ErrorCode::InvalidArgument, "randomising a record needs a study");
+    }
     if (Status s = setSync(true); !s) return s.error();
 
     auto tx = sql::Transaction::begin(db);
     if (!tx) return tx.error();
+    if (changesCase) {
+        if (Status s = raiseClockForCase(*content.caseId); !s) return s.error();
+    }
 
     Record record;
     record.deviceId = deviceId;
@@ -403,6 +450,10 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
     if (!draftId) record.createdHlc = record.hlc;
     auto seq = nextSeq();
     if (!seq) return seq.error();
+    record.content.allocate.reset();  // input only
+    if (changesCase) {
+        if (Status s = applyCaseChange(record, content.allocate); !s) return s.error();
+    }
 
     auto written = sealIfNeeded(std::move(record), summary);
     if (!written) return written.error();
@@ -435,6 +486,314 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
 
     if (Status s = tx->commit(); !s) return s.error();
     return Finalized{record.id, *seq, record.hlc};
+}
+
+// ---- Cases and allocations inside a finalize -------------------------------------------------
+
+namespace {
+
+std::string toHex(std::span<const std::uint8_t> bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (std::uint8_t b : bytes) {
+        out.push_back(kDigits[b >> 4]);
+        out.push_back(kDigits[b & 0xF]);
+    }
+    return out;
+}
+
+template <std::size_t N>
+std::optional<std::array<std::uint8_t, N>> fromHex(std::string_view text) {
+    if (text.size() != N * 2) return std::nullopt;
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::array<std::uint8_t, N> out{};
+    for (std::size_t i = 0; i < N; ++i) {
+        int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    return out;
+}
+
+std::string slotName(std::string_view study, std::string_view stratum, std::int64_t block,
+                     std::int64_t position) {
+    return "slot " + std::to_string(block) + "." + std::to_string(position) + " of stratum \"" +
+           std::string(stratum) + "\" of study " + std::string(study);
+}
+
+std::string caseName(const Uuid& id) {
+    return "case " + id.toString();
+}
+
+// Steps a one-row query whose first column is an integer or NULL.
+Result<std::optional<std::int64_t>> optionalInt(sql::Statement& st) {
+    auto row = st.step();
+    if (!row) return row.error();
+    if (!*row || st.columnIsNull(0)) return std::optional<std::int64_t>();
+    return std::optional<std::int64_t>(st.columnInt(0));
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Store::Impl::settingText(std::string_view key) {
+    auto st = db.prepare("SELECT value FROM settings WHERE key = ?1");
+    if (!st) return st.error();
+    st->bind(1, key);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(st->columnText(0)));
+}
+
+Result<std::optional<Store::Impl::BoxKeyPair>> Store::Impl::loadBoxKeys() {
+    auto pub = settingText(kBoxPublicKeySetting);
+    if (!pub) return pub.error();
+    auto secret = settingText(kBoxSecretKeySetting);
+    if (!secret) return secret.error();
+    if (!*pub && !*secret) return std::optional<BoxKeyPair>();
+    auto p = *pub ? fromHex<alloc::kBoxKeyBytes>(**pub) : std::nullopt;
+    auto k = *secret ? fromHex<alloc::kBoxKeyBytes>(**secret) : std::nullopt;
+    if (!p || !k) {
+        // A new pair would not open the slots already sealed to the old one.
+        return makeError(ErrorCode::Corrupt,
+                         "the device's allocation key in " + path +
+                             " is damaged, so its allocation slots cannot be opened: ask central "
+                             "staff to move this device's slots to another device");
+    }
+    return std::optional<BoxKeyPair>(BoxKeyPair{*p, *k});
+}
+
+Result<bool> Store::Impl::sameSlotContent(std::span<const std::uint8_t> held,
+                                          std::span<const std::uint8_t> received) {
+    if (std::equal(held.begin(), held.end(), received.begin(), received.end())) return true;
+    auto keys = loadBoxKeys();
+    if (!keys) return keys.error();
+    if (!*keys) return false;
+    auto a = alloc::openSlot(held, (*keys)->first, (*keys)->second);
+    auto b = alloc::openSlot(received, (*keys)->first, (*keys)->second);
+    return a && b && *a == *b;
+}
+
+Status Store::Impl::raiseClockForCase(const Uuid& caseId) {
+    auto st = db.prepare("SELECT max(hlc) FROM case_properties WHERE case_id = ?1");
+    if (!st) return st.error();
+    st->bindBlob(1, idBytes(caseId));
+    auto newest = optionalInt(*st);
+    if (!newest) return newest.error();
+    if (*newest) hlc.restore(HlcTimestamp{static_cast<std::uint64_t>(**newest)});
+    return {};
+}
+
+Status Store::Impl::applyCaseChange(Record& record,
+                                    const std::optional<AllocationRequest>& allocate) {
+    const Uuid caseId = *record.content.caseId;
+    auto& content = record.content;
+    if (content.caseChange && content.caseChange->action == CaseAction::None)
+        content.caseChange.reset();  // nothing to apply; an allocation adds its own change below
+    const CaseAction action = content.caseChange ? content.caseChange->action : CaseAction::None;
+
+    auto findCase = db.prepare("SELECT pseudonym, opened_by FROM cases WHERE case_id = ?1");
+    if (!findCase) return findCase.error();
+    findCase->bindBlob(1, idBytes(caseId));
+    auto found = findCase->step();
+    if (!found) return found.error();
+    std::string pseudonym;
+    if (*found) {
+        pseudonym = std::string(findCase->columnText(0));
+        auto openedBy = uuidFromBlob(findCase->columnBlob(1));
+        // A finalize happens once per record, so an Open of a case that exists was made by
+        // another record (or the case came from the collector): two cases under one id.
+        if (action == CaseAction::Open && openedBy != record.id) {
+            return makeError(ErrorCode::WrongState,
+                             caseName(caseId) +
+                                 " is already on this device; a form that opens a case must "
+                                 "give it a new case id");
+        }
+    } else if (action == CaseAction::Open) {
+        pseudonym = content.caseChange->pseudonym;
+        auto insert = db.prepare(
+            "INSERT INTO cases (case_id, case_type, pseudonym, last_contact_utc_ms, assigned, "
+            "opened_by) VALUES (?1, ?2, ?3, NULL, 1, ?4)");
+        if (!insert) return insert.error();
+        insert->bindBlob(1, idBytes(caseId))
+            .bind(2, std::string_view(content.caseChange->caseType))
+            .bind(3, std::string_view(pseudonym))
+            .bindBlob(4, idBytes(record.id));
+        if (Status s = insert->run(); !s) return s;
+    } else {
+        return makeError(ErrorCode::NotFound,
+                         caseName(caseId) +
+                             " is not on this device: synchronise with the collector to receive "
+                             "it, or open the case first");
+    }
+    findCase->reset();
+
+    // The values this record sets, by name. Veld's own properties override what a form set.
+    std::map<std::string, std::string> values;
+    if (content.caseChange) {
+        for (const auto& p : content.caseChange->properties)
+            values[p.name] = p.value;
+    }
+    if (action == CaseAction::Open) values[std::string(kCaseStatusProperty)] = "open";
+    if (action == CaseAction::Close) values[std::string(kCaseStatusProperty)] = "closed";
+    if (allocate) {
+        auto taken = takeAllocation(record, *allocate, pseudonym);
+        if (!taken) return taken.error();
+        values[std::string(kCaseArmProperty)] = taken->arm;
+        content.allocation = std::move(taken.value());
+        if (!content.caseChange) content.caseChange = CaseChange{CaseAction::FollowUp, {}, {}, {}};
+    }
+
+    auto base = db.prepare("SELECT hlc FROM case_properties WHERE case_id = ?1 AND name = ?2");
+    if (!base) return base.error();
+    auto put = db.prepare(
+        "INSERT INTO case_properties (case_id, name, value, hlc) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc");
+    if (!put) return put.error();
+    std::vector<CasePropertyValue> written;
+    for (const auto& [name, value] : values) {
+        base->bindBlob(1, idBytes(caseId)).bind(2, std::string_view(name));
+        auto held = optionalInt(*base);
+        base->reset();
+        if (!held) return held.error();
+        written.push_back(
+            {name, value, HlcTimestamp{static_cast<std::uint64_t>(held->value_or(0))}});
+        put->bindBlob(1, idBytes(caseId))
+            .bind(2, std::string_view(name))
+            .bind(3, std::string_view(value))
+            .bind(4, static_cast<std::int64_t>(record.hlc.value));
+        if (Status s = put->run(); !s) return s;
+    }
+    content.caseChange->properties = std::move(written);  // sorted by name, as encoded
+
+    auto contact = db.prepare(
+        "UPDATE cases SET last_contact_utc_ms = max(coalesce(last_contact_utc_ms, ?2), ?2) "
+        "WHERE case_id = ?1");
+    if (!contact) return contact.error();
+    contact->bindBlob(1, idBytes(caseId)).bind(2, static_cast<std::int64_t>(record.hlc.millis()));
+    return contact->run();
+}
+
+Result<Allocation> Store::Impl::takeAllocation(const Record& record,
+                                               const AllocationRequest& request,
+                                               const std::string& pseudonym) {
+    const Uuid caseId = *record.content.caseId;
+    const std::string& study = request.study;
+    const std::string& stratum = request.stratum;
+    {
+        auto st =
+            db.prepare("SELECT log_seq FROM allocation_log WHERE study = ?1 AND case_id = ?2");
+        if (!st) return st.error();
+        st->bind(1, std::string_view(study)).bindBlob(2, idBytes(caseId));
+        auto seq = optionalInt(*st);
+        if (!seq) return seq.error();
+        if (*seq) {
+            return makeError(ErrorCode::WrongState, caseName(caseId) +
+                                                        " is already randomised in study " + study +
+                                                        " (allocation " + std::to_string(**seq) +
+                                                        "); a participant is randomised once");
+        }
+    }
+    if (!pseudonym.empty()) {
+        auto st = db.prepare(
+            "SELECT l.log_seq FROM allocation_log l JOIN cases c ON c.case_id = l.case_id "
+            "WHERE l.study = ?1 AND c.pseudonym = ?2 AND c.case_id <> ?3 LIMIT 1");
+        if (!st) return st.error();
+        st->bind(1, std::string_view(study))
+            .bind(2, std::string_view(pseudonym))
+            .bindBlob(3, idBytes(caseId));
+        auto seq = optionalInt(*st);
+        if (!seq) return seq.error();
+        if (*seq) {
+            return makeError(ErrorCode::WrongState,
+                             "this participant is already randomised in study " + study +
+                                 " under another case (allocation " + std::to_string(**seq) +
+                                 "); find that case in the case list instead of opening a new one");
+        }
+    }
+
+    auto next = db.prepare(
+        "SELECT s.block, s.position, s.box FROM allocation_slots s WHERE s.study = ?1 AND "
+        "s.stratum = ?2 AND NOT EXISTS (SELECT 1 FROM allocation_log l WHERE l.study = s.study "
+        "AND l.stratum = s.stratum AND l.block = s.block AND l.position = s.position) "
+        "ORDER BY s.block, s.position LIMIT 1");
+    if (!next) return next.error();
+    next->bind(1, std::string_view(study)).bind(2, std::string_view(stratum));
+    auto row = next->step();
+    if (!row) return row.error();
+    if (!*row) {
+        return makeError(ErrorCode::WrongState,
+                         "no allocation left for stratum \"" + stratum + "\" of study " + study +
+                             ": synchronise with the collector to receive more");
+    }
+    const std::int64_t block = next->columnInt(0);
+    const std::int64_t position = next->columnInt(1);
+    auto boxBlob = next->columnBlob(2);
+    const std::vector<std::uint8_t> box(boxBlob.begin(), boxBlob.end());
+    next->reset();
+    const std::string name = slotName(study, stratum, block, position);
+
+    auto keys = loadBoxKeys();
+    if (!keys) return keys.error();
+    if (!*keys) {
+        return makeError(ErrorCode::Corrupt,
+                         "this device holds allocation slots but not the key they are sealed to; "
+                         "ask central staff to move this device's slots to another device");
+    }
+    // A slot that does not open is never skipped: skipping would break the sequence the
+    // evaluator checks, so randomisation stops here until central staff look at it.
+    auto slot = alloc::openSlot(box, (*keys)->first, (*keys)->second);
+    if (!slot) {
+        return makeError(ErrorCode::Corrupt, name + " does not open with this device's key (" +
+                                                 slot.error().message +
+                                                 "); randomisation in this stratum stops here: "
+                                                 "ask central staff");
+    }
+    if (slot->study != study || slot->stratum != stratum ||
+        static_cast<std::int64_t>(slot->block) != block ||
+        static_cast<std::int64_t>(slot->position) != position) {
+        return makeError(ErrorCode::Corrupt, name +
+                                                 " holds another slot; randomisation in this "
+                                                 "stratum stops here: ask central staff");
+    }
+
+    auto maxSeq = db.prepare("SELECT max(log_seq) FROM allocation_log");
+    if (!maxSeq) return maxSeq.error();
+    auto last = optionalInt(*maxSeq);
+    if (!last) return last.error();
+
+    Allocation a;
+    a.study = study;
+    a.stratum = stratum;
+    a.block = slot->block;
+    a.position = slot->position;
+    a.arm = slot->arm;
+    a.token.assign(slot->token.begin(), slot->token.end());
+    a.logSeq = static_cast<std::uint64_t>(last->value_or(0) + 1);
+    a.takenUtcMs = clock->nowMillis();
+
+    auto insert = db.prepare(
+        "INSERT INTO allocation_log (log_seq, study, stratum, block, position, arm, token, "
+        "case_id, record_id, taken_utc_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    if (!insert) return insert.error();
+    insert->bind(1, static_cast<std::int64_t>(a.logSeq))
+        .bind(2, std::string_view(a.study))
+        .bind(3, std::string_view(a.stratum))
+        .bind(4, block)
+        .bind(5, position)
+        .bind(6, std::string_view(a.arm))
+        .bindBlob(7, a.token)
+        .bindBlob(8, idBytes(caseId))
+        .bindBlob(9, idBytes(record.id))
+        .bind(10, a.takenUtcMs);
+    if (Status s = insert->run(); !s) return s.error();
+    return a;
 }
 
 // ---- Store ----------------------------------------------------------------------------------
@@ -614,6 +973,7 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
 Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view summary) {
     Impl& m = impl();
     if (Status s = m.requireWritable("saving a draft"); !s) return s.error();
+    if (Status s = refuseGivenAllocation(content); !s) return s.error();
     if (Status s = m.refuseSealedDraft(content); !s) return s.error();
     if (Status s = m.setSync(false); !s) return s.error();
     auto tx = sql::Transaction::begin(m.db);
@@ -651,6 +1011,7 @@ Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view sum
 Status Store::updateDraft(const Uuid& id, const RecordContent& content, std::string_view summary) {
     Impl& m = impl();
     if (Status s = m.requireWritable("updating a draft"); !s) return s;
+    if (Status s = refuseGivenAllocation(content); !s) return s;
     if (Status s = m.refuseSealedDraft(content); !s) return s;
     if (Status s = m.setSync(false); !s) return s;
     auto tx = sql::Transaction::begin(m.db);
@@ -940,6 +1301,482 @@ Result<InstalledForm> Store::form(std::string_view formId, std::uint32_t version
         return makeError(ErrorCode::NotFound,
                          formName(formId, version) + " is not installed on this device");
     return readForm(*st);
+}
+
+// ---- Cases ----------------------------------------------------------------------------------
+
+std::string CaseInfo::property(std::string_view name) const {
+    auto it =
+        std::lower_bound(properties.begin(), properties.end(), name,
+                         [](const CaseProperty& p, std::string_view n) { return p.name < n; });
+    if (it != properties.end() && it->name == name) return it->value;
+    return {};
+}
+
+std::optional<std::int32_t> CaseInfo::nextContactDays() const {
+    const std::string text = property(kCaseNextContactProperty);
+    // Exactly yyyy-mm-dd, a real date: the same rule the case list sorts by (SQLite's date()).
+    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+    auto digits = [&](std::size_t from, std::size_t n) -> int {
+        int v = 0;
+        for (std::size_t i = from; i < from + n; ++i) {
+            if (text[i] < '0' || text[i] > '9') return -1;
+            v = v * 10 + (text[i] - '0');
+        }
+        return v;
+    };
+    const int y = digits(0, 4), m = digits(5, 2), d = digits(8, 2);
+    if (y < 0 || m < 1 || m > 12 || d < 1) return std::nullopt;
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (d > kDays[m - 1] + (m == 2 && leap ? 1 : 0)) return std::nullopt;
+    // Days from civil (H. Hinnant's algorithm).
+    const int yy = y - (m <= 2 ? 1 : 0);
+    const int era = yy / 400;
+    const int yoe = yy - era * 400;
+    const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+namespace {
+
+constexpr const char* kCaseColumns =
+    "c.case_id, c.case_type, c.pseudonym, c.last_contact_utc_ms, "
+    "(SELECT value FROM case_properties s WHERE s.case_id = c.case_id AND s.name = 'status')";
+// Cleared properties (empty values) are kept for their HLC but not shown.
+constexpr const char* kCaseProperties =
+    "SELECT name, value, hlc FROM case_properties WHERE case_id = ?1 AND value <> '' "
+    "ORDER BY name";
+
+}  // namespace
+
+Result<CaseInfo> Store::Impl::readCase(const sql::Statement& row, sql::Statement& properties) {
+    CaseInfo info;
+    info.id = uuidFromBlob(row.columnBlob(0)).value_or(Uuid{});
+    info.caseType = std::string(row.columnText(1));
+    info.pseudonym = std::string(row.columnText(2));
+    if (!row.columnIsNull(3)) info.lastContactUtcMs = row.columnInt(3);
+    info.closed = row.columnText(4) == "closed";
+    properties.bindBlob(1, idBytes(info.id));
+    for (;;) {
+        auto next = properties.step();
+        if (!next) {
+            properties.reset();
+            return next.error();
+        }
+        if (!*next) break;
+        info.properties.push_back(
+            {std::string(properties.columnText(0)), std::string(properties.columnText(1)),
+             HlcTimestamp{static_cast<std::uint64_t>(properties.columnInt(2))}});
+    }
+    properties.reset();
+    return info;
+}
+
+Result<std::vector<CaseInfo>> Store::cases(const CaseQuery& query) {
+    Impl& m = impl();
+    // A planned next contact first, soonest first; then the latest contact first. A planned
+    // contact is a real yyyy-mm-dd date: one that survives the trip through julianday() unchanged
+    // (date() alone keeps 2026-02-30), as CaseInfo::nextContactDays() reads it.
+    std::string sql = std::string("SELECT ") + kCaseColumns +
+                      ", CASE WHEN nc.value IS NOT NULL AND date(julianday(nc.value)) IS nc.value "
+                      "THEN nc.value END AS planned"
+                      " FROM cases c LEFT JOIN case_properties nc ON nc.case_id = c.case_id AND "
+                      "nc.name = 'next_contact' WHERE c.assigned = 1";
+    if (!query.includeClosed)
+        sql +=
+            " AND NOT EXISTS (SELECT 1 FROM case_properties s WHERE s.case_id = c.case_id AND "
+            "s.name = 'status' AND s.value = 'closed')";
+    if (query.caseType) sql += " AND c.case_type = :type";
+    if (query.pseudonym) sql += " AND c.pseudonym = :pseudonym";
+    if (!query.text.empty())
+        sql +=
+            " AND (c.pseudonym LIKE :text ESCAPE '\\' OR EXISTS (SELECT 1 FROM case_properties p "
+            "WHERE p.case_id = c.case_id AND p.value LIKE :text ESCAPE '\\'))";
+    sql +=
+        " ORDER BY planned IS NULL, planned, "
+        "c.last_contact_utc_ms DESC NULLS LAST, c.case_id LIMIT :limit";
+    auto st = m.db.prepare(sql);
+    if (!st) return st.error();
+    int p = 1;
+    if (query.caseType) st->bind(p++, std::string_view(*query.caseType));
+    if (query.pseudonym) st->bind(p++, std::string_view(*query.pseudonym));
+    if (!query.text.empty()) {
+        std::string pattern = "%";
+        for (char c : query.text) {
+            if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+            pattern.push_back(c);
+        }
+        pattern.push_back('%');
+        st->bind(p++, std::string_view(pattern));
+    }
+    st->bind(p++, static_cast<std::int64_t>(std::clamp<std::size_t>(query.limit, 1, 100000)));
+    auto properties = m.db.prepare(kCaseProperties);
+    if (!properties) return properties.error();
+    std::vector<CaseInfo> out;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        auto info = m.readCase(*st, *properties);
+        if (!info) return info.error();
+        out.push_back(std::move(info.value()));
+    }
+    return out;
+}
+
+Result<CaseInfo> Store::caseInfo(const Uuid& caseId) {
+    Impl& m = impl();
+    auto st =
+        m.db.prepare(std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE c.case_id = ?1");
+    if (!st) return st.error();
+    st->bindBlob(1, idBytes(caseId));
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return makeError(ErrorCode::NotFound, caseName(caseId) + " is not on this device");
+    auto properties = m.db.prepare(kCaseProperties);
+    if (!properties) return properties.error();
+    return m.readCase(*st, *properties);
+}
+
+Status Store::mergeCases(std::span<const CaseUpdateIn> cases) {
+    Impl& m = impl();
+    if (Status s = m.requireWritable("receiving cases"); !s) return s;
+    for (const auto& c : cases) {
+        for (const auto& p : c.properties) {
+            if (p.name.empty())
+                return makeError(ErrorCode::InvalidArgument,
+                                 caseName(c.id) + " has a property without a name");
+        }
+    }
+    if (Status s = m.setSync(false); !s) return s;
+    auto tx = sql::Transaction::begin(m.db);
+    if (!tx) return tx.error();
+    auto exists = m.db.prepare("SELECT 1 FROM cases WHERE case_id = ?1");
+    if (!exists) return exists.error();
+    // Type and pseudonym never change in practice; an empty one from the collector keeps ours.
+    auto upsert = m.db.prepare(
+        "INSERT INTO cases (case_id, case_type, pseudonym, last_contact_utc_ms, assigned) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (case_id) DO UPDATE SET "
+        "case_type = CASE WHEN excluded.case_type <> '' THEN excluded.case_type ELSE case_type "
+        "END, "
+        "pseudonym = CASE WHEN excluded.pseudonym <> '' THEN excluded.pseudonym ELSE pseudonym "
+        "END, "
+        "last_contact_utc_ms = max(coalesce(last_contact_utc_ms, excluded.last_contact_utc_ms), "
+        "coalesce(excluded.last_contact_utc_ms, last_contact_utc_ms)), "
+        "assigned = excluded.assigned");
+    if (!upsert) return upsert.error();
+    auto property = m.db.prepare(
+        "INSERT INTO case_properties (case_id, name, value, hlc) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc "
+        "WHERE excluded.hlc > case_properties.hlc");
+    if (!property) return property.error();
+    for (const auto& c : cases) {
+        if (!c.assigned) {
+            // Not ours and never was: nothing to keep.
+            exists->bindBlob(1, idBytes(c.id));
+            auto row = exists->step();
+            exists->reset();
+            if (!row) return row.error();
+            if (!*row) continue;
+        }
+        upsert->bindBlob(1, idBytes(c.id))
+            .bind(2, std::string_view(c.caseType))
+            .bind(3, std::string_view(c.pseudonym));
+        if (c.lastContactUtcMs) {
+            upsert->bind(4, *c.lastContactUtcMs);
+        } else {
+            upsert->bindNull(4);
+        }
+        upsert->bind(5, std::int64_t{c.assigned ? 1 : 0});
+        if (Status s = upsert->run(); !s) return s;
+        for (const auto& p : c.properties) {
+            property->bindBlob(1, idBytes(c.id))
+                .bind(2, std::string_view(p.name))
+                .bind(3, std::string_view(p.value))
+                .bind(4, static_cast<std::int64_t>(
+                             std::min<std::uint64_t>(p.hlc.value, HlcTimestamp::kMaxValue)));
+            if (Status s = property->run(); !s) return s;
+        }
+    }
+    return tx->commit();
+}
+
+// ---- Randomisation --------------------------------------------------------------------------
+
+namespace {
+
+bool plainName(std::string_view name) {
+    return !name.empty() && std::none_of(name.begin(), name.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+    });
+}
+
+std::vector<std::string> splitText(std::string_view text, char separator) {
+    std::vector<std::string> out;
+    if (text.empty()) return out;
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t end = text.find(separator, start);
+        out.emplace_back(
+            text.substr(start, end == std::string_view::npos ? text.npos : end - start));
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+    return out;
+}
+
+// Every stratum of a study: each combination of its factors' levels, the first factor varying
+// slowest, named as the collector names them.
+std::vector<std::string> studyStrata(const DeviceStudy& study) {
+    std::vector<std::string> out;
+    std::vector<std::pair<std::string, std::string>> levels(study.factors.size());
+    auto walk = [&](auto&& self, std::size_t f) -> void {
+        if (f == study.factors.size()) {
+            out.push_back(alloc::stratumKey(levels));
+            return;
+        }
+        for (const auto& level : study.factors[f].second) {
+            levels[f] = {study.factors[f].first, level};
+            self(self, f + 1);
+        }
+    };
+    walk(walk, 0);
+    return out;
+}
+
+}  // namespace
+
+Result<std::array<std::uint8_t, 32>> Store::boxPublicKey() {
+    Impl& m = impl();
+    auto keys = m.loadBoxKeys();
+    if (!keys) return keys.error();
+    if (*keys) return (*keys)->first;
+    if (Status s = m.requireWritable("making the device's allocation key"); !s) return s.error();
+    // Durable at once: the collector seals slots to this key as soon as it has seen it.
+    if (Status s = m.setSync(true); !s) return s.error();
+    auto tx = sql::Transaction::begin(m.db);
+    if (!tx) return tx.error();
+    keys = m.loadBoxKeys();  // another process may have made it meanwhile
+    if (!keys) return keys.error();
+    if (*keys) return (*keys)->first;
+    auto pair = alloc::newBoxKeyPair();
+    auto put = m.db.prepare("INSERT INTO settings (key, value) VALUES (?1, ?2)");
+    if (!put) return put.error();
+    put->bind(1, kBoxPublicKeySetting).bind(2, std::string_view(toHex(pair.first)));
+    if (Status s = put->run(); !s) return s.error();
+    put->reset();
+    put->bind(1, kBoxSecretKeySetting).bind(2, std::string_view(toHex(pair.second)));
+    if (Status s = put->run(); !s) return s.error();
+    if (Status s = tx->commit(); !s) return s.error();
+    return pair.first;
+}
+
+Status Store::setStudies(std::span<const DeviceStudy> studies) {
+    Impl& m = impl();
+    if (Status s = m.requireWritable("receiving studies"); !s) return s;
+    std::set<std::string_view> ids;
+    for (const auto& study : studies) {
+        auto bad = [&](const std::string& what) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "study '" + study.id + "' cannot be kept: " + what);
+        };
+        if (!plainName(study.id) || !ids.insert(study.id).second)
+            return bad("its id is empty, repeated or holds control characters");
+        if (study.arms.empty()) return bad("it has no arms");
+        for (const auto& arm : study.arms) {
+            if (!plainName(arm)) return bad("an arm's name is empty or holds control characters");
+        }
+        for (const auto& [name, levels] : study.factors) {
+            if (!plainName(name) || levels.empty())
+                return bad("a factor has no name, no levels, or control characters");
+            for (const auto& level : levels) {
+                if (!plainName(level))
+                    return bad("a level of factor '" + name +
+                               "' is empty or holds control characters");
+            }
+        }
+    }
+    if (Status s = m.setSync(false); !s) return s;
+    auto tx = sql::Transaction::begin(m.db);
+    if (!tx) return tx.error();
+    if (Status s = m.db.exec("DELETE FROM studies"); !s) return s;
+    auto insert = m.db.prepare(
+        "INSERT INTO studies (id, pilot, arms, factors, low_slots) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!insert) return insert.error();
+    for (const auto& study : studies) {
+        std::string arms, factors;
+        for (const auto& arm : study.arms)
+            arms += (arms.empty() ? "" : "\n") + arm;
+        for (const auto& [name, levels] : study.factors) {
+            if (!factors.empty()) factors += '\n';
+            factors += name;
+            for (const auto& level : levels)
+                factors += '\t' + level;
+        }
+        insert->bind(1, std::string_view(study.id))
+            .bind(2, std::string_view(study.pilot))
+            .bind(3, std::string_view(arms))
+            .bind(4, std::string_view(factors))
+            .bind(5, static_cast<std::int64_t>(study.lowSlots));
+        if (Status s = insert->run(); !s) return s;
+    }
+    return tx->commit();
+}
+
+Result<std::vector<DeviceStudy>> Store::studies() {
+    auto st =
+        impl().db.prepare("SELECT id, pilot, arms, factors, low_slots FROM studies ORDER BY id");
+    if (!st) return st.error();
+    std::vector<DeviceStudy> out;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        DeviceStudy study;
+        study.id = std::string(st->columnText(0));
+        study.pilot = std::string(st->columnText(1));
+        study.arms = splitText(st->columnText(2), '\n');
+        for (const auto& line : splitText(st->columnText(3), '\n')) {
+            auto fields = splitText(line, '\t');
+            if (fields.empty()) continue;
+            std::string name = std::move(fields.front());
+            fields.erase(fields.begin());
+            study.factors.emplace_back(std::move(name), std::move(fields));
+        }
+        study.lowSlots = static_cast<std::uint32_t>(st->columnInt(4));
+        out.push_back(std::move(study));
+    }
+    return out;
+}
+
+Status Store::addAllocationSlots(std::span<const SealedSlotIn> slots) {
+    Impl& m = impl();
+    if (Status s = m.requireWritable("receiving allocation slots"); !s) return s;
+    for (const auto& slot : slots) {
+        if (slot.study.empty() || slot.box.empty())
+            return makeError(ErrorCode::InvalidArgument,
+                             "an allocation slot without a study or a box cannot be kept");
+    }
+    // Durable: the collector counts these slots as this device's once it has sent them.
+    if (Status s = m.setSync(true); !s) return s;
+    auto tx = sql::Transaction::begin(m.db);
+    if (!tx) return tx.error();
+    auto find = m.db.prepare(
+        "SELECT box FROM allocation_slots WHERE study = ?1 AND stratum = ?2 AND block = ?3 AND "
+        "position = ?4");
+    if (!find) return find.error();
+    auto insert = m.db.prepare(
+        "INSERT INTO allocation_slots (study, stratum, block, position, box, received_utc_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!insert) return insert.error();
+    const std::int64_t now = m.clock->nowMillis();
+    for (const auto& slot : slots) {
+        find->bind(1, std::string_view(slot.study))
+            .bind(2, std::string_view(slot.stratum))
+            .bind(3, static_cast<std::int64_t>(slot.block))
+            .bind(4, static_cast<std::int64_t>(slot.position));
+        auto row = find->step();
+        if (!row) return row.error();
+        if (*row) {
+            auto heldBlob = find->columnBlob(0);
+            const std::vector<std::uint8_t> held(heldBlob.begin(), heldBlob.end());
+            find->reset();
+            auto same = m.sameSlotContent(held, slot.box);
+            if (!same) return same.error();
+            if (*same) continue;
+            return makeError(ErrorCode::WrongState,
+                             slotName(slot.study, slot.stratum, slot.block, slot.position) +
+                                 " was received before with other content; the first one is "
+                                 "kept and none of these slots were stored: ask central staff");
+        }
+        find->reset();
+        insert->bind(1, std::string_view(slot.study))
+            .bind(2, std::string_view(slot.stratum))
+            .bind(3, static_cast<std::int64_t>(slot.block))
+            .bind(4, static_cast<std::int64_t>(slot.position))
+            .bindBlob(5, slot.box)
+            .bind(6, now);
+        if (Status s = insert->run(); !s) return s;
+    }
+    return tx->commit();
+}
+
+Result<std::vector<AllocationStock>> Store::allocationStock() {
+    Impl& m = impl();
+    auto known = studies();
+    if (!known) return known.error();
+    auto left = m.db.prepare(
+        "SELECT s.stratum, count(*) FROM allocation_slots s WHERE s.study = ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM allocation_log l WHERE l.study = s.study AND l.stratum = s.stratum AND "
+        "l.block = s.block AND l.position = s.position) GROUP BY s.stratum");
+    if (!left) return left.error();
+    auto used = m.db.prepare(
+        "SELECT stratum, count(*) FROM allocation_log WHERE study = ?1 GROUP BY stratum");
+    if (!used) return used.error();
+    auto countBy = [](sql::Statement& st,
+                      const std::string& study) -> Result<std::map<std::string, std::int64_t>> {
+        std::map<std::string, std::int64_t> out;
+        st.bind(1, std::string_view(study));
+        for (;;) {
+            auto row = st.step();
+            if (!row) {
+                st.reset();
+                return row.error();
+            }
+            if (!*row) break;
+            out[std::string(st.columnText(0))] = st.columnInt(1);
+        }
+        st.reset();
+        return out;
+    };
+    std::vector<AllocationStock> out;
+    for (const auto& study : *known) {
+        auto remaining = countBy(*left, study.id);
+        if (!remaining) return remaining.error();
+        auto taken = countBy(*used, study.id);
+        if (!taken) return taken.error();
+        for (const auto& stratum : studyStrata(study)) {
+            AllocationStock s;
+            s.study = study.id;
+            s.stratum = stratum;
+            if (auto it = remaining->find(stratum); it != remaining->end())
+                s.remaining = it->second;
+            if (auto it = taken->find(stratum); it != taken->end()) s.used = it->second;
+            s.low = s.remaining < std::max<std::int64_t>(study.lowSlots, 1);
+            out.push_back(std::move(s));
+        }
+    }
+    return out;
+}
+
+Result<std::vector<AllocationLogEntry>> Store::allocationLog() {
+    auto st = impl().db.prepare(
+        "SELECT log_seq, study, stratum, block, position, arm, token, case_id, record_id, "
+        "taken_utc_ms FROM allocation_log ORDER BY log_seq");
+    if (!st) return st.error();
+    std::vector<AllocationLogEntry> out;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        AllocationLogEntry e;
+        Allocation& a = e.allocation;
+        a.logSeq = static_cast<std::uint64_t>(st->columnInt(0));
+        a.study = std::string(st->columnText(1));
+        a.stratum = std::string(st->columnText(2));
+        a.block = static_cast<std::uint32_t>(st->columnInt(3));
+        a.position = static_cast<std::uint32_t>(st->columnInt(4));
+        a.arm = std::string(st->columnText(5));
+        auto token = st->columnBlob(6);
+        a.token.assign(token.begin(), token.end());
+        e.caseId = uuidFromBlob(st->columnBlob(7)).value_or(Uuid{});
+        e.recordId = uuidFromBlob(st->columnBlob(8)).value_or(Uuid{});
+        a.takenUtcMs = st->columnInt(9);
+        out.push_back(std::move(e));
+    }
+    return out;
 }
 
 // ---- Settings -------------------------------------------------------------------------------

@@ -96,10 +96,93 @@ CREATE TABLE settings (
 ) STRICT;
 )sql";
 
+// Version 4: cases and randomisation.
+// cases: the cases this device holds (opened here, or assigned to it by the collector). A case
+// the collector no longer assigns here stays, hidden (assigned = 0): records may still name it.
+// case_properties keep an empty value (a cleared property) with its HLC, so that an older value
+// merged later cannot bring it back.
+// allocation_slots keep every sealed slot received, used or not (receiving one again is then a
+// no-op); allocation_log is the device's record of every slot it opened. The log is append-only:
+// triggers refuse every UPDATE and DELETE, so no code path (and no careless tool) can rewrite
+// which participant got which arm.
+constexpr const char* kV4 = R"sql(
+CREATE TABLE cases (
+    case_id             BLOB PRIMARY KEY CHECK (length(case_id) = 16),
+    case_type           TEXT NOT NULL DEFAULT '',
+    pseudonym           TEXT NOT NULL DEFAULT '',
+    last_contact_utc_ms INTEGER,
+    assigned            INTEGER NOT NULL DEFAULT 1 CHECK (assigned IN (0, 1)),
+    opened_by           BLOB CHECK (opened_by IS NULL OR length(opened_by) = 16)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX cases_by_pseudonym ON cases (pseudonym) WHERE pseudonym <> '';
+
+CREATE TABLE case_properties (
+    case_id BLOB NOT NULL REFERENCES cases (case_id),
+    name    TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    hlc     INTEGER NOT NULL,
+    PRIMARY KEY (case_id, name)
+) STRICT, WITHOUT ROWID;
+
+-- arms: one name per line; factors: one per line, "name<TAB>level<TAB>level...".
+CREATE TABLE studies (
+    id        TEXT PRIMARY KEY,
+    pilot     TEXT NOT NULL DEFAULT '',
+    arms      TEXT NOT NULL,
+    factors   TEXT NOT NULL,
+    low_slots INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE allocation_slots (
+    study           TEXT NOT NULL,
+    stratum         TEXT NOT NULL,
+    block           INTEGER NOT NULL,
+    position        INTEGER NOT NULL,
+    box             BLOB NOT NULL,
+    received_utc_ms INTEGER NOT NULL,
+    PRIMARY KEY (study, stratum, block, position)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE allocation_log (
+    log_seq      INTEGER PRIMARY KEY,
+    study        TEXT NOT NULL,
+    stratum      TEXT NOT NULL,
+    block        INTEGER NOT NULL,
+    position     INTEGER NOT NULL,
+    arm          TEXT NOT NULL,
+    token        BLOB NOT NULL,
+    case_id      BLOB NOT NULL CHECK (length(case_id) = 16),
+    record_id    BLOB NOT NULL CHECK (length(record_id) = 16),
+    taken_utc_ms INTEGER NOT NULL,
+    UNIQUE (study, stratum, block, position),
+    UNIQUE (study, case_id)
+) STRICT;
+-- INSERT OR REPLACE would delete an entry without firing a delete trigger, so an insert must
+-- be the next number and must not collide with an entry; that also keeps the numbers gap-free.
+CREATE TRIGGER allocation_log_next_only BEFORE INSERT ON allocation_log
+    WHEN new.log_seq IS NOT (SELECT coalesce(max(log_seq), 0) + 1 FROM allocation_log) BEGIN
+    SELECT RAISE(ABORT, 'the allocation log is append-only: an entry takes the next number');
+END;
+CREATE TRIGGER allocation_log_no_replace BEFORE INSERT ON allocation_log
+    WHEN EXISTS (SELECT 1 FROM allocation_log WHERE study = new.study AND
+                 stratum = new.stratum AND block = new.block AND position = new.position)
+      OR EXISTS (SELECT 1 FROM allocation_log WHERE study = new.study AND case_id = new.case_id)
+BEGIN
+    SELECT RAISE(ABORT, 'the allocation log is append-only: entries are never replaced');
+END;
+CREATE TRIGGER allocation_log_no_update BEFORE UPDATE ON allocation_log BEGIN
+    SELECT RAISE(ABORT, 'the allocation log is append-only: entries are never changed');
+END;
+CREATE TRIGGER allocation_log_no_delete BEFORE DELETE ON allocation_log BEGIN
+    SELECT RAISE(ABORT, 'the allocation log is append-only: entries are never deleted');
+END;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
     {3, kV3},
+    {4, kV4},
 };
 
 }  // namespace

@@ -129,6 +129,9 @@ std::vector<std::uint8_t> encodeRequest(Request plain) {
         case Request::Forms:
             return finish(b, fb::AdminMessage::AdminFormsRequest,
                           fb::CreateAdminFormsRequest(b).Union());
+        case Request::Studies:
+            return finish(b, fb::AdminMessage::AdminStudiesRequest,
+                          fb::CreateAdminStudiesRequest(b).Union());
         default:
             return finish(b, fb::AdminMessage::AdminStatusRequest,
                           fb::CreateAdminStatusRequest(b).Union());
@@ -191,6 +194,16 @@ Result<Request> requestKind(std::span<const std::uint8_t> body) {
             return Request::ExportJob;
         case fb::AdminMessage::AdminExportFileRequest:
             return Request::ExportFile;
+        case fb::AdminMessage::AdminCaseConflictsRequest:
+            return Request::CaseConflicts;
+        case fb::AdminMessage::AdminCaseResolveRequest:
+            return Request::CaseResolve;
+        case fb::AdminMessage::AdminStudiesRequest:
+            return Request::Studies;
+        case fb::AdminMessage::AdminStudyBalanceRequest:
+            return Request::StudyBalance;
+        case fb::AdminMessage::AdminStudyVerifyRequest:
+            return Request::StudyVerify;
         default:
             return malformed("not a request");
     }
@@ -269,10 +282,10 @@ std::vector<std::uint8_t> encodeDevices(const std::vector<DeviceInfo>& devices) 
     std::vector<flatbuffers::Offset<fb::AdminDevice>> list;
     for (const auto& d : devices) {
         const fb::Uuid id = toFb(d.deviceId);
-        list.push_back(fb::CreateAdminDevice(b, &id, b.CreateString(d.label), d.enrolledUtcMs,
-                                             d.revokedUtcMs.value_or(0), d.receivedThrough,
-                                             d.lastContactUtcMs.value_or(0), d.revisions,
-                                             d.waiting.value_or(-1)));
+        list.push_back(fb::CreateAdminDevice(
+            b, &id, b.CreateString(d.label), d.enrolledUtcMs, d.revokedUtcMs.value_or(0),
+            d.receivedThrough, d.lastContactUtcMs.value_or(0), d.revisions, d.waiting.value_or(-1),
+            b.CreateString(d.team), d.hasBoxKey));
     }
     auto vec = b.CreateVector(list);
     return finish(b, fb::AdminMessage::AdminDevices, fb::CreateAdminDevices(b, vec).Union());
@@ -293,6 +306,8 @@ Result<std::vector<DeviceInfo>> decodeDevices(std::span<const std::uint8_t> body
             if (d->last_contact_utc_ms() != 0) info.lastContactUtcMs = d->last_contact_utc_ms();
             info.revisions = d->revisions();
             if (d->waiting() >= 0) info.waiting = d->waiting();
+            info.team = text(d->team());
+            info.hasBoxKey = d->has_box_key();
             out.push_back(std::move(info));
         }
     }
@@ -689,6 +704,288 @@ Result<ExportFileRequest> decodeExportFileRequest(std::span<const std::uint8_t> 
     if (!isPlainName(out.name)) return malformed("not a plain file name");
     out.offset = (*m)->offset();
     if (out.offset < 0) return malformed("a negative offset");
+    return out;
+}
+
+// ---- cases ----------------------------------------------------------------------------------
+
+std::vector<std::uint8_t> encodeCaseConflictsRequest(bool includeResolved) {
+    Builder b(64);
+    return finish(b, fb::AdminMessage::AdminCaseConflictsRequest,
+                  fb::CreateAdminCaseConflictsRequest(b, includeResolved).Union());
+}
+
+Result<bool> decodeCaseConflictsRequest(std::span<const std::uint8_t> body) {
+    auto m =
+        verifyAs<fb::AdminCaseConflictsRequest>(body, fb::AdminMessage::AdminCaseConflictsRequest);
+    if (!m) return m.error();
+    return (*m)->include_resolved();
+}
+
+std::vector<std::uint8_t> encodeCaseConflicts(const std::vector<CaseConflictInfo>& conflicts) {
+    Builder b(1024);
+    std::vector<flatbuffers::Offset<fb::AdminCaseConflict>> list;
+    for (const auto& c : conflicts) {
+        const fb::Uuid caseId = toFb(c.caseId);
+        const fb::Uuid a = toFb(c.deviceA);
+        const fb::Uuid bb = toFb(c.deviceB);
+        auto property = b.CreateString(c.property);
+        auto valueA = b.CreateString(c.valueA);
+        auto valueB = b.CreateString(c.valueB);
+        auto resolution = b.CreateString(c.resolution);
+        auto resolvedBy = b.CreateString(c.resolvedBy);
+        list.push_back(fb::CreateAdminCaseConflict(
+            b, c.id, &caseId, property, valueA, c.hlcA.value, &a, valueB, c.hlcB.value, &bb,
+            c.detectedUtcMs, c.resolvedUtcMs.value_or(0), resolution, resolvedBy));
+    }
+    auto vec = b.CreateVector(list);
+    return finish(b, fb::AdminMessage::AdminCaseConflicts,
+                  fb::CreateAdminCaseConflicts(b, vec).Union());
+}
+
+Result<std::vector<CaseConflictInfo>> decodeCaseConflicts(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminCaseConflicts>(body, fb::AdminMessage::AdminCaseConflicts);
+    if (!m) return m.error();
+    std::vector<CaseConflictInfo> out;
+    if ((*m)->conflicts()) {
+        for (const auto* c : *(*m)->conflicts()) {
+            CaseConflictInfo info;
+            info.id = c->id();
+            info.caseId = fromFb(c->case_id());
+            info.property = text(c->property());
+            info.valueA = text(c->value_a());
+            info.hlcA = HlcTimestamp{c->hlc_a()};
+            info.deviceA = fromFb(c->device_a());
+            info.valueB = text(c->value_b());
+            info.hlcB = HlcTimestamp{c->hlc_b()};
+            info.deviceB = fromFb(c->device_b());
+            info.detectedUtcMs = c->detected_utc_ms();
+            if (c->resolved_utc_ms() != 0) info.resolvedUtcMs = c->resolved_utc_ms();
+            info.resolution = text(c->resolution());
+            info.resolvedBy = text(c->resolved_by());
+            out.push_back(std::move(info));
+        }
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> encodeCaseResolveRequest(const CaseResolveRequest& request) {
+    Builder b(256);
+    auto value = b.CreateString(request.choice.value);
+    auto comment = b.CreateString(request.comment);
+    return finish(
+        b, fb::AdminMessage::AdminCaseResolveRequest,
+        fb::CreateAdminCaseResolveRequest(
+            b, request.conflictId, static_cast<std::uint8_t>(request.choice.kind), value, comment)
+            .Union());
+}
+
+Result<CaseResolveRequest> decodeCaseResolveRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminCaseResolveRequest>(body, fb::AdminMessage::AdminCaseResolveRequest);
+    if (!m) return m.error();
+    CaseResolveRequest out;
+    out.conflictId = (*m)->conflict_id();
+    if ((*m)->choice() > static_cast<std::uint8_t>(CaseChoice::Kind::Value))
+        return malformed("unknown choice for a case conflict");
+    out.choice.kind = static_cast<CaseChoice::Kind>((*m)->choice());
+    out.choice.value = text((*m)->value());
+    out.comment = text((*m)->comment());
+    return out;
+}
+
+// ---- randomisation ------------------------------------------------------------------------
+
+std::vector<std::uint8_t> encodeStudies(const std::vector<StudySummary>& studies) {
+    Builder b(1024);
+    std::vector<flatbuffers::Offset<fb::AdminStudy>> list;
+    for (const auto& summary : studies) {
+        const alloc::Study& s = summary.definition.study;
+        std::vector<flatbuffers::Offset<fb::AdminStudyArm>> arms;
+        for (const auto& a : s.arms)
+            arms.push_back(fb::CreateAdminStudyArm(b, b.CreateString(a.name), a.ratio));
+        std::vector<flatbuffers::Offset<fb::AdminStudyFactor>> factors;
+        for (const auto& f : s.factors) {
+            std::vector<flatbuffers::Offset<flatbuffers::String>> levels;
+            for (const auto& l : f.levels)
+                levels.push_back(b.CreateString(l));
+            factors.push_back(
+                fb::CreateAdminStudyFactor(b, b.CreateString(f.name), b.CreateVector(levels)));
+        }
+        auto id = b.CreateString(s.id);
+        auto pilot = b.CreateString(s.pilot);
+        auto armVec = b.CreateVector(arms);
+        auto factorVec = b.CreateVector(factors);
+        auto sizes = b.CreateVector(s.blockSizes);
+        list.push_back(fb::CreateAdminStudy(b, id, pilot, armVec, factorVec, sizes, s.lowSlots,
+                                            summary.definition.blocksPerDevice,
+                                            summary.createdUtcMs));
+    }
+    auto vec = b.CreateVector(list);
+    return finish(b, fb::AdminMessage::AdminStudies, fb::CreateAdminStudies(b, vec).Union());
+}
+
+Result<std::vector<StudySummary>> decodeStudies(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminStudies>(body, fb::AdminMessage::AdminStudies);
+    if (!m) return m.error();
+    std::vector<StudySummary> out;
+    if (!(*m)->studies()) return out;
+    for (const auto* s : *(*m)->studies()) {
+        StudySummary summary;
+        alloc::Study& study = summary.definition.study;
+        study.id = s->id()->str();
+        study.pilot = text(s->pilot());
+        if (s->arms()) {
+            for (const auto* a : *s->arms())
+                study.arms.push_back({text(a->name()), a->ratio()});
+        }
+        if (s->factors()) {
+            for (const auto* f : *s->factors()) {
+                alloc::Factor factor{text(f->name()), {}};
+                if (f->levels()) {
+                    for (const auto* l : *f->levels())
+                        factor.levels.push_back(text(l));
+                }
+                study.factors.push_back(std::move(factor));
+            }
+        }
+        if (s->block_sizes())
+            study.blockSizes.assign(s->block_sizes()->begin(), s->block_sizes()->end());
+        study.lowSlots = s->low_slots();
+        summary.definition.blocksPerDevice = s->blocks_per_device();
+        summary.createdUtcMs = s->created_utc_ms();
+        out.push_back(std::move(summary));
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> encodeStudyRequest(Request kind, const std::string& study) {
+    Builder b(128);
+    auto name = b.CreateString(study);
+    if (kind == Request::StudyVerify)
+        return finish(b, fb::AdminMessage::AdminStudyVerifyRequest,
+                      fb::CreateAdminStudyVerifyRequest(b, name).Union());
+    return finish(b, fb::AdminMessage::AdminStudyBalanceRequest,
+                  fb::CreateAdminStudyBalanceRequest(b, name).Union());
+}
+
+Result<std::string> decodeStudyRequest(std::span<const std::uint8_t> body, Request kind) {
+    std::string study;
+    if (kind == Request::StudyVerify) {
+        auto m =
+            verifyAs<fb::AdminStudyVerifyRequest>(body, fb::AdminMessage::AdminStudyVerifyRequest);
+        if (!m) return m.error();
+        study = (*m)->study()->str();
+    } else {
+        auto m = verifyAs<fb::AdminStudyBalanceRequest>(body,
+                                                        fb::AdminMessage::AdminStudyBalanceRequest);
+        if (!m) return m.error();
+        study = (*m)->study()->str();
+    }
+    if (study.empty() || study.size() > 64) return malformed("no study named");
+    return study;
+}
+
+std::vector<std::uint8_t> encodeStudyBalance(const StudyBalance& balance) {
+    Builder b(1024);
+    std::vector<flatbuffers::Offset<fb::AdminStratumBalance>> strata;
+    for (const auto& s : balance.strata) {
+        std::vector<flatbuffers::Offset<fb::AdminArmBalance>> arms;
+        for (const auto& a : s.arms)
+            arms.push_back(
+                fb::CreateAdminArmBalance(b, b.CreateString(a.arm), a.allocated, a.target));
+        auto name = b.CreateString(s.stratum);
+        auto armVec = b.CreateVector(arms);
+        strata.push_back(fb::CreateAdminStratumBalance(b, name, armVec, s.allocated, s.dealtBlocks,
+                                                       s.completeBlocks, s.openBlocks, s.known));
+    }
+    std::vector<flatbuffers::Offset<fb::AdminDeviceBalance>> devices;
+    for (const auto& d : balance.devices) {
+        const fb::Uuid id = toFb(d.deviceId);
+        devices.push_back(fb::CreateAdminDeviceBalance(b, &id, b.CreateString(d.label),
+                                                       d.dealtBlocks, d.dealtSlots, d.allocated));
+    }
+    auto study = b.CreateString(balance.study);
+    auto strataVec = b.CreateVector(strata);
+    auto deviceVec = b.CreateVector(devices);
+    return finish(
+        b, fb::AdminMessage::AdminStudyBalance,
+        fb::CreateAdminStudyBalance(b, study, balance.allocated, strataVec, deviceVec).Union());
+}
+
+Result<StudyBalance> decodeStudyBalance(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminStudyBalance>(body, fb::AdminMessage::AdminStudyBalance);
+    if (!m) return m.error();
+    StudyBalance out;
+    out.study = text((*m)->study());
+    out.allocated = (*m)->allocated();
+    if (out.allocated < 0) return malformed("a negative count");
+    if ((*m)->strata()) {
+        for (const auto* s : *(*m)->strata()) {
+            StratumBalance stratum;
+            stratum.stratum = text(s->stratum());
+            stratum.allocated = s->allocated();
+            stratum.dealtBlocks = s->dealt_blocks();
+            stratum.completeBlocks = s->complete_blocks();
+            stratum.openBlocks = s->open_blocks();
+            stratum.known = s->known();
+            if (stratum.allocated < 0 || stratum.dealtBlocks < 0 || stratum.completeBlocks < 0 ||
+                stratum.openBlocks < 0)
+                return malformed("a negative count");
+            if (s->arms()) {
+                for (const auto* a : *s->arms()) {
+                    if (a->allocated() < 0) return malformed("a negative count");
+                    stratum.arms.push_back({text(a->arm()), a->allocated(), a->target()});
+                }
+            }
+            out.strata.push_back(std::move(stratum));
+        }
+    }
+    if ((*m)->devices()) {
+        for (const auto* d : *(*m)->devices()) {
+            DeviceBalance device{fromFb(d->device_id()), text(d->label()), d->dealt_blocks(),
+                                 d->dealt_slots(), d->allocated()};
+            if (device.dealtBlocks < 0 || device.dealtSlots < 0 || device.allocated < 0)
+                return malformed("a negative count");
+            out.devices.push_back(std::move(device));
+        }
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> encodeStudyVerification(const StudyVerification& verification) {
+    Builder b(1024);
+    std::vector<flatbuffers::Offset<fb::AdminAllocationProblem>> problems;
+    for (const auto& p : verification.problems)
+        problems.push_back(fb::CreateAdminAllocationProblem(b, static_cast<std::uint8_t>(p.kind),
+                                                            b.CreateString(p.detail)));
+    auto study = b.CreateString(verification.study);
+    auto vec = b.CreateVector(problems);
+    return finish(
+        b, fb::AdminMessage::AdminStudyVerification,
+        fb::CreateAdminStudyVerification(b, study, verification.allocations, verification.devices,
+                                         verification.problemAllocations, vec)
+            .Union());
+}
+
+Result<StudyVerification> decodeStudyVerification(std::span<const std::uint8_t> body) {
+    auto m =
+        verifyAnswer<fb::AdminStudyVerification>(body, fb::AdminMessage::AdminStudyVerification);
+    if (!m) return m.error();
+    StudyVerification out;
+    out.study = text((*m)->study());
+    out.allocations = (*m)->allocations();
+    out.devices = (*m)->devices();
+    out.problemAllocations = (*m)->problem_allocations();
+    if (out.allocations < 0 || out.devices < 0 || out.problemAllocations < 0)
+        return malformed("a negative count");
+    if ((*m)->problems()) {
+        for (const auto* p : *(*m)->problems()) {
+            if (p->kind() > static_cast<std::uint8_t>(AllocationProblem::Kind::LogReused))
+                return malformed("an unknown kind of allocation problem");
+            out.problems.push_back(
+                {static_cast<AllocationProblem::Kind>(p->kind()), text(p->detail())});
+        }
+    }
     return out;
 }
 

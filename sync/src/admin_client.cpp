@@ -88,6 +88,39 @@ Result<ReviewQueue> AdminClient::queue(const admin::QueueRequest& request) {
     return admin::decodeQueue(raw.value());
 }
 
+Result<std::vector<CaseConflictInfo>> AdminClient::caseConflicts(bool includeResolved) {
+    auto raw = call(admin::kCaseConflictsPath, admin::encodeCaseConflictsRequest(includeResolved));
+    if (!raw) return raw.error();
+    return admin::decodeCaseConflicts(raw.value());
+}
+
+Result<std::vector<CaseConflictInfo>> AdminClient::resolveCaseConflict(
+    const admin::CaseResolveRequest& request) {
+    auto raw = call(admin::kCaseResolvePath, admin::encodeCaseResolveRequest(request));
+    if (!raw) return raw.error();
+    return admin::decodeCaseConflicts(raw.value());
+}
+
+Result<std::vector<StudySummary>> AdminClient::studies() {
+    auto raw = call(admin::kStudiesPath, admin::encodeRequest(admin::Request::Studies));
+    if (!raw) return raw.error();
+    return admin::decodeStudies(raw.value());
+}
+
+Result<StudyBalance> AdminClient::studyBalance(const std::string& study) {
+    auto raw = call(admin::kStudyBalancePath,
+                    admin::encodeStudyRequest(admin::Request::StudyBalance, study));
+    if (!raw) return raw.error();
+    return admin::decodeStudyBalance(raw.value());
+}
+
+Result<StudyVerification> AdminClient::verifyStudy(const std::string& study) {
+    auto raw = call(admin::kStudyVerifyPath,
+                    admin::encodeStudyRequest(admin::Request::StudyVerify, study));
+    if (!raw) return raw.error();
+    return admin::decodeStudyVerification(raw.value());
+}
+
 Result<admin::ExportJob> AdminClient::startExport(const admin::ExportRequest& request) {
     auto raw = call(admin::kExportPath, admin::encodeExportRequest(request));
     if (!raw) return raw.error();

@@ -944,6 +944,65 @@ struct CollectorServer::Impl {
                 answerType = admin::kFileContentType;
                 break;
             }
+            case admin::Request::CaseConflicts:
+            case admin::Request::CaseResolve: {
+                bool includeResolved = false;
+                if (want == admin::Request::CaseResolve) {
+                    auto r = admin::decodeCaseResolveRequest(bytes);
+                    if (!r) {
+                        answer = r.error();
+                        break;
+                    }
+                    if (auto s = store->resolveCaseConflict(r->conflictId, r->choice, r->comment,
+                                                            now(), actor);
+                        !s) {
+                        answer = s.error();
+                        break;
+                    }
+                } else {
+                    auto r = admin::decodeCaseConflictsRequest(bytes);
+                    if (!r) {
+                        answer = r.error();
+                        break;
+                    }
+                    includeResolved = r.value();
+                }
+                auto list = store->caseConflicts(includeResolved);
+                answer = list ? Result<std::vector<std::uint8_t>>(admin::encodeCaseConflicts(*list))
+                              : list.error();
+                break;
+            }
+            case admin::Request::Studies: {
+                auto list = store->studies();
+                answer = list ? Result<std::vector<std::uint8_t>>(admin::encodeStudies(*list))
+                              : list.error();
+                break;
+            }
+            case admin::Request::StudyBalance: {
+                auto study = admin::decodeStudyRequest(bytes, want);
+                if (!study) {
+                    answer = study.error();
+                    break;
+                }
+                auto balance = store->balance(study.value());
+                answer =
+                    balance ? Result<std::vector<std::uint8_t>>(admin::encodeStudyBalance(*balance))
+                            : balance.error();
+                break;
+            }
+            case admin::Request::StudyVerify: {
+                auto study = admin::decodeStudyRequest(bytes, want);
+                if (!study) {
+                    answer = study.error();
+                    break;
+                }
+                auto report = store->verifyAllocations(study.value());
+                answer =
+                    report
+                        ? Result<std::vector<std::uint8_t>>(admin::encodeStudyVerification(*report))
+                        : report.error();
+                break;
+            }
         }
         if (!answer) {
             // Here NotFound is an unknown record, conflict or export job, not a credential: 404.
@@ -1540,6 +1599,11 @@ bool CollectorServer::bind() {
         {admin::kExportPath, admin::Request::Export},
         {admin::kExportJobPath, admin::Request::ExportJob},
         {admin::kExportFilePath, admin::Request::ExportFile},
+        {admin::kCaseConflictsPath, admin::Request::CaseConflicts},
+        {admin::kCaseResolvePath, admin::Request::CaseResolve},
+        {admin::kStudiesPath, admin::Request::Studies},
+        {admin::kStudyBalancePath, admin::Request::StudyBalance},
+        {admin::kStudyVerifyPath, admin::Request::StudyVerify},
     };
     for (const auto& [path, kind] : adminRoutes) {
         http.Post(path, [&im, want = kind](const httplib::Request& req, httplib::Response& res) {

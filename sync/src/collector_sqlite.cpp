@@ -8,10 +8,12 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include <veld/allocation.hpp>
 #include <veld/form.hpp>
 #include <veld/hex.hpp>
 #include <veld/project_key.hpp>
@@ -24,7 +26,7 @@ namespace veld::sync {
 
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr std::int32_t kApplicationId = 0x56454C43;  // "VELC"
 
 constexpr const char* kSchema = R"sql(
@@ -223,6 +225,108 @@ DROP INDEX reviews_by_state;
 ALTER TABLE devices ADD COLUMN waiting INTEGER;
 -- The dashboard counts flagged revisions without reading every revision (bodies included).
 CREATE INDEX revisions_flagged ON revisions (rid) WHERE clock_flagged != 0;
+)sql";
+
+// Version 5: cases and randomisation.
+// cases: every case the collector has heard of; change_seq is a number from the meta counter
+// case_seq, given anew at every change, by which devices page through the cases they hold.
+// case_holders: which devices hold which cases (they opened, changed or were sent them), so a
+// device is told when a case leaves it; released_seq is the change that told it, and the row
+// goes once the device's case cursor shows it received that (an answer may be lost).
+// case_properties keep a cleared value (empty) with its HLC. case_conflicts keep both values of a
+// property set without either side seeing the other. studies: the definition as canonical JSON
+// (without the seed) and the secret seed. study_blocks: which device each dealt block of a stratum
+// went to; assign_seq pages pull. allocations: every allocation received, as it came: nothing here
+// is unique, because a reused slot or a case allocated twice must be stored (and reported by
+// verification), never refused.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE devices ADD COLUMN team TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN box_key BLOB;
+
+CREATE TABLE cases (
+    case_id             BLOB PRIMARY KEY NOT NULL CHECK (length(case_id) = 16),
+    case_type           TEXT NOT NULL DEFAULT '',
+    pseudonym           TEXT NOT NULL DEFAULT '',
+    opened_device       BLOB,
+    assigned_device     BLOB,
+    assigned_team       TEXT NOT NULL DEFAULT '',
+    last_contact_utc_ms INTEGER,
+    change_seq          INTEGER NOT NULL
+) STRICT;
+CREATE INDEX cases_by_seq ON cases (change_seq);
+
+CREATE TABLE case_holders (
+    case_id      BLOB NOT NULL REFERENCES cases (case_id),
+    device_id    BLOB NOT NULL,
+    released_seq INTEGER,
+    PRIMARY KEY (case_id, device_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE case_properties (
+    case_id   BLOB NOT NULL REFERENCES cases (case_id),
+    name      TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    hlc       INTEGER NOT NULL,
+    base_hlc  INTEGER NOT NULL DEFAULT 0,
+    device_id BLOB NOT NULL,
+    rid       INTEGER,
+    PRIMARY KEY (case_id, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE case_conflicts (
+    cid             INTEGER PRIMARY KEY,
+    case_id         BLOB NOT NULL REFERENCES cases (case_id),
+    name            TEXT NOT NULL,
+    value_a         TEXT NOT NULL,
+    hlc_a           INTEGER NOT NULL,
+    device_a        BLOB NOT NULL,
+    value_b         TEXT NOT NULL,
+    hlc_b           INTEGER NOT NULL,
+    device_b        BLOB NOT NULL,
+    detected_utc_ms INTEGER NOT NULL,
+    resolved_utc_ms INTEGER,
+    resolution      TEXT,
+    resolved_by     TEXT
+) STRICT;
+
+CREATE TABLE studies (
+    id             TEXT PRIMARY KEY NOT NULL,
+    pilot          TEXT NOT NULL DEFAULT '',
+    definition     TEXT NOT NULL,
+    seed           BLOB NOT NULL CHECK (length(seed) = 32),
+    created_utc_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE study_blocks (
+    study           TEXT NOT NULL REFERENCES studies (id),
+    stratum         TEXT NOT NULL,
+    block           INTEGER NOT NULL,
+    device_id       BLOB NOT NULL REFERENCES devices (device_id),
+    assign_seq      INTEGER NOT NULL UNIQUE,
+    assigned_utc_ms INTEGER NOT NULL,
+    PRIMARY KEY (study, stratum, block)
+) STRICT;
+CREATE INDEX study_blocks_by_device ON study_blocks (device_id, assign_seq);
+
+CREATE TABLE allocations (
+    aid             INTEGER PRIMARY KEY,
+    study           TEXT NOT NULL,
+    stratum         TEXT NOT NULL,
+    block           INTEGER NOT NULL,
+    position        INTEGER NOT NULL,
+    arm             TEXT NOT NULL,
+    token           BLOB,
+    device_id       BLOB NOT NULL,
+    log_seq         INTEGER NOT NULL,
+    case_id         BLOB,
+    record_id       BLOB NOT NULL,
+    rid             INTEGER,
+    taken_utc_ms    INTEGER,
+    received_utc_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX allocations_by_study ON allocations (study, stratum, block, position);
+CREATE INDEX allocations_by_device ON allocations (device_id, log_seq);
+CREATE INDEX allocations_by_record ON allocations (record_id);
 )sql";
 
 class SqliteCollector final : public CollectorStore {
@@ -516,7 +620,8 @@ class SqliteCollector final : public CollectorStore {
         auto st = m_db.prepare(
             "SELECT d.device_id, d.label, d.enrolled_utc_ms, d.revoked_utc_ms, d.received_through, "
             "d.last_contact_utc_ms, (SELECT count(*) FROM revisions r WHERE r.device_id = "
-            "d.device_id), d.waiting FROM devices d ORDER BY d.enrolled_utc_ms");
+            "d.device_id), d.waiting, d.team, d.box_key IS NOT NULL FROM devices d "
+            "ORDER BY d.enrolled_utc_ms");
         if (!st) return st.error();
         std::vector<DeviceInfo> out;
         for (;;) {
@@ -532,6 +637,8 @@ class SqliteCollector final : public CollectorStore {
             if (!st->columnIsNull(5)) d.lastContactUtcMs = st->columnInt(5);
             d.revisions = st->columnInt(6);
             if (!st->columnIsNull(7)) d.waiting = st->columnInt(7);
+            d.team = std::string(st->columnText(8));
+            d.hasBoxKey = st->columnInt(9) != 0;
             out.push_back(std::move(d));
         }
         return out;
@@ -567,7 +674,13 @@ class SqliteCollector final : public CollectorStore {
 
     Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request, std::size_t maxForms,
                            std::int64_t nowMs) override {
+        if (!request.deviceBoxKey.empty() && request.deviceBoxKey.size() != alloc::kBoxKeyBytes)
+            return makeError(ErrorCode::InvalidArgument, "a device's box key is 32 bytes");
         std::lock_guard lock(m_mutex);
+        // One transaction: blocks dealt at this pull are recorded together with the answer
+        // that carries them, and the cursors say exactly what was looked at.
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
         auto st = m_db.prepare(
             "SELECT pub_seq, binary FROM forms WHERE pub_seq > ? ORDER BY pub_seq LIMIT ?");
         if (!st) return st.error();
@@ -594,10 +707,33 @@ class SqliteCollector final : public CollectorStore {
         auto project = metaText("project_key");
         if (!project) return project.error();
         reply.projectKey = project.value();
-        auto up = m_db.prepare("UPDATE devices SET last_contact_utc_ms = ? WHERE device_id = ?");
+        auto up = m_db.prepare(
+            "UPDATE devices SET last_contact_utc_ms = ?, box_key = coalesce(?, box_key) WHERE "
+            "device_id = ?");
         if (!up) return up.error();
-        up->bind(1, nowMs).bindBlob(2, idBytes(deviceId));
+        up->bind(1, nowMs);
+        if (request.deviceBoxKey.empty()) {
+            up->bindNull(2);
+        } else {
+            up->bindBlob(2, request.deviceBoxKey);
+        }
+        up->bindBlob(3, idBytes(deviceId));
         if (auto s = up->run(); !s) return s.error();
+        auto facts = deviceFacts(deviceId);
+        if (!facts) return facts.error();
+        if (auto s = pullCases(deviceId, facts->team, request, reply); !s) return s.error();
+        auto studies = loadStudies();
+        if (!studies) return studies.error();
+        for (const auto& s : studies.value())
+            reply.studies.push_back(deviceStudy(s.definition.study));
+        reply.allocationCursor = request.allocationCursor;
+        // Slots are sealed to the device's box key: none before the device has said it.
+        if (facts->boxKey) {
+            if (auto s = topUp(deviceId, request, studies.value(), nowMs); !s) return s.error();
+            if (auto s = pullBlocks(deviceId, *facts->boxKey, request, studies.value(), reply); !s)
+                return s.error();
+        }
+        if (auto s = tx->commit(); !s) return s.error();
         return reply;
     }
 
@@ -859,7 +995,7 @@ class SqliteCollector final : public CollectorStore {
         rev.body = std::move(body.value());
         rev.formId = merged.content.formId;
         rev.formVersion = merged.content.formVersion;
-        if (auto s = storeRevision(staff->first, rev, nowMs); !s) return s.error();
+        if (auto s = storeRevision(staff->first, rev, nowMs, false); !s) return s.error();
         auto up = m_db.prepare("UPDATE devices SET received_through = ? WHERE device_id = ?");
         if (!up) return up.error();
         up->bind(1, static_cast<std::int64_t>(rev.seq)).bindBlob(2, idBytes(staff->first));
@@ -873,6 +1009,466 @@ class SqliteCollector final : public CollectorStore {
         out.formId = rev.formId;
         out.body = std::move(rev.body);
         return out;
+    }
+
+    // ---- cases ------------------------------------------------------------------------------
+
+    Status setDeviceTeam(const Uuid& deviceId, const std::string& team, std::int64_t nowMs,
+                         const std::string& actor) override {
+        if (!validTeam(team)) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "a team name is up to 64 letters, digits, '.', '-' or '_'");
+        }
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto facts = deviceFacts(deviceId);
+        if (!facts) return facts.error();
+        auto up = m_db.prepare("UPDATE devices SET team = ? WHERE device_id = ?");
+        if (!up) return up.error();
+        up->bind(1, team).bindBlob(2, idBytes(deviceId));
+        if (auto s = up->run(); !s) return s;
+        // The cases the device holds (some may leave it) and the new team's (which reach it)
+        // get new change numbers, so its next pull looks at them whatever its cursor.
+        auto touched = caseIds(
+            "SELECT case_id FROM case_holders WHERE device_id = ?1 UNION SELECT case_id FROM "
+            "cases WHERE ?2 <> '' AND assigned_team = ?2",
+            [&](sql::Statement& st) { st.bindBlob(1, idBytes(deviceId)).bind(2, team); });
+        if (!touched) return touched.error();
+        for (const auto& id : touched.value()) {
+            if (auto s = touchCase(id); !s) return s;
+        }
+        if (auto s = auditLocked(nowMs, actor, "team", deviceId.toString(),
+                                 team.empty() ? "no team" : team);
+            !s)
+            return s;
+        return tx->commit();
+    }
+
+    Result<std::vector<CollectorCase>> cases(const CaseFilter& filter) override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            "SELECT case_id, case_type, pseudonym, opened_device, assigned_device, assigned_team, "
+            "last_contact_utc_ms, change_seq FROM cases WHERE (?1 IS NULL OR case_type = ?1) AND "
+            "(?2 IS NULL OR assigned_device = ?2) AND (?3 IS NULL OR assigned_team = ?3) ORDER "
+            "BY case_id LIMIT ?4");
+        if (!st) return st.error();
+        if (filter.caseType) {
+            st->bind(1, *filter.caseType);
+        } else {
+            st->bindNull(1);
+        }
+        if (filter.assignedDevice) {
+            st->bindBlob(2, idBytes(*filter.assignedDevice));
+        } else {
+            st->bindNull(2);
+        }
+        if (filter.assignedTeam) {
+            st->bind(3, *filter.assignedTeam);
+        } else {
+            st->bindNull(3);
+        }
+        st->bind(4, static_cast<std::int64_t>(filter.limit));
+        std::vector<CollectorCase> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            CollectorCase c;
+            c.caseId = idFrom(st->columnBlob(0));
+            c.caseType = std::string(st->columnText(1));
+            c.pseudonym = std::string(st->columnText(2));
+            if (!st->columnIsNull(3)) c.openedDevice = idFrom(st->columnBlob(3));
+            if (!st->columnIsNull(4)) c.assignedDevice = idFrom(st->columnBlob(4));
+            c.assignedTeam = std::string(st->columnText(5));
+            if (!st->columnIsNull(6)) c.lastContactUtcMs = st->columnInt(6);
+            c.changeSeq = static_cast<std::uint64_t>(st->columnInt(7));
+            out.push_back(std::move(c));
+        }
+        st.value().reset();
+        auto props = m_db.prepare(
+            "SELECT name, value, hlc, base_hlc, device_id FROM case_properties WHERE case_id = ? "
+            "ORDER BY name");
+        if (!props) return props.error();
+        for (auto& c : out) {
+            props->bindBlob(1, idBytes(c.caseId));
+            for (;;) {
+                auto row = props->step();
+                if (!row) return row.error();
+                if (!row.value()) break;
+                c.properties.push_back(
+                    {std::string(props->columnText(0)), std::string(props->columnText(1)),
+                     HlcTimestamp{static_cast<std::uint64_t>(props->columnInt(2))},
+                     HlcTimestamp{static_cast<std::uint64_t>(props->columnInt(3))},
+                     idFrom(props->columnBlob(4))});
+            }
+            props->reset();
+        }
+        return out;
+    }
+
+    Status assignCase(const Uuid& caseId, const std::optional<Uuid>& device,
+                      const std::string& team, std::int64_t nowMs,
+                      const std::string& actor) override {
+        if (!device && team.empty())
+            return makeError(ErrorCode::InvalidArgument, "assign a case to a device or a team");
+        if (!validTeam(team)) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "a team name is up to 64 letters, digits, '.', '-' or '_'");
+        }
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        if (device) {
+            auto facts = deviceFacts(*device);
+            if (!facts) return facts.error();
+        }
+        auto seq = nextCounter("case_seq");
+        if (!seq) return seq.error();
+        auto st = m_db.prepare(
+            "UPDATE cases SET assigned_device = ?, assigned_team = ?, change_seq = ? WHERE "
+            "case_id = ?");
+        if (!st) return st.error();
+        if (device) {
+            st->bindBlob(1, idBytes(*device));
+        } else {
+            st->bindNull(1);
+        }
+        st->bind(2, team).bind(3, i64(seq.value())).bindBlob(4, idBytes(caseId));
+        if (auto s = st->run(); !s) return s;
+        if (m_db.changes() == 0) return makeError(ErrorCode::NotFound, "no case with that id");
+        std::string detail;
+        if (device) detail = "device " + device->toString();
+        if (!team.empty()) detail += (detail.empty() ? "team " : ", team ") + team;
+        if (auto s = auditLocked(nowMs, actor, "case-assign", caseId.toString(), detail); !s)
+            return s;
+        return tx->commit();
+    }
+
+    Result<std::vector<CaseConflictInfo>> caseConflicts(bool includeResolved) override {
+        std::lock_guard lock(m_mutex);
+        auto st = m_db.prepare(
+            std::string("SELECT cid, case_id, name, value_a, hlc_a, device_a, value_b, hlc_b, "
+                        "device_b, detected_utc_ms, resolved_utc_ms, resolution, resolved_by "
+                        "FROM case_conflicts") +
+            (includeResolved ? "" : " WHERE resolved_utc_ms IS NULL") + " ORDER BY cid");
+        if (!st) return st.error();
+        std::vector<CaseConflictInfo> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            CaseConflictInfo c;
+            c.id = st->columnInt(0);
+            c.caseId = idFrom(st->columnBlob(1));
+            c.property = std::string(st->columnText(2));
+            c.valueA = std::string(st->columnText(3));
+            c.hlcA = HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(4))};
+            c.deviceA = idFrom(st->columnBlob(5));
+            c.valueB = std::string(st->columnText(6));
+            c.hlcB = HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(7))};
+            c.deviceB = idFrom(st->columnBlob(8));
+            c.detectedUtcMs = st->columnInt(9);
+            if (!st->columnIsNull(10)) c.resolvedUtcMs = st->columnInt(10);
+            c.resolution = std::string(st->columnText(11));
+            c.resolvedBy = std::string(st->columnText(12));
+            out.push_back(std::move(c));
+        }
+        return out;
+    }
+
+    Status resolveCaseConflict(std::int64_t conflictId, const CaseChoice& choice,
+                               const std::string& comment, std::int64_t nowMs,
+                               const std::string& actor) override {
+        if (choice.kind == CaseChoice::Kind::Value && choice.value.size() > 4096)
+            return makeError(ErrorCode::InvalidArgument,
+                             "a case property holds at most 4096 bytes");
+        if (comment.size() > kMaxReviewCommentBytes)
+            return makeError(ErrorCode::InvalidArgument, "the comment is too long");
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto c = m_db.prepare(
+            "SELECT case_id, name, value_a, hlc_a, value_b, hlc_b, resolved_utc_ms FROM "
+            "case_conflicts WHERE cid = ?");
+        if (!c) return c.error();
+        c->bind(1, conflictId);
+        auto row = c->step();
+        if (!row) return row.error();
+        if (!row.value())
+            return makeError(ErrorCode::NotFound, "no case conflict with that number");
+        if (!c->columnIsNull(6))
+            return makeError(ErrorCode::WrongState, "this case conflict has been resolved already");
+        const Uuid caseId = idFrom(c->columnBlob(0));
+        const std::string name(c->columnText(1));
+        const std::string value = choice.kind == CaseChoice::Kind::A ? std::string(c->columnText(2))
+                                  : choice.kind == CaseChoice::Kind::B
+                                      ? std::string(c->columnText(4))
+                                      : choice.value;
+        const auto hlcA = static_cast<std::uint64_t>(c->columnInt(3));
+        const auto hlcB = static_cast<std::uint64_t>(c->columnInt(5));
+        c.value().reset();
+        auto held = currentProperty(caseId, name);
+        if (!held) return held.error();
+        // Staff's value: after everything the property holds, as the collector's resolutions of
+        // records are, and based on both sides, so that it is no new disagreement with either.
+        // A device that changes it later without having seen it raises a new conflict.
+        const std::uint64_t newest =
+            std::max({hlcA, hlcB, held->has_value() ? (*held)->hlc : std::uint64_t{0}});
+        const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
+        const HlcTimestamp hlc = HlcTimestamp::make(nowMillis, 0).value > newest
+                                     ? HlcTimestamp::make(nowMillis, 0)
+                                     : HlcTimestamp{newest + 1};
+        auto staff = staffDevice(nowMs);
+        if (!staff) return staff.error();
+        if (auto s = writeProperty(caseId, name, value, hlc.value, std::max(hlcA, hlcB),
+                                   staff->first, std::nullopt);
+            !s)
+            return s;
+        if (auto s = touchCase(caseId); !s) return s;
+        const std::string how = choice.kind == CaseChoice::Kind::A   ? "kept A"
+                                : choice.kind == CaseChoice::Kind::B ? "kept B"
+                                                                     : "typed a value";
+        auto done = m_db.prepare(
+            "UPDATE case_conflicts SET resolved_utc_ms = ?, resolution = ?, resolved_by = ? "
+            "WHERE cid = ?");
+        if (!done) return done.error();
+        done->bind(1, nowMs)
+            .bind(2, how + (comment.empty() ? "" : "; " + comment))
+            .bind(3, actor)
+            .bind(4, conflictId);
+        if (auto s = done->run(); !s) return s;
+        // The audit log names the case, the property and the choice, never a value.
+        if (auto s = auditLocked(nowMs, actor, "case-resolve", caseId.toString(),
+                                 "property " + name + ": " + how);
+            !s)
+            return s;
+        return tx->commit();
+    }
+
+    // ---- randomisation ----------------------------------------------------------------------
+
+    Result<bool> defineStudy(const StudyDefinition& definition, std::int64_t nowMs,
+                             const std::string& actor) override {
+        if (auto s = checkStudyDefinition(definition); !s) return s.error();
+        const std::string text = studyJson(definition);
+        const std::string& id = definition.study.id;
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto existing = m_db.prepare("SELECT definition, seed FROM studies WHERE id = ?");
+        if (!existing) return existing.error();
+        existing->bind(1, id);
+        auto row = existing->step();
+        if (!row) return row.error();
+        if (row.value()) {
+            const auto seed = existing->columnBlob(1);
+            const bool sameSeed = !definition.seedGiven || std::equal(seed.begin(), seed.end(),
+                                                                      definition.study.seed.begin(),
+                                                                      definition.study.seed.end());
+            if (existing->columnText(0) != text || !sameSeed) {
+                return makeError(ErrorCode::WrongState,
+                                 "study " + id +
+                                     " is defined already, differently; a changed study needs a "
+                                     "new id (allocations made under the old one stay valid)");
+            }
+            return false;
+        }
+        existing.value().reset();
+        std::array<std::uint8_t, alloc::kSeedBytes> seed = definition.study.seed;
+        if (!definition.seedGiven) randombytes_buf(seed.data(), seed.size());
+        auto ins = m_db.prepare(
+            "INSERT INTO studies (id, pilot, definition, seed, created_utc_ms) VALUES (?, ?, ?, "
+            "?, ?)");
+        if (!ins) return ins.error();
+        ins->bind(1, id)
+            .bind(2, definition.study.pilot)
+            .bind(3, text)
+            .bindBlob(4, seed)
+            .bind(5, nowMs);
+        if (auto s = ins->run(); !s) return s.error();
+        std::string sizes;
+        for (auto size : definition.study.blockSizes)
+            sizes += (sizes.empty() ? "" : ",") + std::to_string(size);
+        if (auto s = auditLocked(nowMs, actor, "study-define", id,
+                                 std::to_string(definition.study.arms.size()) + " arms, " +
+                                     std::to_string(alloc::strata(definition.study).size()) +
+                                     " strata, block sizes " + sizes +
+                                     (definition.seedGiven ? ", seed given" : ", seed made here"));
+            !s)
+            return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        return true;
+    }
+
+    Result<std::vector<StudySummary>> studies() override {
+        std::lock_guard lock(m_mutex);
+        auto all = loadStudies();
+        if (!all) return all.error();
+        std::vector<StudySummary> out;
+        for (auto& s : all.value()) {
+            StudySummary summary{std::move(s.definition), s.createdUtcMs};
+            summary.definition.study.seed = {};
+            summary.definition.seedGiven = false;
+            out.push_back(std::move(summary));
+        }
+        return out;
+    }
+
+    Result<std::array<std::uint8_t, alloc::kSeedBytes>> studySeed(
+        const std::string& study, std::int64_t nowMs, const std::string& actor) override {
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto found = loadStudies(study);
+        if (!found) return found.error();
+        if (auto s = auditLocked(nowMs, actor, "seed-disclosed", study, {}); !s) return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        return found->front().definition.study.seed;
+    }
+
+    Result<std::vector<DealtBlock>> allocateBlocks(const std::string& study, const Uuid& deviceId,
+                                                   std::uint32_t blocksPerStratum,
+                                                   std::int64_t nowMs,
+                                                   const std::string& actor) override {
+        if (blocksPerStratum < 1 || blocksPerStratum > kMaxBlocksPerDevice) {
+            return makeError(
+                ErrorCode::InvalidArgument,
+                "deal 1 to " + std::to_string(kMaxBlocksPerDevice) + " blocks per stratum");
+        }
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto found = loadStudies(study);
+        if (!found) return found.error();
+        auto facts = deviceFacts(deviceId);
+        if (!facts) return facts.error();
+        if (facts->revoked) return makeError(ErrorCode::WrongState, "this device has been revoked");
+        std::vector<DealtBlock> out;
+        const auto strata = alloc::strata(found->front().definition.study);
+        for (const auto& stratum : strata) {
+            auto dealt = dealLocked(study, stratum, deviceId, blocksPerStratum, nowMs);
+            if (!dealt) return dealt.error();
+            out.insert(out.end(), dealt->begin(), dealt->end());
+        }
+        if (auto s =
+                auditLocked(nowMs, actor, "allocate", deviceId.toString(),
+                            "study " + study + ": " + std::to_string(blocksPerStratum) +
+                                " blocks in each of " + std::to_string(strata.size()) + " strata");
+            !s)
+            return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        return out;
+    }
+
+    Result<std::vector<AllocationRow>> allocationLog(const std::string& study) override {
+        std::lock_guard lock(m_mutex);
+        auto found = loadStudies(study);
+        if (!found) return found.error();
+        auto held = allocationRowsLocked(study);
+        if (!held) return held.error();
+        std::vector<AllocationRow> out;
+        out.reserve(held->size());
+        for (auto& h : held.value())
+            out.push_back(std::move(h.row));
+        return out;
+    }
+
+    Result<StudyBalance> balance(const std::string& study) override {
+        std::lock_guard lock(m_mutex);
+        auto found = loadStudies(study);
+        if (!found) return found.error();
+        const alloc::Study& def = found->front().definition.study;
+        auto rows = allocationRowsLocked(study);
+        if (!rows) return rows.error();
+        auto dealt = dealtBlocksLocked(study);
+        if (!dealt) return dealt.error();
+        StudyBalance out;
+        out.study = study;
+        out.allocated = static_cast<std::int64_t>(rows->size());
+        std::map<std::string, std::size_t> index;
+        const auto stratumAt = [&](const std::string& key, bool known) -> StratumBalance& {
+            auto [it, added] = index.emplace(key, out.strata.size());
+            if (added) {
+                StratumBalance b;
+                b.stratum = key;
+                b.known = known;
+                for (const auto& arm : def.arms)
+                    b.arms.push_back({arm.name, 0, 0});
+                out.strata.push_back(std::move(b));
+            }
+            return out.strata[it->second];
+        };
+        for (const auto& key : alloc::strata(def))
+            stratumAt(key, true);
+        std::map<std::tuple<std::string, std::uint32_t>, std::set<std::uint32_t>> used;
+        std::map<Uuid, DeviceBalance> devices;
+        for (const auto& h : *rows) {
+            const AllocationRow& r = h.row;
+            StratumBalance& b = stratumAt(r.stratum, false);
+            ++b.allocated;
+            auto arm = std::find_if(b.arms.begin(), b.arms.end(),
+                                    [&](const ArmBalance& a) { return a.arm == r.arm; });
+            if (arm == b.arms.end()) {
+                b.arms.push_back({r.arm, 0, 0});  // an arm the study does not have
+                arm = b.arms.end() - 1;
+            }
+            ++arm->allocated;
+            used[{r.stratum, r.block}].insert(r.position);
+            auto& d = devices[r.deviceId];
+            d.deviceId = r.deviceId;
+            ++d.allocated;
+        }
+        const std::uint32_t sum = alloc::ratioSum(def);
+        for (auto& b : out.strata) {
+            for (auto& a : b.arms) {
+                const auto arm = std::find_if(def.arms.begin(), def.arms.end(),
+                                              [&](const alloc::Arm& x) { return x.name == a.arm; });
+                const double ratio = arm == def.arms.end() ? 0.0 : arm->ratio;
+                a.target = static_cast<double>(b.allocated) * ratio / sum;
+            }
+        }
+        for (const auto& block : *dealt) {
+            auto& d = devices[block.deviceId];
+            d.deviceId = block.deviceId;
+            ++d.dealtBlocks;
+            const auto at = index.find(block.stratum);
+            if (at == index.end()) continue;
+            StratumBalance& b = out.strata[at->second];
+            ++b.dealtBlocks;
+            const auto size = alloc::generateBlock(def, block.stratum, block.block).arms.size();
+            d.dealtSlots += static_cast<std::int64_t>(size);
+            const auto u = used.find({block.stratum, block.block});
+            const std::size_t n = u == used.end() ? 0 : u->second.size();
+            if (n >= size) {
+                ++b.completeBlocks;
+            } else if (n > 0) {
+                ++b.openBlocks;
+            }
+        }
+        auto labels = m_db.prepare("SELECT label FROM devices WHERE device_id = ?");
+        if (!labels) return labels.error();
+        for (auto& [id, d] : devices) {
+            labels->bindBlob(1, idBytes(id));
+            auto row = labels->step();
+            if (!row) return row.error();
+            if (row.value()) d.label = std::string(labels->columnText(0));
+            labels->reset();
+            out.devices.push_back(d);
+        }
+        return out;
+    }
+
+    Result<StudyVerification> verifyAllocations(const std::string& study) override {
+        std::lock_guard lock(m_mutex);
+        auto found = loadStudies(study);
+        if (!found) return found.error();
+        const alloc::Study& def = found->front().definition.study;
+        auto rows = allocationRowsLocked(study, true);
+        if (!rows) return rows.error();
+        auto dealt = dealtBlocksLocked(study);
+        if (!dealt) return dealt.error();
+        return verify(def, *rows, *dealt);
     }
 
     Result<std::vector<DuplicateGroup>> duplicates() override {
@@ -1588,7 +2184,19 @@ class SqliteCollector final : public CollectorStore {
         return true;
     }
 
-    Status storeRevision(const Uuid& deviceId, const PushRevision& rev, std::int64_t nowMs) {
+    // Stores a revision and updates the record's current view and conflicts; for a device's
+    // revision (not staff's, whose case changes and allocation are copies of a device's), also
+    // applies its case change and stores its allocation, in the same transaction.
+    Status storeRevision(const Uuid& deviceId, const PushRevision& rev, std::int64_t nowMs,
+                         bool fromDevice = true) {
+        std::int64_t rid = 0;
+        if (auto s = storeRecordRevision(deviceId, rev, nowMs, rid); !s) return s;
+        if (!fromDevice || rev.damaged || rev.body.empty()) return {};
+        return applyCaseAndAllocation(deviceId, rev, rid, nowMs);
+    }
+
+    Status storeRecordRevision(const Uuid& deviceId, const PushRevision& rev, std::int64_t nowMs,
+                               std::int64_t& rid) {
         const auto millis = static_cast<std::int64_t>(rev.hlc.millis());
         // A clock a year off, either way, is accepted and flagged for staff, never dropped.
         const bool flagged = millis > nowMs + m_policy.futureToleranceMs ||
@@ -1611,7 +2219,7 @@ class SqliteCollector final : public CollectorStore {
             .bind(11, flagged ? 1 : 0)
             .bind(12, nowMs);
         if (auto s = ins.run(); !s) return s;
-        const std::int64_t rid = sqlite3LastRowid();
+        rid = sqlite3LastRowid();
 
         std::int64_t currentRid = 0;
         std::uint64_t currentHlc = 0;
@@ -1652,6 +2260,830 @@ class SqliteCollector final : public CollectorStore {
         return Status::success();
     }
 
+    // ---- cases and allocations: helpers (m_mutex held, inside a transaction) ----------------
+
+    static std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+
+    // The next number of a meta counter (from 1); numbers are never given twice.
+    Result<std::uint64_t> nextCounter(std::string_view key) {
+        auto st = m_db.prepare(
+            "INSERT INTO meta (key, value) VALUES (?1, 1) ON CONFLICT (key) DO UPDATE SET value = "
+            "value + 1 RETURNING value");
+        if (!st) return st.error();
+        st->bind(1, key);
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::Internal, "a counter gave no number");
+        return static_cast<std::uint64_t>(st->columnInt(0));
+    }
+
+    Result<std::uint64_t> counterValue(std::string_view key) {
+        auto st = m_db.prepare("SELECT value FROM meta WHERE key = ?");
+        if (!st) return st.error();
+        st->bind(1, key);
+        auto row = st->step();
+        if (!row) return row.error();
+        return row.value() ? static_cast<std::uint64_t>(st->columnInt(0)) : 0;
+    }
+
+    // A device's team and box key; NotFound for an unknown device.
+    struct DeviceFacts {
+        std::string team;
+        std::optional<std::array<std::uint8_t, alloc::kBoxKeyBytes>> boxKey;
+        bool revoked = false;
+    };
+    Result<DeviceFacts> deviceFacts(const Uuid& deviceId) {
+        auto st =
+            m_db.prepare("SELECT team, box_key, revoked_utc_ms FROM devices WHERE device_id = ?");
+        if (!st) return st.error();
+        st->bindBlob(1, idBytes(deviceId));
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "no device with that id");
+        DeviceFacts out;
+        out.team = std::string(st->columnText(0));
+        const auto key = st->columnBlob(1);
+        if (key.size() == alloc::kBoxKeyBytes) {
+            out.boxKey.emplace();
+            std::copy(key.begin(), key.end(), out.boxKey->begin());
+        }
+        out.revoked = !st->columnIsNull(2);
+        return out;
+    }
+
+    // A device's revision has been stored as `rid`: applies its case change (or notes the
+    // contact with a known case) and stores its allocation.
+    Status applyCaseAndAllocation(const Uuid& deviceId, const PushRevision& rev, std::int64_t rid,
+                                  std::int64_t nowMs) {
+        auto header = inspectRecord(rev.body);
+        // The protocol verified the body already; one that is still no record here (written
+        // into the store directly) changes no case.
+        if (!header || !header->caseId) return {};
+        if (auto s = applyCase(deviceId, *header->caseId, header->caseChange, rev.hlc, rid, nowMs);
+            !s)
+            return s;
+        if (!header->allocation) return {};
+        return storeAllocation(deviceId, *header->caseId, header->id, *header->allocation, rid,
+                               nowMs);
+    }
+
+    struct PropertyRow {
+        std::string value;
+        std::uint64_t hlc = 0;
+        std::uint64_t base = 0;
+        Uuid deviceId;
+    };
+    Result<std::optional<PropertyRow>> currentProperty(const Uuid& caseId, std::string_view name) {
+        auto st = m_db.prepare(
+            "SELECT value, hlc, base_hlc, device_id FROM case_properties WHERE case_id = ? AND "
+            "name = ?");
+        if (!st) return st.error();
+        st->bindBlob(1, idBytes(caseId)).bind(2, name);
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) return std::optional<PropertyRow>();
+        return std::optional<PropertyRow>(PropertyRow{
+            std::string(st->columnText(0)), static_cast<std::uint64_t>(st->columnInt(1)),
+            static_cast<std::uint64_t>(st->columnInt(2)), idFrom(st->columnBlob(3))});
+    }
+
+    Status writeProperty(const Uuid& caseId, std::string_view name, std::string_view value,
+                         std::uint64_t hlc, std::uint64_t base, const Uuid& deviceId,
+                         std::optional<std::int64_t> rid) {
+        auto st = m_db.prepare(
+            "INSERT INTO case_properties (case_id, name, value, hlc, base_hlc, device_id, rid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, name) DO UPDATE SET value = "
+            "excluded.value, hlc = excluded.hlc, base_hlc = excluded.base_hlc, device_id = "
+            "excluded.device_id, rid = excluded.rid");
+        if (!st) return st.error();
+        st->bindBlob(1, idBytes(caseId))
+            .bind(2, name)
+            .bind(3, value)
+            .bind(4, i64(hlc))
+            .bind(5, i64(base))
+            .bindBlob(6, idBytes(deviceId));
+        if (rid) {
+            st->bind(7, *rid);
+        } else {
+            st->bindNull(7);
+        }
+        return st->run();
+    }
+
+    // One property change, merged by HLC: the newer value is current. Two changes where
+    // neither device had seen the other's value (each one's base before the other's HLC) and
+    // whose values differ are also kept as a case conflict, so staff see both.
+    Status mergeProperty(const Uuid& caseId, const CasePropertyValue& p, HlcTimestamp hlc,
+                         const Uuid& deviceId, std::int64_t rid, std::int64_t nowMs) {
+        auto current = currentProperty(caseId, p.name);
+        if (!current) return current.error();
+        if (!current->has_value())
+            return writeProperty(caseId, p.name, p.value, hlc.value, p.base.value, deviceId, rid);
+        const PropertyRow& held = **current;
+        const bool concurrent = p.base.value < held.hlc && held.base < hlc.value;
+        if (concurrent && p.value != held.value) {
+            auto st = m_db.prepare(
+                "INSERT INTO case_conflicts (case_id, name, value_a, hlc_a, device_a, value_b, "
+                "hlc_b, device_b, detected_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            if (!st) return st.error();
+            st->bindBlob(1, idBytes(caseId))
+                .bind(2, p.name)
+                .bind(3, held.value)
+                .bind(4, i64(held.hlc))
+                .bindBlob(5, idBytes(held.deviceId))
+                .bind(6, p.value)
+                .bind(7, i64(hlc.value))
+                .bindBlob(8, idBytes(deviceId))
+                .bind(9, nowMs);
+            if (auto s = st->run(); !s) return s;
+        }
+        if (hlc.value > held.hlc)
+            return writeProperty(caseId, p.name, p.value, hlc.value, p.base.value, deviceId, rid);
+        return {};
+    }
+
+    Status applyCase(const Uuid& deviceId, const Uuid& caseId,
+                     const std::optional<CaseChange>& change, HlcTimestamp hlc, std::int64_t rid,
+                     std::int64_t nowMs) {
+        bool known = false;
+        {
+            auto st = m_db.prepare("SELECT 1 FROM cases WHERE case_id = ?");
+            if (!st) return st.error();
+            st->bindBlob(1, idBytes(caseId));
+            auto row = st->step();
+            if (!row) return row.error();
+            known = row.value();
+        }
+        // A record of a case never heard of that changes nothing about it: nothing to note.
+        if (!known && !change) return {};
+        auto seq = nextCounter("case_seq");
+        if (!seq) return seq.error();
+        const auto contact = static_cast<std::int64_t>(hlc.millis());
+        const bool opens = change && change->action == CaseAction::Open;
+        const std::string_view type = change ? std::string_view(change->caseType) : "";
+        const std::string_view pseudonym = change ? std::string_view(change->pseudonym) : "";
+        if (!known) {
+            // Opened by this record; or, when a later change arrives before the record that
+            // opened the case, made from that change so nothing is lost (the opening record
+            // fills in what is missing when it comes). Either way it is the sender's for now.
+            auto facts = deviceFacts(deviceId);
+            if (!facts) return facts.error();
+            auto st = m_db.prepare(
+                "INSERT INTO cases (case_id, case_type, pseudonym, opened_device, "
+                "assigned_device, assigned_team, last_contact_utc_ms, change_seq) VALUES (?, ?, "
+                "?, ?, ?, ?, ?, ?)");
+            if (!st) return st.error();
+            st->bindBlob(1, idBytes(caseId)).bind(2, type).bind(3, pseudonym);
+            if (opens) {
+                st->bindBlob(4, idBytes(deviceId));
+            } else {
+                st->bindNull(4);
+            }
+            st->bindBlob(5, idBytes(deviceId))
+                .bind(6, facts->team)
+                .bind(7, contact)
+                .bind(8, i64(seq.value()));
+            if (auto s = st->run(); !s) return s;
+        } else {
+            auto st = m_db.prepare(
+                "UPDATE cases SET case_type = CASE WHEN case_type = '' THEN ?1 ELSE case_type END, "
+                "pseudonym = CASE WHEN pseudonym = '' THEN ?2 ELSE pseudonym END, opened_device = "
+                "coalesce(opened_device, ?3), last_contact_utc_ms = "
+                "max(coalesce(last_contact_utc_ms, ?4), ?4), change_seq = ?5 WHERE case_id = ?6");
+            if (!st) return st.error();
+            st->bind(1, type).bind(2, pseudonym);
+            if (opens) {
+                st->bindBlob(3, idBytes(deviceId));
+            } else {
+                st->bindNull(3);
+            }
+            st->bind(4, contact).bind(5, i64(seq.value())).bindBlob(6, idBytes(caseId));
+            if (auto s = st->run(); !s) return s;
+        }
+        {
+            // The sender holds the case: it is told when the case leaves it.
+            auto st = m_db.prepare(
+                "INSERT INTO case_holders (case_id, device_id) VALUES (?, ?) ON CONFLICT "
+                "(case_id, device_id) DO UPDATE SET released_seq = NULL");
+            if (!st) return st.error();
+            st->bindBlob(1, idBytes(caseId)).bindBlob(2, idBytes(deviceId));
+            if (auto s = st->run(); !s) return s;
+        }
+        if (!change) return {};
+        std::vector<CasePropertyValue> properties = change->properties;
+        // The case's status, when the record does not set it itself: "open" for a case opened
+        // (unless it has a status already), "closed" for a close, based on the status held (a
+        // close is no disagreement with the open it ends).
+        const bool setsStatus =
+            std::any_of(properties.begin(), properties.end(),
+                        [](const CasePropertyValue& p) { return p.name == kCaseStatusProperty; });
+        if (!setsStatus &&
+            (change->action == CaseAction::Open || change->action == CaseAction::Close)) {
+            auto status = currentProperty(caseId, kCaseStatusProperty);
+            if (!status) return status.error();
+            if (change->action == CaseAction::Close) {
+                properties.push_back({std::string(kCaseStatusProperty), "closed",
+                                      HlcTimestamp{status->has_value() ? (*status)->hlc : 0}});
+            } else if (!status->has_value()) {
+                properties.push_back({std::string(kCaseStatusProperty), "open", HlcTimestamp{}});
+            }
+        }
+        for (const auto& p : properties) {
+            if (auto s = mergeProperty(caseId, p, hlc, deviceId, rid, nowMs); !s) return s;
+        }
+        return {};
+    }
+
+    Status storeAllocation(const Uuid& deviceId, const Uuid& caseId, const Uuid& recordId,
+                           const Allocation& a, std::int64_t rid, std::int64_t nowMs) {
+        {
+            // Another revision of the same record (edited on another device) carries the same
+            // allocation: it is one allocation, not a reuse of its slot.
+            auto st = m_db.prepare(
+                "SELECT 1 FROM allocations WHERE record_id = ? AND study = ? AND stratum = ? AND "
+                "block = ? AND position = ? AND log_seq = ? AND arm = ? AND token IS ?");
+            if (!st) return st.error();
+            st->bindBlob(1, idBytes(recordId))
+                .bind(2, a.study)
+                .bind(3, a.stratum)
+                .bind(4, static_cast<std::int64_t>(a.block))
+                .bind(5, static_cast<std::int64_t>(a.position))
+                .bind(6, i64(a.logSeq))
+                .bind(7, a.arm)
+                .bindBlob(8, a.token);
+            auto row = st->step();
+            if (!row) return row.error();
+            if (row.value()) return {};
+        }
+        auto st = m_db.prepare(
+            "INSERT INTO allocations (study, stratum, block, position, arm, token, device_id, "
+            "log_seq, case_id, record_id, rid, taken_utc_ms, received_utc_ms) VALUES (?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!st) return st.error();
+        st->bind(1, a.study)
+            .bind(2, a.stratum)
+            .bind(3, static_cast<std::int64_t>(a.block))
+            .bind(4, static_cast<std::int64_t>(a.position))
+            .bind(5, a.arm)
+            .bindBlob(6, a.token)
+            .bindBlob(7, idBytes(deviceId))
+            .bind(8, i64(a.logSeq))
+            .bindBlob(9, idBytes(caseId))
+            .bindBlob(10, idBytes(recordId))
+            .bind(11, rid)
+            .bind(12, a.takenUtcMs)
+            .bind(13, nowMs);
+        return st->run();
+    }
+
+    // A study as stored, with its seed.
+    struct StoredStudy {
+        StudyDefinition definition;
+        std::int64_t createdUtcMs = 0;
+    };
+
+    // Every study (or the one named), oldest first; NotFound when a named one is missing.
+    Result<std::vector<StoredStudy>> loadStudies(const std::optional<std::string>& only = {}) {
+        auto st = m_db.prepare(
+            only ? "SELECT id, definition, seed, created_utc_ms FROM studies WHERE id = ?"
+                 : "SELECT id, definition, seed, created_utc_ms FROM studies ORDER BY "
+                   "created_utc_ms, id");
+        if (!st) return st.error();
+        if (only) st->bind(1, *only);
+        std::vector<StoredStudy> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            auto parsed = parseStudyJson(st->columnText(1));
+            if (!parsed) {
+                return makeError(ErrorCode::Corrupt,
+                                 "the stored definition of study " +
+                                     std::string(st->columnText(0)) +
+                                     " cannot be read: " + parsed.error().message);
+            }
+            StoredStudy s{std::move(parsed.value()), st->columnInt(3)};
+            const auto seed = st->columnBlob(2);
+            if (seed.size() != alloc::kSeedBytes)
+                return makeError(ErrorCode::Corrupt, "a study's stored seed is damaged");
+            std::copy(seed.begin(), seed.end(), s.definition.study.seed.begin());
+            s.definition.seedGiven = true;
+            out.push_back(std::move(s));
+        }
+        if (only && out.empty()) return makeError(ErrorCode::NotFound, "no study " + *only);
+        return out;
+    }
+
+    // Deals the next `count` undealt blocks of one stratum to a device.
+    Result<std::vector<DealtBlock>> dealLocked(const std::string& study, const std::string& stratum,
+                                               const Uuid& deviceId, std::uint32_t count,
+                                               std::int64_t nowMs) {
+        auto next = m_db.prepare(
+            "SELECT coalesce(max(block) + 1, 0), (SELECT coalesce(max(assign_seq), 0) FROM "
+            "study_blocks) FROM study_blocks WHERE study = ? AND stratum = ?");
+        if (!next) return next.error();
+        next->bind(1, study).bind(2, stratum);
+        auto row = next->step();
+        if (!row) return row.error();
+        auto block = static_cast<std::uint32_t>(next->columnInt(0));
+        auto seq = static_cast<std::uint64_t>(next->columnInt(1));
+        next.value().reset();
+        auto ins = m_db.prepare(
+            "INSERT INTO study_blocks (study, stratum, block, device_id, assign_seq, "
+            "assigned_utc_ms) VALUES (?, ?, ?, ?, ?, ?)");
+        if (!ins) return ins.error();
+        std::vector<DealtBlock> out;
+        for (std::uint32_t i = 0; i < count; ++i, ++block) {
+            ++seq;
+            ins->bind(1, study)
+                .bind(2, stratum)
+                .bind(3, static_cast<std::int64_t>(block))
+                .bindBlob(4, idBytes(deviceId))
+                .bind(5, i64(seq))
+                .bind(6, nowMs);
+            if (auto s = ins->run(); !s) return s.error();
+            ins->reset();
+            out.push_back({study, stratum, block, deviceId, seq, nowMs});
+        }
+        return out;
+    }
+
+    static DeviceStudy deviceStudy(const alloc::Study& s) {
+        DeviceStudy out;
+        out.id = s.id;
+        out.pilot = s.pilot;
+        for (const auto& a : s.arms)
+            out.arms.push_back(a.name);
+        for (const auto& f : s.factors)
+            out.factors.emplace_back(f.name, f.levels);
+        out.lowSlots = effectiveLowSlots(s);
+        return out;
+    }
+
+    // The cases for a device after its cursor: those assigned to it or its team, and (as not
+    // assigned) those it holds that are no longer its.
+    Status pullCases(const Uuid& deviceId, const std::string& team, const PullRequest& request,
+                     PullReply& reply) {
+        {
+            // Cases the device has been told it no longer holds, and has heard it: forgotten.
+            auto done = m_db.prepare(
+                "DELETE FROM case_holders WHERE device_id = ? AND released_seq IS NOT NULL AND "
+                "released_seq <= ?");
+            if (!done) return done.error();
+            done->bindBlob(1, idBytes(deviceId)).bind(2, i64(request.caseCursor));
+            if (auto s = done->run(); !s) return s;
+        }
+        auto st = m_db.prepare(
+            "SELECT c.case_id, c.case_type, c.pseudonym, c.last_contact_utc_ms, c.change_seq, "
+            "coalesce(c.assigned_device = ?1, 0) OR (c.assigned_team <> '' AND c.assigned_team = "
+            "?2) FROM cases c WHERE c.change_seq > ?3 AND (c.assigned_device = ?1 OR "
+            "(c.assigned_team <> '' AND c.assigned_team = ?2) OR EXISTS (SELECT 1 FROM "
+            "case_holders h WHERE h.case_id = c.case_id AND h.device_id = ?1)) ORDER BY "
+            "c.change_seq LIMIT ?4");
+        if (!st) return st.error();
+        const std::size_t limit = std::max<std::size_t>(1, m_policy.maxCasesPerPull);
+        st->bindBlob(1, idBytes(deviceId))
+            .bind(2, team)
+            .bind(3, i64(request.caseCursor))
+            .bind(4, static_cast<std::int64_t>(limit + 1));
+        bool more = false;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            if (reply.cases.size() == limit) {
+                more = true;
+                break;
+            }
+            CaseState c;
+            c.update.id = idFrom(st->columnBlob(0));
+            c.update.caseType = std::string(st->columnText(1));
+            c.update.pseudonym = std::string(st->columnText(2));
+            if (!st->columnIsNull(3)) c.update.lastContactUtcMs = st->columnInt(3);
+            c.seq = static_cast<std::uint64_t>(st->columnInt(4));
+            c.update.assigned = st->columnInt(5) != 0;
+            reply.cases.push_back(std::move(c));
+        }
+        st.value().reset();
+        // Written after reading: the holders table is part of the query above.
+        auto props = m_db.prepare(
+            "SELECT name, value, hlc FROM case_properties WHERE case_id = ? ORDER BY name");
+        auto hold = m_db.prepare(
+            "INSERT INTO case_holders (case_id, device_id, released_seq) VALUES (?1, ?2, ?3) ON "
+            "CONFLICT (case_id, device_id) DO UPDATE SET released_seq = ?3");
+        if (!props) return props.error();
+        if (!hold) return hold.error();
+        for (auto& c : reply.cases) {
+            hold->bindBlob(1, idBytes(c.update.id)).bindBlob(2, idBytes(deviceId));
+            if (c.update.assigned) {
+                hold->bindNull(3);
+            } else {
+                hold->bind(3, i64(c.seq));
+            }
+            if (auto s = hold->run(); !s) return s;
+            hold->reset();
+            // A case leaving the device takes none of its properties with it.
+            if (!c.update.assigned) continue;
+            props->bindBlob(1, idBytes(c.update.id));
+            for (;;) {
+                auto row = props->step();
+                if (!row) return row.error();
+                if (!row.value()) break;
+                c.update.properties.push_back(
+                    {std::string(props->columnText(0)), std::string(props->columnText(1)),
+                     HlcTimestamp{static_cast<std::uint64_t>(props->columnInt(2))}});
+            }
+            props->reset();
+        }
+        if (more) {
+            reply.caseCursor = reply.cases.back().seq;
+            reply.more = true;
+        } else {
+            // Every case changed up to the counter has been looked at for this device.
+            auto counter = counterValue("case_seq");
+            if (!counter) return counter.error();
+            reply.caseCursor = std::max(request.caseCursor, counter.value());
+        }
+        return {};
+    }
+
+    // Deals blocks to a device that runs low (see CollectorStore::pull).
+    Status topUp(const Uuid& deviceId, const PullRequest& request,
+                 const std::vector<StoredStudy>& studies, std::int64_t nowMs) {
+        std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> held;
+        {
+            auto st = m_db.prepare(
+                "SELECT study, stratum, count(*), sum(assign_seq > ?2) FROM study_blocks WHERE "
+                "device_id = ?1 GROUP BY study, stratum");
+            if (!st) return st.error();
+            st->bindBlob(1, idBytes(deviceId)).bind(2, i64(request.allocationCursor));
+            for (;;) {
+                auto row = st->step();
+                if (!row) return row.error();
+                if (!row.value()) break;
+                held[{std::string(st->columnText(0)), std::string(st->columnText(1))}] = {
+                    st->columnInt(2), st->columnInt(3)};
+            }
+        }
+        std::map<std::pair<std::string, std::string>, std::uint32_t> stock;
+        for (const auto& s : request.stock)
+            stock[{s.study, s.stratum}] = s.remaining;
+        for (const auto& stored : studies) {
+            const alloc::Study& study = stored.definition.study;
+            int toppedUp = 0;
+            for (const auto& stratum : alloc::strata(study)) {
+                const auto h = held[{study.id, stratum}];
+                // Blocks on their way: the device counts them in its stock once it has them.
+                if (h.second > 0) continue;
+                const auto reported = stock.find({study.id, stratum});
+                if (reported != stock.end()) {
+                    if (reported->second >= effectiveLowSlots(study)) continue;
+                } else if (h.first > 0) {
+                    continue;  // it holds blocks and says nothing of them (an older Veld)
+                }
+                auto dealt = dealLocked(study.id, stratum, deviceId,
+                                        stored.definition.blocksPerDevice, nowMs);
+                if (!dealt) return dealt.error();
+                ++toppedUp;
+            }
+            if (toppedUp > 0) {
+                if (auto s = auditLocked(nowMs, "collector", "allocate", deviceId.toString(),
+                                         "study " + study.id + ": " +
+                                             std::to_string(stored.definition.blocksPerDevice) +
+                                             " blocks in each of " + std::to_string(toppedUp) +
+                                             " strata, at the device's pull");
+                    !s)
+                    return s;
+            }
+        }
+        return {};
+    }
+
+    // The blocks dealt to a device after its cursor, each slot sealed to its box key.
+    Status pullBlocks(const Uuid& deviceId, const std::array<std::uint8_t, 32>& boxKey,
+                      const PullRequest& request, const std::vector<StoredStudy>& studies,
+                      PullReply& reply) {
+        auto st = m_db.prepare(
+            "SELECT study, stratum, block, assign_seq FROM study_blocks WHERE device_id = ? AND "
+            "assign_seq > ? ORDER BY assign_seq LIMIT ?");
+        if (!st) return st.error();
+        const std::size_t limit = std::max<std::size_t>(1, m_policy.maxBlocksPerPull);
+        st->bindBlob(1, idBytes(deviceId))
+            .bind(2, i64(request.allocationCursor))
+            .bind(3, static_cast<std::int64_t>(limit + 1));
+        bool more = false;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            if (reply.blocks.size() == limit) {
+                more = true;
+                break;
+            }
+            AllocationBlock b;
+            b.study = std::string(st->columnText(0));
+            b.stratum = std::string(st->columnText(1));
+            b.block = static_cast<std::uint32_t>(st->columnInt(2));
+            b.seq = static_cast<std::uint64_t>(st->columnInt(3));
+            const auto def = std::find_if(
+                studies.begin(), studies.end(),
+                [&](const StoredStudy& s) { return s.definition.study.id == b.study; });
+            if (def == studies.end())
+                return makeError(ErrorCode::Corrupt, "a dealt block names no defined study");
+            const auto generated = alloc::generateBlock(def->definition.study, b.stratum, b.block);
+            for (std::uint32_t pos = 0; pos < generated.arms.size(); ++pos) {
+                const alloc::Slot slot{b.study, b.stratum,           b.block,
+                                       pos,     generated.arms[pos], generated.tokens[pos]};
+                b.slots.push_back({pos, alloc::sealSlot(slot, boxKey)});
+            }
+            reply.blocks.push_back(std::move(b));
+        }
+        st.value().reset();
+        if (more) {
+            reply.allocationCursor = reply.blocks.back().seq;
+            reply.more = true;
+        } else {
+            auto last = m_db.queryInt("SELECT coalesce(max(assign_seq), 0) FROM study_blocks");
+            if (!last) return last.error();
+            reply.allocationCursor =
+                std::max(request.allocationCursor, static_cast<std::uint64_t>(last.value()));
+        }
+        return {};
+    }
+
+    // Gives each case a new change number, so the devices holding it look at it again.
+    Status touchCase(const Uuid& caseId) {
+        auto seq = nextCounter("case_seq");
+        if (!seq) return seq.error();
+        auto st = m_db.prepare("UPDATE cases SET change_seq = ? WHERE case_id = ?");
+        if (!st) return st.error();
+        st->bind(1, i64(seq.value())).bindBlob(2, idBytes(caseId));
+        return st->run();
+    }
+
+    Result<std::vector<Uuid>> caseIds(std::string_view sql,
+                                      const std::function<void(sql::Statement&)>& bind) {
+        auto st = m_db.prepare(sql);
+        if (!st) return st.error();
+        bind(st.value());
+        std::vector<Uuid> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.push_back(idFrom(st->columnBlob(0)));
+        }
+        return out;
+    }
+
+    static bool validTeam(std::string_view team) {
+        if (team.size() > 64) return false;
+        return std::all_of(team.begin(), team.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '-' || c == '_';
+        });
+    }
+
+    // An allocation as held, with its token (which only verification reads).
+    struct HeldAllocation {
+        AllocationRow row;
+        std::vector<std::uint8_t> token;
+    };
+
+    Result<std::vector<HeldAllocation>> allocationRowsLocked(const std::string& study,
+                                                             bool withTokens = false) {
+        auto st = m_db.prepare(
+            "SELECT study, stratum, block, position, arm, device_id, log_seq, case_id, record_id, "
+            "coalesce(taken_utc_ms, 0), received_utc_ms, token FROM allocations WHERE study = ? "
+            "ORDER BY aid");
+        if (!st) return st.error();
+        st->bind(1, study);
+        std::vector<HeldAllocation> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            HeldAllocation a;
+            AllocationRow& r = a.row;
+            r.study = std::string(st->columnText(0));
+            r.stratum = std::string(st->columnText(1));
+            r.block = static_cast<std::uint32_t>(st->columnInt(2));
+            r.position = static_cast<std::uint32_t>(st->columnInt(3));
+            r.arm = std::string(st->columnText(4));
+            r.deviceId = idFrom(st->columnBlob(5));
+            r.logSeq = static_cast<std::uint64_t>(st->columnInt(6));
+            r.caseId = idFrom(st->columnBlob(7));
+            r.recordId = idFrom(st->columnBlob(8));
+            r.takenUtcMs = st->columnInt(9);
+            r.receivedUtcMs = st->columnInt(10);
+            if (withTokens) {
+                const auto token = st->columnBlob(11);
+                a.token.assign(token.begin(), token.end());
+            }
+            out.push_back(std::move(a));
+        }
+        return out;
+    }
+
+    Result<std::vector<DealtBlock>> dealtBlocksLocked(const std::string& study) {
+        auto st = m_db.prepare(
+            "SELECT stratum, block, device_id, assign_seq, assigned_utc_ms FROM study_blocks "
+            "WHERE study = ? ORDER BY stratum, block");
+        if (!st) return st.error();
+        st->bind(1, study);
+        std::vector<DealtBlock> out;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            out.push_back({study, std::string(st->columnText(0)),
+                           static_cast<std::uint32_t>(st->columnInt(1)), idFrom(st->columnBlob(2)),
+                           static_cast<std::uint64_t>(st->columnInt(3)), st->columnInt(4)});
+        }
+        return out;
+    }
+
+    static std::string slotName(const AllocationRow& r) {
+        return "stratum '" + r.stratum + "' block " + std::to_string(r.block) + " position " +
+               std::to_string(r.position);
+    }
+
+    static std::string whose(const AllocationRow& r) {
+        return "device " + r.deviceId.toString() + ", log " + std::to_string(r.logSeq) + ", case " +
+               r.caseId.toString();
+    }
+
+    // Checks the allocations of one study against the regenerated sequence and the blocks
+    // dealt; then each device's allocation log numbers (over every study: a device numbers its
+    // log once for all studies).
+    Result<StudyVerification> verify(const alloc::Study& def,
+                                     const std::vector<HeldAllocation>& held,
+                                     const std::vector<DealtBlock>& dealt) {
+        using Kind = AllocationProblem::Kind;
+        StudyVerification out;
+        out.study = def.id;
+        out.allocations = static_cast<std::int64_t>(held.size());
+        const auto strataList = alloc::strata(def);
+        const std::set<std::string> strata(strataList.begin(), strataList.end());
+        std::map<std::pair<std::string, std::uint32_t>, alloc::Block> blocks;
+        const auto blockOf = [&](const std::string& stratum,
+                                 std::uint32_t number) -> const alloc::Block& {
+            auto it = blocks.find({stratum, number});
+            if (it == blocks.end())
+                it = blocks
+                         .emplace(std::pair{stratum, number},
+                                  alloc::generateBlock(def, stratum, number))
+                         .first;
+            return it->second;
+        };
+        std::map<std::pair<std::string, std::uint32_t>, Uuid> dealtTo;
+        for (const auto& b : dealt)
+            dealtTo[{b.stratum, b.block}] = b.deviceId;
+
+        std::vector<bool> bad(held.size(), false);
+        const auto problem = [&](std::size_t i, Kind kind, std::string detail) {
+            if (i < bad.size()) bad[i] = true;
+            out.problems.push_back({kind, std::move(detail)});
+        };
+        std::map<std::tuple<std::string, std::uint32_t, std::uint32_t>, std::vector<std::size_t>>
+            bySlot;
+        std::map<Uuid, std::vector<std::size_t>> byCase;
+        std::set<Uuid> devices;
+        for (std::size_t i = 0; i < held.size(); ++i) {
+            const AllocationRow& r = held[i].row;
+            devices.insert(r.deviceId);
+            bySlot[{r.stratum, r.block, r.position}].push_back(i);
+            byCase[r.caseId].push_back(i);
+            if (!strata.count(r.stratum)) {
+                problem(i, Kind::UnknownStratum,
+                        "allocation (" + whose(r) + "): stratum '" + r.stratum +
+                            "' is not one of the study's");
+                continue;
+            }
+            const alloc::Block& block = blockOf(r.stratum, r.block);
+            if (r.position >= block.arms.size()) {
+                problem(i, Kind::NoSuchSlot,
+                        slotName(r) + " (" + whose(r) + "): the block has no such position");
+            } else {
+                if (block.arms[r.position] != r.arm) {
+                    problem(i, Kind::ArmMismatch,
+                            slotName(r) + " (" + whose(r) + "): arm '" + r.arm +
+                                "' is not the sequence's arm for this slot");
+                }
+                const auto& token = block.tokens[r.position];
+                if (!std::equal(token.begin(), token.end(), held[i].token.begin(),
+                                held[i].token.end())) {
+                    problem(i, Kind::TokenMismatch,
+                            slotName(r) + " (" + whose(r) +
+                                "): the token is not the slot's, so the slot was not opened "
+                                "from its sealed box");
+                }
+            }
+            const auto to = dealtTo.find({r.stratum, r.block});
+            if (to == dealtTo.end()) {
+                problem(i, Kind::NotDealt,
+                        slotName(r) + " (" + whose(r) + "): the block was never dealt");
+            } else if (to->second != r.deviceId) {
+                problem(i, Kind::NotDealt,
+                        slotName(r) + " (" + whose(r) + "): the block was dealt to device " +
+                            to->second.toString());
+            }
+        }
+        for (const auto& [slot, uses] : bySlot) {
+            if (uses.size() < 2) continue;
+            std::string cases;
+            for (auto i : uses) {
+                cases += (cases.empty() ? "" : "; ") + whose(held[i].row);
+                bad[i] = true;
+            }
+            out.problems.push_back({Kind::SlotReused, slotName(held[uses.front()].row) + " used " +
+                                                          std::to_string(uses.size()) +
+                                                          " times: " + cases});
+        }
+        for (const auto& [caseId, uses] : byCase) {
+            if (uses.size() < 2) continue;
+            std::string slots;
+            for (auto i : uses) {
+                slots += (slots.empty() ? "" : "; ") + slotName(held[i].row) + " (device " +
+                         held[i].row.deviceId.toString() + ")";
+                bad[i] = true;
+            }
+            out.problems.push_back({Kind::CaseTwice, "case " + caseId.toString() + " allocated " +
+                                                         std::to_string(uses.size()) +
+                                                         " times: " + slots});
+        }
+        // A device takes its slots of a stratum in (block, position) order: the slots it used
+        // must be the first ones dealt to it. An unused slot before a used one was skipped.
+        std::map<std::pair<Uuid, std::string>, std::vector<std::uint32_t>> dealtBlocks;
+        for (const auto& b : dealt)
+            dealtBlocks[{b.deviceId, b.stratum}].push_back(b.block);
+        for (const auto& [key, numbers] : dealtBlocks) {
+            const auto& [device, stratum] = key;
+            if (!strata.count(stratum)) continue;
+            std::vector<std::pair<std::uint32_t, std::uint32_t>> order;
+            for (auto number : numbers) {
+                const auto size = blockOf(stratum, number).arms.size();
+                for (std::uint32_t p = 0; p < size; ++p)
+                    order.emplace_back(number, p);
+            }
+            std::vector<bool> usedHere(order.size(), false);
+            for (std::size_t k = 0; k < order.size(); ++k) {
+                const auto it = bySlot.find({stratum, order[k].first, order[k].second});
+                if (it == bySlot.end()) continue;
+                usedHere[k] = std::any_of(it->second.begin(), it->second.end(),
+                                          [&](auto i) { return held[i].row.deviceId == device; });
+            }
+            const auto last = std::find(usedHere.rbegin(), usedHere.rend(), true);
+            if (last == usedHere.rend()) continue;
+            const auto end = static_cast<std::size_t>(usedHere.rend() - last);
+            for (std::size_t k = 0; k + 1 < end; ++k) {
+                if (usedHere[k]) continue;
+                out.problems.push_back(
+                    {Kind::Skipped, "device " + device.toString() + " left stratum '" + stratum +
+                                        "' block " + std::to_string(order[k].first) + " position " +
+                                        std::to_string(order[k].second) +
+                                        " unused before a later slot it used"});
+            }
+        }
+        // Log numbers: 1..n on each device, each once.
+        auto logs = m_db.prepare(
+            "SELECT log_seq, count(*) FROM allocations WHERE device_id = ? GROUP BY log_seq "
+            "ORDER BY log_seq");
+        if (!logs) return logs.error();
+        for (const auto& device : devices) {
+            logs->bindBlob(1, idBytes(device));
+            std::uint64_t expect = 1;
+            for (;;) {
+                auto row = logs->step();
+                if (!row) return row.error();
+                if (!row.value()) break;
+                const auto seq = static_cast<std::uint64_t>(logs->columnInt(0));
+                const auto count = logs->columnInt(1);
+                if (seq > expect) {
+                    out.problems.push_back(
+                        {Kind::LogGap,
+                         "device " + device.toString() + ": allocation log " +
+                             (seq - 1 == expect ? "entry " + std::to_string(expect)
+                                                : "entries " + std::to_string(expect) + " to " +
+                                                      std::to_string(seq - 1)) +
+                             " not received (not sent yet, or lost)"});
+                }
+                if (count > 1) {
+                    out.problems.push_back({Kind::LogReused, "device " + device.toString() +
+                                                                 ": allocation log number " +
+                                                                 std::to_string(seq) + " used by " +
+                                                                 std::to_string(count) +
+                                                                 " allocations"});
+                }
+                expect = std::max(expect, seq + 1);
+            }
+            logs->reset();
+        }
+        out.devices = static_cast<std::int64_t>(devices.size());
+        out.problemAllocations = std::count(bad.begin(), bad.end(), true);
+        return out;
+    }
+
     std::int64_t sqlite3LastRowid() { return sqlite3_last_insert_rowid(m_db.handle()); }
 
     std::string m_path;
@@ -1679,6 +3111,33 @@ class SqliteCollector final : public CollectorStore {
 };
 
 }  // namespace
+
+std::string_view allocationProblemName(AllocationProblem::Kind kind) {
+    using Kind = AllocationProblem::Kind;
+    switch (kind) {
+        case Kind::UnknownStratum:
+            return "unknown stratum";
+        case Kind::NoSuchSlot:
+            return "no such slot";
+        case Kind::ArmMismatch:
+            return "arm mismatch";
+        case Kind::TokenMismatch:
+            return "token mismatch";
+        case Kind::NotDealt:
+            return "not dealt to the device";
+        case Kind::SlotReused:
+            return "slot used twice";
+        case Kind::CaseTwice:
+            return "case allocated twice";
+        case Kind::Skipped:
+            return "skipped";
+        case Kind::LogGap:
+            return "missing log entries";
+        case Kind::LogReused:
+            return "log number used twice";
+    }
+    return "problem";
+}
 
 Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& path, bool create,
                                                             CollectorPolicy policy) {
@@ -1708,6 +3167,7 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         if (auto s = db->exec(kSchemaV2); !s) return s.error();
         if (auto s = db->exec(kSchemaV3); !s) return s.error();
         if (auto s = db->exec(kSchemaV4); !s) return s.error();
+        if (auto s = db->exec(kSchemaV5); !s) return s.error();
         auto meta = db->prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
         if (!meta) return meta.error();
         const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
@@ -1743,6 +3203,9 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
             }
             if (version.value() < 4) {
                 if (auto s = db->exec(kSchemaV4); !s) return s.error();
+            }
+            if (version.value() < 5) {
+                if (auto s = db->exec(kSchemaV5); !s) return s.error();
             }
             if (auto s = db->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s)
                 return s.error();

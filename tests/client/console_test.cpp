@@ -12,10 +12,12 @@
 
 #include <doctest/doctest.h>
 
+#include <veld/allocation.hpp>
 #include <veld/clock.hpp>
 #include <veld/project_key.hpp>
 #include <veld/record.hpp>
 #include <veld/sealed_record.hpp>
+#include <veld/sync/collector_store.hpp>
 #include <veld/sync/uploader.hpp>
 
 #include "support/sync_support.hpp"
@@ -152,7 +154,131 @@ struct Scenario {
     }
 };
 
+// Pushes, straight into the collector's store, one finalized record of `device` (outbox number
+// `seq`) that opens or changes a case, and may carry an allocation.
+void pushCaseRecord(sync::CollectorStore& store, const Uuid& device, std::uint64_t seq,
+                    const Uuid& caseId, HlcTimestamp hlc, std::vector<CasePropertyValue> props,
+                    const std::optional<Allocation>& allocation = {}) {
+    Record r;
+    r.id = makeUuidV7(SystemClock::instance());
+    r.deviceId = device;
+    r.hlc = hlc;
+    r.createdHlc = hlc;
+    r.finalized = true;
+    r.content.formId = "ips_intake";
+    r.content.formVersion = 1;
+    r.content.caseId = caseId;
+    r.content.caseChange = CaseChange{CaseAction::Open, "participant", "", std::move(props)};
+    r.content.allocation = allocation;
+    sync::PushBatch batch;
+    batch.deviceId = device;
+    sync::PushRevision rev;
+    rev.seq = seq;
+    rev.recordId = r.id;
+    rev.hlc = hlc;
+    rev.body = encodeRecord(r).value();
+    rev.formId = r.content.formId;
+    rev.formVersion = 1;
+    batch.revisions.push_back(std::move(rev));
+    auto reply = store.push(device, batch, SystemClock::instance().nowMillis());
+    REQUIRE_MESSAGE(reply, reply.error().describe());
+}
+
 }  // namespace
+
+TEST_CASE("console: staff choose a value for a case conflict and see a study's balance checked") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    const std::int64_t now = wallMs();
+    const auto at = [&](int ms) {
+        return HlcTimestamp::make(static_cast<std::uint64_t>(now + ms), 0);
+    };
+    Uuid a, b;
+    const Uuid caseId = makeUuidV4();
+    {
+        auto store = collector.open();
+        for (auto [device, label] : {std::pair{&a, "tablet-a"}, std::pair{&b, "tablet-b"}}) {
+            sync::EnrolRequest request;
+            request.code = store->createEnrolCode(label, now, "test").value();
+            request.deviceId = makeUuidV4();
+            REQUIRE(store->enrol(request, now));
+            *device = request.deviceId;
+        }
+        // Two devices name the participant differently without seeing each other's change.
+        pushCaseRecord(*store, a, 1, caseId, at(1), {{"label", "Anna K.", {}}});
+        pushCaseRecord(*store, b, 1, caseId, at(2), {{"label", "Anne K.", {}}});
+        // A study, and one allocation device A took from the first slot it was dealt.
+        sync::StudyDefinition study;
+        study.study.id = "trial";
+        study.study.pilot = "ips";
+        study.study.arms = {{"ips", 1}, {"usual_care", 1}};
+        study.study.blockSizes = {2};
+        REQUIRE(store->defineStudy(study, now, "test"));
+        const auto keys = alloc::newBoxKeyPair();
+        sync::PullRequest pull;
+        pull.deviceBoxKey.assign(keys.first.begin(), keys.first.end());
+        auto pulled = store->pull(a, pull, 16, now);
+        REQUIRE(pulled);
+        REQUIRE_FALSE(pulled->blocks.empty());
+        const auto slot =
+            alloc::openSlot(pulled->blocks.front().slots.front().box, keys.first, keys.second)
+                .value();
+        pushCaseRecord(*store, a, 2, makeUuidV4(), at(3), {{"arm", slot.arm, {}}},
+                       Allocation{slot.study,
+                                  slot.stratum,
+                                  slot.block,
+                                  slot.position,
+                                  slot.arm,
+                                  {slot.token.begin(), slot.token.end()},
+                                  1,
+                                  now});
+    }
+    collector.start();
+    const auto open = collector.open()->caseConflicts(false);
+    REQUIRE(open);
+    REQUIRE(open->size() == 1);
+    const std::string key = "case_conflict." + std::to_string(open->front().id);
+    sync::Connection connection;
+    connection.collector = collector.url();
+    connection.credential = test::addAdmin(collector, "fatima");
+
+    ConsoleDriver ui(connection);
+    ui.click("tab.cases");
+    // The case, the property, and both values with the device and time that set them.
+    REQUIRE(ui.has(key + ".property"));
+    CHECK(ui.item(key + ".case")->text == caseId.toString().substr(0, 8));
+    CHECK(ui.item(key + ".property")->text == "label");
+    CHECK(ui.item(key + ".a")->text.rfind("Anna K. (tablet-a, ", 0) == 0);
+    CHECK(ui.item(key + ".b")->text.rfind("Anne K. (tablet-b, ", 0) == 0);
+    // The study: one allocation, its stratum's balance, and a log that checks out.
+    CHECK(ui.item("study.trial.title")->text == "Studie trial (ips): 1 toegewezen");
+    const std::string armCell = ui.item("study.trial.stratum.." + std::string("ips"))->text;
+    const std::string otherCell = ui.item("study.trial.stratum..usual_care")->text;
+    CHECK(((armCell == "1 (doel 0.5)" && otherCell == "0 (doel 0.5)") ||
+           (armCell == "0 (doel 0.5)" && otherCell == "1 (doel 0.5)")));
+    CHECK(ui.item("study.trial.verify")->text.rfind("Het toewijzingslogboek klopt: 1 ", 0) == 0);
+
+    ui.type(key + ".comment", "nagevraagd bij de deelnemer");
+    ui.click(key + ".choose_b");
+    CHECK_FALSE(ui.has(key + ".property"));
+    CHECK(ui.showsText("Geen open conflicten in casussen."));
+    auto settled = collector.open()->caseConflicts(true);
+    REQUIRE(settled);
+    REQUIRE(settled->size() == 1);
+    CHECK(settled->front().resolvedBy == "admin:fatima");
+    CHECK(settled->front().resolution.find("nagevraagd bij de deelnemer") != std::string::npos);
+    // B's value is the case's value now.
+    auto cases = collector.open()->cases({});
+    REQUIRE(cases);
+    const auto it = std::find_if(cases->begin(), cases->end(),
+                                 [&](const auto& c) { return c.caseId == caseId; });
+    REQUIRE(it != cases->end());
+    std::string label;
+    for (const auto& p : it->properties) {
+        if (p.name == "label") label = p.value;
+    }
+    CHECK(label == "Anne K.");
+}
 
 TEST_CASE("console: staff sign in, see the dashboard and devices, and wrong credentials fail") {
     Scenario s;

@@ -136,6 +136,26 @@ void Driver::type(std::string_view id, std::string_view text) {
     settle();
 }
 
+void Driver::clearText(std::string_view id) {
+    click(id);
+    // A headless context has no backend to map keys: use two free slots of KeysDown.
+    ImGuiIO& io = ImGui::GetIO();
+    constexpr int kKeyA = 1, kKeyBackspace = 2;
+    io.KeyMap[ImGuiKey_A] = kKeyA;
+    io.KeyMap[ImGuiKey_Backspace] = kKeyBackspace;
+    io.KeyCtrl = true;
+    io.KeysDown[kKeyA] = true;
+    frame();
+    io.KeysDown[kKeyA] = false;
+    io.KeyCtrl = false;
+    frame();
+    io.KeysDown[kKeyBackspace] = true;
+    frame();
+    io.KeysDown[kKeyBackspace] = false;
+    frame();
+    settle();
+}
+
 std::vector<std::string> Driver::texts() const {
     std::vector<std::string> out;
     for (const auto& r : m_last)

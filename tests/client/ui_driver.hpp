@@ -43,6 +43,8 @@ class Driver {
     void click(std::string_view id);
     /// Clicks a text field and types into it.
     void type(std::string_view id, std::string_view text);
+    /// Clicks a text field and empties it (select all, then backspace), as a person would.
+    void clearText(std::string_view id);
     /// Every text drawn in the last frame (labels, paragraphs, field contents).
     [[nodiscard]] std::vector<std::string> texts() const;
     [[nodiscard]] bool showsText(std::string_view needle) const;

@@ -155,6 +155,57 @@ TEST_CASE("expressions report the questions they depend on") {
     CHECK(plain->text() == "${x} + 1");
 }
 
+TEST_CASE("${case.name} reads a case property as text, converted like any other text") {
+    class CaseContext final : public Context {
+      public:
+        [[nodiscard]] Value answer(std::string_view name) const override {
+            return name == "visits" ? Value{std::string("question, not property")} : Value{};
+        }
+        [[nodiscard]] Value caseProperty(std::string_view name) const override {
+            if (name == "visits") return std::string("3");
+            if (name == "arm") return std::string("ips");
+            if (name == "next_contact") return std::string("2025-11-20");
+            return {};
+        }
+        [[nodiscard]] Date today() const override { return Date{20417}; }  // 2025-11-25
+    };
+    CaseContext c;
+    struct Case {
+        const char* expression;
+        const char* expected;
+    };
+    const Case cases[] = {
+        {"${case.arm}", "ips"},
+        {"${case.arm} = 'ips'", "true"},
+        {"${case.arm} = 'usual_care'", "false"},
+        {"${case.visits} + 1", "4"},
+        {"${case.visits} > 2", "true"},
+        {"${case.next_contact} < today()", "true"},
+        {"${case.missing} = ''", "true"},
+        {"${case.missing} + 1", ""},
+        {"concat(${visits}, '/', ${case.visits})", "question, not property/3"},
+    };
+    for (const auto& test : cases) {
+        CAPTURE(test.expression);
+        CHECK(eval(test.expression, c) == test.expected);
+    }
+    // A context that knows no case (a form without one) reads every property as empty.
+    CHECK(eval("${case.arm} = ''", sampleContext()) == "true");
+}
+
+TEST_CASE("case properties are listed apart from the questions an expression depends on") {
+    auto e = Expression::parse("${case.arm} = 'ips' and ${age} > ${case.min_age} or ${case.arm}");
+    REQUIRE(e);
+    CHECK(e->references() == std::vector<std::string>{"age"});
+    CHECK(e->caseReferences() == std::vector<std::string>{"arm", "min_age"});
+    auto none = Expression::parse("${age} > 1");
+    REQUIRE(none);
+    CHECK(none->caseReferences().empty());
+    auto empty = Expression::parse("1 + ${case.}");
+    REQUIRE_FALSE(empty);
+    CHECK(empty.error().message == "column 5: '${case.}' names no case property");
+}
+
 TEST_CASE("malformed expressions give an error that says what and where") {
     struct Case {
         const char* expression;

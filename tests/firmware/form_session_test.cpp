@@ -594,16 +594,27 @@ bool answerPass(FormSession& s, const fb::Form& form,
 
 TEST_CASE("session: every pilot form can be walked to a final record") {
     const char* pilots[] = {
-        "benefit_outflow_interview",   "diversity_barometer_intake",
-        "employer_recruitment_nudges", "ips_guidance",
-        "job_retention_log",           "mbo_work_transition",
-        "vmbo_parent_survey",          "work_learn_trajectory",
+        "benefit_outflow_interview",
+        "diversity_barometer_intake",
+        "employer_recruitment_nudges",
+        "ips_guidance",
+        "ips_intake",
+        "ips_session",
+        "ips_placement",
+        "job_retention_log",
+        "mbo_work_transition",
+        "vmbo_parent_survey",
+        "work_learn_trajectory",
     };
+    // Follow-up and close forms are filled for a case in the treatment arm.
+    CaseContext caseContext;
+    caseContext.id = *Uuid::parse("0192f0c4-5a6b-7c8d-9e0f-112233445566");
+    caseContext.properties = {{"arm", "ips"}};
     for (const char* pilot : pilots) {
         CAPTURE(pilot);
         std::string file = std::string(VELD_SOURCE_DIR) + "/schemas/forms/" + pilot + ".json";
         auto form = loadJson(test::readFile(file), file);
-        auto s = FormSession::start(form, "en");
+        auto s = FormSession::start(form, "en", &caseContext);
         const auto& fbForm = form->form();
         int passes = 0;
         std::vector<std::size_t> instances;
@@ -619,7 +630,7 @@ TEST_CASE("session: every pilot form can be walked to a final record") {
         CHECK(progress.total > 0);
         CHECK(progress.answered == progress.total);
         // The draft of a complete record reopens as it was.
-        auto reopened = FormSession::open(form, s.content(), "en");
+        auto reopened = FormSession::open(form, s.content(), "en", &caseContext);
         REQUIRE_MESSAGE(reopened.ok(), reopened.error().describe());
         CHECK(reopened->content() == s.content());
     }

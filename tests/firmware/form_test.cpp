@@ -185,5 +185,5 @@ TEST_CASE("every pilot form shipped with Veld passes the checks without errors")
         const auto* form = fb::GetForm(check.binary.data());
         CHECK(form->id()->str() == entry.path().stem().string());
     }
-    CHECK(forms == 8);
+    CHECK(forms == 11);
 }

@@ -99,7 +99,9 @@ TEST_CASE("stores written by every older schema version are upgraded and keep ev
         std::string path = dir.file("old.veld");
         OldStore old = writeOldStore(path, version);
 
-        auto store = Store::open(path);
+        // A manual clock: ids made here must not move this process's UUIDv7 clock to today.
+        ManualClock clock(1'761'000'000'000);
+        auto store = Store::open(path, {.clock = &clock});
         REQUIRE_MESSAGE(store, (store ? "" : store.error().describe()));
         CHECK(store->info()->schemaVersion == Store::kSchemaVersion);
         CHECK(store->deviceId() == old.deviceId);
@@ -117,8 +119,39 @@ TEST_CASE("stores written by every older schema version are upgraded and keep ev
         CHECK(store->forms()->empty());
         CHECK(store->setting("pseudonym.key").value() == std::nullopt);
         REQUIRE(store->setSetting("pseudonym.key", "demo:01"));
+        // Cases and allocations (version 4) work on the upgraded file.
+        CHECK(store->cases({})->empty());
+        CHECK(store->allocationLog()->empty());
+        const Uuid caseId = makeUuidV4();
+        RecordContent open = test::sampleContent(6);
+        open.caseId = caseId;
+        open.caseChange = CaseChange{CaseAction::Open, "participant", "", {{"label", "A", {}}}};
+        REQUIRE(store->finalizeNew(open));
+        CHECK(store->caseInfo(caseId)->property("label") == "A");
+        RecordContent randomise = test::sampleContent(7);
+        randomise.caseId = caseId;
+        randomise.allocate = AllocationRequest{"study", ""};
+        auto refused = store->finalizeNew(randomise);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().message.find("no allocation left") != std::string::npos);
+        REQUIRE(store->boxPublicKey());
         CHECK(store->check(false)->ok());
     }
+}
+
+TEST_CASE("the allocation log of an upgraded store is append-only too") {
+    test::TempDir dir;
+    std::string path = dir.file("old.veld");
+    writeOldStore(path, 3);
+    REQUIRE(Store::open(path));
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    auto exec = [&](const char* text) { return sqlite3_exec(db, text, nullptr, nullptr, nullptr); };
+    CHECK(exec("INSERT INTO allocation_log VALUES (1, 's', '', 0, 0, 'a', x'00', "
+               "zeroblob(16), zeroblob(16), 0)") == SQLITE_OK);
+    CHECK(exec("UPDATE allocation_log SET arm = 'b'") == SQLITE_CONSTRAINT);
+    CHECK(exec("DELETE FROM allocation_log") == SQLITE_CONSTRAINT);
+    sqlite3_close(db);
 }
 
 TEST_CASE("an old store opened read-only is not silently used half-upgraded") {
@@ -135,7 +168,8 @@ TEST_CASE("a store from a newer Veld is refused, untouched") {
     test::TempDir dir;
     std::string path = dir.file("new.veld");
     {
-        auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
+        ManualClock clock(1'761'000'000'000);
+        auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate, .clock = &clock});
         REQUIRE(store);
         REQUIRE(store->finalizeNew(test::sampleContent(1)));
     }

@@ -37,16 +37,6 @@ std::string firstLine(const std::string& text) {
 
 }  // namespace
 
-std::vector<std::string> pilotFormFiles() {
-    std::vector<std::string> files;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(std::string(VELD_SOURCE_DIR) + "/schemas/forms")) {
-        if (entry.path().extension() == ".json") files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    return files;
-}
-
 ProcessResult veldctl(const std::vector<std::string>& args) {
     std::vector<std::string> argv{binary("veldctl")};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -20,9 +20,6 @@
 
 namespace veld::test {
 
-/// The pilots' forms in this source tree (schemas/forms/*.json), sorted.
-std::vector<std::string> pilotFormFiles();
-
 /// Runs the veldctl built by this project.
 ProcessResult veldctl(const std::vector<std::string>& args);
 

@@ -77,6 +77,12 @@ class ChildProcess {
 /// The whole content of a file; throws std::runtime_error when it cannot be read.
 std::string readFile(const std::string& path);
 
+/// The pilots' forms in this source tree (schemas/forms/*.json), sorted.
+std::vector<std::string> pilotFormFiles();
+inline std::size_t pilotFormCount() {
+    return pilotFormFiles().size();
+}
+
 /// Path of a program built by this project.
 std::string binary(const std::string& name);
 

@@ -184,7 +184,11 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
         REQUIRE(
             db.exec("DROP TABLE review_history; DROP TABLE reviews; DROP TABLE "
                     "duplicate_decisions; DROP TABLE admins; ALTER TABLE devices DROP COLUMN "
-                    "waiting; DROP INDEX revisions_flagged; PRAGMA user_version = 1"));
+                    "waiting; DROP INDEX revisions_flagged; DROP TABLE allocations; DROP TABLE "
+                    "study_blocks; DROP TABLE studies; DROP TABLE case_conflicts; DROP TABLE "
+                    "case_properties; DROP TABLE case_holders; DROP TABLE cases; ALTER TABLE "
+                    "devices DROP COLUMN team; ALTER TABLE devices DROP COLUMN box_key; PRAGMA "
+                    "user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());
@@ -192,11 +196,21 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     CHECK(store.value()->review(record)->state == sync::ReviewState::Received);
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
-    CHECK(db.queryInt("PRAGMA user_version").value() == 4);
+    CHECK(db.queryInt("PRAGMA user_version").value() == 5);
     auto devices = store.value()->devices();
     REQUIRE(devices);
     REQUIRE(devices->size() == 1);
     CHECK_FALSE(devices->front().waiting.has_value());  // the upgrade adds it, unknown yet
+    CHECK(devices->front().team.empty());
+    CHECK_FALSE(devices->front().hasBoxKey);
+    // The cases and studies of version 5 work on the upgraded file.
+    sync::StudyDefinition study;
+    study.study.id = "upgraded";
+    study.study.arms = {{"a", 1}, {"b", 1}};
+    study.study.blockSizes = {2};
+    CHECK(store.value()->defineStudy(study, now, "anna").value());
+    REQUIRE(store.value()->setDeviceTeam(devices->front().deviceId, "north", now, "anna"));
+    CHECK(store.value()->devices()->front().team == "north");
 }
 
 namespace {

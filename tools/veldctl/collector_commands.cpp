@@ -30,6 +30,8 @@ Subcommands (FILE is the collector's store):
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   revoke FILE DEVICE-ID          refuse that device from its next request on
+  team FILE DEVICE-ID TEAM       put a device in a team ("" for none): cases assigned to the team
+                                 reach it; those of its old team leave it at its next pull
   publish FILE FORM...           check and publish forms (JSON or compiled) to every device
   status FILE                    counts: devices, records, revisions, rejected, conflicts,
                                  implausible clocks, forms
@@ -173,6 +175,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
                 << (d.lastContactUtcMs ? utcTime(*d.lastContactUtcMs) : std::string("never"))
                 << "  received through " << d.receivedThrough << "  revisions " << d.revisions
                 << "  waiting " << (d.waiting ? std::to_string(*d.waiting) : std::string("-"))
+                << (d.team.empty() ? std::string() : "  team " + d.team)
                 << (d.revokedUtcMs ? "  REVOKED " + utcTime(*d.revokedUtcMs) : std::string())
                 << "\n";
         }
@@ -188,6 +191,18 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << "revoked " << id->toString() << "\n";
+        return kExitOk;
+    }
+    if (sub == "team") {
+        if (pos.size() != 3) return usage(err, "team takes FILE DEVICE-ID TEAM");
+        auto id = Uuid::parse(pos[1]);
+        if (!id) return usage(err, "'" + pos[1] + "' is not a device id");
+        if (auto s = c.setDeviceTeam(*id, pos[2], nowMs(), actor()); !s) {
+            err << "veldctl collector: " << s.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "device " << id->toString()
+            << (pos[2].empty() ? " is in no team\n" : " is in team " + pos[2] + "\n");
         return kExitOk;
     }
     if (sub == "publish") {

@@ -360,7 +360,9 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
     Filler filler(rng, *key);
     auto batch = store.beginBatch();
     if (!batch) return batch.error();
-    for (int i = 0; i < count; ++i) {
+    // Some turns make no record (a follow-up with no open case, an unfinished sealed form), so
+    // turns go on until `count` records are made (bounded, should a store have no cases).
+    for (int i = 0, made = 0; made < count && i < count * 10; ++i) {
         const std::size_t which = static_cast<std::size_t>(i) % compiled.size();
         const auto& form = compiled[which];
         const fb::Form& fbForm = form->form();
@@ -372,10 +374,26 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
                            ->tag()
                            ->str();
         }
+        // Follow-up and close forms are filled for one of the store's open cases (of their type);
+        // closing is rarer, so most cases stay open to be followed up.
+        std::optional<forms::CaseContext> caseContext;
+        const auto* caseSettings = fbForm.settings() ? fbForm.settings()->case_settings() : nullptr;
+        if (caseSettings && (caseSettings->action() == fb::CaseAction::FollowUp ||
+                             caseSettings->action() == fb::CaseAction::Close)) {
+            if (caseSettings->action() == fb::CaseAction::Close && rng() % 3 != 0) continue;
+            CaseQuery query;
+            query.caseType = caseSettings->case_type() && caseSettings->case_type()->size() > 0
+                                 ? caseSettings->case_type()->str()
+                                 : std::string("participant");
+            auto open = store.cases(query);
+            if (!open) return open.error();
+            if (open->empty()) continue;
+            caseContext = forms::CaseContext::of(open.value()[rng() % open->size()]);
+        }
         // A sealed form keeps no drafts: its answers never reach the disk in clear.
         const bool draft = rng() % 3 == 0 && !sealedForm[which];
         int budget = draft ? static_cast<int>(filler.between(2, 12)) : INT_MAX;
-        auto session = FormSession::start(form, language);
+        auto session = FormSession::start(form, language, caseContext ? &*caseContext : nullptr);
         std::vector<std::size_t> instances;
         for (int passes = 0; passes < 20 && budget > 0; ++passes) {
             if (!fbForm.items() ||
@@ -398,13 +416,26 @@ Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed) {
         content.paradata.startedUtcMs = 1764000000000 + static_cast<std::int64_t>(i) * 60000;
         std::string summary = summaryOf(fbForm, content, i);
         if (finalized) {
-            if (auto done = store.finalizeNew(content, summary); !done) return done.error();
-            ++counts.finalized;
-            if (sealedForm[which]) ++counts.sealed;
-        } else {
-            if (auto id = store.saveDraft(content, summary); !id) return id.error();
-            ++counts.drafts;
+            auto done = store.finalizeNew(content, summary);
+            if (!done && content.allocate && done.error().code == ErrorCode::WrongState &&
+                !sealedForm[which]) {
+                // No allocation to take (a store that has not synchronised yet): the intake
+                // waits as a draft, as it would in the client.
+                finalized = false;
+                content.allocate.reset();
+                ++counts.awaitingAllocation;
+            } else if (!done) {
+                return done.error();
+            } else {
+                ++counts.finalized;
+                if (sealedForm[which]) ++counts.sealed;
+                ++made;
+                continue;
+            }
         }
+        if (auto id = store.saveDraft(content, summary); !id) return id.error();
+        ++counts.drafts;
+        ++made;
     }
     if (Status s = batch->commit(); !s) return s.error();
     return counts;

@@ -35,6 +35,7 @@ struct DemoCounts {
     int finalized = 0;
     int sealed = 0;                    // of the finalized: sealed to the project key
     std::vector<std::string> skipped;  // sealed forms left without records: no project key
+    int awaitingAllocation = 0;  // of the drafts: randomising intakes with no allocation to take
 };
 
 /// Adds `count` demo records on the newest installed version of each form, in turn, filled in
@@ -42,9 +43,11 @@ struct DemoCounts {
 /// reopen the drafts). About a third are left as unfinished drafts, except on sealed forms,
 /// which keep no drafts and whose records are sealed to the store's project key (sealed forms
 /// get no records when the store has none; they are listed in `skipped`). Pseudonym questions are
-/// answered with digests of synthetic numbers under the store's pseudonym key. NotFound when no
-/// form is installed or the store has no pseudonym key. Deterministic for a given seed and day
-/// (ids, clocks and the key aside).
+/// answered with digests of synthetic numbers under the store's pseudonym key. Follow-up and close
+/// forms are filled for the store's open cases; a randomising intake takes an allocation when
+/// the store holds one for its stratum, and otherwise stays a draft (`awaitingAllocation`).
+/// NotFound when no form is installed or the store has no pseudonym key. Deterministic for a given
+/// seed and day (ids, clocks and the key aside).
 Result<DemoCounts> addDemoRecords(Store& store, int count, std::uint32_t seed);
 
 /// For trying the console without field work: a second demo device ("demo-second-device") is

@@ -27,6 +27,9 @@ Commands:
   sync     send a device's finalized records and fetch new forms (veldctl sync --help)
   keys     the project key ring, kept by central staff (veldctl keys --help)
   export   a form's records at the collector as CSV, .sav or .dta (veldctl export --help)
+  study    randomised studies at the collector: define, deal blocks, balance, verify
+           (veldctl study --help)
+  case     cases at the collector: list, assign, conflicts (veldctl case --help)
 
 Options:
   --help     show this help
@@ -122,6 +125,11 @@ std::optional<std::string> passphrase(const std::string& file, bool twice, std::
     return text;
 }
 
+std::string commandActor() {
+    const char* user = std::getenv("USER");
+    return std::string("veldctl:") + (user && *user ? user : "unknown");
+}
+
 std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -159,6 +167,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (command == "sync") return syncCommand(rest, out, err);
     if (command == "export") return exportCommand(rest, out, err);
     if (command == "keys") return keysCommand(rest, out, err);
+    if (command == "study") return studyCommand(rest, out, err);
+    if (command == "case") return caseCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

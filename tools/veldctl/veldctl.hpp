@@ -32,6 +32,11 @@ int syncCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 int collectorCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int keysCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int exportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int studyCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int caseCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// Who a change made with veldctl is audited as: "veldctl:USER".
+std::string commandActor();
 
 /// The public key ("KEYID:HEX") of key `id` in a project key ring, or of its newest key when
 /// `id` is empty. No passphrase is needed: public halves are in the clear.

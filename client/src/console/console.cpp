@@ -153,7 +153,7 @@ void Console::refreshAll() {
             m_shown.clear();  // a form that was unknown may be known now
             devices = std::move(loaded.devices);
             dashboard.status = std::move(loaded.status);
-            review.dirty = conflicts.dirty = duplicates.dirty = true;
+            review.dirty = conflicts.dirty = duplicates.dirty = cases.dirty = true;
         });
 }
 
@@ -172,6 +172,7 @@ void Console::go(Tab next) {
     tab = next;
     if (next == Tab::Review) review.dirty = true;
     if (next == Tab::Conflicts) conflicts.dirty = true;
+    if (next == Tab::Cases) cases.dirty = true;
     if (next == Tab::Duplicates) duplicates.dirty = true;
 }
 
@@ -310,6 +311,7 @@ void Console::drawTop() {
         {Tab::Devices, M::ConsoleTabDevices, "tab.devices"},
         {Tab::Review, M::ConsoleTabReview, "tab.review"},
         {Tab::Conflicts, M::ConsoleTabConflicts, "tab.conflicts"},
+        {Tab::Cases, M::ConsoleTabCases, "tab.cases"},
         {Tab::Duplicates, M::ConsoleTabDuplicates, "tab.duplicates"},
         {Tab::Export, M::ConsoleTabExport, "tab.export"},
         {Tab::Keys, M::ConsoleTabKeys, "tab.keys"},
@@ -325,6 +327,9 @@ void Console::drawTop() {
         if (entry.tab == Tab::Conflicts && dashboard.status &&
             dashboard.status->stats.conflicts > 0) {
             label += " (" + std::to_string(dashboard.status->stats.conflicts) + ")";
+        }
+        if (entry.tab == Tab::Cases && !cases.conflicts.empty()) {
+            label += " (" + std::to_string(cases.conflicts.size()) + ")";
         }
         if (entry.tab == Tab::Keys && m_projectKeys) {
             label = format(t(M::ConsoleTabKeysOpen), {std::to_string(m_projectKeys->size())});
@@ -367,6 +372,9 @@ void Console::frame() {
                 break;
             case Tab::Conflicts:
                 drawConflicts(*this, conflicts);
+                break;
+            case Tab::Cases:
+                drawCaseTab(*this, cases);
                 break;
             case Tab::Duplicates:
                 drawDuplicates(*this, duplicates);

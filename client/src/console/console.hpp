@@ -29,7 +29,7 @@ namespace veld::client::console {
 
 using sync::ReviewState;
 
-enum class Tab { Dashboard, Devices, Review, Conflicts, Duplicates, Export, Keys };
+enum class Tab { Dashboard, Devices, Review, Conflicts, Cases, Duplicates, Export, Keys };
 
 struct ConsoleOptions {
     /// The collector and the staff member's credential; when the credential is empty the
@@ -119,6 +119,21 @@ struct ConflictsState {
     std::optional<sync::admin::RecordDetail> detail;
     std::set<std::string> fromB;  // top-level answers and repeats taken from B in a merge
     std::string comment;
+    bool loading = false;
+    bool dirty = true;
+};
+
+/// Case conflicts to settle, and the randomised studies with their balance and log check.
+struct CaseTabState {
+    std::vector<sync::CaseConflictInfo> conflicts;
+    std::map<std::int64_t, std::string> comments;  // per conflict, as typed
+    struct Study {
+        sync::StudySummary summary;
+        std::optional<sync::StudyBalance> balance;
+        std::optional<sync::StudyVerification> verification;
+        std::string error;  // why the balance or the check could not be read
+    };
+    std::vector<Study> studies;
     bool loading = false;
     bool dirty = true;
 };
@@ -233,6 +248,7 @@ class Console {
     DevicesState devicesTab;
     ReviewTabState review;
     ConflictsState conflicts;
+    CaseTabState cases;
     DuplicatesState duplicates;
     ExportState exports;
     KeysState keyRing;
@@ -262,6 +278,7 @@ void drawDevices(Console& console, DevicesState& state);
 void drawReview(Console& console, ReviewTabState& state);
 void drawConflicts(Console& console, ConflictsState& state);
 void drawDuplicates(Console& console, DuplicatesState& state);
+void drawCaseTab(Console& console, CaseTabState& state);
 /// Opens the conflict at `index` of the list: its revisions are fetched for the side-by-side view.
 void selectConflict(Console& console, ConflictsState& state, std::size_t index);
 void drawExport(Console& console, ExportState& state);

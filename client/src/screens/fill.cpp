@@ -42,32 +42,128 @@ void postSave(App& app, FillState& state) {
         });
 }
 
+// Where leaving the filling screen leads: back to the case it was started from, else `other`.
+void leaveFill(App& app, Screen other) {
+    const std::optional<Uuid> caseId = app.fill.fromCase ? app.fill.caseId : std::nullopt;
+    app.go(caseId ? Screen::Cases : other);
+    if (caseId && app.screen == Screen::Cases) openCase(app, *caseId);
+}
+
+// What a finalize brought back: the store's answer and, for a record that allocated, the
+// allocation as the store wrote it.
+struct FinalizeOutcome {
+    Result<Finalized> result;
+    std::optional<Allocation> allocation;
+    std::string caseLabel;
+};
+
 void postFinalize(App& app, FillState& state, RecordContent content) {
     const std::string summary = state.view.summary();
     state.saving = true;
     state.finalizing = true;
+    state.allocationError.clear();
+    const bool allocates = content.allocate.has_value();
+    const std::string study = allocates ? content.allocate->study : std::string();
     auto slot = state.workerId;
     app.withStore(
-        [slot, content = std::move(content), summary](Store& store) -> Result<Finalized> {
-            if (*slot) return store.finalize(**slot, content, summary);
-            return store.finalizeNew(content, summary);
+        [slot, content = std::move(content), summary, allocates](Store& store) {
+            FinalizeOutcome out{*slot ? store.finalize(**slot, content, summary)
+                                      : store.finalizeNew(content, summary),
+                                std::nullopt,
+                                {}};
+            if (!out.result || !allocates) return out;
+            // The arm is read back from what the store wrote, never taken from the request.
+            if (auto stored = store.get(out.result->id); stored) {
+                out.allocation = stored->record.content.allocation;
+            }
+            if (content.caseId) {
+                if (auto info = store.caseInfo(*content.caseId); info) {
+                    out.caseLabel = caseLabel(info.value());
+                    if (!out.allocation) {
+                        const std::string arm = info->property(kCaseArmProperty);
+                        if (!arm.empty()) {
+                            out.allocation.emplace();
+                            out.allocation->arm = arm;
+                        }
+                    }
+                }
+            }
+            return out;
         },
-        [&app, &state, slot](Result<Finalized> result) {
+        [&app, &state, slot, allocates, study](FinalizeOutcome outcome) {
             if (slot != state.workerId) return;
             state.saving = false;
             state.finalizing = false;
-            if (!result) {
-                state.saveError = result.error().describe();
-                app.toast(std::string(app.t(M::FinalizeFailed)), true);
+            state.allocationConfirmed = false;
+            if (allocates) app.refreshStock();
+            if (!outcome.result) {
+                const Error& error = outcome.result.error();
+                state.saveError = error.describe();
+                // The store refuses an allocation (none left, or the case or person has one
+                // already) with WrongState, saving nothing: the draft stays as it was.
+                if (allocates && error.code == ErrorCode::WrongState) {
+                    state.allocationError = format(
+                        app.t(state.sealed ? M::AllocationRefusedSealed : M::AllocationRefused),
+                        {error.message});
+                    app.toast(state.allocationError, true);
+                } else {
+                    app.toast(std::string(app.t(M::FinalizeFailed)), true);
+                }
                 return;
+            }
+            if (allocates) {
+                AllocationNotice notice;
+                notice.study = outcome.allocation && !outcome.allocation->study.empty()
+                                   ? outcome.allocation->study
+                                   : study;
+                if (outcome.allocation) notice.arm = outcome.allocation->arm;
+                notice.caseLabel = outcome.caseLabel;
+                app.allocationNotice = std::move(notice);
             }
             state.view.clear();
             state.recordId.reset();
             state.workerId = std::make_shared<std::optional<Uuid>>();
             state.problems.clear();
             app.toast(std::string(app.t(M::Finalized)));
-            app.go(Screen::Home);
+            app.cases.dirty = true;
+            leaveFill(app, Screen::Home);
         });
+}
+
+// Asks before a finalize that randomises: the allocation cannot be undone, and the field worker
+// should know which study it is for (and when this device has no slot left for it).
+void drawAllocationConfirm(App& app, FillState& state) {
+    if (!state.confirmAllocation) return;
+    if (!ImGui::IsPopupOpen("##randomise")) ImGui::OpenPopup("##randomise");
+    if (!ImGui::BeginPopupModal("##randomise", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
+    const AllocationRequest request = *state.confirmAllocation;
+    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 32);
+    ui::heading(app.t(M::RandomiseTitle), false);
+    const std::string text = format(app.t(M::RandomiseConfirm), {request.study});
+    ui::paragraph(text, false);
+    ui::recordLast("fill.randomise.text", text);
+    if (!request.stratum.empty()) {
+        ui::hint(format(app.t(M::RandomiseStratum), {stratumText(request.stratum)}), false);
+    }
+    for (const AllocationStock& s : app.stock) {
+        if (s.study == request.study && s.stratum == request.stratum && s.remaining == 0) {
+            ui::error(app.t(M::RandomiseNoStock), false);
+            ui::recordLast("fill.randomise.no_stock", app.t(M::RandomiseNoStock));
+        }
+    }
+    ImGui::PopTextWrapPos();
+    if (ui::button("fill.randomise.confirm", app.t(M::RandomiseGo))) {
+        state.confirmAllocation.reset();
+        state.allocationConfirmed = true;
+        state.finalizeRequested = true;
+        ImGui::CloseCurrentPopup();
+    }
+    ImGui::SameLine();
+    if (ui::button("fill.randomise.cancel", app.t(M::Cancel))) {
+        state.confirmAllocation.reset();
+        ImGui::CloseCurrentPopup();
+    }
+    ImGui::EndPopup();
 }
 
 }  // namespace
@@ -80,36 +176,75 @@ static bool sealedFormReady(App& app, const fb::Form& form) {
 
 void startNewRecord(App& app, const FormEntry& form) {
     if (!sealedFormReady(app, form.compiled->form())) return;
+    const bool fromCases = app.screen == Screen::Cases;
     closeFill(app);
     FillState& state = app.fill;
     state.sealed = formIsSealed(form.compiled->form());
     const std::string lang = app.defaultFormLanguage(form);
-    state.view.start(form.compiled, forms::FormSession::start(form.compiled, lang), lang, false,
-                     false);
+    auto session = forms::FormSession::start(form.compiled, lang);
+    // A form that opens a case gets its new case id from the session; started on the case
+    // screen, finalizing goes back there to the new case.
+    state.caseId = session.caseId();
+    state.fromCase = fromCases && state.caseId.has_value();
+    state.view.start(form.compiled, std::move(session), lang, false, false);
     state.savedChanges = 0;
     app.screen = Screen::Fill;
 }
 
-void openRecord(App& app, const Uuid& id) {
+void startCaseRecord(App& app, const FormEntry& form, const CaseInfo& info) {
+    if (!sealedFormReady(app, form.compiled->form())) return;
+    closeFill(app);
+    FillState& state = app.fill;
+    state.sealed = formIsSealed(form.compiled->form());
+    const std::string lang = app.defaultFormLanguage(form);
+    const forms::CaseContext context = forms::CaseContext::of(info);
+    state.view.start(form.compiled, forms::FormSession::start(form.compiled, lang, &context), lang,
+                     false, false);
+    state.caseId = info.id;
+    state.caseLabel = caseLabel(info);
+    state.fromCase = true;
+    state.savedChanges = 0;
+    app.screen = Screen::Fill;
+}
+
+void openRecord(App& app, const Uuid& id, bool fromCase) {
+    // A record of a case opens with the case as the device holds it now (`${case.x}`).
+    struct Opened {
+        Result<StoredRecord> stored;
+        std::optional<CaseInfo> caseInfo;
+    };
     app.withStore(
-        [id](Store& store) { return store.get(id); },
-        [&app](Result<StoredRecord> result) {
-            if (!result) {
-                app.toast(result.error().describe(), true);
+        [id](Store& store) {
+            Opened out{store.get(id), std::nullopt};
+            if (out.stored && out.stored->meta.caseId) {
+                if (auto info = store.caseInfo(*out.stored->meta.caseId); info) {
+                    out.caseInfo = std::move(info.value());
+                }
+            }
+            return out;
+        },
+        [&app, fromCase](Opened opened) {
+            if (!opened.stored) {
+                app.toast(opened.stored.error().describe(), true);
                 return;
             }
-            StoredRecord stored = std::move(result.value());
+            StoredRecord stored = std::move(opened.stored.value());
             const RecordSummary meta = stored.meta;
             auto record = std::make_shared<Record>(std::move(stored.record));
+            auto caseInfo = std::make_shared<std::optional<CaseInfo>>(std::move(opened.caseInfo));
             app.withFormVersion(
                 meta.formId, meta.formVersion,
-                [&app, meta, record](Result<std::shared_ptr<const forms::CompiledForm>> form) {
+                [&app, meta, record, caseInfo,
+                 fromCase](Result<std::shared_ptr<const forms::CompiledForm>> form) {
                     if (!form) {
                         app.toast(std::string(app.t(M::FormMissing)), true);
                         return;
                     }
                     closeFill(app);
                     FillState& state = app.fill;
+                    state.caseId = meta.caseId;
+                    if (*caseInfo) state.caseLabel = caseLabel(**caseInfo);
+                    state.fromCase = fromCase && meta.caseId.has_value();
                     std::string lang = record->content.paradata.language;
                     if (lang.empty() || !formLanguage(form.value()->form(), lang)) {
                         lang = form.value()->defaultLanguage();
@@ -123,7 +258,10 @@ void openRecord(App& app, const Uuid& id) {
                         app.screen = Screen::Fill;
                         return;
                     }
-                    auto session = forms::FormSession::open(form.value(), record->content, lang);
+                    std::optional<forms::CaseContext> context;
+                    if (*caseInfo) context = forms::CaseContext::of(**caseInfo);
+                    auto session = forms::FormSession::open(form.value(), record->content, lang,
+                                                            context ? &*context : nullptr);
                     if (!session) {
                         app.toast(session.error().describe(), true);
                         return;
@@ -159,6 +297,12 @@ void closeFill(App& app) {
     state.viewing = false;
     state.viewed.reset();
     state.viewedForm.reset();
+    state.caseId.reset();
+    state.caseLabel.clear();
+    state.fromCase = false;
+    state.confirmAllocation.reset();
+    state.allocationConfirmed = false;
+    state.allocationError.clear();
     app.refreshCounts();
 }
 
@@ -168,11 +312,18 @@ void fillBackground(App& app, FillState& state) {
         state.finalizeRequested = false;
         auto content = state.view.session->finalContent();
         if (!content) {
+            state.allocationConfirmed = false;
             state.problems = state.view.session->problems();
             state.view.showAll = true;
             return;
         }
         state.problems.clear();
+        // Finalizing this record randomises its case, which cannot be undone: say so first.
+        if (content.value().allocate && !state.allocationConfirmed) {
+            state.confirmAllocation = content.value().allocate;
+            return;
+        }
+        state.allocationConfirmed = false;  // a confirmation is for one finalize only
         postFinalize(app, state, std::move(content.value()));
         return;
     }
@@ -190,7 +341,7 @@ void drawFill(App& app, FillState& state) {
             app.t(state.viewedStatus == RecordStatus::Sent ? M::StatusSent : M::StatusFinalized),
             false);
         if (ui::button("fill.close", app.t(M::Close))) {
-            app.go(Screen::Records);
+            leaveFill(app, Screen::Records);
             return;
         }
         ImGui::Separator();
@@ -210,6 +361,9 @@ void drawFill(App& app, FillState& state) {
     }
     const fb::Form& form = view.form->form();
     ui::heading(formTitle(form, view.language), view.rtl);
+    if (!state.caseLabel.empty()) {
+        ui::hint(format(app.t(M::FillForCase), {state.caseLabel}), false);
+    }
 
     // Language of the form's texts.
     if (const FormEntry* entry = app.findForm(form.id()->str());
@@ -249,8 +403,14 @@ void drawFill(App& app, FillState& state) {
                                          std::to_string(view.visiblePageCount())}),
              false);
 
-    const float footer = ImGui::GetFrameHeightWithSpacing() * 2 +
-                         (state.problems.empty() ? 0.0f : ImGui::GetFrameHeightWithSpacing() * 5);
+    float footer = ImGui::GetFrameHeightWithSpacing() * 2 +
+                   (state.problems.empty() ? 0.0f : ImGui::GetFrameHeightWithSpacing() * 5);
+    if (!state.allocationError.empty()) {
+        footer += ImGui::CalcTextSize(state.allocationError.c_str(), nullptr, false,
+                                      ImGui::GetContentRegionAvail().x)
+                      .y +
+                  ImGui::GetStyle().ItemSpacing.y;
+    }
     ImGui::BeginChild("##page", ImVec2(0, -footer), true);
     drawPage(app, view);
     ImGui::EndChild();
@@ -287,6 +447,10 @@ void drawFill(App& app, FillState& state) {
         ImGui::EndChild();
     }
 
+    if (!state.allocationError.empty()) {
+        ui::error(state.allocationError, false);
+        ui::recordLast("fill.allocation_error", state.allocationError);
+    }
     const int prev = view.neighbour(-1);
     const int next = view.neighbour(1);
     if (ui::button("fill.prev", app.t(M::Previous), 0, 0, prev >= 0)) view.page = prev;
@@ -305,13 +469,13 @@ void drawFill(App& app, FillState& state) {
             state.confirmDiscard ? app.t(M::DiscardConfirm) : app.t(M::CloseWithoutSaving);
         if (ui::button("fill.close", label)) {
             if (!answered || state.confirmDiscard) {
-                app.go(Screen::Home);
+                leaveFill(app, Screen::Home);
                 return;
             }
             state.confirmDiscard = true;
         }
     } else if (ui::button("fill.close", app.t(M::SaveAndClose))) {
-        app.go(Screen::Home);
+        leaveFill(app, Screen::Home);
         return;
     }
     ImGui::SameLine();
@@ -326,6 +490,7 @@ void drawFill(App& app, FillState& state) {
     ImGui::TextUnformatted(status.data(), status.data() + status.size());
     ui::recordLast("fill.status", status);
     if (!state.saveError.empty()) ImGui::PopStyleColor();
+    drawAllocationConfirm(app, state);
 }
 
 }  // namespace veld::client

@@ -8,6 +8,7 @@ namespace veld::client {
 
 void drawHome(App& app, HomeState& state) {
     ui::heading(app.t(M::HomeTitle), false);
+    drawStockBanner(app);
     if (app.forms.empty()) {
         ui::paragraph(app.t(M::HomeNoForms), false);
         ui::hint(app.t(M::HomeNoFormsHint), false);
@@ -32,7 +33,10 @@ void drawHome(App& app, HomeState& state) {
                         {std::to_string(counts.drafts), std::to_string(counts.finalized),
                          std::to_string(counts.waiting)}),
                  false);
-        if (ui::button("home.new." + form.id, app.t(M::HomeNewRecord))) {
+        // A follow-up or closing record belongs to a case: it starts from the case screen.
+        const CaseAction action = formCaseAction(f);
+        const bool needsCase = action == CaseAction::FollowUp || action == CaseAction::Close;
+        if (ui::button("home.new." + form.id, app.t(M::HomeNewRecord), 0, 0, !needsCase)) {
             startNewRecord(app, form);
         }
         if (counts.drafts > 0) {
@@ -42,6 +46,13 @@ void drawHome(App& app, HomeState& state) {
                 app.records.statusFilter = 1;
                 app.go(Screen::Records);
             }
+        }
+        if (needsCase) {
+            ImGui::SameLine();
+            if (ui::button("home.cases." + form.id, app.t(M::NavCases))) app.go(Screen::Cases);
+            ImGui::SameLine();
+            ImGui::TextDisabled("%s", std::string(app.t(M::HomeStartFromCase)).c_str());
+            ui::recordLast("home.needs_case." + form.id, app.t(M::HomeStartFromCase));
         }
         if (f.settings() && f.settings()->kiosk()) {
             ImGui::SameLine();

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <veld/store.hpp>
@@ -41,6 +42,15 @@ struct FillState {
     std::shared_ptr<const forms::CompiledForm> viewedForm;
     RecordStatus viewedStatus = RecordStatus::Finalized;
     bool viewedSealed = false;
+    // Cases: the case the record belongs to (its label for the heading), and whether it was
+    // started from the case screen (closing goes back there).
+    std::optional<Uuid> caseId;
+    std::string caseLabel;
+    bool fromCase = false;
+    // Randomisation: finalizing this record would allocate; asked first, then confirmed.
+    std::optional<AllocationRequest> confirmAllocation;
+    bool allocationConfirmed = false;
+    std::string allocationError;  // why the store refused to allocate (shown until the next try)
 };
 
 struct RecordsState {
@@ -53,6 +63,21 @@ struct RecordsState {
     bool dirty = true;  // filters changed: query again
     bool append = false;
     std::optional<Uuid> confirmDelete;
+};
+
+struct CasesState {
+    std::string search;
+    bool showClosed = false;
+    std::vector<CaseInfo> rows;
+    bool loading = false;
+    bool dirty = true;       // the search changed: query again
+    bool bsnSearch = false;  // the last query also looked for a typed BSN's pseudonym
+    std::optional<Uuid> selected;
+    std::optional<CaseInfo> detail;      // the selected case as the store holds it now
+    std::vector<RecordSummary> records;  // its records on this device
+    bool detailLoading = false;
+    bool detailDirty = false;
+    bool detailGone = false;  // the selected case is no longer on this device
 };
 
 struct SyncState {};
@@ -94,14 +119,31 @@ struct KioskState {
 void drawHome(App& app, HomeState& state);
 void drawFill(App& app, FillState& state);
 void drawRecords(App& app, RecordsState& state);
+void drawCases(App& app, CasesState& state);
 void drawSync(App& app, SyncState& state);
 void drawSettings(App& app, SettingsState& state);
 void drawKiosk(App& app, KioskState& state);
 
 /// Starts filling a new record of `form`.
 void startNewRecord(App& app, const FormEntry& form);
-/// Opens a stored record: a draft to continue, a finalized record to read.
-void openRecord(App& app, const Uuid& id);
+/// Starts filling a new record of `form` for `info`'s case (a follow-up or closing form): the
+/// session gets the case's properties.
+void startCaseRecord(App& app, const FormEntry& form, const CaseInfo& info);
+/// Shows one case on the case screen (its details and records are read again).
+void openCase(App& app, const Uuid& caseId);
+/// What a form does with a case (None for a form without case settings).
+CaseAction formCaseAction(const fb::Form& form);
+/// The case type a form's records belong to ("participant" when the form names none).
+std::string formCaseType(const fb::Form& form);
+/// A case's name in lists: its `label` property, else the start of its id.
+std::string caseLabel(const CaseInfo& info);
+/// A stratum ("factor=level;factor=level") as words for people.
+std::string stratumText(std::string_view stratum);
+/// The warning about allocation slots running out, when any stratum is low (nothing otherwise).
+void drawStockBanner(App& app);
+/// Opens a stored record: a draft to continue, a finalized record to read. `fromCase`: opened
+/// on the case screen, where closing it goes back to.
+void openRecord(App& app, const Uuid& id, bool fromCase = false);
 /// Leaves the filling screen (the draft is already saved).
 void closeFill(App& app);
 /// Starts kiosk mode with `formId` (the staff PIN must be set).

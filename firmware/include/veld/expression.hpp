@@ -1,6 +1,7 @@
 // Form expressions: the XLSForm subset Veld supports, parsed once and evaluated many times.
 //
 //   ${q}  .  position(..)                      references to answers
+//   ${case.name}                               a property of the record's case (follow-up, close)
 //   or  and  =  !=  <  <=  >  >=  +  -  *  div  mod  unary -
 //   selected(a, 'x')  count-selected(a)  string-length(s)  regex(s, 'pattern')  if(c, a, b)
 //   coalesce(a, b)  today()  now()  int(x)  number(x)  concat(a, ...)  not(x)  true()  false()
@@ -10,6 +11,8 @@
 // empty and `${age} = ''` is true; `=` compares as booleans if either side is one, else as
 // numbers if either side is one, else as text; `<` and friends compare numbers (or dates, when
 // either side is a date). Dates are days since 1970-01-01; date-times are UTC milliseconds.
+// A case property is text (empty when the case has none), converted like any other text: an ISO
+// date compares as a date, digits as a number.
 //
 // Hostile input is bounded: expressions longer than 4096 bytes, nested more than 48 deep or with
 // more than 2000 nodes are refused at parse time; evaluation is linear in the expression's size
@@ -57,6 +60,9 @@ class Context {
     virtual ~Context() = default;
     /// The answer to question `name` (${name}); empty when unanswered.
     [[nodiscard]] virtual Value answer(std::string_view name) const = 0;
+    /// The case's property `name` (${case.name}); empty when the case has no such property or
+    /// the record belongs to no case.
+    [[nodiscard]] virtual Value caseProperty(std::string_view /*name*/) const { return {}; }
     /// The answer being checked (`.`), for constraints.
     [[nodiscard]] virtual Value current() const { return {}; }
     /// 1-based position of the repeat instance being evaluated (position(..)); 0 outside repeats.
@@ -78,6 +84,9 @@ std::optional<std::int64_t> parseIsoDate(std::string_view text, bool allowTime =
 /// \s and their negations, without back-references). The error says what is wrong.
 Status checkPattern(std::string_view pattern);
 
+/// What `${case.name}` starts with: such references read case properties, not answers.
+inline constexpr std::string_view kCaseReferencePrefix = "case.";
+
 class Expression {
   public:
     static constexpr std::size_t kMaxLength = 4096;
@@ -98,8 +107,11 @@ class Expression {
     [[nodiscard]] Value evaluate(const Context& context) const;
 
     /// Question names referenced with ${...}, each once, in order of first use: what the value
-    /// depends on.
+    /// depends on. Case properties are not among them.
     [[nodiscard]] const std::vector<std::string>& references() const;
+    /// Case property names referenced with ${case.name}, each once, in order of first use. They
+    /// do not change while a record is filled in, so nothing needs re-evaluating for them.
+    [[nodiscard]] const std::vector<std::string>& caseReferences() const;
     [[nodiscard]] bool usesCurrent() const;  // `.`
     [[nodiscard]] bool usesClock() const;    // today() or now(): re-evaluate on demand
     [[nodiscard]] const std::string& text() const;

@@ -3,9 +3,17 @@
 //
 // A CompiledForm is loaded once per form version (expressions parsed, dependencies indexed) and
 // shared by every session on it. A FormSession belongs to one thread.
+//
+// Cases: a form's case_settings say whether its records open, follow up or close a case. A
+// session for such a form knows its case (CaseContext), reads its properties in `${case.name}`,
+// starts the questions that set properties with the case's values, and puts what the record does
+// to the case into the content (RecordContent::caseChange). When the form randomises and its
+// `when` holds, the content also asks the store for an allocation (RecordContent::allocate).
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +22,11 @@
 #include <veld/fb/form_generated.h>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
+#include <veld/uuid.hpp>
+
+namespace veld {
+struct CaseInfo;
+}
 
 namespace veld::forms {
 
@@ -64,6 +77,19 @@ struct SessionProblem {
     std::string message;
 };
 
+/// The case a session fills a form for, as the device holds it when the session starts or reopens.
+struct CaseContext {
+    Uuid id;
+    std::map<std::string, std::string, std::less<>> properties;  // name -> text value
+    /// The store's view of a case (veld/store.hpp).
+    static CaseContext of(const CaseInfo& info);
+};
+
+/// The text an answer gives a case property: text as typed, numbers as their digits, a choice's
+/// name, choices' names joined by a space, dates as YYYY-MM-DD, times as HH:MM, consent as "yes"
+/// or "no". Questions that set properties read the same text back.
+std::string casePropertyText(const AnswerValue& value);
+
 struct Progress {
     int answered = 0;  // visible questions that take an answer and have one
     int total = 0;     // visible questions that take an answer (not notes, not calculated)
@@ -73,12 +99,23 @@ class FormSession {
   public:
     /// A new, empty record: defaults applied and calculations run. `language` picks labels and
     /// messages; empty, or a language the form does not offer, means the form's default one.
-    static FormSession start(std::shared_ptr<const CompiledForm> form, std::string language = {});
+    ///
+    /// `caseContext` (copied; may be null) is the record's case. A form that opens a case gets a
+    /// new case id (UUIDv7) unless the context names one. A follow-up or close form reads the
+    /// context's properties in `${case.name}`, and its questions that set case properties start
+    /// with the case's values (read as the question's type; a value that does not fit is left
+    /// out). Without a context, a follow-up record belongs to no case and changes none: the
+    /// client starts such forms from a case.
+    static FormSession start(std::shared_ptr<const CompiledForm> form, std::string language = {},
+                             const CaseContext* caseContext = nullptr);
     /// Continues a draft. WrongState when the draft was made with another form or form version
-    /// (a draft stays on the version it was started with); InvalidArgument when an answer does
-    /// not fit its question.
+    /// (a draft stays on the version it was started with), or when `caseContext` names another
+    /// case than the draft; InvalidArgument when an answer does not fit its question. The draft
+    /// keeps its case id; `caseContext` gives the case's properties as they are now (answers are
+    /// not refilled from them).
     static Result<FormSession> open(std::shared_ptr<const CompiledForm> form,
-                                    const RecordContent& draft, std::string language = {});
+                                    const RecordContent& draft, std::string language = {},
+                                    const CaseContext* caseContext = nullptr);
 
     /// Sets an answer and re-evaluates what depends on it. InvalidArgument for an unknown item, a
     /// value of the wrong type, a choice not in the question's list, or a calculated or read-only
@@ -112,7 +149,24 @@ class FormSession {
     [[nodiscard]] RecordContent content() const;
     /// The answers to finalize, refused (InvalidArgument, listing the problems) while problems()
     /// is not empty. Answers of items that are not visible are dropped, as XLSForm does.
+    ///
+    /// Both carry the case id and, for a form with case_settings, the case change: an opening
+    /// form sets every property whose question is answered (and the pseudonym, "KEYID:HEX"); a
+    /// follow-up or close form sets only the properties whose text differs from the case's value
+    /// and from what the question started with, so an untouched question never changes the case
+    /// (except where the case has no value and a default answered the question). Calculated
+    /// questions set their property whenever the result differs from the case's value. A
+    /// property whose question is hidden at finalize is left as it is. base_hlc stays 0 (the
+    /// store fills it in). `allocate` is pendingAllocation().
     [[nodiscard]] Result<RecordContent> finalContent() const;
+
+    /// The case the record belongs to (see start()).
+    [[nodiscard]] std::optional<Uuid> caseId() const;
+    /// The randomisation finalizing would ask for as the answers stand: the form randomises, the
+    /// record has a case, `when` holds (an empty one always does) and every strata question is
+    /// answered and shown; the stratum is "factor=choice;..." in the form's strata order. The
+    /// client uses it to say beforehand that finalizing randomises the case.
+    [[nodiscard]] std::optional<AllocationRequest> pendingAllocation() const;
 
     [[nodiscard]] const CompiledForm& form() const;
     [[nodiscard]] const std::string& language() const;

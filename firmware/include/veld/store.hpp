@@ -211,6 +211,7 @@ struct DeviceStudy {
     std::vector<std::string> arms;
     std::vector<std::pair<std::string, std::vector<std::string>>> factors;  // name, levels
     std::uint32_t lowSlots = 0;
+    bool operator==(const DeviceStudy&) const = default;
 };
 
 /// One sealed allocation slot received from the collector.
@@ -241,7 +242,7 @@ struct AllocationLogEntry {
 class Store {
   public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
     /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
     static constexpr std::int32_t kApplicationId = 0x56454C44;
 
@@ -296,17 +297,26 @@ class Store {
 
     // ---- Cases ------------------------------------------------------------------------------
     // A finalize whose content has a caseChange applies it to the case list in the same
-    // transaction: Open creates the case (caseId set by the caller), FollowUp and Close need the
-    // case on this device (NotFound otherwise); properties take the record's HLC, and the store
-    // writes into the body the HLC each property had before (base), so the collector can tell
-    // concurrent changes. Close sets `status` to "closed". Drafts do not touch the case list.
+    // transaction: Open creates the case (caseId set by the caller; WrongState when the case is
+    // already on this device), FollowUp and Close need the case on this device (NotFound
+    // otherwise); properties take the record's HLC, and the store writes into the body the HLC
+    // each property had before (base), so the collector can tell concurrent changes. Open sets
+    // `status` to "open" and Close to "closed", and those (and `arm`, below) are written into the
+    // body's caseChange like any other property. The record's HLC is made later than every
+    // property the case holds, so a change always orders after the values it replaced. The
+    // case's last contact becomes the record's time when that is later. Drafts keep their
+    // caseChange as given and do not touch the case list. Content with an `allocation` is refused
+    // (InvalidArgument): only the store takes allocations.
     /// Open cases (and closed ones on request) matching the query; cases with a planned next
-    /// contact first (soonest first), then by last contact, newest first.
+    /// contact first (soonest first), then by last contact, newest first. Cases the collector no
+    /// longer assigns to this device are left out. Properties with an empty value are not listed.
     Result<std::vector<CaseInfo>> cases(const CaseQuery& query);
     /// One case; NotFound when the device does not hold it.
     Result<CaseInfo> caseInfo(const Uuid& caseId);
     /// Cases from the collector, merged property by property (the newer HLC wins, so changes
-    /// made here and not yet acknowledged are kept). One transaction.
+    /// made here and not yet acknowledged are kept); unknown cases are added, the last contact
+    /// becomes the later of both, and an unassigned case is kept but hidden from cases(). One
+    /// transaction.
     Status mergeCases(std::span<const CaseUpdateIn> cases);
 
     // ---- Randomisation ----------------------------------------------------------------------
@@ -315,15 +325,31 @@ class Store {
     // the record (`allocation`) and the case (`arm`), all in the finalize's transaction: a crash
     // leaves either all of it or none. It refuses (WrongState, nothing saved) a case, or another
     // case with the same pseudonym, that already has an allocation in the study, and a stratum
-    // with no slot left ("synchronise to receive more").
-    /// The device's X25519 public key that slots are sealed to; made (and kept) on first use.
+    // with no slot left ("synchronise to receive more"). The next slot is the lowest (block,
+    // position) without a log entry; a slot that does not open with the device's key, or holds
+    // another slot, is refused (Corrupt) rather than skipped. A record that allocates without a
+    // caseChange gets a FollowUp caseChange carrying `arm`. Log numbers are 1, 2, 3, ... without
+    // gaps.
+    //
+    // The box key pair is kept in the settings kBoxPublicKeySetting and kBoxSecretKeySetting (hex).
+    // The secret one never leaves the device: never show or log it.
+    static constexpr std::string_view kBoxPublicKeySetting = "allocation.box_public_key";
+    static constexpr std::string_view kBoxSecretKeySetting = "allocation.box_secret_key";
+    /// The device's X25519 public key that slots are sealed to; made (and kept) on first use,
+    /// durably (the collector seals slots to it). ReadOnly when it must be made but cannot be.
     Result<std::array<std::uint8_t, 32>> boxPublicKey();
-    /// Studies as the collector last sent them (replaces the list).
+    /// Studies as the collector last sent them (replaces the list; slots and the log stay).
+    /// InvalidArgument for a study without an id or arms, or names with control characters.
     Status setStudies(std::span<const DeviceStudy> studies);
+    /// Ordered by id.
     Result<std::vector<DeviceStudy>> studies();
-    /// Stores sealed slots (receiving the same slot again changes nothing). One transaction.
+    /// Stores sealed slots (receiving the same slot again, even sealed again, changes nothing).
+    /// One durable transaction. A slot received before with other content is refused
+    /// (WrongState, naming the slot), the first one is kept, and nothing of the call is stored.
     Status addAllocationSlots(std::span<const SealedSlotIn> slots);
-    /// Slots left and used per study and stratum, for every stratum of every known study.
+    /// Slots left and used per study and stratum, for every stratum of every known study (the
+    /// first factor varies slowest). `low` when fewer than lowSlots remain; with lowSlots 0 (the
+    /// device does not know block sizes) only when none remains.
     Result<std::vector<AllocationStock>> allocationStock();
     /// The allocation log, oldest first. It is append-only: the file refuses changes to it.
     Result<std::vector<AllocationLogEntry>> allocationLog();

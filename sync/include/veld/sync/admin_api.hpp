@@ -28,6 +28,11 @@ inline constexpr const char* kQueuePath = "/v1/admin/queue";
 inline constexpr const char* kExportPath = "/v1/admin/export";
 inline constexpr const char* kExportJobPath = "/v1/admin/export-job";
 inline constexpr const char* kExportFilePath = "/v1/admin/export-file";
+inline constexpr const char* kCaseConflictsPath = "/v1/admin/case-conflicts";
+inline constexpr const char* kCaseResolvePath = "/v1/admin/case-resolve";
+inline constexpr const char* kStudiesPath = "/v1/admin/studies";
+inline constexpr const char* kStudyBalancePath = "/v1/admin/study-balance";
+inline constexpr const char* kStudyVerifyPath = "/v1/admin/study-verify";
 inline constexpr const char* kContentType = "application/vnd.veld.admin+flatbuffers";
 /// The answer of kExportFilePath: a file's bytes.
 inline constexpr const char* kFileContentType = "application/octet-stream";
@@ -73,6 +78,11 @@ enum class Request {
     Export,
     ExportJob,
     ExportFile,
+    CaseConflicts,
+    CaseResolve,
+    Studies,
+    StudyBalance,
+    StudyVerify,
 };
 
 /// One record with every revision the collector holds (oldest first by HLC).
@@ -134,7 +144,14 @@ struct DecideRequest {
     std::string comment;
 };
 
-/// A request without fields: Status, Devices, Conflicts, Duplicates or Forms.
+/// Settles a case conflict; answered with the open case conflicts.
+struct CaseResolveRequest {
+    std::int64_t conflictId = 0;
+    CaseChoice choice;
+    std::string comment;
+};
+
+/// A request without fields: Status, Devices, Conflicts, Duplicates, Forms or Studies.
 std::vector<std::uint8_t> encodeRequest(Request plain);
 std::vector<std::uint8_t> encodeDecideRequest(const DecideRequest& request);
 Result<DecideRequest> decodeDecideRequest(std::span<const std::uint8_t> body);
@@ -176,5 +193,21 @@ std::vector<std::uint8_t> encodeExportJob(const ExportJob& job);
 Result<ExportJob> decodeExportJob(std::span<const std::uint8_t> body);
 std::vector<std::uint8_t> encodeExportFileRequest(const ExportFileRequest& request);
 Result<ExportFileRequest> decodeExportFileRequest(std::span<const std::uint8_t> body);
+
+std::vector<std::uint8_t> encodeCaseConflictsRequest(bool includeResolved);
+Result<bool> decodeCaseConflictsRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeCaseConflicts(const std::vector<CaseConflictInfo>& conflicts);
+Result<std::vector<CaseConflictInfo>> decodeCaseConflicts(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeCaseResolveRequest(const CaseResolveRequest& request);
+Result<CaseResolveRequest> decodeCaseResolveRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeStudies(const std::vector<StudySummary>& studies);
+Result<std::vector<StudySummary>> decodeStudies(std::span<const std::uint8_t> body);
+/// A request naming one study: `kind` is StudyBalance or StudyVerify.
+std::vector<std::uint8_t> encodeStudyRequest(Request kind, const std::string& study);
+Result<std::string> decodeStudyRequest(std::span<const std::uint8_t> body, Request kind);
+std::vector<std::uint8_t> encodeStudyBalance(const StudyBalance& balance);
+Result<StudyBalance> decodeStudyBalance(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodeStudyVerification(const StudyVerification& verification);
+Result<StudyVerification> decodeStudyVerification(std::span<const std::uint8_t> body);
 
 }  // namespace veld::sync::admin

@@ -36,6 +36,15 @@ class AdminClient {
     Result<std::vector<PublishedFormInfo>> forms();
     Result<admin::RecordDetail> record(const Uuid& recordId);
     Result<ReviewQueue> queue(const admin::QueueRequest& request);
+    /// Case conflicts, oldest first: the open ones, or all.
+    Result<std::vector<CaseConflictInfo>> caseConflicts(bool includeResolved = false);
+    /// Settles a case conflict; answers with the open case conflicts left.
+    Result<std::vector<CaseConflictInfo>> resolveCaseConflict(
+        const admin::CaseResolveRequest& request);
+    /// The randomised studies (never their seeds).
+    Result<std::vector<StudySummary>> studies();
+    Result<StudyBalance> studyBalance(const std::string& study);
+    Result<StudyVerification> verifyStudy(const std::string& study);
     /// Starts an export at the collector; poll exportJob() until it is Done or Failed.
     Result<admin::ExportJob> startExport(const admin::ExportRequest& request);
     Result<admin::ExportJob> exportJob(const std::string& job, bool discard = false);

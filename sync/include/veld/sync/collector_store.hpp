@@ -10,8 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include <veld/allocation.hpp>
 #include <veld/result.hpp>
 #include <veld/sync/protocol.hpp>
+#include <veld/sync/study_json.hpp>
 #include <veld/uuid.hpp>
 
 namespace veld::sync {
@@ -27,6 +29,8 @@ struct DeviceInfo {
     /// Finalized records the device still held, unacknowledged, after its last push (as it
     /// reported them); empty when it never said.
     std::optional<std::int64_t> waiting;
+    std::string team;        // cases assigned to the team reach every device in it; "" none
+    bool hasBoxKey = false;  // the device said its key for sealed allocation slots
 };
 
 /// Records of a form whose current revision was made on one day (UTC).
@@ -171,6 +175,161 @@ struct PublishedFormInfo {
     std::vector<std::uint8_t> binary;
 };
 
+// ---- Cases ----------------------------------------------------------------------------------
+// A case (a participant, a vacancy, ...) is made by the record that opens it and changed by the
+// case changes of later records (veld/record.hpp CaseChange). The collector merges each property
+// by HLC: the newer value is current; two changes made without either device seeing the other's
+// (each one's base older than the other's HLC) with different values are also kept as a case
+// conflict for staff. Every change gives the case a new change number, by which pull pages.
+
+struct CollectorCaseProperty {
+    std::string name;
+    std::string value;  // empty: cleared
+    HlcTimestamp hlc;   // of the revision (or staff's resolution) that set it
+    HlcTimestamp base;  // the HLC of the value the device held when it changed it
+    Uuid deviceId;      // who set it (the collector's own device for staff)
+};
+
+struct CollectorCase {
+    Uuid caseId;
+    std::string caseType;
+    std::string pseudonym;  // "KEYID:HEX", or empty
+    std::optional<Uuid> openedDevice;
+    std::optional<Uuid> assignedDevice;
+    std::string assignedTeam;  // "" none
+    std::optional<std::int64_t> lastContactUtcMs;
+    std::uint64_t changeSeq = 0;
+    std::vector<CollectorCaseProperty> properties;  // by name
+};
+
+/// Which cases to list; every field that is set must match.
+struct CaseFilter {
+    std::optional<std::string> caseType;
+    std::optional<Uuid> assignedDevice;
+    std::optional<std::string> assignedTeam;
+    std::size_t limit = 10000;
+};
+
+/// Two values of one case property set without either device seeing the other's.
+struct CaseConflictInfo {
+    std::int64_t id = 0;  // for resolveCaseConflict
+    Uuid caseId;
+    std::string property;
+    std::string valueA;  // the value held when the other arrived
+    HlcTimestamp hlcA;
+    Uuid deviceA;
+    std::string valueB;  // the value that arrived
+    HlcTimestamp hlcB;
+    Uuid deviceB;
+    std::int64_t detectedUtcMs = 0;
+    std::optional<std::int64_t> resolvedUtcMs;
+    std::string resolution;  // how, and staff's comment
+    std::string resolvedBy;
+};
+
+/// Staff's choice for a case conflict: one of the two values, or a value they type.
+struct CaseChoice {
+    enum class Kind : std::uint8_t { A = 0, B = 1, Value = 2 };
+    Kind kind = Kind::A;
+    std::string value;  // Kind::Value
+};
+
+// ---- Randomisation --------------------------------------------------------------------------
+// A study (StudyDefinition) is defined once with a secret seed; blocks of each stratum's
+// sequence are dealt to devices (at pull, or by staff), each block to one device only; the
+// allocations devices report inside records are all stored as they come, duplicates and misuse
+// included, and checked by verifyAllocations against the regenerated sequence.
+
+/// A study as the collector lists it (the seed is never in it: see studySeed).
+struct StudySummary {
+    StudyDefinition definition;  // definition.study.seed is zeroed
+    std::int64_t createdUtcMs = 0;
+};
+
+struct DealtBlock {
+    std::string study;
+    std::string stratum;
+    std::uint32_t block = 0;
+    Uuid deviceId;
+    std::uint64_t assignSeq = 0;
+    std::int64_t assignedUtcMs = 0;
+};
+
+struct ArmBalance {
+    std::string arm;
+    std::int64_t allocated = 0;
+    double target = 0;  // the stratum's allocations x ratio / sum of ratios
+};
+
+struct StratumBalance {
+    std::string stratum;
+    std::vector<ArmBalance> arms;  // in the study's arm order
+    std::int64_t allocated = 0;
+    std::int64_t dealtBlocks = 0;
+    std::int64_t completeBlocks = 0;  // every slot used
+    std::int64_t openBlocks = 0;      // some slots used
+    bool known = true;                // false: a stratum the study does not have (see verify)
+};
+
+struct DeviceBalance {
+    Uuid deviceId;
+    std::string label;
+    std::int64_t dealtBlocks = 0;
+    std::int64_t dealtSlots = 0;
+    std::int64_t allocated = 0;
+};
+
+struct StudyBalance {
+    std::string study;
+    std::int64_t allocated = 0;
+    std::vector<StratumBalance> strata;  // the study's strata in order, then unknown ones
+    std::vector<DeviceBalance> devices;  // devices dealt blocks, or reporting allocations
+};
+
+struct AllocationProblem {
+    enum class Kind : std::uint8_t {
+        UnknownStratum = 0,  // the stratum is not one of the study's
+        NoSuchSlot = 1,      // the position is past the end of its block
+        ArmMismatch = 2,     // the arm is not the sequence's arm for that slot
+        TokenMismatch = 3,   // the token is not the slot's: the slot was not opened
+        NotDealt = 4,        // the block was not dealt to the device that used it
+        SlotReused = 5,      // two allocations name one slot
+        CaseTwice = 6,       // one case allocated more than once in the study
+        Skipped = 7,         // a device left a slot unused before one it used
+        LogGap = 8,          // a device's allocation log numbers have a gap (maybe not yet sent)
+        LogReused = 9,       // two allocations carry one log number of a device
+    };
+    Kind kind = Kind::ArmMismatch;
+    std::string detail;  // names the slot, device, case or log numbers; never a seed or token
+};
+
+struct StudyVerification {
+    std::string study;
+    std::int64_t allocations = 0;
+    std::int64_t devices = 0;
+    std::int64_t problemAllocations = 0;  // allocations with at least one problem of their own
+    std::vector<AllocationProblem> problems;
+    [[nodiscard]] bool ok() const { return problems.empty(); }
+};
+
+/// One allocation as received, for the evaluator to join with the data export by case and
+/// record id.
+struct AllocationRow {
+    std::string study;
+    std::string stratum;
+    std::uint32_t block = 0;
+    std::uint32_t position = 0;
+    std::string arm;
+    Uuid deviceId;
+    std::uint64_t logSeq = 0;
+    Uuid caseId;
+    Uuid recordId;
+    std::int64_t takenUtcMs = 0;
+    std::int64_t receivedUtcMs = 0;
+};
+
+std::string_view allocationProblemName(AllocationProblem::Kind kind);
+
 /// Limits and clock rules the collector applies.
 struct CollectorPolicy {
     std::int64_t enrolCodeTtlMs = 7LL * 24 * 3600 * 1000;
@@ -178,6 +337,9 @@ struct CollectorPolicy {
     std::int64_t futureToleranceMs = 3600LL * 1000;
     /// ... or more than this before it (devices may be offline for weeks, not for years).
     std::int64_t pastToleranceMs = 400LL * 24 * 3600 * 1000;
+    /// The most cases and allocation blocks one pull answer holds (then `more` is set).
+    std::size_t maxCasesPerPull = 500;
+    std::size_t maxBlocksPerPull = 200;
 };
 
 class CollectorStore {
@@ -212,12 +374,68 @@ class CollectorStore {
     /// Stores a batch from `deviceId` in one transaction and answers only after it committed.
     virtual Result<PushReply> push(const Uuid& deviceId, const PushBatch& batch,
                                    std::int64_t nowMs) = 0;
+    /// What a device fetches, in one transaction: published forms after its form cursor; the
+    /// cases assigned to it or its team changed after its case cursor (and, as not assigned, those
+    /// it held that left it); the studies; and the blocks dealt to it after its allocation cursor,
+    /// each slot sealed to its box key (none before the device has said its key: they come with
+    /// the pull that does). Before that, it tops up a device that has said its key: for every
+    /// stratum of every study with no block on its way to the device (dealt after its allocation
+    /// cursor), a device holding no block of the stratum and not reporting its stock, or
+    /// reporting fewer slots left than the study's low mark, is dealt the study's
+    /// blocksPerDevice blocks (audited). Pages as CollectorPolicy says (`more`).
     virtual Result<PullReply> pull(const Uuid& deviceId, const PullRequest& request,
                                    std::size_t maxForms, std::int64_t nowMs) = 0;
     /// Publishes a compiled form to every device (checked first); identical bytes again are a
     /// no-op, other bytes under a published id and version are refused.
     virtual Result<bool> publish(const std::vector<std::uint8_t>& binary, std::int64_t nowMs,
                                  const std::string& actor) = 0;
+
+    // --- cases ---
+    /// Puts a device in a team ("" for none): cases assigned to the team reach it, those of its
+    /// old team leave it at its next pull. NotFound for an unknown device. Audited.
+    virtual Status setDeviceTeam(const Uuid& deviceId, const std::string& team, std::int64_t nowMs,
+                                 const std::string& actor) = 0;
+    /// Cases with every property, by case id.
+    virtual Result<std::vector<CollectorCase>> cases(const CaseFilter& filter) = 0;
+    /// Assigns a case to a device and/or a team (replacing both; at least one must be given).
+    /// The devices that held it and no longer do are told at their next pull. NotFound for an
+    /// unknown case or device. Audited.
+    virtual Status assignCase(const Uuid& caseId, const std::optional<Uuid>& device,
+                              const std::string& team, std::int64_t nowMs,
+                              const std::string& actor) = 0;
+    /// Case conflicts, oldest first: the open ones, or all.
+    virtual Result<std::vector<CaseConflictInfo>> caseConflicts(bool includeResolved) = 0;
+    /// Settles a case conflict: the chosen value becomes the property's value with an HLC after
+    /// everything the case holds and both sides as its base, so it reaches every device holding
+    /// the case. NotFound for an unknown conflict, WrongState when settled already,
+    /// InvalidArgument for a typed value that is too long. Audited (never with the values).
+    virtual Status resolveCaseConflict(std::int64_t conflictId, const CaseChoice& choice,
+                                       const std::string& comment, std::int64_t nowMs,
+                                       const std::string& actor) = 0;
+
+    // --- randomisation ---
+    /// Defines a study (checked; a seed is made when none is given). Defining the same study
+    /// again is a no-op (false); another definition under a defined id is refused (WrongState).
+    virtual Result<bool> defineStudy(const StudyDefinition& definition, std::int64_t nowMs,
+                                     const std::string& actor) = 0;
+    virtual Result<std::vector<StudySummary>> studies() = 0;
+    /// The study's secret seed, for the evaluator at the end. Audited ("seed-disclosed").
+    virtual Result<std::array<std::uint8_t, alloc::kSeedBytes>> studySeed(
+        const std::string& study, std::int64_t nowMs, const std::string& actor) = 0;
+    /// Deals the next `blocksPerStratum` undealt blocks of every stratum to a device (which
+    /// receives them sealed at its next pull). NotFound for an unknown study or device,
+    /// WrongState for a revoked device. Audited.
+    virtual Result<std::vector<DealtBlock>> allocateBlocks(const std::string& study,
+                                                           const Uuid& deviceId,
+                                                           std::uint32_t blocksPerStratum,
+                                                           std::int64_t nowMs,
+                                                           const std::string& actor) = 0;
+    virtual Result<StudyBalance> balance(const std::string& study) = 0;
+    /// Checks every allocation received for the study against the regenerated sequence and the
+    /// blocks dealt (see AllocationProblem).
+    virtual Result<StudyVerification> verifyAllocations(const std::string& study) = 0;
+    /// Every allocation received for the study, in the order received.
+    virtual Result<std::vector<AllocationRow>> allocationLog(const std::string& study) = 0;
 
     // --- reading, for staff and tests ---
     virtual Result<CollectorStats> stats() = 0;
