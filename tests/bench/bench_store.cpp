@@ -37,6 +37,7 @@
 
 #include <sqlite3.h>
 
+#include <veld/allocation.hpp>
 #include <veld/clock.hpp>
 #include <veld/form.hpp>
 #include <veld/hlc.hpp>
@@ -467,22 +468,62 @@ Status makeFormsSealed(Store& store) {
     return store.setSetting(projectkey::kKeySetting, projectkey::formatPublicKey(key->publicKey));
 }
 
+// Gives `store` a study of two arms and one stratum, with `count` sealed slots to take.
+Status addBenchSlots(Store& store, std::size_t count) {
+    alloc::Study study;
+    study.id = "bench";
+    study.arms = {{"a", 1}, {"b", 1}};
+    study.blockSizes = {2, 4, 6};
+    study.seed.fill(7);
+    const std::vector<DeviceStudy> studies{{"bench", "bench", {"a", "b"}, {}, 0}};
+    if (Status s = store.setStudies(studies); !s) return s;
+    auto key = store.boxPublicKey();
+    if (!key) return key.error();
+    std::vector<SealedSlotIn> slots;
+    for (std::uint32_t b = 0; slots.size() < count; ++b) {
+        const auto block = alloc::generateBlock(study, "", b);
+        for (std::uint32_t p = 0; p < block.arms.size(); ++p) {
+            const alloc::Slot slot{"bench", "", b, p, block.arms[p], block.tokens[p]};
+            slots.push_back({"bench", "", b, p, alloc::sealSlot(slot, key.value())});
+        }
+    }
+    return store.addAllocationSlots(slots);
+}
+
+enum class FinalizeKind { Plain, Sealed, Enrolment };
+
 Result<RoundFigures> storeFinalizeRound(const std::string& path, const std::vector<Job>& jobs,
-                                        bool sealed) {
+                                        FinalizeKind kind) {
     std::vector<double> latencies;
     latencies.reserve(jobs.size());
     double seconds = 0;
     {
         auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate});
         if (!store) return store.error();
-        if (sealed) {
+        if (kind == FinalizeKind::Sealed) {
             if (Status s = makeFormsSealed(*store); !s) return s.error();
         }
+        // An enrolment: the same record opening a case and taking the next allocation.
+        std::vector<RecordContent> contents;
+        if (kind == FinalizeKind::Enrolment) {
+            if (Status s = addBenchSlots(*store, jobs.size()); !s) return s.error();
+            SystemClock clock;
+            for (const Job& job : jobs) {
+                RecordContent c = job.sample.content;
+                c.caseId = makeUuidV7(clock);
+                c.caseChange =
+                    CaseChange{CaseAction::Open, "participant", {}, {{"label", "bench", {}}}};
+                c.allocate = AllocationRequest{"bench", ""};
+                contents.push_back(std::move(c));
+            }
+        }
         TimePoint start = now();
-        for (const Job& job : jobs) {
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            const Job& job = jobs[i];
             if (Status s = checkInterrupted(); !s) return s.error();
             TimePoint t0 = now();
-            auto done = store->finalizeNew(job.sample.content, job.sample.summary);
+            auto done = store->finalizeNew(contents.empty() ? job.sample.content : contents[i],
+                                           job.sample.summary);
             TimePoint t1 = now();
             if (!done) return done.error();
             latencies.push_back(msBetween(t0, t1));
@@ -556,25 +597,26 @@ Status benchFinalize(const TempDir& dir, const Settings& settings) {
                  settings.rounds, settings.finalizesPerRound, sizes.smallest, sizes.largest,
                  sizes.median);
 
-    std::vector<double> storeRate, storeLatency, rawRate, rawLatency, sealedRate, sealedLatency;
+    std::vector<double> storeRate, storeLatency, rawRate, rawLatency, sealedRate, sealedLatency,
+        enrolRate, enrolLatency;
     for (int round = 0; round < settings.rounds; ++round) {
         // Rotate which side goes first, so a slow patch of the disk or a warming cache does
-        // not always land on the same side. Side 2 is the store with every form sealed.
-        for (int turn = 0; turn < 3; ++turn) {
-            const int side = (turn + round) % 3;
+        // not always land on the same side. Side 2 is the store with every form sealed, side 3
+        // the store enrolling (opening a case and taking an allocation with each record).
+        for (int turn = 0; turn < 4; ++turn) {
+            const int side = (turn + round) % 4;
             std::string path = dir.file("finalize-" + std::to_string(round) + "-" +
                                         std::to_string(side) + (side == 1 ? ".sqlite" : ".veld"));
-            auto figures = side == 1 ? rawInsertRound(path, *jobs)
-                                     : storeFinalizeRound(path, *jobs, side == 2);
+            auto figures = side == 1   ? rawInsertRound(path, *jobs)
+                           : side == 0 ? storeFinalizeRound(path, *jobs, FinalizeKind::Plain)
+                           : side == 2 ? storeFinalizeRound(path, *jobs, FinalizeKind::Sealed)
+                                       : storeFinalizeRound(path, *jobs, FinalizeKind::Enrolment);
             if (!figures) return figures.error();
-            (side == 0   ? storeRate
-             : side == 1 ? rawRate
-                         : sealedRate)
-                .push_back(figures->recordsPerSecond);
-            (side == 0   ? storeLatency
-             : side == 1 ? rawLatency
-                         : sealedLatency)
-                .push_back(figures->medianLatencyMs);
+            std::vector<double>* rates[] = {&storeRate, &rawRate, &sealedRate, &enrolRate};
+            std::vector<double>* lats[] = {&storeLatency, &rawLatency, &sealedLatency,
+                                           &enrolLatency};
+            rates[side]->push_back(figures->recordsPerSecond);
+            lats[side]->push_back(figures->medianLatencyMs);
         }
     }
     double rawPerSecond = median(rawRate);
@@ -594,6 +636,13 @@ Status benchFinalize(const TempDir& dir, const Settings& settings) {
                 ratio(sealedPerSecond, rawPerSecond), "raw_sqlite_insert_throughput");
     printFigure("finalize_sealed_median_latency", median(sealedLatency), "ms",
                 ratio(rawMs, median(sealedLatency)), "raw_sqlite_insert_median_latency");
+    // Enrolling opens a case, opens a sealed slot and appends to the allocation log, in the
+    // finalize's own transaction.
+    const double enrolPerSecond = median(enrolRate);
+    printFigure("finalize_enrolment_throughput", enrolPerSecond, "records/s",
+                ratio(enrolPerSecond, rawPerSecond), "raw_sqlite_insert_throughput");
+    printFigure("finalize_enrolment_median_latency", median(enrolLatency), "ms",
+                ratio(rawMs, median(enrolLatency)), "raw_sqlite_insert_median_latency");
     return {};
 }
 
