@@ -411,6 +411,9 @@ void App::drawNav() {
         {Screen::Sync, M::NavSync, "nav.sync"},
         {Screen::Settings, M::NavSettings, "nav.settings"},
     };
+    // While a finalize runs the filling screen stays: its answer (a refusal to allocate, or the
+    // arm taken) must reach the field worker, and leaving would drop it.
+    const bool locked = screen == Screen::Fill && fill.finalizing;
     bool first = true;
     for (const auto& tab : tabs) {
         if (!first) ImGui::SameLine();
@@ -419,7 +422,7 @@ void App::drawNav() {
         if (current) {
             ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetColorU32(ImGuiCol_ButtonActive));
         }
-        if (ui::button(tab.id, t(tab.label))) go(tab.screen);
+        if (ui::button(tab.id, t(tab.label), 0, 0, !locked)) go(tab.screen);
         if (current) ImGui::PopStyleColor();
     }
     if (screen == Screen::Fill) {
@@ -467,17 +470,21 @@ void App::frame() {
     // When a sync round ends, the counts on screen follow.
     if (m_uploader) {
         const sync::Progress p = m_uploader->progress();
-        if (p.state != m_lastSyncState) {
-            m_lastSyncState = p.state;
-            if (p.state == sync::Progress::State::Done) {
-                refreshCounts();
-                refreshStock();  // a pull may bring allocation slots, and cases
-                cases.dirty = true;
-                cases.detailDirty = cases.selected.has_value();
-                reloadKeys();  // a pull may bring a new project key
-                // Forms are compiled again only when the round brought new ones.
-                if (p.formsReceived > 0) reloadForms();
-            }
+        // A quick round can start and end between two frames (an idle screen draws four a
+        // second): Done to Done is a new round when its success time moved.
+        const bool roundEnded =
+            p.state == sync::Progress::State::Done &&
+            (p.state != m_lastSyncState || p.lastSuccessUtcMs != m_lastSyncSuccessMs);
+        m_lastSyncState = p.state;
+        m_lastSyncSuccessMs = p.lastSuccessUtcMs;
+        if (roundEnded) {
+            refreshCounts();
+            refreshStock();  // a pull may bring allocation slots, and cases
+            cases.dirty = true;
+            cases.detailDirty = cases.selected.has_value();
+            reloadKeys();  // a pull may bring a new project key
+            // Forms are compiled again only when the round brought new ones.
+            if (p.formsReceived > 0) reloadForms();
         }
     }
     ui::beginFrame();
@@ -532,7 +539,10 @@ void App::frame() {
     drawAllocationNotice();
     // However the case screen was left (a tab, a form started from a case), a BSN typed to find
     // a participant does not stay in memory: neither the field's text nor Dear ImGui's copy.
-    if (m_lastScreen == Screen::Cases && screen != Screen::Cases && cases.bsnSearch) {
+    // The text is judged itself: the last query may predate the BSN's last digit, and a device
+    // without a pseudonym key searches a BSN as text only.
+    if (m_lastScreen == Screen::Cases && screen != Screen::Cases &&
+        (cases.bsnSearch || searchMayHoldBsn(cases.search))) {
         std::fill(cases.search.begin(), cases.search.end(), '\0');
         cases.search.clear();
         cases.bsnSearch = false;

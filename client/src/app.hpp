@@ -161,6 +161,7 @@ class App {
     std::map<std::string, std::shared_ptr<const forms::CompiledForm>> m_versionCache;
     std::unique_ptr<sync::Uploader> m_uploader;
     sync::Progress::State m_lastSyncState = sync::Progress::State::Idle;
+    std::int64_t m_lastSyncSuccessMs = 0;
     Screen m_lastScreen = Screen::Home;  // the screen drawn in the previous frame
     std::string m_toast;
     bool m_toastError = false;

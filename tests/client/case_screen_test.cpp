@@ -3,6 +3,7 @@
 // finalize that randomises, the arm shown afterwards, a refusal that keeps the draft, and the
 // warning when allocation slots run low.
 #include <algorithm>
+#include <future>
 
 #include <doctest/doctest.h>
 
@@ -216,6 +217,20 @@ void fillIntake(UiDriver& ui, const std::string& name, const std::string& munici
     ui.click(std::string("q.randomise.") + (randomise ? "yes" : "no"));
 }
 
+// Clicks a widget over three frames without waiting for background work, as a person does
+// while it runs.
+void clickNow(UiDriver& ui, const std::string& id) {
+    const auto* r = ui.item(id);
+    REQUIRE_MESSAGE(r, "no widget " << id);
+    ImGuiIO& io = ImGui::GetIO();
+    io.MousePos = ImVec2((r->min.x + r->max.x) / 2, (r->min.y + r->max.y) / 2);
+    ui.frame();
+    io.MouseDown[0] = true;
+    ui.frame();
+    io.MouseDown[0] = false;
+    ui.frame();
+}
+
 }  // namespace
 
 TEST_CASE("cases: the list finds a case by its text and by a typed BSN, closed ones on request") {
@@ -356,7 +371,7 @@ TEST_CASE("cases: a randomising intake warns before finalize and shows the arm t
     REQUIRE(ui.has("fill.randomise.text"));
     CHECK(ui.item("fill.randomise.text")->text ==
           "De deelnemer wordt bij afronden ingedeeld in studie trial; dit kan niet ongedaan "
-          "worden.");
+          "worden gemaakt.");
     CHECK_FALSE(ui.has("fill.randomise.no_stock"));
     CHECK(d.records("t_intake", RecordStatus::Finalized).empty());
     ui.click("fill.randomise.cancel");
@@ -422,8 +437,9 @@ TEST_CASE("cases: with no allocation left, finalizing says why in Dutch and keep
     CHECK(ui.app().screen == Screen::Fill);
     REQUIRE(ui.has("fill.allocation_error"));
     const std::string shown = ui.item("fill.allocation_error")->text;
-    CHECK(shown.rfind("Kan niet indelen: ", 0) == 0);
-    CHECK(shown.find("Het concept is bewaard.") != std::string::npos);
+    CHECK(shown ==
+          "Kan niet indelen: dit apparaat heeft geen toewijzingen meer voor dit stratum "
+          "(synchroniseer met de centrale server). Het concept is bewaard.");
     CHECK_FALSE(ui.has("allocated.arm"));
     CHECK(d.records("t_intake", RecordStatus::Finalized).empty());
     const auto drafts = d.records("t_intake", RecordStatus::Draft);
@@ -442,4 +458,88 @@ TEST_CASE("cases: with no allocation left, finalizing says why in Dutch and keep
     CHECK(ui.app().screen == Screen::Home);
     CHECK(d.records("t_intake", RecordStatus::Finalized).size() == 1);
     CHECK(d.records("t_intake", RecordStatus::Draft).empty());
+}
+
+TEST_CASE("cases: leaving while an allocating finalize runs is not possible, the arm is shown") {
+    Device d;
+    d.giveSlots({"utrecht"}, 1, 0);
+
+    UiDriver ui(d.path);
+    ui.click("home.new.t_intake");
+    fillIntake(ui, "Gijs", "utrecht", true);
+    ui.click("fill.finalize");
+    REQUIRE(ui.has("fill.randomise.confirm"));
+    // The store is slow: the finalize waits behind other work.
+    std::promise<void> release;
+    std::shared_future<void> gate = release.get_future().share();
+    ui.app().worker.run(
+        [gate] {
+            gate.wait();
+            return 0;
+        },
+        [](int) {});
+    clickNow(ui, "fill.randomise.confirm");
+    ui.frame();  // the finalize is posted
+    ui.frame();
+    REQUIRE(ui.app().fill.finalizing);
+    CHECK_FALSE(ui.item("nav.home")->enabled);
+    CHECK_FALSE(ui.item("nav.cases")->enabled);
+    CHECK_FALSE(ui.item("fill.close")->enabled);
+    clickNow(ui, "nav.records");  // a click anyway changes nothing
+    CHECK(ui.app().screen == Screen::Fill);
+    release.set_value();
+    ui.settle();
+
+    // The arm reaches the field worker.
+    auto log = d.store.allocationLog();
+    REQUIRE(log);
+    REQUIRE(log.value().size() == 1);
+    REQUIRE(ui.has("allocated.arm"));
+    CHECK(ui.item("allocated.arm")->text == log.value()[0].allocation.arm);
+    ui.click("allocated.ok");
+    CHECK(ui.item("nav.home")->enabled);
+}
+
+TEST_CASE("cases: a BSN typed in search is wiped on leaving, also without a pseudonym key") {
+    Device d;
+    const Uuid bram = d.addCase("Bram", "amersfoort", "123456782");
+    REQUIRE(d.store.setSetting(pseudonym::kKeySetting, ""));
+
+    UiDriver ui(d.path);
+    ui.click("nav.cases");
+    REQUIRE(ui.has("cases.row." + bram.toString()));
+    // Without the key the number cannot be turned into a pseudonym: it is searched as text only.
+    ui.type("cases.search", "123456782");
+    CHECK_FALSE(ui.app().cases.bsnSearch);
+    ui.click("nav.home");
+    CHECK(ui.app().cases.search.empty());
+    // A search by name stays when the screen is left.
+    ui.click("nav.cases");
+    ui.type("cases.search", "Bram 2");
+    ui.click("nav.home");
+    CHECK(ui.app().cases.search == "Bram 2");
+}
+
+TEST_CASE("cases: choosing another case while the first one's details load shows the second") {
+    Device d;
+    const Uuid anna = d.addCase("Anna", "utrecht", "");
+    const Uuid bram = d.addCase("Bram", "amersfoort", "");
+
+    UiDriver ui(d.path);
+    ui.click("nav.cases");
+    std::promise<void> release;
+    std::shared_future<void> gate = release.get_future().share();
+    ui.app().worker.run(
+        [gate] {
+            gate.wait();
+            return 0;
+        },
+        [](int) {});
+    clickNow(ui, "cases.row." + anna.toString());
+    ui.frame();  // Anna's details are asked for
+    clickNow(ui, "cases.row." + bram.toString());
+    release.set_value();
+    ui.settle();
+    REQUIRE(ui.has("case.title"));
+    CHECK(ui.item("case.title")->text == "Bram");
 }

@@ -581,6 +581,14 @@ TEST_CASE("veldctl study and case commands run randomisation and cases at a real
     struct stat st {};
     REQUIRE(::stat(csv.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
+    // Written over a file anyone could read: the log narrows it, not only a file it creates.
+    const std::string shared = dir.file("shared.csv");
+    std::ofstream(shared) << "old\n";
+    std::filesystem::permissions(shared, std::filesystem::perms(0644));
+    REQUIRE(veldctl({"study", "log", file, "ips", "--out", shared}).exitCode == 0);
+    REQUIRE(::stat(shared.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(test::parseCsv(test::readFile(shared)).size() == 3);
     CHECK(contains(veldctl({"study", "log", file, "ips"}).out, cases[0].toString()));
 
     // A slot used again, from a log number that skips one: each problem listed, exit 1.
@@ -654,6 +662,13 @@ TEST_CASE("veldctl study and case commands run randomisation and cases at a real
     CHECK(veldctl({"case", "resolve", file, "1"}).exitCode == 2);
     CHECK(veldctl({"case", "assign", file, cases[0].toString()}).exitCode == 2);
     CHECK(veldctl({"study", "frobnicate", file}).exitCode == 2);
+    // An option of another subcommand is not silently ignored.
+    auto misplaced = veldctl({"study", "balance", file, "ips", "--blocks", "3"});
+    CHECK(misplaced.exitCode == 2);
+    CHECK(contains(misplaced.err, "--blocks is for allocate"));
+    CHECK(
+        veldctl({"case", "assign", file, cases[0].toString(), "--team", "south", "--comment", "x"})
+            .exitCode == 2);
     CHECK(veldctl({"study", "--help"}).exitCode == 0);
     CHECK(veldctl({"case", "--help"}).exitCode == 0);
     CHECK(veldctl({"study", "verify", file, "nope"}).exitCode == 1);

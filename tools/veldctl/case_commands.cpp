@@ -85,7 +85,7 @@ int caseCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     std::string value;
     const bool hasValue = args.option("--value", value);
     std::string comment;
-    args.option("--comment", comment);
+    const bool hasComment = args.option("--comment", comment);
     const bool all = args.flag("--all");
     if (!args.error.empty()) return usage(err, args.error);
     if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
@@ -128,6 +128,7 @@ int caseCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
         sub != "list")
         return usage(err, "--type, --device and --team are for list and assign");
     if (hasValue && sub != "resolve") return usage(err, "--value is for resolve");
+    if (hasComment && sub != "resolve") return usage(err, "--comment is for resolve");
     if (all && sub != "conflicts") return usage(err, "--all is for conflicts");
 
     auto opened = sync::openSqliteCollector(pos[0], false);

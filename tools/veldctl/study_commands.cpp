@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <veld/hex.hpp>
@@ -87,11 +88,17 @@ std::string fixed(double v, bool sign = false) {
     return s.str();
 }
 
-// Writes `text` to a new file readable by its owner only (the log says who got which arm).
+// Writes `text` to a file readable by its owner only (the log says who got which arm). A file
+// that is already there is narrowed too: open() applies its mode only to a file it creates.
 Status writePrivate(const std::string& path, const std::string& text) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return makeError(ErrorCode::Io, "cannot create " + path + ": " + std::strerror(errno));
+    if (::fchmod(fd, 0600) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return makeError(ErrorCode::Io, "cannot make " + path + " private: " + std::strerror(e));
+    }
     std::size_t done = 0;
     while (done < text.size()) {
         const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -169,7 +176,7 @@ int studyCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
     std::string device;
     const bool hasDevice = args.option("--device", device);
     std::string blocks = "1";
-    args.option("--blocks", blocks);
+    const bool hasBlocks = args.option("--blocks", blocks);
     std::string outPath;
     const bool hasOut = args.option("--out", outPath);
     if (!args.error.empty()) return usage(err, args.error);
@@ -186,6 +193,7 @@ int studyCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
                                                    : " takes FILE STUDY"));
     if ((sub == "allocate") != hasDevice)
         return usage(err, hasDevice ? "--device is for allocate" : "allocate needs --device ID");
+    if (hasBlocks && sub != "allocate") return usage(err, "--blocks is for allocate");
     if (hasOut && sub != "log") return usage(err, "--out is for log");
 
     // The definition is read before the collector is opened: a bad file changes nothing.

@@ -114,8 +114,8 @@ void loadDetail(App& app, CasesState& state) {
             return detail;
         },
         [&app, &state, id](CaseDetail detail) {
+            state.detailLoading = false;       // also when stale: the case chosen since loads next
             if (state.selected != id) return;  // another case was chosen meanwhile
-            state.detailLoading = false;
             if (!detail.info) {
                 state.detail.reset();
                 state.records.clear();
@@ -290,6 +290,20 @@ void drawStockBanner(App& app) {
         ui::recordLast("stock.low." + std::to_string(n++), text);
     }
     if (n > 0) ImGui::Separator();
+}
+
+bool searchMayHoldBsn(std::string_view text) {
+    // Eight digits or more, with at most the separators people type in a BSN: whether or not it
+    // passes the eleven-test or found anyone, it may be someone's number.
+    int digits = 0;
+    for (char c : text) {
+        if (c >= '0' && c <= '9') {
+            ++digits;
+        } else if (c != ' ' && c != '.' && c != '-') {
+            return false;
+        }
+    }
+    return digits >= 8;
 }
 
 void openCase(App& app, const Uuid& caseId) {

@@ -64,6 +64,7 @@ void postFinalize(App& app, FillState& state, RecordContent content) {
     state.allocationError.clear();
     const bool allocates = content.allocate.has_value();
     const std::string study = allocates ? content.allocate->study : std::string();
+    const std::string stratum = allocates ? content.allocate->stratum : std::string();
     auto slot = state.workerId;
     app.withStore(
         [slot, content = std::move(content), summary, allocates](Store& store) {
@@ -90,21 +91,32 @@ void postFinalize(App& app, FillState& state, RecordContent content) {
             }
             return out;
         },
-        [&app, &state, slot, allocates, study](FinalizeOutcome outcome) {
+        [&app, &state, slot, allocates, study, stratum](FinalizeOutcome outcome) {
             if (slot != state.workerId) return;
             state.saving = false;
             state.finalizing = false;
             state.allocationConfirmed = false;
+            // The stock as it was before this finalize (the refresh below lands later).
+            bool noneLeft = false;
+            for (const AllocationStock& s : app.stock) {
+                noneLeft =
+                    noneLeft || (s.study == study && s.stratum == stratum && s.remaining == 0);
+            }
             if (allocates) app.refreshStock();
             if (!outcome.result) {
                 const Error& error = outcome.result.error();
                 state.saveError = error.describe();
                 // The store refuses an allocation (none left, or the case or person has one
-                // already) with WrongState, saving nothing: the draft stays as it was.
+                // already) with WrongState, saving nothing: the draft stays as it was. The usual
+                // reason, none left, is said in the UI's language; others as the store words them.
                 if (allocates && error.code == ErrorCode::WrongState) {
+                    // Out of stock names the stratum in quotes; a case or person randomised
+                    // already (checked first, so also with none left) does not.
+                    const bool outOfStock =
+                        noneLeft && error.message.find('"' + stratum + '"') != std::string::npos;
                     state.allocationError = format(
                         app.t(state.sealed ? M::AllocationRefusedSealed : M::AllocationRefused),
-                        {error.message});
+                        {outOfStock ? std::string(app.t(M::AllocationNoneLeft)) : error.message});
                     app.toast(state.allocationError, true);
                 } else {
                     app.toast(std::string(app.t(M::FinalizeFailed)), true);
@@ -467,14 +479,14 @@ void drawFill(App& app, FillState& state) {
         const bool answered = view.changes > 0;
         const std::string_view label =
             state.confirmDiscard ? app.t(M::DiscardConfirm) : app.t(M::CloseWithoutSaving);
-        if (ui::button("fill.close", label)) {
+        if (ui::button("fill.close", label, 0, 0, !state.finalizing)) {
             if (!answered || state.confirmDiscard) {
                 leaveFill(app, Screen::Home);
                 return;
             }
             state.confirmDiscard = true;
         }
-    } else if (ui::button("fill.close", app.t(M::SaveAndClose))) {
+    } else if (ui::button("fill.close", app.t(M::SaveAndClose), 0, 0, !state.finalizing)) {
         leaveFill(app, Screen::Home);
         return;
     }

@@ -139,6 +139,8 @@ std::string formCaseType(const fb::Form& form);
 std::string caseLabel(const CaseInfo& info);
 /// A stratum ("factor=level;factor=level") as words for people.
 std::string stratumText(std::string_view stratum);
+/// Whether a case search text may be a typed BSN (kept in memory only while it is typed).
+bool searchMayHoldBsn(std::string_view text);
 /// The warning about allocation slots running out, when any stratum is low (nothing otherwise).
 void drawStockBanner(App& app);
 /// Opens a stored record: a draft to continue, a finalized record to read. `fromCase`: opened
