@@ -1467,10 +1467,13 @@ Status Store::mergeCases(std::span<const CaseUpdateIn> cases) {
         "coalesce(excluded.last_contact_utc_ms, last_contact_utc_ms)), "
         "assigned = excluded.assigned");
     if (!upsert) return upsert.error();
+    // Equal HLCs (two devices in one millisecond): the greater value, as the collector decides,
+    // so every device converges on the collector's value.
     auto property = m.db.prepare(
         "INSERT INTO case_properties (case_id, name, value, hlc) VALUES (?1, ?2, ?3, ?4) "
         "ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc "
-        "WHERE excluded.hlc > case_properties.hlc");
+        "WHERE excluded.hlc > case_properties.hlc OR (excluded.hlc = case_properties.hlc AND "
+        "excluded.value > case_properties.value)");
     if (!property) return property.error();
     for (const auto& c : cases) {
         if (!c.assigned) {

@@ -148,6 +148,9 @@ Uuid idFrom(std::span<const std::uint8_t> blob) {
 }
 
 constexpr const char* kAdminPrefix = "veld-admin.";
+// The most property names one case holds (besides status and arm): a case with more might
+// not reach its devices.
+constexpr std::size_t kMaxCaseProperties = 256;
 
 bool validAdminName(std::string_view name) {
     if (name.empty() || name.size() > 64) return false;
@@ -2397,7 +2400,9 @@ class SqliteCollector final : public CollectorStore {
                 .bind(9, nowMs);
             if (auto s = st->run(); !s) return s;
         }
-        if (hlc.value > held.hlc)
+        // Two devices can stamp the same HLC (it names no device): the greater value then wins,
+        // here and on every device (Store::mergeCases), so all of them converge on one value.
+        if (hlc.value > held.hlc || (hlc.value == held.hlc && p.value > held.value))
             return writeProperty(caseId, p.name, p.value, hlc.value, p.base.value, deviceId, rid);
         return {};
     }
@@ -2488,7 +2493,26 @@ class SqliteCollector final : public CollectorStore {
                 properties.push_back({std::string(kCaseStatusProperty), "open", HlcTimestamp{}});
             }
         }
+        // A case holds at most kMaxCaseProperties names: every device holding it receives all of
+        // them at each change, so a device (buggy or hostile) that keeps inventing names must not
+        // make the case too large to send. Known names still merge; the revision is kept whole.
+        auto held = m_db.prepare("SELECT count(*) FROM case_properties WHERE case_id = ?");
+        if (!held) return held.error();
+        held->bindBlob(1, idBytes(caseId));
+        auto counted = held->step();
+        if (!counted) return counted.error();
+        auto names = held->columnInt(0);
+        held.value().reset();
         for (const auto& p : properties) {
+            auto current = currentProperty(caseId, p.name);
+            if (!current) return current.error();
+            if (!current->has_value()) {
+                // Veld's own status and arm always merge.
+                if (names >= static_cast<std::int64_t>(kMaxCaseProperties) &&
+                    p.name != kCaseStatusProperty && p.name != kCaseArmProperty)
+                    continue;
+                ++names;
+            }
             if (auto s = mergeProperty(caseId, p, hlc, deviceId, rid, nowMs); !s) return s;
         }
         return {};
@@ -2673,7 +2697,31 @@ class SqliteCollector final : public CollectorStore {
             "CONFLICT (case_id, device_id) DO UPDATE SET released_seq = ?3");
         if (!props) return props.error();
         if (!hold) return hold.error();
-        for (auto& c : reply.cases) {
+        std::size_t bytes = 0;
+        for (std::size_t i = 0; i < reply.cases.size(); ++i) {
+            auto& c = reply.cases[i];
+            // A case leaving the device takes none of its properties with it.
+            if (c.update.assigned) {
+                props->bindBlob(1, idBytes(c.update.id));
+                for (;;) {
+                    auto row = props->step();
+                    if (!row) return row.error();
+                    if (!row.value()) break;
+                    c.update.properties.push_back(
+                        {std::string(props->columnText(0)), std::string(props->columnText(1)),
+                         HlcTimestamp{static_cast<std::uint64_t>(props->columnInt(2))}});
+                    bytes += c.update.properties.back().name.size() +
+                             c.update.properties.back().value.size() + 32;
+                }
+                props->reset();
+            }
+            // An answer that grows too large pages here (at least one case per answer); the
+            // cases left out are neither held nor released yet, and come with the next page.
+            if (i > 0 && bytes > m_policy.maxCaseBytesPerPull) {
+                reply.cases.resize(i);
+                more = true;
+                break;
+            }
             hold->bindBlob(1, idBytes(c.update.id)).bindBlob(2, idBytes(deviceId));
             if (c.update.assigned) {
                 hold->bindNull(3);
@@ -2682,18 +2730,6 @@ class SqliteCollector final : public CollectorStore {
             }
             if (auto s = hold->run(); !s) return s;
             hold->reset();
-            // A case leaving the device takes none of its properties with it.
-            if (!c.update.assigned) continue;
-            props->bindBlob(1, idBytes(c.update.id));
-            for (;;) {
-                auto row = props->step();
-                if (!row) return row.error();
-                if (!row.value()) break;
-                c.update.properties.push_back(
-                    {std::string(props->columnText(0)), std::string(props->columnText(1)),
-                     HlcTimestamp{static_cast<std::uint64_t>(props->columnInt(2))}});
-            }
-            props->reset();
         }
         if (more) {
             reply.caseCursor = reply.cases.back().seq;

@@ -234,6 +234,26 @@ TEST_CASE("cases from the collector merge property by property, the newer value 
     CHECK(store.caseInfo(theirs)->caseType == "vacancy");
 }
 
+TEST_CASE("regression: of two case values with one HLC, every device keeps the greater") {
+    // Two devices can stamp the same HLC; the collector keeps the greater value then, and a
+    // device holding the other one must take it, or the two never converge.
+    test::TempDir dir;
+    ManualClock clock(1'760'000'000'000);
+    Store store = openNew(dir.file("device.veld"), &clock);
+    const Uuid caseId = makeUuidV4();
+    const HlcTimestamp same = HlcTimestamp::make(1'760'000'000'000, 0);
+    std::vector<CaseUpdateIn> first = {
+        {caseId, "participant", "", {{"next_contact", "2026-12-08", same}}, std::nullopt, true}};
+    REQUIRE(store.mergeCases(first));
+    std::vector<CaseUpdateIn> greater = {
+        {caseId, "participant", "", {{"next_contact", "2026-12-10", same}}, std::nullopt, true}};
+    REQUIRE(store.mergeCases(greater));
+    CHECK(store.caseInfo(caseId)->property("next_contact") == "2026-12-10");
+    // The smaller one arriving again changes nothing.
+    REQUIRE(store.mergeCases(first));
+    CHECK(store.caseInfo(caseId)->property("next_contact") == "2026-12-10");
+}
+
 TEST_CASE("the case list finds cases by text or pseudonym, planned contacts first") {
     test::TempDir dir;
     ManualClock clock(1'760'000'000'000);

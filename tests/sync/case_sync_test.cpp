@@ -94,8 +94,12 @@ TEST_CASE("two devices change one case offline: merged by property, the clash ke
     CHECK(both == std::set<std::string>{"2026-12-08", "2026-12-10"});
     const std::set<Uuid> devices{conflict.deviceA, conflict.deviceB};
     CHECK(devices == std::set<Uuid>{a.deviceId(), b.deviceId()});
-    // The newer change is current meanwhile, the same on both devices and at the collector.
-    const std::string newer = conflict.hlcA > conflict.hlcB ? conflict.valueA : conflict.valueB;
+    // The newer change is current meanwhile, the same on both devices and at the collector
+    // (both stamped in one millisecond: the greater value).
+    const std::string newer = conflict.hlcA > conflict.hlcB ? conflict.valueA
+                              : conflict.hlcB > conflict.hlcA
+                                  ? conflict.valueB
+                                  : std::max(conflict.valueA, conflict.valueB);
     for (Store* device : {&a, &b}) {
         auto info = device->caseInfo(caseId);
         REQUIRE(info);

@@ -186,6 +186,26 @@ TEST_CASE("case changes merge per property: disjoint changes are kept, concurren
     CHECK(c.store->caseConflicts(false)->size() == 2);
 }
 
+TEST_CASE("regression: two changes with one HLC converge on the greater value in any order") {
+    for (const bool greaterFirst : {false, true}) {
+        CAPTURE(greaterFirst);
+        Collector c;
+        const Uuid a = c.device();
+        const Uuid b = c.device();
+        const Uuid caseId = makeUuidV4();
+        c.push(Collector::caseRecord(a, caseId, c.at(1), CaseAction::Open, {prop("phase", "s")}));
+        // Both devices stamp the same HLC (the same millisecond, each its counter at 0).
+        Record small = Collector::caseRecord(a, caseId, c.at(5), CaseAction::FollowUp,
+                                             {prop("phase", "job_search", c.at(1))});
+        Record large = Collector::caseRecord(b, caseId, c.at(5), CaseAction::FollowUp,
+                                             {prop("phase", "placed", c.at(1))});
+        c.push(greaterFirst ? large : small);
+        c.push(greaterFirst ? small : large);
+        CHECK(valueOf(c.caseOf(caseId), "phase") == "placed");
+        CHECK(c.store->caseConflicts(false)->size() == 1);  // still a clash for staff
+    }
+}
+
 TEST_CASE("a resent revision with a case change and an allocation is applied once") {
     Collector c;
     const Uuid a = c.device();
@@ -326,6 +346,61 @@ TEST_CASE("staff settle a case conflict: the chosen value wins over both and rea
     auto missing = c.store->resolveCaseConflict(999, {}, "", c.now, "anna");
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code == ErrorCode::NotFound);
+}
+
+TEST_CASE(
+    "regression: a device inventing case property names cannot make a case too large to pull") {
+    sync::CollectorPolicy policy;
+    policy.maxCaseBytesPerPull = 20000;
+    Collector c(policy);
+    const Uuid a = c.device();
+    const Uuid caseId = makeUuidV4();
+    std::vector<CasePropertyValue> many;
+    for (int i = 0; i < 300; ++i)
+        many.push_back(prop("p" + std::to_string(1000 + i), "x"));
+    const Record open = Collector::caseRecord(a, caseId, c.at(1), CaseAction::Open, many);
+    // The whole revision is stored; the case keeps a bounded number of names.
+    CHECK(c.push(open).results.at(0).outcome == sync::RevisionOutcome::Stored);
+    auto held = c.caseOf(caseId);
+    CHECK(held.properties.size() == 257);  // 256 of the form's, and status
+    CHECK(valueOf(held, "status") == "open");
+    // Names the case holds still change; new ones beyond the bound do not get in.
+    c.push(Collector::caseRecord(a, caseId, c.at(2), CaseAction::FollowUp,
+                                 {prop("p1000", "y", c.at(1)), prop("zz_new", "z")}));
+    held = c.caseOf(caseId);
+    CHECK(valueOf(held, "p1000") == "y");
+    CHECK(valueOf(held, "zz_new") == "<absent>");
+    CHECK(held.properties.size() == 257);
+
+    // Large cases page the pull by bytes, so no answer outgrows the protocol's limit.
+    std::vector<Uuid> big;
+    for (int i = 0; i < 3; ++i) {
+        big.push_back(makeUuidV4());
+        c.push(Collector::caseRecord(
+            a, big.back(), c.at(10 + i), CaseAction::Open,
+            {prop("notes", std::string(4000, 'n')), prop("notes2", std::string(4000, 'm')),
+             prop("notes3", std::string(4000, 'o'))}));
+    }
+    std::map<Uuid, std::size_t> seen;
+    std::uint64_t cursor = 0;
+    int pages = 0;
+    for (; pages < 10; ++pages) {
+        sync::PullRequest request;
+        request.caseCursor = cursor;
+        auto reply = c.store->pull(a, request, 16, c.now);
+        REQUIRE_MESSAGE(reply, reply.error().describe());
+        CHECK_FALSE(reply->cases.empty());
+        for (const auto& k : reply->cases) {
+            CHECK(k.seq > cursor);
+            seen[k.update.id] = k.update.properties.size();
+        }
+        cursor = reply->caseCursor;
+        if (!reply->more) break;
+    }
+    CHECK(pages >= 2);
+    REQUIRE(seen.size() == 4);  // nothing skipped across the pages
+    for (const auto& id : big)
+        CHECK(seen[id] == 4);
 }
 
 TEST_CASE(

@@ -340,6 +340,9 @@ struct CollectorPolicy {
     /// The most cases and allocation blocks one pull answer holds (then `more` is set).
     std::size_t maxCasesPerPull = 500;
     std::size_t maxBlocksPerPull = 200;
+    /// Roughly how many bytes of case properties one pull answer holds before it pages (at least
+    /// one case each): well within the protocol's message limit, whatever the cases hold.
+    std::size_t maxCaseBytesPerPull = 8u << 20;
 };
 
 class CollectorStore {
