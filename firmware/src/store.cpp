@@ -718,13 +718,34 @@ Result<Allocation> Store::Impl::takeAllocation(const Record& record,
         }
     }
 
+    // Slots are taken in (block, position) order, and the collector deals a device's blocks in
+    // rising order, so the next slot is the first after the last one used: two index lookups,
+    // whatever the number used. (A slot that arrived below it would be left unused, and the
+    // collector's verification reports it as skipped.)
+    std::int64_t lastBlock = -1;
+    std::int64_t lastPosition = -1;
+    {
+        auto last = db.prepare(
+            "SELECT block, position FROM allocation_log WHERE study = ?1 AND stratum = ?2 "
+            "ORDER BY block DESC, position DESC LIMIT 1");
+        if (!last) return last.error();
+        last->bind(1, std::string_view(study)).bind(2, std::string_view(stratum));
+        auto row = last->step();
+        if (!row) return row.error();
+        if (*row) {
+            lastBlock = last->columnInt(0);
+            lastPosition = last->columnInt(1);
+        }
+    }
     auto next = db.prepare(
         "SELECT s.block, s.position, s.box FROM allocation_slots s WHERE s.study = ?1 AND "
-        "s.stratum = ?2 AND NOT EXISTS (SELECT 1 FROM allocation_log l WHERE l.study = s.study "
-        "AND l.stratum = s.stratum AND l.block = s.block AND l.position = s.position) "
-        "ORDER BY s.block, s.position LIMIT 1");
+        "s.stratum = ?2 AND (s.block, s.position) > (?3, ?4) ORDER BY s.block, s.position "
+        "LIMIT 1");
     if (!next) return next.error();
-    next->bind(1, std::string_view(study)).bind(2, std::string_view(stratum));
+    next->bind(1, std::string_view(study))
+        .bind(2, std::string_view(stratum))
+        .bind(3, lastBlock)
+        .bind(4, lastPosition);
     auto row = next->step();
     if (!row) return row.error();
     if (!*row) {
