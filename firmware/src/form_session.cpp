@@ -433,6 +433,8 @@ struct FormSession::State {
     struct Tracked {
         std::optional<std::string> base;
         std::optional<std::string> untouched;
+        HlcTimestamp baseClock;  // the HLC of `base`: when the form started (or its draft did)
+        bool baseClockKnown = false;
     };
     std::optional<Uuid> caseId;
     std::map<std::string, std::string, std::less<>> caseProperties;
@@ -1147,8 +1149,15 @@ struct FormSession::State {
                     changed = !t.base || text != *t.base;
                 }
             }
-            if (changed) out.properties.push_back({u.property, std::move(text), {}});
+            if (changed) {
+                const HlcTimestamp base = opening ? HlcTimestamp{} : tracked[i].baseClock;
+                out.properties.push_back({u.property, std::move(text), base});
+            }
         }
+        // Follow-up and close forms know what each value was when the form started.
+        out.basesKnown = !opening && !tracked.empty() &&
+                         std::all_of(tracked.begin(), tracked.end(),
+                                     [](const Tracked& t) { return t.baseClockKnown; });
         std::sort(out.properties.begin(), out.properties.end(),
                   [](const auto& a, const auto& b) { return a.name < b.name; });
         return out;
@@ -1178,11 +1187,19 @@ struct FormSession::State {
             if (context) {
                 auto it = context->properties.find(u.property);
                 t.base = it == context->properties.end() ? std::string() : it->second;
+                auto clock = context->clocks.find(u.property);
+                t.baseClock = clock == context->clocks.end() ? HlcTimestamp{} : clock->second;
+                t.baseClockKnown = true;
             }
             bool changed = false;
             if (changedBefore) {
-                for (const auto& p : changedBefore->properties)
-                    changed = changed || p.name == u.property;
+                for (const auto& p : changedBefore->properties) {
+                    if (p.name != u.property) continue;
+                    changed = true;
+                    // A draft keeps the base it was started from, not what the case holds now.
+                    t.baseClock = p.base;
+                    t.baseClockKnown = true;
+                }
             }
             if (!node(u.node).calculated() && !changed) t.untouched = textOf(u.node);
         }
@@ -1262,8 +1279,10 @@ std::unique_ptr<FormSession::State> newState(std::shared_ptr<const CompiledForm>
 CaseContext CaseContext::of(const CaseInfo& info) {
     CaseContext out;
     out.id = info.id;
-    for (const auto& p : info.properties)
+    for (const auto& p : info.properties) {
         out.properties.insert_or_assign(p.name, p.value);
+        out.clocks.insert_or_assign(p.name, p.hlc);
+    }
     return out;
 }
 

@@ -634,11 +634,18 @@ Status Store::Impl::applyCaseChange(Record& record,
     }
     findCase->reset();
 
-    // The values this record sets, by name. Veld's own properties override what a form set.
+    // The values this record sets, by name. Veld's own properties are set here, never by a form.
     std::map<std::string, std::string> values;
     if (content.caseChange) {
-        for (const auto& p : content.caseChange->properties)
+        for (const auto& p : content.caseChange->properties) {
+            if (p.name == kCaseStatusProperty || p.name == kCaseArmProperty) {
+                return makeError(ErrorCode::InvalidArgument,
+                                 "the case property '" + p.name +
+                                     "' is set by Veld itself (at open, close and randomisation), "
+                                     "never by a form");
+            }
             values[p.name] = p.value;
+        }
     }
     if (action == CaseAction::Open) values[std::string(kCaseStatusProperty)] = "open";
     if (action == CaseAction::Close) values[std::string(kCaseStatusProperty)] = "closed";
@@ -656,14 +663,24 @@ Status Store::Impl::applyCaseChange(Record& record,
         "INSERT INTO case_properties (case_id, name, value, hlc) VALUES (?1, ?2, ?3, ?4) "
         "ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc");
     if (!put) return put.error();
+    // The bases the form session gave (what the case held when the form started), where it knew
+    // them; otherwise, and for Veld's own properties, what the device holds now.
+    std::map<std::string, HlcTimestamp, std::less<>> given;
+    if (content.caseChange && content.caseChange->basesKnown) {
+        for (const auto& p : content.caseChange->properties)
+            given.emplace(p.name, p.base);
+    }
     std::vector<CasePropertyValue> written;
     for (const auto& [name, value] : values) {
         base->bindBlob(1, idBytes(caseId)).bind(2, std::string_view(name));
         auto held = optionalInt(*base);
         base->reset();
         if (!held) return held.error();
-        written.push_back(
-            {name, value, HlcTimestamp{static_cast<std::uint64_t>(held->value_or(0))}});
+        HlcTimestamp heldClock{static_cast<std::uint64_t>(held->value_or(0))};
+        auto known = given.find(name);
+        const bool ownProperty = name == kCaseStatusProperty || name == kCaseArmProperty;
+        if (known != given.end() && !ownProperty) heldClock = known->second;
+        written.push_back({name, value, heldClock});
         put->bindBlob(1, idBytes(caseId))
             .bind(2, std::string_view(name))
             .bind(3, std::string_view(value))

@@ -621,3 +621,37 @@ TEST_CASE("a case context is made from the store's view of a case") {
     CHECK(c.properties ==
           std::map<std::string, std::string, std::less<>>{{"arm", "ips"}, {"label", "S.K."}});
 }
+
+TEST_CASE("a follow-up's changes name the case's values as they were when the form started") {
+    auto form = loadJson(visitForm(), "case_visit.json");
+    CaseContext started = visitCase();
+    started.clocks = {{"hours", HlcTimestamp{1000}}, {"visits", HlcTimestamp{2000}}};
+    auto s = FormSession::start(form, "en", &started);
+    REQUIRE(s.setAnswer(at("hours"), std::int64_t{20}));
+    auto content = s.content();
+    REQUIRE(content.caseChange);
+    CHECK(content.caseChange->basesKnown);
+    for (const auto& p : content.caseChange->properties) {
+        CAPTURE(p.name);
+        if (p.name == "hours") CHECK(p.base == HlcTimestamp{1000});
+        if (p.name == "visits") CHECK(p.base == HlcTimestamp{2000});
+    }
+
+    // Reopened after another device's hours arrived, the draft still changes the hours it saw
+    // (so the collector sees two concurrent changes, not one replacing the other).
+    CaseContext later = started;
+    later.properties["hours"] = "16";
+    later.clocks["hours"] = HlcTimestamp{5000};
+    auto reopened = FormSession::open(form, content, "en", &later);
+    REQUIRE(reopened);
+    auto again = reopened->content();
+    REQUIRE(again.caseChange);
+    bool sawHours = false;
+    for (const auto& p : again.caseChange->properties) {
+        if (p.name != "hours") continue;
+        sawHours = true;
+        CHECK(p.value == "20");
+        CHECK(p.base == HlcTimestamp{1000});
+    }
+    CHECK(sawHours);
+}

@@ -322,3 +322,35 @@ TEST_CASE("a planned contact is read as days since 1970 only when it is a real I
     CHECK(days("2026-01-01T10:00") == std::nullopt);
     CHECK(days("") == std::nullopt);
 }
+
+TEST_CASE("a follow-up names the value it started from, not one received while it was open") {
+    test::TempDir dir;
+    ManualClock clock(1'760'000'000'000);
+    Store store = openNew(dir.file("device.veld"), &clock);
+    const Uuid caseId = makeUuidV4();
+    auto opened = store.finalizeNew(
+        caseRecord(caseId, CaseAction::Open, {prop("next_contact", "2026-03-01")}, ""));
+    REQUIRE(opened);
+
+    // The form starts from the case as it is; then another device's value arrives by pull.
+    clock.advance(1000);
+    const HlcTimestamp theirs{opened->hlc.value + (5000ull << 16)};
+    REQUIRE(store.mergeCases(std::vector<CaseUpdateIn>{
+        {caseId, "participant", "", {{"next_contact", "2026-03-09", theirs}}, {}, true}}));
+    auto change = caseRecord(caseId, CaseAction::FollowUp, {prop("next_contact", "2026-03-05")});
+    change.caseChange->properties[0].base = opened->hlc;
+    change.caseChange->basesKnown = true;
+    auto followed = store.finalizeNew(change);
+    REQUIRE(followed);
+    // The body says it replaced the value the form started from: the collector sees two
+    // concurrent changes and keeps both, instead of this one silently replacing theirs.
+    const auto written = bodyChange(store, followed->id).properties;
+    REQUIRE(written.size() == 1);
+    CHECK(written[0].base == opened->hlc);
+    CHECK(store.caseInfo(caseId)->property("next_contact") == "2026-03-05");
+
+    // Veld's own properties are never set by a form.
+    auto own = store.finalizeNew(caseRecord(caseId, CaseAction::FollowUp, {prop("arm", "ips")}));
+    REQUIRE_FALSE(own);
+    CHECK(own.error().code == ErrorCode::InvalidArgument);
+}

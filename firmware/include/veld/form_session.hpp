@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <veld/fb/form_generated.h>
+#include <veld/hlc.hpp>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
 #include <veld/uuid.hpp>
@@ -81,6 +82,8 @@ struct SessionProblem {
 struct CaseContext {
     Uuid id;
     std::map<std::string, std::string, std::less<>> properties;  // name -> text value
+    /// name -> the HLC of that value, the base of a change the form makes to it.
+    std::map<std::string, HlcTimestamp, std::less<>> clocks;
     /// The store's view of a case (veld/store.hpp).
     static CaseContext of(const CaseInfo& info);
 };

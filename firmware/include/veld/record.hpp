@@ -125,8 +125,8 @@ inline constexpr std::string_view kCaseNextContactProperty = "next_contact";
 struct CasePropertyValue {
     std::string name;
     std::string value;  // text; empty clears the property
-    /// The HLC of the value the device held when the form changed it (0: none). The store fills
-    /// it in at finalize; a form session leaves it 0.
+    /// The HLC of the value the device held when the form started (0: none), from the form
+    /// session (see CaseChange::basesKnown) or filled in by the store at finalize.
     HlcTimestamp base;
     bool operator==(const CasePropertyValue&) const = default;
 };
@@ -136,6 +136,11 @@ struct CaseChange {
     std::string caseType;   // Open: participant, vacancy, school, employer
     std::string pseudonym;  // Open: "KEYID:HEX" of the identifying pseudonym, or empty
     std::vector<CasePropertyValue> properties;
+    /// Not encoded. Set by a form session that knew the case's values when the form started:
+    /// the properties' bases are those (a value received while the form was open is then seen
+    /// as concurrent, never silently overwritten). Unset, the store takes the values it holds
+    /// at finalize.
+    bool basesKnown = false;
     bool operator==(const CaseChange&) const = default;
 };
 
