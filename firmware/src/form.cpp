@@ -598,6 +598,10 @@ class Checker {
             error("", "case_settings: unknown action");
             return;
         }
+        if (action != fb::CaseAction::None && m_form.settings()->kiosk())
+            error("",
+                  "case_settings: a kiosk form cannot work with cases (case properties are "
+                  "not sealed, and a kiosk's respondents are anonymous)");
         const bool hasUpdates = cs->updates() && cs->updates()->size() > 0;
         const std::string pseudonym =
             cs->pseudonym_question() ? cs->pseudonym_question()->str() : "";
@@ -702,7 +706,16 @@ class Checker {
                 error(question, "randomisation: factor '" + factor + "' needs a select one " +
                                     "question (its choice is the level), not a " +
                                     typeName(q->type()) + " question");
+            // An unanswered or hidden stratum question would let an eligible participant be
+            // finalized without an allocation.
+            if (q && (!q->required() || (q->relevance() && q->relevance()->size() > 0)))
+                error(question, "randomisation: factor '" + factor +
+                                    "': its question must be required and always shown");
         }
+        if (settings->kiosk())
+            error("",
+                  "randomisation: a kiosk form cannot randomise (a respondent alone at a "
+                  "kiosk would be assigned with nobody to see the arm)");
     }
 
     const fb::Form& m_form;

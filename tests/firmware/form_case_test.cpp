@@ -75,9 +75,10 @@ std::string visitForm() {
   ],
   "items": [
     )" + question("bsn", "Pseudonym", R"("identifier_scheme": "Bsn")") +
-           ",\n    " + question("site", "SelectOne", R"("choice_list": "sites")") + ",\n    " +
-           question("sex", "SelectOne", R"("choice_list": "sexes")") + ",\n    " +
-           question("ready", "SelectOne", R"("choice_list": "yes_no")") + ",\n    " +
+           ",\n    " +
+           question("site", "SelectOne", R"("choice_list": "sites", "required": true)") +
+           ",\n    " + question("sex", "SelectOne", R"("choice_list": "sexes", "required": true)") +
+           ",\n    " + question("ready", "SelectOne", R"("choice_list": "yes_no")") + ",\n    " +
            question("hours", "Integer", R"("default_value": "8")") + ",\n    " +
            question("next_visit", "Date") + ",\n    " +
            question("nickname", "Text", R"("max_length": 40)") + ",\n    " +
@@ -327,6 +328,7 @@ TEST_CASE("a follow-up session starts from the case's values and changes only wh
     // Back to the case's value: no change again.
     REQUIRE(s.setAnswer(at("hours"), std::int64_t{12}));
     REQUIRE(s.setAnswer(at("nickname"), std::string("Sam")));
+    REQUIRE(s.setAnswer(at("sex"), ChoiceAnswer{"f", ""}));  // a required stratum question
     auto final = s.finalContent();
     REQUIRE_MESSAGE(final, (final ? "" : final.error().describe()));
     CHECK(propertiesOf(*final) == Props{{"extra", "1"}, {"visit_time", "09:30"}, {"visits", "5"}});
@@ -337,6 +339,7 @@ TEST_CASE("a follow-up question that is hidden at finalize leaves its property a
     auto form = loadJson(visitForm(), "case_visit.json");
     CaseContext c = visitCase();
     auto s = FormSession::start(form, "en", &c);
+    REQUIRE(s.setAnswer(at("sex"), ChoiceAnswer{"m", ""}));
     REQUIRE(s.setAnswer(at("extra"), std::int64_t{3}));
     CHECK(propertiesOf(*s.finalContent()) == Props{{"extra", "3"}, {"visits", "5"}});
     // The same answer while the case's arm hides the question.
@@ -654,4 +657,26 @@ TEST_CASE("a follow-up's changes name the case's values as they were when the fo
         CHECK(p.base == HlcTimestamp{1000});
     }
     CHECK(sawHours);
+}
+
+TEST_CASE("a randomising form needs required, always shown strata questions, and no kiosk") {
+    const std::string base = visitForm();
+    const auto errorsOf = [](const std::string& json) {
+        std::string all;
+        for (const auto& p : compileFormJson(json, "case_visit.json").problems)
+            all += p.describe() + "\n";
+        return all;
+    };
+    CHECK(errorsOf(base).empty());
+    std::string optional = base;
+    const std::string required = R"("choice_list": "sexes", "required": true)";
+    optional.replace(optional.find(required), required.size(), R"("choice_list": "sexes")");
+    CHECK(errorsOf(optional).find("factor 'sex': its question must be required and always shown") !=
+          std::string::npos);
+    std::string kiosk = base;
+    const std::string settings = R"("settings": {)";
+    kiosk.replace(kiosk.find(settings), settings.size(), R"("settings": {"kiosk": true, )");
+    const auto kioskErrors = errorsOf(kiosk);
+    CHECK(kioskErrors.find("a kiosk form cannot randomise") != std::string::npos);
+    CHECK(kioskErrors.find("a kiosk form cannot work with cases") != std::string::npos);
 }
