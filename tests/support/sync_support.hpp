@@ -75,6 +75,13 @@ Store openDevice(const std::string& path, const Clock* clock = nullptr);
 /// Finalizes `count` sample records (test::sampleContent(first), ...) in one batch; their ids.
 std::vector<Uuid> addFinalized(Store& store, int count, int first = 0);
 
+/// Pushes, straight into the collector's store, one finalized record of `device` (its outbox
+/// number `seq`) that opens case `caseId` with `props`, and may carry an allocation; throws when
+/// the collector refuses.
+void pushCaseRecord(sync::CollectorStore& store, const Uuid& device, std::uint64_t seq,
+                    const Uuid& caseId, HlcTimestamp hlc, std::vector<CasePropertyValue> props,
+                    const std::optional<Allocation>& allocation = {});
+
 /// A staff member's console credential (veldctl collector admin-add); throws on failure.
 std::string addAdmin(const CollectorProcess& collector, const std::string& name);
 

@@ -15,39 +15,7 @@
 
 using namespace veld;
 
-namespace {
-
-// Pushes one record from `device` (its outbox number `seq`) that changes a case, and may take
-// an allocation.
-void pushCaseRecord(sync::CollectorStore& store, const Uuid& device, std::uint64_t seq,
-                    const Uuid& caseId, HlcTimestamp hlc, std::vector<CasePropertyValue> props,
-                    const std::optional<Allocation>& allocation = {}) {
-    Record r;
-    r.id = makeUuidV7(SystemClock::instance());
-    r.deviceId = device;
-    r.hlc = hlc;
-    r.createdHlc = hlc;
-    r.finalized = true;
-    r.content.formId = "ips_intake";
-    r.content.formVersion = 1;
-    r.content.caseId = caseId;
-    r.content.caseChange = CaseChange{CaseAction::Open, "participant", "", std::move(props)};
-    r.content.allocation = allocation;
-    sync::PushBatch batch;
-    batch.deviceId = device;
-    sync::PushRevision rev;
-    rev.seq = seq;
-    rev.recordId = r.id;
-    rev.hlc = hlc;
-    rev.body = encodeRecord(r).value();
-    rev.formId = r.content.formId;
-    rev.formVersion = 1;
-    batch.revisions.push_back(std::move(rev));
-    auto reply = store.push(device, batch, SystemClock::instance().nowMillis());
-    REQUIRE_MESSAGE(reply, reply.error().describe());
-}
-
-}  // namespace
+using test::pushCaseRecord;
 
 TEST_CASE(
     "staff settle case conflicts and read a study's balance and verification through the "
