@@ -213,7 +213,7 @@ std::vector<std::uint8_t> encodePullRequest(const PullRequest& request) {
 namespace {
 
 // Sizes a collector or a device accepts in a pull; a message beyond them is malformed.
-constexpr std::size_t kMaxStock = 4096;
+constexpr std::size_t kMaxStock = 1u << 16;  // studies x strata (1,024 at most per study)
 constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kMaxValueBytes = 4096;
 constexpr std::size_t kMaxSlotBytes = 4096;

@@ -99,3 +99,75 @@ TEST_CASE("a message whose union names a type but carries no value is refused, n
         CHECK_FALSE(sync::decodePushResponse(body));
     }
 }
+
+TEST_CASE("a pull carries the device's box key and stock up, and cases, blocks and studies down") {
+    sync::PullRequest request;
+    request.formCursor = 3;
+    request.caseCursor = 17;
+    request.allocationCursor = 9;
+    request.deviceBoxKey.assign(32, 0xAB);
+    request.stock = {{"ips", "municipality=utrecht;gender=man", 2},
+                     {"ips", "municipality=utrecht;gender=vrouw", 0}};
+    auto req = sync::decodePullRequest(sync::encodePullRequest(request));
+    REQUIRE(req);
+    CHECK(req->caseCursor == 17);
+    CHECK(req->allocationCursor == 9);
+    CHECK(req->deviceBoxKey == request.deviceBoxKey);
+    REQUIRE(req->stock.size() == 2);
+    CHECK(req->stock[1].stratum == "municipality=utrecht;gender=vrouw");
+    CHECK(req->stock[0].remaining == 2);
+
+    // A box key that is not an X25519 key is refused, not stored.
+    request.deviceBoxKey.assign(31, 1);
+    CHECK_FALSE(sync::decodePullRequest(sync::encodePullRequest(request)));
+
+    sync::PullReply reply;
+    reply.caseCursor = 40;
+    reply.allocationCursor = 12;
+    sync::CaseState state;
+    state.seq = 40;
+    state.update.id = *Uuid::parse("0192f0c4-5a6b-7c8d-9e0f-112233445566");
+    state.update.caseType = "participant";
+    state.update.pseudonym = "k1:00ff";
+    state.update.properties = {{"arm", "ips", HlcTimestamp{5}}, {"label", "Sam", HlcTimestamp{7}}};
+    state.update.lastContactUtcMs = 1'760'000'000'000;
+    reply.cases.push_back(state);
+    sync::CaseState gone;
+    gone.seq = 39;
+    gone.update.id = *Uuid::parse("0192f0c4-5a6b-7c8d-9e0f-aabbccddeeff");
+    gone.update.assigned = false;
+    reply.cases.push_back(gone);
+    reply.blocks.push_back(
+        {12,
+         "ips",
+         "municipality=utrecht;gender=man",
+         4,
+         {{0, std::vector<std::uint8_t>(90, 1)}, {1, std::vector<std::uint8_t>(90, 2)}}});
+    reply.studies.push_back({"ips",
+                             "ips_long_term_unemployed",
+                             {"ips", "usual_care"},
+                             {{"municipality", {"utrecht", "amersfoort"}}},
+                             6});
+    auto got = sync::decodePullResponse(sync::encodePullResponse(reply));
+    REQUIRE(got);
+    CHECK(got->caseCursor == 40);
+    CHECK(got->allocationCursor == 12);
+    REQUIRE(got->cases.size() == 2);
+    CHECK(got->cases[0].update.properties == state.update.properties);
+    CHECK(got->cases[0].update.pseudonym == "k1:00ff");
+    CHECK(got->cases[0].update.lastContactUtcMs == state.update.lastContactUtcMs);
+    CHECK(got->cases[0].update.assigned);
+    CHECK_FALSE(got->cases[1].update.assigned);
+    REQUIRE(got->blocks.size() == 1);
+    CHECK(got->blocks[0].block == 4);
+    REQUIRE(got->blocks[0].slots.size() == 2);
+    CHECK(got->blocks[0].slots[1].box == std::vector<std::uint8_t>(90, 2));
+    REQUIRE(got->studies.size() == 1);
+    CHECK(got->studies[0] == reply.studies[0]);
+
+    // A case whose property has no name, or a value past the limit, makes the answer malformed.
+    reply.cases[0].update.properties[0].value.assign(5000, 'x');
+    auto tooLong = sync::decodePullResponse(sync::encodePullResponse(reply));
+    REQUIRE_FALSE(tooLong);
+    CHECK(tooLong.error().code == ErrorCode::Corrupt);
+}
