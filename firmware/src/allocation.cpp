@@ -214,6 +214,12 @@ Block generateBlock(const Study& study, std::string_view stratum, std::uint32_t 
     return block;
 }
 
+Allocation allocationOf(const Slot& slot, std::uint64_t logSeq, std::int64_t takenUtcMs) {
+    return Allocation{slot.study,    slot.stratum, slot.block,
+                      slot.position, slot.arm,     {slot.token.begin(), slot.token.end()},
+                      logSeq,        takenUtcMs};
+}
+
 std::vector<std::uint8_t> sealSlot(const Slot& slot,
                                    const std::array<std::uint8_t, kBoxKeyBytes>& devicePublicKey) {
     (void)sodiumReady();

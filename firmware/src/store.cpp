@@ -806,15 +806,9 @@ Result<Allocation> Store::Impl::takeAllocation(const Record& record,
     auto last = optionalInt(*maxSeq);
     if (!last) return last.error();
 
-    Allocation a;
-    a.study = study;
-    a.stratum = stratum;
-    a.block = slot->block;
-    a.position = slot->position;
-    a.arm = slot->arm;
-    a.token.assign(slot->token.begin(), slot->token.end());
-    a.logSeq = static_cast<std::uint64_t>(last->value_or(0) + 1);
-    a.takenUtcMs = clock->nowMillis();
+    // The slot was checked to name this study and stratum above.
+    const Allocation a = alloc::allocationOf(
+        *slot, static_cast<std::uint64_t>(last->value_or(0) + 1), clock->nowMillis());
 
     auto insert = db.prepare(
         "INSERT INTO allocation_log (log_seq, study, stratum, block, position, arm, token, "

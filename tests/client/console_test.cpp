@@ -196,14 +196,7 @@ TEST_CASE("console: staff choose a value for a case conflict and see a study's b
             alloc::openSlot(pulled->blocks.front().slots.front().box, keys.first, keys.second)
                 .value();
         pushCaseRecord(*store, a, 2, makeUuidV4(), at(3), {{"arm", slot.arm, {}}},
-                       Allocation{slot.study,
-                                  slot.stratum,
-                                  slot.block,
-                                  slot.position,
-                                  slot.arm,
-                                  {slot.token.begin(), slot.token.end()},
-                                  1,
-                                  now});
+                       alloc::allocationOf(slot, 1, now));
     }
     collector.start();
     const auto open = collector.open()->caseConflicts(false);

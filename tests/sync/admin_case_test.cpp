@@ -58,14 +58,7 @@ TEST_CASE(
         const auto& first = pulled->blocks.front();
         const auto slot = alloc::openSlot(first.slots.front().box, keys.first, keys.second).value();
         pushCaseRecord(*store, a, 2, makeUuidV4(), at(3), {{"arm", slot.arm, {}}},
-                       Allocation{slot.study,
-                                  slot.stratum,
-                                  slot.block,
-                                  slot.position,
-                                  slot.arm,
-                                  {slot.token.begin(), slot.token.end()},
-                                  1,
-                                  now});
+                       alloc::allocationOf(slot, 1, now));
     }
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");

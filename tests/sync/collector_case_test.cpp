@@ -555,10 +555,7 @@ Record allocationRecord(const Uuid& device, const Uuid& caseId, HlcTimestamp hlc
     Record r =
         Collector::caseRecord(device, caseId, hlc, CaseAction::Open, {prop("arm", slot.arm)});
     r.content.allocation =
-        Allocation{slot.study, slot.stratum,
-                   slot.block, slot.position,
-                   slot.arm,   std::vector<std::uint8_t>(slot.token.begin(), slot.token.end()),
-                   logSeq,     static_cast<std::int64_t>(hlc.millis())};
+        alloc::allocationOf(slot, logSeq, static_cast<std::int64_t>(hlc.millis()));
     return r;
 }
 

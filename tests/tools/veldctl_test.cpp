@@ -545,15 +545,7 @@ TEST_CASE("veldctl study and case commands run randomisation and cases at a real
             const auto& slot = slots[k];
             device.push(*store, cases.back(), now + static_cast<std::int64_t>(k),
                         {{"arm", slot.arm, {}}, {"label", "participant " + std::to_string(k), {}}},
-                        Allocation{slot.study,
-                                   slot.stratum,
-                                   slot.block,
-                                   slot.position,
-                                   slot.arm,
-                                   {slot.token.begin(), slot.token.end()},
-                                   k + 1,
-                                   now},
-                        pseudonym);
+                        alloc::allocationOf(slot, k + 1, now), pseudonym);
         }
     }
     auto verified = veldctl({"study", "verify", file, "ips"});
@@ -595,15 +587,7 @@ TEST_CASE("veldctl study and case commands run randomisation and cases at a real
     {
         auto store = sync::openSqliteCollector(file, false).value();
         const auto& slot = slots[0];
-        device.push(*store, makeUuidV4(), now + 10, {},
-                    Allocation{slot.study,
-                               slot.stratum,
-                               slot.block,
-                               slot.position,
-                               slot.arm,
-                               {slot.token.begin(), slot.token.end()},
-                               4,
-                               now});
+        device.push(*store, makeUuidV4(), now + 10, {}, alloc::allocationOf(slot, 4, now));
     }
     auto problems = veldctl({"study", "verify", file, "ips"});
     CHECK(problems.exitCode == 1);

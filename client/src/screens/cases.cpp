@@ -129,19 +129,6 @@ void loadDetail(App& app, CasesState& state) {
         });
 }
 
-M shortStatus(RecordStatus s) {
-    switch (s) {
-        case RecordStatus::Draft:
-            return M::StatusDraft;
-        case RecordStatus::Finalized:
-            return M::StatusWaitingShort;
-        case RecordStatus::Sent:
-            return M::StatusSent;
-        default:
-            return M::StatusDamaged;
-    }
-}
-
 // Whether `form` is one to start for `info`: it follows up or closes cases of this type (a
 // closed case is not closed again).
 bool formFitsCase(const fb::Form& form, const CaseInfo& info) {

@@ -10,19 +10,6 @@ namespace veld::client {
 
 namespace {
 
-M shortStatus(RecordStatus s) {
-    switch (s) {
-        case RecordStatus::Draft:
-            return M::StatusDraft;
-        case RecordStatus::Finalized:
-            return M::StatusWaitingShort;
-        case RecordStatus::Sent:
-            return M::StatusSent;
-        default:
-            return M::StatusDamaged;
-    }
-}
-
 void query(App& app, RecordsState& state, bool append) {
     ListQuery q;
     if (state.formFilter > 0 && state.formFilter <= static_cast<int>(app.forms.size())) {
@@ -54,6 +41,19 @@ void query(App& app, RecordsState& state, bool append) {
 }
 
 }  // namespace
+
+M shortStatus(RecordStatus s) {
+    switch (s) {
+        case RecordStatus::Draft:
+            return M::StatusDraft;
+        case RecordStatus::Finalized:
+            return M::StatusWaitingShort;
+        case RecordStatus::Sent:
+            return M::StatusSent;
+        default:
+            return M::StatusDamaged;
+    }
+}
 
 void drawRecords(App& app, RecordsState& state) {
     ui::heading(app.t(M::RecordsTitle), false);

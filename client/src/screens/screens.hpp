@@ -11,6 +11,7 @@
 #include <veld/store.hpp>
 
 #include "../form_view.hpp"
+#include "../i18n.hpp"
 
 namespace veld::client {
 
@@ -159,5 +160,7 @@ void kioskTick(App& app, KioskState& state, bool userActive);
 void kioskChooseLanguage(App& app, KioskState& state, const std::string& language);
 /// Asks for the PIN before closing the window in kiosk mode.
 void kioskRequestClose(App& app, KioskState& state);
+/// A record's status in a list of records (Records, and a case's records).
+M shortStatus(RecordStatus status);
 
 }  // namespace veld::client

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include <veld/record.hpp>
 #include <veld/result.hpp>
 
 namespace veld::alloc {
@@ -99,6 +100,9 @@ struct Slot {
     std::array<std::uint8_t, kTokenBytes> token{};
     bool operator==(const Slot&) const = default;
 };
+
+/// The allocation a device records when it takes `slot`: its log number and the time taken.
+Allocation allocationOf(const Slot& slot, std::uint64_t logSeq, std::int64_t takenUtcMs);
 
 /// A slot sealed to a device's box public key.
 std::vector<std::uint8_t> sealSlot(const Slot& slot,
