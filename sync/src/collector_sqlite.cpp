@@ -3054,7 +3054,9 @@ class SqliteCollector final : public CollectorStore {
         for (const auto& b : dealt)
             dealtBlocks[{b.deviceId, b.stratum}].push_back(b.block);
         for (const auto& [key, numbers] : dealtBlocks) {
-            const auto& [device, stratum] = key;
+            // Named, not a structured binding: the lambda below captures `device`.
+            const auto& device = key.first;
+            const auto& stratum = key.second;
             if (!strata.count(stratum)) continue;
             std::vector<std::pair<std::uint32_t, std::uint32_t>> order;
             for (auto number : numbers) {

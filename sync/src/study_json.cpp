@@ -16,14 +16,23 @@ namespace {
 constexpr std::size_t kMaxStudyBytes = 1u << 20;
 constexpr int kMaxDepth = 16;
 
+struct JsonMember;
+
 struct Json {
     enum class Type { Null, Bool, Number, String, Array, Object };
     Type type = Type::Null;
     bool boolean = false;
     std::string text;  // a string's value, or a number as written
     std::vector<Json> items;
-    std::vector<std::pair<std::string, Json>> members;
+    std::vector<JsonMember> members;
     int line = 1;
+};
+
+// An object's member, in the order written (a struct rather than a pair: a pair of an
+// incomplete type may not be instantiated inside Json itself).
+struct JsonMember {
+    std::string first;
+    Json second;
 };
 
 class Reader {
@@ -87,7 +96,7 @@ class Reader {
                 }
                 auto v = value(depth + 1);
                 if (!v) return v;
-                out.members.emplace_back(std::move(key.value()), std::move(v.value()));
+                out.members.push_back({std::move(key.value()), std::move(v.value())});
             } while (take(','));
             if (!take('}')) return fail("expected ',' or '}'");
             return out;

@@ -429,7 +429,9 @@ TEST_CASE("client: a BSN typed in a form is in no file of the device, nothing se
                             std::string((std::istreambuf_iterator<char>(in)), {}));
     }
     CHECK(places.size() >= 4);
-    for (const auto& [where, bytes] : places) {
+    for (const auto& entry : places) {
+        const auto& where = entry.first;
+        const auto& bytes = entry.second;
         CAPTURE(where);
         CHECK(bytes.find(bsn) == std::string::npos);
         CHECK(bytes.find(utf16) == std::string::npos);
@@ -466,7 +468,9 @@ TEST_CASE("client: a stolen kiosk holds no respondent's answer, and central staf
     const auto noMarkerIn = [&](const std::string& folder) {
         const auto files = profileFiles(folder);
         CHECK_FALSE(files.empty());
-        for (const auto& [name, bytes] : files) {
+        for (const auto& entry : files) {
+            const auto& name = entry.first;
+            const auto& bytes = entry.second;
             for (const auto& m : markers) {
                 CAPTURE(name);
                 CAPTURE(m);
@@ -533,7 +537,9 @@ TEST_CASE("client: a stolen kiosk holds no respondent's answer, and central staf
         CHECK(round->recordsSent == 2);
     }
     // Sealed at the collector too: its files and log hold no marker.
-    for (const auto& [name, bytes] : profileFiles(central.path())) {
+    for (const auto& entry : profileFiles(central.path())) {
+        const auto& name = entry.first;
+        const auto& bytes = entry.second;
         if (name == "project.ring" || name == "right" || name == "wrong") continue;
         for (const auto& m : markers) {
             CAPTURE(name);

@@ -69,7 +69,9 @@ TEST_CASE("every acknowledged finalize survives SIGKILL at random moments") {
         auto store = Store::open(path);
         REQUIRE_MESSAGE(store,
                         "round " << round << ": " << (store ? "" : store.error().describe()));
-        for (const auto& [id, a] : acked) {
+        for (const auto& entry : acked) {
+            const auto& id = entry.first;
+            const auto& a = entry.second;
             auto rec = store->get(id);
             REQUIRE_MESSAGE(rec, "round " << round << ": lost " << id.toString() << ": "
                                           << (rec ? "" : rec.error().describe()));
@@ -221,7 +223,8 @@ TEST_CASE("enrolments killed at random moments leave every allocation with exact
             ++k;
         }
         // Every enrolment that returned is in the log.
-        for (const auto& [id, r] : reported) {
+        for (const auto& entry : reported) {
+            const auto& id = entry.first;
             CHECK_MESSAGE(records.count(id) == 1, "lost the allocation of " << id.toString());
         }
         // Every entry belongs to a finalized record of its case that carries exactly it (the

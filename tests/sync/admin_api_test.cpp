@@ -127,7 +127,9 @@ TEST_CASE("the admin API opens only to a staff member's credential, on every end
                                         sync::admin::kExportJobPath, sync::admin::kExportFilePath};
     std::string wrong = anna;
     wrong.back() = wrong.back() == '0' ? '1' : '0';
-    for (const auto& [path, body] : endpoints) {
+    for (const auto& entry : endpoints) {
+        const auto& path = entry.first;
+        const auto& body = entry.second;
         CAPTURE(path);
         CHECK(call(collector, path, body, "").status == 401);
         CHECK(call(collector, path, body, connection.credential).status == 401);  // a device
@@ -558,7 +560,9 @@ TEST_CASE(
     const auto theirs = filesIn(own);
     CHECK(mine.size() == done.files.size());
     REQUIRE(mine.size() == theirs.size());
-    for (const auto& [name, bytes] : theirs) {
+    for (const auto& entry : theirs) {
+        const auto& name = entry.first;
+        const auto& bytes = entry.second;
         CAPTURE(name);
         REQUIRE(mine.count(name));
         CHECK(static_cast<std::int64_t>(bytes.size()) ==
@@ -722,7 +726,9 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
         {admin::kExportFilePath, admin::encodeExportFileRequest({job, "a.csv", -1})},
         {admin::kExportFilePath, admin::encodeExportFileRequest({"x", "a.csv", 0})},
     };
-    for (const auto& [path, body] : bad) {
+    for (const auto& entry : bad) {
+        const auto& path = entry.first;
+        const auto& body = entry.second;
         CAPTURE(path);
         CHECK(call(collector, path, body, anna).status == 400);
     }

@@ -137,7 +137,9 @@ TEST_CASE(
         {sync::admin::kStudyVerifyPath,
          sync::admin::encodeStudyRequest(sync::admin::Request::StudyVerify, "trial")},
     };
-    for (const auto& [path, body] : endpoints) {
+    for (const auto& entry : endpoints) {
+        const auto& path = entry.first;
+        const auto& body = entry.second;
         CAPTURE(path);
         test::Headers headers{{"Content-Type", sync::admin::kContentType},
                               {"Authorization", "Bearer " + deviceCredential}};

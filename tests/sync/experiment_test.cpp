@@ -202,7 +202,9 @@ TEST_CASE("an experiment: five offline devices enrol 2,000 participants in six s
 
     // Balance: each stratum's arms within one block (the largest, 6) of the 1:1 target.
     REQUIRE(perStratum.size() == 6);
-    for (const auto& [stratum, arms] : perStratum) {
+    for (const auto& entry : perStratum) {
+        const auto& stratum = entry.first;
+        const auto& arms = entry.second;
         const int total = arms.count("ips") ? arms.at("ips") : 0;
         const int control = arms.count("usual_care") ? arms.at("usual_care") : 0;
         const double target = (total + control) / 2.0;

@@ -142,7 +142,9 @@ std::map<std::string, std::string> expectedCells(
 void checkRow(const std::map<std::string, std::string>& row,
               const std::map<std::string, std::string>& expected,
               const std::set<std::string>& keyColumns) {
-    for (const auto& [column, value] : row) {
+    for (const auto& entry : row) {
+        const auto& column = entry.first;
+        const auto& value = entry.second;
         if (keyColumns.count(column)) continue;
         CAPTURE(column);
         auto exact = expected.find(column);
@@ -232,7 +234,9 @@ TEST_CASE("exports read back by Python's csv module and by readstat hold every a
 
     const auto& main = cells.at("ips_guidance");
     CHECK(main.size() == entered.size());
-    for (const auto& [id, record] : entered) {
+    for (const auto& entry : entered) {
+        const auto& id = entry.first;
+        const auto& record = entry.second;
         CAPTURE(id.toString());
         REQUIRE(main.count(id.toString()));
         const auto& row = main.at(id.toString());

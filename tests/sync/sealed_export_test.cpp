@@ -132,7 +132,9 @@ struct SealedProject {
 void checkOpened(const SealedProject& p, const std::string& folder) {
     const auto rows = byRecord(readCsv(folder + "/sealed_visit.csv"));
     REQUIRE(rows.size() == p.entered.size());
-    for (const auto& [id, content] : p.entered) {
+    for (const auto& entry : p.entered) {
+        const auto& id = entry.first;
+        const auto& content = entry.second;
         CAPTURE(id);
         REQUIRE(rows.count(id));
         const Row& row = rows.at(id);
@@ -153,7 +155,9 @@ void checkOpened(const SealedProject& p, const std::string& folder) {
 void checkClosed(const SealedProject& p, const std::string& folder) {
     const auto rows = byRecord(readCsv(folder + "/sealed_visit.csv"));
     REQUIRE(rows.size() == p.entered.size());
-    for (const auto& [id, row] : rows) {
+    for (const auto& entry : rows) {
+        const auto& id = entry.first;
+        const auto& row = entry.second;
         CAPTURE(id);
         CHECK(row.at("unreadable") == "2");
         CHECK(row.at("age").empty());
