@@ -26,6 +26,8 @@ std::string_view errorCodeName(ErrorCode code) {
             return "io";
         case ErrorCode::Internal:
             return "internal";
+        case ErrorCode::Refused:
+            return "refused";
     }
     return "unknown";
 }

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include <signal.h>
 
+#include <veld/private_files.hpp>
 #include <veld/sync/collector_server.hpp>
 
 namespace {
@@ -29,12 +31,17 @@ options (each may also be given in the --config file as `name = value`, without 
   --tls-cert FILE          PEM certificate: serve HTTPS (with --tls-key)
   --tls-key FILE           PEM private key
   --max-request-bytes N    largest request body accepted (default 33554432)
-  --request-timeout S      seconds within which a request must move at least 16 KiB (or
-                           finish), in each direction (default 10): a client that stalls or
-                           trickles its headers or body is disconnected
+  --request-timeout S      seconds within which a connection's TLS handshake and a request's
+                           headers must have arrived (a fixed deadline), and within which a
+                           body or an answer must move at least 16 KiB or finish (default 10);
+                           a client that stalls or trickles is disconnected, and none of this
+                           waiting holds one of the --threads
   --threads N              requests handled at once (default 8)
-  --max-connections N      open connections, idle keep-alive ones included; one more gets
-                           503 and is closed (default 256)
+  --max-connections N      open connections, idle keep-alive ones included (default 256); a
+                           newcomer beyond displaces the one that has waited longest (over a
+                           second) for its handshake or request, or else gets 503 and is closed
+  --max-connections-per-address N
+                           the same for one client address (default 32; 0: no cap)
   --auth-failures N        wrong credentials one address may send within a minute before it
                            must wait: 1 s, doubling with each further one up to 15 minutes
                            (429 with Retry-After; default 20; 0: no limit)
@@ -81,6 +88,8 @@ bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFil
         c.threads = static_cast<int>(number(1, 256));
     } else if (name == "max-connections") {
         c.maxConnections = static_cast<int>(number(1, 100000));
+    } else if (name == "max-connections-per-address") {
+        c.maxConnectionsPerAddress = static_cast<int>(number(0, 100000));
     } else if (name == "auth-failures") {
         c.authFailures = static_cast<int>(number(0, 1000000));
     } else if (name == "rate-limit") {
@@ -99,6 +108,25 @@ std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(" \t\r");
     const auto e = s.find_last_not_of(" \t\r");
     return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+// The store file, its -wal and -shm, its folder, the export folder and the TLS key: each must
+// give its group and others no access. False, with what to do on stderr, when one does.
+bool checkPrivate(const std::string& store, const veld::sync::ServerConfig& config) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> paths = {store, store + "-wal", store + "-shm"};
+    const fs::path folder = fs::absolute(fs::path(store)).parent_path();
+    paths.push_back(folder.string());
+    if (!config.exportDir.empty()) paths.push_back(config.exportDir);
+    if (!config.tlsKey.empty()) paths.push_back(config.tlsKey);
+    bool ok = true;
+    for (const auto& p : paths) {
+        auto s = veld::files::checkPrivate(p);
+        if (s || s.error().code == veld::ErrorCode::NotFound) continue;
+        std::fprintf(stderr, "veld-collector: %s\n", s.error().message.c_str());
+        ok = false;
+    }
+    return ok;
 }
 
 }  // namespace
@@ -175,6 +203,9 @@ int main(int argc, char** argv) {
     sigaddset(&stopSignals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // The store, its WAL and the exports hold personal data: refuse to serve them while others
+    // may read them (as PostgreSQL refuses a data folder others can read).
+    if (!checkPrivate(store, config)) return 1;
     auto opened = veld::sync::openSqliteCollector(store, false);
     if (!opened) {
         std::fprintf(stderr, "veld-collector: %s\n", opened.error().describe().c_str());

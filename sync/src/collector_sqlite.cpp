@@ -16,6 +16,7 @@
 #include <veld/allocation.hpp>
 #include <veld/form.hpp>
 #include <veld/hex.hpp>
+#include <veld/private_files.hpp>
 #include <veld/project_key.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
@@ -26,7 +27,7 @@ namespace veld::sync {
 
 namespace {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 constexpr std::int32_t kApplicationId = 0x56454C43;  // "VELC"
 
 constexpr const char* kSchema = R"sql(
@@ -168,6 +169,17 @@ std::string normalizeCode(std::string_view code) {
         out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
     }
     return out;
+}
+
+// A one-time enrolment code: 12 characters (60 bits) in groups of four, typed by people.
+std::string newEnrolCode() {
+    static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    std::string code;
+    for (int i = 0; i < 12; ++i) {
+        if (i > 0 && i % 4 == 0) code += '-';
+        code += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
+    }
+    return code;
 }
 
 // Resets a kept statement when the scope that used it ends (a SELECT left stepping would hold
@@ -332,6 +344,12 @@ CREATE INDEX allocations_by_device ON allocations (device_id, log_seq);
 CREATE INDEX allocations_by_record ON allocations (record_id);
 )sql";
 
+// Version 6: a code staff make for one known device (veldctl collector reenrol-code), the only
+// way besides the device's own credential to enrol a known device id again.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE enrol_codes ADD COLUMN for_device BLOB;
+)sql";
+
 class SqliteCollector final : public CollectorStore {
   public:
     SqliteCollector(std::string path, sql::Database db, sql::Database reader,
@@ -403,12 +421,7 @@ class SqliteCollector final : public CollectorStore {
 
     Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
                                         const std::string& actor) override {
-        static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-        std::string code;
-        for (int i = 0; i < 12; ++i) {
-            if (i > 0 && i % 4 == 0) code += '-';
-            code += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
-        }
+        const std::string code = newEnrolCode();
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
         if (!tx) return tx.error();
@@ -425,61 +438,182 @@ class SqliteCollector final : public CollectorStore {
         return code;
     }
 
-    Result<EnrolReply> enrol(const EnrolRequest& request, std::int64_t nowMs) override {
+    Result<std::string> createReenrolCode(const Uuid& deviceId, std::int64_t nowMs,
+                                          const std::string& actor) override {
+        std::string code = newEnrolCode();
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
         if (!tx) return tx.error();
-        const auto hash = digest(normalizeCode(request.code));
+        auto dev = m_db.prepare("SELECT label, revoked_utc_ms FROM devices WHERE device_id = ?");
+        if (!dev) return dev.error();
+        dev->bindBlob(1, idBytes(deviceId));
+        auto row = dev->step();
+        if (!row) return row.error();
+        if (!row.value()) return makeError(ErrorCode::NotFound, "no device with that id");
+        if (!dev->columnIsNull(1)) {
+            return makeError(ErrorCode::WrongState,
+                             "this device has been revoked; a revoked device stays revoked");
+        }
+        const std::string label(dev->columnText(0));
+        dev->reset();
         auto st = m_db.prepare(
-            "SELECT label, expires_utc_ms, used_utc_ms, used_by FROM enrol_codes WHERE code_hash = "
-            "?");
+            "INSERT INTO enrol_codes (code_hash, label, created_utc_ms, expires_utc_ms, "
+            "for_device) VALUES (?, ?, ?, ?, ?)");
+        if (!st) return st.error();
+        st->bindBlob(1, digest(normalizeCode(code)))
+            .bind(2, label)
+            .bind(3, nowMs)
+            .bind(4, nowMs + m_policy.enrolCodeTtlMs)
+            .bindBlob(5, idBytes(deviceId));
+        if (auto s = st->run(); !s) return s.error();
+        if (auto s = auditLocked(nowMs, actor, "reenrol-code", deviceId.toString(), label); !s)
+            return s.error();
+        if (auto s = tx->commit(); !s) return s.error();
+        return code;
+    }
+
+    // Enrolment binds a device id to its first enrolment. Another code for a known device id
+    // rebinds it only with proof: the device's current credential, or a code staff made for that
+    // device (audited). The same enrolment again (same code, device id and key, before the
+    // device has used its credential) gets the same credential again, like a repeated push: the
+    // credential is derived from the code, the device and its key under a secret of the
+    // collector's, so the reply can be made again without keeping the credential itself.
+    Result<EnrolReply> enrol(const EnrolRequest& request, std::int64_t nowMs) override {
+        const auto hash = digest(normalizeCode(request.code));
+        // Unknown codes are refused on the reading connection: guessing never waits for, or
+        // holds up, the writer that pushes use.
+        {
+            std::lock_guard lock(m_readMutex);
+            auto known = m_reader.prepare("SELECT 1 FROM enrol_codes WHERE code_hash = ?");
+            if (!known) return known.error();
+            known->bindBlob(1, hash);
+            auto row = known->step();
+            if (!row) return row.error();
+            if (!row.value()) return makeError(ErrorCode::NotFound, "unknown enrolment code");
+        }
+        std::lock_guard lock(m_mutex);
+        auto tx = sql::Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        auto st = m_db.prepare(
+            "SELECT label, expires_utc_ms, used_utc_ms, used_by, for_device FROM enrol_codes "
+            "WHERE code_hash = ?");
         if (!st) return st.error();
         st->bindBlob(1, hash);
         auto row = st->step();
         if (!row) return row.error();
         if (!row.value()) return makeError(ErrorCode::NotFound, "unknown enrolment code");
         const std::string label(st->columnText(0));
-        if (!st->columnIsNull(2)) {
-            return makeError(ErrorCode::WrongState, "this enrolment code has been used already");
-        }
-        if (st->columnInt(1) < nowMs) {
+        const std::int64_t expires = st->columnInt(1);
+        const bool used = !st->columnIsNull(2);
+        const Uuid usedBy = idFrom(st->columnBlob(3));
+        const bool forDevice = !st->columnIsNull(4);
+        const Uuid codeDevice = idFrom(st->columnBlob(4));
+        st->reset();
+        if (expires < nowMs) {
             return makeError(ErrorCode::WrongState, "this enrolment code has expired");
         }
-        // A revoked device stays revoked; it needs a new identity (a new store).
-        auto dev = m_db.prepare("SELECT revoked_utc_ms FROM devices WHERE device_id = ?");
+        if (forDevice && codeDevice != request.deviceId) {
+            return makeError(ErrorCode::WrongState,
+                             "this enrolment code was made for another device");
+        }
+
+        struct Known {
+            std::vector<std::uint8_t> credentialHash;
+            std::vector<std::uint8_t> publicKey;
+            bool revoked = false;
+            bool usedCredential = false;  // contact after its last (re)enrolment
+        };
+        std::optional<Known> known;
+        auto dev = m_db.prepare(
+            "SELECT credential_hash, public_key, revoked_utc_ms, last_contact_utc_ms, "
+            "enrolled_utc_ms FROM devices WHERE device_id = ?");
         if (!dev) return dev.error();
         dev->bindBlob(1, idBytes(request.deviceId));
         auto existing = dev->step();
         if (!existing) return existing.error();
-        if (existing.value() && !dev->columnIsNull(0)) {
-            return makeError(ErrorCode::WrongState, "this device has been revoked");
+        if (existing.value()) {
+            Known k;
+            const auto h = dev->columnBlob(0);
+            k.credentialHash.assign(h.begin(), h.end());
+            const auto pk = dev->columnBlob(1);
+            k.publicKey.assign(pk.begin(), pk.end());
+            k.revoked = !dev->columnIsNull(2);
+            k.usedCredential = !dev->columnIsNull(3) && dev->columnInt(3) >= dev->columnInt(4);
+            known = std::move(k);
         }
-        std::array<std::uint8_t, 32> secret{};
-        randombytes_buf(secret.data(), secret.size());
-        const std::string credential = request.deviceId.toString() + "." + toHex(secret);
-        const auto credentialHash = digest(toHex(secret));
-        auto up = m_db.prepare(
-            "INSERT INTO devices (device_id, label, credential_hash, public_key, enrolled_utc_ms) "
-            "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET "
-            "credential_hash = ?3, public_key = ?4, label = ?2");
-        if (!up) return up.error();
-        up->bindBlob(1, idBytes(request.deviceId)).bind(2, label).bindBlob(3, credentialHash);
-        if (request.devicePublicKey.empty()) {
-            up->bindNull(4);
-        } else {
-            up->bindBlob(4, request.devicePublicKey);
+        dev->reset();
+
+        auto secret = enrolSecretLocked(request);
+        if (!secret) return secret.error();
+        const std::string secretHex = toHex(secret.value());
+        const auto credentialHash = digest(secretHex);
+        const auto sameHash = [&](const std::vector<std::uint8_t>& a,
+                                  const std::vector<std::uint8_t>& b) {
+            return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+        };
+
+        std::string action = "enrol";
+        std::string detail = label;
+        if (used) {
+            // The same enrolment again (its reply was lost): the same outcome, as long as the
+            // device has not since used what it was given or been enrolled anew.
+            const bool repeat = usedBy == request.deviceId && known && !known->revoked &&
+                                !known->usedCredential &&
+                                known->publicKey == request.devicePublicKey &&
+                                sameHash(known->credentialHash, credentialHash);
+            if (!repeat) {
+                return makeError(ErrorCode::WrongState,
+                                 "this enrolment code has been used already");
+            }
+            action = "enrol-repeat";
+        } else if (known) {
+            if (known->revoked) {
+                // A revoked device stays revoked; it needs a new identity (a new store).
+                return makeError(ErrorCode::WrongState, "this device has been revoked");
+            }
+            const bool proved = !request.previousCredential.empty() && [&] {
+                const auto dot = request.previousCredential.find('.');
+                if (dot == std::string::npos) return false;
+                const auto id = Uuid::parse(request.previousCredential.substr(0, dot));
+                return id && *id == request.deviceId &&
+                       sameHash(known->credentialHash,
+                                digest(request.previousCredential.substr(dot + 1)));
+            }();
+            if (!proved && !forDevice) {
+                return makeError(
+                    ErrorCode::WrongState,
+                    "this device is enrolled already; enrolling it again needs its current "
+                    "credential, or a code made for it (veldctl collector reenrol-code)");
+            }
+            action = "reenrol";
+            detail =
+                label + (proved ? " (proved by its credential)" : " (with a code made for it)");
         }
-        up->bind(5, nowMs);
-        if (auto s = up->run(); !s) return s.error();
-        auto used =
-            m_db.prepare("UPDATE enrol_codes SET used_utc_ms = ?, used_by = ? WHERE code_hash = ?");
-        if (!used) return used.error();
-        used->bind(1, nowMs).bindBlob(2, idBytes(request.deviceId)).bindBlob(3, hash);
-        if (auto s = used->run(); !s) return s.error();
-        if (auto s = auditLocked(nowMs, "device", "enrol", request.deviceId.toString(), label); !s)
+
+        if (action != "enrol-repeat") {
+            auto up = m_db.prepare(
+                "INSERT INTO devices (device_id, label, credential_hash, public_key, "
+                "enrolled_utc_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE "
+                "SET credential_hash = ?3, public_key = ?4, label = ?2, enrolled_utc_ms = ?5");
+            if (!up) return up.error();
+            up->bindBlob(1, idBytes(request.deviceId)).bind(2, label).bindBlob(3, credentialHash);
+            if (request.devicePublicKey.empty()) {
+                up->bindNull(4);
+            } else {
+                up->bindBlob(4, request.devicePublicKey);
+            }
+            up->bind(5, nowMs);
+            if (auto s = up->run(); !s) return s.error();
+            auto mark = m_db.prepare(
+                "UPDATE enrol_codes SET used_utc_ms = ?, used_by = ? WHERE code_hash = ?");
+            if (!mark) return mark.error();
+            mark->bind(1, nowMs).bindBlob(2, idBytes(request.deviceId)).bindBlob(3, hash);
+            if (auto s = mark->run(); !s) return s.error();
+        }
+        if (auto s = auditLocked(nowMs, "device", action, request.deviceId.toString(), detail); !s)
             return s.error();
         EnrolReply reply;
-        reply.credential = credential;
+        reply.credential = request.deviceId.toString() + "." + secretHex;
         auto id = metaText("collector_id");
         if (!id) return id.error();
         reply.collectorId = id.value();
@@ -491,6 +625,46 @@ class SqliteCollector final : public CollectorStore {
         reply.projectKey = project.value();
         if (auto s = tx->commit(); !s) return s.error();
         return reply;
+    }
+
+    // The credential secret of an enrolment: BLAKE2b-256 keyed with the collector's enrolment
+    // key (made once, kept in meta) over the code, the device id and its key, each with its
+    // length. Without the code (stored only as a hash) the collector's file does not give it.
+    Result<std::array<std::uint8_t, 32>> enrolSecretLocked(const EnrolRequest& request) {
+        auto keyHex = metaText("enrol_key");
+        if (!keyHex) return keyHex.error();
+        std::vector<std::uint8_t> key;
+        if (!keyHex->empty()) {
+            auto parsed = fromHex(keyHex.value());
+            if (parsed) key = std::move(parsed.value());
+        }
+        if (key.size() != crypto_generichash_KEYBYTES) {
+            key.assign(crypto_generichash_KEYBYTES, 0);
+            randombytes_buf(key.data(), key.size());
+            auto put = m_db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+            if (!put) return put.error();
+            put->bind(1, std::string_view("enrol_key")).bind(2, toHex(key));
+            if (auto s = put->run(); !s) return s.error();
+        }
+        crypto_generichash_state state;
+        crypto_generichash_init(&state, key.data(), key.size(), 32);
+        const auto field = [&](std::span<const std::uint8_t> bytes) {
+            std::array<std::uint8_t, 8> length{};
+            for (std::size_t i = 0; i < 8; ++i)
+                length[i] = static_cast<std::uint8_t>(bytes.size() >> (8 * i));
+            crypto_generichash_update(&state, length.data(), length.size());
+            crypto_generichash_update(&state, bytes.data(), bytes.size());
+        };
+        const std::string domain = "veld-enrol-credential-v1";
+        const std::string code = normalizeCode(request.code);
+        field({reinterpret_cast<const std::uint8_t*>(domain.data()), domain.size()});
+        field({reinterpret_cast<const std::uint8_t*>(code.data()), code.size()});
+        field(idBytes(request.deviceId));
+        field(request.devicePublicKey);
+        std::array<std::uint8_t, 32> out{};
+        crypto_generichash_final(&state, out.data(), out.size());
+        sodium_memzero(key.data(), key.size());
+        return out;
     }
 
     Result<Uuid> authenticate(std::string_view credential) override {
@@ -3180,6 +3354,15 @@ std::string_view allocationProblemName(AllocationProblem::Kind kind) {
 Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& path, bool create,
                                                             CollectorPolicy policy) {
     if (!sodiumReady()) return makeError(ErrorCode::Internal, "libsodium did not initialise");
+    // A new store is the owner's only (0600, and so are its -wal and -shm), in a folder made
+    // 0700 when it is missing.
+    if (create) {
+        const auto slash = path.find_last_of('/');
+        if (slash != std::string::npos && slash > 0) {
+            if (auto s = files::makePrivateFolder(path.substr(0, slash)); !s) return s.error();
+        }
+        if (auto s = files::createPrivateFile(path); !s) return s.error();
+    }
     auto db = sql::Database::open(
         path, create ? sql::OpenMode::ReadWriteCreate : sql::OpenMode::ReadWrite);
     if (!db) return db.error();
@@ -3206,6 +3389,7 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         if (auto s = db->exec(kSchemaV3); !s) return s.error();
         if (auto s = db->exec(kSchemaV4); !s) return s.error();
         if (auto s = db->exec(kSchemaV5); !s) return s.error();
+        if (auto s = db->exec(kSchemaV6); !s) return s.error();
         auto meta = db->prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
         if (!meta) return meta.error();
         const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
@@ -3244,6 +3428,9 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
             }
             if (version.value() < 5) {
                 if (auto s = db->exec(kSchemaV5); !s) return s.error();
+            }
+            if (version.value() < 6) {
+                if (auto s = db->exec(kSchemaV6); !s) return s.error();
             }
             if (auto s = db->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s)
                 return s.error();

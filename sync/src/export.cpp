@@ -169,6 +169,7 @@ class Exporter {
     // The rows one record adds to each table (the main row always; repeat rows per instance).
     Status write(const CurrentRecord& rec, bool counting) {
         TablePlan& main = *m_tables.front();
+        m_newestMs = std::max(m_newestMs, static_cast<std::int64_t>(rec.hlc.millis()));
         std::optional<Record> decoded;
         std::optional<Uuid> caseId;
         std::optional<Allocation> allocation;
@@ -225,6 +226,9 @@ class Exporter {
     [[nodiscard]] std::int64_t unreadable() const { return m_unreadable; }
     [[nodiscard]] std::int64_t sealedUnopened() const { return m_sealedUnopened; }
     [[nodiscard]] bool hasWriters() const { return m_tables.front()->writer != nullptr; }
+    // The newest record seen (its HLC's milliseconds): the tables' timestamp.
+    [[nodiscard]] std::int64_t newestMs() const { return m_newestMs; }
+
     void resetCounts() {
         for (auto& t : m_tables)
             t->rows = 0;
@@ -512,6 +516,7 @@ class Exporter {
     std::vector<Cell> m_cells;
     std::int64_t m_unreadable = 0;
     std::int64_t m_sealedUnopened = 0;
+    std::int64_t m_newestMs = 0;
 };
 
 // The codebook: every variable of every table, with its names in .sav and .dta, its question,
@@ -633,6 +638,7 @@ Result<ExportResult> exportForm(ExportSource& store, const ExportOptions& option
     const auto startPass = [&](int pass) -> Status {
         if (pass != writingPass) return {};
         for (auto& t : exporter.tables()) {
+            t->table.timestampUtcMs = exporter.newestMs();
             t->file = options.directory + "/" + t->table.name + ext;
             partial.files.push_back(t->file);
             const std::string temporary = t->file + ".part";

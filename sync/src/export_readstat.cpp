@@ -250,6 +250,14 @@ class ReadStatTableWriter final : public TableWriter {
             if (auto st = check(readstat_writer_set_file_format_version(w, 118), "setting up"); !st)
                 return fail(st.error());
         }
+        // ReadStat would stamp the header with the clock; the data's own time keeps exports of
+        // the same data byte for byte the same.
+        if (auto st = check(
+                readstat_writer_set_file_timestamp(
+                    w, static_cast<time_t>(std::max<std::int64_t>(0, table.timestampUtcMs) / 1000)),
+                "setting up");
+            !st)
+            return fail(st.error());
         const std::string fileLabel = truncateUtf8(table.label, m_limits.fileLabelBytes);
         if (auto st = check(readstat_writer_set_file_label(w, fileLabel.c_str()), "setting up");
             !st)

@@ -144,7 +144,7 @@ Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const ch
         while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r'))
             reason.pop_back();
         const std::string said = "the collector answered " + std::to_string(status) + ": " + reason;
-        if (status == 401 || status == 403) return makeError(ErrorCode::NotFound, said);
+        if (status == 401 || status == 403) return makeError(ErrorCode::Refused, said);
         if (status == 409) return makeError(ErrorCode::WrongState, said);
         if (status == 429) return makeError(ErrorCode::Io, said);  // slowed down: try again later
         if (status >= 400 && status < 500) return makeError(ErrorCode::InvalidArgument, said);

@@ -143,8 +143,10 @@ std::vector<std::uint8_t> encodeEnrolRequest(const EnrolRequest& request) {
     flatbuffers::FlatBufferBuilder b(256);
     auto code = b.CreateString(request.code);
     auto key = request.devicePublicKey.empty() ? 0 : b.CreateVector(request.devicePublicKey);
+    auto previous =
+        request.previousCredential.empty() ? 0 : b.CreateString(request.previousCredential);
     fb::Uuid dev = toFb(request.deviceId);
-    auto req = fb::CreateEnrolRequest(b, request.protocolVersion, code, &dev, key);
+    auto req = fb::CreateEnrolRequest(b, request.protocolVersion, code, &dev, key, previous);
     return finish(b, fb::CreateEnvelope(b, fb::Message::EnrolRequest, req.Union()));
 }
 
@@ -161,7 +163,9 @@ Result<EnrolRequest> decodeEnrolRequest(std::span<const std::uint8_t> body) {
         out.devicePublicKey.assign(req->device_public_key()->begin(),
                                    req->device_public_key()->end());
     }
+    if (req->previous_credential()) out.previousCredential = req->previous_credential()->str();
     if (out.code.size() > 256) return malformed("enrolment code too long");
+    if (out.previousCredential.size() > 256) return malformed("previous credential too long");
     if (out.deviceId.isNil()) return malformed("nil device id");
     return out;
 }

@@ -79,6 +79,9 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     EnrolRequest request;
     request.code = code;
     request.deviceId = store.deviceId();
+    // A device enrolled before proves it is that device with the credential it holds (the
+    // collector binds a device id to its first enrolment).
+    request.previousCredential = settingOr(store, "sync.credential");
     Http http;
     auto raw = post(http, c, kEnrolPath, encodeEnrolRequest(request), 0, false);
     if (!raw) return raw.error();

@@ -145,9 +145,20 @@ class CollectorProcess {
         const std::string logFile = dir + "/collector.log";
         std::filesystem::remove(portFile);
         // Capacity is measured, not the per-credential limit: a benchmark client sends one
-        // record per request far faster than any device would.
-        std::vector<std::string> argv{program,  "--store",      store, "--port", "0", "--port-file",
-                                      portFile, "--rate-limit", "0",   "--quiet"};
+        // record per request far faster than any device would. Its hundred devices all come
+        // from this machine's one address, which no real collector sees.
+        std::vector<std::string> argv{program,
+                                      "--store",
+                                      store,
+                                      "--port",
+                                      "0",
+                                      "--port-file",
+                                      portFile,
+                                      "--rate-limit",
+                                      "0",
+                                      "--max-connections-per-address",
+                                      "0",
+                                      "--quiet"};
         std::vector<char*> args;
         for (auto& a : argv)
             args.push_back(a.data());

@@ -164,14 +164,17 @@ std::vector<Row> runScenarios(const std::vector<const Scenario*>& chosen, bool l
             const Scenario& s = *chosen[next];
             const long rounds =
                 roundsOverride > 0 ? roundsOverride : (longForm ? s.longRounds : s.shortRounds);
-            Running r{next, -1, std::chrono::steady_clock::now(), scratch + "/" + s.name + ".out",
-                      scratch + "/" + s.name + ".log", scratch + "/" + s.name};
+            Running r{next,
+                      -1,
+                      std::chrono::steady_clock::now(),
+                      scratch + "/" + s.name + ".out",
+                      scratch + "/" + s.name + ".log",
+                      scratch + "/" + s.name};
             fs::create_directories(r.work);
-            std::vector<std::string> argv = {self(),     "--scenario",    s.name,
-                                             "--rounds", std::to_string(rounds),
-                                             "--seed",   std::to_string(seed),
-                                             "--work",   r.work,
-                                             "--report", r.report};
+            std::vector<std::string> argv = {
+                self(),   "--scenario",         s.name,   "--rounds", std::to_string(rounds),
+                "--seed", std::to_string(seed), "--work", r.work,     "--report",
+                r.report};
             std::fprintf(stderr, "reliability: %s (%ld rounds)\n", s.name.c_str(), rounds);
             const pid_t pid = ::fork();
             if (pid == 0) {
@@ -207,11 +210,10 @@ std::vector<Row> runScenarios(const std::vector<const Scenario*>& chosen, bool l
         if (report.empty()) {
             row.broken = true;
             row.outcome.failures.push_back(
-                WIFSIGNALED(status) ? "the scenario's process died of signal " +
-                                          std::to_string(WTERMSIG(status))
-                                    : "the scenario's process ended (" +
-                                          std::to_string(WEXITSTATUS(status)) +
-                                          ") without a report");
+                WIFSIGNALED(status)
+                    ? "the scenario's process died of signal " + std::to_string(WTERMSIG(status))
+                    : "the scenario's process ended (" + std::to_string(WEXITSTATUS(status)) +
+                          ") without a report");
         } else {
             row.outcome = parse(report);
         }
@@ -351,8 +353,8 @@ std::vector<FuzzRow> runFuzzers(const std::string& binDir, const std::string& fu
             row.detail = "see " + it->log + " and " + it->artifacts;
             const auto summary = log.find("SUMMARY:");
             if (summary != std::string::npos)
-                row.detail = log.substr(summary, log.find('\n', summary) - summary) + "; " +
-                             row.detail;
+                row.detail =
+                    log.substr(summary, log.find('\n', summary) - summary) + "; " + row.detail;
         }
         running.erase(it);
     }
@@ -381,7 +383,8 @@ void veld::reliability::Outcome::fail(std::uint64_t seed, int round, const std::
 
 std::uint64_t veld::reliability::roundSeed(std::uint64_t seed, int round, std::uint64_t salt) {
     // SplitMix64 over the three inputs: well-spread, and the same everywhere.
-    std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(round) * 0xBF58476D1CE4E5B9ULL +
+    std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL +
+                      static_cast<std::uint64_t>(round) * 0xBF58476D1CE4E5B9ULL +
                       salt * 0x94D049BB133111EBULL + 0x632BE59BD9B4E019ULL;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -501,10 +504,9 @@ int main(int argc, char** argv) {
         doubled += r.outcome.doubled;
         corrupt += r.outcome.corrupt;
         if (r.broken || !r.outcome.failures.empty()) ++broken;
-        std::printf("%-34s %7ld %13s %5ld %8ld %8ld %7.1fs  %s\n", r.name.c_str(),
-                    r.outcome.rounds, withThousands(r.outcome.acknowledged).c_str(),
-                    r.outcome.lost, r.outcome.doubled, r.outcome.corrupt, r.seconds,
-                    r.outcome.note.c_str());
+        std::printf("%-34s %7ld %13s %5ld %8ld %8ld %7.1fs  %s\n", r.name.c_str(), r.outcome.rounds,
+                    withThousands(r.outcome.acknowledged).c_str(), r.outcome.lost,
+                    r.outcome.doubled, r.outcome.corrupt, r.seconds, r.outcome.note.c_str());
     }
     if (!fuzzRows.empty()) {
         std::printf("\n%-34s %13s %8s %7s %8s\n", "fuzzer", "executions", "time", "edges",
@@ -530,9 +532,9 @@ int main(int argc, char** argv) {
         if (!r.log.empty()) {
             // The end of its stderr: where a sanitizer report or an exception would be.
             const std::size_t keep = 4000;
-            std::printf("  its log ends:\n%s\n",
-                        r.log.size() > keep ? r.log.substr(r.log.size() - keep).c_str()
-                                            : r.log.c_str());
+            std::printf("  its log ends:\n%s\n", r.log.size() > keep
+                                                     ? r.log.substr(r.log.size() - keep).c_str()
+                                                     : r.log.c_str());
         }
     }
     for (const auto& f : fuzzRows) {
@@ -540,9 +542,10 @@ int main(int argc, char** argv) {
         anyProblem = true;
         std::printf("\nfuzzer %s: %s\n", f.name.c_str(), f.detail.c_str());
     }
-    std::printf("\nreliability: %zu scenarios, %ld rounds, lost %ld, doubled %ld, corrupt %ld, "
-                "fuzz failures %ld\n",
-                rows.size(), totalRounds, lost, doubled, corrupt, fuzzFailures);
+    std::printf(
+        "\nreliability: %zu scenarios, %ld rounds, lost %ld, doubled %ld, corrupt %ld, "
+        "fuzz failures %ld\n",
+        rows.size(), totalRounds, lost, doubled, corrupt, fuzzFailures);
     std::fflush(stdout);
     return (anyProblem || broken > 0) ? 1 : 0;
 }

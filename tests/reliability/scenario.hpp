@@ -21,10 +21,10 @@ namespace veld::reliability {
 
 struct Options {
     int rounds = 100;
-    int firstRound = 0;          // rounds run are firstRound .. firstRound + rounds - 1
-    std::uint64_t seed = 1;      // with the round number, decides every random choice
-    std::string workDir;         // an empty folder of the scenario's own
-    bool verbose = false;        // progress on stderr
+    int firstRound = 0;      // rounds run are firstRound .. firstRound + rounds - 1
+    std::uint64_t seed = 1;  // with the round number, decides every random choice
+    std::string workDir;     // an empty folder of the scenario's own
+    bool verbose = false;    // progress on stderr
 };
 
 struct Outcome {
@@ -46,10 +46,10 @@ struct Outcome {
 using ScenarioFn = std::function<Outcome(const Options&)>;
 
 struct Scenario {
-    std::string name;      // kebab-case, e.g. "device-finalize-power-cut"
-    std::string what;      // one line for --list
-    int shortRounds = 100;   // what CI runs
-    int longRounds = 1000;   // what --long runs
+    std::string name;       // kebab-case, e.g. "device-finalize-power-cut"
+    std::string what;       // one line for --list
+    int shortRounds = 100;  // what CI runs
+    int longRounds = 1000;  // what --long runs
     ScenarioFn run;
 };
 

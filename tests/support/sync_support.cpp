@@ -297,9 +297,18 @@ std::string postBytes(const std::string& path, const std::vector<std::uint8_t>& 
     return postBytes(path, std::string(body.begin(), body.end()), headers);
 }
 
-RawConnection::RawConnection(int port) : m_startNs(steadyNs()) {
+RawConnection::RawConnection(int port, const std::string& from) : m_startNs(steadyNs()) {
     m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (m_fd < 0) throw std::runtime_error("socket failed");
+    if (!from.empty()) {
+        sockaddr_in source{};
+        source.sin_family = AF_INET;
+        if (::inet_pton(AF_INET, from.c_str(), &source.sin_addr) != 1 ||
+            ::bind(m_fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0) {
+            ::close(m_fd);
+            throw std::runtime_error("cannot connect from " + from);
+        }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -418,8 +427,9 @@ HttpReply RawConnection::readReply(int timeoutMs) {
     return reply;
 }
 
-HttpReply httpExchange(int port, const std::string& request, int timeoutMs) {
-    RawConnection c(port);
+HttpReply httpExchange(int port, const std::string& request, int timeoutMs,
+                       const std::string& from) {
+    RawConnection c(port, from);
     (void)c.send(request);  // the server may answer (and close) before taking the whole body
     return c.finish(timeoutMs);
 }

@@ -134,7 +134,9 @@ struct HttpReply {
 /// A raw TCP connection to the collector, for requests written a piece at a time.
 class RawConnection {
   public:
-    explicit RawConnection(int port);
+    /// Connects to 127.0.0.1:`port`, from the loopback address `from` when given (another
+    /// client address, e.g. "127.0.0.2": every 127.x.y.z is this machine).
+    explicit RawConnection(int port, const std::string& from = {});
     ~RawConnection();
     RawConnection(const RawConnection&) = delete;
     RawConnection& operator=(const RawConnection&) = delete;
@@ -163,6 +165,7 @@ class RawConnection {
 };
 
 /// Sends a whole request on a new connection and reads the answer.
-HttpReply httpExchange(int port, const std::string& request, int timeoutMs = 20000);
+HttpReply httpExchange(int port, const std::string& request, int timeoutMs = 20000,
+                       const std::string& from = {});
 
 }  // namespace veld::test

@@ -266,7 +266,7 @@ TEST_CASE("staff see the dashboard, review a record and settle a conflict throug
             0);
     auto refused = client.status();
     REQUIRE_FALSE(refused);
-    CHECK(refused.error().code == ErrorCode::NotFound);
+    CHECK(refused.error().code == ErrorCode::Refused);
     CHECK(refused.error().message.find("403") != std::string::npos);
 
     auto held = collector.open();
@@ -643,6 +643,7 @@ TEST_CASE(
     const std::string exports = collector.storePath() + ".exports";
     const std::string leftover = exports + "/" + std::string(32, '0');
     std::filesystem::create_directories(leftover);
+    std::filesystem::permissions(exports, std::filesystem::perms::owner_all);
     std::ofstream(leftover + "/old.csv") << "old";
     std::ofstream(exports + "/notes.txt") << "not an export";
     // Exports wait before their first record until they are cancelled.

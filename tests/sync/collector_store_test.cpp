@@ -187,8 +187,8 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
                     "waiting; DROP INDEX revisions_flagged; DROP TABLE allocations; DROP TABLE "
                     "study_blocks; DROP TABLE studies; DROP TABLE case_conflicts; DROP TABLE "
                     "case_properties; DROP TABLE case_holders; DROP TABLE cases; ALTER TABLE "
-                    "devices DROP COLUMN team; ALTER TABLE devices DROP COLUMN box_key; PRAGMA "
-                    "user_version = 1"));
+                    "devices DROP COLUMN team; ALTER TABLE devices DROP COLUMN box_key; ALTER "
+                    "TABLE enrol_codes DROP COLUMN for_device; PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());
@@ -196,7 +196,7 @@ TEST_CASE("a collector store of the first version is upgraded when opened, keepi
     CHECK(store.value()->review(record)->state == sync::ReviewState::Received);
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
-    CHECK(db.queryInt("PRAGMA user_version").value() == 5);
+    CHECK(db.queryInt("PRAGMA user_version").value() == 6);
     auto devices = store.value()->devices();
     REQUIRE(devices);
     REQUIRE(devices->size() == 1);

@@ -74,7 +74,7 @@ TEST_CASE("an enrolment code works once, and used, expired or unknown codes are 
     // A code nobody made: 403.
     auto unknown = sync::enrol(second, collector.url(), "ABCD-EFGH-JKLM");
     REQUIRE_FALSE(unknown);
-    CHECK(unknown.error().code == ErrorCode::NotFound);
+    CHECK(unknown.error().code == ErrorCode::Refused);
     CHECK(unknown.error().message.find("403") != std::string::npos);
     CHECK_FALSE(sync::loadConnection(second));
 
@@ -92,6 +92,167 @@ TEST_CASE("an enrolment code works once, and used, expired or unknown codes are 
     for (const auto& d : devices.value())
         ids.insert(d.deviceId);
     CHECK(ids == std::set<Uuid>{first.deviceId(), second.deviceId()});
+}
+
+namespace {
+
+// An enrolment request written by hand: what a client that claims any device id can send.
+test::HttpReply postEnrol(const test::CollectorProcess& collector, const std::string& code,
+                          const Uuid& deviceId, const std::string& previousCredential = {}) {
+    sync::EnrolRequest request;
+    request.code = code;
+    request.deviceId = deviceId;
+    request.previousCredential = previousCredential;
+    return test::httpExchange(collector.port(),
+                              test::postBytes(sync::kEnrolPath, sync::encodeEnrolRequest(request),
+                                              test::protocolHeaders()));
+}
+
+std::string credentialIn(const test::HttpReply& reply) {
+    REQUIRE(reply.status == 200);
+    auto decoded = sync::decodeEnrolResponse(
+        {reinterpret_cast<const std::uint8_t*>(reply.body.data()), reply.body.size()});
+    REQUIRE_MESSAGE(decoded, decoded.error().describe());
+    return decoded->credential;
+}
+
+std::size_t auditCount(const test::CollectorProcess& collector, const std::string& action) {
+    auto entries = collector.open()->audit();
+    REQUIRE(entries);
+    return static_cast<std::size_t>(std::count_if(
+        entries->begin(), entries->end(), [&](const auto& e) { return e.action == action; }));
+}
+
+}  // namespace
+
+TEST_CASE("a new code with a known device's id does not take the device over") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    test::addFinalized(device, 3);
+    const auto connection = test::enrolDevice(device, collector);
+    REQUIRE(sync::syncOnce(device, connection, {}));
+
+    // Someone with a valid code of their own claims the device's id (ids are not secret).
+    const auto takeover = postEnrol(collector, collector.enrolCode(), device.deviceId());
+    CHECK(takeover.status == 409);
+    CHECK(takeover.body.find("enrolled already") != std::string::npos);
+    // ... with a made-up credential as "proof": refused too.
+    std::string forged = connection.credential;
+    forged.back() = forged.back() == '0' ? '1' : '0';
+    const auto withForgery = postEnrol(collector, collector.enrolCode(), device.deviceId(), forged);
+    CHECK(withForgery.status == 409);
+
+    // The real device is untouched: its credential works and its records keep arriving.
+    test::addFinalized(device, 2, 10);
+    auto round = sync::syncOnce(device, connection, {});
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 2);
+    auto store = collector.open();
+    CHECK(store->stats()->revisions == 5);
+    CHECK(store->devices()->size() == 1);
+}
+
+TEST_CASE("a device re-enrols with a new code by proving its current credential") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    test::addFinalized(device, 3);
+    const auto before = test::enrolDevice(device, collector);
+    REQUIRE(sync::syncOnce(device, before, {}));
+
+    // The uploader sends the credential it holds with the new code.
+    auto again = sync::enrol(device, collector.url(), collector.enrolCode());
+    REQUIRE_MESSAGE(again, again.error().describe());
+    const auto after = sync::loadConnection(device).value();
+    CHECK(after.credential != before.credential);
+    CHECK(auditCount(collector, "reenrol") == 1);
+
+    // The old credential is dead, the new one carries on where the device was.
+    auto stale = sync::syncOnce(device, before, {});
+    REQUIRE_FALSE(stale);
+    CHECK(stale.error().code == ErrorCode::Refused);
+    test::addFinalized(device, 2, 10);
+    auto round = sync::syncOnce(device, after, {});
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 2);
+    CHECK(collector.open()->stats()->revisions == 5);
+    CHECK(collector.open()->devices()->size() == 1);
+}
+
+TEST_CASE("staff let a device that lost its credential enrol again with a code made for it") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    test::addFinalized(device, 3);
+    REQUIRE(sync::syncOnce(device, test::enrolDevice(device, collector), {}));
+    auto other = test::openDevice(dir.file("other.veld"));
+
+    // The laptop came back from repair with its store but without its credential.
+    REQUIRE(device.setSetting("sync.credential", ""));
+    CHECK(postEnrol(collector, collector.enrolCode(), device.deviceId()).status == 409);
+
+    const auto made = test::veldctl(
+        {"collector", "reenrol-code", collector.storePath(), device.deviceId().toString()});
+    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    const std::string code = made.out.substr(0, made.out.find('\n'));
+    // Made for that device only.
+    auto wrongDevice = sync::enrol(other, collector.url(), code);
+    REQUIRE_FALSE(wrongDevice);
+    CHECK(wrongDevice.error().message.find("another device") != std::string::npos);
+
+    auto enrolled = sync::enrol(device, collector.url(), code);
+    REQUIRE_MESSAGE(enrolled, enrolled.error().describe());
+    test::addFinalized(device, 2, 10);
+    auto round = sync::syncOnce(device, sync::loadConnection(device).value(), {});
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 2);
+    // Both the permission and its use are in the audit log, the permission under staff's name.
+    auto audit = collector.open()->audit();
+    REQUIRE(audit);
+    const auto permission = std::find_if(audit->begin(), audit->end(),
+                                         [](const auto& e) { return e.action == "reenrol-code"; });
+    REQUIRE(permission != audit->end());
+    CHECK(permission->actor.rfind("veldctl:", 0) == 0);
+    CHECK(permission->subject == device.deviceId().toString());
+    CHECK(auditCount(collector, "reenrol") == 1);
+    // Unknown and revoked devices get no such code.
+    CHECK(test::veldctl(
+              {"collector", "reenrol-code", collector.storePath(), other.deviceId().toString()})
+              .exitCode == 1);
+}
+
+TEST_CASE("an enrolment repeated after its reply was lost gets the same credential") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    test::addFinalized(device, 3);
+    const std::string code = collector.enrolCode();
+
+    // The first reply never reached the device (the connection broke after the collector
+    // committed): the same request again gives the same outcome.
+    const std::string lost = credentialIn(postEnrol(collector, code, device.deviceId()));
+    const std::string again = credentialIn(postEnrol(collector, code, device.deviceId()));
+    CHECK(again == lost);
+    // The device's own retry with the same code works, and the collector lists it once.
+    auto enrolled = sync::enrol(device, collector.url(), code);
+    REQUIRE_MESSAGE(enrolled, enrolled.error().describe());
+    CHECK(enrolled->credential == lost);
+    auto round = sync::syncOnce(device, sync::loadConnection(device).value(), {});
+    REQUIRE_MESSAGE(round, round.error().describe());
+    CHECK(round->recordsSent == 3);
+    CHECK(collector.open()->devices()->size() == 1);
+    CHECK(auditCount(collector, "enrol") == 1);
+
+    // Once the device has used its credential the code is spent for good, also for itself.
+    CHECK(postEnrol(collector, code, device.deviceId()).status == 409);
+    // Another device never gets in with a used code.
+    auto other = test::openDevice(dir.file("other.veld"));
+    CHECK(postEnrol(collector, code, other.deviceId()).status == 409);
 }
 
 TEST_CASE("after enrolment a device's records reach the collector and published forms reach it") {
@@ -207,9 +368,13 @@ TEST_CASE("a revoked device is refused from its next request on and nothing more
     test::addFinalized(device, 5, 100);
     auto refused = sync::syncOnce(device, connection, {});
     REQUIRE_FALSE(refused);
-    CHECK(refused.error().code == ErrorCode::NotFound);
+    CHECK(refused.error().code == ErrorCode::Refused);
     CHECK(refused.error().message.find("403") != std::string::npos);
     CHECK(refused.error().message.find("revoked") != std::string::npos);
+    // veldctl says so in its own words.
+    const auto cli = test::veldctl({"sync", device.path()});
+    CHECK(cli.exitCode == 1);
+    CHECK(cli.err.find("refused: ") != std::string::npos);
 
     // The same request by hand, and a pull: 403 too.
     auto pending = device.outboxPending(100, 1 << 20);

@@ -2,10 +2,13 @@
 // with the keys it is given and says in `unreadable` why it could not open the others; a records
 // file gives the same export as the source it was written from; and a records file that was cut
 // short, changed or made up is refused clearly, without a crash and without leaving files.
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -254,6 +257,46 @@ TEST_CASE("a records file gives the same export as the records it was written fr
     CHECK(file.value()->countRecords(early).value() == 3);
     early.formId = "another_form";
     CHECK(file.value()->countRecords(early).value() == 0);
+}
+
+TEST_CASE("the same data always gives the same .sav and .dta bytes, stamped with the data's time") {
+    test::TempDir dir;
+    ManualClock clock(1'790'000'000'000);  // 2026-09-21 12:26:40 UTC
+    MemorySource source;
+    source.forms.push_back({"sealed_visit", 1, "tests", sealedVisitForm()});
+    for (int n = 0; n < 6; ++n)
+        source.records.push_back(stored(clock, n, nullptr));
+    const auto newest = source.records.back().hlc.millis();
+
+    for (const auto format : {sync::ExportFormat::Sav, sync::ExportFormat::Dta}) {
+        CAPTURE(sync::exportFormatName(format));
+        std::vector<std::map<std::string, std::string>> runs;
+        for (int run = 0; run < 2; ++run) {
+            // Over a second apart: a header stamped with the clock would differ.
+            if (run == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+            const std::string out =
+                dir.file(std::string(sync::exportFormatName(format)) + std::to_string(run));
+            std::filesystem::create_directory(out);
+            auto o = options(out);
+            o.format = format;
+            REQUIRE(sync::exportForm(source, o));
+            runs.push_back(filesIn(out));
+        }
+        CHECK(runs[0] == runs[1]);
+        // The header's date is the newest record's, as a reader shows it.
+        const std::time_t seconds = static_cast<std::time_t>(newest / 1000);
+        std::tm utc{};
+        gmtime_r(&seconds, &utc);
+        char text[32];
+        if (format == sync::ExportFormat::Sav) {
+            std::strftime(text, sizeof text, "%d %b %y", &utc);  // SPSS: "21 Sep 26"
+        } else {
+            std::strftime(text, sizeof text, "%d %b %Y %H:%M", &utc);  // Stata: "21 Sep 2026 12:26"
+        }
+        const auto& table =
+            runs[0].at("sealed_visit." + std::string(sync::exportFormatName(format)));
+        CHECK_MESSAGE(table.find(text) != std::string::npos, "no '" << text << "' in the header");
+    }
 }
 
 TEST_CASE("a records file cut short, changed or made up is refused without a crash") {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <veld/form.hpp>
+#include <veld/private_files.hpp>
 #include <veld/sync/collector_store.hpp>
 
 #include "veldctl/demo.hpp"
@@ -29,6 +30,10 @@ Subcommands (FILE is the collector's store):
   enrol-code FILE [--label L]    print a one-time enrolment code for one device (valid 7 days)
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
+  reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
+                                 it) may enrol again, e.g. a reinstalled laptop that lost its
+                                 credential (valid 7 days; audited). A device that still has its
+                                 credential re-enrols with any code without this
   revoke FILE DEVICE-ID          refuse that device from its next request on
   team FILE DEVICE-ID TEAM       put a device in a team ("" for none): cases assigned to the team
                                  reach it; those of its old team leave it at its next pull
@@ -148,6 +153,12 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         if (!store) return kExitFailure;
         auto id = store.value()->collectorId();
         out << "created collector " << (id ? id.value() : "?") << " in " << file << "\n";
+        // The file is the owner's only; a folder others may read is refused by veld-collector.
+        const auto folder = std::filesystem::absolute(file).parent_path().string();
+        if (auto s = files::checkPrivate(folder); !s) {
+            err << "veldctl collector: warning: " << s.error().message
+                << "; veld-collector will not start until it is\n";
+        }
         return kExitOk;
     }
     auto store = openCollector(file, false, err);
@@ -180,6 +191,18 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
                 << "\n";
         }
         if (devices->empty()) out << "no devices enrolled yet\n";
+        return kExitOk;
+    }
+    if (sub == "reenrol-code") {
+        if (pos.size() != 2) return usage(err, "reenrol-code takes FILE DEVICE-ID");
+        auto id = Uuid::parse(pos[1]);
+        if (!id) return usage(err, "'" + pos[1] + "' is not a device id");
+        auto code = c.createReenrolCode(*id, nowMs(), actor());
+        if (!code) {
+            err << "veldctl collector: " << code.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << code.value() << "\n";
         return kExitOk;
     }
     if (sub == "revoke") {

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <veld/private_files.hpp>
 #include <veld/sync/export.hpp>
 
 #include "veldctl/veldctl.hpp"
@@ -31,7 +32,8 @@ With --pilot, every form of that pilot (by the newest version's `pilot`) is expo
 
 Options:
   --format csv|sav|dta   file format (default csv)
-  --out DIR              folder for the files (default: the current folder; created if missing)
+  --out DIR              folder for the files (default: the current folder; made, mode 0700, if
+                         missing); files are written mode 0600
   --language TAG         labels in this language (default: the form's own default)
   --version N            only records whose current revision used form version N
   --from YYYY-MM-DD      only records last changed on or after that day (UTC)
@@ -149,10 +151,9 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
         }
         options.keys = std::move(keys.value());
     }
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) {
-        err << "veldctl export: cannot make " << dir << ": " << ec.message() << "\n";
+    // The files hold the pilots' data: a folder made here is the owner's only (0700).
+    if (auto s = files::makePrivateFolder(dir); !s) {
+        err << "veldctl export: " << s.error().message << "\n";
         return kExitFailure;
     }
     auto store = sync::openSqliteCollector(pos[0], false);

@@ -91,7 +91,7 @@ void Console::signIn(sync::Connection connection) {
         [this](Result<sync::admin::StatusInfo> status) {
             signInScreen.working = false;
             if (!status) {
-                signInScreen.error = status.error().code == ErrorCode::NotFound
+                signInScreen.error = status.error().code == ErrorCode::Refused
                                          ? std::string(t(M::ConsoleSignInRefused))
                                          : status.error().message;
                 m_client.reset();

@@ -15,6 +15,7 @@
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
+#include <veld/private_files.hpp>
 #include <veld/sealed_record.hpp>
 #include <veld/sync/records_file.hpp>
 
@@ -117,9 +118,8 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run, sync::admin::Export
         bytesTotal += f.bytes;
     run.bytesTotal = bytesTotal;
     run.phase = 1;
-    std::error_code ec;
-    std::filesystem::create_directories(folder, ec);
-    if (ec) return fail(folder + ": " + ec.message());
+    // Exported files hold the pilots' data: a folder made here is the owner's only (0700).
+    if (auto s = files::makePrivateFolder(folder); !s) return fail(s.error().message);
     PrivateFolder fetched;
     if (keys && state.files.size() != 1) return fail(failed);
     if (keys && !fetched.make(folder)) return fail(folder + ": " + std::strerror(errno));

@@ -25,6 +25,7 @@ enum class ErrorCode {
     NotAStore,        // the file is not a Veld store
     Io,               // any other I/O failure
     Internal,         // a bug or an unexpected library error
+    Refused,          // the collector refused the credential (HTTP 401 or 403)
 };
 
 /// A short English name for an error code, for logs and the command line.

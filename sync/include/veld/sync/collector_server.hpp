@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <veld/sync/collector_store.hpp>
 
@@ -20,7 +21,11 @@ struct ServerConfig {
     std::size_t maxRequestBytes = 32u << 20;
     int requestTimeoutSeconds = 10;  // a request moves 16 KiB (or ends) within this, each way
     int threads = 8;                 // requests handled at once
-    int maxConnections = 256;        // open connections (idle ones too); beyond, 503 and close
+    /// Open connections (idle ones too). A newcomer beyond it displaces the connection that has
+    /// waited longest (over a second) for its handshake or request; if none has, it gets 503.
+    int maxConnections = 256;
+    /// The same, per client address (devices behind one school's NAT share one); 0: no cap.
+    int maxConnectionsPerAddress = 32;
     bool logRequests = true;
     /// Wrong credentials one client address may send within a minute before it must wait
     /// (1 s, doubling with each further one, up to 15 minutes); 0: no limit.
@@ -48,6 +53,12 @@ class CollectorServer {
     void run();
     /// Stops accepting; requests in flight finish (a push commits and is answered).
     void stop();
+
+    /// Handles the requests in `bytes` as if they came on one connection from `remoteAddress`,
+    /// without a socket, and returns the bytes of the answers: the same parsing, limits,
+    /// credentials and handlers as a real connection, for fuzzing the collector end to end in
+    /// one process. bind() need not be called (and no port is opened).
+    std::string serveBytes(std::string_view bytes, const std::string& remoteAddress = "192.0.2.1");
 
     struct Impl;
 

@@ -60,7 +60,8 @@ struct CollectorStats {
 struct AuditEntry {
     std::int64_t utcMs = 0;
     std::string actor;
-    std::string action;  // enrol, revoke, publish, enrol-code, resolve, review, export, ...
+    std::string action;  // enrol, enrol-repeat, reenrol, enrol-code, reenrol-code, revoke, publish,
+                         // resolve, review, export, ...
     std::string subject;
     std::string detail;
 };
@@ -353,8 +354,17 @@ class CollectorStore {
     /// A one-time enrolment code (returned once; stored only as a hash).
     virtual Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
                                                 const std::string& actor) = 0;
-    /// Enrols a device with a code: a fresh credential. Fails with NotFound (unknown code),
-    /// WrongState (used, expired, or a revoked device).
+    /// A one-time code that enrols the known device `deviceId` again (a reinstalled laptop that
+    /// lost its credential): staff's audited permission. NotFound for an unknown device,
+    /// WrongState for a revoked one.
+    virtual Result<std::string> createReenrolCode(const Uuid& deviceId, std::int64_t nowMs,
+                                                  const std::string& actor) = 0;
+    /// Enrols a device with a code: its credential. A device id is bound to its first
+    /// enrolment: enrolling a known id again needs the device's current credential
+    /// (`previousCredential`) or a code made for it (createReenrolCode). The same enrolment
+    /// again (same code, device id and key) before the device has used its credential gives the
+    /// same credential again. Fails with NotFound (unknown code), WrongState (used, expired,
+    /// made for another device, a known device without proof, or a revoked device).
     virtual Result<EnrolReply> enrol(const EnrolRequest& request, std::int64_t nowMs) = 0;
     /// The device a credential belongs to; NotFound when unknown, WrongState when revoked.
     virtual Result<Uuid> authenticate(std::string_view credential) = 0;

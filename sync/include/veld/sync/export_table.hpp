@@ -46,6 +46,9 @@ struct ExportTable {
     std::string name;   // the file's stem: "ips_guidance", "ips_guidance-sessions"
     std::string label;  // the form's title
     std::vector<ExportColumn> columns;
+    /// The time written into a .sav or .dta header: the newest exported record's (its HLC's
+    /// milliseconds), never the clock, so that the same data always gives the same bytes.
+    std::int64_t timestampUtcMs = 0;
 };
 
 /// A missing value is std::monostate. Integer, Date, Time and DateTime columns take int64_t,

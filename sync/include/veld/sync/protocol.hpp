@@ -68,6 +68,9 @@ struct EnrolRequest {
     std::string code;
     Uuid deviceId;
     std::vector<std::uint8_t> devicePublicKey;
+    /// The device's current credential when it enrols again (secret: never logged); empty on a
+    /// first enrolment.
+    std::string previousCredential;
 };
 struct EnrolReply {
     std::string credential;  // secret: never logged
