@@ -296,6 +296,32 @@ TEST_CASE("hostile expressions are refused or evaluated quickly, never crash or 
         REQUIRE(e);
         CHECK(toText(e->evaluate(c)) == "false");
     }
+    // Found by the expression fuzzer: glibc's regcomp copies a repeated sub-expression for each
+    // repetition, so stacked or nested ones took memory until the process was killed.
+    SUBCASE("a pattern whose repetitions multiply when compiled is refused") {
+        const std::string stacked = "1" + std::string(60, '+');
+        auto e = checkPattern(stacked);
+        REQUIRE_FALSE(e);
+        CHECK(e.error().message.find("repeats too much") != std::string::npos);
+        CHECK_FALSE(checkPattern("((((a{50}){50}){50}){50})"));
+        CHECK_FALSE(checkPattern("(x{1,1000}){1,1000}"));
+        // Loops around what can be empty: slow to compile (seconds at a few hundred bytes).
+        CHECK_FALSE(checkPattern("(()*){1,512}"));
+        CHECK_FALSE(checkPattern("(a?)+"));
+        CHECK_FALSE(checkPattern("(a|)*"));
+        c.answers["p"] = stacked;
+        auto typed = Expression::parse("regex('x', ${p})");
+        REQUIRE(typed);
+        CHECK(toText(typed->evaluate(c)) == "false");
+        for (const char* real : {"^[0-9]{9}$", "^(\\w+\\s?){1,20}$", "^[A-Z]{4}[0-9]{2}$",
+                                 "^([a-z]+[.-]?)+@[a-z]+[.][a-z]{2,6}$", "^[]a[:digit:]-]+$"})
+            CHECK_MESSAGE(checkPattern(real), real);
+    }
+    SUBCASE("a pattern with a NUL character is refused, not cut short") {
+        auto e = checkPattern(std::string_view("^[0-9]+\0$", 9));
+        REQUIRE_FALSE(e);
+        CHECK(e.error().message.find("NUL") != std::string::npos);
+    }
 }
 
 TEST_CASE("value conversions follow XPath") {
