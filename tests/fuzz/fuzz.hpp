@@ -35,6 +35,7 @@ int recordsFile(const std::uint8_t* data, std::size_t size);
 int studyJson(const std::uint8_t* data, std::size_t size);
 int keyRing(const std::uint8_t* data, std::size_t size);
 int allocationSlot(const std::uint8_t* data, std::size_t size);
+int request(const std::uint8_t* data, std::size_t size);
 
 /// Every target, in name order.
 std::span<const Target> targets();

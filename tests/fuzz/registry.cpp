@@ -12,6 +12,7 @@ std::span<const Target> targets() {
         {"key-ring", keyRing, "project key rings parsed, written and unlocked"},
         {"record", record, "record bodies verified, decoded, encoded, sealed and opened"},
         {"records-file", recordsFile, "records files opened, read and exported"},
+        {"request", request, "the collector's requests end to end, from raw bytes"},
         {"study-json", studyJson, "study definitions read, written, and their blocks made"},
         {"sync-enrol", syncEnrol, "enrol requests (collector) and answers (device)"},
         {"sync-pull", syncPull, "pull requests (collector) and answers (device)"},

@@ -99,6 +99,9 @@ TEST_CASE("Saved record fuzz findings replay without a crash") {
 TEST_CASE("Saved records-file fuzz findings replay without a crash") {
     replay("records-file");
 }
+TEST_CASE("Saved request fuzz findings replay without a crash") {
+    replay("request");
+}
 TEST_CASE("Saved study-json fuzz findings replay without a crash") {
     replay("study-json");
 }
