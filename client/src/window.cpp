@@ -12,6 +12,8 @@
 #include <imgui.h>
 #include <stb_image_write.h>
 
+#include "leak_check.hpp"
+
 namespace veld::client {
 
 std::unique_ptr<Window> Window::open(const WindowSetup& setup) {
@@ -55,6 +57,7 @@ Window::~Window() {
     ImGui_ImplOpenGL3_Shutdown();
     ImGui_ImplGlfw_Shutdown();
     ImGui::DestroyContext();
+    keepGraphicsDriversLoaded();
     glfwDestroyWindow(m_window);
     glfwTerminate();
 }
