@@ -604,7 +604,7 @@ Scenario deviceScenario(Recipe recipe) {
         *shared = Shared{};
         prepareStore(dir, *r, *shared);
         // SQLite checkpoints the device store at 1,000 pages of WAL: start near that.
-        leaveWalFilled(dir + "/" + kStoreFile, 900,
+        leaveWalFilled(dir + "/" + kStoreFile, 960,
                        "INSERT INTO settings (key, value) VALUES (?1, ?2)");
     };
     parts.work = [r, shared](Round& round) { work(*r, *shared, round); };
