@@ -171,6 +171,7 @@ std::vector<Row> runScenarios(const std::vector<const Scenario*>& chosen, bool l
                       scratch + "/" + s.name + ".log",
                       scratch + "/" + s.name};
             fs::create_directories(r.work);
+            fs::permissions(r.work, fs::perms::owner_all);
             std::vector<std::string> argv = {
                 self(),   "--scenario",         s.name,   "--rounds", std::to_string(rounds),
                 "--seed", std::to_string(seed), "--work", r.work,     "--report",
@@ -480,10 +481,12 @@ int main(int argc, char** argv) {
     }
     const std::string binDir = fs::path(self()).parent_path().string();
     const std::string fuzzDir = fs::path(binDir).parent_path().string() + "/fuzz";
-    const std::string scratch = fuzzDir + "/../reliability-run";
+    // Scenarios' folders hold collector files: the owner's only, as veld-collector demands.
+    const std::string scratch = fs::path(binDir).parent_path().string() + "/reliability-run";
     std::error_code ec;
     fs::remove_all(scratch, ec);
     fs::create_directories(scratch);
+    fs::permissions(scratch, fs::perms::owner_all);
     std::fprintf(stderr, "reliability: seed %" PRIu64 ", %s form, %d at a time\n", seed,
                  longForm ? "long" : "short", jobs);
 
