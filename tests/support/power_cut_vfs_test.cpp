@@ -172,7 +172,7 @@ TEST_CASE("after a cut, every sector holds one of the states it went through, ne
     CHECK(outcomes.size() >= 6);    // and many other combinations did
 }
 
-TEST_CASE("a WAL created and never synced may vanish; after its first sync its name stays") {
+TEST_CASE("a WAL created and never synced may vanish, and after its first sync its name stays") {
     test::TempDir dir;
     makeFile(dir.file("a.db"), {});  // the unix VFS gives a WAL its database's permissions
     const std::string wal = dir.file("a.db-wal");
