@@ -629,7 +629,9 @@ void ConnectionFront::checkComplete(Connection& c, SteadyClock::time_point now) 
         }
         const std::string_view head(c.buffered.data(), *end);
         std::size_t body = 0;
-        if (!headerValue(head, "Transfer-Encoding")) {
+        // A client that waits for "100 Continue" before its body gets it from httplib on a
+        // worker: the body is not waited for here.
+        if (!headerValue(head, "Transfer-Encoding") && !headerValue(head, "Expect")) {
             if (const auto length = headerValue(head, "Content-Length")) {
                 char* stop = nullptr;
                 const unsigned long long n = std::strtoull(length->c_str(), &stop, 10);

@@ -283,3 +283,25 @@ TEST_CASE("idle keep-alive connections hold no worker, and --max-connections cap
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     CHECK(fresh.front()->closedByServer());
 }
+
+TEST_CASE("a client that waits for 100 Continue gets it at once and then its answer") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    const auto connection = test::enrolDevice(device, collector);
+    const auto body = sync::encodePullRequest({});
+    auto headers = test::protocolHeaders(connection.credential);
+    headers.emplace_back("Expect", "100-continue");
+    const std::string request = test::postBytes(sync::kPullPath, body, headers);
+    const auto headEnd = request.find("\r\n\r\n") + 4;
+
+    test::RawConnection c(collector.port());
+    const auto started = std::chrono::steady_clock::now();
+    REQUIRE(c.send(request.substr(0, headEnd)));
+    const auto interim = c.readReply(5000);
+    CHECK(interim.status == 100);
+    CHECK(secondsSince(started) < 0.5);
+    REQUIRE(c.send(request.substr(headEnd)));
+    CHECK(c.readReply(5000).status == 200);
+}
