@@ -20,6 +20,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <veld/allocation.hpp>
@@ -417,12 +418,15 @@ std::optional<World> readWorld(Store& store, const std::string& path, const Shar
     }
     std::map<std::string, std::size_t> used;
     std::set<Uuid> cases;
+    std::set<std::tuple<std::string, std::uint32_t, std::uint32_t>> slots;
     for (std::size_t i = 0; i < log->size(); ++i) {
         const AllocationLogEntry& e = (*log)[i];
         const std::string where = "allocation log entry " + std::to_string(i + 1);
         if (e.allocation.logSeq != i + 1)
             round.corrupt(where + " is numbered " + std::to_string(e.allocation.logSeq));
         if (!cases.insert(e.caseId).second) round.doubled(1, where + ": its case twice");
+        if (!slots.emplace(e.allocation.stratum, e.allocation.block, e.allocation.position).second)
+            round.doubled(1, where + ": its slot used twice");
         w.allocations.push_back(e.recordId);
         auto dealt = shared.dealt.find(e.allocation.stratum);
         const std::size_t k = used[e.allocation.stratum]++;
