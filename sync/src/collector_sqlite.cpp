@@ -23,6 +23,8 @@
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
+#include "enrolment.hpp"
+
 namespace veld::sync {
 
 namespace {
@@ -132,10 +134,7 @@ bool sodiumReady() {
 }
 
 std::vector<std::uint8_t> digest(std::string_view text) {
-    std::vector<std::uint8_t> out(32);
-    crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()),
-                       text.size(), nullptr, 0);
-    return out;
+    return detail::storedDigest(text);
 }
 
 std::span<const std::uint8_t> idBytes(const Uuid& id) {
@@ -163,23 +162,7 @@ bool validAdminName(std::string_view name) {
 
 // Enrolment codes are typed by people: no look-alike letters, case and dashes ignored.
 std::string normalizeCode(std::string_view code) {
-    std::string out;
-    for (char c : code) {
-        if (c == '-' || c == ' ') continue;
-        out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-    }
-    return out;
-}
-
-// A one-time enrolment code: 12 characters (60 bits) in groups of four, typed by people.
-std::string newEnrolCode() {
-    static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    std::string code;
-    for (int i = 0; i < 12; ++i) {
-        if (i > 0 && i % 4 == 0) code += '-';
-        code += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
-    }
-    return code;
+    return detail::normalizeEnrolCode(code);
 }
 
 // Resets a kept statement when the scope that used it ends (a SELECT left stepping would hold
@@ -421,7 +404,7 @@ class SqliteCollector final : public CollectorStore {
 
     Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
                                         const std::string& actor) override {
-        const std::string code = newEnrolCode();
+        const std::string code = detail::newEnrolCode();
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
         if (!tx) return tx.error();
@@ -440,7 +423,7 @@ class SqliteCollector final : public CollectorStore {
 
     Result<std::string> createReenrolCode(const Uuid& deviceId, std::int64_t nowMs,
                                           const std::string& actor) override {
-        std::string code = newEnrolCode();
+        std::string code = detail::newEnrolCode();
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
         if (!tx) return tx.error();
@@ -472,12 +455,7 @@ class SqliteCollector final : public CollectorStore {
         return code;
     }
 
-    // Enrolment binds a device id to its first enrolment. Another code for a known device id
-    // rebinds it only with proof: the device's current credential, or a code staff made for that
-    // device (audited). The same enrolment again (same code, device id and key, before the
-    // device has used its credential) gets the same credential again, like a repeated push: the
-    // credential is derived from the code, the device and its key under a secret of the
-    // collector's, so the reply can be made again without keeping the credential itself.
+    // The rules are detail::decideEnrolment's (enrolment.hpp); here they meet the tables.
     Result<EnrolReply> enrol(const EnrolRequest& request, std::int64_t nowMs) override {
         const auto hash = digest(normalizeCode(request.code));
         // Unknown codes are refused on the reading connection: guessing never waits for, or
@@ -502,28 +480,14 @@ class SqliteCollector final : public CollectorStore {
         auto row = st->step();
         if (!row) return row.error();
         if (!row.value()) return makeError(ErrorCode::NotFound, "unknown enrolment code");
-        const std::string label(st->columnText(0));
-        const std::int64_t expires = st->columnInt(1);
-        const bool used = !st->columnIsNull(2);
-        const Uuid usedBy = idFrom(st->columnBlob(3));
-        const bool forDevice = !st->columnIsNull(4);
-        const Uuid codeDevice = idFrom(st->columnBlob(4));
+        detail::EnrolCodeState code;
+        code.label = std::string(st->columnText(0));
+        code.expiresUtcMs = st->columnInt(1);
+        if (!st->columnIsNull(2)) code.usedBy = idFrom(st->columnBlob(3));
+        if (!st->columnIsNull(4)) code.forDevice = idFrom(st->columnBlob(4));
         st->reset();
-        if (expires < nowMs) {
-            return makeError(ErrorCode::WrongState, "this enrolment code has expired");
-        }
-        if (forDevice && codeDevice != request.deviceId) {
-            return makeError(ErrorCode::WrongState,
-                             "this enrolment code was made for another device");
-        }
 
-        struct Known {
-            std::vector<std::uint8_t> credentialHash;
-            std::vector<std::uint8_t> publicKey;
-            bool revoked = false;
-            bool usedCredential = false;  // contact after its last (re)enrolment
-        };
-        std::optional<Known> known;
+        std::optional<detail::KnownDevice> device;
         auto dev = m_db.prepare(
             "SELECT credential_hash, public_key, revoked_utc_ms, last_contact_utc_ms, "
             "enrolled_utc_ms FROM devices WHERE device_id = ?");
@@ -532,71 +496,37 @@ class SqliteCollector final : public CollectorStore {
         auto existing = dev->step();
         if (!existing) return existing.error();
         if (existing.value()) {
-            Known k;
+            detail::KnownDevice k;
             const auto h = dev->columnBlob(0);
             k.credentialHash.assign(h.begin(), h.end());
             const auto pk = dev->columnBlob(1);
             k.publicKey.assign(pk.begin(), pk.end());
             k.revoked = !dev->columnIsNull(2);
             k.usedCredential = !dev->columnIsNull(3) && dev->columnInt(3) >= dev->columnInt(4);
-            known = std::move(k);
+            device = std::move(k);
         }
         dev->reset();
 
-        auto secret = enrolSecretLocked(request);
-        if (!secret) return secret.error();
-        const std::string secretHex = toHex(secret.value());
+        auto key = enrolKeyLocked();
+        if (!key) return key.error();
+        auto secret = detail::enrolSecret(key.value(), normalizeCode(request.code),
+                                          request.deviceId, request.devicePublicKey);
+        sodium_memzero(key->data(), key->size());
+        const std::string secretHex = toHex(secret);
+        sodium_memzero(secret.data(), secret.size());
         const auto credentialHash = digest(secretHex);
-        const auto sameHash = [&](const std::vector<std::uint8_t>& a,
-                                  const std::vector<std::uint8_t>& b) {
-            return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-        };
+        auto action = detail::decideEnrolment(request, code, device, credentialHash, nowMs);
+        if (!action) return action.error();
 
-        std::string action = "enrol";
-        std::string detail = label;
-        if (used) {
-            // The same enrolment again (its reply was lost): the same outcome, as long as the
-            // device has not since used what it was given or been enrolled anew.
-            const bool repeat = usedBy == request.deviceId && known && !known->revoked &&
-                                !known->usedCredential &&
-                                known->publicKey == request.devicePublicKey &&
-                                sameHash(known->credentialHash, credentialHash);
-            if (!repeat) {
-                return makeError(ErrorCode::WrongState,
-                                 "this enrolment code has been used already");
-            }
-            action = "enrol-repeat";
-        } else if (known) {
-            if (known->revoked) {
-                // A revoked device stays revoked; it needs a new identity (a new store).
-                return makeError(ErrorCode::WrongState, "this device has been revoked");
-            }
-            const bool proved = !request.previousCredential.empty() && [&] {
-                const auto dot = request.previousCredential.find('.');
-                if (dot == std::string::npos) return false;
-                const auto id = Uuid::parse(request.previousCredential.substr(0, dot));
-                return id && *id == request.deviceId &&
-                       sameHash(known->credentialHash,
-                                digest(request.previousCredential.substr(dot + 1)));
-            }();
-            if (!proved && !forDevice) {
-                return makeError(
-                    ErrorCode::WrongState,
-                    "this device is enrolled already; enrolling it again needs its current "
-                    "credential, or a code made for it (veldctl collector reenrol-code)");
-            }
-            action = "reenrol";
-            detail =
-                label + (proved ? " (proved by its credential)" : " (with a code made for it)");
-        }
-
-        if (action != "enrol-repeat") {
+        if (action.value() != detail::EnrolAction::Repeat) {
             auto up = m_db.prepare(
                 "INSERT INTO devices (device_id, label, credential_hash, public_key, "
                 "enrolled_utc_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE "
                 "SET credential_hash = ?3, public_key = ?4, label = ?2, enrolled_utc_ms = ?5");
             if (!up) return up.error();
-            up->bindBlob(1, idBytes(request.deviceId)).bind(2, label).bindBlob(3, credentialHash);
+            up->bindBlob(1, idBytes(request.deviceId))
+                .bind(2, code.label)
+                .bindBlob(3, credentialHash);
             if (request.devicePublicKey.empty()) {
                 up->bindNull(4);
             } else {
@@ -610,16 +540,33 @@ class SqliteCollector final : public CollectorStore {
             mark->bind(1, nowMs).bindBlob(2, idBytes(request.deviceId)).bindBlob(3, hash);
             if (auto s = mark->run(); !s) return s.error();
         }
-        if (auto s = auditLocked(nowMs, "device", action, request.deviceId.toString(), detail); !s)
+        const char* audited = "enrol";
+        std::string detail = code.label;
+        switch (action.value()) {
+            case detail::EnrolAction::Enrol:
+                break;
+            case detail::EnrolAction::Repeat:
+                audited = "enrol-repeat";
+                break;
+            case detail::EnrolAction::ReenrolProved:
+                audited = "reenrol";
+                detail += " (proved by its credential)";
+                break;
+            case detail::EnrolAction::ReenrolByStaff:
+                audited = "reenrol";
+                detail += " (with a code made for it)";
+                break;
+        }
+        if (auto s = auditLocked(nowMs, "device", audited, request.deviceId.toString(), detail); !s)
             return s.error();
         EnrolReply reply;
         reply.credential = request.deviceId.toString() + "." + secretHex;
         auto id = metaText("collector_id");
         if (!id) return id.error();
         reply.collectorId = id.value();
-        auto key = metaText("pseudonym_key");
-        if (!key) return key.error();
-        reply.pseudonymKey = key.value();
+        auto pseudonymKey = metaText("pseudonym_key");
+        if (!pseudonymKey) return pseudonymKey.error();
+        reply.pseudonymKey = pseudonymKey.value();
         auto project = metaText("project_key");
         if (!project) return project.error();
         reply.projectKey = project.value();
@@ -627,10 +574,8 @@ class SqliteCollector final : public CollectorStore {
         return reply;
     }
 
-    // The credential secret of an enrolment: BLAKE2b-256 keyed with the collector's enrolment
-    // key (made once, kept in meta) over the code, the device id and its key, each with its
-    // length. Without the code (stored only as a hash) the collector's file does not give it.
-    Result<std::array<std::uint8_t, 32>> enrolSecretLocked(const EnrolRequest& request) {
+    // The collector's enrolment key (enrolment.hpp), made at the first enrolment that needs it.
+    Result<std::vector<std::uint8_t>> enrolKeyLocked() {
         auto keyHex = metaText("enrol_key");
         if (!keyHex) return keyHex.error();
         std::vector<std::uint8_t> key;
@@ -638,33 +583,14 @@ class SqliteCollector final : public CollectorStore {
             auto parsed = fromHex(keyHex.value());
             if (parsed) key = std::move(parsed.value());
         }
-        if (key.size() != crypto_generichash_KEYBYTES) {
-            key.assign(crypto_generichash_KEYBYTES, 0);
-            randombytes_buf(key.data(), key.size());
-            auto put = m_db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
-            if (!put) return put.error();
-            put->bind(1, std::string_view("enrol_key")).bind(2, toHex(key));
-            if (auto s = put->run(); !s) return s.error();
-        }
-        crypto_generichash_state state;
-        crypto_generichash_init(&state, key.data(), key.size(), 32);
-        const auto field = [&](std::span<const std::uint8_t> bytes) {
-            std::array<std::uint8_t, 8> length{};
-            for (std::size_t i = 0; i < 8; ++i)
-                length[i] = static_cast<std::uint8_t>(bytes.size() >> (8 * i));
-            crypto_generichash_update(&state, length.data(), length.size());
-            crypto_generichash_update(&state, bytes.data(), bytes.size());
-        };
-        const std::string domain = "veld-enrol-credential-v1";
-        const std::string code = normalizeCode(request.code);
-        field({reinterpret_cast<const std::uint8_t*>(domain.data()), domain.size()});
-        field({reinterpret_cast<const std::uint8_t*>(code.data()), code.size()});
-        field(idBytes(request.deviceId));
-        field(request.devicePublicKey);
-        std::array<std::uint8_t, 32> out{};
-        crypto_generichash_final(&state, out.data(), out.size());
-        sodium_memzero(key.data(), key.size());
-        return out;
+        if (key.size() == crypto_generichash_KEYBYTES) return key;
+        key.assign(crypto_generichash_KEYBYTES, 0);
+        randombytes_buf(key.data(), key.size());
+        auto put = m_db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+        if (!put) return put.error();
+        put->bind(1, std::string_view("enrol_key")).bind(2, toHex(key));
+        if (auto s = put->run(); !s) return s.error();
+        return key;
     }
 
     Result<Uuid> authenticate(std::string_view credential) override {
