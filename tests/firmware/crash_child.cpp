@@ -1,4 +1,5 @@
-// Child process of the crash test: saves, updates and finalizes records in a loop and reports
+// Child process of the SIGKILL scenarios device-finalize-kill and device-allocation-kill
+// (tests/reliability/kill_device.cpp): saves, updates and finalizes records in a loop and reports
 // every operation that returned success on stdout, until it is killed.
 //
 //   veld-test-crash-child STORE_PATH FIRST_N
@@ -8,7 +9,7 @@
 // sampleContent(n)), "A <seq>" after an acknowledgement returned.
 //
 // With "enrol", it enrols participants instead: each record opens a new case and is randomised
-// in the study the crash test deals slots for (kEnrolStudy), alternating between its two strata.
+// in the study the scenario deals slots for (kEnrolStudy), alternating between its two strata.
 // Lines: "READY", "E <record id> <case id> <n>" after a finalize returned, and "WORKING" after
 // the first one. Nothing secret (no arm, no token) is printed.
 #include <cstdio>
@@ -44,7 +45,7 @@ void report(const std::string& line) {
     std::_Exit(2);
 }
 
-// The study of the enrolment crash test (tests/firmware/crash_test.cpp deals its slots).
+// The study of device-allocation-kill (tests/reliability/kill_device.cpp deals its slots).
 constexpr const char* kEnrolStudy = "crash_study";
 
 [[noreturn]] void enrol(veld::Store& store, int n) {

@@ -1,12 +1,9 @@
-// The collector dying or being stopped while devices push: kill -9 between its commit and its
-// reply, kill -9 at random moments, and SIGTERM. After a restart on the same store file,
-// devices resend and nothing is lost or stored twice.
-#include <atomic>
+// The collector being stopped (SIGTERM) while devices push: it finishes what is in flight and
+// exits 0, and after a restart on the same store file devices resend and nothing is lost or
+// stored twice. SIGKILL at random moments and between commit and reply are reliability scenarios
+// (tests/reliability/kill_collector_push.cpp).
 #include <chrono>
 #include <csignal>
-#include <limits>
-#include <memory>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -88,137 +85,6 @@ test::ProcessResult waitForExit(test::CollectorProcess& collector, double second
 }
 
 }  // namespace
-
-TEST_CASE("a collector killed between its commit and its reply loses and doubles nothing") {
-    test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
-    collector.start({}, {"VELD_FAULT_EXIT_AFTER_COMMITS=3"});
-    auto device = test::openDevice(dir.file("device.veld"));
-    const auto ids = test::addFinalized(device, 100);
-    auto connection = test::enrolDevice(device, collector);
-    sync::SyncOptions options;
-    options.maxBatchRecords = 10;
-
-    // The third batch is committed, then the collector dies before answering.
-    auto cut = sync::syncOnce(device, connection, options);
-    REQUIRE_FALSE(cut);
-    CHECK(cut.error().code == ErrorCode::Io);
-    CHECK(collector.wait().exitCode == 3);
-    const auto state = device.outboxState();
-    REQUIRE(state);
-    CHECK(state->ackedThrough == 20);  // the device never heard of the third batch
-    CHECK(state->pending == 80);
-    const Held afterCrash = heldOf(collector, device.deviceId());
-    CHECK(afterCrash.receivedThrough == 30);
-    checkPrefix(afterCrash, ids, state->ackedThrough);
-    checkIntegrity(collector.storePath());
-
-    // Back up on the same file: the device resends 21-30 (duplicates) and the rest.
-    collector.restart();
-    auto round = sync::syncOnce(device, connection, options);
-    REQUIRE_MESSAGE(round, round.error().describe());
-    CHECK(round->recordsSent == 80);
-    CHECK(device.outboxState()->pending == 0);
-    const Held done = heldOf(collector, device.deviceId());
-    CHECK(done.receivedThrough == 100);
-    checkPrefix(done, ids, 100);
-}
-
-TEST_CASE("a collector killed at random moments while devices push loses and doubles nothing") {
-    constexpr int kRounds = 10;
-    constexpr int kRecordsPerRound = 150;
-    test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
-    collector.start();
-    struct Device {
-        std::string path;
-        Uuid id;
-        sync::Connection connection;
-        std::vector<Uuid> records;  // in outbox order
-        std::atomic<bool> finished{false};
-        std::atomic<std::int64_t> sent{0};
-    };
-    std::vector<std::unique_ptr<Device>> devices;
-    for (int d = 0; d < 2; ++d) {
-        auto device = std::make_unique<Device>();
-        device->path = dir.file("device" + std::to_string(d) + ".veld");
-        auto store = test::openDevice(device->path);
-        device->id = store.deviceId();
-        device->connection = test::enrolDevice(store, collector);
-        devices.push_back(std::move(device));
-    }
-    sync::SyncOptions options;
-    options.maxBatchRecords = 5;
-    std::mt19937 rng(std::random_device{}());
-    int killedWhilePushing = 0;
-
-    for (int round = 0; round < kRounds; ++round) {
-        CAPTURE(round);
-        if (round > 0) collector.restart();
-        for (std::size_t d = 0; d < devices.size(); ++d) {
-            auto store = test::openDevice(devices[d]->path);
-            const int first = round * 1000 + static_cast<int>(d) * 100000;
-            for (const auto& id : test::addFinalized(store, kRecordsPerRound, first))
-                devices[d]->records.push_back(id);
-        }
-        // Both devices push at once. The kill comes after a random number of acknowledged
-        // records plus up to 3 ms, so it lands anywhere in a request: before, during or after
-        // the commit, or in the reply.
-        std::vector<std::thread> pushers;
-        for (auto& device : devices) {
-            device->finished = false;
-            device->sent = 0;
-            pushers.emplace_back([&options, d = device.get()] {
-                auto store = test::openDevice(d->path);
-                d->finished = static_cast<bool>(
-                    sync::syncOnce(store, d->connection, options,
-                                   [d](const sync::Progress& p) { d->sent = p.recordsSent; }));
-            });
-        }
-        const auto target = static_cast<std::int64_t>(rng() % (2 * kRecordsPerRound - 40));
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-        auto progress = [&] {
-            std::int64_t n = 0;
-            bool all = true;
-            for (auto& device : devices) {
-                n += device->sent;
-                all = all && device->finished;
-            }
-            return all ? std::numeric_limits<std::int64_t>::max() : n;
-        };
-        while (progress() < target && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
-        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
-        collector.kill(SIGKILL);
-        const auto ended = collector.wait();
-        for (auto& t : pushers)
-            t.join();
-        CHECK(ended.signal == SIGKILL);
-        bool interrupted = false;
-        for (auto& device : devices)
-            interrupted = interrupted || !device->finished;
-        if (interrupted) ++killedWhilePushing;
-
-        for (auto& device : devices) {
-            auto store = test::openDevice(device->path);
-            checkPrefix(heldOf(collector, device->id), device->records,
-                        store.outboxState()->ackedThrough);
-        }
-        checkIntegrity(collector.storePath());
-    }
-    MESSAGE("killed while pushing in " << killedWhilePushing << " of " << kRounds << " rounds");
-    CHECK(killedWhilePushing >= kRounds - 1);
-
-    collector.restart();
-    for (auto& device : devices) {
-        auto store = test::openDevice(device->path);
-        REQUIRE(test::syncUntilDone(store, device->connection, options, 3) >= 0);
-        CHECK(store.outboxState()->pending == 0);
-        const Held held = heldOf(collector, device->id);
-        CHECK(held.receivedThrough == device->records.size());
-        checkPrefix(held, device->records, device->records.size());
-    }
-}
 
 TEST_CASE(
     "SIGTERM while a device pushes: exit 0, what was acknowledged is kept, the rest follows") {
