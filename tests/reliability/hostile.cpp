@@ -163,6 +163,9 @@ Outcome syncUnderSlowClients(const Options& options, bool tls) {
         }
         if (options.verbose)
             std::fprintf(stderr, "round %d: %d records in %.2f s\n", round, count, seconds);
+        // Rounds spread over several of the slow clients' deadlines, so that devices also meet
+        // the moments when they are cut off and come back.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     countHeld(*collector.open(), made, o, options);
     o.note = std::string(tls ? "20 stalled handshakes" : "40 trickling clients") + "; " +
