@@ -1,6 +1,6 @@
 // veld-reliability: runs the reliability scenarios and the fuzzers, and prints one table.
 //
-//   veld-reliability [--long] [--jobs N] [--only NAME,...] [--seed S] [--no-fuzz]
+//   veld-reliability [--long] [--jobs N] [--only NAME,...] [--seed S] [--no-fuzz | --fuzz-only]
 //                    [--fuzz-runs N] [--fuzz-seconds S] [--list]
 //   veld-reliability --scenario NAME [--rounds N] [--first-round R] [--seed S] [--verbose]
 //
@@ -41,13 +41,15 @@ using namespace veld::reliability;
 namespace {
 
 [[noreturn]] void usage(const std::string& why) {
-    std::fprintf(stderr,
-                 "veld-reliability: %s\n"
-                 "usage: veld-reliability [--long] [--jobs N] [--only NAME,...] [--seed S]\n"
-                 "                        [--no-fuzz] [--fuzz-runs N] [--fuzz-seconds S] [--list]\n"
-                 "       veld-reliability --scenario NAME [--rounds N] [--first-round R] [--seed "
-                 "S] [--verbose]\n",
-                 why.c_str());
+    std::fprintf(
+        stderr,
+        "veld-reliability: %s\n"
+        "usage: veld-reliability [--long] [--jobs N] [--only NAME,...] [--seed S]\n"
+        "                        [--no-fuzz | --fuzz-only] [--fuzz-runs N] [--fuzz-seconds S]\n"
+        "                        [--list]\n"
+        "       veld-reliability --scenario NAME [--rounds N] [--first-round R] [--seed "
+        "S] [--verbose]\n",
+        why.c_str());
     std::exit(2);
 }
 
@@ -395,6 +397,7 @@ std::uint64_t veld::reliability::roundSeed(std::uint64_t seed, int round, std::u
 int main(int argc, char** argv) {
     bool longForm = false;
     bool fuzz = true;
+    bool scenariosToo = true;
     bool list = false;
     int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     long roundsOverride = 0;
@@ -416,6 +419,8 @@ int main(int argc, char** argv) {
             longForm = true;
         } else if (a == "--no-fuzz") {
             fuzz = false;
+        } else if (a == "--fuzz-only") {
+            scenariosToo = false;
         } else if (a == "--list") {
             list = true;
         } else if (a == "--jobs") {
@@ -467,7 +472,9 @@ int main(int argc, char** argv) {
     }
 
     std::vector<const Scenario*> chosen;
-    if (only.empty()) {
+    if (!scenariosToo) {
+        // No scenario: the fuzzers alone.
+    } else if (only.empty()) {
         for (const auto& s : scenarios())
             chosen.push_back(&s);
     } else {
@@ -493,8 +500,10 @@ int main(int argc, char** argv) {
     const auto rows = runScenarios(chosen, longForm, roundsOverride, seed, jobs, scratch);
     std::vector<FuzzRow> fuzzRows;
     if (fuzz && only.empty()) {
-        if (fuzzRuns < 0) fuzzRuns = longForm ? 10'000'000 : 20'000;
-        if (fuzzSeconds < 0) fuzzSeconds = longForm ? 4 * 3600 : 20;
+        // Short: a few seconds each (CI). Long: 10^7 executions, or half an hour for the slow
+        // targets (a whole form parsed and checked per input), so that a night is enough.
+        if (fuzzRuns < 0) fuzzRuns = longForm ? 10'000'000 : 200'000;
+        if (fuzzSeconds < 0) fuzzSeconds = longForm ? 1800 : 8;
         fuzzRows = runFuzzers(binDir, fuzzDir, longForm, fuzzRuns, fuzzSeconds, jobs);
     }
 
