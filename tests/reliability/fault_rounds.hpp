@@ -3,9 +3,13 @@
 // collector and devices that live some rounds, and the way checks become an outcome.
 #pragma once
 
+#include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "reliability/scenario.hpp"
@@ -46,6 +50,30 @@ inline bool renewWorld(std::unique_ptr<test::SyncWorld>& world, const Options& o
     }
     world = std::make_unique<test::SyncWorld>(folder);
     return true;
+}
+
+/// How a kill scenario picks its moment: polls `reached` every `every` until it holds (or 30 s
+/// passed), then waits `extra` more.
+inline void waitForMoment(const std::function<bool()>& reached, std::chrono::microseconds every,
+                          std::chrono::microseconds extra) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!reached() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(every);
+    std::this_thread::sleep_for(extra);
+}
+
+/// Kills the world's collector with SIGKILL, waits for it, and joins the threads that were
+/// talking to it. A collector that had ended by itself counts as corrupt.
+inline void killCollector(test::SyncWorld& world, std::vector<std::thread>& threads, Outcome& out,
+                          const std::function<void(const std::string&)>& fail) {
+    world.collector().kill(SIGKILL);
+    const auto ended = world.collector().wait();
+    for (auto& t : threads)
+        t.join();
+    if (ended.signal != SIGKILL) {
+        ++out.corrupt;
+        fail("the collector ended by itself before the kill");
+    }
 }
 
 /// Adds what checks found to the outcome; each problem becomes a failure naming the seed and

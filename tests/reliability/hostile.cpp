@@ -192,8 +192,9 @@ Outcome takeoverAttempts(const Options& options) {
     const std::string dir = options.workDir.empty() ? scratch.path() : options.workDir;
     test::CollectorProcess collector(dir + "/collector.db");
     // The attacker's wrong proofs would otherwise soon have its address wait: every round's
-    // attempt is to be answered on its merits.
-    collector.start({"--auth-failures", "0"});
+    // attempt is to be answered on its merits. And the victim syncs every few milliseconds, far
+    // above the per-credential rate a device in the field could reach.
+    collector.start({"--auth-failures", "0", "--rate-limit", "0"});
     auto staff = collector.open();
     Store victim = test::openDevice(dir + "/victim.veld");
     const auto connection = test::enrolDevice(victim, collector);

@@ -158,28 +158,18 @@ Outcome allocationKill(const Options& o) {
                 ++returned;
             });
         }
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         if (watchDealing) {
-            for (;;) {
-                auto dealt = watch.queryInt("SELECT count(*) FROM study_blocks");
-                if ((dealt && dealt.value() > dealtBefore) || returned == devices.size() ||
-                    std::chrono::steady_clock::now() > deadline)
-                    break;
-                std::this_thread::sleep_for(std::chrono::microseconds(50));
-            }
+            waitForMoment(
+                [&] {
+                    auto dealt = watch.queryInt("SELECT count(*) FROM study_blocks");
+                    return (dealt && dealt.value() > dealtBefore) || returned == devices.size();
+                },
+                std::chrono::microseconds(50), extra);
         } else {
-            while (pulling < pullingBeforeKill && std::chrono::steady_clock::now() < deadline)
-                std::this_thread::sleep_for(std::chrono::microseconds(100));
+            waitForMoment([&] { return pulling >= pullingBeforeKill; },
+                          std::chrono::microseconds(100), extra);
         }
-        std::this_thread::sleep_for(extra);
-        world->collector().kill(SIGKILL);
-        const auto ended = world->collector().wait();
-        for (auto& t : threads)
-            t.join();
-        if (ended.signal != SIGKILL) {
-            ++out.corrupt;
-            fail("the collector ended by itself before the kill");
-        }
+        killCollector(*world, threads, out, fail);
         bool cut = false;
         for (std::size_t d = 0; d < devices.size(); ++d)
             cut = cut || !finished[d];

@@ -72,30 +72,20 @@ Outcome enrolKill(const Options& o) {
                 ++returned;
             });
         }
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         if (watchCommits) {
             auto file = world->open();
             const auto wanted = static_cast<std::int64_t>(listedBefore) + returnedBeforeKill + 1;
-            for (;;) {
-                auto listed = file.queryInt("SELECT count(*) FROM devices");
-                if ((listed && listed.value() >= wanted) || returned == kDevices ||
-                    std::chrono::steady_clock::now() > deadline)
-                    break;
-                std::this_thread::sleep_for(std::chrono::microseconds(50));
-            }
+            waitForMoment(
+                [&] {
+                    auto listed = file.queryInt("SELECT count(*) FROM devices");
+                    return (listed && listed.value() >= wanted) || returned == kDevices;
+                },
+                std::chrono::microseconds(50), extra);
         } else {
-            while (returned < returnedBeforeKill && std::chrono::steady_clock::now() < deadline)
-                std::this_thread::sleep_for(std::chrono::microseconds(100));
+            waitForMoment([&] { return returned >= returnedBeforeKill; },
+                          std::chrono::microseconds(100), extra);
         }
-        std::this_thread::sleep_for(extra);
-        world->collector().kill(SIGKILL);
-        const auto ended = world->collector().wait();
-        for (auto& t : threads)
-            t.join();
-        if (ended.signal != SIGKILL) {
-            ++out.corrupt;
-            fail("the collector ended by itself before the kill");
-        }
+        killCollector(*world, threads, out, fail);
 
         // What the dead collector committed.
         std::vector<char> listed(kDevices, 0);

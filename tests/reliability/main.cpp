@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -146,53 +147,52 @@ std::string self() {
     return fs::read_symlink("/proc/self/exe").string();
 }
 
-// Runs every selected scenario, `jobs` child processes at a time.
-std::vector<Row> runScenarios(const std::vector<const Scenario*>& chosen, bool longForm,
-                              long roundsOverride, std::uint64_t seed, int jobs,
-                              const std::string& scratch) {
+std::string readFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return {};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// A child process for runChildren: its command line, and the file that takes its stderr (and its
+// stdout too, with `stdoutToo`).
+struct Child {
+    std::vector<std::string> argv;
+    std::string log;
+    bool stdoutToo = false;
+};
+
+// Runs children 0..count-1, `jobs` at a time: start(i) makes child i's command (called just
+// before it starts), ended(i, wait status, seconds) is called as each ends.
+void runChildren(std::size_t count, int jobs, const std::function<Child(std::size_t)>& start,
+                 const std::function<void(std::size_t, int, double)>& ended) {
     struct Running {
         std::size_t index;
         pid_t pid;
         std::chrono::steady_clock::time_point started;
-        std::string report;
-        std::string log;
-        std::string work;
     };
-    std::vector<Row> rows(chosen.size());
     std::vector<Running> running;
     std::size_t next = 0;
-    while (next < chosen.size() || !running.empty()) {
-        while (next < chosen.size() && static_cast<int>(running.size()) < jobs) {
-            const Scenario& s = *chosen[next];
-            const long rounds =
-                roundsOverride > 0 ? roundsOverride : (longForm ? s.longRounds : s.shortRounds);
-            Running r{next,
-                      -1,
-                      std::chrono::steady_clock::now(),
-                      scratch + "/" + s.name + ".out",
-                      scratch + "/" + s.name + ".log",
-                      scratch + "/" + s.name};
-            fs::create_directories(r.work);
-            fs::permissions(r.work, fs::perms::owner_all);
-            std::vector<std::string> argv = {
-                self(),   "--scenario",         s.name,   "--rounds", std::to_string(rounds),
-                "--seed", std::to_string(seed), "--work", r.work,     "--report",
-                r.report};
-            std::fprintf(stderr, "reliability: %s (%ld rounds)\n", s.name.c_str(), rounds);
+    while (next < count || !running.empty()) {
+        while (next < count && static_cast<int>(running.size()) < jobs) {
+            Child child = start(next);
+            const auto started = std::chrono::steady_clock::now();
             const pid_t pid = ::fork();
             if (pid == 0) {
-                std::FILE* log = std::fopen(r.log.c_str(), "w");
-                if (log) ::dup2(::fileno(log), 2);
+                std::FILE* log = std::fopen(child.log.c_str(), "w");
+                if (log) {
+                    if (child.stdoutToo) ::dup2(::fileno(log), 1);
+                    ::dup2(::fileno(log), 2);
+                }
                 std::vector<char*> args;
-                for (auto& a : argv)
+                for (auto& a : child.argv)
                     args.push_back(a.data());
                 args.push_back(nullptr);
                 ::execv(args[0], args.data());
                 std::_Exit(127);
             }
-            r.pid = pid;
-            rows[next].name = s.name;
-            running.push_back(r);
+            running.push_back({next, pid, started});
             ++next;
         }
         int status = 0;
@@ -201,39 +201,59 @@ std::vector<Row> runScenarios(const std::vector<const Scenario*>& chosen, bool l
         auto it = std::find_if(running.begin(), running.end(),
                                [&](const Running& r) { return r.pid == done; });
         if (it == running.end()) continue;
-        Row& row = rows[it->index];
-        row.seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - it->started).count();
-        std::string report;
-        if (std::ifstream in(it->report); in) {
-            std::stringstream ss;
-            ss << in.rdbuf();
-            report = ss.str();
-        }
-        if (report.empty()) {
-            row.broken = true;
-            row.outcome.failures.push_back(
-                WIFSIGNALED(status)
-                    ? "the scenario's process died of signal " + std::to_string(WTERMSIG(status))
-                    : "the scenario's process ended (" + std::to_string(WEXITSTATUS(status)) +
-                          ") without a report");
-        } else {
-            row.outcome = parse(report);
-        }
-        const bool clean = !row.broken && row.outcome.lost == 0 && row.outcome.doubled == 0 &&
-                           row.outcome.corrupt == 0 && row.outcome.failures.empty();
-        if (!clean) {
-            if (std::ifstream in(it->log); in) {
-                std::stringstream ss;
-                ss << in.rdbuf();
-                row.log = ss.str();
-            }
-        } else {
-            std::error_code ec;
-            fs::remove_all(it->work, ec);
-        }
+        const Running r = *it;
         running.erase(it);
+        ended(r.index, status,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count());
     }
+}
+
+// Runs every selected scenario, `jobs` child processes at a time.
+std::vector<Row> runScenarios(const std::vector<const Scenario*>& chosen, bool longForm,
+                              long roundsOverride, std::uint64_t seed, int jobs,
+                              const std::string& scratch) {
+    std::vector<Row> rows(chosen.size());
+    const auto work = [&](std::size_t i) { return scratch + "/" + chosen[i]->name; };
+    runChildren(
+        chosen.size(), jobs,
+        [&](std::size_t i) {
+            const Scenario& s = *chosen[i];
+            const long rounds =
+                roundsOverride > 0 ? roundsOverride : (longForm ? s.longRounds : s.shortRounds);
+            fs::create_directories(work(i));
+            fs::permissions(work(i), fs::perms::owner_all);
+            rows[i].name = s.name;
+            std::fprintf(stderr, "reliability: %s (%ld rounds)\n", s.name.c_str(), rounds);
+            return Child{
+                {self(), "--scenario", s.name, "--rounds", std::to_string(rounds), "--seed",
+                 std::to_string(seed), "--work", work(i), "--report", work(i) + ".out"},
+                work(i) + ".log",
+                false};
+        },
+        [&](std::size_t i, int status, double seconds) {
+            Row& row = rows[i];
+            row.seconds = seconds;
+            const std::string report = readFile(work(i) + ".out");
+            if (report.empty()) {
+                row.broken = true;
+                row.outcome.failures.push_back(WIFSIGNALED(status)
+                                                   ? "the scenario's process died of signal " +
+                                                         std::to_string(WTERMSIG(status))
+                                                   : "the scenario's process ended (" +
+                                                         std::to_string(WEXITSTATUS(status)) +
+                                                         ") without a report");
+            } else {
+                row.outcome = parse(report);
+            }
+            const bool clean = !row.broken && row.outcome.lost == 0 && row.outcome.doubled == 0 &&
+                               row.outcome.corrupt == 0 && row.outcome.failures.empty();
+            if (!clean) {
+                row.log = readFile(work(i) + ".log");
+            } else {
+                std::error_code ec;
+                fs::remove_all(work(i), ec);
+            }
+        });
     return rows;
 }
 
@@ -278,89 +298,47 @@ std::vector<FuzzRow> runFuzzers(const std::string& binDir, const std::string& fu
         return rows;
     }
 
-    struct Running {
-        std::size_t index;
-        pid_t pid;
-        std::chrono::steady_clock::time_point started;
-        std::string log;
-        std::string artifacts;
-    };
     rows.resize(fuzzers.size());
-    std::vector<Running> running;
-    std::size_t next = 0;
-    while (next < fuzzers.size() || !running.empty()) {
-        while (next < fuzzers.size() && static_cast<int>(running.size()) < jobs) {
-            const std::string& f = fuzzers[next];
-            const std::string target = f.substr(std::strlen("veld-fuzz-"));
-            const std::string corpus = fuzzDir + "/corpus/" + target;
-            const std::string artifacts = fuzzDir + "/artifacts/" + target + "/";
+    const auto target = [&](std::size_t i) { return fuzzers[i].substr(std::strlen("veld-fuzz-")); };
+    const auto log = [&](std::size_t i) { return fuzzDir + "/" + target(i) + ".log"; };
+    const auto artifacts = [&](std::size_t i) { return fuzzDir + "/artifacts/" + target(i) + "/"; };
+    runChildren(
+        fuzzers.size(), jobs,
+        [&](std::size_t i) {
+            const std::string corpus = fuzzDir + "/corpus/" + target(i);
             fs::create_directories(corpus);
-            fs::create_directories(artifacts);
-            fs::create_directories(seeds + "/" + target);
-            Running r{next, -1, std::chrono::steady_clock::now(), fuzzDir + "/" + target + ".log",
-                      artifacts};
-            std::vector<std::string> argv = {binDir + "/" + f,
-                                             "-runs=" + std::to_string(runs),
-                                             "-max_total_time=" + std::to_string(seconds),
-                                             "-timeout=1",
-                                             "-rss_limit_mb=256",
-                                             "-malloc_limit_mb=256",
-                                             "-print_final_stats=1",
-                                             "-seed=" + std::to_string(1 + next),
-                                             "-artifact_prefix=" + artifacts,
-                                             corpus,
-                                             seeds + "/" + target};
-            if (!longForm) argv.insert(argv.begin() + 1, "-len_control=0");
-            const pid_t pid = ::fork();
-            if (pid == 0) {
-                std::FILE* log = std::fopen(r.log.c_str(), "w");
-                if (log) {
-                    ::dup2(::fileno(log), 1);
-                    ::dup2(::fileno(log), 2);
-                }
-                std::vector<char*> args;
-                for (auto& a : argv)
-                    args.push_back(a.data());
-                args.push_back(nullptr);
-                ::execv(args[0], args.data());
-                std::_Exit(127);
+            fs::create_directories(artifacts(i));
+            fs::create_directories(seeds + "/" + target(i));
+            rows[i].name = target(i);
+            Child child{
+                {binDir + "/" + fuzzers[i], "-runs=" + std::to_string(runs),
+                 "-max_total_time=" + std::to_string(seconds), "-timeout=1", "-rss_limit_mb=256",
+                 "-malloc_limit_mb=256", "-print_final_stats=1", "-seed=" + std::to_string(1 + i),
+                 "-artifact_prefix=" + artifacts(i), corpus, seeds + "/" + target(i)},
+                log(i),
+                true};
+            if (!longForm) child.argv.insert(child.argv.begin() + 1, "-len_control=0");
+            return child;
+        },
+        [&](std::size_t i, int status, double elapsed) {
+            FuzzRow& row = rows[i];
+            row.seconds = elapsed;
+            const std::string text = readFile(log(i));
+            row.executions = std::max(0L, lastNumberAfter(text, "stat::number_of_executed_units:"));
+            row.edges = std::max(0L, lastNumberAfter(text, "cov:"));
+            int found = 0;
+            for (const auto& e : fs::directory_iterator(artifacts(i)))
+                if (e.is_regular_file()) ++found;
+            const bool exitedCleanly = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            row.failures = found > 0 ? found : (exitedCleanly ? 0 : 1);
+            if (row.failures > 0) {
+                row.detail = "see " + log(i) + " and " + artifacts(i);
+                const auto summary = text.find("SUMMARY:");
+                if (summary != std::string::npos)
+                    row.detail = text.substr(summary, text.find('\n', summary) - summary) + "; " +
+                                 row.detail;
             }
-            r.pid = pid;
-            rows[next].name = target;
-            running.push_back(r);
-            ++next;
-        }
-        int status = 0;
-        const pid_t done = ::waitpid(-1, &status, 0);
-        if (done < 0) break;
-        auto it = std::find_if(running.begin(), running.end(),
-                               [&](const Running& r) { return r.pid == done; });
-        if (it == running.end()) continue;
-        FuzzRow& row = rows[it->index];
-        row.seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - it->started).count();
-        std::string log;
-        if (std::ifstream in(it->log); in) {
-            std::stringstream ss;
-            ss << in.rdbuf();
-            log = ss.str();
-        }
-        row.executions = std::max(0L, lastNumberAfter(log, "stat::number_of_executed_units:"));
-        row.edges = std::max(0L, lastNumberAfter(log, "cov:"));
-        int found = 0;
-        for (const auto& e : fs::directory_iterator(it->artifacts))
-            if (e.is_regular_file()) ++found;
-        const bool exitedCleanly = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        row.failures = found > 0 ? found : (exitedCleanly ? 0 : 1);
-        if (row.failures > 0) {
-            row.detail = "see " + it->log + " and " + it->artifacts;
-            const auto summary = log.find("SUMMARY:");
-            if (summary != std::string::npos)
-                row.detail =
-                    log.substr(summary, log.find('\n', summary) - summary) + "; " + row.detail;
-        }
-        running.erase(it);
-    }
+        });
     return rows;
 }
 

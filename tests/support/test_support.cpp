@@ -163,6 +163,14 @@ ProcessResult runProcess(const std::vector<std::string>& argv) {
     return r;
 }
 
+void makeTestCertificate(const std::string& certPath, const std::string& keyPath) {
+    const auto made = runProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
+                                  "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
+                                  "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", keyPath,
+                                  "-out", certPath});
+    if (made.exitCode != 0) throw std::runtime_error("openssl req: " + made.err);
+}
+
 ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
     int outPipe[2];
     if (pipe2(outPipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");

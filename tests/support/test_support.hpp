@@ -41,6 +41,10 @@ struct ProcessResult {
 /// Runs a program to completion, capturing stdout and stderr.
 ProcessResult runProcess(const std::vector<std::string>& argv);
 
+/// Writes a self-signed certificate for localhost and 127.0.0.1 (valid two days) and its key, made
+/// by the openssl command; throws std::runtime_error when openssl fails.
+void makeTestCertificate(const std::string& certPath, const std::string& keyPath);
+
 /// How a ChildProcess starts, beyond its arguments.
 struct ChildOptions {
     std::vector<std::string> env;  // "NAME=value" entries added to this process's environment

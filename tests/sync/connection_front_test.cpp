@@ -133,11 +133,7 @@ TEST_CASE("over HTTPS, twenty half-finished handshakes hold no worker while a de
     test::TempDir dir;
     const std::string cert = dir.file("cert.pem");
     const std::string key = dir.file("key.pem");
-    const auto made = test::runProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
-                                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
-                                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key,
-                                        "-out", cert});
-    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    test::makeTestCertificate(cert, key);
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start({"--tls-cert", cert, "--tls-key", key, "--threads", "4", "--request-timeout",
                      std::to_string(kWindowSeconds)});

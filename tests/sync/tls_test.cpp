@@ -56,11 +56,7 @@ TEST_CASE("sync over HTTPS verifies the collector's certificate") {
     test::TempDir dir;
     const std::string cert = dir.file("cert.pem");
     const std::string key = dir.file("key.pem");
-    const auto made = test::runProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
-                                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
-                                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key,
-                                        "-out", cert});
-    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    test::makeTestCertificate(cert, key);
     const std::string collector = dir.file("collector.db");
     auto server = serveHttps(collector, cert, key, dir.file("port"));
     const std::string port = waitForPort(dir.file("port"));
