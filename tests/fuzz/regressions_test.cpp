@@ -14,9 +14,9 @@
 #include "fuzz.hpp"
 #include "support/test_support.hpp"
 
-// libFuzzer runs the targets with -malloc_limit_mb=256 and -rss_limit_mb=256; the replay
-// refuses the same allocations, and stops (rather than taking the machine's memory) at twice
-// that in all, for the test process's own needs.
+// libFuzzer runs the targets with -malloc_limit_mb=256 (one allocation) and -rss_limit_mb=384
+// (the whole fuzzer process); the replay refuses the same allocations, and stops (rather than
+// taking the machine's memory) at 512 MiB in all, for the test process's own needs.
 extern "C" const char* __asan_default_options() {
     return "max_allocation_size_mb=256:allocator_may_return_null=0:hard_rss_limit_mb=512";
 }

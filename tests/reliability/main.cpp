@@ -312,7 +312,7 @@ std::vector<FuzzRow> runFuzzers(const std::string& binDir, const std::string& fu
             rows[i].name = target(i);
             Child child{
                 {binDir + "/" + fuzzers[i], "-runs=" + std::to_string(runs),
-                 "-max_total_time=" + std::to_string(seconds), "-timeout=1", "-rss_limit_mb=256",
+                 "-max_total_time=" + std::to_string(seconds), "-timeout=1", "-rss_limit_mb=384",
                  "-malloc_limit_mb=256", "-print_final_stats=1", "-seed=" + std::to_string(1 + i),
                  "-artifact_prefix=" + artifacts(i), corpus, seeds + "/" + target(i)},
                 log(i),
