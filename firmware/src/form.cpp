@@ -39,6 +39,25 @@ bool validName(std::string_view name) {
     return true;
 }
 
+// Language tags (BCP 47's shape): a 2-8 letter language, then hyphen-separated subtags of 1-8
+// letters or digits, 35 bytes at most. A session's language goes into its records' paradata,
+// so a tag must be text the record checks accept.
+bool validLanguageTag(std::string_view tag) {
+    if (tag.size() < 2 || tag.size() > 35) return false;
+    std::size_t start = 0;
+    for (bool first = true;; first = false) {
+        const std::size_t end = std::min(tag.find('-', start), tag.size());
+        const std::string_view part = tag.substr(start, end - start);
+        if (part.empty() || part.size() > 8 || (first && part.size() < 2)) return false;
+        for (char c : part) {
+            const auto u = static_cast<unsigned char>(c);
+            if (!(std::isalpha(u) || (!first && std::isdigit(u)))) return false;
+        }
+        if (end == tag.size()) return true;
+        start = end + 1;
+    }
+}
+
 // Case property names: [a-z_][a-z0-9_]*, at most 64 (schemas/form.fbs CasePropertyUpdate).
 bool validPropertyName(std::string_view name) {
     if (name.empty() || name.size() > kMaxNameLength) return false;
@@ -224,6 +243,8 @@ class Checker {
         m_default = m_form.default_language() ? m_form.default_language()->str() : "";
         if (m_default.empty()) {
             error("", "the form names no default_language");
+        } else if (!m_form.languages() && !validLanguageTag(m_default)) {
+            error("", "'" + m_default + "' is not a language tag (such as nl, en or fa-AF)");
         }
         if (m_form.languages()) {
             std::set<std::string> tags;
@@ -231,6 +252,8 @@ class Checker {
                 std::string tag = l->tag() ? l->tag()->str() : "";
                 if (tag.empty() || !tags.insert(tag).second)
                     error("", "language '" + tag + "' is listed twice or has no tag");
+                else if (!validLanguageTag(tag))
+                    error("", "'" + tag + "' is not a language tag (such as nl, en or fa-AF)");
                 m_languages.push_back(tag);
             }
             if (!m_default.empty() && !tags.count(m_default))
