@@ -174,19 +174,6 @@ Outcome cutPush(const Options& o) {
 
 constexpr std::size_t kPullDevices = 3;
 
-// Two strata, small blocks dealt one at a time, a low mark of 2: pulls deal often.
-sync::StudyDefinition cutStudy() {
-    sync::StudyDefinition d;
-    d.study.id = kStudy;
-    d.study.pilot = "reliability";
-    d.study.arms = {{"a", 1}, {"b", 1}};
-    d.study.factors = {{"site", {"east", "west"}}};
-    d.study.blockSizes = {2, 4};
-    d.study.lowSlots = 2;
-    d.blocksPerDevice = 1;
-    return d;
-}
-
 // What a device does between syncs: enrols 0-2 participants (a case opened, a slot taken) where
 // it has slots, and half the time writes a note on one of the team's cases it holds.
 void fieldWork(test::SyncWorld::Device& d, std::mt19937_64& rng, int round, long& acknowledged) {
@@ -276,7 +263,7 @@ Outcome cutPull(const Options& o) {
         std::mt19937_64 rng(reliability::roundSeed(o.seed, round));
         if (w.renew(o, round)) {
             auto& staff = w.world->staff();
-            if (auto s = staff.defineStudy(cutStudy(), nowMs(), "reliability"); !s)
+            if (auto s = staff.defineStudy(smallBlocksStudy(kStudy), nowMs(), "reliability"); !s)
                 throw std::runtime_error(s.error().describe());
             std::vector<std::string> publish{"collector", "publish",
                                              w.world->collector().storePath()};

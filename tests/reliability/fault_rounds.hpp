@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <veld/sync/study_json.hpp>
+
 #include "reliability/scenario.hpp"
 #include "support/collector_file.hpp"
 #include "support/sync_world.hpp"
@@ -50,6 +52,21 @@ inline bool renewWorld(std::unique_ptr<test::SyncWorld>& world, const Options& o
     }
     world = std::make_unique<test::SyncWorld>(folder);
     return true;
+}
+
+/// The study of the scenarios that deal allocation blocks: two strata, blocks of 2 or 4 dealt one
+/// at a time, a low mark of 2, so that a device enrolling a few participants runs low and most
+/// pulls deal.
+inline sync::StudyDefinition smallBlocksStudy(const std::string& id) {
+    sync::StudyDefinition d;
+    d.study.id = id;
+    d.study.pilot = "reliability";
+    d.study.arms = {{"a", 1}, {"b", 1}};
+    d.study.factors = {{"site", {"east", "west"}}};
+    d.study.blockSizes = {2, 4};
+    d.study.lowSlots = 2;
+    d.blocksPerDevice = 1;
+    return d;
 }
 
 /// How a kill scenario picks its moment: polls `reached` every `every` until it holds (or 30 s

@@ -33,20 +33,6 @@ std::int64_t nowMs() {
         .count();
 }
 
-// Two strata, small blocks, one block dealt at a time and a low mark of 2: a device that
-// enrols a few participants runs low, so most pulls deal.
-sync::StudyDefinition study() {
-    sync::StudyDefinition d;
-    d.study.id = kStudy;
-    d.study.pilot = "reliability";
-    d.study.arms = {{"a", 1}, {"b", 1}};
-    d.study.factors = {{"site", {"east", "west"}}};
-    d.study.blockSizes = {2, 4};
-    d.study.lowSlots = 2;
-    d.blocksPerDevice = 1;
-    return d;
-}
-
 // An intake that opens a case and asks for a slot of the stratum.
 RecordContent intake(const std::string& site, int n) {
     RecordContent c;
@@ -85,7 +71,9 @@ Outcome allocationKill(const Options& o) {
                          std::to_string(worldStart(round, kRoundsPerWorld)) + " on)");
         };
         if (renewWorld(world, o, round, kRoundsPerWorld)) {
-            if (auto s = world->staff().defineStudy(study(), nowMs(), "reliability"); !s)
+            if (auto s =
+                    world->staff().defineStudy(smallBlocksStudy(kStudy), nowMs(), "reliability");
+                !s)
                 throw std::runtime_error(s.error().describe());
             world->collector().start(kScenarioCollectorFlags);
             // A first sync brings the study and the first blocks.
