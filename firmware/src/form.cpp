@@ -784,7 +784,11 @@ FormProblem parserProblem(const std::string& file, const std::string& error) {
 
 std::string FormProblem::describe() const {
     std::string out = file;
-    if (line > 0) out += ":" + std::to_string(line);
+    if (!cell.empty()) {
+        out += ":" + cell;
+    } else if (line > 0) {
+        out += ":" + std::to_string(line);
+    }
     out += severity == Severity::Error ? ": error: " : ": warning: ";
     if (!item.empty()) out += "item '" + item + "': ";
     out += message;

@@ -22,7 +22,10 @@ struct FormProblem {
     int line = 0;      // 1-based line in the JSON file; 0 when unknown
     std::string item;  // item (question, group, choice list) the problem is about; may be empty
     std::string message;
-    /// "forms/x.json:12: item 'age': constraint: column 3: expected a value"
+    /// In a workbook, the cell the problem is about ("survey!D14"); then `line` is 0.
+    std::string cell;
+    /// "forms/x.json:12: item 'age': constraint: column 3: expected a value", or for a workbook
+    /// "forms/x.xlsx:survey!D14: error: item 'age': ..."
     [[nodiscard]] std::string describe() const;
 };
 
