@@ -280,6 +280,7 @@ class Checker {
                 continue;
             }
             std::set<std::string> choices;
+            std::set<std::string> properties;
             if (!list->choices() || list->choices()->size() == 0)
                 error(name, "choice list '" + name + "' has no choices");
             if (list->choices()) {
@@ -296,9 +297,97 @@ class Checker {
                         if (lang != m_default && !hasText(c->labels(), lang))
                             warning(name, "choice '" + cname + "' has no label in '" + lang + "'");
                     }
+                    checkChoiceProperties(*c, name, cname, properties);
                 }
             }
             m_lists[name] = std::move(choices);
+            m_listProperties[name] = std::move(properties);
+        }
+    }
+
+    // Properties are what a choice filter reads by bare name: valid names, not `name` (the
+    // choice's own) or `label`, once per choice.
+    void checkChoiceProperties(const fb::Choice& c, const std::string& list,
+                               const std::string& choice, std::set<std::string>& all) {
+        if (!c.properties()) return;
+        std::set<std::string> seen;
+        for (const auto* p : *c.properties()) {
+            const std::string property = p->name()->str();
+            const std::string what = "choice '" + choice + "': property '" + property + "'";
+            if (!validName(property) || property.find('.') != std::string::npos)
+                error(list, what + " is not a valid name (letters, digits, '_' and '-')");
+            else if (property == "name" || property == "label")
+                error(list, what + " is reserved (a choice filter reads the choice's own name)");
+            else if (!seen.insert(property).second)
+                error(list, what + " is given twice");
+            all.insert(property);
+        }
+    }
+
+    // The repeats around an item, outermost first.
+    std::vector<std::string> repeatsAround(const std::string& name) const {
+        std::vector<std::string> out;
+        for (auto it = m_parent.find(name); it != m_parent.end() && !it->second.empty();
+             it = m_parent.find(it->second)) {
+            auto item = m_items.find(it->second);
+            if (item != m_items.end() && item->second->kind() == ItemKind::Repeat)
+                out.insert(out.begin(), it->second);
+            if (out.size() > static_cast<std::size_t>(kMaxItemDepth)) break;
+        }
+        return out;
+    }
+
+    // References into repeats: a repeat counts (count(${r})) or is indexed; a question in a
+    // repeat the item is not in is read whole by aggregates, one instance by indexed-repeat(),
+    // and anywhere else only its first instance (a warning: rarely what is meant).
+    void checkRepeatReferences(const std::string& item, const std::string& what,
+                               const expr::Expression& e) {
+        const auto around = repeatsAround(item);
+        std::set<std::string> warned;
+        for (const auto& use : e.referenceUses()) {
+            auto it = m_items.find(use.name);
+            if (it == m_items.end()) continue;  // reported already
+            const ItemKind kind = it->second->kind();
+            if (kind == ItemKind::Repeat) {
+                if (use.kind == expr::ReferenceKind::Value)
+                    error(item, what + " refers to ${" + use.name +
+                                    "}, which is a repeat; count its instances with count(${" +
+                                    use.name + "})");
+                continue;
+            }
+            if (kind != ItemKind::Question || use.kind != expr::ReferenceKind::Value) continue;
+            const auto inside = repeatsAround(use.name);
+            if (inside.size() <= around.size() &&
+                std::equal(inside.begin(), inside.end(), around.begin()))
+                continue;
+            if (warned.insert(use.name).second)
+                warning(item, what + " reads ${" + use.name + "}, which is asked in repeat '" +
+                                  inside.back() +
+                                  "', from outside it: that is its first instance's answer; use "
+                                  "indexed-repeat() for another one, or sum(), count() ... for "
+                                  "all of them");
+        }
+        for (const auto& indexed : e.indexedRepeats()) {
+            auto q = m_items.find(indexed.question);
+            if (q == m_items.end()) continue;
+            if (q->second->kind() != ItemKind::Question) {
+                error(item, what + ": indexed-repeat() reads ${" + indexed.question +
+                                "}, which is not a question");
+                continue;
+            }
+            const auto inside = repeatsAround(indexed.question);
+            for (const auto& r : indexed.repeats) {
+                if (std::find(inside.begin(), inside.end(), r) == inside.end())
+                    error(item, what + ": indexed-repeat() indexes ${" + r +
+                                    "}, which is not a repeat around ${" + indexed.question + "}");
+            }
+        }
+        for (const auto& q : e.choiceNameQuestions()) {
+            auto it = m_items.find(q);
+            if (it == m_items.end() || it->second->kind() != ItemKind::Question ||
+                !isSelect(it->second->type()))
+                error(item, what + ": jr:choice-name() names '" + q +
+                                "', which is not a select question of the form");
         }
     }
 
@@ -328,9 +417,10 @@ class Checker {
 
     std::optional<expr::Expression> parseExpression(const std::string& item, const char* what,
                                                     const flatbuffers::String* text,
-                                                    bool allowCurrent) {
+                                                    bool allowCurrent,
+                                                    expr::ParseOptions options = {}) {
         if (!text || text->size() == 0) return std::nullopt;
-        auto e = expr::Expression::parse(text->string_view());
+        auto e = expr::Expression::parse(text->string_view(), options);
         if (!e) {
             error(item, std::string(what) + ": " + e.error().message);
             return std::nullopt;
@@ -339,11 +429,12 @@ class Checker {
             if (!m_items.count(ref)) {
                 error(item,
                       std::string(what) + " refers to ${" + ref + "}, which is not in the form");
-            } else if (m_items.at(ref)->kind() != ItemKind::Question) {
+            } else if (m_items.at(ref)->kind() == ItemKind::Group) {
                 error(item, std::string(what) + " refers to ${" + ref +
                                 "}, which is a group, not a question");
             }
         }
+        checkRepeatReferences(item, what, *e);
         for (const auto& prop : e->caseReferences()) {
             if (!validPropertyName(prop)) {
                 error(item, std::string(what) + " refers to ${case." + prop +
@@ -462,6 +553,7 @@ class Checker {
                   "the constraint has no message in the default language '" + m_default + "'");
         auto calc = parseExpression(name, "calculation", item.calculation(), false);
         if (calc) m_calcRefs[name] = calc->references();
+        checkChoiceFilter(item, name);
         if (item.relevance() && item.relevance()->size() > 0) {
             auto rel = expr::Expression::parse(item.relevance()->string_view());
             if (rel) {
@@ -474,12 +566,39 @@ class Checker {
             checkDefault(item, name, item.default_value()->str());
     }
 
+    // A choice filter is evaluated per choice of a select's list: its bare names must be `name`
+    // or a property of the list's choices, and it cannot read the question's own answer.
+    void checkChoiceFilter(const Item& item, const std::string& name) {
+        if (!item.choice_filter() || item.choice_filter()->size() == 0) return;
+        if (!isSelect(item.type())) {
+            error(name, "choice_filter is only for select questions");
+            return;
+        }
+        auto filter = parseExpression(name, "choice_filter", item.choice_filter(), false,
+                                      expr::ParseOptions{.choiceFields = true});
+        if (!filter || !item.choice_list()) return;
+        const std::string list = item.choice_list()->str();
+        auto properties = m_listProperties.find(list);
+        for (const auto& field : filter->choiceFields()) {
+            if (field == "name" ||
+                (properties != m_listProperties.end() && properties->second.count(field)))
+                continue;
+            error(name, "choice_filter reads '" + field + "', which is neither 'name' nor a " +
+                            "property of the choices in '" + list + "'");
+        }
+        for (const auto& ref : filter->references()) {
+            if (ref == name) error(name, "choice_filter depends on the question's own answer");
+        }
+    }
+
     void checkDefault(const Item& item, const std::string& name, const std::string& value) {
         switch (item.type()) {
             case QuestionType::Integer:
             case QuestionType::Decimal: {
                 double v = expr::toNumber(expr::Value{value});
-                if (std::isnan(v)) error(name, "default '" + value + "' is not a number");
+                // Date text converts to a number of days in expressions, not in a default.
+                if (std::isnan(v) || expr::parseIsoDate(value, true))
+                    error(name, "default '" + value + "' is not a number");
                 if (item.type() == QuestionType::Integer && v != std::trunc(v))
                     error(name, "default '" + value + "' is not a whole number");
                 break;
@@ -748,6 +867,7 @@ class Checker {
     std::string m_default;
     std::vector<std::string> m_languages;
     std::map<std::string, std::set<std::string>> m_lists;
+    std::map<std::string, std::set<std::string>> m_listProperties;  // what choice filters read
     std::map<std::string, const Item*> m_items;
     std::map<std::string, bool> m_inRepeat;
     std::map<std::string, std::vector<std::string>> m_calcRefs;

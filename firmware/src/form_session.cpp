@@ -134,7 +134,9 @@ expr::Value toValue(const AnswerValue& v) {
             },
             [](const DateAnswer& d) -> expr::Value { return expr::Date{d.days}; },
             [](const TimeAnswer& t) -> expr::Value { return formatTime(t.ms); },
-            [](const DateTimeAnswer& d) -> expr::Value { return expr::DateTime{d.utcMs}; },
+            [](const DateTimeAnswer& d) -> expr::Value {
+                return expr::DateTime{d.utcMs, d.offsetMinutes};
+            },
             // Only whether they were given matters to expressions; the content stays out of them.
             [](const SignatureAnswer&) -> expr::Value { return std::string("signed"); },
             [](const PseudonymAnswer&) -> expr::Value { return std::string("pseudonym"); },
@@ -164,6 +166,7 @@ struct CompiledForm::Impl {
     struct Choice {
         std::string name;
         bool isOther = false;
+        const fb::Choice* source = nullptr;
     };
     struct Node {
         const fb::Item* item = nullptr;
@@ -177,7 +180,8 @@ struct CompiledForm::Impl {
         std::optional<expr::Expression> constraint;
         std::optional<expr::Expression> calculation;
         std::optional<expr::Expression> pattern;  // regex(., '^(pattern)$')
-        bool patternIsDynamic = false;            // the pattern comes from PatternContext
+        std::optional<expr::Expression> choiceFilter;
+        bool patternIsDynamic = false;  // the pattern comes from PatternContext
         std::string wrappedPattern;
         std::vector<Choice> choices;
         std::vector<std::size_t> dependents;           // items whose logic refers to this question
@@ -210,6 +214,7 @@ struct CompiledForm::Impl {
     std::vector<std::size_t> top;
     std::map<std::string, std::size_t, std::less<>> byName;
     std::vector<std::size_t> calcOrder;  // calculated items, each after those it refers to
+    std::vector<std::size_t> filtered;   // select questions with a choice filter
 
     // case_settings and randomisation with their questions resolved (the checks made sure they
     // exist, outside repeats).
@@ -271,6 +276,13 @@ struct CompiledForm::Impl {
         if (Status s = parse(item.relevance(), node.relevance); !s) return s;
         if (Status s = parse(item.constraint(), node.constraint); !s) return s;
         if (Status s = parse(item.calculation(), node.calculation); !s) return s;
+        if (item.choice_filter() && item.choice_filter()->size() > 0) {
+            auto e = expr::Expression::parse(item.choice_filter()->string_view(),
+                                             expr::ParseOptions{.choiceFields = true});
+            if (!e) return invalid("item '" + node.name + "': choice_filter: " + e.error().message);
+            node.choiceFilter = std::move(e.value());
+            filtered.push_back(index);
+        }
         if (item.pattern() && item.pattern()->size() > 0) {
             node.wrappedPattern = "^(" + item.pattern()->str() + ")$";
             const std::string& p = node.wrappedPattern;
@@ -294,7 +306,7 @@ struct CompiledForm::Impl {
                 if (list->name()->string_view() != item.choice_list()->string_view()) continue;
                 if (list->choices()) {
                     for (const auto* c : *list->choices())
-                        node.choices.push_back({c->name()->str(), c->is_other()});
+                        node.choices.push_back({c->name()->str(), c->is_other(), c});
                 }
             }
         }
@@ -508,27 +520,53 @@ struct FormSession::State {
     class EvalContext final : public expr::Context {
       public:
         EvalContext(const State& state, std::size_t n, const Instances& instances,
-                    const AnswerValue* current)
-            : m_state(state), m_node(n), m_instances(instances), m_current(current) {}
+                    const AnswerValue* current, const fb::Choice* choice = nullptr)
+            : m_state(state),
+              m_node(n),
+              m_instances(instances),
+              m_current(current),
+              m_choice(choice) {}
 
-        // ${x} resolves in the repeat instances x shares with the item being evaluated; an
-        // answer inside a repeat the item is not in has no single value, so it is empty. The
-        // answer of a hidden item is empty too, as in ODK: hiding a question hides what
-        // depends on it.
+        // ${x} resolves in the repeat instances x shares with the item being evaluated; from
+        // outside a repeat x is in, it reads the first instance (as XPath reads a nodeset). The
+        // answer of a hidden item is empty, as in ODK: hiding a question hides what depends on
+        // it.
         [[nodiscard]] expr::Value answer(std::string_view name) const override {
-            static const Instances kTop;
             std::size_t x = m_state.impl->find(name);
-            if (x == kNone) return {};
+            if (x == kNone || !m_state.node(x).isQuestion()) return {};
+            expr::Value out;
+            eachInstanceOf(x, [&](const Instances& at) {
+                out = valueAt(x, at);
+                return false;
+            });
+            return out;
+        }
+        [[nodiscard]] std::vector<expr::Value> answers(std::string_view name) const override {
+            std::vector<expr::Value> out;
+            std::size_t x = m_state.impl->find(name);
+            if (x == kNone) return out;
+            const bool question = m_state.node(x).isQuestion();
+            eachInstanceOf(x, [&](const Instances& at) {
+                out.push_back(question ? valueAt(x, at) : expr::Value{});
+                return true;
+            });
+            return out;
+        }
+        [[nodiscard]] expr::Value indexedAnswer(
+            std::string_view name, const std::vector<expr::RepeatIndex>& indices) const override {
+            std::size_t x = m_state.impl->find(name);
+            if (x == kNone || !m_state.node(x).isQuestion()) return {};
             const auto& rx = m_state.node(x).repeats;
-            const auto& rp = m_node == kNone ? kTop : m_state.node(m_node).repeats;
-            std::size_t k = 0;
-            while (k < rx.size() && k < rp.size() && rx[k] == rp[k])
-                ++k;
-            if (k < rx.size()) return {};
-            Instances at(m_instances.begin(), m_instances.begin() + static_cast<long>(k));
-            const AnswerValue* v = m_state.answerAt(x, at);
-            if (!v || !m_state.visibleFromExpression(x, at)) return {};
-            return toValue(*v);
+            Instances at(rx.size(), 0);
+            const std::size_t shared = sharedLevels(rx, rx.size());
+            std::copy(m_instances.begin(), m_instances.begin() + static_cast<long>(shared),
+                      at.begin());
+            for (const auto& index : indices) {
+                auto it = std::find(rx.begin(), rx.end(), m_state.impl->find(index.repeat));
+                if (it == rx.end()) return {};  // the form checks refuse this
+                at[static_cast<std::size_t>(it - rx.begin())] = index.number - 1;
+            }
+            return valueAt(x, at);
         }
         [[nodiscard]] expr::Value current() const override {
             return m_current ? toValue(*m_current) : expr::Value{};
@@ -537,15 +575,81 @@ struct FormSession::State {
             auto it = m_state.caseProperties.find(name);
             return it == m_state.caseProperties.end() ? expr::Value{} : expr::Value{it->second};
         }
+        [[nodiscard]] expr::Value choiceField(std::string_view name) const override {
+            if (!m_choice) return {};
+            if (name == "name") return m_choice->name()->str();
+            if (m_choice->properties()) {
+                for (const auto* p : *m_choice->properties()) {
+                    if (p->name()->string_view() == name)
+                        return p->value() ? p->value()->str() : std::string();
+                }
+            }
+            return {};
+        }
+        [[nodiscard]] std::string choiceLabel(std::string_view question,
+                                              std::string_view choice) const override {
+            std::size_t q = m_state.impl->find(question);
+            if (q == kNone) return {};
+            for (const auto& c : m_state.node(q).choices) {
+                if (c.name == choice)
+                    return textIn(c.source->labels(), m_state.language,
+                                  m_state.impl->defaultLanguage);
+            }
+            return {};
+        }
         [[nodiscard]] int position() const override {
             return m_instances.empty() ? 0 : static_cast<int>(m_instances.back() + 1);
         }
 
       private:
+        // How many of `levels` (repeats, outermost first) the evaluated item shares, at most
+        // `limit`: their instances are the item's own.
+        [[nodiscard]] std::size_t sharedLevels(const Instances& levels, std::size_t limit) const {
+            static const Instances kTop;
+            const auto& rp = m_node == kNone ? kTop : m_state.node(m_node).repeats;
+            std::size_t k = 0;
+            while (k < limit && k < rp.size() && k < m_instances.size() && levels[k] == rp[k])
+                ++k;
+            return k;
+        }
+
+        // Calls `f` with every instance path of x (a question, or one instance of a repeat) seen
+        // from the evaluated item, in form order, until it returns false.
+        void eachInstanceOf(std::size_t x, const std::function<bool(const Instances&)>& f) const {
+            Instances levels = m_state.node(x).repeats;
+            const std::size_t enclosing = levels.size();
+            if (m_state.node(x).kind == ItemKind::Repeat) levels.push_back(x);
+            // A repeat's own level is never shared: ${r} is all of its instances.
+            const std::size_t k = sharedLevels(levels, enclosing);
+            Instances at(m_instances.begin(), m_instances.begin() + static_cast<long>(k));
+            const InstanceData* start = m_state.locate(levels, at, k);
+            if (!start) return;
+            std::function<bool(const InstanceData&)> go = [&](const InstanceData& data) {
+                if (at.size() == levels.size()) return f(at);
+                auto it = data.repeats.find(levels[at.size()]);
+                if (it == data.repeats.end()) return true;
+                for (std::size_t i = 0; i < it->second.size(); ++i) {
+                    at.push_back(i);
+                    const bool more = go(it->second[i]);
+                    at.pop_back();
+                    if (!more) return false;
+                }
+                return true;
+            };
+            go(*start);
+        }
+
+        [[nodiscard]] expr::Value valueAt(std::size_t x, const Instances& at) const {
+            const AnswerValue* v = m_state.answerAt(x, at);
+            if (!v || !m_state.visibleFromExpression(x, at)) return {};
+            return toValue(*v);
+        }
+
         const State& m_state;
         std::size_t m_node;
         const Instances& m_instances;
         const AnswerValue* m_current;
+        const fb::Choice* m_choice;
     };
 
     // Hands the pattern to `regex(., ${pattern})` when it could not be written as a literal.
@@ -854,13 +958,15 @@ struct FormSession::State {
                 if (const auto* d = std::get_if<expr::Date>(&v))
                     return AnswerValue{DateAnswer{d->days}};
                 if (const auto* dt = std::get_if<expr::DateTime>(&v)) {
-                    auto days = dt->utcMs / kMsPerDay - (dt->utcMs % kMsPerDay < 0 ? 1 : 0);
+                    // The date where it was recorded.
+                    const auto local = dt->utcMs + std::int64_t{dt->offsetMinutes} * 60000;
+                    auto days = local / kMsPerDay - (local % kMsPerDay < 0 ? 1 : 0);
                     return AnswerValue{DateAnswer{static_cast<std::int32_t>(days)}};
                 }
                 break;
             case QuestionType::DateTime:
                 if (const auto* dt = std::get_if<expr::DateTime>(&v))
-                    return AnswerValue{DateTimeAnswer{dt->utcMs, 0}};
+                    return AnswerValue{DateTimeAnswer{dt->utcMs, dt->offsetMinutes}};
                 return std::nullopt;
             case QuestionType::Signature:
             case QuestionType::Pseudonym:
@@ -871,6 +977,83 @@ struct FormSession::State {
                 break;
         }
         return fromText(nd, expr::toText(v));
+    }
+
+    // ---- choice filters ---------------------------------------------------------------------
+
+    // Whether select `n` offers choice `c` at `instances`: it has no filter, or the filter holds
+    // for the choice.
+    [[nodiscard]] bool offered(std::size_t n, const Instances& instances,
+                               const CompiledForm::Impl::Choice& c) const {
+        const auto& filter = node(n).choiceFilter;
+        if (!filter) return true;
+        return expr::toBool(filter->evaluate(EvalContext(*this, n, instances, nullptr, c.source)));
+    }
+
+    [[nodiscard]] std::vector<std::size_t> offeredChoices(std::size_t n,
+                                                          const Instances& instances) const {
+        std::vector<std::size_t> out;
+        const auto& choices = node(n).choices;
+        for (std::size_t i = 0; i < choices.size(); ++i) {
+            if (offered(n, instances, choices[i])) out.push_back(i);
+        }
+        return out;
+    }
+
+    // A select's answer without the choices it does not offer (nullopt: none left).
+    [[nodiscard]] std::optional<AnswerValue> withOffered(std::size_t n, const Instances& at,
+                                                         const AnswerValue& v) const {
+        const Node& nd = node(n);
+        auto ok = [&](const std::string& name) {
+            const auto* c = nd.choice(name);
+            return c && offered(n, at, *c);
+        };
+        if (const auto* one = std::get_if<ChoiceAnswer>(&v))
+            return ok(one->choice) ? std::optional<AnswerValue>(v) : std::nullopt;
+        if (const auto* many = std::get_if<ChoicesAnswer>(&v)) {
+            ChoicesAnswer kept;
+            bool other = false;
+            for (const auto& name : many->choices) {
+                if (!ok(name)) continue;
+                kept.choices.push_back(name);
+                other = other || nd.choice(name)->isOther;
+            }
+            if (kept.choices.empty()) return std::nullopt;
+            if (other) kept.otherText = many->otherText;
+            return AnswerValue{std::move(kept)};
+        }
+        return v;
+    }
+
+    [[nodiscard]] Status checkOffered(std::size_t n, const Instances& at,
+                                      const AnswerValue& v) const {
+        if (!node(n).choiceFilter) return {};
+        auto kept = withOffered(n, at, v);
+        if (kept && *kept == v) return {};
+        return invalid("item '" + node(n).name + "': a choice its choice_filter does not offer");
+    }
+
+    // Clears what shown selects answer with choices their filters no longer offer (as ODK
+    // does), and what follows from that: a cleared country clears its city.
+    void pruneChoices() {
+        for (std::size_t round = 0; round <= impl->filtered.size(); ++round) {
+            bool changed = false;
+            for (std::size_t n : impl->filtered) {
+                std::vector<std::pair<Instances, std::optional<AnswerValue>>> fixes;
+                forEachInstance(n, {}, {}, [&](const Instances& at) {
+                    const AnswerValue* v = answerAt(n, at);
+                    if (!v || !visible(n, at)) return;
+                    auto kept = withOffered(n, at, *v);
+                    if (!kept || !(*kept == *v)) fixes.emplace_back(at, std::move(kept));
+                });
+                for (auto& [at, kept] : fixes) {
+                    store(n, at, std::move(kept));
+                    recalculate({n}, node(n).repeats, at);
+                    changed = true;
+                }
+            }
+            if (!changed) return;
+        }
     }
 
     void store(std::size_t n, const Instances& instances, std::optional<AnswerValue> value) {
@@ -932,7 +1115,9 @@ struct FormSession::State {
     // Returns whether the stored answer changed.
     bool calculate(std::size_t n, const Instances& instances) {
         const Node& nd = node(n);
-        expr::Value v = nd.calculation->evaluate(EvalContext(*this, n, instances, nullptr));
+        // The answer it gave last is the calculation's `current()`, which once() keeps.
+        expr::Value v =
+            nd.calculation->evaluate(EvalContext(*this, n, instances, answerAt(n, instances)));
         std::optional<AnswerValue> next = fromCalculation(nd, v);
         // A result the store would refuse (a date far out, text too long) is no answer.
         if (next && !storable(nd, *next)) next.reset();
@@ -1229,7 +1414,12 @@ struct FormSession::State {
                 return invalid("the draft answers '" + a.name + "', which is not a question");
             if (node(n).innermostRepeat() != repeat)
                 return invalid("the draft answers '" + a.name + "' outside its repeat");
-            if (node(n).calculated()) continue;  // recomputed once the draft is loaded
+            if (node(n).calculated()) {
+                // Recomputed once the draft is loaded; kept for once(), when it still fits.
+                if (checkValue(node(n), a.value) && !isBlank(a.value))
+                    data.answers.insert_or_assign(n, a.value);
+                continue;
+            }
             if (Status s = checkValue(node(n), a.value); !s) return s;
             if (data.answers.count(n)) return invalid("the draft answers '" + a.name + "' twice");
             if (!isBlank(a.value)) data.answers.emplace(n, a.value);
@@ -1327,6 +1517,7 @@ FormSession FormSession::start(std::shared_ptr<const CompiledForm> form, std::st
     state->applyDefaults(state->impl->top, state->root);
     if (action == CaseAction::FollowUp || action == CaseAction::Close) state->prefillFromCase();
     state->recalculateAll();
+    state->pruneChoices();
     state->trackCase(caseContext, std::nullopt);
     return FormSession(std::move(state));
 }
@@ -1355,6 +1546,7 @@ Result<FormSession> FormSession::open(std::shared_ptr<const CompiledForm> form,
     if (Status s = state->load(draft.answers, draft.repeats, kNone, state->root); !s)
         return s.error();
     state->recalculateAll();
+    state->pruneChoices();
     state->trackCase(caseContext, draft.caseChange);
     return FormSession(std::move(state));
 }
@@ -1368,8 +1560,10 @@ Status FormSession::setAnswer(const ItemPath& path, AnswerValue value) {
     std::size_t n = kNone;
     if (Status s = m_state->resolveWritable(path, n); !s) return s;
     if (Status s = m_state->checkValue(m_state->node(n), value); !s) return s;
+    if (Status s = m_state->checkOffered(n, path.instances, value); !s) return s;
     m_state->store(n, path.instances, std::move(value));
     m_state->recalculate({n}, m_state->node(n).repeats, path.instances);
+    m_state->pruneChoices();
     return {};
 }
 
@@ -1378,6 +1572,7 @@ Status FormSession::clearAnswer(const ItemPath& path) {
     if (Status s = m_state->resolveWritable(path, n); !s) return s;
     m_state->store(n, path.instances, std::nullopt);
     m_state->recalculate({n}, m_state->node(n).repeats, path.instances);
+    m_state->pruneChoices();
     return {};
 }
 
@@ -1402,6 +1597,7 @@ Result<std::size_t> FormSession::addRepeatInstance(const ItemPath& repeat) {
     list.push_back(std::move(fresh));
     std::size_t index = list.size() - 1;
     m_state->afterRepeatChange(n, repeat.instances);
+    m_state->pruneChoices();
     return index;
 }
 
@@ -1416,7 +1612,14 @@ Status FormSession::removeRepeatInstance(const ItemPath& repeat, std::size_t ind
                          "repeat '" + nd.name + "' has no instance " + std::to_string(index));
     it->second.erase(it->second.begin() + static_cast<long>(index));
     m_state->afterRepeatChange(n, repeat.instances);
+    m_state->pruneChoices();
     return {};
+}
+
+std::vector<std::size_t> FormSession::offeredChoices(const ItemPath& path) const {
+    std::size_t n = kNone;
+    if (!m_state->resolve(path, n) || m_state->node(n).choices.empty()) return {};
+    return m_state->offeredChoices(n, path.instances);
 }
 
 std::size_t FormSession::repeatCount(const ItemPath& repeat) const {

@@ -26,6 +26,7 @@ class MapContext final : public Context {
         return 1764064800000;
     }                                                                  // 2025-11-25T10:00Z
     [[nodiscard]] Date today() const override { return Date{20417}; }  // 2025-11-25
+    [[nodiscard]] int localOffsetMinutes(std::int64_t) const override { return 0; }
 };
 
 MapContext sampleContext() {

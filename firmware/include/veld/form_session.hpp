@@ -121,12 +121,21 @@ class FormSession {
                                     const CaseContext* caseContext = nullptr);
 
     /// Sets an answer and re-evaluates what depends on it. InvalidArgument for an unknown item, a
-    /// value of the wrong type, a choice not in the question's list, or a calculated or read-only
-    /// item; NotFound for a repeat instance that does not exist. An empty text or an empty
-    /// selection clears the answer ('' is unanswered in XLSForm).
+    /// value of the wrong type, a choice not in the question's list or not offered by its
+    /// choice_filter (offeredChoices()), or a calculated or read-only item; NotFound for a repeat
+    /// instance that does not exist. An empty text or an empty selection clears the answer ('' is
+    /// unanswered in XLSForm).
     Status setAnswer(const ItemPath& path, AnswerValue value);
     Status clearAnswer(const ItemPath& path);
     [[nodiscard]] std::optional<AnswerValue> answer(const ItemPath& path) const;
+
+    /// The choices a select question offers at `path`, as indices into its choice list, in list
+    /// order: all of them without a choice_filter; else those for which the filter holds as the
+    /// answers stand (evaluated per choice; bare names read the choice's name and properties).
+    /// Ask again after an answer changes. Empty for an unknown path or a question without
+    /// choices. setAnswer() refuses a choice not offered, and an answer whose choices stop
+    /// being offered loses them (a cleared country clears its city).
+    [[nodiscard]] std::vector<std::size_t> offeredChoices(const ItemPath& path) const;
 
     /// Adds an instance at the end of a repeat; returns its index. WrongState at max_count.
     Result<std::size_t> addRepeatInstance(const ItemPath& repeat);

@@ -31,6 +31,26 @@ class Answers final : public expr::Context {
     [[nodiscard]] int position() const override { return 2; }
     [[nodiscard]] std::int64_t nowUtcMs() const override { return 1764000000000; }
     [[nodiscard]] expr::Date today() const override { return {20416}; }
+    [[nodiscard]] int localOffsetMinutes(std::int64_t) const override { return 60; }
+    // Evaluation must give the same value twice (checked below): a fixed UUID.
+    [[nodiscard]] std::string newUuid() const override {
+        return "00000000-0000-4000-8000-000000000000";
+    }
+    [[nodiscard]] std::vector<expr::Value> answers(std::string_view name) const override {
+        // A question in a repeat: a few instances of mixed types.
+        return {valueFor(name), valueFor(std::string(name) + "1"), expr::Value{}};
+    }
+    [[nodiscard]] expr::Value indexedAnswer(
+        std::string_view name, const std::vector<expr::RepeatIndex>& indices) const override {
+        return indices.empty() || indices[0].number > 3 ? expr::Value{} : valueFor(name);
+    }
+    [[nodiscard]] expr::Value choiceField(std::string_view name) const override {
+        return valueFor(name);
+    }
+    [[nodiscard]] std::string choiceLabel(std::string_view,
+                                          std::string_view choice) const override {
+        return std::string(choice);
+    }
 
   private:
     static expr::Value valueFor(std::string_view name) {
@@ -63,9 +83,14 @@ int expression(const std::uint8_t* data, std::size_t size) {
     auto parsed = expr::Expression::parse(text);
     (void)expr::checkPattern(text);
     (void)expr::parseIsoDate(text, true);
+    const Answers context;
+    // The same text as a choice filter, where bare names read the choice.
+    if (auto filter = expr::Expression::parse(text, expr::ParseOptions{.choiceFields = true})) {
+        const expr::Value a = filter->evaluate(context);
+        FUZZ_CHECK(expr::toText(filter->evaluate(context)) == expr::toText(a));
+    }
     if (!parsed) return 0;
     FUZZ_CHECK(text.size() <= expr::Expression::kMaxLength);
-    const Answers context;
     const expr::Value value = parsed->evaluate(context);
     (void)expr::toText(value);
     (void)expr::toBool(value);
