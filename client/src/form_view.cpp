@@ -10,6 +10,7 @@
 #include <imgui_internal.h>
 
 #include <veld/expression.hpp>
+#include <veld/form.hpp>
 #include <veld/hex.hpp>
 #include <veld/pseudonym.hpp>
 
@@ -163,7 +164,7 @@ void indexNames(const ItemVector* items, int page, std::map<std::string, int>& o
 
 bool anyVisible(const forms::FormSession& session, const fb::Item& item,
                 const forms::ItemPath& path) {
-    return session.isVisible(path) &&
+    return !item.hidden() && session.isVisible(path) &&
            (item.kind() != fb::ItemKind::Question || item.type() != fb::QuestionType::None);
 }
 
@@ -243,6 +244,21 @@ std::string& buffer(Ctx& c, const forms::ItemPath& path, const fb::Item& item,
 
 void drawItem(Ctx& c, const fb::Item& item, const forms::ItemPath& path);
 
+// How a select question lays out its choices (its type and XLSForm appearance words).
+enum class ChoiceLayout { Column, Likert, Grid, Compact, Combo };
+
+ChoiceLayout choiceLayout(const Ctx& c, const fb::Item& item) {
+    const bool one = item.type() == fb::QuestionType::SelectOne;
+    // A kiosk's large touch targets keep the scale in a column.
+    if (item.type() == fb::QuestionType::Likert || (one && forms::hasAppearance(item, "likert")))
+        return c.view.large ? ChoiceLayout::Column : ChoiceLayout::Likert;
+    if (one && forms::hasAppearance(item, "minimal")) return ChoiceLayout::Combo;
+    if (forms::hasAppearance(item, "horizontal-compact"))
+        return c.rtl ? ChoiceLayout::Grid : ChoiceLayout::Compact;
+    if (forms::hasAppearance(item, "horizontal")) return ChoiceLayout::Grid;
+    return ChoiceLayout::Column;
+}
+
 void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool multi,
                  bool enabled) {
     const fb::ChoiceList* list = choiceList(c.form, item);
@@ -260,51 +276,112 @@ void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool
             otherText = many->otherText;
         }
     }
-    const bool likertRow = item.type() == fb::QuestionType::Likert && !c.view.large;
-    const auto count = static_cast<int>(list->choices()->size());
-    if (likertRow) {
-        ImGui::BeginTable(("##likert" + key).c_str(), count, ImGuiTableFlags_SizingStretchSame);
-    }
-    bool otherSelected = false;
-    for (int i = 0; i < count; ++i) {
-        // In a right-to-left form the scale runs from the right.
-        const int index = likertRow && c.rtl ? count - 1 - i : i;
-        const fb::Choice* choice = list->choices()->Get(static_cast<flatbuffers::uoffset_t>(index));
+    const auto isSelected = [&](const fb::Choice* choice) {
+        return std::find(selected.begin(), selected.end(), choice->name()->str()) != selected.end();
+    };
+    // A tap on a choice: select many ticks or unticks it (the session keeps exclusive choices
+    // alone); select one picks it, and a second tap takes an optional answer back.
+    const auto pick = [&](const fb::Choice* choice) {
         const std::string name = choice->name()->str();
-        const bool isSelected = std::find(selected.begin(), selected.end(), name) != selected.end();
-        if (isSelected && choice->is_other()) otherSelected = true;
-        if (likertRow) ImGui::TableNextColumn();
-        if (ui::choiceRow("q." + key + "." + name, label(c, choice->labels()), isSelected, multi,
-                          c.rtl, c.rowHeight, enabled)) {
-            if (multi) {
-                std::vector<std::string> next = selected;
-                if (isSelected) {
-                    next.erase(std::remove(next.begin(), next.end(), name), next.end());
-                } else {
-                    next.push_back(name);
-                }
-                // Keep the form's order, whatever order they were ticked in.
-                std::vector<std::string> ordered;
-                for (const auto* ch : *list->choices()) {
-                    if (std::find(next.begin(), next.end(), ch->name()->str()) != next.end()) {
-                        ordered.push_back(ch->name()->str());
-                    }
-                }
-                if (ordered.empty()) {
-                    setAnswer(c, path, std::nullopt);
-                } else {
-                    setAnswer(
-                        c, path,
-                        ChoicesAnswer{ordered, choice->is_other() && !isSelected ? "" : otherText});
-                }
-            } else if (isSelected && !item.required()) {
-                setAnswer(c, path, std::nullopt);  // a second tap takes the answer back
-            } else if (!isSelected) {
-                setAnswer(c, path, ChoiceAnswer{name, choice->is_other() ? otherText : ""});
+        if (multi) {
+            if (!c.session.toggleChoice(path, name)) {
+                c.view.typingErrors[key] = std::string(tr(M::AnswerRefused, c.lang));
+                return;
             }
+            c.view.typingErrors.erase(key);
+            changed(c, path);
+        } else if (isSelected(choice) && !item.required()) {
+            setAnswer(c, path, std::nullopt);
+        } else if (!isSelected(choice)) {
+            setAnswer(c, path, ChoiceAnswer{name, choice->is_other() ? otherText : ""});
+        }
+    };
+    const auto count = static_cast<int>(list->choices()->size());
+    const auto choiceAt = [&](int index) {
+        return list->choices()->Get(static_cast<flatbuffers::uoffset_t>(index));
+    };
+    const auto row = [&](const fb::Choice* choice, float width) {
+        if (ui::choiceRow("q." + key + "." + choice->name()->str(), label(c, choice->labels()),
+                          isSelected(choice), multi, c.rtl, c.rowHeight, enabled, width))
+            pick(choice);
+    };
+    switch (choiceLayout(c, item)) {
+        case ChoiceLayout::Column:
+            for (int i = 0; i < count; ++i)
+                row(choiceAt(i), 0);
+            break;
+        case ChoiceLayout::Likert:
+        case ChoiceLayout::Grid: {
+            // Columns as wide as the widest choice (a Likert scale: one row); in a right-to-left
+            // form each row runs from the right.
+            int columns = count;
+            if (choiceLayout(c, item) == ChoiceLayout::Grid) {
+                float widest = 1;
+                for (int i = 0; i < count; ++i)
+                    widest = std::max(widest,
+                                      ui::choiceRowWidth(label(c, choiceAt(i)->labels()), c.rtl));
+                const float room = ImGui::GetContentRegionAvail().x;
+                columns = std::clamp(static_cast<int>(room / widest), 1, count);
+            }
+            ImGui::BeginTable(("##choices" + key).c_str(), columns,
+                              ImGuiTableFlags_SizingStretchSame);
+            const int rows = (count + columns - 1) / columns;
+            for (int r = 0; r < rows; ++r) {
+                for (int col = 0; col < columns; ++col) {
+                    ImGui::TableNextColumn();
+                    const int index = r * columns + (c.rtl ? columns - 1 - col : col);
+                    if (index < count) row(choiceAt(index), 0);
+                }
+            }
+            ImGui::EndTable();
+            break;
+        }
+        case ChoiceLayout::Compact: {
+            // Side by side, each as wide as its label, onto the next line when the row is full.
+            const float right = ImGui::GetContentRegionAvail().x + ImGui::GetCursorPosX();
+            for (int i = 0; i < count; ++i) {
+                const float width = ui::choiceRowWidth(label(c, choiceAt(i)->labels()), c.rtl);
+                if (i > 0) {
+                    ImGui::SameLine();
+                    if (ImGui::GetCursorPosX() + width > right) ImGui::NewLine();
+                }
+                row(choiceAt(i), width);
+            }
+            break;
+        }
+        case ChoiceLayout::Combo: {
+            std::string preview = std::string(tr(M::ChooseOne, c.lang));
+            for (int i = 0; i < count; ++i) {
+                if (isSelected(choiceAt(i))) preview = label(c, choiceAt(i)->labels());
+            }
+            const ImVec2 min = ImGui::GetCursorScreenPos();
+            const float width = ImGui::GetContentRegionAvail().x;
+            const float height = std::max(c.rowHeight, ImGui::GetFrameHeight());
+            ImGui::SetNextItemWidth(width);
+            ImGui::BeginDisabled(!enabled);
+            ImGui::PushStyleVar(ImGuiStyleVar_FramePadding,
+                                ImVec2(ImGui::GetStyle().FramePadding.x,
+                                       (height - ImGui::GetTextLineHeight()) / 2));
+            const bool open =
+                ImGui::BeginCombo(("##combo" + key).c_str(), ui::display(preview, c.rtl).c_str());
+            ImGui::PopStyleVar();
+            ui::record("q." + key + ".combo", preview, min, ImVec2(min.x + width, min.y + height));
+            if (open) {
+                for (int i = 0; i < count; ++i) {
+                    const fb::Choice* choice = choiceAt(i);
+                    if (ui::selectable("q." + key + "." + choice->name()->str(),
+                                       label(c, choice->labels()), isSelected(choice)))
+                        pick(choice);
+                }
+                ImGui::EndCombo();
+            }
+            ImGui::EndDisabled();
+            break;
         }
     }
-    if (likertRow) ImGui::EndTable();
+    bool otherSelected = false;
+    for (int i = 0; i < count; ++i)
+        otherSelected = otherSelected || (choiceAt(i)->is_other() && isSelected(choiceAt(i)));
     if (otherSelected) {
         std::string& other = buffer(c, path, item, ".other");
         if (ui::input("q." + key + ".other", other, tr(M::OtherSpecify, c.lang), false, enabled)) {
@@ -445,6 +522,58 @@ void drawPseudonym(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bo
     }
 }
 
+// A number with a step and both ends (XLSForm's range) is a slider over its steps. Until it is
+// moved it shows that nothing is chosen; an optional answer can be taken back.
+void drawSlider(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool enabled) {
+    const std::string key = pathKey(path);
+    const double min = *item.min_value();
+    const double step = *item.step();
+    const int steps = std::max(
+        0, static_cast<int>(std::min(std::floor((*item.max_value() - min) / step + 1e-9), 1e6)));
+    const auto current = c.session.answer(path);
+    std::optional<double> value;
+    if (current) {
+        if (const auto* i = std::get_if<std::int64_t>(&*current)) value = static_cast<double>(*i);
+        if (const auto* d = std::get_if<DecimalAnswer>(&*current)) value = d->value;
+    }
+    int index =
+        value ? std::clamp(static_cast<int>(std::lround((*value - min) / step)), 0, steps) : 0;
+    std::string shown = current ? formatAnswer(c.form, item, *current, c.lang)
+                                : std::string(tr(M::SliderNotSet, c.lang));
+    // The slider draws its text through a printf format.
+    std::string format;
+    for (char ch : ui::display(shown, c.rtl)) {
+        format += ch;
+        if (ch == '%') format += '%';
+    }
+    const float height = std::max(c.rowHeight, ImGui::GetFrameHeight());
+    ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x);
+    ImGui::BeginDisabled(!enabled);
+    ImGui::PushStyleVar(
+        ImGuiStyleVar_FramePadding,
+        ImVec2(ImGui::GetStyle().FramePadding.x, (height - ImGui::GetTextLineHeight()) / 2));
+    ImGui::PushStyleVar(ImGuiStyleVar_GrabMinSize, height * 0.6f);
+    const bool moved = ImGui::SliderInt(("##slider" + key).c_str(), &index, 0, steps,
+                                        format.c_str(), ImGuiSliderFlags_AlwaysClamp);
+    ImGui::PopStyleVar(2);
+    ImGui::EndDisabled();
+    ui::recordLast("q." + key + ".slider", shown, enabled);
+    if (moved && enabled) {
+        const double v = min + index * step;
+        if (item.type() == fb::QuestionType::Integer) {
+            setAnswer(c, path, std::int64_t{std::llround(v)});
+        } else {
+            // Through its shortest text, so that 0.1 steps store 0.3, not 0.30000000000000004.
+            const std::string text = formatDecimal(v);
+            setAnswer(c, path, DecimalAnswer{std::strtod(text.c_str(), nullptr), text});
+        }
+    }
+    if (current && !item.required() &&
+        ui::button("q." + key + ".clear", tr(M::AnswerClear, c.lang), 0, c.rowHeight, enabled)) {
+        setAnswer(c, path, std::nullopt);
+    }
+}
+
 void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool enabled) {
     const std::string key = pathKey(path);
     const std::string id = "q." + key;
@@ -454,9 +583,16 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
         setAnswer(c, path, std::nullopt);
         c.view.typingErrors[key] = std::string(tr(reason, c.lang));
     };
+    const bool slider = item.step() && item.min_value() && item.max_value();
+    if (slider &&
+        (item.type() == fb::QuestionType::Integer || item.type() == fb::QuestionType::Decimal)) {
+        drawSlider(c, item, path, enabled);
+        return;
+    }
     switch (item.type()) {
         case fb::QuestionType::Text:
-            if (ui::input(id, buf, {}, item.multiline(), enabled)) {
+            if (ui::input(id, buf, {}, item.multiline() || forms::hasAppearance(item, "multiline"),
+                          enabled)) {
                 setAnswer(c, path, buf.empty() ? std::nullopt : std::optional<AnswerValue>(buf));
             }
             break;
@@ -626,14 +762,17 @@ void drawRepeat(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
     const std::string hintText = label(c, item.hints());
     if (!hintText.empty()) ui::hint(hintText, c.rtl);
     const std::size_t n = c.session.repeatCount(path);
+    // The instances of a repeat with a repeat_count follow an earlier answer.
+    const bool counted = item.repeat_count() && item.repeat_count()->size() > 0;
     for (std::size_t i = 0; i < n; ++i) {
         ImGui::PushID(static_cast<int>(i));
         ImGui::Separator();
         ui::paragraph(format(tr(M::RepeatInstance, c.lang),
                              {label(c, item.labels()), std::to_string(i + 1), std::to_string(n)}),
                       c.rtl, ImGui::GetColorU32(ImGuiCol_TextDisabled));
-        if (!c.view.readOnly && ui::button("q." + key + ".remove." + std::to_string(i),
-                                           tr(M::RepeatRemove, c.lang), 0, c.rowHeight)) {
+        if (!c.view.readOnly && !counted &&
+            ui::button("q." + key + ".remove." + std::to_string(i), tr(M::RepeatRemove, c.lang), 0,
+                       c.rowHeight)) {
             if (c.session.removeRepeatInstance(path, i)) {
                 // Instances after it moved down: typed text is re-read from the answers.
                 c.view.buffers.clear();
@@ -653,7 +792,7 @@ void drawRepeat(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
     }
     ImGui::Separator();
     const bool canAdd = item.max_count() == 0 || n < item.max_count();
-    if (!c.view.readOnly &&
+    if (!c.view.readOnly && !counted &&
         ui::button("q." + key + ".add", format(tr(M::RepeatAdd, c.lang), {label(c, item.labels())}),
                    0, c.rowHeight, canAdd)) {
         if (c.session.addRepeatInstance(path)) changed(c, path);
@@ -664,7 +803,8 @@ void drawRepeat(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
 }
 
 void drawItem(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
-    if (!c.session.isVisible(path)) return;
+    // Hidden questions (XLSForm calculate and hidden) are computed and recorded, never shown.
+    if (item.hidden() || !c.session.isVisible(path)) return;
     switch (item.kind()) {
         case fb::ItemKind::Group:
             ui::heading(label(c, item.labels()), c.rtl);
@@ -700,6 +840,12 @@ std::string formTitle(const fb::Form& form, std::string_view lang) {
     const std::string def = form.default_language() ? form.default_language()->str() : "";
     std::string title = localized(form.titles(), lang, def);
     return title.empty() ? form.id()->str() : title;
+}
+
+std::string formVersionText(const fb::Form& form) {
+    if (form.version_label() && form.version_label()->size() > 0)
+        return form.version_label()->str();
+    return std::to_string(form.version());
 }
 
 const fb::Language* formLanguage(const fb::Form& form, std::string_view tag) {
@@ -765,6 +911,8 @@ std::string problemText(const App& app, const FormView& view, const forms::Sessi
     using Kind = forms::SessionProblem::Kind;
     switch (p.kind) {
         case Kind::Required:
+            // The form's own words when it has them (already in the session's language).
+            if (!p.message.empty()) return p.message;
             return std::string(tr(M::ProblemRequired, lang));
         case Kind::ConsentNeeded:
             return std::string(tr(M::ProblemConsent, lang));
@@ -952,7 +1100,7 @@ void drawReadOnly(App& app, const forms::CompiledForm& form, const RecordContent
                             ImGui::Unindent();
                         }
                     }
-                } else if (item->type() != fb::QuestionType::Note) {
+                } else if (item->type() != fb::QuestionType::Note && !item->hidden()) {
                     for (const auto& a : answers) {
                         if (a.name != name) continue;
                         ui::paragraph(localized(item->labels(), lang, def), rtl,

@@ -72,6 +72,9 @@ struct FormView {
 std::string localized(const flatbuffers::Vector<flatbuffers::Offset<fb::LocalizedText>>* texts,
                       std::string_view lang, std::string_view fallback);
 std::string formTitle(const fb::Form& form, std::string_view lang);
+/// The form's version as its author writes it: its version_label ("2024-03-15", "1.4") when it
+/// has one, else the number.
+std::string formVersionText(const fb::Form& form);
 const fb::Language* formLanguage(const fb::Form& form, std::string_view tag);
 /// An answer as text for lists and the read-only view (choice labels in `lang`).
 std::string formatAnswer(const fb::Form& form, const fb::Item& item, const AnswerValue& value,

@@ -145,9 +145,14 @@ bool button(std::string_view id, std::string_view label, float width, float minH
     return pressed && enabled;
 }
 
+float choiceRowWidth(std::string_view label, bool rtl) {
+    return ImGui::CalcTextSize(display(label, rtl).c_str()).x + ImGui::GetTextLineHeight() +
+           ImGui::GetStyle().FramePadding.x * 3 + 1;
+}
+
 bool choiceRow(std::string_view id, std::string_view label, bool selected, bool multi, bool rtl,
-               float minHeight, bool enabled) {
-    const float width = ImGui::GetContentRegionAvail().x;
+               float minHeight, bool enabled, float rowWidth) {
+    const float width = rowWidth > 0 ? rowWidth : ImGui::GetContentRegionAvail().x;
     const float lineH = ImGui::GetTextLineHeight();
     const float mark = lineH;
     const float pad = ImGui::GetStyle().FramePadding.x;

@@ -42,10 +42,12 @@ void heading(std::string_view logical, bool rtl);
 /// A push button; `width` 0 fits the label, < 0 fills the row. Height at least `minHeight`.
 bool button(std::string_view id, std::string_view label, float width = 0, float minHeight = 0,
             bool enabled = true);
-/// A full-width selectable row with a radio mark (or a check box when `multi`) on the reading
-/// side; at least `minHeight` tall.
+/// A selectable row with a radio mark (or a check box when `multi`) on the reading side; at
+/// least `minHeight` tall, `width` wide (0: the rest of the row).
 bool choiceRow(std::string_view id, std::string_view label, bool selected, bool multi, bool rtl,
-               float minHeight, bool enabled = true);
+               float minHeight, bool enabled = true, float width = 0);
+/// The width a choice row needs to show `label` on one line.
+float choiceRowWidth(std::string_view label, bool rtl);
 /// A single-line text input bound to `value`; true when edited this frame.
 bool input(std::string_view id, std::string& value, std::string_view hintText = {},
            bool multiline = false, bool enabled = true, int flags = 0,

@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include <veld/allocation.hpp>
+#include <veld/names.hpp>
 
 namespace veld::alloc {
 
@@ -16,16 +17,6 @@ constexpr std::string_view kSlotMagic = "VSL1";
 bool sodiumReady() {
     static const bool ready = sodium_init() >= 0;
     return ready;
-}
-
-// Names of studies, arms, factors and levels: what may stand in a stratum key and a CSV cell.
-bool validName(std::string_view name) {
-    if (name.empty() || name.size() > 64) return false;
-    const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-    if (!(letter(name[0]) || name[0] == '_')) return false;
-    return std::all_of(name.begin(), name.end(), [&](char c) {
-        return letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-    });
 }
 
 Error invalid(std::string message) {
@@ -128,7 +119,7 @@ Status checkStudy(const Study& study) {
                            " levels");
         std::set<std::string_view> levels;
         for (const auto& l : f.levels) {
-            if (!validName(l) || !levels.insert(l).second)
+            if (!validChoiceName(l) || !levels.insert(l).second)
                 return invalid("the factor '" + f.name + "' has a level '" + l +
                                "' that is not a valid, unique name");
         }

@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -24,19 +25,52 @@ using fb::ItemKind;
 using fb::QuestionType;
 using Texts = flatbuffers::Vector<flatbuffers::Offset<fb::LocalizedText>>;
 
-constexpr std::size_t kMaxNameLength = 64;
 constexpr int kMaxItemDepth = 16;
 constexpr std::uint32_t kMaxTextLength = 100000;
 
-bool validName(std::string_view name) {
-    if (name.empty() || name.size() > kMaxNameLength) return false;
-    auto first = static_cast<unsigned char>(name[0]);
-    if (!(std::isalpha(first) || first == '_')) return false;
-    for (char c : name) {
-        auto u = static_cast<unsigned char>(c);
-        if (!(std::isalnum(u) || u == '_' || u == '-' || u == '.')) return false;
+// The appearance words Veld honours (the client reads them through hasAppearance), and the
+// question types each does something for.
+struct AppearanceWord {
+    std::string_view word;
+    std::array<QuestionType, 2> types;  // None: no further type
+    const char* forWhat;
+};
+constexpr AppearanceWord kAppearanceWords[] = {
+    {"minimal", {QuestionType::SelectOne, QuestionType::None}, "select one questions"},
+    {"horizontal",
+     {QuestionType::SelectOne, QuestionType::SelectMany},
+     "select one and select many questions"},
+    {"horizontal-compact",
+     {QuestionType::SelectOne, QuestionType::SelectMany},
+     "select one and select many questions"},
+    {"likert", {QuestionType::SelectOne, QuestionType::Likert}, "select one questions"},
+    {"multiline", {QuestionType::Text, QuestionType::None}, "text questions"},
+};
+
+const AppearanceWord* appearanceWord(std::string_view word) {
+    for (const auto& w : kAppearanceWords) {
+        if (w.word == word) return &w;
     }
-    return true;
+    return nullptr;
+}
+
+std::vector<std::string_view> appearanceWords(const Item& item) {
+    std::vector<std::string_view> out;
+    if (!item.appearance()) return out;
+    std::string_view rest = item.appearance()->string_view();
+    while (!rest.empty()) {
+        const std::size_t start = rest.find_first_not_of(" \t");
+        if (start == std::string_view::npos) break;
+        rest.remove_prefix(start);
+        const std::size_t end = std::min(rest.find_first_of(" \t"), rest.size());
+        out.push_back(rest.substr(0, end));
+        rest.remove_prefix(end);
+    }
+    return out;
+}
+
+bool isNumeric(QuestionType t) {
+    return t == QuestionType::Integer || t == QuestionType::Decimal;
 }
 
 // Language tags (BCP 47's shape): a 2-8 letter language, then hyphen-separated subtags of 1-8
@@ -194,6 +228,7 @@ class Checker {
         collectChoiceLists();
         if (m_form.items()) collectItems(*m_form.items(), 0, false);
         if (m_form.items()) checkItems(*m_form.items(), false);
+        checkExclusiveChoices();
         checkCalculationCycles();
         checkRelevanceCycles();
         checkSummary();
@@ -286,8 +321,10 @@ class Checker {
             if (list->choices()) {
                 for (const auto* c : *list->choices()) {
                     std::string cname = c->name()->str();
-                    if (!validName(cname))
-                        error(name, "choice '" + cname + "' is not a valid name");
+                    if (!validChoiceName(cname))
+                        error(name, "choice '" + cname +
+                                        "' is not a valid choice name (letters, digits, '_', "
+                                        "'-' and '.', at most 64; a number may start with '-')");
                     if (!choices.insert(cname).second)
                         error(name, "choice '" + cname + "' appears twice in list '" + name + "'");
                     checkTexts(c->labels(), name, ("choice '" + cname + "'").c_str());
@@ -464,13 +501,23 @@ class Checker {
             checkTexts(item->labels(), name, "the label");
             checkTexts(item->hints(), name, "the hint");
             checkTexts(item->constraint_messages(), name, "the constraint message");
-            if (!hasText(item->labels(), m_default) &&
-                !(kind == ItemKind::Question && item->calculation() && item->read_only()))
+            checkTexts(item->required_messages(), name, "the required message");
+            // Nobody sees a hidden question's label, nor a read-only calculation's.
+            const bool unlabelled = kind == ItemKind::Question &&
+                                    (item->hidden() || (item->calculation() && item->read_only()));
+            if (!hasText(item->labels(), m_default) && !unlabelled)
                 error(name, "no label in the default language '" + m_default + "'");
             for (const auto& lang : m_languages) {
                 if (lang != m_default && item->labels() && !hasText(item->labels(), lang))
                     warning(name, "no label in '" + lang + "'");
             }
+            checkAppearance(*item, name);
+            if (item->required_messages() && item->required_messages()->size() > 0 &&
+                !(kind == ItemKind::Question && item->required()))
+                warning(name, "required_messages are shown only for a required question");
+            if (kind != ItemKind::Repeat && item->repeat_count() &&
+                item->repeat_count()->size() > 0)
+                error(name, "repeat_count belongs to repeats");
             if (kind == ItemKind::Question) {
                 checkQuestion(*item, name);
                 if (item->children() && item->children()->size() > 0)
@@ -490,11 +537,74 @@ class Checker {
                     error(name, "max_count is smaller than min_count");
                 if (kind == ItemKind::Group && (item->min_count() || item->max_count()))
                     error(name, "min_count and max_count belong to repeats, not groups");
+                if (item->hidden())
+                    error(name,
+                          "hidden is for questions; a group or repeat is hidden by its relevance");
+                if (kind == ItemKind::Repeat) checkRepeatCount(*item, name);
                 if (auto rel = parseExpression(name, "relevance", item->relevance(), false))
                     m_relevanceRefs[name] = rel->references();
                 if (item->children())
                     checkItems(*item->children(), inRepeat || kind == ItemKind::Repeat);
             }
+        }
+    }
+
+    // repeat_count: the number of instances follows an expression over answers outside the
+    // repeat (an answer inside it would change with the instances it makes).
+    void checkRepeatCount(const Item& item, const std::string& name) {
+        auto count = parseExpression(name, "repeat_count", item.repeat_count(), false);
+        if (!count) return;
+        if (item.min_count() || item.max_count())
+            error(name,
+                  "a repeat with repeat_count cannot have min_count or max_count (its count "
+                  "is the expression's value)");
+        for (const auto& ref : count->references()) {
+            for (std::string at = ref; !at.empty(); at = m_parent[at]) {
+                if (at == name) {
+                    error(name, "repeat_count refers to ${" + ref +
+                                    "}, which is inside the repeat; use a question before it");
+                    break;
+                }
+            }
+        }
+    }
+
+    void checkAppearance(const Item& item, const std::string& name) {
+        for (std::string_view word : appearanceWords(item)) {
+            const AppearanceWord* known = appearanceWord(word);
+            if (!known) {
+                std::string words;
+                for (const auto& w : kAppearanceWords)
+                    words += (words.empty() ? "" : ", ") + std::string(w.word);
+                warning(name, "appearance '" + std::string(word) +
+                                  "' is not one Veld shows (it knows " + words +
+                                  "); it is ignored");
+            } else if (item.kind() != ItemKind::Question ||
+                       std::find(known->types.begin(), known->types.end(), item.type()) ==
+                           known->types.end()) {
+                warning(name, "appearance '" + std::string(word) + "' is only for " +
+                                  known->forWhat + "; it is ignored here");
+            }
+        }
+    }
+
+    // step: the question is shown as a slider from min_value to max_value.
+    void checkStep(const Item& item, const std::string& name) {
+        if (!item.step()) return;
+        const double step = *item.step();
+        if (!isNumeric(item.type())) {
+            error(name, "step is for integer and decimal questions");
+            return;
+        }
+        if (!std::isfinite(step) || step <= 0) error(name, "step must be larger than 0");
+        if (!item.min_value() || !item.max_value())
+            error(name, "step needs both min_value and max_value (the ends of the slider)");
+        if (item.type() == QuestionType::Integer) {
+            const auto whole = [](double x) { return std::isfinite(x) && x == std::trunc(x); };
+            if (!whole(step) || (item.min_value() && !whole(*item.min_value())))
+                error(name,
+                      "an integer question's step and min_value must be whole numbers "
+                      "(use a decimal question)");
         }
     }
 
@@ -519,6 +629,14 @@ class Checker {
             error(name, "choice_list is only for select and likert questions");
         }
         if (type == QuestionType::Note && item.required()) error(name, "a note cannot be required");
+        const bool calculated = item.calculation() && item.calculation()->size() > 0;
+        if (item.hidden() && item.required() && !calculated)
+            error(name,
+                  "a hidden question cannot be required (nobody sees it to answer it) unless it "
+                  "is calculated");
+        if (type == QuestionType::SelectMany && hasList)
+            m_selectManyLists.insert(item.choice_list()->str());
+        checkStep(item, name);
         if (type == QuestionType::Consent && item.calculation() && item.calculation()->size() > 0)
             error(name, "consent must be given by a person, not calculated");
         bool numeric = type == QuestionType::Integer || type == QuestionType::Decimal;
@@ -610,11 +728,20 @@ class Checker {
                 auto list = m_lists.find(item.choice_list()->str());
                 if (list == m_lists.end()) break;
                 std::istringstream words(value);
+                std::set<std::string> chosen;
                 std::string word;
                 while (words >> word) {
                     if (!list->second.count(word))
                         error(name,
                               "default '" + word + "' is not a choice of '" + list->first + "'");
+                    chosen.insert(word);
+                }
+                if (chosen.size() > 1) {
+                    for (std::string_view w : exclusiveChoices(list->first)) {
+                        if (chosen.count(std::string(w)))
+                            error(name, "default '" + value + "' chooses the exclusive choice '" +
+                                            std::string(w) + "' with others");
+                    }
                 }
                 break;
             }
@@ -625,6 +752,33 @@ class Checker {
                 break;
             default:
                 break;
+        }
+    }
+
+    std::vector<std::string_view> exclusiveChoices(const std::string& listName) const {
+        std::vector<std::string_view> out;
+        if (!m_form.choice_lists()) return out;
+        for (const auto* list : *m_form.choice_lists()) {
+            if (list->name()->string_view() != listName || !list->choices()) continue;
+            for (const auto* c : *list->choices()) {
+                if (c->exclusive()) out.push_back(c->name()->string_view());
+            }
+        }
+        return out;
+    }
+
+    // An exclusive choice ("none of these") only means something to a select-many question.
+    void checkExclusiveChoices() {
+        if (!m_form.choice_lists()) return;
+        for (const auto* list : *m_form.choice_lists()) {
+            if (!list->choices() || m_selectManyLists.count(list->name()->str())) continue;
+            for (const auto* c : *list->choices()) {
+                if (c->exclusive())
+                    warning(list->name()->str(),
+                            "choice '" + c->name()->str() + "' of list '" + list->name()->str() +
+                                "' is exclusive, which only matters to select many questions, "
+                                "and no select many question uses the list");
+            }
         }
     }
 
@@ -873,6 +1027,7 @@ class Checker {
     std::map<std::string, std::vector<std::string>> m_calcRefs;
     std::map<std::string, std::vector<std::string>> m_relevanceRefs;
     std::map<std::string, std::string> m_parent;  // enclosing group or repeat; '' at the top
+    std::set<std::string> m_selectManyLists;      // lists some select many question uses
     std::vector<FormProblem> m_problems;
 };
 
@@ -901,6 +1056,15 @@ FormProblem parserProblem(const std::string& file, const std::string& error) {
 }
 
 }  // namespace
+
+bool knownAppearance(std::string_view word) {
+    return appearanceWord(word) != nullptr;
+}
+
+bool hasAppearance(const fb::Item& item, std::string_view word) {
+    const auto words = appearanceWords(item);
+    return std::find(words.begin(), words.end(), word) != words.end();
+}
 
 std::string FormProblem::describe() const {
     std::string out = file;
@@ -978,6 +1142,8 @@ std::string describeForm(std::span<const std::uint8_t> binary, const std::string
     std::string lang = language.empty() ? fallback : language;
     std::ostringstream out;
     out << form->id()->str() << " v" << form->version();
+    if (form->version_label() && form->version_label()->size() > 0)
+        out << " (" << form->version_label()->str() << ")";
     if (form->pilot()) out << "  (pilot " << form->pilot()->str() << ")";
     out << "\n" << textIn(form->titles(), lang, fallback) << "\n";
     if (form->languages()) {
@@ -1036,15 +1202,26 @@ std::string describeForm(std::span<const std::uint8_t> binary, const std::string
                 out << item->name()->str();
                 if (item->choice_list()) out << " [" << item->choice_list()->str() << "]";
                 if (item->required()) out << " *";
-                if (item->kind() == ItemKind::Repeat) {
+                if (item->hidden()) out << " hidden";
+                if (item->kind() == ItemKind::Repeat && !item->repeat_count()) {
                     out << " (" << item->min_count() << ".."
                         << (item->max_count() ? std::to_string(item->max_count()) : "n") << ")";
+                }
+                if (item->min_value() || item->max_value()) {
+                    const auto number = [](const flatbuffers::Optional<double>& v) {
+                        return v ? expr::toText(expr::Value{*v}) : std::string();
+                    };
+                    out << " [" << number(item->min_value()) << ".." << number(item->max_value());
+                    if (item->step()) out << " step " << number(item->step());
+                    out << "]";
                 }
                 out << "  \"" << textIn(item->labels(), lang, fallback) << "\"\n";
                 auto logic = [&](const char* what, const flatbuffers::String* e) {
                     if (e && e->size() > 0)
                         out << pad << "    " << what << ": " << e->str() << "\n";
                 };
+                logic("appearance", item->appearance());
+                logic("instances", item->repeat_count());
                 logic("relevant if", item->relevance());
                 logic("constraint", item->constraint());
                 logic("calculation", item->calculation());
@@ -1060,7 +1237,7 @@ std::string describeForm(std::span<const std::uint8_t> binary, const std::string
             out << "  " << list->name()->str() << ":";
             if (list->choices()) {
                 for (const auto* c : *list->choices())
-                    out << " " << c->name()->str();
+                    out << " " << c->name()->str() << (c->exclusive() ? " (exclusive)" : "");
             }
             out << "\n";
         }

@@ -31,6 +31,15 @@ constexpr std::size_t kMaxCasePropertyBytes = 4096;
 // Integers beyond this do not round-trip through a double; a calculation that far out is
 // nonsense and stays unanswered rather than overflowing.
 constexpr double kMaxCalculatedInteger = 9.0e15;
+// The most instances a repeat_count makes, whatever its expression says.
+constexpr double kMaxCountedInstances = 1000;
+
+// A value of a slider question lies on one of its steps from min_value (within rounding:
+// decimal steps such as 0.1 are not exact in binary).
+bool onStep(double value, double min, double step) {
+    const double r = (value - min) / step;
+    return std::fabs(r - std::round(r)) <= 1e-9 * std::max(1.0, std::fabs(r));
+}
 
 template <class... Fs>
 struct Overloaded : Fs... {
@@ -166,6 +175,7 @@ struct CompiledForm::Impl {
     struct Choice {
         std::string name;
         bool isOther = false;
+        bool exclusive = false;  // select many: chosen alone
         const fb::Choice* source = nullptr;
     };
     struct Node {
@@ -181,7 +191,8 @@ struct CompiledForm::Impl {
         std::optional<expr::Expression> calculation;
         std::optional<expr::Expression> pattern;  // regex(., '^(pattern)$')
         std::optional<expr::Expression> choiceFilter;
-        bool patternIsDynamic = false;  // the pattern comes from PatternContext
+        std::optional<expr::Expression> repeatCount;  // Repeat: its number of instances
+        bool patternIsDynamic = false;                // the pattern comes from PatternContext
         std::string wrappedPattern;
         std::vector<Choice> choices;
         std::vector<std::size_t> dependents;           // items whose logic refers to this question
@@ -203,6 +214,15 @@ struct CompiledForm::Impl {
             }
             return nullptr;
         }
+        // An exclusive choice among several chosen, or null.
+        [[nodiscard]] const Choice* exclusiveAmongOthers(
+            const std::vector<std::string>& chosen) const {
+            if (chosen.size() < 2) return nullptr;
+            for (const auto& chosenName : chosen) {
+                if (const Choice* c = choice(chosenName); c && c->exclusive) return c;
+            }
+            return nullptr;
+        }
     };
 
     std::vector<std::uint8_t> binary;
@@ -213,8 +233,9 @@ struct CompiledForm::Impl {
     std::vector<Node> nodes;  // in form order (pre-order)
     std::vector<std::size_t> top;
     std::map<std::string, std::size_t, std::less<>> byName;
-    std::vector<std::size_t> calcOrder;  // calculated items, each after those it refers to
-    std::vector<std::size_t> filtered;   // select questions with a choice filter
+    std::vector<std::size_t> calcOrder;       // calculated items, each after those it refers to
+    std::vector<std::size_t> filtered;        // select questions with a choice filter
+    std::vector<std::size_t> countedRepeats;  // repeats with a repeat_count, in form order
 
     // case_settings and randomisation with their questions resolved (the checks made sure they
     // exist, outside repeats).
@@ -283,6 +304,10 @@ struct CompiledForm::Impl {
             node.choiceFilter = std::move(e.value());
             filtered.push_back(index);
         }
+        if (node.kind == ItemKind::Repeat) {
+            if (Status s = parse(item.repeat_count(), node.repeatCount); !s) return s;
+            if (node.repeatCount) countedRepeats.push_back(index);
+        }
         if (item.pattern() && item.pattern()->size() > 0) {
             node.wrappedPattern = "^(" + item.pattern()->str() + ")$";
             const std::string& p = node.wrappedPattern;
@@ -306,7 +331,8 @@ struct CompiledForm::Impl {
                 if (list->name()->string_view() != item.choice_list()->string_view()) continue;
                 if (list->choices()) {
                     for (const auto* c : *list->choices())
-                        node.choices.push_back({c->name()->str(), c->is_other(), c});
+                        node.choices.push_back(
+                            {c->name()->str(), c->is_other(), c->exclusive(), c});
                 }
             }
         }
@@ -746,7 +772,8 @@ struct FormSession::State {
         }
         if (!v) {
             if (nd.item->required() && !nd.calculated())
-                return make(SessionProblem::Kind::Required);
+                return make(SessionProblem::Kind::Required,
+                            textIn(nd.item->required_messages(), language, impl->defaultLanguage));
             return std::nullopt;
         }
         // Range, length and pattern are for what people type; a calculated value cannot be
@@ -754,8 +781,11 @@ struct FormSession::State {
         if (!nd.calculated() &&
             (nd.type == QuestionType::Integer || nd.type == QuestionType::Decimal)) {
             double x = expr::toNumber(toValue(*v));
-            if ((nd.item->min_value() && x < *nd.item->min_value()) ||
-                (nd.item->max_value() && x > *nd.item->max_value()))
+            const auto min = nd.item->min_value();
+            const auto max = nd.item->max_value();
+            if ((min && x < *min) || (max && x > *max))
+                return make(SessionProblem::Kind::OutOfRange);
+            if (const auto step = nd.item->step(); step && min && !onStep(x, *min, *step))
                 return make(SessionProblem::Kind::OutOfRange);
         }
         if (const auto* text = std::get_if<std::string>(v);
@@ -849,6 +879,9 @@ struct FormSession::State {
                 }
                 if (!c->otherText.empty() && !other)
                     return invalid("item '" + nd.name + "': other text without an 'other' choice");
+                if (const auto* alone = nd.exclusiveAmongOthers(c->choices))
+                    return invalid("item '" + nd.name + "': '" + alone->name +
+                                   "' is chosen alone, not with other choices");
                 return {};
             }
             case QuestionType::Date:
@@ -920,7 +953,7 @@ struct FormSession::State {
                         std::find(c.choices.begin(), c.choices.end(), w) == c.choices.end())
                         c.choices.push_back(std::move(w));
                 }
-                if (!c.choices.empty()) out = std::move(c);
+                if (!c.choices.empty() && !nd.exclusiveAmongOthers(c.choices)) out = std::move(c);
                 break;
             }
             case QuestionType::Date:
@@ -1212,6 +1245,46 @@ struct FormSession::State {
         recalculate(changed, scope, instances);
     }
 
+    // Repeats with a repeat_count have as many instances as the expression says, in every
+    // instance of the repeats around them: empty instances are added at the end, trailing ones
+    // removed with their answers. New instances change what calculations read, and a
+    // calculation may feed a count, so this runs until nothing changes, within a bound.
+    void followRepeatCounts() {
+        for (std::size_t round = 0; round <= impl->countedRepeats.size(); ++round) {
+            bool changedAny = false;
+            for (std::size_t n : impl->countedRepeats) {
+                std::vector<Instances> places;
+                forEachInstance(n, {}, {}, [&](const Instances& at) { places.push_back(at); });
+                for (const auto& at : places)
+                    changedAny |= followRepeatCount(n, at);
+            }
+            if (!changedAny) return;
+        }
+    }
+
+    // Returns whether the number of instances changed.
+    bool followRepeatCount(std::size_t n, const Instances& at) {
+        const Node& nd = node(n);
+        const double x =
+            expr::toNumber(nd.repeatCount->evaluate(EvalContext(*this, n, at, nullptr)));
+        const std::size_t target =
+            std::isfinite(x) && x >= 1
+                ? static_cast<std::size_t>(std::min(std::trunc(x), kMaxCountedInstances))
+                : 0;
+        InstanceData* data = locateMutable(nd.repeats, at, nd.repeats.size());
+        if (!data) return false;
+        auto& list = data->repeats[n];
+        if (list.size() == target) return false;
+        if (list.size() > target) list.resize(target);
+        while (list.size() < target) {
+            InstanceData fresh;
+            applyDefaults(nd.children, fresh);
+            list.push_back(std::move(fresh));
+        }
+        afterRepeatChange(n, at);
+        return true;
+    }
+
     // ---- paths ------------------------------------------------------------------------------
 
     // Finds the node of `path` and checks that its instances exist.
@@ -1449,6 +1522,11 @@ struct FormSession::State {
 // ---- FormSession ------------------------------------------------------------------------------
 
 namespace {
+Error followsCount(const Node& repeat) {
+    return makeError(ErrorCode::WrongState,
+                     "repeat '" + repeat.name + "' has as many instances as its repeat_count says");
+}
+
 std::unique_ptr<FormSession::State> newState(std::shared_ptr<const CompiledForm> form,
                                              std::string language) {
     auto state = std::make_unique<FormSession::State>();
@@ -1518,6 +1596,7 @@ FormSession FormSession::start(std::shared_ptr<const CompiledForm> form, std::st
     if (action == CaseAction::FollowUp || action == CaseAction::Close) state->prefillFromCase();
     state->recalculateAll();
     state->pruneChoices();
+    state->followRepeatCounts();
     state->trackCase(caseContext, std::nullopt);
     return FormSession(std::move(state));
 }
@@ -1547,6 +1626,7 @@ Result<FormSession> FormSession::open(std::shared_ptr<const CompiledForm> form,
         return s.error();
     state->recalculateAll();
     state->pruneChoices();
+    state->followRepeatCounts();
     state->trackCase(caseContext, draft.caseChange);
     return FormSession(std::move(state));
 }
@@ -1564,7 +1644,43 @@ Status FormSession::setAnswer(const ItemPath& path, AnswerValue value) {
     m_state->store(n, path.instances, std::move(value));
     m_state->recalculate({n}, m_state->node(n).repeats, path.instances);
     m_state->pruneChoices();
+    m_state->followRepeatCounts();
     return {};
+}
+
+Status FormSession::toggleChoice(const ItemPath& path, std::string_view choice) {
+    std::size_t n = kNone;
+    if (Status s = m_state->resolveWritable(path, n); !s) return s;
+    const Node& nd = m_state->node(n);
+    if (nd.type != QuestionType::SelectMany)
+        return invalid("item '" + nd.name + "' is not a select many question");
+    const auto* picked = nd.choice(choice);
+    if (!picked) return invalid("item '" + nd.name + "': not a choice of its list");
+    ChoicesAnswer before;
+    if (const AnswerValue* v = m_state->answerAt(n, path.instances)) {
+        if (const auto* c = std::get_if<ChoicesAnswer>(v)) before = *c;
+    }
+    const auto chosenBefore = [&](std::string_view name) {
+        return std::find(before.choices.begin(), before.choices.end(), name) !=
+               before.choices.end();
+    };
+    const bool ticking = !chosenBefore(choice);
+    ChoicesAnswer next;
+    bool other = false;
+    for (const auto& c : nd.choices) {  // the list's order, whatever order they were ticked in
+        bool chosen = false;
+        if (c.name == choice) {
+            chosen = ticking;
+        } else if (chosenBefore(c.name)) {
+            // Ticking an exclusive choice clears the others; ticking another clears it.
+            chosen = !ticking || !(picked->exclusive || c.exclusive);
+        }
+        if (!chosen) continue;
+        next.choices.push_back(c.name);
+        other = other || c.isOther;
+    }
+    if (other) next.otherText = before.otherText;
+    return setAnswer(path, std::move(next));
 }
 
 Status FormSession::clearAnswer(const ItemPath& path) {
@@ -1573,6 +1689,7 @@ Status FormSession::clearAnswer(const ItemPath& path) {
     m_state->store(n, path.instances, std::nullopt);
     m_state->recalculate({n}, m_state->node(n).repeats, path.instances);
     m_state->pruneChoices();
+    m_state->followRepeatCounts();
     return {};
 }
 
@@ -1587,6 +1704,7 @@ Result<std::size_t> FormSession::addRepeatInstance(const ItemPath& repeat) {
     std::size_t n = kNone;
     if (Status s = m_state->resolveRepeat(repeat, n); !s) return s.error();
     const Node& nd = m_state->node(n);
+    if (nd.repeatCount) return followsCount(nd);
     auto* data = m_state->locateMutable(nd.repeats, repeat.instances, nd.repeats.size());
     auto& list = data->repeats[n];
     if (nd.item->max_count() != 0 && list.size() >= nd.item->max_count())
@@ -1598,6 +1716,7 @@ Result<std::size_t> FormSession::addRepeatInstance(const ItemPath& repeat) {
     std::size_t index = list.size() - 1;
     m_state->afterRepeatChange(n, repeat.instances);
     m_state->pruneChoices();
+    m_state->followRepeatCounts();  // counted repeats inside the new instance
     return index;
 }
 
@@ -1605,6 +1724,7 @@ Status FormSession::removeRepeatInstance(const ItemPath& repeat, std::size_t ind
     std::size_t n = kNone;
     if (Status s = m_state->resolveRepeat(repeat, n); !s) return s;
     const Node& nd = m_state->node(n);
+    if (nd.repeatCount) return followsCount(nd);
     auto* data = m_state->locateMutable(nd.repeats, repeat.instances, nd.repeats.size());
     auto it = data->repeats.find(n);
     if (it == data->repeats.end() || index >= it->second.size())
@@ -1613,6 +1733,7 @@ Status FormSession::removeRepeatInstance(const ItemPath& repeat, std::size_t ind
     it->second.erase(it->second.begin() + static_cast<long>(index));
     m_state->afterRepeatChange(n, repeat.instances);
     m_state->pruneChoices();
+    m_state->followRepeatCounts();
     return {};
 }
 
@@ -1658,7 +1779,7 @@ Progress FormSession::progress() const {
     Progress out;
     Instances instances;
     m_state->walk(m_state->impl->top, instances, [&](std::size_t n, const Instances& at) {
-        if (!m_state->node(n).takesAnswer()) return;
+        if (!m_state->node(n).takesAnswer() || m_state->node(n).item->hidden()) return;
         ++out.total;
         if (m_state->answerAt(n, at)) ++out.answered;
     });

@@ -16,16 +16,6 @@ constexpr std::int32_t kMaxAbsDays = 146097;  // 400 years either side of 1970
 constexpr std::int32_t kMillisPerDay = 86400000;
 constexpr int kMaxOffsetMinutes = 18 * 60;
 
-// ASCII only, whatever the process's locale: [A-Za-z_][A-Za-z0-9_.-]*.
-bool validName(std::string_view name) {
-    if (name.empty() || name.size() > kMaxNameLength) return false;
-    const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-    if (!(letter(name[0]) || name[0] == '_')) return false;
-    return std::all_of(name.begin(), name.end(), [&](char c) {
-        return letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-    });
-}
-
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool validUtf8(std::string_view text) {
     std::size_t i = 0;
@@ -92,14 +82,14 @@ struct ValueChecker {
     }
     std::optional<std::string> operator()(bool) const { return std::nullopt; }
     std::optional<std::string> operator()(const ChoiceAnswer& v) const {
-        if (!validName(v.choice)) return "choice name is not a valid name";
+        if (!validChoiceName(v.choice)) return "choice name is not a valid name";
         if (!validText(v.otherText)) return "'other' text is not valid UTF-8";
         return std::nullopt;
     }
     std::optional<std::string> operator()(const ChoicesAnswer& v) const {
         std::set<std::string_view> seen;
         for (const auto& c : v.choices) {
-            if (!validName(c)) return "choice name is not a valid name";
+            if (!validChoiceName(c)) return "choice name is not a valid name";
             if (!seen.insert(c).second) return "choice '" + c + "' chosen twice";
         }
         if (!validText(v.otherText)) return "'other' text is not valid UTF-8";
@@ -315,7 +305,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
             auto* v = a.value_as_ChoiceValue();
             if (v && (!walk.chargeText(v->choice()) || !walk.chargeText(v->other_text())))
                 return kShared;
-            if (!v || !v->choice() || !validName(v->choice()->string_view()))
+            if (!v || !v->choice() || !validChoiceName(v->choice()->string_view()))
                 return "choice name is not a valid name";
             if (!validFbText(v->other_text())) return "'other' text is not valid UTF-8";
             return std::nullopt;
@@ -331,7 +321,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
                 for (flatbuffers::uoffset_t i = 0; i < list->size(); ++i) {
                     const auto* c = list->Get(i);
                     if (!walk.charge(4) || !walk.chargeText(c)) return kShared;
-                    if (!c || !validName(c->string_view()))
+                    if (!c || !validChoiceName(c->string_view()))
                         return "choice name is not a valid name";
                     const auto name = c->string_view();
                     if (list->size() <= 32) {

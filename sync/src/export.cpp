@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <unordered_map>
 
 #include <veld/fb/form_generated.h>
@@ -59,6 +61,36 @@ const char* typeName(fb::QuestionType t) {
     }
 }
 
+// A choice name that is a whole number written plainly ("5", "-9", "0"; not "05", "-0", "+5" or
+// "1.0"), of at most nine digits (inside every format's range for value labels), as that number.
+std::optional<std::int64_t> wholeNumber(std::string_view name) {
+    const std::string_view digits = name.starts_with('-') ? name.substr(1) : name;
+    if (digits.empty() || digits.size() > 9 || (digits[0] == '0' && name.size() > 1))
+        return std::nullopt;
+    std::int64_t value = 0;
+    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), value);
+    if (error != std::errc() || end != name.data() + name.size()) return std::nullopt;
+    return value;
+}
+
+// The codes of a select one question's choices: the names themselves when every name of the
+// list is a whole number (Likert scores, -9 for "don't know"), so that the author's coding
+// survives into SPSS and Stata; otherwise 1, 2, ... in the list's order.
+std::vector<std::int64_t> choiceCodes(const std::vector<const fb::Choice*>& choices) {
+    std::vector<std::int64_t> codes;
+    std::set<std::int64_t> seen;
+    for (const auto* c : choices) {
+        const auto number = wholeNumber(c->name()->string_view());
+        if (!number || !seen.insert(*number).second) break;
+        codes.push_back(*number);
+    }
+    if (codes.size() == choices.size()) return codes;
+    codes.clear();
+    for (std::size_t i = 0; i < choices.size(); ++i)
+        codes.push_back(static_cast<std::int64_t>(i + 1));
+    return codes;
+}
+
 // What a column holds, for filling it from an answer.
 enum class Fill {
     Text,
@@ -92,7 +124,8 @@ struct ColumnPlan {
 struct QuestionPlan {
     std::size_t firstColumn = 0;
     std::size_t columns = 0;
-    std::vector<std::string> choices;  // Code: choice names, coded 1, 2, ...
+    std::vector<std::string> choices;  // Code: choice names
+    std::vector<std::int64_t> codes;   // Code: their codes (choiceCodes)
 };
 
 struct TablePlan {
@@ -380,9 +413,10 @@ class Exporter {
                     }
                 } else {
                     std::vector<ValueLabel> labels;
-                    std::int64_t code = 0;
-                    for (const auto* c : choices) {
-                        ++code;
+                    q.codes = choiceCodes(choices);
+                    for (std::size_t i = 0; i < choices.size(); ++i) {
+                        const fb::Choice* c = choices[i];
+                        const std::int64_t code = q.codes[i];
                         q.choices.push_back(c->name()->str());
                         labels.push_back({code, textIn(c->labels(), m_language, m_default)});
                         texts.values.emplace_back(code, allLanguages(c->labels()));
@@ -437,7 +471,7 @@ class Exporter {
                 if (const auto* c = std::get_if<ChoiceAnswer>(&v)) {
                     auto at = std::find(q.choices.begin(), q.choices.end(), c->choice);
                     if (at != q.choices.end())
-                        return static_cast<std::int64_t>(at - q.choices.begin() + 1);
+                        return q.codes[static_cast<std::size_t>(at - q.choices.begin())];
                 }
                 break;
             case Fill::Chosen:

@@ -11,6 +11,7 @@
 #include <veld/form_session.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
+#include <veld/store.hpp>
 
 #include "support/test_support.hpp"
 
@@ -727,4 +728,218 @@ TEST_CASE("session: answers the store would refuse are refused when given") {
         s.content());
     REQUIRE_MESSAGE(reopened, (reopened ? "" : reopened.error().describe()));
     CHECK(reopened->answer(at("name")) == std::optional<AnswerValue>(std::string("Sam")));
+}
+
+namespace {
+
+std::string fieldsJson() {
+    return test::readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/xlsform_fields.json");
+}
+
+FormPtr fieldsForm(const std::string& from = {}, const std::string& to = {}) {
+    std::string json = fieldsJson();
+    if (!from.empty()) {
+        const auto pos = json.find(from);
+        REQUIRE(pos != std::string::npos);
+        json.replace(pos, from.size(), to);
+    }
+    return loadJson(json, "xlsform_fields.json");
+}
+
+std::vector<std::string> chosen(const FormSession& s, const std::string& name) {
+    const auto a = s.answer(at(name));
+    if (!a) return {};
+    const auto* c = std::get_if<ChoicesAnswer>(&*a);
+    REQUIRE(c);
+    return c->choices;
+}
+
+}  // namespace
+
+TEST_CASE("session: Likert scores coded as numbers add up, and records and the store keep them") {
+    auto s = FormSession::start(fieldsForm());
+    REQUIRE(s.setAnswer(at("a"), ChoiceAnswer{"4", ""}));
+    REQUIRE(s.setAnswer(at("b"), ChoiceAnswer{"5", ""}));
+    CHECK(s.answer(at("score")) == AnswerValue{std::int64_t{9}});
+    REQUIRE(s.setAnswer(at("b"), ChoiceAnswer{"-9", ""}));
+    CHECK(s.answer(at("score")) == AnswerValue{std::int64_t{-5}});
+    REQUIRE(s.setAnswer(at("b"), ChoiceAnswer{"2", ""}));
+    CHECK(s.answer(at("score")) == AnswerValue{std::int64_t{6}});
+    CHECK_FALSE(s.setAnswer(at("b"), ChoiceAnswer{"6", ""}));  // not in the list
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{0}));
+    auto content = s.finalContent();
+    REQUIRE_MESSAGE(content.ok(), content.error().describe());
+    REQUIRE(findAnswer(content.value().answers, "a"));
+    CHECK(findAnswer(content.value().answers, "a")->value == AnswerValue{ChoiceAnswer{"4", ""}});
+
+    // The record checks, the encoding and the store take numeric names.
+    CHECK(checkRecordContent(content.value()));
+    test::TempDir dir;
+    StoreOptions options;
+    options.mode = sql::OpenMode::ReadWriteCreate;
+    auto store = Store::open(dir.file("device.veld"), options);
+    REQUIRE(store.ok());
+    auto compiled = compileFormJson(fieldsJson(), "xlsform_fields.json");
+    REQUIRE(store.value().installForm(compiled.binary));
+    auto saved = store.value().finalizeNew(content.value());
+    REQUIRE_MESSAGE(saved.ok(), saved.error().describe());
+    auto back = store.value().get(saved.value().id);
+    REQUIRE_MESSAGE(back.ok(), back.error().describe());
+    const Answer* b = findAnswer(back.value().record.content.answers, "b");
+    REQUIRE(b);
+    CHECK(b->value == AnswerValue{ChoiceAnswer{"2", ""}});
+
+    // A draft with a numeric choice reopens with it.
+    auto reopened = FormSession::open(fieldsForm(), s.content());
+    REQUIRE(reopened.ok());
+    CHECK(reopened.value().answer(at("score")) == AnswerValue{std::int64_t{6}});
+}
+
+TEST_CASE("session: an exclusive choice is chosen alone") {
+    auto s = FormSession::start(fieldsForm());
+    REQUIRE(s.toggleChoice(at("help_wanted"), "training"));
+    REQUIRE(s.toggleChoice(at("help_wanted"), "money"));
+    CHECK(chosen(s, "help_wanted") == std::vector<std::string>{"money", "training"});
+    // Ticking "none of these" clears the others; ticking another clears it.
+    REQUIRE(s.toggleChoice(at("help_wanted"), "none"));
+    CHECK(chosen(s, "help_wanted") == std::vector<std::string>{"none"});
+    REQUIRE(s.toggleChoice(at("help_wanted"), "advice"));
+    CHECK(chosen(s, "help_wanted") == std::vector<std::string>{"advice"});
+    REQUIRE(s.toggleChoice(at("help_wanted"), "advice"));
+    CHECK_FALSE(s.answer(at("help_wanted")));
+    REQUIRE(s.toggleChoice(at("help_wanted"), "none"));
+    REQUIRE(s.toggleChoice(at("help_wanted"), "none"));
+    CHECK_FALSE(s.answer(at("help_wanted")));
+
+    // Both at once is refused, and the answer stays as it was.
+    REQUIRE(s.setAnswer(at("help_wanted"), ChoicesAnswer{{"money"}, ""}));
+    auto both = s.setAnswer(at("help_wanted"), ChoicesAnswer{{"money", "none"}, ""});
+    REQUIRE_FALSE(both);
+    CHECK(both.error().code == ErrorCode::InvalidArgument);
+    CHECK(chosen(s, "help_wanted") == std::vector<std::string>{"money"});
+    CHECK(s.setAnswer(at("help_wanted"), ChoicesAnswer{{"none"}, ""}));
+
+    // So is a draft that has both, and toggling what is not a select many or not a choice.
+    RecordContent draft = s.content();
+    for (auto& a : draft.answers) {
+        if (a.name == "help_wanted") a.value = ChoicesAnswer{{"none", "advice"}, ""};
+    }
+    auto opened = FormSession::open(fieldsForm(), draft);
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.error().code == ErrorCode::InvalidArgument);
+    CHECK_FALSE(s.toggleChoice(at("a"), "1"));
+    CHECK_FALSE(s.toggleChoice(at("help_wanted"), "cash"));
+}
+
+TEST_CASE("session: a repeat_count repeat has as many instances as its expression says") {
+    auto s = FormSession::start(fieldsForm());
+    CHECK(s.repeatCount(at("child")) == 0);
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{3}));
+    CHECK(s.repeatCount(at("child")) == 3);
+    REQUIRE(s.setAnswer(at("child_age", {0}), std::int64_t{4}));
+    REQUIRE(s.setAnswer(at("child_age", {2}), std::int64_t{9}));
+    // Fewer: trailing instances go with their answers; the others keep theirs.
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{2}));
+    CHECK(s.repeatCount(at("child")) == 2);
+    CHECK(s.answer(at("child_age", {0})) == AnswerValue{std::int64_t{4}});
+    // More: empty instances at the end.
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{4}));
+    CHECK(s.repeatCount(at("child")) == 4);
+    CHECK_FALSE(s.answer(at("child_age", {2})));
+    CHECK(s.answer(at("child_age", {0})) == AnswerValue{std::int64_t{4}});
+    // Nobody adds or removes them by hand.
+    auto add = s.addRepeatInstance(at("child"));
+    REQUIRE_FALSE(add.ok());
+    CHECK(add.error().code == ErrorCode::WrongState);
+    auto remove = s.removeRepeatInstance(at("child"), 0);
+    REQUIRE_FALSE(remove);
+    CHECK(remove.error().code == ErrorCode::WrongState);
+    CHECK(s.repeatCount(at("child")) == 4);
+    // A draft reopens with its instances; an answer that is no number means none.
+    auto reopened = FormSession::open(fieldsForm(), s.content());
+    REQUIRE(reopened.ok());
+    CHECK(reopened.value().repeatCount(at("child")) == 4);
+    CHECK(reopened.value().answer(at("child_age", {0})) == AnswerValue{std::int64_t{4}});
+    REQUIRE(s.clearAnswer(at("children")));
+    CHECK(s.repeatCount(at("child")) == 0);
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{-2}));
+    CHECK(s.repeatCount(at("child")) == 0);
+    // However large the value, at most 1000 instances.
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{1'000'000'000}));
+    CHECK(s.repeatCount(at("child")) == 1000);
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{1}));
+    CHECK(s.repeatCount(at("child")) == 1);
+    REQUIRE(s.setAnswer(at("child_age", {0}), std::int64_t{12}));
+    auto content = s.finalContent();
+    REQUIRE_MESSAGE(content.ok(), content.error().describe());
+    REQUIRE(content.value().repeats.size() == 1);
+    CHECK(content.value().repeats[0].instances.size() == 1);
+}
+
+TEST_CASE("session: a hidden question is computed and recorded but not counted as asked") {
+    auto s = FormSession::start(fieldsForm());
+    const auto before = s.progress();
+    // a, b, help_wanted, contact_by, rating, children, remarks: not the hidden score.
+    CHECK(before.total == 7);
+    REQUIRE(s.setAnswer(at("a"), ChoiceAnswer{"3", ""}));
+    REQUIRE(s.setAnswer(at("b"), ChoiceAnswer{"3", ""}));
+    CHECK(s.progress().answered == 2);
+    CHECK(s.isVisible(at("score")));
+    REQUIRE(s.setAnswer(at("children"), std::int64_t{0}));
+    auto content = s.finalContent();
+    REQUIRE(content.ok());
+    const Answer* score = findAnswer(content.value().answers, "score");
+    REQUIRE(score);
+    CHECK(score->value == AnswerValue{std::int64_t{6}});
+}
+
+TEST_CASE("session: a slider's answer lies on one of its steps") {
+    auto s = FormSession::start(fieldsForm());
+    REQUIRE(s.setAnswer(at("rating"), DecimalAnswer{7.5, "7.5"}));
+    CHECK_FALSE(s.problem(at("rating")));
+    REQUIRE(s.setAnswer(at("rating"), DecimalAnswer{7.25, "7.25"}));
+    REQUIRE(s.problem(at("rating")));
+    CHECK(s.problem(at("rating"))->kind == Kind::OutOfRange);
+    REQUIRE(s.setAnswer(at("rating"), DecimalAnswer{10.5, "10.5"}));
+    CHECK(s.problem(at("rating"))->kind == Kind::OutOfRange);
+    REQUIRE(s.setAnswer(at("rating"), DecimalAnswer{10, "10"}));
+    CHECK_FALSE(s.problem(at("rating")));
+    // Steps of 0.1 from 0.2: 0.3 and 0.7 are on them although binary fractions are not exact.
+    auto tenths =
+        FormSession::start(fieldsForm("\"min_value\": 0, \"max_value\": 10, \"step\": 0.5",
+                                      "\"min_value\": 0.2, \"max_value\": 1, \"step\": 0.1"));
+    for (double v : {0.2, 0.3, 0.7, 1.0}) {
+        CAPTURE(v);
+        REQUIRE(tenths.setAnswer(at("rating"), DecimalAnswer{v, expr::toText(expr::Value{v})}));
+        CHECK_FALSE(tenths.problem(at("rating")));
+    }
+    REQUIRE(tenths.setAnswer(at("rating"), DecimalAnswer{0.35, "0.35"}));
+    CHECK(tenths.problem(at("rating")));
+    // Whole steps from an odd start: 1, 3, 5 for a step of 2 from 1.
+    auto odd = FormSession::start(fieldsForm("\"min_value\": 0, \"max_value\": 6, \"step\": 1",
+                                             "\"min_value\": 1, \"max_value\": 5, \"step\": 2"));
+    REQUIRE(odd.setAnswer(at("children"), std::int64_t{3}));
+    CHECK_FALSE(odd.problem(at("children")));
+    REQUIRE(odd.setAnswer(at("children"), std::int64_t{4}));
+    CHECK(odd.problem(at("children"))->kind == Kind::OutOfRange);
+}
+
+TEST_CASE("session: a required question says the form's own message in the session's language") {
+    const std::pair<std::string, std::string> messages[] = {
+        {"nl", "Vul het aantal kinderen in, ook als het 0 is."},
+        {"en", "Enter the number of children, also when it is 0."}};
+    for (const auto& m : messages) {
+        CAPTURE(m.first);
+        auto s = FormSession::start(fieldsForm(), m.first);
+        const auto p = s.problem(at("children"));
+        REQUIRE(p);
+        CHECK(p->kind == Kind::Required);
+        CHECK(p->message == m.second);
+    }
+    // Without one, the message is empty and the client says Veld's own words.
+    auto plain = FormSession::start(minimalForm());
+    const auto p = plain.problem(at("visit_date"));
+    REQUIRE(p);
+    CHECK(p->kind == Kind::Required);
+    CHECK(p->message.empty());
 }

@@ -6,6 +6,7 @@
 
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/names.hpp>
 
 #include "support/test_support.hpp"
 
@@ -189,4 +190,166 @@ TEST_CASE("every pilot form shipped with Veld passes the checks without errors")
         CHECK(form->id()->str() == entry.path().stem().string());
     }
     CHECK(forms == 11);
+}
+
+namespace {
+
+std::string fieldsForm() {
+    return test::readFile(std::string(VELD_SOURCE_DIR) + "/tests/forms/xlsform_fields.json");
+}
+
+std::string problemsOf(const FormCheck& check) {
+    std::string all;
+    for (const auto& p : check.problems)
+        all += p.describe() + "\n";
+    return all;
+}
+
+}  // namespace
+
+TEST_CASE("numeric choice names, exclusive choices, repeat_count, hidden, step and appearance") {
+    auto check = compileFormJson(fieldsForm(), "xlsform_fields.json");
+    INFO(problemsOf(check));
+    REQUIRE(check.ok());
+    CHECK(check.problems.empty());
+    const auto tree = describeForm(check.binary, "en");
+    INFO(tree);
+    CHECK(tree.find("xlsform_fields v2024031502 (2024-03-15.2)") == 0);
+    CHECK(tree.find("integer score hidden") != std::string::npos);
+    CHECK(tree.find("decimal rating [0..10 step 0.5]") != std::string::npos);
+    CHECK(tree.find("instances: ${children}") != std::string::npos);
+    CHECK(tree.find("appearance: minimal") != std::string::npos);
+    CHECK(tree.find("agree5: 1 2 3 4 5 -9") != std::string::npos);
+    CHECK(tree.find("none (exclusive)") != std::string::npos);
+}
+
+TEST_CASE("choice names may be numbers; item and list names keep their rule") {
+    for (const char* ok : {"1", "5", "-9", "99", "0", "3.5", "_x", "a-b", "-x"}) {
+        CAPTURE(std::string(ok));
+        CHECK(validChoiceName(ok));
+    }
+    for (const char* bad : {"", "-", "--1", ".5", "1 2", "a'b", "é", "1;2"}) {
+        CAPTURE(std::string(bad));
+        CHECK_FALSE(validChoiceName(bad));
+    }
+    CHECK_FALSE(validChoiceName(std::string(65, '1')));
+    CHECK(validChoiceName(std::string(64, '1')));
+    CHECK_FALSE(validName("1"));
+    CHECK_FALSE(validName("-9"));
+    CHECK(validName("_1"));
+
+    auto list = compileFormJson(replaced(fieldsForm(), "\"name\": \"help\"", "\"name\": \"5\""),
+                                "list.json");
+    CHECK_FALSE(list.ok());
+    CHECK(problemsOf(list).find("'5' is not a valid choice list name") != std::string::npos);
+    auto choice = compileFormJson(replaced(fieldsForm(), "\"name\": \"-9\"", "\"name\": \"-\""),
+                                  "choice.json");
+    CHECK_FALSE(choice.ok());
+    CHECK(problemsOf(choice).find("choice '-' is not a valid choice name") != std::string::npos);
+}
+
+TEST_CASE("mistakes with the XLSForm fields are errors that name the item") {
+    struct Case {
+        const char* mistake;
+        const char* from;
+        const char* to;
+        const char* fragment;
+        const char* item;
+    };
+    const Case cases[] = {
+        {"repeat_count on a question", "\"appearance\": \"multiline\",",
+         "\"appearance\": \"multiline\", \"repeat_count\": \"2\",",
+         "repeat_count belongs to repeats", "remarks"},
+        {"repeat_count that does not parse", "\"repeat_count\": \"${children}\"",
+         "\"repeat_count\": \"${children} +\"", "repeat_count: column", "child"},
+        {"repeat_count that refers to an unknown question", "\"repeat_count\": \"${children}\"",
+         "\"repeat_count\": \"${kids}\"", "refers to ${kids}, which is not in the form", "child"},
+        {"repeat_count that refers inside the repeat", "\"repeat_count\": \"${children}\"",
+         "\"repeat_count\": \"${child_age}\"", "which is inside the repeat", "child"},
+        {"repeat_count with max_count", "\"repeat_count\": \"${children}\",",
+         "\"repeat_count\": \"${children}\", \"max_count\": 4,",
+         "cannot have min_count or max_count", "child"},
+        {"a hidden required question that is not calculated", "\"appearance\": \"multiline\",",
+         "\"appearance\": \"multiline\", \"hidden\": true, "
+         "\"required\": true,",
+         "a hidden question cannot be required", "remarks"},
+        {"hidden on a repeat", "\"repeat_count\": \"${children}\",",
+         "\"repeat_count\": \"${children}\", \"hidden\": true,", "hidden is for questions",
+         "child"},
+        {"a step without max_value", "\"max_value\": 10, \"step\": 0.5", "\"step\": 0.5",
+         "step needs both min_value and max_value", "rating"},
+        {"a step of 0", "\"step\": 0.5", "\"step\": 0", "step must be larger than 0", "rating"},
+        {"a negative step", "\"step\": 0.5", "\"step\": -1", "step must be larger than 0",
+         "rating"},
+        {"a step on a text question", "\"appearance\": \"multiline\",",
+         "\"appearance\": \"multiline\", \"step\": 1,", "step is for integer and decimal",
+         "remarks"},
+        {"a broken step on an integer", "\"max_value\": 6, \"step\": 1",
+         "\"max_value\": 6, \"step\": 0.5", "must be whole numbers", "children"},
+        {"a default choosing an exclusive choice with others",
+         "\"choice_list\": \"help\", \"appearance\": \"horizontal\",",
+         "\"choice_list\": \"help\", \"appearance\": \"horizontal\", \"default_value\": \"money "
+         "none\",",
+         "chooses the exclusive choice 'none' with others", "help_wanted"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(std::string(c.mistake));
+        auto check = compileFormJson(replaced(fieldsForm(), c.from, c.to), "broken.json");
+        CHECK_FALSE(check.ok());
+        const FormProblem* found = nullptr;
+        for (const auto& p : check.problems) {
+            if (p.severity == FormProblem::Severity::Error &&
+                p.message.find(c.fragment) != std::string::npos)
+                found = &p;
+        }
+        REQUIRE_MESSAGE(found, "expected '" << c.fragment << "' among:\n" << problemsOf(check));
+        CHECK(found->item == c.item);
+        CHECK(found->line > 0);
+    }
+}
+
+TEST_CASE("doubtful uses of the XLSForm fields are warnings") {
+    struct Case {
+        const char* what;
+        const char* from;
+        const char* to;
+        const char* fragment;
+    };
+    const Case cases[] = {
+        {"an appearance word Veld does not know", "\"appearance\": \"multiline\"",
+         "\"appearance\": \"multiline quick\"", "appearance 'quick' is not one Veld shows"},
+        {"minimal on a select many", "\"appearance\": \"horizontal\"",
+         "\"appearance\": \"minimal\"", "appearance 'minimal' is only for select one questions"},
+        {"multiline on a number", "\"max_value\": 10, \"step\": 0.5",
+         "\"max_value\": 10, \"step\": 0.5, \"appearance\": \"multiline\"",
+         "appearance 'multiline' is only for text questions"},
+        {"an exclusive choice no select many can use", "\"type\": \"SelectMany\"",
+         "\"type\": \"SelectOne\"", "is exclusive, which only matters to select many"},
+        {"a required message on a question that is not required", "\"appearance\": \"multiline\",",
+         "\"appearance\": \"multiline\", \"required_messages\": [{\"lang\": \"nl\", \"text\": "
+         "\"Vul in\"}],",
+         "required_messages are shown only for a required question"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(std::string(c.what));
+        auto check = compileFormJson(replaced(fieldsForm(), c.from, c.to), "doubtful.json");
+        INFO(problemsOf(check));
+        CHECK(check.ok());
+        REQUIRE(check.problems.size() == 1);
+        CHECK(check.problems[0].severity == FormProblem::Severity::Warning);
+        CHECK(check.problems[0].message.find(c.fragment) != std::string::npos);
+    }
+    CHECK(knownAppearance("minimal"));
+    CHECK(knownAppearance("horizontal-compact"));
+    CHECK_FALSE(knownAppearance("quick"));
+    CHECK_FALSE(knownAppearance(""));
+}
+
+TEST_CASE("a hidden calculated question needs no label and may be required") {
+    auto check = compileFormJson(replaced(fieldsForm(), "\"hidden\": true, \"calculation\"",
+                                          "\"hidden\": true, \"required\": true, \"calculation\""),
+                                 "hidden.json");
+    INFO(problemsOf(check));
+    CHECK(check.ok());
+    CHECK(check.problems.empty());
 }

@@ -31,7 +31,8 @@ void drawHome(App& app, HomeState& state) {
         ui::paragraph(title, false);
         ui::hint(format(app.t(M::HomeCounts),
                         {std::to_string(counts.drafts), std::to_string(counts.finalized),
-                         std::to_string(counts.waiting)}),
+                         std::to_string(counts.waiting)}) +
+                     "   " + format(app.t(M::HomeVersion), {formVersionText(f)}),
                  false);
         // A follow-up or closing record belongs to a case: it starts from the case screen.
         const CaseAction action = formCaseAction(f);

@@ -13,6 +13,10 @@
 
 #include <veld/result.hpp>
 
+namespace veld::fb {
+struct Item;
+}
+
 namespace veld::forms {
 
 struct FormProblem {
@@ -45,6 +49,15 @@ FormCheck loadFormFile(const std::string& path);
 /// the source the binary was compiled from, used only to find line numbers.
 std::vector<FormProblem> checkFormBinary(std::span<const std::uint8_t> binary,
                                          const std::string& fileName, std::string_view json = {});
+
+/// Whether `word` is an appearance word Veld honours (XLSForm's `appearance` column): `minimal`
+/// (a select one as a drop-down list), `horizontal` (choices in columns), `horizontal-compact`
+/// (choices side by side), `likert` (a select one as a Likert row), `multiline` (longer text).
+/// The form checks warn about any other word, and about a word on a type it does nothing for.
+[[nodiscard]] bool knownAppearance(std::string_view word);
+
+/// Whether the item's space-separated `appearance` holds `word`.
+[[nodiscard]] bool hasAppearance(const fb::Item& item, std::string_view word);
 
 /// The item tree with its logic, for people reviewing a form (veldctl form show).
 std::string describeForm(std::span<const std::uint8_t> binary, const std::string& language = {});

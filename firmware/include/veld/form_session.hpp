@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <veld/fb/form_generated.h>
@@ -61,14 +62,14 @@ struct ItemPath {
 };
 
 /// Why a question blocks finalizing. The client words each kind in the user's language through
-/// its translation table; `message` is the form's own constraint message (in the session's
-/// language) for Constraint.
+/// its translation table; `message` is the form's own text in the session's language when it has
+/// one: its constraint message for Constraint, its required message for Required.
 struct SessionProblem {
     enum class Kind {
         Required,         // visible, required and unanswered
         ConsentNeeded,    // a consent question not accepted
         Constraint,       // the form's constraint is false
-        OutOfRange,       // below min_value or above max_value
+        OutOfRange,       // below min_value, above max_value, or not on a step of a slider
         TooLong,          // text longer than max_length (default 2000)
         Pattern,          // text does not match the pattern
         TooFewInstances,  // a visible repeat with fewer instances than min_count
@@ -95,7 +96,8 @@ std::string casePropertyText(const AnswerValue& value);
 
 struct Progress {
     int answered = 0;  // visible questions that take an answer and have one
-    int total = 0;     // visible questions that take an answer (not notes, not calculated)
+    int total = 0;     // visible questions that take an answer (not notes, not calculated, not
+                       // hidden)
 };
 
 class FormSession {
@@ -124,8 +126,14 @@ class FormSession {
     /// value of the wrong type, a choice not in the question's list or not offered by its
     /// choice_filter (offeredChoices()), or a calculated or read-only item; NotFound for a repeat
     /// instance that does not exist. An empty text or an empty selection clears the answer ('' is
-    /// unanswered in XLSForm).
+    /// unanswered in XLSForm). A select many answer that chooses an exclusive choice together
+    /// with others is InvalidArgument.
     Status setAnswer(const ItemPath& path, AnswerValue value);
+    /// Ticks or unticks one choice of a select many question, as a person does: ticking an
+    /// exclusive choice ("none of these") clears the others, ticking another clears the exclusive
+    /// one; the choices keep the list's order, and 'other' text goes when 'other' is unticked.
+    /// Errors as setAnswer, and InvalidArgument for a question that is not select many.
+    Status toggleChoice(const ItemPath& path, std::string_view choice);
     Status clearAnswer(const ItemPath& path);
     [[nodiscard]] std::optional<AnswerValue> answer(const ItemPath& path) const;
 
@@ -137,9 +145,13 @@ class FormSession {
     /// being offered loses them (a cleared country clears its city).
     [[nodiscard]] std::vector<std::size_t> offeredChoices(const ItemPath& path) const;
 
-    /// Adds an instance at the end of a repeat; returns its index. WrongState at max_count.
+    /// Adds an instance at the end of a repeat; returns its index. WrongState at max_count, and
+    /// for a repeat with a repeat_count: its instances follow the expression's value (empty
+    /// instances are added at the end, trailing ones removed with their answers, whenever the
+    /// value changes; at most 1000).
     Result<std::size_t> addRepeatInstance(const ItemPath& repeat);
-    /// Removes an instance with all its answers; later instances move down by one.
+    /// Removes an instance with all its answers; later instances move down by one. WrongState
+    /// for a repeat with a repeat_count.
     Status removeRepeatInstance(const ItemPath& repeat, std::size_t index);
     [[nodiscard]] std::size_t repeatCount(const ItemPath& repeat) const;
 

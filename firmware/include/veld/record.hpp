@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <veld/hlc.hpp>
+#include <veld/names.hpp>
 #include <veld/result.hpp>
 #include <veld/uuid.hpp>
 
@@ -214,7 +215,6 @@ struct Record {
 
 /// Limits that keep a hostile or broken body from costing unbounded time or memory.
 inline constexpr std::size_t kMaxRecordBodyBytes = 16u << 20;
-inline constexpr std::size_t kMaxNameLength = 64;
 inline constexpr int kMaxRepeatDepth = 8;
 /// A sealed box adds this many bytes (libsodium's crypto_box_SEALBYTES) to what it holds.
 inline constexpr std::size_t kSealOverheadBytes = 48;
