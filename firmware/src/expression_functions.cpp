@@ -258,7 +258,8 @@ Value applyFunction(Fn fn, std::span<const Value> args, const Context& context) 
         case Fn::NormalizeSpace: {
             std::string out;
             bool space = false;
-            for (char c : trim(toText(args[0]))) {
+            const std::string text = toText(args[0]);
+            for (char c : trim(text)) {
                 if (isXmlSpace(c)) {
                     space = true;
                     continue;

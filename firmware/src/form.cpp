@@ -1227,6 +1227,7 @@ std::string describeForm(std::span<const std::uint8_t> binary, const std::string
                 logic("calculation", item->calculation());
                 logic("default", item->default_value());
                 logic("pattern", item->pattern());
+                logic("choice filter", item->choice_filter());
                 walk(item->children(), depth + 1);
             }
         };

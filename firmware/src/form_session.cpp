@@ -190,10 +190,10 @@ struct CompiledForm::Impl {
         std::optional<expr::Expression> constraint;
         std::optional<expr::Expression> calculation;
         std::optional<expr::Expression> pattern;  // regex(., '^(pattern)$')
-        std::optional<expr::Expression> choiceFilter;
         std::optional<expr::Expression> repeatCount;  // Repeat: its number of instances
         bool patternIsDynamic = false;                // the pattern comes from PatternContext
         std::string wrappedPattern;
+        std::optional<expr::Expression> choiceFilter;
         std::vector<Choice> choices;
         std::vector<std::size_t> dependents;           // items whose logic refers to this question
         std::vector<std::size_t> calcDependents;       // calculated items that refer to it

@@ -80,7 +80,7 @@ FormPtr inlineForm() {
     {"name": "started", "kind": "Question", "type": "Date", "default_value": "2024-02-29", )j" +
                        label("Started") + R"j(},
     {"name": "first_kid_age", "kind": "Question", "type": "Integer", "read_only": true,
-     "calculation": "${kid_age}", )j" +
+     "calculation": "indexed-repeat(${kid_age}, ${kids}, 1)", )j" +
                        label("First kid age") + R"j(},
     {"name": "shout", "kind": "Question", "type": "Text", "relevance": "${newsletter} = true()", )j" +
                        label("Shout") + R"j(},
@@ -214,7 +214,7 @@ TEST_CASE("session: calculations inside repeats use their own instance and posit
     CHECK(s.answer(at("kid_no", {1})) == AnswerValue{std::int64_t{2}});
     // Defaults fill each new instance.
     CHECK(s.answer(at("kid_age", {1})) == AnswerValue{std::int64_t{7}});
-    // A question inside a repeat read from outside it is its first instance's answer (XPath).
+    // The first instance's answer, read from outside the repeat.
     CHECK(s.answer(at("first_kid_age")) == AnswerValue{std::int64_t{7}});
     // A nested repeat reads the enclosing instance's answer.
     REQUIRE(s.setAnswer(at("kid_age", {1}), std::int64_t{9}));
