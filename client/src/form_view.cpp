@@ -249,10 +249,12 @@ enum class ChoiceLayout { Column, Likert, Grid, Compact, Combo };
 
 ChoiceLayout choiceLayout(const Ctx& c, const fb::Item& item) {
     const bool one = item.type() == fb::QuestionType::SelectOne;
-    // A kiosk's large touch targets keep the scale in a column.
+    // A kiosk's large touch targets keep the scale in a column, and a drop-down list's small
+    // rows too.
     if (item.type() == fb::QuestionType::Likert || (one && forms::hasAppearance(item, "likert")))
         return c.view.large ? ChoiceLayout::Column : ChoiceLayout::Likert;
-    if (one && forms::hasAppearance(item, "minimal")) return ChoiceLayout::Combo;
+    if (one && forms::hasAppearance(item, "minimal"))
+        return c.view.large ? ChoiceLayout::Column : ChoiceLayout::Combo;
     if (forms::hasAppearance(item, "horizontal-compact"))
         return c.rtl ? ChoiceLayout::Grid : ChoiceLayout::Compact;
     if (forms::hasAppearance(item, "horizontal")) return ChoiceLayout::Grid;

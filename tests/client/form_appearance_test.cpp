@@ -73,7 +73,7 @@ TEST_CASE("client: ticking an exclusive choice clears the others, and another cl
     CHECK_FALSE(f.answer("help_wanted"));
 }
 
-TEST_CASE("client: minimal is a drop-down list; likert and horizontal choices lie in a row") {
+TEST_CASE("client: minimal is a drop-down list, likert and horizontal choices lie in a row") {
     Filling f;
     auto& ui = *f.ui;
     // minimal: one closed box until it is opened; a choice from the list is the answer.
@@ -123,7 +123,7 @@ TEST_CASE("client: minimal is a drop-down list; likert and horizontal choices li
     CHECK(ui.item("q.remarks")->max.y - ui.item("q.remarks")->min.y > 3 * line);
 }
 
-TEST_CASE("client: a number with a step is a slider; hidden questions and the score stay unseen") {
+TEST_CASE("client: a number with a step is a slider, and hidden questions stay unseen") {
     Filling f;
     auto& ui = *f.ui;
     CHECK(ui.ids("q.score").empty());
