@@ -249,10 +249,12 @@ enum class ChoiceLayout { Column, Likert, Grid, Compact, Combo };
 
 ChoiceLayout choiceLayout(const Ctx& c, const fb::Item& item) {
     const bool one = item.type() == fb::QuestionType::SelectOne;
-    // A kiosk's large touch targets keep the scale in a column.
+    // A kiosk's large touch targets keep the scale in a column, and a drop-down list's small
+    // rows too.
     if (item.type() == fb::QuestionType::Likert || (one && forms::hasAppearance(item, "likert")))
         return c.view.large ? ChoiceLayout::Column : ChoiceLayout::Likert;
-    if (one && forms::hasAppearance(item, "minimal")) return ChoiceLayout::Combo;
+    if (one && forms::hasAppearance(item, "minimal"))
+        return c.view.large ? ChoiceLayout::Column : ChoiceLayout::Combo;
     if (forms::hasAppearance(item, "horizontal-compact"))
         return c.rtl ? ChoiceLayout::Grid : ChoiceLayout::Compact;
     if (forms::hasAppearance(item, "horizontal")) return ChoiceLayout::Grid;
@@ -553,11 +555,34 @@ void drawSlider(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool 
         ImGuiStyleVar_FramePadding,
         ImVec2(ImGui::GetStyle().FramePadding.x, (height - ImGui::GetTextLineHeight()) / 2));
     ImGui::PushStyleVar(ImGuiStyleVar_GrabMinSize, height * 0.6f);
+    // Until an answer is given the grab is not drawn: its place would look like one.
+    if (!current) ImGui::PushStyleColor(ImGuiCol_SliderGrab, IM_COL32(0, 0, 0, 0));
     const bool moved = ImGui::SliderInt(("##slider" + key).c_str(), &index, 0, steps,
                                         format.c_str(), ImGuiSliderFlags_AlwaysClamp);
+    if (!current) ImGui::PopStyleColor();
     ImGui::PopStyleVar(2);
     ImGui::EndDisabled();
     ui::recordLast("q." + key + ".slider", shown, enabled);
+    // The ends of the scale under the slider, the lower one on the reading side's start.
+    {
+        const ImVec2 lo = ImGui::GetItemRectMin();
+        const ImVec2 hi = ImGui::GetItemRectMax();
+        const auto end = [&](double v) {
+            return item.type() == fb::QuestionType::Integer ? std::to_string(std::llround(v))
+                                                            : formatDecimal(v);
+        };
+        const std::string first = end(min);
+        const std::string last = end(*item.max_value());
+        const std::string& left = c.rtl ? last : first;
+        const std::string& right = c.rtl ? first : last;
+        const ImU32 colour = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+        ImDrawList* draw = ImGui::GetWindowDrawList();
+        const float y = hi.y + ImGui::GetStyle().ItemInnerSpacing.y;
+        draw->AddText(ImVec2(lo.x, y), colour, left.c_str());
+        draw->AddText(ImVec2(hi.x - ImGui::CalcTextSize(right.c_str()).x, y), colour,
+                      right.c_str());
+        ImGui::Dummy(ImVec2(1, ImGui::GetTextLineHeight()));
+    }
     if (moved && enabled) {
         const double v = min + index * step;
         if (item.type() == fb::QuestionType::Integer) {

@@ -223,7 +223,7 @@ TEST_CASE("numeric choice names, exclusive choices, repeat_count, hidden, step a
     CHECK(tree.find("none (exclusive)") != std::string::npos);
 }
 
-TEST_CASE("choice names may be numbers; item and list names keep their rule") {
+TEST_CASE("choice names may be numbers, while item and list names keep their rule") {
     for (const char* ok : {"1", "5", "-9", "99", "0", "3.5", "_x", "a-b", "-x"}) {
         CAPTURE(std::string(ok));
         CHECK(validChoiceName(ok));
