@@ -39,6 +39,19 @@ bool validName(std::string_view name) {
     return true;
 }
 
+// Choice names are item names or numbers ("1", "-9", "2.5": scores and codes).
+bool validChoiceName(std::string_view name) {
+    if (validName(name)) return true;
+    std::string_view digits = name.starts_with('-') ? name.substr(1) : name;
+    const auto dot = digits.find('.');
+    auto allDigits = [](std::string_view s) {
+        return !s.empty() && s.size() <= 32 &&
+               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (dot == std::string_view::npos) return allDigits(digits);
+    return allDigits(digits.substr(0, dot)) && allDigits(digits.substr(dot + 1));
+}
+
 // Language tags (BCP 47's shape): a 2-8 letter language, then hyphen-separated subtags of 1-8
 // letters or digits, 35 bytes at most. A session's language goes into its records' paradata,
 // so a tag must be text the record checks accept.
@@ -285,7 +298,7 @@ class Checker {
             if (list->choices()) {
                 for (const auto* c : *list->choices()) {
                     std::string cname = c->name()->str();
-                    if (!validName(cname))
+                    if (!validChoiceName(cname))
                         error(name, "choice '" + cname + "' is not a valid name");
                     if (!choices.insert(cname).second)
                         error(name, "choice '" + cname + "' appears twice in list '" + name + "'");
@@ -373,8 +386,10 @@ class Checker {
             checkTexts(item->labels(), name, "the label");
             checkTexts(item->hints(), name, "the hint");
             checkTexts(item->constraint_messages(), name, "the constraint message");
+            // Hidden and calculated read-only questions are never shown, so need no label.
             if (!hasText(item->labels(), m_default) &&
-                !(kind == ItemKind::Question && item->calculation() && item->read_only()))
+                !(kind == ItemKind::Question &&
+                  (item->hidden() || (item->calculation() && item->read_only()))))
                 error(name, "no label in the default language '" + m_default + "'");
             for (const auto& lang : m_languages) {
                 if (lang != m_default && item->labels() && !hasText(item->labels(), lang))
