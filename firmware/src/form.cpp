@@ -39,19 +39,6 @@ bool validName(std::string_view name) {
     return true;
 }
 
-// Choice names are item names or numbers ("1", "-9", "2.5": scores and codes).
-bool validChoiceName(std::string_view name) {
-    if (validName(name)) return true;
-    std::string_view digits = name.starts_with('-') ? name.substr(1) : name;
-    const auto dot = digits.find('.');
-    auto allDigits = [](std::string_view s) {
-        return !s.empty() && s.size() <= 32 &&
-               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-    };
-    if (dot == std::string_view::npos) return allDigits(digits);
-    return allDigits(digits.substr(0, dot)) && allDigits(digits.substr(dot + 1));
-}
-
 // Language tags (BCP 47's shape): a 2-8 letter language, then hyphen-separated subtags of 1-8
 // letters or digits, 35 bytes at most. A session's language goes into its records' paradata,
 // so a tag must be text the record checks accept.

@@ -26,6 +26,23 @@ bool validName(std::string_view name) {
     });
 }
 
+}  // namespace
+
+bool validChoiceName(std::string_view name) {
+    if (validName(name)) return true;
+    // A number: "1", "-9", "2.5" (Likert scores and codes, as XLSForm authors type them).
+    const std::string_view digits = name.starts_with('-') ? name.substr(1) : name;
+    const auto allDigits = [](std::string_view s) {
+        return !s.empty() && s.size() <= 32 &&
+               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    const auto dot = digits.find('.');
+    if (dot == std::string_view::npos) return allDigits(digits);
+    return allDigits(digits.substr(0, dot)) && allDigits(digits.substr(dot + 1));
+}
+
+namespace {
+
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool validUtf8(std::string_view text) {
     std::size_t i = 0;
@@ -92,14 +109,14 @@ struct ValueChecker {
     }
     std::optional<std::string> operator()(bool) const { return std::nullopt; }
     std::optional<std::string> operator()(const ChoiceAnswer& v) const {
-        if (!validName(v.choice)) return "choice name is not a valid name";
+        if (!validChoiceName(v.choice)) return "choice name is not a valid name";
         if (!validText(v.otherText)) return "'other' text is not valid UTF-8";
         return std::nullopt;
     }
     std::optional<std::string> operator()(const ChoicesAnswer& v) const {
         std::set<std::string_view> seen;
         for (const auto& c : v.choices) {
-            if (!validName(c)) return "choice name is not a valid name";
+            if (!validChoiceName(c)) return "choice name is not a valid name";
             if (!seen.insert(c).second) return "choice '" + c + "' chosen twice";
         }
         if (!validText(v.otherText)) return "'other' text is not valid UTF-8";
@@ -315,7 +332,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
             auto* v = a.value_as_ChoiceValue();
             if (v && (!walk.chargeText(v->choice()) || !walk.chargeText(v->other_text())))
                 return kShared;
-            if (!v || !v->choice() || !validName(v->choice()->string_view()))
+            if (!v || !v->choice() || !validChoiceName(v->choice()->string_view()))
                 return "choice name is not a valid name";
             if (!validFbText(v->other_text())) return "'other' text is not valid UTF-8";
             return std::nullopt;
@@ -331,7 +348,7 @@ std::optional<std::string> checkFbValue(const fb::Answer& a, Walk& walk) {
                 for (flatbuffers::uoffset_t i = 0; i < list->size(); ++i) {
                     const auto* c = list->Get(i);
                     if (!walk.charge(4) || !walk.chargeText(c)) return kShared;
-                    if (!c || !validName(c->string_view()))
+                    if (!c || !validChoiceName(c->string_view()))
                         return "choice name is not a valid name";
                     const auto name = c->string_view();
                     if (list->size() <= 32) {

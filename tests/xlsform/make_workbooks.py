@@ -261,6 +261,37 @@ simple("follow_up.xlsx", [["version", "case_action", "summary_question"], [2, "f
         ["text", "arm_note", "Opmerking", "${case.arm} = 'ips'"]])
 
 
+# The end-to-end form: filled in on a device, sent to a collector and exported.
+save("e2e.xlsx", [
+    ("survey", [
+        ["type", "name", "label::Nederlands (nl)", "label::English (en)", "required",
+         "appearance", "calculation", "relevant"],
+        ["date", "visit_date", "Datum", "Date", "yes"],
+        ["integer", "age", "Leeftijd", "Age", "yes"],
+        ["select_one score", "score", "Score", "Score", None, "likert"],
+        ["select_multiple topics or_other", "topics", "Onderwerpen", "Topics"],
+        ["text", "remarks", "Opmerkingen", "Remarks", None, "multiline", None,
+         "${age} >= 18"],
+        ["begin_repeat", "children", "Kinderen", "Children"],
+        ["text", "child_name", "Naam", "Name", "yes"],
+        ["begin_group", "child_details", "Details", "Details", None, "field-list"],
+        ["integer", "child_age", "Leeftijd kind", "Child's age"],
+        ["end_group"],
+        ["end_repeat"],
+        ["calculate", "age_next_year", None, None, None, None, "${age} + 1"],
+    ]),
+    ("choices", [
+        ["list_name", "name", "label::Nederlands (nl)", "label::English (en)"],
+        ["score", 1, "Slecht", "Bad"], ["score", 2, "Matig", "Fair"],
+        ["score", 3, "Goed", "Good"],
+        ["topics", "work", "Werk", "Work"], ["topics", "care", "Zorg", "Care"],
+    ]),
+    ("settings", [["form_id", "version", "form_title::Nederlands (nl)",
+                   "form_title::English (en)", "instance_name"],
+                  ["visit_xls", "2024-05-01", "Bezoek", "Visit", "${visit_date}"]]),
+])
+
+
 # ---------------------------------------------------------------------------------------------
 # Broken workbooks: one mistake each.
 
@@ -298,7 +329,7 @@ simple("broken_required.xlsx", ok_settings,
        [["type", "name", "label", "required"], ["text", "q1", "One", "${x} = 1"]])
 simple("broken_version.xlsx", [["form_id", "version"], ["v", "v2"]])
 simple("broken_language.xlsx", ok_settings,
-       [["type", "name", "label::Klingon"], ["text", "q1", "One"]])
+       [["type", "name", "label", "label::Klingon"], ["text", "q1", "One", "Wa'"]])
 simple("broken_no_type.xlsx", ok_settings,
        [["type", "name", "label"], ["text", "q1", "One"], [None, "q2", "Two"]])
 simple("broken_duplicate_choice.xlsx", ok_settings,
@@ -310,7 +341,7 @@ simple("broken_cycle.xlsx", ok_settings,
 simple("broken_choice_filter.xlsx", ok_settings,
        [["type", "name", "label", "choice_filter"], ["text", "q1", "One", "region = 'x'"]])
 simple("broken_calculate.xlsx", ok_settings,
-       [["type", "name", "label"], ["calculate", "c", None]])
+       [["type", "name", "label"], ["text", "q1", "One"], ["calculate", "c", None]])
 simple("broken_or_other.xlsx", ok_settings,
        [["type", "name", "label"], ["select_one l or_other", "q1", "One"]],
        [["list_name", "name", "label"], ["l", "a", "A"], ["l", "other", "Other"]])

@@ -219,6 +219,10 @@ inline constexpr int kMaxRepeatDepth = 8;
 /// A sealed box adds this many bytes (libsodium's crypto_box_SEALBYTES) to what it holds.
 inline constexpr std::size_t kSealOverheadBytes = 48;
 
+/// A choice name: an item name ([A-Za-z_][A-Za-z0-9_.-]*, at most 64) or a number ("1", "-9",
+/// "2.5"). Form checks and record checks agree through this one rule.
+bool validChoiceName(std::string_view name);
+
 /// Checks names and value ranges of content before it is encoded. The message names the item.
 Status checkRecordContent(const RecordContent& content);
 
