@@ -11,7 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace veld::fuzz {
 
@@ -36,6 +39,10 @@ int studyJson(const std::uint8_t* data, std::size_t size);
 int keyRing(const std::uint8_t* data, std::size_t size);
 int allocationSlot(const std::uint8_t* data, std::size_t size);
 int request(const std::uint8_t* data, std::size_t size);
+int workbook(const std::uint8_t* data, std::size_t size);
+
+/// Small XLSForm workbooks written by libxlsxwriter (name, bytes): the workbook target's seeds.
+std::vector<std::pair<std::string, std::string>> workbookSeeds();
 
 /// Every target, in name order.
 std::span<const Target> targets();

@@ -17,6 +17,7 @@ std::span<const Target> targets() {
         {"sync-enrol", syncEnrol, "enrol requests (collector) and answers (device)"},
         {"sync-pull", syncPull, "pull requests (collector) and answers (device)"},
         {"sync-push", syncPush, "push requests (collector) and answers (device)"},
+        {"workbook", workbook, "XLSForm workbooks unzipped, read, imported, loaded and filled in"},
     };
     return kTargets;
 }

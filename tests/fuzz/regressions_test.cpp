@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 #include <unistd.h>
+
+#include <veld/xlsform.hpp>
 
 #include "fuzz.hpp"
 #include "support/test_support.hpp"
@@ -113,4 +116,22 @@ TEST_CASE("Saved sync-pull fuzz findings replay without a crash") {
 }
 TEST_CASE("Saved sync-push fuzz findings replay without a crash") {
     replay("sync-push");
+}
+TEST_CASE("Saved workbook fuzz findings replay without a crash") {
+    replay("workbook");
+}
+
+TEST_CASE("The workbook fuzz target's seeds import (the good one) and run through the target") {
+    const auto seeds = veld::fuzz::workbookSeeds();
+    REQUIRE(seeds.size() == 2);
+    veld::test::TempDir dir;
+    for (const auto& seed : seeds) {
+        const std::string& name = seed.first;
+        const std::string& bytes = seed.second;
+        CAPTURE(name);
+        REQUIRE(bytes.size() > 1000);
+        std::ofstream(dir.file(name), std::ios::binary) << bytes;
+        CHECK(veld::xlsform::loadAnyFormFile(dir.file(name)).ok() == (name == "visit.xlsx"));
+        target("workbook").run(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    }
 }

@@ -1,10 +1,10 @@
 // veld-fuzz-seeds OUTDIR: writes OUTDIR/<target>/<name> seed inputs for every fuzz target, made
 // from real data by Veld's own code: the pilots' forms (schemas/forms) and their compiled
-// binaries, the expressions in them, records filled in through form sessions (veldctl's demo
-// records, sealed ones included), sync messages and admin API bodies encoded from a collector and
-// a device that did real work (scene.hpp), records files from the real writer, the studies in
-// schemas/studies, key rings made by project_key.cpp, and allocation slots dealt by the
-// collector.
+// binaries, XLSForm workbooks written by libxlsxwriter, the expressions in them, records filled in
+// through form sessions (veldctl's demo records, sealed ones included), sync messages and admin API
+// bodies encoded from a collector and a device that did real work (scene.hpp), records files from
+// the real writer, the studies in schemas/studies, key rings made by project_key.cpp, and
+// allocation slots dealt by the collector.
 //
 //   veld-fuzz-seeds [--source DIR] OUTDIR
 //
@@ -522,6 +522,8 @@ int main(int argc, char** argv) {
         adminSeeds(*scene, seeds);
         recordsFileSeeds(*scene, seeds);
         studySeeds(source, *scene, seeds);
+        for (const auto& [name, bytes] : workbookSeeds())
+            seeds.write("workbook", name, bytes);
         keyRingSeeds(seeds);
         slotSeeds(*scene, seeds);
         for (const auto& t : targets()) {

@@ -14,6 +14,7 @@
 #include <veld/form.hpp>
 #include <veld/private_files.hpp>
 #include <veld/sync/collector_store.hpp>
+#include <veld/xlsform.hpp>
 
 #include "veldctl/demo.hpp"
 #include "veldctl/tls_cert.hpp"
@@ -37,7 +38,8 @@ Subcommands (FILE is the collector's store):
   revoke FILE DEVICE-ID          refuse that device from its next request on
   team FILE DEVICE-ID TEAM       put a device in a team ("" for none): cases assigned to the team
                                  reach it; those of its old team leave it at its next pull
-  publish FILE FORM...           check and publish forms (JSON or compiled) to every device
+  publish FILE FORM...           check and publish forms (.xlsx workbooks, JSON or compiled) to
+                                 every device
   status FILE                    counts: devices, records, revisions, rejected, conflicts,
                                  implausible clocks, forms
   audit FILE                     the audit log: enrolments, revocations, publications, reviews
@@ -232,7 +234,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         if (pos.size() < 2) return usage(err, "publish takes FILE FORM...");
         int failed = 0;
         for (std::size_t i = 1; i < pos.size(); ++i) {
-            auto check = forms::loadFormFile(pos[i]);
+            auto check = xlsform::loadAnyFormFile(pos[i]);
             if (!check.ok()) {
                 for (const auto& p : check.problems)
                     err << p.describe() << "\n";

@@ -1,4 +1,5 @@
-// veldctl form: check, compile and show form definitions; install them into a device store.
+// veldctl form: check, compile and show form definitions (JSON, compiled, or XLSForm workbooks);
+// import workbooks as JSON; install forms into a device store.
 #include <algorithm>
 #include <fstream>
 #include <iomanip>
@@ -7,6 +8,7 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 #include <veld/store.hpp>
+#include <veld/xlsform.hpp>
 
 #include "veldctl/veldctl.hpp"
 
@@ -17,9 +19,14 @@ namespace {
 constexpr const char* kFormUsage = R"(usage: veldctl form SUBCOMMAND ARGUMENTS [options]
 
 Subcommands:
-  check FILE...            parse each form (JSON or compiled) and run Veld's checks; prints every
-                           problem as FILE:LINE: error|warning: item 'NAME': MESSAGE; exit 1 if
-                           any file has an error
+  check FILE...            read each form (an .xlsx XLSForm workbook, JSON or compiled) and run
+                           Veld's checks; prints every problem as FILE:LINE (or FILE:SHEET!CELL
+                           for a workbook): error|warning: item 'NAME': MESSAGE; exit 1 if any
+                           file has an error
+  import FORM.xlsx [-o OUT.json]
+                           read an XLSForm workbook and write the form as JSON (default: FORM.json
+                           next to it); prints the problems like check; writes nothing when
+                           there is an error (exit 1)
   compile FILE [-o OUT]    check, then write the compiled form (default: FILE with .vfrm)
   show FILE [--lang TAG]   print the item tree with its logic (labels in TAG, else the default)
   install STORE FILE...    check and compile each form, then install it into the device store;
@@ -48,15 +55,16 @@ bool report(const forms::FormCheck& check, std::ostream& out) {
 
 int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
-        out << "usage: veldctl form check FILE...\nChecks form definitions (JSON or compiled): "
-               "FlatBuffers' parser, then Veld's checks. Exit 1 if any file has an error.\n";
+        out << "usage: veldctl form check FILE...\nChecks form definitions (.xlsx XLSForm "
+               "workbooks, JSON or compiled): the workbook's own checks or FlatBuffers' parser, "
+               "then Veld's checks. Exit 1 if any file has an error.\n";
         return kExitOk;
     }
     auto files = args.positionals();
     if (files.empty() || !args.unknownOption().empty()) return usage(err, "check takes FILE...");
     int failed = 0;
     for (const auto& file : files) {
-        auto check = forms::loadFormFile(file);
+        auto check = xlsform::loadAnyFormFile(file);
         if (report(check, out)) {
             out << file << ": ok\n";
         } else {
@@ -67,10 +75,45 @@ int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
     return failed == 0 ? kExitOk : kExitFailure;
 }
 
+int cmdImport(Args& args, std::ostream& out, std::ostream& err) {
+    if (wantsHelp(args)) {
+        out << "usage: veldctl form import FORM.xlsx [-o OUT.json]\nReads an XLSForm workbook "
+               "(survey, choices and settings sheets; docs/forms.md) and writes the Veld form as "
+               "JSON (default: FORM.json next to the workbook). Prints every problem with its "
+               "cell, like check. The JSON is written when there are only warnings; with an "
+               "error nothing is written and the exit code is 1.\n";
+        return kExitOk;
+    }
+    std::string output;
+    args.option("-o", output);
+    if (!args.error.empty()) return usage(err, args.error);
+    auto files = args.positionals();
+    if (files.size() != 1 || !args.unknownOption().empty())
+        return usage(err, "import takes one FORM.xlsx");
+    if (!xlsform::isWorkbookPath(files[0]))
+        return usage(err, "import reads an .xlsx workbook, not '" + files[0] + "'");
+    auto imported = xlsform::importWorkbook(files[0]);
+    if (!report(imported.check, out)) {
+        err << "veldctl: " << files[0] << " has errors; nothing written\n";
+        return kExitFailure;
+    }
+    if (output.empty()) output = files[0].substr(0, files[0].size() - 5) + ".json";
+    std::ofstream file(output, std::ios::binary | std::ios::trunc);
+    file << imported.json;
+    file.close();
+    if (!file) {
+        err << "veldctl: io: cannot write " << output << "\n";
+        return kExitFailure;
+    }
+    out << "wrote " << output << "\n";
+    return kExitOk;
+}
+
 int cmdCompile(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
-        out << "usage: veldctl form compile FILE [-o OUT]\nChecks the form and writes the "
-               "compiled binary form (default: FILE with the extension .vfrm).\n";
+        out << "usage: veldctl form compile FILE [-o OUT]\nChecks the form (.xlsx, JSON or "
+               "compiled) and writes the compiled binary form (default: FILE with the extension "
+               ".vfrm).\n";
         return kExitOk;
     }
     std::string output;
@@ -79,7 +122,7 @@ int cmdCompile(Args& args, std::ostream& out, std::ostream& err) {
     auto files = args.positionals();
     if (files.size() != 1 || !args.unknownOption().empty())
         return usage(err, "compile takes one FILE");
-    auto check = forms::loadFormFile(files[0]);
+    auto check = xlsform::loadAnyFormFile(files[0]);
     if (!report(check, out)) {
         err << "veldctl: " << files[0] << " has errors; nothing written\n";
         return kExitFailure;
@@ -116,7 +159,7 @@ int cmdShow(Args& args, std::ostream& out, std::ostream& err) {
     auto files = args.positionals();
     if (files.size() != 1 || !args.unknownOption().empty())
         return usage(err, "show takes one FILE");
-    auto check = forms::loadFormFile(files[0]);
+    auto check = xlsform::loadAnyFormFile(files[0]);
     if (check.binary.empty()) {
         report(check, err);
         return kExitFailure;
@@ -134,8 +177,9 @@ int fail(std::ostream& err, const Error& e) {
 
 int cmdInstall(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
-        out << "usage: veldctl form install STORE FILE...\nChecks and compiles each form (JSON or "
-               "compiled) and installs it into the device store, printing one line per form: "
+        out << "usage: veldctl form install STORE FILE...\nChecks and compiles each form (.xlsx, "
+               "JSON or compiled) and installs it into the device store, printing one line per "
+               "form: "
                "installed, or already installed when the store holds the same content.\nA "
                "published version never changes: a form whose id and version are installed "
                "with other content is refused. Exit 1 if any form was not installed.\n";
@@ -149,7 +193,7 @@ int cmdInstall(Args& args, std::ostream& out, std::ostream& err) {
     int failed = 0;
     for (std::size_t i = 1; i < pos.size(); ++i) {
         const std::string& file = pos[i];
-        auto check = forms::loadFormFile(file);
+        auto check = xlsform::loadAnyFormFile(file);
         if (!report(check, out)) {
             err << "veldctl: " << file << " has errors; not installed\n";
             ++failed;
@@ -208,6 +252,7 @@ int formCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     }
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (sub == "check") return cmdCheck(args, out, err);
+    if (sub == "import") return cmdImport(args, out, err);
     if (sub == "compile") return cmdCompile(args, out, err);
     if (sub == "show") return cmdShow(args, out, err);
     if (sub == "install") return cmdInstall(args, out, err);
