@@ -21,7 +21,7 @@ constexpr const char* kUsage = R"(usage: veldctl COMMAND ...
 
 Commands:
   store    create, inspect and check a device store (veldctl store --help)
-  form     check, compile, show and install form definitions (veldctl form --help)
+  form     check, compile, show, install and export form definitions (veldctl form --help)
   collector  set up the central collector: devices, enrolment, forms (veldctl collector --help)
   enrol    enrol a device store with a collector (veldctl enrol --help)
   sync     send a device's finalized records and fetch new forms (veldctl sync --help)
