@@ -44,16 +44,20 @@ void drawPublished(Console& console) {
     std::map<std::string, std::vector<const ConsoleForm*>> byId;
     for (const auto& f : console.forms)
         byId[f.id].push_back(&f);
-    // At most eight rows tall (it scrolls), so the file check below stays in view.
+    // At most five rows tall (it scrolls), so the file check below stays in view.
     const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
                                   ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY;
     const float rowH = ImGui::GetTextLineHeightWithSpacing() + 2;
-    const float rows = static_cast<float>(std::min<std::size_t>(byId.size(), 8) + 1);
+    const float rows = static_cast<float>(std::min<std::size_t>(byId.size(), 5) + 1);
     if (!ImGui::BeginTable("forms", 4, flags, ImVec2(0, rowH * rows + 4))) return;
     ImGui::TableSetupScrollFreeze(0, 1);
-    for (M h :
-         {M::ConsoleFormsForm, M::ConsoleFormsTitle, M::ConsoleFormsPilot, M::ConsoleFormsVersions})
-        ImGui::TableSetupColumn(std::string(console.t(h)).c_str());
+    const std::pair<M, float> columns[] = {{M::ConsoleFormsForm, 2.5f},
+                                           {M::ConsoleFormsTitle, 4},
+                                           {M::ConsoleFormsPilot, 3},
+                                           {M::ConsoleFormsVersions, 1.2f}};
+    for (const auto& [header, weight] : columns)
+        ImGui::TableSetupColumn(std::string(console.t(header)).c_str(),
+                                ImGuiTableColumnFlags_WidthStretch, weight);
     ImGui::TableHeadersRow();
     for (auto& [id, versions] : byId) {
         std::sort(versions.begin(), versions.end(), [](const ConsoleForm* a, const ConsoleForm* b) {
@@ -110,7 +114,7 @@ void drawProblems(Console& console, const FormsTabState& state) {
     ImGui::TableSetupColumn(std::string(console.t(M::ConsoleFormsWhere)).c_str(),
                             ImGuiTableColumnFlags_WidthStretch, 1);
     ImGui::TableSetupColumn(std::string(console.t(M::ConsoleFormsKind)).c_str(),
-                            ImGuiTableColumnFlags_WidthStretch, 1);
+                            ImGuiTableColumnFlags_WidthStretch, 1.4f);
     ImGui::TableSetupColumn(std::string(console.t(M::ConsoleFormsItem)).c_str(),
                             ImGuiTableColumnFlags_WidthStretch, 1.5f);
     ImGui::TableSetupColumn(std::string(console.t(M::ConsoleFormsMessage)).c_str(),
