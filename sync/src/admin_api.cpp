@@ -204,6 +204,8 @@ Result<Request> requestKind(std::span<const std::uint8_t> body) {
             return Request::StudyBalance;
         case fb::AdminMessage::AdminStudyVerifyRequest:
             return Request::StudyVerify;
+        case fb::AdminMessage::AdminPublishRequest:
+            return Request::Publish;
         default:
             return malformed("not a request");
     }
@@ -987,6 +989,34 @@ Result<StudyVerification> decodeStudyVerification(std::span<const std::uint8_t> 
         }
     }
     return out;
+}
+
+std::vector<std::uint8_t> encodePublishRequest(const std::vector<std::uint8_t>& formBinary) {
+    Builder b(formBinary.size() + 256);
+    auto binary = b.CreateVector(formBinary);
+    return finish(b, fb::AdminMessage::AdminPublishRequest,
+                  fb::CreateAdminPublishRequest(b, binary).Union());
+}
+
+Result<std::vector<std::uint8_t>> decodePublishRequest(std::span<const std::uint8_t> body) {
+    auto m = verifyAs<fb::AdminPublishRequest>(body, fb::AdminMessage::AdminPublishRequest);
+    if (!m) return m.error();
+    const auto* binary = (*m)->binary();
+    if (!binary || binary->size() == 0) return malformed("no form to publish");
+    return std::vector<std::uint8_t>(binary->begin(), binary->end());
+}
+
+std::vector<std::uint8_t> encodePublished(const Published& published) {
+    Builder b(256);
+    auto id = b.CreateString(published.formId);
+    return finish(b, fb::AdminMessage::AdminPublished,
+                  fb::CreateAdminPublished(b, id, published.version, published.published).Union());
+}
+
+Result<Published> decodePublished(std::span<const std::uint8_t> body) {
+    auto m = verifyAnswer<fb::AdminPublished>(body, fb::AdminMessage::AdminPublished);
+    if (!m) return m.error();
+    return Published{text((*m)->form_id()), (*m)->version(), (*m)->published()};
 }
 
 }  // namespace veld::sync::admin

@@ -71,6 +71,12 @@ Result<std::vector<PublishedFormInfo>> AdminClient::forms() {
     return admin::decodeForms(raw.value());
 }
 
+Result<admin::Published> AdminClient::publish(const std::vector<std::uint8_t>& formBinary) {
+    auto raw = call(admin::kPublishPath, admin::encodePublishRequest(formBinary));
+    if (!raw) return raw.error();
+    return admin::decodePublished(raw.value());
+}
+
 Result<admin::RecordDetail> AdminClient::record(const Uuid& recordId) {
     auto raw = call(admin::kRecordPath, admin::encodeRecordRequest(recordId));
     if (!raw) return raw.error();

@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <zstd.h>
 
+#include <veld/fb/form_generated.h>
 #include <veld/sync/admin_api.hpp>
 #include <veld/sync/collector_server.hpp>
 #include <veld/sync/export.hpp>
@@ -417,6 +418,24 @@ struct CollectorServer::Impl {
                         : report.error();
                 break;
             }
+            case admin::Request::Publish: {
+                // The collector checks the form itself: an invalid one is refused (400), other
+                // bytes under a published id and version too (409).
+                auto binary = admin::decodePublishRequest(bytes);
+                if (!binary) {
+                    answer = binary.error();
+                    break;
+                }
+                auto published = store->publish(*binary, now(), actor);
+                if (!published) {
+                    answer = published.error();
+                    break;
+                }
+                const fb::Form* form = fb::GetForm(binary->data());
+                answer =
+                    admin::encodePublished({form->id()->str(), form->version(), published.value()});
+                break;
+            }
         }
         if (!answer) {
             // Here NotFound is an unknown record, conflict or export job, not a credential: 404.
@@ -781,6 +800,7 @@ void CollectorServer::Impl::configure(httplib::Server& server) {
         {admin::kStudiesPath, admin::Request::Studies},
         {admin::kStudyBalancePath, admin::Request::StudyBalance},
         {admin::kStudyVerifyPath, admin::Request::StudyVerify},
+        {admin::kPublishPath, admin::Request::Publish},
     };
     for (const auto& [path, kind] : adminRoutes) {
         server.Post(path, [&im, want = kind](const httplib::Request& req, httplib::Response& res) {

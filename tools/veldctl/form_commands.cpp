@@ -33,6 +33,8 @@ Subcommands:
                            a published version never changes: other content under an installed
                            id and version is refused (exit 1)
   installed STORE          the newest installed version of every form: id, version, pilot
+  export FILE [-o OUT]     check, then write the form as an XLSForm workbook to edit in Excel
+                           (default: FILE with .xlsx)
 
 Each subcommand takes --help.
 )";
@@ -238,6 +240,39 @@ int cmdInstalled(Args& args, std::ostream& out, std::ostream& err) {
     return kExitOk;
 }
 
+// FILE with its extension replaced (or added).
+std::string withExtension(std::string file, const std::string& extension) {
+    auto dot = file.rfind('.');
+    auto slash = file.rfind('/');
+    if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) file.resize(dot);
+    return file + extension;
+}
+
+int cmdExport(Args& args, std::ostream& out, std::ostream& err) {
+    if (wantsHelp(args)) {
+        out << "usage: veldctl form export FILE [-o OUT]\nChecks the form (JSON or compiled) and "
+               "writes it as an XLSForm workbook (default: FILE with the extension .xlsx): the "
+               "sheets survey, choices and settings, labels in every language. Reading the "
+               "workbook back gives the same form. Refused when the form has errors.\n";
+        return kExitOk;
+    }
+    std::string output;
+    args.option("-o", output);
+    if (!args.error.empty()) return usage(err, args.error);
+    auto files = args.positionals();
+    if (files.size() != 1 || !args.unknownOption().empty())
+        return usage(err, "export takes one FILE");
+    auto check = forms::loadFormFile(files[0]);
+    if (!report(check, out)) {
+        err << "veldctl: " << files[0] << " has errors; nothing written\n";
+        return kExitFailure;
+    }
+    if (output.empty()) output = withExtension(files[0], ".xlsx");
+    if (Status s = xlsform::exportWorkbook(check.binary, output); !s) return fail(err, s.error());
+    out << "wrote " << output << "\n";
+    return kExitOk;
+}
+
 }  // namespace
 
 int formCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -257,6 +292,7 @@ int formCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     if (sub == "show") return cmdShow(args, out, err);
     if (sub == "install") return cmdInstall(args, out, err);
     if (sub == "installed") return cmdInstalled(args, out, err);
+    if (sub == "export") return cmdExport(args, out, err);
     return usage(err, "unknown subcommand '" + sub + "'");
 }
 

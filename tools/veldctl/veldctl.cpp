@@ -21,7 +21,8 @@ constexpr const char* kUsage = R"(usage: veldctl COMMAND ...
 
 Commands:
   store    create, inspect and check a device store (veldctl store --help)
-  form     check, import (.xlsx), compile, show and install forms (veldctl form --help)
+  form     check, import (.xlsx), export (.xlsx), compile, show and install forms
+           (veldctl form --help)
   collector  set up the central collector: devices, enrolment, forms (veldctl collector --help)
   enrol    enrol a device store with a collector (veldctl enrol --help)
   sync     send a device's finalized records and fetch new forms (veldctl sync --help)

@@ -309,6 +309,7 @@ void Console::drawTop() {
     const TabEntry tabs[] = {
         {Tab::Dashboard, M::ConsoleTabDashboard, "tab.dashboard"},
         {Tab::Devices, M::ConsoleTabDevices, "tab.devices"},
+        {Tab::Forms, M::ConsoleTabForms, "tab.forms"},
         {Tab::Review, M::ConsoleTabReview, "tab.review"},
         {Tab::Conflicts, M::ConsoleTabConflicts, "tab.conflicts"},
         {Tab::Cases, M::ConsoleTabCases, "tab.cases"},
@@ -366,6 +367,9 @@ void Console::frame() {
                 break;
             case Tab::Devices:
                 drawDevices(*this, devicesTab);
+                break;
+            case Tab::Forms:
+                drawForms(*this, formsTab);
                 break;
             case Tab::Review:
                 drawReview(*this, review);

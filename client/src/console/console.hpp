@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include <veld/form.hpp>
 #include <veld/form_session.hpp>
 #include <veld/project_key.hpp>
 #include <veld/sync/admin_client.hpp>
@@ -29,7 +30,7 @@ namespace veld::client::console {
 
 using sync::ReviewState;
 
-enum class Tab { Dashboard, Devices, Review, Conflicts, Cases, Duplicates, Export, Keys };
+enum class Tab { Dashboard, Devices, Forms, Review, Conflicts, Cases, Duplicates, Export, Keys };
 
 struct ConsoleOptions {
     /// The collector and the staff member's credential; when the credential is empty the
@@ -83,6 +84,16 @@ struct SignInState {
     std::string caFile;
     std::string error;
     bool working = false;
+};
+
+/// The Forms tab: publishing a form file after checking it here.
+struct FormsTabState {
+    std::string path;         // the form file (.xlsx or .json), as typed
+    std::string checkedPath;  // the file `check` was made of
+    std::optional<forms::FormCheck> check;
+    std::string error;  // why the collector did not publish it
+    bool checking = false;
+    bool publishing = false;
 };
 
 /// The key ring section. The passphrase field's buffer is wiped once an unlocking has taken it.
@@ -246,6 +257,7 @@ class Console {
     SignInState signInScreen;
     DashboardState dashboard;
     DevicesState devicesTab;
+    FormsTabState formsTab;
     ReviewTabState review;
     ConflictsState conflicts;
     CaseTabState cases;
@@ -283,6 +295,11 @@ void drawCaseTab(Console& console, CaseTabState& state);
 void selectConflict(Console& console, ConflictsState& state, std::size_t index);
 void drawExport(Console& console, ExportState& state);
 void drawKeys(Console& console, KeysState& state);
+void drawForms(Console& console, FormsTabState& state);
+/// Loads and checks `state.path` on the worker; the outcome arrives in `state.check`.
+void checkFormFile(Console& console, FormsTabState& state);
+/// A form file of any kind the console can publish, loaded and checked.
+forms::FormCheck loadFormForPublishing(const std::string& path);
 
 /// Zeroes a secret's bytes (sodium_memzero) and empties it, keeping its capacity.
 void wipe(std::string& secret);

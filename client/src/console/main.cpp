@@ -34,8 +34,8 @@ options:
   --language nl|en       language of the screens (default Dutch)
   --scale S              size of text and controls (default: the screen's content scale)
   --size WxH             window size in pixels (default 1280x800)
-  --show WHAT            open a tab first: dashboard, devices, review, conflicts[:N],
-                         duplicates, export, keys
+  --show WHAT            open a tab first: dashboard, devices, forms[:FILE] (FILE checked
+                         for publishing), review, conflicts[:N], duplicates, export, keys
   --screenshot FILE      write a PNG of the window once it has settled, then quit
   --help                 this text
 )";
@@ -162,6 +162,13 @@ void applyShow(veld::client::console::Console& console, const std::string& show)
     if (what == "export") console.go(Tab::Export);
     if (what == "conflicts") console.go(Tab::Conflicts);
     if (what == "keys") console.go(Tab::Keys);
+    if (what == "forms") {
+        console.go(Tab::Forms);
+        if (show.size() > 6) {
+            console.formsTab.path = show.substr(6);
+            checkFormFile(console, console.formsTab);
+        }
+    }
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ inline constexpr const char* kCaseResolvePath = "/v1/admin/case-resolve";
 inline constexpr const char* kStudiesPath = "/v1/admin/studies";
 inline constexpr const char* kStudyBalancePath = "/v1/admin/study-balance";
 inline constexpr const char* kStudyVerifyPath = "/v1/admin/study-verify";
+inline constexpr const char* kPublishPath = "/v1/admin/publish";
 inline constexpr const char* kContentType = "application/vnd.veld.admin+flatbuffers";
 /// The answer of kExportFilePath: a file's bytes.
 inline constexpr const char* kFileContentType = "application/octet-stream";
@@ -83,6 +84,7 @@ enum class Request {
     Studies,
     StudyBalance,
     StudyVerify,
+    Publish,
 };
 
 /// One record with every revision the collector holds (oldest first by HLC).
@@ -151,6 +153,14 @@ struct CaseResolveRequest {
     std::string comment;
 };
 
+/// The answer to a publication: which form and version, and whether it is new (false: the
+/// same bytes were published before).
+struct Published {
+    std::string formId;
+    std::uint32_t version = 0;
+    bool published = false;
+};
+
 /// A request without fields: Status, Devices, Conflicts, Duplicates, Forms or Studies.
 std::vector<std::uint8_t> encodeRequest(Request plain);
 std::vector<std::uint8_t> encodeDecideRequest(const DecideRequest& request);
@@ -209,5 +219,11 @@ std::vector<std::uint8_t> encodeStudyBalance(const StudyBalance& balance);
 Result<StudyBalance> decodeStudyBalance(std::span<const std::uint8_t> body);
 std::vector<std::uint8_t> encodeStudyVerification(const StudyVerification& verification);
 Result<StudyVerification> decodeStudyVerification(std::span<const std::uint8_t> body);
+
+/// Publishing a compiled form (checked by the collector, not here).
+std::vector<std::uint8_t> encodePublishRequest(const std::vector<std::uint8_t>& formBinary);
+Result<std::vector<std::uint8_t>> decodePublishRequest(std::span<const std::uint8_t> body);
+std::vector<std::uint8_t> encodePublished(const Published& published);
+Result<Published> decodePublished(std::span<const std::uint8_t> body);
 
 }  // namespace veld::sync::admin

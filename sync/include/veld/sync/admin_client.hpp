@@ -34,6 +34,10 @@ class AdminClient {
     Result<std::vector<DuplicateGroup>> decide(const admin::DecideRequest& request);
     /// Every published version of every form.
     Result<std::vector<PublishedFormInfo>> forms();
+    /// Publishes a compiled form to every device. The collector checks it: an invalid form is
+    /// refused (InvalidArgument, with the first error), and so are other bytes under a published
+    /// id and version (WrongState). The same bytes again answer `published` false.
+    Result<admin::Published> publish(const std::vector<std::uint8_t>& formBinary);
     Result<admin::RecordDetail> record(const Uuid& recordId);
     Result<ReviewQueue> queue(const admin::QueueRequest& request);
     /// Case conflicts, oldest first: the open ones, or all.
