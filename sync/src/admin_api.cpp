@@ -599,7 +599,8 @@ std::vector<std::uint8_t> encodeExportRequest(const ExportRequest& request) {
                       f.formVersion.has_value(), f.formVersion.value_or(0), f.fromUtcMs.has_value(),
                       f.fromUtcMs.value_or(0), f.untilUtcMs.has_value(), f.untilUtcMs.value_or(0),
                       f.review.has_value(),
-                      static_cast<std::uint8_t>(f.review.value_or(ReviewState::Received)))
+                      static_cast<std::uint8_t>(f.review.value_or(ReviewState::Received)),
+                      request.values == ExportValues::Labels)
                       .Union());
 }
 
@@ -610,9 +611,10 @@ Result<ExportRequest> decodeExportRequest(std::span<const std::uint8_t> body) {
     ExportRequest out;
     out.formId = r->form_id()->str();
     if (out.formId.empty() || out.formId.size() > 200) return malformed("no form to export");
-    if (r->format() > static_cast<std::uint8_t>(ExportFormat::Records))
+    if (r->format() > static_cast<std::uint8_t>(ExportFormat::Xlsx))
         return malformed("unknown export format");
     out.format = static_cast<ExportFormat>(r->format());
+    out.values = r->labels() ? ExportValues::Labels : ExportValues::Codes;
     out.language = text(r->language());
     if (out.language.size() > 64) return malformed("a language tag that is too long");
     out.filter.formId = out.formId;

@@ -132,6 +132,9 @@ struct TablePlan {
     std::string path;  // "" for the record's table; "visits", "visits/contacts" for repeats
     ExportTable table;
     std::vector<ColumnPlan> plans;
+    // With ExportValues::Labels: per column, the labels its codes are written as (empty: the
+    // column is not coded).
+    std::vector<std::vector<ValueLabel>> labelled;
     std::vector<ColumnTexts> texts;
     std::unordered_map<std::string, QuestionPlan> questions;
     std::size_t keyColumns = 0;
@@ -143,7 +146,7 @@ struct TablePlan {
 class Exporter {
   public:
     Exporter(const fb::Form* form, const ExportOptions& options)
-        : m_form(form), m_keys(options.keys) {
+        : m_form(form), m_keys(options.keys), m_labels(options.values == ExportValues::Labels) {
         m_default = form->default_language() ? form->default_language()->str() : std::string();
         m_language = options.language.empty() ? m_default : options.language;
         if (form->languages()) {
@@ -157,21 +160,21 @@ class Exporter {
         TablePlan& main = *m_tables.back();
         main.table.name = id;
         main.table.label = title;
-        key(main, "record_id", "record id", ColumnType::Text, 36);
-        key(main, "device_id", "device that made the current revision", ColumnType::Text, 36);
-        key(main, "form_version", "form version", ColumnType::Integer, 0);
+        key(main, "record_id", "record id", ColumnType::Text);
+        key(main, "device_id", "device that made the current revision", ColumnType::Text);
+        key(main, "form_version", "form version", ColumnType::Integer);
         key(main, "revision_time", "current revision made (device clock, UTC)",
-            ColumnType::DateTime, 0);
-        key(main, "review", "review by central staff", ColumnType::Integer, 0);
+            ColumnType::DateTime);
+        key(main, "review", "review by central staff", ColumnType::Integer);
         main.table.columns.back().valueLabels = {
             {0, "received"}, {1, "has issues"}, {2, "approved"}, {3, "rejected"}};
         main.texts.back().values = {{0, {{"", "received"}}},
                                     {1, {{"", "has issues"}}},
                                     {2, {{"", "approved"}}},
                                     {3, {{"", "rejected"}}}};
-        key(main, "clock_flagged", "device clock implausible (1)", ColumnType::Integer, 0);
+        key(main, "clock_flagged", "device clock implausible (1)", ColumnType::Integer);
         key(main, "unreadable", "why the answers are missing (0: they are not)",
-            ColumnType::Integer, 0);
+            ColumnType::Integer);
         main.table.columns.back().valueLabels = {{0, "readable"},
                                                  {1, "damaged or unreadable"},
                                                  {2, "sealed, no key given for it"},
@@ -186,14 +189,27 @@ class Exporter {
         m_caseColumns = settings && settings->case_settings() &&
                         settings->case_settings()->action() != fb::CaseAction::None;
         m_allocationColumns = settings && settings->randomisation() != nullptr;
-        if (m_caseColumns) key(main, "case_id", "case id", ColumnType::Text, 36);
+        if (m_caseColumns) key(main, "case_id", "case id", ColumnType::Text);
         if (m_allocationColumns) {
             key(main, "allocation_arm", "arm allocated when this record was finalized",
-                ColumnType::Text, 64);
-            key(main, "allocation_stratum", "stratum of the allocation", ColumnType::Text, 256);
+                ColumnType::Text);
+            key(main, "allocation_stratum", "stratum of the allocation", ColumnType::Text);
         }
         main.keyColumns = main.table.columns.size();
         if (form->items()) walk(form->items(), main);
+        // Labels instead of codes: a coded column becomes a text column of its labels, in every
+        // format alike (the codebook keeps the codes).
+        for (auto& t : m_tables) {
+            t->labelled.assign(t->table.columns.size(), {});
+            if (!m_labels) continue;
+            for (std::size_t i = 0; i < t->table.columns.size(); ++i) {
+                ExportColumn& c = t->table.columns[i];
+                if (c.valueLabels.empty() || c.type != ColumnType::Integer) continue;
+                t->labelled[i] = std::move(c.valueLabels);
+                c.valueLabels.clear();
+                c.type = ColumnType::Text;
+            }
+        }
     }
 
     std::vector<std::unique_ptr<TablePlan>>& tables() { return m_tables; }
@@ -231,7 +247,7 @@ class Exporter {
         if (decoded) why = Unreadable::Readable;
         if (!decoded) ++m_unreadable;
         if (why == Unreadable::SealedNoKey || why == Unreadable::SealedBroken) ++m_sealedUnopened;
-        if (!counting) {
+        {
             m_cells.assign(main.table.columns.size(), Cell{});
             m_cells[0] = rec.recordId.toString();
             m_cells[1] = rec.deviceId.toString();
@@ -247,7 +263,7 @@ class Exporter {
                 m_cells[at++] = allocation ? allocation->stratum : std::string();
             }
             if (decoded) fillAnswers(main, decoded->content.answers);
-            if (auto s = main.writer->row(m_cells); !s) return s;
+            if (auto s = emit(main, counting); !s) return s;
         }
         ++main.rows;
         if (decoded)
@@ -262,6 +278,17 @@ class Exporter {
     // The newest record seen (its HLC's milliseconds): the tables' timestamp.
     [[nodiscard]] std::int64_t newestMs() const { return m_newestMs; }
 
+    // After the counting pass: every text column is as wide as its longest value (at least 1).
+    void settleWidths() {
+        for (auto& t : m_tables) {
+            for (auto& c : t->table.columns) {
+                if (c.type != ColumnType::Text) continue;
+                c.maxTextBytes = std::max<std::size_t>(c.maxTextBytes, 1);
+                c.maxTextChars = std::max<std::size_t>(c.maxTextChars, 1);
+            }
+        }
+    }
+
     void resetCounts() {
         for (auto& t : m_tables)
             t->rows = 0;
@@ -270,13 +297,41 @@ class Exporter {
     }
 
   private:
-    void key(TablePlan& t, const char* name, const char* label, ColumnType type,
-             std::size_t width) {
+    // A row in m_cells, codes turned into labels if asked for: measured on the counting pass,
+    // written on the writing pass.
+    Status emit(TablePlan& t, bool counting) {
+        for (std::size_t i = 0; i < m_cells.size(); ++i) {
+            const auto& labels = t.labelled[i];
+            if (labels.empty()) continue;
+            if (const auto* code = std::get_if<std::int64_t>(&m_cells[i])) {
+                const auto at = std::find_if(labels.begin(), labels.end(),
+                                             [&](const ValueLabel& l) { return l.value == *code; });
+                m_cells[i] = at != labels.end() ? at->label : std::to_string(*code);
+            }
+        }
+        if (!counting) return t.writer->row(m_cells);
+        for (std::size_t i = 0; i < m_cells.size(); ++i) {
+            const auto* text = std::get_if<std::string>(&m_cells[i]);
+            if (!text) continue;
+            ExportColumn& c = t.table.columns[i];
+            c.maxTextBytes = std::max(c.maxTextBytes, text->size());
+            if (text->size() >
+                c.maxTextChars) {  // characters <= bytes: count only when it may grow
+                const auto chars =
+                    static_cast<std::size_t>(std::count_if(text->begin(), text->end(), [](char ch) {
+                        return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+                    }));
+                c.maxTextChars = std::max(c.maxTextChars, chars);
+            }
+        }
+        return {};
+    }
+
+    void key(TablePlan& t, const char* name, const char* label, ColumnType type) {
         ExportColumn c;
         c.name = name;
         c.label = label;
         c.type = type;
-        c.maxTextBytes = width;
         t.table.columns.push_back(std::move(c));
         t.plans.push_back({});
         ColumnTexts texts;
@@ -303,12 +358,11 @@ class Exporter {
     }
 
     void column(TablePlan& t, const std::string& name, const std::string& label, ColumnType type,
-                ColumnPlan plan, ColumnTexts texts, std::size_t width = 0) {
+                ColumnPlan plan, ColumnTexts texts) {
         ExportColumn c;
         c.name = name;
         c.label = label;
         c.type = type;
-        c.maxTextBytes = width;
         t.table.columns.push_back(std::move(c));
         t.plans.push_back(std::move(plan));
         t.texts.push_back(std::move(texts));
@@ -326,10 +380,10 @@ class Exporter {
                 r.path = t.path.empty() ? item->name()->str() : t.path + "/" + item->name()->str();
                 r.table.name = m_tables.front()->table.name + "-" + item->name()->str();
                 r.table.label = textIn(item->labels(), m_language, m_default);
-                key(r, "record_id", "record id", ColumnType::Text, 36);
+                key(r, "record_id", "record id", ColumnType::Text);
                 key(r, "parent_instance", "instance of the enclosing repeat (empty: none)",
-                    ColumnType::Text, 64);
-                key(r, "instance", "instance number (1 = first)", ColumnType::Integer, 0);
+                    ColumnType::Text);
+                key(r, "instance", "instance number (1 = first)", ColumnType::Integer);
                 r.keyColumns = r.table.columns.size();
                 if (item->children()) walk(item->children(), r);
                 continue;
@@ -351,8 +405,7 @@ class Exporter {
         q.firstColumn = t.table.columns.size();
         switch (type) {
             case fb::QuestionType::Text: {
-                const std::size_t chars = item->max_length() ? item->max_length() : 2000;
-                column(t, name, label, ColumnType::Text, {Fill::Text, {}}, texts, chars * 4);
+                column(t, name, label, ColumnType::Text, {Fill::Text, {}}, texts);
                 break;
             }
             case fb::QuestionType::Integer:
@@ -382,7 +435,7 @@ class Exporter {
                 break;
             case fb::QuestionType::Pseudonym:
                 texts.type = "pseudonym (keyed BLAKE2b digest, hex)";
-                column(t, name, label, ColumnType::Text, {Fill::Digest, {}}, texts, 128);
+                column(t, name, label, ColumnType::Text, {Fill::Digest, {}}, texts);
                 break;
             case fb::QuestionType::SelectOne:
             case fb::QuestionType::Likert:
@@ -431,7 +484,7 @@ class Exporter {
                     ot.values.clear();
                     ot.type = "text (other, specify)";
                     column(t, name + ".other_text", label, ColumnType::Text, {Fill::OtherText, {}},
-                           ot, 8000);
+                           ot);
                 }
                 break;
             }
@@ -520,14 +573,12 @@ class Exporter {
             TablePlan& t = **it;
             for (std::size_t i = 0; i < r.instances.size(); ++i) {
                 const std::string instance = std::to_string(i + 1);
-                if (!counting) {
-                    m_cells.assign(t.table.columns.size(), Cell{});
-                    m_cells[0] = recordId;
-                    m_cells[1] = parentInstance;
-                    m_cells[2] = static_cast<std::int64_t>(i + 1);
-                    fillAnswers(t, r.instances[i].answers);
-                    if (auto s = t.writer->row(m_cells); !s) return s;
-                }
+                m_cells.assign(t.table.columns.size(), Cell{});
+                m_cells[0] = recordId;
+                m_cells[1] = parentInstance;
+                m_cells[2] = static_cast<std::int64_t>(i + 1);
+                fillAnswers(t, r.instances[i].answers);
+                if (auto s = emit(t, counting); !s) return s;
                 ++t.rows;
                 const std::string inner =
                     parentInstance.empty() ? instance : parentInstance + "." + instance;
@@ -541,6 +592,7 @@ class Exporter {
 
     const fb::Form* m_form;
     std::span<const projectkey::SecretKey> m_keys;
+    bool m_labels = false;
     bool m_caseColumns = false;
     bool m_allocationColumns = false;
     std::string m_default;
@@ -555,9 +607,9 @@ class Exporter {
 
 // The codebook: every variable of every table, with its names in .sav and .dta, its question,
 // type, and labels and value labels in every language of the form.
-Status writeCodebook(Exporter& exporter, const std::string& path) {
+Status writeCodebook(Exporter& exporter, const std::string& name, TableWriter& writer) {
     ExportTable book;
-    book.name = "codebook";
+    book.name = name;
     for (const char* c : {"table", "variable", "sav_name", "dta_name", "question", "type",
                           "language", "label", "value", "value_label"}) {
         ExportColumn col;
@@ -565,12 +617,11 @@ Status writeCodebook(Exporter& exporter, const std::string& path) {
         col.type = c == std::string_view("value") ? ColumnType::Integer : ColumnType::Text;
         book.columns.push_back(std::move(col));
     }
-    auto writer = csvTableWriter(path);
-    if (auto s = writer->begin(book, -1); !s) return s;
+    if (auto s = writer.begin(book, -1); !s) return s;
     std::vector<Cell> cells(book.columns.size());
     for (const auto& t : exporter.tables()) {
-        const auto sav = statisticalNames(t->table.columns, 64);
-        const auto dta = statisticalNames(t->table.columns, 32);
+        const auto sav = statisticalNames(t->table.columns, StatisticalFormat::Sav);
+        const auto dta = statisticalNames(t->table.columns, StatisticalFormat::Dta);
         for (std::size_t i = 0; i < t->table.columns.size(); ++i) {
             const ExportColumn& c = t->table.columns[i];
             const ColumnTexts& texts = t->texts[i];
@@ -587,19 +638,19 @@ Status writeCodebook(Exporter& exporter, const std::string& path) {
             for (const auto& [lang, label] : texts.labels) {
                 base(lang);
                 cells[7] = label;
-                if (auto s = writer->row(cells); !s) return s;
+                if (auto s = writer.row(cells); !s) return s;
             }
             for (const auto& [value, labels] : texts.values) {
                 for (const auto& [lang, label] : labels) {
                     base(lang);
                     cells[8] = value;
                     cells[9] = label;
-                    if (auto s = writer->row(cells); !s) return s;
+                    if (auto s = writer.row(cells); !s) return s;
                 }
             }
         }
     }
-    return writer->end();
+    return writer.end();
 }
 
 }  // namespace
@@ -614,13 +665,26 @@ std::string_view exportFormatName(ExportFormat format) {
             return "dta";
         case ExportFormat::Records:
             return "records";
+        case ExportFormat::Xlsx:
+            return "xlsx";
     }
     return "csv";
 }
 
 std::optional<ExportFormat> parseExportFormat(std::string_view name) {
-    for (auto f : {ExportFormat::Csv, ExportFormat::Sav, ExportFormat::Dta, ExportFormat::Records})
+    for (auto f : {ExportFormat::Csv, ExportFormat::Sav, ExportFormat::Dta, ExportFormat::Records,
+                   ExportFormat::Xlsx})
         if (exportFormatName(f) == name) return f;
+    return std::nullopt;
+}
+
+std::string_view exportValuesName(ExportValues values) {
+    return values == ExportValues::Labels ? "labels" : "codes";
+}
+
+std::optional<ExportValues> parseExportValues(std::string_view name) {
+    for (auto v : {ExportValues::Codes, ExportValues::Labels})
+        if (exportValuesName(v) == name) return v;
     return std::nullopt;
 }
 
@@ -652,9 +716,11 @@ Result<ExportResult> exportForm(ExportSource& store, const ExportOptions& option
     auto total = store.countRecords(query);
     if (!total) return total.error();
     if (options.progress) options.progress(0, total.value());
-    // .sav and .dta need each table's row count before the first row: a first pass counts the
-    // rows of every table, in the same snapshot as the pass that writes them.
+    // .sav, .dta and .xlsx need each table's row count and the longest text of each column
+    // before the first row: a first pass measures them, in the same snapshot as the pass that
+    // writes the rows.
     const bool counted = options.format != ExportFormat::Csv;
+    const bool xlsx = options.format == ExportFormat::Xlsx;
     ExportResult result;
     const std::string ext = std::string(".") + std::string(exportFormatName(options.format));
     // Files are written under a temporary name and renamed once all are complete: a failed
@@ -668,19 +734,31 @@ Result<ExportResult> exportForm(ExportSource& store, const ExportOptions& option
                 std::remove((f + ".part").c_str());
         }
     } partial;
+    // Excel: one workbook, a sheet per table, and the codebook's sheet last.
+    const std::string workbookFile = options.directory + "/" + form->id()->str() + ext;
+    std::unique_ptr<XlsxWorkbook> workbook;
     const int writingPass = counted ? 1 : 0;
     const auto startPass = [&](int pass) -> Status {
         if (pass != writingPass) return {};
+        exporter.settleWidths();
+        if (xlsx) {
+            partial.files.push_back(workbookFile);
+            workbook = xlsxWorkbook(workbookFile + ".part", options.directory);
+        }
         for (auto& t : exporter.tables()) {
             t->table.timestampUtcMs = exporter.newestMs();
-            t->file = options.directory + "/" + t->table.name + ext;
-            partial.files.push_back(t->file);
-            const std::string temporary = t->file + ".part";
-            t->writer = options.format == ExportFormat::Sav   ? savTableWriter(temporary)
-                        : options.format == ExportFormat::Dta ? dtaTableWriter(temporary)
-                                                              : csvTableWriter(temporary);
+            if (xlsx) {
+                t->writer = workbook->sheet();
+            } else {
+                t->file = options.directory + "/" + t->table.name + ext;
+                partial.files.push_back(t->file);
+                const std::string temporary = t->file + ".part";
+                t->writer = options.format == ExportFormat::Sav   ? savTableWriter(temporary)
+                            : options.format == ExportFormat::Dta ? dtaTableWriter(temporary)
+                                                                  : csvTableWriter(temporary);
+                result.files.push_back(t->file);
+            }
             if (auto s = t->writer->begin(t->table, counted ? t->rows : -1); !s) return s;
-            result.files.push_back(t->file);
         }
         exporter.resetCounts();
         return {};
@@ -699,9 +777,19 @@ Result<ExportResult> exportForm(ExportSource& store, const ExportOptions& option
     for (auto& t : exporter.tables()) {
         if (auto e = t->writer->end(); !e) return e.error();
     }
-    const std::string codebook = options.directory + "/" + form->id()->str() + "-codebook.csv";
-    partial.files.push_back(codebook);
-    if (auto c = writeCodebook(exporter, codebook + ".part"); !c) return c.error();
+    std::string codebook;
+    if (xlsx) {
+        auto sheet = workbook->sheet();
+        if (auto c = writeCodebook(exporter, form->id()->str() + "-codebook", *sheet); !c)
+            return c.error();
+        if (auto c = workbook->close(); !c) return c.error();
+        result.files.push_back(workbookFile);
+    } else {
+        codebook = options.directory + "/" + form->id()->str() + "-codebook.csv";
+        partial.files.push_back(codebook);
+        auto writer = csvTableWriter(codebook + ".part");
+        if (auto c = writeCodebook(exporter, "codebook", *writer); !c) return c.error();
+    }
     for (const auto& f : partial.files) {
         if (std::rename((f + ".part").c_str(), f.c_str()) != 0) {
             return makeError(ErrorCode::Io,
@@ -709,7 +797,7 @@ Result<ExportResult> exportForm(ExportSource& store, const ExportOptions& option
         }
     }
     partial.done = true;
-    result.files.push_back(codebook);
+    if (!codebook.empty()) result.files.push_back(codebook);
     result.records = done;
     result.unreadable = exporter.unreadable();
     result.sealedUnopened = exporter.sealedUnopened();

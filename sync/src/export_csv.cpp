@@ -33,7 +33,9 @@ std::int64_t floorDiv(std::int64_t a, std::int64_t b) {
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
 }
 
-std::string dateText(std::int64_t days) {
+}  // namespace
+
+std::string isoDate(std::int64_t days) {
     std::int64_t y = 0;
     unsigned m = 0;
     unsigned d = 0;
@@ -43,7 +45,7 @@ std::string dateText(std::int64_t days) {
     return out;
 }
 
-std::string timeText(std::int64_t ms) {
+std::string isoTime(std::int64_t ms) {
     const std::int64_t s = floorDiv(ms, 1000);
     char out[32];
     std::snprintf(out, sizeof out, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
@@ -51,13 +53,15 @@ std::string timeText(std::int64_t ms) {
     return out;
 }
 
-std::string dateTimeText(std::int64_t utcMs) {
+std::string isoDateTime(std::int64_t utcMs) {
     const std::int64_t days = floorDiv(utcMs, 86'400'000);
     const std::int64_t ms = utcMs - days * 86'400'000;
     char frac[8];
     std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms % 1000));
-    return dateText(days) + "T" + timeText(ms) + frac + "Z";
+    return isoDate(days) + "T" + isoTime(ms) + frac + "Z";
 }
+
+namespace {
 
 // The shortest text that reads back as the same double.
 void appendDecimal(std::string& out, double v) {
@@ -121,13 +125,13 @@ class CsvWriter final : public TableWriter {
             } else if (const auto* n = std::get_if<std::int64_t>(&c)) {
                 switch (m_types[i]) {
                     case ColumnType::Date:
-                        m_buffer += dateText(*n);
+                        m_buffer += isoDate(*n);
                         break;
                     case ColumnType::Time:
-                        m_buffer += timeText(*n);
+                        m_buffer += isoTime(*n);
                         break;
                     case ColumnType::DateTime:
-                        m_buffer += dateTimeText(*n);
+                        m_buffer += isoDateTime(*n);
                         break;
                     default: {
                         char buf[24];

@@ -60,6 +60,7 @@ std::string describeExport(const std::string& job, const admin::ExportRequest& r
     if (r.filter.fromUtcMs) out += ", from " + std::to_string(*r.filter.fromUtcMs);
     if (r.filter.untilUtcMs) out += ", until " + std::to_string(*r.filter.untilUtcMs);
     if (r.filter.review) out += ", review " + std::string(reviewStateName(*r.filter.review));
+    if (r.values == ExportValues::Labels) out += ", labels";
     return out;
 }
 
@@ -200,6 +201,7 @@ Result<std::vector<std::uint8_t>> ExportJobs::start(const admin::ExportRequest& 
     options.filter = request.filter;
     options.format = request.format;
     options.language = request.language;
+    options.values = request.values;
     options.directory = task->directory;
     try {
         // The map owns the task and joins the thread before letting it go.

@@ -6,8 +6,10 @@
 #include <array>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -37,8 +39,10 @@ struct Limits {
 };
 
 // SPSS: names of 64 bytes, variable labels of 256 (what ReadStat writes), a 64-byte file label
-// in the header, value labels of 120 bytes, very long strings up to 32767 bytes.
-constexpr Limits kSavLimits{".sav", 64, 64, 256, 64, 120, 32767, 32767};
+// in the header, value labels of 120 bytes. Very long strings may have 32767 bytes, but ReadStat
+// names their 252-byte segments with one base-36 digit: past 36 segments (9072 bytes) the names
+// repeat, and SPSS and PSPP rename them with a warning. Longer texts are cut there.
+constexpr Limits kSavLimits{".sav", 64, 64, 256, 64, 120, 36 * 252, 36 * 252};
 // Stata 14+ (format 118): names and label names of 32 characters (kept to 32 bytes), labels of
 // 80, value labels up to 32000, str# up to 2045 bytes (strL would need every value up front).
 constexpr Limits kDtaLimits{".dta", 32, 32, 80, 80, 32000, 2045, 2045};
@@ -119,6 +123,60 @@ std::vector<std::string> uniqueNames(const std::vector<std::string>& bases, std:
         }
     }
     return out;
+}
+
+/// A name's form before it is made unique: letters, digits and '_' (anything else becomes '_'),
+/// starting with a letter ("v_" is put before anything else), not a reserved word.
+std::string baseName(const std::string& columnName, std::size_t maxBytes) {
+    std::string name = columnName;
+    for (auto& c : name)
+        if (!isLetter(c) && !isDigit(c) && c != '_') c = '_';
+    if (name.empty() || !isLetter(name[0])) name = "v_" + name;
+    name.resize(std::min(name.size(), maxBytes));
+    if (isReservedName(name)) name = ("v_" + name).substr(0, maxBytes);
+    return name;
+}
+
+// A .sav string longer than this is a "very long string": segments of 252 bytes, each a
+// variable of its own in the file's dictionary.
+constexpr std::size_t kSavShortString = 255;
+
+/// The width a Text column gets: its longest value, at least 1 byte, at most what the format
+/// allows (longer values are cut); the format's default when the longest is unknown.
+std::size_t stringWidth(const ExportColumn& column, const Limits& limits) {
+    const std::size_t width =
+        column.maxTextBytes == 0 ? limits.unknownStringBytes : column.maxTextBytes;
+    return std::clamp<std::size_t>(width, 1, limits.maxStringBytes);
+}
+
+/// ReadStat's 8-byte names for a .sav's dictionary (its sav writer derives them, and they
+/// cannot be set): a variable's is the first 8 bytes of its name upper-cased, or "V<n>_A"
+/// (n: its place, from 1) when an earlier variable has that one; a very long string's segment
+/// s (from 1) is the first 5 bytes of that and s in base 36. Returns the column whose name or
+/// segment name clashes with one written before it, if any.
+std::optional<std::size_t> firstShortNameClash(const std::vector<std::string>& names,
+                                               const std::vector<std::size_t>& widths) {
+    std::unordered_set<std::string> bases;
+    std::unordered_set<std::string> all;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        std::string shortName = names[i].substr(0, 8);
+        for (auto& c : shortName)
+            if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+        if (!bases.insert(shortName).second) {
+            shortName = "V" + std::to_string((i + 1) % 100000) + "_A";
+            bases.insert(shortName);
+        }
+        if (!all.insert(shortName).second) return i;
+        if (widths[i] <= kSavShortString) continue;
+        const std::size_t segments = (widths[i] + 251) / 252;
+        const std::string stem = shortName.substr(0, 5);
+        for (std::size_t s = 1; s < segments; ++s) {
+            const std::size_t digit = s % 36;
+            const char c = static_cast<char>(digit < 10 ? '0' + digit : 'A' + (digit - 10));
+            if (!all.insert(stem + c).second) return i;
+        }
+    }
+    return std::nullopt;
 }
 
 /// The error for a failed system call on the export file.
@@ -341,7 +399,8 @@ class ReadStatTableWriter final : public TableWriter {
 
     Status addVariables() {
         readstat_writer_t* w = m_writer.get();
-        m_names = statisticalNames(m_columns, m_limits.nameBytes);
+        m_names = statisticalNames(
+            m_columns, m_format == Format::Sav ? StatisticalFormat::Sav : StatisticalFormat::Dta);
         std::vector<std::string> labelSetBases;
         for (const auto& name : m_names)
             labelSetBases.push_back(truncateUtf8("l_" + name, m_limits.labelSetBytes));
@@ -355,11 +414,7 @@ class ReadStatTableWriter final : public TableWriter {
                 !column.valueLabels.empty() &&
                 (column.type == ColumnType::Integer || column.type == ColumnType::Decimal);
             std::size_t width = 0;
-            if (!numeric) {
-                width =
-                    column.maxTextBytes == 0 ? m_limits.unknownStringBytes : column.maxTextBytes;
-                width = std::clamp<std::size_t>(width, 1, m_limits.maxStringBytes);
-            }
+            if (!numeric) width = stringWidth(column, m_limits);
             readstat_variable_t* variable =
                 readstat_add_variable(w, m_names[i].c_str(), variableType(column.type), width);
             if (!variable) return makeError(ErrorCode::Internal, "ReadStat: out of memory");
@@ -513,21 +568,41 @@ class ReadStatTableWriter final : public TableWriter {
 }  // namespace
 
 std::vector<std::string> statisticalNames(const std::vector<ExportColumn>& columns,
-                                          std::size_t maxBytes) {
-    // The formats allow 64 and 32 bytes; below 8 there would be no room for the suffixes.
-    maxBytes = std::max<std::size_t>(maxBytes, 8);
+                                          StatisticalFormat format) {
+    const std::size_t maxBytes = format == StatisticalFormat::Sav ? 64 : 32;
     std::vector<std::string> bases;
     bases.reserve(columns.size());
-    for (const auto& column : columns) {
-        std::string name = column.name;
-        for (auto& c : name)
-            if (!isLetter(c) && !isDigit(c) && c != '_') c = '_';
-        if (name.empty() || !isLetter(name[0])) name = "v_" + name;
-        name.resize(std::min(name.size(), maxBytes));
-        if (isReservedName(name)) name = ("v_" + name).substr(0, maxBytes);
-        bases.push_back(std::move(name));
+    for (const auto& column : columns)
+        bases.push_back(baseName(column.name, maxBytes));
+    std::vector<std::string> names = uniqueNames(bases, maxBytes);
+    if (format == StatisticalFormat::Dta) return names;
+
+    // A .sav also names every variable, and every segment of a very long string, in 8 bytes.
+    std::vector<std::size_t> widths;
+    widths.reserve(columns.size());
+    for (const auto& column : columns)
+        widths.push_back(column.type == ColumnType::Text ? stringWidth(column, kSavLimits) : 0);
+    std::unordered_set<std::string> taken;
+    for (const auto& name : names)
+        taken.insert(lowercase(name));
+    int prefix = 0;
+    // Each round renames one column for good, so it ends within a round per column.
+    for (std::size_t round = 0; round <= columns.size(); ++round) {
+        const std::optional<std::size_t> clash = firstShortNameClash(names, widths);
+        if (!clash) break;
+        std::vector<std::string> trial = names;
+        for (int tries = 0; tries < 1000; ++tries) {
+            char tag[16];
+            std::snprintf(tag, sizeof tag, "s%03d_", ++prefix);
+            trial[*clash] = tag + bases[*clash].substr(0, maxBytes - std::strlen(tag));
+            if (taken.count(lowercase(trial[*clash])) == 0 &&
+                firstShortNameClash(trial, widths) != clash)
+                break;
+        }
+        taken.insert(lowercase(trial[*clash]));
+        names = std::move(trial);
     }
-    return uniqueNames(bases, maxBytes);
+    return names;
 }
 
 std::unique_ptr<TableWriter> savTableWriter(const std::string& path) {

@@ -245,21 +245,22 @@ TEST_CASE("statisticalNames gives valid unique deterministic names within the li
     for (const std::string& name :
          std::vector<std::string>{"q1.a", "q1-a", "Q1_A", "1st", "_hidden", "in", "With", "str5",
                                   "vraag_é", "x", "X", "x_2", longName, longName + "b", "plain"}) {
-        columns.push_back({.name = name});
+        columns.push_back({.name = name, .type = sync::ColumnType::Integer});
     }
 
     SUBCASE("sav: 64 bytes") {
-        const auto names = sync::statisticalNames(columns, 64);
+        const auto names = sync::statisticalNames(columns, sync::StatisticalFormat::Sav);
         REQUIRE(names.size() == columns.size());
         CHECK(names == std::vector<std::string>{"q1_a", "q1_a_2", "Q1_A_3", "v_1st", "v__hidden",
                                                 "v_in", "v_With", "v_str5", "vraag___", "x", "X_3",
                                                 "x_2", std::string(64, 'a'),
                                                 std::string(62, 'a') + "_2", "plain"});
-        CHECK(sync::statisticalNames(columns, 64) == names);
+        CHECK(sync::statisticalNames(columns, sync::StatisticalFormat::Sav) == names);
     }
-    for (const std::size_t limit : {std::size_t{64}, std::size_t{32}}) {
+    for (const auto format : {sync::StatisticalFormat::Sav, sync::StatisticalFormat::Dta}) {
+        const std::size_t limit = format == sync::StatisticalFormat::Sav ? 64 : 32;
         CAPTURE(limit);
-        const auto names = sync::statisticalNames(columns, limit);
+        const auto names = sync::statisticalNames(columns, format);
         REQUIRE(names.size() == columns.size());
         std::set<std::string> seen;
         for (const auto& name : names) {
@@ -267,10 +268,10 @@ TEST_CASE("statisticalNames gives valid unique deterministic names within the li
             CHECK(validName(name, limit));
             CHECK(seen.insert(lower(name)).second);
         }
-        CHECK(sync::statisticalNames(columns, limit) == names);
+        CHECK(sync::statisticalNames(columns, format) == names);
     }
     SUBCASE("dta: 32 bytes") {
-        const auto names = sync::statisticalNames(columns, 32);
+        const auto names = sync::statisticalNames(columns, sync::StatisticalFormat::Dta);
         CHECK(names[12] == std::string(32, 'a'));
         CHECK(names[13] == std::string(30, 'a') + "_2");
     }
@@ -286,7 +287,9 @@ TEST_CASE("statisticalNames gives valid unique deterministic names within the li
             writeTable(path, table, {row});
             const Rows csv = readBack(dir, path);
             REQUIRE(csv.size() == 2);
-            CHECK(csv[0] == sync::statisticalNames(columns, file.ends_with(".sav") ? 64 : 32));
+            CHECK(csv[0] == sync::statisticalNames(columns, file.ends_with(".sav")
+                                                                ? sync::StatisticalFormat::Sav
+                                                                : sync::StatisticalFormat::Dta));
         }
     }
 }

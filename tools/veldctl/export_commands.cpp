@@ -1,7 +1,7 @@
-// veldctl export: a form's records at the collector, for evaluators, as CSV, SPSS .sav or
-// Stata .dta, with a codebook. Reads the collector's file on the collector's machine; the
-// collector may keep running (the export reads one snapshot of it). Sealed records open with
-// the project key ring (--ring), unlocked here and never kept.
+// veldctl export: a form's records at the collector, for evaluators, as CSV, SPSS .sav,
+// Stata .dta or an Excel workbook, with a codebook. Reads the collector's file on the collector's
+// machine; the collector may keep running (the export reads one snapshot of it). Sealed records
+// open with the project key ring (--ring), unlocked here and never kept.
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
@@ -27,11 +27,17 @@ Writes the current view of FORM's records into a folder: FORM.EXT (one row per r
 column per question; a select-many question as one 0/1 column per choice), FORM-REPEAT.EXT per
 repeat (one row per instance, keyed by record_id and its place), and FORM-codebook.csv
 (variables, their names in .sav and .dta, types, labels and value labels in every language).
+As xlsx, all of them are sheets of one workbook, FORM.xlsx.
 
 With --pilot, every form of that pilot (by the newest version's `pilot`) is exported this way.
 
 Options:
-  --format csv|sav|dta   file format (default csv)
+  --format csv|sav|dta|xlsx
+                         file format (default csv); xlsx: an Excel workbook, a sheet per table
+                         (at most 1,048,575 rows and 32,767 characters a cell, else an error)
+  --values codes|labels  coded answers (choices, consent, review state) as their codes (the
+                         default; value labels in .sav and .dta) or as their labels, in text
+                         columns, in every format
   --out DIR              folder for the files (default: the current folder; made, mode 0700, if
                          missing); files are written mode 0600
   --language TAG         labels in this language (default: the form's own default)
@@ -49,7 +55,7 @@ Pseudonymous identifiers appear as their digest, never in a raw form. A record w
 in the files has a row with its key, and `unreadable` says why: 1 its body is damaged or cannot
 be read, 2 it is sealed and no key for it was given (without --ring, or a key the ring lacks),
 3 it is sealed and does not open with its key. The count of sealed records not opened goes to
-stderr.
+stderr. On a terminal, stderr shows the records written so far.
 )";
 
 int usage(std::ostream& err, const std::string& message) {
@@ -73,6 +79,7 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
         return argv.empty() ? kExitUsage : kExitOk;
     }
     std::string format = "csv";
+    std::string values = "codes";
     std::string dir = ".";
     std::string language;
     std::string version;
@@ -86,6 +93,7 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     args.option("--ring", ringPath);
     args.option("--passphrase-file", passphraseFile);
     args.option("--format", format);
+    args.option("--values", values);
     args.option("--out", dir);
     args.option("--language", language);
     args.option("--version", version);
@@ -105,8 +113,11 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     options.directory = dir;
     const auto parsedFormat = sync::parseExportFormat(format);
     if (!parsedFormat || *parsedFormat == sync::ExportFormat::Records)
-        return usage(err, "--format is csv, sav or dta");
+        return usage(err, "--format is csv, sav, dta or xlsx");
     options.format = *parsedFormat;
+    const auto parsedValues = sync::parseExportValues(values);
+    if (!parsedValues) return usage(err, "--values is codes or labels");
+    options.values = *parsedValues;
     if (!version.empty()) {
         char* end = nullptr;
         const unsigned long v = std::strtoul(version.c_str(), &end, 10);
@@ -163,11 +174,6 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     }
     // Progress on a terminal only: a log file gets the result, not a line per thousand records.
     const bool terminal = isatty(STDERR_FILENO) != 0;
-    if (terminal) {
-        options.progress = [&err](std::int64_t done, std::int64_t total) {
-            err << "\rveldctl export: " << done << " of " << total << " records" << std::flush;
-        };
-    }
     std::vector<std::string> formIds;
     if (pilot.empty()) {
         formIds.push_back(options.formId);
@@ -193,8 +199,12 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     }
     for (const auto& formId : formIds) {
         options.formId = formId;
+        ProgressLine progress(err, "veldctl export: " + formId, terminal, nowMs);
+        options.progress = [&progress](std::int64_t done, std::int64_t total) {
+            progress.update(done, total);
+        };
         auto result = sync::exportForm(*store.value(), options);
-        if (terminal) err << "\n";
+        progress.finish();
         if (!result) {
             err << "veldctl export: " << formId << ": " << result.error().describe() << "\n";
             return kExitFailure;

@@ -27,7 +27,7 @@ Commands:
   enrol    enrol a device store with a collector (veldctl enrol --help)
   sync     send a device's finalized records and fetch new forms (veldctl sync --help)
   keys     the project key ring, kept by central staff (veldctl keys --help)
-  export   a form's records at the collector as CSV, .sav or .dta (veldctl export --help)
+  export   a form's records at the collector as CSV, .sav, .dta or .xlsx (veldctl export --help)
   study    randomised studies at the collector: define, deal blocks, balance, verify
            (veldctl study --help)
   case     cases at the collector: list, assign, conflicts (veldctl case --help)
@@ -172,6 +172,28 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (command == "case") return caseCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
+}
+
+ProgressLine::ProgressLine(std::ostream& err, std::string prefix, bool terminal,
+                           std::function<std::int64_t()> clockMs, std::int64_t intervalMs)
+    : m_err(err),
+      m_prefix(std::move(prefix)),
+      m_terminal(terminal),
+      m_clock(std::move(clockMs)),
+      m_interval(intervalMs) {}
+
+void ProgressLine::update(std::int64_t done, std::int64_t total) {
+    if (!m_terminal) return;
+    const std::int64_t now = m_clock();
+    if (m_drawn && done < total && now - m_last < m_interval) return;
+    m_last = now;
+    m_drawn = true;
+    m_err << "\r" << m_prefix << ": " << done << " of " << total << " records" << std::flush;
+}
+
+void ProgressLine::finish() {
+    if (m_drawn) m_err << "\n" << std::flush;
+    m_drawn = false;
 }
 
 }  // namespace veld::veldctl

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -58,6 +59,28 @@ std::int64_t nowMs();
 std::string utcTime(std::int64_t ms);
 
 /// Small argument parser shared by the command groups: positional words and --name [value].
+/// A progress line for a long command, drawn on `err` only when it is a terminal (a script or a
+/// log gets nothing): "PREFIX: DONE of TOTAL records", redrawn in place at most once per
+/// `intervalMs` (and always for the first and the last count).
+class ProgressLine {
+  public:
+    ProgressLine(std::ostream& err, std::string prefix, bool terminal,
+                 std::function<std::int64_t()> clockMs, std::int64_t intervalMs = 250);
+    /// The count so far.
+    void update(std::int64_t done, std::int64_t total);
+    /// Ends the line, if one was drawn.
+    void finish();
+
+  private:
+    std::ostream& m_err;
+    std::string m_prefix;
+    bool m_terminal;
+    std::function<std::int64_t()> m_clock;
+    std::int64_t m_interval;
+    std::int64_t m_last = 0;
+    bool m_drawn = false;
+};
+
 class Args {
   public:
     explicit Args(std::vector<std::string> args) : m_args(std::move(args)) {}

@@ -106,6 +106,7 @@ struct ExportRequest {
     std::string formId;
     ExportFormat format = ExportFormat::Csv;
     std::string language;
+    ExportValues values = ExportValues::Codes;
     RecordQuery filter;  // formId is taken from above
 };
 

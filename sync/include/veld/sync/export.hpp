@@ -24,10 +24,17 @@
 
 namespace veld::sync {
 
-/// Csv, Sav, Dta: tables for people. Records: one file FORM.records holding the form's published
-/// versions and its records' bodies as stored (sealed ones still sealed), for exporting
-/// elsewhere from a RecordsFile; language and keys do not apply to it.
-enum class ExportFormat { Csv, Sav, Dta, Records };
+/// Csv, Sav, Dta: tables for people, a file per table. Xlsx: one Excel workbook FORM.xlsx with a
+/// sheet per table and the codebook's sheet. Records: one file FORM.records holding the form's
+/// published versions and its records' bodies as stored (sealed ones still sealed), for exporting
+/// elsewhere from a RecordsFile; language, values and keys do not apply to it. (The numbers are
+/// the admin API's.)
+enum class ExportFormat { Csv = 0, Sav = 1, Dta = 2, Records = 3, Xlsx = 4 };
+
+/// How coded answers (choices, consent, review state, ...) appear: as their codes, with value
+/// labels where the format has them, or as their labels (in the export's language) in text
+/// columns. The codebook gives both either way.
+enum class ExportValues { Codes = 0, Labels = 1 };
 
 /// Where an export reads from: what it needs of a CollectorStore (see there for the contract).
 class ExportSource {
@@ -76,7 +83,8 @@ struct ExportOptions {
     std::string formId;
     RecordQuery filter;  // formId is taken from above
     ExportFormat format = ExportFormat::Csv;
-    std::string language;   // labels; empty: the form's default language
+    std::string language;  // labels; empty: the form's default language
+    ExportValues values = ExportValues::Codes;
     std::string directory;  // where the files go (it must exist)
     /// Called with 0 and the total once they are counted, then now and then with records done.
     std::function<void(std::int64_t done, std::int64_t total)> progress;
@@ -107,7 +115,9 @@ struct ExportResult {
 Result<ExportResult> exportForm(ExportSource& source, const ExportOptions& options);
 Result<ExportResult> exportForm(CollectorStore& store, const ExportOptions& options);
 
-std::string_view exportFormatName(ExportFormat format);  // csv, sav, dta, records
+std::string_view exportFormatName(ExportFormat format);  // csv, sav, dta, records, xlsx
 std::optional<ExportFormat> parseExportFormat(std::string_view name);
+std::string_view exportValuesName(ExportValues values);  // codes, labels
+std::optional<ExportValues> parseExportValues(std::string_view name);
 
 }  // namespace veld::sync
