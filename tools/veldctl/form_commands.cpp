@@ -262,7 +262,7 @@ int cmdExport(Args& args, std::ostream& out, std::ostream& err) {
     auto files = args.positionals();
     if (files.size() != 1 || !args.unknownOption().empty())
         return usage(err, "export takes one FILE");
-    auto check = forms::loadFormFile(files[0]);
+    auto check = xlsform::loadAnyFormFile(files[0]);
     if (!report(check, out)) {
         err << "veldctl: " << files[0] << " has errors; nothing written\n";
         return kExitFailure;

@@ -298,8 +298,6 @@ void drawKeys(Console& console, KeysState& state);
 void drawForms(Console& console, FormsTabState& state);
 /// Loads and checks `state.path` on the worker; the outcome arrives in `state.check`.
 void checkFormFile(Console& console, FormsTabState& state);
-/// A form file of any kind the console can publish, loaded and checked.
-forms::FormCheck loadFormForPublishing(const std::string& path);
 
 /// Zeroes a secret's bytes (sodium_memzero) and empties it, keeping its capacity.
 void wipe(std::string& secret);

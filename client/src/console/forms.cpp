@@ -8,6 +8,7 @@
 #include <imgui.h>
 
 #include <veld/fb/form_generated.h>
+#include <veld/xlsform.hpp>
 
 #include "../ui.hpp"
 #include "console.hpp"
@@ -147,16 +148,12 @@ void drawProblems(Console& console, const FormsTabState& state) {
 
 }  // namespace
 
-forms::FormCheck loadFormForPublishing(const std::string& path) {
-    return forms::loadFormFile(path);
-}
-
 void checkFormFile(Console& console, FormsTabState& state) {
     state.checking = true;
     state.check.reset();
     state.checkedPath = state.path;
     state.error.clear();
-    console.worker.run([path = state.path] { return loadFormForPublishing(path); },
+    console.worker.run([path = state.path] { return xlsform::loadAnyFormFile(path); },
                        [&state](forms::FormCheck check) {
                            state.checking = false;
                            state.check = std::move(check);
