@@ -559,12 +559,17 @@ class Checker {
                   "a repeat with repeat_count cannot have min_count or max_count (its count "
                   "is the expression's value)");
         for (const auto& ref : count->references()) {
-            for (std::string at = ref; !at.empty(); at = m_parent[at]) {
+            // Up the enclosing items; bounded, since two items may share a name (reported
+            // elsewhere) and so make a loop of parents.
+            std::string at = ref;
+            for (int depth = 0; !at.empty() && depth <= kMaxItemDepth + 1; ++depth) {
                 if (at == name) {
                     error(name, "repeat_count refers to ${" + ref +
                                     "}, which is inside the repeat; use a question before it");
                     break;
                 }
+                const auto parent = m_parent.find(at);
+                at = parent == m_parent.end() ? std::string() : parent->second;
             }
         }
     }

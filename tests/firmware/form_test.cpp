@@ -308,6 +308,21 @@ TEST_CASE("mistakes with the XLSForm fields are errors that name the item") {
     }
 }
 
+TEST_CASE("a repeat_count over a name that two nested items share is refused, not looped on") {
+    // Group `g` holds a question `g`: each is the other's parent in the name index.
+    const std::string nested =
+        R"({"name": "g", "kind": "Group", "labels": [{"lang": "nl", "text": "G"}],
+            "children": [{"name": "g", "kind": "Question", "type": "Integer",
+                          "labels": [{"lang": "nl", "text": "G"}]}]},
+           {"name": "child", "kind": "Repeat", "repeat_count": "${g}",)";
+    auto check = compileFormJson(
+        replaced(fieldsForm(),
+                 R"({"name": "child", "kind": "Repeat", "repeat_count": "${children}",)", nested),
+        "loop.json");
+    CHECK_FALSE(check.ok());
+    CHECK(problemsOf(check).find("used by two items") != std::string::npos);
+}
+
 TEST_CASE("doubtful uses of the XLSForm fields are warnings") {
     struct Case {
         const char* what;
