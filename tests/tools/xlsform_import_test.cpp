@@ -414,6 +414,14 @@ TEST_CASE("Each broken workbook gets its error at its cell") {
     }
 }
 
+TEST_CASE("Groups nested past 32 levels stop the survey's reading at that row") {
+    const auto check = xlsform::loadAnyFormFile(test::workbook("broken_deep.xlsx"));
+    CHECK_FALSE(check.ok());
+    CHECK_MESSAGE(hasProblem(check, FormProblem::Severity::Error, "survey!A34",
+                             "groups and repeats are nested more than 32 deep"),
+                  allProblems(check));
+}
+
 TEST_CASE("Every problem of a workbook is reported in one run, in sheet order") {
     const auto check = xlsform::loadAnyFormFile(test::workbook("broken_many.xlsx"));
     std::vector<std::string> errors;
