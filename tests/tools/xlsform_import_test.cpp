@@ -318,7 +318,7 @@ TEST_CASE("Version texts map to numbers that grow within each scheme") {
     }
 }
 
-TEST_CASE("Sheet and column names are read in any case; languages by name; rtl as set") {
+TEST_CASE("Sheet and column names are read in any case, languages by name, rtl as set") {
     const auto check = xlsform::loadAnyFormFile(test::workbook("spelling.xlsx"));
     REQUIRE_MESSAGE(check.ok(), allProblems(check));
     const auto* form = fb::GetForm(check.binary.data());
@@ -339,7 +339,7 @@ TEST_CASE("Sheet and column names are read in any case; languages by name; rtl a
     CHECK(form->id()->str() == "spelling");  // from the file name
 }
 
-TEST_CASE("A follow-up form reads case properties; a plain label column is English") {
+TEST_CASE("A follow-up form reads case properties, and a plain label column is English") {
     const auto follow = xlsform::loadAnyFormFile(test::workbook("follow_up.xlsx"));
     REQUIRE_MESSAGE(follow.ok(), allProblems(follow));
     const auto* form = fb::GetForm(follow.binary.data());
