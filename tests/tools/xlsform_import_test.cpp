@@ -318,7 +318,7 @@ TEST_CASE("Version texts map to numbers that grow within each scheme") {
     }
 }
 
-TEST_CASE("Sheet and column names are read in any case; languages by name; rtl as set") {
+TEST_CASE("Sheet and column names are read in any case, languages by name, rtl as set") {
     const auto check = xlsform::loadAnyFormFile(test::workbook("spelling.xlsx"));
     REQUIRE_MESSAGE(check.ok(), allProblems(check));
     const auto* form = fb::GetForm(check.binary.data());
@@ -339,7 +339,7 @@ TEST_CASE("Sheet and column names are read in any case; languages by name; rtl a
     CHECK(form->id()->str() == "spelling");  // from the file name
 }
 
-TEST_CASE("A follow-up form reads case properties; a plain label column is English") {
+TEST_CASE("A follow-up form reads case properties, and a plain label column is English") {
     const auto follow = xlsform::loadAnyFormFile(test::workbook("follow_up.xlsx"));
     REQUIRE_MESSAGE(follow.ok(), allProblems(follow));
     const auto* form = fb::GetForm(follow.binary.data());
@@ -412,6 +412,14 @@ TEST_CASE("Each broken workbook gets its error at its cell") {
             errors += p.severity == FormProblem::Severity::Error;
         CHECK_MESSAGE(errors == 1, allProblems(check));
     }
+}
+
+TEST_CASE("Groups nested past 32 levels stop the survey's reading at that row") {
+    const auto check = xlsform::loadAnyFormFile(test::workbook("broken_deep.xlsx"));
+    CHECK_FALSE(check.ok());
+    CHECK_MESSAGE(hasProblem(check, FormProblem::Severity::Error, "survey!A34",
+                             "groups and repeats are nested more than 32 deep"),
+                  allProblems(check));
 }
 
 TEST_CASE("Every problem of a workbook is reported in one run, in sheet order") {

@@ -46,7 +46,7 @@ TEST_CASE("Cell references convert both ways within Excel's grid") {
     }
 }
 
-TEST_CASE("Version texts: numbers, dates with a revision, MAJOR.MINOR.PATCH; nothing else") {
+TEST_CASE("Version texts are numbers, dates with a revision or MAJOR.MINOR.PATCH, nothing else") {
     struct Case {
         const char* text;
         std::uint32_t number;

@@ -351,6 +351,9 @@ simple("broken_many.xlsx", ok_settings,
         ["text", "b", "B", "maybe"], ["begin_repeat", "r", "R", None],
         ["text", "c", "C", None]])
 save("broken_empty.xlsx", [("Sheet1", [])])
+simple("broken_deep.xlsx", ok_settings,
+       [["type", "name", "label"]] + [["begin_group", "g%d" % i, "G"] for i in range(40)]
+       + [["text", "q", "Q"]] + [["end_group"]] * 40)
 
 with open(os.path.join(OUT, "broken_old.xlsx"), "wb") as f:
     # An OLE compound file's signature and a BIFF8 workbook's stream name, as UTF-16.

@@ -30,6 +30,7 @@ namespace v = vocab;
 
 constexpr std::uint32_t kNoRow = 0;
 constexpr std::uint32_t kNoColumn = 0xffffffffu;
+constexpr std::size_t kMaxNesting = 32;
 
 // A problem and where it sorts: workbook-level first, then by sheet, row and column.
 struct Located {
@@ -682,6 +683,13 @@ class Importer {
             readColumns(r, item);
             const std::string caseProperty = r.trimmed(v::kCaseProperty);
             if (!caseProperty.empty()) m_form.caseUpdates.emplace_back(caseProperty, item.name);
+            if (item.kind != "Question" && open.size() >= kMaxNesting) {
+                // Veld's checks allow 16 levels; far deeper nesting only costs stack.
+                error(&m_survey, rowNumber, typeColumn,
+                      "groups and repeats are nested more than " + std::to_string(kMaxNesting) +
+                          " deep; the rows below are not read");
+                return;
+            }
             auto& siblings = open.empty() ? m_form.items : open.back().item->children;
             siblings.push_back(std::move(item));
             if (siblings.back().kind != "Question")
