@@ -7,7 +7,6 @@
 #include <cstring>
 #include <ctime>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
