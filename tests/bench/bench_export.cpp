@@ -7,6 +7,8 @@
 //   peak resident memory.
 // - The baseline: the CSV export imported into a plain SQLite table (the same rows and bytes),
 //   then dumped by `sqlite3 -csv` into a file: rows/s and its peak memory.
+// - `--format xlsx` (an Excel workbook) of up to 100,000 records against `--format csv` of the
+//   same records, one after the other: records/s and peak memory, and their ratios.
 //
 // - What the console asks of the collector at that size, through the collector store in this
 //   process: the dashboard (counts and records per form per day), the first page of the review
@@ -323,6 +325,32 @@ int benchMain(int argc, char** argv) {
                 "sqlite3_csv_dump_" + tag + "_peak_rss");
     printFigure("export_sav_60q_" + tag + "_peak_rss", sav.peakMiB, "MiB", dump.peakMiB,
                 "sqlite3_csv_dump_" + tag + "_peak_rss");
+    // Excel: a sheet holds at most 1,048,575 rows; the figure is for 100,000 records at most.
+    {
+        const std::int64_t xlsxRecords = std::min<std::int64_t>(records, 100'000);
+        const std::string xtag = sizeTag(xlsxRecords);
+        std::string source = collector;
+        if (xlsxRecords != records) {
+            source = dir.file("collector-xlsx.db");
+            fillCollector(source, xlsxRecords);
+        }
+        const Run sameCsv =
+            run({veldctl, "export", source, "bench_sixty", "--out", dir.file("csv-for-xlsx")},
+                dir.file("csv-for-xlsx.log"));
+        const Run xlsx = run({veldctl, "export", source, "bench_sixty", "--out", dir.file("xlsx"),
+                              "--format", "xlsx"},
+                             dir.file("xlsx.log"));
+        note("xlsx export " +
+             std::to_string(std::filesystem::file_size(dir.file("xlsx/bench_sixty.xlsx"))) +
+             " bytes");
+        const double x = static_cast<double>(xlsxRecords);
+        printBaseline("export_csv_60q_" + xtag + "_beside_xlsx", x / sameCsv.seconds, "records/s");
+        printFigure("export_xlsx_60q_" + xtag, x / xlsx.seconds, "records/s", x / sameCsv.seconds,
+                    "export_csv_60q_" + xtag + "_beside_xlsx");
+        printBaseline("export_csv_60q_" + xtag + "_beside_xlsx_peak_rss", sameCsv.peakMiB, "MiB");
+        printFigure("export_xlsx_60q_" + xtag + "_peak_rss", xlsx.peakMiB, "MiB", sameCsv.peakMiB,
+                    "export_csv_60q_" + xtag + "_beside_xlsx_peak_rss");
+    }
 
     // What the console asks for, at this size.
     {

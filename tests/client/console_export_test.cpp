@@ -125,4 +125,45 @@ TEST_CASE(
     REQUIRE_MESSAGE(byVeldctl.exitCode == 0, byVeldctl.err);
     for (const char* f : {"sealed_visit.csv", "sealed_visit-jobs.csv", "sealed_visit-codebook.csv"})
         CHECK(test::readFile(out + "/" + f) == test::readFile(dir.file("veldctl") + "/" + f));
+
+    // As an Excel workbook with labels, both ways: opened here with the keys, and written by the
+    // collector without them. One file, a sheet per table and the codebook's.
+    const std::string script = dir.file("sheets.py");
+    std::ofstream(script) << R"py(
+import sys, openpyxl
+book = openpyxl.load_workbook(sys.argv[1])
+print(' '.join(book.sheetnames))
+rows = list(book[book.sheetnames[0]].iter_rows(values_only=True))
+for row in rows[1:]:
+    cells = dict(zip(rows[0], row))
+    print(cells['review'], cells['unreadable'], cells['remark'] or '-')
+)py";
+    const auto exportXlsx = [&](const std::string& folder) {
+        ui.click("tab.export");
+        ui.click("export.format.xlsx");
+        ui.click("export.values.labels");
+        ui.console().exports.folder = folder;
+        ui.click("export.start");
+        ui.settle();
+        CHECK(ui.showsText("Export opgeslagen"));
+        CHECK(everything(folder) == std::vector<std::string>{"sealed_visit.xlsx"});
+        const auto read =
+            test::runProcess({"/usr/bin/python3", script, folder + "/sealed_visit.xlsx"});
+        REQUIRE_MESSAGE(read.exitCode == 0, read.err);
+        return read.out;
+    };
+    const std::string withKeys = exportXlsx(dir.file("xlsx-here"));
+    CHECK(withKeys.rfind("sealed_visit sealed_visit-jobs sealed_visit-codebook\n", 0) == 0);
+    for (int n = 0; n < 3; ++n)
+        CHECK(withKeys.find("received readable Opmerking nummer " + std::to_string(n)) !=
+              std::string::npos);
+    ui.console().setProjectKeys(nullptr);
+    ui.frame();
+    const std::string withoutKeys = exportXlsx(dir.file("xlsx-collector"));
+    CHECK(withoutKeys ==
+          "sealed_visit sealed_visit-jobs sealed_visit-codebook\n"
+          "received sealed, no key given for it -\n"
+          "received sealed, no key given for it -\n"
+          "received sealed, no key given for it -\n");
+    CHECK(std::filesystem::is_empty(jobs));
 }

@@ -313,7 +313,16 @@ TEST_CASE("admin messages round-trip, and their decoders refuse what makes no se
     request.format = sync::ExportFormat::Records;
     CHECK(admin::decodeExportRequest(admin::encodeExportRequest(request))->format ==
           sync::ExportFormat::Records);
-    request.format = static_cast<sync::ExportFormat>(4);
+    request.format = sync::ExportFormat::Xlsx;
+    request.values = sync::ExportValues::Labels;
+    const auto excel = admin::decodeExportRequest(admin::encodeExportRequest(request));
+    REQUIRE(excel);
+    CHECK(excel->format == sync::ExportFormat::Xlsx);
+    CHECK(excel->values == sync::ExportValues::Labels);
+    request.values = sync::ExportValues::Codes;
+    CHECK(admin::decodeExportRequest(admin::encodeExportRequest(request))->values ==
+          sync::ExportValues::Codes);
+    request.format = static_cast<sync::ExportFormat>(5);
     CHECK_FALSE(admin::decodeExportRequest(admin::encodeExportRequest(request)));
     request.format = sync::ExportFormat::Csv;
     request.filter.review = static_cast<sync::ReviewState>(9);
@@ -718,7 +727,7 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
          admin::encodeQueueRequest({sync::ReviewState::Received, admin::kMaxQueue + 1})},
         {admin::kQueuePath, admin::encodeQueueRequest({static_cast<sync::ReviewState>(4), 10})},
         {admin::kExportPath,
-         admin::encodeExportRequest({"ips_guidance", static_cast<sync::ExportFormat>(4)})},
+         admin::encodeExportRequest({"ips_guidance", static_cast<sync::ExportFormat>(5)})},
         {admin::kExportPath, admin::encodeExportRequest({""})},
         {admin::kExportJobPath, admin::encodeExportJobRequest({"not-a-job", false})},
         {admin::kExportJobPath, admin::encodeExportJobRequest({std::string(32, 'A'), true})},

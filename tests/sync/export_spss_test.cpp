@@ -1,6 +1,7 @@
-// Every pilot form's .sav read by GNU PSPP and its .dta by pandas, as evaluators open them: no
-// warning, variables under the codebook's names (valid for SPSS and Stata, unique), with their
-// variable labels and value labels; strings as wide as their longest value.
+// Every pilot form's .sav read by GNU PSPP and its .dta by pandas (and both by ReadStat), as
+// evaluators open them: no warning, variables under the codebook's names (valid for SPSS and
+// Stata, unique), with their variable labels and value labels; strings as wide as their longest
+// value, and long ones with unique segment names.
 #include <filesystem>
 #include <fstream>
 
@@ -114,6 +115,16 @@ for variable, name, dta_name in names:
         if values[variable].get(int(code)) != label:
             problems.append('dta %s: %r labelled %r, codebook %r' % (dta_name, code, label, values[variable].get(int(code))))
             break
+# ReadStat reads both back under the same names, with every row.
+for path, want in ((sav, sav_names), (dta, dta_names)):
+    converted = os.path.join(work, os.path.basename(path) + '.csv')
+    out = subprocess.run(['/usr/bin/readstat', path, converted], capture_output=True, text=True)
+    if out.returncode != 0:
+        problems.append('readstat %s: %s' % (path, out.stderr)); continue
+    with open(converted, newline='', encoding='utf-8') as f:
+        back = list(csv.reader(f))
+    if back[0] != want: problems.append('readstat %s: columns %r' % (path, back[0][:8]))
+    if len(back) - 1 != len(frame): problems.append('readstat %s: %d rows' % (path, len(back) - 1))
 for p in problems[:30]: print(p)
 print('%s: %d variables, %d problems' % (table, len(names), len(problems)))
 sys.exit(1 if problems else 0)

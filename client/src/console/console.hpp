@@ -170,7 +170,8 @@ struct ExportRun {
 
 struct ExportState {
     std::string form;  // the form's id; empty: the first
-    int format = 0;
+    int format = 0;    // a sync::ExportFormat
+    int values = 0;    // a sync::ExportValues
     int language = 0;  // index into the form's languages
     int review = 0;    // 0: every record; i: ReviewState i - 1
     std::string from;

@@ -158,6 +158,7 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run, sync::admin::Export
     options.filter = request.filter;
     options.format = tables;
     options.language = request.language;
+    options.values = request.values;
     options.directory = folder;
     options.keys = *keys;
     options.progress = [&run](std::int64_t done, std::int64_t total) {
@@ -197,9 +198,9 @@ void drawExport(Console& console, ExportState& state) {
     const bool idle = !state.running;
     ImGui::BeginDisabled(!idle);
 
-    const M labels[] = {M::ConsoleExportForm,   M::ConsoleExportFormat, M::ConsoleExportLanguage,
-                        M::ConsoleExportReview, M::ConsoleExportFrom,   M::ConsoleExportUntil,
-                        M::ConsoleExportFolder};
+    const M labels[] = {M::ConsoleExportForm,     M::ConsoleExportFormat, M::ConsoleExportValues,
+                        M::ConsoleExportLanguage, M::ConsoleExportReview, M::ConsoleExportFrom,
+                        M::ConsoleExportUntil,    M::ConsoleExportFolder};
     float labelW = 0;
     for (M m : labels)
         labelW = std::max(labelW, ImGui::CalcTextSize(std::string(console.t(m)).c_str()).x);
@@ -226,13 +227,32 @@ void drawExport(Console& console, ExportState& state) {
     ui::recordLast("export.form", current);
 
     label(M::ConsoleExportFormat);
-    const char* formats[] = {"CSV", "SPSS (.sav)", "Stata (.dta)"};
-    for (int i = 0; i < 3; ++i) {
+    const std::pair<sync::ExportFormat, const char*> formats[] = {
+        {sync::ExportFormat::Csv, "CSV"},
+        {sync::ExportFormat::Sav, "SPSS (.sav)"},
+        {sync::ExportFormat::Dta, "Stata (.dta)"},
+        {sync::ExportFormat::Xlsx, "Excel (.xlsx)"}};
+    for (std::size_t i = 0; i < std::size(formats); ++i) {
+        const int value = static_cast<int>(formats[i].first);
         if (i > 0) ImGui::SameLine();
-        if (ImGui::RadioButton(formats[i], state.format == i)) state.format = i;
-        ui::recordLast(std::string("export.format.") +
-                           std::string(sync::exportFormatName(static_cast<sync::ExportFormat>(i))),
-                       formats[i]);
+        if (ImGui::RadioButton(formats[i].second, state.format == value)) state.format = value;
+        ui::recordLast(
+            std::string("export.format.") + std::string(sync::exportFormatName(formats[i].first)),
+            formats[i].second);
+    }
+
+    label(M::ConsoleExportValues);
+    const std::pair<sync::ExportValues, M> values[] = {
+        {sync::ExportValues::Codes, M::ConsoleExportCodes},
+        {sync::ExportValues::Labels, M::ConsoleExportLabels}};
+    for (std::size_t i = 0; i < std::size(values); ++i) {
+        const int value = static_cast<int>(values[i].first);
+        const std::string text(console.t(values[i].second));
+        if (i > 0) ImGui::SameLine();
+        if (ImGui::RadioButton(text.c_str(), state.values == value)) state.values = value;
+        ui::recordLast(
+            std::string("export.values.") + std::string(sync::exportValuesName(values[i].first)),
+            text);
     }
 
     label(M::ConsoleExportLanguage);
@@ -303,6 +323,7 @@ void drawExport(Console& console, ExportState& state) {
         sync::admin::ExportRequest request;
         request.formId = form.id;
         request.format = static_cast<sync::ExportFormat>(state.format);
+        request.values = static_cast<sync::ExportValues>(state.values);
         if (!languages.empty())
             request.language = languages[static_cast<std::size_t>(state.language)].first;
         request.filter.fromUtcMs = from;
