@@ -42,29 +42,6 @@ constexpr std::array<std::string_view, 18> kUnsupportedTypes = {"geopoint",
                                                                 "background-geopoint",
                                                                 "trigger"};
 
-constexpr std::array<std::string_view, 22> kKnownAppearances = {"field-list",
-                                                                "likert",
-                                                                "multiline",
-                                                                "signature",
-                                                                "minimal",
-                                                                "horizontal",
-                                                                "horizontal-compact",
-                                                                "quick",
-                                                                "no-calendar",
-                                                                "month-year",
-                                                                "year",
-                                                                "numbers",
-                                                                "compact",
-                                                                "label",
-                                                                "list-nolabel",
-                                                                "list",
-                                                                "columns",
-                                                                "columns-pack",
-                                                                "no-buttons",
-                                                                "quickcompact",
-                                                                "thousands-sep",
-                                                                "vertical"};
-
 constexpr std::array<std::string_view, 10> kRtlSubtags = {"ar", "fa", "he",  "ur", "ps",
                                                           "yi", "dv", "ckb", "sd", "ug"};
 
@@ -152,10 +129,6 @@ bool isMetadataType(std::string_view word) {
 
 bool isUnsupportedType(std::string_view word) {
     return contains(kUnsupportedTypes, word);
-}
-
-bool isKnownAppearance(std::string_view word) {
-    return contains(kKnownAppearances, word);
 }
 
 std::optional<bool> parseYesNo(std::string_view text) {

@@ -126,8 +126,6 @@ bool isUnsupportedType(std::string_view word);
 inline constexpr std::string_view kFieldList = "field-list";
 inline constexpr std::string_view kLikert = "likert";
 inline constexpr std::string_view kMultiline = "multiline";
-/// Appearance words the client knows (kept in Item.appearance); others get a warning.
-bool isKnownAppearance(std::string_view word);
 
 // --- yes / no ---
 inline constexpr std::string_view kYes = "yes";

@@ -787,9 +787,8 @@ class Importer {
                               (word == v::kSignature && item.type == "Signature");
             if (word == v::kMultiline && item.type == "Text" && !item.hidden) item.multiline = true;
             if (used) continue;
-            if (!v::isKnownAppearance(word))
-                warning(&m_survey, r.row().number, r.column(v::kAppearance),
-                        "appearance '" + word + "' is not one Veld knows; kept, but ignored");
+            // Words Veld does not show are kept; the form checks warn about them (one list of
+            // known words, forms::knownAppearance), and their warning is mapped to this cell.
             kept += (kept.empty() ? "" : " ") + word;
         }
         item.appearance = kept;
@@ -1083,6 +1082,11 @@ class Importer {
         if (starts("max_count") || starts("min_count")) return v::kMinCount;
         if (starts("max_length")) return v::kMaxLength;
         if (starts("pattern")) return v::kPattern;
+        if (starts("appearance")) return v::kAppearance;
+        if (starts("choice_filter")) return v::kChoiceFilter;
+        if (starts("repeat_count")) return v::kRepeatCount;
+        if (starts("step")) return v::kParameters;
+        if (starts("the required message")) return v::kRequiredMessage;
         if (starts("identifier_scheme") || starts("a pseudonym question needs"))
             return v::kIdentifierScheme;
         if (m.find("is not a valid item name") != std::string::npos || starts("names starting") ||
