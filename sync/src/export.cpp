@@ -289,6 +289,10 @@ class Exporter {
         }
     }
 
+    // Without a counting pass (CSV), the widths are measured as the rows are written, for the
+    // codebook's .sav names.
+    void measureWhileWriting() { m_measureWhileWriting = true; }
+
     void resetCounts() {
         for (auto& t : m_tables)
             t->rows = 0;
@@ -309,14 +313,17 @@ class Exporter {
                 m_cells[i] = at != labels.end() ? at->label : std::to_string(*code);
             }
         }
-        if (!counting) return t.writer->row(m_cells);
+        if (!counting) {
+            if (auto s = t.writer->row(m_cells); !s) return s;
+            if (!m_measureWhileWriting) return {};
+        }
         for (std::size_t i = 0; i < m_cells.size(); ++i) {
             const auto* text = std::get_if<std::string>(&m_cells[i]);
             if (!text) continue;
             ExportColumn& c = t.table.columns[i];
             c.maxTextBytes = std::max(c.maxTextBytes, text->size());
-            if (text->size() >
-                c.maxTextChars) {  // characters <= bytes: count only when it may grow
+            // Characters <= bytes: count them only when the longest may grow.
+            if (text->size() > c.maxTextChars) {
                 const auto chars =
                     static_cast<std::size_t>(std::count_if(text->begin(), text->end(), [](char ch) {
                         return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
@@ -593,6 +600,7 @@ class Exporter {
     const fb::Form* m_form;
     std::span<const projectkey::SecretKey> m_keys;
     bool m_labels = false;
+    bool m_measureWhileWriting = false;
     bool m_caseColumns = false;
     bool m_allocationColumns = false;
     std::string m_default;
@@ -720,6 +728,7 @@ Result<ExportResult> exportForm(ExportSource& store, const ExportOptions& option
     // before the first row: a first pass measures them, in the same snapshot as the pass that
     // writes the rows.
     const bool counted = options.format != ExportFormat::Csv;
+    if (!counted) exporter.measureWhileWriting();
     const bool xlsx = options.format == ExportFormat::Xlsx;
     ExportResult result;
     const std::string ext = std::string(".") + std::string(exportFormatName(options.format));

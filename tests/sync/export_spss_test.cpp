@@ -171,6 +171,12 @@ TEST_CASE("every pilot form's .sav opens in PSPP and its .dta in pandas, as the 
                 tables.pop_back();  // the codebook
             }
         }
+        // Every export's codebook names the variables alike, whatever its format.
+        const std::string codebook = "/" + id + "-codebook.csv";
+        CHECK(test::readFile(dir.file(id + "-csv") + codebook) ==
+              test::readFile(dir.file(id + "-sav") + codebook));
+        CHECK(test::readFile(dir.file(id + "-dta") + codebook) ==
+              test::readFile(dir.file(id + "-sav") + codebook));
         const std::string language = source.form(id)->default_language()->str();
         for (const auto& table : tables) {
             CAPTURE(table);
