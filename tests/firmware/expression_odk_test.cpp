@@ -228,7 +228,7 @@ TEST_CASE("ODK: text functions count characters, not bytes, and treat empty as '
                 });
 }
 
-TEST_CASE("ODK: selections are words; the choice looked for is trimmed") {
+TEST_CASE("ODK: selections are words, and the choice looked for is trimmed") {
     const OdkContext c = sample();
     checkAll(c, {
                     {"selected('apple baby crimson', '  baby  ')", "true"},
@@ -250,7 +250,7 @@ TEST_CASE("ODK: selections are words; the choice looked for is trimmed") {
                 });
 }
 
-TEST_CASE("ODK: date text converts to days; dates format with ODK's codes in local time") {
+TEST_CASE("ODK: date text converts to days, and dates format with ODK's codes in local time") {
     OdkContext c = sample();
     checkAll(c, {
                     {"number('2008-09-05')", "14127"},
@@ -294,7 +294,7 @@ TEST_CASE("ODK: date text converts to days; dates format with ODK's codes in loc
     checkAll(c, {{"now()", "2026-12-07T05:45:00.000-03:30"}});
 }
 
-TEST_CASE("ODK: once() keeps a value once set; uuid() comes from the context") {
+TEST_CASE("ODK: once() keeps a value once set, and uuid() comes from the context") {
     OdkContext c = sample();
     checkAll(c, {{"once(${age} * 2)", "68"}, {"uuid()", "5f0c6a52-3a5e-4c5e-9a63-0d1b2c3d4e5f"}});
     c.dot = std::string("kept");
