@@ -298,10 +298,15 @@ void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool
             setAnswer(c, path, ChoiceAnswer{name, choice->is_other() ? otherText : ""});
         }
     };
-    const auto count = static_cast<int>(list->choices()->size());
+    // Only the choices the question's choice_filter offers as the answers stand (all of them
+    // without a filter), in the list's order.
+    const std::vector<std::size_t> offered = c.session.offeredChoices(path);
+    const auto count = static_cast<int>(offered.size());
     const auto choiceAt = [&](int index) {
-        return list->choices()->Get(static_cast<flatbuffers::uoffset_t>(index));
+        return list->choices()->Get(
+            static_cast<flatbuffers::uoffset_t>(offered[static_cast<std::size_t>(index)]));
     };
+    if (count == 0) return;  // the filter offers nothing as the answers stand
     const auto row = [&](const fb::Choice* choice, float width) {
         if (ui::choiceRow("q." + key + "." + choice->name()->str(), label(c, choice->labels()),
                           isSelected(choice), multi, c.rtl, c.rowHeight, enabled, width))

@@ -30,6 +30,10 @@ std::string pilotName(std::string_view pilot, std::string_view language);
 /// Replaces each "{}" in `pattern` by the next argument.
 std::string format(std::string_view pattern, std::initializer_list<std::string_view> args);
 
+/// A count in words: `m`'s text holds its plural forms separated by '|' ("{} fout|{} fouten"),
+/// the singular first; "{}" is replaced by `count`.
+std::string plural(M m, std::int64_t count, std::string_view language);
+
 /// The UI languages offered in settings, in order.
 inline constexpr std::string_view kUiLanguages[] = {"nl", "en"};
 

@@ -702,10 +702,10 @@ class Checker {
         if (!filter || !item.choice_list()) return;
         const std::string list = item.choice_list()->str();
         auto properties = m_listProperties.find(list);
+        // An unknown list is already an error of its own; its properties cannot be judged.
+        if (properties == m_listProperties.end()) return;
         for (const auto& field : filter->choiceFields()) {
-            if (field == "name" ||
-                (properties != m_listProperties.end() && properties->second.count(field)))
-                continue;
+            if (field == "name" || properties->second.count(field)) continue;
             error(name, "choice_filter reads '" + field + "', which is neither 'name' nor a " +
                             "property of the choices in '" + list + "'");
         }

@@ -64,7 +64,7 @@ TEST_CASE("console: staff check a form file, see its problems, and publish it on
     ui.click("forms.check");
     ui.settle();
     CHECK(ui.item("forms.summary")->text ==
-          "needs_fixing v2024031502: 2 fout(en), 1 waarschuwing(en)");
+          "needs_fixing v2024031502: 2 fouten, 1 waarschuwing");
     CHECK(ui.item("forms.problem.0.where")->text == "regel 431");
     CHECK(ui.item("forms.problem.0.kind")->text == "error");
     CHECK(ui.item("forms.problem.0.message")->text.find("used by two items") != std::string::npos);
@@ -84,7 +84,7 @@ TEST_CASE("console: staff check a form file, see its problems, and publish it on
     // A good file: no problems, published with one click, and listed.
     ui.click("forms.check");
     ui.settle();
-    CHECK(ui.item("forms.summary")->text == "ips_intake v1: 0 fout(en), 0 waarschuwing(en)");
+    CHECK(ui.item("forms.summary")->text == "ips_intake v1: 0 fouten, 0 waarschuwingen");
     CHECK_FALSE(ui.has("forms.problem.0.where"));
     REQUIRE(ui.item("forms.publish")->enabled);
     ui.click("forms.publish");
@@ -125,7 +125,7 @@ TEST_CASE("console: staff check a form file, see its problems, and publish it on
     ui.type("forms.path", dir.file("missing.json"));
     ui.click("forms.check");
     ui.settle();
-    CHECK(ui.item("forms.summary")->text == "1 fout(en), 0 waarschuwing(en)");
+    CHECK(ui.item("forms.summary")->text == "1 fout, 0 waarschuwingen");
     CHECK(ui.item("forms.problem.0.message")->text == "cannot read the file");
     CHECK_FALSE(ui.item("forms.publish")->enabled);
 }

@@ -18,13 +18,15 @@ using veld::client::testing::UiDriver;
 
 namespace {
 
-// A device with tests/forms/xlsform_fields.json installed, filling a new record of it.
+// A device with tests/forms/FIXTURE.json installed (its form id is FIXTURE), filling a new record
+// of it.
 struct Filling {
     veld::test::TempDir dir;
     std::string path = dir.file("device.veld");
     std::unique_ptr<UiDriver> ui;
 
-    explicit Filling(const std::string& language = "nl") {
+    explicit Filling(const std::string& language = "nl",
+                     const std::string& fixture = "xlsform_fields") {
         {
             StoreOptions options;
             options.mode = sql::OpenMode::ReadWriteCreate;
@@ -32,13 +34,13 @@ struct Filling {
             REQUIRE(store.ok());
             auto compiled =
                 forms::compileFormJson(veld::test::readFile(std::string(VELD_SOURCE_DIR) +
-                                                            "/tests/forms/xlsform_fields.json"),
-                                       "xlsform_fields.json");
+                                                            "/tests/forms/" + fixture + ".json"),
+                                       fixture + ".json");
             REQUIRE(compiled.ok());
             REQUIRE(store.value().installForm(compiled.binary));
         }
         ui = std::make_unique<UiDriver>(path, language);
-        ui->click("home.new.xlsform_fields");
+        ui->click("home.new." + fixture);
         REQUIRE(ui->app().screen == Screen::Fill);
     }
 
@@ -71,6 +73,30 @@ TEST_CASE("client: ticking an exclusive choice clears the others, and another cl
     CHECK(f.chosen("help_wanted") == std::vector<std::string>{"advice"});
     ui.click("q.help_wanted.advice");
     CHECK_FALSE(f.answer("help_wanted"));
+}
+
+TEST_CASE(
+    "client: a choice filter offers the cities of the chosen country, and a change of "
+    "country takes back a city it no longer offers") {
+    Filling f("nl", "cascading_select");
+    auto& ui = *f.ui;
+    const auto cities = [&] {
+        std::vector<std::string> shown;
+        for (const char* name : {"amsterdam", "rotterdam", "antwerpen", "gent"}) {
+            if (ui.has(std::string("q.city.") + name)) shown.emplace_back(name);
+        }
+        return shown;
+    };
+    CHECK(cities().empty());  // no country yet: the filter offers nothing
+    ui.click("q.country.nl");
+    CHECK(cities() == std::vector<std::string>{"amsterdam", "rotterdam"});
+    ui.click("q.city.rotterdam");
+    CHECK(f.answer("city") == AnswerValue{ChoiceAnswer{"rotterdam", ""}});
+    ui.click("q.country.be");
+    CHECK(cities() == std::vector<std::string>{"antwerpen", "gent"});
+    CHECK_FALSE(f.answer("city"));  // Rotterdam is not in Belgium
+    ui.click("q.city.gent");
+    CHECK(f.answer("city") == AnswerValue{ChoiceAnswer{"gent", ""}});
 }
 
 TEST_CASE("client: minimal is a drop-down list, likert and horizontal choices lie in a row") {

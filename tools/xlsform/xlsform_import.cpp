@@ -854,8 +854,6 @@ class Importer {
         item.defaultValue = r.trimmed(v::kDefault);
         item.choiceFilter = r.trimmed(v::kChoiceFilter);
         item.pattern = r.trimmed(v::kPattern);
-        if (!item.choiceFilter.empty() && item.choiceList.empty())
-            error(r, v::kChoiceFilter, "choice_filter is only for select questions");
         if (!r.trimmed(v::kParameters).empty() && item.step == std::nullopt)
             warning(&m_survey, r.row().number, r.column(v::kParameters),
                     "parameters are read for range questions only; ignored");

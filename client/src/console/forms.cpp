@@ -104,8 +104,8 @@ void drawProblems(Console& console, const FormsTabState& state) {
         summary = std::string(form->id() ? form->id()->string_view() : "") + " v" +
                   std::to_string(form->version()) + ": ";
     }
-    summary += format(console.t(M::ConsoleFormsProblemCount),
-                      {std::to_string(errors), std::to_string(warnings)});
+    summary += plural(M::ConsoleFormsErrorCount, errors, console.language) + ", " +
+               plural(M::ConsoleFormsWarningCount, warnings, console.language);
     ui::paragraph(summary, false, errors > 0 ? ui::kErrorColor : ui::kOkColor);
     ui::recordLast("forms.summary", summary);
     if (check.problems.empty()) return;
