@@ -361,15 +361,24 @@ class Checker {
         }
     }
 
+    // The groups and repeats around an item, innermost first. Bounded by steps: two items
+    // sharing a name (an error of its own) can make the parents a loop.
+    std::vector<std::string> enclosing(const std::string& name) const {
+        std::vector<std::string> out;
+        for (auto it = m_parent.find(name); it != m_parent.end() && !it->second.empty() &&
+                                            out.size() <= static_cast<std::size_t>(kMaxItemDepth);
+             it = m_parent.find(it->second))
+            out.push_back(it->second);
+        return out;
+    }
+
     // The repeats around an item, outermost first.
     std::vector<std::string> repeatsAround(const std::string& name) const {
         std::vector<std::string> out;
-        for (auto it = m_parent.find(name); it != m_parent.end() && !it->second.empty();
-             it = m_parent.find(it->second)) {
-            auto item = m_items.find(it->second);
+        for (const auto& around : enclosing(name)) {
+            auto item = m_items.find(around);
             if (item != m_items.end() && item->second->kind() == ItemKind::Repeat)
-                out.insert(out.begin(), it->second);
-            if (out.size() > static_cast<std::size_t>(kMaxItemDepth)) break;
+                out.insert(out.begin(), around);
         }
         return out;
     }
@@ -559,18 +568,10 @@ class Checker {
                   "a repeat with repeat_count cannot have min_count or max_count (its count "
                   "is the expression's value)");
         for (const auto& ref : count->references()) {
-            // Up the enclosing items; bounded, since two items may share a name (reported
-            // elsewhere) and so make a loop of parents.
-            std::string at = ref;
-            for (int depth = 0; !at.empty() && depth <= kMaxItemDepth + 1; ++depth) {
-                if (at == name) {
-                    error(name, "repeat_count refers to ${" + ref +
-                                    "}, which is inside the repeat; use a question before it");
-                    break;
-                }
-                const auto parent = m_parent.find(at);
-                at = parent == m_parent.end() ? std::string() : parent->second;
-            }
+            const auto around = enclosing(ref);
+            if (ref == name || std::find(around.begin(), around.end(), name) != around.end())
+                error(name, "repeat_count refers to ${" + ref +
+                                "}, which is inside the repeat; use a question before it");
         }
     }
 
