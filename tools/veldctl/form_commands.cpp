@@ -55,6 +55,14 @@ bool report(const forms::FormCheck& check, std::ostream& out) {
     return check.ok();
 }
 
+// FILE with its extension replaced (or added): the default name of what a command writes.
+std::string withExtension(std::string file, const std::string& extension) {
+    auto dot = file.rfind('.');
+    auto slash = file.rfind('/');
+    if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) file.resize(dot);
+    return file + extension;
+}
+
 int cmdCheck(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
         out << "usage: veldctl form check FILE...\nChecks form definitions (.xlsx XLSForm "
@@ -99,7 +107,7 @@ int cmdImport(Args& args, std::ostream& out, std::ostream& err) {
         err << "veldctl: " << files[0] << " has errors; nothing written\n";
         return kExitFailure;
     }
-    if (output.empty()) output = files[0].substr(0, files[0].size() - 5) + ".json";
+    if (output.empty()) output = withExtension(files[0], ".json");
     std::ofstream file(output, std::ios::binary | std::ios::trunc);
     file << imported.json;
     file.close();
@@ -129,14 +137,7 @@ int cmdCompile(Args& args, std::ostream& out, std::ostream& err) {
         err << "veldctl: " << files[0] << " has errors; nothing written\n";
         return kExitFailure;
     }
-    if (output.empty()) {
-        output = files[0];
-        auto dot = output.rfind('.');
-        auto slash = output.rfind('/');
-        if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
-            output.resize(dot);
-        output += ".vfrm";
-    }
+    if (output.empty()) output = withExtension(files[0], ".vfrm");
     std::ofstream file(output, std::ios::binary | std::ios::trunc);
     file.write(reinterpret_cast<const char*>(check.binary.data()),
                static_cast<std::streamsize>(check.binary.size()));
@@ -241,13 +242,6 @@ int cmdInstalled(Args& args, std::ostream& out, std::ostream& err) {
 }
 
 // FILE with its extension replaced (or added).
-std::string withExtension(std::string file, const std::string& extension) {
-    auto dot = file.rfind('.');
-    auto slash = file.rfind('/');
-    if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) file.resize(dot);
-    return file + extension;
-}
-
 int cmdExport(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
         out << "usage: veldctl form export FILE [-o OUT]\nChecks the form (JSON or compiled) and "
