@@ -14,6 +14,8 @@
 #include <veld/form.hpp>
 #include <veld/record.hpp>
 
+#include "form_words.hpp"
+
 namespace veld::forms {
 
 extern const char* const kFormSchemaText;
@@ -23,167 +25,13 @@ namespace {
 using fb::Item;
 using fb::ItemKind;
 using fb::QuestionType;
-using Texts = flatbuffers::Vector<flatbuffers::Offset<fb::LocalizedText>>;
+using namespace detail;
 
 constexpr int kMaxItemDepth = 16;
 constexpr std::uint32_t kMaxTextLength = 100000;
 
 // The appearance words Veld honours (the client reads them through hasAppearance), and the
 // question types each does something for.
-struct AppearanceWord {
-    std::string_view word;
-    std::array<QuestionType, 2> types;  // None: no further type
-    const char* forWhat;
-};
-constexpr AppearanceWord kAppearanceWords[] = {
-    {"minimal", {QuestionType::SelectOne, QuestionType::None}, "select one questions"},
-    {"horizontal",
-     {QuestionType::SelectOne, QuestionType::SelectMany},
-     "select one and select many questions"},
-    {"horizontal-compact",
-     {QuestionType::SelectOne, QuestionType::SelectMany},
-     "select one and select many questions"},
-    {"likert", {QuestionType::SelectOne, QuestionType::Likert}, "select one questions"},
-    {"multiline", {QuestionType::Text, QuestionType::None}, "text questions"},
-};
-
-const AppearanceWord* appearanceWord(std::string_view word) {
-    for (const auto& w : kAppearanceWords) {
-        if (w.word == word) return &w;
-    }
-    return nullptr;
-}
-
-std::vector<std::string_view> appearanceWords(const Item& item) {
-    std::vector<std::string_view> out;
-    if (!item.appearance()) return out;
-    std::string_view rest = item.appearance()->string_view();
-    while (!rest.empty()) {
-        const std::size_t start = rest.find_first_not_of(" \t");
-        if (start == std::string_view::npos) break;
-        rest.remove_prefix(start);
-        const std::size_t end = std::min(rest.find_first_of(" \t"), rest.size());
-        out.push_back(rest.substr(0, end));
-        rest.remove_prefix(end);
-    }
-    return out;
-}
-
-bool isNumeric(QuestionType t) {
-    return t == QuestionType::Integer || t == QuestionType::Decimal;
-}
-
-// Language tags (BCP 47's shape): a 2-8 letter language, then hyphen-separated subtags of 1-8
-// letters or digits, 35 bytes at most. A session's language goes into its records' paradata,
-// so a tag must be text the record checks accept.
-bool validLanguageTag(std::string_view tag) {
-    if (tag.size() < 2 || tag.size() > 35) return false;
-    std::size_t start = 0;
-    for (bool first = true;; first = false) {
-        const std::size_t end = std::min(tag.find('-', start), tag.size());
-        const std::string_view part = tag.substr(start, end - start);
-        if (part.empty() || part.size() > 8 || (first && part.size() < 2)) return false;
-        for (char c : part) {
-            const auto u = static_cast<unsigned char>(c);
-            if (!(std::isalpha(u) || (!first && std::isdigit(u)))) return false;
-        }
-        if (end == tag.size()) return true;
-        start = end + 1;
-    }
-}
-
-// Case property names: [a-z_][a-z0-9_]*, at most 64 (schemas/form.fbs CasePropertyUpdate).
-bool validPropertyName(std::string_view name) {
-    if (name.empty() || name.size() > kMaxNameLength) return false;
-    if (std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
-}
-
-constexpr const char* kCaseTypes[] = {"participant", "vacancy", "school", "employer"};
-// A case property value holds at most 4096 bytes (the record checks); 1024 characters of UTF-8
-// always fit.
-constexpr std::uint32_t kMaxPropertyTextLength = 1024;
-constexpr std::uint32_t kDefaultTextLength = 2000;
-
-const char* actionName(fb::CaseAction action) {
-    switch (action) {
-        case fb::CaseAction::None:
-            return "None";
-        case fb::CaseAction::Open:
-            return "Open";
-        case fb::CaseAction::FollowUp:
-            return "FollowUp";
-        case fb::CaseAction::Close:
-            return "Close";
-    }
-    return "unknown";
-}
-
-bool hasText(const Texts* texts, std::string_view lang) {
-    if (!texts) return false;
-    for (const auto* t : *texts) {
-        if (t && t->lang() && t->lang()->string_view() == lang && t->text() &&
-            t->text()->size() > 0)
-            return true;
-    }
-    return false;
-}
-
-std::string_view textIn(const Texts* texts, std::string_view lang, std::string_view fallback) {
-    if (texts) {
-        for (const auto* t : *texts) {
-            if (t && t->lang() && t->text() && t->lang()->string_view() == lang)
-                return t->text()->string_view();
-        }
-        for (const auto* t : *texts) {
-            if (t && t->lang() && t->text() && t->lang()->string_view() == fallback)
-                return t->text()->string_view();
-        }
-    }
-    return {};
-}
-
-const char* typeName(QuestionType t) {
-    switch (t) {
-        case QuestionType::None:
-            return "none";
-        case QuestionType::Text:
-            return "text";
-        case QuestionType::Integer:
-            return "integer";
-        case QuestionType::Decimal:
-            return "decimal";
-        case QuestionType::SelectOne:
-            return "select one";
-        case QuestionType::SelectMany:
-            return "select many";
-        case QuestionType::Likert:
-            return "likert";
-        case QuestionType::Date:
-            return "date";
-        case QuestionType::Time:
-            return "time";
-        case QuestionType::DateTime:
-            return "date-time";
-        case QuestionType::Note:
-            return "note";
-        case QuestionType::Consent:
-            return "consent";
-        case QuestionType::Signature:
-            return "signature";
-        case QuestionType::Pseudonym:
-            return "pseudonym";
-    }
-    return "unknown";
-}
-
-bool isSelect(QuestionType t) {
-    return t == QuestionType::SelectOne || t == QuestionType::SelectMany ||
-           t == QuestionType::Likert;
-}
-
 // Finds the line of `"name": "<name>"` in the JSON source, so messages can point at the item.
 class LineFinder {
   public:
@@ -580,7 +428,7 @@ class Checker {
             const AppearanceWord* known = appearanceWord(word);
             if (!known) {
                 std::string words;
-                for (const auto& w : kAppearanceWords)
+                for (const auto& w : appearanceTable())
                     words += (words.empty() ? "" : ", ") + std::string(w.word);
                 warning(name, "appearance '" + std::string(word) +
                                   "' is not one Veld shows (it knows " + words +
@@ -1063,15 +911,6 @@ FormProblem parserProblem(const std::string& file, const std::string& error) {
 
 }  // namespace
 
-bool knownAppearance(std::string_view word) {
-    return appearanceWord(word) != nullptr;
-}
-
-bool hasAppearance(const fb::Item& item, std::string_view word) {
-    const auto words = appearanceWords(item);
-    return std::find(words.begin(), words.end(), word) != words.end();
-}
-
 std::string FormProblem::describe() const {
     std::string out = file;
     if (!cell.empty()) {
@@ -1140,116 +979,6 @@ std::vector<FormProblem> checkFormBinary(std::span<const std::uint8_t> binary,
                  "not a compiled Veld form (it fails the FlatBuffers verifier)"}};
     }
     return Checker(*fb::GetForm(binary.data()), fileName, json).run();
-}
-
-std::string describeForm(std::span<const std::uint8_t> binary, const std::string& language) {
-    const fb::Form* form = fb::GetForm(binary.data());
-    std::string fallback = form->default_language() ? form->default_language()->str() : "";
-    std::string lang = language.empty() ? fallback : language;
-    std::ostringstream out;
-    out << form->id()->str() << " v" << form->version();
-    if (form->version_label() && form->version_label()->size() > 0)
-        out << " (" << form->version_label()->str() << ")";
-    if (form->pilot()) out << "  (pilot " << form->pilot()->str() << ")";
-    out << "\n" << textIn(form->titles(), lang, fallback) << "\n";
-    if (form->languages()) {
-        out << "languages:";
-        for (const auto* l : *form->languages()) {
-            out << " " << l->tag()->str() << (l->tag()->str() == fallback ? "*" : "")
-                << (l->rtl() ? " (rtl)" : "");
-        }
-        out << "\n";
-    }
-    if (const auto* s = form->settings()) {
-        out << "settings:" << (s->kiosk() ? " kiosk" : "") << (s->sealed() ? " sealed" : "")
-            << (s->anonymous() ? " anonymous" : "");
-        if (s->summary_question()) out << " summary=" << s->summary_question()->str();
-        out << "\n";
-        if (const auto* cs = s->case_settings()) {
-            out << "case: " << actionName(cs->action());
-            if (cs->case_type() && cs->case_type()->size() > 0)
-                out << " " << cs->case_type()->str();
-            if (cs->pseudonym_question() && cs->pseudonym_question()->size() > 0)
-                out << " pseudonym=${" << cs->pseudonym_question()->str() << "}";
-            if (cs->updates()) {
-                for (const auto* u : *cs->updates())
-                    out << " " << u->property()->str() << "=${" << u->question()->str() << "}";
-            }
-            out << "\n";
-        }
-        if (const auto* r = s->randomisation()) {
-            out << "randomisation: study " << r->study()->str();
-            if (r->strata()) {
-                out << " strata";
-                for (const auto* f : *r->strata())
-                    out << " " << f->factor()->str() << "=${" << f->question()->str() << "}";
-            }
-            if (r->when() && r->when()->size() > 0) out << " when " << r->when()->str();
-            out << "\n";
-        }
-    }
-    std::function<void(const flatbuffers::Vector<flatbuffers::Offset<Item>>*, int)> walk =
-        [&](const flatbuffers::Vector<flatbuffers::Offset<Item>>* items, int depth) {
-            if (!items) return;
-            std::string pad(static_cast<std::size_t>(depth * 2), ' ');
-            for (const auto* item : *items) {
-                out << pad;
-                switch (item->kind()) {
-                    case ItemKind::Group:
-                        out << "group ";
-                        break;
-                    case ItemKind::Repeat:
-                        out << "repeat ";
-                        break;
-                    default:
-                        out << typeName(item->type()) << " ";
-                        break;
-                }
-                out << item->name()->str();
-                if (item->choice_list()) out << " [" << item->choice_list()->str() << "]";
-                if (item->required()) out << " *";
-                if (item->hidden()) out << " hidden";
-                if (item->kind() == ItemKind::Repeat && !item->repeat_count()) {
-                    out << " (" << item->min_count() << ".."
-                        << (item->max_count() ? std::to_string(item->max_count()) : "n") << ")";
-                }
-                if (item->min_value() || item->max_value()) {
-                    const auto number = [](const flatbuffers::Optional<double>& v) {
-                        return v ? expr::toText(expr::Value{*v}) : std::string();
-                    };
-                    out << " [" << number(item->min_value()) << ".." << number(item->max_value());
-                    if (item->step()) out << " step " << number(item->step());
-                    out << "]";
-                }
-                out << "  \"" << textIn(item->labels(), lang, fallback) << "\"\n";
-                auto logic = [&](const char* what, const flatbuffers::String* e) {
-                    if (e && e->size() > 0)
-                        out << pad << "    " << what << ": " << e->str() << "\n";
-                };
-                logic("appearance", item->appearance());
-                logic("instances", item->repeat_count());
-                logic("relevant if", item->relevance());
-                logic("constraint", item->constraint());
-                logic("calculation", item->calculation());
-                logic("default", item->default_value());
-                logic("pattern", item->pattern());
-                logic("choice filter", item->choice_filter());
-                walk(item->children(), depth + 1);
-            }
-        };
-    walk(form->items(), 0);
-    if (form->choice_lists()) {
-        out << "choice lists:\n";
-        for (const auto* list : *form->choice_lists()) {
-            out << "  " << list->name()->str() << ":";
-            if (list->choices()) {
-                for (const auto* c : *list->choices())
-                    out << " " << c->name()->str() << (c->exclusive() ? " (exclusive)" : "");
-            }
-            out << "\n";
-        }
-    }
-    return out.str();
 }
 
 }  // namespace veld::forms
