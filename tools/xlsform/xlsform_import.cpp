@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include <veld/expression.hpp>
+#include <veld/names.hpp>
 #include <veld/xlsform.hpp>
 
 #include "form_json_writer.hpp"
@@ -92,16 +93,6 @@ class RowView {
     const Row& m_row;
     std::vector<const Cell*> m_values;
 };
-
-bool validName(std::string_view name) {
-    if (name.empty() || name.size() > 64) return false;
-    const auto first = static_cast<unsigned char>(name[0]);
-    if (!(std::isalpha(first) || first == '_')) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return std::isalnum(u) || u == '_' || u == '-' || u == '.';
-    });
-}
 
 std::optional<double> parseNumber(std::string_view text) {
     const std::string_view t = v::trim(text);
