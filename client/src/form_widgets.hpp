@@ -1,0 +1,57 @@
+// Private to the filling screen (form_view.cpp, form_widgets.cpp): what drawing a question
+// needs, and the answer widgets that live in form_widgets.cpp.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <veld/fb/form_generated.h>
+#include <veld/form_session.hpp>
+
+#include "form_view.hpp"
+
+struct ImGuiInputTextCallbackData;
+
+namespace veld::client {
+
+class App;
+
+namespace widgets {
+
+/// What drawing one page needs: the app, the view and its session, the form and its language.
+struct Ctx {
+    App& app;
+    FormView& view;
+    forms::FormSession& session;
+    const fb::Form& form;
+    std::string lang;
+    std::string fallback;
+    bool rtl;
+    float rowHeight;  // minimum height of touch targets
+};
+
+/// "name#0#2": an item in its repeat instances, as ids and buffers name it.
+std::string pathKey(const forms::ItemPath& path);
+std::string formatDecimal(double v);
+/// Lets through what a BSN may be typed with: digits, spaces, dots and hyphens.
+int filterBsn(ImGuiInputTextCallbackData* data);
+const fb::ChoiceList* choiceList(const fb::Form& form, const fb::Item& item);
+std::string label(const Ctx& c,
+                  const flatbuffers::Vector<flatbuffers::Offset<fb::LocalizedText>>* v);
+/// Marks the answer at `path` as touched by the person filling in the form.
+void changed(Ctx& c, const forms::ItemPath& path);
+/// Sets (or, with nothing, clears) an answer; a refusal shows under the question.
+void setAnswer(Ctx& c, const forms::ItemPath& path, std::optional<AnswerValue> value);
+/// The text being typed for `path` (`suffix` ".other": its "other, specify" text).
+std::string& buffer(Ctx& c, const forms::ItemPath& path, const fb::Item& item,
+                    std::string_view suffix = {});
+
+void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool multi,
+                 bool enabled);
+void drawSignature(Ctx& c, const forms::ItemPath& path, bool enabled);
+void drawPseudonym(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool enabled);
+void drawSlider(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool enabled);
+
+}  // namespace widgets
+}  // namespace veld::client
