@@ -43,7 +43,7 @@ struct Overloaded : Fs... {
 template <class... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
-std::string textIn(const Texts* texts, std::string_view lang, std::string_view fallback) {
+inline std::string textIn(const Texts* texts, std::string_view lang, std::string_view fallback) {
     if (!texts) return {};
     for (const auto* t : *texts) {
         if (t->lang() && t->text() && t->lang()->string_view() == lang) return t->text()->str();
@@ -54,7 +54,7 @@ std::string textIn(const Texts* texts, std::string_view lang, std::string_view f
     return {};
 }
 
-std::optional<unsigned> digits(std::string_view s) {
+inline std::optional<unsigned> digits(std::string_view s) {
     if (s.empty()) return std::nullopt;
     unsigned v = 0;
     for (char c : s) {
@@ -65,14 +65,14 @@ std::optional<unsigned> digits(std::string_view s) {
 }
 
 // 'YYYY-MM-DD', strictly: defaults and calculated dates are written this way.
-std::optional<DateAnswer> parseDate(std::string_view s) {
+inline std::optional<DateAnswer> parseDate(std::string_view s) {
     auto days = expr::parseIsoDate(s);
     if (!days) return std::nullopt;
     return DateAnswer{static_cast<std::int32_t>(*days)};
 }
 
 // 'HH:MM' or 'HH:MM:SS'.
-std::optional<TimeAnswer> parseTime(std::string_view s) {
+inline std::optional<TimeAnswer> parseTime(std::string_view s) {
     if (s.size() != 5 && s.size() != 8) return std::nullopt;
     if (s[2] != ':' || (s.size() == 8 && s[5] != ':')) return std::nullopt;
     auto h = digits(s.substr(0, 2));
@@ -82,21 +82,21 @@ std::optional<TimeAnswer> parseTime(std::string_view s) {
     return TimeAnswer{static_cast<std::int32_t>(((*h * 60 + *m) * 60 + *sec) * 1000)};
 }
 
-std::string formatHoursMinutes(std::int32_t ms) {
+inline std::string formatHoursMinutes(std::int32_t ms) {
     auto minutes = ms / 60000;
     char buf[16];
     std::snprintf(buf, sizeof buf, "%02d:%02d", minutes / 60, minutes % 60);
     return buf;
 }
 
-std::string formatTime(std::int32_t ms) {
+inline std::string formatTime(std::int32_t ms) {
     auto secs = ms / 1000;
     char buf[16];
     std::snprintf(buf, sizeof buf, "%02d:%02d:%02d", secs / 3600, secs / 60 % 60, secs % 60);
     return buf;
 }
 
-std::size_t codePoints(const std::string& text) {
+inline std::size_t codePoints(const std::string& text) {
     std::size_t n = 0;
     for (char c : text) {
         if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
@@ -104,7 +104,7 @@ std::size_t codePoints(const std::string& text) {
     return n;
 }
 
-std::vector<std::string> words(const std::string& text) {
+inline std::vector<std::string> words(const std::string& text) {
     std::istringstream in(text);
     std::vector<std::string> out;
     std::string w;
@@ -153,7 +153,7 @@ struct InstanceData {
     std::map<std::size_t, std::vector<InstanceData>> repeats;  // by repeat node index
 };
 
-std::string describePath(const ItemPath& path) {
+inline std::string describePath(const ItemPath& path) {
     std::string out = path.name;
     for (auto i : path.instances)
         out += "[" + std::to_string(i) + "]";
