@@ -1287,7 +1287,7 @@ Status Store::installForm(std::span<const std::uint8_t> binary) {
         if (!row) return row.error();
         if (*row) {
             auto stored = st->columnBlob(0);
-            if (std::equal(stored.begin(), stored.end(), binary.begin(), binary.end())) return {};
+            if (forms::sameForm(stored, binary)) return {};
             return makeError(ErrorCode::WrongState,
                              formName(formId, version) +
                                  " is already installed with other content; a published version "

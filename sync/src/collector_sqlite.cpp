@@ -861,7 +861,7 @@ class SqliteCollector final : public CollectorStore {
         if (!row) return row.error();
         if (row.value()) {
             const auto held = existing->columnBlob(0);
-            if (std::equal(held.begin(), held.end(), binary.begin(), binary.end())) return false;
+            if (forms::sameForm(held, binary)) return false;
             return makeError(ErrorCode::WrongState,
                              "form " + id + " version " + std::to_string(version) +
                                  " is published with other content; raise the version");

@@ -3,6 +3,7 @@
 // Compared as the canonical JSON that FlatBuffers' text generator prints from each binary, so
 // neither the order of fields in the JSON nor the layout of the binary matters.
 #include <filesystem>
+#include <fstream>
 
 #include <doctest/doctest.h>
 #include <flatbuffers/idl.h>
@@ -10,6 +11,7 @@
 #include <veld/form.hpp>
 #include <veld/xlsform.hpp>
 
+#include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 
 namespace veld::forms {
@@ -89,4 +91,37 @@ TEST_CASE("loadAnyFormFile reads a workbook as the form it was written from") {
     const auto loaded = xlsform::loadAnyFormFile(xlsx);
     REQUIRE(loaded.ok());
     CHECK(canonical(loaded.binary) == canonical(original.binary));
+}
+
+TEST_CASE(
+    "a pilot's workbook publishes and installs as the JSON form it was made from, and a "
+    "changed one under the same version is still refused") {
+    test::TempDir dir;
+    const std::string json = std::string(VELD_SOURCE_DIR) + "/schemas/forms/job_retention_log.json";
+    const std::string xlsx = std::string(VELD_SOURCE_DIR) + "/schemas/forms/job_retention_log.xlsx";
+    const std::string collector = dir.file("collector.db");
+    REQUIRE(test::veldctl({"collector", "init", collector}).exitCode == 0);
+    REQUIRE(test::veldctl({"collector", "publish", collector, json}).exitCode == 0);
+    // The same form from Excel: not "other content", nothing new published.
+    const auto again = test::veldctl({"collector", "publish", collector, xlsx});
+    CHECK_MESSAGE(again.exitCode == 0, std::string(again.out + again.err));
+
+    const std::string store = dir.file("device.veld");
+    REQUIRE(test::veldctl({"store", "init", store}).exitCode == 0);
+    REQUIRE(test::veldctl({"form", "install", store, json}).exitCode == 0);
+    const auto installed = test::veldctl({"form", "install", store, xlsx});
+    CHECK_MESSAGE(installed.exitCode == 0, std::string(installed.out + installed.err));
+
+    // One changed label under the same version is another form.
+    auto original = forms::loadFormFile(json);
+    REQUIRE(original.ok());
+    auto text = test::readFile(json);
+    const auto at = text.find("\"text\": \"");
+    REQUIRE(at != std::string::npos);
+    text.insert(at + 9, "Changed: ");
+    const std::string changed = dir.file("job_retention_log.json");
+    std::ofstream(changed, std::ios::binary) << text;
+    CHECK_FALSE(forms::sameForm(original.binary, forms::loadFormFile(changed).binary));
+    CHECK(test::veldctl({"collector", "publish", collector, changed}).exitCode == 1);
+    CHECK(test::veldctl({"form", "install", store, changed}).exitCode == 1);
 }

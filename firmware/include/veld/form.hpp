@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,6 +59,11 @@ std::vector<FormProblem> checkFormBinary(std::span<const std::uint8_t> binary,
 
 /// Whether the item's space-separated `appearance` holds `word`.
 [[nodiscard]] bool hasAppearance(const fb::Item& item, std::string_view word);
+
+/// Whether two compiled forms are the same form: the same bytes, or the same content in another
+/// field order (a form imported from a workbook and the JSON the workbook came from). What
+/// publishing and installing compare: a published version never changes its content.
+[[nodiscard]] bool sameForm(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
 /// The item tree with its logic, for people reviewing a form (veldctl form show).
 std::string describeForm(std::span<const std::uint8_t> binary, const std::string& language = {});
