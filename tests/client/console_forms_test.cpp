@@ -63,8 +63,7 @@ TEST_CASE("console: staff check a form file, see its problems, and publish it on
     ui.type("forms.path", source("tests/xlsform/needs_fixing.json"));
     ui.click("forms.check");
     ui.settle();
-    CHECK(ui.item("forms.summary")->text ==
-          "needs_fixing v2024031502: 2 fouten, 1 waarschuwing");
+    CHECK(ui.item("forms.summary")->text == "needs_fixing v2024031502: 2 fouten, 1 waarschuwing");
     CHECK(ui.item("forms.problem.0.where")->text == "regel 431");
     CHECK(ui.item("forms.problem.0.kind")->text == "error");
     CHECK(ui.item("forms.problem.0.message")->text.find("used by two items") != std::string::npos);

@@ -395,8 +395,8 @@ TEST_CASE("session: a long filtered list and a large repeat stay quick to answer
     std::string places;
     for (int i = 0; i < 2000; ++i) {
         places += std::string(i ? "," : "") + R"j({"name": "p)j" + std::to_string(i) +
-                  R"j(", "properties": [{"name": "region", "value": "r)j" +
-                  std::to_string(i % 20) + R"j("}], )j" + labels("P" + std::to_string(i)) + "}";
+                  R"j(", "properties": [{"name": "region", "value": "r)j" + std::to_string(i % 20) +
+                  R"j("}], )j" + labels("P" + std::to_string(i)) + "}";
     }
     std::string regions;
     for (int i = 0; i < 20; ++i)
@@ -410,7 +410,8 @@ TEST_CASE("session: a long filtered list and a large repeat stay quick to answer
     {"name": "place", "kind": "Question", "type": "SelectOne", "choice_list": "places",
      "choice_filter": "region = ${region}", )j" +
                               labels("Place") + R"j(},
-    {"name": "visits", "kind": "Repeat", )j" + labels("Visits") +
+    {"name": "visits", "kind": "Repeat", )j" +
+                              labels("Visits") +
                               R"j(, "children": [
       {"name": "hours", "kind": "Question", "type": "Integer", )j" +
                               labels("Hours") + R"j(}]},

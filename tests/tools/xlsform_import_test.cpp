@@ -363,8 +363,7 @@ TEST_CASE("Each broken workbook gets its error at its cell") {
     };
     const Case cases[] = {
         {"broken_geopoint.xlsx", "survey!A3", "type 'geopoint' is not supported"},
-        {"broken_pulldata.xlsx", "survey!D3",
-         "calculation: column 1: unknown function 'pulldata'"},
+        {"broken_pulldata.xlsx", "survey!D3", "calculation: column 1: unknown function 'pulldata'"},
         {"broken_unknown_list.xlsx", "survey!A2",
          "choice list 'colours' is not on the choices sheet"},
         {"broken_duplicate_name.xlsx", "survey!B4",
