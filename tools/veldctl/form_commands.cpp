@@ -241,7 +241,6 @@ int cmdInstalled(Args& args, std::ostream& out, std::ostream& err) {
     return kExitOk;
 }
 
-// FILE with its extension replaced (or added).
 int cmdExport(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
         out << "usage: veldctl form export FILE [-o OUT]\nChecks the form (JSON or compiled) and "
