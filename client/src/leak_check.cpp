@@ -3,8 +3,14 @@
 // graphics drivers are kept loaded until the process ends so that LeakSanitizer can name them.
 #include "leak_check.hpp"
 
-#if defined(__SANITIZE_ADDRESS__) || (defined(__has_feature) && __has_feature(address_sanitizer))
+// GCC says __SANITIZE_ADDRESS__; clang says __has_feature, which GCC 12's preprocessor cannot
+// even parse in the same #if.
+#if defined(__SANITIZE_ADDRESS__)
 #define VELD_LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VELD_LEAK_CHECK 1
+#endif
 #endif
 
 #ifdef VELD_LEAK_CHECK

@@ -348,7 +348,7 @@ class Parser {
                 std::string name = n.name;
                 auto index = add(std::move(n));
                 if (index && !isCase) {
-                    m_p.referenceUses.push_back({std::move(name), ReferenceKind::Value});
+                    m_p.referenceUses.push_back({std::move(name), ReferenceKind::Scalar});
                     m_p.referenceUseNodes.push_back(*index);
                 }
                 return index;

@@ -243,13 +243,13 @@ class Checker {
             if (it == m_items.end()) continue;  // reported already
             const ItemKind kind = it->second->kind();
             if (kind == ItemKind::Repeat) {
-                if (use.kind == expr::ReferenceKind::Value)
+                if (use.kind == expr::ReferenceKind::Scalar)
                     error(item, what + " refers to ${" + use.name +
                                     "}, which is a repeat; count its instances with count(${" +
                                     use.name + "})");
                 continue;
             }
-            if (kind != ItemKind::Question || use.kind != expr::ReferenceKind::Value) continue;
+            if (kind != ItemKind::Question || use.kind != expr::ReferenceKind::Scalar) continue;
             const auto inside = repeatsAround(use.name);
             if (inside.size() <= around.size() &&
                 std::equal(inside.begin(), inside.end(), around.begin()))

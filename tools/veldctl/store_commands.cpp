@@ -1,7 +1,9 @@
 // veldctl store: create, inspect and check device stores.
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <ostream>
+#include <system_error>
 
 #include <unistd.h>
 
@@ -15,8 +17,19 @@ namespace veld::veldctl {
 
 namespace {
 
-// The pilots' forms in the source tree this veldctl was built from: `store demo` installs them.
-constexpr const char* kDefaultFormsDir = VELD_FORMS_DIR;
+// The pilots' forms `store demo` installs: those installed next to this veldctl
+// (PREFIX/share/veld/forms for PREFIX/bin/veldctl, as the veld-tools package lays them out), else
+// those of the source tree it was built from.
+std::string defaultFormsDir() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const fs::path installed = exe.parent_path().parent_path() / "share/veld/forms";
+        if (fs::is_directory(installed, ec)) return installed.string();
+    }
+    return VELD_FORMS_DIR;
+}
 
 constexpr const char* kStoreUsage = R"(usage: veldctl store SUBCOMMAND PATH [options]
 
@@ -272,7 +285,7 @@ int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
     if (wantsHelp(args)) {
         out << "usage: veldctl store demo PATH [--records N] [--forms DIR] [--ring RING [--id "
                "ID]]\nCreates the store if needed, installs every form (*.json) in DIR (default: "
-            << kDefaultFormsDir
+            << defaultFormsDir()
             << "), stores a demo pseudonym key (id demo) unless the store has a key, and adds N "
                "synthetic records (default 40) filled in on the installed forms, about a third "
                "left as drafts. Records of sealed forms are sealed to the project key: the one "
@@ -290,7 +303,7 @@ int cmdDemo(Args& args, std::ostream& out, std::ostream& err) {
             return usage(err, "--records needs a number >= 0");
         }
     }
-    std::string formsDir = kDefaultFormsDir;
+    std::string formsDir = defaultFormsDir();
     args.option("--forms", formsDir);
     std::string ring, keyId;
     args.option("--ring", ring);

@@ -139,10 +139,10 @@ inline constexpr std::string_view kCaseReferencePrefix = "case.";
 
 /// How an expression uses a ${name}: for its value (a question in a repeat read from outside
 /// reads the first instance), as a nodeset (count(), sum(), min(x), ...), or in indexed-repeat().
-enum class ReferenceKind : std::uint8_t { Value, Nodeset, Indexed };
+enum class ReferenceKind : std::uint8_t { Scalar, Nodeset, Indexed };
 struct ReferenceUse {
     std::string name;
-    ReferenceKind kind = ReferenceKind::Value;
+    ReferenceKind kind = ReferenceKind::Scalar;
 };
 /// One indexed-repeat() call: the question it reads and the repeats it indexes, in order.
 struct IndexedRepeatUse {
