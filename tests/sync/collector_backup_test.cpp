@@ -250,6 +250,60 @@ TEST_CASE("a backup taken while ten devices push restores to the store as it was
     CHECK(n["extra"] == 0);
     CHECK(n["unexported"] == 0);
     CHECK(n["records"] > 0);
+
+    // Served again, the restored store takes nothing more from a device that sent records after
+    // the backup (it would leave a gap): a clear refusal, nothing stored. The others go on.
+    auto throughOf = [](const std::string& path) {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadOnly);
+        REQUIRE(db);
+        auto st = db->prepare("SELECT hex(device_id), received_through FROM devices");
+        REQUIRE(st);
+        std::map<std::string, std::int64_t> out;
+        while (st->step().value())
+            out[std::string(st->columnText(0))] = st->columnInt(1);
+        return out;
+    };
+    const auto atBackup = throughOf(restoredPath);
+    const auto atEnd = throughOf(storePath);
+    test::CollectorProcess served(restoredPath);
+    served.start({}, {}, collector.port());
+    int refusedDevices = 0;
+    std::map<std::string, std::int64_t> addedAfter;
+    for (auto& d : devices) {
+        std::string hex;
+        for (auto b : d->store.deviceId().bytes) {
+            char two[3];
+            std::snprintf(two, sizeof two, "%02X", b);
+            hex += two;
+        }
+        REQUIRE(atBackup.count(hex) == 1);
+        int added = 0;
+        for (std::uint32_t seed = 9000; added == 0 && seed < 9010; ++seed) {
+            auto made = veldctl::addDemoRecords(d->store, 4, seed);
+            REQUIRE(made);
+            added = made->finalized;
+        }
+        REQUIRE(added > 0);
+        addedAfter[hex] = added;
+        auto round = sync::syncOnce(d->store, d->connection, {});
+        if (atEnd.at(hex) > atBackup.at(hex)) {
+            ++refusedDevices;
+            REQUIRE_FALSE(round);
+            CHECK_MESSAGE(round.error().message.find("expected revision " +
+                                                     std::to_string(atBackup.at(hex) + 1)) !=
+                              std::string::npos,
+                          round.error().message);
+        } else {
+            CHECK(round);
+        }
+    }
+    CHECK(refusedDevices > 0);
+    served.kill(SIGTERM);
+    CHECK(served.wait().exitCode == 0);
+    auto now = throughOf(restoredPath);
+    for (const auto& [device, through] : atBackup)
+        CHECK(now.at(device) ==
+              (atEnd.at(device) > through ? through : through + addedAfter.at(device)));
 }
 
 TEST_CASE("a restored store serves the same devices on: every record held once, none lost") {
