@@ -70,7 +70,7 @@ Metrics::Metrics(const std::vector<std::string>& routes) : m_routes(routes) {
 }
 
 void Metrics::request(std::string_view path, int status) {
-    const auto route = m_routeIndex.find(std::string(path));
+    const auto route = m_routeIndex.find(path);
     const std::size_t r = route == m_routeIndex.end() ? m_routes.size() - 1 : route->second;
     const auto known = std::find(kStatuses.begin(), kStatuses.end(), status);
     const auto s = static_cast<std::size_t>(known - kStatuses.begin());  // size(): other

@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -64,8 +65,15 @@ class Metrics {
                                                       408, 409, 411, 413, 415, 429, 500, 503};
 
   private:
+    // Looked up by string_view, without making a string per request.
+    struct RouteHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
     std::vector<std::string> m_routes;  // "other" last
-    std::unordered_map<std::string, std::size_t> m_routeIndex;
+    std::unordered_map<std::string, std::size_t, RouteHash, std::equal_to<>> m_routeIndex;
     std::unique_ptr<std::atomic<std::uint64_t>[]> m_requests;  // route x (statuses + other)
     std::array<std::atomic<std::uint64_t>, 3> m_revisions{};
     double m_startSeconds = 0;
