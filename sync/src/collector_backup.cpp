@@ -183,7 +183,9 @@ Result<StoreFacts> backupCollector(const std::string& store, const std::string& 
                              " exists already; a backup never replaces a file (choose a new "
                              "name)");
     if (!exists(store)) return makeError(ErrorCode::NotFound, "no collector store " + store);
-    auto source = sql::Database::open(store, sql::OpenMode::ReadOnly);
+    // Read-write although only read: when no collector runs, closing it as the store's last
+    // connection folds and removes the WAL and -shm it opened, as any SQLite writer would.
+    auto source = sql::Database::open(store, sql::OpenMode::ReadWrite);
     if (!source) return source.error();
     {
         auto app = source->queryInt("PRAGMA application_id");
@@ -222,9 +224,8 @@ Result<StoreFacts> backupCollector(const std::string& store, const std::string& 
         // journal mode makes it self-contained (veld-collector turns WAL on again when it
         // opens a restored store).
         if (auto s = target->exec("PRAGMA journal_mode = DELETE"); !s) return fail(s.error());
-        auto facts = checkOpen(target.value(), tmp);
-        if (!facts) return fail(facts.error());
     }
+    // Checked as it lies on the disk, after it is synced.
     if (auto s = syncPath(tmp, false); !s) return fail(s.error());
     auto facts = checkCollectorFile(tmp);
     if (!facts) return fail(facts.error());

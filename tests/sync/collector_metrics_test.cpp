@@ -163,8 +163,8 @@ TEST_CASE("/metrics, read by Prometheus' parser, counts what devices and clients
             CHECK(b[i] >= b[i - 1]);  // cumulative
         CHECK(b.back() == after.at(std::string(name) + "_count{}"));
     }
-    // Every stored revision was in exactly one commit; a commit stored at most one push of 4 (bucket 5) here
-    // (devices pushed one after another), and at least one.
+    // Every stored revision was in exactly one commit; a commit stored at most one push of 4
+    // (bucket 5) here (devices pushed one after another), and at least one.
     CHECK(grew("veld_collector_group_commit_revisions_sum{}") == records);
     CHECK(grew("veld_collector_group_commit_revisions_count{}") == pushes);
     CHECK(after.at("veld_collector_group_commit_revisions_bucket{le=5}") ==
