@@ -206,6 +206,28 @@ TEST_CASE("a backup taken while ten devices push restores to the store as it was
             forms.emplace_back(f->columnText(0));
     }
     CHECK(backupRevisions >= 60);
+    {
+        // Under ten devices at once, the group commit's histogram accounts for every revision
+        // stored, in no more commits than pushes.
+        const auto metrics = test::httpExchange(
+            collector.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        REQUIRE(metrics.status == 200);
+        auto value = [&](const std::string& name) {
+            const auto at = metrics.body.find("\n" + name + " ");
+            REQUIRE(at != std::string::npos);
+            return std::stod(metrics.body.substr(at + name.size() + 2));
+        };
+        auto original = sql::Database::open(storePath, sql::OpenMode::ReadOnly);
+        REQUIRE(original);
+        const auto stored =
+            static_cast<double>(count(original.value(), "SELECT count(*) FROM revisions"));
+        CHECK(value("veld_collector_group_commit_revisions_sum") == stored);
+        CHECK(value("veld_collector_revisions_received_total{outcome=\"stored\"}") == stored);
+        const double commits = value("veld_collector_group_commit_revisions_count");
+        const double pushes = value("veld_collector_push_duration_seconds_count");
+        CHECK(commits <= pushes);
+        MESSAGE(stored << " revisions in " << pushes << " pushes and " << commits << " commits");
+    }
     collector.kill(SIGTERM);
     CHECK(collector.wait().exitCode == 0);
     {
@@ -384,6 +406,14 @@ TEST_CASE(
         CHECK(r.exitCode == 1);
         CHECK(r.err.find("exists already") != std::string::npos);
         CHECK(test::readFile(dir.file("taken.db")) == "keep me");
+        // Usage errors: exit code 2, and the help names both commands.
+        CHECK(test::veldctl({"collector", "backup", storePath}).exitCode == 2);
+        CHECK(test::veldctl({"collector", "restore", backupPath, storePath, "--forse"}).exitCode ==
+              2);
+        const auto help = test::veldctl({"collector", "backup", "--help"});
+        CHECK(help.exitCode == 0);
+        CHECK(help.out.find("veldctl collector restore BACKUP STORE [--force]") !=
+              std::string::npos);
     }
     SUBCASE("a running collector holds the store, even with --force") {
         const auto r = test::veldctl({"collector", "restore", backupPath, storePath, "--force"});
