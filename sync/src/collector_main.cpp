@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <veld/private_files.hpp>
+#include <veld/sync/collector_backup.hpp>
 #include <veld/sync/collector_server.hpp>
 
 namespace {
@@ -20,7 +21,12 @@ constexpr const char* kUsage = R"(usage: veld-collector --store FILE [options]
 Serves the Veld sync protocol (enrol, push, pull) and the admin API for central staff over
 HTTP(S) from a collector store made with `veldctl collector init FILE`. Stops cleanly on SIGTERM
 or SIGINT: requests in flight are finished and answered, new ones are refused, exports started
-through the admin API are stopped and their files deleted.
+through the admin API are stopped and their files deleted. While it runs it holds a lock on the
+store: a second collector on the same store, or `veldctl collector restore`, is refused.
+
+For monitoring: GET /healthz answers 200 ("ok schema N") when the store answers, else 503, to
+anyone; GET /metrics gives Prometheus metrics to this machine and to --metrics-from without a
+credential, and to anyone else with a staff credential (Authorization: Bearer veld-admin...).
 
 options (each may also be given in the --config file as `name = value`, without the dashes):
   --config FILE            read options from FILE first (flags given later override it)
@@ -51,6 +57,9 @@ options (each may also be given in the --config file as `name = value`, without 
                            until fetched (default: the store's path + ".exports"; made 0700;
                            job folders left in it are removed at start); empty: such exports
                            are refused
+  --metrics-from RANGES     address ranges, comma-separated (10.0.0.0/8,2001:db8::/32, or
+                           single addresses), from which /metrics is served without a
+                           credential besides this machine (default: none)
   --quiet                  do not log requests
   --help                   this text
 )";
@@ -96,6 +105,8 @@ bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFil
         c.ratePerCredential = static_cast<int>(number(0, 1000000));
     } else if (name == "export-dir") {
         exportDir = value;
+    } else if (name == "metrics-from") {
+        c.metricsFrom = value;
     } else if (name == "quiet") {
         c.logRequests = false;
     } else {
@@ -206,6 +217,14 @@ int main(int argc, char** argv) {
     // The store, its WAL and the exports hold personal data: refuse to serve them while others
     // may read them (as PostgreSQL refuses a data folder others can read).
     if (!checkPrivate(store, config)) return 1;
+    // Held until the store is closed (declared before it, so released after it).
+    veld::sync::StoreLock lock;
+    if (auto taken = veld::sync::StoreLock::take(store); taken) {
+        lock = std::move(taken.value());
+    } else if (taken.error().code != veld::ErrorCode::NotFound) {
+        std::fprintf(stderr, "veld-collector: %s\n", taken.error().describe().c_str());
+        return 1;
+    }
     auto opened = veld::sync::openSqliteCollector(store, false);
     if (!opened) {
         std::fprintf(stderr, "veld-collector: %s\n", opened.error().describe().c_str());

@@ -22,6 +22,8 @@
 
 #include "connection_front.hpp"
 #include "export_jobs.hpp"
+#include "metrics.hpp"
+#include "metrics_access.hpp"
 #include "request_limits.hpp"
 
 namespace veld::sync {
@@ -83,12 +85,40 @@ std::optional<std::string> unzstd(const std::string& in, std::size_t limit) {
     return out;
 }
 
+const std::pair<const char*, admin::Request> kAdminRoutes[] = {
+    {admin::kStatusPath, admin::Request::Status},
+    {admin::kDevicesPath, admin::Request::Devices},
+    {admin::kReviewPath, admin::Request::Review},
+    {admin::kConflictsPath, admin::Request::Conflicts},
+    {admin::kResolvePath, admin::Request::Resolve},
+    {admin::kDuplicatesPath, admin::Request::Duplicates},
+    {admin::kDecidePath, admin::Request::Decide},
+    {admin::kFormsPath, admin::Request::Forms},
+    {admin::kRecordPath, admin::Request::Record},
+    {admin::kQueuePath, admin::Request::Queue},
+    {admin::kExportPath, admin::Request::Export},
+    {admin::kExportJobPath, admin::Request::ExportJob},
+    {admin::kExportFilePath, admin::Request::ExportFile},
+    {admin::kCaseConflictsPath, admin::Request::CaseConflicts},
+    {admin::kCaseResolvePath, admin::Request::CaseResolve},
+    {admin::kStudiesPath, admin::Request::Studies},
+    {admin::kStudyBalancePath, admin::Request::StudyBalance},
+    {admin::kStudyVerifyPath, admin::Request::StudyVerify},
+    {admin::kPublishPath, admin::Request::Publish},
+};
+
+constexpr const char* kHealthzPath = "/healthz";
+constexpr const char* kMetricsPath = "/metrics";
+
 }  // namespace
 
 struct CollectorServer::Impl {
     ServerConfig config;
     std::shared_ptr<CollectorStore> store;
     std::function<std::int64_t()> now;
+    // Before `http`: the connection front updates the open-connections gauge until it is gone.
+    std::unique_ptr<detail::Metrics> metrics;
+    std::vector<detail::Cidr> metricsFrom;
     std::unique_ptr<httplib::Server> http;
     std::function<void()> stopListening;
     std::function<void()> widenBacklog;
@@ -114,6 +144,15 @@ struct CollectorServer::Impl {
 
     bool makeServer();
     void configure(httplib::Server& server);
+
+    // Every route, as /metrics counts requests by them.
+    static std::vector<std::string> routes() {
+        std::vector<std::string> out = {kEnrolPath,   kPushPath,    kPullPath,
+                                        "/v1/health", kHealthzPath, kMetricsPath};
+        for (const auto& route : kAdminRoutes)
+            out.emplace_back(route.first);
+        return out;
+    }
 
     void log(const httplib::Request& req, int status, const std::string& who, std::size_t bytes) {
         if (!config.logRequests) return;
@@ -524,7 +563,18 @@ struct CollectorServer::Impl {
         log(req, 200, request->deviceId.toString(), req.body.size());
     }
 
+    // Times a push for /metrics, however it ends.
+    struct PushTimer {
+        detail::Metrics& metrics;
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        ~PushTimer() {
+            metrics.pushSeconds.observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+    };
+
     void push(const httplib::Request& req, httplib::Response& res) {
+        PushTimer timer{*metrics};
         auto who = device(req, res);
         if (!who) return log(req, res.status, {}, req.body.size());
         auto raw = body(req, res);
@@ -549,6 +599,10 @@ struct CollectorServer::Impl {
             return log(req, res.status, who->toString(), req.body.size());
         }
         if (faultExitAfterCommits > 0 && ++commits == faultExitAfterCommits) _exit(3);
+        std::uint64_t outcomes[3] = {};
+        for (const auto& r : result->results)
+            ++outcomes[static_cast<std::size_t>(r.outcome)];
+        metrics->revisions(outcomes[0], outcomes[1], outcomes[2]);
         // Sent only now: the batch is committed, so a lost reply costs a harmless resend.
         reply(req, res, encodePushResponse(result.value()));
         log(req, 200, who->toString(), req.body.size());
@@ -619,6 +673,33 @@ struct CollectorServer::Impl {
         return n <= limit;
     }
 
+    // 200 "ok" with the store's schema version when the store answers a trivial query, else
+    // 503; open to anyone, and says nothing more.
+    void healthz(const httplib::Request&, httplib::Response& res) {
+        auto version = store->health();
+        if (!version) {
+            std::fprintf(stderr, "veld-collector: health check: the store does not answer: %s\n",
+                         version.error().describe().c_str());
+            fail(res, 503, "unavailable");
+            return;
+        }
+        res.set_content("ok schema " + std::to_string(version.value()) + "\n", "text/plain");
+    }
+
+    // Served to the machine itself and to --metrics-from without a credential, to anyone else
+    // with a staff credential (see metrics_access.hpp).
+    void metricsPage(const httplib::Request& req, httplib::Response& res) {
+        const bool forwarded = req.has_header("Forwarded") || req.has_header("X-Forwarded-For") ||
+                               req.has_header("X-Real-IP");
+        if (detail::metricsAccess(req.remote_addr, forwarded, metricsFrom) ==
+            detail::MetricsAccess::NeedsStaff) {
+            auto who = staff(req, res);
+            if (!who) return;
+        }
+        res.set_content(metrics->render(exports->countByState()),
+                        "text/plain; version=0.0.4; charset=utf-8");
+    }
+
     void pull(const httplib::Request& req, httplib::Response& res) {
         auto who = device(req, res);
         if (!who) return log(req, res.status, {}, req.body.size());
@@ -650,6 +731,10 @@ CollectorServer::CollectorServer(ServerConfig config, std::shared_ptr<CollectorS
     m_impl->config = std::move(config);
     m_impl->store = std::move(store);
     m_impl->now = nowMs ? std::move(nowMs) : systemNowMs;
+    m_impl->metrics = std::make_unique<detail::Metrics>(Impl::routes());
+    m_impl->store->observeCommits([metrics = m_impl->metrics.get()](std::size_t revisions) {
+        metrics->commitRevisions.observe(static_cast<double>(revisions));
+    });
     if (m_impl->config.authFailures > 0) {
         detail::FailureThrottle::Policy p;
         p.freeFailures = m_impl->config.authFailures;
@@ -676,13 +761,14 @@ CollectorServer::CollectorServer(ServerConfig config, std::shared_ptr<CollectorS
 
 CollectorServer::~CollectorServer() {
     stop();
+    m_impl->store->observeCommits({});
     // An export stops at its next record once cancelled: this waits for that, not for the rest.
     m_impl->exports->finish();
 }
 
 namespace {
 
-detail::FrontLimits frontLimits(const ServerConfig& config) {
+detail::FrontLimits frontLimits(const ServerConfig& config, std::atomic<std::int64_t>* open) {
     detail::FrontLimits limits;
     limits.window = std::chrono::seconds(std::max(1, config.requestTimeoutSeconds));
     limits.threads = std::max(1, config.threads);
@@ -690,6 +776,7 @@ detail::FrontLimits frontLimits(const ServerConfig& config) {
     limits.maxPerAddress = config.maxConnectionsPerAddress;
     limits.keepAlive = std::chrono::seconds(5);
     limits.keepAliveRequests = 100;
+    limits.openGauge = open;
     return limits;
 }
 
@@ -697,6 +784,13 @@ detail::FrontLimits frontLimits(const ServerConfig& config) {
 
 bool CollectorServer::bind() {
     Impl& im = *m_impl;
+    auto ranges = detail::parseCidrList(im.config.metricsFrom);
+    if (!ranges) {
+        std::fprintf(stderr, "veld-collector: --metrics-from: %s\n",
+                     ranges.error().message.c_str());
+        return false;
+    }
+    im.metricsFrom = std::move(ranges.value());
     if (!im.exports->prepareFolder()) return false;
     if (!im.makeServer()) return false;
     httplib::Server& http = *im.http;
@@ -726,7 +820,7 @@ std::string CollectorServer::serveBytes(std::string_view bytes, const std::strin
 
 bool CollectorServer::Impl::makeServer() {
     if (http) return true;
-    const auto limits = frontLimits(config);
+    const auto limits = frontLimits(config, &metrics->openConnections);
     if (!config.tlsCert.empty()) {
         auto tls = std::make_unique<detail::TlsFront>(limits, config.tlsCert.c_str(),
                                                       config.tlsKey.c_str());
@@ -781,28 +875,7 @@ void CollectorServer::Impl::configure(httplib::Server& server) {
     server.Post(kEnrolPath, guarded(&Impl::enrol));
     server.Post(kPushPath, guarded(&Impl::push));
     server.Post(kPullPath, guarded(&Impl::pull));
-    const std::pair<const char*, admin::Request> adminRoutes[] = {
-        {admin::kStatusPath, admin::Request::Status},
-        {admin::kDevicesPath, admin::Request::Devices},
-        {admin::kReviewPath, admin::Request::Review},
-        {admin::kConflictsPath, admin::Request::Conflicts},
-        {admin::kResolvePath, admin::Request::Resolve},
-        {admin::kDuplicatesPath, admin::Request::Duplicates},
-        {admin::kDecidePath, admin::Request::Decide},
-        {admin::kFormsPath, admin::Request::Forms},
-        {admin::kRecordPath, admin::Request::Record},
-        {admin::kQueuePath, admin::Request::Queue},
-        {admin::kExportPath, admin::Request::Export},
-        {admin::kExportJobPath, admin::Request::ExportJob},
-        {admin::kExportFilePath, admin::Request::ExportFile},
-        {admin::kCaseConflictsPath, admin::Request::CaseConflicts},
-        {admin::kCaseResolvePath, admin::Request::CaseResolve},
-        {admin::kStudiesPath, admin::Request::Studies},
-        {admin::kStudyBalancePath, admin::Request::StudyBalance},
-        {admin::kStudyVerifyPath, admin::Request::StudyVerify},
-        {admin::kPublishPath, admin::Request::Publish},
-    };
-    for (const auto& [path, kind] : adminRoutes) {
+    for (const auto& [path, kind] : kAdminRoutes) {
         server.Post(path, [&im, want = kind](const httplib::Request& req, httplib::Response& res) {
             try {
                 im.adminRequest(req, res, want);
@@ -813,6 +886,11 @@ void CollectorServer::Impl::configure(httplib::Server& server) {
     }
     server.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
         res.set_content("ok\n", "text/plain");
+    });
+    server.Get(kHealthzPath, guarded(&Impl::healthz));
+    server.Get(kMetricsPath, guarded(&Impl::metricsPage));
+    server.set_logger([&im](const httplib::Request& req, const httplib::Response& res) {
+        im.metrics->request(req.path, res.status);
     });
     server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty()) {

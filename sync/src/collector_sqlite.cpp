@@ -29,8 +29,8 @@ namespace veld::sync {
 
 namespace {
 
-constexpr int kSchemaVersion = 6;
-constexpr std::int32_t kApplicationId = 0x56454C43;  // "VELC"
+constexpr int kSchemaVersion = kCollectorSchemaVersion;
+constexpr std::int32_t kApplicationId = kCollectorApplicationId;  // "VELC"
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta (
@@ -765,8 +765,9 @@ class SqliteCollector final : public CollectorStore {
             std::vector<QueuedPush*> group;
             group.swap(m_queue);
             queue.unlock();
-            storeGroup(group);
+            const std::size_t stored = storeGroup(group);
             queue.lock();
+            if (m_commitObserver && stored > 0) m_commitObserver(stored);
             for (QueuedPush* p : group)
                 p->done = true;
             m_leading = false;
@@ -1719,6 +1720,18 @@ class SqliteCollector final : public CollectorStore {
         return metaText("collector_id");
     }
 
+    Result<std::int64_t> health() override {
+        std::lock_guard lock(m_readMutex);
+        auto meta = m_reader.queryInt("SELECT count(*) FROM meta");
+        if (!meta) return meta.error();
+        return m_reader.queryInt("PRAGMA user_version");
+    }
+
+    void observeCommits(std::function<void(std::size_t)> observer) override {
+        std::lock_guard queue(m_queueMutex);
+        m_commitObserver = std::move(observer);
+    }
+
     Status setReview(const Uuid& recordId, ReviewState state, const std::string& comment,
                      std::int64_t nowMs, const std::string& actor) override {
         if (comment.size() > kMaxReviewCommentBytes) {
@@ -2106,13 +2119,14 @@ class SqliteCollector final : public CollectorStore {
         bool done;
     };
 
-    void storeGroup(const std::vector<QueuedPush*>& group) {
+    // The revisions stored by the group's commit (0 when it failed).
+    std::size_t storeGroup(const std::vector<QueuedPush*>& group) {
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
         if (!tx) {
             for (QueuedPush* p : group)
                 p->result = tx.error();
-            return;
+            return 0;
         }
         for (QueuedPush* p : group) {
             auto savepoint = sql::Transaction::begin(m_db);
@@ -2130,7 +2144,15 @@ class SqliteCollector final : public CollectorStore {
             for (QueuedPush* p : group) {
                 if (*p->result) p->result = s.error();
             }
+            return 0;
         }
+        std::size_t stored = 0;
+        for (const QueuedPush* p : group) {
+            if (!*p->result) continue;
+            for (const auto& r : p->result->value().results)
+                stored += r.outcome == RevisionOutcome::Duplicate ? 0 : 1;
+        }
+        return stored;
     }
 
     Result<PushReply> pushLocked(const Uuid& deviceId, const PushBatch& batch, std::int64_t nowMs) {
@@ -3242,6 +3264,7 @@ class SqliteCollector final : public CollectorStore {
     std::condition_variable m_queueChanged;
     std::vector<QueuedPush*> m_queue;
     bool m_leading = false;
+    std::function<void(std::size_t)> m_commitObserver;  // under m_queueMutex
 
     sql::Statement m_deviceState, m_heldRevision, m_heldRejected, m_insertRejected,
         m_insertRevision, m_currentRecord, m_insertRecord, m_insertConflict, m_updateRecord,

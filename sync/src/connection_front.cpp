@@ -479,6 +479,7 @@ void ConnectionFront::integrate(std::unique_ptr<Connection> c, SteadyClock::time
         ++m_busy;
     } else {
         ++m_open;
+        if (m_limits.openGauge) m_limits.openGauge->fetch_add(1, std::memory_order_relaxed);
         ++m_perAddress[c->address];
     }
     if (m_tls) {
@@ -725,6 +726,7 @@ void ConnectionFront::close(Connection& c) {
         return;
     }
     --m_open;
+    if (m_limits.openGauge) m_limits.openGauge->fetch_sub(1, std::memory_order_relaxed);
     if (auto it = m_perAddress.find(c.address); it != m_perAddress.end() && --it->second <= 0)
         m_perAddress.erase(it);
 }

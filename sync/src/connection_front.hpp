@@ -60,6 +60,7 @@ struct FrontLimits {
     int maxPerAddress = 32;
     std::chrono::seconds keepAlive{5};
     std::size_t keepAliveRequests = 100;
+    std::atomic<std::int64_t>* openGauge = nullptr;  // kept equal to the open connections
 };
 
 /// What the pre-routing check learns about the request being handled on this thread, for the

@@ -145,6 +145,14 @@ void ExportJobs::sweepLocked() {
     }
 }
 
+std::array<std::int64_t, 4> ExportJobs::countByState() {
+    std::array<std::int64_t, 4> counts{};
+    std::lock_guard lock(m_mutex);
+    for (const auto& [id, task] : m_exports)
+        ++counts.at(static_cast<std::size_t>(task->state));
+    return counts;
+}
+
 // The job, if it exists and `who` started it: to anyone else it does not exist.
 std::shared_ptr<ExportTask> ExportJobs::findLocked(const std::string& job, const std::string& who) {
     auto it = m_exports.find(job);

@@ -10,6 +10,7 @@
 // Thread-safety: every member may be called from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -53,6 +54,9 @@ class ExportJobs {
     /// Up to admin::kMaxFileChunk bytes of a finished job's file.
     Result<std::vector<std::uint8_t>> file(const admin::ExportFileRequest& request,
                                            const std::string& who);
+
+    /// How many jobs are in each state (indexed by admin::ExportJob::State), for /metrics.
+    std::array<std::int64_t, 4> countByState();
 
     /// Stops every export at its next record; no new one starts.
     void cancelAll();

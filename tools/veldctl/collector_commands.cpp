@@ -67,6 +67,11 @@ Subcommands (FILE is the collector's store):
   review FILE RECORD-ID [STATE] [--comment TEXT]
                                  show a record's review state and its history, or set it:
                                  received, has-issues, approved, rejected
+  backup FILE DEST               a consistent copy of the store in the new file DEST, taken while
+                                 the collector runs (checked before it is given its name)
+  restore BACKUP FILE [--force]  make FILE a copy of a checked backup; refused while a collector
+                                 holds FILE; an existing FILE needs --force and is kept as
+                                 FILE.before-restore
 
 Each subcommand takes --help. Run the server with veld-collector --store FILE.
 )";
@@ -96,6 +101,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         return kExitUsage;
     }
     const std::string sub = argv[0];
+    if (sub == "backup" || sub == "restore") return collectorBackupCommand(argv, out, err);
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (sub == "--help" || sub == "-h") {
         out << kCollectorUsage;

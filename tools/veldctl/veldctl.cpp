@@ -23,7 +23,8 @@ Commands:
   store    create, inspect and check a device store (veldctl store --help)
   form     check, import (.xlsx), export (.xlsx), compile, show and install forms
            (veldctl form --help)
-  collector  set up the central collector: devices, enrolment, forms (veldctl collector --help)
+  collector  set up the central collector: devices, enrolment, forms, backup and restore
+           (veldctl collector --help)
   enrol    enrol a device store with a collector (veldctl enrol --help)
   sync     send a device's finalized records and fetch new forms (veldctl sync --help)
   keys     the project key ring, kept by central staff (veldctl keys --help)

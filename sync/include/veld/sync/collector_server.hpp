@@ -36,6 +36,9 @@ struct ServerConfig {
     /// 0700 when missing; at start, the job folders an earlier run left in it are removed,
     /// anything else is left alone). Empty: exports through the admin API are refused.
     std::string exportDir;
+    /// Address ranges ("10.0.0.0/8,2001:db8::/32") from which /metrics is served without a
+    /// credential, besides the machine itself; from anywhere else it needs a staff credential.
+    std::string metricsFrom;
 };
 
 class CollectorServer {

@@ -472,6 +472,12 @@ class CollectorStore {
     /// through the admin API). Never put answers or secrets in it.
     virtual Status appendAudit(const AuditEntry& entry) = 0;
     virtual Result<std::string> collectorId() = 0;
+    /// A trivial query on the store, without waiting for writers (for /healthz): its schema
+    /// version when it answers.
+    virtual Result<std::int64_t> health() = 0;
+    /// `observer` is called after every commit of pushes with the revisions it stored (for
+    /// /metrics), from the thread that committed; empty: none. It must be cheap.
+    virtual void observeCommits(std::function<void(std::size_t revisions)> observer) = 0;
     /// The project's public key ("KEYID:HEX") that devices seal records to: handed out at
     /// enrolment and with every pull. Empty until set.
     virtual Result<std::string> projectKey() = 0;
@@ -534,6 +540,11 @@ inline std::optional<ReviewState> parseReviewState(std::string_view name) {
     }
     return std::nullopt;
 }
+
+/// The embedded store's file: SQLite's application_id ("VELC") and user_version (the schema
+/// version this collector writes; older ones are upgraded when opened).
+inline constexpr std::int32_t kCollectorApplicationId = 0x56454C43;
+inline constexpr int kCollectorSchemaVersion = 6;
 
 /// The embedded default: one SQLite file (WAL). `create` makes a new collector (with its id and
 /// pseudonym key) when the file does not exist.
