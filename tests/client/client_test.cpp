@@ -19,7 +19,7 @@
 
 #include "fonts.hpp"
 #include "i18n.hpp"
-#include "pin.hpp"
+#include <veld/pin.hpp>
 #include "screens/samples.hpp"
 #include "support/proxy.hpp"
 #include "support/sync_support.hpp"

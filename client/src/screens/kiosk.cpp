@@ -8,7 +8,7 @@
 #include <imgui_internal.h>
 
 #include "../app.hpp"
-#include "../pin.hpp"
+#include <veld/pin.hpp>
 #include "../ui.hpp"
 
 namespace veld::client {

@@ -4,7 +4,7 @@
 #include <imgui.h>
 
 #include "../app.hpp"
-#include "../pin.hpp"
+#include <veld/pin.hpp>
 #include "../ui.hpp"
 
 namespace veld::client {
