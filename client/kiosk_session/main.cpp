@@ -5,9 +5,9 @@
 // and starts a new one. No window, no answers: it only logs what it does to stderr.
 #include <algorithm>
 #include <cerrno>
-#include <cstdarg>
 #include <chrono>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -54,7 +54,7 @@ Options after -- are passed to the client. SIGTERM, SIGINT or SIGHUP stop the cl
 then SIGKILL after 10 s) and end the session with status 0.
 )";
 
-constexpr double kCleanRunSeconds = 2;   // an exit 0 sooner than this counts as a failure
+constexpr double kCleanRunSeconds = 2;    // an exit 0 sooner than this counts as a failure
 constexpr double kStopGraceSeconds = 10;  // SIGTERM, then SIGKILL
 
 struct Options {
@@ -170,7 +170,8 @@ int parse(int argc, char** argv, Options& o) {
     if (!cli.language.empty()) o.config.language = cli.language;
     if (o.config.client.empty()) o.config.client = veld::kiosk::kDefaultClient;
     if (watchdog > 0) o.config.watchdogSeconds = static_cast<int>(watchdog + 0.5);
-    if (o.config.watchdogSeconds <= 0) o.config.watchdogSeconds = veld::kiosk::kDefaultWatchdogSeconds;
+    if (o.config.watchdogSeconds <= 0)
+        o.config.watchdogSeconds = veld::kiosk::kDefaultWatchdogSeconds;
     if (o.config.form.empty() || o.config.store.empty()) {
         log("no kiosk form and store: run `veldctl kiosk setup` or give --form and --store");
         return o.check ? 1 : 2;
@@ -324,9 +325,8 @@ class Session {
                 m_stopping = true;
                 if (m_child >= 0) {
                     ::kill(m_child, SIGTERM);
-                    m_stopDeadline =
-                        Clock::now() + std::chrono::milliseconds(
-                                           static_cast<int>(kStopGraceSeconds * 1000));
+                    m_stopDeadline = Clock::now() + std::chrono::milliseconds(
+                                                        static_cast<int>(kStopGraceSeconds * 1000));
                 }
             }
         }
@@ -355,7 +355,7 @@ class Session {
                 m_nextStart = Clock::now();
             } else {
                 const double pause = scheduleAfterFailure();
-                log("client (pid %d) %s after %.1f s; starting it again in %.1f s",
+                log("client (pid %d) %s after %.1f s; starting it again in %.2f s",
                     static_cast<int>(pid), describeStatus(status).c_str(), ran, pause);
             }
         }
@@ -369,7 +369,8 @@ class Session {
             pause *= 2;
         pause = std::min(pause, m_o.backoffMax);
         ++m_failures;
-        m_nextStart = Clock::now() + std::chrono::milliseconds(static_cast<long long>(pause * 1000));
+        m_nextStart =
+            Clock::now() + std::chrono::milliseconds(static_cast<long long>(pause * 1000));
         return pause;
     }
 
@@ -386,8 +387,8 @@ class Session {
             return;
         }
         if (!m_killed && now - m_lastAlive >= std::chrono::seconds(m_o.config.watchdogSeconds)) {
-            log("client (pid %d) has not reported for %d s: killing it",
-                static_cast<int>(m_child), m_o.config.watchdogSeconds);
+            log("client (pid %d) has not reported for %d s: killing it", static_cast<int>(m_child),
+                m_o.config.watchdogSeconds);
             ::kill(m_child, SIGKILL);
             m_killed = true;
         }

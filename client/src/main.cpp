@@ -15,9 +15,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <veld/pin.hpp>
+
 #include "alive.hpp"
 #include "app.hpp"
-#include <veld/pin.hpp>
 #include "screens/samples.hpp"
 #include "ui.hpp"
 #include "window.hpp"
@@ -153,7 +154,8 @@ void applyShow(veld::client::App& app, const std::string& show) {
     }
     if (parts[0] == "kiosk" && parts.size() > 1) {
         // For pictures of kiosk mode on a store without a PIN: a throwaway one, in memory only.
-        if (app.settings.pinHash.empty()) app.settings.pinHash = pin::hash("000000").value_or("");
+        if (app.settings.pinHash.empty())
+            app.settings.pinHash = veld::pin::hash("000000").value_or("");
         if (startKiosk(app, parts[1], false) && parts.size() > 2) {
             kioskChooseLanguage(app, app.kiosk, parts[2]);
             if (parts.size() > 3) app.kiosk.view.page = std::atoi(parts[3].c_str());

@@ -1,5 +1,3 @@
-#include <veld/kiosk_config.hpp>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +8,8 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <veld/kiosk_config.hpp>
 
 namespace veld::kiosk {
 
@@ -72,7 +72,8 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
 Result<Config> readConfig(const std::string& path) {
     std::ifstream in(path);
     if (!in) {
-        if (errno == ENOENT) return makeError(ErrorCode::NotFound, "no kiosk configuration at " + path);
+        if (errno == ENOENT)
+            return makeError(ErrorCode::NotFound, "no kiosk configuration at " + path);
         return makeError(ErrorCode::Io, "cannot read " + path + ": " + std::strerror(errno));
     }
     std::stringstream text;

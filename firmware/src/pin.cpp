@@ -1,9 +1,9 @@
-#include <veld/pin.hpp>
-
 #include <algorithm>
 #include <mutex>
 
 #include <sodium.h>
+
+#include <veld/pin.hpp>
 
 namespace veld::pin {
 

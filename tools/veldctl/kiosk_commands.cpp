@@ -19,7 +19,8 @@ namespace veld::veldctl {
 
 namespace {
 
-constexpr const char* kKioskUsage = R"(usage: veldctl kiosk setup --store STORE --form FORM [options]
+constexpr const char* kKioskUsage =
+    R"(usage: veldctl kiosk setup --store STORE --form FORM [options]
 
 Makes this device a kiosk: checks that FORM is installed in STORE and is a kiosk form, sets the
 staff PIN (stored only as a password hash) and the kiosk form in the store, and writes the
@@ -142,9 +143,10 @@ int cmdSetup(Args& args, std::ostream& out, std::ostream& err) {
         const auto* s = compiled.value()->form().settings();
         if (s && s->kiosk()) kioskForms += (kioskForms.empty() ? "" : ", ") + f.formId;
     }
-    const std::string offer =
-        kioskForms.empty() ? " (this store has no kiosk form)" : " (kiosk forms: " + kioskForms + ")";
-    if (!found) return fail(err, "form '" + formId + "' is not installed in " + absoluteStore + offer);
+    const std::string offer = kioskForms.empty() ? " (this store has no kiosk form)"
+                                                 : " (kiosk forms: " + kioskForms + ")";
+    if (!found)
+        return fail(err, "form '" + formId + "' is not installed in " + absoluteStore + offer);
     auto compiled = forms::CompiledForm::load(found->binary);
     if (!compiled) return fail(err, compiled.error().describe());
     const auto* settings = compiled.value()->form().settings();
@@ -158,11 +160,10 @@ int cmdSetup(Args& args, std::ostream& out, std::ostream& err) {
     const auto hashed = pin::hash(*pin);
     if (!hashed) return fail(err, "cannot hash the PIN (out of memory)");
 
-    for (const auto& [key, value] :
-         {std::pair<const char*, std::string>{"kiosk.pin_hash", *hashed},
-          {"kiosk.pin_failures", "0"},
-          {"kiosk.pin_locked_until_ms", "0"},
-          {"kiosk.form", formId}}) {
+    for (const auto& [key, value] : {std::pair<const char*, std::string>{"kiosk.pin_hash", *hashed},
+                                     {"kiosk.pin_failures", "0"},
+                                     {"kiosk.pin_locked_until_ms", "0"},
+                                     {"kiosk.form", formId}}) {
         if (auto s = store->setSetting(key, value); !s) return fail(err, s.error().describe());
     }
     auto projectKey = store->setting("project.key");

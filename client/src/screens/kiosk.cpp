@@ -7,8 +7,9 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
-#include "../app.hpp"
 #include <veld/pin.hpp>
+
+#include "../app.hpp"
 #include "../ui.hpp"
 
 namespace veld::client {

@@ -3,8 +3,9 @@
 
 #include <imgui.h>
 
-#include "../app.hpp"
 #include <veld/pin.hpp>
+
+#include "../app.hpp"
 #include "../ui.hpp"
 
 namespace veld::client {

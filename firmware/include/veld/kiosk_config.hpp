@@ -24,8 +24,8 @@ inline constexpr int kDefaultWatchdogSeconds = 30;
 struct Config {
     std::string form;
     std::string store;
-    std::string client;    // empty: kDefaultClient
-    std::string language;  // empty: the store's setting
+    std::string client;       // empty: kDefaultClient
+    std::string language;     // empty: the store's setting
     int watchdogSeconds = 0;  // 0: kDefaultWatchdogSeconds
 };
 
