@@ -412,6 +412,12 @@ class Session {
 int main(int argc, char** argv) {
     Options options;
     if (const int rc = parse(argc, argv, options); rc != 0) return rc;
+    // The session lives as long as the compositor that started it: when cage ends (and Xwayland
+    // with it), the session stops its client and ends too, instead of restarting clients that
+    // have no display.
+    const pid_t parent = ::getppid();
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) return 0;
     sigset_t handled;
     sigemptyset(&handled);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})

@@ -766,11 +766,13 @@ TEST_CASE("kiosk session: inside the cage compositor (headless), the client come
     const std::string inner = "echo \"$DISPLAY\" > '" + displayFile + "'; exec '" +
                               veld::test::binary("veld-kiosk-session") + "' --config '" + config +
                               "' --client '" + veld::test::binary("veld") + "' --watchdog 5";
-    std::vector<std::string> argv;
+    // Xwayland lets in only the user it runs as: xdotool below runs as that user too.
+    std::vector<std::string> asUser;
     if (root) {
-        argv = {"setpriv", "--reuid=" + std::to_string(nobody->pw_uid),
-                "--regid=" + std::to_string(nobody->pw_gid), "--clear-groups"};
+        asUser = {"/usr/bin/setpriv", "--reuid=" + std::to_string(nobody->pw_uid),
+                  "--regid=" + std::to_string(nobody->pw_gid), "--clear-groups"};
     }
+    std::vector<std::string> argv = asUser;
     for (const char* a : {"cage", "-d", "--", "/bin/sh", "-c"})
         argv.push_back(a);
     argv.push_back(inner);
@@ -792,8 +794,13 @@ TEST_CASE("kiosk session: inside the cage compositor (headless), the client come
     std::string geometry;
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     while (Clock::now() < deadline) {
-        const auto r = veld::test::runProcess({"/usr/bin/env", "DISPLAY=" + display, "xdotool",
-                                               "search", "--name", "^Veld$", "getwindowgeometry"});
+        std::vector<std::string> search = asUser;
+        for (const std::string& a :
+             {std::string("/usr/bin/env"), "DISPLAY=" + display, std::string("xdotool"),
+              std::string("search"), std::string("--name"), std::string("^Veld$"),
+              std::string("getwindowgeometry")})
+            search.push_back(a);
+        const auto r = veld::test::runProcess(search);
         if (r.exitCode == 0 && r.out.find("Geometry:") != std::string::npos) {
             geometry = r.out.substr(r.out.find("Geometry:"));
             geometry = geometry.substr(0, geometry.find('\n'));
@@ -809,7 +816,13 @@ TEST_CASE("kiosk session: inside the cage compositor (headless), the client come
     CHECK(startedClients(log).size() == 1);
     CHECK(text.find("has not reported") == std::string::npos);
     CHECK(alive(pids[0]));
+    // Stopping the compositor (as systemd does) ends the session and the client with it.
     cage.signal(SIGTERM);
     CHECK(cage.wait(20'000));
+    const auto gone = Clock::now() + std::chrono::seconds(15);
+    while (Clock::now() < gone && alive(pids[0]))
+        sleepMs(100);
     CHECK_FALSE(alive(pids[0]));
+    sleepMs(3'000);
+    CHECK(startedClients(log).size() == 1);  // the session did not start clients without cage
 }
