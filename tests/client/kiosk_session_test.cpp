@@ -71,9 +71,10 @@ bool alive(pid_t pid) {
     return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
-/// A program in the background: the environment of this process with `env` ("NAME=value")
-/// replacing or adding variables, stdout and stderr appended to `logFile`. Killed (SIGKILL) and
-/// reaped at destruction if still running.
+/// A program in the background, in a process group of its own: the environment of this process
+/// with `env` ("NAME=value") replacing or adding variables, stdout and stderr appended to
+/// `logFile`. At destruction its whole group is killed (SIGKILL), so a failed test leaves nothing
+/// running.
 class Proc {
   public:
     Proc(const std::vector<std::string>& argv, const std::vector<std::string>& env,
@@ -100,6 +101,7 @@ class Proc {
         if (fd < 0) throw std::runtime_error("cannot open " + logFile);
         m_pid = ::fork();
         if (m_pid == 0) {
+            ::setpgid(0, 0);  // a group of its own: everything it starts is killed with it
             ::dup2(fd, 1);
             ::dup2(fd, 2);
             ::execvpe(args[0], args.data(), envp.data());
@@ -110,9 +112,8 @@ class Proc {
         if (m_pid < 0) throw std::runtime_error("fork failed");
     }
     ~Proc() {
-        if (m_status) return;
-        ::kill(m_pid, SIGKILL);
-        (void)wait(10'000);
+        ::kill(-m_pid, SIGKILL);
+        if (!m_status) (void)wait(10'000);
     }
     Proc(const Proc&) = delete;
     Proc& operator=(const Proc&) = delete;
@@ -582,7 +583,7 @@ TEST_CASE("kiosk session: a client that fails at once is restarted after growing
     const double expected[] = {0.25, 0.5, 1, 2, 2, 2};
     for (std::size_t i = 0; i < gaps.size(); ++i) {
         CHECK(gaps[i] >= expected[i] - 0.02);
-        CHECK(gaps[i] < expected[i] + 0.6);
+        CHECK(gaps[i] < expected[i] + 1.0);
     }
     CHECK(readText(dir.file("args.txt")) == "--kiosk f --store s.veld --size 800x600\n");
     CHECK(readText(log).find("exited with status 3") != std::string::npos);
@@ -736,6 +737,29 @@ TEST_CASE("veldctl kiosk setup: sets what the client needs, refuses bad input") 
     CHECK(started != home);
 }
 
+// Only root can give a file to another user: skipped (and reported so) for anyone else.
+TEST_CASE("veldctl kiosk setup as root gives the store to the owner of its folder" *
+          doctest::skip(::geteuid() != 0)) {
+    const passwd* nobody = ::getpwnam("nobody");
+    REQUIRE(nobody);
+    veld::test::TempDir dir;
+    const std::string home = dir.file("var-lib-veld-kiosk");
+    fs::create_directories(home);
+    const std::string store = demoStore(home, "device");
+    REQUIRE(::chown(home.c_str(), nobody->pw_uid, nobody->pw_gid) == 0);
+    const auto r = kioskSetup(
+        {"--store", store, "--form", kKioskForm, "--config", dir.file("kiosk.conf")}, "2468");
+    INFO(r.err);
+    REQUIRE(r.exitCode == 0);
+    for (const auto& entry : fs::directory_iterator(home)) {
+        struct stat st {};
+        REQUIRE(::stat(entry.path().c_str(), &st) == 0);
+        INFO(entry.path());
+        CHECK(st.st_uid == nobody->pw_uid);
+        CHECK((st.st_mode & 0077) == 0);  // still private
+    }
+}
+
 TEST_CASE("kiosk session: inside the cage compositor (headless), the client comes up") {
     if (!onPath("cage") || !onPath("Xwayland") || !onPath("xdotool")) {
         // Reported, not passed: the case checks nothing without cage.
@@ -754,6 +778,10 @@ TEST_CASE("kiosk session: inside the cage compositor (headless), the client come
         ~Cleanup() { fs::remove_all(dir); }
     } cleanup{dir};
     const std::string config = setUpKiosk(dir, "cage");
+    // The programs run from a copy, so that the build tree need not be open to that user.
+    fs::create_directories(dir + "/bin");
+    for (const char* program : {"veld", "veld-kiosk-session"})
+        fs::copy_file(veld::test::binary(program), dir + "/bin/" + program);
     const std::string runtime = dir + "/runtime";
     fs::create_directories(runtime);
     ::chmod(runtime.c_str(), 0700);
@@ -763,9 +791,9 @@ TEST_CASE("kiosk session: inside the cage compositor (headless), the client come
         REQUIRE(::chown(dir.c_str(), nobody->pw_uid, nobody->pw_gid) == 0);
     }
     const std::string displayFile = dir + "/display";
-    const std::string inner = "echo \"$DISPLAY\" > '" + displayFile + "'; exec '" +
-                              veld::test::binary("veld-kiosk-session") + "' --config '" + config +
-                              "' --client '" + veld::test::binary("veld") + "' --watchdog 5";
+    const std::string inner = "echo \"$DISPLAY\" > '" + displayFile + "'; exec '" + dir +
+                              "/bin/veld-kiosk-session' --config '" + config + "' --client '" +
+                              dir + "/bin/veld' --watchdog 5";
     // Xwayland lets in only the user it runs as: xdotool below runs as that user too.
     std::vector<std::string> asUser;
     if (root) {
