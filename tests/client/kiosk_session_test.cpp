@@ -404,6 +404,15 @@ std::optional<std::string> storeSetting(const std::string& store, const std::str
     return *value.value();
 }
 
+/// Drafts and finalized records in a store, as "D/F" (-1/-1 when it cannot be read).
+std::string recordCounts(const std::string& store) {
+    auto s = veld::Store::open(store, {.mode = veld::sql::OpenMode::ReadOnly});
+    if (!s) return "-1/-1";
+    auto info = s->info();
+    if (!info) return "-1/-1";
+    return std::to_string(info->drafts) + "/" + std::to_string(info->finalized);
+}
+
 /// A store set up as a kiosk (PIN 2468) with its configuration file; returns the config path.
 std::string setUpKiosk(const std::string& dir, const std::string& name) {
     const std::string store = demoStore(dir, name);
@@ -461,6 +470,9 @@ TEST_CASE("kiosk session: a killed client comes back at once, on the welcome scr
     CHECK(welcome.width == kWidth);
     CHECK(welcome.height == kHeight);
 
+    const std::string store = veld::kiosk::readConfig(config)->store;
+    const std::string countsBefore = recordCounts(store);
+
     // A respondent chooses a language: the first question page replaces the welcome screen.
     const auto button = firstLanguageButton(welcome);
     REQUIRE(button);
@@ -484,7 +496,7 @@ TEST_CASE("kiosk session: a killed client comes back at once, on the welcome scr
     pointerAside();
 
     // The client dies mid-response; a new one is started and shows the welcome screen again,
-    // pixel for pixel, with nothing of the interrupted respondent.
+    // pixel for pixel, with nothing of the interrupted respondent, on disk either.
     const auto killedAt = Clock::now();
     REQUIRE(::kill(pids[0], SIGKILL) == 0);
     pids = waitForClients(log, 2, 10'000);
@@ -501,6 +513,8 @@ TEST_CASE("kiosk session: a killed client comes back at once, on the welcome scr
     CHECK(welcomeSeconds < 60);
     CHECK(alive(pids[1]));
     CHECK(readText(log).find("was killed by SIGKILL") != std::string::npos);
+    CHECK(recordCounts(store) == countsBefore);
+    CHECK(countsBefore != "-1/-1");
 
     // SIGTERM ends the session and its client, with exit status 0.
     session.signal(SIGTERM);
