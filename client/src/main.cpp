@@ -15,8 +15,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <veld/pin.hpp>
+
+#include "alive.hpp"
 #include "app.hpp"
-#include "pin.hpp"
 #include "screens/samples.hpp"
 #include "ui.hpp"
 #include "window.hpp"
@@ -32,7 +34,8 @@ options:
   --profile NAME      the store of a named device profile:
                       $XDG_DATA_HOME/veld/profiles/NAME/device.veld (default profile: "default")
   --language nl|en    language of the screens (default: the saved setting, else Dutch)
-  --kiosk FORM        start kiosk mode with FORM (a staff PIN must be set in Settings)
+  --kiosk FORM        start kiosk mode with FORM (a staff PIN must be set in Settings, or
+                      with `veldctl kiosk setup`); veld-kiosk-session(1) keeps a kiosk running
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
@@ -151,7 +154,8 @@ void applyShow(veld::client::App& app, const std::string& show) {
     }
     if (parts[0] == "kiosk" && parts.size() > 1) {
         // For pictures of kiosk mode on a store without a PIN: a throwaway one, in memory only.
-        if (app.settings.pinHash.empty()) app.settings.pinHash = pin::hash("000000").value_or("");
+        if (app.settings.pinHash.empty())
+            app.settings.pinHash = veld::pin::hash("000000").value_or("");
         if (startKiosk(app, parts[1], false) && parts.size() > 2) {
             kioskChooseLanguage(app, app.kiosk, parts[2]);
             if (parts.size() > 3) app.kiosk.view.page = std::atoi(parts[3].c_str());
@@ -166,6 +170,8 @@ int main(int argc, char** argv) {
     Options options;
     if (!parse(argc, argv, options)) return 2;
     if (options.store.empty()) options.store = profileStore(options.profile);
+    // Under veld-kiosk-session: tell its watchdog, once a second, that the frame loop runs.
+    auto alive = veld::client::AliveReporter::fromEnvironment(!options.kiosk.empty());
 
     veld::client::WindowSetup setup;
     setup.program = "veld";
@@ -204,6 +210,7 @@ int main(int argc, char** argv) {
                 glfwSetWindowShouldClose(handle, GLFW_FALSE);
             }
             if (app.quitRequested()) break;
+            alive.tick();
             // Idle screens wait for input instead of drawing 60 frames a second.
             if (bench || !options.screenshot.empty() || app.busy()) {
                 glfwPollEvents();

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <veld/form.hpp>
+#include <veld/pin.hpp>
 #include <veld/project_key.hpp>
 #include <veld/sealed_record.hpp>
 #include <veld/store.hpp>
@@ -19,7 +20,6 @@
 
 #include "fonts.hpp"
 #include "i18n.hpp"
-#include "pin.hpp"
 #include "screens/samples.hpp"
 #include "support/proxy.hpp"
 #include "support/sync_support.hpp"

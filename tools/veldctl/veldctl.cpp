@@ -32,6 +32,7 @@ Commands:
   study    randomised studies at the collector: define, deal blocks, balance, verify
            (veldctl study --help)
   case     cases at the collector: list, assign, conflicts (veldctl case --help)
+  kiosk    make this device a kiosk that runs itself (veldctl kiosk --help)
 
 Options:
   --help     show this help
@@ -171,6 +172,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (command == "keys") return keysCommand(rest, out, err);
     if (command == "study") return studyCommand(rest, out, err);
     if (command == "case") return caseCommand(rest, out, err);
+    if (command == "kiosk") return kioskCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

@@ -38,6 +38,7 @@ int caseCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 /// `collector backup` and `collector restore` (args[0] is the subcommand).
 int collectorBackupCommand(const std::vector<std::string>& args, std::ostream& out,
                            std::ostream& err);
+int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();

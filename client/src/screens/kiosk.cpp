@@ -7,8 +7,9 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
+#include <veld/pin.hpp>
+
 #include "../app.hpp"
-#include "../pin.hpp"
 #include "../ui.hpp"
 
 namespace veld::client {

@@ -3,8 +3,9 @@
 
 #include <imgui.h>
 
+#include <veld/pin.hpp>
+
 #include "../app.hpp"
-#include "../pin.hpp"
 #include "../ui.hpp"
 
 namespace veld::client {

@@ -1,5 +1,6 @@
-// The kiosk staff PIN: stored only as a libsodium password hash (Argon2id), checked off the UI
-// thread, and locked out for a growing time after repeated wrong tries.
+// The kiosk staff PIN, one rule for the client and veldctl: stored only as a libsodium password
+// hash (Argon2id), checked off the UI thread, and locked out for a growing time after repeated
+// wrong tries.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace veld::client::pin {
+namespace veld::pin {
 
 /// 4 to 12 digits.
 bool acceptable(std::string_view pin);
@@ -18,4 +19,4 @@ bool verify(std::string_view storedHash, std::string_view pin);
 /// three, then 30 s doubling per try, at most 15 minutes.
 std::int64_t lockoutMs(int failures);
 
-}  // namespace veld::client::pin
+}  // namespace veld::pin

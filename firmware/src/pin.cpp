@@ -1,11 +1,11 @@
-#include "pin.hpp"
-
 #include <algorithm>
 #include <mutex>
 
 #include <sodium.h>
 
-namespace veld::client::pin {
+#include <veld/pin.hpp>
+
+namespace veld::pin {
 
 namespace {
 bool sodiumReady() {
@@ -43,4 +43,4 @@ std::int64_t lockoutMs(int failures) {
     return std::min<std::int64_t>(std::int64_t{30'000} << doublings, 15 * 60'000);
 }
 
-}  // namespace veld::client::pin
+}  // namespace veld::pin
