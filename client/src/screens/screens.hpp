@@ -95,6 +95,9 @@ struct SettingsState {
     bool working = false;
     std::vector<std::string> profiles;  // other device stores next to this one
     bool profilesScanned = false;
+    std::string enrolFile;                // a provisioning file (.veldenrol) to enrol with
+    std::vector<std::string> mediaFiles;  // provisioning files found on removable media
+    bool mediaScanned = false;
 };
 
 enum class KioskPhase { Welcome, Questions, ThankYou };

@@ -1,7 +1,10 @@
-// Settings: UI language, device profile, collector address, and the kiosk's staff PIN and timers.
+// Settings: UI language, device profile, collector address (by hand, or from a provisioning file
+// on a USB stick), and the kiosk's staff PIN and timers.
 #include <filesystem>
 
 #include <imgui.h>
+
+#include <veld/sync/provisioning.hpp>
 
 #include "../app.hpp"
 #include "../pin.hpp"
@@ -31,6 +34,64 @@ bool collectorAllowed(const std::string& url) {
 void message(SettingsState& state, std::string_view text, bool isError) {
     state.message = std::string(text);
     state.messageError = isError;
+}
+
+// Enrolment with a provisioning file: from a path, or chosen among those found on removable
+// media. The file is read and the collector asked on the worker.
+void drawEnrolFromFile(App& app, SettingsState& state) {
+    ui::paragraph(app.t(M::EnrolFromFile), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    if (!state.mediaScanned) {
+        state.mediaScanned = true;
+        app.worker.run([] { return sync::findProvisioningFiles(sync::removableMediaRoots()); },
+                       [&state](std::vector<std::string> found) {
+                           state.mediaFiles = std::move(found);
+                           if (state.enrolFile.empty() && state.mediaFiles.size() == 1)
+                               state.enrolFile = state.mediaFiles.front();
+                       });
+    }
+    if (state.mediaFiles.empty()) {
+        ui::hint(app.t(M::EnrolFileNoneFound), false);
+    } else {
+        ui::hint(app.t(M::EnrolFileFound), false);
+        for (std::size_t i = 0; i < state.mediaFiles.size(); ++i) {
+            const std::string& file = state.mediaFiles[i];
+            if (ui::choiceRow("settings.enrolfile.found." + std::to_string(i), file,
+                              state.enrolFile == file, false, false, 0)) {
+                state.enrolFile = file;
+            }
+        }
+    }
+    ui::input("settings.enrolfile.path", state.enrolFile, app.t(M::EnrolFileHint));
+    if (ui::button("settings.enrolfile.search", app.t(M::EnrolFileSearch), 0, 0, !state.working)) {
+        state.mediaScanned = false;
+    }
+    ImGui::SameLine();
+    if (ui::button("settings.enrolfile.enrol", app.t(M::EnrolFromFileButton), 0, 0,
+                   !state.working && !state.enrolFile.empty())) {
+        state.working = true;
+        message(state, app.t(M::EnrolFileWorking), false);
+        const std::string file = state.enrolFile;
+        const std::int64_t now = app.now();
+        app.withStore(
+            [file, now](Store& store) { return sync::enrolFromFile(store, file, now); },
+            [&app, &state](Result<sync::ProvisionedEnrolment> done) {
+                state.working = false;
+                if (!done) {
+                    message(state, format(app.t(M::EnrolFileFailed), {done.error().message}), true);
+                    return;
+                }
+                message(
+                    state,
+                    format(app.t(M::EnrolFileDone),
+                           {done->label.empty() ? std::string("-") : done->label, done->collector}),
+                    false);
+                state.enrolFile.clear();
+                app.settings.enrolled = true;
+                app.settings.collector = done->collector;
+                app.reloadKeys();
+                app.startUploader();
+            });
+    }
 }
 
 }  // namespace
@@ -130,6 +191,8 @@ void drawSettings(App& app, SettingsState& state) {
                     });
             }
         }
+        ImGui::Separator();
+        drawEnrolFromFile(app, state);
     }
     ImGui::Separator();
 
