@@ -171,8 +171,8 @@ EnrolOutcome enrolFromFile(const std::string& storePath, const std::string& file
 void showEnrolOutcome(veld::client::App& app, const EnrolOutcome& outcome) {
     using namespace veld::client;
     app.go(Screen::Settings);
-    app.settingsScreen.messageError = !outcome.ok;
-    app.settingsScreen.message =
+    app.settingsScreen.enrolMessageError = !outcome.ok;
+    app.settingsScreen.enrolMessage =
         outcome.ok ? format(app.t(M::EnrolFileDone), {outcome.label, outcome.collector})
                    : format(app.t(M::EnrolFileFailed), {outcome.error});
 }

@@ -86,15 +86,18 @@ int provisionCommand(const std::vector<std::string>& argv, std::ostream& out, st
         if (auto s = sync::checkCertificatePem(p.caPem); !s)
             return fail(err, ca + ": " + s.error().message);
     }
+    // Everything but the code is checked before the code is made.
+    const std::int64_t now = nowMs();
+    const std::int64_t validForMs = validDays * 24 * 3600 * 1000;
+    p.code = "-";
+    p.expiresUtcMs = now + validForMs;
+    if (auto s = sync::provisioningJson(p); !s) return fail(err, s.error().message);
     auto opened = sync::openSqliteCollector(pos[0], false);
     if (!opened) return fail(err, opened.error().describe());
     // A code that is never written out is harmless: it is stored hashed, expires and is audited.
-    const std::int64_t now = nowMs();
-    const std::int64_t validForMs = validDays * 24 * 3600 * 1000;
     auto code = opened.value()->createEnrolCode(label, now, commandActor(), validForMs);
     if (!code) return fail(err, code.error().describe());
     p.code = code.value();
-    p.expiresUtcMs = now + validForMs;
     if (auto s = sync::writeProvisioningFile(output, p); !s) return fail(err, s.error().describe());
     out << "wrote " << output << " for device \"" << label << "\": collector " << p.collector
         << ", expires " << utcTime(p.expiresUtcMs) << "\n";

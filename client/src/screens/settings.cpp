@@ -18,22 +18,14 @@ int filterDigits(ImGuiInputTextCallbackData* data) {
     return data->EventChar >= '0' && data->EventChar <= '9' ? 0 : 1;
 }
 
-bool collectorAllowed(const std::string& url) {
-    if (url.rfind("https://", 0) == 0) return url.size() > 8;
-    // Plain HTTP only to this machine (development and the demo).
-    for (const char* local : {"http://localhost", "http://127.0.0.1", "http://[::1]"}) {
-        const std::string prefix(local);
-        if (url.rfind(prefix, 0) == 0 && (url.size() == prefix.size() ||
-                                          url[prefix.size()] == ':' || url[prefix.size()] == '/')) {
-            return true;
-        }
-    }
-    return false;
-}
-
 void message(SettingsState& state, std::string_view text, bool isError) {
     state.message = std::string(text);
     state.messageError = isError;
+}
+
+void enrolOutcome(SettingsState& state, std::string_view text, bool isError) {
+    state.enrolMessage = std::string(text);
+    state.enrolMessageError = isError;
 }
 
 // Enrolment with a provisioning file: from a path, or chosen among those found on removable
@@ -69,7 +61,7 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
     if (ui::button("settings.enrolfile.enrol", app.t(M::EnrolFromFileButton), 0, 0,
                    !state.working && !state.enrolFile.empty())) {
         state.working = true;
-        message(state, app.t(M::EnrolFileWorking), false);
+        enrolOutcome(state, app.t(M::EnrolFileWorking), false);
         const std::string file = state.enrolFile;
         const std::int64_t now = app.now();
         app.withStore(
@@ -77,7 +69,8 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
             [&app, &state](Result<sync::ProvisionedEnrolment> done) {
                 state.working = false;
                 if (!done) {
-                    message(state, format(app.t(M::EnrolFileFailed), {done.error().message}), true);
+                    enrolOutcome(state, format(app.t(M::EnrolFileFailed), {done.error().message}),
+                                 true);
                     return;
                 }
                 message(
@@ -155,44 +148,53 @@ void drawSettings(App& app, SettingsState& state) {
     }
     ImGui::Separator();
 
-    // Collector: enrolment with a one-time code from central staff.
+    // Collector: enrolment with a provisioning file, or with an address and a one-time code from
+    // central staff. What came of it is shown here, next to where it was asked for.
     ui::paragraph(app.t(M::SettingsCollector), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
     if (app.settings.enrolled) {
         ui::paragraph(format(app.t(M::EnrolledWith), {app.settings.collector}), false);
     } else {
+        drawEnrolFromFile(app, state);
         if (!state.collectorLoaded) {
             state.collector = app.settings.collector;
             state.collectorLoaded = true;
         }
+        ui::hint(app.t(M::EnrolByCode), false);
         ui::input("settings.collector", state.collector, "https://");
         ui::input("settings.enrol.code", state.enrolCode, app.t(M::EnrolCodeHint));
         if (ui::button("settings.enrol", app.t(M::Enrol), 0, 0,
                        !state.working && !state.enrolCode.empty())) {
-            if (!collectorAllowed(state.collector)) {
-                message(state, app.t(M::CollectorNeedsHttps), true);
+            if (!sync::checkUrl(state.collector, false)) {
+                enrolOutcome(state, app.t(M::CollectorNeedsHttps), true);
             } else {
                 state.working = true;
                 const std::string url = state.collector;
                 const std::string code = std::exchange(state.enrolCode, {});
-                app.withStore(
-                    [url, code](Store& store) { return sync::enrol(store, url, code); },
-                    [&app, &state](Result<sync::EnrolReply> reply) {
-                        state.working = false;
-                        if (!reply) {
-                            message(state, format(app.t(M::EnrolFailed), {reply.error().message}),
-                                    true);
-                            return;
-                        }
-                        message(state, app.t(M::EnrolDone), false);
-                        app.settings.enrolled = true;
-                        app.settings.collector = state.collector;
-                        app.reloadKeys();
-                        app.startUploader();
-                    });
+                app.withStore([url, code](Store& store) { return sync::enrol(store, url, code); },
+                              [&app, &state](Result<sync::EnrolReply> reply) {
+                                  state.working = false;
+                                  if (!reply) {
+                                      enrolOutcome(
+                                          state,
+                                          format(app.t(M::EnrolFailed), {reply.error().message}),
+                                          true);
+                                      return;
+                                  }
+                                  enrolOutcome(state, app.t(M::EnrolDone), false);
+                                  app.settings.enrolled = true;
+                                  app.settings.collector = state.collector;
+                                  app.reloadKeys();
+                                  app.startUploader();
+                              });
             }
         }
-        ImGui::Separator();
-        drawEnrolFromFile(app, state);
+    }
+    if (!state.enrolMessage.empty()) {
+        if (state.enrolMessageError) {
+            ui::error(state.enrolMessage, false);
+        } else {
+            ui::paragraph(state.enrolMessage, false, ui::kOkColor);
+        }
     }
     ImGui::Separator();
 
