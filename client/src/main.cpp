@@ -132,6 +132,7 @@ std::string profileStore(const std::string& profile) {
 struct EnrolOutcome {
     bool requested = false;
     bool ok = false;
+    std::string file;
     std::string label;
     std::string collector;
     std::string error;
@@ -140,6 +141,7 @@ struct EnrolOutcome {
 EnrolOutcome enrolFromFile(const std::string& storePath, const std::string& file) {
     EnrolOutcome outcome;
     outcome.requested = true;
+    outcome.file = file;
     veld::StoreOptions storeOptions;
     storeOptions.mode = veld::sql::OpenMode::ReadWriteCreate;
     auto store = veld::Store::open(storePath, storeOptions);
@@ -172,6 +174,8 @@ void showEnrolOutcome(veld::client::App& app, const EnrolOutcome& outcome) {
     using namespace veld::client;
     app.go(Screen::Settings);
     app.settingsScreen.enrolMessageError = !outcome.ok;
+    app.settingsScreen.enrolMessageFromFile = true;
+    if (!outcome.ok) app.settingsScreen.enrolFile = outcome.file;  // to try again from here
     app.settingsScreen.enrolMessage =
         outcome.ok ? format(app.t(M::EnrolFileDone), {outcome.label, outcome.collector})
                    : format(app.t(M::EnrolFileFailed), {outcome.error});

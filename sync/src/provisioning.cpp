@@ -282,7 +282,7 @@ Result<ProvisionedEnrolment> enrolFromFile(Store& store, const std::string& path
         const bool inUse = kept && kept.value() && *kept.value() == out.caFile;
         if (madeCaFile && !inUse) ::unlink(out.caFile.c_str());
         Error e = reply.error();
-        e.message = "enrolment with " + p->collector + " failed: " + e.message;
+        e.message = p->collector + ": " + e.message;
         return e;
     }
     out.collectorId = reply->collectorId;

@@ -23,9 +23,19 @@ void message(SettingsState& state, std::string_view text, bool isError) {
     state.messageError = isError;
 }
 
-void enrolOutcome(SettingsState& state, std::string_view text, bool isError) {
+void enrolOutcome(SettingsState& state, std::string_view text, bool isError, bool fromFile) {
     state.enrolMessage = std::string(text);
     state.enrolMessageError = isError;
+    state.enrolMessageFromFile = fromFile;
+}
+
+void drawEnrolOutcome(const SettingsState& state) {
+    if (state.enrolMessage.empty()) return;
+    if (state.enrolMessageError) {
+        ui::error(state.enrolMessage, false);
+    } else {
+        ui::paragraph(state.enrolMessage, false, ui::kOkColor);
+    }
 }
 
 // Enrolment with a provisioning file: from a path, or chosen among those found on removable
@@ -61,7 +71,7 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
     if (ui::button("settings.enrolfile.enrol", app.t(M::EnrolFromFileButton), 0, 0,
                    !state.working && !state.enrolFile.empty())) {
         state.working = true;
-        enrolOutcome(state, app.t(M::EnrolFileWorking), false);
+        enrolOutcome(state, app.t(M::EnrolFileWorking), false, true);
         const std::string file = state.enrolFile;
         const std::int64_t now = app.now();
         app.withStore(
@@ -70,14 +80,14 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
                 state.working = false;
                 if (!done) {
                     enrolOutcome(state, format(app.t(M::EnrolFileFailed), {done.error().message}),
-                                 true);
+                                 true, true);
                     return;
                 }
-                message(
+                enrolOutcome(
                     state,
                     format(app.t(M::EnrolFileDone),
                            {done->label.empty() ? std::string("-") : done->label, done->collector}),
-                    false);
+                    false, true);
                 state.enrolFile.clear();
                 app.settings.enrolled = true;
                 app.settings.collector = done->collector;
@@ -85,6 +95,7 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
                 app.startUploader();
             });
     }
+    if (state.enrolMessageFromFile) drawEnrolOutcome(state);
 }
 
 }  // namespace
@@ -165,7 +176,7 @@ void drawSettings(App& app, SettingsState& state) {
         if (ui::button("settings.enrol", app.t(M::Enrol), 0, 0,
                        !state.working && !state.enrolCode.empty())) {
             if (!sync::checkUrl(state.collector, false)) {
-                enrolOutcome(state, app.t(M::CollectorNeedsHttps), true);
+                enrolOutcome(state, app.t(M::CollectorNeedsHttps), true, false);
             } else {
                 state.working = true;
                 const std::string url = state.collector;
@@ -177,10 +188,10 @@ void drawSettings(App& app, SettingsState& state) {
                                       enrolOutcome(
                                           state,
                                           format(app.t(M::EnrolFailed), {reply.error().message}),
-                                          true);
+                                          true, false);
                                       return;
                                   }
-                                  enrolOutcome(state, app.t(M::EnrolDone), false);
+                                  enrolOutcome(state, app.t(M::EnrolDone), false, false);
                                   app.settings.enrolled = true;
                                   app.settings.collector = state.collector;
                                   app.reloadKeys();
@@ -189,13 +200,7 @@ void drawSettings(App& app, SettingsState& state) {
             }
         }
     }
-    if (!state.enrolMessage.empty()) {
-        if (state.enrolMessageError) {
-            ui::error(state.enrolMessage, false);
-        } else {
-            ui::paragraph(state.enrolMessage, false, ui::kOkColor);
-        }
-    }
+    if (app.settings.enrolled || !state.enrolMessageFromFile) drawEnrolOutcome(state);
     ImGui::Separator();
 
     // Kiosk.
