@@ -533,7 +533,7 @@ int main(int argc, char** argv) {
     return context.run();
 }
 
-TEST_CASE("veld --enrol enrols before its window opens; without a display it only enrols") {
+TEST_CASE("veld --enrol enrols before its window opens, and without a display only enrols") {
     veld::test::CollectorProcess collector(tempDir().file("enrol-collector.db"));
     collector.start();
     const auto provision = [&](const std::string& label) {
