@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <veld/pin.hpp>
+#include <veld/sync/provisioning.hpp>
 
 #include "alive.hpp"
 #include "app.hpp"
@@ -36,6 +37,10 @@ options:
   --language nl|en    language of the screens (default: the saved setting, else Dutch)
   --kiosk FORM        start kiosk mode with FORM (a staff PIN must be set in Settings, or
                       with `veldctl kiosk setup`); veld-kiosk-session(1) keeps a kiosk running
+  --enrol FILE        enrol the store with a provisioning file (FILE.veldenrol, from
+                      veldctl collector provision) before opening; the outcome is printed and
+                      shown on the Settings screen. Exit status 1 when the enrolment failed.
+                      Without a display it only enrols: exit 0 enrolled, 1 not
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
@@ -52,6 +57,7 @@ struct Options {
     std::string profile = "default";
     std::string language;
     std::string kiosk;
+    std::string enrol;
     float scale = 0;
     int width = 1280;
     int height = 800;
@@ -86,6 +92,8 @@ bool parse(int argc, char** argv, Options& o) {
             }
         } else if (a == "--kiosk") {
             o.kiosk = value();
+        } else if (a == "--enrol") {
+            o.enrol = value();
         } else if (a == "--scale") {
             o.scale = std::strtof(value(), nullptr);
         } else if (a == "--size") {
@@ -120,6 +128,59 @@ std::string profileStore(const std::string& profile) {
     fs::create_directories(dir, ec);
     ::chmod(dir.c_str(), 0700);
     return (dir / "device.veld").string();
+}
+
+// The outcome of --enrol, printed at once and shown on the Settings screen once it is open.
+struct EnrolOutcome {
+    bool requested = false;
+    bool ok = false;
+    std::string file;
+    std::string label;
+    std::string collector;
+    std::string error;
+};
+
+EnrolOutcome enrolFromFile(const std::string& storePath, const std::string& file) {
+    EnrolOutcome outcome;
+    outcome.requested = true;
+    outcome.file = file;
+    veld::StoreOptions storeOptions;
+    storeOptions.mode = veld::sql::OpenMode::ReadWriteCreate;
+    auto store = veld::Store::open(storePath, storeOptions);
+    if (!store) {
+        outcome.error = store.error().describe();
+    } else {
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        auto done = veld::sync::enrolFromFile(store.value(), file, now);
+        if (done) {
+            outcome.ok = true;
+            outcome.label = done->label;
+            outcome.collector = done->collector;
+        } else {
+            outcome.error = done.error().message;
+        }
+    }
+    if (outcome.ok) {
+        std::printf("veld: enrolled %s as \"%s\" with %s\n", storePath.c_str(),
+                    outcome.label.c_str(), outcome.collector.c_str());
+    } else {
+        std::fprintf(stderr, "veld: %s: enrolment failed: %s\n", file.c_str(),
+                     outcome.error.c_str());
+    }
+    return outcome;
+}
+
+void showEnrolOutcome(veld::client::App& app, const EnrolOutcome& outcome) {
+    using namespace veld::client;
+    app.go(Screen::Settings);
+    app.settingsScreen.enrolMessageError = !outcome.ok;
+    app.settingsScreen.enrolMessageFromFile = true;
+    if (!outcome.ok) app.settingsScreen.enrolFile = outcome.file;  // to try again from here
+    app.settingsScreen.enrolMessage =
+        outcome.ok ? format(app.t(M::EnrolFileDone), {outcome.label, outcome.collector})
+                   : format(app.t(M::EnrolFileFailed), {outcome.error});
 }
 
 // Applies --show once the store and forms are loaded.
@@ -172,6 +233,8 @@ int main(int argc, char** argv) {
     if (options.store.empty()) options.store = profileStore(options.profile);
     // Under veld-kiosk-session: tell its watchdog, once a second, that the frame loop runs.
     auto alive = veld::client::AliveReporter::fromEnvironment(!options.kiosk.empty());
+    EnrolOutcome enrolled;
+    if (!options.enrol.empty()) enrolled = enrolFromFile(options.store, options.enrol);
 
     veld::client::WindowSetup setup;
     setup.program = "veld";
@@ -181,7 +244,7 @@ int main(int argc, char** argv) {
     setup.scale = options.scale;
     setup.vsync = options.benchFrames <= 0;
     auto window = veld::client::Window::open(setup);
-    if (!window) return 1;
+    if (!window) return enrolled.requested ? (enrolled.ok ? 0 : 1) : 1;
     GLFWwindow* handle = window->handle();
     const float scale = window->scale();
 
@@ -195,7 +258,7 @@ int main(int argc, char** argv) {
         veld::client::App app(std::move(appOptions));
         std::vector<veld::client::ScriptSample> samples = veld::client::scriptSamples();
         const bool samplesOnly = options.show == "samples";
-        bool showApplied = options.show.empty() || samplesOnly;
+        bool showApplied = (options.show.empty() && !enrolled.requested) || samplesOnly;
         bool fullscreen = false;
         int x = 0, y = 0, w = options.width, h = options.height;
         int settledFrames = 0;
@@ -253,6 +316,7 @@ int main(int argc, char** argv) {
             const bool settled = samplesOnly || options.benchEmpty ||
                                  (app.ready() && app.formsLoaded && !app.busy() && showApplied);
             if (!showApplied && app.ready() && app.formsLoaded && !app.busy()) {
+                if (enrolled.requested) showEnrolOutcome(app, enrolled);
                 applyShow(app, options.show);
                 showApplied = true;
             }
@@ -306,5 +370,6 @@ int main(int argc, char** argv) {
         }
     }
     window.reset();
+    if (enrolled.requested && !enrolled.ok && exitCode == 0) exitCode = 1;
     return exitCode;
 }

@@ -403,7 +403,15 @@ class SqliteCollector final : public CollectorStore {
     }
 
     Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
-                                        const std::string& actor) override {
+                                        const std::string& actor,
+                                        std::int64_t validForMs = 0) override {
+        if (validForMs < 0 || validForMs > m_policy.enrolCodeTtlMs) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "an enrolment code is valid for at most " +
+                                 std::to_string(m_policy.enrolCodeTtlMs / (24 * 3600 * 1000)) +
+                                 " days");
+        }
+        const std::int64_t validFor = validForMs ? validForMs : m_policy.enrolCodeTtlMs;
         const std::string code = detail::newEnrolCode();
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
@@ -413,8 +421,7 @@ class SqliteCollector final : public CollectorStore {
             "VALUES (?, ?, ?, ?)");
         if (!st) return st.error();
         const auto hash = digest(normalizeCode(code));
-        st->bindBlob(1, hash).bind(2, label).bind(3, nowMs).bind(4,
-                                                                 nowMs + m_policy.enrolCodeTtlMs);
+        st->bindBlob(1, hash).bind(2, label).bind(3, nowMs).bind(4, nowMs + validFor);
         if (auto s = st->run(); !s) return s.error();
         if (auto s = auditLocked(nowMs, actor, "enrol-code", label, {}); !s) return s.error();
         if (auto s = tx->commit(); !s) return s.error();

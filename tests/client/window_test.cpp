@@ -532,3 +532,44 @@ int main(int argc, char** argv) {
     doctest::Context context(argc, argv);
     return context.run();
 }
+
+TEST_CASE("veld --enrol enrols before its window opens, and without a display only enrols") {
+    veld::test::CollectorProcess collector(tempDir().file("enrol-collector.db"));
+    collector.start();
+    const auto provision = [&](const std::string& label) {
+        const std::string file = tempDir().file(label + ".veldenrol");
+        const Run r =
+            run({veld::test::binary("veldctl"), "collector", "provision", collector.storePath(),
+                 "--label", label, "--url", collector.url(), "-o", file});
+        REQUIRE_MESSAGE(r.exitCode == 0, describe(r));
+        return file;
+    };
+    const std::string file = provision("window-laptop");
+
+    // With a display: enrolled, said on stdout, and the client opens (on Settings).
+    const std::string store = demoStore("enrol");
+    const std::string png = screenshotDir() + "/window-enrol-settings.png";
+    fs::remove(png);
+    const Run shown = underXvfb(
+        {veld::test::binary("veld"), "--store", store, "--enrol", file, "--screenshot", png});
+    checkClean(shown);
+    CHECK(shown.out.find("as \"window-laptop\" with " + collector.url()) != std::string::npos);
+    checkNotBlank(png);
+    CHECK(run({veld::test::binary("veldctl"), "sync", store}).exitCode == 0);
+
+    // Without a display: the same file again is refused (exit 1, the reason on stderr) ...
+    const std::string other = demoStore("enrol-other");
+    const Run refused = run({"env", "-u", "DISPLAY", "-u", "WAYLAND_DISPLAY",
+                             veld::test::binary("veld"), "--store", other, "--enrol", file});
+    CHECK_FALSE(refused.timedOut);
+    CHECK(refused.exitCode == 1);
+    CHECK(refused.err.find("used already") != std::string::npos);
+    CHECK(run({veld::test::binary("veldctl"), "sync", other}).exitCode == 1);
+    // ... and a fresh file enrols (exit 0) with no window at all.
+    const Run enrolled =
+        run({"env", "-u", "DISPLAY", "-u", "WAYLAND_DISPLAY", veld::test::binary("veld"), "--store",
+             other, "--enrol", provision("headless-laptop")});
+    CHECK_MESSAGE(enrolled.exitCode == 0, describe(enrolled));
+    CHECK(enrolled.out.find("as \"headless-laptop\"") != std::string::npos);
+    CHECK(run({veld::test::binary("veldctl"), "sync", other}).exitCode == 0);
+}

@@ -29,6 +29,9 @@ constexpr const char* kCollectorUsage = R"(usage: veldctl collector SUBCOMMAND F
 Subcommands (FILE is the collector's store):
   init FILE                      create a new collector store (with its id and pseudonym key)
   enrol-code FILE [--label L]    print a one-time enrolment code for one device (valid 7 days)
+  provision FILE --label NAME --url URL [--ca PEM] [--valid DAYS] -o OUTPUT.veldenrol
+                                 write a provisioning file for one device: the collector's
+                                 address and certificate and a one-time code (mode 0600)
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
@@ -107,6 +110,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         out << kCollectorUsage;
         return kExitOk;
     }
+    if (sub == "provision")
+        return provisionCommand(std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
     if (args.flag("--help") || args.flag("-h")) {
         out << kCollectorUsage;
         return kExitOk;

@@ -1,6 +1,7 @@
 // veldctl enrol / veldctl sync: the device side of sync, from the command line.
 #include <ostream>
 
+#include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
 
 #include "veldctl/veldctl.hpp"
@@ -11,12 +12,16 @@ namespace {
 
 constexpr const char* kEnrolUsage =
     R"(usage: veldctl enrol STORE COLLECTOR-URL CODE [--ca FILE] [--allow-http]
+       veldctl enrol STORE --file FILE.veldenrol
 
 Enrols the device store with a collector using a one-time code (from veldctl collector
 enrol-code). The device keeps its credential and the project's pseudonym key in the store.
   --ca FILE      trust this PEM certificate (the collector's own, or its CA) for https
   --allow-http   allow plain http to another machine (development only; http to this machine
                  is always allowed)
+  --file FILE    enrol with a provisioning file (veldctl collector provision) instead: it holds
+                 the address, certificate and code; its certificate is kept next to STORE as
+                 collector-ca-HASH.pem. An expired file is refused before the collector is asked
 )";
 
 constexpr const char* kSyncUsage = R"(usage: veldctl sync STORE [--no-pull] [--quiet]
@@ -42,12 +47,31 @@ int enrolCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
     }
     std::string ca;
     args.option("--ca", ca);
+    std::string file;
+    const bool fromFile = args.option("--file", file);
     const bool allowHttp = args.flag("--allow-http");
     if (!args.error.empty()) return usage(err, "enrol", args.error);
     if (!args.unknownOption().empty()) {
         return usage(err, "enrol", "unknown option " + args.unknownOption());
     }
     const auto pos = args.positionals();
+    if (fromFile) {
+        if (pos.size() != 1 || !ca.empty() || allowHttp)
+            return usage(err, "enrol", "enrol --file takes STORE and nothing else");
+        auto store = Store::open(pos[0]);
+        if (!store) {
+            err << "veldctl enrol: " << store.error().describe() << "\n";
+            return kExitFailure;
+        }
+        auto done = sync::enrolFromFile(store.value(), file, nowMs());
+        if (!done) {
+            err << "veldctl enrol: " << file << ": " << done.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "enrolled device " << store->deviceId().toString() << " as \"" << done->label
+            << "\" with collector " << done->collectorId << " at " << done->collector << "\n";
+        return kExitOk;
+    }
     if (pos.size() != 3) return usage(err, "enrol", "enrol takes STORE COLLECTOR-URL CODE");
     auto store = Store::open(pos[0]);
     if (!store) {

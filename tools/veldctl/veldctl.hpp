@@ -39,6 +39,8 @@ int caseCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 int collectorBackupCommand(const std::vector<std::string>& args, std::ostream& out,
                            std::ostream& err);
 int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// veldctl collector provision (its arguments after "provision").
+int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();

@@ -95,6 +95,12 @@ struct SettingsState {
     bool working = false;
     std::vector<std::string> profiles;  // other device stores next to this one
     bool profilesScanned = false;
+    std::string enrolMessage;  // what came of the last enrolment, shown with the collector
+    bool enrolMessageError = false;
+    bool enrolMessageFromFile = false;    // shown under the file's choice, else under the code
+    std::string enrolFile;                // a provisioning file (.veldenrol) to enrol with
+    std::vector<std::string> mediaFiles;  // provisioning files found on removable media
+    bool mediaScanned = false;
 };
 
 enum class KioskPhase { Welcome, Questions, ThankYou };

@@ -1,9 +1,11 @@
-// Settings: UI language, device profile, collector address, and the kiosk's staff PIN and timers.
+// Settings: UI language, device profile, collector address (by hand, or from a provisioning file
+// on a USB stick), and the kiosk's staff PIN and timers.
 #include <filesystem>
 
 #include <imgui.h>
 
 #include <veld/pin.hpp>
+#include <veld/sync/provisioning.hpp>
 
 #include "../app.hpp"
 #include "../ui.hpp"
@@ -16,22 +18,84 @@ int filterDigits(ImGuiInputTextCallbackData* data) {
     return data->EventChar >= '0' && data->EventChar <= '9' ? 0 : 1;
 }
 
-bool collectorAllowed(const std::string& url) {
-    if (url.rfind("https://", 0) == 0) return url.size() > 8;
-    // Plain HTTP only to this machine (development and the demo).
-    for (const char* local : {"http://localhost", "http://127.0.0.1", "http://[::1]"}) {
-        const std::string prefix(local);
-        if (url.rfind(prefix, 0) == 0 && (url.size() == prefix.size() ||
-                                          url[prefix.size()] == ':' || url[prefix.size()] == '/')) {
-            return true;
-        }
-    }
-    return false;
-}
-
 void message(SettingsState& state, std::string_view text, bool isError) {
     state.message = std::string(text);
     state.messageError = isError;
+}
+
+void enrolOutcome(SettingsState& state, std::string_view text, bool isError, bool fromFile) {
+    state.enrolMessage = std::string(text);
+    state.enrolMessageError = isError;
+    state.enrolMessageFromFile = fromFile;
+}
+
+void drawEnrolOutcome(const SettingsState& state) {
+    if (state.enrolMessage.empty()) return;
+    if (state.enrolMessageError) {
+        ui::error(state.enrolMessage, false);
+    } else {
+        ui::paragraph(state.enrolMessage, false, ui::kOkColor);
+    }
+}
+
+// Enrolment with a provisioning file: from a path, or chosen among those found on removable
+// media. The file is read and the collector asked on the worker.
+void drawEnrolFromFile(App& app, SettingsState& state) {
+    ui::paragraph(app.t(M::EnrolFromFile), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    if (!state.mediaScanned) {
+        state.mediaScanned = true;
+        app.worker.run([] { return sync::findProvisioningFiles(sync::removableMediaRoots()); },
+                       [&state](std::vector<std::string> found) {
+                           state.mediaFiles = std::move(found);
+                           if (state.enrolFile.empty() && state.mediaFiles.size() == 1)
+                               state.enrolFile = state.mediaFiles.front();
+                       });
+    }
+    if (state.mediaFiles.empty()) {
+        ui::hint(app.t(M::EnrolFileNoneFound), false);
+    } else {
+        ui::hint(app.t(M::EnrolFileFound), false);
+        for (std::size_t i = 0; i < state.mediaFiles.size(); ++i) {
+            const std::string& file = state.mediaFiles[i];
+            if (ui::choiceRow("settings.enrolfile.found." + std::to_string(i), file,
+                              state.enrolFile == file, false, false, 0)) {
+                state.enrolFile = file;
+            }
+        }
+    }
+    ui::input("settings.enrolfile.path", state.enrolFile, app.t(M::EnrolFileHint));
+    if (ui::button("settings.enrolfile.search", app.t(M::EnrolFileSearch), 0, 0, !state.working)) {
+        state.mediaScanned = false;
+    }
+    ImGui::SameLine();
+    if (ui::button("settings.enrolfile.enrol", app.t(M::EnrolFromFileButton), 0, 0,
+                   !state.working && !state.enrolFile.empty())) {
+        state.working = true;
+        enrolOutcome(state, app.t(M::EnrolFileWorking), false, true);
+        const std::string file = state.enrolFile;
+        const std::int64_t now = app.now();
+        app.withStore(
+            [file, now](Store& store) { return sync::enrolFromFile(store, file, now); },
+            [&app, &state](Result<sync::ProvisionedEnrolment> done) {
+                state.working = false;
+                if (!done) {
+                    enrolOutcome(state, format(app.t(M::EnrolFileFailed), {done.error().message}),
+                                 true, true);
+                    return;
+                }
+                enrolOutcome(
+                    state,
+                    format(app.t(M::EnrolFileDone),
+                           {done->label.empty() ? std::string("-") : done->label, done->collector}),
+                    false, true);
+                state.enrolFile.clear();
+                app.settings.enrolled = true;
+                app.settings.collector = done->collector;
+                app.reloadKeys();
+                app.startUploader();
+            });
+    }
+    if (state.enrolMessageFromFile) drawEnrolOutcome(state);
 }
 
 }  // namespace
@@ -95,43 +159,48 @@ void drawSettings(App& app, SettingsState& state) {
     }
     ImGui::Separator();
 
-    // Collector: enrolment with a one-time code from central staff.
+    // Collector: enrolment with a provisioning file, or with an address and a one-time code from
+    // central staff. What came of it is shown here, next to where it was asked for.
     ui::paragraph(app.t(M::SettingsCollector), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
     if (app.settings.enrolled) {
         ui::paragraph(format(app.t(M::EnrolledWith), {app.settings.collector}), false);
     } else {
+        drawEnrolFromFile(app, state);
         if (!state.collectorLoaded) {
             state.collector = app.settings.collector;
             state.collectorLoaded = true;
         }
+        ui::hint(app.t(M::EnrolByCode), false);
         ui::input("settings.collector", state.collector, "https://");
         ui::input("settings.enrol.code", state.enrolCode, app.t(M::EnrolCodeHint));
         if (ui::button("settings.enrol", app.t(M::Enrol), 0, 0,
                        !state.working && !state.enrolCode.empty())) {
-            if (!collectorAllowed(state.collector)) {
-                message(state, app.t(M::CollectorNeedsHttps), true);
+            if (!sync::checkUrl(state.collector, false)) {
+                enrolOutcome(state, app.t(M::CollectorNeedsHttps), true, false);
             } else {
                 state.working = true;
                 const std::string url = state.collector;
                 const std::string code = std::exchange(state.enrolCode, {});
-                app.withStore(
-                    [url, code](Store& store) { return sync::enrol(store, url, code); },
-                    [&app, &state](Result<sync::EnrolReply> reply) {
-                        state.working = false;
-                        if (!reply) {
-                            message(state, format(app.t(M::EnrolFailed), {reply.error().message}),
-                                    true);
-                            return;
-                        }
-                        message(state, app.t(M::EnrolDone), false);
-                        app.settings.enrolled = true;
-                        app.settings.collector = state.collector;
-                        app.reloadKeys();
-                        app.startUploader();
-                    });
+                app.withStore([url, code](Store& store) { return sync::enrol(store, url, code); },
+                              [&app, &state](Result<sync::EnrolReply> reply) {
+                                  state.working = false;
+                                  if (!reply) {
+                                      enrolOutcome(
+                                          state,
+                                          format(app.t(M::EnrolFailed), {reply.error().message}),
+                                          true, false);
+                                      return;
+                                  }
+                                  enrolOutcome(state, app.t(M::EnrolDone), false, false);
+                                  app.settings.enrolled = true;
+                                  app.settings.collector = state.collector;
+                                  app.reloadKeys();
+                                  app.startUploader();
+                              });
             }
         }
     }
+    if (app.settings.enrolled || !state.enrolMessageFromFile) drawEnrolOutcome(state);
     ImGui::Separator();
 
     // Kiosk.

@@ -351,9 +351,12 @@ class CollectorStore {
     virtual ~CollectorStore() = default;
 
     // --- devices ---
-    /// A one-time enrolment code (returned once; stored only as a hash).
+    /// A one-time enrolment code (returned once; stored only as a hash), valid for the policy's
+    /// enrolCodeTtlMs, or for `validForMs` when that is from 1 to enrolCodeTtlMs (a shorter
+    /// life; longer is InvalidArgument).
     virtual Result<std::string> createEnrolCode(const std::string& label, std::int64_t nowMs,
-                                                const std::string& actor) = 0;
+                                                const std::string& actor,
+                                                std::int64_t validForMs = 0) = 0;
     /// A one-time code that enrols the known device `deviceId` again (a reinstalled laptop that
     /// lost its credential): staff's audited permission. NotFound for an unknown device,
     /// WrongState for a revoked one.

@@ -1,0 +1,83 @@
+// Provisioning files (FILE.veldenrol): everything a device needs to enrol with a collector, in one
+// small file that central staff make (veldctl collector provision) and hand over, e.g. on a USB
+// stick: the collector's address, its certificate or CA, a one-time enrolment code, the device's
+// label and when the file expires. The format is JSON, described in docs/provisioning.md.
+//
+// The file holds a secret (the code): it is written 0600 and never printed. The code stays
+// one-time at the collector, so a file enrols one device once.
+//
+// Thread-safety: plain functions; enrolFromFile uses the store like sync::enrol.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <veld/result.hpp>
+#include <veld/store.hpp>
+
+namespace veld::sync {
+
+/// The value of the file's "format" member, and the one version this Veld reads and writes.
+inline constexpr std::string_view kProvisioningFormat = "veld-enrol";
+inline constexpr std::int64_t kProvisioningVersion = 1;
+/// A provisioning file is refused unread past this size (a CA bundle of a few dozen certificates
+/// fits; a file that large is not one).
+inline constexpr std::size_t kMaxProvisioningBytes = 64 * 1024;
+inline constexpr std::string_view kProvisioningExtension = ".veldenrol";
+
+struct Provisioning {
+    std::string collector;  // base URL (sync::checkUrl rules, without --allow-http)
+    std::string caPem;      // PEM certificate(s) to trust; empty: the system's CAs
+    std::string code;       // the one-time enrolment code: a secret
+    std::string label;      // the device's label at the collector
+    std::int64_t expiresUtcMs = 0;
+};
+
+/// Succeeds when `pem` holds one or more PEM certificates and nothing else (no private key).
+Status checkCertificatePem(std::string_view pem);
+
+/// The file's text; InvalidArgument when a field breaks the rules parseProvisioning checks.
+Result<std::string> provisioningJson(const Provisioning& provisioning);
+
+/// Reads a provisioning file's text strictly: JSON, the format tag, version 1, exactly the known
+/// members, a usable address, certificates that parse, a code. InvalidArgument for a damaged or
+/// foreign file, TooNew for a later version. Expiry is not checked here (enrolFromFile does).
+Result<Provisioning> parseProvisioning(std::string_view text);
+
+/// Writes a new provisioning file with mode 0600; refuses (WrongState) when `path` exists.
+Status writeProvisioningFile(const std::string& path, const Provisioning& provisioning);
+
+/// Reads and checks a provisioning file (at most kMaxProvisioningBytes).
+Result<Provisioning> readProvisioningFile(const std::string& path);
+
+/// The file name the certificate of a provisioning file is kept under, in the device store's
+/// folder: collector-ca-HASH.pem, named by its content, so keeping a new one never changes a
+/// certificate an enrolled store relies on.
+std::string collectorCaFileName(std::string_view pem);
+
+struct ProvisionedEnrolment {
+    std::string label;
+    std::string collector;    // the address
+    std::string collectorId;  // as the collector said
+    std::string caFile;       // the certificate kept for the store; empty: the system's CAs
+};
+
+/// Enrols `store` with what the provisioning file `path` says: refuses an expired file before
+/// contacting the collector (WrongState), keeps the certificate next to the store (mode 0644),
+/// then enrols with sync::enrol. On any failure the store's enrolment is unchanged and a
+/// certificate file made for it is removed again.
+Result<ProvisionedEnrolment> enrolFromFile(Store& store, const std::string& path,
+                                           std::int64_t nowUtcMs);
+
+/// Folders where removable media are mounted, in order: the ':'-separated list in the
+/// environment variable VELD_MEDIA_ROOTS when set, else /media, /media/$USER and /run/media/$USER.
+std::vector<std::string> removableMediaRoots();
+
+/// Provisioning files (*.veldenrol) on mounted media: in each folder directly inside a root, and
+/// one level further down; sorted, without duplicates. Unreadable folders are skipped.
+std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots);
+
+}  // namespace veld::sync

@@ -1,0 +1,346 @@
+// Provisioning files: see provisioning.hpp and docs/provisioning.md.
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <veld/hex.hpp>
+#include <veld/sync/provisioning.hpp>
+#include <veld/sync/uploader.hpp>
+
+#include "json_text.hpp"
+
+namespace veld::sync {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxCodeBytes = 128;
+constexpr std::size_t kMaxLabelBytes = 200;
+// Folders looked through on one medium, so a stick full of files cannot stall the scan.
+constexpr int kMaxEntriesPerMedium = 5000;
+
+Error invalid(const std::string& message) {
+    return makeError(ErrorCode::InvalidArgument, "not a usable provisioning file: " + message);
+}
+
+std::string utcText(std::int64_t ms) {
+    const auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+    return buf;
+}
+
+Status checkFields(const Provisioning& p) {
+    if (auto s = checkUrl(p.collector, false); !s) return invalid(s.error().message);
+    if (!p.caPem.empty()) {
+        if (auto s = checkCertificatePem(p.caPem); !s) return invalid(s.error().message);
+    }
+    if (p.code.empty() || p.code.size() > kMaxCodeBytes)
+        return invalid("the enrolment code is empty or too long");
+    if (p.label.size() > kMaxLabelBytes)
+        return invalid("the label is longer than " + std::to_string(kMaxLabelBytes) + " bytes");
+    if (p.expiresUtcMs <= 0) return invalid("it has no expiry time");
+    return {};
+}
+
+Status writeAll(int fd, std::string_view text) {
+    while (!text.empty()) {
+        const ssize_t n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            return makeError(ErrorCode::Io, std::string("cannot write: ") + strerror(errno));
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+// Reads at most `limit` + 1 bytes of a regular file.
+Result<std::string> readSmallFile(const std::string& path, std::size_t limit) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return makeError(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Io,
+                         "cannot open " + path + ": " + strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return invalid(path + " is not a regular file");
+    }
+    std::string text;
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const std::string why = strerror(errno);
+            ::close(fd);
+            return makeError(ErrorCode::Io, "cannot read " + path + ": " + why);
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > limit) break;
+    }
+    ::close(fd);
+    return text;
+}
+
+// Writes `text` to `path` through a temporary file in the same folder, then renames it.
+Status writeFileAtomically(const std::string& path, std::string_view text, mode_t mode) {
+    std::string temp = path + ".XXXXXX";
+    const int fd = ::mkstemp(temp.data());
+    if (fd < 0) return makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
+    Status s = writeAll(fd, text);
+    if (s && ::fchmod(fd, mode) != 0)
+        s = makeError(ErrorCode::Io, "cannot set the mode of " + path + ": " + strerror(errno));
+    if (s && ::fsync(fd) != 0)
+        s = makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
+    ::close(fd);
+    if (s && ::rename(temp.c_str(), path.c_str()) != 0)
+        s = makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
+    if (!s) ::unlink(temp.c_str());
+    return s;
+}
+
+}  // namespace
+
+Status checkCertificatePem(std::string_view pem) {
+    if (pem.size() > kMaxProvisioningBytes)
+        return makeError(ErrorCode::InvalidArgument, "the certificate is larger than 64 KiB");
+    if (pem.find("PRIVATE KEY") != std::string_view::npos) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "the PEM holds a private key: give the certificate, never its key");
+    }
+    // Every PEM block must be a certificate, and each must parse.
+    std::size_t blocks = 0;
+    for (std::size_t at = pem.find("-----BEGIN "); at != std::string_view::npos;
+         at = pem.find("-----BEGIN ", at + 1)) {
+        if (pem.substr(at, 27) != "-----BEGIN CERTIFICATE-----") {
+            return makeError(ErrorCode::InvalidArgument,
+                             "the PEM holds something other than certificates");
+        }
+        ++blocks;
+    }
+    if (blocks == 0) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "not a PEM certificate (no -----BEGIN CERTIFICATE----- line)");
+    }
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+    if (!bio) return makeError(ErrorCode::Internal, "OpenSSL could not start");
+    std::size_t parsed = 0;
+    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+        X509_free(cert);
+        ++parsed;
+    }
+    ERR_clear_error();
+    if (parsed != blocks) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "a certificate in the PEM is damaged (" + std::to_string(parsed) + " of " +
+                             std::to_string(blocks) + " could be read)");
+    }
+    return {};
+}
+
+Result<std::string> provisioningJson(const Provisioning& p) {
+    if (auto s = checkFields(p); !s) return s.error();
+    const auto q = [](std::string_view text) { return detail::quoted(text); };
+    return "{\n  \"format\": " + q(kProvisioningFormat) +
+           ",\n  \"version\": " + std::to_string(kProvisioningVersion) +
+           ",\n  \"collector\": " + q(p.collector) + ",\n  \"ca_pem\": " + q(p.caPem) +
+           ",\n  \"code\": " + q(p.code) + ",\n  \"label\": " + q(p.label) +
+           ",\n  \"expires_utc_ms\": " + std::to_string(p.expiresUtcMs) + "\n}\n";
+}
+
+Result<Provisioning> parseProvisioning(std::string_view text) {
+    if (text.size() > kMaxProvisioningBytes) return invalid("it is larger than 64 KiB");
+    auto doc = detail::parseJson(text);
+    if (!doc) return invalid("damaged JSON: " + doc.error().message);
+    const detail::Json& root = doc.value();
+    if (root.type != detail::Json::Type::Object) return invalid("it is not a JSON object");
+    const detail::Json* format = detail::member(root, "format");
+    if (!format || format->type != detail::Json::Type::String ||
+        format->text != kProvisioningFormat) {
+        return invalid("it is not a Veld provisioning file (its \"format\" is not \"" +
+                       std::string(kProvisioningFormat) + "\")");
+    }
+    const detail::Json* version = detail::member(root, "version");
+    if (!version) return invalid("it has no \"version\"");
+    auto v = detail::asWholeNumber(*version, "\"version\"", 1'000'000);
+    if (!v) return invalid(v.error().message);
+    if (v.value() > kProvisioningVersion) {
+        return makeError(ErrorCode::TooNew, "this provisioning file is of version " +
+                                                std::to_string(v.value()) +
+                                                ", made by a newer Veld; this one reads version " +
+                                                std::to_string(kProvisioningVersion));
+    }
+    if (v.value() != kProvisioningVersion)
+        return invalid("unknown version " + std::to_string(v.value()));
+    if (auto s = detail::onlyKeys(
+            root, "the provisioning file",
+            {"format", "version", "collector", "ca_pem", "code", "label", "expires_utc_ms"});
+        !s)
+        return invalid(s.error().message);
+    Provisioning out;
+    for (const auto& [name, target] :
+         {std::pair<const char*, std::string*>{"collector", &out.collector},
+          {"ca_pem", &out.caPem},
+          {"code", &out.code},
+          {"label", &out.label}}) {
+        const detail::Json* m = detail::member(root, name);
+        if (!m) return invalid("it has no \"" + std::string(name) + "\"");
+        auto s = detail::asString(*m, "\"" + std::string(name) + "\"");
+        if (!s) return invalid(s.error().message);
+        *target = std::move(s.value());
+    }
+    const detail::Json* expires = detail::member(root, "expires_utc_ms");
+    if (!expires) return invalid("it has no \"expires_utc_ms\"");
+    auto e = detail::asWholeNumber(*expires, "\"expires_utc_ms\"", INT64_MAX / 2);
+    if (!e) return invalid(e.error().message);
+    out.expiresUtcMs = e.value();
+    if (auto s = checkFields(out); !s) return s.error();
+    return out;
+}
+
+Status writeProvisioningFile(const std::string& path, const Provisioning& p) {
+    auto text = provisioningJson(p);
+    if (!text) return text.error();
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return makeError(ErrorCode::WrongState, path + " exists already; nothing written");
+        return makeError(ErrorCode::Io, "cannot create " + path + ": " + strerror(errno));
+    }
+    Status s = writeAll(fd, text.value());
+    // The mode asked for at creation is narrowed by the umask only; say it once more.
+    if (s && ::fchmod(fd, 0600) != 0)
+        s = makeError(ErrorCode::Io, "cannot set the mode of " + path + ": " + strerror(errno));
+    if (s && ::fsync(fd) != 0)
+        s = makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
+    ::close(fd);
+    if (!s) ::unlink(path.c_str());
+    return s;
+}
+
+Result<Provisioning> readProvisioningFile(const std::string& path) {
+    auto text = readSmallFile(path, kMaxProvisioningBytes);
+    if (!text) return text.error();
+    if (text->size() > kMaxProvisioningBytes) return invalid("it is larger than 64 KiB");
+    return parseProvisioning(text.value());
+}
+
+std::string collectorCaFileName(std::string_view pem) {
+    std::uint8_t hash[8];
+    crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(pem.data()),
+                       pem.size(), nullptr, 0);
+    return "collector-ca-" + toHex(std::span<const std::uint8_t>(hash, sizeof hash)) + ".pem";
+}
+
+Result<ProvisionedEnrolment> enrolFromFile(Store& store, const std::string& path,
+                                           std::int64_t nowUtcMs) {
+    auto p = readProvisioningFile(path);
+    if (!p) return p.error();
+    if (nowUtcMs > p->expiresUtcMs) {
+        return makeError(ErrorCode::WrongState, "this provisioning file expired at " +
+                                                    utcText(p->expiresUtcMs) +
+                                                    "; ask central staff for a new one");
+    }
+    ProvisionedEnrolment out;
+    out.label = p->label;
+    out.collector = p->collector;
+    bool madeCaFile = false;
+    if (!p->caPem.empty()) {
+        std::error_code ec;
+        const fs::path folder = fs::absolute(store.path(), ec).parent_path();
+        if (ec) return makeError(ErrorCode::Io, "cannot find the store's folder: " + ec.message());
+        out.caFile = (folder / collectorCaFileName(p->caPem)).string();
+        // Named by its content: a file of that name holding other bytes was changed by someone.
+        auto existing = readSmallFile(out.caFile, kMaxProvisioningBytes);
+        if (!existing || existing.value() != p->caPem) {
+            madeCaFile = !existing;
+            if (auto s = writeFileAtomically(out.caFile, p->caPem, 0644); !s) return s.error();
+        }
+    }
+    auto reply = enrol(store, p->collector, p->code, out.caFile, false);
+    if (!reply) {
+        auto kept = store.setting("sync.ca_file");
+        const bool inUse = kept && kept.value() && *kept.value() == out.caFile;
+        if (madeCaFile && !inUse) ::unlink(out.caFile.c_str());
+        Error e = reply.error();
+        e.message = p->collector + ": " + e.message;
+        return e;
+    }
+    out.collectorId = reply->collectorId;
+    return out;
+}
+
+std::vector<std::string> removableMediaRoots() {
+    std::vector<std::string> roots;
+    if (const char* env = std::getenv("VELD_MEDIA_ROOTS")) {
+        const std::string list(env);
+        for (std::size_t start = 0; start <= list.size();) {
+            const auto colon = std::min(list.find(':', start), list.size());
+            if (colon > start) roots.push_back(list.substr(start, colon - start));
+            start = colon + 1;
+        }
+        return roots;
+    }
+    roots.emplace_back("/media");
+    const char* user = std::getenv("USER");
+    if (user && *user && std::strchr(user, '/') == nullptr) {
+        roots.push_back(std::string("/media/") + user);
+        roots.push_back(std::string("/run/media/") + user);
+    }
+    return roots;
+}
+
+std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots) {
+    std::set<std::string> found;
+    const auto isProvisioning = [](const fs::directory_entry& e) {
+        std::error_code ec;
+        return e.path().extension() == kProvisioningExtension && e.is_regular_file(ec);
+    };
+    for (const auto& root : roots) {
+        std::error_code ec;
+        for (auto medium = fs::directory_iterator(root, ec);
+             !ec && medium != fs::directory_iterator(); medium.increment(ec)) {
+            std::error_code dirEc;
+            if (!medium->is_directory(dirEc)) continue;
+            int seen = 0;
+            std::error_code topEc;
+            for (auto entry = fs::directory_iterator(medium->path(), topEc);
+                 !topEc && entry != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
+                 entry.increment(topEc), ++seen) {
+                if (isProvisioning(*entry)) {
+                    found.insert(entry->path().string());
+                    continue;
+                }
+                std::error_code subEc;
+                if (!entry->is_directory(subEc)) continue;
+                for (auto inner = fs::directory_iterator(entry->path(), subEc);
+                     !subEc && inner != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
+                     inner.increment(subEc), ++seen) {
+                    if (isProvisioning(*inner)) found.insert(inner->path().string());
+                }
+            }
+        }
+    }
+    return {found.begin(), found.end()};
+}
+
+}  // namespace veld::sync

@@ -1,0 +1,152 @@
+// Enrolling from a provisioning file on the Settings screen: the file is found on a (fake) USB
+// stick, chosen, and the device enrols with a real collector on loopback.
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include <veld/store.hpp>
+#include <veld/sync/uploader.hpp>
+
+#include "support/sync_support.hpp"
+#include "support/test_support.hpp"
+#include "ui_driver.hpp"
+
+using namespace veld;
+using namespace veld::client;
+using veld::client::testing::UiDriver;
+
+namespace {
+
+std::int64_t wallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Points the media scan at a folder of the test's own for as long as it lives.
+class MediaRoots {
+  public:
+    explicit MediaRoots(const std::string& roots) {
+        if (const char* saved = std::getenv("VELD_MEDIA_ROOTS")) m_saved = saved;
+        m_had = std::getenv("VELD_MEDIA_ROOTS") != nullptr;
+        ::setenv("VELD_MEDIA_ROOTS", roots.c_str(), 1);
+    }
+    ~MediaRoots() {
+        if (m_had) {
+            ::setenv("VELD_MEDIA_ROOTS", m_saved.c_str(), 1);
+        } else {
+            ::unsetenv("VELD_MEDIA_ROOTS");
+        }
+    }
+    MediaRoots(const MediaRoots&) = delete;
+    MediaRoots& operator=(const MediaRoots&) = delete;
+
+  private:
+    std::string m_saved;
+    bool m_had = false;
+};
+
+std::string newStore(const std::string& path) {
+    auto store = test::openDevice(path);
+    test::addFinalized(store, 2);
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "client: a provisioning file on a USB stick is chosen in Settings and enrols the device") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    std::filesystem::create_directories(dir.file("media/VELD-STICK/veld"));
+    const std::string file = dir.file("media/VELD-STICK/veld/tablet-4.veldenrol");
+    const auto made = test::veldctl({"collector", "provision", collector.storePath(), "--label",
+                                     "tablet 4", "--url", collector.url(), "-o", file});
+    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    MediaRoots roots(dir.file("media"));
+
+    std::filesystem::create_directories(dir.file("a"));
+    const std::string path = newStore(dir.file("a/device.veld"));
+    {
+        UiDriver ui(path);
+        ui.nowMs = wallMs();
+        ui.settle();
+        ui.click("nav.settings");
+        ui.settle();
+        // The stick's file is listed (and, being the only one, already chosen).
+        REQUIRE(ui.has("settings.enrolfile.found.0"));
+        CHECK(ui.item("settings.enrolfile.found.0")->text == file);
+        CHECK_FALSE(ui.has("settings.enrolfile.found.1"));
+        ui.click("settings.enrolfile.found.0");
+        CHECK(ui.item("settings.enrolfile.path")->text == file);
+        ui.click("settings.enrolfile.enrol");
+        ui.settle();
+        CHECK(ui.showsText("Gekoppeld als tablet 4 met " + collector.url()));
+        CHECK(ui.showsText("Aangemeld bij " + collector.url()));
+        CHECK(ui.app().settings.enrolled);
+        // Enrolled: the ways to enrol are no longer offered.
+        CHECK_FALSE(ui.has("settings.enrolfile.enrol"));
+
+        // The uploader sends the device's records in the background.
+        bool sent = false;
+        for (int i = 0; i < 400 && !sent; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+            ui.frame();
+            ui.settle();
+            sent = collector.open()->stats()->records == 2;
+        }
+        CHECK(sent);
+    }
+    auto store = test::openDevice(path);
+    auto connection = sync::loadConnection(store);
+    REQUIRE(connection);
+    CHECK(connection->collector == collector.url());
+
+    // The same file on another device: refused with the collector's reason; not enrolled.
+    std::filesystem::create_directories(dir.file("b"));
+    const std::string other = newStore(dir.file("b/device.veld"));
+    {
+        UiDriver ui(other, "en");
+        ui.nowMs = wallMs();
+        ui.settle();
+        ui.click("nav.settings");
+        ui.settle();
+        ui.click("settings.enrolfile.enrol");  // the only file was chosen for us
+        ui.settle();
+        CHECK(ui.showsText("Enrolment failed; nothing was changed"));
+        CHECK(ui.showsText("used already"));
+        CHECK_FALSE(ui.app().settings.enrolled);
+        CHECK(ui.has("settings.enrolfile.enrol"));
+    }
+}
+
+TEST_CASE("client: an expired provisioning file, or none at all, is explained in Settings") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    const std::string file = dir.file("given.veldenrol");
+    REQUIRE(test::veldctl({"collector", "provision", collector.storePath(), "--label", "x", "--url",
+                           collector.url(), "--valid", "1", "-o", file})
+                .exitCode == 0);
+    MediaRoots roots(dir.file("no-media"));
+    const std::string path = newStore(dir.file("device.veld"));
+    UiDriver ui(path);
+    ui.nowMs = wallMs() + 2LL * 24 * 3600 * 1000;  // two days on: the file has expired
+    ui.settle();
+    ui.click("nav.settings");
+    ui.settle();
+    CHECK(ui.showsText("Geen koppelbestand (.veldenrol) gevonden"));
+    CHECK_FALSE(ui.has("settings.enrolfile.found.0"));
+    ui.type("settings.enrolfile.path", file);
+    ui.click("settings.enrolfile.enrol");
+    ui.settle();
+    CHECK(ui.showsText("Koppelen is mislukt; er is niets veranderd"));
+    CHECK(ui.showsText("expired"));
+    CHECK_FALSE(ui.app().settings.enrolled);
+    // Nothing reached the collector: no device, and the code is still unused.
+    CHECK(collector.open()->devices()->empty());
+}
