@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -13,7 +12,8 @@
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
+
+#include <veld/profile.hpp>
 
 #include "app.hpp"
 #include "pin.hpp"
@@ -107,18 +107,6 @@ bool parse(int argc, char** argv, Options& o) {
     return true;
 }
 
-std::string profileStore(const std::string& profile) {
-    namespace fs = std::filesystem;
-    const char* xdg = std::getenv("XDG_DATA_HOME");
-    const char* home = std::getenv("HOME");
-    fs::path base = xdg && *xdg ? fs::path(xdg) : fs::path(home ? home : ".") / ".local/share";
-    fs::path dir = base / "veld" / "profiles" / profile;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    ::chmod(dir.c_str(), 0700);
-    return (dir / "device.veld").string();
-}
-
 // Applies --show once the store and forms are loaded.
 void applyShow(veld::client::App& app, const std::string& show) {
     using namespace veld::client;
@@ -165,7 +153,7 @@ int main(int argc, char** argv) {
     const auto startTime = std::chrono::steady_clock::now();
     Options options;
     if (!parse(argc, argv, options)) return 2;
-    if (options.store.empty()) options.store = profileStore(options.profile);
+    if (options.store.empty()) options.store = veld::profileStorePath(options.profile, true);
 
     veld::client::WindowSetup setup;
     setup.program = "veld";

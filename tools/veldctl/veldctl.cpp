@@ -31,6 +31,7 @@ Commands:
   study    randomised studies at the collector: define, deal blocks, balance, verify
            (veldctl study --help)
   case     cases at the collector: list, assign, conflicts (veldctl case --help)
+  agent    the background sync agent of a device store: status, wake (veldctl agent --help)
 
 Options:
   --help     show this help
@@ -170,6 +171,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (command == "keys") return keysCommand(rest, out, err);
     if (command == "study") return studyCommand(rest, out, err);
     if (command == "case") return caseCommand(rest, out, err);
+    if (command == "agent") return agentCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

@@ -35,6 +35,7 @@ int keysCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 int exportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int studyCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int caseCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int agentCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();
