@@ -1,9 +1,9 @@
-#include <veld/profile.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 
 #include <sys/stat.h>
+
+#include <veld/profile.hpp>
 
 namespace veld {
 

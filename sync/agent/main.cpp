@@ -5,9 +5,9 @@
 // store's settings (veld/sync/agent_state.hpp). No answers or secrets are logged.
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +30,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: veld-agent [--store FILE | --profile NAME] [--interval SECONDS] [--once]
+constexpr const char* kUsage =
+    R"(usage: veld-agent [--store FILE | --profile NAME] [--interval SECONDS] [--once]
 
 Syncs a device store with the collector it is enrolled with, in the background: sends finalized
 records and fetches forms, cases and allocation blocks every interval, at once when the network
@@ -221,14 +222,15 @@ class Reporter {
                 // Quiet rounds are not logged, except the first and the first after trouble.
                 if (m_once || p.recordsSent || p.formsReceived || p.casesReceived ||
                     p.blocksReceived || m_lastOutcome != O::Done || m_firstRound) {
-                    logLine("round done: %lld records sent, %lld forms, %lld case changes, %lld "
-                            "allocation blocks received%s",
-                            static_cast<long long>(p.recordsSent),
-                            static_cast<long long>(p.formsReceived),
-                            static_cast<long long>(p.casesReceived),
-                            static_cast<long long>(p.blocksReceived),
-                            m_once ? ""
-                                   : ("; next round in " + std::to_string(seconds) + " s").c_str());
+                    logLine(
+                        "round done: %lld records sent, %lld forms, %lld case changes, %lld "
+                        "allocation blocks received%s",
+                        static_cast<long long>(p.recordsSent),
+                        static_cast<long long>(p.formsReceived),
+                        static_cast<long long>(p.casesReceived),
+                        static_cast<long long>(p.blocksReceived),
+                        m_once ? ""
+                               : ("; next round in " + std::to_string(seconds) + " s").c_str());
                 }
                 break;
             case O::Busy:
@@ -299,9 +301,8 @@ int runLoop(const std::string& path, std::int64_t intervalMs) {
     Reporter reporter(path, intervalMs, false);
     reporter.begin();
     const std::chrono::milliseconds interval(intervalMs);
-    veld::sync::Uploader uploader(path, {}, interval,
-                                  std::min<std::chrono::milliseconds>(interval,
-                                                                      std::chrono::minutes(5)));
+    veld::sync::Uploader uploader(
+        path, {}, interval, std::min<std::chrono::milliseconds>(interval, std::chrono::minutes(5)));
     uploader.onRound([&](veld::Store* store, const veld::sync::Round& r,
                          std::chrono::milliseconds wait) { reporter.round(store, r, wait); });
     logLine("syncing %s every %lld s (pid %d)", path.c_str(),

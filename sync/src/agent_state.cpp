@@ -1,5 +1,3 @@
-#include <veld/sync/agent_state.hpp>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -8,6 +6,8 @@
 #include <utility>
 
 #include <signal.h>
+
+#include <veld/sync/agent_state.hpp>
 
 namespace veld::sync {
 

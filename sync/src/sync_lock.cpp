@@ -1,11 +1,11 @@
-#include <veld/sync/sync_lock.hpp>
-
 #include <cerrno>
 #include <cstring>
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+#include <veld/sync/sync_lock.hpp>
 
 namespace veld::sync {
 
@@ -29,8 +29,8 @@ Result<SyncLock> SyncLock::tryTake(const std::string& storePath) {
         if (e == EWOULDBLOCK) {
             return makeError(ErrorCode::InUse, "another program is syncing this device");
         }
-        return makeError(ErrorCode::Io, "cannot take the sync lock " + path + ": " +
-                                            std::strerror(e));
+        return makeError(ErrorCode::Io,
+                         "cannot take the sync lock " + path + ": " + std::strerror(e));
     }
 }
 

@@ -294,7 +294,8 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
 
 Round runRound(const std::string& storePath, const SyncOptions& options,
                const std::function<void(const Progress&)>& progress,
-               const std::atomic<bool>* cancel, const std::function<void(Store*, const Round&)>& after) {
+               const std::atomic<bool>* cancel,
+               const std::function<void(Store*, const Round&)>& after) {
     Round round;
     const auto stopped = [&] { return cancel && cancel->load(); };
     // A round that fails part-way keeps the figures of what it did first.
@@ -330,8 +331,8 @@ Round runRound(const std::string& storePath, const SyncOptions& options,
         round.progress.lastError = round.error;
     } else {
         round.progress = result.value();
-        round.outcome = result->state == Progress::State::Busy ? Round::Outcome::Busy
-                                                               : Round::Outcome::Done;
+        round.outcome =
+            result->state == Progress::State::Busy ? Round::Outcome::Busy : Round::Outcome::Done;
         if (round.outcome == Round::Outcome::Busy) {
             round.error = "another program is syncing this device";
         }

@@ -60,8 +60,7 @@ TEST_CASE("client: the Sync screen shows veld-agent's last round and next, and w
         ui.nowMs = wallMs();
         ui.click("nav.sync");
         ui.settle();
-        CHECK(ui.item("sync.agent")->text ==
-              "veld-agent heeft op dit apparaat nog nooit gedraaid");
+        CHECK(ui.item("sync.agent")->text == "veld-agent heeft op dit apparaat nog nooit gedraaid");
     }
 
     test::ChildProcess agent({test::binary("veld-agent"), "--store", path, "--interval", "300"},

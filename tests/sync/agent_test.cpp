@@ -30,12 +30,6 @@ using namespace veld;
 
 namespace {
 
-std::int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 template <class F>
 bool waitUntil(F done, int timeoutMs) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
@@ -103,8 +97,9 @@ std::int64_t jsonNumber(const std::string& json, const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("veld-agent sends what was finalized while the client was closed, tells its state, and "
-          "stops on SIGTERM") {
+TEST_CASE(
+    "veld-agent sends what was finalized while the client was closed, tells its state, and "
+    "stops on SIGTERM") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
@@ -212,8 +207,9 @@ TEST_CASE("veld-agent started before the collector is up reaches it when it come
     CHECK(agent.process().wait().exitCode == 0);
 }
 
-TEST_CASE("veld-agent waits for a device that is not enrolled, says so once, and wakes on "
-          "SIGUSR1") {
+TEST_CASE(
+    "veld-agent waits for a device that is not enrolled, says so once, and wakes on "
+    "SIGUSR1") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
@@ -222,8 +218,8 @@ TEST_CASE("veld-agent waits for a device that is not enrolled, says so once, and
 
     // Checked every 0.5 s, told once.
     Agent waiting(path, "0.5");
-    REQUIRE(waitUntil([&] { return agentState(path) && agentState(path)->lastRoundUtcMs > 0; },
-                      10000));
+    REQUIRE(
+        waitUntil([&] { return agentState(path) && agentState(path)->lastRoundUtcMs > 0; }, 10000));
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     CHECK(count(waiting.log(), "not enrolled") == 1);
     CHECK(agentState(path)->lastResult == "not-enrolled");
@@ -344,8 +340,9 @@ TEST_CASE("one program syncs a store at a time; the lock goes with its holder") 
     CHECK(held(collector).size() == 4);
 }
 
-TEST_CASE("the agent, a client's uploader and veldctl sync share a store while records are "
-          "finalized and the agent is killed: every record arrives exactly once") {
+TEST_CASE(
+    "the agent, a client's uploader and veldctl sync share a store while records are "
+    "finalized and the agent is killed: every record arrives exactly once") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
@@ -406,8 +403,10 @@ TEST_CASE("the agent, a client's uploader and veldctl sync share a store while r
     std::size_t missing = 0, doubled = 0;
     for (const auto& id : finalized) {
         const auto it = h.find(id);
-        if (it == h.end()) ++missing;
-        else if (it->second != 1) ++doubled;
+        if (it == h.end())
+            ++missing;
+        else if (it->second != 1)
+            ++doubled;
     }
     CHECK(missing == 0);
     CHECK(doubled == 0);
@@ -419,7 +418,7 @@ TEST_CASE("the agent, a client's uploader and veldctl sync share a store while r
 namespace {
 
 std::vector<std::uint8_t> netlinkMessage(std::uint16_t type, std::size_t payload = 16) {
-    const std::size_t length = sizeof(nlmsghdr) + payload;  // NLMSG_LENGTH
+    const std::size_t length = sizeof(nlmsghdr) + payload;   // NLMSG_LENGTH
     std::vector<std::uint8_t> out((length + 3) / 4 * 4, 0);  // NLMSG_ALIGN
     nlmsghdr h{};
     h.nlmsg_len = static_cast<std::uint32_t>(length);
@@ -432,8 +431,8 @@ std::vector<std::uint8_t> netlinkMessage(std::uint16_t type, std::size_t payload
 
 TEST_CASE("network watch: link, address and route messages count; others and junk do not") {
     using agent::networkChanged;
-    for (int type : {RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE,
-                     RTM_DELROUTE}) {
+    for (int type :
+         {RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE}) {
         const auto m = netlinkMessage(static_cast<std::uint16_t>(type));
         CHECK(networkChanged(m.data(), m.size()));
     }
@@ -481,7 +480,7 @@ TEST_CASE("network watch: a burst of events wakes once, after it settles or at m
 }
 
 TEST_CASE("veld-agent wakes when the network changes (a network namespace of its own)" *
-          doctest::skip(::system("unshare -r -n true 2>/dev/null") != 0)) {
+          doctest::skip(::system("/usr/bin/unshare -r -n true 2>/dev/null") != 0)) {
     // In a network namespace made for this test (lo only), an agent that rounds every 10
     // minutes finds its device not enrolled; the device is enrolled and an address added to lo:
     // the agent syncs within seconds, woken by rtnetlink alone.
@@ -501,15 +500,19 @@ TEST_CASE("veld-agent wakes when the network changes (a network namespace of its
         std::ofstream out(script);
         out << R"(set -e
 ip link set lo up
-")" << test::binary("veld-collector") << R"(" --store "$1" --port 0 --port-file "$1.port" --quiet &
+")" << test::binary("veld-collector")
+            << R"(" --store "$1" --port 0 --port-file "$1.port" --quiet &
 collector=$!
 for i in $(seq 100); do [ -s "$1.port" ] && break; sleep 0.1; done
 port=$(cat "$1.port")
-code=$(")" << test::binary("veldctl") << R"(" collector enrol-code "$1" | head -n1)
-")" << test::binary("veld-agent") << R"(" --store "$2" --interval 600 2>"$2.agent.log" &
+code=$(")" << test::binary("veldctl")
+            << R"(" collector enrol-code "$1" | head -n1)
+")" << test::binary("veld-agent")
+            << R"(" --store "$2" --interval 600 2>"$2.agent.log" &
 agent=$!
 for i in $(seq 100); do grep -q "not enrolled" "$2.agent.log" && break; sleep 0.1; done
-")" << test::binary("veldctl") << R"(" enrol "$2" "http://127.0.0.1:$port" "$code" >/dev/null
+")" << test::binary("veldctl")
+            << R"(" enrol "$2" "http://127.0.0.1:$port" "$code" >/dev/null
 start=$(date +%s%N)
 ip addr add 127.0.0.2/8 dev lo
 for i in $(seq 150); do grep -q "records sent" "$2.agent.log" && break; sleep 0.1; done
@@ -520,7 +523,8 @@ kill -TERM $collector; wait $collector || true
 cat "$2.agent.log"
 )";
     }
-    auto r = test::runProcess({"unshare", "-r", "-n", "bash", script, collectorPath, path});
+    auto r = test::runProcess(
+        {"/usr/bin/unshare", "-r", "-n", "/bin/bash", script, collectorPath, path});
     INFO(r.out << r.err);
     CHECK(r.exitCode == 0);
     CHECK(r.out.find("the network changed; syncing now") != std::string::npos);

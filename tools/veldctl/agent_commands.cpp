@@ -91,9 +91,8 @@ void printText(std::ostream& out, sync::AgentLiveness liveness,
             out << "veld-agent: stopped at " << utcTime(s.stoppedUtcMs) << "\n";
             break;
         default:
-            out << "veld-agent: not running (pid " << s.pid
-                << " is gone or silent); last heard of " << utcTime(s.heartbeatUtcMs) << ", "
-                << minutes << " minutes ago\n";
+            out << "veld-agent: not running (pid " << s.pid << " is gone or silent); last heard of "
+                << utcTime(s.heartbeatUtcMs) << ", " << minutes << " minutes ago\n";
             break;
     }
     out << "last round: " << timeOr(s.lastRoundUtcMs, "none yet");

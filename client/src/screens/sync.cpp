@@ -90,7 +90,8 @@ void drawAgent(App& app, SyncState& state) {
     const auto lastRound = [&]() -> std::string {
         const auto& a = *state.agent;
         if (a.lastRoundUtcMs <= 0) return std::string(app.t(M::Never));
-        return shortTime(a.lastRoundUtcMs, now) + ", " + std::string(app.t(resultName(a.lastResult)));
+        return shortTime(a.lastRoundUtcMs, now) + ", " +
+               std::string(app.t(resultName(a.lastResult)));
     };
     switch (liveness) {
         case sync::AgentLiveness::Never:
@@ -111,17 +112,16 @@ void drawAgent(App& app, SyncState& state) {
                           {shortTime(state.agent->stoppedUtcMs, now), lastRound()});
             break;
         case sync::AgentLiveness::Stale:
-            line = format(
-                app.t(M::SyncAgentStale),
-                {std::to_string(std::max<std::int64_t>(0, now - state.agent->heartbeatUtcMs) /
-                                60'000),
-                 lastRound()});
+            line =
+                format(app.t(M::SyncAgentStale),
+                       {std::to_string(
+                            std::max<std::int64_t>(0, now - state.agent->heartbeatUtcMs) / 60'000),
+                        lastRound()});
             break;
     }
     ui::paragraph(line, false);
     ui::recordLast("sync.agent", line);
-    if (state.agent && !state.agent->lastError.empty() &&
-        liveness != sync::AgentLiveness::Never) {
+    if (state.agent && !state.agent->lastError.empty() && liveness != sync::AgentLiveness::Never) {
         const std::string error = format(app.t(M::SyncAgentLastError), {state.agent->lastError});
         ui::hint(error, false);
         ui::recordLast("sync.agent_error", error);

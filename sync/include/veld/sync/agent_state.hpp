@@ -22,10 +22,10 @@ struct AgentState {
     std::string lastResult;           // "done", "busy", "not-enrolled", "failed", "stopped"
     std::int64_t lastSuccessUtcMs = 0;
     std::int64_t nextRoundUtcMs = 0;
-    std::int64_t recordsSent = 0;        // since this run started
-    std::int64_t lastRoundRecords = 0;   // in the last round
-    std::string lastError;               // plain words; empty after a round that worked
-    std::int64_t stoppedUtcMs = 0;       // set when it stopped cleanly; 0 while it runs
+    std::int64_t recordsSent = 0;       // since this run started
+    std::int64_t lastRoundRecords = 0;  // in the last round
+    std::string lastError;              // plain words; empty after a round that worked
+    std::int64_t stoppedUtcMs = 0;      // set when it stopped cleanly; 0 while it runs
 };
 
 /// The state last written, or nothing when no agent ever ran on this store.

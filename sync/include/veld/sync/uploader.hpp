@@ -67,9 +67,9 @@ struct SyncOptions {
 };
 
 /// One round: takes the store's sync lock (without waiting: when another program holds it the
-/// round returns at once with state Busy), pushes every waiting revision (in batches; each is acknowledged in the store only
-/// after the collector's reply), then pull forms, cases,
-/// allocation blocks and studies. `progress` is called after each step.
+/// round returns at once with state Busy), pushes every waiting revision (in batches; each is
+/// acknowledged in the store only after the collector's reply), then pull forms, cases, allocation
+/// blocks and studies. `progress` is called after each step.
 Result<Progress> syncOnce(Store& store, const Connection& connection, const SyncOptions& options,
                           const std::function<void(const Progress&)>& progress = {},
                           const std::atomic<bool>* cancel = nullptr);
