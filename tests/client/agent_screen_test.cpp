@@ -48,12 +48,6 @@ TEST_CASE("client: the Sync screen shows veld-agent's last round and next, and w
     // Records finalized while the client is closed: a demo store made by veldctl.
     const auto demo = test::veldctl({"store", "demo", path, "--records", "12"});
     REQUIRE_MESSAGE(demo.exitCode == 0, demo.err);
-    test::CollectorProcess collector(dir.file("collector.db"));
-    collector.start();
-    {
-        auto store = test::openDevice(path);
-        test::enrolDevice(store, collector);
-    }
 
     {
         UiDriver ui(path);
@@ -63,6 +57,13 @@ TEST_CASE("client: the Sync screen shows veld-agent's last round and next, and w
         CHECK(ui.item("sync.agent")->text == "veld-agent heeft op dit apparaat nog nooit gedraaid");
     }
 
+    // Enrolled after the client closed (so that its own uploader sent nothing).
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    {
+        auto store = test::openDevice(path);
+        test::enrolDevice(store, collector);
+    }
     test::ChildProcess agent({test::binary("veld-agent"), "--store", path, "--interval", "300"},
                              {{}, dir.file("agent.log")});
     bool ran = false;
