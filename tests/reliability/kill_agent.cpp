@@ -59,7 +59,8 @@ Outcome agentKill(const Options& o) {
         std::unique_ptr<test::ChildProcess> cli;
         if (rng() % 2) {
             cli = std::make_unique<test::ChildProcess>(
-                std::vector<std::string>{test::binary("veldctl"), "sync", device.path, "--quiet"});
+                std::vector<std::string>{test::binary("veldctl"), "sync", device.path, "--quiet"},
+                test::ChildOptions{{}, world->folder() + "/veldctl.log"});
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 400));
         agent.kill(SIGKILL);

@@ -376,7 +376,8 @@ TEST_CASE(
         Agent agent(path, "0.1");
         std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 400));
         if (rng() % 2) {
-            test::ChildProcess cli({test::binary("veldctl"), "sync", path, "--quiet"});
+            test::ChildProcess cli({test::binary("veldctl"), "sync", path, "--quiet"},
+                                   {{}, dir.file("veldctl.log")});
             std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
             cli.kill(SIGKILL);
             const auto r = cli.wait();
