@@ -296,7 +296,7 @@ TEST_CASE("veld-agent --once: exit status says whether the round worked") {
     CHECK(agentState(path)->lastSuccessUtcMs == state.lastSuccessUtcMs);
 }
 
-TEST_CASE("one program syncs a store at a time; the lock goes with its holder") {
+TEST_CASE("one program syncs a store at a time, and the lock goes with its holder") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
@@ -430,7 +430,7 @@ std::vector<std::uint8_t> netlinkMessage(std::uint16_t type, std::size_t payload
 
 }  // namespace
 
-TEST_CASE("network watch: link, address and route messages count; others and junk do not") {
+TEST_CASE("network watch: link, address and route messages count, others and junk do not") {
     using agent::networkChanged;
     for (int type :
          {RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE}) {
