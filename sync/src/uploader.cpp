@@ -325,7 +325,9 @@ Round runRound(const std::string& storePath, const SyncOptions& options,
     } else if (auto result = syncOnce(store.value(), connection.value(), options, track, cancel);
                !result) {
         round.outcome = stopped() ? Round::Outcome::Stopped : Round::Outcome::Failed;
-        round.error = result.error().message;
+        round.error = stopped() ? "stopped before the round ended; what the collector did not "
+                                  "acknowledge is sent next time"
+                                : result.error().message;
         round.progress = last;
         round.progress.state = Progress::State::Failed;
         round.progress.lastError = round.error;

@@ -172,6 +172,40 @@ TEST_CASE(
     CHECK(agent.log().find(credential) == std::string::npos);
 }
 
+TEST_CASE("SIGTERM stops veld-agent within two seconds in a round the collector does not answer") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    collector.start();
+    const std::string path = dir.file("device.veld");
+    {
+        auto store = test::openDevice(path);
+        test::enrolDevice(store, collector);
+        test::addFinalized(store, 5);
+    }
+    collector.kill(SIGSTOP);  // it accepts connections (the kernel does) but answers nothing
+    Agent agent(path, "300");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // its first push hangs
+    const auto start = std::chrono::steady_clock::now();
+    agent.process().kill(SIGTERM);
+    const auto result = agent.process().wait();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    MESSAGE("veld-agent stopped " << seconds << " s after SIGTERM in a hung round");
+    CHECK(seconds < 2.0);
+    CHECK(result.exitCode == 0);
+    CHECK(agent.log().find("round stopped") != std::string::npos);
+    const auto state = agentState(path).value();
+    CHECK(state.lastResult == "stopped");
+    CHECK(state.stoppedUtcMs > 0);
+    CHECK(state.lastError.find("sent next time") != std::string::npos);
+    collector.kill(SIGCONT);
+    // Nothing was acknowledged: all five wait, and go with the next round.
+    auto store = test::openDevice(path);
+    CHECK(store.outboxState()->pending == 5);
+    REQUIRE(test::syncUntilDone(store, sync::loadConnection(store).value(), {}, 5) >= 0);
+    CHECK(held(collector).size() == 5);
+}
+
 TEST_CASE("veld-agent started before the collector is up reaches it when it comes up") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
