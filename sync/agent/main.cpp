@@ -24,6 +24,7 @@
 #include <veld/profile.hpp>
 #include <veld/store.hpp>
 #include <veld/sync/agent_state.hpp>
+#include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
 
 #include "network_watch.hpp"
@@ -143,8 +144,9 @@ std::string_view resultName(veld::sync::Round::Outcome outcome) {
 // The agent's state, kept here and written whole into the store after each round.
 class Reporter {
   public:
-    Reporter(std::string storePath, std::int64_t intervalMs, bool once)
-        : m_path(std::move(storePath)), m_once(once) {
+    // `writes`: false when another veld-agent runs on this store and tells its own state.
+    Reporter(std::string storePath, std::int64_t intervalMs, bool once, bool writes = true)
+        : m_path(std::move(storePath)), m_once(once), m_writes(writes) {
         m_state.pid = ::getpid();
         m_state.intervalMs = intervalMs;
         m_state.startedUtcMs = m_state.heartbeatUtcMs = m_state.nextRoundUtcMs = wallMs();
@@ -172,7 +174,7 @@ class Reporter {
         m_state.nextRoundUtcMs = now + wait.count();
         m_state.lastError = r.outcome == O::Done ? std::string() : r.error;
         if (r.outcome == O::Done) m_state.lastSuccessUtcMs = now;
-        if (store) {
+        if (store && m_writes) {
             if (auto s = veld::sync::saveAgentState(*store, m_state); !s) {
                 logLine("cannot write the agent's state into the store: %s",
                         s.error().message.c_str());
@@ -200,6 +202,7 @@ class Reporter {
   private:
     template <class F>
     void withStore(F f) {
+        if (!m_writes) return;
         auto store = veld::Store::open(m_path);
         if (!store) return;  // told in the round's log line
         if (auto s = f(store.value()); !s) {
@@ -257,6 +260,7 @@ class Reporter {
 
     std::string m_path;
     bool m_once;
+    bool m_writes;
     std::mutex m_mutex;
     veld::sync::AgentState m_state;
     std::string m_saidNotEnrolled;  // said once until the outcome changes
@@ -264,8 +268,16 @@ class Reporter {
     bool m_firstRound = true;
 };
 
+// Held for as long as this agent runs: a second veld-agent on the same store steps aside.
+veld::Result<veld::sync::SyncLock> takeAgentLock(const std::string& path) {
+    return veld::sync::SyncLock::tryTakeFile(path + ".agent-lock");
+}
+
 int runOnce(const std::string& path, std::int64_t intervalMs) {
-    Reporter reporter(path, intervalMs, true);
+    // With another agent running, the round still runs (or finds the store busy), but the
+    // running agent's state is left as it is.
+    const auto agentLock = takeAgentLock(path);
+    Reporter reporter(path, intervalMs, true, agentLock.ok());
     reporter.begin();
     const auto r = veld::sync::runRound(
         path, {}, {}, nullptr, [&](veld::Store* store, const veld::sync::Round& round) {
@@ -298,6 +310,17 @@ int runLoop(const std::string& path, std::int64_t intervalMs) {
         logLine("%s; syncing on the interval only", watcher.error().message.c_str());
     }
 
+    auto agentLock = takeAgentLock(path);
+    if (!agentLock) {
+        if (agentLock.error().code == veld::ErrorCode::InUse) {
+            logLine("another veld-agent is running on %s; this one is not needed and stops",
+                    path.c_str());
+            return 0;
+        }
+        // E.g. the store's folder does not exist yet: it runs all the same (the sync lock
+        // still keeps rounds apart).
+        logLine("%s; running without it", agentLock.error().message.c_str());
+    }
     Reporter reporter(path, intervalMs, false);
     reporter.begin();
     const std::chrono::milliseconds interval(intervalMs);
@@ -363,6 +386,6 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, o)) return 2;
     const std::string path =
         !o.store.empty() ? o.store
-                         : veld::profileStorePath(o.profile.empty() ? "default" : o.profile, false);
+                         : veld::profileStorePath(o.profile.empty() ? "default" : o.profile, true);
     return o.once ? runOnce(path, o.intervalMs) : runLoop(path, o.intervalMs);
 }

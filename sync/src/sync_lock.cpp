@@ -14,12 +14,15 @@ std::string syncLockPath(const std::string& storePath) {
 }
 
 Result<SyncLock> SyncLock::tryTake(const std::string& storePath) {
-    const std::string path = syncLockPath(storePath);
+    return tryTakeFile(syncLockPath(storePath));
+}
+
+Result<SyncLock> SyncLock::tryTakeFile(const std::string& path) {
     // The file holds nothing; 0600 like the store next to it.
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         return makeError(ErrorCode::Io,
-                         "cannot open the sync lock " + path + ": " + std::strerror(errno));
+                         "cannot open the lock file " + path + ": " + std::strerror(errno));
     }
     for (;;) {
         if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return SyncLock(fd);
@@ -29,8 +32,7 @@ Result<SyncLock> SyncLock::tryTake(const std::string& storePath) {
         if (e == EWOULDBLOCK) {
             return makeError(ErrorCode::InUse, "another program is syncing this device");
         }
-        return makeError(ErrorCode::Io,
-                         "cannot take the sync lock " + path + ": " + std::strerror(e));
+        return makeError(ErrorCode::Io, "cannot take the lock " + path + ": " + std::strerror(e));
     }
 }
 

@@ -152,6 +152,19 @@ TEST_CASE(
           std::string::npos);
     CHECK(text.out.find("records sent since it started: 25") != std::string::npos);
 
+    // A second agent on the same store steps aside, and leaves the first one's state alone.
+    const auto second =
+        test::runProcess({test::binary("veld-agent"), "--store", path, "--interval", "60"});
+    CHECK(second.exitCode == 0);
+    CHECK(second.err.find("another veld-agent is running on") != std::string::npos);
+    CHECK(agentState(path)->pid == agent.process().pid());
+    CHECK(agentState(path)->stoppedUtcMs == 0);
+    // --once next to it syncs (or finds the store busy) without touching the state either.
+    const auto once = test::runProcess({test::binary("veld-agent"), "--store", path, "--once"});
+    CHECK((once.exitCode == 0 || once.exitCode == 3));
+    CHECK(agentState(path)->pid == agent.process().pid());
+    CHECK(agentState(path)->stoppedUtcMs == 0);
+
     // SIGTERM: it ends within two seconds, cleanly, and says it stopped.
     const auto start = std::chrono::steady_clock::now();
     agent.process().kill(SIGTERM);

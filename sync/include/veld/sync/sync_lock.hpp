@@ -17,6 +17,9 @@ class SyncLock {
     /// Takes the lock of the store at `storePath` without waiting. InUse when another program
     /// (or another handle in this one) holds it; another error when the lock file cannot be made.
     static Result<SyncLock> tryTake(const std::string& storePath);
+    /// The same on any lock file (made 0600 when missing), e.g. the one veld-agent holds for
+    /// as long as it runs (STORE.agent-lock) so that a second agent on a store steps aside.
+    static Result<SyncLock> tryTakeFile(const std::string& lockPath);
 
     SyncLock() = default;  // holds nothing
     SyncLock(SyncLock&& other) noexcept;
