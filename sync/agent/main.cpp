@@ -275,9 +275,10 @@ veld::Result<veld::sync::SyncLock> takeAgentLock(const std::string& path) {
 
 int runOnce(const std::string& path, std::int64_t intervalMs) {
     // With another agent running, the round still runs (or finds the store busy), but the
-    // running agent's state is left as it is.
-    const auto agentLock = takeAgentLock(path);
-    Reporter reporter(path, intervalMs, true, agentLock.ok());
+    // running agent's state is left as it is. The agent lock is only looked at, not kept: an
+    // agent started meanwhile must not step aside for a single round.
+    const bool alone = takeAgentLock(path).ok();
+    Reporter reporter(path, intervalMs, true, alone);
     reporter.begin();
     const auto r = veld::sync::runRound(
         path, {}, {}, nullptr, [&](veld::Store* store, const veld::sync::Round& round) {
