@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -13,7 +12,8 @@
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
+
+#include <veld/profile.hpp>
 
 #include <veld/pin.hpp>
 #include <veld/sync/provisioning.hpp>
@@ -118,18 +118,6 @@ bool parse(int argc, char** argv, Options& o) {
     return true;
 }
 
-std::string profileStore(const std::string& profile) {
-    namespace fs = std::filesystem;
-    const char* xdg = std::getenv("XDG_DATA_HOME");
-    const char* home = std::getenv("HOME");
-    fs::path base = xdg && *xdg ? fs::path(xdg) : fs::path(home ? home : ".") / ".local/share";
-    fs::path dir = base / "veld" / "profiles" / profile;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    ::chmod(dir.c_str(), 0700);
-    return (dir / "device.veld").string();
-}
-
 // The outcome of --enrol, printed at once and shown on the Settings screen once it is open.
 struct EnrolOutcome {
     bool requested = false;
@@ -230,7 +218,7 @@ int main(int argc, char** argv) {
     const auto startTime = std::chrono::steady_clock::now();
     Options options;
     if (!parse(argc, argv, options)) return 2;
-    if (options.store.empty()) options.store = profileStore(options.profile);
+    if (options.store.empty()) options.store = veld::profileStorePath(options.profile, true);
     // Under veld-kiosk-session: tell its watchdog, once a second, that the frame loop runs.
     auto alive = veld::client::AliveReporter::fromEnvironment(!options.kiosk.empty());
     EnrolOutcome enrolled;

@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include <veld/pseudonym.hpp>
+#include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
 
 #include "http_client.hpp"
@@ -114,6 +115,18 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
                           const std::function<void(const Progress&)>& progress,
                           const std::atomic<bool>* cancel) {
     Progress p;
+    // The lock is held until the round ends, however it ends (its destructor lets go).
+    SyncLock lock;
+    if (!store.path().empty() && store.path().front() != ':') {
+        auto taken = SyncLock::tryTake(store.path());
+        if (!taken) {
+            if (taken.error().code != ErrorCode::InUse) return taken.error();
+            p.state = Progress::State::Busy;
+            if (progress) progress(p);
+            return p;
+        }
+        lock = std::move(taken.value());
+    }
     p.state = Progress::State::Sending;
     auto state = store.outboxState();
     if (!state) return state.error();
@@ -279,8 +292,63 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
     return p;
 }
 
-Uploader::Uploader(std::string storePath, SyncOptions options, std::chrono::milliseconds interval)
-    : m_storePath(std::move(storePath)), m_options(options), m_interval(interval) {}
+Round runRound(const std::string& storePath, const SyncOptions& options,
+               const std::function<void(const Progress&)>& progress,
+               const std::atomic<bool>* cancel,
+               const std::function<void(Store*, const Round&)>& after) {
+    Round round;
+    const auto stopped = [&] { return cancel && cancel->load(); };
+    // A round that fails part-way keeps the figures of what it did first.
+    Progress last;
+    const auto track = [&](const Progress& p) {
+        last = p;
+        if (progress) progress(p);
+    };
+    auto store = Store::open(storePath);
+    if (!store) {
+        // No store yet (the client makes it when it first starts) is no failure: there is
+        // nothing to send, as on a device that is not enrolled.
+        round.outcome = store.error().code == ErrorCode::NotFound ? Round::Outcome::NotEnrolled
+                                                                  : Round::Outcome::Failed;
+        round.error = store.error().describe();
+        round.progress.state = Progress::State::Failed;
+        round.progress.lastError = round.error;
+        if (after) after(nullptr, round);
+        return round;
+    }
+    if (auto connection = loadConnection(store.value()); !connection) {
+        const bool notEnrolled = connection.error().code == ErrorCode::NotFound;
+        round.outcome = notEnrolled ? Round::Outcome::NotEnrolled : Round::Outcome::Failed;
+        round.error = connection.error().message;
+        round.progress.state = Progress::State::Failed;
+        round.progress.lastError = round.error;
+    } else if (auto result = syncOnce(store.value(), connection.value(), options, track, cancel);
+               !result) {
+        round.outcome = stopped() ? Round::Outcome::Stopped : Round::Outcome::Failed;
+        round.error = stopped() ? "stopped before the round ended; what the collector did not "
+                                  "acknowledge is sent next time"
+                                : result.error().message;
+        round.progress = last;
+        round.progress.state = Progress::State::Failed;
+        round.progress.lastError = round.error;
+    } else {
+        round.progress = result.value();
+        round.outcome =
+            result->state == Progress::State::Busy ? Round::Outcome::Busy : Round::Outcome::Done;
+        if (round.outcome == Round::Outcome::Busy) {
+            round.error = "another program is syncing this device";
+        }
+    }
+    if (after) after(&store.value(), round);
+    return round;
+}
+
+Uploader::Uploader(std::string storePath, SyncOptions options, std::chrono::milliseconds interval,
+                   std::chrono::milliseconds maxBackoff)
+    : m_storePath(std::move(storePath)),
+      m_options(options),
+      m_interval(interval),
+      m_maxBackoff(std::max(maxBackoff, std::chrono::milliseconds(1000))) {}
 
 Uploader::~Uploader() {
     stop();
@@ -320,51 +388,62 @@ Progress Uploader::progress() const {
 void Uploader::loop() {
     std::mt19937_64 random(std::random_device{}());
     std::chrono::milliseconds backoff(1000);
+    const auto jittered = [&](std::chrono::milliseconds most) {
+        // Full jitter in [most/2, most]: many devices coming back at once spread out.
+        std::uniform_int_distribution<long long> jitter(most.count() / 2, most.count());
+        return std::chrono::milliseconds(jitter(random));
+    };
     for (;;) {
-        bool ok = false;
-        {
-            auto store = Store::open(m_storePath);
-            if (!store) {
+        const auto round = runRound(
+            m_storePath, m_options,
+            [this](const Progress& p) {
                 std::lock_guard lock(m_mutex);
-                m_progress.state = Progress::State::Failed;
-                m_progress.lastError = store.error().describe();
-            } else if (auto connection = loadConnection(store.value()); !connection) {
-                std::lock_guard lock(m_mutex);
-                m_progress.state = Progress::State::Failed;
-                m_progress.lastError = connection.error().message;
-            } else {
-                auto result = syncOnce(
-                    store.value(), connection.value(), m_options,
-                    [this](const Progress& p) {
-                        std::lock_guard lock(m_mutex);
-                        const auto last = m_progress.lastSuccessUtcMs;
-                        m_progress = p;
-                        if (!p.lastSuccessUtcMs) m_progress.lastSuccessUtcMs = last;
-                    },
-                    &m_cancel);
-                std::lock_guard lock(m_mutex);
-                if (result) {
-                    ok = true;
-                    m_progress.lastError.clear();
-                } else {
-                    m_progress.state = Progress::State::Failed;
-                    m_progress.lastError = result.error().message;
+                const auto last = m_progress.lastSuccessUtcMs;
+                m_progress = p;
+                if (!p.lastSuccessUtcMs) m_progress.lastSuccessUtcMs = last;
+            },
+            &m_cancel,
+            [&](Store* store, const Round& r) {
+                std::chrono::milliseconds wait = m_interval;
+                switch (r.outcome) {
+                    case Round::Outcome::Done:
+                    case Round::Outcome::NotEnrolled:  // looked at again every interval
+                    case Round::Outcome::Stopped:
+                        backoff = std::chrono::milliseconds(1000);
+                        break;
+                    case Round::Outcome::Busy:
+                        // The other program's round ends soon; the backoff stays as it was.
+                        wait = jittered(std::min<std::chrono::milliseconds>(
+                            m_interval, std::chrono::seconds(10)));
+                        break;
+                    case Round::Outcome::Failed:
+                        wait = jittered(backoff);
+                        backoff = std::min(backoff * 2, m_maxBackoff);
+                        break;
                 }
-            }
-        }
-        std::chrono::milliseconds wait = m_interval;
-        if (ok) {
-            backoff = std::chrono::milliseconds(1000);
-        } else {
-            // Exponential backoff with full jitter: many devices coming back at once spread out.
-            std::uniform_int_distribution<long long> jitter(backoff.count() / 2, backoff.count());
-            wait = std::chrono::milliseconds(jitter(random));
-            backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::minutes(5));
-        }
+                {
+                    std::lock_guard lock(m_mutex);
+                    const auto last = m_progress.lastSuccessUtcMs;
+                    if (r.outcome == Round::Outcome::Done) {
+                        m_progress = r.progress;
+                        m_progress.lastError.clear();
+                        m_progress.retryInMs = 0;
+                    } else {
+                        m_progress.state = r.outcome == Round::Outcome::Busy
+                                               ? Progress::State::Busy
+                                               : Progress::State::Waiting;
+                        m_progress.lastError =
+                            r.outcome == Round::Outcome::Busy ? std::string() : r.error;
+                        m_progress.retryInMs = wait.count();
+                        m_progress.lastSuccessUtcMs = last;
+                    }
+                }
+                m_nextWait = wait;
+                if (m_observer) m_observer(store, r, wait);
+            });
+        (void)round;
         std::unique_lock lock(m_mutex);
-        m_progress.retryInMs = ok ? 0 : wait.count();
-        if (!ok) m_progress.state = Progress::State::Waiting;
-        m_wake.wait_for(lock, wait, [this] { return m_stop || m_woken; });
+        m_wake.wait_for(lock, m_nextWait, [this] { return m_stop || m_woken; });
         m_woken = false;
         if (m_stop) return;
     }

@@ -26,6 +26,7 @@ Scenario collectorPushKillScenario();         // kill_collector_push.cpp
 Scenario collectorCommitReplyKillScenario();  // kill_collector_push.cpp
 Scenario collectorEnrolKillScenario();        // kill_collector_enrol.cpp
 Scenario collectorAllocationKillScenario();   // kill_collector_allocation.cpp
+Scenario deviceAgentKillScenario();           // kill_agent.cpp
 
 /// Scenarios send far more requests, and far faster, than devices in the field: the collector's
 /// guards against guessing and loops would only get in the way.

@@ -11,6 +11,7 @@ void addKillScenarios(std::vector<Scenario>& out) {
     out.push_back(collectorCommitReplyKillScenario());
     out.push_back(collectorEnrolKillScenario());
     out.push_back(collectorAllocationKillScenario());
+    out.push_back(deviceAgentKillScenario());
 }
 
 }  // namespace veld::reliability

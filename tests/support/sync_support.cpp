@@ -254,7 +254,9 @@ sync::PushReply postPush(const CollectorProcess& collector, const sync::Connecti
 int syncUntilDone(Store& store, const sync::Connection& connection,
                   const sync::SyncOptions& options, int attempts) {
     for (int failed = 0; failed < attempts; ++failed) {
-        if (sync::syncOnce(store, connection, options)) return failed;
+        // A round that found another program syncing (Busy) did nothing: it is not done.
+        auto round = sync::syncOnce(store, connection, options);
+        if (round && round->state != sync::Progress::State::Busy) return failed;
     }
     return -1;
 }

@@ -126,8 +126,8 @@ std::string syncUntilDone(SyncWorld::Device& device, const sync::SyncOptions& op
     std::string last = "no attempt";
     for (int i = 0; i < attempts; ++i) {
         auto round = sync::syncOnce(*device.store, device.connection, options);
-        if (round) return {};
-        last = round.error().describe();
+        if (round && round->state != sync::Progress::State::Busy) return {};
+        last = round ? "another program is syncing this device" : round.error().describe();
     }
     return last;
 }

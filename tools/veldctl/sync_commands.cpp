@@ -29,8 +29,11 @@ constexpr const char* kSyncUsage = R"(usage: veldctl sync STORE [--no-pull] [--q
 Sends every finalized record waiting in the store's outbox to the collector it is enrolled with,
 in batches, each removed from the outbox only after the collector has stored it; then fetches
 forms published since the last sync. Prints progress. Exit 1 when the collector cannot be
-reached or refuses; run it again: nothing is lost or sent twice.
+reached or refuses; run it again: nothing is lost or sent twice. Exit 3 when another program
+(the client or veld-agent) is syncing this device at that moment: only one syncs at a time.
 )";
+
+constexpr int kExitBusy = 3;
 
 int usage(std::ostream& err, const std::string& command, const std::string& message) {
     err << "veldctl " << command << ": " << message << "\n(see veldctl " << command << " --help)\n";
@@ -121,6 +124,11 @@ int syncCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     if (!result) {
         err << "veldctl sync: " << result.error().describe() << "\n";
         return kExitFailure;
+    }
+    if (result->state == sync::Progress::State::Busy) {
+        err << "veldctl sync: another program is syncing this device (the client or veld-agent); "
+               "nothing was sent by this one: try again shortly\n";
+        return kExitBusy;
     }
     out << "done: " << result->recordsSent << " records sent, " << result->formsReceived
         << " forms received\n";

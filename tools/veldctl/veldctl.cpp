@@ -33,6 +33,7 @@ Commands:
            (veldctl study --help)
   case     cases at the collector: list, assign, conflicts (veldctl case --help)
   kiosk    make this device a kiosk that runs itself (veldctl kiosk --help)
+  agent    the background sync agent of a device store: status, wake (veldctl agent --help)
 
 Options:
   --help     show this help
@@ -173,6 +174,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (command == "study") return studyCommand(rest, out, err);
     if (command == "case") return caseCommand(rest, out, err);
     if (command == "kiosk") return kioskCommand(rest, out, err);
+    if (command == "agent") return agentCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

@@ -41,6 +41,7 @@ int collectorBackupCommand(const std::vector<std::string>& args, std::ostream& o
 int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int agentCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();

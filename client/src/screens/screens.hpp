@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <veld/store.hpp>
+#include <veld/sync/agent_state.hpp>
 
 #include "../form_view.hpp"
 #include "../i18n.hpp"
@@ -81,7 +82,14 @@ struct CasesState {
     bool detailGone = false;  // the selected case is no longer on this device
 };
 
-struct SyncState {};
+struct SyncState {
+    // What veld-agent last wrote into the store, read again every few seconds.
+    std::optional<sync::AgentState> agent;
+    bool agentAlive = false;
+    bool agentLoaded = false;
+    bool agentLoading = false;
+    std::int64_t agentReadAtMs = 0;
+};
 
 struct SettingsState {
     std::string collector;

@@ -1,6 +1,12 @@
-// Sync: the uploader's state and progress, what waits to be sent, and a button to send now.
+// Sync: the uploader's state and progress, what waits to be sent, a button to send now, and
+// what the background agent (veld-agent) last told about itself.
+
+#include <algorithm>
+#include <ctime>
 
 #include <imgui.h>
+
+#include <veld/sync/agent_state.hpp>
 
 #include "../app.hpp"
 #include "../ui.hpp"
@@ -21,15 +27,110 @@ M stateName(sync::Progress::State s) {
             return M::SyncDone;
         case sync::Progress::State::Failed:
             return M::SyncFailed;
+        case sync::Progress::State::Busy:
+            return M::SyncBusy;
         case sync::Progress::State::Idle:
             break;
     }
     return M::SyncIdle;
 }
 
+// A time today as "10:42", another day's with its date.
+std::string shortTime(std::int64_t utcMs, std::int64_t nowMs) {
+    const std::string full = ui::localDateTime(utcMs);
+    const std::string today = ui::localDateTime(nowMs);
+    return full.substr(0, 10) == today.substr(0, 10) ? full.substr(11) : full;
+}
+
+M resultName(const std::string& result) {
+    if (result == "done") return M::SyncAgentResultDone;
+    if (result == "busy") return M::SyncAgentResultBusy;
+    if (result == "not-enrolled") return M::SyncAgentResultNotEnrolled;
+    if (result == "stopped") return M::SyncAgentResultStopped;
+    return M::SyncAgentResultFailed;
+}
+
+// The background agent's block: read from the store every few seconds (on the worker), judged
+// by the same rule as `veldctl agent status`.
+void drawAgent(App& app, SyncState& state) {
+    const std::int64_t now = app.now();
+    if (!state.agentLoading && (!state.agentLoaded || now - state.agentReadAtMs >= 3000)) {
+        state.agentLoading = true;
+        struct Read {
+            std::optional<sync::AgentState> agent;
+            bool alive = false;
+        };
+        app.withStore(
+            [](Store& store) {
+                Read r;
+                if (auto s = sync::loadAgentState(store); s) r.agent = s.value();
+                r.alive = r.agent && sync::agentProcessAlive(r.agent->pid);
+                return r;
+            },
+            [&app, &state, now](Read r) {
+                // A round of the agent's since the last look changed what waits to be sent.
+                const auto roundOf = [](const std::optional<sync::AgentState>& a) {
+                    return a ? a->lastRoundUtcMs : 0;
+                };
+                if (state.agentLoaded && roundOf(r.agent) != roundOf(state.agent)) {
+                    app.refreshCounts();
+                }
+                state.agent = std::move(r.agent);
+                state.agentAlive = r.alive;
+                state.agentLoaded = true;
+                state.agentLoading = false;
+                state.agentReadAtMs = now;
+            });
+    }
+    if (!state.agentLoaded) return;
+    ImGui::Spacing();
+    ui::heading(app.t(M::SyncAgentTitle), false);
+    const auto liveness = sync::judgeAgent(state.agent, now, state.agentAlive);
+    std::string line;
+    const auto lastRound = [&]() -> std::string {
+        const auto& a = *state.agent;
+        if (a.lastRoundUtcMs <= 0) return std::string(app.t(M::Never));
+        return shortTime(a.lastRoundUtcMs, now) + ", " +
+               std::string(app.t(resultName(a.lastResult)));
+    };
+    switch (liveness) {
+        case sync::AgentLiveness::Never:
+            line = app.t(M::SyncAgentNever);
+            break;
+        case sync::AgentLiveness::Running: {
+            const auto& a = *state.agent;
+            line = a.lastRoundUtcMs > 0
+                       ? format(app.t(M::SyncAgentRunning),
+                                {shortTime(a.lastRoundUtcMs, now),
+                                 std::string(app.t(resultName(a.lastResult))),
+                                 shortTime(a.nextRoundUtcMs, now)})
+                       : format(app.t(M::SyncAgentNoRoundYet), {shortTime(a.startedUtcMs, now)});
+            break;
+        }
+        case sync::AgentLiveness::Stopped:
+            line = format(app.t(M::SyncAgentStopped),
+                          {shortTime(state.agent->stoppedUtcMs, now), lastRound()});
+            break;
+        case sync::AgentLiveness::Stale:
+            line =
+                format(app.t(M::SyncAgentStale),
+                       {std::to_string(
+                            std::max<std::int64_t>(0, now - state.agent->heartbeatUtcMs) / 60'000),
+                        lastRound()});
+            break;
+    }
+    ui::paragraph(line, false);
+    ui::recordLast("sync.agent", line);
+    if (state.agent && !state.agent->lastError.empty() && liveness != sync::AgentLiveness::Never) {
+        const std::string error = format(app.t(M::SyncAgentLastError), {state.agent->lastError});
+        ui::hint(error, false);
+        ui::recordLast("sync.agent_error", error);
+    }
+}
+
 }  // namespace
 
-void drawSync(App& app, SyncState& /*state*/) {
+void drawSync(App& app, SyncState& state) {
     ui::heading(app.t(M::SyncTitle), false);
     if (!app.settings.enrolled) {
         ui::paragraph(app.t(M::SyncNotEnrolled), false);
@@ -77,6 +178,7 @@ void drawSync(App& app, SyncState& /*state*/) {
     if (app.settings.enrolled && ui::button("sync.now", app.t(M::SyncNow))) app.syncNow();
     ImGui::SameLine();
     if (ui::button("sync.refresh", app.t(M::Refresh))) app.refreshCounts();
+    drawAgent(app, state);
 }
 
 }  // namespace veld::client

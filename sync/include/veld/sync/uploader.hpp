@@ -43,7 +43,9 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
                          const std::string& caFile = {}, bool allowPlainHttp = false);
 
 struct Progress {
-    enum class State { Idle, Sending, Pulling, Waiting, Done, Failed };
+    // Busy: another program held this store's sync lock (SyncLock), so this round did nothing
+    // and is not a failure; it is tried again soon.
+    enum class State { Idle, Sending, Pulling, Waiting, Done, Failed, Busy };
     State state = State::Idle;
     std::int64_t recordsSent = 0;   // this round
     std::int64_t recordsTotal = 0;  // waiting when the round started
@@ -64,21 +66,49 @@ struct SyncOptions {
     bool pull = true;
 };
 
-/// One round: push every waiting revision (in batches; each is acknowledged in the store only
-/// after the collector's reply), then pull forms, cases,
-/// allocation blocks and studies. `progress` is called after each step.
+/// One round: takes the store's sync lock (without waiting: when another program holds it the
+/// round returns at once with state Busy), pushes every waiting revision (in batches; each is
+/// acknowledged in the store only after the collector's reply), then pull forms, cases, allocation
+/// blocks and studies. `progress` is called after each step.
 Result<Progress> syncOnce(Store& store, const Connection& connection, const SyncOptions& options,
                           const std::function<void(const Progress&)>& progress = {},
                           const std::atomic<bool>* cancel = nullptr);
 
+/// What one round on a store (runRound) came to.
+struct Round {
+    // NotEnrolled: the device is not enrolled, or its store does not exist yet.
+    enum class Outcome { Done, Busy, NotEnrolled, Failed, Stopped };
+    Outcome outcome = Outcome::Failed;
+    Progress progress;  // the round's figures
+    std::string error;  // plain words when not Done; never holds answers or secrets
+};
+
+/// Opens the store at `storePath`, reads its connection and runs syncOnce. `after` is called
+/// with the store still open (nullptr when it could not be opened) before it is closed.
+Round runRound(const std::string& storePath, const SyncOptions& options,
+               const std::function<void(const Progress&)>& progress = {},
+               const std::atomic<bool>* cancel = nullptr,
+               const std::function<void(Store*, const Round&)>& after = {});
+
 /// Runs rounds in a background thread: after a failure it waits with exponential backoff and
-/// jitter (1 s doubling to 5 minutes), after a success `interval`, or until wake().
+/// jitter (1 s doubling to `maxBackoff`), after a success `interval`, when the sync lock was
+/// held by another program a short while (up to 10 s), or until wake().
 class Uploader {
   public:
+    /// Called on the uploader's thread after each round, with the store still open (nullptr
+    /// when it could not be opened) and how long the loop will now wait.
+    using RoundObserver =
+        std::function<void(Store* store, const Round& round, std::chrono::milliseconds wait)>;
+
     Uploader(std::string storePath, SyncOptions options = {},
-             std::chrono::milliseconds interval = std::chrono::minutes(2));
+             std::chrono::milliseconds interval = std::chrono::minutes(2),
+             std::chrono::milliseconds maxBackoff = std::chrono::minutes(5));
     ~Uploader();  // stops and joins
+    /// Set before start().
+    void onRound(RoundObserver observer) { m_observer = std::move(observer); }
     void start();
+    /// Stops the loop; a round under way is cancelled between requests (what the collector
+    /// acknowledged stays acknowledged; the rest is sent again next time).
     void stop();
     void wake();
     [[nodiscard]] Progress progress() const;
@@ -88,6 +118,9 @@ class Uploader {
     std::string m_storePath;
     SyncOptions m_options;
     std::chrono::milliseconds m_interval;
+    std::chrono::milliseconds m_maxBackoff;
+    RoundObserver m_observer;
+    std::chrono::milliseconds m_nextWait{0};  // the loop's thread only
     mutable std::mutex m_mutex;
     std::condition_variable m_wake;
     bool m_stop = false;
