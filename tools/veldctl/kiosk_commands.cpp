@@ -90,7 +90,7 @@ void giveStoreToFolderOwner(const std::string& store, std::ostream& err) {
     struct stat folder {};
     const fs::path parent = fs::path(store).parent_path();
     if (::stat(parent.c_str(), &folder) != 0 || folder.st_uid == 0) return;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal", ".sync-lock", ".agent-lock"}) {
         const std::string path = store + suffix;
         struct stat st {};
         if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
