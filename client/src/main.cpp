@@ -13,9 +13,8 @@
 #include <imgui.h>
 #include <sys/resource.h>
 
-#include <veld/profile.hpp>
-
 #include <veld/pin.hpp>
+#include <veld/profile.hpp>
 #include <veld/sync/provisioning.hpp>
 
 #include "alive.hpp"

@@ -5,7 +5,6 @@
 #include <ostream>
 
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <veld/form_session.hpp>
@@ -57,21 +56,8 @@ std::optional<std::string> readPin(const std::string& file, std::ostream& err) {
             return std::nullopt;
         }
     } else if (isatty(STDIN_FILENO)) {
-        auto ask = [](const char* prompt) {
-            std::fputs(prompt, stderr);
-            termios old{};
-            tcgetattr(STDIN_FILENO, &old);
-            termios quiet = old;
-            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-            tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-            std::string line;
-            std::getline(std::cin, line);
-            tcsetattr(STDIN_FILENO, TCSANOW, &old);
-            std::fputs("\n", stderr);
-            return line;
-        };
-        pin = ask("staff PIN: ");
-        if (ask("again: ") != pin) {
+        pin = askHidden("staff PIN: ");
+        if (askHidden("again: ") != pin) {
             err << "veldctl kiosk setup: the two PINs differ\n";
             return std::nullopt;
         }

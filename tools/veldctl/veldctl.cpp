@@ -90,6 +90,20 @@ Result<std::vector<projectkey::LockedKey>> readKeyRing(const std::string& path, 
     return projectkey::parseRing(text.str());
 }
 
+std::string askHidden(const char* prompt) {
+    std::fputs(prompt, stderr);
+    termios old{};
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::string line;
+    std::getline(std::cin, line);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::fputs("\n", stderr);
+    return line;
+}
+
 std::optional<std::string> passphrase(const std::string& file, bool twice, std::string_view command,
                                       std::ostream& err) {
     const std::string prefix = "veldctl " + std::string(command) + ": ";
@@ -108,21 +122,8 @@ std::optional<std::string> passphrase(const std::string& file, bool twice, std::
         err << prefix << "no passphrase (use --passphrase-file or VELD_KEY_PASSPHRASE)\n";
         return std::nullopt;
     }
-    auto ask = [](const char* prompt) {
-        std::fputs(prompt, stderr);
-        termios old{};
-        tcgetattr(STDIN_FILENO, &old);
-        termios quiet = old;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-        std::string line;
-        std::getline(std::cin, line);
-        tcsetattr(STDIN_FILENO, TCSANOW, &old);
-        std::fputs("\n", stderr);
-        return line;
-    };
-    text = ask("passphrase: ");
-    if (twice && ask("again: ") != text) {
+    text = askHidden("passphrase: ");
+    if (twice && askHidden("again: ") != text) {
         err << prefix << "the two passphrases differ\n";
         return std::nullopt;
     }

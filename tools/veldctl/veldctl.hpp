@@ -58,6 +58,9 @@ Result<std::vector<projectkey::LockedKey>> readKeyRing(const std::string& path, 
 /// variable VELD_KEY_PASSPHRASE, else asked for on the terminal without echo (`twice`: asked
 /// again to confirm). Nothing when there is none; why goes to `err` as "veldctl COMMAND: ...".
 /// The passphrase itself is never printed.
+/// Asks on the terminal (prompt on stderr) and reads a line from stdin without echoing it.
+std::string askHidden(const char* prompt);
+
 std::optional<std::string> passphrase(const std::string& file, bool twice, std::string_view command,
                                       std::ostream& err);
 
