@@ -353,15 +353,15 @@ TEST_CASE("expressions report how they use references, for the form checks") {
     CHECK(uses == std::vector<std::pair<std::string, ReferenceKind>>{
                       {"a", K::Nodeset},
                       {"r", K::Nodeset},
-                      {"b", K::Value},
+                      {"b", K::Scalar},
                       {"c", K::Indexed},
                       {"r", K::Indexed},
                       {"r2", K::Indexed},
-                      {"n", K::Value},
+                      {"n", K::Scalar},
                       {"d", K::Nodeset},
-                      {"e", K::Value},
+                      {"e", K::Scalar},
                       {"f", K::Nodeset},
-                      {"g", K::Value},
+                      {"g", K::Scalar},
                   });
     REQUIRE(e->indexedRepeats().size() == 1);
     CHECK(e->indexedRepeats()[0].question == "c");
