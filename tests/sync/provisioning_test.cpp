@@ -81,6 +81,30 @@ std::string validText() {
     return text.value();
 }
 
+// The file as a reader other than ours sees it (Python's json module): the documented members,
+// one per line as NAME=VALUE (the certificate as the digest of its text, to keep it on one line).
+std::string readByPython(const std::string& file) {
+    const auto r = test::runProcess(
+        {"/usr/bin/python3", "-c",
+         "import json, sys, hashlib\n"
+         "d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+         "assert sorted(d) == sorted(['format', 'version', 'collector', 'ca_pem', 'code', "
+         "'label', 'expires_utc_ms']), sorted(d)\n"
+         "assert isinstance(d['version'], int) and isinstance(d['expires_utc_ms'], int)\n"
+         "for k in ['format', 'version', 'collector', 'code', 'label', 'expires_utc_ms']:\n"
+         "    print(f'{k}={d[k]}')\n"
+         "print('ca_pem_sha256=' + hashlib.sha256(d['ca_pem'].encode()).hexdigest())\n",
+         file});
+    INFO(r.err);
+    CHECK(r.exitCode == 0);
+    return r.out;
+}
+
+std::string sha256Hex(const std::string& path) {
+    const auto r = test::runProcess({"/usr/bin/sha256sum", path});
+    return r.out.substr(0, 64);
+}
+
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);
     REQUIRE_MESSAGE(at != std::string::npos, from);
@@ -105,6 +129,14 @@ TEST_CASE("a provisioning file enrols one device once, and the device then sends
     CHECK(read->caPem.empty());
     CHECK(read->expiresUtcMs > wallMs() + 6LL * 24 * 3600 * 1000);
     CHECK(read->expiresUtcMs <= wallMs() + 7LL * 24 * 3600 * 1000);
+    // What Python's json module reads is what our reader read.
+    const std::string python = readByPython(file);
+    CHECK(python.find("format=veld-enrol\nversion=1\n") == 0);
+    CHECK(python.find("\ncollector=" + collector.url() + "\n") != std::string::npos);
+    CHECK(python.find("\ncode=" + read->code + "\n") != std::string::npos);
+    CHECK(python.find("\nlabel=laptop 7\n") != std::string::npos);
+    CHECK(python.find("\nexpires_utc_ms=" + std::to_string(read->expiresUtcMs) + "\n") !=
+          std::string::npos);
     // The secret is in the file only, never on the terminal.
     CHECK(made.out.find(read->code) == std::string::npos);
     CHECK(made.err.find(read->code) == std::string::npos);
@@ -174,6 +206,9 @@ TEST_CASE("a provisioning file's certificate is trusted for HTTPS, a foreign one
     const auto made = provision(collector, "tablet 1", url, good, {"--ca", cert});
     REQUIRE_MESSAGE(made.exitCode == 0, made.err);
     CHECK(made.out.find("system") == std::string::npos);
+    // The embedded certificate, as Python's json module reads it, is the certificate's text.
+    CHECK(readByPython(good).find("\nca_pem_sha256=" + sha256Hex(cert) + "\n") !=
+          std::string::npos);
     fs::create_directory(dir.file("a"));
     auto a = test::openDevice(dir.file("a/device.veld"));
     auto done = sync::enrolFromFile(a, good, wallMs());
