@@ -269,8 +269,10 @@ class Reporter {
 };
 
 // Held for as long as this agent runs: a second veld-agent on the same store steps aside.
-veld::Result<veld::sync::SyncLock> takeAgentLock(const std::string& path) {
-    return veld::sync::SyncLock::tryTakeFile(path + ".agent-lock");
+veld::Result<veld::sync::FileLock> takeAgentLock(const std::string& path) {
+    return veld::sync::FileLock::tryTake(path + ".agent-lock",
+                                         veld::sync::FileLock::Open::CreateIfMissing,
+                                         "another veld-agent is running on " + path);
 }
 
 int runOnce(const std::string& path, std::int64_t intervalMs) {

@@ -251,9 +251,9 @@ Result<RestoreOutcome> restoreCollector(const std::string& backup, const std::st
                          keptAs + " exists already (an earlier restore's): move it away first");
     }
     // The lock for the whole swap: a collector starting meanwhile finds it taken and stops.
-    StoreLock lock;
+    FileLock lock;
     if (exists(store)) {
-        auto taken = StoreLock::take(store);
+        auto taken = takeCollectorStoreLock(store);
         if (!taken) {
             if (taken.error().code == ErrorCode::InUse) {
                 return makeError(ErrorCode::InUse,
@@ -313,32 +313,9 @@ Result<RestoreOutcome> restoreCollector(const std::string& backup, const std::st
     return RestoreOutcome{facts.value(), moved};
 }
 
-Result<StoreLock> StoreLock::take(const std::string& storePath) {
-    const int fd = ::open(storePath.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fromErrno(errno, "cannot open " + storePath);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        const int err = errno;
-        ::close(fd);
-        if (err == EWOULDBLOCK)
-            return makeError(ErrorCode::InUse, storePath +
-                                                   " is held by a running veld-collector "
-                                                   "(or a restore)");
-        return fromErrno(err, "cannot lock " + storePath);
-    }
-    return StoreLock(fd);
-}
-
-StoreLock& StoreLock::operator=(StoreLock&& other) noexcept {
-    if (this != &other) {
-        if (m_fd >= 0) ::close(m_fd);
-        m_fd = other.m_fd;
-        other.m_fd = -1;
-    }
-    return *this;
-}
-
-StoreLock::~StoreLock() {
-    if (m_fd >= 0) ::close(m_fd);
+Result<FileLock> takeCollectorStoreLock(const std::string& storePath) {
+    return FileLock::tryTake(storePath, FileLock::Open::MustExist,
+                             storePath + " is held by a running veld-collector (or a restore)");
 }
 
 }  // namespace veld::sync

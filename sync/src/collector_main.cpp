@@ -218,8 +218,8 @@ int main(int argc, char** argv) {
     // may read them (as PostgreSQL refuses a data folder others can read).
     if (!checkPrivate(store, config)) return 1;
     // Held until the store is closed (declared before it, so released after it).
-    veld::sync::StoreLock lock;
-    if (auto taken = veld::sync::StoreLock::take(store); taken) {
+    veld::sync::FileLock lock;
+    if (auto taken = veld::sync::takeCollectorStoreLock(store); taken) {
         lock = std::move(taken.value());
     } else if (taken.error().code != veld::ErrorCode::NotFound) {
         std::fprintf(stderr, "veld-collector: %s\n", taken.error().describe().c_str());

@@ -9,38 +9,31 @@
 
 namespace veld::sync {
 
-std::string syncLockPath(const std::string& storePath) {
-    return storePath + ".sync-lock";
-}
-
-Result<SyncLock> SyncLock::tryTake(const std::string& storePath) {
-    return tryTakeFile(syncLockPath(storePath));
-}
-
-Result<SyncLock> SyncLock::tryTakeFile(const std::string& path) {
-    // The file holds nothing; 0600 like the store next to it.
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+Result<FileLock> FileLock::tryTake(const std::string& path, Open open,
+                                   const std::string& whenHeld) {
+    const int fd = open == Open::CreateIfMissing
+                       ? ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+                       : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return makeError(ErrorCode::Io,
-                         "cannot open the lock file " + path + ": " + std::strerror(errno));
+        const int e = errno;
+        return makeError(e == ENOENT ? ErrorCode::NotFound : ErrorCode::Io,
+                         "cannot open " + path + ": " + std::strerror(e));
     }
     for (;;) {
-        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return SyncLock(fd);
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
         const int e = errno;
         if (e == EINTR) continue;
         ::close(fd);
-        if (e == EWOULDBLOCK) {
-            return makeError(ErrorCode::InUse, "another program is syncing this device");
-        }
-        return makeError(ErrorCode::Io, "cannot take the lock " + path + ": " + std::strerror(e));
+        if (e == EWOULDBLOCK) return makeError(ErrorCode::InUse, whenHeld);
+        return makeError(ErrorCode::Io, "cannot lock " + path + ": " + std::strerror(e));
     }
 }
 
-SyncLock::SyncLock(SyncLock&& other) noexcept : m_fd(other.m_fd) {
+FileLock::FileLock(FileLock&& other) noexcept : m_fd(other.m_fd) {
     other.m_fd = -1;
 }
 
-SyncLock& SyncLock::operator=(SyncLock&& other) noexcept {
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
     if (this != &other) {
         if (m_fd >= 0) ::close(m_fd);
         m_fd = other.m_fd;
@@ -49,8 +42,17 @@ SyncLock& SyncLock::operator=(SyncLock&& other) noexcept {
     return *this;
 }
 
-SyncLock::~SyncLock() {
+FileLock::~FileLock() {
     if (m_fd >= 0) ::close(m_fd);  // closing the last descriptor lets go of the flock
+}
+
+std::string syncLockPath(const std::string& storePath) {
+    return storePath + ".sync-lock";
+}
+
+Result<FileLock> takeSyncLock(const std::string& storePath) {
+    return FileLock::tryTake(syncLockPath(storePath), FileLock::Open::CreateIfMissing,
+                             "another program is syncing this device");
 }
 
 }  // namespace veld::sync

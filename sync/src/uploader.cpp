@@ -116,9 +116,9 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
                           const std::atomic<bool>* cancel) {
     Progress p;
     // The lock is held until the round ends, however it ends (its destructor lets go).
-    SyncLock lock;
+    FileLock lock;
     if (!store.path().empty() && store.path().front() != ':') {
-        auto taken = SyncLock::tryTake(store.path());
+        auto taken = takeSyncLock(store.path());
         if (!taken) {
             if (taken.error().code != ErrorCode::InUse) return taken.error();
             p.state = Progress::State::Busy;

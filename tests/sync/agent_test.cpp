@@ -320,7 +320,7 @@ TEST_CASE("veld-agent --once: exit status says whether the round worked") {
     }
     {
         // Another program holds the store's sync lock: 3, and nothing is sent.
-        auto lock = sync::SyncLock::tryTake(path);
+        auto lock = sync::takeSyncLock(path);
         REQUIRE(lock);
         auto busy = once();
         CHECK(busy.exitCode == 3);
@@ -352,9 +352,9 @@ TEST_CASE("one program syncs a store at a time, and the lock goes with its holde
     const auto connection = test::enrolDevice(store, collector);
     test::addFinalized(store, 4);
 
-    auto first = sync::SyncLock::tryTake(path);
+    auto first = sync::takeSyncLock(path);
     REQUIRE(first);
-    auto second = sync::SyncLock::tryTake(path);
+    auto second = sync::takeSyncLock(path);
     REQUIRE_FALSE(second);
     CHECK(second.error().code == ErrorCode::InUse);
 
@@ -367,7 +367,7 @@ TEST_CASE("one program syncs a store at a time, and the lock goes with its holde
     CHECK(cli.exitCode == 3);
     CHECK(cli.err.find("another program is syncing this device") != std::string::npos);
     CHECK(held(collector).empty());
-    first = sync::SyncLock();  // let go
+    first = sync::FileLock();  // let go
 
     // A holder killed with SIGKILL lets go with its death.
     test::ChildProcess holder(
@@ -379,7 +379,7 @@ TEST_CASE("one program syncs a store at a time, and the lock goes with its holde
     CHECK(sync::syncOnce(store, connection, {})->state == sync::Progress::State::Busy);
     holder.kill(SIGKILL);
     holder.wait();
-    REQUIRE(sync::SyncLock::tryTake(path));
+    REQUIRE(sync::takeSyncLock(path));
     auto done = sync::syncOnce(store, connection, {});
     REQUIRE(done);
     CHECK(done->state == sync::Progress::State::Done);

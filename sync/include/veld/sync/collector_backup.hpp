@@ -9,8 +9,9 @@
 // then renamed to its name, which must not exist.
 //
 // A restore checks the backup the same way (on a private copy, the bytes that become the store)
-// and replaces the store only when no collector holds it (StoreLock) and no other program has it
-// open; an existing store is replaced only when forced, and then kept as STORE.before-restore.
+// and replaces the store only when no collector holds it (takeCollectorStoreLock) and no other
+// program has it open; an existing store is replaced only when forced, and then kept as
+// STORE.before-restore.
 //
 // Thread-safety: plain functions over files.
 #pragma once
@@ -19,6 +20,7 @@
 #include <string>
 
 #include <veld/result.hpp>
+#include <veld/sync/sync_lock.hpp>
 
 namespace veld::sync {
 
@@ -52,25 +54,10 @@ struct RestoreOutcome {
 Result<RestoreOutcome> restoreCollector(const std::string& backup, const std::string& store,
                                         bool force);
 
-/// An exclusive advisory lock (flock) on the store file, held by veld-collector for as long as it
-/// serves the store, and by a restore while it replaces it: a second collector, or a restore,
-/// finds it taken. (flock locks are independent of SQLite's own POSIX locks; the descriptor is
-/// closed only when the lock is released, after the store's connections are closed.)
-class StoreLock {
-  public:
-    /// Takes the lock without waiting: InUse when someone holds it, NotFound when the file is
-    /// missing.
-    static Result<StoreLock> take(const std::string& storePath);
-    StoreLock() = default;
-    StoreLock(StoreLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
-    StoreLock& operator=(StoreLock&& other) noexcept;
-    StoreLock(const StoreLock&) = delete;
-    StoreLock& operator=(const StoreLock&) = delete;
-    ~StoreLock();
-
-  private:
-    explicit StoreLock(int fd) : m_fd(fd) {}
-    int m_fd = -1;
-};
+/// The lock on the collector store file (an flock, see sync_lock.hpp), held by veld-collector
+/// for as long as it serves the store, and by a restore while it replaces it: a second
+/// collector, or a restore, finds it taken (InUse). NotFound when the file is missing. Release it
+/// only after the store's connections are closed.
+Result<FileLock> takeCollectorStoreLock(const std::string& storePath);
 
 }  // namespace veld::sync

@@ -1,6 +1,10 @@
-// Only one program syncs a device store at a time: the client's uploader, veldctl sync and
-// veld-agent all take this lock for a whole round. It is an flock(2) on a file next to the store
-// (STORE.sync-lock), so the kernel lets go of it when its holder ends, however it ends.
+// Exclusive locks between programs: an flock(2) on a file, taken without waiting, which the
+// kernel lets go of when its holder ends, however it ends. Three locks are made of it:
+//   - STORE.sync-lock: only one program syncs a device store at a time (the client's uploader,
+//     veldctl sync and veld-agent all take it for a whole round);
+//   - STORE.agent-lock: held by veld-agent for as long as it runs, so a second one steps aside;
+//   - the collector store file itself: held by veld-collector while it serves it, and by a
+//     restore while it replaces it (flock locks are independent of SQLite's POSIX locks).
 #pragma once
 
 #include <string>
@@ -9,30 +13,36 @@
 
 namespace veld::sync {
 
-/// The lock file of the store at `storePath`.
-std::string syncLockPath(const std::string& storePath);
-
-class SyncLock {
+class FileLock {
   public:
-    /// Takes the lock of the store at `storePath` without waiting. InUse when another program
-    /// (or another handle in this one) holds it; another error when the lock file cannot be made.
-    static Result<SyncLock> tryTake(const std::string& storePath);
-    /// The same on any lock file (made 0600 when missing), e.g. the one veld-agent holds for
-    /// as long as it runs (STORE.agent-lock) so that a second agent on a store steps aside.
-    static Result<SyncLock> tryTakeFile(const std::string& lockPath);
+    enum class Open { CreateIfMissing, MustExist };
 
-    SyncLock() = default;  // holds nothing
-    SyncLock(SyncLock&& other) noexcept;
-    SyncLock& operator=(SyncLock&& other) noexcept;
-    SyncLock(const SyncLock&) = delete;
-    SyncLock& operator=(const SyncLock&) = delete;
-    ~SyncLock();  // lets go
+    /// Takes the lock on `path` without waiting: InUse (with `whenHeld` as its message) when
+    /// another holder (or another handle in this program) has it; NotFound when the file is
+    /// missing and must exist; another error when it cannot be made, opened or locked. A lock
+    /// file made here is 0600.
+    static Result<FileLock> tryTake(const std::string& path, Open open,
+                                    const std::string& whenHeld);
+
+    FileLock() = default;  // holds nothing
+    FileLock(FileLock&& other) noexcept;
+    FileLock& operator=(FileLock&& other) noexcept;
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+    ~FileLock();  // lets go
 
     [[nodiscard]] bool held() const { return m_fd >= 0; }
 
   private:
-    explicit SyncLock(int fd) : m_fd(fd) {}
+    explicit FileLock(int fd) : m_fd(fd) {}
     int m_fd = -1;
 };
+
+/// The sync lock file of the store at `storePath`.
+std::string syncLockPath(const std::string& storePath);
+
+/// Takes the sync lock of the store at `storePath` without waiting (InUse: "another program is
+/// syncing this device").
+Result<FileLock> takeSyncLock(const std::string& storePath);
 
 }  // namespace veld::sync

@@ -43,7 +43,7 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
                          const std::string& caFile = {}, bool allowPlainHttp = false);
 
 struct Progress {
-    // Busy: another program held this store's sync lock (SyncLock), so this round did nothing
+    // Busy: another program held this store's sync lock (takeSyncLock), so this round did nothing
     // and is not a failure; it is tried again soon.
     enum class State { Idle, Sending, Pulling, Waiting, Done, Failed, Busy };
     State state = State::Idle;
