@@ -75,11 +75,13 @@ FontSet FontSet::load(float scale, const std::string& fontDir) {
         findFile(fontDir, {"AbyssinicaSIL-Regular.ttf", "NotoSansEthiopic-Regular.ttf"});
     set.normalSize = static_cast<float>(static_cast<int>(18 * scale + 0.5f));
     set.largeSize = static_cast<float>(static_cast<int>(30 * scale + 0.5f));
+    set.largerSize = static_cast<float>(static_cast<int>(40 * scale + 0.5f));
     if (!main.empty()) {
         set.normal = addFonts(atlas, set.normalSize, main, ethiopic, 2);
         set.large = addFonts(atlas, set.largeSize, main, ethiopic, 1);
+        set.larger = addFonts(atlas, set.largerSize, main, ethiopic, 1);
     }
-    if (set.normal && set.large) {
+    if (set.normal && set.large && set.larger) {
         set.files.push_back(main);
         if (!ethiopic.empty()) set.files.push_back(ethiopic);
     } else {
@@ -91,8 +93,11 @@ FontSet FontSet::load(float scale, const std::string& fontDir) {
         set.normal = atlas.AddFontDefault(&config);
         config.SizePixels = 26 * scale;
         set.large = atlas.AddFontDefault(&config);
+        config.SizePixels = 34 * scale;
+        set.larger = atlas.AddFontDefault(&config);
         set.normalSize = 13 * scale;
         set.largeSize = 26 * scale;
+        set.largerSize = 34 * scale;
     }
     atlas.Build();
     return set;

@@ -14,8 +14,10 @@ namespace veld::client {
 struct FontSet {
     ImFont* normal = nullptr;  // screens for field workers
     ImFont* large = nullptr;   // kiosk: touch targets and reading at arm's length
+    ImFont* larger = nullptr;  // kiosk's large-text theme
     float normalSize = 0;
     float largeSize = 0;
+    float largerSize = 0;
     std::vector<std::string> files;  // the font files used (empty: ImGui's built-in ASCII font)
 
     /// Loads the fonts into the current ImGui context's atlas and builds it. `scale` is the
