@@ -34,7 +34,32 @@ constexpr Extra kExtra[] = {
 #undef VELD_MSG_EXTRA
 };
 
+constexpr M kRespondent[] = {
+#define VELD_MSG(id, nl, en)
+#define VELD_MSG_EXTRA(id, lang, text)
+#define VELD_MSG_RESPONDENT(id) M::id,
+#include "messages.def"
+#undef VELD_MSG
+#undef VELD_MSG_EXTRA
+#undef VELD_MSG_RESPONDENT
+};
+
 }  // namespace
+
+std::span<const M> respondentMessages() {
+    return kRespondent;
+}
+
+bool hasTranslation(M m, std::string_view language) {
+    const auto index = static_cast<std::size_t>(m);
+    if (index >= std::size(kTable)) return false;
+    if (language == "nl") return *kTable[index].nl != '\0';
+    if (language == "en") return *kTable[index].en != '\0';
+    for (const Extra& e : kExtra) {
+        if (e.id == m && language == e.lang) return *e.text != '\0';
+    }
+    return false;
+}
 
 std::string_view tr(M m, std::string_view language) {
     const auto index = static_cast<std::size_t>(m);

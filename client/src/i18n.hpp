@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,5 +37,16 @@ std::string plural(M m, std::int64_t count, std::string_view language);
 
 /// The UI languages offered in settings, in order.
 inline constexpr std::string_view kUiLanguages[] = {"nl", "en"};
+
+/// The languages of the pilots' respondents: every text a kiosk respondent can see exists in
+/// each of them.
+inline constexpr std::string_view kKioskLanguages[] = {"nl", "en", "tr", "ar", "pl", "ti", "so"};
+
+/// The messages a kiosk respondent can see on a kiosk page (marked VELD_MSG_RESPONDENT in
+/// messages.def).
+std::span<const M> respondentMessages();
+
+/// Whether `m` has its own text in `language` (without falling back to English).
+bool hasTranslation(M m, std::string_view language);
 
 }  // namespace veld::client

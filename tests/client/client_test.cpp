@@ -901,7 +901,7 @@ TEST_CASE("client: fonts cover every pilot language, a script without a font is 
     REQUIRE(!ui.app().fonts.files.empty());
     const FormEntry* vmbo = ui.app().findForm("vmbo_parent_survey");
     REQUIRE(vmbo != nullptr);
-    CHECK(vmbo->offered == std::vector<std::string>{"nl", "en", "tr", "ar", "pl", "ti"});
+    CHECK(vmbo->offered == std::vector<std::string>{"nl", "en", "tr", "ar", "pl", "ti", "so"});
     CHECK(vmbo->unrenderable.empty());
     const FormEntry* check = ui.app().findForm("script_check");
     REQUIRE(check != nullptr);
@@ -1046,6 +1046,28 @@ TEST_CASE("client: a kiosk respondent who declines consent is thanked and nothin
     CHECK(ui.showsText("Dziękujemy"));
     CHECK_FALSE(ui.app().kiosk.view.active());
     CHECK(recordsOf(path, "vmbo_parent_survey", std::nullopt).empty());
+}
+
+TEST_CASE("client: a Somali-speaking parent gets the survey and the kiosk's own words in Somali") {
+    veld::test::TempDir dir;
+    const std::string path = pilotStore(dir);
+    startsAsKiosk(path);
+    UiDriver ui(path);
+    REQUIRE(ui.app().screen == Screen::Kiosk);
+    REQUIRE(ui.has("kiosk.lang.so"));
+    CHECK(ui.item("kiosk.lang.so")->text == "Soomaali");
+    ui.click("kiosk.lang.so");
+    CHECK(ui.showsText("Ku soo dhawoow"));
+    CHECK(ui.showsText("Su'aalahan waxay ku saabsan yihiin"));
+    CHECK(ui.item("kiosk.next")->text == "Xiga");
+    CHECK(ui.item("kiosk.back")->text == "Dib u noqo");
+    ui.click("kiosk.next");
+    CHECK(ui.showsText("Waan akhriyay sharaxaadda"));
+    CHECK(ui.item("q.consent_participation.yes")->text == "Haa, waan ogolahay");
+    ui.click("kiosk.next");  // without an answer to the consent question
+    CHECK(ui.showsText("Fadlan marka hore ka jawaab su'aashan"));
+    CHECK_FALSE(ui.showsText("Please answer"));
+    CHECK_FALSE(ui.showsText("Beantwoord"));
 }
 
 TEST_CASE(
