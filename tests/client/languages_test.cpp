@@ -206,9 +206,8 @@ TEST_CASE("languages: no message has two rows for the same language in the trans
     // A second row would never be shown (the first wins), so a correction there would be lost.
     std::ifstream in(std::string(VELD_SOURCE_DIR) + "/client/src/messages.def");
     REQUIRE(in.good());
-    const std::regex row(R"(^VELD_MSG_EXTRA\((\w+), "([a-z-]+)", ) ");
-        std::set<std::pair<std::string, std::string>>
-            seen;
+    const std::regex row(R"re(^VELD_MSG_EXTRA\((\w+), "([a-z-]+)", )re");
+    std::set<std::pair<std::string, std::string>> seen;
     std::string line;
     int rows = 0;
     while (std::getline(in, line)) {
