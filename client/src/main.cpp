@@ -301,7 +301,8 @@ int main(int argc, char** argv) {
             window->render();
 
             const bool settled = samplesOnly || options.benchEmpty ||
-                                 (app.ready() && app.formsLoaded && !app.busy() && showApplied);
+                                 (app.ready() && app.formsLoaded && !app.busy() && showApplied &&
+                                  !app.readingAloud());
             if (!showApplied && app.ready() && app.formsLoaded && !app.busy()) {
                 if (enrolled.requested) showEnrolOutcome(app, enrolled);
                 applyShow(app, options.show);
