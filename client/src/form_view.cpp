@@ -352,10 +352,12 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
                               c.rowHeight, enabled)) {
                 setAnswer(c, path, true);
             }
+            readaloud::rowDrawn(c, id + ".yes");
             if (ui::choiceRow(id + ".no", tr(M::ConsentNo, c.lang), yes && !*yes, false, c.rtl,
                               c.rowHeight, enabled)) {
                 setAnswer(c, path, false);
             }
+            readaloud::rowDrawn(c, id + ".no");
             break;
         }
         case fb::QuestionType::Signature:

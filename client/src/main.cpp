@@ -45,7 +45,8 @@ options:
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
                       fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE]], samples (sample text of
                       every script)
-  --screenshot FILE   write a PNG of the window once it has settled, then quit
+  --screenshot FILE   write a PNG of the window once it has settled (and a page that reads
+                      itself aloud has finished), then quit
   --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
   --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
   --help              this text

@@ -327,10 +327,13 @@ float choiceStart(widgets::Ctx& c, const fb::Choice& choice, const std::string& 
     return std::max(h, room - h - spacing);
 }
 
-void choiceEnd(widgets::Ctx& c, const fb::Choice& choice, const std::string& id) {
-    // The row just drawn is the last item: outlined while it is being heard.
+void rowDrawn(widgets::Ctx& c, const std::string& id) {
     if (c.app.readAloud.current() == id)
         markReading(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), id);
+}
+
+void choiceEnd(widgets::Ctx& c, const fb::Choice& choice, const std::string& id) {
+    rowDrawn(c, id);
     if (c.view.large && !c.rtl) {
         ImGui::SameLine();
         choiceButton(c, choice, id);

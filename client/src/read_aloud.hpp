@@ -47,6 +47,8 @@ void questionButton(widgets::Ctx& c, const fb::Item& item, const forms::ItemPath
 /// speaker button (drawn by choiceEnd, after the row on the reading side's end).
 float choiceStart(widgets::Ctx& c, const fb::Choice& choice, const std::string& id, float width);
 void choiceEnd(widgets::Ctx& c, const fb::Choice& choice, const std::string& id);
+/// After a row drawn otherwise (a consent answer): outlined while it is being heard.
+void rowDrawn(widgets::Ctx& c, const std::string& id);
 
 }  // namespace readaloud
 }  // namespace veld::client

@@ -511,6 +511,58 @@ TEST_CASE("veld-console shows a conflict side by side in a real window, against 
     CHECK(r.err.find(credential) == std::string::npos);
 }
 
+TEST_CASE("read-aloud in a real window: a kiosk page reads itself, and no sound device is quiet") {
+    // The parents' survey with read_aloud on, beside the other pilot forms.
+    const std::string formsDir = tempDir().file("read-aloud-forms");
+    fs::create_directories(formsDir);
+    for (const auto& entry :
+         fs::directory_iterator(std::string(VELD_SOURCE_DIR) + "/schemas/forms")) {
+        if (entry.path().extension() != ".json") continue;
+        std::string json = veld::test::readFile(entry.path().string());
+        if (entry.path().stem() == "vmbo_parent_survey") {
+            const auto at = json.find("\"kiosk\": true");
+            REQUIRE(at != std::string::npos);
+            json.insert(at, "\"read_aloud\": true, ");
+        }
+        std::ofstream(formsDir + "/" + entry.path().filename().string()) << json;
+    }
+    const std::string store = tempDir().file("read-aloud.veld");
+    const Run made = run({veld::test::binary("veldctl"), "store", "demo", store, "--records", "0",
+                          "--forms", formsDir, "--ring", demoRing()});
+    REQUIRE_MESSAGE(made.exitCode == 0, describe(made));
+
+    // The consent page opens and reads itself: the question, then its two answers. The picture
+    // is taken once the reading is over.
+    const std::string wav = tempDir().file("read-aloud.wav");
+    ::setenv("VELD_AUDIO", ("wav:" + wav).c_str(), 1);
+    const Shot page = screenshot(store, "kiosk:vmbo_parent_survey:nl:1", "window-kiosk-read-aloud");
+    ::unsetenv("VELD_AUDIO");
+    checkClean(page.run);
+    checkNotBlank(page.png);
+    std::vector<std::string> keys;
+    {
+        std::ifstream in(wav + ".keys");
+        long long at = 0;
+        std::string key;
+        while (in >> at >> key)
+            keys.push_back(key);
+    }
+    CHECK(keys == std::vector<std::string>{"q.consent_participation", "q.consent_participation.yes",
+                                           "q.consent_participation.no"});
+    CHECK(fs::file_size(wav) > 22050 * 2 * 3);  // seconds of sound, not an empty file
+
+    // No such sound device: the program draws its frames as ever and ends by itself.
+    ::setenv("VELD_AUDIO", "alsa:veld_no_such_device", 1);
+    const Run bench = underXvfb({veld::test::binary("veld"), "--store", store, "--show",
+                                 "kiosk:vmbo_parent_survey:nl:1", "--bench-frames", "120"});
+    ::unsetenv("VELD_AUDIO");
+    checkClean(bench);
+    CHECK(bench.out.find("\"frames\": 120") != std::string::npos);
+    CHECK(bench.seconds < 30);
+    CHECK(bench.err.find("ALSA") == std::string::npos);  // quiet: no device errors on stderr
+    MESSAGE("120 frames without a sound device: " << bench.out);
+}
+
 int main(int argc, char** argv) {
     // Without an X server nothing here can run: say so where nobody can miss it, and let ctest
     // count the test as skipped.
