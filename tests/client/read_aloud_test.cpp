@@ -22,7 +22,7 @@
 using namespace veld;
 using namespace veld::client;
 using veld::client::testing::UiDriver;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -41,8 +41,8 @@ std::string hexDigest(const std::string& path) {
 std::string mediaJson(const Clip& clip) {
     const std::string bytes = veld::test::readFile(clip.path);
     std::string data;
-    for (unsigned char b : bytes)
-        data += (data.empty() ? "" : ",") + std::to_string(b);
+    for (const char ch : bytes)
+        data += (data.empty() ? "" : ",") + std::to_string(static_cast<unsigned char>(ch));
     return R"({"name": ")" + clip.name + R"(", "kind": "Audio", "digest": ")" +
            hexDigest(clip.path) + R"(", "data": [)" + data + "]}";
 }
@@ -161,13 +161,13 @@ std::vector<std::string> keyNames(const std::string& wav, std::size_t from = 0) 
 std::vector<std::string> watchReading(UiDriver& ui,
                                       std::chrono::seconds limit = std::chrono::seconds(40)) {
     std::vector<std::string> seen;
-    const auto until = Clock::now() + limit;
+    const auto until = SteadyClock::now() + limit;
     // The reading may take a moment to start.
-    while (!ui.app().readingAloud() && Clock::now() < until) {
+    while (!ui.app().readingAloud() && SteadyClock::now() < until) {
         ui.frame();
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    while (ui.app().readingAloud() && Clock::now() < until) {
+    while (ui.app().readingAloud() && SteadyClock::now() < until) {
         ui.frame();
         if (const auto* r = ui.item("reading"); r && (seen.empty() || seen.back() != r->text))
             seen.push_back(r->text);
@@ -233,8 +233,8 @@ TEST_CASE(
 
     // Tapping again stops.
     ui.click("q.travel.speak");
-    const auto until = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < until) {
+    const auto until = SteadyClock::now() + std::chrono::seconds(20);
+    while (SteadyClock::now() < until) {
         ui.frame();
         if (const auto* r = ui.item("reading"); r && r->text == "q.travel") break;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -264,8 +264,8 @@ TEST_CASE(
     // The next page reads itself too; leaving it during its question stops it.
     ui.click("q.travel.walk");
     ui.click("kiosk.next");
-    const auto until = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < until && ui.app().readAloud.current() != "q.bag") {
+    const auto until = SteadyClock::now() + std::chrono::seconds(20);
+    while (SteadyClock::now() < until && ui.app().readAloud.current() != "q.bag") {
         ui.frame();
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -340,10 +340,10 @@ TEST_CASE("read-aloud: without a sound device the button says so, and frames kee
     // The device is found missing on the speaker's thread; frames go on meanwhile.
     double slowest = 0;
     for (int i = 0; i < 200; ++i) {
-        const auto t = Clock::now();
+        const auto t = SteadyClock::now();
         ui.frame();
-        slowest =
-            std::max(slowest, std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+        slowest = std::max(
+            slowest, std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count());
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     MESSAGE("slowest of 200 frames without a sound device: " << slowest << " ms");
