@@ -220,8 +220,8 @@ void toggle(App& app, const std::string& scope, const std::vector<Part>& parts) 
 // The item being heard gets a thick outline around `min`..`max`, recorded for tests as "reading".
 void markReading(ImVec2 min, ImVec2 max, const std::string& key) {
     const float t = 4;
-    ImGui::GetWindowDrawList()->AddRect(ImVec2(min.x - t / 2, min.y - t / 2),
-                                        ImVec2(max.x + t / 2, max.y + t / 2),
+    ImGui::GetWindowDrawList()->AddRect(ImVec2(min.x + t / 2, min.y + t / 2),
+                                        ImVec2(max.x - t / 2, max.y - t / 2),
                                         ImGui::GetColorU32(ImGuiCol_Text), 4, 0, t);
     ui::record("reading", key, min, max);
 }
@@ -239,7 +239,7 @@ float buttonHeight(const widgets::Ctx& c) {
 void choiceButton(widgets::Ctx& c, const fb::Choice& choice, const std::string& id) {
     std::vector<Part> parts;
     addChoice(sourceOf(c), parts, id, choice);
-    const std::string scope = id + ".speak";
+    const std::string scope = "speak." + id;
     const bool heard = c.app.readAloud.current() == id;
     if (heard) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetColorU32(ImGuiCol_ButtonActive));
     if (speakerButton(scope, lookFor(c.app, parts, scope), c.lang, c.rtl, buttonHeight(c), false))
@@ -272,7 +272,7 @@ void pageShown(App& app, const FormView& view) {
         if (pi.item->kind() != fb::ItemKind::Question || pi.item->hidden() ||
             !view.session->isVisible(pi.path))
             continue;
-        if (scope.empty()) scope = "q." + pathKey(pi.path) + ".speak";
+        if (scope.empty()) scope = "speak.q." + pathKey(pi.path);
         auto more = questionParts(s, *pi.item, pi.path);
         parts.insert(parts.end(), std::make_move_iterator(more.begin()),
                      std::make_move_iterator(more.end()));
@@ -294,7 +294,7 @@ void endFrame(App& app) {
 
 void questionButton(widgets::Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
     if (item.type() == fb::QuestionType::None) return;
-    const std::string id = "q." + pathKey(path) + ".speak";
+    const std::string id = "speak.q." + pathKey(path);
     const std::vector<Part> parts = questionParts(sourceOf(c), item, path);
     if (parts.empty()) return;
     const Look look = lookFor(c.app, parts, id);

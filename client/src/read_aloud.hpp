@@ -22,7 +22,7 @@ struct Ctx;
 /// The App's one speaker and what the screens read with it.
 struct ReadAloud {
     std::unique_ptr<speech::Speaker> speaker;
-    std::string scope;    // the button whose reading runs (its test id)
+    std::string scope;    // the button whose reading runs (its test id: "speak." + what it reads)
     std::string pageKey;  // the page drawn last ("" when none was drawn)
     bool pageDrawn = false;
 

@@ -189,14 +189,14 @@ TEST_CASE(
     REQUIRE(ui.app().screen == Screen::Kiosk);
     ui.click("kiosk.lang.nl");
     // A large button with a word, not hidden behind hover.
-    const auto* speak = ui.item("q.travel.speak");
+    const auto* speak = ui.item("speak.q.travel");
     REQUIRE(speak);
     CHECK(speak->enabled);
     CHECK(speak->text == "Voorlezen");
     CHECK(speak->max.x - speak->min.x >= 50);
     CHECK(speak->max.y - speak->min.y >= 50);
     for (const char* choice : {"walk", "bike", "bus"}) {
-        const auto* own = ui.item(std::string("q.travel.") + choice + ".speak");
+        const auto* own = ui.item(std::string("speak.q.travel.") + choice);
         REQUIRE(own);
         CHECK(own->max.y - own->min.y >= 50);
         CHECK(own->max.x - own->min.x >= 50);
@@ -206,14 +206,14 @@ TEST_CASE(
         ui.frame();
     CHECK_FALSE(ui.app().readingAloud());
 
-    ui.click("q.travel.speak");
-    CHECK(ui.item("q.travel.speak")->text == "Stop");
+    ui.click("speak.q.travel");
+    CHECK(ui.item("speak.q.travel")->text == "Stop");
     const auto seen = watchReading(ui);
     CHECK(seen == std::vector<std::string>{"q.travel", "q.travel.hint", "q.travel.walk",
                                            "q.travel.bike", "q.travel.bus"});
     CHECK(keyNames(wav) == seen);
     CHECK_FALSE(ui.has("reading"));
-    CHECK(ui.item("q.travel.speak")->text == "Voorlezen");
+    CHECK(ui.item("speak.q.travel")->text == "Voorlezen");
     // What was written is speech, each part in turn.
     {
         const auto w = veld::test::readWav(wav);
@@ -227,19 +227,19 @@ TEST_CASE(
     }
 
     // A choice's own button reads just that choice.
-    ui.click("q.travel.bike.speak");
+    ui.click("speak.q.travel.bike");
     CHECK(watchReading(ui) == std::vector<std::string>{"q.travel.bike"});
     CHECK(keyNames(wav, 5) == std::vector<std::string>{"q.travel.bike"});
 
     // Tapping again stops.
-    ui.click("q.travel.speak");
+    ui.click("speak.q.travel");
     const auto until = SteadyClock::now() + std::chrono::seconds(20);
     while (SteadyClock::now() < until) {
         ui.frame();
         if (const auto* r = ui.item("reading"); r && r->text == "q.travel") break;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    ui.click("q.travel.speak");
+    ui.click("speak.q.travel");
     for (int i = 0; i < 100 && ui.app().readingAloud(); ++i) {
         ui.frame();
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -291,16 +291,16 @@ TEST_CASE(
         AudioEnv audio("wav:" + wav);
         UiDriver ui(path);
         ui.click("kiosk.lang." + lang);
-        REQUIRE(ui.item("q.travel.speak"));
-        CHECK(ui.item("q.travel.speak")->enabled);
+        REQUIRE(ui.item("speak.q.travel"));
+        CHECK(ui.item("speak.q.travel")->enabled);
         // Only the recorded choice has a working button.
         const std::string recorded = lang == "ti" ? "walk" : "bike";
         for (const char* choice : {"walk", "bike", "bus"}) {
-            const auto* own = ui.item(std::string("q.travel.") + choice + ".speak");
+            const auto* own = ui.item(std::string("speak.q.travel.") + choice);
             REQUIRE(own);
             CHECK(own->enabled == (choice == recorded));
         }
-        ui.click("q.travel.speak");
+        ui.click("speak.q.travel");
         const auto seen = watchReading(ui);
         // The hint exists in Dutch only: it is shown in Dutch, and read in Dutch.
         CHECK(seen ==
@@ -323,7 +323,7 @@ TEST_CASE(
         // The second question has no recording and there is no voice: it says it cannot be read.
         ui.click("q.travel.walk");
         ui.click("kiosk.next");
-        const auto* bag = ui.item("q.bag.speak");
+        const auto* bag = ui.item("speak.q.bag");
         REQUIRE(bag);
         CHECK_FALSE(bag->enabled);
         CHECK(bag->text == std::string(tr(M::ReadAloudCannot, lang)));
@@ -348,7 +348,7 @@ TEST_CASE("read-aloud: without a sound device the button says so, and frames kee
     }
     MESSAGE("slowest of 200 frames without a sound device: " << slowest << " ms");
     CHECK(slowest < 100);
-    const auto* speak = ui.item("q.travel.speak");
+    const auto* speak = ui.item("speak.q.travel");
     REQUIRE(speak);
     CHECK_FALSE(speak->enabled);
     CHECK(speak->text == "Geen geluid");
@@ -373,13 +373,13 @@ TEST_CASE(
     ui.settle();
     REQUIRE(ui.app().screen == Screen::Fill);
     // Both questions are on the page, each with its button; nothing reads by itself here.
-    REQUIRE(ui.has("q.travel.speak"));
-    REQUIRE(ui.has("q.bag.speak"));
-    CHECK_FALSE(ui.has("q.travel.walk.speak"));
+    REQUIRE(ui.has("speak.q.travel"));
+    REQUIRE(ui.has("speak.q.bag"));
+    CHECK_FALSE(ui.has("speak.q.travel.walk"));
     for (int i = 0; i < 10; ++i)
         ui.frame();
     CHECK_FALSE(ui.app().readingAloud());
-    ui.click("q.bag.speak");
+    ui.click("speak.q.bag");
     CHECK(watchReading(ui) == std::vector<std::string>{"q.bag", "q.bag.yes", "q.bag.no"});
     CHECK(keyNames(wav) == std::vector<std::string>{"q.bag", "q.bag.yes", "q.bag.no"});
 }
