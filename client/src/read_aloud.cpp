@@ -1,7 +1,7 @@
 #include "read_aloud.hpp"
 
 #include <algorithm>
-#include <cstdlib>
+#include <cstdio>
 #include <span>
 
 #include <imgui.h>

@@ -31,7 +31,8 @@ class Sink {
     /// taking sound (a stalled or vanished device), with `why` set.
     virtual bool write(const std::int16_t* pcm, std::size_t frames, const std::atomic<bool>& cancel,
                        std::string& why) = 0;
-    /// Throws away what is queued but not yet heard (a reading was replaced or stopped).
+    /// Before each list: throws away what is queued but not yet heard (a reading was replaced),
+    /// and (a WAV file written in real time) starts its clock again, so idle time is not made up.
     virtual void drop() {}
     /// Waits (bounded, cancellable) until what was written has been heard.
     virtual void drain(const std::atomic<bool>& cancel) { (void)cancel; }

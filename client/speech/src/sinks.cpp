@@ -1,13 +1,11 @@
 // The outputs: the sound device through ALSA (non-blocking, every wait bounded), and a WAV file
 // written by libsndfile in real time or as fast as it can be made.
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <thread>
 
 #include <alsa/asoundlib.h>
 #include <sndfile.h>
-#include <sys/stat.h>
 
 #include "audio.hpp"
 

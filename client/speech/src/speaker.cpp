@@ -59,10 +59,6 @@ struct Speaker::Impl {
     void run();
     void readList(std::vector<Utterance> items);
     bool play(const std::vector<std::int16_t>& pcm);
-    void setCurrent(std::string key) {
-        const std::lock_guard guard(lock);
-        current = std::move(key);
-    }
 };
 
 void Speaker::Impl::run() {
