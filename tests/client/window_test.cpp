@@ -563,6 +563,110 @@ TEST_CASE("read-aloud in a real window: a kiosk page reads itself, and no sound 
     MESSAGE("120 frames without a sound device: " << bench.out);
 }
 
+namespace {
+
+// A kiosk form of one question with three choices, in Dutch.
+constexpr const char* kSpeechForm = R"({
+  "id": "speech_window", "version": 1, "pilot": "vmbo",
+  "titles": [{"lang": "nl", "text": "Voorlezen"}], "default_language": "nl",
+  "settings": {"sealed": true, "kiosk": true, "anonymous": true},
+  "languages": [{"tag": "nl", "name": "Nederlands"}],
+  "items": [{"name": "travel", "type": "SelectOne", "choice_list": "travel",
+             "labels": [{"lang": "nl", "text": "Hoe komt uw kind naar school?"}]}],
+  "choice_lists": [{"name": "travel", "choices": [
+    {"name": "walk", "labels": [{"lang": "nl", "text": "Lopend"}]},
+    {"name": "bike", "labels": [{"lang": "nl", "text": "Met de fiets"}]},
+    {"name": "bus", "labels": [{"lang": "nl", "text": "Met de bus"}]}]}]
+})";
+
+struct Widget {
+    float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    int enabled = 0;
+};
+
+std::map<std::string, Widget> readWidgets(const std::string& path) {
+    std::map<std::string, Widget> out;
+    std::ifstream in(path);
+    std::string id;
+    Widget w;
+    while (in >> id >> w.x0 >> w.y0 >> w.x1 >> w.y1 >> w.enabled)
+        out[id] = w;
+    return out;
+}
+
+std::string centre(const Widget& w) {
+    return std::to_string(static_cast<int>((w.x0 + w.x1) / 2)) + " " +
+           std::to_string(static_cast<int>((w.y0 + w.y1) / 2));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "read-aloud in a real window: a click on the speaker reads the question, then each choice") {
+    REQUIRE_MESSAGE(onPath("xdotool"), "install Debian's xdotool (tools/dev installs it)");
+    const std::string formsDir = tempDir().file("speech-window-forms");
+    fs::create_directories(formsDir);
+    std::ofstream(formsDir + "/speech_window.json") << kSpeechForm;
+    const std::string store = tempDir().file("speech-window.veld");
+    const Run made = run({veld::test::binary("veldctl"), "store", "demo", store, "--records", "0",
+                          "--forms", formsDir, "--ring", demoRing()});
+    REQUIRE_MESSAGE(made.exitCode == 0, describe(made));
+    const std::string show = "kiosk:speech_window:nl";
+
+    // Where the buttons are, from a picture of the page.
+    ::setenv("VELD_AUDIO", "none", 1);
+    const Shot page = screenshot(store, show, "window-kiosk-speaker");
+    ::unsetenv("VELD_AUDIO");
+    checkClean(page.run);
+    const auto widgets = readWidgets(page.png + ".widgets");
+    REQUIRE(widgets.count("speak.q.travel"));
+    REQUIRE(widgets.count("speak.q.travel.bike"));
+    const Widget& speak = widgets.at("speak.q.travel");
+    CHECK(speak.x1 - speak.x0 >= 50);
+    CHECK(speak.y1 - speak.y0 >= 50);
+
+    // The program itself, clicked as a person would: the question's speaker, and once its
+    // reading is over, the bike's own speaker.
+    const std::string wav = tempDir().file("speech-window.wav");
+    const std::string keys = wav + ".keys";
+    const std::string script =
+        "export VELD_AUDIO='wav:" + wav + "'\n" + "'" + veld::test::binary("veld") + "' --store '" +
+        store + "' --show " + show + " &\n" +
+        "pid=$!\n"
+        "xdotool search --sync --name '^Veld$' >/dev/null\n"
+        "lines() { [ -f '" +
+        keys + "' ] && wc -l < '" + keys +
+        "' || echo 0; }\n"
+        "waitfor() { for i in $(seq 1 400); do [ \"$(lines)\" -ge \"$1\" ] && return 0; "
+        "sleep 0.1; done; return 1; }\n"
+        // Until the page is up, a click may miss: click again while nothing was read.
+        "for i in $(seq 1 15); do sleep 2; [ \"$(lines)\" -gt 0 ] && break; "
+        "xdotool mousemove " +
+        centre(speak) +
+        " click 1; done\n"
+        "waitfor 4; sleep 3\n"
+        "xdotool mousemove " +
+        centre(widgets.at("speak.q.travel.bike")) +
+        " click 1\n"
+        "waitfor 5; sleep 2\n"
+        "kill $pid; wait $pid\n"
+        "exit 0\n";
+    const Run clicked = underXvfb({"/bin/sh", "-c", script});
+    INFO(describe(clicked));
+    CHECK(clicked.exitCode == 0);
+    CHECK(clicked.err.find("AddressSanitizer") == std::string::npos);
+    std::vector<std::string> heard;
+    {
+        std::ifstream in(keys);
+        long long at = 0;
+        std::string key;
+        while (in >> at >> key)
+            heard.push_back(key);
+    }
+    CHECK(heard == std::vector<std::string>{"q.travel", "q.travel.walk", "q.travel.bike",
+                                            "q.travel.bus", "q.travel.bike"});
+}
+
 int main(int argc, char** argv) {
     // Without an X server nothing here can run: say so where nobody can miss it, and let ctest
     // count the test as skipped.
