@@ -80,6 +80,11 @@ App::App(AppOptions options) : m_options(std::move(options)) {
     style.FrameRounding = 4;
     style.ScrollbarSize = 18 * m_options.scale;
     if (!m_options.uiLanguage.empty()) settings.uiLanguage = m_options.uiLanguage;
+    if (m_options.audio.empty()) {
+        const char* audio = std::getenv("VELD_AUDIO");
+        m_options.audio = audio ? audio : "";
+    }
+    readAloud.open(m_options.audio);
     openStore(m_options.storePath);
 }
 
@@ -537,6 +542,7 @@ void App::frame() {
         }
     }
     drawAllocationNotice();
+    readaloud::endFrame(*this);
     // However the case screen was left (a tab, a form started from a case), a BSN typed to find
     // a participant does not stay in memory: neither the field's text nor Dear ImGui's copy.
     // The text is judged itself: the last query may predate the BSN's last digit, and a device

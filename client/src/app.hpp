@@ -17,6 +17,7 @@
 
 #include "fonts.hpp"
 #include "i18n.hpp"
+#include "read_aloud.hpp"
 #include "screens/screens.hpp"
 #include "worker.hpp"
 
@@ -70,6 +71,7 @@ struct AppOptions {
     std::string fontDir;
     std::function<std::int64_t()> nowMs;  // wall clock in ms; tests pass a manual one
     bool uploader = true;                 // send in the background when enrolled
+    std::string audio;  // where read-aloud sound goes (VELD_AUDIO's syntax); empty: VELD_AUDIO
 };
 
 class App {
@@ -91,6 +93,8 @@ class App {
     [[nodiscard]] bool busy() const { return worker.busy(); }
     void drain() { worker.drain(); }
     [[nodiscard]] bool ready() const { return m_store != nullptr; }
+    /// Whether a page is being read aloud (a screenshot waits for it).
+    [[nodiscard]] bool readingAloud() const { return readAloud.busy(); }
 
     // --- shared with the screens ---
     [[nodiscard]] std::string_view t(M m) const { return tr(m, settings.uiLanguage); }
@@ -149,6 +153,7 @@ class App {
     SyncState sync;
     SettingsState settingsScreen;
     KioskState kiosk;
+    ReadAloud readAloud;
 
   private:
     void loadSettings();

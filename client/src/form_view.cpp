@@ -16,6 +16,7 @@
 
 #include "app.hpp"
 #include "form_widgets.hpp"
+#include "read_aloud.hpp"
 #include "text.hpp"
 #include "ui.hpp"
 
@@ -351,10 +352,12 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
                               c.rowHeight, enabled)) {
                 setAnswer(c, path, true);
             }
+            readaloud::rowDrawn(c, id + ".yes");
             if (ui::choiceRow(id + ".no", tr(M::ConsentNo, c.lang), yes && !*yes, false, c.rtl,
                               c.rowHeight, enabled)) {
                 setAnswer(c, path, false);
             }
+            readaloud::rowDrawn(c, id + ".no");
             break;
         }
         case fb::QuestionType::Signature:
@@ -382,6 +385,7 @@ void drawQuestion(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
     const bool required = c.session.isRequired(path);
     if (required) text += " *";
     ImGui::PushID(key.c_str());
+    readaloud::questionButton(c, item, path);
     if (item.type() == fb::QuestionType::Note) {
         ui::paragraph(text, c.rtl);
     } else {
@@ -723,6 +727,7 @@ void drawPage(App& app, FormView& view) {
           *view.session, view.form->form(),
           view.language, view.form->defaultLanguage(),
           view.rtl,      view.large ? 56.0f * app.fonts.largeSize / 30.0f : 0.0f};
+    readaloud::pageShown(app, view);
     const Page& page = view.pages[static_cast<std::size_t>(view.page)];
     for (const auto& pi : page.items) {
         if (view.onePerPage && !pi.groups.empty() && view.session->isVisible(pi.path)) {

@@ -18,6 +18,7 @@
 #include <veld/pseudonym.hpp>
 
 #include "app.hpp"
+#include "read_aloud.hpp"
 #include "text.hpp"
 #include "ui.hpp"
 
@@ -87,9 +88,12 @@ void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool
     };
     if (count == 0) return;  // the filter offers nothing as the answers stand
     const auto row = [&](const fb::Choice* choice, float width) {
-        if (ui::choiceRow("q." + key + "." + choice->name()->str(), label(c, choice->labels()),
-                          isSelected(choice), multi, c.rtl, c.rowHeight, enabled, width))
+        const std::string id = "q." + key + "." + choice->name()->str();
+        width = readaloud::choiceStart(c, *choice, id, width);
+        if (ui::choiceRow(id, label(c, choice->labels()), isSelected(choice), multi, c.rtl,
+                          c.rowHeight, enabled, width))
             pick(choice);
+        readaloud::choiceEnd(c, *choice, id);
     };
     switch (choiceLayout(c, item)) {
         case ChoiceLayout::Column:

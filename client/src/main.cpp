@@ -45,7 +45,9 @@ options:
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
                       fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE]], samples (sample text of
                       every script)
-  --screenshot FILE   write a PNG of the window once it has settled, then quit
+  --screenshot FILE   write a PNG of the window once it has settled (and a page that reads
+                      itself aloud has finished), and FILE.widgets (where each control is),
+                      then quit
   --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
   --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
   --help              this text
@@ -253,6 +255,8 @@ int main(int argc, char** argv) {
         std::vector<double> frameCpu;
         std::vector<double> frameUiCpu;  // the UI thread alone, without the renderer's threads
         const bool bench = options.benchFrames > 0;
+        // Where each widget of the pictured frame is, for tests that click them (FILE.widgets).
+        if (!options.screenshot.empty()) veld::client::ui::setRecording(true);
 
         while (true) {
             if (glfwWindowShouldClose(handle)) {
@@ -301,7 +305,8 @@ int main(int argc, char** argv) {
             window->render();
 
             const bool settled = samplesOnly || options.benchEmpty ||
-                                 (app.ready() && app.formsLoaded && !app.busy() && showApplied);
+                                 (app.ready() && app.formsLoaded && !app.busy() && showApplied &&
+                                  !app.readingAloud());
             if (!showApplied && app.ready() && app.formsLoaded && !app.busy()) {
                 if (enrolled.requested) showEnrolOutcome(app, enrolled);
                 applyShow(app, options.show);
@@ -313,7 +318,15 @@ int main(int argc, char** argv) {
                 if (!ok) {
                     std::fprintf(stderr, "veld: could not write %s\n", options.screenshot.c_str());
                     exitCode = 1;
-                } else if (samplesOnly) {
+                } else if (!samplesOnly) {
+                    std::ofstream widgets(options.screenshot + ".widgets");
+                    for (const auto& widget : veld::client::ui::recorded()) {
+                        if (widget.id.empty()) continue;
+                        widgets << widget.id << ' ' << widget.min.x << ' ' << widget.min.y << ' '
+                                << widget.max.x << ' ' << widget.max.y << ' '
+                                << (widget.enabled ? 1 : 0) << '\n';
+                    }
+                } else {
                     // Where each sample was drawn, for the screenshot test.
                     std::ofstream report(options.screenshot + ".txt");
                     for (const auto& s : samples) {

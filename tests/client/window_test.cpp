@@ -511,6 +511,162 @@ TEST_CASE("veld-console shows a conflict side by side in a real window, against 
     CHECK(r.err.find(credential) == std::string::npos);
 }
 
+TEST_CASE("read-aloud in a real window: a kiosk page reads itself, and no sound device is quiet") {
+    // The parents' survey with read_aloud on, beside the other pilot forms.
+    const std::string formsDir = tempDir().file("read-aloud-forms");
+    fs::create_directories(formsDir);
+    for (const auto& entry :
+         fs::directory_iterator(std::string(VELD_SOURCE_DIR) + "/schemas/forms")) {
+        if (entry.path().extension() != ".json") continue;
+        std::string json = veld::test::readFile(entry.path().string());
+        if (entry.path().stem() == "vmbo_parent_survey") {
+            const auto at = json.find("\"kiosk\": true");
+            REQUIRE(at != std::string::npos);
+            json.insert(at, "\"read_aloud\": true, ");
+        }
+        std::ofstream(formsDir + "/" + entry.path().filename().string()) << json;
+    }
+    const std::string store = tempDir().file("read-aloud.veld");
+    const Run made = run({veld::test::binary("veldctl"), "store", "demo", store, "--records", "0",
+                          "--forms", formsDir, "--ring", demoRing()});
+    REQUIRE_MESSAGE(made.exitCode == 0, describe(made));
+
+    // The consent page opens and reads itself: the question, then its two answers. The picture
+    // is taken once the reading is over.
+    const std::string wav = tempDir().file("read-aloud.wav");
+    ::setenv("VELD_AUDIO", ("wav:" + wav).c_str(), 1);
+    const Shot page = screenshot(store, "kiosk:vmbo_parent_survey:nl:1", "window-kiosk-read-aloud");
+    ::unsetenv("VELD_AUDIO");
+    checkClean(page.run);
+    checkNotBlank(page.png);
+    std::vector<std::string> keys;
+    {
+        std::ifstream in(wav + ".keys");
+        long long at = 0;
+        std::string key;
+        while (in >> at >> key)
+            keys.push_back(key);
+    }
+    CHECK(keys == std::vector<std::string>{"q.consent_participation", "q.consent_participation.yes",
+                                           "q.consent_participation.no"});
+    CHECK(fs::file_size(wav) > 22050 * 2 * 3);  // seconds of sound, not an empty file
+
+    // No such sound device: the program draws its frames as ever and ends by itself.
+    ::setenv("VELD_AUDIO", "alsa:veld_no_such_device", 1);
+    const Run bench = underXvfb({veld::test::binary("veld"), "--store", store, "--show",
+                                 "kiosk:vmbo_parent_survey:nl:1", "--bench-frames", "120"});
+    ::unsetenv("VELD_AUDIO");
+    checkClean(bench);
+    CHECK(bench.out.find("\"frames\": 120") != std::string::npos);
+    CHECK(bench.seconds < 30);
+    CHECK(bench.err.find("ALSA") == std::string::npos);  // quiet: no device errors on stderr
+    MESSAGE("120 frames without a sound device: " << bench.out);
+}
+
+namespace {
+
+// A kiosk form of one question with three choices, in Dutch.
+constexpr const char* kSpeechForm = R"({
+  "id": "speech_window", "version": 1, "pilot": "vmbo",
+  "titles": [{"lang": "nl", "text": "Voorlezen"}], "default_language": "nl",
+  "settings": {"sealed": true, "kiosk": true, "anonymous": true},
+  "languages": [{"tag": "nl", "name": "Nederlands"}],
+  "items": [{"name": "travel", "type": "SelectOne", "choice_list": "travel",
+             "labels": [{"lang": "nl", "text": "Hoe komt uw kind naar school?"}]}],
+  "choice_lists": [{"name": "travel", "choices": [
+    {"name": "walk", "labels": [{"lang": "nl", "text": "Lopend"}]},
+    {"name": "bike", "labels": [{"lang": "nl", "text": "Met de fiets"}]},
+    {"name": "bus", "labels": [{"lang": "nl", "text": "Met de bus"}]}]}]
+})";
+
+struct Widget {
+    float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    int enabled = 0;
+};
+
+std::map<std::string, Widget> readWidgets(const std::string& path) {
+    std::map<std::string, Widget> out;
+    std::ifstream in(path);
+    std::string id;
+    Widget w;
+    while (in >> id >> w.x0 >> w.y0 >> w.x1 >> w.y1 >> w.enabled)
+        out[id] = w;
+    return out;
+}
+
+std::string centre(const Widget& w) {
+    return std::to_string(static_cast<int>((w.x0 + w.x1) / 2)) + " " +
+           std::to_string(static_cast<int>((w.y0 + w.y1) / 2));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "read-aloud in a real window: a click on the speaker reads the question, then each choice") {
+    REQUIRE_MESSAGE(onPath("xdotool"), "install Debian's xdotool (tools/dev installs it)");
+    const std::string formsDir = tempDir().file("speech-window-forms");
+    fs::create_directories(formsDir);
+    std::ofstream(formsDir + "/speech_window.json") << kSpeechForm;
+    const std::string store = tempDir().file("speech-window.veld");
+    const Run made = run({veld::test::binary("veldctl"), "store", "demo", store, "--records", "0",
+                          "--forms", formsDir, "--ring", demoRing()});
+    REQUIRE_MESSAGE(made.exitCode == 0, describe(made));
+    const std::string show = "kiosk:speech_window:nl";
+
+    // Where the buttons are, from a picture of the page.
+    ::setenv("VELD_AUDIO", "none", 1);
+    const Shot page = screenshot(store, show, "window-kiosk-speaker");
+    ::unsetenv("VELD_AUDIO");
+    checkClean(page.run);
+    const auto widgets = readWidgets(page.png + ".widgets");
+    REQUIRE(widgets.count("speak.q.travel"));
+    REQUIRE(widgets.count("speak.q.travel.bike"));
+    const Widget& speak = widgets.at("speak.q.travel");
+    CHECK(speak.x1 - speak.x0 >= 50);
+    CHECK(speak.y1 - speak.y0 >= 50);
+
+    // The program itself, clicked as a person would: the question's speaker, and once its
+    // reading is over, the bike's own speaker.
+    const std::string wav = tempDir().file("speech-window.wav");
+    const std::string keys = wav + ".keys";
+    const std::string script =
+        "export VELD_AUDIO='wav:" + wav + "'\n" + "'" + veld::test::binary("veld") + "' --store '" +
+        store + "' --show " + show + " &\n" +
+        "pid=$!\n"
+        "xdotool search --sync --name '^Veld$' >/dev/null\n"
+        "lines() { [ -f '" +
+        keys + "' ] && wc -l < '" + keys +
+        "' || echo 0; }\n"
+        "waitfor() { for i in $(seq 1 400); do [ \"$(lines)\" -ge \"$1\" ] && return 0; "
+        "sleep 0.1; done; return 1; }\n"
+        // Until the page is up, a click may miss: click again while nothing was read.
+        "for i in $(seq 1 15); do sleep 2; [ \"$(lines)\" -gt 0 ] && break; "
+        "xdotool mousemove " +
+        centre(speak) +
+        " click 1; done\n"
+        "waitfor 4; sleep 3\n"
+        "xdotool mousemove " +
+        centre(widgets.at("speak.q.travel.bike")) +
+        " click 1\n"
+        "waitfor 5; sleep 2\n"
+        "kill $pid; wait $pid\n"
+        "exit 0\n";
+    const Run clicked = underXvfb({"/bin/sh", "-c", script});
+    INFO(describe(clicked));
+    CHECK(clicked.exitCode == 0);
+    CHECK(clicked.err.find("AddressSanitizer") == std::string::npos);
+    std::vector<std::string> heard;
+    {
+        std::ifstream in(keys);
+        long long at = 0;
+        std::string key;
+        while (in >> at >> key)
+            heard.push_back(key);
+    }
+    CHECK(heard == std::vector<std::string>{"q.travel", "q.travel.walk", "q.travel.bike",
+                                            "q.travel.bus", "q.travel.bike"});
+}
+
 int main(int argc, char** argv) {
     // Without an X server nothing here can run: say so where nobody can miss it, and let ctest
     // count the test as skipped.
