@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_set>
 
+#include <veld/form_media_files.hpp>
 #include <veld/names.hpp>
 #include <veld/xlsform.hpp>
 
@@ -56,7 +57,7 @@ ImportResult Importer::run() {
     addOrOther();
     m_form.choiceLists = std::move(m_lists);
     result.json = formJson(m_form);
-    auto check = forms::compileFormJson(result.json, m_file);
+    auto check = forms::compileFormJson(result.json, m_file, mediaFolder);
     result.check.binary = std::move(check.binary);
     for (auto& p : check.problems)
         mapCheckProblem(std::move(p));
@@ -418,7 +419,9 @@ ImportResult importWorkbook(const std::string& path) {
             {Severity::Error, path, 0, "", workbook.error().message, ""});
         return result;
     }
-    return Importer(*workbook, path).run();
+    Importer importer(*workbook, path);
+    importer.mediaFolder = forms::mediaFolderOf(path);
+    return importer.run();
 }
 
 ImportResult importWorkbookData(std::span<const std::uint8_t> bytes, const std::string& fileName) {
