@@ -86,6 +86,17 @@ inline constexpr std::string_view kRandomiseStudy = "randomise_study";
 inline constexpr std::string_view kRandomiseWhen = "randomise_when";
 inline constexpr std::string_view kRandomiseStrata = "randomise_strata";
 inline constexpr std::string_view kRtl = "rtl";
+inline constexpr std::string_view kReadAloud = "read_aloud";
+
+// --- media columns (survey and choices): a label's recording and picture, per language ---
+/// `audio::Somali (so)`, also written `media::audio::Somali (so)`; without a language the
+/// default language's.
+inline constexpr std::string_view kAudio = "audio";
+inline constexpr std::string_view kImageColumn = "image";
+/// "media::audio::Somali (so)" -> "audio::Somali (so)"; other headers as they are.
+std::string_view withoutMediaPrefix(std::string_view header);
+/// The header the export writes: "media::audio::Soomaali (so)".
+std::string mediaHeader(std::string_view column, std::string_view name, std::string_view tag);
 
 /// Columns that take a language (`label::Nederlands (nl)`), per sheet.
 bool isTranslatable(std::string_view sheet, std::string_view column);

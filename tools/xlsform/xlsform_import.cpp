@@ -160,7 +160,7 @@ void Importer::readHeaders(SheetInfo& info) {
         HeaderColumn h;
         h.column = c.column;
         h.text = std::string(v::trim(c.text));
-        auto split = v::splitHeader(h.text);
+        auto split = v::splitHeader(v::withoutMediaPrefix(h.text));
         std::replace(split.column.begin(), split.column.end(), ' ', '_');
         h.base = split.column;
         h.language = split.language;  // the language part until findLanguages resolves it
@@ -334,7 +334,8 @@ void Importer::keyColumns(SheetInfo& info) {
         std::string(v::kRandomiseStudy),
         std::string(v::kRandomiseWhen),
         std::string(v::kRandomiseStrata),
-        std::string(v::kRtl)};
+        std::string(v::kRtl),
+        std::string(v::kReadAloud)};
     for (auto& h : info.columns) {
         if (h.base == "\x01") continue;
         if (translatable(info, h)) {
