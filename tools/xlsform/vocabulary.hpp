@@ -47,8 +47,8 @@ inline constexpr std::string_view kMinCount = "min_count";
 inline constexpr std::string_view kMaxCount = "max_count";
 inline constexpr std::string_view kCaseProperty = "case_property";
 inline constexpr std::string_view kHidden = "hidden";
-// Columns XLSForm tools write that Veld ignores without a warning (pyxform's media columns are
-// warned about on the choices sheet, see isMediaColumn).
+// Columns XLSForm tools write that Veld ignores without a warning (pyxform's video and big-image
+// columns are warned about on the choices sheet, see isMediaColumn; audio and image are read).
 
 /// XLSForm's survey columns in the writer's order (a translatable one is written once per
 /// language).
@@ -61,7 +61,8 @@ inline constexpr std::string_view kListName = "list_name";
 inline constexpr std::string_view kListNameSpaced = "list name";  // an older spelling
 inline constexpr std::string_view kExclusive = "exclusive";
 inline constexpr std::string_view kOther = "other";
-/// image, audio, video, big-image, media::* (XLSForm's media columns; Veld shows no media).
+/// video, big-image, media::video, ... (XLSForm's media columns Veld does not read: audio and
+/// image are read before this is asked).
 bool isMediaColumn(std::string_view header);
 
 // --- settings columns (row 1 headers, row 2 values) ---

@@ -355,7 +355,7 @@ void Importer::keyColumns(SheetInfo& info) {
                 h.key = h.base;
             } else if (v::isMediaColumn(h.text)) {
                 warning(&info, info.headerRow, h.column,
-                        "column '" + h.text + "' is ignored: Veld shows no media");
+                        "column '" + h.text + "' is ignored: Veld shows no video");
                 continue;
             } else if (!validName(h.text) || !h.language.empty()) {
                 warning(&info, info.headerRow, h.column,
