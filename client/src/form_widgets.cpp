@@ -18,6 +18,7 @@
 #include <veld/pseudonym.hpp>
 
 #include "app.hpp"
+#include "media_images.hpp"
 #include "text.hpp"
 #include "ui.hpp"
 
@@ -87,8 +88,8 @@ void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool
     };
     if (count == 0) return;  // the filter offers nothing as the answers stand
     const auto row = [&](const fb::Choice* choice, float width) {
-        if (ui::choiceRow("q." + key + "." + choice->name()->str(), label(c, choice->labels()),
-                          isSelected(choice), multi, c.rtl, c.rowHeight, enabled, width))
+        if (pictureChoiceRow(c, "q." + key + "." + choice->name()->str(), *choice,
+                             label(c, choice->labels()), isSelected(choice), multi, enabled, width))
             pick(choice);
     };
     switch (choiceLayout(c, item)) {
