@@ -13,8 +13,8 @@ namespace veld::test {
 
 void makeClip(const std::string& path, double seconds, int hz, int rate) {
     const auto made =
-        runProcess({"/usr/bin/sox", "-n", "-r", std::to_string(rate), "-b", "16", "-c", "1", path, "synth",
-                    std::to_string(seconds), "sine", std::to_string(hz), "vol", "0.5"});
+        runProcess({"/usr/bin/sox", "-n", "-r", std::to_string(rate), "-b", "16", "-c", "1", path,
+                    "synth", std::to_string(seconds), "sine", std::to_string(hz), "vol", "0.5"});
     if (made.exitCode != 0) throw std::runtime_error("sox failed: " + made.err);
 }
 
