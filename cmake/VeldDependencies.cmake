@@ -30,3 +30,9 @@ if(VELD_BUILD_CLIENT)
   add_library(veld::imgui ALIAS veld_imgui)
   add_library(veld::fribidi ALIAS PkgConfig::FRIBIDI)
 endif()
+
+# Media a form carries: libsndfile decodes recorded clips, stb_image pictures (PNG, JPEG).
+pkg_check_modules(VELD_SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+add_library(veld::sndfile ALIAS PkgConfig::VELD_SNDFILE)
+pkg_check_modules(VELD_STB_IMAGE REQUIRED IMPORTED_TARGET stb)
+add_library(veld::stb ALIAS PkgConfig::VELD_STB_IMAGE)

@@ -639,6 +639,7 @@ void FormView::clear() {
     for (auto& [key, value] : buffers)
         std::fill(value.begin(), value.end(), '\0');
     buffers.clear();
+    pictures.clear();
     typingErrors.clear();
     touched.clear();
     session.reset();

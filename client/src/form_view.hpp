@@ -12,6 +12,8 @@
 
 #include <veld/form_session.hpp>
 
+#include "media_images.hpp"
+
 namespace veld::client {
 
 class App;
@@ -47,6 +49,7 @@ struct FormView {
     // Drawn height of each question, so that questions scrolled out of sight are skipped (a
     // page of a thousand questions costs what its visible part costs).
     std::map<std::string, float> heights;
+    MediaImages pictures;  // the choices' pictures, as textures while the form is open
 
     /// Starts viewing `session` (pages are built, the first visible page is shown).
     void start(std::shared_ptr<const forms::CompiledForm> compiled, forms::FormSession s,

@@ -18,6 +18,7 @@
 #include <veld/pseudonym.hpp>
 
 #include "app.hpp"
+#include "media_images.hpp"
 #include "read_aloud.hpp"
 #include "text.hpp"
 #include "ui.hpp"
@@ -90,8 +91,8 @@ void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool
     const auto row = [&](const fb::Choice* choice, float width) {
         const std::string id = "q." + key + "." + choice->name()->str();
         width = readaloud::choiceStart(c, *choice, id, width);
-        if (ui::choiceRow(id, label(c, choice->labels()), isSelected(choice), multi, c.rtl,
-                          c.rowHeight, enabled, width))
+        if (pictureChoiceRow(c, id, *choice, label(c, choice->labels()), isSelected(choice), multi,
+                             enabled, width))
             pick(choice);
         readaloud::choiceEnd(c, *choice, id);
     };

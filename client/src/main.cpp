@@ -19,6 +19,7 @@
 
 #include "alive.hpp"
 #include "app.hpp"
+#include "media_images.hpp"
 #include "screens/samples.hpp"
 #include "ui.hpp"
 #include "window.hpp"
@@ -236,6 +237,7 @@ int main(int argc, char** argv) {
     if (!window) return enrolled.requested ? (enrolled.ok ? 0 : 1) : 1;
     GLFWwindow* handle = window->handle();
     const float scale = window->scale();
+    veld::client::useTextures({veld::client::uploadTexture, veld::client::freeTexture});
 
     int exitCode = 0;
     {

@@ -101,6 +101,26 @@ bool Window::screenshot(const std::string& path) const {
     return stbi_write_png(path.c_str(), w, h, 4, flipped.data(), static_cast<int>(row)) != 0;
 }
 
+unsigned uploadTexture(const unsigned char* rgba, int width, int height) {
+    if (!glfwGetCurrentContext() || !rgba || width <= 0 || height <= 0) return 0;
+    GLuint texture = 0;
+    glGenTextures(1, &texture);
+    glBindTexture(GL_TEXTURE_2D, texture);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+    glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA, width, height, 0, GL_RGBA, GL_UNSIGNED_BYTE, rgba);
+    return texture;
+}
+
+void freeTexture(unsigned texture) {
+    if (texture == 0 || !glfwGetCurrentContext()) return;
+    const GLuint name = texture;
+    glDeleteTextures(1, &name);
+}
+
 namespace {
 double cpuSeconds(clockid_t clock) {
     timespec ts{};

@@ -47,6 +47,12 @@ class Window {
     int m_fbHeight = 0;
 };
 
+/// An RGBA picture (`width` x `height`, rows top down) as an OpenGL texture for ImGui::Image;
+/// 0 when no OpenGL context is current. freeTexture does nothing without a context (the window
+/// is gone, and its textures with it).
+unsigned uploadTexture(const unsigned char* rgba, int width, int height);
+void freeTexture(unsigned texture);
+
 /// CPU time of the whole process (every thread, the OpenGL driver's too), or of this thread.
 double processCpuSeconds();
 double threadCpuSeconds();

@@ -12,6 +12,7 @@
 #include <veld/expression.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/form_media_files.hpp>
 #include <veld/record.hpp>
 
 #include "form_words.hpp"
@@ -71,6 +72,10 @@ class Checker {
     Checker(const fb::Form& form, const std::string& file, std::string_view json)
         : m_form(form), m_file(file), m_lines(json) {}
 
+    // Media files whose problems were reported already (when they were read from their folder).
+    std::vector<std::string> reportedMedia;
+    std::size_t binarySize = 0;  // the compiled form's bytes
+
     std::vector<FormProblem> run() {
         checkForm();
         collectChoiceLists();
@@ -82,10 +87,21 @@ class Checker {
         checkSummary();
         checkCaseSettings();
         checkRandomisation();
+        checkMedia();
         return std::move(m_problems);
     }
 
   private:
+    void checkMedia() {
+        for (auto& issue : checkFormMedia(m_form, binarySize)) {
+            if (std::find(reportedMedia.begin(), reportedMedia.end(), issue.name) !=
+                reportedMedia.end())
+                continue;
+            add(issue.error ? FormProblem::Severity::Error : FormProblem::Severity::Warning,
+                std::move(issue.item), std::move(issue.message));
+        }
+    }
+
     void error(std::string item, std::string message) {
         add(FormProblem::Severity::Error, std::move(item), std::move(message));
     }
@@ -932,7 +948,27 @@ bool FormCheck::ok() const {
     return true;
 }
 
-FormCheck compileFormJson(std::string_view json, const std::string& fileName) {
+namespace {
+
+std::vector<FormProblem> checkBinary(std::span<const std::uint8_t> binary,
+                                     const std::string& fileName, std::string_view json,
+                                     std::vector<std::string> reportedMedia) {
+    flatbuffers::Verifier verifier(binary.data(), binary.size(), 64, 1000000);
+    if (binary.size() < 8 || !fb::FormBufferHasIdentifier(binary.data()) ||
+        !fb::VerifyFormBuffer(verifier)) {
+        return {{FormProblem::Severity::Error, fileName, 0, "",
+                 "not a compiled Veld form (it fails the FlatBuffers verifier)"}};
+    }
+    Checker checker(*fb::GetForm(binary.data()), fileName, json);
+    checker.binarySize = binary.size();
+    checker.reportedMedia = std::move(reportedMedia);
+    return checker.run();
+}
+
+}  // namespace
+
+FormCheck compileFormJson(std::string_view json, const std::string& fileName,
+                          const std::string& mediaFolder) {
     FormCheck out;
     flatbuffers::IDLOptions options;
     options.strict_json = false;
@@ -950,7 +986,17 @@ FormCheck compileFormJson(std::string_view json, const std::string& fileName) {
     }
     const std::uint8_t* data = parser.builder_.GetBufferPointer();
     out.binary.assign(data, data + parser.builder_.GetSize());
-    out.problems = checkFormBinary(out.binary, fileName, json);
+    std::vector<std::string> reported;
+    if (!mediaFolder.empty()) {
+        flatbuffers::Verifier verifier(out.binary.data(), out.binary.size(), 64, 1000000);
+        if (fb::VerifyFormBuffer(verifier))
+            out.problems = embedMediaFiles(out.binary, mediaFolder, fileName, reported);
+    }
+    auto checks = checkBinary(out.binary, fileName, json, std::move(reported));
+    // The checks' problems first (as without media), then those of reading the media folder.
+    checks.insert(checks.end(), std::make_move_iterator(out.problems.begin()),
+                  std::make_move_iterator(out.problems.end()));
+    out.problems = std::move(checks);
     return out;
 }
 
@@ -967,18 +1013,12 @@ FormCheck loadFormFile(const std::string& path) {
         out.problems = checkFormBinary(out.binary, path);
         return out;
     }
-    return compileFormJson(content, path);
+    return compileFormJson(content, path, mediaFolderOf(path));
 }
 
 std::vector<FormProblem> checkFormBinary(std::span<const std::uint8_t> binary,
                                          const std::string& fileName, std::string_view json) {
-    flatbuffers::Verifier verifier(binary.data(), binary.size(), 64, 1000000);
-    if (binary.size() < 8 || !fb::FormBufferHasIdentifier(binary.data()) ||
-        !fb::VerifyFormBuffer(verifier)) {
-        return {{FormProblem::Severity::Error, fileName, 0, "",
-                 "not a compiled Veld form (it fails the FlatBuffers verifier)"}};
-    }
-    return Checker(*fb::GetForm(binary.data()), fileName, json).run();
+    return checkBinary(binary, fileName, json, {});
 }
 
 }  // namespace veld::forms

@@ -799,17 +799,20 @@ class SqliteCollector final : public CollectorStore {
             .bind(2, static_cast<std::int64_t>(maxForms + 1));
         PullReply reply;
         reply.formCursor = request.formCursor;
+        std::size_t formBytes = 0;  // forms with media are large: the answer stays in one message
         for (;;) {
             auto row = st->step();
             if (!row) return row.error();
             if (!row.value()) break;
-            if (reply.forms.size() == maxForms) {
+            const auto bin = st->columnBlob(1);
+            if (reply.forms.size() == maxForms ||
+                (!reply.forms.empty() && formBytes + bin.size() > kMaxPullFormBytes)) {
                 reply.more = true;
                 break;
             }
+            formBytes += bin.size();
             PublishedForm f;
             f.seq = static_cast<std::uint64_t>(st->columnInt(0));
-            const auto bin = st->columnBlob(1);
             f.binary.assign(bin.begin(), bin.end());
             reply.formCursor = f.seq;
             reply.forms.push_back(std::move(f));

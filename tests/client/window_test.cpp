@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/media_forms.hpp"
 #include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 
@@ -728,4 +729,93 @@ TEST_CASE("veld --enrol enrols before its window opens, and without a display on
     CHECK_MESSAGE(enrolled.exitCode == 0, describe(enrolled));
     CHECK(enrolled.out.find("as \"headless-laptop\"") != std::string::npos);
     CHECK(run({veld::test::binary("veldctl"), "sync", other}).exitCode == 0);
+}
+
+// --- pictures on choices ---
+
+/// A store with a kiosk form whose choices carry pictures (mother: red, father: blue), in nl, en,
+/// so and, mirrored, ar.
+std::string pictureStore(const std::string& name) {
+    const std::string forms = tempDir().file(name + "-forms");
+    fs::create_directories(forms);
+    const std::string json = veld::test::writeMediaForm(forms, "pictures");
+    std::string text = veld::test::mediaFormJson("pictures", 1);
+    const auto put = [&](const std::string& after, const std::string& extra) {
+        const auto at = text.find(after);
+        REQUIRE(at != std::string::npos);
+        text.insert(at + after.size(), extra);
+    };
+    put(R"({"tag": "so", "name": "Soomaali"})",
+        R"(, {"tag": "ar", "name": "العربية", "rtl": true})");
+    put(R"({"lang": "en", "text": "Mother"})", R"(, {"lang": "ar", "text": "الأم"})");
+    put(R"({"lang": "en", "text": "Father"})", R"(, {"lang": "ar", "text": "الأب"})");
+    put(R"({"lang": "so", "text": "Yaad tahay?", "audio": "rel_so.ogg"})",
+        R"(, {"lang": "ar", "text": "من أنت؟"})");
+    std::ofstream(json) << text;
+    const std::string path = tempDir().file(name + ".veld");
+    const Run r = run({veld::test::binary("veldctl"), "store", "demo", path, "--records", "0",
+                       "--forms", forms, "--ring", demoRing()});
+    if (r.exitCode != 0) throw std::runtime_error("veldctl store demo failed: " + describe(r));
+    return path;
+}
+
+/// Where pixels of exactly `rgb` are: how many, and their mean position.
+struct Spot {
+    std::size_t count = 0;
+    double x = 0;
+    double y = 0;
+};
+Spot spotOf(const Image& img, std::uint32_t rgb) {
+    Spot s;
+    for (int y = 0; y < img.height; ++y)
+        for (int x = 0; x < img.width; ++x)
+            if (img.colour(x, y) == rgb) {
+                ++s.count;
+                s.x += x;
+                s.y += y;
+            }
+    if (s.count) {
+        s.x /= static_cast<double>(s.count);
+        s.y /= static_cast<double>(s.count);
+    }
+    return s;
+}
+
+TEST_CASE("choices show the pictures their form carries, on the reading side") {
+    const std::uint32_t red = 0xD02020;
+    const std::uint32_t blue = 0x2040D0;
+
+    const Shot so =
+        screenshot(pictureStore("pictures-so"), "kiosk:pictures:so:1", "window-kiosk-pictures-so");
+    checkClean(so.run);
+    const Image a = load(so.png);
+    REQUIRE(a.width == kWidth);
+    const Spot mother = spotOf(a, red);
+    const Spot father = spotOf(a, blue);
+    // Each picture fills most of a square at least four text lines high (88 px inside a 96 px
+    // picture with a white frame, drawn at 100 px or more): thousands of pixels of its colour.
+    CHECK(mother.count > 5000);
+    CHECK(father.count > 5000);
+    // Left of the rows, the mother's above the father's, as the choices are listed.
+    CHECK(mother.x < 200);
+    CHECK(father.x < 200);
+    CHECK(mother.y < father.y);
+
+    const Shot filled =
+        screenshot(pictureStore("pictures-fill"), "fill:pictures", "window-fill-pictures");
+    checkClean(filled.run);
+    const Image f = load(filled.png);
+    CHECK(spotOf(f, red).count > 2000);
+    CHECK(spotOf(f, blue).count > 2000);
+    CHECK(spotOf(f, red).x < 200);
+
+    // Arabic: the layout is mirrored, the pictures on the right.
+    const Shot ar =
+        screenshot(pictureStore("pictures-ar"), "kiosk:pictures:ar:1", "window-kiosk-pictures-ar");
+    checkClean(ar.run);
+    const Image b = load(ar.png);
+    const Spot motherAr = spotOf(b, red);
+    CHECK(motherAr.count > 5000);
+    CHECK(motherAr.x > kWidth - 200);
+    CHECK(spotOf(b, blue).x > kWidth - 200);
 }

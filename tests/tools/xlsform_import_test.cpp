@@ -279,7 +279,7 @@ TEST_CASE("Warnings name the cell or sheet they are about") {
         {"survey!A2", "type 'start' is dropped: Veld records the times and the device"},
         {"survey!A3", "type 'deviceid' is dropped"},
         {"survey!AF1", "column 'comments' is ignored"},
-        {"choices!J1", "column 'image' is ignored: Veld shows no media"},
+        {"choices!J1", "column 'video' is ignored: Veld shows no video"},
         {"settings!R2", "submission_url is ignored"},
         {"notes", "sheet 'notes' is ignored"},
         {"survey!E5", "no label in 'ar'"},

@@ -182,7 +182,7 @@ survey = [
 ]
 
 choices_header = ["list_name", "name", "label::Nederlands (nl)", "label::English (en)",
-                  "label::ar", "label::ትግርኛ (ti)", "exclusive", "other", "region", "image"]
+                  "label::ar", "label::ትግርኛ (ti)", "exclusive", "other", "region", "video"]
 choices = [
     choices_header,
     ["municipality", "utrecht", "Utrecht", "Utrecht"],
@@ -193,7 +193,7 @@ choices = [
     ["region", "south", "Zuid", "South"],
     ["town", "groningen", "Groningen", "Groningen", None, None, None, None, "north"],
     ["town", "maastricht", "Maastricht", "Maastricht", None, None, None, None, "south",
-     "maastricht.png"],
+     "maastricht.mp4"],
     ["likert5", 1, "Helemaal oneens", "Strongly disagree"],
     ["likert5", 2.0, "Oneens", "Disagree"],
     ["likert5", 3, "Neutraal", "Neutral"],

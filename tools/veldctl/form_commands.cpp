@@ -14,6 +14,8 @@
 
 namespace veld::veldctl {
 
+int cmdFormMedia(Args& args, std::ostream& out, std::ostream& err);  // form_media_command.cpp
+
 namespace {
 
 constexpr const char* kFormUsage = R"(usage: veldctl form SUBCOMMAND ARGUMENTS [options]
@@ -35,6 +37,9 @@ Subcommands:
   installed STORE          the newest installed version of every form: id, version, pilot
   export FILE [-o OUT]     check, then write the form as an XLSForm workbook to edit in Excel
                            (default: FILE with .xlsx)
+  media FILE [--lang TAG] [--script OUT.csv]
+                           which labels have a recording in each language; --script writes a
+                           recording script (CSV) for the labels of TAG without one
 
 Each subcommand takes --help.
 )";
@@ -286,6 +291,7 @@ int formCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     if (sub == "install") return cmdInstall(args, out, err);
     if (sub == "installed") return cmdInstalled(args, out, err);
     if (sub == "export") return cmdExport(args, out, err);
+    if (sub == "media") return cmdFormMedia(args, out, err);
     return usage(err, "unknown subcommand '" + sub + "'");
 }
 

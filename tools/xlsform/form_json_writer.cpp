@@ -1,5 +1,6 @@
 #include "form_json_writer.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -75,6 +76,44 @@ class ObjectWriter {
             quote(m_out, texts[i].first);
             m_out += ", \"text\": ";
             quote(m_out, texts[i].second);
+            m_out += "}";
+        }
+        m_out += "\n";
+        pad(m_indent + 1);
+        m_out += "]";
+    }
+    // Labels with their media: a language may have a recording or picture without a text.
+    void labels(std::string_view key, const Texts& texts, const Texts& audio, const Texts& images) {
+        if (audio.empty() && images.empty()) return this->texts(key, texts);
+        std::vector<std::string> langs;
+        for (const Texts* t : {&texts, &audio, &images})
+            for (const auto& [lang, value] : *t)
+                if (std::find(langs.begin(), langs.end(), lang) == langs.end())
+                    langs.push_back(lang);
+        const auto in = [](const Texts& t, const std::string& lang) -> const std::string* {
+            for (const auto& [l, value] : t)
+                if (l == lang) return &value;
+            return nullptr;
+        };
+        field(key);
+        m_out += "[";
+        for (std::size_t i = 0; i < langs.size(); ++i) {
+            m_out += i ? ",\n" : "\n";
+            pad(m_indent + 2);
+            m_out += "{\"lang\": ";
+            quote(m_out, langs[i]);
+            if (const auto* text = in(texts, langs[i])) {
+                m_out += ", \"text\": ";
+                quote(m_out, *text);
+            }
+            if (const auto* file = in(audio, langs[i])) {
+                m_out += ", \"audio\": ";
+                quote(m_out, *file);
+            }
+            if (const auto* file = in(images, langs[i])) {
+                m_out += ", \"image\": ";
+                quote(m_out, *file);
+            }
             m_out += "}";
         }
         m_out += "\n";
@@ -165,7 +204,7 @@ void writeItem(std::string& out, const ItemDraft& item, int indent) {
     o.string("constraint", item.constraint);
     o.string("calculation", item.calculation);
     o.string("default_value", item.defaultValue);
-    o.texts("labels", item.labels);
+    o.labels("labels", item.labels, item.labelAudio, item.labelImages);
     o.texts("hints", item.hints);
     o.texts("constraint_messages", item.constraintMessages);
     o.texts("required_messages", item.requiredMessages);
@@ -202,11 +241,12 @@ std::string formJson(const FormDraft& form) {
     const bool hasCase = !form.caseAction.empty() || !form.caseType.empty() ||
                          !form.casePseudonymQuestion.empty() || !form.caseUpdates.empty();
     if (form.sealed || form.kiosk || form.anonymous || !form.summaryQuestion.empty() || hasCase ||
-        !form.randomiseStudy.empty()) {
+        !form.randomiseStudy.empty() || form.readAloud) {
         o.field("settings");
         ObjectWriter s(out, 1);
         s.flag("sealed", form.sealed);
         s.flag("kiosk", form.kiosk);
+        s.flag("read_aloud", form.readAloud);
         s.flag("anonymous", form.anonymous);
         s.string("summary_question", form.summaryQuestion);
         if (hasCase) {
@@ -239,7 +279,7 @@ std::string formJson(const FormDraft& form) {
                 w.string("name", c.name, true);
                 w.flag("is_other", c.isOther);
                 w.flag("exclusive", c.exclusive);
-                w.texts("labels", c.labels);
+                w.labels("labels", c.labels, c.labelAudio, c.labelImages);
                 w.pairs("properties", c.properties, "name", "value");
                 w.close();
             });

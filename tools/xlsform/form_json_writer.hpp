@@ -40,6 +40,8 @@ struct ItemDraft {
     std::string calculation;
     std::string defaultValue;
     Texts labels;
+    Texts labelAudio;   // per language: the media file of the label's recording
+    Texts labelImages;  // per language: the media file of the label's picture
     Texts hints;
     Texts constraintMessages;
     Texts requiredMessages;
@@ -53,6 +55,8 @@ struct ItemDraft {
 struct ChoiceDraft {
     std::string name;
     Texts labels;
+    Texts labelAudio;
+    Texts labelImages;
     bool isOther = false;
     bool exclusive = false;
     std::vector<std::pair<std::string, std::string>> properties;
@@ -80,6 +84,7 @@ struct FormDraft {
     Texts descriptions;
     bool sealed = false;
     bool kiosk = false;
+    bool readAloud = false;
     bool anonymous = false;
     std::string summaryQuestion;
     std::string caseAction;  // Open, FollowUp, Close; empty: no case settings

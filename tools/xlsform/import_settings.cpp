@@ -61,6 +61,8 @@ void Importer::readChoices() {
         ChoiceDraft choice;
         choice.name = name;
         choice.labels = texts(r, v::kLabel);
+        choice.labelAudio = texts(r, v::kAudio, true);
+        choice.labelImages = texts(r, v::kImageColumn, true);
         choice.exclusive = yesNo(r, m_choices, v::kExclusive).value_or(false);
         choice.isOther = yesNo(r, m_choices, v::kOther).value_or(false);
         for (std::uint32_t column : m_properties) {
@@ -134,6 +136,7 @@ void Importer::applySettings() {
         m_form.descriptions = texts(r, v::kDescription);
         m_form.sealed = yesNo(r, m_settings, v::kSealed).value_or(false);
         m_form.kiosk = yesNo(r, m_settings, v::kKiosk).value_or(false);
+        m_form.readAloud = yesNo(r, m_settings, v::kReadAloud).value_or(false);
         m_form.anonymous = yesNo(r, m_settings, v::kAnonymous).value_or(false);
     }
     // XLSForm's title defaults to the form id.

@@ -274,6 +274,8 @@ void Importer::rangeParameters(const RowView& r, ItemDraft& item) {
 
 void Importer::readColumns(const RowView& r, ItemDraft& item) {
     item.labels = texts(r, v::kLabel);
+    item.labelAudio = texts(r, v::kAudio, true);
+    item.labelImages = texts(r, v::kImageColumn, true);
     item.hints = texts(r, v::kHint);
     item.constraintMessages = texts(r, v::kConstraintMessage);
     item.requiredMessages = texts(r, v::kRequiredMessage);

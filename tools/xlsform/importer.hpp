@@ -109,6 +109,10 @@ class Importer {
 
     ImportResult run();
 
+    /// Where the media files that labels name are read from (empty: the workbook came without
+    /// a folder, as bytes).
+    std::string mediaFolder;
+
   private:
     // --- problems ---
 

@@ -113,11 +113,27 @@ bool isMediaColumn(std::string_view header) {
            h.starts_with("video::") || h.starts_with("big-image::");
 }
 
+std::string_view withoutMediaPrefix(std::string_view header) {
+    const auto t = trim(header);
+    if (t.size() > 7 && equalsIgnoreCase(t.substr(0, 7), "media::")) {
+        const auto rest = t.substr(7);
+        const auto sep = rest.find("::");
+        const auto column = lower(trim(rest.substr(0, sep)));
+        if (column == kAudio || column == kImageColumn) return rest;
+    }
+    return header;
+}
+
+std::string mediaHeader(std::string_view column, std::string_view name, std::string_view tag) {
+    return "media::" + languageHeader(column, name, tag);
+}
+
 bool isTranslatable(std::string_view sheet, std::string_view column) {
     if (equalsIgnoreCase(sheet, kSurveySheet))
         return column == kLabel || column == kHint || column == kConstraintMessage ||
-               column == kRequiredMessage;
-    if (equalsIgnoreCase(sheet, kChoicesSheet)) return column == kLabel;
+               column == kRequiredMessage || column == kAudio || column == kImageColumn;
+    if (equalsIgnoreCase(sheet, kChoicesSheet))
+        return column == kLabel || column == kAudio || column == kImageColumn;
     if (equalsIgnoreCase(sheet, kSettingsSheet))
         return column == kFormTitle || column == kDescription;
     return false;

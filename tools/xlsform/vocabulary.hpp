@@ -47,8 +47,8 @@ inline constexpr std::string_view kMinCount = "min_count";
 inline constexpr std::string_view kMaxCount = "max_count";
 inline constexpr std::string_view kCaseProperty = "case_property";
 inline constexpr std::string_view kHidden = "hidden";
-// Columns XLSForm tools write that Veld ignores without a warning (pyxform's media columns are
-// warned about on the choices sheet, see isMediaColumn).
+// Columns XLSForm tools write that Veld ignores without a warning (pyxform's video and big-image
+// columns are warned about on the choices sheet, see isMediaColumn; audio and image are read).
 
 /// XLSForm's survey columns in the writer's order (a translatable one is written once per
 /// language).
@@ -61,7 +61,8 @@ inline constexpr std::string_view kListName = "list_name";
 inline constexpr std::string_view kListNameSpaced = "list name";  // an older spelling
 inline constexpr std::string_view kExclusive = "exclusive";
 inline constexpr std::string_view kOther = "other";
-/// image, audio, video, big-image, media::* (XLSForm's media columns; Veld shows no media).
+/// video, big-image, media::video, ... (XLSForm's media columns Veld does not read: audio and
+/// image are read before this is asked).
 bool isMediaColumn(std::string_view header);
 
 // --- settings columns (row 1 headers, row 2 values) ---
@@ -86,6 +87,17 @@ inline constexpr std::string_view kRandomiseStudy = "randomise_study";
 inline constexpr std::string_view kRandomiseWhen = "randomise_when";
 inline constexpr std::string_view kRandomiseStrata = "randomise_strata";
 inline constexpr std::string_view kRtl = "rtl";
+inline constexpr std::string_view kReadAloud = "read_aloud";
+
+// --- media columns (survey and choices): a label's recording and picture, per language ---
+/// `audio::Somali (so)`, also written `media::audio::Somali (so)`; without a language the
+/// default language's.
+inline constexpr std::string_view kAudio = "audio";
+inline constexpr std::string_view kImageColumn = "image";
+/// "media::audio::Somali (so)" -> "audio::Somali (so)"; other headers as they are.
+std::string_view withoutMediaPrefix(std::string_view header);
+/// The header the export writes: "media::audio::Soomaali (so)".
+std::string mediaHeader(std::string_view column, std::string_view name, std::string_view tag);
 
 /// Columns that take a language (`label::Nederlands (nl)`), per sheet.
 bool isTranslatable(std::string_view sheet, std::string_view column);

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,6 +18,8 @@
 #include <xlsxwriter.h>
 
 #include <veld/fb/form_generated.h>
+#include <veld/form_media.hpp>
+#include <veld/form_media_files.hpp>
 #include <veld/xlsform.hpp>
 
 #include "vocabulary.hpp"
@@ -36,6 +40,15 @@ std::string textIn(const Texts* texts, const std::string& tag) {
     if (!texts) return {};
     for (const auto* t : *texts) {
         if (t->lang() && t->lang()->str() == tag) return str(t->text());
+    }
+    return {};
+}
+
+// The media file a label names in a language: its recording or its picture.
+std::string mediaIn(const Texts* texts, const std::string& tag, bool image) {
+    if (!texts) return {};
+    for (const auto* t : *texts) {
+        if (t->lang() && t->lang()->str() == tag) return str(image ? t->image() : t->audio());
     }
     return {};
 }
@@ -114,6 +127,23 @@ void translatableColumns(Table& table, std::string_view column,
         table.column(translated(column, l.tag), v::languageHeader(column, l.name, l.tag), optional);
 }
 
+// The media columns of a label, per language, written only where a label names a file.
+void mediaColumns(Table& table, const std::vector<LanguageColumn>& languages) {
+    for (std::string_view column : {v::kAudio, v::kImageColumn})
+        for (const auto& l : languages)
+            table.column(translated(column, l.tag), v::mediaHeader(column, l.name, l.tag), true);
+}
+
+void putMedia(std::map<std::string, std::string>& row, const Texts* texts,
+              const std::vector<LanguageColumn>& languages) {
+    for (const auto& l : languages) {
+        if (auto file = mediaIn(texts, l.tag, false); !file.empty())
+            row[translated(v::kAudio, l.tag)] = std::move(file);
+        if (auto file = mediaIn(texts, l.tag, true); !file.empty())
+            row[translated(v::kImageColumn, l.tag)] = std::move(file);
+    }
+}
+
 void putTexts(std::map<std::string, std::string>& row, std::string_view column, const Texts* texts,
               const std::vector<LanguageColumn>& languages) {
     for (const auto& l : languages) {
@@ -176,6 +206,7 @@ class Writer {
         for (std::string_view c : v::surveyColumns()) {
             if (v::isTranslatable(v::kSurveySheet, c)) {
                 translatableColumns(survey, c, m_languages, false);
+                if (c == v::kLabel) mediaColumns(survey, m_languages);
             } else {
                 survey.column(std::string(c), std::string(c));
             }
@@ -222,6 +253,7 @@ class Writer {
         auto& row = survey.row();
         row[std::string(v::kName)] = str(item.name());
         putTexts(row, v::kLabel, item.labels(), m_languages);
+        putMedia(row, item.labels(), m_languages);
         putTexts(row, v::kHint, item.hints(), m_languages);
         row[std::string(v::kRequired)] = yes(item.required());
         putTexts(row, v::kRequiredMessage, item.required_messages(), m_languages);
@@ -332,6 +364,7 @@ class Writer {
         choicesSheet.column(std::string(v::kListName), std::string(v::kListName));
         choicesSheet.column(std::string(v::kName), std::string(v::kName));
         translatableColumns(choicesSheet, v::kLabel, m_languages, false);
+        mediaColumns(choicesSheet, m_languages);
         choicesSheet.column(std::string(v::kExclusive), std::string(v::kExclusive), true);
         choicesSheet.column(std::string(v::kOther), std::string(v::kOther), true);
         if (!m_form.choice_lists()) return;
@@ -351,6 +384,7 @@ class Writer {
                 row[std::string(v::kListName)] = str(list->name());
                 row[std::string(v::kName)] = str(choice->name());
                 putTexts(row, v::kLabel, choice->labels(), m_languages);
+                putMedia(row, choice->labels(), m_languages);
                 row[std::string(v::kExclusive)] = yes(choice->exclusive());
                 row[std::string(v::kOther)] = yes(choice->is_other());
                 if (!choice->properties()) continue;
@@ -397,6 +431,7 @@ class Writer {
         }
         optional(v::kSealed, yes(s && s->sealed()));
         optional(v::kKiosk, yes(s && s->kiosk()));
+        optional(v::kReadAloud, yes(s && s->read_aloud()));
         optional(v::kAnonymous, yes(s && s->anonymous()));
         const auto* cs = s ? s->case_settings() : nullptr;
         std::string action;
@@ -500,6 +535,27 @@ Error ioError(const std::string& what, const std::string& path) {
 
 }  // namespace
 
+// The form's media files, into the folder an import of the workbook reads them from.
+Status writeMediaFolder(const fb::Form& form, const std::string& folder) {
+    if (!form.media() || form.media()->size() == 0) return {};
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) return makeError(ErrorCode::Io, "cannot create " + folder + ": " + ec.message());
+    for (const auto* file : *form.media()) {
+        const std::string name = str(file->name());
+        if (!forms::validMediaName(name)) continue;  // never a path out of the folder
+        const auto bytes = forms::mediaBytes(*file);
+        const std::string path = folder + "/" + name;
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(bytes.data()),
+                  static_cast<std::streamsize>(bytes.size()));
+        out.close();
+        if (!out) return ioError("cannot write", path);
+        ::chmod(path.c_str(), 0644);
+    }
+    return {};
+}
+
 Status exportWorkbook(const std::vector<std::uint8_t>& formBinary, const std::string& path) {
     flatbuffers::Verifier verifier(formBinary.data(), formBinary.size(), 64, 1000000);
     if (formBinary.size() < 8 || !fb::FormBufferHasIdentifier(formBinary.data()) ||
@@ -555,7 +611,7 @@ Status exportWorkbook(const std::vector<std::uint8_t>& formBinary, const std::st
         removeTmp();
         return error;
     }
-    return {};
+    return writeMediaFolder(form, forms::mediaFolderOf(path));
 }
 
 }  // namespace veld::xlsform

@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_set>
 
+#include <veld/form_media_files.hpp>
 #include <veld/names.hpp>
 #include <veld/xlsform.hpp>
 
@@ -56,7 +57,7 @@ ImportResult Importer::run() {
     addOrOther();
     m_form.choiceLists = std::move(m_lists);
     result.json = formJson(m_form);
-    auto check = forms::compileFormJson(result.json, m_file);
+    auto check = forms::compileFormJson(result.json, m_file, mediaFolder);
     result.check.binary = std::move(check.binary);
     for (auto& p : check.problems)
         mapCheckProblem(std::move(p));
@@ -159,7 +160,7 @@ void Importer::readHeaders(SheetInfo& info) {
         HeaderColumn h;
         h.column = c.column;
         h.text = std::string(v::trim(c.text));
-        auto split = v::splitHeader(h.text);
+        auto split = v::splitHeader(v::withoutMediaPrefix(h.text));
         std::replace(split.column.begin(), split.column.end(), ' ', '_');
         h.base = split.column;
         h.language = split.language;  // the language part until findLanguages resolves it
@@ -333,7 +334,8 @@ void Importer::keyColumns(SheetInfo& info) {
         std::string(v::kRandomiseStudy),
         std::string(v::kRandomiseWhen),
         std::string(v::kRandomiseStrata),
-        std::string(v::kRtl)};
+        std::string(v::kRtl),
+        std::string(v::kReadAloud)};
     for (auto& h : info.columns) {
         if (h.base == "\x01") continue;
         if (translatable(info, h)) {
@@ -353,7 +355,7 @@ void Importer::keyColumns(SheetInfo& info) {
                 h.key = h.base;
             } else if (v::isMediaColumn(h.text)) {
                 warning(&info, info.headerRow, h.column,
-                        "column '" + h.text + "' is ignored: Veld shows no media");
+                        "column '" + h.text + "' is ignored: Veld shows no video");
                 continue;
             } else if (!validName(h.text) || !h.language.empty()) {
                 warning(&info, info.headerRow, h.column,
@@ -418,7 +420,9 @@ ImportResult importWorkbook(const std::string& path) {
             {Severity::Error, path, 0, "", workbook.error().message, ""});
         return result;
     }
-    return Importer(*workbook, path).run();
+    Importer importer(*workbook, path);
+    importer.mediaFolder = forms::mediaFolderOf(path);
+    return importer.run();
 }
 
 ImportResult importWorkbookData(std::span<const std::uint8_t> bytes, const std::string& fileName) {

@@ -40,10 +40,13 @@ struct FormCheck {
     [[nodiscard]] bool ok() const;  // no errors (warnings allowed)
 };
 
-/// Compiles form JSON (`fileName` is used in messages and to find lines).
-FormCheck compileFormJson(std::string_view json, const std::string& fileName);
+/// Compiles form JSON (`fileName` is used in messages and to find lines). With `mediaFolder`, the
+/// media files the labels name are read from that folder into the form (form_media_files.hpp).
+FormCheck compileFormJson(std::string_view json, const std::string& fileName,
+                          const std::string& mediaFolder = {});
 
-/// Reads a file: JSON (compiled as above) or a compiled binary form (verified and checked).
+/// Reads a file: JSON (compiled as above, its media read from `<file stem>-media/` next to it) or
+/// a compiled binary form (verified and checked).
 FormCheck loadFormFile(const std::string& path);
 
 /// Checks a compiled form: the FlatBuffers Verifier, then Veld's checks. `json`, when given, is

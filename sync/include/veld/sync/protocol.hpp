@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <veld/form_media_files.hpp>
 #include <veld/result.hpp>
 #include <veld/store.hpp>
 #include <veld/uuid.hpp>
@@ -16,6 +17,13 @@ namespace veld::sync {
 
 inline constexpr std::uint16_t kProtocolVersion = 1;
 inline constexpr std::size_t kMaxMessageBytes = 32u << 20;
+/// The most bytes of forms one pull answer carries; more forms wait for the next pull (one form
+/// always goes). Beside them the answer holds at most CollectorPolicy::maxCaseBytesPerPull (8 MiB)
+/// of cases and the allocation blocks.
+inline constexpr std::size_t kMaxPullFormBytes = 20u << 20;
+static_assert(forms::kMaxFormBytes <= kMaxPullFormBytes, "a whole form fits in one answer");
+static_assert(kMaxPullFormBytes + (8u << 20) + (2u << 20) <= kMaxMessageBytes,
+              "forms, cases and blocks fit in one answer");
 
 enum class RevisionOutcome : std::uint8_t { Stored = 0, Duplicate = 1, Rejected = 2 };
 

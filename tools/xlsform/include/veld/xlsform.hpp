@@ -33,7 +33,8 @@ bool isWorkbookPath(const std::string& path);
 forms::FormCheck loadAnyFormFile(const std::string& path);
 
 /// Writes a compiled form as an XLSForm workbook at `path` (file mode 0644: forms hold no
-/// answers). Reading it back with importWorkbook gives the same form.
+/// answers), and the media it carries into `<workbook stem>-media/` next to it. Reading it back
+/// with importWorkbook gives the same form.
 Status exportWorkbook(const std::vector<std::uint8_t>& formBinary, const std::string& path);
 
 }  // namespace veld::xlsform
