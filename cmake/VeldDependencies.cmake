@@ -29,4 +29,7 @@ if(VELD_BUILD_CLIENT)
     INTERFACE_LINK_LIBRARIES "PkgConfig::STB;Freetype::Freetype;${CMAKE_DL_LIBS}")
   add_library(veld::imgui ALIAS veld_imgui)
   add_library(veld::fribidi ALIAS PkgConfig::FRIBIDI)
+  # HarfBuzz shapes the client's text (Arabic, Ethiopic); FreeType rasterizes its glyphs.
+  pkg_check_modules(HARFBUZZ REQUIRED IMPORTED_TARGET harfbuzz)
+  add_library(veld::harfbuzz ALIAS PkgConfig::HARFBUZZ)
 endif()
