@@ -24,8 +24,10 @@ constexpr std::size_t kLineCacheLimit = 6000;
 // glyphs, which are reused). Common characters (spaces, digits, punctuation) come along because
 // they take the face of the script around them.
 constexpr char32_t kCommonRanges[][2] = {{0x0020, 0x007E}, {0x00A0, 0x00BF}, {0x2000, 0x206F}};
-constexpr char32_t kArabicRanges[][2] = {
-    {0x0600, 0x06FF}, {0x0750, 0x077F}, {0xFB50, 0xFDFF}, {0xFE70, 0xFEFF}};
+// Arabic, Arabic Supplement and Presentation Forms-B (the letters' joined forms, which some
+// editors write into texts); Presentation Forms-A (Persian and Urdu forms, ligatures) would
+// double the glyphs for text nobody types.
+constexpr char32_t kArabicRanges[][2] = {{0x0600, 0x06FF}, {0x0750, 0x077F}, {0xFE70, 0xFEFF}};
 constexpr char32_t kEthiopicRanges[][2] = {{0x1200, 0x139F}, {0x2D80, 0x2DDF}};
 
 struct AtlasGlyph {
@@ -351,12 +353,16 @@ std::vector<hb_codepoint_t> closure(hb_font_t* font, const std::vector<char32_t>
     return glyphs;
 }
 
-// Dear ImGui's code points of `font` from its own (not merged) config, by glyph id.
+// The code points Dear ImGui has rasterized into `font` from `file` (its own config or a merged
+// one, named after the file), by glyph id: those glyphs are reused, not rasterized again.
 std::unordered_map<hb_codepoint_t, char32_t> imguiGlyphs(const ImFontAtlas& atlas,
-                                                         const ImFont* font, hb_font_t* hb) {
+                                                         const ImFont* font, hb_font_t* hb,
+                                                         const std::string& file) {
     std::unordered_map<hb_codepoint_t, char32_t> out;
+    const std::string name = file.substr(file.find_last_of('/') + 1) + ",";
     for (const ImFontConfig& cfg : atlas.ConfigData) {
-        if (cfg.DstFont != font || cfg.MergeMode || !cfg.GlyphRanges) continue;
+        if (cfg.DstFont != font || !cfg.GlyphRanges) continue;
+        if (std::string_view(cfg.Name).substr(0, name.size()) != name) continue;
         for (const ImWchar* r = cfg.GlyphRanges; r[0] != 0; r += 2) {
             for (char32_t c = r[0]; c <= r[1]; ++c) {
                 hb_codepoint_t glyph = 0;
@@ -409,10 +415,12 @@ bool prepare(ImFontAtlas& atlas, const FaceFiles& files, const std::vector<ImFon
             sf.hbScale = static_cast<int>(std::lround(size * face.emPerSize * 64.0f));
             sf.font = hb_font_create(face.face);
             hb_font_set_scale(sf.font, sf.hbScale, sf.hbScale);
-            std::vector<hb_codepoint_t> glyphs;
+            // Glyphs Dear ImGui has at the same scale (Latin; Ge'ez, merged a fifth larger).
             std::unordered_map<hb_codepoint_t, char32_t> reused;
+            if (i != 1 || face.file == state->faces[0]->file)
+                reused = imguiGlyphs(atlas, imfont, sf.font, face.file);
+            std::vector<hb_codepoint_t> glyphs;
             if (i == 0) {
-                reused = imguiGlyphs(atlas, imfont, sf.font);
                 std::vector<char32_t> latin;
                 for (const auto& [glyph, c] : reused)
                     latin.push_back(c);

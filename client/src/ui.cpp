@@ -102,7 +102,10 @@ void wrappedItems(std::string_view logical, bool rtl, float width, ImU32 color) 
     for (const auto& line : wrapped(logical, width, rtl)) {
         const ImVec2 p = ImGui::GetCursorScreenPos();
         const float w = textWidth(line, rtl);
-        drawText(list, ImVec2(rtl ? p.x + std::max(0.0f, width - w) : p.x, p.y), color, line, rtl);
+        if (ImGui::IsRectVisible(p, ImVec2(p.x + width, p.y + ImGui::GetTextLineHeight()))) {
+            drawText(list, ImVec2(rtl ? p.x + std::max(0.0f, width - w) : p.x, p.y), color, line,
+                     rtl);
+        }
         ImGui::Dummy(ImVec2(std::max(1.0f, std::min(w, width)), ImGui::GetTextLineHeight()));
     }
 }

@@ -518,8 +518,8 @@ int benchmark(const Settings& settings) {
         {"home", {"--show", "home"}, {}, {}},
         {q + "q", {"--show", "fill:" + pagedId}, {}, {}},
         {q + "q_one_page", {"--show", "fill:" + flatId}, {}, {}},
-        {"kiosk_nl", {"--store", kiosk, "--show", "kiosk:vmbo_parent_survey:nl:3"}, {}, {}},
-        {"kiosk_ar", {"--store", kiosk, "--show", "kiosk:vmbo_parent_survey:ar:3"}, {}, {}},
+        {"kiosk_nl", {"--store", kiosk, "--show", "kiosk:vmbo_parent_survey:nl:1"}, {}, {}},
+        {"kiosk_ar", {"--store", kiosk, "--show", "kiosk:vmbo_parent_survey:ar:1"}, {}, {}},
     };
     for (int round = 0; round < settings.rounds; ++round) {
         for (auto& v : variants) {
