@@ -12,6 +12,8 @@ namespace veld::client {
 namespace {
 
 // Glyph ranges live as long as the atlas (ImGui keeps the pointers until the atlas is built).
+// The Arabic ranges serve text handed to Dear ImGui directly (ui::display: presentation forms in
+// visual order, for combo previews); everything else in Arabic is shaped (shaping.hpp).
 constexpr ImWchar kMainRanges[] = {
     0x0020, 0x024F,  // Basic Latin, Latin-1, Latin Extended-A and -B (Turkish, Polish, Somali)
     0x0259, 0x0259,  // schwa
@@ -25,7 +27,7 @@ constexpr ImWchar kMainRanges[] = {
     0x2713, 0x2717,  // check and cross marks
     0x25CF, 0x25CF,  // black circle (PIN dots)
     0xFB50, 0xFBFF,  // Arabic Presentation Forms-A (Persian and Urdu letters)
-    0xFE70, 0xFEFF,  // Arabic Presentation Forms-B (joined letter forms from shaping)
+    0xFE70, 0xFEFF,  // Arabic Presentation Forms-B (joined letter forms from FriBidi)
     0,
 };
 constexpr ImWchar kEthiopicRanges[] = {

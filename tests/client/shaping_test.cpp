@@ -491,6 +491,30 @@ TEST_CASE("Arabic typed into a text field is shown shaped, right to left, caret 
     CHECK(shown->caretX == doctest::Approx(shown->pos.x + shown->width).epsilon(0.002));
 }
 
+TEST_CASE("a multi-line field shows each line shaped and right-aligned") {
+    std::string value = "سطر أول\nوسطر ثانٍ مع 12";
+    const auto body = [&] {
+        ImGui::SetCursorPos(ImVec2(60, 300));
+        ImGui::BeginChild("multi", ImVec2(600, 200));
+        ui::input("t.multi", value, {}, true);
+        ImGui::EndChild();
+    };
+    frame(body);
+    const auto texts = frame(body);
+    const ui::Recorded* field = ui::find("t.multi");
+    REQUIRE(field != nullptr);
+    const shaping::DrawnText* first = findText(texts, "سطر أول", "t.multi");
+    const shaping::DrawnText* second = findText(texts, "وسطر ثانٍ مع 12", "t.multi");
+    REQUIRE(first != nullptr);
+    REQUIRE(second != nullptr);
+    CHECK(second->pos.y > first->pos.y);
+    const float innerRight = field->max.x - ImGui::GetStyle().FramePadding.x;
+    CHECK(first->pos.x + first->width == doctest::Approx(innerRight).epsilon(0.002));
+    CHECK(second->pos.x + second->width == doctest::Approx(innerRight).epsilon(0.002));
+    checkMatchesHbShape(*first);
+    checkMatchesHbShape(*second);
+}
+
 TEST_CASE("screenshots: Arabic phrases, and a kiosk question of the parents' survey in Arabic") {
     frame([&] {
         ImGui::PushFont(fixture().fonts.large);
