@@ -409,7 +409,7 @@ namespace {
 /// Runs xdotool with `args` while the window handles its events and draws frames. Events are
 /// read every millisecond: xdotool types a character it has no key for by mapping it to a spare
 /// key for a moment, and an event read after the mapping changed again would give another
-/// character.
+/// character (so text is typed slowly too: the mapping holds for the delay after each key).
 void xdotool(std::vector<std::string> args, const std::function<void()>& body) {
     args.insert(args.begin(), "/usr/bin/xdotool");
     veld::test::ChildProcess child(args);
@@ -460,7 +460,7 @@ TEST_CASE("Arabic typed into a text field is shown shaped, right to left, caret 
     const int cy = wy + static_cast<int>((field->min.y + field->max.y) / 2);
     xdotool({"mousemove", "--sync", std::to_string(cx), std::to_string(cy), "click", "1"}, body);
     const std::string typed = "لا بُدَّ 12";
-    xdotool({"type", "--delay", "120", typed}, body);
+    xdotool({"type", "--delay", "400", typed}, body);
     REQUIRE(value == typed);
     texts = frame(body, std::string(VELD_SCREENSHOT_DIR) + "/shaping-field-ar.png");
     const shaping::DrawnText* shown = findText(texts, typed, "t.other");
@@ -489,6 +489,16 @@ TEST_CASE("Arabic typed into a text field is shown shaped, right to left, caret 
     shown = findText(texts, typed, "t.other");
     REQUIRE(shown != nullptr);
     CHECK(shown->caretX == doctest::Approx(shown->pos.x + shown->width).epsilon(0.002));
+    // A click just right of the digits puts the caret between the Arabic and the number (the
+    // text's logical end is at the digits' right edge: after "12" comes nothing, before it the
+    // space); the caret lands where the click was, not where ImGui's left-to-right layout has it.
+    const int clickX = wx + static_cast<int>(afterTwo) + 2;
+    xdotool({"mousemove", "--sync", std::to_string(clickX), std::to_string(cy), "click", "1"},
+            body);
+    texts = frame(body);
+    shown = findText(texts, typed, "t.other");
+    REQUIRE(shown != nullptr);
+    CHECK(std::fabs(shown->caretX - afterTwo) < 1.5f);
 }
 
 TEST_CASE("a multi-line field shows each line shaped and right-aligned") {
