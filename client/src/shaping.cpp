@@ -292,7 +292,7 @@ Edges edges(const Line& line) {
             // The cluster's width is shared by its characters other than marks.
             std::size_t letters = 0;
             for (std::size_t i = from; i < to; ++i)
-                letters += isMark(line.text[i]) ? 0 : 1;
+                letters += isMark(line.text[i]) ? 0u : 1u;
             letters = std::max<std::size_t>(letters, 1);
             const float share = (x1 - x0) / static_cast<float>(letters);
             std::size_t done = 0;
