@@ -502,6 +502,49 @@ TEST_CASE("Arabic typed into a text field is shown shaped, right to left, caret 
     CHECK(std::fabs(shown->caretX - afterTwo) < 1.5f);
 }
 
+TEST_CASE("buttons, choice rows, check boxes, selectables and toasts draw Arabic shaped") {
+    const std::string send = "إرسال";
+    const std::string yes = "نعم، أوافق";
+    const std::string agree = "أوافق على الشروط";
+    const std::string entry = "مدرسة Het Baken";
+    const std::string message = "تم حفظ إجاباتك";
+    bool checked = false;
+    const auto body = [&] {
+        ui::button("t.send", send, 0, 60);
+        ui::choiceRow("t.yes", yes, true, false, true, 50, true, 500);
+        ui::checkbox("t.agree", agree, checked);
+        ui::selectable("t.entry", entry, false);
+        ui::toast(message, false);
+    };
+    frame(body);
+    const auto texts = frame(body, std::string(VELD_SCREENSHOT_DIR) + "/shaping-widgets.png");
+    const std::vector<std::pair<std::string, std::string>> widgets = {{"t.send", send},
+                                                                      {"t.yes", yes},
+                                                                      {"t.agree", agree},
+                                                                      {"t.entry", entry},
+                                                                      {"toast", message}};
+    for (const auto& widgetLabel : widgets) {
+        const std::string& id = widgetLabel.first;
+        const std::string& label = widgetLabel.second;
+        INFO(id);
+        const ui::Recorded* widget = ui::find(id);
+        REQUIRE(widget != nullptr);
+        const shaping::DrawnText* t = findText(texts, label);
+        REQUIRE(t != nullptr);
+        checkMatchesHbShape(*t);
+        // Drawn inside its widget.
+        CHECK(t->pos.x >= widget->min.x);
+        CHECK(t->pos.x + t->width <= widget->max.x + 0.5f);
+        CHECK(t->pos.y >= widget->min.y);
+        CHECK(t->pos.y < widget->max.y);
+    }
+    // The choice row's label stands right of nothing but its mark: right-aligned, RTL.
+    const shaping::DrawnText* row = findText(texts, yes);
+    REQUIRE(row != nullptr);
+    CHECK(row->rtl);
+    CHECK(row->pos.x + row->width > ui::find("t.yes")->max.x - 100);
+}
+
 TEST_CASE("a multi-line field shows each line shaped and right-aligned") {
     std::string value = "سطر أول\nوسطر ثانٍ مع 12";
     const auto body = [&] {
