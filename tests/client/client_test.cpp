@@ -885,8 +885,7 @@ TEST_CASE("client: a mixed right-to-left line splits into directional runs in vi
     CHECK(text::encodeUtf8(line.substr(runs[0].start, runs[0].end - runs[0].start)) == "2026");
     CHECK_FALSE(runs[0].rtl());
     CHECK(runs[1].rtl());
-    CHECK(text::encodeUtf8(line.substr(runs[2].start, runs[2].end - runs[2].start)) ==
-          "Het Baken");
+    CHECK(text::encodeUtf8(line.substr(runs[2].start, runs[2].end - runs[2].start)) == "Het Baken");
     CHECK_FALSE(runs[2].rtl());
     CHECK(runs[3].start == 0);
     CHECK(runs[3].rtl());
