@@ -63,6 +63,7 @@ Fixture& fixture() {
         setup.vsync = false;
         made.window = Window::open(setup);
         if (!made.window) throw std::runtime_error("no window");
+        ImGui::GetIO().IniFilename = nullptr;  // no imgui.ini in the working directory
         const auto start = std::chrono::steady_clock::now();
         made.fonts = FontSet::load(1);
         const ImFontAtlas& atlas = *ImGui::GetIO().Fonts;
