@@ -29,6 +29,9 @@ if(VELD_BUILD_CLIENT)
     INTERFACE_LINK_LIBRARIES "PkgConfig::STB;Freetype::Freetype;${CMAKE_DL_LIBS}")
   add_library(veld::imgui ALIAS veld_imgui)
   add_library(veld::fribidi ALIAS PkgConfig::FRIBIDI)
+  # HarfBuzz shapes the client's text (Arabic, Ethiopic); FreeType rasterizes its glyphs.
+  pkg_check_modules(HARFBUZZ REQUIRED IMPORTED_TARGET harfbuzz)
+  add_library(veld::harfbuzz ALIAS PkgConfig::HARFBUZZ)
 endif()
 
 # Media a form carries: libsndfile decodes recorded clips, stb_image pictures (PNG, JPEG).

@@ -239,7 +239,7 @@ void App::reloadForms() {
                     textsOf(form, tag, texts);
                     bool drawable = true;
                     for (const auto& s : texts) {
-                        if (!fonts.missingGlyphs(text::visualLine(s, lang->rtl())).empty()) {
+                        if (!fonts.missingGlyphs(s).empty()) {
                             drawable = false;
                             break;
                         }

@@ -1,6 +1,8 @@
 // Fonts from Debian's font packages, loaded into Dear ImGui's atlas with the glyph ranges the
 // offered languages need: DejaVu Sans for Latin (Dutch, Turkish, Polish, Somali, ...) and Arabic
-// presentation forms, merged with Abyssinica SIL for Ge'ez (Tigrinya, Amharic).
+// presentation forms, merged with Abyssinica SIL for Ge'ez (Tigrinya, Amharic). The shaper
+// (shaping.hpp) adds the glyphs of DejaVu Sans, Noto Sans Arabic and Abyssinica SIL that shaped
+// text needs, at the same three sizes.
 #pragma once
 
 #include <string>
@@ -25,9 +27,10 @@ struct FontSet {
     /// for (tests); empty means Debian's /usr/share/fonts.
     static FontSet load(float scale, const std::string& fontDir = {});
 
-    /// Code points of `displayText` (already shaped, in visual order) that the normal font has
-    /// no glyph for; ImGui would draw them as '?'. Spaces and format characters are ignored.
-    [[nodiscard]] std::vector<char32_t> missingGlyphs(std::string_view displayText) const;
+    /// Code points of `logicalText` that cannot be drawn: shaped text whose glyph is missing
+    /// (HarfBuzz's glyph 0) or not in the atlas, and, for text Dear ImGui draws itself, code
+    /// points the normal font lacks (drawn as '?'). Spaces and format characters are ignored.
+    [[nodiscard]] std::vector<char32_t> missingGlyphs(std::string_view logicalText) const;
 };
 
 }  // namespace veld::client

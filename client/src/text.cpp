@@ -112,6 +112,72 @@ std::string visualLine(std::string_view logical, bool rtlBase) {
     return encodeUtf8(out);
 }
 
+std::vector<BidiRun> visualRuns(std::u32string_view line, bool rtlBase) {
+    std::vector<BidiRun> runs;
+    const auto len = static_cast<FriBidiStrIndex>(line.size());
+    if (len == 0) return runs;
+    std::vector<FriBidiChar> chars(line.begin(), line.end());
+    std::vector<FriBidiCharType> types(line.size());
+    std::vector<FriBidiBracketType> brackets(line.size());
+    std::vector<FriBidiLevel> levels(line.size());
+    fribidi_get_bidi_types(chars.data(), len, types.data());
+    fribidi_get_bracket_types(chars.data(), len, types.data(), brackets.data());
+    FriBidiParType base = rtlBase ? FRIBIDI_PAR_RTL : FRIBIDI_PAR_LTR;
+    const int baseLevel = rtlBase ? 1 : 0;
+    if (fribidi_get_par_embedding_levels_ex(types.data(), brackets.data(), len, &base,
+                                            levels.data()) == 0) {
+        runs.push_back({0, line.size(), baseLevel});
+        return runs;
+    }
+    // L1: whitespace (and isolates, format characters) at the end of the line take the
+    // paragraph's level.
+    for (std::size_t i = line.size(); i-- > 0;) {
+        if (!FRIBIDI_IS_EXPLICIT_OR_BN_OR_WS(types[i]) && !FRIBIDI_IS_ISOLATE(types[i])) break;
+        levels[i] = static_cast<FriBidiLevel>(baseLevel);
+    }
+    // L2: from the highest level down to the lowest odd one, reverse every sequence at that
+    // level or higher.
+    std::vector<std::size_t> order(line.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    int highest = 0;
+    int lowestOdd = 255;
+    for (auto l : levels) {
+        highest = std::max<int>(highest, l);
+        if (l & 1) lowestOdd = std::min<int>(lowestOdd, l);
+    }
+    for (int level = highest; level >= lowestOdd && level > 0; --level) {
+        std::size_t i = 0;
+        while (i < order.size()) {
+            if (levels[order[i]] < level) {
+                ++i;
+                continue;
+            }
+            std::size_t j = i;
+            while (j < order.size() && levels[order[j]] >= level)
+                ++j;
+            std::reverse(order.begin() + static_cast<std::ptrdiff_t>(i),
+                         order.begin() + static_cast<std::ptrdiff_t>(j));
+            i = j;
+        }
+    }
+    // Visual positions with the same level and consecutive logical indices form one run.
+    std::size_t i = 0;
+    while (i < order.size()) {
+        const int level = levels[order[i]];
+        const bool rtl = (level & 1) != 0;
+        std::size_t j = i + 1;
+        while (j < order.size() && levels[order[j]] == level &&
+               order[j] == (rtl ? order[j - 1] - 1 : order[j - 1] + 1))
+            ++j;
+        const std::size_t a = rtl ? order[j - 1] : order[i];
+        const std::size_t b = (rtl ? order[i] : order[j - 1]) + 1;
+        runs.push_back({a, b, level});
+        i = j;
+    }
+    return runs;
+}
+
 std::vector<std::string> wrapLogical(std::string_view text, float width,
                                      const std::function<float(std::string_view)>& measure) {
     std::vector<std::string> lines;

@@ -1,7 +1,7 @@
-// Text for display: UTF-8 helpers, and right-to-left text (Arabic) turned into what Dear ImGui can
-// draw. ImGui draws glyphs left to right with no shaping, so a logical Arabic string must be
-// shaped into presentation forms (joined letters) and reordered into visual order first. FriBidi
-// does both; lines are wrapped in logical order before each line is reordered.
+// Text for display: UTF-8 helpers and the direction of text (FriBidi). Lines are wrapped in
+// logical order; each line is then split into directional runs in visual order, which the shaper
+// (shaping.hpp, HarfBuzz) shapes one by one. visualLine is the plain-ImGui fallback for widgets
+// drawn directly with Dear ImGui (combo previews): presentation forms, no marks positioned.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,19 @@ bool hasRtl(std::string_view utf8);
 /// is the paragraph direction (the form language's); text without RTL characters in an LTR
 /// paragraph is returned unchanged.
 std::string visualLine(std::string_view logicalUtf8, bool rtlBase);
+
+/// A directional run of one line: code points [start, end) in logical order, at a bidi embedding
+/// level (odd: right to left).
+struct BidiRun {
+    std::size_t start = 0;
+    std::size_t end = 0;
+    int level = 0;
+    [[nodiscard]] bool rtl() const { return (level & 1) != 0; }
+};
+
+/// The directional runs of one line in visual order, left to right (Unicode bidi algorithm with
+/// the paragraph direction given, rules L1 and L2 applied to the line).
+std::vector<BidiRun> visualRuns(std::u32string_view line, bool rtlBase);
 
 /// Splits a paragraph (logical order) into lines that fit `width`, breaking at spaces (and inside
 /// a word only when the word alone is too wide). `measure` gives the drawn width of a logical

@@ -7,6 +7,7 @@
 #include <imgui_stdlib.h>
 #include <sodium.h>
 
+#include "shaping.hpp"
 #include "text.hpp"
 
 namespace veld::client::ui {
@@ -15,17 +16,21 @@ namespace {
 
 bool g_recording = false;
 std::vector<Recorded> g_items;
+std::vector<shaping::DrawnText> g_texts;
 
 struct WrapKey {
     std::string text;
     int width;
     bool rtl;
+    const ImFont* font;
+    int fontSize;  // 1/100 px: the window's font scale changes widths
     bool operator==(const WrapKey&) const = default;
 };
 struct WrapKeyHash {
     std::size_t operator()(const WrapKey& k) const {
         return std::hash<std::string>()(k.text) ^ (static_cast<std::size_t>(k.width) << 1) ^
-               (k.rtl ? 0x9e3779b9u : 0u);
+               (k.rtl ? 0x9e3779b9u : 0u) ^ (std::hash<const void*>()(k.font) << 3) ^
+               (static_cast<std::size_t>(k.fontSize) << 7);
     }
 };
 
@@ -51,6 +56,60 @@ std::string widgetLabel(std::string_view id, std::string_view shown) {
     return label;
 }
 
+// The shaped line of `logical` in the current font, or null when Dear ImGui's own path draws it.
+const shaping::Line* shapedLine(std::string_view logical, bool rtl) {
+    const ImFont* font = ImGui::GetFont();
+    if (!shaping::needsShaping(logical, rtl) || !shaping::available(font)) return nullptr;
+    return shaping::layout(logical, rtl, font);
+}
+
+float fontScale() {
+    const ImFont* font = ImGui::GetFont();
+    return font && font->FontSize > 0 ? ImGui::GetFontSize() / font->FontSize : 1.0f;
+}
+
+void drawLine(ImDrawList* list, const shaping::Line& line, ImVec2 pos, ImU32 color,
+              std::string_view logical, std::string_view id, float caret = -1) {
+    shaping::DrawnText* record = nullptr;
+    if (g_recording) {
+        g_texts.emplace_back();
+        record = &g_texts.back();
+        record->logical = std::string(logical);
+        record->id = std::string(id);
+    }
+    const float scale = fontScale();
+    shaping::draw(list, line, ImGui::GetFont(), pos, color, scale, record);
+    if (record && caret >= 0) record->caretX = caret;
+}
+
+// Lines of a paragraph wrapped to `width` in logical order (cached).
+const std::vector<std::string>& wrapped(std::string_view logical, float width, bool rtl) {
+    WrapKey key{std::string(logical), static_cast<int>(width), rtl, ImGui::GetFont(),
+                static_cast<int>(ImGui::GetFontSize() * 100)};
+    auto& cache = wrapCache();
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+        std::vector<std::string> lines = text::wrapLogical(
+            logical, width, [rtl](std::string_view line) { return textWidth(line, rtl); });
+        it = cache.emplace(std::move(key), std::move(lines)).first;
+    }
+    return it->second;
+}
+
+// Draws wrapped lines as items (one per line), right-aligned when `rtl`.
+void wrappedItems(std::string_view logical, bool rtl, float width, ImU32 color) {
+    ImDrawList* list = ImGui::GetWindowDrawList();
+    for (const auto& line : wrapped(logical, width, rtl)) {
+        const ImVec2 p = ImGui::GetCursorScreenPos();
+        const float w = textWidth(line, rtl);
+        if (ImGui::IsRectVisible(p, ImVec2(p.x + width, p.y + ImGui::GetTextLineHeight()))) {
+            drawText(list, ImVec2(rtl ? p.x + std::max(0.0f, width - w) : p.x, p.y), color, line,
+                     rtl);
+        }
+        ImGui::Dummy(ImVec2(std::max(1.0f, std::min(w, width)), ImGui::GetTextLineHeight()));
+    }
+}
+
 }  // namespace
 
 void setRecording(bool on) {
@@ -60,6 +119,8 @@ void setRecording(bool on) {
 
 void beginFrame() {
     g_items.clear();
+    g_texts.clear();
+    shaping::trimCaches();
     // Caches are bounded: a form's labels are a few thousand strings at most.
     if (displayCache(false).size() > 20000) displayCache(false).clear();
     if (displayCache(true).size() > 20000) displayCache(true).clear();
@@ -68,6 +129,26 @@ void beginFrame() {
 
 const std::vector<Recorded>& recorded() {
     return g_items;
+}
+
+const std::vector<shaping::DrawnText>& recordedText() {
+    return g_texts;
+}
+
+void drawText(ImDrawList* list, ImVec2 pos, ImU32 color, std::string_view logical, bool rtl) {
+    if (const shaping::Line* line = shapedLine(logical, rtl)) {
+        drawLine(list, *line, pos, color, logical, {});
+        return;
+    }
+    const std::string& shown = display(logical, rtl);
+    list->AddText(ImGui::GetFont(), ImGui::GetFontSize(), pos, color, shown.data(),
+                  shown.data() + shown.size());
+}
+
+float textWidth(std::string_view logical, bool rtl) {
+    if (const shaping::Line* line = shapedLine(logical, rtl)) return line->width * fontScale();
+    const std::string& shown = display(logical, rtl);
+    return ImGui::CalcTextSize(shown.data(), shown.data() + shown.size()).x;
 }
 
 const Recorded* find(std::string_view id) {
@@ -86,7 +167,7 @@ const std::string& display(std::string_view logical, bool rtl) {
 
 void paragraph(std::string_view logical, bool rtl, ImU32 color) {
     const float width = ImGui::GetContentRegionAvail().x;
-    const bool needsBidi = rtl || text::hasRtl(logical);
+    const bool needsBidi = rtl || text::hasRtl(logical) || shapedLine(logical, rtl) != nullptr;
     const ImVec2 start = ImGui::GetCursorScreenPos();
     if (color != 0) ImGui::PushStyleColor(ImGuiCol_Text, color);
     if (!needsBidi) {
@@ -94,24 +175,7 @@ void paragraph(std::string_view logical, bool rtl, ImU32 color) {
         ImGui::TextUnformatted(logical.data(), logical.data() + logical.size());
         ImGui::PopTextWrapPos();
     } else {
-        WrapKey key{std::string(logical), static_cast<int>(width), rtl};
-        auto& cache = wrapCache();
-        auto it = cache.find(key);
-        if (it == cache.end()) {
-            std::vector<std::string> lines =
-                text::wrapLogical(logical, width, [rtl](std::string_view line) {
-                    const std::string shown = text::visualLine(line, rtl);
-                    return ImGui::CalcTextSize(shown.c_str()).x;
-                });
-            for (auto& line : lines)
-                line = text::visualLine(line, rtl);
-            it = cache.emplace(std::move(key), std::move(lines)).first;
-        }
-        for (const auto& line : it->second) {
-            const float w = ImGui::CalcTextSize(line.c_str()).x;
-            if (rtl) ImGui::SetCursorPosX(ImGui::GetCursorPosX() + std::max(0.0f, width - w));
-            ImGui::TextUnformatted(line.c_str());
-        }
+        wrappedItems(logical, rtl, width, ImGui::GetColorU32(ImGuiCol_Text));
     }
     if (color != 0) ImGui::PopStyleColor();
     add({}, logical, start, ImVec2(start.x + width, ImGui::GetCursorScreenPos().y), true);
@@ -133,20 +197,36 @@ void heading(std::string_view logical, bool rtl) {
 
 bool button(std::string_view id, std::string_view label, float width, float minHeight,
             bool enabled) {
-    const std::string& shown = display(label, false);
-    const ImVec2 textSize = ImGui::CalcTextSize(shown.c_str());
+    const bool rtl = text::hasRtl(label);
+    const shaping::Line* line = shapedLine(label, rtl);
     const ImGuiStyle& style = ImGui::GetStyle();
+    const ImVec2 textSize = line ? ImVec2(textWidth(label, rtl), ImGui::GetTextLineHeight())
+                                 : ImGui::CalcTextSize(display(label, false).c_str());
     ImVec2 size(width, std::max(minHeight, textSize.y + style.FramePadding.y * 2));
     if (width < 0) size.x = ImGui::GetContentRegionAvail().x;
+    if (width == 0 && line) size.x = textSize.x + style.FramePadding.x * 2;
     ImGui::BeginDisabled(!enabled);
-    const bool pressed = ImGui::Button(widgetLabel(id, shown).c_str(), size);
+    const bool pressed = ImGui::Button(
+        line ? ("###" + std::string(id)).c_str() : widgetLabel(id, display(label, false)).c_str(),
+        size);
+    if (line) {
+        const ImVec2 min = ImGui::GetItemRectMin();
+        const ImVec2 max = ImGui::GetItemRectMax();
+        const ImVec2 pos(std::max(min.x + style.FramePadding.x,
+                                  min.x + (max.x - min.x - textSize.x) * style.ButtonTextAlign.x),
+                         min.y + (max.y - min.y - textSize.y) * style.ButtonTextAlign.y);
+        ImDrawList* list = ImGui::GetWindowDrawList();
+        list->PushClipRect(min, max, true);
+        drawLine(list, *line, pos, ImGui::GetColorU32(ImGuiCol_Text), label, id);
+        list->PopClipRect();
+    }
     ImGui::EndDisabled();
     add(id, label, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
     return pressed && enabled;
 }
 
 float choiceRowWidth(std::string_view label, bool rtl) {
-    return ImGui::CalcTextSize(display(label, rtl).c_str()).x + ImGui::GetTextLineHeight() +
+    return textWidth(label, rtl) + ImGui::GetTextLineHeight() +
            ImGui::GetStyle().FramePadding.x * 3 + 1;
 }
 
@@ -156,10 +236,19 @@ bool choiceRow(std::string_view id, std::string_view label, bool selected, bool 
     const float lineH = ImGui::GetTextLineHeight();
     const float mark = lineH;
     const float pad = ImGui::GetStyle().FramePadding.x;
-    const std::string& shown = display(label, rtl);
-    const float textWidth = width - mark - pad * 3;
-    // Wrapped height of the label (LTR wrapping is ImGui's; RTL labels are short choice texts).
-    const ImVec2 textSize = ImGui::CalcTextSize(shown.c_str(), nullptr, false, textWidth);
+    const bool shaped = shapedLine(label, rtl) != nullptr;
+    const float labelWidth = width - mark - pad * 3;
+    // Wrapped size of the label: shaped labels wrap in logical order, others as ImGui wraps.
+    ImVec2 textSize;
+    const std::vector<std::string>* lines = nullptr;
+    if (shaped) {
+        lines = &wrapped(label, labelWidth, rtl);
+        for (const auto& line : *lines)
+            textSize.x = std::max(textSize.x, textWidth(line, rtl));
+        textSize.y = lineH * static_cast<float>(lines->size());
+    } else {
+        textSize = ImGui::CalcTextSize(display(label, rtl).c_str(), nullptr, false, labelWidth);
+    }
     const float height = std::max(minHeight, textSize.y + ImGui::GetStyle().FramePadding.y * 2);
     ImGui::PushID(std::string(id).c_str());
     ImGui::BeginDisabled(!enabled);
@@ -188,33 +277,140 @@ bool choiceRow(std::string_view id, std::string_view label, bool selected, bool 
         draw->AddCircle(c, mark / 2, fg, 20, 2);
         if (selected) draw->AddCircleFilled(c, mark / 2 - 4, fg, 20);
     }
-    const float textX = rtl ? max.x - pad * 2 - mark - textSize.x : min.x + pad * 2 + mark;
-    draw->AddText(nullptr, 0, ImVec2(textX, min.y + (height - textSize.y) / 2), fg, shown.c_str(),
-                  nullptr, textWidth);
+    const float textTop = min.y + (height - textSize.y) / 2;
+    if (lines) {
+        float y = textTop;
+        for (const auto& line : *lines) {
+            const float w = textWidth(line, rtl);
+            const float x = rtl ? max.x - pad * 2 - mark - w : min.x + pad * 2 + mark;
+            if (const shaping::Line* shapedText = shapedLine(line, rtl))
+                drawLine(draw, *shapedText, ImVec2(x, y), fg, line, id);
+            y += lineH;
+        }
+    } else {
+        const float textX = rtl ? max.x - pad * 2 - mark - textSize.x : min.x + pad * 2 + mark;
+        draw->AddText(nullptr, 0, ImVec2(textX, textTop), fg, display(label, rtl).c_str(), nullptr,
+                      labelWidth);
+    }
     add(id, label, min, max, enabled);
     return pressed && enabled;
 }
 
+namespace {
+
+// Shaped text over a Dear ImGui text field: ImGui edits the logical buffer (its own text and
+// caret drawn transparent); the text, or the placeholder, is drawn shaped in visual order with
+// the caret at its visual place. A click puts ImGui's caret where it lands in the shaped text.
+void shapedField(std::string_view id, const std::string& value, std::string_view hintText,
+                 bool multiline, bool rtl, bool enabled) {
+    ImGuiContext& g = *GImGui;
+    const ImGuiID itemId = ImGui::GetItemID();
+    ImGuiInputTextState* state =
+        g.InputTextState.ID == itemId && g.ActiveId == itemId ? &g.InputTextState : nullptr;
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const ImVec2 min = ImGui::GetItemRectMin();
+    const ImVec2 max = ImGui::GetItemRectMax();
+    const ImVec2 innerMin(min.x + style.FramePadding.x, min.y + style.FramePadding.y);
+    const ImVec2 innerMax(max.x - style.FramePadding.x, max.y - style.FramePadding.y);
+    const float lineH = ImGui::GetTextLineHeight();
+    const float scale = fontScale();
+    const bool placeholder = value.empty();
+    const std::string_view shown = placeholder ? hintText : std::string_view(value);
+    const ImU32 color =
+        ImGui::GetColorU32(placeholder || !enabled ? ImGuiCol_TextDisabled : ImGuiCol_Text);
+    // The caret: a code point index into the text (ImGui counts UTF-16 units; the scripts
+    // shaped here are all in the Basic Multilingual Plane).
+    const std::size_t caret =
+        state ? static_cast<std::size_t>(std::max(0, state->Stb.cursor)) : std::string::npos;
+    ImDrawList* list = ImGui::GetWindowDrawList();
+    list->PushClipRect(innerMin, innerMax, true);
+    std::size_t lineStart = 0;  // code points before the current line
+    float y = innerMin.y;
+    std::size_t from = 0;
+    const bool clicked = state && ImGui::IsItemHovered() && ImGui::IsMouseClicked(0);
+    for (;;) {
+        const std::size_t nl = multiline ? shown.find('\n', from) : std::string_view::npos;
+        const std::string_view lineText =
+            shown.substr(from, nl == std::string_view::npos ? std::string_view::npos : nl - from);
+        const std::size_t length = text::decodeUtf8(lineText).size();
+        const shaping::Line* line = shaping::layout(lineText, rtl, ImGui::GetFont());
+        if (!line) break;
+        const float w = line->width * scale;
+        float x = rtl ? innerMax.x - w : innerMin.x;
+        const bool caretHere = !placeholder && caret != std::string::npos && caret >= lineStart &&
+                               caret <= lineStart + length;
+        float caretScreen = -1;
+        if (caretHere) {
+            const float at = shaping::caretX(*line, caret - lineStart) * scale;
+            // Long text scrolls so that the caret stays in the field.
+            if (x + at < innerMin.x) x = innerMin.x - at;
+            if (x + at > innerMax.x - 1) x = innerMax.x - 1 - at;
+            caretScreen = x + at;
+        }
+        if (clicked && !placeholder) {
+            const ImVec2 mouse = ImGui::GetIO().MousePos;
+            if (mouse.y >= y && (mouse.y < y + lineH || nl == std::string_view::npos)) {
+                const auto index =
+                    static_cast<int>(lineStart + shaping::indexAt(*line, (mouse.x - x) / scale));
+                state->Stb.cursor = state->Stb.select_start = state->Stb.select_end = index;
+                caretScreen =
+                    x + shaping::caretX(*line, static_cast<std::size_t>(index) - lineStart) * scale;
+            }
+        }
+        drawLine(list, *line, ImVec2(x, y), color, lineText, id, caretScreen);
+        if (caretScreen >= 0) {
+            const bool blinkOn = !g.IO.ConfigInputTextCursorBlink || state->CursorAnim <= 0.0f ||
+                                 std::fmod(state->CursorAnim, 1.20f) <= 0.80f;
+            if (blinkOn) {
+                list->AddLine(ImVec2(caretScreen, y), ImVec2(caretScreen, y + lineH - 1),
+                              ImGui::GetColorU32(ImGuiCol_Text));
+            }
+        }
+        if (nl == std::string_view::npos) break;
+        lineStart += length + 1;
+        from = nl + 1;
+        y += lineH;
+    }
+    list->PopClipRect();
+}
+
+}  // namespace
+
 bool input(std::string_view id, std::string& value, std::string_view hintText, bool multiline,
            bool enabled, int flags, int (*filter)(ImGuiInputTextCallbackData*)) {
+    // Shaped when the text (or, while empty, the placeholder) needs it; right-aligned when it
+    // is right-to-left.
+    const bool password = (flags & ImGuiInputTextFlags_Password) != 0;
+    const std::string_view shown = value.empty() ? hintText : std::string_view(value);
+    const bool rtl = text::hasRtl(shown);
+    const bool shaped =
+        !password && shaping::available(ImGui::GetFont()) && shaping::needsShaping(shown, false);
     ImGui::PushID(std::string(id).c_str());
     ImGui::BeginDisabled(!enabled);
     ImGui::SetNextItemWidth(-1);
     bool changed = false;
     if (filter) flags |= ImGuiInputTextFlags_CallbackCharFilter;
+    if (shaped) {
+        ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(0, 0, 0, 0));
+        ImGui::PushStyleColor(ImGuiCol_TextSelectedBg, IM_COL32(0, 0, 0, 0));
+    }
     if (multiline) {
         changed =
             ImGui::InputTextMultiline("##in", &value, ImVec2(-1, ImGui::GetTextLineHeight() * 4),
                                       flags, filter ? filter : nullptr);
-    } else if (!hintText.empty()) {
+    } else if (!hintText.empty() && !shaped) {
         changed = ImGui::InputTextWithHint("##in", std::string(hintText).c_str(), &value, flags,
                                            filter ? filter : nullptr);
     } else {
         changed = ImGui::InputText("##in", &value, flags, filter ? filter : nullptr);
     }
+    if (shaped) {
+        ImGui::PopStyleColor(2);
+        shapedField(id, value, multiline ? std::string_view{} : hintText, multiline, rtl, enabled);
+    }
     ImGui::EndDisabled();
     ImGui::PopID();
-    if (flags & ImGuiInputTextFlags_Password) {
+    if (password) {
         // Recorded as the screen shows it: one mark per byte.
         if (g_recording) {
             add(id, std::string(value.size(), '*'), ImGui::GetItemRectMin(),
@@ -244,8 +440,30 @@ void wipeTextEdit() {
 }
 
 bool checkbox(std::string_view id, std::string_view label, bool& value, bool enabled) {
+    const bool rtl = text::hasRtl(label);
+    const shaping::Line* line = shapedLine(label, rtl);
     ImGui::BeginDisabled(!enabled);
-    const bool changed = ImGui::Checkbox(widgetLabel(id, display(label, false)).c_str(), &value);
+    bool changed = false;
+    if (!line) {
+        changed = ImGui::Checkbox(widgetLabel(id, display(label, false)).c_str(), &value);
+    } else {
+        // The box from Dear ImGui, the label shaped beside it; both toggle.
+        ImGui::PushID(std::string(id).c_str());
+        ImGui::BeginGroup();
+        changed = ImGui::Checkbox("##box", &value);
+        const ImGuiStyle& style = ImGui::GetStyle();
+        ImGui::SameLine(0, style.ItemInnerSpacing.x);
+        const ImVec2 pos = ImGui::GetCursorScreenPos();
+        const float w = textWidth(label, rtl);
+        if (ImGui::InvisibleButton("##label", ImVec2(std::max(1.0f, w), ImGui::GetFrameHeight()))) {
+            value = !value;
+            changed = true;
+        }
+        drawLine(ImGui::GetWindowDrawList(), *line, ImVec2(pos.x, pos.y + style.FramePadding.y),
+                 ImGui::GetColorU32(ImGuiCol_Text), label, id);
+        ImGui::EndGroup();
+        ImGui::PopID();
+    }
     ImGui::EndDisabled();
     add(id, label, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
     return changed && enabled;
@@ -269,19 +487,39 @@ void toast(const std::string& message, bool isError) {
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
                      ImGuiWindowFlags_NoFocusOnAppearing | ImGuiWindowFlags_NoNav |
                      ImGuiWindowFlags_NoInputs);
-    ImGui::PushTextWrapPos(display.x * 0.6f);
     if (isError) ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-    ImGui::TextUnformatted(message.c_str());
+    const bool rtl = text::hasRtl(message);
+    if (shapedLine(message, rtl)) {
+        const auto& lines = wrapped(message, display.x * 0.6f, rtl);
+        float width = 1;
+        for (const auto& line : lines)
+            width = std::max(width, textWidth(line, rtl));
+        wrappedItems(message, rtl, width, ImGui::GetColorU32(ImGuiCol_Text));
+        record("toast", message, ImGui::GetWindowPos(),
+               ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowSize().x,
+                      ImGui::GetWindowPos().y + ImGui::GetWindowSize().y));
+    } else {
+        ImGui::PushTextWrapPos(display.x * 0.6f);
+        ImGui::TextUnformatted(message.c_str());
+        ImGui::PopTextWrapPos();
+        recordLast("toast", message);
+    }
     if (isError) ImGui::PopStyleColor();
-    ImGui::PopTextWrapPos();
-    recordLast("toast", message);
     ImGui::End();
 }
 
 bool selectable(std::string_view id, std::string_view label, bool selected, bool enabled) {
+    const bool rtl = text::hasRtl(label);
+    const shaping::Line* line = shapedLine(label, rtl);
     ImGui::BeginDisabled(!enabled);
-    const bool pressed = ImGui::Selectable(widgetLabel(id, display(label, false)).c_str(), selected,
-                                           ImGuiSelectableFlags_SpanAllColumns);
+    const ImVec2 textPos = ImGui::GetCursorScreenPos();
+    const bool pressed = ImGui::Selectable(
+        line ? ("###" + std::string(id)).c_str() : widgetLabel(id, display(label, false)).c_str(),
+        selected, ImGuiSelectableFlags_SpanAllColumns);
+    if (line) {
+        drawLine(ImGui::GetWindowDrawList(), *line, textPos, ImGui::GetColorU32(ImGuiCol_Text),
+                 label, id);
+    }
     ImGui::EndDisabled();
     add(id, label, ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), enabled);
     return pressed && enabled;

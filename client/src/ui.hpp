@@ -10,6 +10,8 @@
 
 #include <imgui.h>
 
+#include "shaping.hpp"
+
 namespace veld::client::ui {
 
 /// What one frame drew, for tests: widgets with their ids and rectangles, and every text shown.
@@ -27,7 +29,21 @@ void beginFrame();
 const std::vector<Recorded>& recorded();
 const Recorded* find(std::string_view id);
 
-/// Visual-order, shaped form of a logical string (cached); unchanged for plain LTR text.
+/// Shaped text drawn in the last frame when recording is on: HarfBuzz's glyphs per run and where
+/// they were put, in the order drawn.
+const std::vector<shaping::DrawnText>& recordedText();
+
+/// Draws one line of text given in logical order with the current font and size (the window's
+/// font scale included), top left at `pos`: shaped by HarfBuzz and in visual order when it needs
+/// it (right-to-left, a script other than Latin, combining marks), else Dear ImGui's own path.
+/// `rtl` is the paragraph direction. For widgets drawn directly on a draw list.
+void drawText(ImDrawList* list, ImVec2 pos, ImU32 color, std::string_view logical, bool rtl);
+/// The width drawText gives the line.
+float textWidth(std::string_view logical, bool rtl);
+
+/// Presentation forms in visual order (FriBidi, cached), for text handed to Dear ImGui directly
+/// (combo previews): joined letters, but no ligatures beyond lam-alef and no placed marks.
+/// Prefer drawText; unchanged for plain LTR text.
 const std::string& display(std::string_view logical, bool rtl);
 
 /// Wrapped text in the available width; right-aligned when `rtl`.
@@ -48,7 +64,9 @@ bool choiceRow(std::string_view id, std::string_view label, bool selected, bool 
                float minHeight, bool enabled = true, float width = 0);
 /// The width a choice row needs to show `label` on one line.
 float choiceRowWidth(std::string_view label, bool rtl);
-/// A single-line text input bound to `value`; true when edited this frame.
+/// A single-line text input bound to `value`; true when edited this frame. Text that needs
+/// shaping (Arabic, Ge'ez) is shown shaped in visual order with the caret where it belongs,
+/// right-aligned when it is right-to-left; so is the placeholder.
 bool input(std::string_view id, std::string& value, std::string_view hintText = {},
            bool multiline = false, bool enabled = true, int flags = 0,
            int (*filter)(ImGuiInputTextCallbackData*) = nullptr);

@@ -9,7 +9,9 @@
 //   empty Dear ImGui frame loop (--bench-empty, the baseline), measured in the same run, in
 //   alternating rounds. Two shapes: 100 pages of ten questions (like the pilots' forms, which
 //   are all groups), and all 1,000 questions on one page (the worst case: one long scroll);
-// - peak RSS showing the home screen on a store of 100,000 records, against the empty loop's.
+// - peak RSS showing the home screen on a store of 100,000 records, against the empty loop's;
+// - CPU time per frame of a kiosk question of the parents' survey in Arabic (shaped by HarfBuzz,
+//   right to left) against the same page in Dutch (Dear ImGui's own text path).
 //
 // Output on stdout, one line per figure and nothing else:
 //   bench NAME: VALUE UNIT (baseline)
@@ -464,6 +466,16 @@ int benchmark(const Settings& settings) {
         runOk({veldctl, "form", "install", small, file}, 120);
     }
 
+    // The kiosk needs the project's key ring on the store.
+    const std::string kiosk = dir.file("kiosk.veld");
+    std::ofstream(dir.file("passphrase")) << "bench passphrase";
+    runOk({veldctl, "keys", "new", dir.file("project.ring"), "--id", "bench", "--passphrase-file",
+           dir.file("passphrase")},
+          120);
+    runOk({veldctl, "store", "demo", kiosk, "--records", "1", "--forms", formsDir, "--ring",
+           dir.file("project.ring")},
+          120);
+
     const std::string tag = sizeTag(settings.records);
     const std::string big = dir.file("big.veld");
     progress("making a store of " + std::to_string(settings.records) + " records (veldctl)");
@@ -506,6 +518,8 @@ int benchmark(const Settings& settings) {
         {"home", {"--show", "home"}, {}, {}},
         {q + "q", {"--show", "fill:" + pagedId}, {}, {}},
         {q + "q_one_page", {"--show", "fill:" + flatId}, {}, {}},
+        {"kiosk_nl", {"--store", kiosk, "--show", "kiosk:vmbo_parent_survey:nl:1"}, {}, {}},
+        {"kiosk_ar", {"--store", kiosk, "--show", "kiosk:vmbo_parent_survey:ar:1"}, {}, {}},
     };
     for (int round = 0; round < settings.rounds; ++round) {
         for (auto& v : variants) {
@@ -523,12 +537,15 @@ int benchmark(const Settings& settings) {
           std::tuple{"client_frame_ui_", &Report::uiCpuMedianUs, &Report::uiCpuP90Us}}) {
         const std::string base = prefix + empty.name;
         printLine(base, empty.med(median), "us", "baseline");
-        for (std::size_t i = 1; i < variants.size(); ++i) {
+        for (std::size_t i = 1; i < 5; ++i) {
             printFigure(prefix + variants[i].name, variants[i].med(median), "us", empty.med(median),
                         base);
         }
         printFigure(prefix + variants[2].name + "_p90", variants[2].med(p90), "us", empty.med(p90),
                     base + "_p90");
+        // Shaped right-to-left text against the same page drawn by Dear ImGui's own text path.
+        printFigure(prefix + variants[5].name, variants[5].med(median), "us",
+                    variants[4].med(median), prefix + variants[4].name);
     }
 
     // Memory: the home screen of the big store against the empty frame loop. Peak RSS counts

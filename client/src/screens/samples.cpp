@@ -30,11 +30,14 @@ void drawScriptSamples(App& app, std::vector<ScriptSample>& samples) {
     ImGui::PushFont(app.fonts.large);
     for (auto& s : samples) {
         s.shown = text::visualLine(s.text, s.rtl);
-        s.missing = static_cast<int>(app.fonts.missingGlyphs(s.shown).size());
+        s.missing = static_cast<int>(app.fonts.missingGlyphs(s.text).size());
         ImGui::TextUnformatted(s.language.c_str());
         ImGui::SameLine(80);
         s.min = ImGui::GetCursorScreenPos();
-        ImGui::TextUnformatted(s.shown.c_str());
+        const float width = ui::textWidth(s.text, s.rtl);
+        ui::drawText(ImGui::GetWindowDrawList(), s.min, ImGui::GetColorU32(ImGuiCol_Text), s.text,
+                     s.rtl);
+        ImGui::Dummy(ImVec2(width, ImGui::GetTextLineHeight()));
         s.max = ImGui::GetItemRectMax();
         ui::recordLast("sample." + s.language, s.text);
         // What the same length of text would look like if every glyph were missing: Dear ImGui
