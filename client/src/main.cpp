@@ -43,8 +43,8 @@ options:
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
-                      fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE]], samples (sample text of
-                      every script)
+                      fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE[:LOOK[:keypad]]]] (LOOK:
+                      normal, large, contrast), samples (sample text of every script)
   --screenshot FILE   write a PNG of the window once it has settled, then quit
   --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
   --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
@@ -204,9 +204,19 @@ void applyShow(veld::client::App& app, const std::string& show) {
         // For pictures of kiosk mode on a store without a PIN: a throwaway one, in memory only.
         if (app.settings.pinHash.empty())
             app.settings.pinHash = veld::pin::hash("000000").value_or("");
+        // kiosk:FORM:LANGUAGE:PAGE:LOOK:keypad, PAGE a number or a question's name, LOOK
+        // normal, large or contrast; "keypad" shows the on-screen keypad whatever is attached.
         if (startKiosk(app, parts[1], false) && parts.size() > 2) {
+            if (parts.size() > 5 && parts[5] == "keypad") app.settings.kioskKeypad = "always";
+            if (parts.size() > 4) app.kiosk.theme = themeFromName(parts[4]);
             kioskChooseLanguage(app, app.kiosk, parts[2]);
-            if (parts.size() > 3) app.kiosk.view.page = std::atoi(parts[3].c_str());
+            if (parts.size() > 3 && !parts[3].empty()) {
+                const auto named = app.kiosk.view.pageOfItem.find(parts[3]);
+                kioskGoToPage(app, app.kiosk,
+                              named != app.kiosk.view.pageOfItem.end()
+                                  ? named->second
+                                  : std::atoi(parts[3].c_str()));
+            }
         }
     }
 }
