@@ -259,20 +259,26 @@ float labelWidth(std::string_view label) {
 
 // The theme button: "Aa" and a half-filled circle, then the word in the respondent's language
 // (none on the welcome screen, where no language is chosen yet). Each tap moves to the next look.
+std::string themeLabel(std::string_view lang) {
+    std::string label = "Aa";
+    if (!lang.empty()) label += "  " + std::string(tr(M::KioskTheme, lang));
+    return label;
+}
+
+// The circle's room: its diameter and a gap on each side.
+float themeCircleRoom(const Layout& l) {
+    return l.touch * 0.44f + ImGui::GetStyle().FramePadding.x;
+}
+
 float themeButtonWidth(const Layout& l, std::string_view lang) {
-    const float symbols = l.touch * 1.4f;
-    if (lang.empty()) return symbols;
-    return symbols + labelWidth(tr(M::KioskTheme, lang));
+    return std::max(l.touch, labelWidth(themeLabel(lang)) + themeCircleRoom(l));
 }
 
 void drawThemeButton(App& app, KioskState& state, const Layout& l, ImVec2 at, float width,
                      std::string_view lang) {
-    (void)app;
-    std::string label = "Aa";
-    if (!lang.empty()) label += "  " + std::string(tr(M::KioskTheme, lang));
-    // The label stays left of the drawn circle, whose room is padding on the right.
-    ImGui::PushStyleVar(ImGuiStyleVar_ButtonTextAlign, ImVec2(0.1f, 0.5f));
-    if (touchButton(l, "kiosk.theme", label, at, width)) {
+    // The label on the left, the drawn circle in the room kept on the right.
+    ImGui::PushStyleVar(ImGuiStyleVar_ButtonTextAlign, ImVec2(0.0f, 0.5f));
+    if (touchButton(l, "kiosk.theme", themeLabel(lang), at, width)) {
         const int next = (static_cast<int>(state.theme) + 1) % 3;
         state.theme = kKioskThemes[next];
         state.lastActivityMs = app.now();
@@ -313,10 +319,17 @@ void drawTopBar(App& app, KioskState& state, const Layout& l, std::string_view l
     drawThemeButton(app, state, l, ImVec2(themeX, l.topY), themeW, lang);
     drawStaffButton(app, state, l, ImVec2(staffX, l.topY), staffW);
     if (!leading.empty()) {
-        const float width =
-            rtl ? l.right - l.left - buttonsW - kTouchGapPx : l.speakerMin.x - l.left - kTouchGapPx;
-        const float x = rtl ? l.speakerMax.x + kTouchGapPx : l.left;
-        const float w = rtl ? l.right - x : width;
+        // The progress leaves room for the speaker; the welcome screen's title takes the bar.
+        float x = l.left;
+        float w = l.speakerMin.x - l.left - kTouchGapPx;
+        if (rtl) {
+            x = l.speakerMax.x + kTouchGapPx;
+            w = l.right - x;
+        }
+        if (lang.empty()) {
+            x = rtl ? l.left + buttonsW + kTouchGapPx : l.left;
+            w = l.right - l.left - buttonsW - kTouchGapPx;
+        }
         ImGui::SetCursorScreenPos(ImVec2(x, l.topY + (l.touch - ImGui::GetTextLineHeight()) / 2));
         ImGui::BeginChild("##topbar", ImVec2(w, l.touch), false,
                           ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoBackground |
