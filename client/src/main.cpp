@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "alive.hpp"
 #include "app.hpp"
 #include "screens/samples.hpp"
+#include "target_log.hpp"
 #include "ui.hpp"
 #include "window.hpp"
 
@@ -48,6 +50,8 @@ options:
   --screenshot FILE   write a PNG of the window once it has settled, then quit
   --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
   --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
+  --targets FILE      after each frame that changed, write the screen's targets (test ids and
+                      rectangles) and texts to FILE, for tests that click in the real window
   --help              this text
 )";
 
@@ -62,6 +66,7 @@ struct Options {
     int height = 800;
     std::string show;
     std::string screenshot;
+    std::string targets;
     int benchFrames = 0;
     bool benchEmpty = false;
 };
@@ -105,6 +110,8 @@ bool parse(int argc, char** argv, Options& o) {
             o.show = value();
         } else if (a == "--screenshot") {
             o.screenshot = value();
+        } else if (a == "--targets") {
+            o.targets = value();
         } else if (a == "--bench-frames") {
             o.benchFrames = std::atoi(value());
         } else if (a == "--bench-empty") {
@@ -263,6 +270,8 @@ int main(int argc, char** argv) {
         std::vector<double> frameCpu;
         std::vector<double> frameUiCpu;  // the UI thread alone, without the renderer's threads
         const bool bench = options.benchFrames > 0;
+        std::optional<veld::client::TargetLog> targets;
+        if (!options.targets.empty()) targets.emplace(options.targets);
 
         while (true) {
             if (glfwWindowShouldClose(handle)) {
@@ -274,6 +283,8 @@ int main(int argc, char** argv) {
             // Idle screens wait for input instead of drawing 60 frames a second.
             if (bench || !options.screenshot.empty() || app.busy()) {
                 glfwPollEvents();
+            } else if (targets) {
+                glfwWaitEventsTimeout(0.02);  // a test waits for what its click did
             } else {
                 glfwWaitEventsTimeout(0.25);
             }
@@ -307,6 +318,7 @@ int main(int argc, char** argv) {
                 app.worker.pump();
             } else {
                 app.frame();
+                if (targets) targets->write(app);
             }
             window->render();
 

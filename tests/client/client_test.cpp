@@ -1046,9 +1046,11 @@ TEST_CASE("client: a kiosk respondent who declines consent is thanked and nothin
     ui.click("kiosk.lang.pl");
     ui.click("kiosk.next");  // past the introduction
     ui.click("q.consent_participation.no");
-    // Everything after the consent question is hidden now: this is the last page.
-    REQUIRE(ui.has("kiosk.finish"));
-    ui.click("kiosk.finish");
+    // Everything after the consent question is hidden now: forward ends the survey, but nothing
+    // is sent, so the button does not say Send.
+    REQUIRE(ui.has("kiosk.next"));
+    CHECK_FALSE(ui.has("kiosk.finish"));
+    ui.click("kiosk.next");
     CHECK(ui.app().kiosk.phase == KioskPhase::ThankYou);
     CHECK(ui.showsText("Dziękujemy"));
     CHECK_FALSE(ui.app().kiosk.view.active());

@@ -372,7 +372,7 @@ TEST_CASE("kiosk: what a parent tripped on") {
     }
 }
 
-TEST_CASE("kiosk: a parent switches the look with one button; the next parent gets staff's") {
+TEST_CASE("kiosk: a parent switches the look with one button, and the next parent gets staff's") {
     veld::test::TempDir dir;
     Kiosk k(kioskStore(dir, "always", "contrast"));
     CHECK(k.state().theme == KioskTheme::HighContrast);
