@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <fcntl.h>
+#include <imgui.h>
 #include <unistd.h>
 
 #include "app.hpp"
@@ -33,7 +34,8 @@ void TargetLog::write(const App& app) {
         << "\tphase=" << static_cast<int>(k.phase) << "\tpage=" << k.view.page
         << "\tnumber=" << k.pageNumber << "\ttotal=" << k.pageTotal
         << "\tchanges=" << k.view.changes << "\tbusy=" << (app.busy() || k.saving ? 1 : 0)
-        << "\ttheme=" << themeName(k.theme) << "\tkeypad=" << oneLine(k.view.keypadKey) << "\n";
+        << "\ttheme=" << themeName(k.theme) << "\tkeypad=" << oneLine(k.view.keypadKey)
+        << "\tmouse=" << (ImGui::GetIO().MouseDown[0] ? 1 : 0) << "\n";
     for (const auto& r : ui::recorded()) {
         out << (r.id.empty() ? "-" : oneLine(r.id)) << '\t' << r.min.x << '\t' << r.min.y << '\t'
             << r.max.x << '\t' << r.max.y << '\t' << (r.enabled ? 1 : 0) << '\t' << oneLine(r.text)
