@@ -613,3 +613,33 @@ TEST_CASE("veldctl kiosk setup: staff choose the look and the keypad, and the ki
     CHECK(k.state().keypad);
     CHECK(k.view().onScreenKeypad);
 }
+
+TEST_CASE("kiosk: staff choose the look and the keypad in Settings, kept in the store") {
+    veld::test::TempDir dir;
+    const std::string path = kioskStore(dir);
+    {
+        auto store = Store::open(path);
+        REQUIRE(store.ok());
+        REQUIRE(store.value().setSetting("kiosk.form", "").ok());  // not a kiosk yet
+    }
+    {
+        UiDriver ui(path);
+        REQUIRE(ui.app().screen == Screen::Home);
+        ui.click("nav.settings");
+        CHECK(ui.showsText(std::string(tr(M::SettingsKioskTheme, "nl"))));
+        ui.click("settings.kiosk.theme.contrast");
+        ui.click("settings.kiosk.keypad.never");
+        CHECK(ui.app().settings.kioskTheme == "contrast");
+        CHECK(ui.app().settings.kioskKeypad == "never");
+        ui.settle();
+    }
+    UiDriver again(path);
+    CHECK(again.app().settings.kioskTheme == "contrast");
+    CHECK(again.app().settings.kioskKeypad == "never");
+    REQUIRE(startKiosk(again.app(), kForm, false));
+    again.frame();
+    CHECK(again.app().kiosk.theme == KioskTheme::HighContrast);
+    again.click("kiosk.lang.tr");
+    CHECK_FALSE(again.app().kiosk.keypad);
+    CHECK_FALSE(again.app().kiosk.view.onScreenKeypad);
+}
