@@ -643,3 +643,44 @@ TEST_CASE("kiosk: staff choose the look and the keypad in Settings, kept in the 
     CHECK_FALSE(again.app().kiosk.keypad);
     CHECK_FALSE(again.app().kiosk.view.onScreenKeypad);
 }
+
+TEST_CASE("kiosk: a long list scrolls under a dragged finger, and the drag chooses nothing") {
+    veld::test::TempDir dir;
+    Kiosk k(kioskStore(dir));
+    k.tap("kiosk.lang.nl");
+    k.tap("kiosk.next");
+    k.tap("q.consent_participation.yes");
+    FormView& view = k.view();
+    const int sectors = view.pageOfItem.at("sectors_considered");
+    kioskGoToPage(k.ui.app(), k.state(), sectors);
+    k.ui.frame();
+    k.ui.frame();
+    const auto choices = k.ui.ids("q.sectors_considered.");
+    REQUIRE(choices.size() > 8);
+    const std::string last = choices.back();
+    const float strip = k.rect("kiosk.back")->y - 100;
+    CHECK(k.ui.item(last)->min.y > strip);  // out of sight at first
+    // Swipes upwards over the list, from just above the message strip.
+    ImGuiIO& io = ImGui::GetIO();
+    int swipes = 0;
+    for (; swipes < 8 && k.ui.item(last)->max.y >= strip; ++swipes) {
+        const ImVec2 from(683, strip - 20);
+        io.MousePos = from;
+        k.ui.frame();
+        io.MouseDown[0] = true;
+        k.ui.frame();
+        for (int step = 1; step <= 12; ++step) {
+            io.MousePos = ImVec2(from.x, from.y - static_cast<float>(step) * 25);
+            k.ui.frame();
+        }
+        io.MouseDown[0] = false;
+        k.ui.frame();
+        k.ui.settle();
+    }
+    MESSAGE("swipes to the end of the list: " << swipes);
+    CHECK(swipes >= 1);
+    CHECK(k.ui.item(last)->max.y < strip);  // scrolled into sight
+    CHECK_FALSE(view.session->answer(forms::ItemPath{"sectors_considered", {}}));
+    k.tap(last);  // and reachable by a tap
+    CHECK(view.session->answer(forms::ItemPath{"sectors_considered", {}}));
+}

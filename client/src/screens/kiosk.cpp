@@ -429,12 +429,19 @@ void drawIdleWarning(App& app, KioskState& state, const Layout& l) {
     }
 }
 
-// A finger dragged over the question scrolls it, as on a phone.
+// A finger dragged over the question scrolls it, as on a phone; the choice the drag began on
+// is not chosen when the finger lifts.
 void dragToScroll() {
     const ImGuiIO& io = ImGui::GetIO();
-    if (ImGui::IsWindowHovered(ImGuiHoveredFlags_AllowWhenBlockedByActiveItem) &&
-        ImGui::IsMouseDragging(ImGuiMouseButton_Left) && io.MouseDelta.y != 0) {
+    // The scroll bar, when held, scrolls by itself.
+    if (ImGui::GetActiveID() == ImGui::GetWindowScrollbarID(ImGui::GetCurrentWindow(), ImGuiAxis_Y))
+        return;
+    if (ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows |
+                               ImGuiHoveredFlags_AllowWhenBlockedByActiveItem) &&
+        ImGui::IsMouseDragging(ImGuiMouseButton_Left) && io.MouseDelta.y != 0 &&
+        ImGui::GetScrollMaxY() > 0) {
         ImGui::SetScrollY(ImGui::GetScrollY() - io.MouseDelta.y);
+        ImGui::ClearActiveID();
     }
 }
 
