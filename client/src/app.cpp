@@ -142,7 +142,7 @@ void App::loadSettings() {
                  {"ui.language", "sync.collector", "kiosk.pin_hash", "kiosk.pin_failures",
                   "kiosk.pin_locked_until_ms", "kiosk.reset_seconds", "kiosk.idle_seconds",
                   "pseudonym.key", "project.key", "sync.last_success_utc_ms", "kiosk.form",
-                  "sync.credential"}) {
+                  "sync.credential", "kiosk.theme", "kiosk.keypad"}) {
                 auto value = store.setting(key);
                 if (value && value.value()) values[key] = *value.value();
             }
@@ -167,6 +167,8 @@ void App::loadSettings() {
             }
             settings.kioskResetSeconds = toInt(values["kiosk.reset_seconds"], 10);
             settings.kioskIdleSeconds = toInt(values["kiosk.idle_seconds"], 90);
+            if (values.count("kiosk.theme")) settings.kioskTheme = values["kiosk.theme"];
+            if (values.count("kiosk.keypad")) settings.kioskKeypad = values["kiosk.keypad"];
             settings.pseudonymKey = values["pseudonym.key"];
             settings.projectKey = !values["project.key"].empty();
             // A kiosk that was running when the program stopped comes back as a kiosk.

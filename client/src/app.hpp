@@ -51,8 +51,10 @@ struct Settings {
     std::int64_t pinLockedUntilMs = 0;
     int kioskResetSeconds = 10;
     int kioskIdleSeconds = 90;
-    std::string pseudonymKey;  // "id:hex" as delivered to the device; empty when none
-    bool projectKey = false;   // the device has a project key to seal records to
+    std::string kioskTheme = "normal";  // the kiosk's look for each new respondent
+    std::string kioskKeypad = "auto";   // on-screen keypad: auto (no keyboard), always, never
+    std::string pseudonymKey;           // "id:hex" as delivered to the device; empty when none
+    bool projectKey = false;            // the device has a project key to seal records to
     std::int64_t lastSyncUtcMs = 0;
 };
 

@@ -235,6 +235,83 @@ std::string& buffer(Ctx& c, const forms::ItemPath& path, const fb::Item& item,
 
 void drawItem(Ctx& c, const fb::Item& item, const forms::ItemPath& path);
 
+void commitTyped(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
+    const std::string key = pathKey(path);
+    std::string& buf = buffer(c, path, item);
+    auto refuse = [&](M reason) {
+        setAnswer(c, path, std::nullopt);
+        c.view.typingErrors[key] = std::string(tr(reason, c.lang));
+    };
+    if (buf.empty()) {
+        setAnswer(c, path, std::nullopt);
+        return;
+    }
+    switch (item.type()) {
+        case fb::QuestionType::Text:
+            setAnswer(c, path, buf);
+            break;
+        case fb::QuestionType::Integer: {
+            char* end = nullptr;
+            errno = 0;
+            const long long v = std::strtoll(buf.c_str(), &end, 10);
+            if (*end != '\0' || errno == ERANGE) {
+                refuse(M::NotAWholeNumber);
+            } else {
+                setAnswer(c, path, std::int64_t{v});
+            }
+            break;
+        }
+        case fb::QuestionType::Decimal: {
+            std::string normalized = buf;
+            std::replace(normalized.begin(), normalized.end(), ',', '.');
+            char* end = nullptr;
+            const double v = std::strtod(normalized.c_str(), &end);
+            if (*end != '\0' || !std::isfinite(v) || normalized == "-" || normalized == ".") {
+                refuse(M::NotANumber);
+            } else {
+                setAnswer(c, path, DecimalAnswer{v, normalized});
+            }
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+bool textField(Ctx& c, const fb::Item& item, const forms::ItemPath& path, std::string_view suffix,
+               std::string_view hintText, bool multiline, bool enabled,
+               int (*filter)(ImGuiInputTextCallbackData*)) {
+    const std::string key = pathKey(path) + std::string(suffix);
+    std::string& buf = buffer(c, path, item, suffix);
+    // A choice may be named "other" too: a field of its own ("q.NAME.other.field") differs.
+    const std::string id = "q." + key + (suffix.empty() ? "" : ".field");
+    if (!c.view.onScreenKeypad) {
+        return ui::input(id, buf, hintText, multiline, enabled, 0, filter);
+    }
+    // A field that shows its text; a tap makes it the keypad's target (a thick frame says so).
+    const bool target = c.view.keypadKey == key;
+    const bool empty = buf.empty();
+    std::string shown =
+        empty ? std::string(hintText.empty() ? tr(M::KioskTapToType, c.lang) : hintText) : buf;
+    ImGui::PushStyleVar(ImGuiStyleVar_ButtonTextAlign, ImVec2(c.rtl ? 1.0f : 0.0f, 0.5f));
+    ImGui::PushStyleVar(ImGuiStyleVar_FrameBorderSize, target ? 4.0f : 2.0f);
+    ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetColorU32(ImGuiCol_FrameBg));
+    ImGui::PushStyleColor(ImGuiCol_Border,
+                          ImGui::GetColorU32(target ? ImGuiCol_NavHighlight : ImGuiCol_Border));
+    if (empty) ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    const float height = multiline ? c.rowHeight * 1.6f : c.rowHeight;
+    if (ui::button(id, shown, -1, height, enabled)) {
+        c.view.keypadKey = key;
+        c.view.keypadPath = path;
+        c.view.keypadSuffix = std::string(suffix);
+        c.view.keypadItem = &item;
+    }
+    if (empty) ImGui::PopStyleColor();
+    ImGui::PopStyleColor(2);
+    ImGui::PopStyleVar(2);
+    return false;
+}
+
 void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool enabled) {
     const std::string key = pathKey(path);
     const std::string id = "q." + key;
@@ -252,42 +329,18 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
     }
     switch (item.type()) {
         case fb::QuestionType::Text:
-            if (ui::input(id, buf, {}, item.multiline() || forms::hasAppearance(item, "multiline"),
-                          enabled)) {
-                setAnswer(c, path, buf.empty() ? std::nullopt : std::optional<AnswerValue>(buf));
+            if (textField(c, item, path, {}, {},
+                          item.multiline() || forms::hasAppearance(item, "multiline"), enabled)) {
+                commitTyped(c, item, path);
             }
             break;
         case fb::QuestionType::Integer:
-            if (ui::input(id, buf, {}, false, enabled, 0, filterInteger)) {
-                if (buf.empty()) {
-                    setAnswer(c, path, std::nullopt);
-                } else {
-                    char* end = nullptr;
-                    errno = 0;
-                    const long long v = std::strtoll(buf.c_str(), &end, 10);
-                    if (*end != '\0' || errno == ERANGE) {
-                        refuse(M::NotAWholeNumber);
-                    } else {
-                        setAnswer(c, path, std::int64_t{v});
-                    }
-                }
-            }
+            if (textField(c, item, path, {}, {}, false, enabled, filterInteger))
+                commitTyped(c, item, path);
             break;
         case fb::QuestionType::Decimal:
-            if (ui::input(id, buf, {}, false, enabled, 0, filterDecimal)) {
-                std::string normalized = buf;
-                std::replace(normalized.begin(), normalized.end(), ',', '.');
-                char* end = nullptr;
-                const double v = std::strtod(normalized.c_str(), &end);
-                if (buf.empty()) {
-                    setAnswer(c, path, std::nullopt);
-                } else if (*end != '\0' || !std::isfinite(v) || normalized == "-" ||
-                           normalized == ".") {
-                    refuse(M::NotANumber);
-                } else {
-                    setAnswer(c, path, DecimalAnswer{v, normalized});
-                }
-            }
+            if (textField(c, item, path, {}, {}, false, enabled, filterDecimal))
+                commitTyped(c, item, path);
             break;
         case fb::QuestionType::Date: {
             if (ui::input(id, buf, tr(M::DateHint, c.lang), false, enabled, 0, filterDate)) {
@@ -406,7 +459,9 @@ void drawQuestion(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
         }
     }
     const auto typing = c.view.typingErrors.find(key);
-    if (typing != c.view.typingErrors.end() && !typing->second.empty()) {
+    if (c.view.quietProblems) {
+        // Shown by the kiosk in its own place.
+    } else if (typing != c.view.typingErrors.end() && !typing->second.empty()) {
         ui::error(typing->second, c.rtl);
     } else if (auto p = c.session.problem(path)) {
         const bool quiet = p->kind == forms::SessionProblem::Kind::Required ||
@@ -648,6 +703,7 @@ void FormView::clear() {
     pageOfItem.clear();
     strokeInProgress.clear();
     heights.clear();
+    closeKeypad();
     page = 0;
     showAll = false;
     changes = 0;
@@ -660,6 +716,55 @@ bool FormView::pageVisible(int index) const {
         if (anyVisible(*session, *pi.item, pi.path)) return true;
     }
     return false;
+}
+
+bool FormView::pageVisible(int index, const forms::FormSession& other) const {
+    if (index < 0 || index >= static_cast<int>(pages.size())) return false;
+    for (const auto& pi : pages[static_cast<std::size_t>(index)].items) {
+        if (anyVisible(other, *pi.item, pi.path)) return true;
+    }
+    return false;
+}
+
+void FormView::keypadEdit(App& app, std::string_view text, bool erase) {
+    if (!session || !form || !keypadItem || keypadKey.empty()) return;
+    Ctx c{app, *this, *session, form->form(), language, form->defaultLanguage(), rtl, 0};
+    std::string& buf = buffer(c, keypadPath, *keypadItem, keypadSuffix);
+    if (erase) {
+        // One character (a whole UTF-8 sequence) off the end.
+        while (!buf.empty() && (static_cast<unsigned char>(buf.back()) & 0xC0) == 0x80)
+            buf.pop_back();
+        if (!buf.empty()) buf.pop_back();
+    } else {
+        buf += text;
+    }
+    if (keypadSuffix == ".other") {
+        commitOther(c, *keypadItem, keypadPath);
+    } else {
+        commitTyped(c, *keypadItem, keypadPath);
+    }
+}
+
+std::string FormView::keypadText() const {
+    auto it = buffers.find(keypadKey);
+    return it == buffers.end() ? std::string() : it->second;
+}
+
+bool FormView::keypadNumeric() const {
+    return keypadItem && keypadSuffix.empty() &&
+           (keypadItem->type() == fb::QuestionType::Integer ||
+            keypadItem->type() == fb::QuestionType::Decimal);
+}
+
+bool FormView::keypadDecimal() const {
+    return keypadItem && keypadSuffix.empty() && keypadItem->type() == fb::QuestionType::Decimal;
+}
+
+void FormView::closeKeypad() {
+    keypadKey.clear();
+    keypadSuffix.clear();
+    keypadPath = {};
+    keypadItem = nullptr;
 }
 
 int FormView::neighbour(int dir) const {

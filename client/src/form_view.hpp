@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <veld/form_session.hpp>
@@ -50,6 +51,16 @@ struct FormView {
     // page of a thousand questions costs what its visible part costs).
     std::map<std::string, float> heights;
     MediaImages pictures;  // the choices' pictures, as textures while the form is open
+    // Kiosk: problems are shown by the kiosk in a place of their own, not under the question.
+    bool quietProblems = false;
+    // Kiosk without a keyboard: text and number fields are typed on an on-screen keypad. A tap
+    // on a field makes it the keypad's target (pathKey plus the field's suffix, ".other" for the
+    // "other, specify" text); the kiosk draws the keypad and types through keypadEdit().
+    bool onScreenKeypad = false;
+    std::string keypadKey;
+    forms::ItemPath keypadPath;
+    std::string keypadSuffix;
+    const fb::Item* keypadItem = nullptr;
 
     /// Starts viewing `session` (pages are built, the first visible page is shown).
     void start(std::shared_ptr<const forms::CompiledForm> compiled, forms::FormSession s,
@@ -59,6 +70,17 @@ struct FormView {
     [[nodiscard]] bool active() const { return session.has_value(); }
 
     [[nodiscard]] bool pageVisible(int index) const;
+    /// Whether page `index` shows something in `other` (a session of the same form).
+    [[nodiscard]] bool pageVisible(int index, const forms::FormSession& other) const;
+    /// The keypad's target takes `text` at its end (or loses its last character with `erase`)
+    /// and the answer follows, as typing would.
+    void keypadEdit(App& app, std::string_view text, bool erase);
+    /// What the keypad's target holds now.
+    [[nodiscard]] std::string keypadText() const;
+    /// Whether the keypad's target takes a number (Integer or Decimal question).
+    [[nodiscard]] bool keypadNumeric() const;
+    [[nodiscard]] bool keypadDecimal() const;
+    void closeKeypad();
     /// The next visible page after (dir > 0) or before (dir < 0) the current one, or -1.
     [[nodiscard]] int neighbour(int dir) const;
     [[nodiscard]] int visiblePageNumber() const;  // 1-based among visible pages

@@ -173,16 +173,19 @@ void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool
     bool otherSelected = false;
     for (int i = 0; i < count; ++i)
         otherSelected = otherSelected || (choiceAt(i)->is_other() && isSelected(choiceAt(i)));
-    if (otherSelected) {
-        std::string& other = buffer(c, path, item, ".other");
-        if (ui::input("q." + key + ".other", other, tr(M::OtherSpecify, c.lang), false, enabled)) {
-            if (current) {
-                if (auto* one = std::get_if<ChoiceAnswer>(&*current)) {
-                    setAnswer(c, path, ChoiceAnswer{one->choice, other});
-                } else if (auto* many = std::get_if<ChoicesAnswer>(&*current)) {
-                    setAnswer(c, path, ChoicesAnswer{many->choices, other});
-                }
-            }
+    if (otherSelected &&
+        textField(c, item, path, ".other", tr(M::OtherSpecify, c.lang), false, enabled)) {
+        commitOther(c, item, path);
+    }
+}
+
+void commitOther(Ctx& c, const fb::Item& item, const forms::ItemPath& path) {
+    const std::string& other = buffer(c, path, item, ".other");
+    if (const auto current = c.session.answer(path)) {
+        if (auto* one = std::get_if<ChoiceAnswer>(&*current)) {
+            setAnswer(c, path, ChoiceAnswer{one->choice, other});
+        } else if (auto* many = std::get_if<ChoicesAnswer>(&*current)) {
+            setAnswer(c, path, ChoicesAnswer{many->choices, other});
         }
     }
 }

@@ -47,6 +47,16 @@ void setAnswer(Ctx& c, const forms::ItemPath& path, std::optional<AnswerValue> v
 std::string& buffer(Ctx& c, const forms::ItemPath& path, const fb::Item& item,
                     std::string_view suffix = {});
 
+/// Reads the typed text of a Text, Integer or Decimal question into its answer.
+void commitTyped(Ctx& c, const fb::Item& item, const forms::ItemPath& path);
+/// Puts the typed "other, specify" text into the choice answer at `path`.
+void commitOther(Ctx& c, const fb::Item& item, const forms::ItemPath& path);
+/// A text field: typed with the keyboard, or in a kiosk without one a field that a tap makes the
+/// on-screen keypad's target. True when the text changed this frame.
+bool textField(Ctx& c, const fb::Item& item, const forms::ItemPath& path, std::string_view suffix,
+               std::string_view hintText, bool multiline, bool enabled,
+               int (*filter)(ImGuiInputTextCallbackData*) = nullptr);
+
 void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool multi,
                  bool enabled);
 void drawSignature(Ctx& c, const forms::ItemPath& path, bool enabled);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "app.hpp"
 #include "media_images.hpp"
 #include "screens/samples.hpp"
+#include "target_log.hpp"
 #include "ui.hpp"
 #include "window.hpp"
 
@@ -44,13 +46,15 @@ options:
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
-                      fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE]], samples (sample text of
-                      every script)
+                      fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE[:LOOK[:keypad]]]] (LOOK:
+                      normal, large, contrast), samples (sample text of every script)
   --screenshot FILE   write a PNG of the window once it has settled (and a page that reads
                       itself aloud has finished), and FILE.widgets (where each control is),
                       then quit
   --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
   --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
+  --targets FILE      after each frame that changed, write the screen's targets (test ids and
+                      rectangles) and texts to FILE, for tests that click in the real window
   --help              this text
 )";
 
@@ -65,6 +69,7 @@ struct Options {
     int height = 800;
     std::string show;
     std::string screenshot;
+    std::string targets;
     int benchFrames = 0;
     bool benchEmpty = false;
 };
@@ -108,6 +113,8 @@ bool parse(int argc, char** argv, Options& o) {
             o.show = value();
         } else if (a == "--screenshot") {
             o.screenshot = value();
+        } else if (a == "--targets") {
+            o.targets = value();
         } else if (a == "--bench-frames") {
             o.benchFrames = std::atoi(value());
         } else if (a == "--bench-empty") {
@@ -207,9 +214,19 @@ void applyShow(veld::client::App& app, const std::string& show) {
         // For pictures of kiosk mode on a store without a PIN: a throwaway one, in memory only.
         if (app.settings.pinHash.empty())
             app.settings.pinHash = veld::pin::hash("000000").value_or("");
+        // kiosk:FORM:LANGUAGE:PAGE:LOOK:keypad, PAGE a number or a question's name, LOOK
+        // normal, large or contrast; "keypad" shows the on-screen keypad whatever is attached.
         if (startKiosk(app, parts[1], false) && parts.size() > 2) {
+            if (parts.size() > 5 && parts[5] == "keypad") app.settings.kioskKeypad = "always";
+            if (parts.size() > 4) app.kiosk.theme = themeFromName(parts[4]);
             kioskChooseLanguage(app, app.kiosk, parts[2]);
-            if (parts.size() > 3) app.kiosk.view.page = std::atoi(parts[3].c_str());
+            if (parts.size() > 3 && !parts[3].empty()) {
+                const auto named = app.kiosk.view.pageOfItem.find(parts[3]);
+                kioskGoToPage(app, app.kiosk,
+                              named != app.kiosk.view.pageOfItem.end()
+                                  ? named->second
+                                  : std::atoi(parts[3].c_str()));
+            }
         }
     }
 }
@@ -259,6 +276,8 @@ int main(int argc, char** argv) {
         const bool bench = options.benchFrames > 0;
         // Where each widget of the pictured frame is, for tests that click them (FILE.widgets).
         if (!options.screenshot.empty()) veld::client::ui::setRecording(true);
+        std::optional<veld::client::TargetLog> targets;
+        if (!options.targets.empty()) targets.emplace(options.targets);
 
         while (true) {
             if (glfwWindowShouldClose(handle)) {
@@ -270,6 +289,8 @@ int main(int argc, char** argv) {
             // Idle screens wait for input instead of drawing 60 frames a second.
             if (bench || !options.screenshot.empty() || app.busy()) {
                 glfwPollEvents();
+            } else if (targets) {
+                glfwWaitEventsTimeout(0.02);  // a test waits for what its click did
             } else {
                 glfwWaitEventsTimeout(0.25);
             }
@@ -303,6 +324,7 @@ int main(int argc, char** argv) {
                 app.worker.pump();
             } else {
                 app.frame();
+                if (targets) targets->write(app);
             }
             window->render();
 

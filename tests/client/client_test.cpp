@@ -84,6 +84,8 @@ void startsAsKiosk(const std::string& path) {
     REQUIRE(hashed.has_value());
     REQUIRE(store.value().setSetting("kiosk.pin_hash", *hashed).ok());
     REQUIRE(store.value().setSetting("kiosk.form", "vmbo_parent_survey").ok());
+    // Answers are typed with a keyboard here (the on-screen keypad: kiosk_parent_test.cpp).
+    REQUIRE(store.value().setSetting("kiosk.keypad", "never").ok());
 }
 
 std::vector<StoredRecord> recordsOf(const std::string& storePath, const std::string& formId,
@@ -722,6 +724,7 @@ TEST_CASE("client: kiosk mode serves two respondents, forgets the first, and nee
     }
     ui.click("nav.home");
     ui.click("home.kiosk." + form);
+    ui.app().settings.kioskKeypad = "never";  // typed with a keyboard
     ui.click("home.kiosk.start");
     REQUIRE(ui.app().screen == Screen::Kiosk);
     CHECK(ui.app().wantsFullscreen());
@@ -814,6 +817,10 @@ TEST_CASE("client: kiosk mode serves two respondents, forgets the first, and nee
     for (char d : std::string("4821"))
         ui.click(std::string("kiosk.pin.") + d);
     ui.click("kiosk.pin.ok");
+    // The right PIN leaves kiosk mode; closing the program is staff's next, own choice.
+    CHECK(ui.app().screen == Screen::Home);
+    CHECK_FALSE(ui.app().quitRequested());
+    CHECK(ui.app().requestClose());
     CHECK(ui.app().quitRequested());
 }
 
@@ -1057,9 +1064,11 @@ TEST_CASE("client: a kiosk respondent who declines consent is thanked and nothin
     ui.click("kiosk.lang.pl");
     ui.click("kiosk.next");  // past the introduction
     ui.click("q.consent_participation.no");
-    // Everything after the consent question is hidden now: this is the last page.
-    REQUIRE(ui.has("kiosk.finish"));
-    ui.click("kiosk.finish");
+    // Everything after the consent question is hidden now: forward ends the survey, but nothing
+    // is sent, so the button does not say Send.
+    REQUIRE(ui.has("kiosk.next"));
+    CHECK_FALSE(ui.has("kiosk.finish"));
+    ui.click("kiosk.next");
     CHECK(ui.app().kiosk.phase == KioskPhase::ThankYou);
     CHECK(ui.showsText("Dziękujemy"));
     CHECK_FALSE(ui.app().kiosk.view.active());

@@ -32,6 +32,12 @@ options:
   --pin-file FILE    read the staff PIN from FILE
   --config FILE      where to write the configuration (default /etc/veld/kiosk.conf)
   --language nl|en   the screens' language for staff (kept in the configuration)
+  --look normal|large|contrast
+                     the kiosk's look for each new parent (large text, or white on black);
+                     a parent can switch with the button on every page
+  --keypad auto|always|never
+                     the on-screen keypad for numbers and short texts: auto shows it when no
+                     keyboard is attached (the default)
 
 Run as root on a store in a folder owned by another user (the kiosk's), the store's files are
 given to that user, so that the kiosk can still write them.
@@ -93,13 +99,15 @@ int cmdSetup(Args& args, std::ostream& out, std::ostream& err) {
         out << kKioskUsage;
         return kExitOk;
     }
-    std::string storePath, formId, pinFile, language;
+    std::string storePath, formId, pinFile, language, look, keypad;
     std::string configPath = kiosk::kDefaultConfigPath;
     args.option("--store", storePath);
     args.option("--form", formId);
     args.option("--pin-file", pinFile);
     args.option("--config", configPath);
     args.option("--language", language);
+    args.option("--look", look);
+    args.option("--keypad", keypad);
     if (!args.error.empty()) return usage(err, args.error);
     if (const auto unknown = args.unknownOption(); !unknown.empty()) {
         return usage(err, "unknown option " + unknown);
@@ -108,6 +116,12 @@ int cmdSetup(Args& args, std::ostream& out, std::ostream& err) {
     if (storePath.empty() || formId.empty()) return usage(err, "setup needs --store and --form");
     if (!language.empty() && language != "nl" && language != "en") {
         return usage(err, "--language must be nl or en");
+    }
+    if (!look.empty() && look != "normal" && look != "large" && look != "contrast") {
+        return usage(err, "--look must be normal, large or contrast");
+    }
+    if (!keypad.empty() && keypad != "auto" && keypad != "always" && keypad != "never") {
+        return usage(err, "--keypad must be auto, always or never");
     }
 
     std::error_code ec;
@@ -150,6 +164,11 @@ int cmdSetup(Args& args, std::ostream& out, std::ostream& err) {
                                      {"kiosk.pin_failures", "0"},
                                      {"kiosk.pin_locked_until_ms", "0"},
                                      {"kiosk.form", formId}}) {
+        if (auto s = store->setSetting(key, value); !s) return fail(err, s.error().describe());
+    }
+    for (const auto& [key, value] :
+         {std::pair<const char*, std::string>{"kiosk.theme", look}, {"kiosk.keypad", keypad}}) {
+        if (value.empty()) continue;
         if (auto s = store->setSetting(key, value); !s) return fail(err, s.error().describe());
     }
     auto projectKey = store->setting("project.key");

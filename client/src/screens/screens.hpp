@@ -13,6 +13,7 @@
 
 #include "../form_view.hpp"
 #include "../i18n.hpp"
+#include "kiosk_look.hpp"
 
 namespace veld::client {
 
@@ -129,6 +130,17 @@ struct KioskState {
     std::string pinEntry;
     std::string pinMessage;
     bool pinChecking = false;
+    // The respondent's look (staff's default at every new respondent) and whether text and
+    // numbers are typed on the on-screen keypad (decided when a respondent begins).
+    KioskTheme theme = KioskTheme::Normal;
+    bool keypad = false;
+    std::string keypadPending;  // a Ge'ez base letter waiting for its vowel form
+    // Where the respondent is, counted as they will see it (cached per answer change and page).
+    int countedChanges = -1;
+    int countedPage = -1;
+    int pageNumber = 1;
+    int pageTotal = 1;
+    bool lastPage = false;
 };
 
 void drawHome(App& app, HomeState& state);
@@ -172,6 +184,8 @@ void fillBackground(App& app, FillState& state);
 void kioskTick(App& app, KioskState& state, bool userActive);
 /// A respondent picked `language` on the welcome screen.
 void kioskChooseLanguage(App& app, KioskState& state, const std::string& language);
+/// Shows page `page` of the respondent's survey (pictures of kiosk mode).
+void kioskGoToPage(App& app, KioskState& state, int page);
 /// Asks for the PIN before closing the window in kiosk mode.
 void kioskRequestClose(App& app, KioskState& state);
 /// A record's status in a list of records (Records, and a case's records).

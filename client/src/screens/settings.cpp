@@ -271,6 +271,34 @@ void drawSettings(App& app, SettingsState& state) {
     if (ImGui::IsItemDeactivatedAfterEdit()) {
         app.saveSetting("kiosk.idle_seconds", std::to_string(idle));
     }
+    // The kiosk's look for each new respondent, and when the on-screen keypad shows.
+    ui::paragraph(app.t(M::SettingsKioskTheme), false);
+    const std::pair<KioskTheme, M> themes[] = {{KioskTheme::Normal, M::KioskThemeNormal},
+                                               {KioskTheme::LargeText, M::KioskThemeLarge},
+                                               {KioskTheme::HighContrast, M::KioskThemeContrast}};
+    for (const auto& [theme, label] : themes) {
+        if (theme != KioskTheme::Normal) ImGui::SameLine();
+        const std::string name(themeName(theme));
+        const bool current = themeFromName(app.settings.kioskTheme) == theme;
+        bool shown = current;
+        if (ui::checkbox("settings.kiosk.theme." + name, app.t(label), shown) && !current) {
+            app.settings.kioskTheme = name;
+            app.saveSetting("kiosk.theme", name);
+        }
+    }
+    ui::paragraph(app.t(M::SettingsKeypad), false);
+    const std::pair<const char*, M> keypads[] = {
+        {"auto", M::KeypadAuto}, {"always", M::KeypadAlways}, {"never", M::KeypadNever}};
+    for (const auto& [name, label] : keypads) {
+        if (std::string_view(name) != "auto") ImGui::SameLine();
+        const bool current = app.settings.kioskKeypad == name;
+        bool shown = current;
+        if (ui::checkbox(std::string("settings.kiosk.keypad.") + name, app.t(label), shown) &&
+            !current) {
+            app.settings.kioskKeypad = name;
+            app.saveSetting("kiosk.keypad", name);
+        }
+    }
 
     if (!state.message.empty()) {
         ImGui::Separator();
