@@ -247,6 +247,21 @@ TEST_CASE(
     CHECK_FALSE(ui.app().readingAloud());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     CHECK(keyNames(wav, 6) == std::vector<std::string>{"q.travel"});
+    // A parent listening is not idle: the clock that clears an abandoned response waits while a
+    // page is read, and starts again when the reading ends.
+    ui.click("speak.q.travel");
+    REQUIRE(ui.app().readingAloud());
+    const std::int64_t idleMs = std::int64_t{ui.app().settings.kioskIdleSeconds} * 1000;
+    ui.advance(idleMs + 30'000);
+    CHECK(ui.app().kiosk.phase == KioskPhase::Questions);
+    CHECK_FALSE(ui.app().kiosk.idleWarning);
+    ui.click("speak.q.travel");  // stop
+    for (int i = 0; i < 100 && ui.app().readingAloud(); ++i) {
+        ui.frame();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ui.advance(idleMs + 500);
+    CHECK(ui.app().kiosk.idleWarning);
 }
 
 TEST_CASE(

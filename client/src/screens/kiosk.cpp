@@ -704,7 +704,8 @@ void kioskRequestClose(App& app, KioskState& state) {
 
 void kioskTick(App& app, KioskState& state, bool userActive) {
     const std::int64_t now = app.now();
-    if (userActive) {
+    // A parent listening to a page is not idle: the clock starts when the reading ends.
+    if (userActive || app.readingAloud()) {
         state.lastActivityMs = now;
         state.idleWarning = false;
     }
