@@ -340,7 +340,8 @@ Image settledScreen(const std::string& display, const std::string& dir, int time
 
 /// The first language button of the kiosk's welcome screen: the first band of at least 40 rows
 /// down the column 150 px left of the middle (inside the centred buttons, beside their labels)
-/// where every pixel differs from the background. Its centre, or nullopt.
+/// where every pixel differs from the background. A point in it (on that column, at its middle
+/// row: the buttons may stand in two columns), or nullopt.
 std::optional<std::pair<int, int>> firstLanguageButton(const Image& img) {
     const std::uint32_t bg = background(img);
     const int x = img.width / 2 - 150;
@@ -349,7 +350,7 @@ std::optional<std::pair<int, int>> firstLanguageButton(const Image& img) {
         if (img.colour(x, y) != bg) {
             ++run;
         } else {
-            if (run >= 40) return std::make_pair(img.width / 2, y - run / 2);
+            if (run >= 40) return std::make_pair(x, y - run / 2);
             run = 0;
         }
     }

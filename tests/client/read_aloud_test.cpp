@@ -256,10 +256,12 @@ TEST_CASE(
     CHECK(ui.app().kiosk.phase == KioskPhase::Questions);
     CHECK_FALSE(ui.app().kiosk.idleWarning);
     ui.click("speak.q.travel");  // stop
-    for (int i = 0; i < 100 && ui.app().readingAloud(); ++i) {
+    const auto stopDeadline = SteadyClock::now() + std::chrono::seconds(20);
+    while (ui.app().readingAloud() && SteadyClock::now() < stopDeadline) {
         ui.frame();
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    REQUIRE_FALSE(ui.app().readingAloud());
     ui.advance(idleMs + 500);
     CHECK(ui.app().kiosk.idleWarning);
 }
