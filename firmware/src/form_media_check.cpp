@@ -1,11 +1,10 @@
 // The rules a form's media keep: names, digests, kinds and limits, and whether bytes decode as a
-// clip (libsndfile, read from memory) or a picture (stb_image: PNG or JPEG).
+// clip (veld/sound_file.hpp) or a picture (stb_image: PNG or JPEG).
 #include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
 
-#include <sndfile.h>
 #include <sodium.h>
 #include <stb_image.h>
 
@@ -13,43 +12,11 @@
 #include <veld/form_media.hpp>
 #include <veld/form_media_files.hpp>
 #include <veld/hex.hpp>
+#include <veld/sound_file.hpp>
 
 namespace veld::forms {
 
 namespace {
-
-// libsndfile reads a clip from memory through these callbacks.
-struct MemoryFile {
-    std::span<const std::uint8_t> bytes;
-    sf_count_t pos = 0;
-};
-
-sf_count_t memLength(void* user) {
-    return static_cast<sf_count_t>(static_cast<MemoryFile*>(user)->bytes.size());
-}
-sf_count_t memSeek(sf_count_t offset, int whence, void* user) {
-    auto* f = static_cast<MemoryFile*>(user);
-    const auto size = static_cast<sf_count_t>(f->bytes.size());
-    sf_count_t to = offset;
-    if (whence == SEEK_CUR) to = f->pos + offset;
-    if (whence == SEEK_END) to = size + offset;
-    f->pos = std::clamp<sf_count_t>(to, 0, size);
-    return f->pos;
-}
-sf_count_t memRead(void* out, sf_count_t count, void* user) {
-    auto* f = static_cast<MemoryFile*>(user);
-    const auto size = static_cast<sf_count_t>(f->bytes.size());
-    const sf_count_t n = std::clamp<sf_count_t>(size - f->pos, 0, std::max<sf_count_t>(count, 0));
-    if (n > 0) std::memcpy(out, f->bytes.data() + f->pos, static_cast<std::size_t>(n));
-    f->pos += n;
-    return n;
-}
-sf_count_t memWrite(const void*, sf_count_t, void*) {
-    return 0;
-}
-sf_count_t memTell(void* user) {
-    return static_cast<MemoryFile*>(user)->pos;
-}
 
 std::string sizeText(std::size_t bytes) {
     if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
@@ -61,46 +28,27 @@ std::string sizeText(std::size_t bytes) {
 }
 
 std::string audioProblem(std::span<const std::uint8_t> bytes, bool fully) {
-    MemoryFile file{bytes};
-    SF_VIRTUAL_IO io{memLength, memSeek, memRead, memWrite, memTell};
-    SF_INFO info{};
-    SNDFILE* sf = sf_open_virtual(&io, SFM_READ, &info, &file);
-    if (!sf) {
-        return std::string(
-                   "is not a recording libsndfile can read (WAV, FLAC, Ogg Vorbis or Opus, "
-                   "MP3): ") +
-               sf_strerror(nullptr);
-    }
+    // Decoding stops a second past the limit; without `fully`, after the first block.
+    std::int64_t frames = 0;
     std::string problem;
-    if (info.samplerate <= 0 || info.channels <= 0) problem = "has no sample rate or no channels";
-    sf_count_t frames = info.frames;
-    if (problem.empty() && fully) {
-        std::vector<float> buffer(4096 * static_cast<std::size_t>(info.channels));
-        frames = 0;
-        const double limitFrames = (kMaxClipSeconds + 1) * info.samplerate;
-        for (;;) {
-            const sf_count_t n = sf_readf_float(sf, buffer.data(), 4096);
-            if (n <= 0) break;
+    const auto format = sound::read(
+        bytes,
+        [&](const float*, std::int64_t n, const sound::Format& f) {
             frames += n;
-            if (static_cast<double>(frames) > limitFrames) break;  // too long: no need for more
-        }
-        if (sf_error(sf) != SF_ERR_NO_ERROR) {
-            problem = std::string("does not decode: ") + sf_strerror(sf);
-        } else if (frames == 0) {
-            problem = "holds no sound (no audio frames)";
-        }
+            return fully && static_cast<double>(frames) <= (kMaxClipSeconds + 1) * f.sampleRate;
+        },
+        &problem);
+    if (!format) return problem;
+    if (fully && frames == 0) return "holds no sound (no audio frames)";
+    // The header tells the whole length where the decode stopped early.
+    const double seconds =
+        static_cast<double>(std::max(frames, format->frames)) / format->sampleRate;
+    if (seconds > kMaxClipSeconds) {
+        return "is " + std::to_string(static_cast<long>(seconds)) +
+               " s long; a clip may last at most " +
+               std::to_string(static_cast<int>(kMaxClipSeconds)) + " s";
     }
-    if (problem.empty()) {
-        // A decode stops a second past the limit; the header tells the whole length.
-        const double seconds = static_cast<double>(std::max(frames, info.frames)) / info.samplerate;
-        if (seconds > kMaxClipSeconds) {
-            problem = "is " + std::to_string(static_cast<long>(seconds)) +
-                      " s long; a clip may last at most " +
-                      std::to_string(static_cast<int>(kMaxClipSeconds)) + " s";
-        }
-    }
-    sf_close(sf);
-    return problem;
+    return {};
 }
 
 std::string imageProblem(std::span<const std::uint8_t> bytes, bool fully) {

@@ -32,6 +32,7 @@
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
+#include "support/xvfb.hpp"
 
 extern char** environ;
 
@@ -175,48 +176,6 @@ std::vector<pid_t> waitForClients(const std::string& log, std::size_t count, int
 }
 
 // --- an X server of our own, and pictures of its screen ---
-
-/// Xvfb on a free display (-displayfd), 1280x800, 24 bits.
-class Xvfb {
-  public:
-    explicit Xvfb(const std::string& logFile) {
-        int fds[2];
-        if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-        m_pid = ::fork();
-        if (m_pid == 0) {
-            ::close(fds[0]);
-            const int log = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-            if (log >= 0) {
-                ::dup2(log, 1);
-                ::dup2(log, 2);
-            }
-            const std::string fd = std::to_string(fds[1]);
-            ::execlp("Xvfb", "Xvfb", "-displayfd", fd.c_str(), "-screen", "0", "1280x800x24",
-                     "-nolisten", "tcp", "-noreset", static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        ::close(fds[1]);
-        std::string number;
-        char c = 0;
-        while (::read(fds[0], &c, 1) == 1 && c != '\n')
-            number += c;
-        ::close(fds[0]);
-        if (number.empty()) throw std::runtime_error("Xvfb did not start:\n" + readText(logFile));
-        m_display = ":" + number;
-    }
-    ~Xvfb() {
-        ::kill(m_pid, SIGTERM);
-        int status = 0;
-        ::waitpid(m_pid, &status, 0);
-    }
-    Xvfb(const Xvfb&) = delete;
-    Xvfb& operator=(const Xvfb&) = delete;
-    [[nodiscard]] const std::string& display() const { return m_display; }
-
-  private:
-    pid_t m_pid = -1;
-    std::string m_display;
-};
 
 std::size_t pixelIndex(int x, int y, int width) {
     return static_cast<std::size_t>(y) * static_cast<std::size_t>(width) +
@@ -448,7 +407,7 @@ TEST_CASE("kiosk session: a killed client comes back at once, on the welcome scr
     requireXTools();
     veld::test::TempDir dir;
     const std::string config = setUpKiosk(dir.path(), "killed");
-    Xvfb x(dir.file("xvfb.log"));
+    veld::test::Xvfb x(dir.file("xvfb.log"));
     const std::string log = dir.file("session.log");
     Proc session({veld::test::binary("veld-kiosk-session"), "--config", config, "--client",
                   veld::test::binary("veld")},
@@ -532,7 +491,7 @@ TEST_CASE("kiosk session: a hung client is killed by the watchdog and replaced")
     requireXTools();
     veld::test::TempDir dir;
     const std::string config = setUpKiosk(dir.path(), "hung");
-    Xvfb x(dir.file("xvfb.log"));
+    veld::test::Xvfb x(dir.file("xvfb.log"));
     const std::string log = dir.file("session.log");
     Proc session({veld::test::binary("veld-kiosk-session"), "--config", config, "--client",
                   veld::test::binary("veld"), "--watchdog", "4"},
@@ -742,7 +701,7 @@ TEST_CASE("veldctl kiosk setup: sets what the client needs, refuses bad input") 
     // The client, started on that store with no options, comes up in the kiosk of that form:
     // the same picture as the kiosk started by hand, not the home screen of a plain store.
     requireXTools();
-    Xvfb x(dir.file("xvfb.log"));
+    veld::test::Xvfb x(dir.file("xvfb.log"));
     auto shot = [&](const std::string& storePath, const std::vector<std::string>& extra,
                     const std::string& name) {
         std::vector<std::string> argv = {veld::test::binary("veld"), "--store", storePath,

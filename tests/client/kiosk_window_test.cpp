@@ -29,6 +29,7 @@
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
+#include "support/xvfb.hpp"
 
 namespace {
 
@@ -52,48 +53,6 @@ bool onPath(const std::string& program) {
     }
     return false;
 }
-
-// An X server of its own at the kiosk screen's size; its display number chosen by Xvfb.
-class Xvfb {
-  public:
-    explicit Xvfb(const std::string& logFile) {
-        int fds[2];
-        if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-        m_pid = ::fork();
-        if (m_pid == 0) {
-            ::close(fds[0]);
-            const int log = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-            if (log >= 0) {
-                ::dup2(log, 1);
-                ::dup2(log, 2);
-            }
-            const std::string fd = std::to_string(fds[1]);
-            ::execlp("Xvfb", "Xvfb", "-displayfd", fd.c_str(), "-screen", "0", "1366x768x24",
-                     "-nolisten", "tcp", "-noreset", static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        ::close(fds[1]);
-        std::string number;
-        char c = 0;
-        while (::read(fds[0], &c, 1) == 1 && c != '\n')
-            number += c;
-        ::close(fds[0]);
-        if (number.empty()) throw std::runtime_error("Xvfb did not start:\n" + readText(logFile));
-        m_display = ":" + number;
-    }
-    ~Xvfb() {
-        ::kill(m_pid, SIGTERM);
-        int status = 0;
-        ::waitpid(m_pid, &status, 0);
-    }
-    Xvfb(const Xvfb&) = delete;
-    Xvfb& operator=(const Xvfb&) = delete;
-    [[nodiscard]] const std::string& display() const { return m_display; }
-
-  private:
-    pid_t m_pid = -1;
-    std::string m_display;
-};
 
 struct Target {
     std::string id;
@@ -315,7 +274,7 @@ TEST_CASE("a parent completes the survey in the real window, by clicks alone") {
         const auto r = veld::test::runProcess(argv);
         REQUIRE_MESSAGE(r.exitCode == 0, argv[1] << " " << argv[2] << ": " << r.err);
     }
-    Xvfb x(dir.file("xvfb.log"));
+    veld::test::Xvfb x(dir.file("xvfb.log"), "1366x768x24");
     std::vector<std::string> languages = {"ar"};
     if (env && !all && *env) languages = split(env, ',');
     std::size_t walked = 0;

@@ -1,5 +1,5 @@
 // Making PCM: espeak-ng's speech (synchronous synthesis into a buffer) and recorded clips decoded
-// from memory by libsndfile, mixed down to mono and resampled by libsamplerate.
+// from memory (veld/sound_file.hpp), mixed down to mono and resampled by libsamplerate.
 #include "audio.hpp"
 
 #include <algorithm>
@@ -8,7 +8,8 @@
 
 #include <espeak-ng/speak_lib.h>
 #include <samplerate.h>
-#include <sndfile.h>
+
+#include <veld/sound_file.hpp>
 
 namespace veld::speech {
 
@@ -110,43 +111,6 @@ std::vector<std::int16_t> synthesize(std::string_view text, std::string_view lan
     return detail::synthesize(text, language, nullptr);
 }
 
-namespace {
-
-// libsndfile reading from memory.
-struct Memory {
-    std::span<const std::uint8_t> bytes;
-    sf_count_t pos = 0;
-};
-
-sf_count_t memLength(void* user) {
-    return static_cast<sf_count_t>(static_cast<Memory*>(user)->bytes.size());
-}
-sf_count_t memSeek(sf_count_t offset, int whence, void* user) {
-    auto* m = static_cast<Memory*>(user);
-    const auto size = static_cast<sf_count_t>(m->bytes.size());
-    sf_count_t next = offset;
-    if (whence == SEEK_CUR) next = m->pos + offset;
-    if (whence == SEEK_END) next = size + offset;
-    m->pos = std::clamp<sf_count_t>(next, 0, size);
-    return m->pos;
-}
-sf_count_t memRead(void* ptr, sf_count_t count, void* user) {
-    auto* m = static_cast<Memory*>(user);
-    const sf_count_t n =
-        std::clamp<sf_count_t>(static_cast<sf_count_t>(m->bytes.size()) - m->pos, 0, count);
-    if (n > 0) std::memcpy(ptr, m->bytes.data() + m->pos, static_cast<std::size_t>(n));
-    m->pos += n;
-    return n;
-}
-sf_count_t memWrite(const void*, sf_count_t, void*) {
-    return 0;
-}
-sf_count_t memTell(void* user) {
-    return static_cast<Memory*>(user)->pos;
-}
-
-}  // namespace
-
 std::optional<std::vector<std::int16_t>> decodeClip(std::span<const std::uint8_t> bytes,
                                                     std::string* error, double maxSeconds) {
     auto fail = [&](std::string why) -> std::optional<std::vector<std::int16_t>> {
@@ -154,39 +118,35 @@ std::optional<std::vector<std::int16_t>> decodeClip(std::span<const std::uint8_t
         return std::nullopt;
     };
     if (bytes.empty()) return fail("the clip is empty");
-    Memory memory{bytes, 0};
-    SF_VIRTUAL_IO io{memLength, memSeek, memRead, memWrite, memTell};
-    SF_INFO info{};
-    SNDFILE* file = sf_open_virtual(&io, SFM_READ, &info, &memory);
-    if (!file)
-        return fail(std::string("not a sound file libsndfile reads: ") + sf_strerror(nullptr));
-    std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> closer(file, sf_close);
-    if (info.channels < 1 || info.channels > 16 || info.samplerate < 4000 ||
-        info.samplerate > 384000)
-        return fail("unsupported channels or sample rate");
-    const double limit = maxSeconds * info.samplerate;
-    // Read in blocks: a header's frame count may be missing (MP3, streams) or false.
+    // Mixed to mono while it is read; a clip past the limit stops the reading.
     std::vector<float> mono;
-    std::vector<float> block(4096 * static_cast<std::size_t>(info.channels));
-    for (;;) {
-        const sf_count_t n = sf_readf_float(file, block.data(), 4096);
-        if (n <= 0) break;
-        for (sf_count_t i = 0; i < n; ++i) {
-            float sum = 0;
-            for (int ch = 0; ch < info.channels; ++ch)
-                sum += block[static_cast<std::size_t>(i * info.channels + ch)];
-            mono.push_back(sum / static_cast<float>(info.channels));
-        }
-        if (static_cast<double>(mono.size()) > limit)
-            return fail("the clip is longer than " + std::to_string(static_cast<int>(maxSeconds)) +
-                        " s");
-    }
+    bool tooLong = false;
+    std::string problem;
+    const auto info = sound::read(
+        bytes,
+        [&](const float* block, std::int64_t frames, const sound::Format& f) {
+            for (std::int64_t i = 0; i < frames; ++i) {
+                float sum = 0;
+                for (int ch = 0; ch < f.channels; ++ch)
+                    sum += block[i * f.channels + ch];
+                mono.push_back(sum / static_cast<float>(f.channels));
+            }
+            tooLong = static_cast<double>(mono.size()) > maxSeconds * f.sampleRate;
+            return !tooLong;
+        },
+        &problem);
+    if (!info) return fail("the clip " + problem);
+    if (tooLong)
+        return fail("the clip is longer than " + std::to_string(static_cast<int>(maxSeconds)) +
+                    " s");
+    if (info->sampleRate < 4000 || info->sampleRate > 384000)
+        return fail("unsupported sample rate");
     if (mono.empty()) return fail("the clip holds no sound");
     std::vector<float> resampled;
-    if (info.samplerate == kSampleRate) {
+    if (info->sampleRate == kSampleRate) {
         resampled = std::move(mono);
     } else {
-        const double ratio = static_cast<double>(kSampleRate) / info.samplerate;
+        const double ratio = static_cast<double>(kSampleRate) / info->sampleRate;
         resampled.resize(static_cast<std::size_t>(static_cast<double>(mono.size()) * ratio) + 64);
         SRC_DATA data{};
         data.data_in = mono.data();
