@@ -214,7 +214,7 @@ TEST_CASE("a clip that is not sound, or far too long, is refused with a reason")
     std::string error;
     const std::vector<std::uint8_t> junk(4000, 0x5a);
     CHECK_FALSE(veld::speech::decodeClip(junk, &error));
-    CHECK(error.find("not a sound file") != std::string::npos);
+    CHECK(error.find("is not a recording libsndfile can read") != std::string::npos);
     CHECK_FALSE(veld::speech::decodeClip({}, &error));
     veld::test::TempDir dir;
     const std::string longClip = dir.file("long.wav");
@@ -338,4 +338,27 @@ TEST_CASE("without a sound device the speaker says so at once, and say() never w
     CHECK(speaker.status() != veld::speech::Status::Starting);
     CHECK_FALSE(veld::speech::parseOutput("pulse:x"));
     CHECK_FALSE(veld::speech::parseOutput("wav:"));
+}
+
+TEST_CASE("a reading stopped or replaced at any moment leaves the speaker idle, never stuck") {
+    veld::test::TempDir dir;
+    Speaker speaker(wavOutput(dir.file("stress.wav"), 1));
+    REQUIRE(speaker.waitIdle(5s));
+    const std::vector<Utterance> page = {
+        {"q", "Hoe komt uw kind naar school?", "nl", {}},
+        {"q.walk", "Lopend", "nl", {}},
+        {"q.bike", "Met de fiets", "nl", {}},
+    };
+    // Taps at every moment of a reading: while a list is handed over, made, or played.
+    for (int round = 0; round < 60; ++round) {
+        speaker.say(page);
+        std::this_thread::sleep_for(std::chrono::milliseconds((round * 7) % 40));
+        if (round % 3 == 0) speaker.say(page);  // a second tap on another button
+        std::this_thread::sleep_for(std::chrono::milliseconds((round * 13) % 50));
+        speaker.stop();
+        INFO("round " << round);
+        REQUIRE(speaker.waitIdle(5s));
+        CHECK_FALSE(speaker.busy());
+        CHECK(speaker.current().empty());
+    }
 }

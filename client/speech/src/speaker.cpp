@@ -46,7 +46,7 @@ struct Speaker::Impl {
     mutable std::condition_variable idle;
     std::vector<Utterance> pending;
     bool hasPending = false;
-    bool reading = false;  // the thread works on a list
+    bool reading = false;  // the thread works on a list (set by the thread alone)
     bool quit = false;
     std::atomic<bool> cancel{false};
     std::atomic<Status> status{Status::Starting};
@@ -94,7 +94,7 @@ void Speaker::Impl::run() {
         {
             const std::lock_guard guard(lock);
             current.clear();
-            reading = hasPending;
+            reading = false;
         }
         idle.notify_all();
     }
@@ -165,7 +165,6 @@ void Speaker::say(std::vector<Utterance> items) {
         const std::lock_guard guard(m->lock);
         m->pending = std::move(items);
         m->hasPending = true;
-        m->reading = true;
         m->cancel = true;  // the list being read stops at its next block
     }
     m->wake.notify_all();
@@ -178,6 +177,8 @@ void Speaker::stop() {
         m->hasPending = false;
         m->cancel = true;
     }
+    // A list the thread never took is gone: whoever waits for quiet may stop waiting.
+    m->idle.notify_all();
 }
 
 std::string Speaker::current() const {
