@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -741,17 +742,18 @@ DeviceOp nextInstall(Round& round, const World& w, Shared& shared, int& nextN) {
     return op;
 }
 
-// Every pilot form, and each again as version 2.
+// Every pilot form, and each again as its next version.
 void prepareForms(Store&, Shared& shared) {
+    static const std::regex versionField("\"version\": ([0-9]+)");
     for (const auto& file : test::pilotFormFiles()) {
         const std::string json = test::readFile(file);
-        for (int version : {1, 2}) {
-            std::string text = json;
-            if (version == 2) {
-                const auto at = text.find("\"version\": 1");
-                if (at == std::string::npos) continue;
-                text.replace(at, 12, "\"version\": 2");
-            }
+        std::smatch m;
+        if (!std::regex_search(json, m, versionField)) continue;
+        const int first = std::stoi(m[1].str());
+        for (int version : {first, first + 1}) {
+            const std::string text = std::string(m.prefix()) +
+                                     "\"version\": " + std::to_string(version) +
+                                     std::string(m.suffix());
             auto compiled = forms::compileFormJson(text, file);
             if (!compiled.ok()) throw std::runtime_error("compiling " + file);
             auto id = file.substr(file.rfind('/') + 1);
