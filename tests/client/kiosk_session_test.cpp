@@ -53,16 +53,6 @@ void sleepMs(int ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
-bool onPath(const std::string& program) {
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "/usr/bin:/bin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-    }
-    return false;
-}
-
 bool alive(pid_t pid) {
     // A zombie counts as gone: its program has ended.
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -397,7 +387,7 @@ void checkSanitizers(const std::string& log) {
 void requireXTools() {
     for (const char* tool : {"Xvfb", "xwd", "xdotool"}) {
         INFO("install Debian's xvfb, x11-apps and xdotool packages (tools/dev installs them)");
-        REQUIRE_MESSAGE(onPath(tool), tool << " is missing");
+        REQUIRE_MESSAGE(veld::test::onPath(tool), tool << " is missing");
     }
 }
 
@@ -747,7 +737,8 @@ TEST_CASE("veldctl kiosk setup as root gives the store to the owner of its folde
 }
 
 TEST_CASE("kiosk session: inside the cage compositor (headless), the client comes up") {
-    if (!onPath("cage") || !onPath("Xwayland") || !onPath("xdotool")) {
+    if (!veld::test::onPath("cage") || !veld::test::onPath("Xwayland") ||
+        !veld::test::onPath("xdotool")) {
         // Reported, not passed: the case checks nothing without cage.
         FAIL("cage, xwayland or xdotool is missing (tools/dev installs them)");
     }

@@ -44,16 +44,6 @@ std::string readText(const std::string& path) {
     return s.str();
 }
 
-bool onPath(const std::string& program) {
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "/usr/bin:/bin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-    }
-    return false;
-}
-
 struct Target {
     std::string id;
     float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
@@ -389,7 +379,7 @@ TEST_CASE("a parent completes the survey in the real window, by clicks alone") {
 
 int main(int argc, char** argv) {
     for (const char* tool : {"Xvfb", "xdotool"}) {
-        if (!onPath(tool)) {
+        if (!veld::test::onPath(tool)) {
             std::fprintf(
                 stderr,
                 "\n*** veld-kiosk-window-tests: %s IS MISSING, THE TESTS DID NOT RUN ***\n"

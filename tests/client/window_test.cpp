@@ -166,16 +166,6 @@ Run underXvfb(std::vector<std::string> argv) {
     return r;
 }
 
-bool onPath(const std::string& program) {
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "/usr/bin:/bin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-    }
-    return false;
-}
-
 std::string describe(const Run& r) {
     std::string s = "exit " + std::to_string(r.exitCode);
     if (r.signal) s += ", signal " + std::to_string(r.signal);
@@ -604,7 +594,8 @@ std::string centre(const Widget& w) {
 
 TEST_CASE(
     "read-aloud in a real window: a click on the speaker reads the question, then each choice") {
-    REQUIRE_MESSAGE(onPath("xdotool"), "install Debian's xdotool (tools/dev installs it)");
+    REQUIRE_MESSAGE(veld::test::onPath("xdotool"),
+                    "install Debian's xdotool (tools/dev installs it)");
     const std::string formsDir = tempDir().file("speech-window-forms");
     fs::create_directories(formsDir);
     std::ofstream(formsDir + "/speech_window.json") << kSpeechForm;
@@ -671,7 +662,7 @@ TEST_CASE(
 int main(int argc, char** argv) {
     // Without an X server nothing here can run: say so where nobody can miss it, and let ctest
     // count the test as skipped.
-    const bool haveXvfbRun = onPath("xvfb-run");
+    const bool haveXvfbRun = veld::test::onPath("xvfb-run");
     Run probe;
     if (haveXvfbRun) probe = underXvfb({"true"});
     if (!haveXvfbRun || probe.exitCode != 0) {

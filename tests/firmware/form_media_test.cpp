@@ -21,11 +21,6 @@ using namespace veld;
 
 namespace {
 
-std::vector<std::uint8_t> fileBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::string errors(const forms::FormCheck& check) {
     std::string out;
     for (const auto& p : check.problems)
@@ -68,7 +63,7 @@ TEST_CASE("a form's clips and pictures are read from its media folder into the c
     for (const auto& name : names) {
         const auto* file = forms::mediaFile(*form, name);
         REQUIRE(file);
-        const auto expected = fileBytes(dir.file("parents-media/" + name));
+        const auto expected = test::readBytes(dir.file("parents-media/" + name));
         const auto bytes = forms::mediaBytes(*file);
         CHECK(std::vector<std::uint8_t>(bytes.begin(), bytes.end()) == expected);
         CHECK(file->digest()->str() == forms::mediaDigest(expected));
@@ -146,7 +141,7 @@ TEST_CASE("bad media are refused with a message naming item, language and file")
     }
     SUBCASE("a truncated Ogg clip") {
         test::makeClip(media + "rel_so.ogg", 5.0);
-        auto bytes = fileBytes(media + "rel_so.ogg");
+        auto bytes = test::readBytes(media + "rel_so.ogg");
         bytes.resize(bytes.size() / 2);
         writeFile(media + "rel_so.ogg", bytes);
         const auto check = forms::loadFormFile(json);
@@ -182,7 +177,7 @@ TEST_CASE("bad media are refused with a message naming item, language and file")
               std::string::npos);
     }
     SUBCASE("a PNG header over broken pixels") {
-        auto png = fileBytes(media + "mother.png");
+        auto png = test::readBytes(media + "mother.png");
         png.resize(60);
         writeFile(media + "mother.png", png);
         const auto e = errors(forms::loadFormFile(json));

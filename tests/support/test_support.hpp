@@ -1,6 +1,7 @@
 // Shared test helpers. Everything here works on real files and real processes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,11 @@ class ChildProcess {
 
 /// The whole content of a file; throws std::runtime_error when it cannot be read.
 std::string readFile(const std::string& path);
+/// The same, as bytes.
+std::vector<std::uint8_t> readBytes(const std::string& path);
+
+/// Whether `program` is an executable in a directory of PATH.
+bool onPath(const std::string& program);
 
 /// The pilots' forms in this source tree (schemas/forms/*.json), sorted.
 std::vector<std::string> pilotFormFiles();

@@ -20,11 +20,6 @@ using namespace veld;
 
 namespace {
 
-std::vector<std::uint8_t> fileBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::size_t publishedCount(const test::CollectorProcess& collector) {
     auto forms = collector.open()->publishedForms();
     REQUIRE(forms);
@@ -82,7 +77,7 @@ TEST_CASE("a device pulls a published form with its media byte for byte") {
     for (const auto* file : *form->media()) {
         const auto bytes = forms::mediaBytes(*file);
         CHECK(std::vector<std::uint8_t>(bytes.begin(), bytes.end()) ==
-              fileBytes(dir.file("parents_media-media/" + file->name()->str())));
+              test::readBytes(dir.file("parents_media-media/" + file->name()->str())));
     }
     // The Somali kiosk shows the mother's picture (named on the Dutch label) with her choice.
     const auto* mother = form->choice_lists()->Get(0)->choices()->Get(0);
@@ -159,6 +154,6 @@ TEST_CASE("large forms are pulled in several answers, each within one sync messa
         REQUIRE(clip);
         const auto bytes = forms::mediaBytes(*clip);
         CHECK(std::vector<std::uint8_t>(bytes.begin(), bytes.end()) ==
-              fileBytes(dir.file(id + "-media/long3.wav")));
+              test::readBytes(dir.file(id + "-media/long3.wav")));
     }
 }
