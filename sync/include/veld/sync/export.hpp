@@ -36,20 +36,6 @@ enum class ExportFormat { Csv = 0, Sav = 1, Dta = 2, Records = 3, Xlsx = 4 };
 /// columns. The codebook gives both either way.
 enum class ExportValues { Codes = 0, Labels = 1 };
 
-/// Where an export reads from: what it needs of a CollectorStore (see there for the contract).
-class ExportSource {
-  public:
-    virtual ~ExportSource() = default;
-    /// Every published version of the forms this source has, oldest publication first.
-    virtual Result<std::vector<PublishedFormInfo>> publishedForms() = 0;
-    virtual Result<std::int64_t> countRecords(const RecordQuery& query) = 0;
-    /// The matching records, `passes` times over, in record id order, each pass seeing the
-    /// same records; `startPass` before each pass. Stops at the first error either returns.
-    virtual Status forEachRecord(const RecordQuery& query, int passes,
-                                 const std::function<Status(int pass)>& startPass,
-                                 const std::function<Status(const CurrentRecord&)>& visit) = 0;
-};
-
 /// The collector's store as an export source (it must outlive this).
 class CollectorExportSource final : public ExportSource {
   public:

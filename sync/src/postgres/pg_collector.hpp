@@ -1,0 +1,64 @@
+// Internal to the PostgreSQL backend: what its domain classes share, and the functions one domain
+// offers another inside a transaction (a push applies case changes and allocations; a pull reads
+// cases and deals blocks).
+//
+// The tables mirror the SQLite store's schema (same tables, columns and meaning): INTEGER is
+// bigint, BLOB is bytea, TEXT is text, SQLite's INTEGER PRIMARY KEY row ids are bigint identity
+// columns. The schema and its migrations are in pg_schema.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <veld/result.hpp>
+#include <veld/sync/collector_store.hpp>
+#include <veld/sync/protocol.hpp>
+#include <veld/uuid.hpp>
+
+#include "pg.hpp"
+
+namespace veld::sync::postgres {
+
+/// Built first by the combining class and handed to every domain class.
+struct PgContext {
+    PgContext(pg::ConnectionSettings settings, int poolSize, CollectorPolicy collectorPolicy)
+        : pool(std::move(settings), poolSize), policy(collectorPolicy) {}
+
+    pg::Pool pool;
+    CollectorPolicy policy;
+
+    std::mutex observerMutex;
+    std::function<void(std::size_t)> commitObserver;  // under observerMutex
+};
+
+// ---- shared helpers (pg_common.cpp), inside the caller's transaction -------------------------
+
+/// Appends to the audit log.
+Status audit(pg::Connection& c, std::int64_t nowMs, std::string_view actor, std::string_view action,
+             std::string_view subject, std::string_view detail);
+/// The next number of a meta counter (from 1); numbers are never given twice, across processes.
+Result<std::uint64_t> nextCounter(pg::Connection& c, std::string_view key);
+/// A meta counter's value (0 when never used).
+Result<std::uint64_t> counterValue(pg::Connection& c, std::string_view key);
+/// A meta value ("" when missing).
+Result<std::string> metaText(pg::Connection& c, std::string_view key);
+
+// ---- cases and studies, for the records domain (pg_cases.cpp, pg_studies.cpp) -----------------
+
+/// A device's revision was stored as `rid`: applies its case change (or notes the contact with
+/// a known case) and stores its allocation, as the SQLite store does.
+Status applyCaseAndAllocation(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
+                              const PushRevision& rev, std::int64_t rid, std::int64_t nowMs);
+/// The case part of a pull: cases assigned to the device or its team changed after the
+/// request's case cursor, and those it held that left it; sets the reply's case cursor and more.
+Status pullCases(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const std::string& team,
+                 const PullRequest& request, PullReply& reply);
+/// The randomisation part of a pull: tops up the device, then the studies and the blocks dealt
+/// to it after its allocation cursor, sealed to its box key.
+Status pullStudies(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
+                   const PullRequest& request, std::int64_t nowMs, PullReply& reply);
+
+}  // namespace veld::sync::postgres
