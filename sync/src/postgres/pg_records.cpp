@@ -515,7 +515,8 @@ Result<PullReply> PgRecords::pull(const Uuid& deviceId, const PullRequest& reque
             reply = {};
             reply.formCursor = request.formCursor;
             auto forms = c.query(
-                "SELECT pub_seq, binary FROM forms WHERE pub_seq > $1 ORDER BY pub_seq LIMIT $2",
+                "SELECT pub_seq, \"binary\" FROM forms WHERE pub_seq > $1 ORDER BY pub_seq LIMIT "
+                "$2",
                 pg::Params()
                     .add(i64(request.formCursor))
                     .add(static_cast<std::int64_t>(maxForms + 1)),
@@ -584,7 +585,7 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
             // pulled number n never misses an n-1 that committed later.
             if (auto st = c.exec("LOCK TABLE forms IN EXCLUSIVE MODE", "waiting to publish"); !st)
                 return st;
-            auto held = c.query("SELECT binary FROM forms WHERE form_id = $1 AND version = $2",
+            auto held = c.query("SELECT \"binary\" FROM forms WHERE form_id = $1 AND version = $2",
                                 pg::Params().add(id).add(version), "reading published forms");
             if (!held) return held.error();
             if (!held->empty()) {
@@ -595,10 +596,10 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
             }
             pg::Params p;
             p.add(id).add(version).add(pilot).addBytes(binary).add(nowMs);
-            if (auto st =
-                    c.run("INSERT INTO forms (form_id, version, pilot, binary, published_utc_ms) "
-                          "VALUES ($1, $2, $3, $4, $5)",
-                          p, "publishing a form");
+            if (auto st = c.run(
+                    "INSERT INTO forms (form_id, version, pilot, \"binary\", published_utc_ms) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    p, "publishing a form");
                 !st)
                 return st;
             published = true;
