@@ -42,6 +42,31 @@ std::string recordQueryTail(const RecordQuery& q, pg::Params& p) {
 
 }  // namespace
 
+Result<pg::Rows> queryOnce(PgContext& ctx, std::string_view sql, const pg::Params& params,
+                           std::string_view context) {
+    pg::Rows out;
+    auto s = withConnection(ctx, [&](pg::Connection& c) -> Status {
+        auto rows = c.query(sql, params, context);
+        if (!rows) return rows.error();
+        out = std::move(rows.value());
+        return {};
+    });
+    if (!s) return s.error();
+    return out;
+}
+
+Result<pg::Pool::Lease> beginSnapshot(PgContext& ctx, std::string_view context) {
+    for (int attempt = 0;; ++attempt) {
+        auto lease = ctx.pool.acquire();
+        if (!lease) return lease.error();
+        // Read only: such a transaction never fails to serialize.
+        auto s = (*lease.value()).exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", context);
+        if (s) return std::move(lease.value());
+        if (attempt > 0 || s.error().code != ErrorCode::Unavailable || (*lease.value()).healthy())
+            return s.error();
+    }
+}
+
 Result<std::vector<PublishedFormInfo>> readPublishedForms(pg::Connection& c) {
     auto rows = c.query("SELECT form_id, version, pilot, \"binary\" FROM forms ORDER BY pub_seq",
                         {}, "reading published forms");
@@ -60,17 +85,21 @@ Result<std::vector<PublishedFormInfo>> readPublishedForms(pg::Connection& c) {
 }
 
 Result<std::vector<PublishedFormInfo>> PgExports::publishedForms() {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
-    return readPublishedForms(*lease.value());
+    std::vector<PublishedFormInfo> out;
+    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+        auto forms = readPublishedForms(c);
+        if (!forms) return forms.error();
+        out = std::move(forms.value());
+        return {};
+    });
+    if (!s) return s.error();
+    return out;
 }
 
 Result<std::int64_t> PgExports::countRecords(const RecordQuery& query) {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
     pg::Params p;
     const std::string tail = recordQueryTail(query, p);
-    auto rows = (*lease.value()).query("SELECT count(*) " + tail, p, "counting records");
+    auto rows = queryOnce(m_ctx, "SELECT count(*) " + tail, p, "counting records");
     if (!rows) return rows.error();
     return rows->integer(0, 0);
 }
@@ -78,14 +107,11 @@ Result<std::int64_t> PgExports::countRecords(const RecordQuery& query) {
 Status PgExports::forEachRecord(const RecordQuery& query, int passes,
                                 const std::function<Status(int pass)>& startPass,
                                 const std::function<Status(const CurrentRecord&)>& visit) {
-    auto lease = m_ctx.pool.acquire();
+    // One snapshot for every pass: the export sees one moment of the collector, whatever
+    // arrives meanwhile.
+    auto lease = beginSnapshot(m_ctx, "starting an export");
     if (!lease) return lease.error();
     pg::Connection& c = *lease.value();
-    // One snapshot for every pass: the export sees one moment of the collector, whatever
-    // arrives meanwhile. (Read only: it never fails to serialize.)
-    if (auto s = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "starting an export");
-        !s)
-        return s;
     pg::Params p;
     const std::string sql =
         "SELECT r.record_id, v.device_id, v.form_version, v.hlc, v.body, v.damaged, "

@@ -25,6 +25,7 @@
 #include <veld/record.hpp>
 
 #include "../store_rules.hpp"
+#include "pg_exports.hpp"
 
 namespace veld::sync::postgres {
 
@@ -610,17 +611,14 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
 }
 
 Result<CollectorStats> PgRecords::stats() {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
     // One statement: one snapshot.
-    auto rows = (*lease.value())
-                    .query(
-                        "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM records), "
-                        "(SELECT count(*) FROM revisions), (SELECT count(*) FROM rejected), "
-                        "(SELECT count(*) FROM conflicts WHERE resolved_utc_ms IS NULL), "
-                        "(SELECT count(*) FROM revisions WHERE clock_flagged <> 0), (SELECT "
-                        "count(*) FROM forms)",
-                        {}, "counting");
+    auto rows = queryOnce(m_ctx,
+                          "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM records), "
+                          "(SELECT count(*) FROM revisions), (SELECT count(*) FROM rejected), "
+                          "(SELECT count(*) FROM conflicts WHERE resolved_utc_ms IS NULL), "
+                          "(SELECT count(*) FROM revisions WHERE clock_flagged <> 0), (SELECT "
+                          "count(*) FROM forms)",
+                          {}, "counting");
     if (!rows) return rows.error();
     CollectorStats s;
     s.devices = rows->integer(0, 0);
@@ -634,16 +632,13 @@ Result<CollectorStats> PgRecords::stats() {
 }
 
 Result<std::vector<DayCount>> PgRecords::recordsPerDay() {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
-    auto rows =
-        (*lease.value())
-            .query(
-                "SELECT r.form_id, coalesce((SELECT f.pilot FROM forms f WHERE f.form_id = "
-                "r.form_id "
-                "ORDER BY f.version DESC LIMIT 1), ''), (r.hlc >> 16) / 86400000 AS day, count(*) "
-                "FROM records r GROUP BY r.form_id, day ORDER BY day, r.form_id",
-                {}, "counting records per day");
+    auto rows = queryOnce(
+        m_ctx,
+        "SELECT r.form_id, coalesce((SELECT f.pilot FROM forms f WHERE f.form_id = "
+        "r.form_id "
+        "ORDER BY f.version DESC LIMIT 1), ''), (r.hlc >> 16) / 86400000 AS day, count(*) "
+        "FROM records r GROUP BY r.form_id, day ORDER BY day, r.form_id",
+        {}, "counting records per day");
     if (!rows) return rows.error();
     std::vector<DayCount> out;
     for (int i = 0; i < rows->size(); ++i)
@@ -653,24 +648,18 @@ Result<std::vector<DayCount>> PgRecords::recordsPerDay() {
 }
 
 Result<std::vector<StoredRevision>> PgRecords::revisionsOf(const Uuid& recordId) {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
     auto rows =
-        (*lease.value())
-            .query(
-                "SELECT device_id, seq, record_id, hlc, form_id, body, damaged, clock_flagged "
-                "FROM revisions WHERE record_id = $1 ORDER BY hlc, rid",
-                pg::Params().add(recordId), "reading revisions");
+        queryOnce(m_ctx,
+                  "SELECT device_id, seq, record_id, hlc, form_id, body, damaged, clock_flagged "
+                  "FROM revisions WHERE record_id = $1 ORDER BY hlc, rid",
+                  pg::Params().add(recordId), "reading revisions");
     if (!rows) return rows.error();
     return readRevisions(rows.value());
 }
 
 Result<std::vector<Uuid>> PgRecords::recordIds() {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
-    auto rows =
-        (*lease.value())
-            .query("SELECT record_id FROM records ORDER BY record_id", {}, "reading record ids");
+    auto rows = queryOnce(m_ctx, "SELECT record_id FROM records ORDER BY record_id", {},
+                          "reading record ids");
     if (!rows) return rows.error();
     std::vector<Uuid> out;
     out.reserve(static_cast<std::size_t>(rows->size()));
@@ -680,15 +669,12 @@ Result<std::vector<Uuid>> PgRecords::recordIds() {
 }
 
 Result<std::optional<StoredRevision>> PgRecords::current(const Uuid& recordId) {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
     auto rows =
-        (*lease.value())
-            .query(
-                "SELECT v.device_id, v.seq, v.record_id, v.hlc, v.form_id, v.body, v.damaged, "
-                "v.clock_flagged FROM records r JOIN revisions v ON v.rid = r.current_rid "
-                "WHERE r.record_id = $1",
-                pg::Params().add(recordId), "reading a record");
+        queryOnce(m_ctx,
+                  "SELECT v.device_id, v.seq, v.record_id, v.hlc, v.form_id, v.body, v.damaged, "
+                  "v.clock_flagged FROM records r JOIN revisions v ON v.rid = r.current_rid "
+                  "WHERE r.record_id = $1",
+                  pg::Params().add(recordId), "reading a record");
     if (!rows) return rows.error();
     auto revisions = readRevisions(rows.value());
     if (revisions.empty()) return std::optional<StoredRevision>();
@@ -696,16 +682,13 @@ Result<std::optional<StoredRevision>> PgRecords::current(const Uuid& recordId) {
 }
 
 Result<std::vector<ConflictInfo>> PgRecords::conflicts() {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
-    auto rows =
-        (*lease.value())
-            .query(
-                "SELECT c.record_id, a.device_id, a.hlc, b.device_id, b.hlc, c.detected_utc_ms, "
-                "c.cid "
-                "FROM conflicts c JOIN revisions a ON a.rid = c.rid_a JOIN revisions b ON b.rid = "
-                "c.rid_b WHERE c.resolved_utc_ms IS NULL ORDER BY c.cid",
-                {}, "reading conflicts");
+    auto rows = queryOnce(
+        m_ctx,
+        "SELECT c.record_id, a.device_id, a.hlc, b.device_id, b.hlc, c.detected_utc_ms, "
+        "c.cid "
+        "FROM conflicts c JOIN revisions a ON a.rid = c.rid_a JOIN revisions b ON b.rid = "
+        "c.rid_b WHERE c.resolved_utc_ms IS NULL ORDER BY c.cid",
+        {}, "reading conflicts");
     if (!rows) return rows.error();
     std::vector<ConflictInfo> out;
     for (int i = 0; i < rows->size(); ++i) {

@@ -44,11 +44,9 @@ Status PgReview::setReview(const Uuid& recordId, ReviewState state, const std::s
 }
 
 Result<RecordReview> PgReview::review(const Uuid& recordId) {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
-    pg::Connection& c = *lease.value();
     // One statement: the state and its history from one snapshot.
-    auto rows = c.query(
+    auto rows = queryOnce(
+        m_ctx,
         "SELECT 0::bigint, r.state, NULL::text, 0::bigint, NULL::text, 0::bigint FROM records x "
         "LEFT JOIN reviews r ON r.record_id = x.record_id WHERE x.record_id = $1 "
         "UNION ALL SELECT 1, state, comment, utc_ms, actor, hid FROM review_history "
@@ -67,18 +65,16 @@ Result<RecordReview> PgReview::review(const Uuid& recordId) {
 }
 
 Result<std::vector<Uuid>> PgReview::recordsInReview(ReviewState state) {
-    auto lease = m_ctx.pool.acquire();
-    if (!lease) return lease.error();
-    pg::Connection& c = *lease.value();
-    auto rows = state == ReviewState::Received
-                    ? c.query(
-                          "SELECT x.record_id FROM records x LEFT JOIN reviews r ON "
-                          "r.record_id = x.record_id WHERE r.state IS NULL OR r.state = 0 "
-                          "ORDER BY x.record_id",
-                          {}, "reading the review queue")
-                    : c.query("SELECT record_id FROM reviews WHERE state = $1 ORDER BY record_id",
-                              pg::Params().add(static_cast<std::int64_t>(state)),
-                              "reading the review queue");
+    auto rows =
+        state == ReviewState::Received
+            ? queryOnce(m_ctx,
+                        "SELECT x.record_id FROM records x LEFT JOIN reviews r ON "
+                        "r.record_id = x.record_id WHERE r.state IS NULL OR r.state = 0 "
+                        "ORDER BY x.record_id",
+                        {}, "reading the review queue")
+            : queryOnce(m_ctx, "SELECT record_id FROM reviews WHERE state = $1 ORDER BY record_id",
+                        pg::Params().add(static_cast<std::int64_t>(state)),
+                        "reading the review queue");
     if (!rows) return rows.error();
     std::vector<Uuid> out;
     out.reserve(static_cast<std::size_t>(rows->size()));
@@ -136,13 +132,10 @@ Result<ReviewQueue> PgReview::reviewQueue(ReviewState state, int limit) {
 }
 
 Result<std::vector<DuplicateGroup>> PgReview::duplicates() {
-    auto lease = m_ctx.pool.acquire();
+    // One snapshot for the forms, the records and the decisions; the records stream.
+    auto lease = beginSnapshot(m_ctx, "reading duplicates");
     if (!lease) return lease.error();
     pg::Connection& c = *lease.value();
-    // One snapshot for the forms, the records and the decisions; the records stream.
-    if (auto s = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "reading duplicates");
-        !s)
-        return s.error();
     auto forms = readPublishedForms(c);
     if (!forms) return forms.error();
     rules::DuplicateGrouping grouping(rules::identifyingQuestions(forms.value()));
