@@ -6,7 +6,9 @@
 // that row until it commits: case changes are serialised across processes, each one reads the
 // case as the previous one left it, and change numbers become visible in the order they were
 // given. A pull relies on that order: once it sees number N, every change numbered below N is
-// visible too, so its cursor never passes a change still on its way.
+// visible too, so its cursor never passes a change still on its way. Rows are locked in one
+// order, so that no two transactions wait for each other: a device's row (a push, a pull, a team
+// change), the staff device's, then the counter.
 #include "pg_cases.hpp"
 
 #include <algorithm>
@@ -240,13 +242,14 @@ Status PgCases::setDeviceTeam(const Uuid& deviceId, const std::string& team, std
                               const std::string& actor) {
     if (!rules::validTeam(team)) return badTeam();
     return pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        // Cases change under the counter's row lock (see the top of this file).
-        auto lock = nextCounter(c, "case_seq");
-        if (!lock) return lock.error();
+        // The device's row first, then the counter's (see the top of this file): the order a
+        // push takes them in.
         auto up = c.query("UPDATE devices SET team = $1 WHERE device_id = $2 RETURNING 1",
                           pg::Params().add(team).add(deviceId), "setting a device's team");
         if (!up) return up.error();
         if (up->empty()) return makeError(ErrorCode::NotFound, "no device with that id");
+        auto lock = nextCounter(c, "case_seq");
+        if (!lock) return lock.error();
         // The cases the device holds (some may leave it) and the new team's (which reach it) get
         // new change numbers, so its next pull looks at them whatever its cursor.
         auto touched = uuidColumn(c.query(
@@ -379,9 +382,12 @@ Status PgCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoice& c
     if (comment.size() > kMaxReviewCommentBytes)
         return makeError(ErrorCode::InvalidArgument, "the comment is too long");
     return pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        // The counter's row lock first (see the top of this file): the property read below is
-        // then the one this change replaces, and two staff settling one conflict at once are
-        // taken one after the other (the second finds it settled).
+        // The staff device first (its row is locked in the order a record conflict's settling
+        // takes it), then the counter's row lock (see the top of this file): the property read
+        // below is then the one this change replaces, and two staff settling one conflict at
+        // once are taken one after the other (the second finds it settled).
+        auto staff = staffDevice(c, nowMs);
+        if (!staff) return staff.error();
         auto seq = nextCounter(c, "case_seq");
         if (!seq) return seq.error();
         auto k = c.query(
@@ -409,8 +415,6 @@ Status PgCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoice& c
         const HlcTimestamp hlc = HlcTimestamp::make(nowMillis, 0).value > newest
                                      ? HlcTimestamp::make(nowMillis, 0)
                                      : HlcTimestamp{newest + 1};
-        auto staff = staffDevice(c, nowMs);
-        if (!staff) return staff.error();
         if (auto s = writeProperty(c, caseId, name, value, hlc.value, std::max(hlcA, hlcB),
                                    staff->first, std::nullopt);
             !s)

@@ -71,7 +71,8 @@ Status storeAllocation(pg::Connection& c, const Uuid& deviceId, const Uuid& case
 
 /// The collector's own device, under which staff's resolutions are stored (pg_staff.cpp): made
 /// on first use (two processes making it at once agree on one), never able to authenticate and
-/// revoked from the start. Its id and the last sequence number it used.
+/// revoked from the start. Its id and the last sequence number it used, its row locked to the end
+/// of the transaction (a staff revision takes the next number).
 Result<std::pair<Uuid, std::uint64_t>> staffDevice(pg::Connection& c, std::int64_t nowMs);
 
 }  // namespace veld::sync::postgres

@@ -36,8 +36,8 @@ Result<std::pair<Uuid, std::uint64_t>> staffDevice(pg::Connection& c, std::int64
     }
     const auto id = Uuid::parse(known.value());
     if (!id) return makeError(ErrorCode::Corrupt, "the collector's staff device id is bad");
-    auto rows = c.query("SELECT received_through FROM devices WHERE device_id = $1",
-                        pg::Params().add(*id), "reading the collector's staff device");
+    auto rows = c.query("SELECT received_through FROM devices WHERE device_id = $1 FOR UPDATE",
+                        pg::Params().add(*id), "locking the collector's staff device");
     if (!rows) return rows.error();
     if (rows->empty()) return makeError(ErrorCode::Corrupt, "the staff device is missing");
     return std::make_pair(*id, static_cast<std::uint64_t>(rows->integer(0, 0)));
