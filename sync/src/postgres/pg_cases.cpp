@@ -146,12 +146,6 @@ Status applyCase(pg::Connection& c, const Uuid& deviceId, const Uuid& caseId,
     const bool opens = change && change->action == CaseAction::Open;
     const std::string_view type = change ? std::string_view(change->caseType) : "";
     const std::string_view pseudonym = change ? std::string_view(change->pseudonym) : "";
-    pg::Params opener;
-    if (opens) {
-        opener.add(deviceId);
-    } else {
-        opener.addNull();
-    }
     if (!known.value()) {
         // Opened by this record; or, when a later change arrives before the record that opened
         // the case, made from that change so nothing is lost (the opening record fills in what

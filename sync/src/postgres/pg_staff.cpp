@@ -20,6 +20,7 @@ Result<std::pair<Uuid, std::uint64_t>> staffDevice(pg::Connection& c, std::int64
             pg::Params().add(id.toString()), "making the collector's staff device");
         if (!claimed) return claimed.error();
         if (!claimed->empty()) {
+            if (sodium_init() < 0) return makeError(ErrorCode::Internal, "libsodium did not start");
             std::array<std::uint8_t, 32> unusable{};
             randombytes_buf(unusable.data(), unusable.size());
             if (auto s = c.run(

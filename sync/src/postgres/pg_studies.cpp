@@ -300,6 +300,7 @@ Result<bool> PgStudies::defineStudy(const StudyDefinition& definition, std::int6
     if (auto s = checkStudyDefinition(definition); !s) return s.error();
     const std::string text = studyJson(definition);
     const std::string& id = definition.study.id;
+    if (sodium_init() < 0) return makeError(ErrorCode::Internal, "libsodium did not start");
     std::array<std::uint8_t, alloc::kSeedBytes> seed = definition.study.seed;
     if (!definition.seedGiven) randombytes_buf(seed.data(), seed.size());
     bool made = false;
