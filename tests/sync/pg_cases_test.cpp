@@ -347,32 +347,3 @@ TEST_CASE(
         numbers.insert(k.changeSeq);
     CHECK(numbers.size() == kWriters);
 }
-
-TEST_CASE("postgres: one enrolment code tried on two collectors at once enrols one device") {
-    TwoCollectors c;
-    for (int round = 0; round < 10; ++round) {
-        const std::string code = c.a->createEnrolCode("tablet", c.now, "test").value();
-        std::array<Result<sync::EnrolReply>, 2> replies{makeError(ErrorCode::Internal, "unset"),
-                                                        makeError(ErrorCode::Internal, "unset")};
-        std::array<Uuid, 2> ids{makeUuidV4(), makeUuidV4()};
-        std::vector<std::thread> threads;
-        for (std::size_t i = 0; i < 2; ++i) {
-            threads.emplace_back([&, i] {
-                sync::EnrolRequest request;
-                request.code = code;
-                request.deviceId = ids[i];
-                replies[i] = c.either(i).enrol(request, c.now);
-            });
-        }
-        for (auto& t : threads)
-            t.join();
-        INFO("round " << round);
-        CHECK(static_cast<int>(replies[0].ok()) + static_cast<int>(replies[1].ok()) == 1);
-        for (const auto& r : replies) {
-            if (!r) CHECK(r.error().code != ErrorCode::Internal);
-        }
-    }
-    auto devices = c.b->devices();
-    REQUIRE(devices);
-    CHECK(devices->size() == 10);
-}
