@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <doctest/doctest.h>
 
@@ -194,8 +195,10 @@ TEST_CASE(
     std::size_t received = 0;
     for (const auto& d : devices) {
         CHECK(d.blocksTwice == 0);
-        for (const auto& [stratum, block] : d.blocks) {
-            const auto [at, added] = owner[stratum].emplace(block, d.id);
+        for (const auto& held : d.blocks) {
+            const std::string& stratum = std::get<0>(held);
+            const std::uint32_t block = std::get<1>(held);
+            const bool added = owner[stratum].emplace(block, d.id).second;
             CHECK_MESSAGE(added, "block " << block << " of " << stratum << " reached two devices");
             ++received;
         }
