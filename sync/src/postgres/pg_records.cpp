@@ -424,48 +424,6 @@ std::vector<StoredRevision> readRevisions(const pg::Rows& rows) {
     return out;
 }
 
-// The collector's own device, under which staff's resolutions are stored: made on first use,
-// never able to authenticate (its credential hash matches no credential) and revoked from the
-// start. Returns its id and the last sequence number it used, its row locked.
-Result<std::pair<Uuid, std::uint64_t>> staffDevice(pg::Connection& c, std::int64_t nowMs) {
-    auto known = metaText(c, "staff_device");
-    if (!known) return known.error();
-    if (known->empty()) {
-        // Two processes settling their first conflict at once make one staff device.
-        if (auto s = c.run("SELECT pg_advisory_xact_lock(hashtext('veld.staff_device'))", {},
-                           "waiting for the staff device");
-            !s)
-            return s.error();
-        known = metaText(c, "staff_device");
-        if (!known) return known.error();
-    }
-    if (known->empty()) {
-        const Uuid id = makeUuidV4();
-        std::array<std::uint8_t, 32> unusable{};
-        randombytes_buf(unusable.data(), unusable.size());
-        pg::Params p;
-        p.add(id).addBytes(unusable).add(nowMs).add(nowMs);
-        if (auto s =
-                c.run("INSERT INTO devices (device_id, label, credential_hash, enrolled_utc_ms, "
-                      "revoked_utc_ms) VALUES ($1, 'central staff', $2, $3, $4)",
-                      p, "making the staff device");
-            !s)
-            return s.error();
-        if (auto s = c.run("INSERT INTO meta (key, value) VALUES ('staff_device', $1)",
-                           pg::Params().add(id.toString()), "making the staff device");
-            !s)
-            return s.error();
-        return std::make_pair(id, std::uint64_t{0});
-    }
-    const auto id = Uuid::parse(known.value());
-    if (!id) return makeError(ErrorCode::Corrupt, "the collector's staff device id is bad");
-    auto row = c.query("SELECT received_through FROM devices WHERE device_id = $1 FOR UPDATE",
-                       pg::Params().add(*id), "locking the staff device");
-    if (!row) return row.error();
-    if (row->empty()) return makeError(ErrorCode::Corrupt, "the staff device is missing");
-    return std::make_pair(*id, static_cast<std::uint64_t>(row->integer(0, 0)));
-}
-
 }  // namespace
 
 Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
