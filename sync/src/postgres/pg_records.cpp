@@ -17,8 +17,6 @@
 #include <map>
 #include <set>
 
-#include <sodium.h>
-
 #include <veld/allocation.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
