@@ -327,8 +327,9 @@ TEST_CASE("postgres: an export that runs while pushes go on sees one snapshot in
     CHECK(seen[1] == seen[0]);
     CHECK(seen[2] == seen[0]);
     CHECK(std::is_sorted(seen[0].begin(), seen[0].end()));
-    // Afterwards, the records pushed meanwhile are there.
+    // Afterwards, the records pushed meanwhile are there: at least those that committed while
+    // the second and third passes waited (the snapshot was taken by the first pass's query).
     auto counted = exporter->countRecords(query);
     REQUIRE(counted);
-    CHECK(*counted >= static_cast<std::int64_t>(seen[0].size()) + 120);
+    CHECK(*counted >= static_cast<std::int64_t>(seen[0].size()) + 80);
 }

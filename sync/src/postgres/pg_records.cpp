@@ -424,8 +424,29 @@ std::vector<StoredRevision> readRevisions(const pg::Rows& rows) {
 
 }  // namespace
 
+void PgRecords::enterPush() {
+    std::unique_lock lock(m_pushMutex);
+    const std::uint64_t ticket = m_pushTickets++;
+    m_pushTurn.wait(lock,
+                    [&] { return ticket == m_pushServing && m_pushesIn < kConcurrentPushes; });
+    ++m_pushServing;
+    ++m_pushesIn;
+    m_pushTurn.notify_all();
+}
+
+void PgRecords::leavePush() {
+    std::lock_guard lock(m_pushMutex);
+    --m_pushesIn;
+    m_pushTurn.notify_all();
+}
+
 Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
                                   std::int64_t nowMs) {
+    enterPush();
+    struct Leave {
+        PgRecords* self;
+        ~Leave() { self->leavePush(); }
+    } leave{this};
     PushReply reply;
     for (int round = 0;; ++round) {
         bool uniqueViolation = false;

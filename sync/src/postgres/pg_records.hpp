@@ -1,6 +1,10 @@
 // Internal to the PostgreSQL backend: the records domain (see veld/sync/store/records.hpp).
 #pragma once
 
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
 #include <veld/sync/store/records.hpp>
 
 #include "pg_collector.hpp"
@@ -29,7 +33,19 @@ class PgRecords : public virtual RecordStore {
                                            const std::string& actor) override;
 
   private:
+    // Pushes take turns in the order they arrive, at most kConcurrentPushes at once: the pool
+    // hands out connections in no particular order, and a push that keeps losing the race
+    // would wait far longer than the others.
+    static constexpr int kConcurrentPushes = 8;
+    void enterPush();
+    void leavePush();
+
     PgContext& m_ctx;
+    std::mutex m_pushMutex;
+    std::condition_variable m_pushTurn;
+    std::uint64_t m_pushTickets = 0;  // given
+    std::uint64_t m_pushServing = 0;  // the next ticket to go in
+    int m_pushesIn = 0;
 };
 
 }  // namespace veld::sync::postgres
