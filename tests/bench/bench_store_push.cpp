@@ -5,6 +5,7 @@
 // PostgreSQL figure as a ratio of SQLite's.
 //
 //   veld-bench-store-push [--quick] [--devices N] [--batches N] [--connections N]
+//                         [--pg-setting NAME=VALUE]... (server settings, e.g. commit_delay=1000)
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -28,6 +29,7 @@ struct Settings {
     int batches = 20;
     int batchRecords = 100;
     int connections = 16;
+    std::vector<std::string> serverSettings;  // NAME=VALUE, for ALTER SYSTEM
 };
 
 struct Outcome {
@@ -123,10 +125,12 @@ int main(int argc, char** argv) {
             s.batches = next();
         } else if (a == "--connections") {
             s.connections = next();
+        } else if (a == "--pg-setting" && i + 1 < argc && std::strchr(argv[i + 1], '=')) {
+            s.serverSettings.emplace_back(argv[++i]);
         } else {
             std::fprintf(stderr,
                          "usage: veld-bench-store-push [--quick] [--devices N] [--batches N] "
-                         "[--connections N]\n");
+                         "[--connections N] [--pg-setting NAME=VALUE]...\n");
             return 2;
         }
     }
@@ -148,6 +152,11 @@ int main(int argc, char** argv) {
         // FULL), and so must the server measured against it.
         cluster.execute("ALTER SYSTEM SET fsync = on");
         cluster.execute("ALTER SYSTEM SET full_page_writes = on");
+        for (const auto& setting : s.serverSettings) {
+            const auto eq = setting.find('=');
+            cluster.execute("ALTER SYSTEM SET " + setting.substr(0, eq) + " = '" +
+                            setting.substr(eq + 1) + "'");
+        }
         cluster.restart();
         sync::PostgresSettings settings;
         settings.uri = cluster.createDatabase();
