@@ -58,7 +58,7 @@ TEST_CASE("client: the Sync screen shows veld-agent's last round and next, and w
     }
 
     // Enrolled after the client closed (so that its own uploader sent nothing).
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     {
         auto store = test::openDevice(path);

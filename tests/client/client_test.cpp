@@ -380,7 +380,7 @@ TEST_CASE(
 
 TEST_CASE("client: a BSN typed in a form is in no file of the device, nothing sent and no log") {
     veld::test::TempDir dir;
-    veld::test::CollectorProcess collector(dir.file("collector.db"));
+    veld::test::CollectorProcess collector(veld::test::testCollectorLocation(dir));
     veld::test::publishPilotForms(collector);
     collector.start({"--log"});
     const std::string path = pilotStore(dir);
@@ -524,7 +524,7 @@ TEST_CASE("client: a stolen kiosk holds no respondent's answer, and central staf
     std::ofstream(ring) << projectkey::formatRing({projectKey().locked});
     std::ofstream(central.file("right")) << kRingPassphrase;
     std::ofstream(central.file("wrong")) << "not the kiosk tests passphrase";
-    veld::test::CollectorProcess collector(central.file("collector.db"));
+    veld::test::CollectorProcess collector(veld::test::testCollectorLocation(central));
     veld::test::publishPilotForms(collector);
     REQUIRE(veld::test::veldctl({"collector", "use-key", collector.storePath(), ring}).exitCode ==
             0);
@@ -1003,7 +1003,7 @@ TEST_CASE("client: PIN rules and lockout") {
 TEST_CASE("client: enrolling in settings starts sending, the sync screen shows it arrive") {
     veld::test::TempDir dir;
     const std::string path = pilotStore(dir);
-    const std::string collector = dir.file("collector.db");
+    const std::string collector = veld::test::testCollectorLocation(dir);
     REQUIRE(veld::test::runProcess({veld::test::binary("veldctl"), "collector", "init", collector})
                 .exitCode == 0);
     const auto code = veld::test::runProcess(
@@ -1045,7 +1045,7 @@ TEST_CASE("client: enrolling in settings starts sending, the sync screen shows i
     }
     CHECK(sent);
     CHECK(ui.showsText("Alles is verzonden"));
-    auto opened = veld::sync::openSqliteCollector(collector, false);
+    auto opened = veld::sync::openCollector(collector, false);
     REQUIRE(opened.ok());
     auto stats = opened.value()->stats();
     REQUIRE(stats.ok());

@@ -48,7 +48,7 @@ TEST_CASE(
     REQUIRE(locked);
     const std::string ring = dir.file("project.keys");
     std::ofstream(ring) << projectkey::formatRing({locked.value()});
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     REQUIRE(test::veldctl({"collector", "publish", collector.storePath(),
                            std::string(VELD_SOURCE_DIR) + "/tests/forms/sealed_visit.json"})
                 .exitCode == 0);
@@ -87,7 +87,7 @@ TEST_CASE(
         REQUIRE(ui.has("export.file.0"));
         return test::readFile(out + "/sealed_visit.csv");
     };
-    const std::string jobs = collector.storePath() + ".exports";
+    const std::string jobs = collector.exportDir();
 
     // Without keys: the collector's tables, the sealed records without answers, and a count.
     chooseForm();

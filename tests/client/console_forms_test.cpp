@@ -40,7 +40,7 @@ bool published(const test::CollectorProcess& collector, const std::string& id) {
 
 TEST_CASE("console: staff check a form file, see its problems, and publish it once it is right") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     REQUIRE(test::veldctl({"collector", "publish", collector.storePath(),
                            source("schemas/forms/ips_guidance.json")})
                 .exitCode == 0);

@@ -69,7 +69,7 @@ struct Scenario {
             std::filesystem::copy_file(std::string(VELD_SOURCE_DIR) + "/schemas/forms/" + f,
                                        forms + "/" + f);
         }
-        collector = std::make_unique<test::CollectorProcess>(dir.file("collector.db"));
+        collector = std::make_unique<test::CollectorProcess>(test::testCollectorLocation(dir));
         REQUIRE(test::veldctl({"collector", "publish", collector->storePath(),
                                forms + "/ips_guidance.json", forms + "/mbo_work_transition.json"})
                     .exitCode == 0);
@@ -160,7 +160,7 @@ using test::pushCaseRecord;
 
 TEST_CASE("console: staff choose a value for a case conflict and see a study's balance checked") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     const std::int64_t now = wallMs();
     const auto at = [&](int ms) {
         return HlcTimestamp::make(static_cast<std::uint64_t>(now + ms), 0);
@@ -442,7 +442,7 @@ TEST_CASE("console: an export after a merge holds the merged answers, in CSV and
     }
     REQUIRE(std::filesystem::exists(out + "/" + form + "-codebook.csv"));
     // Nothing of the exports stays at the collector once fetched.
-    const std::string jobs = s.collector->storePath() + ".exports";
+    const std::string jobs = s.collector->exportDir();
     REQUIRE(std::filesystem::exists(jobs));
     CHECK(std::filesystem::is_empty(jobs));
 
@@ -508,7 +508,7 @@ struct SealedScenario {
         ring = dir.file("project.keys");
         std::ofstream(ring) << projectkey::formatRing({locked.value()});
         const std::string form = std::string(VELD_SOURCE_DIR) + "/tests/forms/sealed_visit.json";
-        collector = std::make_unique<test::CollectorProcess>(dir.file("collector.db"));
+        collector = std::make_unique<test::CollectorProcess>(test::testCollectorLocation(dir));
         REQUIRE(test::veldctl({"collector", "publish", collector->storePath(), form}).exitCode ==
                 0);
         REQUIRE(test::veldctl({"collector", "use-key", collector->storePath(), ring}).exitCode ==

@@ -60,7 +60,7 @@ std::string newStore(const std::string& path) {
 TEST_CASE(
     "client: a provisioning file on a USB stick is chosen in Settings and enrols the device") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     std::filesystem::create_directories(dir.file("media/VELD-STICK/veld"));
     const std::string file = dir.file("media/VELD-STICK/veld/tablet-4.veldenrol");
@@ -126,7 +126,7 @@ TEST_CASE(
 
 TEST_CASE("client: an expired provisioning file, or none at all, is explained in Settings") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string file = dir.file("given.veldenrol");
     REQUIRE(test::veldctl({"collector", "provision", collector.storePath(), "--label", "x", "--url",

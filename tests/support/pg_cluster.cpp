@@ -291,6 +291,23 @@ std::string PgCluster::createDatabase() {
     return location(name);
 }
 
+long long queryInteger(const std::string& location, const std::string& sql) {
+    PGconn* conn = PQconnectdb(location.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string why = PQerrorMessage(conn);
+        PQfinish(conn);
+        throw std::runtime_error("cannot connect to the test database: " + why);
+    }
+    PGresult* r = PQexec(conn, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    const std::string why = ok ? "" : PQerrorMessage(conn);
+    const long long value = ok ? std::atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    PQfinish(conn);
+    if (!ok) throw std::runtime_error("the test query failed: " + why);
+    return value;
+}
+
 PgCluster& sharedPgCluster() {
     static std::mutex mutex;
     static std::unique_ptr<PgCluster> own;

@@ -72,6 +72,10 @@ class PgCluster {
     long long m_lastStartMs = 0;
 };
 
+/// The one integer a query gives, on the database at `location` (a test's look behind the
+/// store's interface); throws on failure.
+long long queryInteger(const std::string& location, const std::string& sql);
+
 /// The cluster tests share (see above); started at first use.
 PgCluster& sharedPgCluster();
 

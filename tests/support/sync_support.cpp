@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <veld/fb/sync_generated.h>
+#include <veld/sqlite.hpp>
 #include <veld/sync/protocol.hpp>
 
 #include "support/pg_cluster.hpp"
@@ -50,6 +51,16 @@ ProcessResult veldctl(const std::vector<std::string>& args) {
 std::string testCollectorLocation(const TempDir& dir) {
     if (testingPostgres()) return sharedPgCluster().createDatabase();
     return dir.file("collector.db");
+}
+
+long long countRows(const std::string& location, const std::string& table) {
+    const std::string query = "SELECT count(*) FROM " + table;
+    if (sync::isPostgresLocation(location)) return queryInteger(location, query);
+    auto db = sql::Database::open(location, sql::OpenMode::ReadOnly);
+    if (!db) throw std::runtime_error("cannot open " + location + ": " + db.error().describe());
+    auto n = db->queryInt(query);
+    if (!n) throw std::runtime_error(n.error().describe());
+    return n.value();
 }
 
 CollectorProcess::CollectorProcess(std::string storePath) : m_store(std::move(storePath)) {
@@ -140,6 +151,10 @@ bool CollectorProcess::running() {
 
 std::string CollectorProcess::url() const {
     return "http://127.0.0.1:" + std::to_string(m_port);
+}
+
+std::string CollectorProcess::exportDir() const {
+    return m_files ? m_files->file("exports") : m_store + ".exports";
 }
 
 std::string CollectorProcess::log() const {

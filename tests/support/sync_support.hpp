@@ -27,6 +27,9 @@ namespace veld::test {
 /// leaves them out).
 std::string testCollectorLocation(const TempDir& dir);
 
+/// How many rows a table of the collector store at `location` holds (either backend).
+long long countRows(const std::string& location, const std::string& table);
+
 /// Runs the veldctl built by this project.
 ProcessResult veldctl(const std::vector<std::string>& args);
 
@@ -59,6 +62,9 @@ class CollectorProcess {
     [[nodiscard]] pid_t pid() const { return m_process ? m_process->pid() : -1; }
     [[nodiscard]] std::string url() const;
     [[nodiscard]] const std::string& storePath() const { return m_store; }
+    /// Where the collector writes exports staff start through the admin API (unless the test
+    /// gave --export-dir): next to an SQLite store, in its own folder for PostgreSQL.
+    [[nodiscard]] std::string exportDir() const;
     /// What the collector wrote to stderr, over every start.
     [[nodiscard]] std::string log() const;
 

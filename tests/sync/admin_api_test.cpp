@@ -60,7 +60,7 @@ sync::admin::ExportJob waitForJob(sync::AdminClient& client, const std::string& 
 
 // The folder the collector (started with its default --export-dir) keeps a job's files in.
 std::string jobFolder(const test::CollectorProcess& collector, const std::string& job) {
-    return collector.storePath() + ".exports/" + job;
+    return collector.exportDir() + "/" + job;
 }
 
 // Every file in a folder, by name, with its bytes.
@@ -86,7 +86,7 @@ bool eventually(Check check) {
 
 TEST_CASE("the admin API opens only to a staff member's credential, on every endpoint") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     // Every endpoint is tried with every wrong credential from this one address, far more than
     // the collector lets an address guess (that limit is tested on its own).
     collector.start({"--auth-failures", "0"});
@@ -160,7 +160,7 @@ TEST_CASE("the admin API opens only to a staff member's credential, on every end
 
 TEST_CASE("staff see the dashboard, review a record and settle a conflict through the admin API") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");
     auto first = test::openDevice(dir.file("first.veld"));
@@ -400,7 +400,7 @@ TEST_CASE(
     "staff read the forms, a record's revisions and the review queue through the admin "
     "API") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");
@@ -510,7 +510,7 @@ TEST_CASE(
     "an export run at the collector is fetched by its staff member only, byte for byte as "
     "veldctl writes it") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");
@@ -525,7 +525,7 @@ TEST_CASE(
     }
     // The export folder is made at start, for the collector's user only.
     struct stat folder {};
-    REQUIRE(::stat((collector.storePath() + ".exports").c_str(), &folder) == 0);
+    REQUIRE(::stat(collector.exportDir().c_str(), &folder) == 0);
     CHECK((folder.st_mode & 0777) == 0700);
 
     auto client = console(collector, anna);
@@ -646,10 +646,10 @@ TEST_CASE(
     "at most two exports run at once, a running one can be discarded, and a stopping "
     "collector ends them and leaves no files") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     // Left by an earlier run: job folders are removed at start, anything else is not touched.
-    const std::string exports = collector.storePath() + ".exports";
+    const std::string exports = collector.exportDir();
     const std::string leftover = exports + "/" + std::string(32, '0');
     std::filesystem::create_directories(leftover);
     std::filesystem::permissions(exports, std::filesystem::perms::owner_all);
@@ -706,7 +706,7 @@ TEST_CASE(
 
 TEST_CASE("a malformed body on any of the console's newer endpoints is refused with 400") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");
     namespace admin = sync::admin;
@@ -759,7 +759,7 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
 
 TEST_CASE("a collector started with an empty --export-dir refuses exports clearly") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     collector.start({"--export-dir", ""});
     const std::string anna = test::addAdmin(collector, "anna");
@@ -767,7 +767,7 @@ TEST_CASE("a collector started with an empty --export-dir refuses exports clearl
                               sync::admin::encodeExportRequest({"ips_guidance"}), anna);
     CHECK(refused.status == 409);
     CHECK(refused.body.find("not enabled") != std::string::npos);
-    CHECK_FALSE(std::filesystem::exists(collector.storePath() + ".exports"));
+    CHECK_FALSE(std::filesystem::exists(collector.exportDir()));
     // Everything else in the admin API works as before.
     CHECK(call(collector, sync::admin::kFormsPath,
                sync::admin::encodeRequest(sync::admin::Request::Forms), anna)

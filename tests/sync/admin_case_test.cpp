@@ -21,7 +21,7 @@ TEST_CASE(
     "staff settle case conflicts and read a study's balance and verification through the "
     "admin API") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     const std::int64_t now = SystemClock::instance().nowMillis();
     const auto at = [&](int ms) {
         return HlcTimestamp::make(static_cast<std::uint64_t>(now + ms), 0);

@@ -41,7 +41,7 @@ std::size_t publishedCount(const test::CollectorProcess& collector) {
 
 TEST_CASE("staff publish a form through the admin API and a device receives it") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string anna = test::addAdmin(collector, "anna");
     auto client = console(collector, anna);
@@ -83,7 +83,7 @@ TEST_CASE("staff publish a form through the admin API and a device receives it")
 
 TEST_CASE("publishing refuses wrong credentials, invalid forms and a changed published version") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--auth-failures", "0"});
     const std::string anna = test::addAdmin(collector, "anna");
     const std::string bram = test::addAdmin(collector, "bram");

@@ -101,7 +101,7 @@ TEST_CASE(
     "veld-agent sends what was finalized while the client was closed, tells its state, and "
     "stops on SIGTERM") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     std::vector<Uuid> ids;
@@ -187,7 +187,7 @@ TEST_CASE(
 
 TEST_CASE("SIGTERM stops veld-agent within two seconds in a round the collector does not answer") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     {
@@ -221,7 +221,7 @@ TEST_CASE("SIGTERM stops veld-agent within two seconds in a round the collector 
 
 TEST_CASE("veld-agent started before the collector is up reaches it when it comes up") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     std::vector<Uuid> ids;
@@ -258,7 +258,7 @@ TEST_CASE(
     "veld-agent waits for a device that is not enrolled, says so once, and wakes on "
     "SIGUSR1") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     { auto store = test::openDevice(path); }
@@ -303,7 +303,7 @@ TEST_CASE(
 
 TEST_CASE("veld-agent --once: exit status says whether the round worked") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     { auto store = test::openDevice(path); }
@@ -345,7 +345,7 @@ TEST_CASE("veld-agent --once: exit status says whether the round worked") {
 
 TEST_CASE("one program syncs a store at a time, and the lock goes with its holder") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     auto store = test::openDevice(path);
@@ -391,7 +391,7 @@ TEST_CASE(
     "the agent, a client's uploader and veldctl sync share a store while records are "
     "finalized and the agent is killed: every record arrives exactly once") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     {
@@ -551,7 +551,8 @@ TEST_CASE("veld-agent wakes when the network changes (a network namespace of its
     // minutes finds its device not enrolled; the device is enrolled and an address added to lo:
     // the agent syncs within seconds, woken by rtnetlink alone.
     test::TempDir dir;
-    const std::string collectorPath = dir.file("collector.db");
+    const std::string collectorPath = test::testCollectorLocation(dir);
+    const std::string portFile = dir.file("collector.port");
     {
         test::CollectorProcess made(collectorPath);  // veldctl collector init
     }
@@ -567,10 +568,10 @@ TEST_CASE("veld-agent wakes when the network changes (a network namespace of its
         out << R"(set -e
 ip link set lo up
 ")" << test::binary("veld-collector")
-            << R"(" --store "$1" --port 0 --port-file "$1.port" --quiet &
+            << R"(" --store "$1" --port 0 --port-file "$3" --quiet &
 collector=$!
-for i in $(seq 100); do [ -s "$1.port" ] && break; sleep 0.1; done
-port=$(cat "$1.port")
+for i in $(seq 100); do [ -s "$3" ] && break; sleep 0.1; done
+port=$(cat "$3")
 code=$(")" << test::binary("veldctl")
             << R"(" collector enrol-code "$1" | head -n1)
 ")" << test::binary("veld-agent")
@@ -590,14 +591,14 @@ cat "$2.agent.log"
 )";
     }
     std::vector<std::string> command = netnsCommand();
-    command.insert(command.end(), {"/bin/bash", script, collectorPath, path});
+    command.insert(command.end(), {"/bin/bash", script, collectorPath, path, portFile});
     auto r = test::runProcess(command);
     INFO(r.out << r.err);
     CHECK(r.exitCode == 0);
     CHECK(r.out.find("the network changed; syncing now") != std::string::npos);
     CHECK(r.out.find("6 records sent") != std::string::npos);
     MESSAGE(r.out.substr(0, r.out.find('\n')));
-    auto file = sync::openSqliteCollector(collectorPath, false);
+    auto file = sync::openCollector(collectorPath, false);
     REQUIRE(file);
     CHECK(test::collectorRevisionCounts(*file.value()).size() == ids.size());
 }

@@ -42,7 +42,7 @@ void setTeam(const test::CollectorProcess& collector, const Store& device) {
 
 TEST_CASE("two devices change one case offline: merged by property, the clash kept for staff") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto a = test::openDevice(dir.file("a.veld"));
     auto b = test::openDevice(dir.file("b.veld"));

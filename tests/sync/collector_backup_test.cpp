@@ -104,7 +104,9 @@ struct Device {
 
 }  // namespace
 
-TEST_CASE("a backup taken while ten devices push restores to the store as it was at one moment") {
+TEST_CASE(
+    "sqlite-file: a backup taken while ten devices push restores to the store as it was at one "
+    "moment") {
     test::TempDir dir;
     const std::string storePath = dir.file("collector.db");
     test::CollectorProcess collector(storePath);
@@ -328,7 +330,8 @@ TEST_CASE("a backup taken while ten devices push restores to the store as it was
               (atEnd.at(device) > through ? through : through + addedAfter.at(device)));
 }
 
-TEST_CASE("a restored store serves the same devices on: every record held once, none lost") {
+TEST_CASE(
+    "sqlite-file: a restored store serves the same devices on: every record held once, none lost") {
     test::TempDir dir;
     const std::string storePath = dir.file("collector.db");
     test::CollectorProcess collector(storePath);
@@ -387,7 +390,8 @@ TEST_CASE("a restored store serves the same devices on: every record held once, 
 }
 
 TEST_CASE(
-    "restore refuses, changing nothing: an existing store, a running collector, an open "
+    "sqlite-file: restore refuses, changing nothing: an existing store, a running collector, an "
+    "open "
     "store, a damaged or foreign backup") {
     test::TempDir dir;
     const std::string storePath = dir.file("collector.db");

@@ -11,10 +11,10 @@
 #include <veld/clock.hpp>
 #include <veld/hex.hpp>
 #include <veld/record.hpp>
-#include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/study_json.hpp>
 
+#include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 
 using namespace veld;
@@ -28,12 +28,13 @@ CasePropertyValue prop(const std::string& name, const std::string& value, HlcTim
 // A collector store with devices that push records as their outboxes would.
 struct Collector {
     test::TempDir dir;
+    std::string location = test::testCollectorLocation(dir);
     std::unique_ptr<sync::CollectorStore> store;
     std::int64_t now = SystemClock::instance().nowMillis();
     std::map<Uuid, std::uint64_t> sent;  // the last outbox number each device used
 
     explicit Collector(sync::CollectorPolicy policy = {}) {
-        auto opened = sync::openSqliteCollector(dir.file("collector.db"), true, policy);
+        auto opened = sync::openCollector(location, true, policy);
         REQUIRE_MESSAGE(opened, opened.error().describe());
         store = std::move(opened.value());
     }
@@ -231,8 +232,7 @@ TEST_CASE("a resent revision with a case change and an allocation is applied onc
     CHECK(c.caseOf(caseId).changeSeq == seq);
     CHECK(c.store->caseConflicts(false)->size() == 1);
     CHECK(c.store->allocationLog("ips").error().code == ErrorCode::NotFound);  // no such study
-    auto db = sql::Database::open(c.dir.file("collector.db"), sql::OpenMode::ReadOnly).value();
-    CHECK(db.queryInt("SELECT count(*) FROM allocations").value() == 1);
+    CHECK(test::countRows(c.location, "allocations") == 1);
 }
 
 TEST_CASE(

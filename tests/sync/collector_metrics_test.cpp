@@ -97,7 +97,7 @@ std::vector<double> buckets(const Scrape& s, const std::string& name) {
 
 TEST_CASE("/metrics, read by Prometheus' parser, counts what devices and clients did") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const Scrape before = scrape(collector, dir);
     CHECK(before.types.at("veld_collector_requests") == "counter");
@@ -179,7 +179,7 @@ TEST_CASE("/metrics, read by Prometheus' parser, counts what devices and clients
 
 TEST_CASE("/metrics from elsewhere needs a staff credential unless --metrics-from allows it") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     // 127.0.0.2 stands for a monitoring host allowed by configuration. A request forwarded by a
     // proxy on this machine (X-Forwarded-For) counts as coming from elsewhere.
     collector.start({"--metrics-from", "192.0.2.0/24, 127.0.0.2"});
@@ -235,7 +235,7 @@ TEST_CASE("/metrics from elsewhere needs a staff credential unless --metrics-fro
     CHECK(bad.err.find("'10.0.0.0/33'") != std::string::npos);
 }
 
-TEST_CASE("/healthz answers 503 when the store under the collector is gone") {
+TEST_CASE("sqlite-file: /healthz answers 503 when the store under the collector is gone") {
     test::TempDir dir;
     test::CollectorProcess collector(dir.file("collector.db"));
     collector.start();
@@ -245,4 +245,5 @@ TEST_CASE("/healthz answers 503 when the store under the collector is gone") {
     const auto reply = test::httpExchange(collector.port(), get("/healthz"));
     CHECK(reply.status == 503);
     CHECK(reply.body == "unavailable\n");
+    CHECK(reply.head.find("Retry-After: 5") != std::string::npos);
 }

@@ -13,6 +13,7 @@
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
+#include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 
 using namespace veld;
@@ -43,8 +44,8 @@ Uuid enrolDevice(sync::CollectorStore& store, std::int64_t now) {
 
 TEST_CASE("concurrent pushes are all stored, and a refused one undoes only itself") {
     test::TempDir dir;
-    auto opened = sync::openSqliteCollector(dir.file("collector.db"), true);
-    REQUIRE(opened);
+    auto opened = sync::openCollector(test::testCollectorLocation(dir), true);
+    REQUIRE_MESSAGE(opened, opened.error().describe());
     std::shared_ptr<sync::CollectorStore> store = std::move(opened.value());
     const std::int64_t now = SystemClock::instance().nowMillis();
 
@@ -104,7 +105,7 @@ TEST_CASE("concurrent pushes are all stored, and a refused one undoes only itsel
 
 TEST_CASE("staff review a record: states change, the history and the audit log keep every step") {
     test::TempDir dir;
-    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    auto store = sync::openCollector(test::testCollectorLocation(dir), true).value();
     const std::int64_t now = SystemClock::instance().nowMillis();
     const Uuid deviceId = enrolDevice(*store, now);
     sync::PushBatch batch;
@@ -164,7 +165,9 @@ TEST_CASE("staff review a record: states change, the history and the audit log k
     CHECK_FALSE(sync::parseReviewState("fine"));
 }
 
-TEST_CASE("a collector store of the first version is upgraded when opened, keeping its data") {
+TEST_CASE(
+    "sqlite-file: a collector store of the first version is upgraded when opened, keeping its "
+    "data") {
     test::TempDir dir;
     const std::string path = dir.file("collector.db");
     const std::int64_t now = SystemClock::instance().nowMillis();
@@ -239,7 +242,7 @@ sync::PushRevision revisionOf(const Uuid& device, const Uuid& recordId, std::uin
 
 TEST_CASE("staff settle a conflict by keeping one side or merging, and every revision stays") {
     test::TempDir dir;
-    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    auto store = sync::openCollector(test::testCollectorLocation(dir), true).value();
     const std::int64_t now = SystemClock::instance().nowMillis();
     std::vector<Uuid> devices;
     for (int d = 0; d < 2; ++d) {
@@ -328,7 +331,8 @@ TEST_CASE("staff settle a conflict by keeping one side or merging, and every rev
 TEST_CASE(
     "records sharing a pseudonym or every identifying answer are listed as likely duplicates") {
     test::TempDir dir;
-    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    const std::string location = test::testCollectorLocation(dir);
+    auto store = sync::openCollector(location, true).value();
     const std::int64_t now = SystemClock::instance().nowMillis();
     // A form whose employee number and birth date identify a person together.
     const auto form = forms::compileFormJson(R"({"id": "register", "version": 1,
@@ -403,16 +407,16 @@ TEST_CASE(
         if (e.action == "duplicates" && e.subject == answers.key) ++audited;
     CHECK(audited == 1);
     // The same through veldctl, on the file the collector has open.
-    const auto listed = test::runProcess(
-        {test::binary("veldctl"), "collector", "duplicates", dir.file("collector.db")});
+    const auto listed =
+        test::runProcess({test::binary("veldctl"), "collector", "duplicates", location});
     REQUIRE(listed.exitCode == 0);
     CHECK(listed.out.find(pseudonym.key + "  same pseudonym (bsn_pseudonym)  undecided") !=
           std::string::npos);
     CHECK(listed.out.find("    " + ids[2].toString()) != std::string::npos);
     CHECK(listed.out.find(answers.key + "  same answers (register)  same person") !=
           std::string::npos);
-    REQUIRE(test::runProcess({test::binary("veldctl"), "collector", "decide",
-                              dir.file("collector.db"), pseudonym.key, "different-people"})
+    REQUIRE(test::runProcess({test::binary("veldctl"), "collector", "decide", location,
+                              pseudonym.key, "different-people"})
                 .exitCode == 0);
     groups = store->duplicates();
     REQUIRE(groups);
@@ -427,7 +431,7 @@ TEST_CASE(
 
 TEST_CASE("an export's passes read one snapshot while pushes go on") {
     test::TempDir dir;
-    auto store = sync::openSqliteCollector(dir.file("collector.db"), true).value();
+    auto store = sync::openCollector(test::testCollectorLocation(dir), true).value();
     const std::int64_t now = SystemClock::instance().nowMillis();
     const Uuid deviceId = enrolDevice(*store, now);
     std::uint64_t seq = 0;

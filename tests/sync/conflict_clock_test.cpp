@@ -45,7 +45,7 @@ Record recordOf(Store& store, const Uuid& id) {
 
 TEST_CASE("edits of one record on two devices without seeing each other are kept as a conflict") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto maker = test::openDevice(dir.file("maker.veld"));
     auto editor = test::openDevice(dir.file("editor.veld"));
@@ -142,7 +142,7 @@ TEST_CASE("edits of one record on two devices without seeing each other are kept
 
 TEST_CASE("records from devices with wrong clocks are kept, ordered by HLC and flagged") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::int64_t now = wallMs();
     ManualClock aheadClock(now + 365 * kDayMs);

@@ -71,7 +71,7 @@ TEST_CASE(
     "forty clients trickling their headers from one address hold no worker: devices sync "
     "and a health probe is answered at once") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--threads", "4", "--request-timeout", std::to_string(kWindowSeconds)});
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 5);
@@ -110,7 +110,7 @@ TEST_CASE(
 
 TEST_CASE("a trickle cannot stretch the deadline of a request's headers") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--request-timeout", std::to_string(kWindowSeconds)});
     // Headers padded to many KiB, sent 64 bytes every 50 ms: steady progress (over 16 KiB per
     // window would once have renewed the window), never a complete head in time.
@@ -134,7 +134,7 @@ TEST_CASE("over HTTPS, twenty half-finished handshakes hold no worker while a de
     const std::string cert = dir.file("cert.pem");
     const std::string key = dir.file("key.pem");
     test::makeTestCertificate(cert, key);
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--tls-cert", cert, "--tls-key", key, "--threads", "4", "--request-timeout",
                      std::to_string(kWindowSeconds)});
 
@@ -169,7 +169,7 @@ TEST_CASE(
     "one address gets at most its share of connections; a newcomer displaces the one that "
     "waited longest") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--max-connections-per-address", "4", "--request-timeout", "20"});
 
     // Four silent connections from one address fill its share.
@@ -197,7 +197,7 @@ TEST_CASE(
 
 TEST_CASE("many devices connecting at the same moment are all answered") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     // The 200 devices share one credential here, which the per-credential limit would slow.
     collector.start({"--rate-limit", "0"});
     auto device = test::openDevice(dir.file("device.veld"));
@@ -234,7 +234,7 @@ TEST_CASE("many devices connecting at the same moment are all answered") {
 
 TEST_CASE("idle keep-alive connections hold no worker, and --max-connections caps them") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--threads", "2", "--max-connections", "7", "--request-timeout", "20"});
 
     // Five clients each make a request and keep their connection open, idle: more than the two
@@ -282,7 +282,7 @@ TEST_CASE("idle keep-alive connections hold no worker, and --max-connections cap
 
 TEST_CASE("a client that waits for 100 Continue gets it at once and then its answer") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     const auto connection = test::enrolDevice(device, collector);

@@ -38,7 +38,7 @@ std::set<std::string> formIds(Store& store) {
 
 TEST_CASE("an enrolment code works once, and used, expired or unknown codes are refused") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto first = test::openDevice(dir.file("first.veld"));
     auto second = test::openDevice(dir.file("second.veld"));
@@ -127,7 +127,7 @@ std::size_t auditCount(const test::CollectorProcess& collector, const std::strin
 
 TEST_CASE("a new code with a known device's id does not take the device over") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 3);
@@ -156,7 +156,7 @@ TEST_CASE("a new code with a known device's id does not take the device over") {
 
 TEST_CASE("a device re-enrols with a new code by proving its current credential") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 3);
@@ -184,7 +184,7 @@ TEST_CASE("a device re-enrols with a new code by proving its current credential"
 
 TEST_CASE("staff let a device that lost its credential enrol again with a code made for it") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 3);
@@ -227,7 +227,7 @@ TEST_CASE("staff let a device that lost its credential enrol again with a code m
 
 TEST_CASE("an enrolment repeated after its reply was lost gets the same credential") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 3);
@@ -257,7 +257,7 @@ TEST_CASE("an enrolment repeated after its reply was lost gets the same credenti
 
 TEST_CASE("after enrolment a device's records reach the collector and published forms reach it") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     const auto forms = test::pilotFormFiles();
     REQUIRE(forms.size() >= 8);
     test::publishPilotForms(collector);
@@ -317,7 +317,7 @@ TEST_CASE("after enrolment a device's records reach the collector and published 
 
 TEST_CASE("the collector knows how many records a device still had waiting at its last push") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 25);
@@ -353,7 +353,7 @@ TEST_CASE("the collector knows how many records a device still had waiting at it
 
 TEST_CASE("a revoked device is refused from its next request on and nothing more is stored") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 5);
@@ -407,7 +407,7 @@ TEST_CASE("a revoked device is refused from its next request on and nothing more
 
 TEST_CASE("a device cannot send another device's records") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto a = test::openDevice(dir.file("a.veld"));
     auto b = test::openDevice(dir.file("b.veld"));
@@ -452,7 +452,7 @@ TEST_CASE("a device cannot send another device's records") {
 
 TEST_CASE("the same batch posted three times is stored once") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     const auto ids = test::addFinalized(device, 10);
@@ -494,7 +494,7 @@ TEST_CASE("the same batch posted three times is stored once") {
 
 TEST_CASE("a device store restored from a backup cannot have its new records taken as resends") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string path = dir.file("device.veld");
     sync::Connection connection;
@@ -539,7 +539,7 @@ TEST_CASE("a device store restored from a backup cannot have its new records tak
 TEST_CASE(
     "the project's public key reaches devices at enrolment, and a new one at their next pull") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string ring = dir.file("project.keys");
     const std::string phrase = dir.file("phrase");
@@ -592,7 +592,7 @@ TEST_CASE(
 TEST_CASE(
     "the same BSN entered on two devices of a project gives one pseudonym, found as a duplicate") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string bsn = "111222333";
     std::vector<Uuid> ids;

@@ -74,7 +74,7 @@ TEST_CASE("an experiment: five offline devices enrol 2,000 participants in six s
     constexpr std::size_t kDevices = 5;
     constexpr int kParticipants = 2000;
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     const std::string studyFile = dir.file("ips.json");
     std::ofstream(studyFile) << kStudyJson;

@@ -172,7 +172,7 @@ void checkRow(const std::map<std::string, std::string>& row,
 
 TEST_CASE("exports read back by Python's csv module and by readstat hold every answer entered") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     collector.start();
 

@@ -335,7 +335,7 @@ TEST_CASE("veldctl export shows progress on a terminal only") {
     }
     SUBCASE("veldctl export with stderr not a terminal prints no progress") {
         test::TempDir dir;
-        const std::string collector = dir.file("collector.db");
+        const std::string collector = test::testCollectorLocation(dir);
         REQUIRE(test::veldctl({"collector", "init", collector}).exitCode == 0);
         const auto published =
             test::veldctl({"collector", "publish", collector,

@@ -30,7 +30,7 @@ std::size_t publishedCount(const test::CollectorProcess& collector) {
 
 TEST_CASE("publishing a form with a bad or oversized clip fails clearly and publishes nothing") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     const auto bad = test::writeMediaForm(dir.path(), "bad_form");
     const auto good = test::writeMediaForm(dir.path(), "good_form");
 
@@ -59,7 +59,7 @@ TEST_CASE("publishing a form with a bad or oversized clip fails clearly and publ
 
 TEST_CASE("a device pulls a published form with its media byte for byte") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     const auto json = test::writeMediaForm(dir.path(), "parents_media");
     const auto published = test::veldctl({"collector", "publish", collector.storePath(), json});
     REQUIRE_MESSAGE(published.exitCode == 0, published.err);
@@ -87,7 +87,7 @@ TEST_CASE("a device pulls a published form with its media byte for byte") {
 
 TEST_CASE("large forms are pulled in several answers, each within one sync message") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     // Three forms of four 59.5 s clips each (60 s of 32 kHz 16-bit mono WAV: 3.8 MB): 15.2 MB of
     // media per form, near the 16 MiB a form may carry.
     std::vector<std::string> files;

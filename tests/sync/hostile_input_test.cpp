@@ -79,7 +79,7 @@ std::string gzipOfZeros(std::size_t bytes) {
 // A collector with small limits and an enrolled device holding three records it has not sent.
 struct Fixture {
     test::TempDir dir;
-    test::CollectorProcess collector{dir.file("collector.db")};
+    test::CollectorProcess collector{test::testCollectorLocation(dir)};
     Store device = test::openDevice(dir.file("device.veld"));
     sync::Connection connection;
     std::vector<std::uint8_t> goodPush;
@@ -320,7 +320,7 @@ TEST_CASE("over HTTPS, a connection that never completes its handshake is cut of
     const std::string cert = dir.file("cert.pem");
     const std::string key = dir.file("key.pem");
     test::makeTestCertificate(cert, key);
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--tls-cert", cert, "--tls-key", key, "--request-timeout",
                      std::to_string(kRequestTimeoutSeconds)});
     {
@@ -352,7 +352,7 @@ TEST_CASE(
     "wrong credentials from one address are slowed down, never a valid one, and a "
     "credential in a loop is slowed too") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--auth-failures", "3", "--rate-limit", "2"});
     auto device = test::openDevice(dir.file("device.veld"));
     test::addFinalized(device, 2);
@@ -419,7 +419,7 @@ TEST_CASE(
 
 TEST_CASE("the collector's log names requests and who made them, never answers or secrets") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     collector.start({"--log"});
     auto device = test::openDevice(dir.file("device.veld"));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "postgres/pg_collector.hpp"
 #include "postgres/pg_schema.hpp"
 #include "support/pg_cluster.hpp"
+#include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 
 // Fails the test with the error's text when `expr` (a Result or Status) failed.
@@ -351,4 +353,37 @@ TEST_CASE("postgres: counters never give a number twice across connections") {
     auto audited = c.query("SELECT count(*) FROM audit");
     REQUIRE(audited.ok());
     CHECK(audited->integer(0, 0) == 200);
+}
+
+TEST_CASE("postgres: programs refuse a password in the location and never print it") {
+    const std::string withPassword = "postgresql://veld:hunter2@/veld?host=%2Ftmp";
+    const auto collector =
+        test::runProcess({test::binary("veld-collector"), "--store", withPassword, "--port", "0"});
+    CHECK(collector.exitCode == 2);
+    CHECK(collector.err.find("password") != std::string::npos);
+    CHECK(collector.err.find("hunter2") == std::string::npos);
+    const auto init = test::veldctl({"collector", "init", withPassword});
+    CHECK(init.exitCode == 1);
+    CHECK(init.err.find("hunter2") == std::string::npos);
+    // Backups of a PostgreSQL store are PostgreSQL's business.
+    test::TempDir dir;
+    const auto backup = test::veldctl(
+        {"collector", "backup", test::sharedPgCluster().createDatabase(), dir.file("copy.db")});
+    CHECK(backup.exitCode == 2);
+    CHECK(backup.err.find("pg_dump") != std::string::npos);
+    // A database that is not a collector's is refused by name, without its parameters.
+    const std::string empty = test::sharedPgCluster().createDatabase();
+    const auto serve =
+        test::runProcess({test::binary("veld-collector"), "--store", empty, "--port", "0"});
+    CHECK(serve.exitCode == 1);
+    CHECK(serve.err.find("not-a-store") != std::string::npos);
+    CHECK(serve.err.find("veldctl collector init postgresql://postgres@") != std::string::npos);
+    CHECK(serve.err.find("?host") == std::string::npos);
+    // A password file that cannot be read is named; nothing is tried without it.
+    const auto noFile =
+        test::runProcess({test::binary("veld-collector"), "--store", empty, "--port", "0",
+                          "--store-password-file", dir.file("absent")});
+    CHECK(noFile.exitCode == 1);
+    CHECK(noFile.err.find("cannot read the database password file") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir.file("copy.db")));
 }

@@ -23,7 +23,8 @@ unsigned modeOf(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("a new collector's store, WAL and exports are readable by their owner only") {
+TEST_CASE(
+    "sqlite-file: a new collector's store, WAL and exports are readable by their owner only") {
     test::TempDir dir;
     // A folder that does not exist yet is made for the owner only.
     const std::string folder = dir.file("pilot/collector");
@@ -56,7 +57,8 @@ TEST_CASE("a new collector's store, WAL and exports are readable by their owner 
     }
 }
 
-TEST_CASE("veld-collector refuses to start on a store, WAL or folder that others can read") {
+TEST_CASE(
+    "sqlite-file: veld-collector refuses to start on a store, WAL or folder that others can read") {
     test::TempDir dir;
     const std::string folder = dir.file("collector");
     const std::string store = folder + "/collector.db";

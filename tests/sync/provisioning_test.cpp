@@ -115,7 +115,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 
 TEST_CASE("a provisioning file enrols one device once, and the device then sends its records") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     const std::string file = dir.file("laptop7.veldenrol");
     const auto made = provision(collector, "laptop 7", collector.url(), file);
@@ -197,7 +197,7 @@ TEST_CASE("a provisioning file's certificate is trusted for HTTPS, a foreign one
     test::makeTestCertificate(cert, key);
     const std::string foreignCert = dir.file("foreign.pem");
     test::makeTestCertificate(foreignCert, dir.file("foreign-key.pem"));
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start({"--tls-cert", cert, "--tls-key", key});
     const std::string url = "https://127.0.0.1:" + std::to_string(collector.port());
 
@@ -258,7 +258,7 @@ TEST_CASE("a provisioning file's certificate is trusted for HTTPS, a foreign one
 
 TEST_CASE("an expired provisioning file is refused on the device, before the collector is asked") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     collector.start();
     // A file whose expiry has passed, holding a code the collector would still take.
     sync::Provisioning p;
@@ -388,7 +388,7 @@ TEST_CASE("damaged, foreign, newer, oversize and incomplete provisioning files a
 
 TEST_CASE("veldctl collector provision refuses what would make a bad file, and existing files") {
     test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     const auto auditBefore = collector.open()->audit()->size();
     const std::string out = dir.file("x.veldenrol");
     spit(out, "keep me");

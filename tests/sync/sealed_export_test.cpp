@@ -65,7 +65,7 @@ void writeRing(const std::string& path, const std::string& id) {
 // published, and one device that sent it five sealed records.
 struct SealedProject {
     test::TempDir dir;
-    test::CollectorProcess collector{dir.file("collector.db")};
+    test::CollectorProcess collector{test::testCollectorLocation(dir)};
     std::string ring = dir.file("project.ring");
     std::string otherRing = dir.file("other.ring");  // a key k2 only
     std::string passphraseFile = dir.file("passphrase");

@@ -50,7 +50,7 @@ std::map<std::string, std::string> readRow(const std::string& script, const std:
 TEST_CASE("A form from an Excel workbook is filled in, finalized, synced and exported") {
     test::TempDir dir;
     const std::string workbook = test::workbook("e2e.xlsx");
-    test::CollectorProcess collector(dir.file("collector.db"));
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
     const auto published = test::veldctl({"collector", "publish", collector.storePath(), workbook});
     REQUIRE_MESSAGE(published.exitCode == 0, std::string(published.out + published.err));
     CHECK(published.out.find("published") != std::string::npos);

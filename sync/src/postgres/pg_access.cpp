@@ -1,8 +1,11 @@
-// The PostgreSQL backend's access domain (pg_access.hpp). The rules of enrolment and of
-// credentials are enrolment.hpp's, shared with the SQLite store; here they meet the tables, in
-// transactions that stay right when several collector processes run them at once: an enrolment
-// code's row is locked while it is used, so a code enrols once whichever process is asked.
+// The PostgreSQL backend's access domain (pg_access.hpp). The rules of enrolment
+// (enrolment.hpp) and of credentials (store_rules.hpp) are shared with the SQLite store; here they
+// meet the tables, in transactions that stay right when several collector processes run them at
+// once: an enrolment code's row is locked while it is used, so a code enrols once whichever process
+// is asked.
 #include "pg_access.hpp"
+
+#include <array>
 
 #include <sodium.h>
 
@@ -10,6 +13,7 @@
 #include <veld/project_key.hpp>
 
 #include "../enrolment.hpp"
+#include "../store_rules.hpp"
 
 namespace veld::sync::postgres {
 
@@ -56,7 +60,7 @@ Result<std::string> PgAccess::createEnrolCode(const std::string& label, std::int
     }
     const std::int64_t validFor = validForMs ? validForMs : ttl;
     const std::string code = detail::newEnrolCode();
-    const auto hash = detail::storedDigest(detail::normalizeEnrolCode(code));
+    const auto hash = rules::enrolCodeDigest(code);
     auto s = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) {
         if (auto s =
                 c.run("INSERT INTO enrol_codes (code_hash, label, created_utc_ms, expires_utc_ms) "
@@ -74,7 +78,7 @@ Result<std::string> PgAccess::createEnrolCode(const std::string& label, std::int
 Result<std::string> PgAccess::createReenrolCode(const Uuid& deviceId, std::int64_t nowMs,
                                                 const std::string& actor) {
     const std::string code = detail::newEnrolCode();
-    const auto hash = detail::storedDigest(detail::normalizeEnrolCode(code));
+    const auto hash = rules::enrolCodeDigest(code);
     auto s =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
             auto dev =
@@ -105,7 +109,7 @@ Result<std::string> PgAccess::createReenrolCode(const Uuid& deviceId, std::int64
 
 Result<EnrolReply> PgAccess::enrol(const EnrolRequest& request, std::int64_t nowMs) {
     const std::string normalized = detail::normalizeEnrolCode(request.code);
-    const auto hash = detail::storedDigest(normalized);
+    const auto hash = rules::enrolCodeDigest(request.code);
     EnrolReply reply;
     auto s =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
@@ -145,7 +149,7 @@ Result<EnrolReply> PgAccess::enrol(const EnrolRequest& request, std::int64_t now
             sodium_memzero(key->data(), key->size());
             const std::string secretHex = toHex(secret);
             sodium_memzero(secret.data(), secret.size());
-            const auto credentialHash = detail::storedDigest(secretHex);
+            const auto credentialHash = rules::secretDigest(secretHex);
             auto action = detail::decideEnrolment(request, code, device, credentialHash, nowMs);
             if (!action) return action.error();
 
@@ -225,22 +229,22 @@ Result<EnrolReply> PgAccess::enrol(const EnrolRequest& request, std::int64_t now
 }
 
 Result<Uuid> PgAccess::authenticate(std::string_view credential) {
-    const auto presented = detail::parseDeviceCredential(credential);
-    if (!presented) return makeError(ErrorCode::NotFound, "not a device credential");
+    const auto presented = rules::parseDeviceCredential(credential);
+    if (!presented) return presented.error();
     Result<Uuid> out = makeError(ErrorCode::NotFound, "unknown device");
     auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto rows =
             c.query("SELECT credential_hash, revoked_utc_ms FROM devices WHERE device_id = $1",
-                    pg::Params().add(presented->id), "checking a device credential");
+                    pg::Params().add(presented->deviceId), "checking a device credential");
         if (!rows) return rows.error();
         if (rows->empty()) {
             out = makeError(ErrorCode::NotFound, "unknown device");
-        } else if (!detail::sameStoredDigest(rows->bytes(0, 0), presented->digest)) {
+        } else if (!rules::sameDigest(rows->bytes(0, 0), presented->digest)) {
             out = makeError(ErrorCode::NotFound, "wrong credential");
         } else if (!rows->isNull(0, 1)) {
             out = makeError(ErrorCode::WrongState, "device revoked");
         } else {
-            out = presented->id;
+            out = presented->deviceId;
         }
         return {};
     });
@@ -294,13 +298,16 @@ Result<std::vector<DeviceInfo>> PgAccess::devices() {
 
 Result<std::string> PgAccess::addAdmin(const std::string& name, std::int64_t nowMs,
                                        const std::string& actor) {
-    if (!detail::validAdminName(name)) {
+    if (!rules::validAdminName(name)) {
         return makeError(ErrorCode::InvalidArgument,
                          "an admin name is 1 to 64 letters, digits, '.', '-' or '_'");
     }
-    const auto made = detail::newAdminCredential(name);
-    const std::string& credential = made.first;
-    const std::vector<std::uint8_t>& digest = made.second;
+    std::array<std::uint8_t, 32> secret{};
+    randombytes_buf(secret.data(), secret.size());
+    const std::string secretHex = toHex(secret);
+    sodium_memzero(secret.data(), secret.size());
+    const std::string credential = rules::adminCredential(name, secretHex);
+    const auto digest = rules::secretDigest(secretHex);
     auto s =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
             if (auto s = c.run(
@@ -330,8 +337,8 @@ Status PgAccess::revokeAdmin(const std::string& name, std::int64_t nowMs,
 }
 
 Result<std::string> PgAccess::authenticateAdmin(std::string_view credential) {
-    const auto presented = detail::parseAdminCredential(credential);
-    if (!presented) return makeError(ErrorCode::NotFound, "not an admin credential");
+    const auto presented = rules::parseAdminCredential(credential);
+    if (!presented) return presented.error();
     Result<std::string> out = makeError(ErrorCode::NotFound, "unknown admin");
     auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto rows = c.query("SELECT credential_hash, revoked_utc_ms FROM admins WHERE name = $1",
@@ -339,7 +346,7 @@ Result<std::string> PgAccess::authenticateAdmin(std::string_view credential) {
         if (!rows) return rows.error();
         if (rows->empty()) {
             out = makeError(ErrorCode::NotFound, "unknown admin");
-        } else if (!detail::sameStoredDigest(rows->bytes(0, 0), presented->digest)) {
+        } else if (!rules::sameDigest(rows->bytes(0, 0), presented->digest)) {
             out = makeError(ErrorCode::NotFound, "wrong admin credential");
         } else if (!rows->isNull(0, 1)) {
             out = makeError(ErrorCode::WrongState, "admin revoked");
