@@ -2,22 +2,12 @@
 // revocation, the audit log and the collector's identity (AccessStore).
 #include "sqlite_access.hpp"
 
-#include <algorithm>
-#include <cassert>
-#include <map>
 #include <mutex>
-#include <set>
-#include <tuple>
 
 #include <sodium.h>
 
-#include <veld/allocation.hpp>
-#include <veld/form.hpp>
 #include <veld/hex.hpp>
-#include <veld/private_files.hpp>
 #include <veld/project_key.hpp>
-#include <veld/pseudonym.hpp>
-#include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 

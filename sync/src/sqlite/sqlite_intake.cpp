@@ -1,25 +1,11 @@
 // The SQLite store's intake: pushes with group commit, and storing each revision with its record's
 // current view, conflicts, case change and allocation in one transaction.
-#include <algorithm>
-#include <cassert>
-#include <map>
 #include <mutex>
-#include <set>
-#include <tuple>
 
-#include <sodium.h>
-
-#include <veld/allocation.hpp>
-#include <veld/form.hpp>
-#include <veld/hex.hpp>
-#include <veld/private_files.hpp>
-#include <veld/project_key.hpp>
-#include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
-#include "../enrolment.hpp"
 #include "../store_rules.hpp"
 #include "sqlite_cases.hpp"
 #include "sqlite_collector.hpp"

@@ -2,26 +2,13 @@
 // (ReviewStore).
 #include "sqlite_review.hpp"
 
-#include <algorithm>
 #include <cassert>
-#include <map>
 #include <mutex>
-#include <set>
-#include <tuple>
 
-#include <sodium.h>
-
-#include <veld/allocation.hpp>
-#include <veld/form.hpp>
-#include <veld/hex.hpp>
-#include <veld/private_files.hpp>
-#include <veld/project_key.hpp>
-#include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
-#include "../enrolment.hpp"
 #include "../store_rules.hpp"
 #include "sqlite_collector.hpp"
 

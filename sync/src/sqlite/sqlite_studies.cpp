@@ -3,7 +3,6 @@
 #include "sqlite_studies.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,16 +11,9 @@
 #include <sodium.h>
 
 #include <veld/allocation.hpp>
-#include <veld/form.hpp>
-#include <veld/hex.hpp>
-#include <veld/private_files.hpp>
-#include <veld/project_key.hpp>
-#include <veld/pseudonym.hpp>
-#include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
-#include "../enrolment.hpp"
 #include "../store_rules.hpp"
 #include "sqlite_collector.hpp"
 
