@@ -184,6 +184,7 @@ Database::Database(Database&& other) noexcept : m_db(other.m_db), m_path(std::mo
     m_depth = other.m_depth;
     other.m_depth = 0;
     other.m_db = nullptr;
+    m_walHook = std::move(other.m_walHook);
 }
 
 void Database::finalizeControls() {
@@ -223,6 +224,7 @@ Database& Database::operator=(Database&& other) noexcept {
         m_depth = other.m_depth;
         other.m_depth = 0;
         other.m_db = nullptr;
+        m_walHook = std::move(other.m_walHook);
     }
     return *this;
 }
@@ -232,6 +234,51 @@ Database::~Database() {
     // close_v2 defers the close until every statement is finalized, so member order in owners
     // does not matter.
     sqlite3_close_v2(m_db);
+}
+
+std::int64_t Database::lastInsertRowid() const {
+    return sqlite3_last_insert_rowid(m_db);
+}
+
+namespace {
+
+int walCommitted(void* hook, sqlite3*, const char*, int pages) {
+    (*static_cast<std::function<void(int)>*>(hook))(pages);
+    return SQLITE_OK;
+}
+
+}  // namespace
+
+void Database::onWalCommit(std::function<void(int pages)> hook) {
+    if (!hook) {
+        sqlite3_wal_hook(m_db, nullptr, nullptr);
+        m_walHook.reset();
+        return;
+    }
+    auto held = std::make_unique<std::function<void(int)>>(std::move(hook));
+    sqlite3_wal_hook(m_db, &walCommitted, held.get());
+    m_walHook = std::move(held);
+}
+
+Status Database::backupFrom(Database& source, std::string_view context) {
+    sqlite3_backup* backup = sqlite3_backup_init(m_db, "main", source.m_db, "main");
+    if (!backup) return lastError("starting " + std::string(context));
+    int rc = SQLITE_OK;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        rc = sqlite3_backup_step(backup, -1);
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
+        sqlite3_sleep(50);  // the source's read lock could not be had yet
+    }
+    sqlite3_backup_finish(backup);
+    if (rc != SQLITE_DONE) return errorFromSqlite(rc, context, sqlite3_errstr(rc));
+    return {};
+}
+
+Status Database::checkpointPassive() {
+    const int rc =
+        sqlite3_wal_checkpoint_v2(m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK) return lastError("checkpoint");
+    return {};
 }
 
 Status Database::exec(std::string_view sql) {
@@ -342,6 +389,73 @@ void Transaction::rollback() {
     } else {
         (void)m_db->control(Database::Control::Rollback);
     }
+}
+
+}  // namespace veld::sql
+
+namespace veld::sql {
+
+Result<SchemaHeader> readSchemaHeader(Database& db, const Schema& schema, const std::string& path) {
+    auto st = db.prepare(
+        "SELECT (SELECT application_id FROM pragma_application_id), "
+        "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)");
+    Result<bool> row = st ? st->step() : Result<bool>(st.error());
+    if (!row || !*row) {
+        Error e = row ? makeError(ErrorCode::Internal, "reading the file's header") : row.error();
+        if (e.code == ErrorCode::NotAStore || e.code == ErrorCode::Corrupt)
+            return makeError(ErrorCode::NotAStore, path + " is not a " + std::string(schema.kind) +
+                                                       " (" + e.message + ")");
+        return e;
+    }
+    SchemaHeader out;
+    out.applicationId = st->columnInt(0);
+    out.version = st->columnInt(1);
+    out.tables = st->columnInt(2);
+    return out;
+}
+
+Status checkSchema(const SchemaHeader& header, const Schema& schema, const std::string& path) {
+    if (header.fresh()) return {};
+    if (header.applicationId != schema.applicationId)
+        return makeError(ErrorCode::NotAStore, path + " is not a " + std::string(schema.kind));
+    if (header.version > schema.version()) {
+        const std::string program(schema.program);
+        return makeError(ErrorCode::TooNew, path + " was written by a newer " + program +
+                                                " (schema " + std::to_string(header.version) +
+                                                ", this " + program + " knows " +
+                                                std::to_string(schema.version()) +
+                                                "); install the newer " + program + " to open it");
+    }
+    return {};
+}
+
+Status migrate(Database& db, const Schema& schema, const std::string& path) {
+    auto header = readSchemaHeader(db, schema, path);
+    if (!header) return header.error();
+    if (Status s = checkSchema(*header, schema, path); !s) return s;
+    for (const auto& step : schema.steps) {
+        if (step.version <= header->version) continue;
+        auto tx = Transaction::begin(db);
+        if (!tx) return tx.error();
+        auto current = db.queryInt("PRAGMA user_version");
+        if (!current) return current.error();
+        if (*current >= step.version) continue;
+        if (*current == 0) {
+            if (Status s =
+                    db.exec("PRAGMA application_id = " + std::to_string(schema.applicationId));
+                !s)
+                return s;
+        }
+        if (Status s = db.exec(step.sql); !s) {
+            return makeError(s.error().code, "upgrading " + path + " to schema " +
+                                                 std::to_string(step.version) + ": " +
+                                                 s.error().message);
+        }
+        if (Status s = db.exec("PRAGMA user_version = " + std::to_string(step.version)); !s)
+            return s;
+        if (Status s = tx->commit(); !s) return s;
+    }
+    return {};
 }
 
 }  // namespace veld::sql

@@ -851,31 +851,6 @@ const std::string& Store::path() const {
     return impl().path;
 }
 
-namespace {
-
-// Brings the file to the current schema, one migration per transaction. The version is read again
-// inside each transaction, so two processes opening a new store at once do not both migrate it.
-Status migrate(sql::Database& db, int from, const std::string& path) {
-    for (const auto& m : store_schema::migrations()) {
-        if (m.version <= from) continue;
-        auto tx = sql::Transaction::begin(db);
-        if (!tx) return tx.error();
-        auto current = db.queryInt("PRAGMA user_version");
-        if (!current) return current.error();
-        if (*current >= m.version) continue;
-        if (Status s = db.exec(m.sql); !s) {
-            return makeError(s.error().code, "upgrading " + path + " to schema " +
-                                                 std::to_string(m.version) + ": " +
-                                                 s.error().message);
-        }
-        if (Status s = db.exec("PRAGMA user_version = " + std::to_string(m.version)); !s) return s;
-        if (Status s = tx->commit(); !s) return s;
-    }
-    return {};
-}
-
-}  // namespace
-
 Result<Store> Store::open(const std::string& path, StoreOptions options) {
     const Clock& clock = options.clock ? *options.clock : SystemClock::instance();
     if (options.mode == sql::OpenMode::ReadWriteCreate) {
@@ -893,31 +868,12 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
     impl->readOnly = d.readOnly();
 
     // One statement, so one snapshot: another process may be creating the same store right now.
-    auto header = d.prepare(
-        "SELECT (SELECT application_id FROM pragma_application_id), "
-        "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)");
-    Result<bool> headerRow = header ? header->step() : Result<bool>(header.error());
-    if (!headerRow || !*headerRow) {
-        Error e = headerRow ? makeError(ErrorCode::Internal, "reading the store header")
-                            : headerRow.error();
-        if (e.code == ErrorCode::NotAStore || e.code == ErrorCode::Corrupt)
-            return makeError(ErrorCode::NotAStore,
-                             path + " is not a Veld store (" + e.message + ")");
-        return e;
-    }
-    std::optional<std::int64_t> appId = header->columnInt(0);
-    std::optional<std::int64_t> version = header->columnInt(1);
-    std::optional<std::int64_t> tables = header->columnInt(2);
-    header->reset();
-    bool fresh = *tables == 0 && *version == 0 && *appId == 0;
-    if (!fresh && *appId != kApplicationId)
-        return makeError(ErrorCode::NotAStore, path + " is an SQLite file, but not a Veld store");
-    if (*version > kSchemaVersion) {
-        return makeError(ErrorCode::TooNew, path + " was written by a newer Veld (schema " +
-                                                std::to_string(*version) + ", this Veld knows " +
-                                                std::to_string(kSchemaVersion) +
-                                                "); install the newer Veld to open it");
-    }
+    const sql::Schema schema = store_schema::schema();
+    auto header = sql::readSchemaHeader(d, schema, path);
+    if (!header) return header.error();
+    if (Status s = sql::checkSchema(*header, schema, path); !s) return s.error();
+    const bool fresh = header->fresh();
+    const std::optional<std::int64_t> version = header->version;
 
     if (impl->readOnly) {
         if (fresh) return makeError(ErrorCode::ReadOnly, path + " is empty and cannot be written");
@@ -952,7 +908,7 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
             if (Status s = setup("PRAGMA application_id = " + std::to_string(kApplicationId)); !s)
                 return s.error();
         }
-        if (Status s = migrate(d, static_cast<int>(*version), path); !s) return s.error();
+        if (Status s = sql::migrate(d, schema, path); !s) return s.error();
     }
     // temp_store=MEMORY: savepoints inside a batch keep their undo data in memory instead of
     // spilling it to temporary files (tens of KB of writes per record in a batch).
@@ -1222,13 +1178,12 @@ Result<std::vector<StatusCount>> Store::counts() {
         "SELECT form_id, status, n FROM record_counts WHERE n > 0 ORDER BY form_id, status");
     if (!st) return st.error();
     std::vector<StatusCount> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        out.push_back({std::string(st->columnText(0)), static_cast<RecordStatus>(st->columnInt(1)),
-                       st->columnInt(2)});
-    }
+    if (auto stepped = st->forEachRow([&] {
+            out.push_back({std::string(st->columnText(0)),
+                           static_cast<RecordStatus>(st->columnInt(1)), st->columnInt(2)});
+        });
+        !stepped)
+        return stepped.error();
     return out;
 }
 
@@ -1314,12 +1269,8 @@ Result<std::vector<InstalledForm>> Store::forms() {
                                 "WHERE g.form_id = f.form_id) ORDER BY pilot, form_id");
     if (!st) return st.error();
     std::vector<InstalledForm> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        out.push_back(readForm(*st));
-    }
+    if (auto stepped = st->forEachRow([&] { out.push_back(readForm(*st)); }); !stepped)
+        return stepped.error();
     return out;
 }
 
@@ -1805,25 +1756,24 @@ Result<std::vector<AllocationLogEntry>> Store::allocationLog() {
         "taken_utc_ms FROM allocation_log ORDER BY log_seq");
     if (!st) return st.error();
     std::vector<AllocationLogEntry> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        AllocationLogEntry e;
-        Allocation& a = e.allocation;
-        a.logSeq = static_cast<std::uint64_t>(st->columnInt(0));
-        a.study = std::string(st->columnText(1));
-        a.stratum = std::string(st->columnText(2));
-        a.block = static_cast<std::uint32_t>(st->columnInt(3));
-        a.position = static_cast<std::uint32_t>(st->columnInt(4));
-        a.arm = std::string(st->columnText(5));
-        auto token = st->columnBlob(6);
-        a.token.assign(token.begin(), token.end());
-        e.caseId = uuidFromBlob(st->columnBlob(7)).value_or(Uuid{});
-        e.recordId = uuidFromBlob(st->columnBlob(8)).value_or(Uuid{});
-        a.takenUtcMs = st->columnInt(9);
-        out.push_back(std::move(e));
-    }
+    if (auto stepped = st->forEachRow([&] {
+            AllocationLogEntry e;
+            Allocation& a = e.allocation;
+            a.logSeq = static_cast<std::uint64_t>(st->columnInt(0));
+            a.study = std::string(st->columnText(1));
+            a.stratum = std::string(st->columnText(2));
+            a.block = static_cast<std::uint32_t>(st->columnInt(3));
+            a.position = static_cast<std::uint32_t>(st->columnInt(4));
+            a.arm = std::string(st->columnText(5));
+            auto token = st->columnBlob(6);
+            a.token.assign(token.begin(), token.end());
+            e.caseId = uuidFromBlob(st->columnBlob(7)).value_or(Uuid{});
+            e.recordId = uuidFromBlob(st->columnBlob(8)).value_or(Uuid{});
+            a.takenUtcMs = st->columnInt(9);
+            out.push_back(std::move(e));
+        });
+        !stepped)
+        return stepped.error();
     return out;
 }
 
@@ -2022,19 +1972,18 @@ Result<std::vector<QuarantineEntry>> Store::quarantine() {
         "FROM quarantine ORDER BY qid");
     if (!st) return st.error();
     std::vector<QuarantineEntry> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        QuarantineEntry q;
-        q.quarantineId = st->columnInt(0);
-        q.recordId = uuidFromBlob(st->columnBlob(1)).value_or(Uuid{});
-        q.previousStatus = static_cast<RecordStatus>(st->columnInt(2));
-        q.reason = std::string(st->columnText(3));
-        q.quarantinedUtcMs = st->columnInt(4);
-        q.bodyBytes = st->columnInt(5);
-        out.push_back(std::move(q));
-    }
+    if (auto stepped = st->forEachRow([&] {
+            QuarantineEntry q;
+            q.quarantineId = st->columnInt(0);
+            q.recordId = uuidFromBlob(st->columnBlob(1)).value_or(Uuid{});
+            q.previousStatus = static_cast<RecordStatus>(st->columnInt(2));
+            q.reason = std::string(st->columnText(3));
+            q.quarantinedUtcMs = st->columnInt(4);
+            q.bodyBytes = st->columnInt(5);
+            out.push_back(std::move(q));
+        });
+        !stepped)
+        return stepped.error();
     return out;
 }
 
@@ -2044,12 +1993,10 @@ Result<CheckReport> Store::check(bool moveBad) {
     {
         auto st = m.db.prepare("PRAGMA integrity_check");
         if (!st) return st.error();
-        for (;;) {
-            auto row = st->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            report.integrityMessages.emplace_back(st->columnText(0));
-        }
+        if (auto stepped =
+                st->forEachRow([&] { report.integrityMessages.emplace_back(st->columnText(0)); });
+            !stepped)
+            return stepped.error();
         report.integrityOk =
             report.integrityMessages.size() == 1 && report.integrityMessages[0] == "ok";
         if (report.integrityOk) report.integrityMessages.clear();
@@ -2064,31 +2011,30 @@ Result<CheckReport> Store::check(bool moveBad) {
     {
         auto st = m.db.prepare(std::string("SELECT ") + kRecordColumns + ", body FROM records");
         if (!st) return st.error();
-        for (;;) {
-            auto row = st->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            RecordSummary meta = readSummary(*st);
-            if (meta.status == RecordStatus::Quarantined) {
-                ++report.alreadyQuarantined;
-                continue;
-            }
-            ++report.bodiesChecked;
-            auto blob = st->columnBlob(10);
-            std::string reason;
-            if (st->columnBlob(1).size() != 16) {
-                reason = "the record's id column is damaged";
-            } else if (auto record = m.verifyRow(meta, blob); !record) {
-                if (record.error().code == ErrorCode::TooNew) {
-                    ++report.newerBodies;  // readable by a newer Veld; not damage
-                    continue;
+        if (auto stepped = st->forEachRow([&] {
+                RecordSummary meta = readSummary(*st);
+                if (meta.status == RecordStatus::Quarantined) {
+                    ++report.alreadyQuarantined;
+                    return;
                 }
-                reason = record.error().message;
-            } else {
-                continue;
-            }
-            bad.push_back({meta, std::vector<std::uint8_t>(blob.begin(), blob.end()), reason});
-        }
+                ++report.bodiesChecked;
+                auto blob = st->columnBlob(10);
+                std::string reason;
+                if (st->columnBlob(1).size() != 16) {
+                    reason = "the record's id column is damaged";
+                } else if (auto record = m.verifyRow(meta, blob); !record) {
+                    if (record.error().code == ErrorCode::TooNew) {
+                        ++report.newerBodies;  // readable by a newer Veld; not damage
+                        return;
+                    }
+                    reason = record.error().message;
+                } else {
+                    return;
+                }
+                bad.push_back({meta, std::vector<std::uint8_t>(blob.begin(), blob.end()), reason});
+            });
+            !stepped)
+            return stepped.error();
     }
     for (auto& b : bad) {
         QuarantineEntry q;

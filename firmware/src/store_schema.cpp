@@ -1,5 +1,7 @@
 #include "store_schema.hpp"
 
+#include <veld/store.hpp>
+
 namespace veld::store_schema {
 
 namespace {
@@ -189,6 +191,10 @@ constexpr Migration kMigrations[] = {
 
 std::span<const Migration> migrations() {
     return kMigrations;
+}
+
+sql::Schema schema() {
+    return {"Veld store", "Veld", Store::kApplicationId, kMigrations};
 }
 
 }  // namespace veld::store_schema

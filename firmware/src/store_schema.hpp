@@ -5,13 +5,15 @@
 
 #include <span>
 
+#include <veld/sqlite.hpp>
+
 namespace veld::store_schema {
 
-struct Migration {
-    int version;
-    const char* sql;
-};
+using Migration = sql::Migration;
 
 std::span<const Migration> migrations();
+
+/// The device store's kind of file, for sql::migrate.
+sql::Schema schema();
 
 }  // namespace veld::store_schema

@@ -7,7 +7,6 @@
 #include <string>
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -207,19 +206,8 @@ Result<StoreFacts> backupCollector(const std::string& store, const std::string& 
         // One step (-1): the whole store is copied under one read transaction of the source,
         // which commits by others do not disturb (WAL), so it finishes however busy the
         // collector is and holds the store as it was when the step began.
-        sqlite3_backup* backup =
-            sqlite3_backup_init(target->handle(), "main", source->handle(), "main");
-        if (!backup) return fail(target->lastError("starting the backup of " + store));
-        int rc = SQLITE_OK;
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            rc = sqlite3_backup_step(backup, -1);
-            if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
-            sqlite3_sleep(50);  // the source's read lock could not be had yet
-        }
-        sqlite3_backup_finish(backup);
-        if (rc != SQLITE_DONE) {
-            return fail(sql::errorFromSqlite(rc, "backing up " + store, sqlite3_errstr(rc)));
-        }
+        if (auto s = target->backupFrom(source.value(), "backing up " + store); !s)
+            return fail(s.error());
         // A single file: the copy carries the store's WAL mode in its header; a rollback
         // journal mode makes it self-contained (veld-collector turns WAL on again when it
         // opens a restored store).

@@ -198,8 +198,8 @@ Result<CurrentRecord> entryRecord(const std::string& path, const std::string& fo
     return rec;
 }
 
-// As the collector's query (collector_sqlite.cpp): the current revision's form version, its
-// HLC against the bounds' first HLC, the review state.
+// As the collector's query (sync/src/sqlite/sqlite_exports.cpp): the current revision's form
+// version, its HLC against the bounds' first HLC, the review state.
 bool matches(const RecordQuery& q, const CurrentRecord& rec) {
     const auto hlcOf = [](std::int64_t ms) {
         return HlcTimestamp::make(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0)), 0)

@@ -447,3 +447,34 @@ bool validTeam(std::string_view team) {
 }
 
 }  // namespace veld::sync::rules
+
+namespace veld::sync {
+
+std::string_view allocationProblemName(AllocationProblem::Kind kind) {
+    using Kind = AllocationProblem::Kind;
+    switch (kind) {
+        case Kind::UnknownStratum:
+            return "unknown stratum";
+        case Kind::NoSuchSlot:
+            return "no such slot";
+        case Kind::ArmMismatch:
+            return "arm mismatch";
+        case Kind::TokenMismatch:
+            return "token mismatch";
+        case Kind::NotDealt:
+            return "not dealt to the device";
+        case Kind::SlotReused:
+            return "slot used twice";
+        case Kind::CaseTwice:
+            return "case allocated twice";
+        case Kind::Skipped:
+            return "skipped";
+        case Kind::LogGap:
+            return "missing log entries";
+        case Kind::LogReused:
+            return "log number used twice";
+    }
+    return "problem";
+}
+
+}  // namespace veld::sync

@@ -33,6 +33,8 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+// Raw SQLite on purpose: baselines measure SQLite without Veld's wrapper, and fixtures are filled
+// behind Veld's back.
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+// Raw SQLite on purpose: baselines measure SQLite without Veld's wrapper, and fixtures are filled
+// behind Veld's back.
 #include <sqlite3.h>
 #include <unistd.h>
 

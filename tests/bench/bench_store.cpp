@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+// Raw SQLite on purpose: baselines measure SQLite without Veld's wrapper, and fixtures are filled
+// behind Veld's back.
 #include <sqlite3.h>
 
 #include <veld/allocation.hpp>

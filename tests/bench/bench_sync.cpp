@@ -59,6 +59,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
+// Raw SQLite on purpose: baselines measure SQLite without Veld's wrapper, and fixtures are filled
+// behind Veld's back.
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/wait.h>

@@ -107,3 +107,100 @@ TEST_CASE("after SQLite rolls back a whole transaction by itself, nested work is
     REQUIRE(next->commit());
     CHECK(rows(*db) == 1);
 }
+
+TEST_CASE("migrate runs each numbered step once, in its own transaction, and refuses other files") {
+    test::TempDir dir;
+    const std::string path = dir.file("m.db");
+    constexpr sql::Migration kSteps[] = {
+        {1, "CREATE TABLE t (x INTEGER)"},
+        {2, "INSERT INTO t VALUES (2)"},
+        {3, "INSERT INTO t VALUES (3); INSERT INTO nowhere VALUES (1)"},  // fails
+    };
+    const sql::Schema two{"test file", "Tester", 0x54455354, std::span(kSteps).first(2)};
+    const sql::Schema three{"test file", "Tester", 0x54455354, kSteps};
+    {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWriteCreate);
+        REQUIRE(db);
+        REQUIRE(sql::migrate(*db, two, path));
+        CHECK(db->queryInt("PRAGMA user_version").value() == 2);
+        CHECK(db->queryInt("PRAGMA application_id").value() == 0x54455354);
+        // Again: nothing to do, nothing run twice.
+        REQUIRE(sql::migrate(*db, two, path));
+        CHECK(rows(*db) == 1);
+        // A failing step leaves the file at the last whole step.
+        auto failed = sql::migrate(*db, three, path);
+        REQUIRE_FALSE(failed);
+        CHECK(failed.error().message.find("to schema 3") != std::string::npos);
+        CHECK(db->queryInt("PRAGMA user_version").value() == 2);
+        CHECK(rows(*db) == 1);
+    }
+    SUBCASE("a file written by a newer program is refused, untouched") {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWrite);
+        REQUIRE(db);
+        const sql::Schema one{"test file", "Tester", 0x54455354, std::span(kSteps).first(1)};
+        auto refused = sql::migrate(*db, one, path);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code == ErrorCode::TooNew);
+        CHECK(refused.error().message.find("newer Tester") != std::string::npos);
+        CHECK(db->queryInt("PRAGMA user_version").value() == 2);
+    }
+    SUBCASE("another kind of file is refused") {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWrite);
+        REQUIRE(db);
+        const sql::Schema other{"other file", "Other", 0x4F544852, std::span(kSteps).first(2)};
+        auto refused = sql::migrate(*db, other, path);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code == ErrorCode::NotAStore);
+        CHECK(refused.error().message.find("not a other file") != std::string::npos);
+    }
+}
+
+TEST_CASE("forEachRow visits every row and stops at the first failure") {
+    test::TempDir dir;
+    auto db = sql::Database::open(dir.file("r.db"), sql::OpenMode::ReadWriteCreate);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)"));
+    auto st = db->prepare("SELECT x FROM t ORDER BY x");
+    REQUIRE(st);
+    std::int64_t sum = 0;
+    REQUIRE(st->forEachRow([&] { sum += st->columnInt(0); }));
+    CHECK(sum == 6);
+    st->reset();
+    int seen = 0;
+    auto stopped = st->forEachRow([&]() -> Status {
+        ++seen;
+        if (st->columnInt(0) == 2) return makeError(ErrorCode::InvalidArgument, "two");
+        return {};
+    });
+    REQUIRE_FALSE(stopped);
+    CHECK(stopped.error().message == "two");
+    CHECK(seen == 2);
+}
+
+TEST_CASE("the wrapper reports inserted row ids, WAL commits and checkpoints") {
+    test::TempDir dir;
+    auto db = sql::Database::open(dir.file("w.db"), sql::OpenMode::ReadWriteCreate);
+    REQUIRE(db);
+    REQUIRE(db->exec("PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER PRIMARY KEY, y)"));
+    int commits = 0;
+    int lastPages = 0;
+    db->onWalCommit([&](int pages) {
+        ++commits;
+        lastPages = pages;
+    });
+    REQUIRE(db->exec("INSERT INTO t (x, y) VALUES (41, 'a')"));
+    CHECK(db->lastInsertRowid() == 41);
+    CHECK(commits == 1);
+    CHECK(lastPages > 0);
+    // The hook replaces SQLite's automatic checkpoints: the log keeps growing until asked.
+    REQUIRE(db->checkpointPassive());
+    db->onWalCommit({});
+    REQUIRE(db->exec("INSERT INTO t (y) VALUES ('b')"));
+    CHECK(commits == 1);
+    CHECK(db->lastInsertRowid() == 42);
+
+    auto copy = sql::Database::open(dir.file("copy.db"), sql::OpenMode::ReadWriteCreate);
+    REQUIRE(copy);
+    REQUIRE(copy->backupFrom(*db, "copying w.db"));
+    CHECK(copy->queryInt("SELECT count(*) FROM t").value() == 2);
+}

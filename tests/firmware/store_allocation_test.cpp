@@ -4,13 +4,13 @@
 #include <map>
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include <veld/allocation.hpp>
 #include <veld/clock.hpp>
 #include <veld/form.hpp>
 #include <veld/project_key.hpp>
 #include <veld/sealed_record.hpp>
+#include <veld/sqlite.hpp>
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
@@ -85,14 +85,10 @@ bool sameSlot(const Allocation& a, const alloc::Slot& s) {
 }
 
 std::string rawExec(const std::string& path, const std::string& sqlText) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    char* msg = nullptr;
-    int rc = sqlite3_exec(db, sqlText.c_str(), nullptr, nullptr, &msg);
-    std::string error = rc == SQLITE_OK ? "" : (msg ? msg : "failed");
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    return error;
+    auto db = sql::Database::open(path, sql::OpenMode::ReadWrite, 0);
+    REQUIRE_MESSAGE(db, db.error().describe());
+    auto done = db->exec(sqlText);
+    return done ? "" : done.error().message;
 }
 
 }  // namespace

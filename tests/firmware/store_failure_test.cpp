@@ -4,13 +4,13 @@
 
 #include <doctest/doctest.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <veld/clock.hpp>
+#include <veld/sqlite.hpp>
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
@@ -185,9 +185,9 @@ TEST_CASE("a store held by another writer gives a clear in-use error, then works
     test::TempDir dir;
     std::string path = dir.file("device.veld");
     fillStore(path, 1);
-    sqlite3* other = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    auto other = sql::Database::open(path, sql::OpenMode::ReadWrite, 0);
+    REQUIRE(other);
+    REQUIRE(other->exec("BEGIN IMMEDIATE"));
 
     auto store = Store::open(path, {.busyTimeoutMs = 100});
     REQUIRE(store);
@@ -197,8 +197,8 @@ TEST_CASE("a store held by another writer gives a clear in-use error, then works
     CHECK(busy.error().code == ErrorCode::InUse);
     CHECK(busy.error().message.find("another program") != std::string::npos);
 
-    REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(other);
+    REQUIRE(other->exec("ROLLBACK"));
+    other = sql::Database();
     auto done = store->finalizeNew(test::sampleContent(2));
     REQUIRE(done);
     CHECK(done->seq == 2);

@@ -1,9 +1,9 @@
 #include <fstream>
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include <veld/clock.hpp>
+#include <veld/sqlite.hpp>
 #include <veld/store.hpp>
 
 #include "store_schema.hpp"
@@ -23,14 +23,11 @@ struct OldStore {
 OldStore writeOldStore(const std::string& path, int version) {
     REQUIRE(version < Store::kSchemaVersion);
     OldStore out;
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    auto db = sql::Database::open(path, sql::OpenMode::ReadWriteCreate, 0);
+    REQUIRE(db);
     auto exec = [&](const std::string& text) {
-        char* msg = nullptr;
-        int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &msg);
-        std::string error = msg ? msg : "";
-        sqlite3_free(msg);
-        REQUIRE_MESSAGE(rc == SQLITE_OK, error);
+        auto done = db->exec(text);
+        REQUIRE_MESSAGE(done, done.error().describe());
     };
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA application_id = " + std::to_string(Store::kApplicationId));
@@ -39,18 +36,16 @@ OldStore writeOldStore(const std::string& path, int version) {
         if (m.version <= version) exec(m.sql);
     }
     exec("PRAGMA user_version = " + std::to_string(version));
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "INSERT INTO meta (key, value) VALUES ('device_id', ?1)", -1, &st,
-                       nullptr);
-    sqlite3_bind_blob(st, 1, out.deviceId.bytes.data(), 16, SQLITE_TRANSIENT);
-    REQUIRE(sqlite3_step(st) == SQLITE_DONE);
-    sqlite3_finalize(st);
+    auto meta = db->prepare("INSERT INTO meta (key, value) VALUES ('device_id', ?1)");
+    REQUIRE(meta);
+    meta->bindBlob(1, out.deviceId.bytes);
+    REQUIRE(meta->run());
 
     ManualClock clock(1760000000000);
-    sqlite3_prepare_v2(db,
-                       "INSERT INTO records (id, form_id, form_version, case_id, status, hlc, "
-                       "created_hlc, summary, body) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?5, ?6, ?7)",
-                       -1, &st, nullptr);
+    auto st = db->prepare(
+        "INSERT INTO records (id, form_id, form_version, case_id, status, hlc, created_hlc, "
+        "summary, body) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?5, ?6, ?7)");
+    REQUIRE(st);
     for (int i = 0; i < 3; ++i) {
         clock.advance(1000);
         Record r;
@@ -60,15 +55,15 @@ OldStore writeOldStore(const std::string& path, int version) {
         r.finalized = i < 2;
         r.content = test::sampleContent(i);
         auto body = encodeRecord(r).value();
-        sqlite3_bind_blob(st, 1, r.id.bytes.data(), 16, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, r.content.formId.c_str(), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, r.content.formVersion);
-        sqlite3_bind_int64(st, 4, r.finalized ? 1 : 0);
-        sqlite3_bind_int64(st, 5, static_cast<sqlite3_int64>(r.hlc.value));
-        sqlite3_bind_text(st, 6, "oud", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(st, 7, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
-        REQUIRE(sqlite3_step(st) == SQLITE_DONE);
-        sqlite3_reset(st);
+        st->bindBlob(1, r.id.bytes)
+            .bind(2, r.content.formId)
+            .bind(3, static_cast<std::int64_t>(r.content.formVersion))
+            .bind(4, std::int64_t{r.finalized ? 1 : 0})
+            .bind(5, static_cast<std::int64_t>(r.hlc.value))
+            .bind(6, std::string_view("oud"))
+            .bindBlob(7, body);
+        REQUIRE(st->run());
+        st->reset();
         if (r.finalized) {
             exec("INSERT INTO outbox (seq, record_id, hlc, queued_utc_ms) SELECT " +
                  std::to_string(i + 1) +
@@ -76,18 +71,16 @@ OldStore writeOldStore(const std::string& path, int version) {
         }
         out.ids.push_back(r.id);
     }
-    sqlite3_finalize(st);
+    st = sql::Statement();
+    meta = sql::Statement();
     exec("COMMIT");
-    sqlite3_close(db);
     return out;
 }
 
 void setUserVersion(const std::string& path, int version) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str(), nullptr,
-                         nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    auto db = sql::Database::open(path, sql::OpenMode::ReadWrite, 0);
+    REQUIRE(db);
+    REQUIRE(db->exec("PRAGMA user_version = " + std::to_string(version)));
 }
 
 }  // namespace
@@ -144,14 +137,18 @@ TEST_CASE("the allocation log of an upgraded store is append-only too") {
     std::string path = dir.file("old.veld");
     writeOldStore(path, 3);
     REQUIRE(Store::open(path));
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    auto exec = [&](const char* text) { return sqlite3_exec(db, text, nullptr, nullptr, nullptr); };
-    CHECK(exec("INSERT INTO allocation_log VALUES (1, 's', '', 0, 0, 'a', x'00', "
-               "zeroblob(16), zeroblob(16), 0)") == SQLITE_OK);
-    CHECK(exec("UPDATE allocation_log SET arm = 'b'") == SQLITE_CONSTRAINT);
-    CHECK(exec("DELETE FROM allocation_log") == SQLITE_CONSTRAINT);
-    sqlite3_close(db);
+    auto db = sql::Database::open(path, sql::OpenMode::ReadWrite, 0);
+    REQUIRE(db);
+    CHECK(
+        db->exec("INSERT INTO allocation_log VALUES (1, 's', '', 0, 0, 'a', x'00', "
+                 "zeroblob(16), zeroblob(16), 0)"));
+    // The log's triggers came with the upgrade: it is append-only.
+    for (const char* change :
+         {"UPDATE allocation_log SET arm = 'b'", "DELETE FROM allocation_log"}) {
+        auto refused = db->exec(change);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().message.find("append-only") != std::string::npos);
+    }
 }
 
 TEST_CASE("an old store opened read-only is not silently used half-upgraded") {
@@ -195,10 +192,11 @@ TEST_CASE("files that are not Veld stores are refused clearly") {
     }
     SUBCASE("another program's SQLite database") {
         std::string path = dir.file("other.sqlite");
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "CREATE TABLE x (y)", nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
+        {
+            auto db = sql::Database::open(path, sql::OpenMode::ReadWriteCreate, 0);
+            REQUIRE(db);
+            REQUIRE(db->exec("CREATE TABLE x (y)"));
+        }
         auto store = Store::open(path);
         REQUIRE_FALSE(store);
         CHECK(store.error().code == ErrorCode::NotAStore);

@@ -1,11 +1,11 @@
 #include <set>
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <veld/clock.hpp>
 #include <veld/fb/record_generated.h>
+#include <veld/sqlite.hpp>
 #include <veld/store.hpp>
 
 #include "support/test_support.hpp"
@@ -23,14 +23,10 @@ Store openNew(const std::string& path, const Clock* clock = nullptr) {
 
 // Runs SQL on the store file behind the store's back, as damage or an old Veld would.
 void rawExec(const std::string& path, const std::string& sqlText) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    char* msg = nullptr;
-    int rc = sqlite3_exec(db, sqlText.c_str(), nullptr, nullptr, &msg);
-    std::string error = msg ? msg : "";
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    REQUIRE_MESSAGE(rc == SQLITE_OK, error);
+    auto db = sql::Database::open(path, sql::OpenMode::ReadWrite, 0);
+    REQUIRE_MESSAGE(db, db.error().describe());
+    auto done = db->exec(sqlText);
+    REQUIRE_MESSAGE(done, done.error().describe());
 }
 
 std::string hex(const Uuid& id) {

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <mutex>
 
+// This file is a fault-injecting SQLite VFS: it implements SQLite's VFS interface, so it calls
+// SQLite's C API by nature; everything else reaches SQLite through veld/sqlite.hpp.
 #include <sqlite3.h>
 
 namespace veld::test {

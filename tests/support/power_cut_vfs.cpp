@@ -13,6 +13,8 @@
 #include <vector>
 
 #include <fcntl.h>
+// This file is an SQLite VFS that cuts the power: it implements SQLite's VFS interface, so it calls
+// SQLite's C API by nature; everything else reaches SQLite through veld/sqlite.hpp.
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>

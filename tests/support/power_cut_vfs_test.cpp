@@ -1,6 +1,7 @@
 // The power-cut VFS itself: what reaches the disk after a cut is what a disk could hold, and
 // nothing else. Driven through SQLite's VFS interface directly, so every case controls exactly
-// which writes and syncs happen.
+// which writes and syncs happen: this file, like the VFS, calls SQLite's C API by nature (the
+// databases it opens go through Veld's wrapper).
 #include "support/power_cut_vfs.hpp"
 
 #include <array>
@@ -14,6 +15,8 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+
+#include <veld/sqlite.hpp>
 
 #include "support/test_support.hpp"
 
@@ -250,35 +253,36 @@ TEST_CASE("the power goes after the chosen operation, and SQLite reopens what is
     test::TempDir dir;
     const std::string path = dir.file("a.db");
     test::armPowerCut(-1, 1);
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                            test::kPowerCutVfs) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (x); "
-                         "INSERT INTO t VALUES (1)",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWriteCreate, 0, test::kPowerCutVfs);
+        REQUIRE(db);
+        REQUIRE(
+            db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (x); "
+                     "INSERT INTO t VALUES (1)"));
+    }
     const long before = test::powerCutOperations();
-    REQUIRE(sqlite3_close(db) == SQLITE_OK);
     (void)test::endPowerCutRound();
 
     // Cut after the second operation of a commit: the commit fails, the file holds the first.
     test::armPowerCut(2, 3);
-    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, test::kPowerCutVfs) ==
-            SQLITE_OK);
-    CHECK(sqlite3_exec(db, "INSERT INTO t VALUES (2)", nullptr, nullptr, nullptr) != SQLITE_OK);
-    CHECK(test::powerIsCut());
-    CHECK(test::powerCutOperations() == 2);
-    sqlite3_close(db);
+    {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWrite, 0, test::kPowerCutVfs);
+        REQUIRE(db);
+        CHECK_FALSE(db->exec("INSERT INTO t VALUES (2)"));
+        CHECK(test::powerIsCut());
+        CHECK(test::powerCutOperations() == 2);
+    }
     const auto stats = test::endPowerCutRound();
     CHECK(stats.cutAtOperation);
     CHECK(stats.openFiles == 0);
     CHECK(before > 0);
 
-    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, "unix") == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "SELECT group_concat(x) FROM t", -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "1");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    auto db = sql::Database::open(path, sql::OpenMode::ReadWrite, 0, "unix");
+    REQUIRE(db);
+    auto st = db->prepare("SELECT group_concat(x) FROM t");
+    REQUIRE(st);
+    auto row = st->step();
+    REQUIRE(row);
+    REQUIRE(row.value());
+    CHECK(st->columnText(0) == "1");
 }

@@ -240,6 +240,49 @@ sync::PushRevision revisionOf(const Uuid& device, const Uuid& recordId, std::uin
 
 }  // namespace
 
+TEST_CASE("a collector store from a newer collector, or another file, is refused untouched") {
+    test::TempDir dir;
+    const std::string path = dir.file("collector.db");
+    std::string id;
+    {
+        auto store = sync::openSqliteCollector(path, true);
+        REQUIRE_MESSAGE(store, store.error().describe());
+        id = store.value()->collectorId().value();
+        CHECK(id.rfind("veld-collector-", 0) == 0);
+    }
+    {
+        // Opened again: the same collector (its id is made once).
+        auto store = sync::openSqliteCollector(path, false);
+        REQUIRE(store);
+        CHECK(store.value()->collectorId().value() == id);
+    }
+    {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadWrite).value();
+        REQUIRE(
+            db.exec("PRAGMA user_version = " + std::to_string(sync::kCollectorSchemaVersion + 1)));
+    }
+    auto newer = sync::openSqliteCollector(path, false);
+    REQUIRE_FALSE(newer);
+    CHECK(newer.error().code == ErrorCode::TooNew);
+    CHECK(newer.error().message.find("newer Veld collector") != std::string::npos);
+    {
+        auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
+        CHECK(db.queryInt("PRAGMA user_version").value() == sync::kCollectorSchemaVersion + 1);
+    }
+
+    const std::string other = dir.file("other.db");
+    {
+        auto db = sql::Database::open(other, sql::OpenMode::ReadWriteCreate).value();
+        REQUIRE(db.exec("CREATE TABLE notes (x)"));
+    }
+    auto refused = sync::openSqliteCollector(other, false);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::NotAStore);
+    CHECK(refused.error().message.find("not a Veld collector store") != std::string::npos);
+    auto db = sql::Database::open(other, sql::OpenMode::ReadOnly).value();
+    CHECK(db.queryInt("SELECT count(*) FROM sqlite_schema").value() == 1);
+}
+
 TEST_CASE("staff settle a conflict by keeping one side or merging, and every revision stays") {
     test::TempDir dir;
     auto store = sync::openCollector(test::testCollectorLocation(dir), true).value();

@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <veld/result.hpp>
 
@@ -52,6 +55,24 @@ class Statement {
     Status run();
     /// Resets the statement and clears its bindings so it can be reused.
     void reset();
+
+    /// Steps through every row, calling `each()` with the row's columns ready to read. `each`
+    /// returns void, or a Status whose failure stops the loop. Returns the first failure (each's
+    /// or SQLite's). The statement is left as it ended: reset it (or let a Resetting guard do so)
+    /// before binding it again.
+    template <typename Each>
+    Status forEachRow(Each&& each) {
+        for (;;) {
+            auto row = step();
+            if (!row) return row.error();
+            if (!*row) return {};
+            if constexpr (std::is_void_v<std::invoke_result_t<Each&>>) {
+                each();
+            } else if (Status s = each(); !s) {
+                return s;
+            }
+        }
+    }
 
     [[nodiscard]] std::int64_t columnInt(int index) const;
     [[nodiscard]] bool columnIsNull(int index) const;
@@ -101,6 +122,20 @@ class Database {
     [[nodiscard]] int transactionDepth() const { return m_depth; }
     /// The error of the last failed call on this connection, described for `context`.
     [[nodiscard]] Error lastError(std::string_view context) const;
+    /// The row id of the row the last INSERT on this connection made.
+    [[nodiscard]] std::int64_t lastInsertRowid() const;
+    /// Called after every commit that wrote to the write-ahead log, with the log's size in
+    /// pages; it replaces SQLite's automatic checkpoints on this connection (an empty function
+    /// removes it and restores none). For a connection in WAL mode.
+    void onWalCommit(std::function<void(int pages)> hook);
+    /// Copies the whole of `source` into this database (SQLite's online backup, in one step under
+    /// one read transaction of the source, so the copy holds the source as it was at one moment
+    /// however busy it is); waits up to about 5 s for the source's read lock. `context` names
+    /// what is copied in errors.
+    Status backupFrom(Database& source, std::string_view context);
+    /// A passive checkpoint: copies what no reader still needs from the write-ahead log into the
+    /// database file, never waiting for or blocking a writer.
+    Status checkpointPassive();
     [[nodiscard]] sqlite3* handle() const { return m_db; }
     [[nodiscard]] const std::string& path() const { return m_path; }
 
@@ -111,8 +146,51 @@ class Database {
     std::string m_path;
     sqlite3_stmt* m_controls[static_cast<int>(Control::Count)] = {};
     int m_depth = 0;  // Transaction objects alive on this connection
+    // On the heap, so that SQLite's pointer to it survives a move of the Database.
+    std::unique_ptr<std::function<void(int)>> m_walHook;
     friend class Transaction;
 };
+
+/// One numbered step of a file's schema: the SQL that brings it from the step before to
+/// `version`. A step that has shipped is never edited: a change is a new step.
+struct Migration {
+    int version;
+    const char* sql;
+};
+
+/// A kind of SQLite file Veld writes: its name in messages, the program that writes it, its
+/// application_id and its steps (versions 1..n, in order).
+struct Schema {
+    std::string_view kind;     // "Veld store"
+    std::string_view program;  // "Veld"
+    std::int32_t applicationId = 0;
+    std::span<const Migration> steps;
+    [[nodiscard]] int version() const { return steps.empty() ? 0 : steps.back().version; }
+};
+
+/// What a file says of itself, read in one statement (one snapshot: another process may be
+/// creating the same file).
+struct SchemaHeader {
+    std::int64_t applicationId = 0;
+    std::int64_t version = 0;
+    std::int64_t tables = 0;
+    [[nodiscard]] bool fresh() const { return applicationId == 0 && version == 0 && tables == 0; }
+};
+
+/// Reads the header; NotAStore (naming the schema's kind) for a file SQLite cannot read as a
+/// database.
+Result<SchemaHeader> readSchemaHeader(Database& db, const Schema& schema, const std::string& path);
+
+/// NotAStore for a file that is neither new nor of the schema's kind; TooNew for one written by a
+/// newer program (left untouched).
+Status checkSchema(const SchemaHeader& header, const Schema& schema, const std::string& path);
+
+/// Brings the file to the schema's version: every step after the file's version, each in its own
+/// transaction, which reads user_version again (another process may have run the step meanwhile)
+/// and sets it to the step's number; the first step also sets the application_id. A process
+/// stopped half-way leaves the file at its last whole step, and the next open goes on from there.
+/// Checks the file (checkSchema) first.
+Status migrate(Database& db, const Schema& schema, const std::string& path);
 
 /// RAII transaction: rolls back unless commit() succeeded. The outermost one is BEGIN IMMEDIATE
 /// (it takes the write lock at once, so a busy store fails early and cleanly instead of at

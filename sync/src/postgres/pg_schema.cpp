@@ -18,7 +18,7 @@ namespace {
 constexpr std::int64_t kMigrationLock = kCollectorApplicationId;
 
 // Version 6: the SQLite store's schema at its version 6, table for table and column for column
-// (sync/src/collector_sqlite.cpp explains each table). meta.value is text; counters are kept as
+// (sync/src/sqlite/sqlite_schema.cpp explains each table). meta.value is text; counters are kept as
 // decimal text (pg_common.cpp).
 constexpr const char* kSchemaV6 = R"sql(
 CREATE TABLE meta (
