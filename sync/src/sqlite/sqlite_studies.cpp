@@ -15,6 +15,7 @@
 #include <veld/sync/collector_store.hpp>
 
 #include "../store_rules.hpp"
+#include "../study_balance.hpp"
 #include "sqlite_collector.hpp"
 
 namespace veld::sync::sqlite {
@@ -185,80 +186,25 @@ Result<StudyBalance> SqliteStudies::balance(const std::string& study) {
     if (!rows) return rows.error();
     auto dealt = dealtBlocksLocked(m_ctx, study);
     if (!dealt) return dealt.error();
-    StudyBalance out;
-    out.study = study;
-    out.allocated = static_cast<std::int64_t>(rows->size());
-    std::map<std::string, std::size_t> index;
-    const auto stratumAt = [&](const std::string& key, bool known) -> StratumBalance& {
-        auto [it, added] = index.emplace(key, out.strata.size());
-        if (added) {
-            StratumBalance b;
-            b.stratum = key;
-            b.known = known;
-            for (const auto& arm : def.arms)
-                b.arms.push_back({arm.name, 0, 0});
-            out.strata.push_back(std::move(b));
-        }
-        return out.strata[it->second];
-    };
-    for (const auto& key : alloc::strata(def))
-        stratumAt(key, true);
-    std::map<std::tuple<std::string, std::uint32_t>, std::set<std::uint32_t>> used;
-    std::map<Uuid, DeviceBalance> devices;
-    for (const auto& h : *rows) {
-        const AllocationRow& r = h.row;
-        StratumBalance& b = stratumAt(r.stratum, false);
-        ++b.allocated;
-        auto arm = std::find_if(b.arms.begin(), b.arms.end(),
-                                [&](const ArmBalance& a) { return a.arm == r.arm; });
-        if (arm == b.arms.end()) {
-            b.arms.push_back({r.arm, 0, 0});  // an arm the study does not have
-            arm = b.arms.end() - 1;
-        }
-        ++arm->allocated;
-        used[{r.stratum, r.block}].insert(r.position);
-        auto& d = devices[r.deviceId];
-        d.deviceId = r.deviceId;
-        ++d.allocated;
-    }
-    const std::uint32_t sum = alloc::ratioSum(def);
-    for (auto& b : out.strata) {
-        for (auto& a : b.arms) {
-            const auto arm = std::find_if(def.arms.begin(), def.arms.end(),
-                                          [&](const alloc::Arm& x) { return x.name == a.arm; });
-            const double ratio = arm == def.arms.end() ? 0.0 : arm->ratio;
-            a.target = static_cast<double>(b.allocated) * ratio / sum;
-        }
-    }
-    for (const auto& block : *dealt) {
-        auto& d = devices[block.deviceId];
-        d.deviceId = block.deviceId;
-        ++d.dealtBlocks;
-        const auto at = index.find(block.stratum);
-        if (at == index.end()) continue;
-        StratumBalance& b = out.strata[at->second];
-        ++b.dealtBlocks;
-        const auto size = alloc::generateBlock(def, block.stratum, block.block).arms.size();
-        d.dealtSlots += static_cast<std::int64_t>(size);
-        const auto u = used.find({block.stratum, block.block});
-        const std::size_t n = u == used.end() ? 0 : u->second.size();
-        if (n >= size) {
-            ++b.completeBlocks;
-        } else if (n > 0) {
-            ++b.openBlocks;
-        }
-    }
-    auto labels = m_ctx.db.prepare("SELECT label FROM devices WHERE device_id = ?");
-    if (!labels) return labels.error();
-    for (auto& [id, d] : devices) {
-        labels->bindBlob(1, idBytes(id));
-        auto row = labels->step();
+    std::vector<AllocationRow> plain;
+    plain.reserve(rows->size());
+    for (auto& h : *rows)
+        plain.push_back(std::move(h.row));
+    std::map<Uuid, std::string> labels;
+    for (const auto& r : plain)
+        labels.emplace(r.deviceId, "");
+    for (const auto& d : *dealt)
+        labels.emplace(d.deviceId, "");
+    auto label = m_ctx.db.prepare("SELECT label FROM devices WHERE device_id = ?");
+    if (!label) return label.error();
+    for (auto& [id, text] : labels) {
+        label->bindBlob(1, idBytes(id));
+        auto row = label->step();
         if (!row) return row.error();
-        if (row.value()) d.label = std::string(labels->columnText(0));
-        labels->reset();
-        out.devices.push_back(d);
+        if (row.value()) text = std::string(label->columnText(0));
+        label->reset();
     }
-    return out;
+    return studyBalance(def, plain, *dealt, labels);
 }
 
 Result<StudyVerification> SqliteStudies::verifyAllocations(const std::string& study) {
