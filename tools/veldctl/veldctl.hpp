@@ -38,6 +38,9 @@ int caseCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 /// `collector backup` and `collector restore` (args[0] is the subcommand).
 int collectorBackupCommand(const std::vector<std::string>& args, std::ostream& out,
                            std::ostream& err);
+/// `collector copy` (args[0] is "copy").
+int collectorCopyCommand(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err);
 int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
