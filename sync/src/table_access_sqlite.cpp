@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <veld/sqlite.hpp>
+#include <veld/sync/collector_backup.hpp>
 #include <veld/sync/collector_store.hpp>
 
 #include "table_access.hpp"
@@ -25,7 +26,7 @@ bool counterText(const std::string& text) {
 
 class SqliteTables final : public TableAccess {
   public:
-    explicit SqliteTables(sql::Database db) : m_db(std::move(db)) {}
+    SqliteTables(FileLock lock, sql::Database db) : m_lock(std::move(lock)), m_db(std::move(db)) {}
     ~SqliteTables() override {
         if (m_open) (void)m_db.exec("ROLLBACK");
     }
@@ -148,6 +149,7 @@ class SqliteTables final : public TableAccess {
     [[nodiscard]] std::string describe() const override { return m_db.path(); }
 
   private:
+    FileLock m_lock;  // released after the connection closes (members go in reverse order)
     sql::Database m_db;
     std::map<std::string, sql::Statement> m_inserts;
     bool m_open = false;
@@ -158,9 +160,24 @@ class SqliteTables final : public TableAccess {
 Result<std::unique_ptr<TableAccess>> openSqliteTables(const std::string& path, bool create) {
     const bool exists = access(path.c_str(), F_OK) == 0;
     if (!exists && !create) return makeError(ErrorCode::NotFound, path + " does not exist");
+    if (!exists) {
+        // The store's own code makes the file (current schema, a collector id and keys).
+        auto made = openSqliteCollector(path, true);
+        if (!made) return made.error();
+    }
+    // No collector may serve either side while a copy reads or writes it.
+    auto lock = takeCollectorStoreLock(path);
+    if (!lock) {
+        if (lock.error().code == ErrorCode::InUse) {
+            return makeError(ErrorCode::InUse, path +
+                                                   " is held by a running veld-collector: stop it "
+                                                   "before copying");
+        }
+        return lock.error();
+    }
     {
-        // The store's own code makes the file or checks it and brings its schema up to date.
-        auto store = openSqliteCollector(path, !exists);
+        // The store's own code checks the file and brings its schema up to date.
+        auto store = openSqliteCollector(path, false);
         if (!store) return store.error();
     }
     auto db = sql::Database::open(path, sql::OpenMode::ReadWrite);
@@ -168,7 +185,8 @@ Result<std::unique_ptr<TableAccess>> openSqliteTables(const std::string& path, b
     for (const char* pragma : {"PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL"}) {
         if (auto s = db->exec(pragma); !s) return s.error();
     }
-    return std::unique_ptr<TableAccess>(std::make_unique<SqliteTables>(std::move(db.value())));
+    return std::unique_ptr<TableAccess>(
+        std::make_unique<SqliteTables>(std::move(lock.value()), std::move(db.value())));
 }
 
 }  // namespace veld::sync::tables

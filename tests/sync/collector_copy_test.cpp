@@ -219,6 +219,14 @@ TEST_CASE("collector copy refuses a store in use as its target and changes nothi
     const auto itself = test::veldctl(
         {"collector", "copy", "--from", source.storePath(), "--to", source.storePath()});
     CHECK(itself.exitCode == 1);
+    // A store a collector serves is neither read nor written: the collector must stop first.
+    source.start();
+    const auto running = test::veldctl(
+        {"collector", "copy", "--from", source.storePath(), "--to", dir.file("fresh.db")});
+    CHECK(running.exitCode == 1);
+    CHECK(running.err.find("held by a running veld-collector") != std::string::npos);
+    source.kill(SIGTERM);
+    source.wait();
     const auto usage = test::veldctl({"collector", "copy", "--from", source.storePath()});
     CHECK(usage.exitCode == 2);
 }
