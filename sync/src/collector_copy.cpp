@@ -18,8 +18,10 @@ using tables::Row;
 using tables::Table;
 using tables::TableAccess;
 
-Result<std::unique_ptr<TableAccess>> openTables(const std::string& location, bool create) {
-    if (isPostgresLocation(location)) return tables::openPostgresTables(location);
+Result<std::unique_ptr<TableAccess>> openTables(const std::string& location, bool create,
+                                                const std::string& passwordFile) {
+    if (isPostgresLocation(location))
+        return tables::openPostgresTables(location, create, passwordFile);
     return tables::openSqliteTables(location, create);
 }
 
@@ -103,21 +105,23 @@ bool CopyReport::verified() const {
     return !tables.empty();
 }
 
-Result<std::vector<TableCheck>> digestCollector(const std::string& location) {
+Result<std::vector<TableCheck>> digestCollector(const std::string& location,
+                                                const std::string& passwordFile) {
     if (sodium_init() < 0) return makeError(ErrorCode::Internal, "libsodium did not start");
-    auto side = openTables(location, false);
+    auto side = openTables(location, false, passwordFile);
     if (!side) return side.error();
     return digestAll(*side.value());
 }
 
 Result<CopyReport> copyCollector(const std::string& from, const std::string& to,
-                                 const std::function<void(std::string_view)>& progress) {
+                                 const std::function<void(std::string_view)>& progress,
+                                 const std::string& passwordFile) {
     if (sodium_init() < 0) return makeError(ErrorCode::Internal, "libsodium did not start");
     if (from == to)
         return makeError(ErrorCode::InvalidArgument, "the source and target are one store");
-    auto source = openTables(from, false);
+    auto source = openTables(from, false, passwordFile);
     if (!source) return source.error();
-    auto target = openTables(to, true);
+    auto target = openTables(to, true, passwordFile);
     if (!target) return target.error();
     TableAccess& src = *source.value();
     TableAccess& dst = *target.value();

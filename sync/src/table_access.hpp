@@ -49,7 +49,10 @@ class TableAccess {
 /// An SQLite collector store: made (empty, current schema) when `create` and missing; an
 /// existing store is brought to the current schema first.
 Result<std::unique_ptr<TableAccess>> openSqliteTables(const std::string& path, bool create);
-/// A PostgreSQL collector store at `uri` (its schema made or brought up to date first).
-Result<std::unique_ptr<TableAccess>> openPostgresTables(const std::string& uri);
+/// A PostgreSQL collector store at `uri` (a new collector made in an empty database when
+/// `create`; an existing one brought up to date first). The password from `passwordFile`, else
+/// as libpq finds it.
+Result<std::unique_ptr<TableAccess>> openPostgresTables(const std::string& uri, bool create,
+                                                        const std::string& passwordFile);
 
 }  // namespace veld::sync::tables

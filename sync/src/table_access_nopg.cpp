@@ -3,7 +3,8 @@
 
 namespace veld::sync::tables {
 
-Result<std::unique_ptr<TableAccess>> openPostgresTables(const std::string&) {
+Result<std::unique_ptr<TableAccess>> openPostgresTables(const std::string&, bool,
+                                                        const std::string&) {
     return makeError(ErrorCode::InvalidArgument, "this collector cannot use PostgreSQL yet");
 }
 

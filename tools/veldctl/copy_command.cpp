@@ -14,7 +14,8 @@ namespace veld::veldctl {
 
 namespace {
 
-constexpr const char* kCopyUsage = R"(usage: veldctl collector copy --from LOCATION --to LOCATION
+constexpr const char* kCopyUsage =
+    R"(usage: veldctl collector copy --from LOCATION --to LOCATION [--password-file F]
 
 Copies every table of the collector store at --from (an SQLite file or postgresql://...) into the
 store at --to: devices and their credentials' digests, enrolment codes, revisions, conflicts,
@@ -25,7 +26,8 @@ target: stopped part-way, it leaves the target empty. Stop the collector first: 
 --from during the copy is not copied (and the verification reports the difference).
 
 Afterwards both stores are read again: the rows and a BLAKE2b digest of every table are printed
-side by side. A PostgreSQL password comes from PGPASSFILE or ~/.pgpass, never the command line.
+side by side. A PostgreSQL password comes from --password-file (its first line), else PGPASSFILE
+or ~/.pgpass; never from the command line.
 
 Exit codes: 0 copied and verified, 1 refused, failed or not verified, 2 usage error.
 )";
@@ -48,6 +50,8 @@ int collectorCopyCommand(const std::vector<std::string>& argv, std::ostream& out
     std::string to;
     args.option("--from", from);
     args.option("--to", to);
+    std::string passwordFile;
+    args.option("--password-file", passwordFile);
     if (!args.error.empty()) return usage(err, args.error);
     if (const auto unknown = args.unknownOption(); !unknown.empty())
         return usage(err, "unknown option " + unknown);
@@ -59,10 +63,13 @@ int collectorCopyCommand(const std::vector<std::string>& argv, std::ostream& out
     if (const char* pause = std::getenv("VELD_TEST_COPY_PAUSE_MS"); pause && *pause)
         pauseMs = std::atoi(pause);
     const auto start = std::chrono::steady_clock::now();
-    auto report = sync::copyCollector(from, to, [&](std::string_view step) {
-        out << step << std::endl;  // flushed: a log shows how far a copy came
-        if (pauseMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
-    });
+    auto report = sync::copyCollector(
+        from, to,
+        [&](std::string_view step) {
+            out << step << std::endl;  // flushed: a log shows how far a copy came
+            if (pauseMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
+        },
+        passwordFile);
     if (!report) {
         err << "veldctl collector copy: " << report.error().describe() << "\n";
         return kExitFailure;

@@ -37,11 +37,14 @@ struct CopyReport {
 /// enrolment keys, counters) becomes the source's. `progress` hears "copying TABLE" before each
 /// table. The copy is one transaction: a copy stopped part-way leaves the target as it was.
 /// After the commit both sides are read again and compared; a difference is reported in the
-/// result (verified() false), not as an error.
+/// result (verified() false), not as an error. A PostgreSQL side's password comes from
+/// `passwordFile` (its first line) when given, else as libpq finds it (PGPASSFILE, ~/.pgpass).
 Result<CopyReport> copyCollector(const std::string& from, const std::string& to,
-                                 const std::function<void(std::string_view)>& progress = {});
+                                 const std::function<void(std::string_view)>& progress = {},
+                                 const std::string& passwordFile = {});
 
 /// Row counts and digests of every table of one store, as copyCollector compares them.
-Result<std::vector<TableCheck>> digestCollector(const std::string& location);
+Result<std::vector<TableCheck>> digestCollector(const std::string& location,
+                                                const std::string& passwordFile = {});
 
 }  // namespace veld::sync
