@@ -1,0 +1,835 @@
+// The PostgreSQL backend's records domain: intake (push), what devices pull, publication, and
+// revisions and conflicts between them.
+//
+// Exactly once across processes: a push locks its device's row (SELECT ... FOR UPDATE) first, so
+// two processes receiving batches from one device take turns; the second sees the first's
+// `received_through` and answers duplicates. The revisions and the device's new
+// `received_through` commit together. The unique (device_id, seq) constraint is the backstop:
+// should it ever fire, the push runs again and answers from what is held.
+//
+// Round trips per batch: the device's lock, the records' locks, one statement that inserts every
+// revision and every new record and reads the current view of the others, one statement that
+// writes conflicts, the current view and the device's progress, and the commit. Concurrent
+// commits share PostgreSQL's WAL flush (its own group commit), so there is no queue here.
+#include "pg_records.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <sodium.h>
+
+#include <veld/allocation.hpp>
+#include <veld/fb/form_generated.h>
+#include <veld/form.hpp>
+#include <veld/record.hpp>
+
+#include "../store_rules.hpp"
+
+namespace veld::sync::postgres {
+
+namespace {
+
+std::int64_t i64(std::uint64_t v) {
+    return static_cast<std::int64_t>(v);
+}
+
+// Adds a parameter and returns its placeholder ($n).
+std::string slot(pg::Params& p) {
+    return "$" + std::to_string(p.size());
+}
+std::string arg(pg::Params& p, std::int64_t v) {
+    p.add(v);
+    return slot(p);
+}
+std::string arg(pg::Params& p, std::string_view v) {
+    p.add(v);
+    return slot(p);
+}
+std::string arg(pg::Params& p, const Uuid& v) {
+    p.add(v);
+    return slot(p);
+}
+std::string argBytes(pg::Params& p, std::span<const std::uint8_t> v) {
+    p.addBytes(v);
+    return slot(p);
+}
+std::string argNull(pg::Params& p) {
+    p.addNull();
+    return slot(p);
+}
+
+// "$a, $b, ..." for ids.
+std::string idList(pg::Params& p, const std::vector<Uuid>& ids) {
+    std::string out;
+    for (const auto& id : ids) {
+        if (!out.empty()) out += ", ";
+        out += arg(p, id);
+    }
+    return out;
+}
+
+// What a store of revisions writes about the device besides them.
+struct DeviceAdvance {
+    std::uint64_t receivedThrough = 0;
+    std::optional<std::int64_t> contactUtcMs;
+    std::optional<std::int64_t> waiting;
+};
+
+struct CurrentView {
+    std::int64_t rid = 0;
+    std::uint64_t hlc = 0;
+    Uuid device;
+};
+
+// Locks the records' rows (in id order, as every store does) and reads their current view.
+Status lockAndReadRecords(pg::Connection& c, const std::vector<Uuid>& ids,
+                          std::map<Uuid, CurrentView>& out) {
+    if (ids.empty()) return {};
+    pg::Params lp;
+    const std::string list = idList(lp, ids);
+    if (auto s = c.run("SELECT record_id FROM records WHERE record_id IN (" + list +
+                           ") ORDER BY record_id FOR UPDATE",
+                       lp, "locking records");
+        !s)
+        return s;
+    // A statement of its own: it sees every change committed before the locks were granted.
+    auto rows = c.query(
+        "SELECT r.record_id, r.current_rid, r.hlc, v.device_id FROM records r "
+        "JOIN revisions v ON v.rid = r.current_rid WHERE r.record_id IN (" +
+            list + ")",
+        lp, "reading records");
+    if (!rows) return rows.error();
+    for (int i = 0; i < rows->size(); ++i)
+        out[rows->uuid(i, 0)] = {rows->integer(i, 1),
+                                 static_cast<std::uint64_t>(rows->integer(i, 2)), rows->uuid(i, 3)};
+    return {};
+}
+
+// Stores revisions of one device (in sequence order, none of them held yet) and updates the
+// records' current view and conflicts; then writes `advance` to the device's row (under the
+// caller's lock). For a device's revision (not staff's, whose case changes and allocation are
+// copies of a device's), also applies its case change and stores its allocation. Sets
+// `uniqueViolation` when the (device, seq) backstop fired.
+Status storeRevisions(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
+                      const std::vector<const PushRevision*>& revs, std::int64_t nowMs,
+                      bool fromDevice, const DeviceAdvance& advance, bool& uniqueViolation) {
+    std::map<std::uint64_t, std::int64_t> ridOf;  // seq -> rid
+    std::vector<Uuid> conflictRecord;
+    std::vector<std::pair<std::int64_t, std::int64_t>> conflictRids;
+    std::map<Uuid, CurrentView> view;
+    std::set<Uuid> changed;
+
+    if (!revs.empty()) {
+        std::vector<Uuid> ids;
+        for (const auto* r : revs)
+            ids.push_back(r->recordId);
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+        // Records held already: locked first, in id order, so that pushes of one record from
+        // two devices take turns.
+        pg::Params lp;
+        auto locked = c.query("SELECT record_id FROM records WHERE record_id IN (" +
+                                  idList(lp, ids) + ") ORDER BY record_id FOR UPDATE",
+                              lp, "locking records");
+        if (!locked) return locked.error();
+        std::vector<Uuid> held;
+        for (int i = 0; i < locked->size(); ++i)
+            held.push_back(locked->uuid(i, 0));
+
+        pg::Params p;
+        const std::string device = arg(p, deviceId);
+        const std::string received = arg(p, nowMs);
+        std::string values;
+        for (const auto* r : revs) {
+            const bool flagged =
+                rules::clockFlagged(static_cast<std::int64_t>(r->hlc.millis()), nowMs, ctx.policy);
+            if (!values.empty()) values += ",";
+            values += "(" + device + "," + arg(p, i64(r->seq)) + "," + arg(p, r->recordId) + "," +
+                      arg(p, i64(r->hlc.value)) + "," + arg(p, i64(r->baseHlc)) + "," +
+                      arg(p, r->formId) + "," + arg(p, static_cast<std::int64_t>(r->formVersion)) +
+                      "," + (r->damaged ? argNull(p) : argBytes(p, r->body)) + "," +
+                      arg(p, std::int64_t{r->damaged ? 1 : 0}) + "," + arg(p, r->damageReason) +
+                      "," + arg(p, std::int64_t{flagged ? 1 : 0}) + "," + received + ")";
+        }
+        std::string sql =
+            "WITH rev AS (INSERT INTO revisions (device_id, seq, record_id, hlc, base_hlc, "
+            "form_id, form_version, body, damaged, damage_reason, clock_flagged, "
+            "received_utc_ms) VALUES " +
+            values +
+            " RETURNING rid, seq, record_id, hlc, form_id), "
+            "ins AS (INSERT INTO records (record_id, current_rid, hlc, first_device, form_id) "
+            "SELECT DISTINCT ON (record_id) record_id, rid, hlc, " +
+            device +
+            ", form_id FROM rev ORDER BY record_id, seq ON CONFLICT (record_id) DO NOTHING "
+            "RETURNING record_id) "
+            "SELECT 0::bigint, rid, seq, record_id, 0::bigint, NULL::bytea FROM rev "
+            "UNION ALL SELECT 1, 0, 0, record_id, 0, NULL FROM ins";
+        if (!held.empty()) {
+            sql +=
+                " UNION ALL SELECT 2, r.current_rid, 0, r.record_id, r.hlc, v.device_id FROM "
+                "records r JOIN revisions v ON v.rid = r.current_rid WHERE r.record_id IN (" +
+                idList(p, held) + ")";
+        }
+        auto rows = c.query(sql, p, "storing revisions");
+        if (!rows) {
+            uniqueViolation = rows.error().code == ErrorCode::WrongState;
+            return rows.error();
+        }
+        std::set<Uuid> inserted;
+        for (int i = 0; i < rows->size(); ++i) {
+            switch (rows->integer(i, 0)) {
+                case 0:
+                    ridOf[static_cast<std::uint64_t>(rows->integer(i, 2))] = rows->integer(i, 1);
+                    break;
+                case 1:
+                    inserted.insert(rows->uuid(i, 3));
+                    break;
+                default:
+                    view[rows->uuid(i, 3)] = {rows->integer(i, 1),
+                                              static_cast<std::uint64_t>(rows->integer(i, 4)),
+                                              rows->uuid(i, 5)};
+            }
+        }
+        // A record another process made after the locks above (its insert won): locked and read
+        // now.
+        std::vector<Uuid> late;
+        for (const auto& id : ids) {
+            if (!inserted.count(id) && !view.count(id)) late.push_back(id);
+        }
+        if (auto s = lockAndReadRecords(c, late, view); !s) return s;
+
+        // The current view, revision by revision in sequence order.
+        for (const auto* r : revs) {
+            const std::int64_t rid = ridOf[r->seq];
+            if (inserted.erase(r->recordId) > 0) {  // this revision made the record
+                view[r->recordId] = {rid, r->hlc.value, deviceId};
+                continue;
+            }
+            auto cur = view.find(r->recordId);
+            if (cur == view.end())
+                return makeError(ErrorCode::Internal, "a record's current view was not read");
+            const auto placed = rules::placeRevision(
+                cur->second.hlc, cur->second.device == deviceId, r->hlc.value, r->baseHlc);
+            if (placed.conflict) {
+                conflictRecord.push_back(r->recordId);
+                conflictRids.emplace_back(cur->second.rid, rid);
+            }
+            if (placed.becomesCurrent) {
+                cur->second = {rid, r->hlc.value, deviceId};
+                changed.insert(r->recordId);
+            }
+        }
+    }
+
+    // Conflicts, the current view and the device's progress: one statement.
+    pg::Params p;
+    std::string with;
+    if (!conflictRecord.empty()) {
+        const std::string detected = arg(p, nowMs);
+        std::string values;
+        for (std::size_t i = 0; i < conflictRecord.size(); ++i) {
+            if (!values.empty()) values += ",";
+            values += "(" + arg(p, conflictRecord[i]) + "," + arg(p, conflictRids[i].first) + "," +
+                      arg(p, conflictRids[i].second) + "," + detected + ")";
+        }
+        with += "c AS (INSERT INTO conflicts (record_id, rid_a, rid_b, detected_utc_ms) VALUES " +
+                values + ")";
+    }
+    if (!changed.empty()) {
+        std::string values;
+        for (const auto& id : changed) {
+            const auto& v = view[id];
+            if (!values.empty()) values += ",";
+            values += "(" + arg(p, id) + "," + arg(p, v.rid) + "," + arg(p, i64(v.hlc)) + ")";
+        }
+        if (!with.empty()) with += ", ";
+        with += "u AS (UPDATE records r SET current_rid = x.rid, hlc = x.hlc FROM (VALUES " +
+                values + ") AS x (record_id, rid, hlc) WHERE r.record_id = x.record_id)";
+    }
+    std::string sql = with.empty() ? "" : "WITH " + with + " ";
+    sql += "UPDATE devices SET received_through = " + arg(p, i64(advance.receivedThrough)) +
+           ", last_contact_utc_ms = coalesce(" +
+           (advance.contactUtcMs ? arg(p, *advance.contactUtcMs) : argNull(p)) +
+           "::bigint, last_contact_utc_ms), waiting = coalesce(" +
+           (advance.waiting ? arg(p, *advance.waiting) : argNull(p)) +
+           "::bigint, waiting) WHERE device_id = " + arg(p, deviceId);
+    if (auto s = c.run(sql, p, "storing the current view"); !s) return s;
+
+    if (!fromDevice) return {};
+    for (const auto* r : revs) {
+        if (r->damaged || r->body.empty()) continue;
+        if (auto s = applyCaseAndAllocation(ctx, c, deviceId, *r, ridOf[r->seq], nowMs); !s)
+            return s;
+    }
+    return {};
+}
+
+// The revision held under (device, seq), for answering a resend.
+struct HeldSeq {
+    Uuid recordId;
+    std::uint64_t hlc = 0;
+    bool rejected = false;
+};
+
+Result<std::map<std::uint64_t, HeldSeq>> heldSeqs(pg::Connection& c, const Uuid& deviceId,
+                                                  std::uint64_t from, std::uint64_t through) {
+    std::map<std::uint64_t, HeldSeq> out;
+    pg::Params p;
+    p.add(deviceId).add(i64(from)).add(i64(through));
+    auto rows = c.query(
+        "SELECT seq, record_id, hlc, 0::bigint FROM revisions WHERE device_id = $1 AND seq "
+        "BETWEEN $2 AND $3 UNION ALL SELECT seq, record_id, 0, 1 FROM rejected WHERE device_id "
+        "= $1 AND seq BETWEEN $2 AND $3",
+        p, "reading held revisions");
+    if (!rows) return rows.error();
+    for (int i = 0; i < rows->size(); ++i) {
+        const auto seq = static_cast<std::uint64_t>(rows->integer(i, 0));
+        const bool rejected = rows->integer(i, 3) != 0;
+        if (rejected && out.count(seq)) continue;  // a stored revision answers first
+        out[seq] = {rows->uuid(i, 1), static_cast<std::uint64_t>(rows->integer(i, 2)), rejected};
+    }
+    return out;
+}
+
+// One push, inside the caller's transaction.
+Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const PushBatch& batch,
+              std::int64_t nowMs, PushReply& reply, bool& uniqueViolation) {
+    auto dev = c.query(
+        "SELECT received_through, revoked_utc_ms FROM devices WHERE device_id = $1 FOR UPDATE",
+        pg::Params().add(deviceId), "locking the device");
+    if (!dev) return dev.error();
+    if (dev->empty()) return makeError(ErrorCode::NotFound, "unknown device");
+    if (!dev->isNull(0, 1)) return makeError(ErrorCode::WrongState, "device revoked");
+    std::uint64_t through = static_cast<std::uint64_t>(dev->integer(0, 0));
+
+    std::map<std::uint64_t, HeldSeq> held;
+    {
+        std::uint64_t lo = UINT64_MAX;
+        std::uint64_t hi = 0;
+        for (const auto& rev : batch.revisions) {
+            if (rev.seq > through) continue;
+            lo = std::min(lo, rev.seq);
+            hi = std::max(hi, rev.seq);
+        }
+        if (hi > 0) {
+            auto h = heldSeqs(c, deviceId, lo, hi);
+            if (!h) return h.error();
+            held = std::move(h.value());
+        }
+    }
+
+    std::vector<const PushRevision*> toStore;
+    std::vector<const PushRevision*> rejected;
+    reply.results.reserve(batch.revisions.size());
+    for (const PushRevision& rev : batch.revisions) {
+        if (rev.seq <= through) {
+            // A resend carries the revision already held under that number. Another one means
+            // the device's numbering went back (its store restored from a backup): answered
+            // "duplicate", it would leave the device's outbox unsent.
+            const auto h = held.find(rev.seq);
+            const bool same =
+                h == held.end() || (h->second.recordId == rev.recordId &&
+                                    (h->second.rejected || h->second.hlc == rev.hlc.value));
+            if (!same) {
+                return makeError(ErrorCode::WrongState,
+                                 "revision " + std::to_string(rev.seq) +
+                                     " from this device is held already with another record: "
+                                     "the device's store has gone back (restored from a "
+                                     "backup?); nothing is stored, staff must look");
+            }
+            reply.results.push_back({rev.seq, RevisionOutcome::Duplicate, {}});
+            continue;
+        }
+        if (rev.seq != through + 1) {
+            // The device believes the collector holds revisions it does not (a collector
+            // restored from an old backup): nothing is stored; staff must look.
+            return makeError(ErrorCode::WrongState,
+                             "expected revision " + std::to_string(through + 1) +
+                                 " from this device next, got " + std::to_string(rev.seq));
+        }
+        if (!rev.unreadable.empty()) {
+            rejected.push_back(&rev);
+            reply.results.push_back({rev.seq, RevisionOutcome::Rejected, rev.unreadable});
+        } else {
+            toStore.push_back(&rev);
+            reply.results.push_back({rev.seq, RevisionOutcome::Stored, {}});
+        }
+        through = rev.seq;
+    }
+
+    if (!rejected.empty()) {
+        pg::Params p;
+        const std::string device = arg(p, deviceId);
+        const std::string received = arg(p, nowMs);
+        std::string values;
+        for (const auto* r : rejected) {
+            if (!values.empty()) values += ",";
+            values += "(" + device + "," + arg(p, i64(r->seq)) + "," + arg(p, r->recordId) + "," +
+                      arg(p, r->unreadable) + "," + argBytes(p, r->body) + "," + received + ")";
+        }
+        if (auto s = c.run(
+                "INSERT INTO rejected (device_id, seq, record_id, reason, body, received_utc_ms) "
+                "VALUES " +
+                    values,
+                p, "setting aside unreadable revisions");
+            !s) {
+            uniqueViolation = s.error().code == ErrorCode::WrongState;
+            return s;
+        }
+    }
+    DeviceAdvance advance;
+    advance.receivedThrough = through;
+    advance.contactUtcMs = nowMs;
+    advance.waiting = batch.waitingAfter;
+    if (auto s = storeRevisions(ctx, c, deviceId, toStore, nowMs, true, advance, uniqueViolation);
+        !s)
+        return s;
+    reply.receivedThrough = through;
+    return {};
+}
+
+std::vector<StoredRevision> readRevisions(const pg::Rows& rows) {
+    std::vector<StoredRevision> out;
+    for (int i = 0; i < rows.size(); ++i) {
+        StoredRevision r;
+        r.deviceId = rows.uuid(i, 0);
+        r.seq = static_cast<std::uint64_t>(rows.integer(i, 1));
+        r.recordId = rows.uuid(i, 2);
+        r.hlc = HlcTimestamp{static_cast<std::uint64_t>(rows.integer(i, 3))};
+        r.formId = std::string(rows.text(i, 4));
+        const auto body = rows.bytes(i, 5);
+        r.body.assign(body.begin(), body.end());
+        r.damaged = rows.integer(i, 6) != 0;
+        r.clockFlagged = rows.integer(i, 7) != 0;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+// The collector's own device, under which staff's resolutions are stored: made on first use,
+// never able to authenticate (its credential hash matches no credential) and revoked from the
+// start. Returns its id and the last sequence number it used, its row locked.
+Result<std::pair<Uuid, std::uint64_t>> staffDevice(pg::Connection& c, std::int64_t nowMs) {
+    auto known = metaText(c, "staff_device");
+    if (!known) return known.error();
+    if (known->empty()) {
+        // Two processes settling their first conflict at once make one staff device.
+        if (auto s = c.run("SELECT pg_advisory_xact_lock(hashtext('veld.staff_device'))", {},
+                           "waiting for the staff device");
+            !s)
+            return s.error();
+        known = metaText(c, "staff_device");
+        if (!known) return known.error();
+    }
+    if (known->empty()) {
+        const Uuid id = makeUuidV4();
+        std::array<std::uint8_t, 32> unusable{};
+        randombytes_buf(unusable.data(), unusable.size());
+        pg::Params p;
+        p.add(id).addBytes(unusable).add(nowMs).add(nowMs);
+        if (auto s =
+                c.run("INSERT INTO devices (device_id, label, credential_hash, enrolled_utc_ms, "
+                      "revoked_utc_ms) VALUES ($1, 'central staff', $2, $3, $4)",
+                      p, "making the staff device");
+            !s)
+            return s.error();
+        if (auto s = c.run("INSERT INTO meta (key, value) VALUES ('staff_device', $1)",
+                           pg::Params().add(id.toString()), "making the staff device");
+            !s)
+            return s.error();
+        return std::make_pair(id, std::uint64_t{0});
+    }
+    const auto id = Uuid::parse(known.value());
+    if (!id) return makeError(ErrorCode::Corrupt, "the collector's staff device id is bad");
+    auto row = c.query("SELECT received_through FROM devices WHERE device_id = $1 FOR UPDATE",
+                       pg::Params().add(*id), "locking the staff device");
+    if (!row) return row.error();
+    if (row->empty()) return makeError(ErrorCode::Corrupt, "the staff device is missing");
+    return std::make_pair(*id, static_cast<std::uint64_t>(row->integer(0, 0)));
+}
+
+}  // namespace
+
+Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
+                                  std::int64_t nowMs) {
+    PushReply reply;
+    for (int round = 0;; ++round) {
+        bool uniqueViolation = false;
+        auto s = pg::transact(
+            m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+                reply = {};
+                uniqueViolation = false;
+                return pushIn(m_ctx, c, deviceId, batch, nowMs, reply, uniqueViolation);
+            });
+        if (s) break;
+        // The backstop fired (a revision stored under this number meanwhile): answer again
+        // from what is held now.
+        if (uniqueViolation && round < 2) continue;
+        return s.error();
+    }
+    std::size_t stored = 0;
+    for (const auto& r : reply.results)
+        stored += r.outcome == RevisionOutcome::Duplicate ? 0 : 1;
+    if (stored > 0) {
+        std::function<void(std::size_t)> observer;
+        {
+            std::lock_guard lock(m_ctx.observerMutex);
+            observer = m_ctx.commitObserver;
+        }
+        if (observer) observer(stored);
+    }
+    return reply;
+}
+
+void PgRecords::observeCommits(std::function<void(std::size_t)> observer) {
+    std::lock_guard lock(m_ctx.observerMutex);
+    m_ctx.commitObserver = std::move(observer);
+}
+
+Result<PullReply> PgRecords::pull(const Uuid& deviceId, const PullRequest& request,
+                                  std::size_t maxForms, std::int64_t nowMs) {
+    if (!request.deviceBoxKey.empty() && request.deviceBoxKey.size() != alloc::kBoxKeyBytes)
+        return makeError(ErrorCode::InvalidArgument, "a device's box key is 32 bytes");
+    PullReply reply;
+    // One transaction: blocks dealt at this pull are recorded together with the answer that
+    // carries them, and the cursors say exactly what was looked at.
+    auto s =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            reply = {};
+            reply.formCursor = request.formCursor;
+            auto forms = c.query(
+                "SELECT pub_seq, binary FROM forms WHERE pub_seq > $1 ORDER BY pub_seq LIMIT $2",
+                pg::Params()
+                    .add(i64(request.formCursor))
+                    .add(static_cast<std::int64_t>(maxForms + 1)),
+                "reading forms");
+            if (!forms) return forms.error();
+            std::size_t formBytes =
+                0;  // forms with media are large: the answer stays in one message
+            for (int i = 0; i < forms->size(); ++i) {
+                const auto bin = forms->bytes(i, 1);
+                if (reply.forms.size() == maxForms ||
+                    (!reply.forms.empty() && formBytes + bin.size() > kMaxPullFormBytes)) {
+                    reply.more = true;
+                    break;
+                }
+                formBytes += bin.size();
+                PublishedForm f;
+                f.seq = static_cast<std::uint64_t>(forms->integer(i, 0));
+                f.binary.assign(bin.begin(), bin.end());
+                reply.formCursor = f.seq;
+                reply.forms.push_back(std::move(f));
+            }
+            auto project = metaText(c, "project_key");
+            if (!project) return project.error();
+            reply.projectKey = project.value();
+            pg::Params p;
+            p.add(nowMs);
+            if (request.deviceBoxKey.empty()) {
+                p.addNull();
+            } else {
+                p.addBytes(request.deviceBoxKey);
+            }
+            p.add(deviceId);
+            auto device = c.query(
+                "UPDATE devices SET last_contact_utc_ms = $1, box_key = coalesce($2::bytea, "
+                "box_key) "
+                "WHERE device_id = $3 RETURNING team",
+                p, "noting the device's contact");
+            if (!device) return device.error();
+            if (device->empty()) return makeError(ErrorCode::NotFound, "no device with that id");
+            const std::string team(device->text(0, 0));
+            if (auto st = pullCases(m_ctx, c, deviceId, team, request, reply); !st) return st;
+            reply.allocationCursor = request.allocationCursor;
+            return pullStudies(m_ctx, c, deviceId, request, nowMs, reply);
+        });
+    if (!s) return s.error();
+    return reply;
+}
+
+Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::int64_t nowMs,
+                                const std::string& actor) {
+    const auto problems = forms::checkFormBinary(binary, "published form");
+    for (const auto& p : problems) {
+        if (p.severity == forms::FormProblem::Severity::Error) {
+            return makeError(ErrorCode::InvalidArgument, p.describe());
+        }
+    }
+    const fb::Form* form = fb::GetForm(binary.data());
+    const std::string id = form->id()->str();
+    const auto version = static_cast<std::int64_t>(form->version());
+    const std::string pilot = form->pilot() ? form->pilot()->str() : std::string();
+    bool published = false;
+    auto s =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            published = false;
+            // Publications take turns, so that publication numbers commit in order: a device that
+            // pulled number n never misses an n-1 that committed later.
+            if (auto st = c.exec("LOCK TABLE forms IN EXCLUSIVE MODE", "waiting to publish"); !st)
+                return st;
+            auto held = c.query("SELECT binary FROM forms WHERE form_id = $1 AND version = $2",
+                                pg::Params().add(id).add(version), "reading published forms");
+            if (!held) return held.error();
+            if (!held->empty()) {
+                if (forms::sameForm(held->bytes(0, 0), binary)) return {};
+                return makeError(ErrorCode::WrongState,
+                                 "form " + id + " version " + std::to_string(version) +
+                                     " is published with other content; raise the version");
+            }
+            pg::Params p;
+            p.add(id).add(version).add(pilot).addBytes(binary).add(nowMs);
+            if (auto st =
+                    c.run("INSERT INTO forms (form_id, version, pilot, binary, published_utc_ms) "
+                          "VALUES ($1, $2, $3, $4, $5)",
+                          p, "publishing a form");
+                !st)
+                return st;
+            published = true;
+            return audit(c, nowMs, actor, "publish", id, "version " + std::to_string(version));
+        });
+    if (!s) return s.error();
+    return published;
+}
+
+Result<CollectorStats> PgRecords::stats() {
+    auto lease = m_ctx.pool.acquire();
+    if (!lease) return lease.error();
+    // One statement: one snapshot.
+    auto rows = (*lease.value())
+                    .query(
+                        "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM records), "
+                        "(SELECT count(*) FROM revisions), (SELECT count(*) FROM rejected), "
+                        "(SELECT count(*) FROM conflicts WHERE resolved_utc_ms IS NULL), "
+                        "(SELECT count(*) FROM revisions WHERE clock_flagged <> 0), (SELECT "
+                        "count(*) FROM forms)",
+                        {}, "counting");
+    if (!rows) return rows.error();
+    CollectorStats s;
+    s.devices = rows->integer(0, 0);
+    s.records = rows->integer(0, 1);
+    s.revisions = rows->integer(0, 2);
+    s.rejected = rows->integer(0, 3);
+    s.conflicts = rows->integer(0, 4);
+    s.flaggedClocks = rows->integer(0, 5);
+    s.forms = rows->integer(0, 6);
+    return s;
+}
+
+Result<std::vector<DayCount>> PgRecords::recordsPerDay() {
+    auto lease = m_ctx.pool.acquire();
+    if (!lease) return lease.error();
+    auto rows =
+        (*lease.value())
+            .query(
+                "SELECT r.form_id, coalesce((SELECT f.pilot FROM forms f WHERE f.form_id = "
+                "r.form_id "
+                "ORDER BY f.version DESC LIMIT 1), ''), (r.hlc >> 16) / 86400000 AS day, count(*) "
+                "FROM records r GROUP BY r.form_id, day ORDER BY day, r.form_id",
+                {}, "counting records per day");
+    if (!rows) return rows.error();
+    std::vector<DayCount> out;
+    for (int i = 0; i < rows->size(); ++i)
+        out.push_back({std::string(rows->text(i, 0)), std::string(rows->text(i, 1)),
+                       static_cast<std::int32_t>(rows->integer(i, 2)), rows->integer(i, 3)});
+    return out;
+}
+
+Result<std::vector<StoredRevision>> PgRecords::revisionsOf(const Uuid& recordId) {
+    auto lease = m_ctx.pool.acquire();
+    if (!lease) return lease.error();
+    auto rows =
+        (*lease.value())
+            .query(
+                "SELECT device_id, seq, record_id, hlc, form_id, body, damaged, clock_flagged "
+                "FROM revisions WHERE record_id = $1 ORDER BY hlc, rid",
+                pg::Params().add(recordId), "reading revisions");
+    if (!rows) return rows.error();
+    return readRevisions(rows.value());
+}
+
+Result<std::vector<Uuid>> PgRecords::recordIds() {
+    auto lease = m_ctx.pool.acquire();
+    if (!lease) return lease.error();
+    auto rows =
+        (*lease.value())
+            .query("SELECT record_id FROM records ORDER BY record_id", {}, "reading record ids");
+    if (!rows) return rows.error();
+    std::vector<Uuid> out;
+    out.reserve(static_cast<std::size_t>(rows->size()));
+    for (int i = 0; i < rows->size(); ++i)
+        out.push_back(rows->uuid(i, 0));
+    return out;
+}
+
+Result<std::optional<StoredRevision>> PgRecords::current(const Uuid& recordId) {
+    auto lease = m_ctx.pool.acquire();
+    if (!lease) return lease.error();
+    auto rows =
+        (*lease.value())
+            .query(
+                "SELECT v.device_id, v.seq, v.record_id, v.hlc, v.form_id, v.body, v.damaged, "
+                "v.clock_flagged FROM records r JOIN revisions v ON v.rid = r.current_rid "
+                "WHERE r.record_id = $1",
+                pg::Params().add(recordId), "reading a record");
+    if (!rows) return rows.error();
+    auto revisions = readRevisions(rows.value());
+    if (revisions.empty()) return std::optional<StoredRevision>();
+    return std::optional<StoredRevision>(std::move(revisions.front()));
+}
+
+Result<std::vector<ConflictInfo>> PgRecords::conflicts() {
+    auto lease = m_ctx.pool.acquire();
+    if (!lease) return lease.error();
+    auto rows =
+        (*lease.value())
+            .query(
+                "SELECT c.record_id, a.device_id, a.hlc, b.device_id, b.hlc, c.detected_utc_ms, "
+                "c.cid "
+                "FROM conflicts c JOIN revisions a ON a.rid = c.rid_a JOIN revisions b ON b.rid = "
+                "c.rid_b WHERE c.resolved_utc_ms IS NULL ORDER BY c.cid",
+                {}, "reading conflicts");
+    if (!rows) return rows.error();
+    std::vector<ConflictInfo> out;
+    for (int i = 0; i < rows->size(); ++i) {
+        ConflictInfo c;
+        c.recordId = rows->uuid(i, 0);
+        c.id = rows->integer(i, 6);
+        c.deviceA = rows->uuid(i, 1);
+        c.hlcA = HlcTimestamp{static_cast<std::uint64_t>(rows->integer(i, 2))};
+        c.deviceB = rows->uuid(i, 3);
+        c.hlcB = HlcTimestamp{static_cast<std::uint64_t>(rows->integer(i, 4))};
+        c.detectedUtcMs = rows->integer(i, 5);
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+Result<StoredRevision> PgRecords::resolveConflict(std::int64_t conflictId,
+                                                  const ConflictResolution& resolution,
+                                                  std::int64_t nowMs, const std::string& actor) {
+    StoredRevision out;
+    auto s =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            out = {};
+            auto row = c.query(
+                "SELECT c.record_id, c.resolved_utc_ms, a.body, a.damaged, a.device_id, b.body, "
+                "b.damaged, b.device_id FROM conflicts c JOIN revisions a ON a.rid = c.rid_a "
+                "JOIN revisions b ON b.rid = c.rid_b WHERE c.cid = $1 FOR UPDATE OF c",
+                pg::Params().add(conflictId), "reading a conflict");
+            if (!row) return row.error();
+            if (row->empty()) return makeError(ErrorCode::NotFound, "no conflict with that number");
+            if (!row->isNull(0, 1))
+                return makeError(ErrorCode::WrongState, "this conflict has been resolved already");
+            const Uuid recordId = row->uuid(0, 0);
+            auto record = c.query("SELECT hlc FROM records WHERE record_id = $1 FOR UPDATE",
+                                  pg::Params().add(recordId), "locking the record");
+            if (!record) return record.error();
+            if (record->empty())
+                return makeError(ErrorCode::Corrupt, "a conflict's record is missing");
+            const HlcTimestamp current{static_cast<std::uint64_t>(record->integer(0, 0))};
+
+            // Marks the conflict settled (with staff's comment) and audits it.
+            const auto settle = [&](const std::string& detail) -> Status {
+                pg::Params p;
+                p.add(nowMs)
+                    .add(detail + (resolution.comment.empty() ? "" : "; " + resolution.comment))
+                    .add(conflictId);
+                if (auto st = c.run(
+                        "UPDATE conflicts SET resolved_utc_ms = $1, resolution = $2 WHERE cid = $3",
+                        p, "settling a conflict");
+                    !st)
+                    return st;
+                return audit(c, nowMs, actor, "resolve", recordId.toString(), detail);
+            };
+            if (resolution.kind == ConflictResolution::Kind::Close) {
+                out.recordId = recordId;
+                out.hlc = current;
+                return settle("closed; the current revision stays");
+            }
+            const auto read = [&](int bodyColumn, int damagedColumn) -> std::optional<Record> {
+                if (row->integer(0, damagedColumn) != 0) return std::nullopt;
+                auto r = decodeRecord(row->bytes(0, bodyColumn));
+                return r ? std::optional<Record>(std::move(r.value())) : std::nullopt;
+            };
+            const std::optional<Record> a = read(2, 3);
+            const std::optional<Record> b = read(5, 6);
+            const Uuid deviceA = row->uuid(0, 4);
+            const Uuid deviceB = row->uuid(0, 7);
+            const bool needA = resolution.kind != ConflictResolution::Kind::KeepB;
+            const bool needB = resolution.kind != ConflictResolution::Kind::KeepA;
+            if ((needA && !a) || (needB && !b)) {
+                return makeError(ErrorCode::InvalidArgument,
+                                 std::string("revision ") + (needA && !a ? "A" : "B") +
+                                     " of this conflict cannot be read here; keep the other "
+                                     "one");
+            }
+            // A sealed revision's answers open only with central staff's private key, which never
+            // comes here: the collector cannot write a revision made from them.
+            if ((needA && a->sealed) || (needB && b->sealed)) {
+                return makeError(
+                    ErrorCode::InvalidArgument,
+                    std::string("revision ") + (needA && a->sealed ? "A" : "B") +
+                        " of this conflict is sealed, and the collector cannot open it to write a "
+                        "resolution; give the record a review state instead");
+            }
+            RecordContent content =
+                resolution.kind == ConflictResolution::Kind::KeepB ? b->content : a->content;
+            std::string detail;
+            if (resolution.kind == ConflictResolution::Kind::KeepA) {
+                detail = "kept A (device " + deviceA.toString() + ")";
+            } else if (resolution.kind == ConflictResolution::Kind::KeepB) {
+                detail = "kept B (device " + deviceB.toString() + ")";
+            } else {
+                if (auto st = rules::mergeFromB(content, b->content, resolution.fromB); !st)
+                    return st;
+                detail = "merged; from B:";
+                for (const auto& name : resolution.fromB)
+                    detail += " " + name;
+            }
+            // The collector's own revision: after everything held, based on the current view.
+            const auto staff = staffDevice(c, nowMs);
+            if (!staff) return staff.error();
+            const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
+            Record merged;
+            merged.id = recordId;
+            merged.deviceId = staff->first;
+            merged.hlc = nowMillis > current.millis()
+                             ? HlcTimestamp::make(nowMillis, 0)
+                             : HlcTimestamp::make(current.millis(), current.counter() + 1);
+            merged.createdHlc =
+                std::min(a ? a->createdHlc : b->createdHlc, b ? b->createdHlc : a->createdHlc);
+            merged.finalized = true;
+            merged.content = std::move(content);
+            auto body = encodeRecord(merged);
+            if (!body) return body.error();
+            PushRevision rev;
+            rev.seq = staff->second + 1;
+            rev.recordId = recordId;
+            rev.hlc = merged.hlc;
+            rev.baseHlc = current.value;
+            rev.body = std::move(body.value());
+            rev.formId = merged.content.formId;
+            rev.formVersion = merged.content.formVersion;
+            DeviceAdvance advance;
+            advance.receivedThrough = rev.seq;
+            bool unique = false;
+            if (auto st =
+                    storeRevisions(m_ctx, c, staff->first, {&rev}, nowMs, false, advance, unique);
+                !st)
+                return st;
+            if (auto st = settle(detail); !st) return st;
+            out.deviceId = staff->first;
+            out.seq = rev.seq;
+            out.recordId = recordId;
+            out.hlc = merged.hlc;
+            out.formId = rev.formId;
+            out.body = std::move(rev.body);
+            return {};
+        });
+    if (!s) return s.error();
+    return out;
+}
+
+}  // namespace veld::sync::postgres
