@@ -171,7 +171,7 @@ TEST_CASE("ten devices push through HAProxy while a collector is killed and rest
         CHECK(c.second == 1);
     staff.reset();
     const auto verify = test::veldctl({"study", "verify", collector.storePath(), "ips"});
-    CHECK_MESSAGE(verify.exitCode == 0, verify.out + verify.err);
+    CHECK_MESSAGE(verify.exitCode == 0, (verify.out + verify.err));
     CHECK(verify.out.find("verifies") != std::string::npos);
 }
 
