@@ -63,22 +63,24 @@ std::int64_t pendingOf(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("ten devices push through HAProxy while a collector is killed and restarted") {
+namespace veld::test {
+
+// The collectors serve one store at `location` (the first one set it up: forms published and the
+// IPS study defined). Ten devices push through HAProxy at once while the first collector is
+// killed with SIGKILL and started again, five times; then every record is at the collector
+// once, every outbox is empty and the allocation log verifies.
+void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collectors,
+                      const std::string& location, const std::vector<std::string>& flags) {
     constexpr std::size_t kDevices = 10;
     constexpr int kIntakes = 12;
     constexpr int kRecords = 30;
     constexpr int kKills = 5;
-    test::TempDir dir;
-    test::CollectorProcess collector(dir.file("collector.db"));
-    test::publishPilotForms(collector);
-    const auto defined =
-        test::veldctl({"study", "define", collector.storePath(),
-                       std::string(VELD_SOURCE_DIR) + "/schemas/studies/ips.json"});
-    REQUIRE_MESSAGE(defined.exitCode == 0, defined.err);
-    const std::vector<std::string> flags{"--auth-failures", "0", "--rate-limit", "0"};
-    collector.start(flags);
-    test::HaProxy proxy(dir.path(), {collector.port()});
-    REQUIRE(proxy.waitForHealthy(1, 10000));
+    std::vector<int> ports;
+    for (auto* c : collectors)
+        ports.push_back(c->port());
+    HaProxy proxy(dir.path(), ports);
+    REQUIRE(proxy.waitForHealthy(collectors.size(), 10000));
+    CollectorProcess& victim = *collectors.front();
 
     // Devices enrol, receive the study's blocks through the proxy, and finalize intakes (each
     // taking an allocation) and other records, all before anything is pushed.
@@ -86,10 +88,10 @@ TEST_CASE("ten devices push through HAProxy while a collector is killed and rest
     SystemClock clock;
     for (std::size_t d = 0; d < kDevices; ++d) {
         devices[d].path = dir.file("device" + std::to_string(d) + ".veld");
-        auto store = test::openDevice(devices[d].path);
-        devices[d].connection = test::enrolDevice(store, collector);
+        auto store = openDevice(devices[d].path);
+        devices[d].connection = enrolDevice(store, *collectors.back());
         devices[d].connection.collector = proxy.url();
-        REQUIRE(test::syncUntilDone(store, devices[d].connection, {}, 50) >= 0);
+        REQUIRE(syncUntilDone(store, devices[d].connection, {}, 50) >= 0);
         for (int i = 0; i < kIntakes; ++i) {
             char digest[80];
             std::snprintf(digest, sizeof digest, "demo:%064x",
@@ -99,7 +101,7 @@ TEST_CASE("ten devices push through HAProxy while a collector is killed and rest
                                          i % 3 ? "man" : "vrouw", digest));
             REQUIRE_MESSAGE(made, made.error().describe());
         }
-        test::addFinalized(store, kRecords, static_cast<int>(d) * 100);
+        addFinalized(store, kRecords, static_cast<int>(d) * 100);
         auto state = store.outboxState();
         REQUIRE(state);
         devices[d].lastSeq = state->lastSeq;
@@ -113,7 +115,7 @@ TEST_CASE("ten devices push through HAProxy while a collector is killed and rest
     std::vector<std::thread> pushers;
     for (auto& device : devices) {
         pushers.emplace_back([&device, &finished, &failedRounds] {
-            auto store = test::openDevice(device.path);
+            auto store = openDevice(device.path);
             sync::SyncOptions options;
             options.maxBatchRecords = 3;
             const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
@@ -136,12 +138,12 @@ TEST_CASE("ten devices push through HAProxy while a collector is killed and rest
     while (kills < kKills) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50 + random() % 250));
         const bool pushing = finished.load() < kDevices;
-        collector.kill(SIGKILL);
-        collector.wait();
+        victim.kill(SIGKILL);
+        victim.wait();
         ++kills;
         if (pushing) ++killsDuringPushes;
         std::this_thread::sleep_for(std::chrono::milliseconds(100 + random() % 200));
-        collector.restart(flags);
+        victim.restart(flags);
     }
     for (auto& t : pushers)
         t.join();
@@ -152,27 +154,45 @@ TEST_CASE("ten devices push through HAProxy while a collector is killed and rest
     // Every outbox empty; at the collector every device's records exactly once.
     for (const auto& device : devices)
         CHECK(pendingOf(device.path) == 0);
-    auto staff = collector.open();
+    auto opened = sync::openCollector(location, false, {});
+    REQUIRE_MESSAGE(opened, opened.error().describe());
+    auto staff = std::move(opened.value());
     auto held = staff->devices();
     REQUIRE(held);
     std::map<Uuid, sync::DeviceInfo> byId;
     for (const auto& d : held.value())
         byId[d.deviceId] = d;
     for (const auto& device : devices) {
-        auto store = test::openDevice(device.path);
+        auto store = openDevice(device.path);
         const Uuid id = store.deviceId();
         REQUIRE(byId.count(id));
         CHECK(byId[id].receivedThrough == device.lastSeq);
         CHECK(byId[id].revisions == static_cast<std::int64_t>(device.lastSeq));
     }
-    const auto counts = test::collectorRevisionCounts(*staff);
+    const auto counts = collectorRevisionCounts(*staff);
     CHECK(counts.size() == kDevices * (kIntakes + kRecords));
     for (const auto& c : counts)
         CHECK(c.second == 1);
     staff.reset();
-    const auto verify = test::veldctl({"study", "verify", collector.storePath(), "ips"});
+    const auto verify = veldctl({"study", "verify", location, "ips"});
     CHECK_MESSAGE(verify.exitCode == 0, (verify.out + verify.err));
     CHECK(verify.out.find("verifies") != std::string::npos);
+}
+
+}  // namespace veld::test
+
+TEST_CASE("ten devices push through HAProxy while the collector is killed and restarted") {
+    test::TempDir dir;
+    test::CollectorProcess collector(dir.file("collector.db"));
+    test::publishPilotForms(collector);
+    const auto defined =
+        test::veldctl({"study", "define", collector.storePath(),
+                       std::string(VELD_SOURCE_DIR) + "/schemas/studies/ips.json"});
+    REQUIRE_MESSAGE(defined.exitCode == 0, defined.err);
+    const std::vector<std::string> flags{"--auth-failures", "0", "--rate-limit", "0"};
+    collector.start(flags);
+    // SQLite: one process serves the store (it locks the file).
+    test::pushThroughKills(dir, {&collector}, collector.storePath(), flags);
 }
 
 TEST_CASE("a collector process asked for another process's export job answers 409 naming it") {
