@@ -163,7 +163,7 @@ Result<std::unique_ptr<TableAccess>> openSqliteTables(const std::string& path, b
     if (!exists) {
         // The store's own code makes the file (current schema, a collector id and keys).
         auto made = openSqliteCollector(path, true);
-        if (!made) return made.error();
+        if (!made) return makeError(made.error().code, path + ": " + made.error().message);
     }
     // No collector may serve either side while a copy reads or writes it.
     auto lock = takeCollectorStoreLock(path);
@@ -178,7 +178,7 @@ Result<std::unique_ptr<TableAccess>> openSqliteTables(const std::string& path, b
     {
         // The store's own code checks the file and brings its schema up to date.
         auto store = openSqliteCollector(path, false);
-        if (!store) return store.error();
+        if (!store) return makeError(store.error().code, path + ": " + store.error().message);
     }
     auto db = sql::Database::open(path, sql::OpenMode::ReadWrite);
     if (!db) return db.error();

@@ -102,7 +102,7 @@ TEST_CASE("collector copy refuses a store in use as its target and changes nothi
     const auto notStore =
         test::veldctl({"collector", "copy", "--from", source.storePath(), "--to", other});
     CHECK(notStore.exitCode == 1);
-    CHECK(notStore.err.find("is not a Veld collector store") != std::string::npos);
+    CHECK(notStore.err.find("not-a-store: " + other + ": ") != std::string::npos);
     CHECK(test::readFile(other) == "shopping list\n");
     const auto itself = test::veldctl(
         {"collector", "copy", "--from", source.storePath(), "--to", source.storePath()});

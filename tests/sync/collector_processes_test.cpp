@@ -176,7 +176,7 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
     staff.reset();
     const auto verify = veldctl({"study", "verify", location, "ips"});
     CHECK_MESSAGE(verify.exitCode == 0, (verify.out + verify.err));
-    CHECK(verify.out.find("verifies") != std::string::npos);
+    CHECK(verify.out.find("verified: every allocation") != std::string::npos);
 }
 
 }  // namespace veld::test

@@ -118,7 +118,7 @@ void checkSameCollector(const std::string& from, const std::string& to, TempDir&
     }
     const auto a = listings(from);
     const auto b = listings(to);
-    CHECK(a.find("verifies") != std::string::npos);
+    CHECK(a.find("verified: every allocation") != std::string::npos);
     CHECK(a == b);
 }
 
