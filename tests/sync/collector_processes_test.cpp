@@ -67,8 +67,8 @@ namespace veld::test {
 
 // The collectors serve one store at `location` (the first one set it up: forms published and the
 // IPS study defined). Ten devices push through HAProxy at once while the first collector is
-// killed with SIGKILL and started again, at least five times and on until they are done; then every record is at the collector
-// once, every outbox is empty and the allocation log verifies.
+// killed with SIGKILL and started again, at least five times and on until they are done; then every
+// record is at the collector once, every outbox is empty and the allocation log verifies.
 void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collectors,
                       const std::string& location, const std::vector<std::string>& flags) {
     constexpr std::size_t kDevices = 10;
