@@ -28,6 +28,8 @@ std::string_view errorCodeName(ErrorCode code) {
             return "internal";
         case ErrorCode::Refused:
             return "refused";
+        case ErrorCode::Unavailable:
+            return "unavailable";
     }
     return "unknown";
 }

@@ -13,16 +13,21 @@
 #include <veld/private_files.hpp>
 #include <veld/sync/collector_backup.hpp>
 #include <veld/sync/collector_server.hpp>
+#include <veld/sync/collector_store.hpp>
+
+#include "postgres/pg.hpp"
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: veld-collector --store FILE [options]
+constexpr const char* kUsage = R"(usage: veld-collector --store FILE|postgresql://... [options]
 
 Serves the Veld sync protocol (enrol, push, pull) and the admin API for central staff over
 HTTP(S) from a collector store made with `veldctl collector init FILE`. Stops cleanly on SIGTERM
 or SIGINT: requests in flight are finished and answered, new ones are refused, exports started
 through the admin API are stopped and their files deleted. While it runs it holds a lock on the
-store: a second collector on the same store, or `veldctl collector restore`, is refused.
+store: a second collector on the same store, or `veldctl collector restore`, is refused. A
+PostgreSQL store (made with `veldctl collector init postgresql://...`) takes no such lock: several
+collector processes may serve one database.
 
 For monitoring: GET /healthz answers 200 ("ok schema N") when the store answers, else 503, to
 anyone; GET /metrics gives Prometheus metrics to this machine and to --metrics-from without a
@@ -30,7 +35,12 @@ credential, and to anyone else with a staff credential (Authorization: Bearer ve
 
 options (each may also be given in the --config file as `name = value`, without the dashes):
   --config FILE            read options from FILE first (flags given later override it)
-  --store FILE             the collector store (SQLite)
+  --store LOCATION         the collector store: an SQLite file, or a PostgreSQL database as
+                           postgresql://USER@HOST[:PORT]/DATABASE[?PARAMS] (never with a
+                           password in it; libpq's parameters such as sslmode may follow)
+  --store-password-file FILE
+                           the PostgreSQL password, the first line of FILE (0600); without it
+                           libpq's PGPASSFILE or ~/.pgpass is used
   --listen ADDRESS         address to listen on (default 127.0.0.1)
   --port N                 port (default 8470; 0 picks a free one)
   --port-file FILE         write the port listened on to FILE once ready
@@ -56,7 +66,8 @@ options (each may also be given in the --config file as `name = value`, without 
   --export-dir DIR         where exports started by staff through the admin API are written
                            until fetched (default: the store's path + ".exports"; made 0700;
                            job folders left in it are removed at start); empty: such exports
-                           are refused
+                           are refused. With a PostgreSQL store there is no default: without
+                           it such exports are refused
   --metrics-from RANGES     address ranges, comma-separated (10.0.0.0/8,2001:db8::/32, or
                            single addresses), from which /metrics is served without a
                            credential besides this machine (default: none)
@@ -64,7 +75,12 @@ options (each may also be given in the --config file as `name = value`, without 
   --help                   this text
 )";
 
-bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFile,
+struct StoreOptions {
+    std::string location;
+    std::string passwordFile;
+};
+
+bool apply(veld::sync::ServerConfig& c, StoreOptions& store, std::string& portFile,
            std::optional<std::string>& exportDir, const std::string& name,
            const std::string& value) {
     auto number = [&](long min, long max) -> long {
@@ -78,7 +94,9 @@ bool apply(veld::sync::ServerConfig& c, std::string& store, std::string& portFil
         return v;
     };
     if (name == "store") {
-        store = value;
+        store.location = value;
+    } else if (name == "store-password-file") {
+        store.passwordFile = value;
     } else if (name == "listen") {
         c.listen = value;
     } else if (name == "port") {
@@ -123,11 +141,16 @@ std::string trim(const std::string& s) {
 
 // The store file, its -wal and -shm, its folder, the export folder and the TLS key: each must
 // give its group and others no access. False, with what to do on stderr, when one does.
-bool checkPrivate(const std::string& store, const veld::sync::ServerConfig& config) {
+bool checkPrivate(const StoreOptions& store, const veld::sync::ServerConfig& config) {
     namespace fs = std::filesystem;
-    std::vector<std::string> paths = {store, store + "-wal", store + "-shm"};
-    const fs::path folder = fs::absolute(fs::path(store)).parent_path();
-    paths.push_back(folder.string());
+    std::vector<std::string> paths;
+    if (veld::sync::isPostgresLocation(store.location)) {
+        if (!store.passwordFile.empty()) paths.push_back(store.passwordFile);
+    } else {
+        const std::string& file = store.location;
+        paths = {file, file + "-wal", file + "-shm"};
+        paths.push_back(fs::absolute(fs::path(file)).parent_path().string());
+    }
     if (!config.exportDir.empty()) paths.push_back(config.exportDir);
     if (!config.tlsKey.empty()) paths.push_back(config.tlsKey);
     bool ok = true;
@@ -144,7 +167,7 @@ bool checkPrivate(const std::string& store, const veld::sync::ServerConfig& conf
 
 int main(int argc, char** argv) {
     veld::sync::ServerConfig config;
-    std::string store;
+    StoreOptions store;
     std::string portFile;
     std::optional<std::string> exportDir;
     for (int i = 1; i < argc; ++i) {
@@ -196,11 +219,22 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (store.empty()) {
+    if (store.location.empty()) {
         std::fprintf(stderr, "veld-collector: --store is required (see --help)\n");
         return 2;
     }
-    config.exportDir = exportDir.value_or(store + ".exports");
+    const bool postgres = veld::sync::isPostgresLocation(store.location);
+    if (postgres) {
+        if (auto s = veld::pg::checkUri(store.location); !s) {
+            std::fprintf(stderr, "veld-collector: %s\n", s.error().describe().c_str());
+            return 2;
+        }
+    } else if (!store.passwordFile.empty()) {
+        std::fprintf(stderr,
+                     "veld-collector: --store-password-file is for a PostgreSQL store only\n");
+        return 2;
+    }
+    config.exportDir = exportDir.value_or(postgres ? std::string() : store.location + ".exports");
     if (config.tlsCert.empty() != config.tlsKey.empty()) {
         std::fprintf(stderr, "veld-collector: --tls-cert and --tls-key go together\n");
         return 2;
@@ -217,23 +251,39 @@ int main(int argc, char** argv) {
     // The store, its WAL and the exports hold personal data: refuse to serve them while others
     // may read them (as PostgreSQL refuses a data folder others can read).
     if (!checkPrivate(store, config)) return 1;
-    // Held until the store is closed (declared before it, so released after it).
+    // Held until the store is closed (declared before it, so released after it). A PostgreSQL
+    // store is shared by design: several collector processes may serve one database.
     veld::sync::FileLock lock;
-    if (auto taken = veld::sync::takeCollectorStoreLock(store); taken) {
-        lock = std::move(taken.value());
-    } else if (taken.error().code != veld::ErrorCode::NotFound) {
-        std::fprintf(stderr, "veld-collector: %s\n", taken.error().describe().c_str());
-        return 1;
+    if (!postgres) {
+        if (auto taken = veld::sync::takeCollectorStoreLock(store.location); taken) {
+            lock = std::move(taken.value());
+        } else if (taken.error().code != veld::ErrorCode::NotFound) {
+            std::fprintf(stderr, "veld-collector: %s\n", taken.error().describe().c_str());
+            return 1;
+        }
     }
-    auto opened = veld::sync::openSqliteCollector(store, false);
+    // The location as logs may show it: never a password or other parameters.
+    const std::string shown = veld::sync::describeStoreLocation(store.location);
+    veld::Result<std::unique_ptr<veld::sync::CollectorStore>> opened =
+        veld::makeError(veld::ErrorCode::Internal, "not opened");
+    if (postgres) {
+        // A connection per request thread, and a few for exports and health checks.
+        opened = veld::sync::openPostgresCollector(
+            {store.location, store.passwordFile, config.threads + 4}, false);
+    } else {
+        opened = veld::sync::openSqliteCollector(store.location, false);
+    }
     if (!opened) {
-        std::fprintf(stderr, "veld-collector: %s\n", opened.error().describe().c_str());
-        if (opened.error().code == veld::ErrorCode::NotFound) {
+        std::fprintf(stderr, "veld-collector: %s: %s\n", shown.c_str(),
+                     opened.error().describe().c_str());
+        if (opened.error().code == veld::ErrorCode::NotFound ||
+            opened.error().code == veld::ErrorCode::NotAStore) {
             std::fprintf(stderr, "veld-collector: make one with: veldctl collector init %s\n",
-                         store.c_str());
+                         shown.c_str());
         }
         return 1;
     }
+    if (postgres) std::fprintf(stderr, "veld-collector: store %s\n", shown.c_str());
 
     std::shared_ptr<veld::sync::CollectorStore> shared(std::move(opened.value()));
     veld::sync::CollectorServer server(config, shared);

@@ -36,9 +36,14 @@ std::int64_t systemNowMs() {
         .count();
 }
 
+// Seconds a client waits before it asks again after a 503 (the store busy, full or unreachable:
+// a database that restarts is usually back within this).
+constexpr const char* kRetryAfterUnavailable = "5";
+
 void fail(httplib::Response& res, int status, const std::string& message) {
     res.status = status;
     res.set_content(message + "\n", "text/plain; charset=utf-8");
+    if (status == 503) res.set_header("Retry-After", kRetryAfterUnavailable);
 }
 
 int statusFor(const Error& e) {
@@ -52,6 +57,7 @@ int statusFor(const Error& e) {
             return 409;
         case ErrorCode::StorageFull:
         case ErrorCode::InUse:
+        case ErrorCode::Unavailable:
             return 503;
         default:
             return 500;

@@ -1,7 +1,11 @@
 // The rules of enrolment: see enrolment.hpp.
 #include "enrolment.hpp"
 
+#include <algorithm>
+
 #include <sodium.h>
+
+#include <veld/hex.hpp>
 
 namespace veld::sync::detail {
 
@@ -99,6 +103,42 @@ std::string normalizeEnrolCode(std::string_view code) {
         out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
     }
     return out;
+}
+
+std::optional<PresentedCredential> parseDeviceCredential(std::string_view credential) {
+    const auto dot = credential.find('.');
+    if (dot == std::string_view::npos || credential.size() - dot - 1 != 64) return std::nullopt;
+    const auto id = Uuid::parse(credential.substr(0, dot));
+    if (!id) return std::nullopt;
+    return PresentedCredential{*id, storedDigest(credential.substr(dot + 1))};
+}
+
+bool validAdminName(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '-' || c == '_';
+    });
+}
+
+std::pair<std::string, std::vector<std::uint8_t>> newAdminCredential(const std::string& name) {
+    std::array<std::uint8_t, 32> secret{};
+    randombytes_buf(secret.data(), secret.size());
+    const std::string secretHex = toHex(secret);
+    sodium_memzero(secret.data(), secret.size());
+    return {std::string(kAdminCredentialPrefix) + name + "." + secretHex, storedDigest(secretHex)};
+}
+
+std::optional<PresentedAdmin> parseAdminCredential(std::string_view credential) {
+    if (!credential.starts_with(kAdminCredentialPrefix)) return std::nullopt;
+    const auto rest = credential.substr(kAdminCredentialPrefix.size());
+    const auto dot = rest.rfind('.');
+    if (dot == std::string_view::npos || rest.size() - dot - 1 != 64) return std::nullopt;
+    return PresentedAdmin{std::string(rest.substr(0, dot)), storedDigest(rest.substr(dot + 1))};
+}
+
+bool sameStoredDigest(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
+    return sameDigest(a, b);
 }
 
 }  // namespace veld::sync::detail

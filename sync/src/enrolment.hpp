@@ -12,6 +12,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <veld/result.hpp>
@@ -71,5 +73,28 @@ bool provesDevice(const std::string& credential, const Uuid& deviceId,
 std::string newEnrolCode();
 /// A code as typed by people, normalised: case and dashes and spaces do not matter.
 std::string normalizeEnrolCode(std::string_view code);
+
+/// A device credential as presented ("DEVICE-ID.SECRET", the secret 64 hex digits): the device
+/// and the digest its secret is stored as; nullopt for anything else.
+struct PresentedCredential {
+    Uuid id;
+    std::vector<std::uint8_t> digest;
+};
+std::optional<PresentedCredential> parseDeviceCredential(std::string_view credential);
+
+/// Staff credentials are "veld-admin.NAME.SECRET": a name of 1 to 64 letters, digits, '.', '-'
+/// or '_' and 64 hex digits.
+inline constexpr std::string_view kAdminCredentialPrefix = "veld-admin.";
+bool validAdminName(std::string_view name);
+/// A new staff credential for `name` and the digest to store.
+std::pair<std::string, std::vector<std::uint8_t>> newAdminCredential(const std::string& name);
+/// A staff credential as presented: the name and its secret's digest; nullopt for anything else.
+struct PresentedAdmin {
+    std::string name;
+    std::vector<std::uint8_t> digest;
+};
+std::optional<PresentedAdmin> parseAdminCredential(std::string_view credential);
+/// Compares two digests in constant time.
+bool sameStoredDigest(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
 }  // namespace veld::sync::detail

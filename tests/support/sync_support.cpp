@@ -21,6 +21,8 @@
 #include <veld/fb/sync_generated.h>
 #include <veld/sync/protocol.hpp>
 
+#include "support/pg_cluster.hpp"
+
 namespace veld::test {
 
 namespace {
@@ -45,9 +47,18 @@ ProcessResult veldctl(const std::vector<std::string>& args) {
 
 // ---- CollectorProcess ---------------------------------------------------------------------
 
-CollectorProcess::CollectorProcess(std::string storePath)
-    : m_store(std::move(storePath)), m_portFile(m_store + ".port"), m_logFile(m_store + ".log") {
-    if (!std::filesystem::exists(m_store)) {
+std::string testCollectorLocation(const TempDir& dir) {
+    if (testingPostgres()) return sharedPgCluster().createDatabase();
+    return dir.file("collector.db");
+}
+
+CollectorProcess::CollectorProcess(std::string storePath) : m_store(std::move(storePath)) {
+    const bool postgres = sync::isPostgresLocation(m_store);
+    if (postgres) m_files = std::make_unique<TempDir>();
+    const std::string base = postgres ? m_files->file("collector") : m_store;
+    m_portFile = base + ".port";
+    m_logFile = base + ".log";
+    if (postgres || !std::filesystem::exists(m_store)) {
         const auto r = veldctl({"collector", "init", m_store});
         if (r.exitCode != 0) throw std::runtime_error("veldctl collector init failed: " + r.err);
     }
@@ -75,6 +86,11 @@ void CollectorProcess::start(const std::vector<std::string>& flags,
         }
     }
     if (!logRequests) argv.push_back("--quiet");
+    // A PostgreSQL store has no folder for exports next to it: give it one, as an operator does.
+    if (m_files && std::find(flags.begin(), flags.end(), "--export-dir") == flags.end()) {
+        argv.push_back("--export-dir");
+        argv.push_back(m_files->file("exports"));
+    }
     m_process = std::make_unique<ChildProcess>(argv, ChildOptions{env, m_logFile});
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (;;) {
@@ -141,7 +157,7 @@ std::string CollectorProcess::enrolCode() const {
 }
 
 std::unique_ptr<sync::CollectorStore> CollectorProcess::open() const {
-    auto store = sync::openSqliteCollector(m_store, false);
+    auto store = sync::openCollector(m_store, false);
     if (!store) throw std::runtime_error("cannot open the collector: " + store.error().describe());
     return std::move(store.value());
 }

@@ -20,6 +20,13 @@
 
 namespace veld::test {
 
+/// Where a collector test keeps its collector store: `dir`/collector.db, or a fresh database on
+/// the shared PostgreSQL cluster (support/pg_cluster.hpp) when the test process runs with
+/// VELD_TEST_BACKEND=postgresql. Tests about the SQLite file itself (its modes, backup, the
+/// power-cut VFS, WAL) keep the file and are named "sqlite-file: ..." (the PostgreSQL run
+/// leaves them out).
+std::string testCollectorLocation(const TempDir& dir);
+
 /// Runs the veldctl built by this project.
 ProcessResult veldctl(const std::vector<std::string>& args);
 
@@ -27,7 +34,9 @@ ProcessResult veldctl(const std::vector<std::string>& args);
 /// std::runtime_error (with the collector's log), which fails the test that called.
 class CollectorProcess {
   public:
-    /// Creates the store (veldctl collector init) unless the file exists.
+    /// Creates the store (veldctl collector init) unless the file exists (always for a
+    /// PostgreSQL location: a fresh database). Its port and log files go next to an SQLite file,
+    /// into a temporary folder of its own for PostgreSQL.
     explicit CollectorProcess(std::string storePath);
     ~CollectorProcess();  // SIGKILL when still running
     CollectorProcess(const CollectorProcess&) = delete;
@@ -60,6 +69,7 @@ class CollectorProcess {
 
   private:
     std::string m_store;
+    std::unique_ptr<TempDir> m_files;  // for a PostgreSQL store: port, log and export files
     std::string m_portFile;
     std::string m_logFile;
     int m_port = 0;

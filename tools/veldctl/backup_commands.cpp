@@ -56,6 +56,15 @@ int collectorBackupCommand(const std::vector<std::string>& argv, std::ostream& o
     if (pos.size() != 2)
         return usage(err,
                      sub == "backup" ? "backup takes STORE DEST" : "restore takes BACKUP STORE");
+    for (const auto& location : pos) {
+        if (sync::isPostgresLocation(location)) {
+            err << "veldctl collector " << sub
+                << ": backup and restore are for an SQLite store; a PostgreSQL store is backed "
+                   "up and restored with PostgreSQL's own tools (pg_dump, pg_restore; see "
+                   "docs/operations.md)\n";
+            return kExitUsage;
+        }
+    }
     const auto start = std::chrono::steady_clock::now();
     const auto seconds = [&] {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

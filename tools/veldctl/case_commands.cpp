@@ -131,8 +131,8 @@ int caseCommand(const std::vector<std::string>& argv, std::ostream& out, std::os
     if (hasComment && sub != "resolve") return usage(err, "--comment is for resolve");
     if (all && sub != "conflicts") return usage(err, "--all is for conflicts");
 
-    auto opened = sync::openSqliteCollector(pos[0], false);
-    if (!opened) return failed(err, opened.error());
+    auto opened = openCollectorStore(pos[0], false, "case", err);
+    if (!opened) return kExitFailure;
     sync::CollectorStore& c = *opened.value();
 
     if (sub == "list") {

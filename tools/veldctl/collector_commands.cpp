@@ -26,8 +26,10 @@ namespace {
 
 constexpr const char* kCollectorUsage = R"(usage: veldctl collector SUBCOMMAND FILE [arguments]
 
-Subcommands (FILE is the collector's store):
-  init FILE                      create a new collector store (with its id and pseudonym key)
+Subcommands (FILE is the collector's store: an SQLite file, or a PostgreSQL database as
+postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or PGPASSFILE):
+  init FILE                      create a new collector store (with its id and pseudonym key); a
+                                 PostgreSQL database must exist and be empty
   enrol-code FILE [--label L]    print a one-time enrolment code for one device (valid 7 days)
   provision FILE --label NAME --url URL [--ca PEM] [--valid DAYS] -o OUTPUT.veldenrol
                                  write a provisioning file for one device: the collector's
@@ -95,9 +97,7 @@ int usage(std::ostream& err, const std::string& message) {
 
 Result<std::unique_ptr<sync::CollectorStore>> openCollector(const std::string& file, bool create,
                                                             std::ostream& err) {
-    auto store = sync::openSqliteCollector(file, create);
-    if (!store) err << "veldctl collector: " << store.error().describe() << "\n";
-    return store;
+    return openCollectorStore(file, create, "collector", err);
 }
 
 }  // namespace
@@ -159,6 +159,15 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << cert << "\n" << key << "\n";
+        return kExitOk;
+    }
+    if (sub == "init" && sync::isPostgresLocation(file)) {
+        if (pos.size() != 1) return usage(err, "init takes FILE");
+        auto store = openCollector(file, true, err);
+        if (!store) return kExitFailure;
+        auto id = store.value()->collectorId();
+        out << "collector " << (id ? id.value() : "?") << " in "
+            << sync::describeStoreLocation(file) << "\n";
         return kExitOk;
     }
     if (sub == "init") {

@@ -167,11 +167,8 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
         err << "veldctl export: " << s.error().message << "\n";
         return kExitFailure;
     }
-    auto store = sync::openSqliteCollector(pos[0], false);
-    if (!store) {
-        err << "veldctl export: " << store.error().describe() << "\n";
-        return kExitFailure;
-    }
+    auto store = openCollectorStore(pos[0], false, "export", err);
+    if (!store) return kExitFailure;
     // Progress on a terminal only: a log file gets the result, not a line per thousand records.
     const bool terminal = isatty(STDERR_FILENO) != 0;
     std::vector<std::string> formIds;

@@ -92,8 +92,8 @@ int provisionCommand(const std::vector<std::string>& argv, std::ostream& out, st
     p.code = "-";
     p.expiresUtcMs = now + validForMs;
     if (auto s = sync::provisioningJson(p); !s) return fail(err, s.error().message);
-    auto opened = sync::openSqliteCollector(pos[0], false);
-    if (!opened) return fail(err, opened.error().describe());
+    auto opened = openCollectorStore(pos[0], false, "collector provision", err);
+    if (!opened) return kExitFailure;
     // A code that is never written out is harmless: it is stored hashed, expires and is audited.
     auto code = opened.value()->createEnrolCode(label, now, commandActor(), validForMs);
     if (!code) return fail(err, code.error().describe());

@@ -213,8 +213,8 @@ int studyCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
         }
         definition = std::move(parsed.value());
     }
-    auto opened = sync::openSqliteCollector(pos[0], false);
-    if (!opened) return failed(err, opened.error());
+    auto opened = openCollectorStore(pos[0], false, "study", err);
+    if (!opened) return kExitFailure;
     sync::CollectorStore& c = *opened.value();
 
     if (sub == "define") {

@@ -38,11 +38,31 @@ Commands:
 Options:
   --help     show this help
   --version  show Veld's version
+  --store-password-file FILE
+             the password of a PostgreSQL collector store (the first line of FILE), for the
+             commands that open one (collector, case, study, export); without it libpq's
+             PGPASSFILE or ~/.pgpass is used. A store location is an SQLite file or
+             postgresql://USER@HOST[:PORT]/DATABASE, never with a password in it
 
 Exit codes: 0 ok, 1 failure, 2 usage error.
 )";
 
+// The global --store-password-file, taken out of the arguments by run().
+std::string& storePasswordFile() {
+    static std::string file;
+    return file;
+}
+
 }  // namespace
+
+Result<std::unique_ptr<sync::CollectorStore>> openCollectorStore(const std::string& location,
+                                                                 bool create,
+                                                                 std::string_view command,
+                                                                 std::ostream& err) {
+    auto store = sync::openCollector(location, create, {}, storePasswordFile());
+    if (!store) err << "veldctl " << command << ": " << store.error().describe() << "\n";
+    return store;
+}
 
 bool Args::option(const std::string& name, std::string& value) {
     auto it = std::find(m_args.begin(), m_args.end(), name);
@@ -164,7 +184,18 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << "veldctl " << VELD_VERSION << "\n";
         return kExitOk;
     }
-    std::vector<std::string> rest(args.begin() + 1, args.end());
+    std::vector<std::string> rest;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--store-password-file") {
+            if (i + 1 == args.size()) {
+                err << "veldctl: --store-password-file needs a FILE\n";
+                return kExitUsage;
+            }
+            storePasswordFile() = args[++i];
+            continue;
+        }
+        rest.push_back(args[i]);
+    }
     if (command == "store") return storeCommand(rest, out, err);
     if (command == "form") return formCommand(rest, out, err);
     if (command == "collector") return collectorCommand(rest, out, err);

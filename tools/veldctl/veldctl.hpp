@@ -15,6 +15,7 @@
 
 #include <veld/project_key.hpp>
 #include <veld/result.hpp>
+#include <veld/sync/collector_store.hpp>
 
 namespace veld::veldctl {
 
@@ -45,6 +46,14 @@ int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::o
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int agentCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// Opens the collector's store at `location`: an SQLite file or a `postgresql://` database (its
+/// password from the file given with the global --store-password-file, else as libpq finds it).
+/// Why it failed goes to `err` as "veldctl COMMAND: ...".
+Result<std::unique_ptr<sync::CollectorStore>> openCollectorStore(const std::string& location,
+                                                                 bool create,
+                                                                 std::string_view command,
+                                                                 std::ostream& err);
 
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();

@@ -26,6 +26,7 @@ enum class ErrorCode {
     Io,               // any other I/O failure
     Internal,         // a bug or an unexpected library error
     Refused,          // the collector refused the credential (HTTP 401 or 403)
+    Unavailable,      // the database cannot be reached now; try again
 };
 
 /// A short English name for an error code, for logs and the command line.

@@ -101,6 +101,9 @@ class Rows {
     pg_result* m_result = nullptr;
 };
 
+enum class Isolation { ReadCommitted, RepeatableRead, Serializable };
+class Pool;
+
 class Connection {
   public:
     static Result<Connection> open(const ConnectionSettings& settings);
@@ -128,12 +131,19 @@ class Connection {
 
     /// False once the connection broke; a pool drops such connections.
     [[nodiscard]] bool healthy() const;
+    /// Healthy and outside any transaction.
+    [[nodiscard]] bool idle() const;
+    /// Healthy, after reading what the server sent an idle connection (a goodbye on shutdown).
+    bool alive();
 
   private:
-    pg_conn* m_conn = nullptr;
-};
+    friend Status transact(Pool& pool, Isolation isolation,
+                           const std::function<Status(Connection&)>& body, int attempts);
+    Error failure(pg_result* result, std::string_view context);
 
-enum class Isolation { ReadCommitted, RepeatableRead, Serializable };
+    pg_conn* m_conn = nullptr;
+    bool m_retryable = false;  // a statement failed with a serialization failure or deadlock
+};
 
 /// A fixed number of connections opened on demand, shared by threads. A connection that broke
 /// is replaced at the next acquire; while the server cannot be reached, acquire fails with

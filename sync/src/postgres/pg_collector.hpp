@@ -4,7 +4,8 @@
 //
 // The tables mirror the SQLite store's schema (same tables, columns and meaning): INTEGER is
 // bigint, BLOB is bytea, TEXT is text, SQLite's INTEGER PRIMARY KEY row ids are bigint identity
-// columns. The schema and its migrations are in pg_schema.cpp.
+// columns. The schema and its migrations are in pg_schema.cpp. One column name is a reserved word
+// in PostgreSQL and must be quoted in SQL: forms."binary".
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,14 @@ struct PgContext {
     std::function<void(std::size_t)> commitObserver;  // under observerMutex
 };
 
-// ---- shared helpers (pg_common.cpp), inside the caller's transaction -------------------------
+// ---- shared helpers (pg_common.cpp) --------------------------------------------------------
+
+/// Runs `body` on a pooled connection outside any explicit transaction (single-statement reads,
+/// each its own snapshot). A connection the server dropped since its last use is replaced and
+/// `body` runs once more, so `body` must be safe to repeat.
+Status withConnection(PgContext& ctx, const std::function<Status(pg::Connection&)>& body);
+
+// Inside the caller's transaction:
 
 /// Appends to the audit log.
 Status audit(pg::Connection& c, std::int64_t nowMs, std::string_view actor, std::string_view action,

@@ -45,10 +45,31 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
 /// the path of an SQLite file.
 [[nodiscard]] bool isPostgresLocation(std::string_view location);
 
+/// A PostgreSQL store: a `postgresql://` URI without a password (refused with one: it would
+/// show in process listings and logs). The password comes from `passwordFile` (its first line)
+/// when given, else as libpq finds it (PGPASSFILE, ~/.pgpass).
+struct PostgresSettings {
+    std::string uri;
+    std::string passwordFile;
+    int connections = 16;  // the most connections this process opens
+};
+
+/// Opens the collector in a PostgreSQL database. `create` makes a new collector in an empty
+/// database; a database without a Veld collector is otherwise NotAStore. Unavailable when the
+/// database cannot be reached.
+Result<std::unique_ptr<CollectorStore>> openPostgresCollector(const PostgresSettings& settings,
+                                                              bool create,
+                                                              CollectorPolicy policy = {});
+
+/// A store location as logs and messages may show it: a PostgreSQL URI reduced to its user,
+/// host, port and database (no password, no parameters); a path as it is.
+[[nodiscard]] std::string describeStoreLocation(std::string_view location);
+
 /// Opens the store at `location` (see isPostgresLocation). `create` makes a new collector (its
 /// id and pseudonym key) in an SQLite file that does not exist, or in an empty PostgreSQL
-/// database.
+/// database. `passwordFile` is the PostgreSQL password's file (unused for SQLite).
 Result<std::unique_ptr<CollectorStore>> openCollector(const std::string& location, bool create,
-                                                      CollectorPolicy policy = {});
+                                                      CollectorPolicy policy = {},
+                                                      const std::string& passwordFile = {});
 
 }  // namespace veld::sync

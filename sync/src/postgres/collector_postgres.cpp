@@ -1,0 +1,88 @@
+// The PostgreSQL collector: one class per domain (pg_access.hpp, pg_records.hpp, ...) on a
+// shared context (connections and policy), combined into a CollectorStore.
+#include <algorithm>
+#include <memory>
+
+#include <sodium.h>
+
+#include <veld/sync/collector_store.hpp>
+
+#include "pg_collector.hpp"
+#include "pg_schema.hpp"
+
+// The domains present in this build (sync/CMakeLists.txt compiles every pg_*.cpp). The collector
+// opens only when all of them are.
+#if __has_include("pg_access.hpp") &&                                               \
+                  __has_include(                                                    \
+                      "pg_records.hpp") &&                                          \
+                      __has_include("pg_cases.hpp") &&                              \
+                                    __has_include("pg_studies.hpp") &&              \
+                                                  __has_include("pg_review.hpp") && \
+                                                                __has_include("pg_exports.hpp")
+#define VELD_PG_COMPLETE 1
+#include "pg_access.hpp"
+#include "pg_cases.hpp"
+#include "pg_exports.hpp"
+#include "pg_records.hpp"
+#include "pg_review.hpp"
+#include "pg_studies.hpp"
+#endif
+
+namespace veld::sync {
+
+namespace postgres {
+namespace {
+
+// Base-from-member: the context is built before the domain classes that keep a reference to it.
+struct ContextHolder {
+    explicit ContextHolder(std::unique_ptr<PgContext> c) : context(std::move(c)) {}
+    std::unique_ptr<PgContext> context;
+};
+
+#ifdef VELD_PG_COMPLETE
+class PostgresCollector final : private ContextHolder,
+                                public CollectorStore,
+                                public PgAccess,
+                                public PgRecords,
+                                public PgCases,
+                                public PgStudies,
+                                public PgReview,
+                                public PgExports {
+  public:
+    explicit PostgresCollector(std::unique_ptr<PgContext> c)
+        : ContextHolder(std::move(c)),
+          PgAccess(*context),
+          PgRecords(*context),
+          PgCases(*context),
+          PgStudies(*context),
+          PgReview(*context),
+          PgExports(*context) {}
+};
+#endif
+
+}  // namespace
+}  // namespace postgres
+
+Result<std::unique_ptr<CollectorStore>> openPostgresCollector(const PostgresSettings& settings,
+                                                              bool create, CollectorPolicy policy) {
+    if (sodium_init() < 0) return makeError(ErrorCode::Internal, "libsodium did not initialise");
+    if (auto s = pg::checkUri(settings.uri); !s) return s.error();
+    pg::ConnectionSettings connection{settings.uri, settings.passwordFile};
+    auto context = std::make_unique<postgres::PgContext>(connection,
+                                                         std::max(1, settings.connections), policy);
+    {
+        auto lease = context->pool.acquire();
+        if (!lease) return lease.error();
+        if (auto s = postgres::migrate(**lease, create); !s) return s.error();
+    }
+#ifdef VELD_PG_COMPLETE
+    return std::unique_ptr<CollectorStore>(
+        std::make_unique<postgres::PostgresCollector>(std::move(context)));
+#else
+    return makeError(ErrorCode::Internal,
+                     "this build of Veld has the PostgreSQL schema but not every part of its "
+                     "collector yet");
+#endif
+}
+
+}  // namespace veld::sync
