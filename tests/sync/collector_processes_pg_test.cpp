@@ -26,8 +26,8 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
 TEST_CASE("two collectors on one PostgreSQL database: ten devices push while one is killed") {
     test::TempDir dir;
     const std::string location = test::sharedPgCluster().createDatabase();
-    test::CollectorProcess first(location, dir.file("first"));
-    test::CollectorProcess second(location, dir.file("second"));
+    test::CollectorProcess first(location);
+    test::CollectorProcess second(location, test::CollectorProcess::Joining{});
     test::publishPilotForms(first);
     const auto defined = test::veldctl(
         {"study", "define", location, std::string(VELD_SOURCE_DIR) + "/schemas/studies/ips.json"});
@@ -46,8 +46,8 @@ TEST_CASE("PostgreSQL stopped and started again while devices push: 503s, then e
     test::TempDir dir;
     test::PgCluster cluster;  // of its own: this test stops it
     const std::string location = cluster.createDatabase();
-    test::CollectorProcess first(location, dir.file("first"));
-    test::CollectorProcess second(location, dir.file("second"));
+    test::CollectorProcess first(location);
+    test::CollectorProcess second(location, test::CollectorProcess::Joining{});
     const std::vector<std::string> flags{"--auth-failures", "0", "--rate-limit", "0"};
     first.start(flags);
     second.start(flags);

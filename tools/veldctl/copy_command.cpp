@@ -15,7 +15,7 @@ namespace veld::veldctl {
 namespace {
 
 constexpr const char* kCopyUsage =
-    R"(usage: veldctl collector copy --from LOCATION --to LOCATION [--password-file F]
+    R"(usage: veldctl [--store-password-file F] collector copy --from LOCATION --to LOCATION
 
 Copies every table of the collector store at --from (an SQLite file or postgresql://...) into the
 store at --to: devices and their credentials' digests, enrolment codes, revisions, conflicts,
@@ -26,8 +26,8 @@ target: stopped part-way, it leaves the target empty. Stop the collector first: 
 --from during the copy is not copied (and the verification reports the difference).
 
 Afterwards both stores are read again: the rows and a BLAKE2b digest of every table are printed
-side by side. A PostgreSQL password comes from --password-file (its first line), else PGPASSFILE
-or ~/.pgpass; never from the command line.
+side by side. A PostgreSQL password comes from veldctl's --store-password-file (its first line),
+else PGPASSFILE or ~/.pgpass; never from the command line.
 
 Exit codes: 0 copied and verified, 1 refused, failed or not verified, 2 usage error.
 )";
@@ -50,8 +50,6 @@ int collectorCopyCommand(const std::vector<std::string>& argv, std::ostream& out
     std::string to;
     args.option("--from", from);
     args.option("--to", to);
-    std::string passwordFile;
-    args.option("--password-file", passwordFile);
     if (!args.error.empty()) return usage(err, args.error);
     if (const auto unknown = args.unknownOption(); !unknown.empty())
         return usage(err, "unknown option " + unknown);
@@ -69,7 +67,7 @@ int collectorCopyCommand(const std::vector<std::string>& argv, std::ostream& out
             out << step << std::endl;  // flushed: a log shows how far a copy came
             if (pauseMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
         },
-        passwordFile);
+        storePasswordFileOption());
     if (!report) {
         err << "veldctl collector copy: " << report.error().describe() << "\n";
         return kExitFailure;

@@ -55,6 +55,9 @@ Result<std::unique_ptr<sync::CollectorStore>> openCollectorStore(const std::stri
                                                                  std::string_view command,
                                                                  std::ostream& err);
 
+/// The file given with the global --store-password-file ("" when none).
+const std::string& storePasswordFileOption();
+
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();
 
