@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <veld/allocation.hpp>
+#include <veld/case_merge.hpp>
 #include <veld/clock.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
@@ -1499,13 +1500,14 @@ Status Store::mergeCases(std::span<const CaseUpdateIn> cases) {
         "coalesce(excluded.last_contact_utc_ms, last_contact_utc_ms)), "
         "assigned = excluded.assigned");
     if (!upsert) return upsert.error();
-    // Equal HLCs (two devices in one millisecond): the greater value, as the collector decides,
-    // so every device converges on the collector's value.
+    // A received value replaces the one held by the rule the collector applies too
+    // (veld::caseValueWins), so every device converges on the collector's value.
+    auto held =
+        m.db.prepare("SELECT value, hlc FROM case_properties WHERE case_id = ?1 AND name = ?2");
+    if (!held) return held.error();
     auto property = m.db.prepare(
         "INSERT INTO case_properties (case_id, name, value, hlc) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc "
-        "WHERE excluded.hlc > case_properties.hlc OR (excluded.hlc = case_properties.hlc AND "
-        "excluded.value > case_properties.value)");
+        "ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value, hlc = excluded.hlc");
     if (!property) return property.error();
     for (const auto& c : cases) {
         if (!c.assigned) {
@@ -1527,11 +1529,22 @@ Status Store::mergeCases(std::span<const CaseUpdateIn> cases) {
         upsert->bind(5, std::int64_t{c.assigned ? 1 : 0});
         if (Status s = upsert->run(); !s) return s;
         for (const auto& p : c.properties) {
+            const auto hlc = std::min<std::uint64_t>(p.hlc.value, HlcTimestamp::kMaxValue);
+            held->bindBlob(1, idBytes(c.id)).bind(2, std::string_view(p.name));
+            auto row = held->step();
+            if (!row) {
+                held->reset();
+                return row.error();
+            }
+            const bool wins =
+                !*row || caseValueWins(hlc, p.value, static_cast<std::uint64_t>(held->columnInt(1)),
+                                       held->columnText(0));
+            held->reset();
+            if (!wins) continue;
             property->bindBlob(1, idBytes(c.id))
                 .bind(2, std::string_view(p.name))
                 .bind(3, std::string_view(p.value))
-                .bind(4, static_cast<std::int64_t>(
-                             std::min<std::uint64_t>(p.hlc.value, HlcTimestamp::kMaxValue)));
+                .bind(4, static_cast<std::int64_t>(hlc));
             if (Status s = property->run(); !s) return s;
         }
     }

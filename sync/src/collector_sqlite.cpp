@@ -24,6 +24,7 @@
 #include <veld/sync/collector_store.hpp>
 
 #include "enrolment.hpp"
+#include "store_rules.hpp"
 
 namespace veld::sync {
 
@@ -133,10 +134,6 @@ bool sodiumReady() {
     return ready;
 }
 
-std::vector<std::uint8_t> digest(std::string_view text) {
-    return detail::storedDigest(text);
-}
-
 std::span<const std::uint8_t> idBytes(const Uuid& id) {
     return {id.bytes.data(), id.bytes.size()};
 }
@@ -145,24 +142,6 @@ Uuid idFrom(std::span<const std::uint8_t> blob) {
     Uuid id;
     if (blob.size() == 16) std::copy(blob.begin(), blob.end(), id.bytes.begin());
     return id;
-}
-
-constexpr const char* kAdminPrefix = "veld-admin.";
-// The most property names one case holds (besides status and arm): a case with more might
-// not reach its devices.
-constexpr std::size_t kMaxCaseProperties = 256;
-
-bool validAdminName(std::string_view name) {
-    if (name.empty() || name.size() > 64) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '.' || c == '-' || c == '_';
-    });
-}
-
-// Enrolment codes are typed by people: no look-alike letters, case and dashes ignored.
-std::string normalizeCode(std::string_view code) {
-    return detail::normalizeEnrolCode(code);
 }
 
 // Resets a kept statement when the scope that used it ends (a SELECT left stepping would hold
@@ -420,7 +399,7 @@ class SqliteCollector final : public CollectorStore {
             "INSERT INTO enrol_codes (code_hash, label, created_utc_ms, expires_utc_ms) "
             "VALUES (?, ?, ?, ?)");
         if (!st) return st.error();
-        const auto hash = digest(normalizeCode(code));
+        const auto hash = rules::enrolCodeDigest(code);
         st->bindBlob(1, hash).bind(2, label).bind(3, nowMs).bind(4, nowMs + validFor);
         if (auto s = st->run(); !s) return s.error();
         if (auto s = auditLocked(nowMs, actor, "enrol-code", label, {}); !s) return s.error();
@@ -450,7 +429,7 @@ class SqliteCollector final : public CollectorStore {
             "INSERT INTO enrol_codes (code_hash, label, created_utc_ms, expires_utc_ms, "
             "for_device) VALUES (?, ?, ?, ?, ?)");
         if (!st) return st.error();
-        st->bindBlob(1, digest(normalizeCode(code)))
+        st->bindBlob(1, rules::enrolCodeDigest(code))
             .bind(2, label)
             .bind(3, nowMs)
             .bind(4, nowMs + m_policy.enrolCodeTtlMs)
@@ -464,7 +443,7 @@ class SqliteCollector final : public CollectorStore {
 
     // The rules are detail::decideEnrolment's (enrolment.hpp); here they meet the tables.
     Result<EnrolReply> enrol(const EnrolRequest& request, std::int64_t nowMs) override {
-        const auto hash = digest(normalizeCode(request.code));
+        const auto hash = rules::enrolCodeDigest(request.code);
         // Unknown codes are refused on the reading connection: guessing never waits for, or
         // holds up, the writer that pushes use.
         {
@@ -516,12 +495,12 @@ class SqliteCollector final : public CollectorStore {
 
         auto key = enrolKeyLocked();
         if (!key) return key.error();
-        auto secret = detail::enrolSecret(key.value(), normalizeCode(request.code),
+        auto secret = detail::enrolSecret(key.value(), detail::normalizeEnrolCode(request.code),
                                           request.deviceId, request.devicePublicKey);
         sodium_memzero(key->data(), key->size());
         const std::string secretHex = toHex(secret);
         sodium_memzero(secret.data(), secret.size());
-        const auto credentialHash = digest(secretHex);
+        const auto credentialHash = rules::secretDigest(secretHex);
         auto action = detail::decideEnrolment(request, code, device, credentialHash, nowMs);
         if (!action) return action.error();
 
@@ -601,29 +580,22 @@ class SqliteCollector final : public CollectorStore {
     }
 
     Result<Uuid> authenticate(std::string_view credential) override {
-        const auto dot = credential.find('.');
-        if (dot == std::string_view::npos || credential.size() - dot - 1 != 64) {
-            return makeError(ErrorCode::NotFound, "not a device credential");
-        }
-        const auto id = Uuid::parse(credential.substr(0, dot));
-        if (!id) return makeError(ErrorCode::NotFound, "not a device credential");
-        const auto presented = digest(credential.substr(dot + 1));
+        auto presented = rules::parseDeviceCredential(credential);
+        if (!presented) return presented.error();
+        const Uuid& id = presented->deviceId;
         // The reading connection: a revocation committed by anyone (veldctl included) is seen
         // by the next request, and the check never waits behind a push's commit.
         std::lock_guard lock(m_readMutex);
         sql::Statement& st = m_credential;
         Resetting done{st};
-        st.bindBlob(1, idBytes(*id));
+        st.bindBlob(1, idBytes(id));
         auto row = st.step();
         if (!row) return row.error();
         if (!row.value()) return makeError(ErrorCode::NotFound, "unknown device");
-        const auto stored = st.columnBlob(0);
-        if (stored.size() != presented.size() ||
-            sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0) {
+        if (!rules::sameDigest(st.columnBlob(0), presented->digest))
             return makeError(ErrorCode::NotFound, "wrong credential");
-        }
         if (!st.columnIsNull(1)) return makeError(ErrorCode::WrongState, "device revoked");
-        return *id;
+        return id;
     }
 
     Status revoke(const Uuid& deviceId, std::int64_t nowMs, const std::string& actor) override {
@@ -644,13 +616,13 @@ class SqliteCollector final : public CollectorStore {
 
     Result<std::string> addAdmin(const std::string& name, std::int64_t nowMs,
                                  const std::string& actor) override {
-        if (!validAdminName(name)) {
+        if (!rules::validAdminName(name)) {
             return makeError(ErrorCode::InvalidArgument,
                              "an admin name is 1 to 64 letters, digits, '.', '-' or '_'");
         }
         std::array<std::uint8_t, 32> secret{};
         randombytes_buf(secret.data(), secret.size());
-        const std::string credential = std::string(kAdminPrefix) + name + "." + toHex(secret);
+        const std::string credential = rules::adminCredential(name, toHex(secret));
         std::lock_guard lock(m_mutex);
         auto tx = sql::Transaction::begin(m_db);
         if (!tx) return tx.error();
@@ -659,7 +631,7 @@ class SqliteCollector final : public CollectorStore {
             "ON CONFLICT (name) DO UPDATE SET credential_hash = excluded.credential_hash, "
             "created_utc_ms = excluded.created_utc_ms, revoked_utc_ms = NULL");
         if (!st) return st.error();
-        st->bind(1, name).bindBlob(2, digest(toHex(secret))).bind(3, nowMs);
+        st->bind(1, name).bindBlob(2, rules::secretDigest(toHex(secret))).bind(3, nowMs);
         if (auto s = st->run(); !s) return s.error();
         if (auto s = auditLocked(nowMs, actor, "admin-add", name, {}); !s) return s.error();
         if (auto s = tx->commit(); !s) return s.error();
@@ -682,14 +654,9 @@ class SqliteCollector final : public CollectorStore {
     }
 
     Result<std::string> authenticateAdmin(std::string_view credential) override {
-        if (credential.rfind(kAdminPrefix, 0) != 0)
-            return makeError(ErrorCode::NotFound, "not an admin credential");
-        const auto rest = credential.substr(std::string_view(kAdminPrefix).size());
-        const auto dot = rest.rfind('.');
-        if (dot == std::string_view::npos || rest.size() - dot - 1 != 64)
-            return makeError(ErrorCode::NotFound, "not an admin credential");
-        const std::string name(rest.substr(0, dot));
-        const auto presented = digest(rest.substr(dot + 1));
+        auto presented = rules::parseAdminCredential(credential);
+        if (!presented) return presented.error();
+        const std::string& name = presented->name;
         std::lock_guard lock(m_readMutex);
         auto st =
             m_reader.prepare("SELECT credential_hash, revoked_utc_ms FROM admins WHERE name = ?");
@@ -698,9 +665,7 @@ class SqliteCollector final : public CollectorStore {
         auto row = st->step();
         if (!row) return row.error();
         if (!row.value()) return makeError(ErrorCode::NotFound, "unknown admin");
-        const auto stored = st->columnBlob(0);
-        if (stored.size() != presented.size() ||
-            sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0)
+        if (!rules::sameDigest(st->columnBlob(0), presented->digest))
             return makeError(ErrorCode::NotFound, "wrong admin credential");
         if (!st->columnIsNull(1)) return makeError(ErrorCode::WrongState, "admin revoked");
         return name;
@@ -1080,7 +1045,8 @@ class SqliteCollector final : public CollectorStore {
         } else if (resolution.kind == ConflictResolution::Kind::KeepB) {
             detail = "kept B (device " + deviceB.toString() + ")";
         } else {
-            if (auto s = mergeFromB(content, b->content, resolution.fromB); !s) return s.error();
+            if (auto s = rules::mergeFromB(content, b->content, resolution.fromB); !s)
+                return s.error();
             detail = "merged; from B:";
             for (const auto& name : resolution.fromB)
                 detail += " " + name;
@@ -1129,7 +1095,7 @@ class SqliteCollector final : public CollectorStore {
 
     Status setDeviceTeam(const Uuid& deviceId, const std::string& team, std::int64_t nowMs,
                          const std::string& actor) override {
-        if (!validTeam(team)) {
+        if (!rules::validTeam(team)) {
             return makeError(ErrorCode::InvalidArgument,
                              "a team name is up to 64 letters, digits, '.', '-' or '_'");
         }
@@ -1226,7 +1192,7 @@ class SqliteCollector final : public CollectorStore {
                       const std::string& actor) override {
         if (!device && team.empty())
             return makeError(ErrorCode::InvalidArgument, "assign a case to a device or a team");
-        if (!validTeam(team)) {
+        if (!rules::validTeam(team)) {
             return makeError(ErrorCode::InvalidArgument,
                              "a team name is up to 64 letters, digits, '.', '-' or '_'");
         }
@@ -1582,20 +1548,15 @@ class SqliteCollector final : public CollectorStore {
         if (!rows) return rows.error();
         auto dealt = dealtBlocksLocked(study);
         if (!dealt) return dealt.error();
-        return verify(def, *rows, *dealt);
+        auto logs = deviceLogsLocked(rules::devicesOf(*rows));
+        if (!logs) return logs.error();
+        return rules::verify(def, *rows, *dealt, *logs);
     }
 
     Result<std::vector<DuplicateGroup>> duplicates() override {
-        // Which questions identify a person, per form version (from the published forms).
-        std::map<std::pair<std::string, std::uint32_t>, std::set<std::string>> identifying;
-        {
-            auto forms = publishedForms();
-            if (!forms) return forms.error();
-            for (const auto& f : forms.value()) {
-                auto& names = identifying[{f.formId, f.version}];
-                collectIdentifying(fb::GetForm(f.binary.data())->items(), names);
-            }
-        }
+        auto forms = publishedForms();
+        if (!forms) return forms.error();
+        rules::DuplicateGrouping grouping(rules::identifyingQuestions(forms.value()));
         auto db = sql::Database::open(m_path, sql::OpenMode::ReadOnly);
         if (!db) return db.error();
         if (auto s = db->exec("BEGIN"); !s) return s.error();
@@ -1603,43 +1564,14 @@ class SqliteCollector final : public CollectorStore {
             "SELECT r.record_id, v.form_id, v.form_version, v.body FROM records r "
             "JOIN revisions v ON v.rid = r.current_rid WHERE v.damaged = 0 ORDER BY r.record_id");
         if (!st) return st.error();
-        // key -> records; keys are digests, so memory grows with the records that have one.
-        // (Keyed by the digest's bytes as a string: GCC 12 warns falsely on vector keys at -O3.)
-        const auto keyOf = [](std::string_view text) {
-            const auto d = digest(text);
-            return std::string(d.begin(), d.end());
-        };
-        std::map<std::string, DuplicateGroup> groups;
         for (;;) {
             auto row = st->step();
             if (!row) return row.error();
             if (!row.value()) break;
             auto record = decodeRecord(st->columnBlob(3));
             if (!record) continue;  // unreadable bodies are counted by exports, not here
-            const Uuid id = idFrom(st->columnBlob(0));
-            const std::string formId(st->columnText(1));
-            const auto version = static_cast<std::uint32_t>(st->columnInt(2));
-            const auto names = identifying.find({formId, version});
-            std::string identity;
-            for (const auto& a : record->content.answers) {
-                if (const auto* p = std::get_if<PseudonymAnswer>(&a.value)) {
-                    // The same person on any form: one scheme, one key, one digest.
-                    std::string text = "pseudonym\n" + p->scheme + "\n" + p->keyId + "\n";
-                    text.append(p->digest.begin(), p->digest.end());
-                    auto& g = groups[keyOf(text)];
-                    g.kind = DuplicateGroup::Kind::SamePseudonym;
-                    g.question = a.name;
-                    g.records.push_back(id);
-                } else if (names != identifying.end() && names->second.count(a.name)) {
-                    identity += a.name + "=" + canonical(a.value) + "\n";
-                }
-            }
-            if (!identity.empty()) {
-                auto& g = groups[keyOf("form\n" + formId + "\n" + identity)];
-                g.kind = DuplicateGroup::Kind::SameIdentifyingAnswers;
-                g.question = formId;
-                g.records.push_back(id);
-            }
+            grouping.add(idFrom(st->columnBlob(0)), std::string(st->columnText(1)),
+                         static_cast<std::uint32_t>(st->columnInt(2)), record->content);
         }
         st.value().reset();
         (void)db->exec("COMMIT");
@@ -1647,13 +1579,11 @@ class SqliteCollector final : public CollectorStore {
         auto decided = m_db.prepare(
             "SELECT decision, comment, utc_ms, actor FROM duplicate_decisions WHERE group_key = ?");
         if (!decided) return decided.error();
-        std::vector<DuplicateGroup> out;
-        for (auto& [key, group] : groups) {
-            if (group.records.size() < 2) continue;
-            const std::span<const std::uint8_t> raw(
-                reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
-            group.key = toHex(raw);
-            decided->bindBlob(1, raw);
+        std::vector<DuplicateGroup> out = grouping.groups();
+        for (auto& group : out) {
+            auto key = rules::parseGroupKey(group.key);
+            if (!key) return key.error();
+            decided->bindBlob(1, key.value());
             auto row = decided->step();
             if (!row) return row.error();
             if (row.value()) {
@@ -1663,7 +1593,6 @@ class SqliteCollector final : public CollectorStore {
                 group.decidedBy = std::string(decided->columnText(3));
             }
             decided->reset();
-            out.push_back(std::move(group));
         }
         return out;
     }
@@ -1671,19 +1600,9 @@ class SqliteCollector final : public CollectorStore {
     Status decideDuplicate(const std::string& groupKey, DuplicateDecision decision,
                            const std::string& comment, std::int64_t nowMs,
                            const std::string& actor) override {
-        std::vector<std::uint8_t> key;
-        if (groupKey.size() != 64) return makeError(ErrorCode::InvalidArgument, "not a group key");
-        for (std::size_t i = 0; i < groupKey.size(); i += 2) {
-            const auto nibble = [](char c) -> int {
-                if (c >= '0' && c <= '9') return c - '0';
-                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-                return -1;
-            };
-            const int hi = nibble(groupKey[i]);
-            const int lo = nibble(groupKey[i + 1]);
-            if (hi < 0 || lo < 0) return makeError(ErrorCode::InvalidArgument, "not a group key");
-            key.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
-        }
+        auto parsed = rules::parseGroupKey(groupKey);
+        if (!parsed) return parsed.error();
+        const std::vector<std::uint8_t>& key = parsed.value();
         if (comment.size() > kMaxReviewCommentBytes)
             return makeError(ErrorCode::InvalidArgument, "the comment is too long");
         std::lock_guard lock(m_mutex);
@@ -1962,79 +1881,6 @@ class SqliteCollector final : public CollectorStore {
     }
 
   private:
-    static void collectIdentifying(const flatbuffers::Vector<flatbuffers::Offset<fb::Item>>* items,
-                                   std::set<std::string>& names) {
-        if (!items) return;
-        for (const auto* item : *items) {
-            // Only the record's own level: answers inside repeats describe others (children).
-            if (item->kind() == fb::ItemKind::Group) collectIdentifying(item->children(), names);
-            if (item->kind() == fb::ItemKind::Question && item->identifying())
-                names.insert(item->name()->str());
-        }
-    }
-
-    // An answer as text for comparing: equal answers give equal text.
-    static std::string canonical(const AnswerValue& v) {
-        return std::visit(
-            [](const auto& x) -> std::string {
-                using T = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<T, std::string>) {
-                    std::string folded;
-                    for (char c : x)
-                        folded += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-                    return "t:" + folded;
-                } else if constexpr (std::is_same_v<T, std::int64_t>) {
-                    return "i:" + std::to_string(x);
-                } else if constexpr (std::is_same_v<T, DecimalAnswer>) {
-                    return "d:" + x.text;
-                } else if constexpr (std::is_same_v<T, bool>) {
-                    return x ? "b:1" : "b:0";
-                } else if constexpr (std::is_same_v<T, ChoiceAnswer>) {
-                    return "c:" + x.choice;
-                } else if constexpr (std::is_same_v<T, ChoicesAnswer>) {
-                    std::string out = "m:";
-                    for (const auto& c : x.choices)
-                        out += c + ",";
-                    return out;
-                } else if constexpr (std::is_same_v<T, DateAnswer>) {
-                    return "D:" + std::to_string(x.days);
-                } else if constexpr (std::is_same_v<T, TimeAnswer>) {
-                    return "T:" + std::to_string(x.ms);
-                } else if constexpr (std::is_same_v<T, DateTimeAnswer>) {
-                    return "Z:" + std::to_string(x.utcMs);
-                } else {
-                    return "?";
-                }
-            },
-            v);
-    }
-
-    // Merge: A's content with the answers and repeats named in `fromB` as B has them (an answer
-    // B does not have is removed).
-    static Status mergeFromB(RecordContent& content, const RecordContent& b,
-                             const std::vector<std::string>& fromB) {
-        for (const auto& name : fromB) {
-            const auto sameAnswer = [&](const Answer& x) { return x.name == name; };
-            const auto sameRepeat = [&](const Repeat& x) { return x.name == name; };
-            const auto inA =
-                std::find_if(content.answers.begin(), content.answers.end(), sameAnswer);
-            const auto inB = std::find_if(b.answers.begin(), b.answers.end(), sameAnswer);
-            const auto repA =
-                std::find_if(content.repeats.begin(), content.repeats.end(), sameRepeat);
-            const auto repB = std::find_if(b.repeats.begin(), b.repeats.end(), sameRepeat);
-            if (inA == content.answers.end() && inB == b.answers.end() &&
-                repA == content.repeats.end() && repB == b.repeats.end()) {
-                return makeError(ErrorCode::InvalidArgument,
-                                 "neither revision has an answer named '" + name + "'");
-            }
-            if (inA != content.answers.end()) content.answers.erase(inA);
-            if (inB != b.answers.end()) content.answers.push_back(*inB);
-            if (repA != content.repeats.end()) content.repeats.erase(repA);
-            if (repB != b.repeats.end()) content.repeats.push_back(*repB);
-        }
-        return {};
-    }
-
     // The collector's own device, under which staff's resolutions are stored: made on first use,
     // never able to authenticate (its credential hash matches no credential) and revoked from
     // the start. Returns its id and the last sequence number it used.
@@ -2333,9 +2179,7 @@ class SqliteCollector final : public CollectorStore {
     Status storeRecordRevision(const Uuid& deviceId, const PushRevision& rev, std::int64_t nowMs,
                                std::int64_t& rid) {
         const auto millis = static_cast<std::int64_t>(rev.hlc.millis());
-        // A clock a year off, either way, is accepted and flagged for staff, never dropped.
-        const bool flagged = millis > nowMs + m_policy.futureToleranceMs ||
-                             millis < nowMs - m_policy.pastToleranceMs;
+        const bool flagged = rules::clockFlagged(millis, nowMs, m_policy);
         sql::Statement& ins = m_insertRevision;
         ins.bindBlob(1, idBytes(deviceId))
             .bind(2, static_cast<std::int64_t>(rev.seq))
@@ -2378,14 +2222,14 @@ class SqliteCollector final : public CollectorStore {
             currentHlc = static_cast<std::uint64_t>(cur.columnInt(1));
             sameDevice = idFrom(cur.columnBlob(2)) == deviceId;
         }
-        // Made without seeing the current revision, on another device: both are kept, and the
-        // pair waits for staff. (A revision based on the current one simply follows it.)
-        if (!sameDevice && rev.baseHlc != currentHlc) {
+        const auto placed =
+            rules::placeRevision(currentHlc, sameDevice, rev.hlc.value, rev.baseHlc);
+        if (placed.conflict) {
             sql::Statement& c = m_insertConflict;
             c.bindBlob(1, idBytes(rev.recordId)).bind(2, currentRid).bind(3, rid).bind(4, nowMs);
             if (auto s = c.run(); !s) return s;
         }
-        if (rev.hlc.value > currentHlc) {
+        if (placed.becomesCurrent) {
             sql::Statement& up = m_updateRecord;
             up.bind(1, rid)
                 .bind(2, static_cast<std::int64_t>(rev.hlc.value))
@@ -2515,8 +2359,9 @@ class SqliteCollector final : public CollectorStore {
         if (!current->has_value())
             return writeProperty(caseId, p.name, p.value, hlc.value, p.base.value, deviceId, rid);
         const PropertyRow& held = **current;
-        const bool concurrent = p.base.value < held.hlc && held.base < hlc.value;
-        if (concurrent && p.value != held.value) {
+        const auto merged = rules::mergeProperty({held.value, held.hlc, held.base}, p.value,
+                                                 hlc.value, p.base.value);
+        if (merged.conflict) {
             auto st = m_db.prepare(
                 "INSERT INTO case_conflicts (case_id, name, value_a, hlc_a, device_a, value_b, "
                 "hlc_b, device_b, detected_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -2532,9 +2377,7 @@ class SqliteCollector final : public CollectorStore {
                 .bind(9, nowMs);
             if (auto s = st->run(); !s) return s;
         }
-        // Two devices can stamp the same HLC (it names no device): the greater value then wins,
-        // here and on every device (Store::mergeCases), so all of them converge on one value.
-        if (hlc.value > held.hlc || (hlc.value == held.hlc && p.value > held.value))
+        if (merged.incomingWins)
             return writeProperty(caseId, p.name, p.value, hlc.value, p.base.value, deviceId, rid);
         return {};
     }
@@ -2608,26 +2451,18 @@ class SqliteCollector final : public CollectorStore {
         }
         if (!change) return {};
         std::vector<CasePropertyValue> properties = change->properties;
-        // The case's status, when the record does not set it itself: "open" for a case opened
-        // (unless it has a status already), "closed" for a close, based on the status held (a
-        // close is no disagreement with the open it ends).
-        const bool setsStatus =
-            std::any_of(properties.begin(), properties.end(),
-                        [](const CasePropertyValue& p) { return p.name == kCaseStatusProperty; });
-        if (!setsStatus &&
-            (change->action == CaseAction::Open || change->action == CaseAction::Close)) {
+        if (rules::impliesStatus(*change)) {
             auto status = currentProperty(caseId, kCaseStatusProperty);
             if (!status) return status.error();
-            if (change->action == CaseAction::Close) {
-                properties.push_back({std::string(kCaseStatusProperty), "closed",
-                                      HlcTimestamp{status->has_value() ? (*status)->hlc : 0}});
-            } else if (!status->has_value()) {
-                properties.push_back({std::string(kCaseStatusProperty), "open", HlcTimestamp{}});
-            }
+            std::optional<std::uint64_t> heldHlc;
+            if (status->has_value()) heldHlc = (*status)->hlc;
+            if (auto implied = rules::impliedStatus(*change, heldHlc))
+                properties.push_back(std::move(*implied));
         }
-        // A case holds at most kMaxCaseProperties names: every device holding it receives all of
-        // them at each change, so a device (buggy or hostile) that keeps inventing names must not
-        // make the case too large to send. Known names still merge; the revision is kept whole.
+        // A case holds at most rules::kMaxCaseProperties names: every device holding it receives
+        // all of them at each change, so a device (buggy or hostile) that keeps inventing names
+        // must not make the case too large to send. Known names still merge; the revision is kept
+        // whole.
         auto held = m_db.prepare("SELECT count(*) FROM case_properties WHERE case_id = ?");
         if (!held) return held.error();
         held->bindBlob(1, idBytes(caseId));
@@ -2639,10 +2474,7 @@ class SqliteCollector final : public CollectorStore {
             auto current = currentProperty(caseId, p.name);
             if (!current) return current.error();
             if (!current->has_value()) {
-                // Veld's own status and arm always merge.
-                if (names >= static_cast<std::int64_t>(kMaxCaseProperties) &&
-                    p.name != kCaseStatusProperty && p.name != kCaseArmProperty)
-                    continue;
+                if (!rules::admitsNewProperty(static_cast<std::size_t>(names), p.name)) continue;
                 ++names;
             }
             if (auto s = mergeProperty(caseId, p, hlc, deviceId, rid, nowMs); !s) return s;
@@ -3004,34 +2836,20 @@ class SqliteCollector final : public CollectorStore {
         return out;
     }
 
-    static bool validTeam(std::string_view team) {
-        if (team.size() > 64) return false;
-        return std::all_of(team.begin(), team.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '.' || c == '-' || c == '_';
-        });
-    }
-
-    // An allocation as held, with its token (which only verification reads).
-    struct HeldAllocation {
-        AllocationRow row;
-        std::vector<std::uint8_t> token;
-    };
-
-    Result<std::vector<HeldAllocation>> allocationRowsLocked(const std::string& study,
-                                                             bool withTokens = false) {
+    Result<std::vector<rules::HeldAllocation>> allocationRowsLocked(const std::string& study,
+                                                                    bool withTokens = false) {
         auto st = m_db.prepare(
             "SELECT study, stratum, block, position, arm, device_id, log_seq, case_id, record_id, "
             "coalesce(taken_utc_ms, 0), received_utc_ms, token FROM allocations WHERE study = ? "
             "ORDER BY aid");
         if (!st) return st.error();
         st->bind(1, study);
-        std::vector<HeldAllocation> out;
+        std::vector<rules::HeldAllocation> out;
         for (;;) {
             auto row = st->step();
             if (!row) return row.error();
             if (!row.value()) break;
-            HeldAllocation a;
+            rules::HeldAllocation a;
             AllocationRow& r = a.row;
             r.study = std::string(st->columnText(0));
             r.stratum = std::string(st->columnText(1));
@@ -3071,186 +2889,25 @@ class SqliteCollector final : public CollectorStore {
         return out;
     }
 
-    static std::string slotName(const AllocationRow& r) {
-        return "stratum '" + r.stratum + "' block " + std::to_string(r.block) + " position " +
-               std::to_string(r.position);
-    }
-
-    static std::string whose(const AllocationRow& r) {
-        return "device " + r.deviceId.toString() + ", log " + std::to_string(r.logSeq) + ", case " +
-               r.caseId.toString();
-    }
-
-    // Checks the allocations of one study against the regenerated sequence and the blocks
-    // dealt; then each device's allocation log numbers (over every study: a device numbers its
-    // log once for all studies).
-    Result<StudyVerification> verify(const alloc::Study& def,
-                                     const std::vector<HeldAllocation>& held,
-                                     const std::vector<DealtBlock>& dealt) {
-        using Kind = AllocationProblem::Kind;
-        StudyVerification out;
-        out.study = def.id;
-        out.allocations = static_cast<std::int64_t>(held.size());
-        const auto strataList = alloc::strata(def);
-        const std::set<std::string> strata(strataList.begin(), strataList.end());
-        std::map<std::pair<std::string, std::uint32_t>, alloc::Block> blocks;
-        const auto blockOf = [&](const std::string& stratum,
-                                 std::uint32_t number) -> const alloc::Block& {
-            auto it = blocks.find({stratum, number});
-            if (it == blocks.end())
-                it = blocks
-                         .emplace(std::pair{stratum, number},
-                                  alloc::generateBlock(def, stratum, number))
-                         .first;
-            return it->second;
-        };
-        std::map<std::pair<std::string, std::uint32_t>, Uuid> dealtTo;
-        for (const auto& b : dealt)
-            dealtTo[{b.stratum, b.block}] = b.deviceId;
-
-        std::vector<bool> bad(held.size(), false);
-        const auto problem = [&](std::size_t i, Kind kind, std::string detail) {
-            if (i < bad.size()) bad[i] = true;
-            out.problems.push_back({kind, std::move(detail)});
-        };
-        std::map<std::tuple<std::string, std::uint32_t, std::uint32_t>, std::vector<std::size_t>>
-            bySlot;
-        std::map<Uuid, std::vector<std::size_t>> byCase;
-        std::set<Uuid> devices;
-        for (std::size_t i = 0; i < held.size(); ++i) {
-            const AllocationRow& r = held[i].row;
-            devices.insert(r.deviceId);
-            bySlot[{r.stratum, r.block, r.position}].push_back(i);
-            byCase[r.caseId].push_back(i);
-            if (!strata.count(r.stratum)) {
-                problem(i, Kind::UnknownStratum,
-                        "allocation (" + whose(r) + "): stratum '" + r.stratum +
-                            "' is not one of the study's");
-                continue;
-            }
-            const alloc::Block& block = blockOf(r.stratum, r.block);
-            if (r.position >= block.arms.size()) {
-                problem(i, Kind::NoSuchSlot,
-                        slotName(r) + " (" + whose(r) + "): the block has no such position");
-            } else {
-                if (block.arms[r.position] != r.arm) {
-                    problem(i, Kind::ArmMismatch,
-                            slotName(r) + " (" + whose(r) + "): arm '" + r.arm +
-                                "' is not the sequence's arm for this slot");
-                }
-                const auto& token = block.tokens[r.position];
-                if (!std::equal(token.begin(), token.end(), held[i].token.begin(),
-                                held[i].token.end())) {
-                    problem(i, Kind::TokenMismatch,
-                            slotName(r) + " (" + whose(r) +
-                                "): the token is not the slot's, so the slot was not opened "
-                                "from its sealed box");
-                }
-            }
-            const auto to = dealtTo.find({r.stratum, r.block});
-            if (to == dealtTo.end()) {
-                problem(i, Kind::NotDealt,
-                        slotName(r) + " (" + whose(r) + "): the block was never dealt");
-            } else if (to->second != r.deviceId) {
-                problem(i, Kind::NotDealt,
-                        slotName(r) + " (" + whose(r) + "): the block was dealt to device " +
-                            to->second.toString());
-            }
-        }
-        for (const auto& [slot, uses] : bySlot) {
-            if (uses.size() < 2) continue;
-            std::string cases;
-            for (auto i : uses) {
-                cases += (cases.empty() ? "" : "; ") + whose(held[i].row);
-                bad[i] = true;
-            }
-            out.problems.push_back({Kind::SlotReused, slotName(held[uses.front()].row) + " used " +
-                                                          std::to_string(uses.size()) +
-                                                          " times: " + cases});
-        }
-        for (const auto& [caseId, uses] : byCase) {
-            if (uses.size() < 2) continue;
-            std::string slots;
-            for (auto i : uses) {
-                slots += (slots.empty() ? "" : "; ") + slotName(held[i].row) + " (device " +
-                         held[i].row.deviceId.toString() + ")";
-                bad[i] = true;
-            }
-            out.problems.push_back({Kind::CaseTwice, "case " + caseId.toString() + " allocated " +
-                                                         std::to_string(uses.size()) +
-                                                         " times: " + slots});
-        }
-        // A device takes its slots of a stratum in (block, position) order: the slots it used
-        // must be the first ones dealt to it. An unused slot before a used one was skipped.
-        std::map<std::pair<Uuid, std::string>, std::vector<std::uint32_t>> dealtBlocks;
-        for (const auto& b : dealt)
-            dealtBlocks[{b.deviceId, b.stratum}].push_back(b.block);
-        for (const auto& [key, numbers] : dealtBlocks) {
-            // Named, not a structured binding: the lambda below captures `device`.
-            const auto& device = key.first;
-            const auto& stratum = key.second;
-            if (!strata.count(stratum)) continue;
-            std::vector<std::pair<std::uint32_t, std::uint32_t>> order;
-            for (auto number : numbers) {
-                const auto size = blockOf(stratum, number).arms.size();
-                for (std::uint32_t p = 0; p < size; ++p)
-                    order.emplace_back(number, p);
-            }
-            std::vector<bool> usedHere(order.size(), false);
-            for (std::size_t k = 0; k < order.size(); ++k) {
-                const auto it = bySlot.find({stratum, order[k].first, order[k].second});
-                if (it == bySlot.end()) continue;
-                usedHere[k] = std::any_of(it->second.begin(), it->second.end(),
-                                          [&](auto i) { return held[i].row.deviceId == device; });
-            }
-            const auto last = std::find(usedHere.rbegin(), usedHere.rend(), true);
-            if (last == usedHere.rend()) continue;
-            const auto end = static_cast<std::size_t>(usedHere.rend() - last);
-            for (std::size_t k = 0; k + 1 < end; ++k) {
-                if (usedHere[k]) continue;
-                out.problems.push_back(
-                    {Kind::Skipped, "device " + device.toString() + " left stratum '" + stratum +
-                                        "' block " + std::to_string(order[k].first) + " position " +
-                                        std::to_string(order[k].second) +
-                                        " unused before a later slot it used"});
-            }
-        }
-        // Log numbers: 1..n on each device, each once.
+    // Each device's allocation log numbers over every study, with how often each was used.
+    Result<rules::DeviceLogs> deviceLogsLocked(const std::set<Uuid>& devices) {
         auto logs = m_db.prepare(
             "SELECT log_seq, count(*) FROM allocations WHERE device_id = ? GROUP BY log_seq "
             "ORDER BY log_seq");
         if (!logs) return logs.error();
+        rules::DeviceLogs out;
         for (const auto& device : devices) {
             logs->bindBlob(1, idBytes(device));
-            std::uint64_t expect = 1;
+            auto& uses = out[device];
             for (;;) {
                 auto row = logs->step();
                 if (!row) return row.error();
                 if (!row.value()) break;
-                const auto seq = static_cast<std::uint64_t>(logs->columnInt(0));
-                const auto count = logs->columnInt(1);
-                if (seq > expect) {
-                    out.problems.push_back(
-                        {Kind::LogGap,
-                         "device " + device.toString() + ": allocation log " +
-                             (seq - 1 == expect ? "entry " + std::to_string(expect)
-                                                : "entries " + std::to_string(expect) + " to " +
-                                                      std::to_string(seq - 1)) +
-                             " not received (not sent yet, or lost)"});
-                }
-                if (count > 1) {
-                    out.problems.push_back({Kind::LogReused, "device " + device.toString() +
-                                                                 ": allocation log number " +
-                                                                 std::to_string(seq) + " used by " +
-                                                                 std::to_string(count) +
-                                                                 " allocations"});
-                }
-                expect = std::max(expect, seq + 1);
+                uses.push_back(
+                    {static_cast<std::uint64_t>(logs->columnInt(0)), logs->columnInt(1)});
             }
             logs->reset();
         }
-        out.devices = static_cast<std::int64_t>(devices.size());
-        out.problemAllocations = std::count(bad.begin(), bad.end(), true);
         return out;
     }
 
