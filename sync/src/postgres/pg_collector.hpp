@@ -13,7 +13,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include <veld/record.hpp>
 #include <veld/result.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/protocol.hpp>
@@ -68,5 +70,17 @@ Status pullCases(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const 
 /// to it after its allocation cursor, sealed to its box key.
 Status pullStudies(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
                    const PullRequest& request, std::int64_t nowMs, PullReply& reply);
+
+/// Stores an allocation a device reported in revision `rid`, as it came (pg_studies.cpp): another
+/// revision of the same record carrying the same allocation is not stored again.
+Status storeAllocation(pg::Connection& c, const Uuid& deviceId, const Uuid& caseId,
+                       const Uuid& recordId, const Allocation& allocation, std::int64_t rid,
+                       std::int64_t nowMs);
+
+/// The collector's own device, under which staff's resolutions are stored (pg_staff.cpp): made
+/// on first use (two processes making it at once agree on one), never able to authenticate and
+/// revoked from the start. Its id and the last sequence number it used, its row locked to the end
+/// of the transaction (a staff revision takes the next number).
+Result<std::pair<Uuid, std::uint64_t>> staffDevice(pg::Connection& c, std::int64_t nowMs);
 
 }  // namespace veld::sync::postgres

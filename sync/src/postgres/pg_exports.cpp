@@ -43,8 +43,8 @@ std::string recordQueryTail(const RecordQuery& q, pg::Params& p) {
 }  // namespace
 
 Result<std::vector<PublishedFormInfo>> readPublishedForms(pg::Connection& c) {
-    auto rows = c.query("SELECT form_id, version, pilot, binary FROM forms ORDER BY pub_seq", {},
-                        "reading published forms");
+    auto rows = c.query("SELECT form_id, version, pilot, \"binary\" FROM forms ORDER BY pub_seq",
+                        {}, "reading published forms");
     if (!rows) return rows.error();
     std::vector<PublishedFormInfo> out;
     for (int i = 0; i < rows->size(); ++i) {

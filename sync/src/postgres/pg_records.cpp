@@ -293,6 +293,9 @@ Result<std::map<std::uint64_t, HeldSeq>> heldSeqs(pg::Connection& c, const Uuid&
     return out;
 }
 
+// The most revisions one statement writes (12 parameters each).
+constexpr std::size_t kSlice = 1000;
+
 // One push, inside the caller's transaction.
 Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const PushBatch& batch,
               std::int64_t nowMs, PushReply& reply, bool& uniqueViolation) {
@@ -359,12 +362,16 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
         through = rev.seq;
     }
 
-    if (!rejected.empty()) {
+    // A statement takes at most 65,535 parameters: a large batch is written in slices.
+    for (std::size_t at = 0; at < rejected.size(); at += kSlice) {
         pg::Params p;
         const std::string device = arg(p, deviceId);
         const std::string received = arg(p, nowMs);
         std::string values;
-        for (const auto* r : rejected) {
+        const auto end =
+            rejected.begin() + static_cast<std::ptrdiff_t>(std::min(rejected.size(), at + kSlice));
+        for (auto it = rejected.begin() + static_cast<std::ptrdiff_t>(at); it != end; ++it) {
+            const PushRevision* r = *it;
             if (!values.empty()) values += ",";
             values += "(" + device + "," + arg(p, i64(r->seq)) + "," + arg(p, r->recordId) + "," +
                       arg(p, r->unreadable) + "," + argBytes(p, r->body) + "," + received + ")";
@@ -383,9 +390,17 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
     advance.receivedThrough = through;
     advance.contactUtcMs = nowMs;
     advance.waiting = batch.waitingAfter;
-    if (auto s = storeRevisions(ctx, c, deviceId, toStore, nowMs, true, advance, uniqueViolation);
-        !s)
-        return s;
+    std::size_t at = 0;
+    do {
+        const std::size_t end = std::min(toStore.size(), at + kSlice);
+        const std::vector<const PushRevision*> slice(
+            toStore.begin() + static_cast<std::ptrdiff_t>(at),
+            toStore.begin() + static_cast<std::ptrdiff_t>(end));
+        if (auto s = storeRevisions(ctx, c, deviceId, slice, nowMs, true, advance, uniqueViolation);
+            !s)
+            return s;
+        at = end;
+    } while (at < toStore.size());
     reply.receivedThrough = through;
     return {};
 }
@@ -406,48 +421,6 @@ std::vector<StoredRevision> readRevisions(const pg::Rows& rows) {
         out.push_back(std::move(r));
     }
     return out;
-}
-
-// The collector's own device, under which staff's resolutions are stored: made on first use,
-// never able to authenticate (its credential hash matches no credential) and revoked from the
-// start. Returns its id and the last sequence number it used, its row locked.
-Result<std::pair<Uuid, std::uint64_t>> staffDevice(pg::Connection& c, std::int64_t nowMs) {
-    auto known = metaText(c, "staff_device");
-    if (!known) return known.error();
-    if (known->empty()) {
-        // Two processes settling their first conflict at once make one staff device.
-        if (auto s = c.run("SELECT pg_advisory_xact_lock(hashtext('veld.staff_device'))", {},
-                           "waiting for the staff device");
-            !s)
-            return s.error();
-        known = metaText(c, "staff_device");
-        if (!known) return known.error();
-    }
-    if (known->empty()) {
-        const Uuid id = makeUuidV4();
-        std::array<std::uint8_t, 32> unusable{};
-        randombytes_buf(unusable.data(), unusable.size());
-        pg::Params p;
-        p.add(id).addBytes(unusable).add(nowMs).add(nowMs);
-        if (auto s =
-                c.run("INSERT INTO devices (device_id, label, credential_hash, enrolled_utc_ms, "
-                      "revoked_utc_ms) VALUES ($1, 'central staff', $2, $3, $4)",
-                      p, "making the staff device");
-            !s)
-            return s.error();
-        if (auto s = c.run("INSERT INTO meta (key, value) VALUES ('staff_device', $1)",
-                           pg::Params().add(id.toString()), "making the staff device");
-            !s)
-            return s.error();
-        return std::make_pair(id, std::uint64_t{0});
-    }
-    const auto id = Uuid::parse(known.value());
-    if (!id) return makeError(ErrorCode::Corrupt, "the collector's staff device id is bad");
-    auto row = c.query("SELECT received_through FROM devices WHERE device_id = $1 FOR UPDATE",
-                       pg::Params().add(*id), "locking the staff device");
-    if (!row) return row.error();
-    if (row->empty()) return makeError(ErrorCode::Corrupt, "the staff device is missing");
-    return std::make_pair(*id, static_cast<std::uint64_t>(row->integer(0, 0)));
 }
 
 }  // namespace
@@ -500,7 +473,8 @@ Result<PullReply> PgRecords::pull(const Uuid& deviceId, const PullRequest& reque
             reply = {};
             reply.formCursor = request.formCursor;
             auto forms = c.query(
-                "SELECT pub_seq, binary FROM forms WHERE pub_seq > $1 ORDER BY pub_seq LIMIT $2",
+                "SELECT pub_seq, \"binary\" FROM forms WHERE pub_seq > $1 ORDER BY pub_seq LIMIT "
+                "$2",
                 pg::Params()
                     .add(i64(request.formCursor))
                     .add(static_cast<std::int64_t>(maxForms + 1)),
@@ -569,7 +543,7 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
             // pulled number n never misses an n-1 that committed later.
             if (auto st = c.exec("LOCK TABLE forms IN EXCLUSIVE MODE", "waiting to publish"); !st)
                 return st;
-            auto held = c.query("SELECT binary FROM forms WHERE form_id = $1 AND version = $2",
+            auto held = c.query("SELECT \"binary\" FROM forms WHERE form_id = $1 AND version = $2",
                                 pg::Params().add(id).add(version), "reading published forms");
             if (!held) return held.error();
             if (!held->empty()) {
@@ -580,10 +554,10 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
             }
             pg::Params p;
             p.add(id).add(version).add(pilot).addBytes(binary).add(nowMs);
-            if (auto st =
-                    c.run("INSERT INTO forms (form_id, version, pilot, binary, published_utc_ms) "
-                          "VALUES ($1, $2, $3, $4, $5)",
-                          p, "publishing a form");
+            if (auto st = c.run(
+                    "INSERT INTO forms (form_id, version, pilot, \"binary\", published_utc_ms) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    p, "publishing a form");
                 !st)
                 return st;
             published = true;

@@ -98,13 +98,14 @@ Result<ReviewQueue> PgReview::reviewQueue(ReviewState state, int limit) {
             // skipping reviewed ones. Any other state comes from the (state, record_id) index.
             const bool received = state == ReviewState::Received;
             pg::Params p;
-            p.add(static_cast<std::int64_t>(limit)).add(static_cast<std::int64_t>(state));
+            p.add(static_cast<std::int64_t>(limit));
+            if (!received) p.add(static_cast<std::int64_t>(state));
             auto rows =
                 received ? c.query(
                                "SELECT x.record_id, x.form_id, v.device_id, x.hlc FROM records x "
                                "JOIN revisions v ON v.rid = x.current_rid WHERE NOT EXISTS "
                                "(SELECT 1 FROM reviews r WHERE r.record_id = x.record_id AND "
-                               "r.state <> 0) AND $2::bigint = 0 ORDER BY x.record_id LIMIT $1",
+                               "r.state <> 0) ORDER BY x.record_id LIMIT $1",
                                p, "reading the review queue")
                          : c.query(
                                "SELECT x.record_id, x.form_id, v.device_id, x.hlc FROM reviews r "
