@@ -2,7 +2,7 @@
 #include <veld/sync/collector_store.hpp>
 
 #include "pg.hpp"
-#include "table_access.hpp"
+#include "../table_access.hpp"
 
 namespace veld::sync::tables {
 
