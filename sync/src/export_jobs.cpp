@@ -5,6 +5,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -47,8 +48,16 @@ bool isJobFolderName(const std::string& name) {
            });
 }
 
-std::string newJobId() {
-    std::array<std::uint8_t, 16> bytes{};
+// A job id: the process's tag (8 hex digits) and 24 random hex digits. The tag tells a process
+// asked for another's job that the job is elsewhere, rather than unknown.
+std::string newJobId(const std::string& process) {
+    std::array<std::uint8_t, 12> bytes{};
+    randombytes_buf(bytes.data(), bytes.size());
+    return process + toHex(bytes);
+}
+
+std::string newProcessTag() {
+    std::array<std::uint8_t, 4> bytes{};
     randombytes_buf(bytes.data(), bytes.size());
     return toHex(bytes);
 }
@@ -82,7 +91,22 @@ admin::ExportJob describeLocked(const ExportTask& task) {
 
 ExportJobs::ExportJobs(std::shared_ptr<CollectorStore> store, std::string exportDir,
                        std::function<std::int64_t()> now, bool hold)
-    : m_store(std::move(store)), m_dir(std::move(exportDir)), m_now(std::move(now)), m_hold(hold) {}
+    : m_store(std::move(store)), m_dir(std::move(exportDir)), m_now(std::move(now)), m_hold(hold) {
+    if (sodium_init() < 0) std::abort();
+    m_process = newProcessTag();
+}
+
+Error ExportJobs::notFound(const std::string& job) const {
+    const std::string tag = job.substr(0, m_process.size());
+    if (job.size() == 32 && tag != m_process) {
+        return makeError(ErrorCode::WrongState,
+                         "this export runs in collector process " + tag + ", not in this one (" +
+                             m_process +
+                             "): with several collector processes the load balancer must keep a "
+                             "staff member on one process (see docs/operations.md)");
+    }
+    return makeError(ErrorCode::NotFound, "no export job with that id");
+}
 
 ExportJobs::~ExportJobs() {
     finish();
@@ -187,7 +211,7 @@ Result<std::vector<std::uint8_t>> ExportJobs::start(const admin::ExportRequest& 
                          "finished");
     }
     auto task = std::make_shared<ExportTask>();
-    task->id = newJobId();
+    task->id = newJobId(m_process);
     task->owner = who;
     task->directory = m_dir + "/" + task->id;
     if (::mkdir(task->directory.c_str(), 0700) != 0) {
@@ -280,7 +304,7 @@ Result<std::vector<std::uint8_t>> ExportJobs::job(const admin::ExportJobRequest&
     std::lock_guard lock(m_mutex);
     sweepLocked();
     auto task = findLocked(request.job, who);
-    if (!task) return makeError(ErrorCode::NotFound, "no export job with that id");
+    if (!task) return notFound(request.job);
     if (task->finished) task->finishedUtcMs = m_now();  // in use: kept another hour
     if (request.discard && task->state != admin::ExportJob::State::Discarded) {
         task->state = admin::ExportJob::State::Discarded;
@@ -304,7 +328,7 @@ Result<std::vector<std::uint8_t>> ExportJobs::file(const admin::ExportFileReques
         std::lock_guard lock(m_mutex);
         sweepLocked();
         auto task = findLocked(request.job, who);
-        if (!task) return makeError(ErrorCode::NotFound, "no export job with that id");
+        if (!task) return notFound(request.job);
         if (task->finished) task->finishedUtcMs = m_now();  // a long download keeps its files
         if (task->state != admin::ExportJob::State::Done) {
             return makeError(ErrorCode::WrongState,

@@ -5,7 +5,9 @@
 // staff poll its state and then fetch its files a chunk at a time. A job is seen only by the
 // staff member who started it (to anyone else it does not exist), and its files are deleted when
 // it is discarded, an hour after it finished, and when the collector stops: the folder holds
-// nothing across restarts. At most two run at once.
+// nothing across restarts. At most two run at once. With several collector processes on one
+// database a job lives in the process that runs it; its id starts with that process's tag, and
+// another process asked for it answers 409 naming the process.
 //
 // Thread-safety: every member may be called from any thread.
 #pragma once
@@ -55,6 +57,9 @@ class ExportJobs {
     Result<std::vector<std::uint8_t>> file(const admin::ExportFileRequest& request,
                                            const std::string& who);
 
+    /// This process's tag, the first 8 hex digits of every job id it gives.
+    [[nodiscard]] const std::string& processTag() const { return m_process; }
+
     /// How many jobs are in each state (indexed by admin::ExportJob::State), for /metrics.
     std::array<std::int64_t, 4> countByState();
 
@@ -65,6 +70,9 @@ class ExportJobs {
 
   private:
     void sweepLocked();
+    /// Why `job` is not found here: another process's tag (WrongState, 409, saying which
+    /// process holds it), else NotFound.
+    [[nodiscard]] Error notFound(const std::string& job) const;
     std::shared_ptr<ExportTask> findLocked(const std::string& job, const std::string& who);
     void run(ExportTask& task, ExportOptions options);
 
@@ -72,6 +80,7 @@ class ExportJobs {
     std::string m_dir;
     std::function<std::int64_t()> m_now;
     bool m_hold = false;
+    std::string m_process;  // this process's tag in job ids
     std::mutex m_mutex;
     std::map<std::string, std::shared_ptr<ExportTask>> m_exports;
     bool m_closed = false;  // the server is going away: no new export starts

@@ -75,6 +75,12 @@ CollectorProcess::CollectorProcess(std::string storePath) : m_store(std::move(st
     }
 }
 
+CollectorProcess::CollectorProcess(std::string location, Joining)
+    : m_store(std::move(location)), m_files(std::make_unique<TempDir>()) {
+    m_portFile = m_files->file("collector.port");
+    m_logFile = m_files->file("collector.log");
+}
+
 CollectorProcess::~CollectorProcess() {
     if (m_process) {
         m_process->kill(SIGKILL);

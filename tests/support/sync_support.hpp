@@ -41,6 +41,10 @@ class CollectorProcess {
     /// PostgreSQL location: a fresh database). Its port and log files go next to an SQLite file,
     /// into a temporary folder of its own for PostgreSQL.
     explicit CollectorProcess(std::string storePath);
+    /// Another process on a PostgreSQL store a CollectorProcess made: nothing is created; its
+    /// port and log files go into a temporary folder of its own.
+    struct Joining {};
+    CollectorProcess(std::string location, Joining);
     ~CollectorProcess();  // SIGKILL when still running
     CollectorProcess(const CollectorProcess&) = delete;
     CollectorProcess& operator=(const CollectorProcess&) = delete;

@@ -77,6 +77,10 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
   restore BACKUP FILE [--force]  make FILE a copy of a checked backup; refused while a collector
                                  holds FILE; an existing FILE needs --force and is kept as
                                  FILE.before-restore
+  copy --from LOCATION --to LOCATION
+                                 move a collector to a new store (an SQLite file or
+                                 postgresql://...): every table in one transaction, then rows and
+                                 digests of every table compared on both sides
 
 Each subcommand takes --help. Run the server with veld-collector --store FILE.
 )";
@@ -105,6 +109,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     }
     const std::string sub = argv[0];
     if (sub == "backup" || sub == "restore") return collectorBackupCommand(argv, out, err);
+    if (sub == "copy") return collectorCopyCommand(argv, out, err);
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (sub == "--help" || sub == "-h") {
         out << kCollectorUsage;

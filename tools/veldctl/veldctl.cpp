@@ -55,6 +55,10 @@ std::string& storePasswordFile() {
 
 }  // namespace
 
+const std::string& storePasswordFileOption() {
+    return storePasswordFile();
+}
+
 Result<std::unique_ptr<sync::CollectorStore>> openCollectorStore(const std::string& location,
                                                                  bool create,
                                                                  std::string_view command,

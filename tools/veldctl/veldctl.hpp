@@ -39,6 +39,9 @@ int caseCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 /// `collector backup` and `collector restore` (args[0] is the subcommand).
 int collectorBackupCommand(const std::vector<std::string>& args, std::ostream& out,
                            std::ostream& err);
+/// `collector copy` (args[0] is "copy").
+int collectorCopyCommand(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err);
 int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
@@ -51,6 +54,9 @@ Result<std::unique_ptr<sync::CollectorStore>> openCollectorStore(const std::stri
                                                                  bool create,
                                                                  std::string_view command,
                                                                  std::ostream& err);
+
+/// The file given with the global --store-password-file ("" when none).
+const std::string& storePasswordFileOption();
 
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();

@@ -99,8 +99,9 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run, sync::admin::Export
         std::this_thread::sleep_for(std::chrono::milliseconds(150));
         auto next = client.exportJob(job);
         if (!next) {
-            // A lost answer or two (a flaky link) is not the export's end.
-            if (++pollFailures < 5) continue;
+            // A lost answer or two (a flaky link) is not the export's end; a job held by another
+            // collector process (409, the collector's words say which) is.
+            if (next.error().code != ErrorCode::WrongState && ++pollFailures < 5) continue;
             return fail(next.error().message);
         }
         pollFailures = 0;
