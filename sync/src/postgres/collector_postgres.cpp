@@ -7,26 +7,14 @@
 
 #include <veld/sync/collector_store.hpp>
 
-#include "pg_collector.hpp"
-#include "pg_schema.hpp"
-
-// The domains present in this build (sync/CMakeLists.txt compiles every pg_*.cpp). The collector
-// opens only when all of them are.
-#if __has_include("pg_access.hpp") &&                                               \
-                  __has_include(                                                    \
-                      "pg_records.hpp") &&                                          \
-                      __has_include("pg_cases.hpp") &&                              \
-                                    __has_include("pg_studies.hpp") &&              \
-                                                  __has_include("pg_review.hpp") && \
-                                                                __has_include("pg_exports.hpp")
-#define VELD_PG_COMPLETE 1
 #include "pg_access.hpp"
 #include "pg_cases.hpp"
+#include "pg_collector.hpp"
 #include "pg_exports.hpp"
 #include "pg_records.hpp"
 #include "pg_review.hpp"
+#include "pg_schema.hpp"
 #include "pg_studies.hpp"
-#endif
 
 namespace veld::sync {
 
@@ -39,7 +27,6 @@ struct ContextHolder {
     std::unique_ptr<PgContext> context;
 };
 
-#ifdef VELD_PG_COMPLETE
 class PostgresCollector final : private ContextHolder,
                                 public CollectorStore,
                                 public PgAccess,
@@ -58,7 +45,6 @@ class PostgresCollector final : private ContextHolder,
           PgReview(*context),
           PgExports(*context) {}
 };
-#endif
 
 }  // namespace
 }  // namespace postgres
@@ -75,14 +61,8 @@ Result<std::unique_ptr<CollectorStore>> openPostgresCollector(const PostgresSett
         if (!lease) return lease.error();
         if (auto s = postgres::migrate(**lease, create); !s) return s.error();
     }
-#ifdef VELD_PG_COMPLETE
     return std::unique_ptr<CollectorStore>(
         std::make_unique<postgres::PostgresCollector>(std::move(context)));
-#else
-    return makeError(ErrorCode::Internal,
-                     "this build of Veld has the PostgreSQL schema but not every part of its "
-                     "collector yet");
-#endif
 }
 
 }  // namespace veld::sync
