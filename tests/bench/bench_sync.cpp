@@ -98,6 +98,9 @@ constexpr std::string_view kUsage =
     "  --store LOCATION   an empty store for the 100 devices, the clients and the export: an\n"
     "                     SQLite file (made when missing) or a postgresql:// URI; repeat it for\n"
     "                     several (default: an SQLite file in a temporary folder)\n"
+    "  --collector-threads N\n"
+    "                     veld-collector's --threads for the 100 devices and the clients\n"
+    "                     (default: its own default)\n"
     "  --quick            a smoke run of a few seconds (small sizes)\n";
 
 // ODK Central's one submission per request at 50 clients on a 2-core machine like this one, as
@@ -117,6 +120,7 @@ struct Settings {
     double secondsPerLevel = 30;
     std::vector<int> clientLevels{1, 10, 50};
     std::vector<std::string> stores;
+    int collectorThreads = 0;  // 0: veld-collector's default
     bool help = false;
 };
 
@@ -155,7 +159,7 @@ std::string binDir() {
 class CollectorProcess {
   public:
     CollectorProcess(const std::string& store, const std::string& dir,
-                     const std::string& name = "collector") {
+                     const std::string& name = "collector", int threads = 0) {
         const std::string program = binDir() + "/veld-collector";
         const std::string portFile = dir + "/" + name + ".port";
         const std::string logFile = dir + "/" + name + ".log";
@@ -167,6 +171,10 @@ class CollectorProcess {
             program,       "--store", store,          "--port", "0",
             "--port-file", portFile,  "--rate-limit", "0",      "--max-connections-per-address",
             "0",           "--quiet"};
+        if (threads > 0) {
+            argv.emplace_back("--threads");
+            argv.push_back(std::to_string(threads));
+        }
         std::vector<char*> args;
         for (auto& a : argv)
             args.push_back(a.data());
@@ -1160,7 +1168,8 @@ void benchManyDevices(const TempDir& dir, const Settings& settings, const OneDev
     };
     std::int64_t pushed = 0;
     {
-        CollectorProcess collector(location, dir.path(), prefix + "collector");
+        CollectorProcess collector(location, dir.path(), prefix + "collector",
+                                   settings.collectorThreads);
         const std::vector<std::string> urls{"http://127.0.0.1:" + std::to_string(collector.port())};
         const PushFigures f = pushFromDevices(
             urls, take(static_cast<std::size_t>(settings.devices)), settings, contents, true, tag);
@@ -1216,8 +1225,10 @@ void benchManyDevices(const TempDir& dir, const Settings& settings, const OneDev
 
     if (two) {
         // Two collector processes on the one database, devices spread over both.
-        CollectorProcess first(location, dir.path(), prefix + "collector-1");
-        CollectorProcess second(location, dir.path(), prefix + "collector-2");
+        CollectorProcess first(location, dir.path(), prefix + "collector-1",
+                               settings.collectorThreads);
+        CollectorProcess second(location, dir.path(), prefix + "collector-2",
+                                settings.collectorThreads);
         const std::vector<std::string> urls{"http://127.0.0.1:" + std::to_string(first.port()),
                                             "http://127.0.0.1:" + std::to_string(second.port())};
         const PushFigures f =
@@ -1279,6 +1290,14 @@ std::optional<Settings> parseArgs(int argc, char** argv, std::string& error) {
                 return std::nullopt;
             }
             s.stores.emplace_back(argv[++i]);
+        } else if (arg == "--collector-threads") {
+            const auto n = i + 1 < argc ? number(argv[i + 1]) : std::nullopt;
+            if (!n || *n > 256) {
+                error = "--collector-threads needs a whole number from 1 to 256";
+                return std::nullopt;
+            }
+            s.collectorThreads = static_cast<int>(*n);
+            ++i;
         } else if (arg == "--records" || arg == "--fill" || arg == "--seconds") {
             std::optional<std::int64_t> n = i + 1 < argc ? number(argv[i + 1]) : std::nullopt;
             if (!n) {
