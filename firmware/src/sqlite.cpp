@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <iterator>
+#include <map>
+#include <mutex>
 
 #include <sqlite3.h>
 
@@ -45,24 +47,81 @@ Error errorFromSqlite(int extendedCode, std::string_view context, std::string_vi
     }
 }
 
+// ---- StatementCache -------------------------------------------------------------------------
+
+// At most one idle statement per SQL text, and at most kCapacity in all (SQL built from values
+// must not fill memory). Statements may be handed back after their Database is gone (it closes
+// with sqlite3_close_v2): then they are finalized instead.
+class StatementCache {
+  public:
+    static constexpr std::size_t kCapacity = 128;
+
+    sqlite3_stmt* take(std::string_view sql) {
+        std::lock_guard lock(m_mutex);
+        const auto it = m_idle.find(sql);
+        if (it == m_idle.end()) return nullptr;
+        sqlite3_stmt* stmt = it->second;
+        m_idle.erase(it);
+        return stmt;
+    }
+
+    /// Keeps a reset statement for the next prepare() of its text; false when the caller must
+    /// finalize it.
+    bool give(sqlite3_stmt* stmt) {
+        const char* text = sqlite3_sql(stmt);
+        if (!text) return false;
+        std::lock_guard lock(m_mutex);
+        if (m_closed || m_idle.size() >= kCapacity) return false;
+        return m_idle.emplace(text, stmt).second;
+    }
+
+    void close() {
+        std::lock_guard lock(m_mutex);
+        m_closed = true;
+        for (auto& [text, stmt] : m_idle)
+            sqlite3_finalize(stmt);
+        m_idle.clear();
+    }
+
+  private:
+    std::mutex m_mutex;
+    std::map<std::string, sqlite3_stmt*, std::less<>> m_idle;
+    bool m_closed = false;
+};
+
 // ---- Statement ------------------------------------------------------------------------------
 
-Statement::Statement(Statement&& other) noexcept : m_db(other.m_db), m_stmt(other.m_stmt) {
+Statement::Statement(Statement&& other) noexcept
+    : m_db(other.m_db), m_stmt(other.m_stmt), m_cache(std::move(other.m_cache)) {
     other.m_stmt = nullptr;
 }
 
 Statement& Statement::operator=(Statement&& other) noexcept {
     if (this != &other) {
-        sqlite3_finalize(m_stmt);
+        release();
         m_db = other.m_db;
         m_stmt = other.m_stmt;
+        m_cache = std::move(other.m_cache);
         other.m_stmt = nullptr;
     }
     return *this;
 }
 
 Statement::~Statement() {
+    release();
+}
+
+void Statement::release() {
+    if (!m_stmt) return;
+    if (m_cache) {
+        // Reset first: a statement kept idle holds no read transaction and no bound data.
+        sqlite3_reset(m_stmt);
+        sqlite3_clear_bindings(m_stmt);
+        if (m_cache->give(m_stmt)) m_stmt = nullptr;
+        m_cache.reset();
+    }
     sqlite3_finalize(m_stmt);
+    m_stmt = nullptr;
 }
 
 // Bind errors are programmer mistakes (wrong index, statement not reset): assert, do not return.
@@ -175,10 +234,12 @@ Result<Database> Database::open(const std::string& path, OpenMode mode, int busy
     }
     sqlite3_extended_result_codes(db.m_db, 1);
     sqlite3_busy_timeout(db.m_db, busyTimeoutMs);
+    db.m_cache = std::make_shared<StatementCache>();
     return db;
 }
 
-Database::Database(Database&& other) noexcept : m_db(other.m_db), m_path(std::move(other.m_path)) {
+Database::Database(Database&& other) noexcept
+    : m_db(other.m_db), m_path(std::move(other.m_path)), m_cache(std::move(other.m_cache)) {
     std::copy(std::begin(other.m_controls), std::end(other.m_controls), std::begin(m_controls));
     std::fill(std::begin(other.m_controls), std::end(other.m_controls), nullptr);
     m_depth = other.m_depth;
@@ -188,6 +249,7 @@ Database::Database(Database&& other) noexcept : m_db(other.m_db), m_path(std::mo
 }
 
 void Database::finalizeControls() {
+    if (m_cache) m_cache->close();
     for (auto*& stmt : m_controls) {
         sqlite3_finalize(stmt);
         stmt = nullptr;
@@ -219,6 +281,7 @@ Database& Database::operator=(Database&& other) noexcept {
         sqlite3_close_v2(m_db);
         m_db = other.m_db;
         m_path = std::move(other.m_path);
+        m_cache = std::move(other.m_cache);
         std::copy(std::begin(other.m_controls), std::end(other.m_controls), std::begin(m_controls));
         std::fill(std::begin(other.m_controls), std::end(other.m_controls), nullptr);
         m_depth = other.m_depth;
@@ -294,11 +357,14 @@ Status Database::exec(std::string_view sql) {
 }
 
 Result<Statement> Database::prepare(std::string_view sql) {
+    if (m_cache) {
+        if (sqlite3_stmt* idle = m_cache->take(sql)) return Statement(m_db, idle, m_cache);
+    }
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return lastError("preparing a statement");
-    return Statement(m_db, stmt);
+    return Statement(m_db, stmt, m_cache);
 }
 
 Result<std::int64_t> Database::queryInt(std::string_view sql) {

@@ -52,7 +52,7 @@ options (each may also be given in the --config file as `name = value`, without 
                            body or an answer must move at least 16 KiB or finish (default 10);
                            a client that stalls or trickles is disconnected, and none of this
                            waiting holds one of the --threads
-  --threads N              requests handled at once (default 8)
+  --threads N              requests handled at once (default 32)
   --max-connections N      open connections, idle keep-alive ones included (default 256); a
                            newcomer beyond displaces the one that has waited longest (over a
                            second) for its handshake or request, or else gets 503 and is closed

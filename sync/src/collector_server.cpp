@@ -65,7 +65,24 @@ int statusFor(const Error& e) {
 }
 
 // A zstd body, decompressed with a hard limit (a small body must not expand into gigabytes).
+// A frame that states its size (the uploader's do) within the limit, and no more than records
+// expand by, is decompressed in one call into a buffer of exactly that size (a stated size is
+// only a claim: a small body claiming the limit is streamed, and stops where it really ends);
+// any other is streamed, checking the limit as it grows.
 std::optional<std::string> unzstd(const std::string& in, std::size_t limit) {
+    constexpr unsigned long long kTrustedExpansion = 64;
+    const unsigned long long stated = ZSTD_getFrameContentSize(in.data(), in.size());
+    if (stated != ZSTD_CONTENTSIZE_UNKNOWN && stated != ZSTD_CONTENTSIZE_ERROR) {
+        if (stated > limit) return std::nullopt;
+        // One frame only: what would follow it is left to the streaming path below.
+        if (stated <= kTrustedExpansion * in.size() &&
+            ZSTD_findFrameCompressedSize(in.data(), in.size()) == in.size()) {
+            std::string out(static_cast<std::size_t>(stated), '\0');
+            const std::size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+            if (ZSTD_isError(n) || n != out.size()) return std::nullopt;
+            return out;
+        }
+    }
     ZSTD_DCtx* ctx = ZSTD_createDCtx();
     if (!ctx) return std::nullopt;
     std::string out;

@@ -11,10 +11,17 @@
 //   into a collector that already holds 1,000,000 records (written into its file with SQL
 //   before it starts: pushing them would take as long as the rest of the run). First all at
 //   once, back to back: records/s (capacity), time from sending a batch to its acknowledgement
-//   (p50, p99). Then each device on its own schedule at a total of 20,000 records/s: the
+//   (p50, p99). Then each device on its own schedule at a total of half that capacity: the
 //   acknowledgement times a device sees below saturation (p50, p99). Failed requests.
 // - one record per request from 1, 10 and 50 clients at once, 30 s each: records/s (a new
-//   connection per request, as simple clients send them).
+//   connection per request, as simple clients send them); at 50 clients also against ODK
+//   Central's published figure on this kind of machine.
+// - `veldctl export` (CSV) of everything the store then holds: time, records/s and the peak
+//   resident memory of the exporting process.
+// The 100 devices, the clients and the export run against each store given with --store (an
+// SQLite file, or a postgresql:// URI whose figures are printed as ratios of SQLite's, preloaded
+// with COPY through psql), or an SQLite file in a temporary folder. On PostgreSQL a second
+// closed-loop run spreads the devices over two veld-collector processes on the one database.
 // Devices here send as the uploader does: zstd above 512 bytes; a device keeps its connection
 // between its batches.
 //
@@ -85,11 +92,22 @@ namespace veld::bench {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: veld-bench-sync [--records N] [--fill N] [--seconds S] [--quick]\n"
-    "  --records N  records one device pushes (default 100000)\n"
-    "  --fill N     records the collector holds before 100 devices push (default 1000000)\n"
-    "  --seconds S  seconds per level of one-record-per-request clients (default 30)\n"
-    "  --quick      a smoke run of a few seconds (small sizes)\n";
+    "usage: veld-bench-sync [--records N] [--fill N] [--seconds S] [--store LOCATION]... "
+    "[--quick]\n"
+    "  --records N        records one device pushes (default 100000)\n"
+    "  --fill N           records the collector holds before 100 devices push (default 1000000)\n"
+    "  --seconds S        seconds per level of one-record-per-request clients (default 30)\n"
+    "  --store LOCATION   an empty store for the 100 devices, the clients and the export: an\n"
+    "                     SQLite file (made when missing) or a postgresql:// URI; repeat it for\n"
+    "                     several (default: an SQLite file in a temporary folder)\n"
+    "  --collector-threads N\n"
+    "                     veld-collector's --threads for the 100 devices and the clients\n"
+    "                     (default: its own default)\n"
+    "  --quick            a smoke run of a few seconds (small sizes)\n";
+
+// ODK Central's one submission per request at 50 clients on a 2-core machine like this one, as
+// published (about 198 submissions/s); it runs on PostgreSQL too.
+constexpr double kOdkCentral50Clients = 198;
 
 struct Settings {
     std::int64_t records = 100'000;
@@ -97,13 +115,14 @@ struct Settings {
     int devices = 100;
     int batchesPerDevice = 10;
     std::size_t batchRecords = 100;
-    // Then each device sends one batch every devices * batchRecords / pacedRecordsPerSecond
-    // seconds, from a random starting moment: a steady total load, to measure acknowledgement
-    // times at a rate below saturation.
+    // Then each device sends one batch every devices * batchRecords / (capacity / 2) seconds,
+    // from a random starting moment: a steady total load, to measure acknowledgement times at a
+    // rate below saturation.
     int pacedBatchesPerDevice = 10;
-    double pacedRecordsPerSecond = 20'000;
     double secondsPerLevel = 30;
     std::vector<int> clientLevels{1, 10, 50};
+    std::vector<std::string> stores;
+    int collectorThreads = 0;  // 0: veld-collector's default
     bool help = false;
 };
 
@@ -141,26 +160,23 @@ std::string binDir() {
 
 class CollectorProcess {
   public:
-    CollectorProcess(const std::string& store, const std::string& dir) {
+    CollectorProcess(const std::string& store, const std::string& dir,
+                     const std::string& name = "collector", int threads = 0) {
         const std::string program = binDir() + "/veld-collector";
-        const std::string portFile = dir + "/collector.port";
-        const std::string logFile = dir + "/collector.log";
+        const std::string portFile = dir + "/" + name + ".port";
+        const std::string logFile = dir + "/" + name + ".log";
         std::filesystem::remove(portFile);
         // Capacity is measured, not the per-credential limit: a benchmark client sends one
         // record per request far faster than any device would. Its hundred devices all come
         // from this machine's one address, which no real collector sees.
-        std::vector<std::string> argv{program,
-                                      "--store",
-                                      store,
-                                      "--port",
-                                      "0",
-                                      "--port-file",
-                                      portFile,
-                                      "--rate-limit",
-                                      "0",
-                                      "--max-connections-per-address",
-                                      "0",
-                                      "--quiet"};
+        std::vector<std::string> argv{
+            program,       "--store", store,          "--port", "0",
+            "--port-file", portFile,  "--rate-limit", "0",      "--max-connections-per-address",
+            "0",           "--quiet"};
+        if (threads > 0) {
+            argv.emplace_back("--threads");
+            argv.push_back(std::to_string(threads));
+        }
         std::vector<char*> args;
         for (auto& a : argv)
             args.push_back(a.data());
@@ -218,6 +234,50 @@ class CollectorProcess {
     pid_t m_pid = -1;
     int m_port = 0;
 };
+
+// Runs a program to its end: its time, and its peak resident memory from its own VmHWM, read
+// while it runs (getrusage's ru_maxrss would count this process's memory too).
+struct Measured {
+    double seconds = 0;
+    double peakMiB = 0;
+};
+
+Measured runMeasured(const std::vector<std::string>& argv) {
+    std::vector<std::string> copy = argv;
+    std::vector<char*> args;
+    for (auto& a : copy)
+        args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    const auto start = Clock::now();
+    const int rc = posix_spawn(&pid, copy[0].c_str(), &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start " + copy[0]);
+    int status = 0;
+    long peakKiB = 0;
+    const std::string statusFile = "/proc/" + std::to_string(pid) + "/status";
+    for (;;) {
+        std::ifstream in(statusFile);
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind("VmHWM:", 0) == 0)
+                peakKiB = std::max(peakKiB, std::atol(line.c_str() + 6));
+        }
+        const pid_t done = ::waitpid(pid, &status, WNOHANG);
+        if (done == pid) break;
+        if (done < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    Measured m;
+    m.seconds = secondsSince(start);
+    m.peakMiB = static_cast<double>(peakKiB) / 1024.0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw std::runtime_error(copy[0] + " failed");
+    return m;
+}
 
 // ---- A relay that counts the bytes on the wire ----------------------------------------------
 
@@ -462,6 +522,7 @@ OutboxEntry revisionFor(const Uuid& device, std::uint64_t seq, const RecordConte
 struct OneDevice {
     double pushRecordsPerSecond = 0;
     std::vector<RecordContent> contents;  // some of the pushed records' contents, for later
+    std::vector<std::vector<std::uint8_t>> forms;  // the device's forms, compiled
 };
 
 // The same rows as the collector's revisions table, in the same batches, same durability.
@@ -544,6 +605,8 @@ OneDevice benchOneDevice(const TempDir& dir, const Settings& settings) {
         bodyBytes += static_cast<std::int64_t>(e.body.size());
     for (std::size_t i = 0; i < entries.size() && result.contents.size() < 2'000; i += 7)
         result.contents.push_back(must(decodeRecord(entries[i].body), "decoding").content);
+    for (auto& f : must(device.forms(), "forms"))
+        result.forms.push_back(std::move(f.binary));
 
     // (a) The uploader, through the counting relay, to veld-collector.
     const std::string collectorFile = dir.file("collector-a.db");
@@ -629,69 +692,230 @@ OneDevice benchOneDevice(const TempDir& dir, const Settings& settings) {
 
 // ---- (d) 100 devices into a collector holding 1,000,000 records -----------------------------
 
-// Writes `count` revisions (and their current view) into a fresh collector file, as if 100
-// devices had sent them, straight through SQL: a push of a million records would take as long
-// as everything else here.
-void fillCollector(const std::string& path, std::int64_t count,
-                   const std::vector<RecordContent>& contents) {
-    { auto c = must(sync::openSqliteCollector(path, true), "collector store"); }
+// The preload's rows: `count` revisions (and their records' current view) of 100 filler
+// devices, as if those devices had sent them, handed to a backend's writer in order: devices,
+// then revisions (row ids 1, 2, ...), then records. Pushing a million records would take as
+// long as everything else here.
+struct FillRows {
+    std::function<void(const Uuid& device, std::int64_t share)> device;
+    std::function<void(std::int64_t rid, const Uuid& device, std::int64_t seq, const OutboxEntry&,
+                       const std::string& form)>
+        revision;
+};
+
+void makeFillRows(std::int64_t count, const std::vector<RecordContent>& contents,
+                  const FillRows& out) {
+    constexpr int kFillers = 100;
+    std::vector<std::pair<Uuid, std::int64_t>> fillers;
+    for (int f = 0; f < kFillers; ++f) {
+        fillers.emplace_back(makeUuidV4(), count / kFillers + (f < count % kFillers ? 1 : 0));
+        out.device(fillers.back().first, fillers.back().second);
+    }
+    std::int64_t made = 0;
+    for (const auto& [id, share] : fillers) {
+        checkInterrupted();
+        for (std::int64_t seq = 1; seq <= share; ++seq, ++made) {
+            const auto& content = contents[static_cast<std::size_t>(made) % contents.size()];
+            const auto e = revisionFor(id, static_cast<std::uint64_t>(seq), content);
+            out.revision(made + 1, id, seq, e, content.formId);
+        }
+    }
+}
+
+void fillSqlite(const std::string& path, std::int64_t count,
+                const std::vector<RecordContent>& contents) {
     RawDb raw(path);
-    sqlite3* db = raw.handle();
     auto exec = [&](const char* sql) { raw.exec(sql); };
-    auto prepare = [&](const char* sql) { return raw.prepare(sql); };
     auto step = [&](sqlite3_stmt* st) { raw.step(st); };
     exec("PRAGMA synchronous = OFF");
     exec("BEGIN");
-    constexpr int kFillers = 100;
     const std::int64_t now = SystemClock::instance().nowMillis();
-    auto device = prepare(
+    auto device = raw.prepare(
         "INSERT INTO devices (device_id, label, credential_hash, enrolled_utc_ms, "
         "received_through) VALUES (?, 'filler', randomblob(32), ?, ?)");
-    auto revision = prepare(
-        "INSERT INTO revisions (device_id, seq, record_id, hlc, form_id, form_version, body, "
-        "received_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    auto record = prepare(
+    auto revision = raw.prepare(
+        "INSERT INTO revisions (rid, device_id, seq, record_id, hlc, form_id, form_version, body, "
+        "received_utc_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    auto record = raw.prepare(
         "INSERT INTO records (record_id, current_rid, hlc, first_device, form_id) VALUES (?, ?, ?, "
         "?, ?)");
-    std::int64_t made = 0;
-    for (int f = 0; f < kFillers; ++f) {
-        checkInterrupted();
-        const Uuid id = makeUuidV4();
-        const std::int64_t share = count / kFillers + (f < count % kFillers ? 1 : 0);
+    FillRows rows;
+    rows.device = [&](const Uuid& id, std::int64_t share) {
         sqlite3_bind_blob(device.get(), 1, id.bytes.data(), 16, SQLITE_TRANSIENT);
         sqlite3_bind_int64(device.get(), 2, now);
         sqlite3_bind_int64(device.get(), 3, share);
         step(device.get());
-        for (std::int64_t seq = 1; seq <= share; ++seq, ++made) {
-            const auto e = revisionFor(id, static_cast<std::uint64_t>(seq),
-                                       contents[static_cast<std::size_t>(made) % contents.size()]);
-            const std::string& form =
-                contents[static_cast<std::size_t>(made) % contents.size()].formId;
-            sqlite3_bind_blob(revision.get(), 1, id.bytes.data(), 16, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(revision.get(), 2, seq);
-            sqlite3_bind_blob(revision.get(), 3, e.recordId.bytes.data(), 16, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(revision.get(), 4, static_cast<sqlite3_int64>(e.hlc.value));
-            sqlite3_bind_text(revision.get(), 5, form.c_str(), -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(revision.get(), 6, 1);
-            sqlite3_bind_blob(revision.get(), 7, e.body.data(), static_cast<int>(e.body.size()),
-                              SQLITE_TRANSIENT);
-            sqlite3_bind_int64(revision.get(), 8, now);
-            step(revision.get());
-            const sqlite3_int64 rid = sqlite3_last_insert_rowid(db);
-            sqlite3_bind_blob(record.get(), 1, e.recordId.bytes.data(), 16, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(record.get(), 2, rid);
-            sqlite3_bind_int64(record.get(), 3, static_cast<sqlite3_int64>(e.hlc.value));
-            sqlite3_bind_blob(record.get(), 4, id.bytes.data(), 16, SQLITE_TRANSIENT);
-            sqlite3_bind_text(record.get(), 5, form.c_str(), -1, SQLITE_TRANSIENT);
-            step(record.get());
-        }
-    }
+    };
+    rows.revision = [&](std::int64_t rid, const Uuid& id, std::int64_t seq, const OutboxEntry& e,
+                        const std::string& form) {
+        sqlite3_stmt* r = revision.get();
+        sqlite3_bind_int64(r, 1, rid);
+        sqlite3_bind_blob(r, 2, id.bytes.data(), 16, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(r, 3, seq);
+        sqlite3_bind_blob(r, 4, e.recordId.bytes.data(), 16, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(r, 5, static_cast<sqlite3_int64>(e.hlc.value));
+        sqlite3_bind_text(r, 6, form.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(r, 7, 1);
+        sqlite3_bind_blob(r, 8, e.body.data(), static_cast<int>(e.body.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(r, 9, now);
+        step(r);
+        sqlite3_stmt* c = record.get();
+        sqlite3_bind_blob(c, 1, e.recordId.bytes.data(), 16, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(c, 2, rid);
+        sqlite3_bind_int64(c, 3, static_cast<sqlite3_int64>(e.hlc.value));
+        sqlite3_bind_blob(c, 4, id.bytes.data(), 16, SQLITE_TRANSIENT);
+        sqlite3_bind_text(c, 5, form.c_str(), -1, SQLITE_TRANSIENT);
+        step(c);
+    };
+    makeFillRows(count, contents, rows);
     exec("COMMIT");
     exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-std::vector<std::string> enrolCodes(const std::string& collectorFile, int n) {
-    auto c = must(sync::openSqliteCollector(collectorFile, false), "collector store");
+// COPY's text format: bytea as \x and hex digits (the backslash itself escaped).
+void appendBytea(std::string& out, std::span<const std::uint8_t> bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\\\x";
+    for (const std::uint8_t b : bytes) {
+        out += kHex[b >> 4];
+        out += kHex[b & 15];
+    }
+}
+
+// psql, reading SQL (and COPY data) from this process; an error unless it ends well.
+class Psql {
+  public:
+    explicit Psql(const std::string& location) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("cannot make a pipe");
+        std::vector<std::string> argv{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", location};
+        std::vector<char*> args;
+        for (auto& a : argv)
+            args.push_back(a.data());
+        args.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+        const int rc = posix_spawnp(&m_pid, "psql", &actions, nullptr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(fds[0]);
+        if (rc != 0) {
+            ::close(fds[1]);
+            throw std::runtime_error(std::string("cannot start psql: ") + std::strerror(rc));
+        }
+        m_in = fds[1];
+    }
+    ~Psql() {
+        if (m_in >= 0) ::close(m_in);
+        if (m_pid > 0) {
+            int status = 0;
+            ::waitpid(m_pid, &status, 0);
+        }
+    }
+    Psql(const Psql&) = delete;
+    Psql& operator=(const Psql&) = delete;
+
+    void write(std::string& text) {
+        for (std::size_t off = 0; off < text.size();) {
+            const ssize_t n = ::write(m_in, text.data() + off, text.size() - off);
+            if (n <= 0) throw std::runtime_error("psql stopped reading (see its message above)");
+            off += static_cast<std::size_t>(n);
+        }
+        text.clear();
+    }
+    void finish() {
+        ::close(m_in);
+        m_in = -1;
+        int status = 0;
+        while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        m_pid = -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            throw std::runtime_error("psql failed (see its message above)");
+    }
+
+  private:
+    pid_t m_pid = -1;
+    int m_in = -1;
+};
+
+// The same rows into PostgreSQL with COPY through psql, in one transaction: devices, then
+// revisions with their row ids (records refer to them), then records, and the identity moved
+// past the ids used.
+void fillPostgres(const std::string& location, std::int64_t count,
+                  const std::vector<RecordContent>& contents) {
+    const std::string now = std::to_string(SystemClock::instance().nowMillis());
+    std::string records;  // COPY rows of records, sent after the revisions
+    Psql psql(location);
+    std::string text =
+        "BEGIN;\nCOPY devices (device_id, label, credential_hash, enrolled_utc_ms, "
+        "received_through) FROM STDIN;\n";
+    bool inRevisions = false;
+    FillRows rows;
+    rows.device = [&](const Uuid& id, std::int64_t share) {
+        appendBytea(text, id.bytes);
+        text += "\tfiller\t";
+        std::vector<std::uint8_t> hash(32);
+        std::mt19937_64 random(std::hash<std::string>{}(id.toString()));
+        for (auto& b : hash)
+            b = static_cast<std::uint8_t>(random());
+        appendBytea(text, hash);
+        text += '\t' + now + '\t' + std::to_string(share) + '\n';
+    };
+    rows.revision = [&](std::int64_t rid, const Uuid& id, std::int64_t seq, const OutboxEntry& e,
+                        const std::string& form) {
+        if (!inRevisions) {
+            text +=
+                "\\.\nCOPY revisions (rid, device_id, seq, record_id, hlc, form_id, "
+                "form_version, body, received_utc_ms) FROM STDIN;\n";
+            inRevisions = true;
+        }
+        const std::string hlc = std::to_string(static_cast<std::int64_t>(e.hlc.value));
+        text += std::to_string(rid) + '\t';
+        appendBytea(text, id.bytes);
+        text += '\t' + std::to_string(seq) + '\t';
+        appendBytea(text, e.recordId.bytes);
+        text += '\t' + hlc + '\t' + form + "\t1\t";
+        appendBytea(text, e.body);
+        text += '\t' + now + '\n';
+        appendBytea(records, e.recordId.bytes);
+        records += '\t' + std::to_string(rid) + '\t' + hlc + '\t';
+        appendBytea(records, id.bytes);
+        records += '\t' + form + '\n';
+        if (text.size() > (1u << 20)) psql.write(text);
+    };
+    makeFillRows(count, contents, rows);
+    text += "\\.\nCOPY records (record_id, current_rid, hlc, first_device, form_id) FROM STDIN;\n";
+    psql.write(text);
+    psql.write(records);
+    text += "\\.\nSELECT setval(pg_get_serial_sequence('revisions', 'rid'), " +
+            std::to_string(count) + ");\nCOMMIT;\nVACUUM ANALYZE;\nCHECKPOINT;\n";
+    psql.write(text);
+    psql.finish();
+}
+
+// Writes the preload into a fresh, empty store at `location`.
+void fillCollector(const std::string& location, std::int64_t count, const OneDevice& one) {
+    const auto& contents = one.contents;
+    {
+        auto c = must(sync::openCollector(location, true), "collector store");
+        if (must(c->stats(), "stats").records != 0)
+            throw std::runtime_error("the store at " + location +
+                                     " is not empty: give the benchmark an empty one");
+        // The forms, as staff publish them: the export needs them.
+        for (const auto& form : one.forms)
+            must(c->publish(form, SystemClock::instance().nowMillis(), "bench"), "publish");
+    }
+    if (sync::isPostgresLocation(location)) {
+        fillPostgres(location, count, contents);
+    } else {
+        fillSqlite(location, count, contents);
+    }
+}
+
+std::vector<std::string> enrolCodes(const std::string& location, int n) {
+    auto c = must(sync::openCollector(location, false), "collector store");
     std::vector<std::string> codes;
     for (int i = 0; i < n; ++i)
         codes.push_back(must(
@@ -699,36 +923,34 @@ std::vector<std::string> enrolCodes(const std::string& collectorFile, int n) {
     return codes;
 }
 
-void benchManyDevices(const TempDir& dir, const Settings& settings,
-                      const std::vector<RecordContent>& contents,
-                      double oneDeviceRecordsPerSecond) {
-    const std::string tag = std::to_string(settings.devices) + "_devices_" + sizeTag(settings.fill);
-    const std::string collectorFile = dir.file("collector-d.db");
-    const auto fillStart = Clock::now();
-    fillCollector(collectorFile, settings.fill, contents);
-    note("filled the collector with " + std::to_string(settings.fill) + " records by SQL in " +
-         formatNumber(secondsSince(fillStart)) + " s");
-    int levelsClients = 0;
-    for (int c : settings.clientLevels)
-        levelsClients += c;
-    auto codes = enrolCodes(collectorFile, settings.devices + levelsClients);
-    CollectorProcess collector(collectorFile, dir.path());
-    const std::string url = "http://127.0.0.1:" + std::to_string(collector.port());
-    std::size_t nextCode = 0;
+struct PushFigures {
+    double recordsPerSecond = 0;
+    double p50 = 0;
+    double p99 = 0;
+    double pacedOffered = 0;
+    double pacedRecordsPerSecond = 0;
+    double pacedP50 = 0;
+    double pacedP99 = 0;
+    std::int64_t stored = 0;
+    int errors = 0;
+};
 
-    // Each device enrols and prepares its batches (as its outbox would hold them) before the
-    // start. Then, first, all push at once, each sending its next batch as soon as the previous
-    // one is acknowledged: the collector's capacity. In such a closed loop every device always
-    // has a batch waiting, so the time to an acknowledgement is the queue of the other 99
-    // devices' batches (Little's law: 100 batches / capacity), whatever the collector does.
-    // Second, each device sends a batch on its own schedule, at a total rate below capacity,
-    // as devices do when they come online at different moments: the acknowledgement times
-    // there are what a device waits. They are counted from the moment a batch was due, so a
-    // batch held up behind its own device's previous one counts its delay too.
+// `settings.devices` devices, spread over the collectors at `urls`, enrol and prepare their
+// batches (as their outboxes would hold them) before the start. Then, first, all push at once,
+// each sending its next batch as soon as the previous one is acknowledged: the collectors'
+// capacity. In such a closed loop every device always has a batch waiting, so the time to an
+// acknowledgement is the queue of the other 99 devices' batches (Little's law: 100 batches /
+// capacity), whatever the collector does. Second (when `paced`), each device sends a batch on
+// its own schedule, at a total of half the capacity just measured, as devices do when they come
+// online at different moments: the acknowledgement times there are what a device waits. They
+// are counted from the moment a batch was due, so a batch held up behind its own device's
+// previous one counts its delay too.
+PushFigures pushFromDevices(const std::vector<std::string>& urls, std::vector<std::string> codes,
+                            const Settings& settings, const std::vector<RecordContent>& contents,
+                            bool paced, const std::string& name) {
     const auto devices = static_cast<std::size_t>(settings.devices);
-    const int totalBatches = settings.batchesPerDevice + settings.pacedBatchesPerDevice;
-    const auto interval = std::chrono::duration<double>(
-        static_cast<double>(devices * settings.batchRecords) / settings.pacedRecordsPerSecond);
+    const int totalBatches =
+        settings.batchesPerDevice + (paced ? settings.pacedBatchesPerDevice : 0);
     std::vector<std::vector<double>> latencies(devices);
     std::vector<std::vector<double>> pacedLatencies(devices);
     std::atomic<int> errors{0};
@@ -738,12 +960,21 @@ void benchManyDevices(const TempDir& dir, const Settings& settings,
     Failures failures;
     Failures pacedFailures;
     std::barrier start(static_cast<std::ptrdiff_t>(devices) + 1);
+    Clock::time_point pushStart;
     Clock::time_point pacedZero;
-    const auto markPacedZero = [&pacedZero]() noexcept { pacedZero = Clock::now(); };
+    std::chrono::duration<double> interval{1};
+    const auto markPacedZero = [&]() noexcept {
+        pacedZero = Clock::now();
+        // Half the capacity just measured, spread evenly over the devices.
+        const double seconds = std::chrono::duration<double>(pacedZero - pushStart).count();
+        const double capacity = static_cast<double>(stored.load()) / std::max(seconds, 1e-3);
+        interval = std::chrono::duration<double>(
+            static_cast<double>(devices * settings.batchRecords) / std::max(capacity / 2, 1.0));
+    };
     std::barrier pacedStart(static_cast<std::ptrdiff_t>(devices) + 1, markPacedZero);
     std::vector<std::thread> threads;
     for (std::size_t d = 0; d < devices; ++d) {
-        threads.emplace_back([&, d, code = codes[nextCode++]] {
+        threads.emplace_back([&, d, code = codes[d], url = urls[d % urls.size()]] {
             SimulatedDevice device;
             std::vector<std::pair<std::string, bool>> batches;
             try {
@@ -803,106 +1034,230 @@ void benchManyDevices(const TempDir& dir, const Settings& settings,
         });
     }
     start.arrive_and_wait();
-    const auto pushStart = Clock::now();
+    pushStart = Clock::now();
     pacedStart.arrive_and_wait();  // every device has had all its closed-loop batches answered
     const double seconds = secondsSince(pushStart);
     for (auto& t : threads)
         t.join();
     const double pacedSeconds = secondsSince(pacedZero);
     if (setupFailures > 0) throw std::runtime_error("devices could not enrol");
-    failures.report("sync_" + tag);
-    pacedFailures.report("sync_" + tag + "_paced");
-    std::vector<double> all;
-    for (const auto& l : latencies)
-        all.insert(all.end(), l.begin(), l.end());
-    std::vector<double> paced;
-    for (const auto& l : pacedLatencies)
-        paced.insert(paced.end(), l.begin(), l.end());
-    const double recordsPerSecond = static_cast<double>(stored.load()) / seconds;
+    failures.report(name);
+    pacedFailures.report(name + "_paced");
+    const auto joined = [](const std::vector<std::vector<double>>& per) {
+        std::vector<double> all;
+        for (const auto& l : per)
+            all.insert(all.end(), l.begin(), l.end());
+        return all;
+    };
+    const auto all = joined(latencies);
+    const auto pacedAll = joined(pacedLatencies);
+    PushFigures f;
+    f.recordsPerSecond = static_cast<double>(stored.load()) / seconds;
+    f.p50 = percentile(all, 0.5);
+    f.p99 = percentile(all, 0.99);
+    f.pacedOffered = static_cast<double>(devices * settings.batchRecords) / interval.count();
+    f.pacedRecordsPerSecond = static_cast<double>(pacedStored.load()) / pacedSeconds;
+    f.pacedP50 = percentile(pacedAll, 0.5);
+    f.pacedP99 = percentile(pacedAll, 0.99);
+    f.stored = stored.load() + pacedStored.load();
+    f.errors = errors.load();
+    return f;
+}
 
-    printFigure("sync_" + tag, recordsPerSecond, "records/s", oneDeviceRecordsPerSecond,
-                "sync_push_" + sizeTag(settings.records));
-    printBaseline("sync_" + tag + "_ack_p50", percentile(all, 0.5), "ms");
-    printFigure("sync_" + tag + "_ack_p99", percentile(all, 0.99), "ms", percentile(all, 0.5),
-                "sync_" + tag + "_ack_p50");
-    printBaseline("sync_" + tag + "_paced_offered", settings.pacedRecordsPerSecond, "records/s");
-    printFigure("sync_" + tag + "_paced", static_cast<double>(pacedStored.load()) / pacedSeconds,
-                "records/s", settings.pacedRecordsPerSecond, "sync_" + tag + "_paced_offered");
-    printBaseline("sync_" + tag + "_paced_ack_p50", percentile(paced, 0.5), "ms");
-    printFigure("sync_" + tag + "_paced_ack_p99", percentile(paced, 0.99), "ms",
-                percentile(paced, 0.5), "sync_" + tag + "_paced_ack_p50");
-    printBaseline("sync_" + tag + "_errors", errors.load(), "requests");
-
-    // (e) One record per request, from 1, 10 and 50 clients at once, into the same collector.
-    double single = 0;
-    for (int clients : settings.clientLevels) {
-        checkInterrupted();
-        std::atomic<std::int64_t> done{0};
-        std::atomic<int> failed{0};
-        std::barrier go(clients + 1);
-        std::atomic<bool> stop{false};
-        std::vector<std::thread> workers;
-        for (int c = 0; c < clients; ++c) {
-            workers.emplace_back([&, c, code = codes[nextCode++]] {
-                SimulatedDevice device;
-                bool ready = true;
-                try {
-                    device = enrolOverHttp(url, code);
-                } catch (const std::exception& e) {
-                    note(std::string("a client could not enrol: ") + e.what());
-                    ++setupFailures;
-                    ready = false;
+// One record per request from `clients` clients at once, each on a new connection per request
+// (as simple clients send them), for settings.secondsPerLevel: records/s.
+double onePerRequest(const std::vector<std::string>& urls, const std::vector<std::string>& codes,
+                     int clients, const Settings& settings,
+                     const std::vector<RecordContent>& contents, const std::string& name) {
+    std::atomic<std::int64_t> done{0};
+    std::atomic<int> setupFailures{0};
+    Failures failures;
+    std::barrier go(clients + 1);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> workers;
+    for (int c = 0; c < clients; ++c) {
+        workers.emplace_back([&, c, code = codes[static_cast<std::size_t>(c)],
+                              url = urls[static_cast<std::size_t>(c) % urls.size()]] {
+            SimulatedDevice device;
+            bool ready = true;
+            try {
+                device = enrolOverHttp(url, code);
+            } catch (const std::exception& e) {
+                note(std::string("a client could not enrol: ") + e.what());
+                ++setupFailures;
+                ready = false;
+            }
+            go.arrive_and_wait();
+            if (!ready) return;
+            std::uint64_t seq = 0;
+            while (!stop) {
+                const OutboxEntry e = revisionFor(
+                    device.id, seq + 1,
+                    contents[(static_cast<std::size_t>(c) * 17 + seq) % contents.size()]);
+                bool compressed = false;
+                const auto body =
+                    zstdIfLarge(sync::encodePushRequest(device.id, std::span(&e, 1)), compressed);
+                const auto posted = post(url + sync::kPushPath, body,
+                                         protocolHeaders(device.credential, compressed));
+                if (posted.status == 200) {
+                    ++seq;
+                    ++done;
+                } else {
+                    failures.add(posted);
                 }
-                go.arrive_and_wait();
-                if (!ready) return;
-                std::uint64_t seq = 0;
-                while (!stop) {
-                    const OutboxEntry e = revisionFor(
-                        device.id, seq + 1,
-                        contents[(static_cast<std::size_t>(c) * 17 + seq) % contents.size()]);
-                    bool compressed = false;
-                    const auto body = zstdIfLarge(
-                        sync::encodePushRequest(device.id, std::span(&e, 1)), compressed);
-                    const auto posted = post(url + sync::kPushPath, body,
-                                             protocolHeaders(device.credential, compressed));
-                    if (posted.status == 200) {
-                        ++seq;
-                        ++done;
-                    } else {
-                        ++failed;
-                        failures.add(posted);
-                    }
-                }
-            });
-        }
-        go.arrive_and_wait();
-        const auto levelStart = Clock::now();
-        while (secondsSince(levelStart) < settings.secondsPerLevel && gInterrupted == 0)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        const std::int64_t counted = done.load();
-        const double elapsed = secondsSince(levelStart);
-        stop = true;
-        for (auto& w : workers)
-            w.join();
-        if (setupFailures > 0) throw std::runtime_error("clients could not enrol");
-        const double rate = static_cast<double>(counted) / elapsed;
-        const std::string name = "sync_one_per_request_" + std::to_string(clients) +
-                                 (clients == 1 ? "_client" : "_clients");
-        failures.report(name);
-        if (clients == settings.clientLevels.front()) {
-            single = rate;
-            printBaseline(name, rate, "records/s");
-        } else {
-            printFigure(name, rate, "records/s", single,
-                        "sync_one_per_request_" + std::to_string(settings.clientLevels.front()) +
-                            "_client");
-        }
+            }
+        });
     }
-    collector.stop();
-    auto held = must(sync::openSqliteCollector(collectorFile, false), "collector store");
-    if (must(held->stats(), "stats").records <
-        settings.fill + static_cast<std::int64_t>(stored.load() + pacedStored.load()))
-        throw std::runtime_error("the collector lost records of the 100 devices");
+    go.arrive_and_wait();
+    const auto levelStart = Clock::now();
+    while (secondsSince(levelStart) < settings.secondsPerLevel && gInterrupted == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::int64_t counted = done.load();
+    const double elapsed = secondsSince(levelStart);
+    stop = true;
+    for (auto& w : workers)
+        w.join();
+    if (setupFailures > 0) throw std::runtime_error("clients could not enrol");
+    failures.report(name);
+    return static_cast<double>(counted) / elapsed;
+}
+
+// `veldctl export LOCATION FORM --out DIR` (CSV) for every form the preload used, each as its
+// own process: the time of all of them and the largest peak resident memory of one.
+using ExportRun = Measured;
+
+ExportRun exportCsv(const std::string& location, const std::vector<RecordContent>& contents,
+                    const TempDir& dir, const std::string& name) {
+    std::vector<std::string> forms;
+    for (const auto& c : contents)
+        if (std::find(forms.begin(), forms.end(), c.formId) == forms.end())
+            forms.push_back(c.formId);
+    ExportRun total;
+    for (std::size_t i = 0; i < forms.size(); ++i) {
+        checkInterrupted();
+        const std::string out = dir.file(name + "-export-" + std::to_string(i));
+        const ExportRun one =
+            runMeasured({binDir() + "/veldctl", "export", location, forms[i], "--out", out});
+        total.seconds += one.seconds;
+        total.peakMiB = std::max(total.peakMiB, one.peakMiB);
+        std::filesystem::remove_all(out);
+    }
+    return total;
+}
+
+// Every figure of one store: `prefix` names them ("" for the SQLite file the benchmark makes,
+// as before; "pg_" for PostgreSQL). `processes` collectors share the store in a second
+// closed-loop run when above 1.
+void benchManyDevices(const TempDir& dir, const Settings& settings, const OneDevice& one,
+                      const std::string& location, const std::string& prefix,
+                      std::map<std::string, double>& figures) {
+    const auto& contents = one.contents;
+    const std::string tag =
+        prefix + "sync_" + std::to_string(settings.devices) + "_devices_" + sizeTag(settings.fill);
+    const auto fillStart = Clock::now();
+    fillCollector(location, settings.fill, one);
+    note("filled " + location + " with " + std::to_string(settings.fill) + " records in " +
+         formatNumber(secondsSince(fillStart)) + " s");
+    int levelsClients = 0;
+    for (int c : settings.clientLevels)
+        levelsClients += c;
+    const bool two = sync::isPostgresLocation(location);
+    auto codes = enrolCodes(location, settings.devices * (two ? 2 : 1) + levelsClients);
+    const auto take = [&codes](std::size_t n) {
+        std::vector<std::string> out(codes.begin(), codes.begin() + static_cast<std::ptrdiff_t>(n));
+        codes.erase(codes.begin(), codes.begin() + static_cast<std::ptrdiff_t>(n));
+        return out;
+    };
+    std::int64_t pushed = 0;
+    {
+        CollectorProcess collector(location, dir.path(), prefix + "collector",
+                                   settings.collectorThreads);
+        const std::vector<std::string> urls{"http://127.0.0.1:" + std::to_string(collector.port())};
+        const PushFigures f = pushFromDevices(
+            urls, take(static_cast<std::size_t>(settings.devices)), settings, contents, true, tag);
+        pushed += f.stored;
+        figures[tag] = f.recordsPerSecond;
+        if (prefix.empty()) {
+            printFigure(tag, f.recordsPerSecond, "records/s", one.pushRecordsPerSecond,
+                        "sync_push_" + sizeTag(settings.records));
+        } else {
+            const std::string sqliteTag =
+                "sync_" + std::to_string(settings.devices) + "_devices_" + sizeTag(settings.fill);
+            if (figures.count(sqliteTag) != 0) {
+                printFigure(tag, f.recordsPerSecond, "records/s", figures[sqliteTag], sqliteTag);
+            } else {
+                printBaseline(tag, f.recordsPerSecond, "records/s");
+            }
+        }
+        printBaseline(tag + "_ack_p50", f.p50, "ms");
+        printFigure(tag + "_ack_p99", f.p99, "ms", f.p50, tag + "_ack_p50");
+        printBaseline(tag + "_paced_offered", f.pacedOffered, "records/s");
+        printFigure(tag + "_paced", f.pacedRecordsPerSecond, "records/s", f.pacedOffered,
+                    tag + "_paced_offered");
+        printBaseline(tag + "_paced_ack_p50", f.pacedP50, "ms");
+        printFigure(tag + "_paced_ack_p99", f.pacedP99, "ms", f.pacedP50, tag + "_paced_ack_p50");
+        printBaseline(tag + "_errors", f.errors, "requests");
+
+        // (e) One record per request, from 1, 10 and 50 clients at once, into the same store.
+        double single = 0;
+        for (int clients : settings.clientLevels) {
+            checkInterrupted();
+            const std::string name = prefix + "sync_one_per_request_" + std::to_string(clients) +
+                                     (clients == 1 ? "_client" : "_clients");
+            const double rate = onePerRequest(urls, take(static_cast<std::size_t>(clients)),
+                                              clients, settings, contents, name);
+            figures[name] = rate;
+            if (clients == settings.clientLevels.front()) {
+                single = rate;
+                printBaseline(name, rate, "records/s");
+            } else {
+                printFigure(name, rate, "records/s", single,
+                            prefix + "sync_one_per_request_" +
+                                std::to_string(settings.clientLevels.front()) + "_client");
+            }
+            if (clients == 50) {
+                // ODK Central (also on PostgreSQL) on this kind of machine: a published figure,
+                // not measured here.
+                printFigure(name + "_vs_odk_central", rate, "records/s", kOdkCentral50Clients,
+                            "odk_central_one_per_request_50_clients");
+            }
+        }
+        collector.stop();
+    }
+
+    if (two) {
+        // Two collector processes on the one database, devices spread over both.
+        CollectorProcess first(location, dir.path(), prefix + "collector-1",
+                               settings.collectorThreads);
+        CollectorProcess second(location, dir.path(), prefix + "collector-2",
+                                settings.collectorThreads);
+        const std::vector<std::string> urls{"http://127.0.0.1:" + std::to_string(first.port()),
+                                            "http://127.0.0.1:" + std::to_string(second.port())};
+        const PushFigures f =
+            pushFromDevices(urls, take(static_cast<std::size_t>(settings.devices)), settings,
+                            contents, false, tag + "_2_processes");
+        pushed += f.stored;
+        printFigure(tag + "_2_processes", f.recordsPerSecond, "records/s", figures[tag], tag);
+        printBaseline(tag + "_2_processes_ack_p99", f.p99, "ms");
+        printBaseline(tag + "_2_processes_errors", f.errors, "requests");
+        first.stop();
+        second.stop();
+    }
+
+    // The CSV export of the store's records (the preload and what was pushed).
+    {
+        auto held = must(sync::openCollector(location, false), "collector store");
+        const auto records = must(held->stats(), "stats").records;
+        if (records < settings.fill + pushed)
+            throw std::runtime_error("the collector lost records of the devices");
+        held.reset();
+        const ExportRun run = exportCsv(location, contents, dir, prefix + "csv");
+        const std::string name = prefix + "export_csv_" + sizeTag(records);
+        printBaseline(name, run.seconds, "s");
+        printBaseline(name + "_records_per_s", static_cast<double>(records) / run.seconds,
+                      "records/s");
+        printBaseline(name + "_peak_rss", run.peakMiB, "MiB");
+    }
 }
 
 // ---- Command line ---------------------------------------------------------------------------
@@ -930,8 +1285,21 @@ std::optional<Settings> parseArgs(int argc, char** argv, std::string& error) {
             s.devices = 20;
             s.batchesPerDevice = 2;
             s.pacedBatchesPerDevice = 2;
-            s.pacedRecordsPerSecond = 2'000;
             s.secondsPerLevel = 1;
+        } else if (arg == "--store") {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+                error = "--store needs a location (a file or a postgresql:// URI)";
+                return std::nullopt;
+            }
+            s.stores.emplace_back(argv[++i]);
+        } else if (arg == "--collector-threads") {
+            const auto n = i + 1 < argc ? number(argv[i + 1]) : std::nullopt;
+            if (!n || *n > 256) {
+                error = "--collector-threads needs a whole number from 1 to 256";
+                return std::nullopt;
+            }
+            s.collectorThreads = static_cast<int>(*n);
+            ++i;
         } else if (arg == "--records" || arg == "--fill" || arg == "--seconds") {
             std::optional<std::int64_t> n = i + 1 < argc ? number(argv[i + 1]) : std::nullopt;
             if (!n) {
@@ -971,7 +1339,31 @@ int run(int argc, char** argv) {
     note("temporary files in " + dir.path() + "; " +
          std::to_string(std::thread::hardware_concurrency()) + " cores");
     const OneDevice one = benchOneDevice(dir, *settings);
-    benchManyDevices(dir, *settings, one.contents, one.pushRecordsPerSecond);
+    std::vector<std::string> stores = settings->stores;
+    if (stores.empty()) stores.push_back(dir.file("collector-d.db"));
+    // SQLite first: PostgreSQL's figures are printed as ratios of SQLite's.
+    std::stable_partition(stores.begin(), stores.end(),
+                          [](const std::string& s) { return !sync::isPostgresLocation(s); });
+    std::map<std::string, double> figures;
+    int sqliteStores = 0;
+    int pgStores = 0;
+    for (const auto& location : stores) {
+        checkInterrupted();
+        const bool pg = sync::isPostgresLocation(location);
+        if (pg) {
+            // A build without the PostgreSQL backend says so, and the other stores still run.
+            if (auto opened = sync::openCollector(location, true); !opened) {
+                if (opened.error().code != ErrorCode::InvalidArgument)
+                    throw std::runtime_error(location + ": " + opened.error().describe());
+                note("skipping " + location + ": " + opened.error().describe());
+                continue;
+            }
+        }
+        const int n = pg ? ++pgStores : ++sqliteStores;
+        const std::string prefix =
+            std::string(pg ? "pg_" : "") + (n > 1 ? "store" + std::to_string(n) + "_" : "");
+        benchManyDevices(dir, *settings, one, location, prefix, figures);
+    }
     return 0;
 }
 

@@ -1,3 +1,6 @@
+#include <optional>
+#include <string>
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -203,4 +206,90 @@ TEST_CASE("the wrapper reports inserted row ids, WAL commits and checkpoints") {
     REQUIRE(copy);
     REQUIRE(copy->backupFrom(*db, "copying w.db"));
     CHECK(copy->queryInt("SELECT count(*) FROM t").value() == 2);
+namespace {
+
+// Statements prepared on a connection and not yet finalized (the cache's idle ones included).
+int liveStatements(sql::Database& db) {
+    int n = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db.handle(), nullptr); s;
+         s = sqlite3_next_stmt(db.handle(), s))
+        ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("a statement prepared again is reused, clean, and the cache stays bounded") {
+    test::TempDir dir;
+    auto db = sql::Database::open(dir.file("t.db"), sql::OpenMode::ReadWriteCreate);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TABLE t (x INTEGER)"));
+    const int before = liveStatements(*db);
+    constexpr const char* kInsert = "INSERT INTO t VALUES (?)";
+    for (int i = 0; i < 100; ++i) {
+        auto st = db->prepare(kInsert);
+        REQUIRE(st);
+        st->bind(1, std::int64_t{i});
+        REQUIRE(st->run());
+    }
+    // One parsed statement served all hundred inserts.
+    CHECK(liveStatements(*db) == before + 1);
+    CHECK(rows(*db) == 100);
+
+    // A statement handed out again has no bindings left from its last use: NULL, not 99.
+    {
+        auto st = db->prepare(kInsert);
+        REQUIRE(st);
+        REQUIRE(st->run());
+    }
+    CHECK(db->queryInt("SELECT count(*) FROM t WHERE x IS NULL").value() == 1);
+
+    // Two at once of the same text are two statements, stepped independently.
+    {
+        auto a = db->prepare("SELECT x FROM t WHERE x IS NOT NULL ORDER BY x");
+        auto b = db->prepare("SELECT x FROM t WHERE x IS NOT NULL ORDER BY x");
+        REQUIRE(a);
+        REQUIRE(b);
+        REQUIRE(a->step().value());
+        REQUIRE(a->step().value());
+        REQUIRE(b->step().value());
+        CHECK(a->columnInt(0) == 1);
+        CHECK(b->columnInt(0) == 0);
+    }
+
+    // A statement half-stepped and dropped holds no read transaction: another connection can
+    // still write and the first then sees the change.
+    {
+        auto st = db->prepare("SELECT x FROM t");
+        REQUIRE(st);
+        REQUIRE(st->step().value());
+    }
+    {
+        auto other = sql::Database::open(dir.file("t.db"), sql::OpenMode::ReadWrite, 100);
+        REQUIRE(other);
+        REQUIRE(other->exec("INSERT INTO t VALUES (1000)"));
+    }
+    CHECK(rows(*db) == 102);
+
+    // SQL made from values does not fill memory: idle statements are capped.
+    for (int i = 0; i < 1000; ++i)
+        REQUIRE(db->prepare("SELECT " + std::to_string(i) + " FROM t"));
+    CHECK(liveStatements(*db) <= before + 140);
+}
+
+TEST_CASE("a statement may outlive its connection's Database object") {
+    test::TempDir dir;
+    std::optional<sql::Statement> kept;
+    {
+        auto db = sql::Database::open(dir.file("t.db"), sql::OpenMode::ReadWriteCreate);
+        REQUIRE(db);
+        REQUIRE(db->exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7)"));
+        { REQUIRE(db->prepare("SELECT x FROM t")); }  // idle in the cache when the db closes
+        auto st = db->prepare("SELECT x + 1 FROM t");
+        REQUIRE(st);
+        kept = std::move(st.value());
+    }
+    REQUIRE(kept->step().value());
+    CHECK(kept->columnInt(0) == 8);
+    kept.reset();  // finalized now, and the connection closed with it
 }

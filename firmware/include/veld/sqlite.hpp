@@ -31,10 +31,15 @@ enum class OpenMode {
 /// full disk as SQLITE_IOERR_WRITE rather than SQLITE_FULL.
 Error errorFromSqlite(int extendedCode, std::string_view context, std::string_view detail);
 
+/// A connection's prepared statements not in use, by their SQL text (see Database::prepare).
+class StatementCache;
+
 class Statement {
   public:
     Statement() = default;
     Statement(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {}
+    Statement(sqlite3* db, sqlite3_stmt* stmt, std::shared_ptr<StatementCache> cache)
+        : m_db(db), m_stmt(stmt), m_cache(std::move(cache)) {}
     Statement(Statement&& other) noexcept;
     Statement& operator=(Statement&& other) noexcept;
     Statement(const Statement&) = delete;
@@ -83,8 +88,11 @@ class Statement {
     [[nodiscard]] bool valid() const { return m_stmt != nullptr; }
 
   private:
+    void release();
+
     sqlite3* m_db = nullptr;
     sqlite3_stmt* m_stmt = nullptr;
+    std::shared_ptr<StatementCache> m_cache;  // where it goes back to when done; may be null
 };
 
 class Database {
@@ -109,7 +117,10 @@ class Database {
     /// every write, so they skip the parser).
     enum class Control { Begin, Commit, Rollback, Savepoint, Release, RollbackTo, Count };
     Status control(Control what);
-    /// Prepares a statement meant to be kept and reused.
+    /// Prepares a statement meant to be kept and reused. A statement of the same text that was
+    /// prepared on this connection before and is no longer in use is handed out again (reset,
+    /// bindings cleared) instead of being parsed anew: code that prepares its statements where
+    /// it runs them (once per revision of a push) does not pay SQLite's parser each time.
     Result<Statement> prepare(std::string_view sql);
     /// Runs a query whose first column of the first row is an integer (PRAGMA user_version, ...).
     Result<std::int64_t> queryInt(std::string_view sql);
@@ -144,6 +155,7 @@ class Database {
 
     sqlite3* m_db = nullptr;
     std::string m_path;
+    std::shared_ptr<StatementCache> m_cache;
     sqlite3_stmt* m_controls[static_cast<int>(Control::Count)] = {};
     int m_depth = 0;  // Transaction objects alive on this connection
     // On the heap, so that SQLite's pointer to it survives a move of the Database.

@@ -20,7 +20,7 @@ struct ServerConfig {
     std::string tlsKey;
     std::size_t maxRequestBytes = 32u << 20;
     int requestTimeoutSeconds = 10;  // a request moves 16 KiB (or ends) within this, each way
-    int threads = 8;                 // requests handled at once
+    int threads = 32;                // requests handled at once
     /// Open connections (idle ones too). A newcomer beyond it displaces the connection that has
     /// waited longest (over a second) for its handshake or request; if none has, it gets 503.
     int maxConnections = 256;
