@@ -206,6 +206,8 @@ TEST_CASE("the wrapper reports inserted row ids, WAL commits and checkpoints") {
     REQUIRE(copy);
     REQUIRE(copy->backupFrom(*db, "copying w.db"));
     CHECK(copy->queryInt("SELECT count(*) FROM t").value() == 2);
+}
+
 namespace {
 
 // Statements prepared on a connection and not yet finalized (the cache's idle ones included).
