@@ -71,6 +71,11 @@ options (each may also be given in the --config file as `name = value`, without 
   --metrics-from RANGES     address ranges, comma-separated (10.0.0.0/8,2001:db8::/32, or
                            single addresses), from which /metrics is served without a
                            credential besides this machine (default: none)
+  --trusted-proxies RANGES  address ranges of reverse proxies (HAProxy) in front of this
+                           collector: a request through one counts as coming from the last
+                           address of its X-Forwarded-For for --auth-failures and the log, and
+                           their connections are not capped by --max-connections-per-address
+                           (default: none)
   --quiet                  do not log requests
   --help                   this text
 )";
@@ -125,6 +130,8 @@ bool apply(veld::sync::ServerConfig& c, StoreOptions& store, std::string& portFi
         exportDir = value;
     } else if (name == "metrics-from") {
         c.metricsFrom = value;
+    } else if (name == "trusted-proxies") {
+        c.trustedProxies = value;
     } else if (name == "quiet") {
         c.logRequests = false;
     } else {

@@ -142,6 +142,7 @@ struct CollectorServer::Impl {
     // Before `http`: the connection front updates the open-connections gauge until it is gone.
     std::unique_ptr<detail::Metrics> metrics;
     std::vector<detail::Cidr> metricsFrom;
+    std::vector<detail::Cidr> trustedProxies;  // parsed once at bind, read-only after
     std::unique_ptr<httplib::Server> http;
     std::function<void()> stopListening;
     std::function<void()> widenBacklog;
@@ -258,11 +259,26 @@ struct CollectorServer::Impl {
     bool throttled(const httplib::Request& req, httplib::Response& res, const char* why) {
         if (!throttle) return false;
         const std::int64_t t = now();
-        const std::int64_t waiting = throttle->wait(req.remote_addr, t);
-        throttle->failed(req.remote_addr, t);
+        const std::string client = clientAddress(req);
+        const std::int64_t waiting = throttle->wait(client, t);
+        throttle->failed(client, t);
         if (waiting <= 0) return false;
-        tooMany(res, std::max(waiting, throttle->wait(req.remote_addr, t)), why);
+        tooMany(res, std::max(waiting, throttle->wait(client, t)), why);
         return true;
+    }
+
+    // The request's client: its connection's address, or behind a trusted proxy the last
+    // address of X-Forwarded-For (the one that proxy added; earlier ones are the client's say).
+    std::string clientAddress(const httplib::Request& req) const {
+        if (!detail::fromRanges(req.remote_addr, trustedProxies)) return req.remote_addr;
+        const std::string forwarded = req.get_header_value("X-Forwarded-For");
+        const auto comma = forwarded.rfind(',');
+        std::string last = comma == std::string::npos ? forwarded : forwarded.substr(comma + 1);
+        while (!last.empty() && last.front() == ' ')
+            last.erase(last.begin());
+        while (!last.empty() && last.back() == ' ')
+            last.pop_back();
+        return detail::parseAddress(last) ? last : req.remote_addr;
     }
 
     static std::string keyText(const Uuid& id) { return id.toString(); }
@@ -814,6 +830,13 @@ bool CollectorServer::bind() {
         return false;
     }
     im.metricsFrom = std::move(ranges.value());
+    auto proxies = detail::parseCidrList(im.config.trustedProxies);
+    if (!proxies) {
+        std::fprintf(stderr, "veld-collector: --trusted-proxies: %s\n",
+                     proxies.error().message.c_str());
+        return false;
+    }
+    im.trustedProxies = std::move(proxies.value());
     if (!im.exports->prepareFolder()) return false;
     if (!im.makeServer()) return false;
     httplib::Server& http = *im.http;
@@ -843,7 +866,11 @@ std::string CollectorServer::serveBytes(std::string_view bytes, const std::strin
 
 bool CollectorServer::Impl::makeServer() {
     if (http) return true;
-    const auto limits = frontLimits(config, &metrics->openConnections);
+    auto limits = frontLimits(config, &metrics->openConnections);
+    if (!trustedProxies.empty())
+        limits.uncapped = [this](const std::string& address) {
+            return detail::fromRanges(address, trustedProxies);
+        };
     if (!config.tlsCert.empty()) {
         auto tls = std::make_unique<detail::TlsFront>(limits, config.tlsCert.c_str(),
                                                       config.tlsKey.c_str());

@@ -460,7 +460,8 @@ void ConnectionFront::integrate(std::unique_ptr<Connection> c, SteadyClock::time
     // request, or answer this one 503.
     const auto held = m_perAddress.find(c->address);
     const bool addressFull = m_limits.maxPerAddress > 0 && held != m_perAddress.end() &&
-                             held->second >= m_limits.maxPerAddress;
+                             held->second >= m_limits.maxPerAddress &&
+                             !(m_limits.uncapped && m_limits.uncapped(c->address));
     const bool allFull = m_limits.maxConnections > 0 && m_open >= m_limits.maxConnections;
     if (addressFull || allFull) {
         Connection* victim = victimFor(c->address, addressFull, now);

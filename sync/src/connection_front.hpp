@@ -58,6 +58,8 @@ struct FrontLimits {
     int threads = 8;
     int maxConnections = 256;
     int maxPerAddress = 32;
+    /// Addresses whose connections are not capped per address (trusted reverse proxies).
+    std::function<bool(const std::string& address)> uncapped;
     std::chrono::seconds keepAlive{5};
     std::size_t keepAliveRequests = 100;
     std::atomic<std::int64_t>* openGauge = nullptr;  // kept equal to the open connections

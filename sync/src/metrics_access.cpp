@@ -87,6 +87,15 @@ bool contains(const Cidr& range, const std::array<std::uint8_t, 16>& address) {
     return true;
 }
 
+bool fromRanges(std::string_view address, const std::vector<Cidr>& ranges) {
+    const auto parsed = parseAddress(address);
+    if (!parsed) return false;
+    for (const Cidr& range : ranges) {
+        if (contains(range, *parsed)) return true;
+    }
+    return false;
+}
+
 MetricsAccess metricsAccess(std::string_view peer, bool forwarded, const std::vector<Cidr>& from) {
     const auto address = parseAddress(peer);
     if (!address) return MetricsAccess::NeedsStaff;

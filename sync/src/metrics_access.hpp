@@ -36,6 +36,8 @@ Result<std::vector<Cidr>> parseCidrList(std::string_view text);
 std::optional<std::array<std::uint8_t, 16>> parseAddress(std::string_view text);
 
 bool contains(const Cidr& range, const std::array<std::uint8_t, 16>& address);
+/// True when `address` (text, as parseAddress reads it) is in one of `ranges`.
+bool fromRanges(std::string_view address, const std::vector<Cidr>& ranges);
 
 enum class MetricsAccess {
     Open,        // served without a credential

@@ -93,6 +93,7 @@ HaProxy::HaProxy(const std::string& folder, const std::vector<int>& backendPorts
                "    option redispatch\n"
                "\n"
                "frontend veld\n"
+               "    option forwardfor\n"
                "    bind 127.0.0.1:"
             << m_port
             << "\n"

@@ -470,3 +470,40 @@ TEST_CASE("the collector's log names requests and who made them, never answers o
                       "the log holds " << secret.size() << " secret bytes");
     }
 }
+
+TEST_CASE(
+    "behind a trusted proxy wrong credentials count per forwarded client, and a forged "
+    "forwarding header helps no one") {
+    test::TempDir dir;
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
+    collector.start({"--auth-failures", "2", "--trusted-proxies", "127.0.0.1"});
+    auto device = test::openDevice(dir.file("device.veld"));
+    const auto connection = test::enrolDevice(device, collector);
+    std::string wrong = connection.credential;
+    wrong.back() = wrong.back() == '0' ? '1' : '0';
+    const auto pull = [&](const std::string& credential, const std::string& client) {
+        auto headers = test::protocolHeaders(credential);
+        headers.emplace_back("X-Forwarded-For", client);
+        return test::httpExchange(
+            collector.port(),
+            test::postBytes(sync::kPullPath, sync::encodePullRequest({}), headers));
+    };
+
+    // Through the proxy (this machine), each device is its own client: one guessing does not
+    // slow down another behind the same proxy.
+    CHECK(pull(wrong, "203.0.113.5").status == 401);
+    CHECK(pull(wrong, "203.0.113.5").status == 401);
+    CHECK(pull(wrong, "203.0.113.5").status == 429);
+    CHECK(pull(wrong, "203.0.113.6").status == 401);
+    // The proxy appends the address it saw: what the client wrote before it is not believed.
+    CHECK(pull(wrong, "203.0.113.6, 203.0.113.5").status == 429);
+    CHECK(pull(connection.credential, "203.0.113.5").status == 200);
+    collector.kill(SIGTERM);
+    collector.wait();
+
+    // Without --trusted-proxies the header is ignored: changing it does not escape the limit.
+    collector.restart({"--auth-failures", "2"});
+    CHECK(pull(wrong, "198.51.100.1").status == 401);
+    CHECK(pull(wrong, "198.51.100.2").status == 401);
+    CHECK(pull(wrong, "198.51.100.3").status == 429);
+}

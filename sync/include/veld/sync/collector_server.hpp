@@ -39,6 +39,12 @@ struct ServerConfig {
     /// Address ranges ("10.0.0.0/8,2001:db8::/32") from which /metrics is served without a
     /// credential, besides the machine itself; from anywhere else it needs a staff credential.
     std::string metricsFrom;
+    /// Address ranges of reverse proxies (HAProxy) in front of the collector. A request whose
+    /// connection comes from one of them counts as coming from the last address in its
+    /// X-Forwarded-For (the one the proxy added) for the wrong-credential limit and the log, and
+    /// their connections are not capped per address (every device behind the proxy shares its
+    /// address; the proxy caps its clients itself). Empty: none is trusted.
+    std::string trustedProxies;
 };
 
 class CollectorServer {
