@@ -54,6 +54,71 @@ Status mergeFromB(RecordContent& content, const RecordContent& b,
     return {};
 }
 
+std::optional<Record> readableRevision(bool damaged, std::span<const std::uint8_t> body) {
+    if (damaged) return std::nullopt;
+    auto r = decodeRecord(body);
+    return r ? std::optional<Record>(std::move(r.value())) : std::nullopt;
+}
+
+Result<ConflictSettlement> settleConflict(const ConflictResolution& resolution,
+                                          const Uuid& recordId, const std::optional<Record>& a,
+                                          const std::optional<Record>& b, const Uuid& deviceA,
+                                          const Uuid& deviceB, HlcTimestamp current,
+                                          const Uuid& staffDevice, std::uint64_t staffSeq,
+                                          std::int64_t nowMs) {
+    using Kind = ConflictResolution::Kind;
+    const bool needA = resolution.kind != Kind::KeepB;
+    const bool needB = resolution.kind != Kind::KeepA;
+    if ((needA && !a) || (needB && !b)) {
+        return makeError(ErrorCode::InvalidArgument,
+                         std::string("revision ") + (needA && !a ? "A" : "B") +
+                             " of this conflict cannot be read here; keep the other one");
+    }
+    // A sealed revision's answers open only with central staff's private key, which never
+    // comes here: the collector cannot write a revision made from them.
+    if ((needA && a->sealed) || (needB && b->sealed)) {
+        return makeError(ErrorCode::InvalidArgument,
+                         std::string("revision ") + (needA && a->sealed ? "A" : "B") +
+                             " of this conflict is sealed, and the collector cannot open it "
+                             "to write a resolution; give the record a review state instead");
+    }
+    RecordContent content = resolution.kind == Kind::KeepB ? b->content : a->content;
+    ConflictSettlement out;
+    if (resolution.kind == Kind::KeepA) {
+        out.detail = "kept A (device " + deviceA.toString() + ")";
+    } else if (resolution.kind == Kind::KeepB) {
+        out.detail = "kept B (device " + deviceB.toString() + ")";
+    } else {
+        if (auto s = mergeFromB(content, b->content, resolution.fromB); !s) return s.error();
+        out.detail = "merged; from B:";
+        for (const auto& name : resolution.fromB)
+            out.detail += " " + name;
+    }
+    // The collector's own revision: after everything held, based on the current view.
+    const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
+    Record merged;
+    merged.id = recordId;
+    merged.deviceId = staffDevice;
+    merged.hlc = nowMillis > current.millis()
+                     ? HlcTimestamp::make(nowMillis, 0)
+                     : HlcTimestamp::make(current.millis(), current.counter() + 1);
+    merged.createdHlc =
+        std::min(a ? a->createdHlc : b->createdHlc, b ? b->createdHlc : a->createdHlc);
+    merged.finalized = true;
+    merged.content = std::move(content);
+    auto body = encodeRecord(merged);
+    if (!body) return body.error();
+    PushRevision& rev = out.revision;
+    rev.seq = staffSeq + 1;
+    rev.recordId = recordId;
+    rev.hlc = merged.hlc;
+    rev.baseHlc = current.value;
+    rev.body = std::move(body.value());
+    rev.formId = merged.content.formId;
+    rev.formVersion = merged.content.formVersion;
+    return out;
+}
+
 // ---- Cases ------------------------------------------------------------------------------------
 
 bool admitsNewProperty(std::size_t heldNames, std::string_view name) {

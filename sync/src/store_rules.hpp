@@ -50,6 +50,26 @@ bool clockFlagged(std::int64_t hlcMillis, std::int64_t nowMs, const CollectorPol
 Status mergeFromB(RecordContent& content, const RecordContent& b,
                   const std::vector<std::string>& fromB);
 
+/// A stored revision's record, or nothing when it was stored damaged or does not decode.
+std::optional<Record> readableRevision(bool damaged, std::span<const std::uint8_t> body);
+
+/// Staff's settling of a record conflict (any kind but Close) as the collector's own revision.
+struct ConflictSettlement {
+    PushRevision revision;  // of the staff device, after its last sequence number
+    std::string detail;     // what was kept, for the audit log (names, never answers)
+};
+/// The revision that settles a conflict between revisions A and B of `recordId` (each nothing
+/// when unreadable) made by `deviceA` and `deviceB`: A's or B's content, or A's merged with
+/// `fromB`, stamped after the record's current HLC (and `nowMs`), based on it, as the staff
+/// device's next revision. InvalidArgument when a revision it needs is unreadable or sealed
+/// (the collector cannot open sealed answers), or `fromB` names an answer neither has.
+Result<ConflictSettlement> settleConflict(const ConflictResolution& resolution,
+                                          const Uuid& recordId, const std::optional<Record>& a,
+                                          const std::optional<Record>& b, const Uuid& deviceA,
+                                          const Uuid& deviceB, HlcTimestamp current,
+                                          const Uuid& staffDevice, std::uint64_t staffSeq,
+                                          std::int64_t nowMs);
+
 // ---- Cases ------------------------------------------------------------------------------------
 
 /// The most property names one case holds (besides status and arm): a case with more might not

@@ -724,70 +724,18 @@ Result<StoredRevision> PgRecords::resolveConflict(std::int64_t conflictId,
                 out.hlc = current;
                 return settle("closed; the current revision stays");
             }
-            const auto read = [&](int bodyColumn, int damagedColumn) -> std::optional<Record> {
-                if (row->integer(0, damagedColumn) != 0) return std::nullopt;
-                auto r = decodeRecord(row->bytes(0, bodyColumn));
-                return r ? std::optional<Record>(std::move(r.value())) : std::nullopt;
-            };
-            const std::optional<Record> a = read(2, 3);
-            const std::optional<Record> b = read(5, 6);
-            const Uuid deviceA = row->uuid(0, 4);
-            const Uuid deviceB = row->uuid(0, 7);
-            const bool needA = resolution.kind != ConflictResolution::Kind::KeepB;
-            const bool needB = resolution.kind != ConflictResolution::Kind::KeepA;
-            if ((needA && !a) || (needB && !b)) {
-                return makeError(ErrorCode::InvalidArgument,
-                                 std::string("revision ") + (needA && !a ? "A" : "B") +
-                                     " of this conflict cannot be read here; keep the other "
-                                     "one");
-            }
-            // A sealed revision's answers open only with central staff's private key, which never
-            // comes here: the collector cannot write a revision made from them.
-            if ((needA && a->sealed) || (needB && b->sealed)) {
-                return makeError(
-                    ErrorCode::InvalidArgument,
-                    std::string("revision ") + (needA && a->sealed ? "A" : "B") +
-                        " of this conflict is sealed, and the collector cannot open it to write a "
-                        "resolution; give the record a review state instead");
-            }
-            RecordContent content =
-                resolution.kind == ConflictResolution::Kind::KeepB ? b->content : a->content;
-            std::string detail;
-            if (resolution.kind == ConflictResolution::Kind::KeepA) {
-                detail = "kept A (device " + deviceA.toString() + ")";
-            } else if (resolution.kind == ConflictResolution::Kind::KeepB) {
-                detail = "kept B (device " + deviceB.toString() + ")";
-            } else {
-                if (auto st = rules::mergeFromB(content, b->content, resolution.fromB); !st)
-                    return st;
-                detail = "merged; from B:";
-                for (const auto& name : resolution.fromB)
-                    detail += " " + name;
-            }
-            // The collector's own revision: after everything held, based on the current view.
+            const std::optional<Record> a =
+                rules::readableRevision(row->integer(0, 3) != 0, row->bytes(0, 2));
+            const std::optional<Record> b =
+                rules::readableRevision(row->integer(0, 6) != 0, row->bytes(0, 5));
             const auto staff = staffDevice(c, nowMs);
             if (!staff) return staff.error();
-            const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
-            Record merged;
-            merged.id = recordId;
-            merged.deviceId = staff->first;
-            merged.hlc = nowMillis > current.millis()
-                             ? HlcTimestamp::make(nowMillis, 0)
-                             : HlcTimestamp::make(current.millis(), current.counter() + 1);
-            merged.createdHlc =
-                std::min(a ? a->createdHlc : b->createdHlc, b ? b->createdHlc : a->createdHlc);
-            merged.finalized = true;
-            merged.content = std::move(content);
-            auto body = encodeRecord(merged);
-            if (!body) return body.error();
-            PushRevision rev;
-            rev.seq = staff->second + 1;
-            rev.recordId = recordId;
-            rev.hlc = merged.hlc;
-            rev.baseHlc = current.value;
-            rev.body = std::move(body.value());
-            rev.formId = merged.content.formId;
-            rev.formVersion = merged.content.formVersion;
+            auto settled =
+                rules::settleConflict(resolution, recordId, a, b, row->uuid(0, 4), row->uuid(0, 7),
+                                      current, staff->first, staff->second, nowMs);
+            if (!settled) return settled.error();
+            const std::string& detail = settled->detail;
+            PushRevision& rev = settled->revision;
             DeviceAdvance advance;
             advance.receivedThrough = rev.seq;
             bool unique = false;
@@ -799,7 +747,7 @@ Result<StoredRevision> PgRecords::resolveConflict(std::int64_t conflictId,
             out.deviceId = staff->first;
             out.seq = rev.seq;
             out.recordId = recordId;
-            out.hlc = merged.hlc;
+            out.hlc = rev.hlc;
             out.formId = rev.formId;
             out.body = std::move(rev.body);
             return {};
