@@ -5,7 +5,9 @@
 #include <csignal>
 #include <fstream>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -133,6 +135,42 @@ HaProxy::~HaProxy() {
 
 std::string HaProxy::url() const {
     return "http://127.0.0.1:" + std::to_string(m_port);
+}
+
+std::int64_t HaProxy::backendTrouble() const {
+    // "show stat" is CSV with a "# pxname,svname,..." header naming the columns.
+    const std::string stat = askSocket(m_socket, "show stat");
+    const auto split = [](const std::string& line) {
+        std::vector<std::string> fields;
+        std::size_t at = 0;
+        for (;;) {
+            const auto comma = line.find(',', at);
+            fields.push_back(line.substr(at, comma == std::string::npos ? comma : comma - at));
+            if (comma == std::string::npos) return fields;
+            at = comma + 1;
+        }
+    };
+    std::vector<std::string> names;
+    std::int64_t sum = 0;
+    std::size_t at = 0;
+    while (at < stat.size()) {
+        const auto end = std::min(stat.find('\n', at), stat.size());
+        const std::string line = stat.substr(at, end - at);
+        at = end + 1;
+        if (line.rfind("# ", 0) == 0) {
+            names = split(line.substr(2));
+            continue;
+        }
+        if (line.rfind("collectors,collector", 0) != 0) continue;
+        const auto fields = split(line);
+        for (std::size_t i = 0; i < names.size() && i < fields.size(); ++i) {
+            if ((names[i] == "econ" || names[i] == "eresp" || names[i] == "wretr" ||
+                 names[i] == "wredis") &&
+                !fields[i].empty())
+                sum += std::stoll(fields[i]);
+        }
+    }
+    return sum;
 }
 
 bool HaProxy::waitForHealthy(std::size_t healthy, int timeoutMs) {

@@ -26,6 +26,9 @@ class HaProxy {
     /// Waits until HAProxy sees `healthy` backends up (from its stats socket), at most
     /// `timeoutMs`; true when it did.
     bool waitForHealthy(std::size_t healthy, int timeoutMs);
+    /// What HAProxy met on its way to the collectors so far: failed connections and answers,
+    /// retries and redispatches (econ + eresp + wretr + wredis of its servers).
+    [[nodiscard]] std::int64_t backendTrouble() const;
     /// The configuration file, for messages.
     [[nodiscard]] const std::string& config() const { return m_config; }
 

@@ -73,7 +73,7 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
                       const std::string& location, const std::vector<std::string>& flags) {
     constexpr std::size_t kDevices = 10;
     constexpr int kIntakes = 12;
-    constexpr int kRecords = 60;
+    constexpr int kRecords = 150;
     constexpr int kKills = 5;
     std::vector<int> ports;
     for (auto* c : collectors)
@@ -156,7 +156,8 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
         t.join();
     CAPTURE(failedRounds.load());
     CHECK(killsDuringPushes >= 3);
-    CHECK(failedRounds.load() > 0);  // the kills were felt
+    // The kills were felt: by the devices, or by HAProxy, which retried for them.
+    CHECK(failedRounds.load() + proxy.backendTrouble() > 0);
 
     // Every outbox empty; at the collector every device's records exactly once.
     for (const auto& device : devices)
