@@ -194,7 +194,7 @@ TEST_CASE("allocation verification on plain data: slots, tokens, dealing and log
     CHECK(verified.problemAllocations == 2);
 }
 
-TEST_CASE("credentials: parsed, compared by digest; admin names and teams validated") {
+TEST_CASE("credentials: parsed, compared by digest, admin names and teams validated") {
     const Uuid device = makeUuidV4();
     const std::string secret(64, 'a');
     auto parsed = rules::parseDeviceCredential(device.toString() + "." + secret);
