@@ -61,7 +61,7 @@ Result<std::string> PgAccess::createEnrolCode(const std::string& label, std::int
     const std::int64_t validFor = validForMs ? validForMs : ttl;
     const std::string code = detail::newEnrolCode();
     const auto hash = rules::enrolCodeDigest(code);
-    auto s = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) {
+    auto done = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) {
         if (auto s =
                 c.run("INSERT INTO enrol_codes (code_hash, label, created_utc_ms, expires_utc_ms) "
                       "VALUES ($1, $2, $3, $4)",
@@ -71,7 +71,7 @@ Result<std::string> PgAccess::createEnrolCode(const std::string& label, std::int
             return s;
         return postgres::audit(c, nowMs, actor, "enrol-code", label, {});
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return code;
 }
 
@@ -79,7 +79,7 @@ Result<std::string> PgAccess::createReenrolCode(const Uuid& deviceId, std::int64
                                                 const std::string& actor) {
     const std::string code = detail::newEnrolCode();
     const auto hash = rules::enrolCodeDigest(code);
-    auto s =
+    auto done =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
             auto dev =
                 c.query("SELECT label, revoked_utc_ms FROM devices WHERE device_id = $1 FOR SHARE",
@@ -103,7 +103,7 @@ Result<std::string> PgAccess::createReenrolCode(const Uuid& deviceId, std::int64
                 return s;
             return postgres::audit(c, nowMs, actor, "reenrol-code", deviceId.toString(), label);
         });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return code;
 }
 
@@ -111,7 +111,7 @@ Result<EnrolReply> PgAccess::enrol(const EnrolRequest& request, std::int64_t now
     const std::string normalized = detail::normalizeEnrolCode(request.code);
     const auto hash = rules::enrolCodeDigest(request.code);
     EnrolReply reply;
-    auto s =
+    auto done =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
             // The code's row stays locked until this enrolment commits: another process using the
             // same code waits here and then sees it used.
@@ -224,7 +224,7 @@ Result<EnrolReply> PgAccess::enrol(const EnrolRequest& request, std::int64_t now
             }
             return {};
         });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return reply;
 }
 
@@ -232,7 +232,7 @@ Result<Uuid> PgAccess::authenticate(std::string_view credential) {
     const auto presented = rules::parseDeviceCredential(credential);
     if (!presented) return presented.error();
     Result<Uuid> out = makeError(ErrorCode::NotFound, "unknown device");
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto rows =
             c.query("SELECT credential_hash, revoked_utc_ms FROM devices WHERE device_id = $1",
                     pg::Params().add(presented->deviceId), "checking a device credential");
@@ -248,7 +248,7 @@ Result<Uuid> PgAccess::authenticate(std::string_view credential) {
         }
         return {};
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return out;
 }
 
@@ -267,7 +267,7 @@ Status PgAccess::revoke(const Uuid& deviceId, std::int64_t nowMs, const std::str
 
 Result<std::vector<DeviceInfo>> PgAccess::devices() {
     std::vector<DeviceInfo> out;
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto rows = c.query(
             "SELECT d.device_id, d.label, d.enrolled_utc_ms, d.revoked_utc_ms, "
             "d.received_through, d.last_contact_utc_ms, (SELECT count(*) FROM revisions r WHERE "
@@ -292,7 +292,7 @@ Result<std::vector<DeviceInfo>> PgAccess::devices() {
         }
         return {};
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return out;
 }
 
@@ -308,7 +308,7 @@ Result<std::string> PgAccess::addAdmin(const std::string& name, std::int64_t now
     sodium_memzero(secret.data(), secret.size());
     const std::string credential = rules::adminCredential(name, secretHex);
     const auto digest = rules::secretDigest(secretHex);
-    auto s =
+    auto done =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
             if (auto s = c.run(
                     "INSERT INTO admins (name, credential_hash, created_utc_ms) VALUES ($1, $2, "
@@ -320,7 +320,7 @@ Result<std::string> PgAccess::addAdmin(const std::string& name, std::int64_t now
                 return s;
             return postgres::audit(c, nowMs, actor, "admin-add", name, {});
         });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return credential;
 }
 
@@ -340,7 +340,7 @@ Result<std::string> PgAccess::authenticateAdmin(std::string_view credential) {
     const auto presented = rules::parseAdminCredential(credential);
     if (!presented) return presented.error();
     Result<std::string> out = makeError(ErrorCode::NotFound, "unknown admin");
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto rows = c.query("SELECT credential_hash, revoked_utc_ms FROM admins WHERE name = $1",
                             pg::Params().add(presented->name), "checking an admin credential");
         if (!rows) return rows.error();
@@ -355,13 +355,13 @@ Result<std::string> PgAccess::authenticateAdmin(std::string_view credential) {
         }
         return {};
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return out;
 }
 
 Result<std::vector<AdminInfo>> PgAccess::admins() {
     std::vector<AdminInfo> out;
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto rows = c.query("SELECT name, created_utc_ms, revoked_utc_ms FROM admins ORDER BY name",
                             {}, "listing admins");
         if (!rows) return rows.error();
@@ -371,13 +371,13 @@ Result<std::vector<AdminInfo>> PgAccess::admins() {
                 {std::string(rows->text(i, 0)), rows->integer(i, 1), rows->optionalInteger(i, 2)});
         return {};
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return out;
 }
 
 Result<std::vector<AuditEntry>> PgAccess::audit() {
     std::vector<AuditEntry> out;
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         out.clear();
         return c.stream(
             "SELECT utc_ms, actor, action, subject, detail FROM audit ORDER BY aid", {},
@@ -389,7 +389,7 @@ Result<std::vector<AuditEntry>> PgAccess::audit() {
             },
             "reading the audit log");
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return out;
 }
 
@@ -402,38 +402,38 @@ Status PgAccess::appendAudit(const AuditEntry& entry) {
 
 Result<std::string> PgAccess::collectorId() {
     std::string out;
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto id = metaText(c, "collector_id");
         if (!id) return id.error();
         out = std::move(id.value());
         return {};
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return out;
 }
 
 Result<std::int64_t> PgAccess::health() {
     std::int64_t version = 0;
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto rows = c.query("SELECT version FROM schema_version", {}, "checking the database");
         if (!rows) return rows.error();
         if (rows->empty()) return makeError(ErrorCode::NotAStore, "the schema version is missing");
         version = rows->integer(0, 0);
         return {};
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return version;
 }
 
 Result<std::string> PgAccess::projectKey() {
     std::string out;
-    auto s = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
+    auto done = withConnection(m_ctx, [&](pg::Connection& c) -> Status {
         auto key = metaText(c, "project_key");
         if (!key) return key.error();
         out = std::move(key.value());
         return {};
     });
-    if (!s) return s.error();
+    if (!done) return done.error();
     return out;
 }
 

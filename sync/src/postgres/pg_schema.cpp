@@ -334,7 +334,7 @@ Status migrate(pg::Connection& c, bool create) {
     // First: make the database a collector's, or check that it is one.
     if (auto s = inTransaction(c,
                                [&]() -> Status {
-                                   if (auto s = lockSchema(c); !s) return s;
+                                   if (auto locked = lockSchema(c); !locked) return locked;
                                    auto has = hasVersionTable(c);
                                    if (!has) return has.error();
                                    if (has.value()) {
@@ -357,11 +357,12 @@ Status migrate(pg::Connection& c, bool create) {
         if (auto s = inTransaction(
                 c,
                 [&]() -> Status {
-                    if (auto s = lockSchema(c); !s) return s;
+                    if (auto locked = lockSchema(c); !locked) return locked;
                     auto version = checkedVersion(c);
                     if (!version) return version.error();
                     if (version.value() >= step.version) return {};
-                    if (auto s = c.exec(step.sql, "upgrading the schema"); !s) return s;
+                    if (auto upgraded = c.exec(step.sql, "upgrading the schema"); !upgraded)
+                        return upgraded;
                     return c.run(
                         "UPDATE schema_version SET version = $1 WHERE "
                         "application = $2",
