@@ -101,4 +101,25 @@ std::string normalizeEnrolCode(std::string_view code) {
     return out;
 }
 
+EnrolAudit enrolAudit(EnrolAction action, const std::string& label) {
+    EnrolAudit out;
+    out.detail = label;
+    switch (action) {
+        case EnrolAction::Enrol:
+            break;
+        case EnrolAction::Repeat:
+            out.action = "enrol-repeat";
+            break;
+        case EnrolAction::ReenrolProved:
+            out.action = "reenrol";
+            out.detail += " (proved by its credential)";
+            break;
+        case EnrolAction::ReenrolByStaff:
+            out.action = "reenrol";
+            out.detail += " (with a code made for it)";
+            break;
+    }
+    return out;
+}
+
 }  // namespace veld::sync::detail

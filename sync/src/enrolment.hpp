@@ -44,6 +44,14 @@ enum class EnrolAction {
     ReenrolByStaff,  // a known device with a code made for it: rebind, mark the code used
 };
 
+/// How an enrolment is written in the audit log: its action ("enrol", "enrol-repeat",
+/// "reenrol") and detail (the code's label, and how a re-enrolment was allowed).
+struct EnrolAudit {
+    const char* action = "enrol";
+    std::string detail;
+};
+EnrolAudit enrolAudit(EnrolAction action, const std::string& label);
+
 /// What to do with `request`, given the code's and the device's state; `credentialHash` is the
 /// digest of the credential this enrolment would give (enrolSecret). Refusals are WrongState
 /// (409) with the reason.

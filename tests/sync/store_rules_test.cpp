@@ -8,6 +8,8 @@
 #include <veld/case_merge.hpp>
 #include <veld/record.hpp>
 
+#include "enrolment.hpp"
+
 using namespace veld;
 namespace rules = veld::sync::rules;
 
@@ -220,4 +222,20 @@ TEST_CASE("credentials: parsed, compared by digest, admin names and teams valida
 
     // Codes are typed by people: case and dashes do not matter.
     CHECK(rules::enrolCodeDigest("abcd-efgh-jkmn") == rules::enrolCodeDigest("ABCDEFGHJKMN"));
+}
+
+TEST_CASE("the audit log says how each device was enrolled, in the same words on every backend") {
+    namespace detail = veld::sync::detail;
+    using detail::EnrolAction;
+    const auto first = detail::enrolAudit(EnrolAction::Enrol, "laptop-07");
+    CHECK(std::string(first.action) == "enrol");
+    CHECK(first.detail == "laptop-07");
+    CHECK(std::string(detail::enrolAudit(EnrolAction::Repeat, "laptop-07").action) ==
+          "enrol-repeat");
+    const auto proved = detail::enrolAudit(EnrolAction::ReenrolProved, "laptop-07");
+    CHECK(std::string(proved.action) == "reenrol");
+    CHECK(proved.detail == "laptop-07 (proved by its credential)");
+    const auto byStaff = detail::enrolAudit(EnrolAction::ReenrolByStaff, "laptop-07");
+    CHECK(std::string(byStaff.action) == "reenrol");
+    CHECK(byStaff.detail == "laptop-07 (with a code made for it)");
 }

@@ -192,25 +192,9 @@ Result<EnrolReply> PgAccess::enrol(const EnrolRequest& request, std::int64_t now
                 if (used->affected() != 1)
                     return makeError(ErrorCode::WrongState, "this enrolment code has been used");
             }
-            const char* audited = "enrol";
-            std::string detail = code.label;
-            switch (action.value()) {
-                case detail::EnrolAction::Enrol:
-                    break;
-                case detail::EnrolAction::Repeat:
-                    audited = "enrol-repeat";
-                    break;
-                case detail::EnrolAction::ReenrolProved:
-                    audited = "reenrol";
-                    detail += " (proved by its credential)";
-                    break;
-                case detail::EnrolAction::ReenrolByStaff:
-                    audited = "reenrol";
-                    detail += " (with a code made for it)";
-                    break;
-            }
-            if (auto s = postgres::audit(c, nowMs, "device", audited, request.deviceId.toString(),
-                                         detail);
+            const auto audited = detail::enrolAudit(action.value(), code.label);
+            if (auto s = postgres::audit(c, nowMs, "device", audited.action,
+                                         request.deviceId.toString(), audited.detail);
                 !s)
                 return s;
             reply = EnrolReply{};

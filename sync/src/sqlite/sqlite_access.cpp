@@ -174,24 +174,9 @@ Result<EnrolReply> SqliteAccess::enrol(const EnrolRequest& request, std::int64_t
         mark->bind(1, nowMs).bindBlob(2, idBytes(request.deviceId)).bindBlob(3, hash);
         if (auto s = mark->run(); !s) return s.error();
     }
-    const char* audited = "enrol";
-    std::string detail = code.label;
-    switch (action.value()) {
-        case detail::EnrolAction::Enrol:
-            break;
-        case detail::EnrolAction::Repeat:
-            audited = "enrol-repeat";
-            break;
-        case detail::EnrolAction::ReenrolProved:
-            audited = "reenrol";
-            detail += " (proved by its credential)";
-            break;
-        case detail::EnrolAction::ReenrolByStaff:
-            audited = "reenrol";
-            detail += " (with a code made for it)";
-            break;
-    }
-    if (auto s = auditLocked(m_ctx, nowMs, "device", audited, request.deviceId.toString(), detail);
+    const auto audited = detail::enrolAudit(action.value(), code.label);
+    if (auto s = auditLocked(m_ctx, nowMs, "device", audited.action, request.deviceId.toString(),
+                             audited.detail);
         !s)
         return s.error();
     EnrolReply reply;
