@@ -11,6 +11,7 @@
 #include <veld/case_merge.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/hex.hpp>
+#include <veld/sync/study_json.hpp>
 
 #include "enrolment.hpp"
 
@@ -509,6 +510,18 @@ Result<PresentedAdmin> parseAdminCredential(std::string_view credential) {
 
 bool validTeam(std::string_view team) {
     return team.size() <= 64 && plainWord(team);
+}
+
+DeviceStudy deviceStudy(const alloc::Study& study) {
+    DeviceStudy out;
+    out.id = study.id;
+    out.pilot = study.pilot;
+    for (const auto& a : study.arms)
+        out.arms.push_back(a.name);
+    for (const auto& f : study.factors)
+        out.factors.emplace_back(f.name, f.levels);
+    out.lowSlots = effectiveLowSlots(study);
+    return out;
 }
 
 }  // namespace veld::sync::rules

@@ -16,6 +16,7 @@
 #include <veld/allocation.hpp>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
+#include <veld/sync/protocol.hpp>
 #include <veld/sync/store/policy.hpp>
 #include <veld/sync/store/records.hpp>
 #include <veld/sync/store/review.hpp>
@@ -69,6 +70,10 @@ Result<ConflictSettlement> settleConflict(const ConflictResolution& resolution,
                                           const Uuid& deviceB, HlcTimestamp current,
                                           const Uuid& staffDevice, std::uint64_t staffSeq,
                                           std::int64_t nowMs);
+
+/// What a device is told of a study at pull: ids, arms, factors and its low mark, never the
+/// seed.
+DeviceStudy deviceStudy(const alloc::Study& study);
 
 // ---- Cases ------------------------------------------------------------------------------------
 

@@ -127,18 +127,6 @@ Result<std::vector<DealtBlock>> deal(pg::Connection& c, const std::string& study
     return out;
 }
 
-DeviceStudy deviceStudy(const alloc::Study& s) {
-    DeviceStudy out;
-    out.id = s.id;
-    out.pilot = s.pilot;
-    for (const auto& a : s.arms)
-        out.arms.push_back(a.name);
-    for (const auto& f : s.factors)
-        out.factors.emplace_back(f.name, f.levels);
-    out.lowSlots = effectiveLowSlots(s);
-    return out;
-}
-
 // Deals blocks to a device that runs low (see RecordStore::pull).
 Status topUp(pg::Connection& c, const Uuid& deviceId, const PullRequest& request,
              const std::vector<StoredStudy>& studies, std::int64_t nowMs) {
@@ -541,7 +529,7 @@ Status pullStudies(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
     auto studies = loadStudies(c);
     if (!studies) return studies.error();
     for (const auto& s : studies.value())
-        reply.studies.push_back(deviceStudy(s.definition.study));
+        reply.studies.push_back(rules::deviceStudy(s.definition.study));
     reply.allocationCursor = request.allocationCursor;
     // The device's row stays locked to the end of the pull: two pulls of one device at once are
     // taken one after the other, so it is topped up once.

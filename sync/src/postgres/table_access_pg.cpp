@@ -1,8 +1,8 @@
 // A collector store's tables in a PostgreSQL database, row by row (table_access.hpp).
 #include <veld/sync/collector_store.hpp>
 
-#include "pg.hpp"
 #include "../table_access.hpp"
+#include "pg.hpp"
 
 namespace veld::sync::tables {
 

@@ -26,8 +26,6 @@ namespace {
 Result<std::vector<StoredStudy>> loadStudies(SqliteContext& ctx,
                                              const std::optional<std::string>& only = {});
 
-DeviceStudy deviceStudy(const alloc::Study& s);
-
 // Deals blocks to a device that runs low (see CollectorStore::pull).
 Status topUp(SqliteContext& ctx, const Uuid& deviceId, const PullRequest& request,
              const std::vector<StoredStudy>& studies, std::int64_t nowMs);
@@ -302,18 +300,6 @@ Result<std::vector<StoredStudy>> loadStudies(SqliteContext& ctx,
     return out;
 }
 
-DeviceStudy deviceStudy(const alloc::Study& s) {
-    DeviceStudy out;
-    out.id = s.id;
-    out.pilot = s.pilot;
-    for (const auto& a : s.arms)
-        out.arms.push_back(a.name);
-    for (const auto& f : s.factors)
-        out.factors.emplace_back(f.name, f.levels);
-    out.lowSlots = effectiveLowSlots(s);
-    return out;
-}
-
 Status topUp(SqliteContext& ctx, const Uuid& deviceId, const PullRequest& request,
              const std::vector<StoredStudy>& studies, std::int64_t nowMs) {
     std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> held;
@@ -534,7 +520,7 @@ Status pullStudies(SqliteContext& ctx, const Uuid& deviceId, const DeviceFacts& 
     auto studies = loadStudies(ctx);
     if (!studies) return studies.error();
     for (const auto& s : studies.value())
-        reply.studies.push_back(deviceStudy(s.definition.study));
+        reply.studies.push_back(rules::deviceStudy(s.definition.study));
     reply.allocationCursor = request.allocationCursor;
     // Slots are sealed to the device's box key: none before the device has said it.
     if (!facts.boxKey) return {};
