@@ -61,6 +61,8 @@ Result<std::unique_ptr<CollectorStore>> openPostgresCollector(const PostgresSett
         if (!lease) return lease.error();
         if (auto s = postgres::migrate(**lease, create); !s) return s.error();
     }
+    // Cases a process that stopped left waiting for their numbers.
+    if (auto s = postgres::numberChangedCases(*context); !s) return s.error();
     return std::unique_ptr<CollectorStore>(
         std::make_unique<postgres::PostgresCollector>(std::move(context)));
 }

@@ -1,17 +1,23 @@
 // The PostgreSQL backend's cases domain: staff's commands on cases, the case part of a push and
 // the case part of a pull, with the SQLite store's behaviour.
 //
-// Concurrency: every change of a case takes a number from the `case_seq` counter first. The
-// counter is one row of `meta`, updated in place, so the transaction that took a number holds
-// that row until it commits: case changes are serialised across processes, each one reads the
-// case as the previous one left it, and change numbers become visible in the order they were
-// given. A pull relies on that order: once it sees number N, every change numbered below N is
-// visible too, so its cursor never passes a change still on its way. Rows are locked in one
-// order, so that no two transactions wait for each other: a device's row (a push, a pull, a team
-// change), the staff device's, then the counter.
+// Concurrency: a transaction that changes a case locks the case's row first (SELECT ... FOR
+// UPDATE, or the INSERT that makes it), so changes of one case are serialised across processes
+// and each reads the case as the previous one left it. It leaves the case's change number at 0,
+// "changed, not numbered yet", which no pull delivers. Numbers are given afterwards, by
+// numberChangedCases(): one short transaction that locks the `case_seq` counter (one row of
+// `meta`), numbers every case waiting for one, and commits, so numbers become visible in the
+// order they were given. A pull relies on that order: once it sees number N, every change
+// numbered below N is visible too, so its cursor never passes a change still on its way. Pushes
+// thus never wait for the counter, and one numbering serves every push that committed before it.
+// Rows are locked in one order, so that no two transactions wait for each other: a device's row
+// (a push, a pull, a team change), the staff device's, a case conflict, the cases (those already
+// known in case-id order); the numbering takes the counter and skips cases locked by others
+// (their own numbering comes after them).
 #include "pg_cases.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <veld/record.hpp>
 
@@ -78,145 +84,36 @@ Status writeProperty(pg::Connection& c, const Uuid& caseId, std::string_view nam
         "writing a case property");
 }
 
-// One property change, merged by the shared rule: the newer value is current, and two
-// concurrent changes with different values are also kept as a case conflict.
-Status mergeProperty(pg::Connection& c, const Uuid& caseId, const CasePropertyValue& p,
-                     HlcTimestamp hlc, const Uuid& deviceId, std::int64_t rid, std::int64_t nowMs) {
-    auto current = currentProperty(c, caseId, p.name);
-    if (!current) return current.error();
-    if (!current->has_value())
-        return writeProperty(c, caseId, p.name, p.value, hlc.value, p.base.value, deviceId, rid);
-    const PropertyRow& held = **current;
-    const auto merge =
-        rules::mergeProperty({held.value, held.hlc, held.base}, p.value, hlc.value, p.base.value);
-    if (merge.conflict) {
-        if (auto s = c.run(
-                "INSERT INTO case_conflicts (case_id, name, value_a, hlc_a, device_a, value_b, "
-                "hlc_b, device_b, detected_utc_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                pg::Params()
-                    .add(caseId)
-                    .add(p.name)
-                    .add(held.value)
-                    .add(i64(held.hlc))
-                    .add(held.deviceId)
-                    .add(p.value)
-                    .add(i64(hlc.value))
-                    .add(deviceId)
-                    .add(nowMs),
-                "recording a case conflict");
-            !s)
-            return s;
+// Marks the cases as changed: numberChangedCases() gives them their numbers after the commit.
+Status markChanged(pg::Connection& c, const std::set<Uuid>& changed) {
+    if (changed.empty()) return {};
+    pg::Params params;
+    std::string list;
+    for (const auto& id : changed) {
+        params.add(id);
+        list += (list.empty() ? "$" : ", $") + std::to_string(params.size());
     }
-    if (merge.incomingWins)
-        return writeProperty(c, caseId, p.name, p.value, hlc.value, p.base.value, deviceId, rid);
-    return {};
+    return c.run("UPDATE cases SET change_seq = 0 WHERE case_id IN (" + list + ")", params,
+                 "marking changed cases");
 }
 
-// Gives a case a new change number, so the devices holding it look at it again.
-Status touchCase(pg::Connection& c, const Uuid& caseId) {
-    auto seq = nextCounter(c, "case_seq");
-    if (!seq) return seq.error();
-    return c.run("UPDATE cases SET change_seq = $1 WHERE case_id = $2",
-                 pg::Params().add(i64(seq.value())).add(caseId), "renumbering a case");
-}
-
-Result<bool> caseKnown(pg::Connection& c, const Uuid& caseId) {
-    auto rows = c.query("SELECT 1 FROM cases WHERE case_id = $1", pg::Params().add(caseId),
-                        "looking up a case");
+// Locks the cases of `ids` that exist, in case-id order, and returns them.
+Result<std::set<Uuid>> lockCases(pg::Connection& c, const std::set<Uuid>& ids) {
+    std::set<Uuid> known;
+    if (ids.empty()) return known;
+    pg::Params params;
+    std::string list;
+    for (const auto& id : ids) {
+        params.add(id);
+        list += (list.empty() ? "$" : ", $") + std::to_string(params.size());
+    }
+    auto rows = c.query(
+        "SELECT case_id FROM cases WHERE case_id IN (" + list + ") ORDER BY case_id FOR UPDATE",
+        params, "locking cases");
     if (!rows) return rows.error();
-    return !rows->empty();
-}
-
-Status applyCase(pg::Connection& c, const Uuid& deviceId, const Uuid& caseId,
-                 const std::optional<CaseChange>& change, HlcTimestamp hlc, std::int64_t rid,
-                 std::int64_t nowMs) {
-    auto known = caseKnown(c, caseId);
-    if (!known) return known.error();
-    // A record of a case never heard of that changes nothing about it: nothing to note.
-    if (!known.value() && !change) return {};
-    // The number first: it serialises case changes (see the top of this file). A case not
-    // known a moment ago may have been made since by another process: look again.
-    auto seq = nextCounter(c, "case_seq");
-    if (!seq) return seq.error();
-    if (!known.value()) {
-        known = caseKnown(c, caseId);
-        if (!known) return known.error();
-    }
-    const auto contact = static_cast<std::int64_t>(hlc.millis());
-    const bool opens = change && change->action == CaseAction::Open;
-    const std::string_view type = change ? std::string_view(change->caseType) : "";
-    const std::string_view pseudonym = change ? std::string_view(change->pseudonym) : "";
-    if (!known.value()) {
-        // Opened by this record; or, when a later change arrives before the record that opened
-        // the case, made from that change so nothing is lost (the opening record fills in what
-        // is missing when it comes). Either way it is the sender's for now.
-        auto team = deviceTeam(c, deviceId);
-        if (!team) return team.error();
-        pg::Params params;
-        params.add(caseId).add(type).add(pseudonym);
-        if (opens) {
-            params.add(deviceId);
-        } else {
-            params.addNull();
-        }
-        params.add(deviceId).add(team.value()).add(contact).add(i64(seq.value()));
-        if (auto s = c.run("INSERT INTO cases (case_id, case_type, pseudonym, opened_device, "
-                           "assigned_device, assigned_team, last_contact_utc_ms, change_seq) "
-                           "VALUES ($1, $2, $3, $4::bytea, $5, $6, $7, $8)",
-                           params, "making a case");
-            !s)
-            return s;
-    } else {
-        pg::Params params;
-        params.add(type).add(pseudonym);
-        if (opens) {
-            params.add(deviceId);
-        } else {
-            params.addNull();
-        }
-        params.add(contact).add(i64(seq.value())).add(caseId);
-        if (auto s = c.run(
-                "UPDATE cases SET case_type = CASE WHEN case_type = '' THEN $1 ELSE case_type "
-                "END, pseudonym = CASE WHEN pseudonym = '' THEN $2 ELSE pseudonym END, "
-                "opened_device = coalesce(opened_device, $3::bytea), last_contact_utc_ms = "
-                "greatest(coalesce(last_contact_utc_ms, $4), $4), change_seq = $5 WHERE case_id "
-                "= $6",
-                params, "changing a case");
-            !s)
-            return s;
-    }
-    // The sender holds the case: it is told when the case leaves it.
-    if (auto s = c.run("INSERT INTO case_holders (case_id, device_id) VALUES ($1, $2) ON "
-                       "CONFLICT (case_id, device_id) DO UPDATE SET released_seq = NULL",
-                       pg::Params().add(caseId).add(deviceId), "noting who holds a case");
-        !s)
-        return s;
-    if (!change) return {};
-    std::vector<CasePropertyValue> properties = change->properties;
-    // The case's status, when the record does not set it itself (the shared rule).
-    if (rules::impliesStatus(*change)) {
-        auto status = currentProperty(c, caseId, kCaseStatusProperty);
-        if (!status) return status.error();
-        std::optional<std::uint64_t> heldHlc;
-        if (status->has_value()) heldHlc = (*status)->hlc;
-        if (auto implied = rules::impliedStatus(*change, heldHlc)) properties.push_back(*implied);
-    }
-    // A case holds a limited number of property names (rules::admitsNewProperty): known names
-    // still merge; the revision is kept whole.
-    auto counted = c.query("SELECT count(*) FROM case_properties WHERE case_id = $1",
-                           pg::Params().add(caseId), "counting a case's properties");
-    if (!counted) return counted.error();
-    auto names = static_cast<std::size_t>(counted->integer(0, 0));
-    for (const auto& p : properties) {
-        auto current = currentProperty(c, caseId, p.name);
-        if (!current) return current.error();
-        if (!current->has_value()) {
-            if (!rules::admitsNewProperty(names, p.name)) continue;
-            ++names;
-        }
-        if (auto s = mergeProperty(c, caseId, p, hlc, deviceId, rid, nowMs); !s) return s;
-    }
-    return {};
+    for (int i = 0; i < rows->size(); ++i)
+        known.insert(rows->uuid(i, 0));
+    return known;
 }
 
 Result<std::vector<Uuid>> uuidColumn(Result<pg::Rows> rows) {
@@ -235,27 +132,31 @@ Result<std::vector<Uuid>> uuidColumn(Result<pg::Rows> rows) {
 Status PgCases::setDeviceTeam(const Uuid& deviceId, const std::string& team, std::int64_t nowMs,
                               const std::string& actor) {
     if (!rules::validTeam(team)) return badTeam();
-    return pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        // The device's row first, then the counter's (see the top of this file): the order a
-        // push takes them in.
-        auto up = c.query("UPDATE devices SET team = $1 WHERE device_id = $2 RETURNING 1",
-                          pg::Params().add(team).add(deviceId), "setting a device's team");
-        if (!up) return up.error();
-        if (up->empty()) return makeError(ErrorCode::NotFound, "no device with that id");
-        auto lock = nextCounter(c, "case_seq");
-        if (!lock) return lock.error();
-        // The cases the device holds (some may leave it) and the new team's (which reach it) get
-        // new change numbers, so its next pull looks at them whatever its cursor.
-        auto touched = uuidColumn(c.query(
-            "SELECT case_id FROM case_holders WHERE device_id = $1 UNION SELECT case_id FROM "
-            "cases WHERE $2 <> '' AND assigned_team = $2",
-            pg::Params().add(deviceId).add(team), "finding the cases a team change touches"));
-        if (!touched) return touched.error();
-        for (const auto& id : touched.value()) {
-            if (auto s = touchCase(c, id); !s) return s;
-        }
-        return audit(c, nowMs, actor, "team", deviceId.toString(), team.empty() ? "no team" : team);
-    });
+    auto changed =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            // The device's row first, then the cases', then the counter's (see the top of this
+            // file): the order a push takes them in.
+            auto up = c.query("UPDATE devices SET team = $1 WHERE device_id = $2 RETURNING 1",
+                              pg::Params().add(team).add(deviceId), "setting a device's team");
+            if (!up) return up.error();
+            if (up->empty()) return makeError(ErrorCode::NotFound, "no device with that id");
+            // The cases the device holds (some may leave it) and the new team's (which reach it)
+            // get new change numbers, so its next pull looks at them whatever its cursor.
+            auto touched = uuidColumn(c.query(
+                "SELECT case_id FROM case_holders WHERE device_id = $1 UNION SELECT case_id FROM "
+                "cases WHERE $2 <> '' AND assigned_team = $2",
+                pg::Params().add(deviceId).add(team), "finding the cases a team change touches"));
+            if (!touched) return touched.error();
+            auto locked = lockCases(c, std::set<Uuid>(touched->begin(), touched->end()));
+            if (!locked) return locked.error();
+            if (auto s = audit(c, nowMs, actor, "team", deviceId.toString(),
+                               team.empty() ? "no team" : team);
+                !s)
+                return s;
+            return markChanged(c, locked.value());
+        });
+    if (!changed) return changed;
+    return numberChangedCases(m_ctx);
 }
 
 Result<std::vector<CollectorCase>> PgCases::cases(const CaseFilter& filter) {
@@ -315,25 +216,28 @@ Status PgCases::assignCase(const Uuid& caseId, const std::optional<Uuid>& device
     if (!device && team.empty())
         return makeError(ErrorCode::InvalidArgument, "assign a case to a device or a team");
     if (!rules::validTeam(team)) return badTeam();
-    return pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        if (device) {
-            auto known = deviceTeam(c, *device);
-            if (!known) return known.error();
-        }
-        auto seq = nextCounter(c, "case_seq");
-        if (!seq) return seq.error();
-        auto up = c.query(
-            "UPDATE cases SET assigned_device = $1::bytea, assigned_team = $2, change_seq = $3 "
-            "WHERE case_id = $4 RETURNING 1",
-            pg::Params().add(device).add(team).add(i64(seq.value())).add(caseId),
-            "assigning a case");
-        if (!up) return up.error();
-        if (up->empty()) return makeError(ErrorCode::NotFound, "no case with that id");
-        std::string detail;
-        if (device) detail = "device " + device->toString();
-        if (!team.empty()) detail += (detail.empty() ? "team " : ", team ") + team;
-        return audit(c, nowMs, actor, "case-assign", caseId.toString(), detail);
-    });
+    auto changed =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            if (device) {
+                auto known = deviceTeam(c, *device);
+                if (!known) return known.error();
+            }
+            auto up = c.query(
+                "UPDATE cases SET assigned_device = $1::bytea, assigned_team = $2 WHERE case_id = "
+                "$3 "
+                "RETURNING 1",
+                pg::Params().add(device).add(team).add(caseId), "assigning a case");
+            if (!up) return up.error();
+            if (up->empty()) return makeError(ErrorCode::NotFound, "no case with that id");
+            std::string detail;
+            if (device) detail = "device " + device->toString();
+            if (!team.empty()) detail += (detail.empty() ? "team " : ", team ") + team;
+            if (auto s = audit(c, nowMs, actor, "case-assign", caseId.toString(), detail); !s)
+                return s;
+            return markChanged(c, {caseId});
+        });
+    if (!changed) return changed;
+    return numberChangedCases(m_ctx);
 }
 
 Result<std::vector<CaseConflictInfo>> PgCases::caseConflicts(bool includeResolved) {
@@ -375,81 +279,143 @@ Status PgCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoice& c
         return makeError(ErrorCode::InvalidArgument, "a case property holds at most 4096 bytes");
     if (comment.size() > kMaxReviewCommentBytes)
         return makeError(ErrorCode::InvalidArgument, "the comment is too long");
-    return pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        // The staff device first (its row is locked in the order a record conflict's settling
-        // takes it), then the counter's row lock (see the top of this file): the property read
-        // below is then the one this change replaces, and two staff settling one conflict at
-        // once are taken one after the other (the second finds it settled).
-        auto staff = staffDevice(c, nowMs);
-        if (!staff) return staff.error();
-        auto seq = nextCounter(c, "case_seq");
-        if (!seq) return seq.error();
-        auto k = c.query(
-            "SELECT case_id, name, value_a, hlc_a, value_b, hlc_b, resolved_utc_ms FROM "
-            "case_conflicts WHERE cid = $1 FOR UPDATE",
-            pg::Params().add(conflictId), "reading a case conflict");
-        if (!k) return k.error();
-        if (k->empty()) return makeError(ErrorCode::NotFound, "no case conflict with that number");
-        if (!k->isNull(0, 6))
-            return makeError(ErrorCode::WrongState, "this case conflict has been resolved already");
-        const Uuid caseId = k->uuid(0, 0);
-        const std::string name(k->text(0, 1));
-        const std::string value = choice.kind == CaseChoice::Kind::A   ? std::string(k->text(0, 2))
-                                  : choice.kind == CaseChoice::Kind::B ? std::string(k->text(0, 4))
-                                                                       : choice.value;
-        const auto hlcA = static_cast<std::uint64_t>(k->integer(0, 3));
-        const auto hlcB = static_cast<std::uint64_t>(k->integer(0, 5));
-        auto held = currentProperty(c, caseId, name);
-        if (!held) return held.error();
-        // Staff's value: after everything the property holds, and based on both sides, so that
-        // it is no new disagreement with either (see the SQLite store).
-        const std::uint64_t newest =
-            std::max({hlcA, hlcB, held->has_value() ? (*held)->hlc : std::uint64_t{0}});
-        const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
-        const HlcTimestamp hlc = HlcTimestamp::make(nowMillis, 0).value > newest
-                                     ? HlcTimestamp::make(nowMillis, 0)
-                                     : HlcTimestamp{newest + 1};
-        if (auto s = writeProperty(c, caseId, name, value, hlc.value, std::max(hlcA, hlcB),
-                                   staff->first, std::nullopt);
-            !s)
-            return s;
-        if (auto s = c.run("UPDATE cases SET change_seq = $1 WHERE case_id = $2",
-                           pg::Params().add(i64(seq.value())).add(caseId), "renumbering a case");
-            !s)
-            return s;
-        const std::string how = choice.kind == CaseChoice::Kind::A   ? "kept A"
-                                : choice.kind == CaseChoice::Kind::B ? "kept B"
-                                                                     : "typed a value";
-        if (auto s = c.run(
-                "UPDATE case_conflicts SET resolved_utc_ms = $1, resolution = $2, resolved_by = "
-                "$3 WHERE cid = $4",
-                pg::Params()
-                    .add(nowMs)
-                    .add(how + (comment.empty() ? "" : "; " + comment))
-                    .add(actor)
-                    .add(conflictId),
-                "settling a case conflict");
-            !s)
-            return s;
-        // The audit log names the case, the property and the choice, never a value.
-        return audit(c, nowMs, actor, "case-resolve", caseId.toString(),
-                     "property " + name + ": " + how);
-    });
+    auto changed =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            // The staff device first (its row is locked in the order a record conflict's settling
+            // takes it), then the conflict's row, so two staff settling one conflict at once are
+            // taken one after the other (the second finds it settled), then the case's, so the
+            // property read below is the one this change replaces (see the top of this file).
+            auto staff = staffDevice(c, nowMs);
+            if (!staff) return staff.error();
+            auto k = c.query(
+                "SELECT case_id, name, value_a, hlc_a, value_b, hlc_b, resolved_utc_ms FROM "
+                "case_conflicts WHERE cid = $1 FOR UPDATE",
+                pg::Params().add(conflictId), "reading a case conflict");
+            if (!k) return k.error();
+            if (k->empty())
+                return makeError(ErrorCode::NotFound, "no case conflict with that number");
+            if (!k->isNull(0, 6))
+                return makeError(ErrorCode::WrongState,
+                                 "this case conflict has been resolved already");
+            const Uuid caseId = k->uuid(0, 0);
+            if (auto locked = lockCases(c, {caseId}); !locked) return locked.error();
+            const std::string name(k->text(0, 1));
+            const std::string value =
+                choice.kind == CaseChoice::Kind::A   ? std::string(k->text(0, 2))
+                : choice.kind == CaseChoice::Kind::B ? std::string(k->text(0, 4))
+                                                     : choice.value;
+            const auto hlcA = static_cast<std::uint64_t>(k->integer(0, 3));
+            const auto hlcB = static_cast<std::uint64_t>(k->integer(0, 5));
+            auto held = currentProperty(c, caseId, name);
+            if (!held) return held.error();
+            // Staff's value: after everything the property holds, and based on both sides, so that
+            // it is no new disagreement with either (see the SQLite store).
+            const std::uint64_t newest =
+                std::max({hlcA, hlcB, held->has_value() ? (*held)->hlc : std::uint64_t{0}});
+            const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
+            const HlcTimestamp hlc = HlcTimestamp::make(nowMillis, 0).value > newest
+                                         ? HlcTimestamp::make(nowMillis, 0)
+                                         : HlcTimestamp{newest + 1};
+            if (auto s = writeProperty(c, caseId, name, value, hlc.value, std::max(hlcA, hlcB),
+                                       staff->first, std::nullopt);
+                !s)
+                return s;
+            const std::string how = choice.kind == CaseChoice::Kind::A   ? "kept A"
+                                    : choice.kind == CaseChoice::Kind::B ? "kept B"
+                                                                         : "typed a value";
+            if (auto s = c.run("UPDATE case_conflicts SET resolved_utc_ms = $1, resolution = $2, "
+                               "resolved_by = "
+                               "$3 WHERE cid = $4",
+                               pg::Params()
+                                   .add(nowMs)
+                                   .add(how + (comment.empty() ? "" : "; " + comment))
+                                   .add(actor)
+                                   .add(conflictId),
+                               "settling a case conflict");
+                !s)
+                return s;
+            // The audit log names the case, the property and the choice, never a value.
+            if (auto s = audit(c, nowMs, actor, "case-resolve", caseId.toString(),
+                               "property " + name + ": " + how);
+                !s)
+                return s;
+            return markChanged(c, {caseId});
+        });
+    if (!changed) return changed;
+    return numberChangedCases(m_ctx);
 }
 
-// ---- for the records domain -----------------------------------------------------------------
+// ---- for the records domain (the case part of a push: pg_case_intake.cpp) ------------------
 
-Status applyCaseAndAllocation(PgContext& /*ctx*/, pg::Connection& c, const Uuid& deviceId,
-                              const PushRevision& rev, std::int64_t rid, std::int64_t nowMs) {
-    auto header = inspectRecord(rev.body);
-    // The protocol verified the body already; one that is still no record here changes no case.
-    if (!header || !header->caseId) return {};
-    if (auto s = applyCase(c, deviceId, *header->caseId, header->caseChange, rev.hlc, rid, nowMs);
-        !s)
-        return s;
-    if (!header->allocation) return {};
-    return storeAllocation(c, deviceId, *header->caseId, header->id, *header->allocation, rid,
-                           nowMs);
+namespace {
+
+// One numbering (see numberChangedCases).
+Status numberOnce(PgContext& ctx) {
+    {
+        auto lease = ctx.pool.acquire();
+        if (!lease) return lease.error();
+        // Most of the time there is nothing to number: no transaction, no lock.
+        auto waiting = (*lease)->query("SELECT 1 FROM cases WHERE change_seq = 0 LIMIT 1", {},
+                                       "looking for changed cases");
+        if (!waiting) return waiting.error();
+        if (waiting->empty()) return {};
+    }
+    bool numbered = false;
+    auto s = pg::transact(ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+        auto counter = c.query("SELECT value::bigint FROM meta WHERE key = 'case_seq' FOR UPDATE",
+                               {}, "locking the case counter");
+        if (!counter) return counter.error();
+        if (counter->empty()) {
+            // The first numbering of this database makes the counter.
+            if (auto made = nextCounter(c, "case_seq", 0); !made) return made.error();
+            counter = c.query("SELECT value::bigint FROM meta WHERE key = 'case_seq'", {},
+                              "reading the case counter");
+            if (!counter) return counter.error();
+        }
+        const std::int64_t from = counter->integer(0, 0);
+        // Cases another transaction holds are left to it: it numbers after its commit.
+        auto rows = c.query(
+            "WITH w AS (SELECT case_id FROM cases WHERE change_seq = 0 ORDER BY case_id FOR "
+            "UPDATE SKIP LOCKED), n AS (SELECT case_id, row_number() OVER (ORDER BY case_id) "
+            "AS r FROM w) UPDATE cases SET change_seq = $1 + n.r FROM n WHERE cases.case_id "
+            "= n.case_id RETURNING change_seq",
+            pg::Params().add(from), "numbering changed cases");
+        if (!rows) return rows.error();
+        if (rows->empty()) return makeError(ErrorCode::NotFound, "nothing to number");
+        numbered = true;
+        return c.run("UPDATE meta SET value = $1::bigint::text WHERE key = 'case_seq'",
+                     pg::Params().add(from + rows->size()), "counting");
+    });
+    // Nothing to number after all (another numbering came first): rolled back, nothing lost.
+    if (!s && !numbered && s.error().code == ErrorCode::NotFound) return {};
+    return s;
+}
+
+}  // namespace
+
+Status numberChangedCases(PgContext& ctx) {
+    // A numbering that starts after the caller's commit serves it. While one runs, callers
+    // queue; the next one, started by one of them, serves them all: one counter lock and one
+    // commit for many pushes, rather than a queue of them at the counter.
+    auto& n = ctx.numbering;
+    std::unique_lock lock(n.mutex);
+    const std::uint64_t ticket = ++n.requested;
+    while (n.completed < ticket) {
+        if (n.running) {
+            n.done.wait(lock);
+            continue;
+        }
+        n.running = true;
+        const std::uint64_t serves = n.requested;
+        lock.unlock();
+        Status s = numberOnce(ctx);
+        lock.lock();
+        n.running = false;
+        n.completed = serves;
+        n.status = std::move(s);
+        n.done.notify_all();
+    }
+    return n.status;
 }
 
 Status pullCases(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const std::string& team,

@@ -8,8 +8,9 @@
 // in PostgreSQL and must be quoted in SQL: forms."binary".
 #pragma once
 
+#include <condition_variable>
+#include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -35,6 +36,17 @@ struct PgContext {
 
     std::mutex observerMutex;
     std::function<void(std::size_t)> commitObserver;  // under observerMutex
+
+    // Numbering changed cases (numberChangedCases): one numbering at a time in this process;
+    // callers that arrive meanwhile wait for the next, which serves them all.
+    struct Numbering {
+        std::mutex mutex;
+        std::condition_variable done;
+        std::uint64_t requested = 0;  // tickets given
+        std::uint64_t completed = 0;  // every ticket up to this one is served
+        bool running = false;
+        Status status;  // of the latest numbering
+    } numbering;
 };
 
 // ---- shared helpers (pg_common.cpp) --------------------------------------------------------
@@ -49,8 +61,9 @@ Status withConnection(PgContext& ctx, const std::function<Status(pg::Connection&
 /// Appends to the audit log.
 Status audit(pg::Connection& c, std::int64_t nowMs, std::string_view actor, std::string_view action,
              std::string_view subject, std::string_view detail);
-/// The next number of a meta counter (from 1); numbers are never given twice, across processes.
-Result<std::uint64_t> nextCounter(pg::Connection& c, std::string_view key);
+/// The next `count` numbers of a meta counter (from 1), returning the last; numbers are never
+/// given twice, across processes. The counter's row stays locked until the transaction ends.
+Result<std::uint64_t> nextCounter(pg::Connection& c, std::string_view key, std::size_t count = 1);
 /// A meta counter's value (0 when never used).
 Result<std::uint64_t> counterValue(pg::Connection& c, std::string_view key);
 /// A meta value ("" when missing).
@@ -58,10 +71,19 @@ Result<std::string> metaText(pg::Connection& c, std::string_view key);
 
 // ---- cases and studies, for the records domain (pg_cases.cpp, pg_studies.cpp) -----------------
 
-/// A device's revision was stored as `rid`: applies its case change (or notes the contact with
-/// a known case) and stores its allocation, as the SQLite store does.
-Status applyCaseAndAllocation(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
-                              const PushRevision& rev, std::int64_t rid, std::int64_t nowMs);
+/// A device's revision and the `rid` it was stored as.
+struct StoredPush {
+    const PushRevision* rev = nullptr;
+    std::int64_t rid = 0;
+};
+/// A device's revisions were stored: applies their case changes (or notes the contact with a
+/// known case) and stores their allocations, as the SQLite store does. The cases it changes wait
+/// for numberChangedCases() after the commit.
+Status applyCasesAndAllocations(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
+                                const std::vector<StoredPush>& stored, std::int64_t nowMs);
+/// Gives every changed case that waits for a change number its number, in a transaction of its
+/// own (see pg_cases.cpp): after each transaction that changes cases, and before each pull.
+Status numberChangedCases(PgContext& ctx);
 /// The case part of a pull: cases assigned to the device or its team changed after the
 /// request's case cursor, and those it held that left it; sets the reply's case cursor and more.
 Status pullCases(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const std::string& team,

@@ -21,13 +21,13 @@ Status audit(pg::Connection& c, std::int64_t nowMs, std::string_view actor, std:
         "writing the audit log");
 }
 
-Result<std::uint64_t> nextCounter(pg::Connection& c, std::string_view key) {
+Result<std::uint64_t> nextCounter(pg::Connection& c, std::string_view key, std::size_t count) {
     // One statement: the row lock it takes makes a second process wait for this transaction and
     // then count on from its number.
     auto rows = c.query(
-        "INSERT INTO meta (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = "
-        "(meta.value::bigint + 1)::text RETURNING value::bigint",
-        pg::Params().add(key), "counting");
+        "INSERT INTO meta (key, value) VALUES ($1, $2::bigint::text) ON CONFLICT (key) DO UPDATE "
+        "SET value = (meta.value::bigint + $2::bigint)::text RETURNING value::bigint",
+        pg::Params().add(key).add(static_cast<std::int64_t>(count)), "counting");
     if (!rows) return rows.error();
     return static_cast<std::uint64_t>(rows->integer(0, 0));
 }

@@ -107,12 +107,13 @@ Status lockAndReadRecords(pg::Connection& c, const std::vector<Uuid>& ids,
 
 // Stores revisions of one device (in sequence order, none of them held yet) and updates the
 // records' current view and conflicts; then writes `advance` to the device's row (under the
-// caller's lock). For a device's revision (not staff's, whose case changes and allocation are
-// copies of a device's), also applies its case change and stores its allocation. Sets
+// caller's lock). For a device's revisions (not staff's, whose case changes and allocation are
+// copies of a device's), appends to `fromDevice` what applyCasesAndAllocations needs. Sets
 // `uniqueViolation` when the (device, seq) backstop fired.
 Status storeRevisions(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
                       const std::vector<const PushRevision*>& revs, std::int64_t nowMs,
-                      bool fromDevice, const DeviceAdvance& advance, bool& uniqueViolation) {
+                      std::vector<StoredPush>* fromDevice, const DeviceAdvance& advance,
+                      bool& uniqueViolation) {
     std::map<std::uint64_t, std::int64_t> ridOf;  // seq -> rid
     std::vector<Uuid> conflictRecord;
     std::vector<std::pair<std::int64_t, std::int64_t>> conflictRids;
@@ -259,8 +260,7 @@ Status storeRevisions(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
     if (!fromDevice) return {};
     for (const auto* r : revs) {
         if (r->damaged || r->body.empty()) continue;
-        if (auto s = applyCaseAndAllocation(ctx, c, deviceId, *r, ridOf[r->seq], nowMs); !s)
-            return s;
+        fromDevice->push_back({r, ridOf[r->seq]});
     }
     return {};
 }
@@ -390,16 +390,20 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
     advance.contactUtcMs = nowMs;
     advance.waiting = batch.waitingAfter;
     std::size_t at = 0;
+    std::vector<StoredPush> stored;
     do {
         const std::size_t end = std::min(toStore.size(), at + kSlice);
         const std::vector<const PushRevision*> slice(
             toStore.begin() + static_cast<std::ptrdiff_t>(at),
             toStore.begin() + static_cast<std::ptrdiff_t>(end));
-        if (auto s = storeRevisions(ctx, c, deviceId, slice, nowMs, true, advance, uniqueViolation);
+        if (auto s =
+                storeRevisions(ctx, c, deviceId, slice, nowMs, &stored, advance, uniqueViolation);
             !s)
             return s;
         at = end;
     } while (at < toStore.size());
+    // Cases and allocations last: their change numbers hold a counter until the commit.
+    if (auto s = applyCasesAndAllocations(ctx, c, deviceId, stored, nowMs); !s) return s;
     reply.receivedThrough = through;
     return {};
 }
@@ -442,30 +446,35 @@ void PgRecords::leavePush() {
 
 Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
                                   std::int64_t nowMs) {
-    enterPush();
-    struct Leave {
-        PgRecords* self;
-        ~Leave() { self->leavePush(); }
-    } leave{this};
     PushReply reply;
-    for (int round = 0;; ++round) {
-        bool uniqueViolation = false;
-        auto s = pg::transact(
-            m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-                reply = {};
-                uniqueViolation = false;
-                return pushIn(m_ctx, c, deviceId, batch, nowMs, reply, uniqueViolation);
-            });
-        if (s) break;
-        // The backstop fired (a revision stored under this number meanwhile): answer again
-        // from what is held now.
-        if (uniqueViolation && round < 2) continue;
-        return s.error();
+    {
+        enterPush();
+        struct Leave {
+            PgRecords* self;
+            ~Leave() { self->leavePush(); }
+        } leave{this};
+        for (int round = 0;; ++round) {
+            bool uniqueViolation = false;
+            auto s = pg::transact(
+                m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+                    reply = {};
+                    uniqueViolation = false;
+                    return pushIn(m_ctx, c, deviceId, batch, nowMs, reply, uniqueViolation);
+                });
+            if (s) break;
+            // The backstop fired (a revision stored under this number meanwhile): answer again
+            // from what is held now.
+            if (uniqueViolation && round < 2) continue;
+            return s.error();
+        }
     }
     std::size_t stored = 0;
     for (const auto& r : reply.results)
         stored += r.outcome == RevisionOutcome::Duplicate ? 0 : 1;
     if (stored > 0) {
+        // The cases this push changed get their numbers now. The push has committed: should
+        // this fail, the next pull (by any device) numbers them first.
+        (void)numberChangedCases(m_ctx);
         std::function<void(std::size_t)> observer;
         {
             std::lock_guard lock(m_ctx.observerMutex);
@@ -485,6 +494,8 @@ Result<PullReply> PgRecords::pull(const Uuid& deviceId, const PullRequest& reque
                                   std::size_t maxForms, std::int64_t nowMs) {
     if (!request.deviceBoxKey.empty() && request.deviceBoxKey.size() != alloc::kBoxKeyBytes)
         return makeError(ErrorCode::InvalidArgument, "a device's box key is 32 bytes");
+    // Changed cases waiting for their numbers (a push cut short after its commit) first.
+    if (auto s = numberChangedCases(m_ctx); !s) return s.error();
     PullReply reply;
     // One transaction: blocks dealt at this pull are recorded together with the answer that
     // carries them, and the cursors say exactly what was looked at.
@@ -740,7 +751,7 @@ Result<StoredRevision> PgRecords::resolveConflict(std::int64_t conflictId,
             advance.receivedThrough = rev.seq;
             bool unique = false;
             if (auto st =
-                    storeRevisions(m_ctx, c, staff->first, {&rev}, nowMs, false, advance, unique);
+                    storeRevisions(m_ctx, c, staff->first, {&rev}, nowMs, nullptr, advance, unique);
                 !st)
                 return st;
             if (auto st = settle(detail); !st) return st;
