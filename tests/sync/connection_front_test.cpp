@@ -166,7 +166,7 @@ TEST_CASE("over HTTPS, twenty half-finished handshakes hold no worker while a de
 }
 
 TEST_CASE(
-    "one address gets at most its share of connections; a newcomer displaces the one that "
+    "one address gets at most its share of connections, and a newcomer displaces the one that "
     "waited longest") {
     test::TempDir dir;
     test::CollectorProcess collector(test::testCollectorLocation(dir));

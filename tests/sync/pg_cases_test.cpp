@@ -18,6 +18,7 @@
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/study_json.hpp>
 
+#include "postgres/pg.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/test_support.hpp"
 
@@ -349,4 +350,59 @@ TEST_CASE(
     for (const auto& k : cases.value())
         numbers.insert(k.changeSeq);
     CHECK(numbers.size() == kWriters);
+}
+
+TEST_CASE(
+    "postgres: a case change whose collector died before numbering it reaches the team at the "
+    "next pull, and numbering it again changes nothing") {
+    TwoCollectors c;
+    const Uuid writer = c.device("north");
+    const Uuid reader = c.device("north");
+    const auto pullCases = [&](sync::CollectorStore& store, std::uint64_t& cursor) {
+        std::map<Uuid, std::string> visits;
+        for (int page = 0; page < 10; ++page) {
+            sync::PullRequest request;
+            request.caseCursor = cursor;
+            auto reply = store.pull(reader, request, 16, c.now);
+            REQUIRE_MESSAGE(reply, reply.error().describe());
+            for (const auto& k : reply->cases)
+                for (const auto& p : k.update.properties)
+                    if (p.name == "visits") visits[k.update.id] = p.value;
+            cursor = reply->caseCursor;
+            if (!reply->more) break;
+        }
+        return visits;
+    };
+    const Uuid caseId = makeUuidV4();
+    const auto first = HlcTimestamp::make(static_cast<std::uint64_t>(c.now), 0);
+    sync::PushBatch batch;
+    batch.deviceId = writer;
+    batch.revisions.push_back(
+        revisionOf(caseRecord(writer, caseId, first, CaseAction::Open, {{"visits", "1", {}}}), 1));
+    REQUIRE(c.a->push(writer, batch, c.now));
+    std::uint64_t cursor = 0;
+    CHECK(pullCases(*c.b, cursor) == std::map<Uuid, std::string>{{caseId, "1"}});
+    CHECK(pullCases(*c.b, cursor).empty());
+
+    // A second change committed, then its collector died before it numbered the case: the case
+    // is left as "changed, not numbered yet", which no pull may deliver as it is.
+    batch.revisions = {revisionOf(
+        caseRecord(writer, caseId, HlcTimestamp::make(static_cast<std::uint64_t>(c.now) + 1, 0),
+                   CaseAction::FollowUp, {{"visits", "2", first}}),
+        2)};
+    REQUIRE(c.a->push(writer, batch, c.now));
+    {
+        auto conn = pg::Connection::open({c.location, {}});
+        REQUIRE_MESSAGE(conn, conn.error().describe());
+        REQUIRE(conn->run("UPDATE cases SET change_seq = 0"));
+    }
+    // The other collector's next pull numbers it first, and the team's device hears of it.
+    CHECK(pullCases(*c.b, cursor) == std::map<Uuid, std::string>{{caseId, "2"}});
+    CHECK(pullCases(*c.a, cursor).empty());
+    // A collector opened later finds nothing left to number; the case keeps its number.
+    const auto numbered = c.b->cases({}).value().at(0).changeSeq;
+    CHECK(numbered > 1);
+    REQUIRE(sync::openCollector(c.location, false));
+    CHECK(c.a->cases({}).value().at(0).changeSeq == numbered);
+    CHECK(pullCases(*c.a, cursor).empty());
 }

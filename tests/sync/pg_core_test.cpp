@@ -387,3 +387,57 @@ TEST_CASE("postgres: programs refuse a password in the location and never print 
     CHECK(noFile.err.find("cannot read the database password file") != std::string::npos);
     CHECK(!std::filesystem::exists(dir.file("copy.db")));
 }
+
+TEST_CASE(
+    "postgres: statements are prepared once per connection, and hundreds of different ones, "
+    "inside a transaction or not, still give their own answers") {
+    const std::string db = test::sharedPgCluster().createDatabase();
+    auto c = connect(db);
+    const auto count = [&]() {
+        auto rows = c.query("SELECT count(*) FROM pg_prepared_statements");
+        REQUIRE_OK(rows);
+        return rows->integer(0, 0);
+    };
+    // The same statement again and again: prepared once.
+    for (std::int64_t i = 0; i < 10; ++i) {
+        auto rows = c.query("SELECT $1::bigint * 2", pg::Params().add(i));
+        REQUIRE_OK(rows);
+        CHECK(rows->integer(0, 0) == i * 2);
+    }
+    const auto afterOne = count();
+    CHECK(afterOne >= 1);
+    CHECK(afterOne <= 2);  // with the counting statement itself
+    // The same text with a null has a type of the server's choosing: a statement of its own,
+    // and a value after it still reads as a value.
+    auto null = c.query("SELECT $1::bigint IS NULL", pg::Params().addNull());
+    REQUIRE_OK(null);
+    CHECK(null->boolean(0, 0));
+    auto value = c.query("SELECT $1::bigint * 2", pg::Params().add(std::int64_t{21}));
+    REQUIRE_OK(value);
+    CHECK(value->integer(0, 0) == 42);
+    // More different statements than a connection keeps, outside a transaction and inside one
+    // (where the cache cannot be emptied and they run unprepared): each answers for itself.
+    for (int i = 0; i < 300; ++i) {
+        auto rows = c.query("SELECT $1::bigint + " + std::to_string(i),
+                            pg::Params().add(std::int64_t{1000}));
+        REQUIRE_OK(rows);
+        CHECK(rows->integer(0, 0) == 1000 + i);
+    }
+    CHECK(count() <= 200);
+    REQUIRE_OK(c.exec("BEGIN"));
+    for (int i = 0; i < 300; ++i) {
+        auto rows = c.query("SELECT $1::bigint - " + std::to_string(i),
+                            pg::Params().add(std::int64_t{1000}));
+        REQUIRE_OK(rows);
+        CHECK(rows->integer(0, 0) == 1000 - i);
+    }
+    REQUIRE_OK(c.exec("COMMIT"));
+    CHECK(count() <= 200);
+    // A failed statement inside a transaction leaves the cache usable after the rollback.
+    REQUIRE_OK(c.exec("BEGIN"));
+    CHECK_FALSE(c.query("SELECT 1 / $1::bigint", pg::Params().add(std::int64_t{0})));
+    REQUIRE_OK(c.exec("ROLLBACK"));
+    auto after = c.query("SELECT 1 / $1::bigint", pg::Params().add(std::int64_t{1}));
+    REQUIRE_OK(after);
+    CHECK(after->integer(0, 0) == 1);
+}

@@ -22,6 +22,8 @@ constexpr unsigned kInt2Oid = 21;
 constexpr unsigned kInt4Oid = 23;
 constexpr unsigned kTextOid = 25;
 constexpr unsigned kNumericOid = 1700;
+// Prepared statements kept per connection.
+constexpr std::size_t kMaxPrepared = 200;
 
 std::uint64_t readBig(const char* p, int n) {
     std::uint64_t v = 0;
@@ -300,13 +302,18 @@ Result<Connection> Connection::open(const ConnectionSettings& settings) {
 }
 
 Connection::Connection(Connection&& other) noexcept
-    : m_conn(std::exchange(other.m_conn, nullptr)), m_retryable(other.m_retryable) {}
+    : m_conn(std::exchange(other.m_conn, nullptr)),
+      m_retryable(other.m_retryable),
+      m_prepared(std::move(other.m_prepared)),
+      m_preparedCount(other.m_preparedCount) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
     if (this != &other) {
         if (m_conn) PQfinish(m_conn);
         m_conn = std::exchange(other.m_conn, nullptr);
         m_retryable = other.m_retryable;
+        m_prepared = std::move(other.m_prepared);
+        m_preparedCount = other.m_preparedCount;
     }
     return *this;
 }
@@ -355,6 +362,33 @@ Error Connection::failure(pg_result* result, std::string_view context) {
     return makeError(code, joinContext(context, message));
 }
 
+Result<std::optional<std::string>> Connection::prepared(const std::string& sql,
+                                                        const Params& params,
+                                                        std::string_view context) {
+    // Statements differ by their text and their parameters' types (a null's type is the
+    // server's guess, so a statement prepared with one is not used for a value).
+    std::string key = sql;
+    key.push_back('\0');
+    key.append(reinterpret_cast<const char*>(params.m_types.data()),
+               params.m_types.size() * sizeof(Oid));
+    if (auto it = m_prepared.find(key); it != m_prepared.end()) return {it->second};
+    // Statements whose text varies (lists of values of any length) would fill the cache: when
+    // it is full it is emptied, outside a transaction; inside one, the statement runs unprepared.
+    if (m_prepared.size() >= kMaxPrepared) {
+        if (PQtransactionStatus(m_conn) != PQTRANS_IDLE) return std::optional<std::string>();
+        if (auto s = exec("DEALLOCATE ALL", context); !s) return s.error();
+        m_prepared.clear();
+    }
+    std::string name = "veld_" + std::to_string(++m_preparedCount);
+    pg_result* result =
+        PQprepare(m_conn, name.c_str(), sql.c_str(), params.size(), params.m_types.data());
+    Rows owner(result);
+    const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK) return failure(result, context);
+    m_prepared.emplace(std::move(key), name);
+    return {std::move(name)};
+}
+
 Result<Rows> Connection::query(std::string_view sql, const Params& params,
                                std::string_view context) {
     if (!m_conn) return makeError(ErrorCode::Unavailable, joinContext(context, "no connection"));
@@ -367,8 +401,13 @@ Result<Rows> Connection::query(std::string_view sql, const Params& params,
         values.push_back(params.m_null[i] ? nullptr : params.m_values[i].data());
         lengths.push_back(static_cast<int>(params.m_values[i].size()));
     }
-    pg_result* result = PQexecParams(m_conn, text.c_str(), params.size(), params.m_types.data(),
-                                     values.data(), lengths.data(), params.m_binary.data(), 1);
+    auto name = prepared(text, params, context);
+    if (!name) return name.error();
+    pg_result* result =
+        name->has_value() ? PQexecPrepared(m_conn, (*name)->c_str(), params.size(), values.data(),
+                                           lengths.data(), params.m_binary.data(), 1)
+                          : PQexecParams(m_conn, text.c_str(), params.size(), params.m_types.data(),
+                                         values.data(), lengths.data(), params.m_binary.data(), 1);
     Rows rows(result);
     const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return failure(result, context);

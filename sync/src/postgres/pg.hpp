@@ -22,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <veld/result.hpp>
@@ -141,8 +142,16 @@ class Connection {
                            const std::function<Status(Connection&)>& body, int attempts);
     Error failure(pg_result* result, std::string_view context);
 
+    // The name of the prepared statement for `sql` with these parameter types, preparing it on
+    // first use; nullopt when it is not to be prepared (the cache is full inside a transaction).
+    Result<std::optional<std::string>> prepared(const std::string& sql, const Params& params,
+                                                std::string_view context);
+
     pg_conn* m_conn = nullptr;
     bool m_retryable = false;  // a statement failed with a serialization failure or deadlock
+    // Statements prepared on this connection: the server parses and plans each once.
+    std::unordered_map<std::string, std::string> m_prepared;  // text and types -> name
+    std::uint64_t m_preparedCount = 0;
 };
 
 /// A fixed number of connections opened on demand, shared by threads. A connection that broke

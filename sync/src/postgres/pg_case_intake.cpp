@@ -182,8 +182,8 @@ void applyRecord(CaseRow& k, const Uuid& caseId, const Uuid& deviceId,
 
 }  // namespace
 
-Status applyCasesAndAllocations(PgContext& /*ctx*/, pg::Connection& c, const Uuid& deviceId,
-                                const std::vector<StoredPush>& stored, std::int64_t nowMs) {
+Result<bool> applyCasesAndAllocations(PgContext& /*ctx*/, pg::Connection& c, const Uuid& deviceId,
+                                      const std::vector<StoredPush>& stored, std::int64_t nowMs) {
     struct Item {
         const StoredPush* stored;
         RecordHeader header;
@@ -200,13 +200,13 @@ Status applyCasesAndAllocations(PgContext& /*ctx*/, pg::Connection& c, const Uui
         if (header->caseChange) opening.insert(*header->caseId);
         items.push_back({&s, std::move(header.value())});
     }
-    if (items.empty()) return {};
+    if (items.empty()) return false;
 
     // The cases held, locked; then the ones this batch makes, made at once (another process may
     // be making one of them: the INSERT waits for it, finds it made, and it is locked and read as
     // held). A case never heard of that no record here changes stays unknown.
     std::map<Uuid, CaseRow> cases;
-    if (auto s = lockAndRead(c, {ids.begin(), ids.end()}, cases); !s) return s;
+    if (auto s = lockAndRead(c, {ids.begin(), ids.end()}, cases); !s) return s.error();
     std::vector<Uuid> toMake;
     for (const auto& id : opening)
         if (!cases.count(id)) toMake.push_back(id);
@@ -236,11 +236,11 @@ Status applyCasesAndAllocations(PgContext& /*ctx*/, pg::Connection& c, const Uui
         std::vector<Uuid> raced;
         for (const auto& id : toMake)
             if (!madeHere.count(id)) raced.push_back(id);
-        if (auto s = lockAndRead(c, raced, cases); !s) return s;
+        if (auto s = lockAndRead(c, raced, cases); !s) return s.error();
         for (const auto& id : madeHere)
             cases[id].exists = false;
     }
-    if (auto s = readProperties(c, cases); !s) return s;
+    if (auto s = readProperties(c, cases); !s) return s.error();
 
     // Every record in order, in memory.
     std::vector<CaseConflictRow> conflicts;
@@ -274,7 +274,7 @@ Status applyCasesAndAllocations(PgContext& /*ctx*/, pg::Connection& c, const Uui
             },
             "recording case conflicts");
         !s)
-        return s;
+        return s.error();
     std::vector<std::pair<const Uuid*, std::pair<const std::string*, const Property*>>> dirty;
     std::vector<const Uuid*> changed;
     for (const auto& [id, k] : cases) {
@@ -301,7 +301,7 @@ Status applyCasesAndAllocations(PgContext& /*ctx*/, pg::Connection& c, const Uui
             },
             "writing case properties");
         !s)
-        return s;
+        return s.error();
     // The sender holds the cases it changed: it is told when one leaves it.
     if (auto s = runRows(
             c, changed.size(), {"bytea", "bytea"}, "INSERT INTO case_holders (case_id, device_id)",
@@ -309,28 +309,31 @@ Status applyCasesAndAllocations(PgContext& /*ctx*/, pg::Connection& c, const Uui
             [&](pg::Params& p, std::size_t i) { p.add(*changed[i]).add(deviceId); },
             "noting who holds cases");
         !s)
-        return s;
+        return s.error();
     for (const auto& item : items) {
         const auto& h = item.header;
         if (!h.allocation) continue;
         if (auto s = storeAllocation(c, deviceId, *h.caseId, h.id, *h.allocation, item.stored->rid,
                                      nowMs);
             !s)
-            return s;
+            return s.error();
     }
 
     // Last, the cases' new state, marked as changed (numberChangedCases() numbers them after
     // the commit).
-    return runRows(
-        c, changed.size(), {"bytea", "text", "text", "bytea", "bigint"},
-        "UPDATE cases SET case_type = x.t, pseudonym = x.p, opened_device = x.o, "
-        "last_contact_utc_ms = x.l, change_seq = 0 FROM (",
-        ") AS x (id, t, p, o, l) WHERE cases.case_id = x.id",
-        [&](pg::Params& p, std::size_t i) {
-            const CaseRow& k = cases[*changed[i]];
-            p.add(*changed[i]).add(k.type).add(k.pseudonym).add(k.opened).add(k.lastContact);
-        },
-        "writing changed cases");
+    if (auto s = runRows(
+            c, changed.size(), {"bytea", "text", "text", "bytea", "bigint"},
+            "UPDATE cases SET case_type = x.t, pseudonym = x.p, opened_device = x.o, "
+            "last_contact_utc_ms = x.l, change_seq = 0 FROM (",
+            ") AS x (id, t, p, o, l) WHERE cases.case_id = x.id",
+            [&](pg::Params& p, std::size_t i) {
+                const CaseRow& k = cases[*changed[i]];
+                p.add(*changed[i]).add(k.type).add(k.pseudonym).add(k.opened).add(k.lastContact);
+            },
+            "writing changed cases");
+        !s)
+        return s.error();
+    return !changed.empty();
 }
 
 }  // namespace veld::sync::postgres

@@ -156,7 +156,7 @@ Status PgCases::setDeviceTeam(const Uuid& deviceId, const std::string& team, std
             return markChanged(c, locked.value());
         });
     if (!changed) return changed;
-    return numberChangedCases(m_ctx);
+    return numberChangedCases(m_ctx, true);
 }
 
 Result<std::vector<CollectorCase>> PgCases::cases(const CaseFilter& filter) {
@@ -237,7 +237,7 @@ Status PgCases::assignCase(const Uuid& caseId, const std::optional<Uuid>& device
             return markChanged(c, {caseId});
         });
     if (!changed) return changed;
-    return numberChangedCases(m_ctx);
+    return numberChangedCases(m_ctx, true);
 }
 
 Result<std::vector<CaseConflictInfo>> PgCases::caseConflicts(bool includeResolved) {
@@ -342,16 +342,16 @@ Status PgCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoice& c
             return markChanged(c, {caseId});
         });
     if (!changed) return changed;
-    return numberChangedCases(m_ctx);
+    return numberChangedCases(m_ctx, true);
 }
 
 // ---- for the records domain (the case part of a push: pg_case_intake.cpp) ------------------
 
 namespace {
 
-// One numbering (see numberChangedCases).
-Status numberOnce(PgContext& ctx) {
-    {
+// One numbering (see numberChangedCases); `known` when a caller knows of cases waiting.
+Status numberOnce(PgContext& ctx, bool known) {
+    if (!known) {
         auto lease = ctx.pool.acquire();
         if (!lease) return lease.error();
         // Most of the time there is nothing to number: no transaction, no lock.
@@ -393,13 +393,14 @@ Status numberOnce(PgContext& ctx) {
 
 }  // namespace
 
-Status numberChangedCases(PgContext& ctx) {
+Status numberChangedCases(PgContext& ctx, bool changedSome) {
     // A numbering that starts after the caller's commit serves it. While one runs, callers
     // queue; the next one, started by one of them, serves them all: one counter lock and one
     // commit for many pushes, rather than a queue of them at the counter.
     auto& n = ctx.numbering;
     std::unique_lock lock(n.mutex);
     const std::uint64_t ticket = ++n.requested;
+    n.known = n.known || changedSome;
     while (n.completed < ticket) {
         if (n.running) {
             n.done.wait(lock);
@@ -407,8 +408,9 @@ Status numberChangedCases(PgContext& ctx) {
         }
         n.running = true;
         const std::uint64_t serves = n.requested;
+        const bool known = std::exchange(n.known, false);
         lock.unlock();
-        Status s = numberOnce(ctx);
+        Status s = numberOnce(ctx, known);
         lock.lock();
         n.running = false;
         n.completed = serves;

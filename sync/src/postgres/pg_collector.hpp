@@ -9,7 +9,6 @@
 #pragma once
 
 #include <condition_variable>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -45,7 +44,8 @@ struct PgContext {
         std::uint64_t requested = 0;  // tickets given
         std::uint64_t completed = 0;  // every ticket up to this one is served
         bool running = false;
-        Status status;  // of the latest numbering
+        bool known = false;  // a caller of the next numbering changed cases
+        Status status;       // of the latest numbering
     } numbering;
 };
 
@@ -78,12 +78,13 @@ struct StoredPush {
 };
 /// A device's revisions were stored: applies their case changes (or notes the contact with a
 /// known case) and stores their allocations, as the SQLite store does. The cases it changes wait
-/// for numberChangedCases() after the commit.
-Status applyCasesAndAllocations(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
-                                const std::vector<StoredPush>& stored, std::int64_t nowMs);
+/// for numberChangedCases() after the commit: true when there are any.
+Result<bool> applyCasesAndAllocations(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
+                                      const std::vector<StoredPush>& stored, std::int64_t nowMs);
 /// Gives every changed case that waits for a change number its number, in a transaction of its
-/// own (see pg_cases.cpp): after each transaction that changes cases, and before each pull.
-Status numberChangedCases(PgContext& ctx);
+/// own (see pg_cases.cpp): after each transaction that changes cases (`changedSome`: the caller
+/// just did), and before each pull.
+Status numberChangedCases(PgContext& ctx, bool changedSome = false);
 /// The case part of a pull: cases assigned to the device or its team changed after the
 /// request's case cursor, and those it held that left it; sets the reply's case cursor and more.
 Status pullCases(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const std::string& team,

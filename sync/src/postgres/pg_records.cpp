@@ -297,7 +297,7 @@ constexpr std::size_t kSlice = 1000;
 
 // One push, inside the caller's transaction.
 Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const PushBatch& batch,
-              std::int64_t nowMs, PushReply& reply, bool& uniqueViolation) {
+              std::int64_t nowMs, PushReply& reply, bool& uniqueViolation, bool& casesChanged) {
     auto dev = c.query(
         "SELECT received_through, revoked_utc_ms FROM devices WHERE device_id = $1 FOR UPDATE",
         pg::Params().add(deviceId), "locking the device");
@@ -403,7 +403,9 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
         at = end;
     } while (at < toStore.size());
     // Cases and allocations last: their change numbers hold a counter until the commit.
-    if (auto s = applyCasesAndAllocations(ctx, c, deviceId, stored, nowMs); !s) return s;
+    auto cases = applyCasesAndAllocations(ctx, c, deviceId, stored, nowMs);
+    if (!cases) return cases.error();
+    casesChanged = cases.value();
     reply.receivedThrough = through;
     return {};
 }
@@ -447,6 +449,7 @@ void PgRecords::leavePush() {
 Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
                                   std::int64_t nowMs) {
     PushReply reply;
+    bool casesChanged = false;
     {
         enterPush();
         struct Leave {
@@ -455,12 +458,14 @@ Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
         } leave{this};
         for (int round = 0;; ++round) {
             bool uniqueViolation = false;
-            auto s = pg::transact(
-                m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-                    reply = {};
-                    uniqueViolation = false;
-                    return pushIn(m_ctx, c, deviceId, batch, nowMs, reply, uniqueViolation);
-                });
+            auto s = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted,
+                                  [&](pg::Connection& c) -> Status {
+                                      reply = {};
+                                      uniqueViolation = false;
+                                      casesChanged = false;
+                                      return pushIn(m_ctx, c, deviceId, batch, nowMs, reply,
+                                                    uniqueViolation, casesChanged);
+                                  });
             if (s) break;
             // The backstop fired (a revision stored under this number meanwhile): answer again
             // from what is held now.
@@ -471,10 +476,10 @@ Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
     std::size_t stored = 0;
     for (const auto& r : reply.results)
         stored += r.outcome == RevisionOutcome::Duplicate ? 0 : 1;
+    // The cases this push changed get their numbers now. The push has committed: should this
+    // fail, the next pull (by any device) numbers them first.
+    if (casesChanged) (void)numberChangedCases(m_ctx, true);
     if (stored > 0) {
-        // The cases this push changed get their numbers now. The push has committed: should
-        // this fail, the next pull (by any device) numbers them first.
-        (void)numberChangedCases(m_ctx);
         std::function<void(std::size_t)> observer;
         {
             std::lock_guard lock(m_ctx.observerMutex);
