@@ -508,6 +508,14 @@ Result<PresentedAdmin> parseAdminCredential(std::string_view credential) {
     return PresentedAdmin{std::string(rest.substr(0, dot)), secretDigest(rest.substr(dot + 1))};
 }
 
+Status checkCaseChoice(const CaseChoice& choice, std::string_view comment) {
+    if (choice.kind == CaseChoice::Kind::Value && choice.value.size() > 4096)
+        return makeError(ErrorCode::InvalidArgument, "a case property holds at most 4096 bytes");
+    if (comment.size() > kMaxReviewCommentBytes)
+        return makeError(ErrorCode::InvalidArgument, "the comment is too long");
+    return {};
+}
+
 bool validTeam(std::string_view team) {
     return team.size() <= 64 && plainWord(team);
 }

@@ -17,6 +17,7 @@
 #include <veld/record.hpp>
 #include <veld/result.hpp>
 #include <veld/sync/protocol.hpp>
+#include <veld/sync/store/cases.hpp>
 #include <veld/sync/store/policy.hpp>
 #include <veld/sync/store/records.hpp>
 #include <veld/sync/store/review.hpp>
@@ -80,6 +81,10 @@ DeviceStudy deviceStudy(const alloc::Study& study);
 /// The most property names one case holds (besides status and arm): a case with more might not
 /// reach its devices.
 inline constexpr std::size_t kMaxCaseProperties = 256;
+
+/// Staff's choice for a case conflict and its comment, before anything is read: a typed value
+/// up to 4096 bytes, a comment up to kMaxReviewCommentBytes (InvalidArgument otherwise).
+Status checkCaseChoice(const CaseChoice& choice, std::string_view comment);
 
 /// Whether a property name not yet held by a case that already holds `heldNames` names is
 /// merged. Veld's own status and arm always are.

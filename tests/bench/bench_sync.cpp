@@ -113,6 +113,10 @@ struct Settings {
     std::int64_t records = 100'000;
     std::int64_t fill = 1'000'000;
     int devices = 100;
+    // First, unmeasured, each device sends this many batches: the collector and its database
+    // reach the state they keep while devices send (caches, the first writes of pages after the
+    // preload's checkpoint), so that the figures describe a running collector.
+    int warmupBatchesPerDevice = 3;
     int batchesPerDevice = 10;
     std::size_t batchRecords = 100;
     // Then each device sends one batch every devices * batchRecords / (capacity / 2) seconds,
@@ -950,7 +954,8 @@ struct PushFigures {
 };
 
 // `settings.devices` devices, spread over the collectors at `urls`, enrol and prepare their
-// batches (as their outboxes would hold them) before the start. Then, first, all push at once,
+// batches (as their outboxes would hold them) before the start, and send a few unmeasured batches
+// (settings.warmupBatchesPerDevice) all at once. Then, first, all push at once,
 // each sending its next batch as soon as the previous one is acknowledged: the collectors'
 // capacity. In such a closed loop every device always has a batch waiting, so the time to an
 // acknowledgement is the queue of the other 99 devices' batches (Little's law: 100 batches /
@@ -963,15 +968,18 @@ PushFigures pushFromDevices(const std::vector<std::string>& urls, std::vector<st
                             const Settings& settings, const std::vector<RecordContent>& contents,
                             bool paced, const std::string& name) {
     const auto devices = static_cast<std::size_t>(settings.devices);
+    const int warmup = settings.warmupBatchesPerDevice;
     const int totalBatches =
-        settings.batchesPerDevice + (paced ? settings.pacedBatchesPerDevice : 0);
+        warmup + settings.batchesPerDevice + (paced ? settings.pacedBatchesPerDevice : 0);
     std::vector<std::vector<double>> latencies(devices);
     std::vector<std::vector<double>> pacedLatencies(devices);
     std::atomic<int> errors{0};
     std::atomic<std::int64_t> stored{0};
     std::atomic<std::int64_t> pacedStored{0};
+    std::atomic<std::int64_t> warmupStored{0};
     std::atomic<int> setupFailures{0};
     Failures failures;
+    Failures warmupFailures;
     Failures pacedFailures;
     std::barrier start(static_cast<std::ptrdiff_t>(devices) + 1);
     Clock::time_point pushStart;
@@ -986,6 +994,8 @@ PushFigures pushFromDevices(const std::vector<std::string>& urls, std::vector<st
             static_cast<double>(devices * settings.batchRecords) / std::max(capacity / 2, 1.0));
     };
     std::barrier pacedStart(static_cast<std::ptrdiff_t>(devices) + 1, markPacedZero);
+    const auto markPushStart = [&]() noexcept { pushStart = Clock::now(); };
+    std::barrier warmed(static_cast<std::ptrdiff_t>(devices), markPushStart);
     std::vector<std::thread> threads;
     for (std::size_t d = 0; d < devices; ++d) {
         threads.emplace_back([&, d, code = codes[d], url = urls[d % urls.size()]] {
@@ -1029,7 +1039,14 @@ PushFigures pushFromDevices(const std::vector<std::string>& urls, std::vector<st
             };
             start.arrive_and_wait();
             std::size_t b = 0;
-            for (; b < batches.size() && b < static_cast<std::size_t>(settings.batchesPerDevice);
+            std::vector<double> unmeasured;
+            for (; b < batches.size() && b < static_cast<std::size_t>(warmup); ++b) {
+                if (send(batches[b], Clock::now(), unmeasured, warmupFailures))
+                    warmupStored += static_cast<std::int64_t>(settings.batchRecords);
+            }
+            warmed.arrive_and_wait();
+            for (; b < batches.size() &&
+                   b < static_cast<std::size_t>(warmup + settings.batchesPerDevice);
                  ++b) {
                 if (send(batches[b], Clock::now(), latencies[d], failures))
                     stored += static_cast<std::int64_t>(settings.batchRecords);
@@ -1048,13 +1065,13 @@ PushFigures pushFromDevices(const std::vector<std::string>& urls, std::vector<st
         });
     }
     start.arrive_and_wait();
-    pushStart = Clock::now();
     pacedStart.arrive_and_wait();  // every device has had all its closed-loop batches answered
     const double seconds = secondsSince(pushStart);
     for (auto& t : threads)
         t.join();
     const double pacedSeconds = secondsSince(pacedZero);
     if (setupFailures > 0) throw std::runtime_error("devices could not enrol");
+    warmupFailures.report(name + "_warmup");
     failures.report(name);
     pacedFailures.report(name + "_paced");
     const auto joined = [](const std::vector<std::vector<double>>& per) {
@@ -1073,7 +1090,7 @@ PushFigures pushFromDevices(const std::vector<std::string>& urls, std::vector<st
     f.pacedRecordsPerSecond = static_cast<double>(pacedStored.load()) / pacedSeconds;
     f.pacedP50 = percentile(pacedAll, 0.5);
     f.pacedP99 = percentile(pacedAll, 0.99);
-    f.stored = stored.load() + pacedStored.load();
+    f.stored = warmupStored.load() + stored.load() + pacedStored.load();
     f.errors = errors.load();
     return f;
 }
@@ -1297,6 +1314,7 @@ std::optional<Settings> parseArgs(int argc, char** argv, std::string& error) {
             s.records = 2'000;
             s.fill = 20'000;
             s.devices = 20;
+            s.warmupBatchesPerDevice = 1;
             s.batchesPerDevice = 2;
             s.pacedBatchesPerDevice = 2;
             s.secondsPerLevel = 1;

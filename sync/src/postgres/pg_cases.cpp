@@ -275,10 +275,7 @@ Result<std::vector<CaseConflictInfo>> PgCases::caseConflicts(bool includeResolve
 Status PgCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoice& choice,
                                     const std::string& comment, std::int64_t nowMs,
                                     const std::string& actor) {
-    if (choice.kind == CaseChoice::Kind::Value && choice.value.size() > 4096)
-        return makeError(ErrorCode::InvalidArgument, "a case property holds at most 4096 bytes");
-    if (comment.size() > kMaxReviewCommentBytes)
-        return makeError(ErrorCode::InvalidArgument, "the comment is too long");
+    if (auto s = rules::checkCaseChoice(choice, comment); !s) return s;
     auto changed =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
             // The staff device first (its row is locked in the order a record conflict's settling

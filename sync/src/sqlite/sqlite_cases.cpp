@@ -216,10 +216,7 @@ Result<std::vector<CaseConflictInfo>> SqliteCases::caseConflicts(bool includeRes
 Status SqliteCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoice& choice,
                                         const std::string& comment, std::int64_t nowMs,
                                         const std::string& actor) {
-    if (choice.kind == CaseChoice::Kind::Value && choice.value.size() > 4096)
-        return makeError(ErrorCode::InvalidArgument, "a case property holds at most 4096 bytes");
-    if (comment.size() > kMaxReviewCommentBytes)
-        return makeError(ErrorCode::InvalidArgument, "the comment is too long");
+    if (auto s = rules::checkCaseChoice(choice, comment); !s) return s;
     std::lock_guard lock(m_ctx.mutex);
     auto tx = sql::Transaction::begin(m_ctx.db);
     if (!tx) return tx.error();
