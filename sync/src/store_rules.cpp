@@ -516,6 +516,26 @@ Status checkCaseChoice(const CaseChoice& choice, std::string_view comment) {
     return {};
 }
 
+HlcTimestamp caseChoiceHlc(std::uint64_t hlcA, std::uint64_t hlcB,
+                           std::optional<std::uint64_t> heldHlc, std::int64_t nowMs) {
+    const std::uint64_t newest = std::max({hlcA, hlcB, heldHlc.value_or(0)});
+    const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
+    const HlcTimestamp now = HlcTimestamp::make(nowMillis, 0);
+    return now.value > newest ? now : HlcTimestamp{newest + 1};
+}
+
+std::string_view caseChoiceWords(const CaseChoice& choice) {
+    switch (choice.kind) {
+        case CaseChoice::Kind::A:
+            return "kept A";
+        case CaseChoice::Kind::B:
+            return "kept B";
+        case CaseChoice::Kind::Value:
+            break;
+    }
+    return "typed a value";
+}
+
 bool validTeam(std::string_view team) {
     return team.size() <= 64 && plainWord(team);
 }

@@ -86,6 +86,17 @@ inline constexpr std::size_t kMaxCaseProperties = 256;
 /// up to 4096 bytes, a comment up to kMaxReviewCommentBytes (InvalidArgument otherwise).
 Status checkCaseChoice(const CaseChoice& choice, std::string_view comment);
 
+/// The HLC of staff's value for a case conflict between sides of HLCs `hlcA` and `hlcB`, the
+/// property holding `heldHlc`: after everything the property holds (as the collector's
+/// resolutions of records are), so it becomes current; its base is max(hlcA, hlcB), so it is no
+/// new disagreement with either side, while a device that changes it later without having seen
+/// it raises a new conflict.
+HlcTimestamp caseChoiceHlc(std::uint64_t hlcA, std::uint64_t hlcB,
+                           std::optional<std::uint64_t> heldHlc, std::int64_t nowMs);
+
+/// How staff chose, in the words the conflict's resolution and the audit log keep.
+std::string_view caseChoiceWords(const CaseChoice& choice);
+
 /// Whether a property name not yet held by a case that already holds `heldNames` names is
 /// merged. Veld's own status and arm always are.
 bool admitsNewProperty(std::size_t heldNames, std::string_view name);

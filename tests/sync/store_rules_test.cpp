@@ -239,3 +239,32 @@ TEST_CASE("the audit log says how each device was enrolled, in the same words on
     CHECK(std::string(byStaff.action) == "reenrol");
     CHECK(byStaff.detail == "laptop-07 (with a code made for it)");
 }
+
+TEST_CASE("staff's value for a case conflict comes after everything held, in one rule's words") {
+    // The clock ahead of every side: staff's value takes the time of the choice.
+    const auto now = HlcTimestamp::make(5'000, 0);
+    CHECK(rules::caseChoiceHlc(100, 200, 300, 5'000).value == now.value);
+    // A side or the held value from a clock ahead of staff's: just after the newest of them,
+    // so staff's choice still becomes current.
+    const auto ahead = HlcTimestamp::make(9'000, 3).value;
+    CHECK(rules::caseChoiceHlc(ahead, 200, std::nullopt, 5'000).value == ahead + 1);
+    CHECK(rules::caseChoiceHlc(100, 200, ahead, 5'000).value == ahead + 1);
+    // A clock set before 1970 counts as 0.
+    CHECK(rules::caseChoiceHlc(0, 0, std::nullopt, -5).value == 1);
+    sync::CaseChoice a;
+    a.kind = sync::CaseChoice::Kind::A;
+    sync::CaseChoice b;
+    b.kind = sync::CaseChoice::Kind::B;
+    sync::CaseChoice typed;
+    typed.kind = sync::CaseChoice::Kind::Value;
+    typed.value = "closed";
+    CHECK(rules::caseChoiceWords(a) == "kept A");
+    CHECK(rules::caseChoiceWords(b) == "kept B");
+    CHECK(rules::caseChoiceWords(typed) == "typed a value");
+    // What staff may type is bounded, and so is the comment.
+    typed.value.assign(4097, 'x');
+    CHECK_FALSE(rules::checkCaseChoice(typed, ""));
+    typed.value.assign(4096, 'x');
+    CHECK(rules::checkCaseChoice(typed, ""));
+    CHECK_FALSE(rules::checkCaseChoice(a, std::string(sync::kMaxReviewCommentBytes + 1, 'c')));
+}

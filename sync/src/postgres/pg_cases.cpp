@@ -305,21 +305,14 @@ Status PgCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoice& c
             const auto hlcB = static_cast<std::uint64_t>(k->integer(0, 5));
             auto held = currentProperty(c, caseId, name);
             if (!held) return held.error();
-            // Staff's value: after everything the property holds, and based on both sides, so that
-            // it is no new disagreement with either (see the SQLite store).
-            const std::uint64_t newest =
-                std::max({hlcA, hlcB, held->has_value() ? (*held)->hlc : std::uint64_t{0}});
-            const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
-            const HlcTimestamp hlc = HlcTimestamp::make(nowMillis, 0).value > newest
-                                         ? HlcTimestamp::make(nowMillis, 0)
-                                         : HlcTimestamp{newest + 1};
+            // Staff's value (the shared rule).
+            const HlcTimestamp hlc = rules::caseChoiceHlc(
+                hlcA, hlcB, held->has_value() ? std::optional((*held)->hlc) : std::nullopt, nowMs);
             if (auto s = writeProperty(c, caseId, name, value, hlc.value, std::max(hlcA, hlcB),
                                        staff->first, std::nullopt);
                 !s)
                 return s;
-            const std::string how = choice.kind == CaseChoice::Kind::A   ? "kept A"
-                                    : choice.kind == CaseChoice::Kind::B ? "kept B"
-                                                                         : "typed a value";
+            const std::string how(rules::caseChoiceWords(choice));
             if (auto s = c.run("UPDATE case_conflicts SET resolved_utc_ms = $1, resolution = $2, "
                                "resolved_by = "
                                "$3 WHERE cid = $4",

@@ -241,15 +241,9 @@ Status SqliteCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoic
     c.value().reset();
     auto held = currentProperty(m_ctx, caseId, name);
     if (!held) return held.error();
-    // Staff's value: after everything the property holds, as the collector's resolutions of
-    // records are, and based on both sides, so that it is no new disagreement with either.
-    // A device that changes it later without having seen it raises a new conflict.
-    const std::uint64_t newest =
-        std::max({hlcA, hlcB, held->has_value() ? (*held)->hlc : std::uint64_t{0}});
-    const auto nowMillis = static_cast<std::uint64_t>(std::max<std::int64_t>(nowMs, 0));
-    const HlcTimestamp hlc = HlcTimestamp::make(nowMillis, 0).value > newest
-                                 ? HlcTimestamp::make(nowMillis, 0)
-                                 : HlcTimestamp{newest + 1};
+    // Staff's value (the shared rule).
+    const HlcTimestamp hlc = rules::caseChoiceHlc(
+        hlcA, hlcB, held->has_value() ? std::optional((*held)->hlc) : std::nullopt, nowMs);
     auto staff = staffDevice(m_ctx, nowMs);
     if (!staff) return staff.error();
     if (auto s = writeProperty(m_ctx, caseId, name, value, hlc.value, std::max(hlcA, hlcB),
@@ -257,9 +251,7 @@ Status SqliteCases::resolveCaseConflict(std::int64_t conflictId, const CaseChoic
         !s)
         return s;
     if (auto s = touchCase(m_ctx, caseId); !s) return s;
-    const std::string how = choice.kind == CaseChoice::Kind::A   ? "kept A"
-                            : choice.kind == CaseChoice::Kind::B ? "kept B"
-                                                                 : "typed a value";
+    const std::string how(rules::caseChoiceWords(choice));
     auto done = m_ctx.db.prepare(
         "UPDATE case_conflicts SET resolved_utc_ms = ?, "
         "resolution = ?, resolved_by = ? "
