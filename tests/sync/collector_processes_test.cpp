@@ -114,8 +114,9 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
         REQUIRE(state->pending == kIntakes + kRecords);
     }
 
-    // All push at once, a few records a request, retrying after any failure; meanwhile the
-    // collector is killed and started again on its port.
+    // All push at once, one record a request (so that pushing lasts long enough for several
+    // kills to land in it), retrying after any failure; meanwhile the collector is killed and
+    // started again on its port.
     std::atomic<std::size_t> finished{0};
     std::atomic<int> failedRounds{0};
     std::vector<std::thread> pushers;
@@ -123,7 +124,7 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
         pushers.emplace_back([&device, &finished, &failedRounds] {
             auto store = openDevice(device.path);
             sync::SyncOptions options;
-            options.maxBatchRecords = 3;
+            options.maxBatchRecords = 1;
             const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
             while (std::chrono::steady_clock::now() < deadline) {
                 auto round = sync::syncOnce(store, device.connection, options);
