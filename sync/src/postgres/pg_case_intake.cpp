@@ -74,15 +74,6 @@ Status runRows(pg::Connection& c, std::size_t count, std::initializer_list<std::
     return {};
 }
 
-std::string idList(pg::Params& params, const std::vector<Uuid>& ids) {
-    std::string out;
-    for (const auto& id : ids) {
-        params.add(id);
-        out += (out.empty() ? "$" : ", $") + std::to_string(params.size());
-    }
-    return out;
-}
-
 // Locks the cases of `ids` that exist, in case-id order, and reads their rows into `cases`.
 Status lockAndRead(pg::Connection& c, const std::vector<Uuid>& ids,
                    std::map<Uuid, CaseRow>& cases) {

@@ -88,11 +88,7 @@ Status writeProperty(pg::Connection& c, const Uuid& caseId, std::string_view nam
 Status markChanged(pg::Connection& c, const std::set<Uuid>& changed) {
     if (changed.empty()) return {};
     pg::Params params;
-    std::string list;
-    for (const auto& id : changed) {
-        params.add(id);
-        list += (list.empty() ? "$" : ", $") + std::to_string(params.size());
-    }
+    const std::string list = idList(params, {changed.begin(), changed.end()});
     return c.run("UPDATE cases SET change_seq = 0 WHERE case_id IN (" + list + ")", params,
                  "marking changed cases");
 }
@@ -102,11 +98,7 @@ Result<std::set<Uuid>> lockCases(pg::Connection& c, const std::set<Uuid>& ids) {
     std::set<Uuid> known;
     if (ids.empty()) return known;
     pg::Params params;
-    std::string list;
-    for (const auto& id : ids) {
-        params.add(id);
-        list += (list.empty() ? "$" : ", $") + std::to_string(params.size());
-    }
+    const std::string list = idList(params, {ids.begin(), ids.end()});
     auto rows = c.query(
         "SELECT case_id FROM cases WHERE case_id IN (" + list + ") ORDER BY case_id FOR UPDATE",
         params, "locking cases");

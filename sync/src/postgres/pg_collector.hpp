@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <veld/record.hpp>
 #include <veld/result.hpp>
@@ -66,6 +67,8 @@ Status audit(pg::Connection& c, std::int64_t nowMs, std::string_view actor, std:
 Result<std::uint64_t> nextCounter(pg::Connection& c, std::string_view key, std::size_t count = 1);
 /// A meta counter's value (0 when never used).
 Result<std::uint64_t> counterValue(pg::Connection& c, std::string_view key);
+/// Adds the ids as parameters and returns their placeholders, "$a, $b, ..." (for IN lists).
+std::string idList(pg::Params& params, const std::vector<Uuid>& ids);
 /// A meta value ("" when missing).
 Result<std::string> metaText(pg::Connection& c, std::string_view key);
 

@@ -39,6 +39,15 @@ Result<std::uint64_t> counterValue(pg::Connection& c, std::string_view key) {
     return rows->empty() ? 0 : static_cast<std::uint64_t>(rows->integer(0, 0));
 }
 
+std::string idList(pg::Params& params, const std::vector<Uuid>& ids) {
+    std::string out;
+    for (const auto& id : ids) {
+        params.add(id);
+        out += (out.empty() ? "$" : ", $") + std::to_string(params.size());
+    }
+    return out;
+}
+
 Result<std::string> metaText(pg::Connection& c, std::string_view key) {
     auto rows = c.query("SELECT value FROM meta WHERE key = $1", pg::Params().add(key),
                         "reading the collector's settings");

@@ -58,16 +58,6 @@ std::string argNull(pg::Params& p) {
     return slot(p);
 }
 
-// "$a, $b, ..." for ids.
-std::string idList(pg::Params& p, const std::vector<Uuid>& ids) {
-    std::string out;
-    for (const auto& id : ids) {
-        if (!out.empty()) out += ", ";
-        out += arg(p, id);
-    }
-    return out;
-}
-
 // What a store of revisions writes about the device besides them.
 struct DeviceAdvance {
     std::uint64_t receivedThrough = 0;
