@@ -6,12 +6,25 @@
 
 #include <veld/sync/admin_client.hpp>
 
-#include "http_client.hpp"
-
 namespace veld::sync {
 
-AdminClient::AdminClient(Connection connection)
-    : m_connection(std::move(connection)), m_http(std::make_unique<detail::Http>()) {
+namespace {
+
+Result<Reply> exchange(Transport& transport, const Connection& c, const char* path,
+                       const std::vector<std::uint8_t>& body,
+                       const std::atomic<bool>* cancel = nullptr) {
+    Exchange e;
+    e.path = path;
+    e.contentType = admin::kContentType;
+    e.message = &body;
+    e.cancel = cancel;
+    return transport.post(c, e);
+}
+
+}  // namespace
+
+AdminClient::AdminClient(Connection connection, const TransportFactory& transport)
+    : m_connection(std::move(connection)), m_http(makeTransport(transport)) {
     while (!m_connection.collector.empty() && m_connection.collector.back() == '/')
         m_connection.collector.pop_back();
 }
@@ -20,7 +33,9 @@ AdminClient::~AdminClient() = default;
 
 Result<std::vector<std::uint8_t>> AdminClient::call(const char* path,
                                                     const std::vector<std::uint8_t>& body) {
-    return detail::post(*m_http, m_connection, path, admin::kContentType, body, 0, true);
+    auto reply = exchange(*m_http, m_connection, path, body);
+    if (!reply) return reply.error();
+    return std::move(reply->body);
 }
 
 Result<admin::StatusInfo> AdminClient::status() {
@@ -203,13 +218,11 @@ Status AdminClient::download(const std::string& job, const admin::ExportFileInfo
     std::int64_t offset = 0;
     while (offset < file.bytes) {
         if (cancel && cancel->load()) return makeError(ErrorCode::Io, "stopped");
-        std::string type;
-        auto chunk =
-            detail::post(*m_http, m_connection, admin::kExportFilePath, admin::kContentType,
-                         admin::encodeExportFileRequest({job, file.name, offset}), 0, true, nullptr,
-                         cancel, &type);
-        if (!chunk) return chunk.error();
-        if (type != admin::kFileContentType)
+        auto reply = exchange(*m_http, m_connection, admin::kExportFilePath,
+                              admin::encodeExportFileRequest({job, file.name, offset}), cancel);
+        if (!reply) return reply.error();
+        const auto* chunk = &reply->body;
+        if (reply->contentType != admin::kFileContentType)
             return makeError(ErrorCode::Corrupt, "the collector did not answer with a file");
         const auto n = static_cast<std::int64_t>(chunk->size());
         if (n == 0 || n > admin::kMaxFileChunk || n > file.bytes - offset) {
@@ -217,7 +230,7 @@ Status AdminClient::download(const std::string& job, const admin::ExportFileInfo
                                                      " is not " + std::to_string(file.bytes) +
                                                      " bytes long");
         }
-        if (auto s = part.write(chunk.value()); !s) return s;
+        if (auto s = part.write(*chunk); !s) return s;
         offset += n;
         if (progress) progress(offset, file.bytes);
     }

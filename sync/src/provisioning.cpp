@@ -9,9 +9,6 @@
 #include <set>
 
 #include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +17,7 @@
 #include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
 
+#include "certificate_check.hpp"
 #include "json_text.hpp"
 
 namespace veld::sync {
@@ -140,15 +138,7 @@ Status checkCertificatePem(std::string_view pem) {
         return makeError(ErrorCode::InvalidArgument,
                          "not a PEM certificate (no -----BEGIN CERTIFICATE----- line)");
     }
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
-    if (!bio) return makeError(ErrorCode::Internal, "OpenSSL could not start");
-    std::size_t parsed = 0;
-    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-        X509_free(cert);
-        ++parsed;
-    }
-    ERR_clear_error();
+    const std::size_t parsed = detail::readableCertificates(pem);
     if (parsed != blocks) {
         return makeError(ErrorCode::InvalidArgument,
                          "a certificate in the PEM is damaged (" + std::to_string(parsed) + " of " +

@@ -3,27 +3,29 @@
 #include <future>
 #include <random>
 
-#include <curl/curl.h>
-#include <zstd.h>
-
 #include <veld/pseudonym.hpp>
 #include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
-
-#include "http_client.hpp"
 
 namespace veld::sync {
 
 namespace {
 
-using detail::Http;
-
-Result<std::vector<std::uint8_t>> post(Http& http, const Connection& c, const char* path,
+Result<std::vector<std::uint8_t>> post(Transport& transport, const Connection& c, const char* path,
                                        const std::vector<std::uint8_t>& message, int zstdLevel,
                                        bool authenticate, std::int64_t* bytesOnWire = nullptr,
                                        const std::atomic<bool>* cancel = nullptr) {
-    return detail::post(http, c, path, kContentType, message, zstdLevel, authenticate, bytesOnWire,
-                        cancel);
+    Exchange exchange;
+    exchange.path = path;
+    exchange.contentType = kContentType;
+    exchange.message = &message;
+    exchange.zstdLevel = zstdLevel;
+    exchange.authenticate = authenticate;
+    exchange.cancel = cancel;
+    auto reply = transport.post(c, exchange);
+    if (!reply) return reply.error();
+    if (bytesOnWire) *bytesOnWire = reply->bytesOnWire;
+    return std::move(reply->body);
 }
 
 std::int64_t nowMs() {
@@ -39,23 +41,6 @@ std::string settingOr(Store& store, std::string_view key) {
 
 }  // namespace
 
-Status checkUrl(const std::string& url, bool allowPlainHttp) {
-    if (url.rfind("https://", 0) == 0 && url.size() > 8) return Status::success();
-    if (url.rfind("http://", 0) == 0) {
-        if (allowPlainHttp) return Status::success();
-        for (const char* host : {"http://127.0.0.1", "http://localhost", "http://[::1]"}) {
-            const std::string h(host);
-            if (url.rfind(h, 0) == 0 &&
-                (url.size() == h.size() || url[h.size()] == ':' || url[h.size()] == '/')) {
-                return Status::success();
-            }
-        }
-        return makeError(ErrorCode::InvalidArgument,
-                         "plain http:// is only allowed to this machine; use https://");
-    }
-    return makeError(ErrorCode::InvalidArgument, "the collector address must start with https://");
-}
-
 Result<Connection> loadConnection(Store& store) {
     Connection c;
     c.collector = settingOr(store, "sync.collector");
@@ -70,7 +55,8 @@ Result<Connection> loadConnection(Store& store) {
 }
 
 Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::string& code,
-                         const std::string& caFile, bool allowPlainHttp) {
+                         const std::string& caFile, bool allowPlainHttp,
+                         const TransportFactory& transport) {
     Connection c;
     c.collector = collector;
     while (!c.collector.empty() && c.collector.back() == '/')
@@ -83,8 +69,8 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     // A device enrolled before proves it is that device with the credential it holds (the
     // collector binds a device id to its first enrolment).
     request.previousCredential = settingOr(store, "sync.credential");
-    Http http;
-    auto raw = post(http, c, kEnrolPath, encodeEnrolRequest(request), 0, false);
+    auto http = makeTransport(transport);
+    auto raw = post(*http, c, kEnrolPath, encodeEnrolRequest(request), 0, false);
     if (!raw) return raw.error();
     auto reply = decodeEnrolResponse(raw.value());
     if (!reply) return reply.error();
@@ -133,7 +119,7 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
     p.recordsTotal = state->pending;
     p.bytesTotal = state->pendingBytes;
     if (progress) progress(p);
-    Http http;
+    auto http = makeTransport(options.transport);
     // While one batch is on its way, the previous batch's acknowledgement is recorded and the
     // next batch is read: the device's disk and the network (and the collector) work at once.
     // Batches still go one at a time, in order, each only after the previous one was answered.
@@ -168,7 +154,7 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         std::int64_t wire = 0;
         const auto sendStart = std::chrono::steady_clock::now();
         auto sending = std::async(std::launch::async, [&] {
-            return post(http, connection, kPushPath, message, options.compress ? zstdLevel : 0,
+            return post(*http, connection, kPushPath, message, options.compress ? zstdLevel : 0,
                         true, &wire, cancel);
         });
         Status recorded = recordAcknowledgement();
@@ -230,7 +216,7 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
                  static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.remaining))});
         }
         for (int round = 0; round < 1000; ++round) {
-            auto raw = post(http, connection, kPullPath, encodePullRequest(request), 0, true,
+            auto raw = post(*http, connection, kPullPath, encodePullRequest(request), 0, true,
                             nullptr, cancel);
             if (!raw) return raw.error();
             auto reply = decodePullResponse(raw.value());

@@ -12,14 +12,11 @@
 
 namespace veld::sync {
 
-namespace detail {
-class Http;
-}
-
 class AdminClient {
   public:
     /// `connection.credential` is the staff member's "veld-admin.NAME.SECRET".
-    explicit AdminClient(Connection connection);
+    /// `transport`: how requests travel (empty: httpTransport).
+    explicit AdminClient(Connection connection, const TransportFactory& transport = {});
     ~AdminClient();
     AdminClient(const AdminClient&) = delete;
     AdminClient& operator=(const AdminClient&) = delete;
@@ -64,7 +61,7 @@ class AdminClient {
     Result<std::vector<std::uint8_t>> call(const char* path, const std::vector<std::uint8_t>& body);
 
     Connection m_connection;
-    std::unique_ptr<detail::Http> m_http;
+    std::unique_ptr<Transport> m_http;
 };
 
 }  // namespace veld::sync

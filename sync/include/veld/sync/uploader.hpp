@@ -16,18 +16,9 @@
 #include <veld/result.hpp>
 #include <veld/store.hpp>
 #include <veld/sync/protocol.hpp>
+#include <veld/sync/transport.hpp>
 
 namespace veld::sync {
-
-/// How a device reaches its collector. Kept in the device store's settings after enrolment:
-/// sync.collector, sync.credential (a secret), sync.ca_file, sync.allow_http.
-struct Connection {
-    std::string collector;   // base URL, e.g. https://collector.example.nl:8470
-    std::string credential;  // secret: never logged or shown
-    std::string caFile;      // PEM file of the collector's certificate or CA; empty: system CAs
-    bool allowPlainHttp = false;
-    long timeoutSeconds = 60;  // a whole request, including the transfer
-};
 
 /// The device setting holding the project's public key ("KEYID:HEX"), from the collector.
 inline constexpr std::string_view kProjectKeySetting = projectkey::kKeySetting;
@@ -35,12 +26,10 @@ inline constexpr std::string_view kProjectKeySetting = projectkey::kKeySetting;
 /// Reads the connection from a device store's settings; NotFound when the device is not enrolled.
 Result<Connection> loadConnection(Store& store);
 
-/// Whether `url` may be used: https, or http to this machine, or http when allowed explicitly.
-Status checkUrl(const std::string& url, bool allowPlainHttp);
-
 /// Enrols the device with a one-time code and keeps what the collector hands out in the store.
 Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::string& code,
-                         const std::string& caFile = {}, bool allowPlainHttp = false);
+                         const std::string& caFile = {}, bool allowPlainHttp = false,
+                         const TransportFactory& transport = {});
 
 struct Progress {
     // Busy: another program held this store's sync lock (takeSyncLock), so this round did nothing
@@ -64,6 +53,7 @@ struct SyncOptions {
     std::size_t maxBatchRecords = 500;
     bool compress = true;  // zstd request bodies
     bool pull = true;
+    TransportFactory transport;  // empty: httpTransport
 };
 
 /// One round: takes the store's sync lock (without waiting: when another program holds it the
