@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include <veld/sync/collector_backup.hpp>
+#include <veld/sync/collector_store.hpp>
 
 #include "veldctl/veldctl.hpp"
 

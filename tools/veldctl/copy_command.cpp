@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <veld/sync/collector_copy.hpp>
+#include <veld/sync/collector_store.hpp>
 
 #include "veldctl/veldctl.hpp"
 

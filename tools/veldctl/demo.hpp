@@ -9,7 +9,10 @@
 
 #include <veld/result.hpp>
 #include <veld/store.hpp>
-#include <veld/sync/collector_store.hpp>
+
+namespace veld::sync {
+class CollectorStore;
+}
 
 namespace veld::veldctl {
 

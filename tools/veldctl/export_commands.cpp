@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <veld/private_files.hpp>
+#include <veld/sync/collector_store.hpp>
 #include <veld/sync/export.hpp>
 
 #include "veldctl/veldctl.hpp"

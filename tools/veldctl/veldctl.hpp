@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,7 +16,10 @@
 
 #include <veld/project_key.hpp>
 #include <veld/result.hpp>
-#include <veld/sync/collector_store.hpp>
+
+namespace veld::sync {
+class CollectorStore;
+}
 
 namespace veld::veldctl {
 
@@ -57,6 +61,7 @@ Result<std::unique_ptr<sync::CollectorStore>> openCollectorStore(const std::stri
 
 /// The file given with the global --store-password-file ("" when none).
 const std::string& storePasswordFileOption();
+void setStorePasswordFile(std::string file);
 
 /// Who a change made with veldctl is audited as: "veldctl:USER".
 std::string commandActor();
