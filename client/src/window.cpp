@@ -12,6 +12,7 @@
 #include <imgui.h>
 #include <stb_image_write.h>
 
+#include "kiosk_lock.hpp"
 #include "leak_check.hpp"
 
 namespace veld::client {
@@ -54,6 +55,7 @@ std::unique_ptr<Window> Window::open(const WindowSetup& setup) {
 }
 
 Window::~Window() {
+    m_kiosk.reset();
     ImGui_ImplOpenGL3_Shutdown();
     ImGui_ImplGlfw_Shutdown();
     ImGui::DestroyContext();
@@ -62,7 +64,13 @@ Window::~Window() {
     glfwTerminate();
 }
 
+void Window::setKiosk(bool on) {
+    if (on && !m_kiosk) m_kiosk = std::make_unique<KioskLock>(m_window);
+    if (!on) m_kiosk.reset();
+}
+
 void Window::beginFrame() {
+    if (m_kiosk) m_kiosk->keepInFront();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
