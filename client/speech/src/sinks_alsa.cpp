@@ -14,8 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void quietAlsa(const char*, int, const char*, int, const char*, ...) {}
-
 // A device that takes no sound for this long is taken as gone.
 constexpr auto kStallLimit = std::chrono::milliseconds(2000);
 
