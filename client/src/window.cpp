@@ -15,6 +15,11 @@
 #include "kiosk_lock.hpp"
 #include "leak_check.hpp"
 
+// OpenGL 1.2; Windows' own gl.h stops at 1.1.
+#ifndef GL_CLAMP_TO_EDGE
+#define GL_CLAMP_TO_EDGE 0x812F
+#endif
+
 namespace veld::client {
 
 std::unique_ptr<Window> Window::open(const WindowSetup& setup) {
