@@ -212,8 +212,18 @@ TEST_CASE(
         CHECK(h == mode->height);
         CHECK(glfwGetWindowAttrib(window, GLFW_DECORATED) == GLFW_FALSE);
         CHECK((GetWindowLongW(handle, GWL_EXSTYLE) & WS_EX_TOPMOST) != 0);
+        // Another window takes the front; the kiosk's next frame takes it back.
+        GLFWwindow* other = glfwCreateWindow(200, 200, "other", nullptr, nullptr);
+        REQUIRE(other);
+        HWND otherHandle = glfwGetWin32Window(other);
+        SetForegroundWindow(otherHandle);
+        glfwPollEvents();
+        REQUIRE(GetForegroundWindow() == otherHandle);
         lock.keepInFront();
+        glfwPollEvents();
+        CHECK(GetForegroundWindow() == handle);
         CHECK((GetWindowLongW(handle, GWL_EXSTYLE) & WS_EX_TOPMOST) != 0);
+        glfwDestroyWindow(other);
     }
     glfwPollEvents();
     glfwGetWindowSize(window, &w, &h);
