@@ -44,9 +44,10 @@ struct KioskKeyGuard::Impl {
 };
 
 KioskKeyGuard::KioskKeyGuard() : m(std::make_unique<Impl>()) {
+    // The thread owns the promise: it outlives set_value(), whenever the caller stops waiting.
     std::promise<bool> ready;
     auto installed = ready.get_future();
-    m->thread = std::thread([this, &ready] {
+    m->thread = std::thread([this, ready = std::move(ready)]() mutable {
         MSG message;
         // The thread's message queue exists before anyone posts WM_QUIT to it.
         PeekMessageW(&message, nullptr, WM_USER, WM_USER, PM_NOREMOVE);

@@ -58,7 +58,7 @@ class Observer {
     Observer() {
         std::promise<bool> ready;
         auto installed = ready.get_future();
-        m_thread = std::thread([this, &ready] {
+        m_thread = std::thread([this, ready = std::move(ready)]() mutable {
             MSG message;
             PeekMessageW(&message, nullptr, WM_USER, WM_USER, PM_NOREMOVE);
             m_threadId = GetCurrentThreadId();
