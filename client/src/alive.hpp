@@ -1,7 +1,8 @@
 // The client's side of veld-kiosk-session's watchdog. The session passes one end of a socket in
 // the environment variable VELD_ALIVE_FD; a kiosk client writes a byte on it about once a second
 // from its frame loop, so a client whose loop hangs is noticed and replaced. A client started
-// any other way (no variable, no --kiosk, or a descriptor that is not a socket) reports nothing.
+// any other way (no variable, no --kiosk, or a descriptor that is not a socket) reports nothing,
+// and so does every client on Windows, which has no session (alive_windows.cpp).
 #pragma once
 
 #include <chrono>

@@ -268,7 +268,6 @@ int main(int argc, char** argv) {
         const bool samplesOnly = options.show == "samples";
         bool showApplied = (options.show.empty() && !enrolled.requested) || samplesOnly;
         bool fullscreen = false;
-        int x = 0, y = 0, w = options.width, h = options.height;
         int settledFrames = 0;
         bool firstFrame = true;
         std::vector<double> frameCpu;
@@ -296,18 +295,7 @@ int main(int argc, char** argv) {
             }
             if (app.wantsFullscreen() != fullscreen && !bench) {
                 fullscreen = app.wantsFullscreen();
-                if (fullscreen) {
-                    glfwGetWindowPos(handle, &x, &y);
-                    glfwGetWindowSize(handle, &w, &h);
-                    GLFWmonitor* monitor = glfwGetPrimaryMonitor();
-                    const GLFWvidmode* mode = monitor ? glfwGetVideoMode(monitor) : nullptr;
-                    if (mode) {
-                        glfwSetWindowMonitor(handle, monitor, 0, 0, mode->width, mode->height,
-                                             mode->refreshRate);
-                    }
-                } else {
-                    glfwSetWindowMonitor(handle, nullptr, x, y, w, h, 0);
-                }
+                window->setKiosk(fullscreen);
             }
             const double cpuBefore = veld::client::processCpuSeconds();
             const double uiCpuBefore = veld::client::threadCpuSeconds();

@@ -18,8 +18,8 @@ namespace veld::client {
 void ReadAloud::open(const std::string& spec) {
     auto output = speech::parseOutput(spec);
     if (!output) {
-        std::fprintf(stderr, "veld: VELD_AUDIO=%s is not alsa[:DEVICE], wav:FILE or none\n",
-                     spec.c_str());
+        std::fprintf(stderr, "veld: VELD_AUDIO=%s is not %s\n", spec.c_str(),
+                     speech::outputForms().c_str());
         output = speech::Output{speech::Output::Kind::None, {}, 1};
     }
     speaker = std::make_unique<speech::Speaker>(std::move(*output));

@@ -12,7 +12,13 @@
 #include <imgui.h>
 #include <stb_image_write.h>
 
+#include "kiosk_lock.hpp"
 #include "leak_check.hpp"
+
+// OpenGL 1.2; Windows' own gl.h stops at 1.1.
+#ifndef GL_CLAMP_TO_EDGE
+#define GL_CLAMP_TO_EDGE 0x812F
+#endif
 
 namespace veld::client {
 
@@ -54,6 +60,7 @@ std::unique_ptr<Window> Window::open(const WindowSetup& setup) {
 }
 
 Window::~Window() {
+    m_kiosk.reset();
     ImGui_ImplOpenGL3_Shutdown();
     ImGui_ImplGlfw_Shutdown();
     ImGui::DestroyContext();
@@ -62,7 +69,13 @@ Window::~Window() {
     glfwTerminate();
 }
 
+void Window::setKiosk(bool on) {
+    if (on && !m_kiosk) m_kiosk = std::make_unique<KioskLock>(m_window);
+    if (!on) m_kiosk.reset();
+}
+
 void Window::beginFrame() {
+    if (m_kiosk) m_kiosk->keepInFront();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();

@@ -10,6 +10,8 @@ struct GLFWwindow;
 
 namespace veld::client {
 
+class KioskLock;
+
 struct WindowSetup {
     std::string program;  // for messages: "veld: ..."
     std::string title;
@@ -38,6 +40,10 @@ class Window {
     void present();
     /// Writes the back buffer (as render() left it) to a PNG file.
     [[nodiscard]] bool screenshot(const std::string& path) const;
+    /// Kiosk mode's hold on the window (kiosk_lock.hpp): on, full screen on the primary monitor
+    /// (on Windows also topmost, kept in front each frame, with the switching keys held); off,
+    /// the window as it was before.
+    void setKiosk(bool on);
 
   private:
     Window() = default;
@@ -45,6 +51,7 @@ class Window {
     float m_scale = 1;
     int m_fbWidth = 0;
     int m_fbHeight = 0;
+    std::unique_ptr<KioskLock> m_kiosk;
 };
 
 /// An RGBA picture (`width` x `height`, rows top down) as an OpenGL texture for ImGui::Image;

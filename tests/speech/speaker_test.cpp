@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -310,8 +311,18 @@ TEST_CASE(
     CHECK(speaker.current().empty());
 }
 
+// How VELD_AUDIO names the sound device here, and how it does on the other platform.
+#ifdef _WIN32
+constexpr std::string_view kDevice = "waveout";
+constexpr std::string_view kOtherDevice = "alsa";
+#else
+constexpr std::string_view kDevice = "alsa";
+constexpr std::string_view kOtherDevice = "waveout";
+#endif
+
 TEST_CASE("without a sound device the speaker says so at once, and say() never waits") {
-    for (const std::string spec : {"alsa:veld_no_such_device", "none"}) {
+    const std::string missing = std::string(kDevice) + ":veld_no_such_device";
+    for (const std::string& spec : {missing, std::string("none")}) {
         CAPTURE(spec);
         const auto output = veld::speech::parseOutput(spec);
         REQUIRE(output);
@@ -332,13 +343,35 @@ TEST_CASE("without a sound device the speaker says so at once, and say() never w
         CHECK(speaker.waitIdle(2s));
         CHECK(speaker.played().empty());
     }
-    // ALSA's default device, whatever this machine has: it opens or it fails, within a bound.
+    // The default device, whatever this machine has (ALSA's, or the one chosen in Windows'
+    // sound settings): it opens or it fails, within a bound, and say() never waits for it.
     Speaker speaker(*veld::speech::parseOutput(""));
     CHECK(speaker.waitIdle(5s));
     CHECK(speaker.status() != veld::speech::Status::Starting);
+    const auto t = Clock::now();
+    speaker.say({{"q.a", "Hallo", "nl", {}}});
+    CHECK(Clock::now() - t < 20ms);
+    speaker.stop();
+    CHECK(speaker.waitIdle(5s));
     CHECK_FALSE(veld::speech::parseOutput("pulse:x"));
     CHECK_FALSE(veld::speech::parseOutput("wav:"));
+    CHECK_FALSE(veld::speech::parseOutput(std::string(kDevice) + ":"));
+    // The other platform's device is not this one's.
+    CHECK_FALSE(veld::speech::parseOutput(std::string(kOtherDevice) + ":x"));
+    CHECK(veld::speech::outputForms().find(kDevice) != std::string::npos);
 }
+
+#ifdef _WIN32
+TEST_CASE("a Windows sound device named by a number past the last one is refused by name") {
+    const auto output = veld::speech::parseOutput("waveout:4000");
+    REQUIRE(output);
+    CHECK(output->target == "4000");
+    Speaker speaker(*output);
+    REQUIRE(speaker.waitIdle(3s));
+    CHECK(speaker.status() == veld::speech::Status::NoDevice);
+    CHECK(speaker.statusDetail().find("\"4000\"") != std::string::npos);
+}
+#endif
 
 TEST_CASE("a reading stopped or replaced at any moment leaves the speaker idle, never stuck") {
     veld::test::TempDir dir;

@@ -40,7 +40,11 @@ class Sink {
     virtual void mark(std::int64_t frame, const std::string& key) { (void)frame, (void)key; }
 };
 
-std::unique_ptr<Sink> alsaSink(std::string device);
+/// The sound device: ALSA on Linux (sinks_alsa.cpp), waveOut on Windows (sinks_windows.cpp).
+/// `device` is what follows "SCHEME:" in VELD_AUDIO, or "default".
+std::unique_ptr<Sink> deviceSink(std::string device);
+/// The word VELD_AUDIO names that sound device by: "alsa" or "waveout".
+extern const std::string_view kDeviceScheme;
 std::unique_ptr<Sink> wavSink(std::string path, double pace);
 
 }  // namespace veld::speech::detail

@@ -14,14 +14,16 @@ namespace veld::speech {
 
 std::optional<Output> parseOutput(std::string_view spec) {
     Output out;
-    if (spec.empty() || spec == "alsa") return out;
+    const std::string_view device = detail::kDeviceScheme;
+    if (spec.empty() || spec == device) return out;
     if (spec == "none") {
         out.kind = Output::Kind::None;
         out.target.clear();
         return out;
     }
-    if (spec.substr(0, 5) == "alsa:" && spec.size() > 5) {
-        out.target = std::string(spec.substr(5));
+    if (spec.size() > device.size() + 1 && spec.substr(0, device.size()) == device &&
+        spec[device.size()] == ':') {
+        out.target = std::string(spec.substr(device.size() + 1));
         return out;
     }
     if (spec.substr(0, 4) == "wav:" && spec.size() > 4) {
@@ -30,6 +32,10 @@ std::optional<Output> parseOutput(std::string_view spec) {
         return out;
     }
     return std::nullopt;
+}
+
+std::string outputForms() {
+    return std::string(detail::kDeviceScheme) + "[:DEVICE], wav:FILE or none";
 }
 
 namespace {
@@ -67,8 +73,8 @@ void Speaker::Impl::run() {
     if (output.kind == Output::Kind::None) {
         why = "no sound output (VELD_AUDIO=none)";
     } else {
-        sink = output.kind == Output::Kind::Alsa ? detail::alsaSink(output.target)
-                                                 : detail::wavSink(output.target, output.pace);
+        sink = output.kind == Output::Kind::Device ? detail::deviceSink(output.target)
+                                                   : detail::wavSink(output.target, output.pace);
         ok = sink->open(why);
     }
     {

@@ -1,7 +1,7 @@
 // Reading aloud: a list of utterances (a question, its hint, its choices) spoken in order on a
 // thread of its own, from recorded clips where there are some and from espeak-ng elsewhere, to
-// the sound device (ALSA), a WAV file, or nowhere. Nothing here blocks the caller: a missing or
-// stalled sound device becomes a status, never a wait.
+// the sound device (ALSA on Linux, waveOut on Windows), a WAV file, or nowhere. Nothing here blocks
+// the caller: a missing or stalled sound device becomes a status, never a wait.
 #pragma once
 
 #include <chrono>
@@ -28,15 +28,19 @@ struct Utterance {
 
 /// Where sound goes. From VELD_AUDIO: unset or "alsa" (ALSA's "default" device, which reaches
 /// PipeWire or PulseAudio when they run), "alsa:NAME", "wav:PATH" (a WAV file, written in real
-/// time, with the keys read in PATH.keys), "none".
+/// time, with the keys read in PATH.keys), "none". On Windows the sound device is "waveout"
+/// (the one chosen in Windows' sound settings) or "waveout:NAME" (a device's name as Windows
+/// lists it, or its number from 0) instead of "alsa".
 struct Output {
-    enum class Kind { Alsa, Wav, None };
-    Kind kind = Kind::Alsa;
-    std::string target = "default";  // the ALSA device, or the WAV file
+    enum class Kind { Device, Wav, None };
+    Kind kind = Kind::Device;
+    std::string target = "default";  // the sound device, or the WAV file
     double pace = 1;                 // WAV: 1 = real time, 0 = as fast as it can be made
 };
 /// Reads an output description (VELD_AUDIO's syntax); nullopt when it makes no sense.
 std::optional<Output> parseOutput(std::string_view spec);
+/// The descriptions parseOutput takes, for messages ("alsa[:DEVICE], wav:FILE or none").
+std::string outputForms();
 
 enum class Status {
     Starting,  // the output is being opened
