@@ -46,12 +46,12 @@ set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc -static-libstdc++")
 set(CMAKE_MODULE_LINKER_FLAGS_INIT "-static-libgcc -static-libstdc++")
 # The prefix's libraries are static archives: their headers must not ask for
 # __declspec(dllimport).
-set(VELD_WINDOWS_STATIC_DEFINES "-DCURL_STATICLIB -DSODIUM_STATIC -DFRIBIDI_LIB_STATIC -DLIBSNDFILE_STATIC")
+set(VELD_WINDOWS_STATIC_DEFINES "-DCURL_STATICLIB -DSODIUM_STATIC -DFRIBIDI_LIB_STATIC -DFLAC__NO_DLL")
 set(CMAKE_C_FLAGS_INIT "${VELD_WINDOWS_STATIC_DEFINES}")
 set(CMAKE_CXX_FLAGS_INIT "${VELD_WINDOWS_STATIC_DEFINES}")
 
-# ctest runs the test programs under Wine.
-find_program(VELD_WINE64 NAMES wine64 wine)
+# ctest runs the test programs under Wine (Debian's wine64 keeps its loader in /usr/lib/wine).
+find_program(VELD_WINE64 NAMES wine64 wine PATHS /usr/lib/wine)
 if(VELD_WINE64)
   set(CMAKE_CROSSCOMPILING_EMULATOR "${VELD_WINE64}")
 endif()
