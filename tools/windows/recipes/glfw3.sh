@@ -1,0 +1,3 @@
+# GLFW: static (CMake target glfw), Win32 and WGL; no examples, tests or docs.
+cmake_build -DGLFW_BUILD_EXAMPLES=OFF -DGLFW_BUILD_TESTS=OFF -DGLFW_BUILD_DOCS=OFF \
+  -DGLFW_INSTALL=ON -DUSE_MSVC_RUNTIME_LIBRARY_DLL=OFF

@@ -1,0 +1,8 @@
+# libsndfile: static, with FLAC, Ogg Vorbis, Opus and (when mpg123 could be fetched) MP3 through
+# mpg123 and LAME; no programs, tests, examples or ALSA.
+mpeg=OFF
+have mpg123 && have lame && mpeg=ON
+cmake_build -DBUILD_PROGRAMS=OFF -DBUILD_EXAMPLES=OFF -DBUILD_TESTING=OFF -DENABLE_CPACK=OFF \
+  -DENABLE_EXTERNAL_LIBS=ON -DENABLE_MPEG="$mpeg" -DINSTALL_MANPAGES=OFF -DBUILD_REGTEST=OFF \
+  -DCMAKE_DISABLE_FIND_PACKAGE_ALSA=ON -DCMAKE_DISABLE_FIND_PACKAGE_Sndio=ON \
+  -DCMAKE_DISABLE_FIND_PACKAGE_Speex=ON -DCMAKE_DISABLE_FIND_PACKAGE_SQLite3=ON
