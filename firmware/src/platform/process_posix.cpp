@@ -1,0 +1,39 @@
+// The running program and other programs on Linux: see veld/platform/process.hpp.
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <veld/platform/process.hpp>
+
+namespace veld::platform {
+
+std::vector<std::string> utf8Arguments(int argc, char** argv) {
+    return std::vector<std::string>(argv, argv + argc);
+}
+
+void useUtf8Console() {}
+
+std::int64_t currentProcessId() {
+    return static_cast<std::int64_t>(::getpid());
+}
+
+bool processAlive(std::int64_t pid, const std::string& name) {
+    if (pid <= 0 || pid > 0x7fffffff) return false;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+    // A number the kernel handed to another program since (after a reboot, say) is not the
+    // program: its name says so where /proc can be read.
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string running;
+    if (!comm || !std::getline(comm, running)) return true;
+    return running == name;
+}
+
+std::string environment(const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    return value ? value : "";
+}
+
+}  // namespace veld::platform

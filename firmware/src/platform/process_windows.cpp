@@ -1,0 +1,62 @@
+// The running program and other programs on Windows: see veld/platform/process.hpp.
+#include <windows.h>
+// After windows.h:
+#include <cstdlib>
+
+#include <shellapi.h>
+
+#include <veld/platform/process.hpp>
+
+#include "windows_text.hpp"
+
+namespace veld::platform {
+
+std::vector<std::string> utf8Arguments(int argc, char** argv) {
+    int count = 0;
+    wchar_t** wide = ::CommandLineToArgvW(::GetCommandLineW(), &count);
+    if (!wide) return std::vector<std::string>(argv, argv + argc);
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i)
+        out.push_back(windows::utf8(wide[i]));
+    ::LocalFree(wide);
+    return out;
+}
+
+void useUtf8Console() {
+    ::SetConsoleOutputCP(CP_UTF8);
+    ::SetConsoleCP(CP_UTF8);
+}
+
+std::int64_t currentProcessId() {
+    return static_cast<std::int64_t>(::GetCurrentProcessId());
+}
+
+bool processAlive(std::int64_t pid, const std::string& name) {
+    if (pid <= 0 || pid > 0xffffffffLL) return false;
+    HANDLE h = ::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(pid));
+    if (!h) return ::GetLastError() == ERROR_ACCESS_DENIED;  // runs, as another user
+    DWORD code = 0;
+    bool alive = ::GetExitCodeProcess(h, &code) && code == STILL_ACTIVE;
+    if (alive) {
+        wchar_t image[MAX_PATH * 4];
+        DWORD size = sizeof image / sizeof image[0];
+        if (::QueryFullProcessImageNameW(h, 0, image, &size)) {
+            std::string path = windows::utf8(std::wstring_view(image, size));
+            const auto slash = path.find_last_of("\\/");
+            std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+            if (base.size() > 4 && _stricmp(base.c_str() + base.size() - 4, ".exe") == 0)
+                base.resize(base.size() - 4);
+            alive = _stricmp(base.c_str(), name.c_str()) == 0;
+        }
+    }
+    ::CloseHandle(h);
+    return alive;
+}
+
+std::string environment(const std::string& name) {
+    const wchar_t* value = ::_wgetenv(windows::wide(name).c_str());
+    return value ? windows::utf8(value) : "";
+}
+
+}  // namespace veld::platform
