@@ -12,9 +12,9 @@
 
 #include <GLFW/glfw3.h>
 #include <imgui.h>
-#include <sys/resource.h>
 
 #include <veld/pin.hpp>
+#include <veld/platform/process.hpp>
 #include <veld/profile.hpp>
 #include <veld/sync/provisioning.hpp>
 
@@ -74,15 +74,16 @@ struct Options {
     bool benchEmpty = false;
 };
 
-bool parse(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
+bool parse(const std::vector<std::string>& args, Options& o) {
+    const std::size_t count = args.size();
+    for (std::size_t i = 1; i < count; ++i) {
+        const std::string a = args[i];
         auto value = [&]() -> const char* {
-            if (i + 1 >= argc) {
+            if (i + 1 >= count) {
                 std::fprintf(stderr, "veld: %s needs a value\n", a.c_str());
                 std::exit(2);
             }
-            return argv[++i];
+            return args[++i].c_str();
         };
         if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
@@ -236,7 +237,9 @@ void applyShow(veld::client::App& app, const std::string& show) {
 int main(int argc, char** argv) {
     const auto startTime = std::chrono::steady_clock::now();
     Options options;
-    if (!parse(argc, argv, options)) return 2;
+    veld::platform::useUtf8Console();
+    const std::vector<std::string> args = veld::platform::utf8Arguments(argc, argv);
+    if (!parse(args, options)) return 2;
     if (options.store.empty()) options.store = veld::profileStorePath(options.profile, true);
     // Under veld-kiosk-session: tell its watchdog, once a second, that the frame loop runs.
     auto alive = veld::client::AliveReporter::fromEnvironment(!options.kiosk.empty());
