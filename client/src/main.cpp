@@ -14,6 +14,7 @@
 #include <imgui.h>
 
 #include <veld/pin.hpp>
+#include <veld/platform/files.hpp>
 #include <veld/platform/process.hpp>
 #include <veld/profile.hpp>
 #include <veld/sync/provisioning.hpp>
@@ -346,7 +347,7 @@ int main(int argc, char** argv) {
                     std::fprintf(stderr, "veld: could not write %s\n", options.screenshot.c_str());
                     exitCode = 1;
                 } else if (!samplesOnly) {
-                    std::ofstream widgets(options.screenshot + ".widgets");
+                    std::ofstream widgets(veld::platform::fsPath(options.screenshot + ".widgets"));
                     for (const auto& widget : veld::client::ui::recorded()) {
                         if (widget.id.empty()) continue;
                         widgets << widget.id << ' ' << widget.min.x << ' ' << widget.min.y << ' '
@@ -355,7 +356,7 @@ int main(int argc, char** argv) {
                     }
                 } else {
                     // Where each sample was drawn, for the screenshot test.
-                    std::ofstream report(options.screenshot + ".txt");
+                    std::ofstream report(veld::platform::fsPath(options.screenshot + ".txt"));
                     for (const auto& s : samples) {
                         report << s.language << ' ' << s.missing << ' ' << s.min.x << ' ' << s.min.y
                                << ' ' << s.max.x << ' ' << s.max.y << ' ' << s.boxMin.x << ' '

@@ -15,6 +15,7 @@
 
 #include <veld/hex.hpp>
 #include <veld/platform/files.hpp>
+#include <veld/platform/time.hpp>
 #include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -37,8 +38,7 @@ Error invalid(const std::string& message) {
 
 std::string utcText(std::int64_t ms) {
     const auto t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
+    const std::tm tm = platform::utcCalendar(t);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
     return buf;

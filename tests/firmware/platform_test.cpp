@@ -2,6 +2,7 @@
 // UTF-8 names. The same tests run on Linux and, cross-built, on Windows (under Wine).
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include <veld/platform/files.hpp>
 #include <veld/platform/process.hpp>
+#include <veld/platform/time.hpp>
 
 #ifdef _WIN32
 #include <windows.h>
@@ -272,4 +274,44 @@ TEST_CASE("platform: a process is alive only under its own name") {
     std::getline(comm, name);
 #endif
     CHECK(platform::processAlive(self, name));
+}
+
+TEST_CASE("platform: a unique private folder is new each time and the owner's only") {
+    Folder dir;
+    auto first = platform::makeUniquePrivateFolder(dir.file(""), ".veld-records-");
+    auto second = platform::makeUniquePrivateFolder(dir.file(""), ".veld-records-");
+    REQUIRE_MESSAGE(first, (first ? "" : first.error().describe()));
+    REQUIRE(second);
+    CHECK(first.value() != second.value());
+    for (const auto& folder : {first.value(), second.value()}) {
+        CHECK(fs::is_directory(platform::fsPath(folder)));
+        CHECK(platform::utf8Path(platform::fsPath(folder).filename()).rfind(".veld-records-", 0) ==
+              0);
+        auto problem = platform::privacyProblem(folder);
+        REQUIRE(problem);
+        CHECK_FALSE(problem->has_value());
+    }
+    auto missing = platform::makeUniquePrivateFolder(dir.file("gone"), "x-");
+    CHECK_FALSE(missing);
+}
+
+TEST_CASE("platform: calendars in UTC and local time agree with the offset") {
+    // 2024-02-29 13:45:30 UTC.
+    const std::time_t moment = 1709214330;
+    const std::tm utc = platform::utcCalendar(moment);
+    CHECK(utc.tm_year == 124);
+    CHECK(utc.tm_mon == 1);
+    CHECK(utc.tm_mday == 29);
+    CHECK(utc.tm_hour == 13);
+    CHECK(utc.tm_min == 45);
+    CHECK(utc.tm_sec == 30);
+    // The local calendar is the UTC one moved by the offset, whatever the machine's zone.
+    const int offset = platform::localOffsetMinutes(moment);
+    CHECK(offset > -15 * 60);
+    CHECK(offset < 15 * 60);
+    const std::tm local = platform::localCalendar(moment);
+    const std::tm shifted = platform::utcCalendar(moment + static_cast<std::time_t>(offset) * 60);
+    CHECK(local.tm_mday == shifted.tm_mday);
+    CHECK(local.tm_hour == shifted.tm_hour);
+    CHECK(local.tm_min == shifted.tm_min);
 }

@@ -196,6 +196,34 @@ Result<std::optional<PrivacyProblem>> privacyProblem(const std::string& path) {
                        std::string("chmod ") + (folder ? "700 " : "600 ") + path});
 }
 
+Result<std::string> makeUniquePrivateFolder(const std::string& parent, const std::string& prefix) {
+    std::string name = parent + "/" + prefix + "XXXXXX";
+    if (::mkdtemp(name.data()) == nullptr)
+        return fromErrno(errno, "cannot make a folder in " + parent);
+    return name;
+}
+
+std::string homeFolder() {
+    const char* home = std::getenv("HOME");
+    return home && *home ? home : ".";
+}
+
+Status giveToFolderOwner(const std::string& path) {
+    if (::geteuid() != 0) return {};
+    const auto slash = path.find_last_of('/');
+    const std::string parent = slash == std::string::npos ? "."
+                               : slash == 0               ? "/"
+                                                          : path.substr(0, slash);
+    struct stat folder {};
+    if (::stat(parent.c_str(), &folder) != 0 || folder.st_uid == 0) return {};
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    if (st.st_uid == folder.st_uid && st.st_gid == folder.st_gid) return {};
+    if (::chown(path.c_str(), folder.st_uid, folder.st_gid) != 0)
+        return fromErrno(errno, "cannot give " + path + " to the owner of its folder");
+    return {};
+}
+
 std::string dataFolder() {
     const char* xdg = std::getenv("XDG_DATA_HOME");
     if (xdg && *xdg) return std::string(xdg) + "/veld";

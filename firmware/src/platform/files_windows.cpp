@@ -7,6 +7,7 @@
 
 #include <aclapi.h>
 #include <knownfolders.h>
+#include <ntsecapi.h>
 #include <sddl.h>
 #include <shlobj.h>
 
@@ -311,6 +312,35 @@ Result<std::optional<PrivacyProblem>> privacyProblem(const std::string& path) {
             PrivacyProblem{"may be read by others (" + windows::utf8(who) + ")", fix});
     }
     return std::optional<PrivacyProblem>();
+}
+
+Result<std::string> makeUniquePrivateFolder(const std::string& parent, const std::string& prefix) {
+    static constexpr char kLetters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    PrivateSecurity security(true);
+    if (!security.ok())
+        return makeError(ErrorCode::Internal, "cannot make a private ACL in " + parent);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        unsigned char random[6];
+        if (!::RtlGenRandom(random, sizeof random))
+            return makeError(ErrorCode::Internal, "no random generator");
+        std::string name = parent + "\\" + prefix;
+        for (unsigned char c : random)
+            name.push_back(kLetters[c % (sizeof kLetters - 1)]);
+        if (::CreateDirectoryW(wide(name).c_str(), &security.attributes)) return name;
+        const DWORD err = ::GetLastError();
+        if (err != ERROR_ALREADY_EXISTS)
+            return fromLastError(err, "cannot make a folder in " + parent);
+    }
+    return makeError(ErrorCode::Io, "cannot make a folder in " + parent);
+}
+
+std::string homeFolder() {
+    const wchar_t* home = ::_wgetenv(L"USERPROFILE");
+    return home && *home ? windows::utf8(home) : std::string(".");
+}
+
+Status giveToFolderOwner(const std::string& /*path*/) {
+    return {};
 }
 
 std::string dataFolder() {

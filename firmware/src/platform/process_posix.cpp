@@ -2,8 +2,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include <signal.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <veld/platform/process.hpp>
@@ -34,6 +36,32 @@ bool processAlive(std::int64_t pid, const std::string& name) {
 std::string environment(const std::string& name) {
     const char* value = std::getenv(name.c_str());
     return value ? value : "";
+}
+
+void unsetEnvironment(const std::string& name) {
+    ::unsetenv(name.c_str());
+}
+
+std::string userName() {
+    return environment("USER");
+}
+
+bool inputIsTerminal() {
+    return ::isatty(STDIN_FILENO) == 1;
+}
+
+std::string readHiddenLine() {
+    termios old{};
+    const bool terminal = ::tcgetattr(STDIN_FILENO, &old) == 0;
+    if (terminal) {
+        termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    std::string line;
+    std::getline(std::cin, line);
+    if (terminal) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    return line;
 }
 
 }  // namespace veld::platform

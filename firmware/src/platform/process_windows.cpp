@@ -2,7 +2,9 @@
 #include <windows.h>
 // After windows.h:
 #include <cstdlib>
+#include <iostream>
 
+#include <io.h>
 #include <shellapi.h>
 
 #include <veld/platform/process.hpp>
@@ -57,6 +59,40 @@ bool processAlive(std::int64_t pid, const std::string& name) {
 std::string environment(const std::string& name) {
     const wchar_t* value = ::_wgetenv(windows::wide(name).c_str());
     return value ? windows::utf8(value) : "";
+}
+
+void unsetEnvironment(const std::string& name) {
+    ::_wputenv_s(windows::wide(name).c_str(), L"");
+}
+
+std::string userName() {
+    return environment("USERNAME");
+}
+
+bool inputIsTerminal() {
+    return ::_isatty(::_fileno(stdin)) != 0;
+}
+
+std::string readHiddenLine() {
+    HANDLE in = ::GetStdHandle(STD_INPUT_HANDLE);
+    DWORD old = 0;
+    const bool console = ::GetConsoleMode(in, &old) != 0;
+    if (!console) {
+        std::string line;
+        std::getline(std::cin, line);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+    }
+    ::SetConsoleMode(in, old & ~static_cast<DWORD>(ENABLE_ECHO_INPUT));
+    // Read as UTF-16 from the console, so any letter survives whatever the code page.
+    std::wstring line;
+    wchar_t c = 0;
+    DWORD got = 0;
+    while (::ReadConsoleW(in, &c, 1, &got, nullptr) && got == 1 && c != L'\n') {
+        if (c != L'\r') line.push_back(c);
+    }
+    ::SetConsoleMode(in, old);
+    return windows::utf8(line);
 }
 
 }  // namespace veld::platform

@@ -115,6 +115,18 @@ struct PrivacyProblem {
 /// missing. On Windows, access for SYSTEM and Administrators is allowed.
 Result<std::optional<PrivacyProblem>> privacyProblem(const std::string& path);
 
+/// Makes a new private folder in `parent` named `prefix` and six random letters, and returns
+/// its path.
+Result<std::string> makeUniquePrivateFolder(const std::string& parent, const std::string& prefix);
+
+/// The user's home folder ($HOME; %USERPROFILE% on Windows); "." when unknown.
+std::string homeFolder();
+
+/// Run by root on Linux: gives the regular file `path` to the owner of its folder when they
+/// differ, so what an administrator sets up in a user's folder stays usable by that user.
+/// Nothing when not run by root, for a missing file, or on Windows.
+Status giveToFolderOwner(const std::string& path);
+
 /// Where Veld keeps its users' data: $XDG_DATA_HOME/veld (~/.local/share/veld when unset or
 /// empty) on Linux, %LOCALAPPDATA%\Veld on Windows. Not made here.
 std::string dataFolder();

@@ -26,4 +26,17 @@ bool processAlive(std::int64_t pid, const std::string& name);
 /// The value of environment variable `name` in UTF-8; empty when unset.
 std::string environment(const std::string& name);
 
+/// Removes environment variable `name` from this program's environment.
+void unsetEnvironment(const std::string& name);
+
+/// The name of the user running the program ($USER; %USERNAME% on Windows); empty when unknown.
+std::string userName();
+
+/// Whether standard input is a terminal (a console window on Windows).
+bool inputIsTerminal();
+
+/// Reads one line from the terminal without showing what is typed (for passphrases and PINs);
+/// the line ending is not part of it.
+std::string readHiddenLine();
+
 }  // namespace veld::platform
