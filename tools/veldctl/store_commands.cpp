@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
 #include <veld/platform/time.hpp>
 #include <veld/project_key.hpp>
 #include <veld/store.hpp>
@@ -23,10 +24,11 @@ namespace {
 std::string defaultFormsDir() {
     namespace fs = std::filesystem;
     std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const fs::path installed = exe.parent_path().parent_path() / "share/veld/forms";
-        if (fs::is_directory(installed, ec)) return installed.string();
+    const std::string exe = platform::executablePath();
+    if (!exe.empty()) {
+        const fs::path installed =
+            platform::fsPath(exe).parent_path().parent_path() / "share" / "veld" / "forms";
+        if (fs::is_directory(installed, ec)) return platform::utf8Path(installed);
     }
     return VELD_FORMS_DIR;
 }

@@ -131,8 +131,8 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run, sync::admin::Export
     std::vector<std::string> paths;
     for (const auto& f : state.files) {
         if (run.cancel) return fail(cancelled);
-        const std::string path =
-            (std::filesystem::path(keys ? fetched.path() : folder) / f.name).string();
+        const std::string path = platform::utf8Path(
+            platform::fsPath(keys ? fetched.path() : folder) / platform::fsPath(f.name));
         auto got = client.download(
             job, f, path,
             [&run, before](std::int64_t done, std::int64_t) { run.bytesDone = before + done; },

@@ -1,6 +1,7 @@
 // The running program and other programs on Linux: see veld/platform/process.hpp.
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -17,6 +18,12 @@ std::vector<std::string> utf8Arguments(int argc, char** argv) {
 }
 
 void useUtf8Console() {}
+
+std::string executablePath() {
+    std::error_code ec;
+    const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string() : path.string();
+}
 
 std::int64_t currentProcessId() {
     return static_cast<std::int64_t>(::getpid());

@@ -30,6 +30,16 @@ void useUtf8Console() {
     ::SetConsoleCP(CP_UTF8);
 }
 
+std::string executablePath() {
+    std::wstring path(MAX_PATH, L'\0');
+    for (;;) {
+        const DWORD n = ::GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
+        if (n == 0) return {};
+        if (n < path.size()) return windows::utf8(std::wstring_view(path.data(), n));
+        path.resize(path.size() * 2);
+    }
+}
+
 std::int64_t currentProcessId() {
     return static_cast<std::int64_t>(::GetCurrentProcessId());
 }

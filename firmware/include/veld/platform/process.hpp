@@ -16,6 +16,9 @@ std::vector<std::string> utf8Arguments(int argc, char** argv);
 /// Makes the console show UTF-8 output (SetConsoleOutputCP on Windows; nothing on Linux).
 void useUtf8Console();
 
+/// The full path of this program's executable, UTF-8; empty when it cannot be read.
+std::string executablePath();
+
 /// This program's process id.
 std::int64_t currentProcessId();
 
