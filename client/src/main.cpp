@@ -36,7 +36,8 @@ The Veld form client.
 options:
   --store FILE        the device store to use (created if missing)
   --profile NAME      the store of a named device profile:
-                      $XDG_DATA_HOME/veld/profiles/NAME/device.veld (default profile: "default")
+                      $XDG_DATA_HOME/veld/profiles/NAME/device.veld (default profile: "default");
+                      on Windows %LOCALAPPDATA%\Veld\profiles\NAME\device.veld
   --language nl|en    language of the screens (default: the saved setting, else Dutch)
   --kiosk FORM        start kiosk mode with FORM (a staff PIN must be set in Settings, or
                       with `veldctl kiosk setup`); veld-kiosk-session(1) keeps a kiosk running
