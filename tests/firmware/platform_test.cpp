@@ -13,6 +13,7 @@
 #include <veld/platform/files.hpp>
 #include <veld/platform/process.hpp>
 #include <veld/platform/time.hpp>
+#include <veld/profile.hpp>
 
 #ifdef _WIN32
 #include <windows.h>
@@ -314,4 +315,25 @@ TEST_CASE("platform: calendars in UTC and local time agree with the offset") {
     CHECK(local.tm_mday == shifted.tm_mday);
     CHECK(local.tm_hour == shifted.tm_hour);
     CHECK(local.tm_min == shifted.tm_min);
+}
+
+TEST_CASE("platform: a profile's store lives in a private folder under the data folder") {
+#ifdef _WIN32
+    // The real %LOCALAPPDATA% cannot be moved for a test: only the path is checked.
+    const std::string store = profileStorePath("veld-test-profile", false);
+    CHECK(store == platform::dataFolder() + "\\profiles\\veld-test-profile\\device.veld");
+#else
+    Folder dir;
+    const std::string saved = platform::environment("XDG_DATA_HOME");
+    ::setenv("XDG_DATA_HOME", dir.file("data").c_str(), 1);
+    const std::string store = profileStorePath("werkplaats", true);
+    if (saved.empty())
+        ::unsetenv("XDG_DATA_HOME");
+    else
+        ::setenv("XDG_DATA_HOME", saved.c_str(), 1);
+    CHECK(store == dir.file("data") + "/veld/profiles/werkplaats/device.veld");
+    const std::string folder = dir.file("data") + "/veld/profiles/werkplaats";
+    CHECK(fs::is_directory(folder));
+    CHECK(modeOf(folder) == 0700);
+#endif
 }
