@@ -387,15 +387,13 @@ int main(int argc, char** argv) {
         if (bench && !frameCpu.empty()) {
             std::sort(frameCpu.begin(), frameCpu.end());
             std::sort(frameUiCpu.begin(), frameUiCpu.end());
-            rusage usage{};
-            getrusage(RUSAGE_SELF, &usage);
             std::printf(
                 ", \"frames\": %zu, \"cpu_frame_median_us\": %.1f, \"cpu_frame_p90_us\": "
                 "%.1f, \"ui_cpu_frame_median_us\": %.1f, \"ui_cpu_frame_p90_us\": %.1f, "
                 "\"peak_rss_kb\": %ld}\n",
                 frameCpu.size(), frameCpu[frameCpu.size() / 2] * 1e6,
                 frameCpu[frameCpu.size() * 9 / 10] * 1e6, frameUiCpu[frameUiCpu.size() / 2] * 1e6,
-                frameUiCpu[frameUiCpu.size() * 9 / 10] * 1e6, usage.ru_maxrss);
+                frameUiCpu[frameUiCpu.size() * 9 / 10] * 1e6, veld::platform::peakMemoryKiB());
         }
     }
     window.reset();

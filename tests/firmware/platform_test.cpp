@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -336,4 +337,14 @@ TEST_CASE("platform: a profile's store lives in a private folder under the data 
     CHECK(fs::is_directory(folder));
     CHECK(modeOf(folder) == 0700);
 #endif
+}
+
+TEST_CASE("platform: the peak memory counts what the program touched, in KiB") {
+    std::vector<char> block(32u << 20);
+    for (std::size_t i = 0; i < block.size(); i += 4096)
+        block[i] = static_cast<char>(i);
+    const long peak = platform::peakMemoryKiB();
+    CHECK(block[4096] == static_cast<char>(4096));
+    CHECK(peak >= 32 * 1024);
+    CHECK(peak < 64L * 1024 * 1024);  // less than 64 GiB: not counted in bytes
 }

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include <io.h>
+#include <psapi.h>
 #include <shellapi.h>
 
 #include <veld/platform/process.hpp>
@@ -38,6 +39,13 @@ std::string executablePath() {
         if (n < path.size()) return windows::utf8(std::wstring_view(path.data(), n));
         path.resize(path.size() * 2);
     }
+}
+
+long peakMemoryKiB() {
+    PROCESS_MEMORY_COUNTERS counters{};
+    counters.cb = sizeof counters;
+    if (!::GetProcessMemoryInfo(::GetCurrentProcess(), &counters, sizeof counters)) return 0;
+    return static_cast<long>(counters.PeakWorkingSetSize / 1024);
 }
 
 std::int64_t currentProcessId() {

@@ -19,6 +19,10 @@ void useUtf8Console();
 /// The full path of this program's executable, UTF-8; empty when it cannot be read.
 std::string executablePath();
 
+/// The most memory this program has held at once, in KiB (peak resident set; peak working set
+/// on Windows).
+long peakMemoryKiB();
+
 /// This program's process id.
 std::int64_t currentProcessId();
 
