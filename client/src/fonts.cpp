@@ -4,6 +4,8 @@
 
 #include <imgui.h>
 
+#include <veld/platform/files.hpp>
+
 #include "shaping.hpp"
 #include "text.hpp"
 
@@ -39,11 +41,11 @@ constexpr ImWchar kEthiopicRanges[] = {
 std::string findFile(const std::string& dir, std::initializer_list<const char*> names) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    const fs::path root = dir.empty() ? fs::path("/usr/share/fonts") : fs::path(dir);
+    const fs::path root = dir.empty() ? fs::path("/usr/share/fonts") : platform::fsPath(dir);
     for (const char* name : names) {
         for (auto it = fs::recursive_directory_iterator(root, ec);
              !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-            if (it->path().filename() == name) return it->path().string();
+            if (it->path().filename() == name) return platform::utf8Path(it->path());
         }
     }
     return {};

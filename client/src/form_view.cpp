@@ -12,6 +12,7 @@
 #include <veld/expression.hpp>
 #include <veld/form.hpp>
 #include <veld/hex.hpp>
+#include <veld/platform/time.hpp>
 #include <veld/pseudonym.hpp>
 
 #include "app.hpp"
@@ -61,9 +62,7 @@ std::optional<std::int32_t> parseTime(std::string_view s) {
 // Local offset (minutes east of UTC) at a UTC instant.
 std::int16_t localOffsetMinutes(std::int64_t utcMs) {
     const std::time_t t = static_cast<std::time_t>(utcMs / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    return static_cast<std::int16_t>(tm.tm_gmtoff / 60);
+    return static_cast<std::int16_t>(platform::localOffsetMinutes(t));
 }
 
 std::optional<DateTimeAnswer> parseDateTime(std::string_view s) {

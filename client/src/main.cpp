@@ -12,9 +12,10 @@
 
 #include <GLFW/glfw3.h>
 #include <imgui.h>
-#include <sys/resource.h>
 
 #include <veld/pin.hpp>
+#include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
 #include <veld/profile.hpp>
 #include <veld/sync/provisioning.hpp>
 
@@ -35,7 +36,8 @@ The Veld form client.
 options:
   --store FILE        the device store to use (created if missing)
   --profile NAME      the store of a named device profile:
-                      $XDG_DATA_HOME/veld/profiles/NAME/device.veld (default profile: "default")
+                      $XDG_DATA_HOME/veld/profiles/NAME/device.veld (default profile: "default");
+                      on Windows %LOCALAPPDATA%\Veld\profiles\NAME\device.veld
   --language nl|en    language of the screens (default: the saved setting, else Dutch)
   --kiosk FORM        start kiosk mode with FORM (a staff PIN must be set in Settings, or
                       with `veldctl kiosk setup`); veld-kiosk-session(1) keeps a kiosk running
@@ -74,15 +76,16 @@ struct Options {
     bool benchEmpty = false;
 };
 
-bool parse(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
+bool parse(const std::vector<std::string>& args, Options& o) {
+    const std::size_t count = args.size();
+    for (std::size_t i = 1; i < count; ++i) {
+        const std::string a = args[i];
         auto value = [&]() -> const char* {
-            if (i + 1 >= argc) {
+            if (i + 1 >= count) {
                 std::fprintf(stderr, "veld: %s needs a value\n", a.c_str());
                 std::exit(2);
             }
-            return argv[++i];
+            return args[++i].c_str();
         };
         if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
@@ -236,7 +239,9 @@ void applyShow(veld::client::App& app, const std::string& show) {
 int main(int argc, char** argv) {
     const auto startTime = std::chrono::steady_clock::now();
     Options options;
-    if (!parse(argc, argv, options)) return 2;
+    veld::platform::useUtf8Console();
+    const std::vector<std::string> args = veld::platform::utf8Arguments(argc, argv);
+    if (!parse(args, options)) return 2;
     if (options.store.empty()) options.store = veld::profileStorePath(options.profile, true);
     // Under veld-kiosk-session: tell its watchdog, once a second, that the frame loop runs.
     auto alive = veld::client::AliveReporter::fromEnvironment(!options.kiosk.empty());
@@ -331,7 +336,7 @@ int main(int argc, char** argv) {
                     std::fprintf(stderr, "veld: could not write %s\n", options.screenshot.c_str());
                     exitCode = 1;
                 } else if (!samplesOnly) {
-                    std::ofstream widgets(options.screenshot + ".widgets");
+                    std::ofstream widgets(veld::platform::fsPath(options.screenshot + ".widgets"));
                     for (const auto& widget : veld::client::ui::recorded()) {
                         if (widget.id.empty()) continue;
                         widgets << widget.id << ' ' << widget.min.x << ' ' << widget.min.y << ' '
@@ -340,7 +345,7 @@ int main(int argc, char** argv) {
                     }
                 } else {
                     // Where each sample was drawn, for the screenshot test.
-                    std::ofstream report(options.screenshot + ".txt");
+                    std::ofstream report(veld::platform::fsPath(options.screenshot + ".txt"));
                     for (const auto& s : samples) {
                         report << s.language << ' ' << s.missing << ' ' << s.min.x << ' ' << s.min.y
                                << ' ' << s.max.x << ' ' << s.max.y << ' ' << s.boxMin.x << ' '
@@ -370,15 +375,13 @@ int main(int argc, char** argv) {
         if (bench && !frameCpu.empty()) {
             std::sort(frameCpu.begin(), frameCpu.end());
             std::sort(frameUiCpu.begin(), frameUiCpu.end());
-            rusage usage{};
-            getrusage(RUSAGE_SELF, &usage);
             std::printf(
                 ", \"frames\": %zu, \"cpu_frame_median_us\": %.1f, \"cpu_frame_p90_us\": "
                 "%.1f, \"ui_cpu_frame_median_us\": %.1f, \"ui_cpu_frame_p90_us\": %.1f, "
                 "\"peak_rss_kb\": %ld}\n",
                 frameCpu.size(), frameCpu[frameCpu.size() / 2] * 1e6,
                 frameCpu[frameCpu.size() * 9 / 10] * 1e6, frameUiCpu[frameUiCpu.size() / 2] * 1e6,
-                frameUiCpu[frameUiCpu.size() * 9 / 10] * 1e6, usage.ru_maxrss);
+                frameUiCpu[frameUiCpu.size() * 9 / 10] * 1e6, veld::platform::peakMemoryKiB());
         }
     }
     window.reset();

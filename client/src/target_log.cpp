@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <sstream>
 
-#include <fcntl.h>
 #include <imgui.h>
-#include <unistd.h>
+
+#include <veld/platform/files.hpp>
 
 #include "app.hpp"
 #include "ui.hpp"
@@ -46,19 +46,11 @@ void TargetLog::write(const App& app) {
     m_last = text;
     ++m_written;
     text = "frame\t" + std::to_string(m_written) + "\n" + text;
-    const std::string tmp = m_path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return;
-    const char* p = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-        const ssize_t n = ::write(fd, p, left);
-        if (n <= 0) break;
-        p += n;
-        left -= static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    std::rename(tmp.c_str(), m_path.c_str());
+    // Whole or not at all, for the test reading it; not flushed to disk (it is rewritten on
+    // every frame that changes, and worthless after a power cut).
+    auto file = platform::AtomicFile::begin(m_path, platform::Access::Private, false);
+    if (!file || !file->write(text)) return;
+    (void)file->commit();
 }
 
 }  // namespace veld::client

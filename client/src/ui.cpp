@@ -7,6 +7,8 @@
 #include <imgui_stdlib.h>
 #include <sodium.h>
 
+#include <veld/platform/time.hpp>
+
 #include "shaping.hpp"
 #include "text.hpp"
 
@@ -471,8 +473,7 @@ bool checkbox(std::string_view id, std::string_view label, bool& value, bool ena
 
 std::string localDateTime(std::int64_t utcMs) {
     const auto t = static_cast<std::time_t>(utcMs / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
+    const std::tm tm = platform::localCalendar(t);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
     return buf;

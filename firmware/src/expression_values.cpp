@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include <veld/platform/time.hpp>
 #include <veld/uuid.hpp>
 
 #include "expression_internal.hpp"
@@ -315,8 +316,7 @@ std::int64_t Context::nowUtcMs() const {
 
 Date Context::today() const {
     std::time_t now = std::time(nullptr);
-    std::tm local{};
-    localtime_r(&now, &local);
+    const std::tm local = platform::localCalendar(now);
     return Date{static_cast<std::int32_t>(daysFromCivil(local.tm_year + 1900,
                                                         static_cast<unsigned>(local.tm_mon + 1),
                                                         static_cast<unsigned>(local.tm_mday)))};
@@ -324,9 +324,7 @@ Date Context::today() const {
 
 int Context::localOffsetMinutes(std::int64_t utcMs) const {
     const auto seconds = static_cast<std::time_t>(utcMs / 1000);
-    std::tm local{};
-    if (!localtime_r(&seconds, &local)) return 0;
-    return static_cast<int>(local.tm_gmtoff / 60);
+    return platform::localOffsetMinutes(seconds);
 }
 
 std::string Context::newUuid() const {

@@ -13,6 +13,7 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 #include <veld/form_media_files.hpp>
+#include <veld/platform/files.hpp>
 #include <veld/record.hpp>
 
 #include "form_words.hpp"
@@ -1002,7 +1003,7 @@ FormCheck compileFormJson(std::string_view json, const std::string& fileName,
 
 FormCheck loadFormFile(const std::string& path) {
     FormCheck out;
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(platform::fsPath(path), std::ios::binary);
     if (!in) {
         out.problems.push_back({FormProblem::Severity::Error, path, 0, "", "cannot read the file"});
         return out;

@@ -13,6 +13,7 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form_media.hpp>
 #include <veld/form_media_files.hpp>
+#include <veld/platform/files.hpp>
 
 namespace veld::forms {
 
@@ -166,8 +167,9 @@ std::vector<FormProblem> embedMediaFiles(std::vector<std::uint8_t>& binary,
         if (!named.insert(use.name).second || entries.count(use.name)) continue;
         // A name that is not a plain file name is the form checks' to report: never a path.
         if (!validMediaName(use.name)) continue;
-        const fs::path path = fs::path(folder) / use.name;
-        const std::string shown = (fs::path(folder).filename() / use.name).string();
+        const fs::path path = platform::fsPath(folder) / platform::fsPath(use.name);
+        const std::string shown =
+            platform::utf8Path(platform::fsPath(folder).filename() / platform::fsPath(use.name));
         const auto fail = [&](const std::string& why) {
             out.push_back(problem(true, fileName, use.item,
                                   use.describe() + ": media file '" + shown + "' " + why));
@@ -175,7 +177,8 @@ std::vector<FormProblem> embedMediaFiles(std::vector<std::uint8_t>& binary,
         };
         std::error_code ec;
         if (!fs::is_regular_file(path, ec)) {
-            fail("is missing (media files are read from " + fs::path(folder).filename().string() +
+            fail("is missing (media files are read from " +
+                 platform::utf8Path(platform::fsPath(folder).filename()) +
                  "/ next to the form file)");
             continue;
         }
@@ -202,16 +205,18 @@ std::vector<FormProblem> embedMediaFiles(std::vector<std::uint8_t>& binary,
     }
     // Files nobody names are not carried: say so, they may be misspelt.
     std::error_code ec;
-    if (fs::is_directory(folder, ec)) {
+    if (fs::is_directory(platform::fsPath(folder), ec)) {
         std::vector<std::string> unused;
-        for (const auto& e : fs::directory_iterator(folder, ec)) {
-            const auto name = e.path().filename().string();
+        for (const auto& e : fs::directory_iterator(platform::fsPath(folder), ec)) {
+            const auto name = platform::utf8Path(e.path().filename());
             if (e.is_regular_file() && !named.count(name)) unused.push_back(name);
         }
         std::sort(unused.begin(), unused.end());
         for (const auto& name : unused)
             out.push_back(problem(false, fileName, "",
-                                  "media file '" + (fs::path(folder).filename() / name).string() +
+                                  "media file '" +
+                                      platform::utf8Path(platform::fsPath(folder).filename() /
+                                                         platform::fsPath(name)) +
                                       "' is named by no label; it is not included"));
     }
     if (added == 0 && entries.size() == carried) return out;

@@ -3,14 +3,14 @@
 
 #include <veld/clock.hpp>
 #include <veld/hlc.hpp>
+#include <veld/platform/time.hpp>
 
 namespace veld {
 
 std::string HlcTimestamp::toString() const {
     auto ms = millis();
     std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
+    const std::tm utc = platform::utcCalendar(seconds);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ#%u", utc.tm_year + 1900,
                   utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,

@@ -6,10 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <veld/kiosk_config.hpp>
+#include <veld/platform/files.hpp>
 
 namespace veld::kiosk {
 
@@ -70,15 +68,16 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
 }
 
 Result<Config> readConfig(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        if (errno == ENOENT)
+    constexpr std::size_t kMaxConfigBytes = 64 * 1024;
+    auto text = platform::readFile(path, kMaxConfigBytes);
+    if (!text) {
+        if (text.error().code == ErrorCode::NotFound)
             return makeError(ErrorCode::NotFound, "no kiosk configuration at " + path);
-        return makeError(ErrorCode::Io, "cannot read " + path + ": " + std::strerror(errno));
+        return makeError(ErrorCode::Io, text.error().message);
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    return parseConfig(text.str(), path);
+    if (text->size() > kMaxConfigBytes)
+        return makeError(ErrorCode::InvalidArgument, path + " is larger than 64 KiB");
+    return parseConfig(text.value(), path);
 }
 
 std::string formatConfig(const Config& config) {
@@ -101,29 +100,11 @@ Status writeConfig(const std::string& path, const Config& config) {
         }
     }
     namespace fs = std::filesystem;
-    const fs::path target(path);
+    const fs::path target = platform::fsPath(path);
     std::error_code ec;
     if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-    const std::string temp = path + ".tmp";
-    {
-        std::ofstream out(temp, std::ios::trunc);
-        if (!out) {
-            return makeError(ErrorCode::Io, "cannot write " + temp + ": " + std::strerror(errno));
-        }
-        out << formatConfig(config);
-        out.flush();
-        if (!out) {
-            fs::remove(temp, ec);
-            return makeError(ErrorCode::Io, "cannot write " + temp);
-        }
-    }
-    ::chmod(temp.c_str(), 0644);
-    if (std::rename(temp.c_str(), path.c_str()) != 0) {
-        const std::string why = std::strerror(errno);
-        fs::remove(temp, ec);
-        return makeError(ErrorCode::Io, "cannot replace " + path + ": " + why);
-    }
-    return Status::success();
+    // Readable by everyone: the kiosk session reads it as another user.
+    return platform::writeFileAtomically(path, formatConfig(config), platform::Access::Public);
 }
 
 }  // namespace veld::kiosk

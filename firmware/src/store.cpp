@@ -6,15 +6,13 @@
 #include <set>
 #include <thread>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <veld/allocation.hpp>
 #include <veld/case_merge.hpp>
 #include <veld/clock.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/platform/files.hpp>
+#include <veld/private_files.hpp>
 #include <veld/sealed_record.hpp>
 #include <veld/store.hpp>
 
@@ -90,23 +88,6 @@ Status refuseGivenAllocation(const RecordContent& content) {
     return makeError(ErrorCode::InvalidArgument,
                      "a record cannot bring its own allocation: the store takes one when it "
                      "finalizes a record that asks for it (allocate)");
-}
-
-// Creates the file with mode 0600 before SQLite opens it: answers are personal data, and SQLite
-// gives the -wal and -shm files the same mode as the database.
-Status createPrivateFile(const std::string& path) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        ::close(fd);
-        return {};
-    }
-    if (errno == EEXIST) return {};
-    int err = errno;
-    ErrorCode code = (err == EACCES || err == EROFS || err == EPERM) ? ErrorCode::ReadOnly
-                     : err == ENOSPC                                 ? ErrorCode::StorageFull
-                     : err == ENOENT                                 ? ErrorCode::NotFound
-                                                                     : ErrorCode::Io;
-    return makeError(code, "cannot create " + path + ": " + std::strerror(err));
 }
 
 }  // namespace
@@ -854,8 +835,10 @@ const std::string& Store::path() const {
 Result<Store> Store::open(const std::string& path, StoreOptions options) {
     const Clock& clock = options.clock ? *options.clock : SystemClock::instance();
     if (options.mode == sql::OpenMode::ReadWriteCreate) {
-        if (Status s = createPrivateFile(path); !s) return s.error();
-    } else if (::access(path.c_str(), F_OK) != 0) {
+        // Made private before SQLite opens it: answers are personal data, and SQLite gives the
+        // -wal and -shm files the database's mode.
+        if (Status s = files::createPrivateFile(path); !s) return s.error();
+    } else if (std::error_code ec; !std::filesystem::exists(platform::fsPath(path), ec)) {
         return makeError(ErrorCode::NotFound, "no store at " + path);
     }
 
@@ -2093,8 +2076,9 @@ Result<StoreInfo> Store::info() {
     auto outbox = outboxState();
     if (!outbox) return outbox.error();
     info.outbox = *outbox;
-    struct stat st {};
-    if (::stat(m.path.c_str(), &st) == 0) info.fileBytes = st.st_size;
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(platform::fsPath(m.path), ec);
+    if (!ec) info.fileBytes = static_cast<std::int64_t>(bytes);
     return info;
 }
 

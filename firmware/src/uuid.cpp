@@ -1,9 +1,8 @@
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
-#include <sys/random.h>
+#include <sodium.h>
 
 #include <veld/clock.hpp>
 #include <veld/uuid.hpp>
@@ -11,17 +10,13 @@
 namespace veld {
 
 void secureRandom(void* out, std::size_t size) {
-    auto* bytes = static_cast<std::uint8_t*>(out);
-    while (size > 0) {
-        ssize_t got = getrandom(bytes, size, 0);
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            std::fputs("veld: getrandom failed; refusing to make ids without randomness\n", stderr);
-            std::abort();
-        }
-        bytes += got;
-        size -= static_cast<std::size_t>(got);
+    // libsodium reads the system's generator (getrandom on Linux, RtlGenRandom on Windows).
+    static const bool ready = sodium_init() >= 0;
+    if (!ready) {
+        std::fputs("veld: no random generator; refusing to make ids without randomness\n", stderr);
+        std::abort();
     }
+    randombytes_buf(out, size);
 }
 
 bool Uuid::isNil() const {

@@ -1,9 +1,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <veld/platform/files.hpp>
 #include <veld/sync/admin_client.hpp>
 
 namespace veld::sync {
@@ -154,67 +152,14 @@ Result<admin::ExportJob> AdminClient::exportJob(const std::string& job, bool dis
     return admin::decodeExportJob(raw.value());
 }
 
-namespace {
-
-Error ioError(const std::string& what, const std::string& path) {
-    const int err = errno;
-    return makeError(err == ENOSPC ? ErrorCode::StorageFull : ErrorCode::Io,
-                     "cannot " + what + " " + path + ": " + std::strerror(err));
-}
-
-// The file being downloaded: `PATH.part` until complete, removed when the download fails.
-class PartFile {
-  public:
-    explicit PartFile(std::string path) : m_path(std::move(path)) {}
-    ~PartFile() {
-        if (m_fd >= 0) ::close(m_fd);
-        if (!m_kept) ::unlink(m_path.c_str());
-    }
-    PartFile(const PartFile&) = delete;
-    PartFile& operator=(const PartFile&) = delete;
-
-    Status open() {
-        // Exports hold participants' answers: readable by their owner only.
-        m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (m_fd < 0) return ioError("create", m_path);
-        return {};
-    }
-
-    Status write(std::span<const std::uint8_t> bytes) {
-        while (!bytes.empty()) {
-            const ssize_t n = ::write(m_fd, bytes.data(), bytes.size());
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return ioError("write", m_path);
-            bytes = bytes.subspan(static_cast<std::size_t>(n));
-        }
-        return {};
-    }
-
-    // Flushed to disk and renamed: a file under its final name is always complete.
-    Status keepAs(const std::string& path) {
-        if (::fsync(m_fd) != 0) return ioError("write", m_path);
-        const int fd = m_fd;
-        m_fd = -1;
-        if (::close(fd) != 0) return ioError("write", m_path);
-        if (::rename(m_path.c_str(), path.c_str()) != 0) return ioError("rename", m_path);
-        m_kept = true;
-        return {};
-    }
-
-  private:
-    std::string m_path;
-    int m_fd = -1;
-    bool m_kept = false;
-};
-
-}  // namespace
-
 Status AdminClient::download(const std::string& job, const admin::ExportFileInfo& file,
                              const std::string& path,
                              const std::function<void(std::int64_t, std::int64_t)>& progress,
                              const std::atomic<bool>* cancel) {
-    PartFile part(path + ".part");
-    if (auto s = part.open(); !s) return s;
+    // Exports hold participants' answers: readable by their owner only. The file is
+    // `PATH.part` until complete, removed when the download fails.
+    auto part = platform::AtomicFile::begin(path, platform::Access::Private);
+    if (!part) return part.error();
     std::int64_t offset = 0;
     while (offset < file.bytes) {
         if (cancel && cancel->load()) return makeError(ErrorCode::Io, "stopped");
@@ -230,11 +175,11 @@ Status AdminClient::download(const std::string& job, const admin::ExportFileInfo
                                                      " is not " + std::to_string(file.bytes) +
                                                      " bytes long");
         }
-        if (auto s = part.write(*chunk); !s) return s;
+        if (auto s = part->write(*chunk); !s) return s;
         offset += n;
         if (progress) progress(offset, file.bytes);
     }
-    return part.keepAs(path);
+    return part->commit();
 }
 
 }  // namespace veld::sync

@@ -5,8 +5,7 @@
 #include <initializer_list>
 #include <utility>
 
-#include <signal.h>
-
+#include <veld/platform/process.hpp>
 #include <veld/sync/agent_state.hpp>
 
 namespace veld::sync {
@@ -66,14 +65,9 @@ Status saveAgentState(Store& store, const AgentState& state) {
 }
 
 bool agentProcessAlive(std::int64_t pid) {
-    if (pid <= 0 || pid > 0x7fffffff) return false;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-    // A number the kernel handed to another program since (after a reboot, say) is not the
-    // agent: the program's name says so where /proc can be read.
-    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-    std::string name;
-    if (!comm || !std::getline(comm, name)) return true;
-    return name == "veld-agent";
+    // A number the system handed to another program since (after a reboot, say) is not the
+    // agent: the program's name says so.
+    return platform::processAlive(pid, "veld-agent");
 }
 
 AgentLiveness judgeAgent(const std::optional<AgentState>& state, std::int64_t nowMs, bool alive) {

@@ -8,12 +8,11 @@
 #include <memory>
 #include <set>
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <veld/hex.hpp>
+#include <veld/platform/files.hpp>
+#include <veld/platform/time.hpp>
 #include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -37,8 +36,7 @@ Error invalid(const std::string& message) {
 
 std::string utcText(std::int64_t ms) {
     const auto t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
+    const std::tm tm = platform::utcCalendar(t);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
     return buf;
@@ -57,62 +55,12 @@ Status checkFields(const Provisioning& p) {
     return {};
 }
 
-Status writeAll(int fd, std::string_view text) {
-    while (!text.empty()) {
-        const ssize_t n = ::write(fd, text.data(), text.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-            return makeError(ErrorCode::Io, std::string("cannot write: ") + strerror(errno));
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-}
-
 // Reads at most `limit` + 1 bytes of a regular file.
 Result<std::string> readSmallFile(const std::string& path, std::size_t limit) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return makeError(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Io,
-                         "cannot open " + path + ": " + strerror(errno));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
+    auto text = platform::readFile(path, limit);
+    if (!text && text.error().code == ErrorCode::InvalidArgument)
         return invalid(path + " is not a regular file");
-    }
-    std::string text;
-    char buf[8192];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const std::string why = strerror(errno);
-            ::close(fd);
-            return makeError(ErrorCode::Io, "cannot read " + path + ": " + why);
-        }
-        if (n == 0) break;
-        text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > limit) break;
-    }
-    ::close(fd);
     return text;
-}
-
-// Writes `text` to `path` through a temporary file in the same folder, then renames it.
-Status writeFileAtomically(const std::string& path, std::string_view text, mode_t mode) {
-    std::string temp = path + ".XXXXXX";
-    const int fd = ::mkstemp(temp.data());
-    if (fd < 0) return makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
-    Status s = writeAll(fd, text);
-    if (s && ::fchmod(fd, mode) != 0)
-        s = makeError(ErrorCode::Io, "cannot set the mode of " + path + ": " + strerror(errno));
-    if (s && ::fsync(fd) != 0)
-        s = makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
-    ::close(fd);
-    if (s && ::rename(temp.c_str(), path.c_str()) != 0)
-        s = makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
-    if (!s) ::unlink(temp.c_str());
-    return s;
 }
 
 }  // namespace
@@ -210,20 +158,20 @@ Result<Provisioning> parseProvisioning(std::string_view text) {
 Status writeProvisioningFile(const std::string& path, const Provisioning& p) {
     auto text = provisioningJson(p);
     if (!text) return text.error();
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST)
+    auto file =
+        platform::File::create(path, platform::File::Create::Exclusive, platform::Access::Private);
+    if (!file) {
+        if (file.error().code == ErrorCode::WrongState)
             return makeError(ErrorCode::WrongState, path + " exists already; nothing written");
-        return makeError(ErrorCode::Io, "cannot create " + path + ": " + strerror(errno));
+        return file.error();
     }
-    Status s = writeAll(fd, text.value());
-    // The mode asked for at creation is narrowed by the umask only; say it once more.
-    if (s && ::fchmod(fd, 0600) != 0)
-        s = makeError(ErrorCode::Io, "cannot set the mode of " + path + ": " + strerror(errno));
-    if (s && ::fsync(fd) != 0)
-        s = makeError(ErrorCode::Io, "cannot write " + path + ": " + strerror(errno));
-    ::close(fd);
-    if (!s) ::unlink(path.c_str());
+    Status s = file->write(text.value());
+    if (s) s = file->sync();
+    if (s) s = file->close();
+    if (!s) {
+        (void)file->close();
+        (void)platform::removeFile(path);
+    }
     return s;
 }
 
@@ -256,21 +204,24 @@ Result<ProvisionedEnrolment> enrolFromFile(Store& store, const std::string& path
     bool madeCaFile = false;
     if (!p->caPem.empty()) {
         std::error_code ec;
-        const fs::path folder = fs::absolute(store.path(), ec).parent_path();
+        const fs::path folder = fs::absolute(platform::fsPath(store.path()), ec).parent_path();
         if (ec) return makeError(ErrorCode::Io, "cannot find the store's folder: " + ec.message());
-        out.caFile = (folder / collectorCaFileName(p->caPem)).string();
+        out.caFile = platform::utf8Path(folder / collectorCaFileName(p->caPem));
         // Named by its content: a file of that name holding other bytes was changed by someone.
         auto existing = readSmallFile(out.caFile, kMaxProvisioningBytes);
         if (!existing || existing.value() != p->caPem) {
             madeCaFile = !existing;
-            if (auto s = writeFileAtomically(out.caFile, p->caPem, 0644); !s) return s.error();
+            if (auto s =
+                    platform::writeFileAtomically(out.caFile, p->caPem, platform::Access::Public);
+                !s)
+                return s.error();
         }
     }
     auto reply = enrol(store, p->collector, p->code, out.caFile, false);
     if (!reply) {
         auto kept = store.setting("sync.ca_file");
         const bool inUse = kept && kept.value() && *kept.value() == out.caFile;
-        if (madeCaFile && !inUse) ::unlink(out.caFile.c_str());
+        if (madeCaFile && !inUse) (void)platform::removeFile(out.caFile);
         Error e = reply.error();
         e.message = p->collector + ": " + e.message;
         return e;
@@ -307,7 +258,7 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
     };
     for (const auto& root : roots) {
         std::error_code ec;
-        for (auto medium = fs::directory_iterator(root, ec);
+        for (auto medium = fs::directory_iterator(platform::fsPath(root), ec);
              !ec && medium != fs::directory_iterator(); medium.increment(ec)) {
             std::error_code dirEc;
             if (!medium->is_directory(dirEc)) continue;
@@ -317,7 +268,7 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
                  !topEc && entry != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
                  entry.increment(topEc), ++seen) {
                 if (isProvisioning(*entry)) {
-                    found.insert(entry->path().string());
+                    found.insert(platform::utf8Path(entry->path()));
                     continue;
                 }
                 std::error_code subEc;
@@ -325,7 +276,7 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
                 for (auto inner = fs::directory_iterator(entry->path(), subEc);
                      !subEc && inner != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
                      inner.increment(subEc), ++seen) {
-                    if (isProvisioning(*inner)) found.insert(inner->path().string());
+                    if (isProvisioning(*inner)) found.insert(platform::utf8Path(inner->path()));
                 }
             }
         }

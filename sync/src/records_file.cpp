@@ -4,13 +4,10 @@
 #include <cstring>
 #include <optional>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <veld/fb/admin_generated.h>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/platform/files.hpp>
 #include <veld/sync/protocol.hpp>
 #include <veld/sync/records_file.hpp>
 
@@ -22,12 +19,6 @@ using Builder = flatbuffers::FlatBufferBuilder;
 
 Error corrupt(const std::string& path, const std::string& what) {
     return makeError(ErrorCode::Corrupt, path + " is not a sound records file: " + what);
-}
-
-Error ioError(const char* what, const std::string& path) {
-    const int e = errno;
-    return makeError(e == ENOSPC || e == EDQUOT ? ErrorCode::StorageFull : ErrorCode::Io,
-                     std::string("cannot ") + what + " " + path + ": " + std::strerror(e));
 }
 
 fb::Uuid toFb(const Uuid& id) {
@@ -43,75 +34,50 @@ Uuid fromFb(const fb::Uuid* id) {
 // The file being written: `PATH.part` until it is complete, removed if it never is.
 class FrameWriter {
   public:
-    explicit FrameWriter(std::string path) : m_path(std::move(path)), m_part(m_path + ".part") {}
-    ~FrameWriter() {
-        if (m_fd >= 0) ::close(m_fd);
-        if (!m_kept) ::unlink(m_part.c_str());
-    }
-    FrameWriter(const FrameWriter&) = delete;
-    FrameWriter& operator=(const FrameWriter&) = delete;
+    explicit FrameWriter(std::string path) : m_path(std::move(path)) {}
 
     Status open() {
         // Bodies of records that are not sealed hold answers: for the owner only.
-        m_fd = ::open(m_part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (m_fd < 0) return ioError("create", m_part);
+        auto file = platform::AtomicFile::begin(m_path, platform::Access::Private);
+        if (!file) return file.error();
+        m_file.emplace(std::move(file.value()));
         return {};
     }
 
     // One frame: `b` finished size-prefixed with the records file identifier.
     Status write(Builder& b, flatbuffers::Offset<fb::AdminRecordsFrame> frame) {
         b.FinishSizePrefixed(frame, kRecordsFileIdentifier);
-        const std::uint8_t* p = b.GetBufferPointer();
-        std::size_t left = b.GetSize();
-        while (left > 0) {
-            const ssize_t n = ::write(m_fd, p, left);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return ioError("write", m_part);
-            p += n;
-            left -= static_cast<std::size_t>(n);
-        }
+        if (auto s = m_file->write(std::span(b.GetBufferPointer(), b.GetSize())); !s) return s;
         b.Clear();
         return {};
     }
 
     // Flushed and renamed: under its final name the file is always whole.
-    Status keep() {
-        if (::fsync(m_fd) != 0) return ioError("write", m_part);
-        const int fd = m_fd;
-        m_fd = -1;
-        if (::close(fd) != 0) return ioError("write", m_part);
-        if (::rename(m_part.c_str(), m_path.c_str()) != 0) return ioError("rename", m_part);
-        m_kept = true;
-        return {};
-    }
+    Status keep() { return m_file->commit(); }
 
   private:
     std::string m_path;
-    std::string m_part;
-    int m_fd = -1;
-    bool m_kept = false;
+    std::optional<platform::AtomicFile> m_file;
 };
 
 // Reads a records file a frame at a time; each frame is verified before it is handed out.
 class FrameReader {
   public:
     explicit FrameReader(std::string path) : m_path(std::move(path)) {}
-    ~FrameReader() {
-        if (m_fd >= 0) ::close(m_fd);
-    }
-    FrameReader(const FrameReader&) = delete;
-    FrameReader& operator=(const FrameReader&) = delete;
 
     Status open() {
-        m_fd = ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (m_fd < 0) {
-            if (errno == ENOENT) return makeError(ErrorCode::NotFound, "no file " + m_path);
-            return ioError("open", m_path);
+        auto file = platform::File::openRead(m_path);
+        if (!file) {
+            if (file.error().code == ErrorCode::NotFound)
+                return makeError(ErrorCode::NotFound, "no file " + m_path);
+            if (file.error().code == ErrorCode::InvalidArgument)
+                return corrupt(m_path, "it is not a file");
+            return file.error();
         }
-        struct stat st {};
-        if (::fstat(m_fd, &st) != 0) return ioError("read", m_path);
-        if (!S_ISREG(st.st_mode)) return corrupt(m_path, "it is not a file");
-        m_size = static_cast<std::uint64_t>(st.st_size);
+        auto size = file->size();
+        if (!size) return size.error();
+        m_file = std::move(file.value());
+        m_size = size.value();
         return {};
     }
 
@@ -150,19 +116,19 @@ class FrameReader {
   private:
     Status readAll(std::uint8_t* to, std::size_t bytes) {
         while (bytes > 0) {
-            const ssize_t n = ::pread(m_fd, to, bytes, static_cast<off_t>(m_offset));
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return ioError("read", m_path);
-            if (n == 0) return corrupt(m_path, "it is cut short");  // shrank since it was opened
-            to += n;
-            bytes -= static_cast<std::size_t>(n);
-            m_offset += static_cast<std::uint64_t>(n);
+            auto n = m_file.read(to, bytes);
+            if (!n) return n.error();
+            // The file shrank since it was opened.
+            if (n.value() == 0) return corrupt(m_path, "it is cut short");
+            to += n.value();
+            bytes -= n.value();
+            m_offset += n.value();
         }
         return {};
     }
 
     std::string m_path;
-    int m_fd = -1;
+    platform::File m_file;
     std::uint64_t m_size = 0;
     std::uint64_t m_offset = 0;
     std::vector<std::uint8_t> m_buffer;

@@ -7,6 +7,7 @@
 
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
+#include <veld/platform/files.hpp>
 #include <veld/store.hpp>
 #include <veld/xlsform.hpp>
 
@@ -113,7 +114,7 @@ int cmdImport(Args& args, std::ostream& out, std::ostream& err) {
         return kExitFailure;
     }
     if (output.empty()) output = withExtension(files[0], ".json");
-    std::ofstream file(output, std::ios::binary | std::ios::trunc);
+    std::ofstream file(platform::fsPath(output), std::ios::binary | std::ios::trunc);
     file << imported.json;
     file.close();
     if (!file) {
@@ -143,7 +144,7 @@ int cmdCompile(Args& args, std::ostream& out, std::ostream& err) {
         return kExitFailure;
     }
     if (output.empty()) output = withExtension(files[0], ".vfrm");
-    std::ofstream file(output, std::ios::binary | std::ios::trunc);
+    std::ofstream file(platform::fsPath(output), std::ios::binary | std::ios::trunc);
     file.write(reinterpret_cast<const char*>(check.binary.data()),
                static_cast<std::streamsize>(check.binary.size()));
     file.close();

@@ -2,9 +2,7 @@
 // private half is locked with a passphrase; the public half is what devices seal records to.
 #include <ostream>
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <veld/platform/files.hpp>
 #include <veld/project_key.hpp>
 
 #include "veldctl/veldctl.hpp"
@@ -34,20 +32,10 @@ int usage(std::ostream& err, const std::string& message) {
     return kExitUsage;
 }
 
-// Writes the ring (0600) next to it first, then renames: a failure never leaves half a ring.
+// Writes the ring (private) next to it first, then renames: a failure never leaves half a ring.
 Status writeRing(const std::string& path, const std::vector<projectkey::LockedKey>& ring) {
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return makeError(ErrorCode::Io, "cannot write " + tmp);
-    const std::string text = projectkey::formatRing(ring);
-    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    const bool synced = ::fsync(fd) == 0;
-    ::close(fd);
-    if (!written || !synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        ::unlink(tmp.c_str());
-        return makeError(ErrorCode::Io, "cannot write " + path);
-    }
-    return {};
+    return platform::writeFileAtomically(path, projectkey::formatRing(ring),
+                                         platform::Access::Private);
 }
 
 }  // namespace

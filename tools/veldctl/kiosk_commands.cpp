@@ -4,12 +4,11 @@
 #include <iostream>
 #include <ostream>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <veld/form_session.hpp>
 #include <veld/kiosk_config.hpp>
 #include <veld/pin.hpp>
+#include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
 #include <veld/store.hpp>
 
 #include "veldctl/veldctl.hpp"
@@ -56,12 +55,12 @@ int fail(std::ostream& err, const std::string& message) {
 std::optional<std::string> readPin(const std::string& file, std::ostream& err) {
     std::string pin;
     if (!file.empty()) {
-        std::ifstream in(file);
+        std::ifstream in(platform::fsPath(file));
         if (!in || !std::getline(in, pin)) {
             err << "veldctl kiosk setup: cannot read a PIN from " << file << "\n";
             return std::nullopt;
         }
-    } else if (isatty(STDIN_FILENO)) {
+    } else if (platform::inputIsTerminal()) {
         pin = askHidden("staff PIN: ");
         if (askHidden("again: ") != pin) {
             err << "veldctl kiosk setup: the two PINs differ\n";
@@ -77,17 +76,9 @@ std::optional<std::string> readPin(const std::string& file, std::ostream& err) {
 
 // Run as root on a store in another user's folder: the store and its side files go to that user.
 void giveStoreToFolderOwner(const std::string& store, std::ostream& err) {
-    if (::geteuid() != 0) return;
-    namespace fs = std::filesystem;
-    struct stat folder {};
-    const fs::path parent = fs::path(store).parent_path();
-    if (::stat(parent.c_str(), &folder) != 0 || folder.st_uid == 0) return;
     for (const char* suffix : {"", "-wal", "-shm", "-journal", ".sync-lock", ".agent-lock"}) {
         const std::string path = store + suffix;
-        struct stat st {};
-        if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (st.st_uid == folder.st_uid && st.st_gid == folder.st_gid) continue;
-        if (::chown(path.c_str(), folder.st_uid, folder.st_gid) != 0) {
+        if (!platform::giveToFolderOwner(path)) {
             err << "veldctl kiosk setup: warning: cannot give " << path
                 << " to the owner of its folder; the kiosk may not be able to write it\n";
         }

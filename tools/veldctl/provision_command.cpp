@@ -1,12 +1,12 @@
 // veldctl collector provision: a provisioning file (FILE.veldenrol) for one device, holding the
 // collector's address and certificate and a one-time enrolment code (sync/provisioning.hpp).
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <sstream>
 
-#include <sys/stat.h>
-
+#include <veld/platform/files.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
@@ -68,8 +68,7 @@ int provisionCommand(const std::vector<std::string>& argv, std::ostream& out, st
     if (days.empty() || *end != '\0' || validDays < 1 || validDays > 7)
         return usage(err, "--valid takes 1 to 7 days");
     if (auto s = sync::checkUrl(url, false); !s) return fail(err, s.error().message);
-    struct stat st {};
-    if (::stat(output.c_str(), &st) == 0)
+    if (std::error_code ec; std::filesystem::exists(platform::fsPath(output), ec))
         return fail(err, output + " exists already; nothing done");
 
     sync::Provisioning p;
@@ -78,7 +77,7 @@ int provisionCommand(const std::vector<std::string>& argv, std::ostream& out, st
         p.collector.pop_back();
     p.label = label;
     if (!ca.empty()) {
-        std::ifstream in(ca, std::ios::binary);
+        std::ifstream in(platform::fsPath(ca), std::ios::binary);
         if (!in) return fail(err, "cannot read " + ca);
         std::ostringstream text;
         text << in.rdbuf();

@@ -5,8 +5,9 @@
 #include <ostream>
 #include <system_error>
 
-#include <unistd.h>
-
+#include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
+#include <veld/platform/time.hpp>
 #include <veld/project_key.hpp>
 #include <veld/store.hpp>
 
@@ -23,10 +24,11 @@ namespace {
 std::string defaultFormsDir() {
     namespace fs = std::filesystem;
     std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const fs::path installed = exe.parent_path().parent_path() / "share/veld/forms";
-        if (fs::is_directory(installed, ec)) return installed.string();
+    const std::string exe = platform::executablePath();
+    if (!exe.empty()) {
+        const fs::path installed =
+            platform::fsPath(exe).parent_path().parent_path() / "share" / "veld" / "forms";
+        if (fs::is_directory(installed, ec)) return platform::utf8Path(installed);
     }
     return VELD_FORMS_DIR;
 }
@@ -58,8 +60,7 @@ Each subcommand takes --help.
 std::string formatUtcMillis(std::int64_t ms) {
     if (ms <= 0) return "-";
     std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
+    const std::tm utc = platform::utcCalendar(seconds);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &utc);
     return buf;
@@ -114,7 +115,7 @@ int cmdInit(Args& args, std::ostream& out, std::ostream& err) {
     }
     auto pos = args.positionals();
     if (pos.size() != 1 || !args.unknownOption().empty()) return usage(err, "init takes one PATH");
-    if (::access(pos[0].c_str(), F_OK) == 0)
+    if (std::error_code ec; std::filesystem::exists(platform::fsPath(pos[0]), ec))
         return fail(err, makeError(ErrorCode::InvalidArgument, pos[0] + " already exists"));
     auto store = Store::open(pos[0], {.mode = sql::OpenMode::ReadWriteCreate});
     if (!store) return fail(err, store.error());

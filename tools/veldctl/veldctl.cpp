@@ -10,8 +10,9 @@
 #include <ostream>
 #include <sstream>
 
-#include <termios.h>
-#include <unistd.h>
+#include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
+#include <veld/platform/time.hpp>
 
 namespace veld::veldctl {
 
@@ -69,7 +70,7 @@ std::string Args::unknownOption() const {
 }
 
 Result<std::vector<projectkey::LockedKey>> readKeyRing(const std::string& path, bool mayBeMissing) {
-    std::ifstream in(path);
+    std::ifstream in(platform::fsPath(path));
     if (!in) {
         if (mayBeMissing) return std::vector<projectkey::LockedKey>{};
         return makeError(ErrorCode::NotFound, "no key ring at " + path);
@@ -81,14 +82,7 @@ Result<std::vector<projectkey::LockedKey>> readKeyRing(const std::string& path, 
 
 std::string askHidden(const char* prompt) {
     std::fputs(prompt, stderr);
-    termios old{};
-    tcgetattr(STDIN_FILENO, &old);
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    std::string line;
-    std::getline(std::cin, line);
-    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::string line = platform::readHiddenLine();
     std::fputs("\n", stderr);
     return line;
 }
@@ -98,7 +92,7 @@ std::optional<std::string> passphrase(const std::string& file, bool twice, std::
     const std::string prefix = "veldctl " + std::string(command) + ": ";
     std::string text;
     if (!file.empty()) {
-        std::ifstream in(file);
+        std::ifstream in(platform::fsPath(file));
         if (!in || !std::getline(in, text)) {
             err << prefix << "cannot read a passphrase from " << file << "\n";
             return std::nullopt;
@@ -106,8 +100,8 @@ std::optional<std::string> passphrase(const std::string& file, bool twice, std::
         if (!text.empty() && text.back() == '\r') text.pop_back();  // a file saved with CRLF
         return text;
     }
-    if (const char* env = std::getenv("VELD_KEY_PASSPHRASE"); env && *env) return std::string(env);
-    if (!isatty(STDIN_FILENO)) {
+    if (const auto env = platform::environment("VELD_KEY_PASSPHRASE"); !env.empty()) return env;
+    if (!platform::inputIsTerminal()) {
         err << prefix << "no passphrase (use --passphrase-file or VELD_KEY_PASSPHRASE)\n";
         return std::nullopt;
     }
@@ -120,8 +114,8 @@ std::optional<std::string> passphrase(const std::string& file, bool twice, std::
 }
 
 std::string commandActor() {
-    const char* user = std::getenv("USER");
-    return std::string("veldctl:") + (user && *user ? user : "unknown");
+    const std::string user = platform::userName();
+    return "veldctl:" + (user.empty() ? std::string("unknown") : user);
 }
 
 std::int64_t nowMs() {
@@ -132,8 +126,7 @@ std::int64_t nowMs() {
 
 std::string utcTime(std::int64_t ms) {
     const auto t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
+    const std::tm tm = platform::utcCalendar(t);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;

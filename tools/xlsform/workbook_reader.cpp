@@ -12,6 +12,7 @@
 #include <unzip.h>
 
 #include <veld/expression.hpp>
+#include <veld/platform/files.hpp>
 
 namespace veld::xlsform {
 
@@ -691,7 +692,7 @@ Result<Workbook> readWorkbook(std::span<const std::uint8_t> bytes) {
 }
 
 Result<Workbook> readWorkbookFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    std::ifstream in(platform::fsPath(path), std::ios::binary | std::ios::ate);
     if (!in) return makeError(ErrorCode::NotFound, "cannot read the file");
     const auto size = static_cast<std::uint64_t>(in.tellg());
     if (size > kMaxFileBytes)

@@ -20,6 +20,7 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form_media.hpp>
 #include <veld/form_media_files.hpp>
+#include <veld/platform/files.hpp>
 #include <veld/xlsform.hpp>
 
 #include "vocabulary.hpp"
@@ -546,7 +547,7 @@ Status writeMediaFolder(const fb::Form& form, const std::string& folder) {
         if (!forms::validMediaName(name)) continue;  // never a path out of the folder
         const auto bytes = forms::mediaBytes(*file);
         const std::string path = folder + "/" + name;
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        std::ofstream out(platform::fsPath(path), std::ios::binary | std::ios::trunc);
         out.write(reinterpret_cast<const char*>(bytes.data()),
                   static_cast<std::streamsize>(bytes.size()));
         out.close();

@@ -15,6 +15,7 @@
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
+#include <veld/platform/files.hpp>
 #include <veld/private_files.hpp>
 #include <veld/sealed_record.hpp>
 #include <veld/sync/records_file.hpp>
@@ -49,17 +50,17 @@ class PrivateFolder {
     ~PrivateFolder() {
         if (m_path.empty()) return;
         std::error_code ignored;
-        std::filesystem::remove_all(m_path, ignored);
+        std::filesystem::remove_all(platform::fsPath(m_path), ignored);
     }
     PrivateFolder(const PrivateFolder&) = delete;
     PrivateFolder& operator=(const PrivateFolder&) = delete;
 
     // Makes it inside `parent`, hidden.
-    bool make(const std::string& parent) {
-        std::string name = (std::filesystem::path(parent) / ".veld-records-XXXXXX").string();
-        if (::mkdtemp(name.data()) == nullptr) return false;
-        m_path = std::move(name);
-        return true;
+    Status make(const std::string& parent) {
+        auto made = platform::makeUniquePrivateFolder(parent, ".veld-records-");
+        if (!made) return made.error();
+        m_path = std::move(made.value());
+        return {};
     }
     [[nodiscard]] const std::string& path() const { return m_path; }
 
@@ -123,13 +124,15 @@ Outcome runExport(sync::AdminClient& client, ExportRun& run, sync::admin::Export
     if (auto s = files::makePrivateFolder(folder); !s) return fail(s.error().message);
     PrivateFolder fetched;
     if (keys && state.files.size() != 1) return fail(failed);
-    if (keys && !fetched.make(folder)) return fail(folder + ": " + std::strerror(errno));
+    if (keys) {
+        if (auto s = fetched.make(folder); !s) return fail(s.error().message);
+    }
     std::int64_t before = 0;
     std::vector<std::string> paths;
     for (const auto& f : state.files) {
         if (run.cancel) return fail(cancelled);
-        const std::string path =
-            (std::filesystem::path(keys ? fetched.path() : folder) / f.name).string();
+        const std::string path = platform::utf8Path(
+            platform::fsPath(keys ? fetched.path() : folder) / platform::fsPath(f.name));
         auto got = client.download(
             job, f, path,
             [&run, before](std::int64_t done, std::int64_t) { run.bytesDone = before + done; },

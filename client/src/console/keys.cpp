@@ -8,6 +8,8 @@
 #include <imgui.h>
 #include <sodium.h>
 
+#include <veld/platform/files.hpp>
+
 #include "../ui.hpp"
 #include "console.hpp"
 
@@ -26,7 +28,7 @@ struct Unlocked {
 
 Unlocked unlockRing(const std::string& ringFile, std::string_view passphrase) {
     Unlocked out;
-    std::ifstream in(ringFile);
+    std::ifstream in(platform::fsPath(ringFile));
     std::stringstream text;
     if (!in || !(text << in.rdbuf())) {
         out.problem = M::ConsoleKeysUnreadable;

@@ -5,10 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <sodium.h>
+
+#include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
 
 #include "../window.hpp"
 #include "console.hpp"
@@ -55,7 +59,7 @@ struct Options {
 
 // The first line of a file, without the line end.
 bool readCredential(const std::string& path, std::string& out) {
-    std::ifstream in(path);
+    std::ifstream in(veld::platform::fsPath(path));
     if (!in || !std::getline(in, out)) return false;
     while (!out.empty() && (out.back() == '\r' || out.back() == ' '))
         out.pop_back();
@@ -68,27 +72,28 @@ bool readCredential(const std::string& path, std::string& out) {
 bool readPassphrase(const std::string& path, std::string& out) {
     out.reserve(1024);
     if (!path.empty()) {
-        std::ifstream in(path);
+        std::ifstream in(veld::platform::fsPath(path));
         return in && std::getline(in, out) && !out.empty();
     }
     if (char* env = std::getenv("VELD_KEY_PASSPHRASE"); env && *env) {
         out.append(env);
         sodium_memzero(env, std::strlen(env));
-        unsetenv("VELD_KEY_PASSPHRASE");
+        veld::platform::unsetEnvironment("VELD_KEY_PASSPHRASE");
     }
     return true;
 }
 
-bool parse(int argc, char** argv, Options& o) {
+bool parse(const std::vector<std::string>& args, Options& o) {
     std::string passphraseFile;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
+    const std::size_t count = args.size();
+    for (std::size_t i = 1; i < count; ++i) {
+        const std::string a = args[i];
         auto value = [&]() -> const char* {
-            if (i + 1 >= argc) {
+            if (i + 1 >= count) {
                 std::fprintf(stderr, "veld-console: %s needs a value\n", a.c_str());
                 std::exit(2);
             }
-            return argv[++i];
+            return args[++i].c_str();
         };
         if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
@@ -146,8 +151,8 @@ bool parse(int argc, char** argv, Options& o) {
         return false;
     }
     if (o.exportDir.empty()) {
-        const char* home = std::getenv("HOME");
-        o.exportDir = (std::filesystem::path(home ? home : ".") / "veld-exports").string();
+        o.exportDir = veld::platform::utf8Path(
+            veld::platform::fsPath(veld::platform::homeFolder()) / "veld-exports");
     }
     return true;
 }
@@ -175,7 +180,8 @@ void applyShow(veld::client::console::Console& console, const std::string& show)
 
 int main(int argc, char** argv) {
     Options options;
-    if (!parse(argc, argv, options)) return 2;
+    veld::platform::useUtf8Console();
+    if (!parse(veld::platform::utf8Arguments(argc, argv), options)) return 2;
     veld::client::WindowSetup setup;
     setup.program = "veld-console";
     setup.title = "Veld console";

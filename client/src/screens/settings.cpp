@@ -5,6 +5,7 @@
 #include <imgui.h>
 
 #include <veld/pin.hpp>
+#include <veld/platform/files.hpp>
 #include <veld/sync/provisioning.hpp>
 
 #include "../app.hpp"
@@ -129,7 +130,7 @@ void drawSettings(App& app, SettingsState& state) {
                 std::vector<std::string> found;
                 std::error_code ec;
                 // Profiles are folders side by side, each holding a device.veld.
-                const fs::path file(current);
+                const fs::path file = platform::fsPath(current);
                 const fs::path root = file.parent_path().parent_path();
                 if (file.filename() != "device.veld" || root.filename() != "profiles") {
                     return found;
@@ -138,7 +139,7 @@ void drawSettings(App& app, SettingsState& state) {
                      !ec && it != fs::directory_iterator(); it.increment(ec)) {
                     const fs::path candidate = it->path() / "device.veld";
                     if (it->is_directory(ec) && fs::exists(candidate, ec)) {
-                        found.push_back(candidate.string());
+                        found.push_back(platform::utf8Path(candidate));
                     }
                 }
                 std::sort(found.begin(), found.end());
@@ -148,7 +149,8 @@ void drawSettings(App& app, SettingsState& state) {
     }
     for (const auto& profile : state.profiles) {
         if (profile == app.storePath()) continue;
-        const std::string name = std::filesystem::path(profile).parent_path().filename().string();
+        const std::string name =
+            platform::utf8Path(platform::fsPath(profile).parent_path().filename());
         if (ui::button("settings.profile." + name,
                        format(app.t(M::SettingsSwitchProfile), {name}))) {
             closeFill(app);

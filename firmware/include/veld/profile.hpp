@@ -7,8 +7,9 @@
 namespace veld {
 
 /// The store of device profile `profile`: $XDG_DATA_HOME/veld/profiles/NAME/device.veld, or
-/// ~/.local/share/veld/profiles/NAME/device.veld when XDG_DATA_HOME is unset or empty. With
-/// `makeFolder` the profile's folder is made (mode 0700) when missing.
+/// ~/.local/share/veld/profiles/NAME/device.veld when XDG_DATA_HOME is unset or empty; on
+/// Windows %LOCALAPPDATA%\Veld\profiles\NAME\device.veld (platform::dataFolder()). With
+/// `makeFolder` the profile's folder is made private (mode 0700) when missing.
 std::string profileStorePath(const std::string& profile, bool makeFolder);
 
 }  // namespace veld

@@ -1,5 +1,6 @@
-// Exclusive locks between programs: an flock(2) on a file, taken without waiting, which the
-// kernel lets go of when its holder ends, however it ends. Three locks are made of it:
+// Exclusive locks between programs: a lock on a file (flock(2) on Linux, LockFileEx on Windows,
+// through platform::File::tryLock), taken without waiting, which the system lets go of when its
+// holder ends, however it ends. Three locks are made of it:
 //   - STORE.sync-lock: only one program syncs a device store at a time (the client's uploader,
 //     veldctl sync and veld-agent all take it for a whole round);
 //   - STORE.agent-lock: held by veld-agent for as long as it runs, so a second one steps aside;
@@ -9,6 +10,7 @@
 
 #include <string>
 
+#include <veld/platform/files.hpp>
 #include <veld/result.hpp>
 
 namespace veld::sync {
@@ -24,18 +26,13 @@ class FileLock {
     static Result<FileLock> tryTake(const std::string& path, Open open,
                                     const std::string& whenHeld);
 
-    FileLock() = default;  // holds nothing
-    FileLock(FileLock&& other) noexcept;
-    FileLock& operator=(FileLock&& other) noexcept;
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
-    ~FileLock();  // lets go
+    FileLock() = default;  // holds nothing; a FileLock lets go when it goes
 
-    [[nodiscard]] bool held() const { return m_fd >= 0; }
+    [[nodiscard]] bool held() const { return m_file.isOpen(); }
 
   private:
-    explicit FileLock(int fd) : m_fd(fd) {}
-    int m_fd = -1;
+    explicit FileLock(platform::File file) : m_file(std::move(file)) {}
+    platform::File m_file;  // closing it lets go of the lock
 };
 
 /// The sync lock file of the store at `storePath`.
