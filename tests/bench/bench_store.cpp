@@ -43,6 +43,7 @@
 #include <veld/clock.hpp>
 #include <veld/form.hpp>
 #include <veld/hlc.hpp>
+#include <veld/platform/files.hpp>
 #include <veld/project_key.hpp>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
@@ -154,18 +155,18 @@ void printFigure(const std::string& name, double value, std::string_view unit, d
 class TempDir {
   public:
     static Result<TempDir> make() {
-        const char* env = std::getenv("TMPDIR");
         // /var/tmp rather than /tmp: /tmp is often a tmpfs, where fsync costs nothing and the
-        // durable writes measured here would look far cheaper than on a device's flash.
+        // durable writes measured here would look far cheaper than on a device's flash. On
+        // Windows: the user's temporary folder.
+#ifdef _WIN32
+        const std::string base = platform::utf8Path(std::filesystem::temp_directory_path());
+#else
+        const char* env = std::getenv("TMPDIR");
         std::string base = (env != nullptr && *env != '\0') ? env : "/var/tmp";
-        std::string pattern = base + "/veld-bench-store.XXXXXX";
-        std::vector<char> buf(pattern.begin(), pattern.end());
-        buf.push_back('\0');
-        if (::mkdtemp(buf.data()) == nullptr) {
-            return makeError(ErrorCode::Io, "cannot make a temporary folder in " + base + ": " +
-                                                std::strerror(errno));
-        }
-        return TempDir(std::string(buf.data()));
+#endif
+        auto made = platform::makeUniquePrivateFolder(base, "veld-bench-store.");
+        if (!made) return made.error();
+        return TempDir(made.value());
     }
 
     TempDir(TempDir&& other) noexcept : m_path(std::exchange(other.m_path, {})) {}
@@ -178,7 +179,9 @@ class TempDir {
         std::filesystem::remove_all(m_path, ignored);
     }
 
-    [[nodiscard]] const std::string& path() const { return m_path; }
+    [[nodiscard]] const std::string& path() const {
+        return m_path;
+    }
     [[nodiscard]] std::string file(std::string_view name) const {
         return m_path + "/" + std::string(name);
     }
@@ -970,7 +973,11 @@ int run(int argc, char** argv) {
         return 0;
     }
     // SIGPIPE too: `veld-bench-store | head` must not kill the run before it cleans up.
+#ifdef _WIN32
+    for (int sig : {SIGINT, SIGTERM})
+#else
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
+#endif
         std::signal(sig, onSignal);
 
     auto fail = [](const Error& error) {

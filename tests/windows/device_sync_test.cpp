@@ -23,7 +23,8 @@ namespace {
 
 std::string windowsBin() {
     const char* dir = std::getenv("VELD_WINDOWS_BIN");
-    if (!dir || !*dir) throw std::runtime_error("VELD_WINDOWS_BIN must name the Windows build's bin");
+    if (!dir || !*dir)
+        throw std::runtime_error("VELD_WINDOWS_BIN must name the Windows build's bin");
     return dir;
 }
 
@@ -40,9 +41,9 @@ test::ProcessResult veldctlExe(std::vector<std::string> args) {
 // Makes a demo store of `records` records with veldctl.exe; the ids of those finalized (the
 // ones that go to the collector), read back on Linux.
 std::set<Uuid> makeDeviceStore(const std::string& path, int records) {
-    const auto made = veldctlExe({"store", "demo", windowsPath(path), "--records",
-                                  std::to_string(records), "--forms",
-                                  windowsPath(std::string(VELD_SOURCE_DIR) + "/schemas/forms")});
+    const auto made =
+        veldctlExe({"store", "demo", windowsPath(path), "--records", std::to_string(records),
+                    "--forms", windowsPath(std::string(VELD_SOURCE_DIR) + "/schemas/forms")});
     INFO(made.err);
     REQUIRE(made.exitCode == 0);
     auto store = Store::open(path);
@@ -104,9 +105,9 @@ TEST_CASE("windows: veldctl.exe sends a device's records through cut connections
         cut.reset = random() % 2 == 0;
         return cut;
     });
-    const auto enrolled = veldctlExe({"enrol", windowsPath(devicePath),
-                                      "http://127.0.0.1:" + std::to_string(proxy.port()),
-                                      collector.enrolCode()});
+    const auto enrolled =
+        veldctlExe({"enrol", windowsPath(devicePath),
+                    "http://127.0.0.1:" + std::to_string(proxy.port()), collector.enrolCode()});
     INFO(enrolled.err);
     REQUIRE(enrolled.exitCode == 0);
 
