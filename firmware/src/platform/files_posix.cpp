@@ -231,4 +231,8 @@ std::string dataFolder() {
     return std::string(home && *home ? home : ".") + "/.local/share/veld";
 }
 
+std::string machineFolder() {
+    return "/etc/veld";
+}
+
 }  // namespace veld::platform

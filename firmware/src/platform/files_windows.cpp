@@ -356,4 +356,17 @@ std::string dataFolder() {
     return out + "\\Veld";
 }
 
+std::string machineFolder() {
+    wchar_t* folder = nullptr;
+    std::string out;
+    if (::SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &folder) == S_OK)
+        out = windows::utf8(folder);
+    if (folder) ::CoTaskMemFree(folder);
+    if (out.empty()) {
+        const wchar_t* env = ::_wgetenv(L"ProgramData");
+        out = env ? windows::utf8(env) : std::string("C:\\ProgramData");
+    }
+    return out + "\\Veld";
+}
+
 }  // namespace veld::platform

@@ -131,6 +131,10 @@ Status giveToFolderOwner(const std::string& path);
 /// empty) on Linux, %LOCALAPPDATA%\Veld on Windows. Not made here.
 std::string dataFolder();
 
+/// Where an administrator or an installer leaves files for every user of the machine: /etc/veld
+/// on Linux, %ProgramData%\Veld on Windows. Not made here.
+std::string machineFolder();
+
 /// A file written whole or not at all: it is written as `PATH.part`, and commit() flushes it
 /// to disk and renames it over PATH (durably). Until then PATH is untouched; an AtomicFile that
 /// goes without commit() (a failure, an exception) removes its .part.
