@@ -303,6 +303,30 @@ std::vector<std::string> findInstalledProvisioningFiles(const std::string& folde
     return {found.begin(), found.end()};
 }
 
+Result<std::string> installProvisioningFile(const std::string& path, const std::string& folder) {
+    auto text = readSmallFile(path, kMaxProvisioningBytes);
+    if (!text) return text.error();
+    if (text->size() > kMaxProvisioningBytes) return invalid("it is larger than 64 KiB");
+    if (auto checked = parseProvisioning(text.value()); !checked) return checked.error();
+    std::error_code ec;
+    fs::create_directories(platform::fsPath(folder), ec);
+    if (ec) return makeError(ErrorCode::Io, "cannot make " + folder + ": " + ec.message());
+    const std::string target =
+        platform::utf8Path(platform::fsPath(folder) / platform::fsPath(path).filename());
+    if (auto s = platform::writeFileAtomically(target, text.value(), platform::Access::Public); !s)
+        return s.error();
+    return target;
+}
+
+Result<std::size_t> removeInstalledProvisioningFiles(const std::string& folder) {
+    std::size_t removed = 0;
+    for (const auto& file : findInstalledProvisioningFiles(folder)) {
+        if (auto gone = platform::removeFile(file); !gone) return gone.error();
+        ++removed;
+    }
+    return removed;
+}
+
 InstalledEnrolment enrolFromInstalledFiles(Store& store, const std::string& folder,
                                            std::int64_t nowUtcMs) {
     InstalledEnrolment out;

@@ -88,6 +88,17 @@ std::string installedProvisioningFolder();
 /// Provisioning files (*.veldenrol) directly in `folder`, sorted; none when it is missing.
 std::vector<std::string> findInstalledProvisioningFiles(const std::string& folder);
 
+/// Installs the provisioning file `path` for the machine's users (an MSI's VELDENROL): checks it
+/// as readProvisioningFile does (not its expiry), makes `folder` when missing and writes the file
+/// there under its own name, replacing one of that name. The copy is readable by every user of
+/// the machine, whose first start enrols with it: its code enrols one store once. Returns the
+/// copy's path.
+Result<std::string> installProvisioningFile(const std::string& path, const std::string& folder);
+
+/// Removes the provisioning files directly in `folder` (uninstalling); the folder stays. Returns
+/// how many were removed.
+Result<std::size_t> removeInstalledProvisioningFiles(const std::string& folder);
+
 /// What enrolFromInstalledFiles did: nothing (`file` empty), or tried `file` with this outcome.
 struct InstalledEnrolment {
     std::string file;
