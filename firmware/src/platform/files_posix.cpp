@@ -235,4 +235,8 @@ std::string machineFolder() {
     return "/etc/veld";
 }
 
+std::string fontFolder() {
+    return "/usr/share/fonts";
+}
+
 }  // namespace veld::platform

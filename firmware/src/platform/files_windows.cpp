@@ -12,6 +12,7 @@
 #include <shlobj.h>
 
 #include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
 
 #include "windows_text.hpp"
 
@@ -367,6 +368,12 @@ std::string machineFolder() {
         out = env ? windows::utf8(env) : std::string("C:\\ProgramData");
     }
     return out + "\\Veld";
+}
+
+std::string fontFolder() {
+    const std::string exe = executablePath();
+    if (exe.empty()) return "fonts";
+    return utf8Path(fsPath(exe).parent_path() / L"fonts");
 }
 
 }  // namespace veld::platform

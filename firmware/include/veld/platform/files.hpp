@@ -135,6 +135,11 @@ std::string dataFolder();
 /// on Linux, %ProgramData%\Veld on Windows. Not made here.
 std::string machineFolder();
 
+/// Where the programs find the fonts they draw text with: /usr/share/fonts on Linux (Debian's
+/// font packages); on Windows the folder `fonts` next to the program, where the installer puts
+/// them.
+std::string fontFolder();
+
 /// A file written whole or not at all: it is written as `PATH.part`, and commit() flushes it
 /// to disk and renames it over PATH (durably). Until then PATH is untouched; an AtomicFile that
 /// goes without commit() (a failure, an exception) removes its .part.
