@@ -297,8 +297,12 @@ std::vector<std::string> findInstalledProvisioningFiles(const std::string& folde
          !ec && entry != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
          entry.increment(ec), ++seen) {
         std::error_code fileEc;
-        if (entry->path().extension() == kProvisioningExtension && entry->is_regular_file(fileEc))
-            found.insert(platform::utf8Path(entry->path()));
+        if (entry->path().extension() != kProvisioningExtension || !entry->is_regular_file(fileEc))
+            continue;
+        // Only what an administrator (the installer) or this user put there: another user of
+        // the machine must not choose the collector this user's records go to.
+        const std::string file = platform::utf8Path(entry->path());
+        if (platform::trustedOwner(file)) found.insert(file);
     }
     return {found.begin(), found.end()};
 }

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
@@ -471,6 +472,18 @@ TEST_CASE("an installed provisioning file is checked, copied readable, tried onc
     CHECK(modeOf(copy.value()) == 0644u);
     CHECK(sync::findInstalledProvisioningFiles(machine) == std::vector<std::string>{copy.value()});
     CHECK(sync::findInstalledProvisioningFiles(dir.file("missing")).empty());
+    // A file another ordinary user put there is not offered (it could send this user's records
+    // to a collector of that user's choosing). Making one needs root.
+    if (::geteuid() == 0) {
+        const std::string planted = machine + "/planted.veldenrol";
+        spit(planted, slurp(file));
+        REQUIRE(::chown(planted.c_str(), 65534, 65534) == 0);
+        CHECK(sync::findInstalledProvisioningFiles(machine) ==
+              std::vector<std::string>{copy.value()});
+        fs::remove(planted);
+    } else {
+        MESSAGE("not root: a file of another user cannot be made; that check did not run");
+    }
 
     // A collector out of reach (nothing listens on the address) is tried again next time.
     const std::string unreachable = dir.file("unreachable");

@@ -3,7 +3,8 @@
 # with an MSI"), in a Wine prefix of its own:
 #
 #   1. a Linux veld-collector on loopback makes a provisioning file (veldctl collector provision)
-#   2. msiexec /i veld-VERSION.msi /qn VELDENROL=C:\deploy\laptop-07.veldenrol: the programs and
+#   2. msiexec /i with a damaged provisioning file fails and leaves nothing installed; then
+#      msiexec /i veld-VERSION.msi /qn VELDENROL=C:\deploy\laptop-07.veldenrol: the programs and
 #      fonts land in Program Files\Veld, the Start menu has Veld and Veld-console, the
 #      provisioning file is in ProgramData\Veld
 #   3. veld.exe's first start, without a display: it enrols the user's default profile from the
@@ -97,12 +98,22 @@ mkdir -p "$deploy"
   --valid 1 -o "$deploy/laptop-07.veldenrol" >/dev/null
 ok "collector on $url, provisioning file laptop-07.veldenrol"
 
-# 2. Silent installation with the provisioning file.
+programs="$(unix_path 'C:\Program Files\Veld')"
+machine="$(unix_path 'C:\ProgramData\Veld')"
+
+# 2. A file that is not a provisioning file fails the installation, which leaves nothing behind.
+printf 'not a provisioning file\n' >"$deploy/damaged.veldenrol"
+rc=0
+"$wine" msiexec /i "$(windows_path "$msi")" /qn 'VELDENROL=C:\deploy\damaged.veldenrol' || rc=$?
+[ "$rc" -ne 0 ] || fail "msiexec accepted a damaged VELDENROL"
+[ ! -e "$programs/veld.exe" ] || fail "the failed installation left Program Files\\Veld\\veld.exe"
+[ -z "$(uninstall_entries)" ] || fail "the failed installation left '$(uninstall_entries)' in the uninstall list"
+ok "a damaged VELDENROL fails the installation (exit $rc) and leaves nothing installed"
+
+# Silent installation with the provisioning file.
 t="$(now)"
 "$wine" msiexec /i "$(windows_path "$msi")" /qn 'VELDENROL=C:\deploy\laptop-07.veldenrol' || fail "msiexec /i exited with $?"
 timings+=("install (msiexec /i /qn): $(took "$t")")
-programs="$(unix_path 'C:\Program Files\Veld')"
-machine="$(unix_path 'C:\ProgramData\Veld')"
 for f in veld.exe veld-console.exe veldctl.exe fonts/DejaVuSans.ttf fonts/AbyssinicaSIL-Regular.ttf \
   fonts/NotoSansArabic-Regular.ttf; do
   [ -f "$programs/$f" ] || fail "Program Files\\Veld\\$f is missing after the installation"

@@ -235,6 +235,12 @@ std::string machineFolder() {
     return "/etc/veld";
 }
 
+bool trustedOwner(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    return st.st_uid == 0 || st.st_uid == ::geteuid();
+}
+
 std::string fontFolder() {
     return "/usr/share/fonts";
 }

@@ -370,6 +370,24 @@ std::string machineFolder() {
     return out + "\\Veld";
 }
 
+bool trustedOwner(const std::string& path) {
+    PSID owner = nullptr;
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    std::wstring name = wide(path);
+    if (::GetNamedSecurityInfoW(name.data(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION, &owner,
+                                nullptr, nullptr, nullptr, &descriptor) != ERROR_SUCCESS)
+        return false;
+    std::unique_ptr<void, decltype(&::LocalFree)> owned(descriptor, &::LocalFree);
+    wchar_t* text = nullptr;
+    if (!owner || !::ConvertSidToStringSidW(owner, &text)) return false;
+    const std::wstring who = text;
+    ::LocalFree(text);
+    // SYSTEM, Administrators, TrustedInstaller (the installer's own files), or this user.
+    return who == L"S-1-5-18" || who == L"S-1-5-32-544" ||
+           who == L"S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464" ||
+           (!currentUserSid().empty() && who == currentUserSid());
+}
+
 std::string fontFolder() {
     const std::string exe = executablePath();
     if (exe.empty()) return "fonts";

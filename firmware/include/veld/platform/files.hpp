@@ -135,6 +135,11 @@ std::string dataFolder();
 /// on Linux, %ProgramData%\Veld on Windows. Not made here.
 std::string machineFolder();
 
+/// Whether `path` belongs to the machine's administrators or to the user running the program:
+/// root or this user on Linux; SYSTEM, Administrators, TrustedInstaller or this user on Windows.
+/// A file another ordinary user made does not (nor one that cannot be looked at).
+bool trustedOwner(const std::string& path);
+
 /// Where the programs find the fonts they draw text with: /usr/share/fonts on Linux (Debian's
 /// font packages); on Windows the folder `fonts` next to the program, where the installer puts
 /// them.

@@ -85,7 +85,8 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
 /// (%ProgramData%\Veld on Windows, /etc/veld on Linux).
 std::string installedProvisioningFolder();
 
-/// Provisioning files (*.veldenrol) directly in `folder`, sorted; none when it is missing.
+/// Provisioning files (*.veldenrol) directly in `folder`, sorted; none when it is missing. Files
+/// owned by another ordinary user of the machine are left out (platform::trustedOwner).
 std::vector<std::string> findInstalledProvisioningFiles(const std::string& folder);
 
 /// Installs the provisioning file `path` for the machine's users (an MSI's VELDENROL): checks it
