@@ -11,7 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#ifdef _WIN32
+// Windows has no <regex.h>: TRE gives the same POSIX interface (tools/windows/deps).
+#include <tre/regex.h>
+#else
 #include <regex.h>
+#endif
 
 #include <veld/expression.hpp>
 

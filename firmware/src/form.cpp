@@ -902,26 +902,34 @@ class Checker {
     std::vector<FormProblem> m_problems;
 };
 
-// "path:12: 5: error: message" from FlatBuffers' parser -> line and message.
+// FlatBuffers' parser error -> line and message. It writes "path:12: 5: error: message" where
+// GCC would, and "path(12, 5): error: message" on Windows, where MSVC would.
 FormProblem parserProblem(const std::string& file, const std::string& error) {
     FormProblem p;
     p.file = file;
     p.message = error;
     auto marker = error.find(": error: ");
-    if (marker != std::string::npos) {
-        std::string head = error.substr(0, marker);
-        p.message = error.substr(marker + 9);
+    if (marker == std::string::npos) return p;
+    const std::string head = error.substr(0, marker);
+    p.message = error.substr(marker + 9);
+    std::string lineText;
+    if (!head.empty() && head.back() == ')') {
+        // head is "path(LINE, COL)"
+        const auto open = head.rfind('(');
+        const auto comma = head.rfind(", ");
+        if (open != std::string::npos && comma != std::string::npos && comma > open)
+            lineText = head.substr(open + 1, comma - open - 1);
+    } else {
         // head is "path:LINE: COL"
         auto colon = head.rfind(": ");
-        std::string lineText = colon == std::string::npos ? head : head.substr(0, colon);
-        auto lineColon = lineText.rfind(':');
-        if (lineColon != std::string::npos) {
-            try {
-                p.line = std::stoi(lineText.substr(lineColon + 1));
-            } catch (const std::exception&) {
-                p.line = 0;
-            }
-        }
+        const std::string beforeColumn = colon == std::string::npos ? head : head.substr(0, colon);
+        auto lineColon = beforeColumn.rfind(':');
+        if (lineColon != std::string::npos) lineText = beforeColumn.substr(lineColon + 1);
+    }
+    try {
+        p.line = lineText.empty() ? 0 : std::stoi(lineText);
+    } catch (const std::exception&) {
+        p.line = 0;
     }
     return p;
 }

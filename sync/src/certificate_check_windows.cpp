@@ -2,8 +2,10 @@
 #include <string>
 #include <vector>
 
-#include <wincrypt.h>
 #include <windows.h>
+
+// After windows.h, whose types it uses.
+#include <wincrypt.h>
 
 #include "certificate_check.hpp"
 

@@ -6,9 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <veld/platform/files.hpp>
 #include <veld/sync/export_table.hpp>
 
 namespace veld::sync {
@@ -88,15 +86,14 @@ void appendQuoted(std::string& out, std::string_view text) {
 class CsvWriter final : public TableWriter {
   public:
     explicit CsvWriter(std::string path) : m_path(std::move(path)) {}
-    ~CsvWriter() override {
-        if (m_fd >= 0) ::close(m_fd);
-    }
     CsvWriter(const CsvWriter&) = delete;
     CsvWriter& operator=(const CsvWriter&) = delete;
 
     Status begin(const ExportTable& table, std::int64_t rowCount) override {
-        m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (m_fd < 0) return ioError("cannot create");
+        auto file = platform::File::create(m_path, platform::File::Create::Truncate,
+                                           platform::Access::Private);
+        if (!file) return file.error();
+        m_file = std::move(file.value());
         m_types.clear();
         m_expected = rowCount;
         m_rows = 0;
@@ -155,36 +152,21 @@ class CsvWriter final : public TableWriter {
                                  std::to_string(m_expected) + " announced");
         }
         if (auto s = flush(); !s) return s;
-        if (::fsync(m_fd) != 0) return ioError("cannot write");
-        const int fd = m_fd;
-        m_fd = -1;
-        if (::close(fd) != 0) return ioError("cannot write");
-        return {};
+        if (auto s = m_file.sync(); !s) return s;
+        return m_file.close();
     }
 
   private:
-    Error ioError(const char* what) const {
-        const int e = errno;
-        return makeError(e == ENOSPC ? ErrorCode::StorageFull : ErrorCode::Io,
-                         std::string(what) + " " + m_path + ": " + std::strerror(e));
-    }
-
     Status flushIfFull() { return m_buffer.size() >= (1u << 16) ? flush() : Status{}; }
 
     Status flush() {
-        std::size_t done = 0;
-        while (done < m_buffer.size()) {
-            const ssize_t n = ::write(m_fd, m_buffer.data() + done, m_buffer.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return ioError("cannot write");
-            done += static_cast<std::size_t>(n);
-        }
+        if (auto s = m_file.write(m_buffer); !s) return s;
         m_buffer.clear();
         return {};
     }
 
     std::string m_path;
-    int m_fd = -1;
+    platform::File m_file;
     std::vector<ColumnType> m_types;
     std::string m_buffer;
     std::int64_t m_expected = 0;

@@ -5,14 +5,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <unordered_set>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xlsxwriter.h>
 
+#include <veld/platform/files.hpp>
 #include <veld/sync/export_table.hpp>
 
 namespace veld::sync {
@@ -93,11 +92,13 @@ class Workbook final : public XlsxWorkbook {
         m_book = nullptr;
         const lxw_error closed = workbook_close(book);  // frees the workbook either way
         if (closed != LXW_NO_ERROR) return xlsxError("cannot write " + m_path, closed);
-        // The file holds personal data: the owner's only, whatever the umask let fopen make.
-        if (::chmod(m_path.c_str(), 0600) != 0) {
-            return makeError(ErrorCode::Io,
-                             "cannot restrict " + m_path + ": " + std::strerror(errno));
-        }
+        // The file holds personal data: the owner's only, whatever the umask let fopen make
+        // (on Windows it keeps the private DACL open() gave it).
+        std::error_code ec;
+        std::filesystem::permissions(
+            platform::fsPath(m_path),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+        if (ec) return makeError(ErrorCode::Io, "cannot restrict " + m_path + ": " + ec.message());
         return {};
     }
 
@@ -127,12 +128,10 @@ class Workbook final : public XlsxWorkbook {
             return makeError(ErrorCode::WrongState, "the workbook " + m_path + " is closed");
         m_opened = true;
         // Made here, mode 0600, before libxlsxwriter writes into it.
-        const int fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            return makeError(errno == ENOSPC ? ErrorCode::StorageFull : ErrorCode::Io,
-                             "cannot create " + m_path + ": " + std::strerror(errno));
-        }
-        ::close(fd);
+        if (auto made = platform::File::create(m_path, platform::File::Create::Truncate,
+                                               platform::Access::Private);
+            !made)
+            return made.error();
         lxw_workbook_options options{};
         options.constant_memory = LXW_TRUE;
         options.tmpdir = m_tempDir.empty() ? nullptr : m_tempDir.data();

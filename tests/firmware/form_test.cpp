@@ -165,7 +165,7 @@ TEST_CASE("a missing translation is a warning, not an error") {
 }
 
 TEST_CASE("a file that is neither form JSON nor a compiled form is refused clearly") {
-    std::string path = std::filesystem::temp_directory_path() / "veld-not-a-form.bin";
+    std::string path = (std::filesystem::temp_directory_path() / "veld-not-a-form.bin").string();
     std::ofstream(path) << "VFRM but not really a form at all";
     auto check = loadFormFile(path);
     CHECK_FALSE(check.ok());

@@ -116,8 +116,9 @@ int cmdSetup(Args& args, std::ostream& out, std::ostream& err) {
     }
 
     std::error_code ec;
-    const std::string absoluteStore = std::filesystem::absolute(storePath, ec).lexically_normal();
-    if (!std::filesystem::exists(absoluteStore, ec)) {
+    const std::string absoluteStore = platform::utf8Path(
+        std::filesystem::absolute(platform::fsPath(storePath), ec).lexically_normal());
+    if (!std::filesystem::exists(platform::fsPath(absoluteStore), ec)) {
         return fail(err, "no store at " + absoluteStore + " (enrol the device first)");
     }
     auto store = Store::open(absoluteStore, {.mode = sql::OpenMode::ReadWrite});

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -12,9 +13,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xlsxwriter.h>
 
 #include <veld/fb/form_generated.h>
@@ -523,11 +521,21 @@ lxw_datetime creationTime(std::uint32_t version) {
 }
 
 time_t toTime(const lxw_datetime& d) {
-    std::tm tm{};
-    tm.tm_year = d.year - 1900;
-    tm.tm_mon = d.month - 1;
-    tm.tm_mday = d.day;
-    return timegm(&tm);
+    using namespace std::chrono;
+    const sys_days day{year{d.year} / month{static_cast<unsigned>(d.month)} /
+                       std::chrono::day{static_cast<unsigned>(d.day)}};
+    return static_cast<time_t>(duration_cast<seconds>(day.time_since_epoch()).count());
+}
+
+// A form and its media are for everyone who installs them: readable by all, whatever the umask
+// (rw-r--r--; on Windows only the read-only flag, which this leaves off).
+bool makeReadableByAll(const std::string& path) {
+    using std::filesystem::perms;
+    std::error_code ec;
+    std::filesystem::permissions(
+        platform::fsPath(path),
+        perms::owner_read | perms::owner_write | perms::group_read | perms::others_read, ec);
+    return !ec;
 }
 
 Error ioError(const std::string& what, const std::string& path) {
@@ -552,7 +560,7 @@ Status writeMediaFolder(const fb::Form& form, const std::string& folder) {
                   static_cast<std::streamsize>(bytes.size()));
         out.close();
         if (!out) return ioError("cannot write", path);
-        ::chmod(path.c_str(), 0644);
+        if (!makeReadableByAll(path)) return ioError("cannot set the mode of", path);
     }
     return {};
 }
@@ -567,13 +575,8 @@ Status exportWorkbook(const std::vector<std::uint8_t>& formBinary, const std::st
     if (auto built = writer.build(); !built) return built;
 
     // Written next to the target, then renamed over it: a reader never sees half a workbook.
-    const auto slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-    std::string tmp = dir + "/.xlsform-XXXXXX";
-    const int fd = ::mkstemp(tmp.data());
-    if (fd < 0) return ioError("cannot create a file in", dir);
-    ::close(fd);
-    auto removeTmp = [&] { ::unlink(tmp.c_str()); };
+    const std::string tmp = path + ".part";
+    auto removeTmp = [&] { (void)platform::removeFile(tmp); };
 
     lxw_workbook* book = workbook_new(tmp.c_str());
     if (!book) {
@@ -597,20 +600,18 @@ Status exportWorkbook(const std::vector<std::uint8_t>& formBinary, const std::st
         return makeError(ErrorCode::Io,
                          "cannot write " + path + ": " + lxw_strerror(e ? e : closed));
     }
-    if (::chmod(tmp.c_str(), 0644) != 0) {
+    if (!makeReadableByAll(tmp)) {
         auto error = ioError("cannot set the mode of", tmp);
         removeTmp();
         return error;
     }
-    const int sync = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-    if (sync >= 0) {
-        ::fsync(sync);
-        ::close(sync);
+    if (auto flushed =
+            platform::File::create(tmp, platform::File::Create::Keep, platform::Access::Public)) {
+        (void)flushed->sync();
     }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        auto error = ioError("cannot write", path);
+    if (auto moved = platform::replaceFile(tmp, path); !moved) {
         removeTmp();
-        return error;
+        return moved.error();
     }
     return writeMediaFolder(form, forms::mediaFolderOf(path));
 }
