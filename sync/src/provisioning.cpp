@@ -315,8 +315,8 @@ Result<std::string> installProvisioningFile(const std::string& path, const std::
     std::error_code ec;
     fs::create_directories(platform::fsPath(folder), ec);
     if (ec) return makeError(ErrorCode::Io, "cannot make " + folder + ": " + ec.message());
-    const std::string target =
-        platform::utf8Path(platform::fsPath(folder) / platform::fsPath(path).filename());
+    const std::string target = platform::utf8Path(
+        (platform::fsPath(folder) / platform::fsPath(path).filename()).lexically_normal());
     if (auto s = platform::writeFileAtomically(target, text.value(), platform::Access::Public); !s)
         return s.error();
     return target;
