@@ -161,7 +161,8 @@ if grep -q 'enrol' "$tmp/second-start.log"; then fail "the second start tried to
 ok "the second start left the enrolment alone"
 
 # 4. A newer version over it.
-"$root/packaging/windows/make-msi" --bin "$winbin" --version "$newer" --out "$tmp/veld-$newer.msi"
+"$root/packaging/windows/make-msi" --bin "$winbin" --icon "$winbin/../client/icon/veld.ico" \
+  --version "$newer" --out "$tmp/veld-$newer.msi"
 t="$(now)"
 "$wine" msiexec /i "$(windows_path "$tmp/veld-$newer.msi")" /qn ||
   fail "msiexec /i (upgrade) exited with $?"
