@@ -45,8 +45,9 @@ options:
                       veldctl collector provision) before opening; the outcome is printed and
                       shown on the Settings screen. Exit status 1 when the enrolment failed.
                       Without a display it only enrols: exit 0 enrolled, 1 not.
-                      Without --enrol, a store that is not enrolled enrols from a .veldenrol
-                      file an installer left in %ProgramData%\Veld (/etc/veld on Linux)
+                      Without --enrol (and --kiosk), a store that is not enrolled enrols from
+                      a .veldenrol file an installer left in %ProgramData%\Veld (/etc/veld on
+                      Linux)
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
@@ -281,7 +282,8 @@ int main(int argc, char** argv) {
     EnrolOutcome enrolled;
     if (!options.enrol.empty()) {
         enrolled = enrolFromFile(options.store, options.enrol);
-    } else if (options.show.empty() && options.benchFrames <= 0) {
+    } else if (options.show.empty() && options.kiosk.empty() && options.benchFrames <= 0) {
+        // Not in kiosk mode: its public must never be shown the Settings screen.
         enrolled = enrolFromInstalledFile(options.store);
     }
 
