@@ -41,7 +41,7 @@ constexpr ImWchar kEthiopicRanges[] = {
 std::string findFile(const std::string& dir, std::initializer_list<const char*> names) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    const fs::path root = dir.empty() ? fs::path("/usr/share/fonts") : platform::fsPath(dir);
+    const fs::path root = platform::fsPath(dir.empty() ? platform::fontFolder() : dir);
     for (const char* name : names) {
         for (auto it = fs::recursive_directory_iterator(root, ec);
              !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {

@@ -24,7 +24,7 @@ struct FontSet {
 
     /// Loads the fonts into the current ImGui context's atlas and builds it. `scale` is the
     /// display's content scale (1 on a 96-dpi screen). `fontDir` overrides where fonts are looked
-    /// for (tests); empty means Debian's /usr/share/fonts.
+    /// for (tests); empty means platform::fontFolder() (Debian's /usr/share/fonts on Linux).
     static FontSet load(float scale, const std::string& fontDir = {});
 
     /// Code points of `logicalText` that cannot be drawn: shaped text whose glyph is missing

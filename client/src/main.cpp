@@ -44,7 +44,10 @@ options:
   --enrol FILE        enrol the store with a provisioning file (FILE.veldenrol, from
                       veldctl collector provision) before opening; the outcome is printed and
                       shown on the Settings screen. Exit status 1 when the enrolment failed.
-                      Without a display it only enrols: exit 0 enrolled, 1 not
+                      Without a display it only enrols: exit 0 enrolled, 1 not.
+                      Without --enrol (and --kiosk), a store that is not enrolled enrols from
+                      a .veldenrol file an installer left in %ProgramData%\Veld (/etc/veld on
+                      Linux)
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
   --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
@@ -172,6 +175,37 @@ EnrolOutcome enrolFromFile(const std::string& storePath, const std::string& file
     return outcome;
 }
 
+// A first start without --enrol: a store that is not enrolled enrols from a provisioning file
+// an installer left for the machine (the MSI's VELDENROL; see docs/windows.md).
+EnrolOutcome enrolFromInstalledFile(const std::string& storePath) {
+    EnrolOutcome outcome;
+    const std::string folder = veld::sync::installedProvisioningFolder();
+    if (veld::sync::findInstalledProvisioningFiles(folder).empty()) return outcome;
+    veld::StoreOptions storeOptions;
+    storeOptions.mode = veld::sql::OpenMode::ReadWriteCreate;
+    auto store = veld::Store::open(storePath, storeOptions);
+    if (!store) return outcome;  // the client reports the store itself once it is open
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto done = veld::sync::enrolFromInstalledFiles(store.value(), folder, now);
+    if (done.file.empty()) return outcome;
+    outcome.requested = true;
+    outcome.file = done.file;
+    outcome.ok = done.ok;
+    outcome.label = done.enrolment.label;
+    outcome.collector = done.enrolment.collector;
+    outcome.error = done.error;
+    if (outcome.ok) {
+        std::printf("veld: enrolled %s as \"%s\" with %s (from %s)\n", storePath.c_str(),
+                    outcome.label.c_str(), outcome.collector.c_str(), outcome.file.c_str());
+    } else {
+        std::fprintf(stderr, "veld: %s: enrolment failed: %s\n", outcome.file.c_str(),
+                     outcome.error.c_str());
+    }
+    return outcome;
+}
+
 void showEnrolOutcome(veld::client::App& app, const EnrolOutcome& outcome) {
     using namespace veld::client;
     app.go(Screen::Settings);
@@ -246,7 +280,12 @@ int main(int argc, char** argv) {
     // Under veld-kiosk-session: tell its watchdog, once a second, that the frame loop runs.
     auto alive = veld::client::AliveReporter::fromEnvironment(!options.kiosk.empty());
     EnrolOutcome enrolled;
-    if (!options.enrol.empty()) enrolled = enrolFromFile(options.store, options.enrol);
+    if (!options.enrol.empty()) {
+        enrolled = enrolFromFile(options.store, options.enrol);
+    } else if (options.show.empty() && options.kiosk.empty() && options.benchFrames <= 0) {
+        // Not in kiosk mode: its public must never be shown the Settings screen.
+        enrolled = enrolFromInstalledFile(options.store);
+    }
 
     veld::client::WindowSetup setup;
     setup.program = "veld";

@@ -284,4 +284,90 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
     return {found.begin(), found.end()};
 }
 
+std::string installedProvisioningFolder() {
+    if (const char* env = std::getenv("VELD_PROVISIONING_FOLDER"); env && *env) return env;
+    return platform::machineFolder();
+}
+
+std::vector<std::string> findInstalledProvisioningFiles(const std::string& folder) {
+    std::set<std::string> found;
+    std::error_code ec;
+    int seen = 0;
+    for (auto entry = fs::directory_iterator(platform::fsPath(folder), ec);
+         !ec && entry != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
+         entry.increment(ec), ++seen) {
+        std::error_code fileEc;
+        if (entry->path().extension() != kProvisioningExtension || !entry->is_regular_file(fileEc))
+            continue;
+        // Only what an administrator (the installer) or this user put there: another user of
+        // the machine must not choose the collector this user's records go to.
+        const std::string file = platform::utf8Path(entry->path());
+        if (platform::trustedOwner(file)) found.insert(file);
+    }
+    return {found.begin(), found.end()};
+}
+
+Result<std::string> installProvisioningFile(const std::string& path, const std::string& folder) {
+    auto text = readSmallFile(path, kMaxProvisioningBytes);
+    if (!text) return text.error();
+    if (text->size() > kMaxProvisioningBytes) return invalid("it is larger than 64 KiB");
+    if (auto checked = parseProvisioning(text.value()); !checked) return checked.error();
+    std::error_code ec;
+    fs::create_directories(platform::fsPath(folder), ec);
+    if (ec) return makeError(ErrorCode::Io, "cannot make " + folder + ": " + ec.message());
+    const std::string target = platform::utf8Path(
+        (platform::fsPath(folder) / platform::fsPath(path).filename()).lexically_normal());
+    if (auto s = platform::writeFileAtomically(target, text.value(), platform::Access::Public); !s)
+        return s.error();
+    return target;
+}
+
+Result<std::size_t> removeInstalledProvisioningFiles(const std::string& folder) {
+    std::size_t removed = 0;
+    for (const auto& file : findInstalledProvisioningFiles(folder)) {
+        if (auto gone = platform::removeFile(file); !gone) return gone.error();
+        ++removed;
+    }
+    return removed;
+}
+
+InstalledEnrolment enrolFromInstalledFiles(Store& store, const std::string& folder,
+                                           std::int64_t nowUtcMs) {
+    InstalledEnrolment out;
+    const auto credential = store.setting("sync.credential");
+    if (!credential) {
+        out.error = credential.error().message;
+        return out;
+    }
+    if (credential.value() && !credential.value()->empty()) return out;
+    const auto triedSetting = store.setting(kInstalledFilesTriedSetting);
+    std::string tried = triedSetting && triedSetting.value() ? *triedSetting.value() : "";
+    std::set<std::string> triedFiles;
+    for (std::size_t start = 0; start < tried.size();) {
+        const auto end = std::min(tried.find('\n', start), tried.size());
+        triedFiles.insert(tried.substr(start, end - start));
+        start = end + 1;
+    }
+    for (const auto& file : findInstalledProvisioningFiles(folder)) {
+        if (triedFiles.count(file)) continue;
+        out.file = file;
+        auto done = enrolFromFile(store, file, nowUtcMs);
+        if (done) {
+            out.ok = true;
+            out.error.clear();
+            out.enrolment = std::move(done.value());
+            return out;
+        }
+        out.error = done.error().message;
+        // The collector out of reach (offline, a 5xx): the file is tried again at the next start.
+        if (done.error().code == ErrorCode::Io) continue;
+        tried += file + "\n";
+        if (auto saved = store.setSetting(kInstalledFilesTriedSetting, tried); !saved) {
+            out.error = saved.error().message;
+            return out;
+        }
+    }
+    return out;
+}
+
 }  // namespace veld::sync

@@ -722,6 +722,57 @@ TEST_CASE("veld --enrol enrols before its window opens, and without a display on
     CHECK(run({veld::test::binary("veldctl"), "sync", other}).exitCode == 0);
 }
 
+TEST_CASE("veld's first start enrols from a provisioning file an installer left, once") {
+    veld::test::CollectorProcess collector(tempDir().file("installed-collector.db"));
+    collector.start();
+    const std::string file = tempDir().file("installed-laptop.veldenrol");
+    const Run made =
+        run({veld::test::binary("veldctl"), "collector", "provision", collector.storePath(),
+             "--label", "installed-laptop", "--url", collector.url(), "-o", file});
+    REQUIRE_MESSAGE(made.exitCode == 0, describe(made));
+    // What the Windows installer does with VELDENROL, into a machine folder of the test's own.
+    const std::string machine = tempDir().file("machine-folder");
+    const Run installed =
+        run({veld::test::binary("veldctl"), "enrol", "--install", file, "--folder", machine});
+    REQUIRE_MESSAGE(installed.exitCode == 0, describe(installed));
+    const auto headless = [&](const std::string& store) {
+        return run({"env", "-u", "DISPLAY", "-u", "WAYLAND_DISPLAY",
+                    "VELD_PROVISIONING_FOLDER=" + machine, veld::test::binary("veld"), "--store",
+                    store});
+    };
+
+    // The first start of a store that is not enrolled enrols it, without a window.
+    const std::string first = demoStore("installed-first");
+    const Run enrolled = headless(first);
+    CHECK_MESSAGE(enrolled.exitCode == 0, describe(enrolled));
+    CHECK(enrolled.out.find("as \"installed-laptop\" with " + collector.url()) !=
+          std::string::npos);
+    CHECK(enrolled.out.find("installed-laptop.veldenrol") != std::string::npos);
+    CHECK(run({veld::test::binary("veldctl"), "sync", first}).exitCode == 0);
+    CHECK(collector.open()->devices()->size() == 1);
+    // Enrolled: the next start leaves the file alone.
+    const Run again = headless(first);
+    CHECK(again.out.find("enrol") == std::string::npos);
+    CHECK(again.err.find("enrol") == std::string::npos);
+
+    // Another user's store: the spent code is refused once, and not tried at every start.
+    const std::string second = demoStore("installed-second");
+    const Run refused = headless(second);
+    CHECK(refused.exitCode == 1);
+    CHECK(refused.err.find("used already") != std::string::npos);
+    const Run quiet = headless(second);
+    CHECK(quiet.err.find("used already") == std::string::npos);
+    CHECK(run({veld::test::binary("veldctl"), "sync", second}).exitCode == 1);
+    CHECK(collector.open()->devices()->size() == 1);
+
+    // Uninstalling removes the file again.
+    const Run removed =
+        run({veld::test::binary("veldctl"), "enrol", "--uninstall", "--folder", machine});
+    CHECK_MESSAGE(removed.exitCode == 0, describe(removed));
+    CHECK(removed.out.find("removed 1 ") != std::string::npos);
+    CHECK(fs::is_empty(machine));
+}
+
 // --- pictures on choices ---
 
 /// A store with a kiosk form whose choices carry pictures (mother: red, father: blue), in nl, en,

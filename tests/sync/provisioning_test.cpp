@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
@@ -442,4 +443,88 @@ TEST_CASE("provisioning files are found on mounted media, at the top and one fol
     REQUIRE_FALSE(defaults.empty());
     CHECK(defaults.front() == "/media");
     if (saved) ::setenv("VELD_MEDIA_ROOTS", before.c_str(), 1);
+}
+
+TEST_CASE("an installed provisioning file is checked, copied readable, tried once per store") {
+    test::TempDir dir;
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
+    collector.start();
+    const std::string file = dir.file("laptop-07.veldenrol");
+    const auto made = provision(collector, "laptop 07", collector.url(), file);
+    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    const std::string machine = dir.file("ProgramData/Veld");
+
+    // Installing: a damaged file is refused and nothing is copied; a good one is copied as it is,
+    // readable by every user of the machine (the clients of all its users look there).
+    const std::string damaged = dir.file("damaged.veldenrol");
+    spit(damaged, slurp(file).substr(0, 40));
+    auto refused = sync::installProvisioningFile(damaged, machine);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::InvalidArgument);
+    CHECK_FALSE(fs::exists(machine + "/damaged.veldenrol"));
+    const auto viaVeldctl = test::veldctl({"enrol", "--install", damaged, "--folder", machine});
+    CHECK(viaVeldctl.exitCode == 1);
+    CHECK(viaVeldctl.err.find("not a usable provisioning file") != std::string::npos);
+    auto copy = sync::installProvisioningFile(file, machine);
+    REQUIRE_MESSAGE(copy, copy.error().describe());
+    CHECK(copy.value() == machine + "/laptop-07.veldenrol");
+    CHECK(slurp(copy.value()) == slurp(file));
+    CHECK(modeOf(copy.value()) == 0644u);
+    CHECK(sync::findInstalledProvisioningFiles(machine) == std::vector<std::string>{copy.value()});
+    CHECK(sync::findInstalledProvisioningFiles(dir.file("missing")).empty());
+    // A file another ordinary user put there is not offered (it could send this user's records
+    // to a collector of that user's choosing). Making one needs root.
+    if (::geteuid() == 0) {
+        const std::string planted = machine + "/planted.veldenrol";
+        spit(planted, slurp(file));
+        REQUIRE(::chown(planted.c_str(), 65534, 65534) == 0);
+        CHECK(sync::findInstalledProvisioningFiles(machine) ==
+              std::vector<std::string>{copy.value()});
+        fs::remove(planted);
+    } else {
+        MESSAGE("not root: a file of another user cannot be made; that check did not run");
+    }
+
+    // A collector out of reach (nothing listens on the address) is tried again next time.
+    const std::string unreachable = dir.file("unreachable");
+    fs::create_directories(unreachable);
+    const auto offline = provision(collector, "laptop 08", "http://127.0.0.1:9",
+                                   unreachable + "/laptop-08.veldenrol");
+    REQUIRE_MESSAGE(offline.exitCode == 0, offline.err);
+    {
+        auto store = test::openDevice(dir.file("offline.veld"));
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            const auto tried = sync::enrolFromInstalledFiles(store, unreachable, wallMs());
+            CHECK(tried.file == unreachable + "/laptop-08.veldenrol");
+            CHECK_FALSE(tried.ok);
+        }
+        CHECK(settingOf(store, "sync.credential").empty());
+    }
+
+    // The first store enrols; once enrolled, nothing more happens.
+    auto first = test::openDevice(dir.file("first.veld"));
+    const auto enrolled = sync::enrolFromInstalledFiles(first, machine, wallMs());
+    CHECK_MESSAGE(enrolled.ok, enrolled.error);
+    CHECK(enrolled.file == copy.value());
+    CHECK(enrolled.enrolment.label == "laptop 07");
+    CHECK(enrolled.enrolment.collector == collector.url());
+    CHECK_FALSE(settingOf(first, "sync.credential").empty());
+    CHECK(sync::enrolFromInstalledFiles(first, machine, wallMs()).file.empty());
+
+    // A second store: the spent code fails once, then the file is left alone.
+    auto second = test::openDevice(dir.file("second.veld"));
+    const auto spent = sync::enrolFromInstalledFiles(second, machine, wallMs());
+    CHECK(spent.file == copy.value());
+    CHECK_FALSE(spent.ok);
+    CHECK(spent.error.find("used already") != std::string::npos);
+    CHECK(sync::enrolFromInstalledFiles(second, machine, wallMs()).file.empty());
+    CHECK(collector.open()->devices()->size() == 1);
+
+    // Uninstalling removes the provisioning files and nothing else.
+    spit(machine + "/notes.txt", "kept");
+    auto removed = sync::removeInstalledProvisioningFiles(machine);
+    REQUIRE(removed);
+    CHECK(removed.value() == 1);
+    CHECK(sync::findInstalledProvisioningFiles(machine).empty());
+    CHECK(fs::exists(machine + "/notes.txt"));
 }

@@ -13,6 +13,8 @@ namespace {
 constexpr const char* kEnrolUsage =
     R"(usage: veldctl enrol STORE COLLECTOR-URL CODE [--ca FILE] [--allow-http]
        veldctl enrol STORE --file FILE.veldenrol
+       veldctl enrol --install FILE.veldenrol [--folder DIR]
+       veldctl enrol --uninstall [--folder DIR]
 
 Enrols the device store with a collector using a one-time code (from veldctl collector
 enrol-code). The device keeps its credential and the project's pseudonym key in the store.
@@ -22,6 +24,11 @@ enrol-code). The device keeps its credential and the project's pseudonym key in 
   --file FILE    enrol with a provisioning file (veldctl collector provision) instead: it holds
                  the address, certificate and code; its certificate is kept next to STORE as
                  collector-ca-HASH.pem. An expired file is refused before the collector is asked
+  --install FILE checks a provisioning file and copies it into the machine's folder
+                 (%ProgramData%\Veld on Windows, /etc/veld on Linux; --folder DIR instead),
+                 readable by every user: a client whose store is not enrolled enrols with it at
+                 its first start. The Windows installer runs this for its VELDENROL property
+  --uninstall    removes the provisioning files from that folder (the installer, uninstalling)
 )";
 
 constexpr const char* kSyncUsage = R"(usage: veldctl sync STORE [--no-pull] [--quiet]
@@ -53,11 +60,35 @@ int enrolCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
     std::string file;
     const bool fromFile = args.option("--file", file);
     const bool allowHttp = args.flag("--allow-http");
+    std::string install, folder = sync::installedProvisioningFolder();
+    const bool installing = args.option("--install", install);
+    const bool uninstalling = args.flag("--uninstall");
+    args.option("--folder", folder);
     if (!args.error.empty()) return usage(err, "enrol", args.error);
     if (!args.unknownOption().empty()) {
         return usage(err, "enrol", "unknown option " + args.unknownOption());
     }
     const auto pos = args.positionals();
+    if (installing || uninstalling) {
+        if (!pos.empty() || fromFile || installing == uninstalling || !ca.empty() || allowHttp)
+            return usage(err, "enrol", "enrol --install FILE or --uninstall takes nothing else");
+        if (uninstalling) {
+            auto removed = sync::removeInstalledProvisioningFiles(folder);
+            if (!removed) {
+                err << "veldctl enrol: " << removed.error().describe() << "\n";
+                return kExitFailure;
+            }
+            out << "removed " << removed.value() << " provisioning file(s) from " << folder << "\n";
+            return kExitOk;
+        }
+        auto copy = sync::installProvisioningFile(install, folder);
+        if (!copy) {
+            err << "veldctl enrol: " << install << ": " << copy.error().describe() << "\n";
+            return kExitFailure;
+        }
+        out << "installed " << copy.value() << "\n";
+        return kExitOk;
+    }
     if (fromFile) {
         if (pos.size() != 1 || !ca.empty() || allowHttp)
             return usage(err, "enrol", "enrol --file takes STORE and nothing else");

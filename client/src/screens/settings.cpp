@@ -45,12 +45,19 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
     ui::paragraph(app.t(M::EnrolFromFile), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
     if (!state.mediaScanned) {
         state.mediaScanned = true;
-        app.worker.run([] { return sync::findProvisioningFiles(sync::removableMediaRoots()); },
-                       [&state](std::vector<std::string> found) {
-                           state.mediaFiles = std::move(found);
-                           if (state.enrolFile.empty() && state.mediaFiles.size() == 1)
-                               state.enrolFile = state.mediaFiles.front();
-                       });
+        app.worker.run(
+            [] {
+                auto found =
+                    sync::findInstalledProvisioningFiles(sync::installedProvisioningFolder());
+                for (auto& file : sync::findProvisioningFiles(sync::removableMediaRoots()))
+                    found.push_back(std::move(file));
+                return found;
+            },
+            [&state](std::vector<std::string> found) {
+                state.mediaFiles = std::move(found);
+                if (state.enrolFile.empty() && state.mediaFiles.size() == 1)
+                    state.enrolFile = state.mediaFiles.front();
+            });
     }
     if (state.mediaFiles.empty()) {
         ui::hint(app.t(M::EnrolFileNoneFound), false);

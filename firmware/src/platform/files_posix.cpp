@@ -231,4 +231,18 @@ std::string dataFolder() {
     return std::string(home && *home ? home : ".") + "/.local/share/veld";
 }
 
+std::string machineFolder() {
+    return "/etc/veld";
+}
+
+bool trustedOwner(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    return st.st_uid == 0 || st.st_uid == ::geteuid();
+}
+
+std::string fontFolder() {
+    return "/usr/share/fonts";
+}
+
 }  // namespace veld::platform

@@ -12,6 +12,7 @@
 #include <shlobj.h>
 
 #include <veld/platform/files.hpp>
+#include <veld/platform/process.hpp>
 
 #include "windows_text.hpp"
 
@@ -354,6 +355,43 @@ std::string dataFolder() {
         out = env ? windows::utf8(env) : std::string(".");
     }
     return out + "\\Veld";
+}
+
+std::string machineFolder() {
+    wchar_t* folder = nullptr;
+    std::string out;
+    if (::SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &folder) == S_OK)
+        out = windows::utf8(folder);
+    if (folder) ::CoTaskMemFree(folder);
+    if (out.empty()) {
+        const wchar_t* env = ::_wgetenv(L"ProgramData");
+        out = env ? windows::utf8(env) : std::string("C:\\ProgramData");
+    }
+    return out + "\\Veld";
+}
+
+bool trustedOwner(const std::string& path) {
+    PSID owner = nullptr;
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    std::wstring name = wide(path);
+    if (::GetNamedSecurityInfoW(name.data(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION, &owner,
+                                nullptr, nullptr, nullptr, &descriptor) != ERROR_SUCCESS)
+        return false;
+    std::unique_ptr<void, decltype(&::LocalFree)> owned(descriptor, &::LocalFree);
+    wchar_t* text = nullptr;
+    if (!owner || !::ConvertSidToStringSidW(owner, &text)) return false;
+    const std::wstring who = text;
+    ::LocalFree(text);
+    // SYSTEM, Administrators, TrustedInstaller (the installer's own files), or this user.
+    return who == L"S-1-5-18" || who == L"S-1-5-32-544" ||
+           who == L"S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464" ||
+           (!currentUserSid().empty() && who == currentUserSid());
+}
+
+std::string fontFolder() {
+    const std::string exe = executablePath();
+    if (exe.empty()) return "fonts";
+    return utf8Path(fsPath(exe).parent_path() / L"fonts");
 }
 
 }  // namespace veld::platform

@@ -131,6 +131,20 @@ Status giveToFolderOwner(const std::string& path);
 /// empty) on Linux, %LOCALAPPDATA%\Veld on Windows. Not made here.
 std::string dataFolder();
 
+/// Where an administrator or an installer leaves files for every user of the machine: /etc/veld
+/// on Linux, %ProgramData%\Veld on Windows. Not made here.
+std::string machineFolder();
+
+/// Whether `path` belongs to the machine's administrators or to the user running the program:
+/// root or this user on Linux; SYSTEM, Administrators, TrustedInstaller or this user on Windows.
+/// A file another ordinary user made does not (nor one that cannot be looked at).
+bool trustedOwner(const std::string& path);
+
+/// Where the programs find the fonts they draw text with: /usr/share/fonts on Linux (Debian's
+/// font packages); on Windows the folder `fonts` next to the program, where the installer puts
+/// them.
+std::string fontFolder();
+
 /// A file written whole or not at all: it is written as `PATH.part`, and commit() flushes it
 /// to disk and renames it over PATH (durably). Until then PATH is untouched; an AtomicFile that
 /// goes without commit() (a failure, an exception) removes its .part.

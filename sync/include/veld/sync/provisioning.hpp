@@ -80,4 +80,44 @@ std::vector<std::string> removableMediaRoots();
 /// one level further down; sorted, without duplicates. Unreadable folders are skipped.
 std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots);
 
+/// The folder an installer leaves a provisioning file in for the machine's users (the MSI's
+/// VELDENROL): VELD_PROVISIONING_FOLDER when set, else platform::machineFolder()
+/// (%ProgramData%\Veld on Windows, /etc/veld on Linux).
+std::string installedProvisioningFolder();
+
+/// Provisioning files (*.veldenrol) directly in `folder`, sorted; none when it is missing. Files
+/// owned by another ordinary user of the machine are left out (platform::trustedOwner).
+std::vector<std::string> findInstalledProvisioningFiles(const std::string& folder);
+
+/// Installs the provisioning file `path` for the machine's users (an MSI's VELDENROL): checks it
+/// as readProvisioningFile does (not its expiry), makes `folder` when missing and writes the file
+/// there under its own name, replacing one of that name. The copy is readable by every user of
+/// the machine, whose first start enrols with it: its code enrols one store once. Returns the
+/// copy's path.
+Result<std::string> installProvisioningFile(const std::string& path, const std::string& folder);
+
+/// Removes the provisioning files directly in `folder` (uninstalling); the folder stays. Returns
+/// how many were removed.
+Result<std::size_t> removeInstalledProvisioningFiles(const std::string& folder);
+
+/// What enrolFromInstalledFiles did: nothing (`file` empty), or tried `file` with this outcome.
+struct InstalledEnrolment {
+    std::string file;
+    bool ok = false;
+    ProvisionedEnrolment enrolment;  // when ok
+    std::string error;               // when not ok
+};
+
+/// The store setting that lists, one per line, the installed provisioning files a store tried.
+inline constexpr std::string_view kInstalledFilesTriedSetting = "sync.installed_files_tried";
+
+/// A client's first start: when `store` is not enrolled, enrols it from the provisioning files
+/// in `folder` it has not tried before, in order, until one succeeds (as enrolFromFile). A
+/// file that failed is not tried again by this store (a spent code or a broken file is not
+/// reported at every start), except when the collector could not be reached (ErrorCode::Io).
+/// Nothing happens for an enrolled store or when there is no new file. The outcome is the
+/// success, else the last failure.
+InstalledEnrolment enrolFromInstalledFiles(Store& store, const std::string& folder,
+                                           std::int64_t nowUtcMs);
+
 }  // namespace veld::sync
