@@ -359,7 +359,9 @@ std::unordered_map<hb_codepoint_t, char32_t> imguiGlyphs(const ImFontAtlas& atla
                                                          const ImFont* font, hb_font_t* hb,
                                                          const std::string& file) {
     std::unordered_map<hb_codepoint_t, char32_t> out;
-    const std::string name = file.substr(file.find_last_of('/') + 1) + ",";
+    // Dear ImGui names a font after its file, cut at the last '/' or '\\' on every platform
+    // (AddFontFromFileTTF); Windows paths use '\\'.
+    const std::string name = file.substr(file.find_last_of("/\\") + 1) + ",";
     for (const ImFontConfig& cfg : atlas.ConfigData) {
         if (cfg.DstFont != font || !cfg.GlyphRanges) continue;
         if (std::string_view(cfg.Name).substr(0, name.size()) != name) continue;
