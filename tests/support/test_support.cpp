@@ -1,7 +1,5 @@
 #include "support/test_support.hpp"
 
-#include <veld/platform/files.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+
+#include <veld/platform/files.hpp>
 
 namespace veld::test {
 
