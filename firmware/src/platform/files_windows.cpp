@@ -167,24 +167,6 @@ Result<File> File::openRead(const std::string& path) {
     return file;
 }
 
-File::File(File&& other) noexcept : m_handle(other.m_handle), m_path(std::move(other.m_path)) {
-    other.m_handle = kNone;
-}
-
-File& File::operator=(File&& other) noexcept {
-    if (this != &other) {
-        (void)close();
-        m_handle = other.m_handle;
-        m_path = std::move(other.m_path);
-        other.m_handle = kNone;
-    }
-    return *this;
-}
-
-File::~File() {
-    (void)close();
-}
-
 Status File::write(std::span<const std::uint8_t> bytes) {
     while (!bytes.empty()) {
         const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1u << 30));
