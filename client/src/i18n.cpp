@@ -109,13 +109,19 @@ std::string format(std::string_view pattern, std::initializer_list<std::string_v
 }
 
 std::string plural(M m, std::int64_t count, std::string_view language) {
+    const std::string text = std::to_string(count);
+    return plural(m, count, language, {text});
+}
+
+std::string plural(M m, std::int64_t count, std::string_view language,
+                   std::initializer_list<std::string_view> args) {
     const std::string_view forms = tr(m, language);
     const auto bar = forms.find('|');
     // Dutch and English (the UI languages) have two forms: one, and every other count.
     std::string_view chosen = forms;
     if (bar != std::string_view::npos)
         chosen = count == 1 ? forms.substr(0, bar) : forms.substr(bar + 1);
-    return format(chosen, {std::to_string(count)});
+    return format(chosen, args);
 }
 
 }  // namespace veld::client

@@ -34,6 +34,10 @@ std::string format(std::string_view pattern, std::initializer_list<std::string_v
 /// A count in words: `m`'s text holds its plural forms separated by '|' ("{} fout|{} fouten"),
 /// the singular first; "{}" is replaced by `count`.
 std::string plural(M m, std::int64_t count, std::string_view language);
+/// The same for a text with more placeholders: the form is picked by `count`, and each "{}" is
+/// replaced by the next of `args` (which holds the count itself where the text shows it).
+std::string plural(M m, std::int64_t count, std::string_view language,
+                   std::initializer_list<std::string_view> args);
 
 /// The UI languages offered in settings, in order.
 inline constexpr std::string_view kUiLanguages[] = {"nl", "en"};
