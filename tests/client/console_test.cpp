@@ -156,6 +156,19 @@ struct Scenario {
 
 using test::pushCaseRecord;
 
+// Settles the scenario's conflict through the admin API: the first edited answer from B.
+void mergeFirstFromB(const Scenario& s) {
+    sync::AdminClient staff(s.connection(s.admin));
+    auto open = staff.conflicts();
+    REQUIRE(open);
+    REQUIRE(open->size() == 1);
+    sync::admin::ResolveRequest merge;
+    merge.conflictId = open->front().id;
+    merge.resolution.kind = sync::ConflictResolution::Kind::Merge;
+    merge.resolution.fromB = {s.edited[0]};
+    REQUIRE(staff.resolve(merge));
+}
+
 }  // namespace
 
 TEST_CASE("console: staff choose a value for a case conflict and see a study's balance checked") {
@@ -542,17 +555,7 @@ TEST_CASE(
 TEST_CASE("console: the collector's own staff device is not listed or counted as a device") {
     Scenario s;
     // A merge: the collector writes the new revision as its own staff device.
-    {
-        sync::AdminClient staff(s.connection(s.admin));
-        auto open = staff.conflicts();
-        REQUIRE(open);
-        REQUIRE(open->size() == 1);
-        sync::admin::ResolveRequest merge;
-        merge.conflictId = open->front().id;
-        merge.resolution.kind = sync::ConflictResolution::Kind::Merge;
-        merge.resolution.fromB = {s.edited[0]};
-        REQUIRE(staff.resolve(merge));
-    }
+    mergeFirstFromB(s);
     auto store = s.collector->open();
     auto held = store->devices();
     REQUIRE(held);
@@ -671,17 +674,7 @@ TEST_CASE("console: an export after a merge holds the merged answers, in CSV and
     const std::string a1 =
         std::get<std::string>(answerOf(s.conflicted.content, s.edited[1])->value);
     // The conflict is merged through the admin API: the first edited answer from B.
-    {
-        sync::AdminClient staff(s.connection(s.admin));
-        auto open = staff.conflicts();
-        REQUIRE(open);
-        REQUIRE(open->size() == 1);
-        sync::admin::ResolveRequest merge;
-        merge.conflictId = open->front().id;
-        merge.resolution.kind = sync::ConflictResolution::Kind::Merge;
-        merge.resolution.fromB = {s.edited[0]};
-        REQUIRE(staff.resolve(merge));
-    }
+    mergeFirstFromB(s);
     const std::string out = s.dir.file("exports");
     ConsoleDriver ui(s.connection(s.admin), out);
     ui.nowMs = wallMs();
