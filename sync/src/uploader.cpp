@@ -3,6 +3,7 @@
 #include <future>
 #include <random>
 
+#include <veld/device_identity.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
@@ -69,6 +70,10 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     // A device enrolled before proves it is that device with the credential it holds (the
     // collector binds a device id to its first enrolment).
     request.previousCredential = settingOr(store, "sync.credential");
+    // The device's signing key goes with its enrolment (made now when it has none).
+    auto deviceKey = identity::ensureDeviceKey(store);
+    if (!deviceKey) return deviceKey.error();
+    request.devicePublicKey.assign(deviceKey->begin(), deviceKey->end());
     auto http = makeTransport(transport);
     auto raw = post(*http, c, kEnrolPath, encodeEnrolRequest(request), 0, false);
     if (!raw) return raw.error();
@@ -92,6 +97,14 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     }
     if (!reply->projectKey.empty()) {
         if (auto s = store.setSetting(kProjectKeySetting, reply->projectKey); !s) return s.error();
+    }
+    // Enrolment is where the device learns whom to trust: the collector's key is taken as it
+    // comes (replacing one from an earlier enrolment). An older collector sends none.
+    if (reply->collectorKey) {
+        if (auto s = identity::keepCollectorKey(store, *reply->collectorKey,
+                                                identity::KeySource::Enrolment);
+            !s)
+            return s.error();
     }
     if (auto s = batch->commit(); !s) return s.error();
     return reply;
@@ -221,6 +234,14 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
             if (!raw) return raw.error();
             auto reply = decodePullResponse(raw.value());
             if (!reply) return reply.error();
+            // A device enrolled before collectors had keys learns it here; another key than the
+            // one it keeps stops the round before anything of the answer is used.
+            if (reply->collectorKey) {
+                if (auto s = identity::keepCollectorKey(store, *reply->collectorKey,
+                                                        identity::KeySource::Pull);
+                    !s)
+                    return s.error();
+            }
             for (const auto& f : reply->forms) {
                 // Each form is checked again here; one the device cannot use is skipped, not
                 // allowed to stop the rest.

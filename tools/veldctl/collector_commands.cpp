@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <veld/form.hpp>
+#include <veld/hex.hpp>
 #include <veld/private_files.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/xlsform.hpp>
@@ -34,6 +35,9 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
   provision FILE --label NAME --url URL [--ca PEM] [--valid DAYS] -o OUTPUT.veldenrol
                                  write a provisioning file for one device: the collector's
                                  address and certificate and a one-time code (mode 0600)
+  key FILE                       the collector's public signing key (hex) and its fingerprint:
+                                 devices get it at enrolment; compare the fingerprint with the
+                                 one a device shows (veldctl store info) by phone or on paper
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
@@ -199,6 +203,13 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << code.value() << "\n";
+        return kExitOk;
+    }
+    if (sub == "key") {
+        if (pos.size() != 1) return usage(err, "key takes FILE");
+        const signing::PublicKey key = c.collectorSigningPublicKey();
+        out << "public key  " << toHex(key) << "\nfingerprint " << signing::fingerprint(key)
+            << "\n";
         return kExitOk;
     }
     if (sub == "devices") {
