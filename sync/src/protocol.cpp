@@ -133,7 +133,8 @@ std::vector<std::uint8_t> encodePushResponse(const PushReply& reply) {
             b, r.seq, static_cast<fb::RevisionOutcome>(r.outcome), reason));
     }
     auto vec = b.CreateVector(results);
-    auto resp = fb::CreatePushResponse(b, vec, reply.receivedThrough);
+    auto receipt = reply.receipt.empty() ? 0 : b.CreateVector(reply.receipt);
+    auto resp = fb::CreatePushResponse(b, vec, reply.receivedThrough, receipt);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PushResponse, resp.Union()));
 }
 
@@ -144,6 +145,7 @@ Result<PushReply> decodePushResponse(std::span<const std::uint8_t> body) {
     if (!resp) return malformed("push response without a body");
     PushReply reply;
     reply.receivedThrough = resp->received_through();
+    if (resp->receipt()) reply.receipt.assign(resp->receipt()->begin(), resp->receipt()->end());
     if (resp->results()) {
         for (const auto* r : *resp->results()) {
             auto outcome = static_cast<std::uint8_t>(r->outcome());

@@ -5,6 +5,7 @@
 
 #include <veld/device_identity.hpp>
 #include <veld/pseudonym.hpp>
+#include <veld/sync/receipt.hpp>
 #include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -38,6 +39,40 @@ std::int64_t nowMs() {
 std::string settingOr(Store& store, std::string_view key) {
     auto v = store.setting(key);
     return v && v.value() ? *v.value() : std::string();
+}
+
+// Checks the collector's receipt for a batch before anything of it is acknowledged: signed with
+// the key the device keeps, made for this device, saying what the reply says, and naming the
+// very bytes this device sent for every revision it covers. No receipt (an older collector), or
+// no key kept yet (a device enrolled before collectors had keys, before its first pull): nothing
+// to check, and the batch is acknowledged as before.
+Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const PushReply& reply) {
+    if (reply.receipt.empty()) return {};
+    auto key = identity::collectorKey(store);
+    if (!key) return key.error();
+    if (!key.value()) return {};
+    const auto refused = [](const std::string& why) {
+        return makeError(ErrorCode::Refused,
+                         "the collector's receipt was refused, so nothing of this batch is "
+                         "marked as sent: " +
+                             why);
+    };
+    auto receipt = verifyReceipt(reply.receipt, *key.value(), store.deviceId());
+    if (!receipt) return refused(receipt.error().message);
+    if (receipt->receivedThrough != reply.receivedThrough)
+        return refused("it says received through " + std::to_string(receipt->receivedThrough) +
+                       ", the answer " + std::to_string(reply.receivedThrough));
+    for (const auto& e : sent) {
+        if (e.seq > reply.receivedThrough) break;
+        const auto named = std::find_if(receipt->revisions.begin(), receipt->revisions.end(),
+                                        [&](const ReceiptRevision& r) { return r.seq == e.seq; });
+        if (named == receipt->revisions.end())
+            return refused("it does not name revision " + std::to_string(e.seq));
+        if (named->recordId != e.recordId || named->hlc != e.hlc ||
+            named->digest != chain::bodyDigest(e.body))
+            return refused("it names other content for revision " + std::to_string(e.seq));
+    }
+    return {};
 }
 
 }  // namespace
@@ -185,6 +220,7 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         if (!raw) return raw.error();
         auto reply = decodePushResponse(raw.value());
         if (!reply) return reply.error();
+        if (auto s = checkReceipt(store, batch.value(), reply.value()); !s) return s.error();
         // Only what was sent and is held by the collector leaves the outbox.
         const std::uint64_t through = std::min(reply->receivedThrough, lastSent);
         if (through < firstSent) {

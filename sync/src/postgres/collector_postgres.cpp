@@ -69,6 +69,9 @@ Result<std::unique_ptr<CollectorStore>> openPostgresCollector(const PostgresSett
         std::fill(text->begin(), text->end(), '\0');
         if (!key) return key.error();
         context->signingKey = key.value();
+        auto id = postgres::metaText(**lease, "collector_id");
+        if (!id) return id.error();
+        context->collectorId = std::move(id.value());
     }
     // Cases a process that stopped left waiting for their numbers.
     if (auto s = postgres::numberChangedCases(*context); !s) return s.error();

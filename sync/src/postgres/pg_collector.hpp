@@ -36,6 +36,7 @@ struct PgContext {
     CollectorPolicy policy;
     /// The collector's identity key, read when the store opened (it never changes).
     signing::SecretSigningKey signingKey;
+    std::string collectorId;  // read when the store opened (it never changes)
 
     std::mutex observerMutex;
     std::function<void(std::size_t)> commitObserver;  // under observerMutex

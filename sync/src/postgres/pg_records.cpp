@@ -21,6 +21,7 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 #include <veld/record.hpp>
+#include <veld/sync/receipt.hpp>
 
 #include "../store_rules.hpp"
 #include "pg_exports.hpp"
@@ -463,6 +464,9 @@ Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
             return s.error();
         }
     }
+    // The receipt: signed after the commit.
+    reply.receipt = makeSignedReceipt(m_ctx.signingKey,
+                                      receiptFor(m_ctx.collectorId, deviceId, batch, reply, nowMs));
     std::size_t stored = 0;
     for (const auto& r : reply.results)
         stored += r.outcome == RevisionOutcome::Duplicate ? 0 : 1;

@@ -62,6 +62,7 @@ class SqliteContext {
     CollectorPolicy policy;
     /// The collector's identity key, read when the store opened (it never changes).
     signing::SecretSigningKey signingKey;
+    std::string collectorId;  // read when the store opened (it never changes)
 
     std::mutex queueMutex;  // pushes waiting for a commit
     std::condition_variable queueChanged;

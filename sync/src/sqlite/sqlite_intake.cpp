@@ -5,6 +5,7 @@
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
+#include <veld/sync/receipt.hpp>
 
 #include "../store_rules.hpp"
 #include "sqlite_cases.hpp"
@@ -61,6 +62,12 @@ Result<PushReply> SqliteRecords::push(const Uuid& deviceId, const PushBatch& bat
             p->done = true;
         m_ctx.leading = false;
         m_ctx.queueChanged.notify_all();
+    }
+    // The receipt: signed after the commit, outside the writer's lock.
+    if (*mine.result) {
+        PushReply& reply = mine.result->value();
+        reply.receipt = makeSignedReceipt(
+            m_ctx.signingKey, receiptFor(m_ctx.collectorId, deviceId, batch, reply, nowMs));
     }
     return std::move(*mine.result);
 }

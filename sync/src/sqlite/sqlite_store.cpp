@@ -96,6 +96,9 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
         std::fill(text->begin(), text->end(), '\0');
         if (!key) return key.error();
         context->signingKey = key.value();
+        auto id = sqlite::metaText(*context, "collector_id");
+        if (!id) return id.error();
+        context->collectorId = std::move(id.value());
     }
     return std::unique_ptr<CollectorStore>(
         std::make_unique<sqlite::SqliteCollector>(std::move(context)));

@@ -38,6 +38,8 @@ struct RevisionResult {
 struct PushReply {
     std::vector<RevisionResult> results;
     std::uint64_t receivedThrough = 0;
+    /// The collector's signed receipt for the batch (receipt.hpp); empty from an older collector.
+    std::vector<std::uint8_t> receipt;
 };
 
 struct PushRevision {
