@@ -3,13 +3,23 @@
 
 namespace veld::identity {
 
-Result<std::optional<signing::PublicKey>> devicePublicKey(Store& store) {
-    auto text = store.setting(kSignPublicKeySetting);
+namespace {
+
+// A public key kept in a setting; nothing when it is absent, Corrupt when it is damaged.
+Result<std::optional<signing::PublicKey>> keyIn(Store& store, std::string_view setting,
+                                                std::string_view what) {
+    auto text = store.setting(setting);
     if (!text) return text.error();
     if (!text.value() || text.value()->empty()) return std::optional<signing::PublicKey>{};
-    auto key = signing::parsePublicKey(**text, "the device's signing key");
+    auto key = signing::parsePublicKey(**text, what);
     if (!key) return makeError(ErrorCode::Corrupt, key.error().message);
     return std::optional<signing::PublicKey>(key.value());
+}
+
+}  // namespace
+
+Result<std::optional<signing::PublicKey>> devicePublicKey(Store& store) {
+    return keyIn(store, kSignPublicKeySetting, "the device's signing key");
 }
 
 Result<signing::PublicKey> ensureDeviceKey(Store& store) {
@@ -50,12 +60,7 @@ Result<signing::Signature> signAsDevice(Store& store, std::span<const std::uint8
 }
 
 Result<std::optional<signing::PublicKey>> collectorKey(Store& store) {
-    auto text = store.setting(kCollectorKeySetting);
-    if (!text) return text.error();
-    if (!text.value() || text.value()->empty()) return std::optional<signing::PublicKey>{};
-    auto key = signing::parsePublicKey(**text, "the collector's key kept on this device");
-    if (!key) return makeError(ErrorCode::Corrupt, key.error().message);
-    return std::optional<signing::PublicKey>(key.value());
+    return keyIn(store, kCollectorKeySetting, "the collector's key kept on this device");
 }
 
 Status keepCollectorKey(Store& store, const signing::PublicKey& key, KeySource source) {

@@ -3,20 +3,11 @@
 
 #include <veld/fb/receipt_generated.h>
 #include <veld/sync/receipt.hpp>
+#include <veld/uuid_fb.hpp>
 
 namespace veld::sync {
 
 namespace {
-
-fb::Uuid toFb(const Uuid& id) {
-    return fb::Uuid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
-}
-
-Uuid fromFb(const fb::Uuid& id) {
-    Uuid out;
-    std::copy_n(id.bytes()->data(), 16, out.bytes.begin());
-    return out;
-}
 
 Error notAReceipt(const std::string& why) {
     return makeError(ErrorCode::Corrupt, "not a readable receipt: " + why);
