@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include <veld/chain.hpp>
 #include <veld/fb/sync_generated.h>
 #include <veld/project_key.hpp>
 #include <veld/sync/protocol.hpp>
@@ -60,8 +61,10 @@ std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
         fb::Uuid rid = toFb(e.recordId);
         auto body = e.body.empty() ? 0 : b.CreateVector(e.body);
         auto reason = e.damageReason.empty() ? 0 : b.CreateString(e.damageReason);
-        revisions.push_back(
-            fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason, 0));
+        auto prev = e.chainPrev.empty() ? 0 : b.CreateVector(e.chainPrev);
+        auto link = e.chainLink.empty() ? 0 : b.CreateVector(e.chainLink);
+        revisions.push_back(fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason,
+                                               0, prev, link));
     }
     auto vec = b.CreateVector(revisions);
     fb::Uuid dev = toFb(deviceId);
@@ -94,6 +97,13 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
         rev.damaged = r->damaged();
         if (r->damage_reason()) rev.damageReason = r->damage_reason()->str();
         rev.baseHlc = r->base_hlc();
+        if (r->chain_prev()) rev.chainPrev.assign(r->chain_prev()->begin(), r->chain_prev()->end());
+        if (r->chain_link()) rev.chainLink.assign(r->chain_link()->begin(), r->chain_link()->end());
+        const bool chained = rev.chainPrev.size() == chain::kDigestBytes &&
+                             rev.chainLink.size() == chain::kDigestBytes;
+        if (!chained && !(rev.chainPrev.empty() && rev.chainLink.empty()))
+            return malformed("revision " + std::to_string(rev.seq) +
+                             " has a chain link that is not two 32-byte digests");
         if (r->body()) rev.body.assign(r->body()->begin(), r->body()->end());
         if (!rev.damaged) {
             auto record = inspectRecord(rev.body);

@@ -45,7 +45,10 @@ constexpr Column kRevisions[] = {{"rid", K::Integer, R},
                                  {"damaged", K::Integer, R},
                                  {"damage_reason", K::Text, N},
                                  {"clock_flagged", K::Integer, R},
-                                 {"received_utc_ms", K::Integer, R}};
+                                 {"received_utc_ms", K::Integer, R},
+                                 {"chain_prev", K::Bytes, N},
+                                 {"chain_link", K::Bytes, N},
+                                 {"chain_note", K::Text, N}};
 constexpr std::string_view kRidKey[] = {"rid"};
 
 constexpr Column kRejected[] = {{"device_id", K::Bytes, R}, {"seq", K::Integer, R},

@@ -38,6 +38,10 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
   key FILE                       the collector's public signing key (hex) and its fingerprint:
                                  devices get it at enrolment; compare the fingerprint with the
                                  one a device shows (veldctl store info) by phone or on paper
+  verify-chain FILE [--device ID] [--case ID]
+                                 check each device's hash chain: missing, altered or reordered
+                                 revisions (exit code 1 when any); with --case, whether the
+                                 case's records are covered by complete chains
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
@@ -114,6 +118,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     const std::string sub = argv[0];
     if (sub == "backup" || sub == "restore") return collectorBackupCommand(argv, out, err);
     if (sub == "copy") return collectorCopyCommand(argv, out, err);
+    if (sub == "verify-chain") return collectorChainCommand(argv, out, err);
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (sub == "--help" || sub == "-h") {
         out << kCollectorUsage;

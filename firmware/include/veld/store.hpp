@@ -109,6 +109,10 @@ struct OutboxEntry {
     std::vector<std::uint8_t> body;
     bool damaged = false;
     std::string damageReason;
+    /// The device's hash chain (chain.hpp): the previous revision's link and this one's, 32
+    /// bytes each; empty for revisions finalized before the chain.
+    std::vector<std::uint8_t> chainPrev;
+    std::vector<std::uint8_t> chainLink;
 };
 
 struct OutboxState {

@@ -238,6 +238,14 @@ CREATE INDEX allocations_by_device ON allocations (device_id, log_seq);
 CREATE INDEX allocations_by_record ON allocations (record_id);
 )sql";
 
+// Version 7: as the SQLite store's (sqlite_schema.cpp): each revision's place in its device's
+// hash chain.
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE revisions ADD COLUMN chain_prev bytea;
+ALTER TABLE revisions ADD COLUMN chain_link bytea;
+ALTER TABLE revisions ADD COLUMN chain_note text;
+)sql";
+
 // One schema step: the version it brings the database to and its statements.
 struct Step {
     int version;
@@ -247,11 +255,11 @@ struct Step {
 // The steps in order. A database is created at the first step's version; a later Veld appends
 // steps (ALTER TABLE ...) with the next numbers, as the SQLite store does.
 const std::vector<Step>& steps() {
-    static const std::vector<Step> list{{6, kSchemaV6}};
+    static const std::vector<Step> list{{6, kSchemaV6}, {7, kSchemaV7}};
     return list;
 }
 
-static_assert(kCollectorSchemaVersion == 6,
+static_assert(kCollectorSchemaVersion == 7,
               "the PostgreSQL schema needs a step for the new collector schema version");
 
 Result<bool> hasVersionTable(pg::Connection& c) {

@@ -4,6 +4,7 @@
 
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
+#include <veld/sync/chain_check.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/receipt.hpp>
 
@@ -234,6 +235,18 @@ Status storeRecordRevision(SqliteContext& ctx, const Uuid& deviceId, const PushR
         .bind(10, rev.damageReason)
         .bind(11, flagged ? 1 : 0)
         .bind(12, nowMs);
+    // The device's chain as sent; a link that does not recompute is noted, not refused.
+    if (rev.chainLink.empty()) {
+        ins.bindNull(13).bindNull(14);
+    } else {
+        ins.bindBlobStatic(13, rev.chainPrev).bindBlobStatic(14, rev.chainLink);
+    }
+    const auto note = chainNoteAtIntake(rev);
+    if (note) {
+        ins.bind(15, std::string_view(*note));
+    } else {
+        ins.bindNull(15);
+    }
     if (auto s = ins.run(); !s) return s;
     rid = ctx.db.lastInsertRowid();
 

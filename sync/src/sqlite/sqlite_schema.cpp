@@ -273,8 +273,17 @@ constexpr const char* kSchemaV6 = R"sql(
 ALTER TABLE enrol_codes ADD COLUMN for_device BLOB;
 )sql";
 
+// Version 7: each revision's place in its device's hash chain (veld/chain.hpp) as the device
+// sent it, and what intake found when it recomputed the link (NULL: nothing wrong, or no chain).
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE revisions ADD COLUMN chain_prev BLOB;
+ALTER TABLE revisions ADD COLUMN chain_link BLOB;
+ALTER TABLE revisions ADD COLUMN chain_note TEXT;
+)sql";
+
 constexpr sql::Migration kSteps[] = {
-    {1, kSchema}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6},
+    {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
+    {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one step per schema version");
 

@@ -55,6 +55,9 @@ struct PushRevision {
     std::string unreadable;
     std::string formId;
     std::uint32_t formVersion = 0;
+    /// The device's hash chain: both 32 bytes, or both empty (made before the chain).
+    std::vector<std::uint8_t> chainPrev;
+    std::vector<std::uint8_t> chainLink;
 };
 
 struct PushBatch {
