@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <veld/chain.hpp>
+#include <veld/hex.hpp>
 #include <veld/sync/chain_check.hpp>
 #include <veld/sync/protocol.hpp>
 
@@ -120,6 +121,7 @@ TEST_CASE("verify-chain reports a deleted and an altered revision by device and 
     test::TempDir dir;
     const std::string location = test::testCollectorLocation(dir);
     test::CollectorProcess collector(location);
+    test::publishPilotForms(collector);
     collector.start();
     auto device = test::openDevice(dir.file("device.veld"));
     (void)test::enrolDevice(device, collector);
@@ -141,6 +143,22 @@ TEST_CASE("verify-chain reports a deleted and an altered revision by device and 
     auto clean = test::veldctl({"collector", "verify-chain", location});
     CHECK_MESSAGE(clean.exitCode == 0, clean.err);
     CHECK(clean.out.find(id + ": complete through 5") != std::string::npos);
+
+    // Exports carry each record's chain position; Python's csv reader reads them back.
+    const auto exported = test::veldctl(
+        {"export", location, "vmbo_parent_survey", "--format", "csv", "--out", dir.file("out")});
+    REQUIRE_MESSAGE(exported.exitCode == 0, exported.err);
+    const auto read = test::runProcess(
+        {"/usr/bin/python3", "-c",
+         "import csv,sys\nfor r in csv.DictReader(open(sys.argv[1], newline='')):\n"
+         "    print(r['record_id'], r['chain_seq'], r['chain_link'])",
+         dir.file("out/vmbo_parent_survey.csv")});
+    REQUIRE_MESSAGE(read.exitCode == 0, read.err);
+    for (const auto& e : entries.value()) {
+        const std::string row = e.recordId.toString() + " " + std::to_string(e.seq) + " " +
+                                toHex(e.chainLink).substr(0, 16);
+        CHECK_MESSAGE(read.out.find(row) != std::string::npos, row);
+    }
 
     // Someone with access to the database removes revision 3 and changes revision 2's body.
     tamper(location, "DELETE FROM revisions WHERE seq = 3");
