@@ -50,11 +50,14 @@ void tamper(const std::string& location, const std::string& sql) {
     }
     auto db = sql::Database::open(location, sql::OpenMode::ReadWrite);
     REQUIRE(db);
-    REQUIRE(db->exec(sql));
+    auto done = db->exec(sql);
+    REQUIRE_MESSAGE(done, done.error().describe());
 }
 
-std::string bytesLiteral(const std::string& location) {
-    return sync::isPostgresLocation(location) ? "'\\x00'::bytea" : "x'00'";
+// A body one byte longer (SQLite's || makes text of blobs: cast back).
+std::string longerBody(const std::string& location) {
+    return sync::isPostgresLocation(location) ? "body || '\\x00'::bytea"
+                                              : "CAST(body || x'00' AS BLOB)";
 }
 
 }  // namespace
@@ -162,8 +165,7 @@ TEST_CASE("verify-chain reports a deleted and an altered revision by device and 
 
     // Someone with access to the database removes revision 3 and changes revision 2's body.
     tamper(location, "DELETE FROM revisions WHERE seq = 3");
-    tamper(location,
-           "UPDATE revisions SET body = body || " + bytesLiteral(location) + " WHERE seq = 2");
+    tamper(location, "UPDATE revisions SET body = " + longerBody(location) + " WHERE seq = 2");
     auto found = test::veldctl({"collector", "verify-chain", location, "--device", id});
     CHECK(found.exitCode == 1);
     CHECK(found.out.find(id + ": 2 problems") != std::string::npos);
