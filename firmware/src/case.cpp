@@ -1,3 +1,4 @@
+// Cases as plain values (veld/case.hpp).
 #include <algorithm>
 
 #include <veld/case.hpp>

@@ -1,3 +1,4 @@
+// The device store: open and migrate, the plumbing every domain shares, check, info, batches.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -39,7 +40,7 @@ std::optional<std::string> metadataMismatch(const RecordSummary& meta, const Rec
 
 }  // namespace
 
-// ---- Shared plumbing ----------------------------------------------------------------------------
+// ---- Shared plumbing ------------------------------------------------------------------------
 
 Status Store::Impl::prepareAll() {
     struct Item {
@@ -330,7 +331,7 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
     return Store(std::move(impl));
 }
 
-// ---- Maintenance --------------------------------------------------------------------------------
+// ---- Maintenance ----------------------------------------------------------------------------
 
 Result<std::vector<QuarantineEntry>> Store::quarantine() {
     auto st = impl().db.prepare(

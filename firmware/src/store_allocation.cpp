@@ -1,3 +1,4 @@
+// The device store's randomisation: the box key, studies, slots and the allocation log.
 #include <algorithm>
 #include <array>
 #include <map>
@@ -93,7 +94,7 @@ std::vector<std::string> studyStrata(const DeviceStudy& study) {
 
 }  // namespace
 
-// ---- Allocations inside a finalize --------------------------------------------------------------
+// ---- Allocations inside a finalize ----------------------------------------------------------
 
 Result<std::optional<Store::Impl::BoxKeyPair>> Store::Impl::loadBoxKeys() {
     auto pub = settingText(kBoxPublicKeySetting);
@@ -256,6 +257,7 @@ Result<Allocation> Store::Impl::takeAllocation(const Record& record,
 }
 
 // ---- Randomisation --------------------------------------------------------------------------
+
 Result<std::array<std::uint8_t, 32>> Store::boxPublicKey() {
     Impl& m = impl();
     auto keys = m.loadBoxKeys();

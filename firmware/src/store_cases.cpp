@@ -1,3 +1,4 @@
+// The device store's cases: case changes at finalize, the case list, cases from the collector.
 #include <algorithm>
 #include <map>
 #include <string>
@@ -12,7 +13,8 @@ namespace veld {
 
 using namespace store_detail;
 
-// ---- Case changes inside a finalize -------------------------------------------------------------
+// ---- Case changes inside a finalize ---------------------------------------------------------
+
 Status Store::Impl::raiseClockForCase(const Uuid& caseId) {
     auto st = db.prepare("SELECT max(hlc) FROM case_properties WHERE case_id = ?1");
     if (!st) return st.error();
@@ -131,6 +133,7 @@ Status Store::Impl::applyCaseChange(Record& record,
 }
 
 // ---- Cases ----------------------------------------------------------------------------------
+
 namespace {
 
 constexpr const char* kCaseColumns =

@@ -1,3 +1,4 @@
+// The device store's installed forms and settings.
 #include <string>
 #include <vector>
 

@@ -7,6 +7,7 @@
 // - store_forms.cpp: installed forms and settings.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>

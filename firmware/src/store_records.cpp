@@ -1,3 +1,4 @@
+// The device store's records: drafts, finalize, reading and listing, and the outbox.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -36,7 +37,7 @@ Status refuseGivenAllocation(const RecordContent& content) {
 
 }  // namespace
 
-// ---- Writing ------------------------------------------------------------------------------------
+// ---- Writing --------------------------------------------------------------------------------
 
 Result<bool> Store::Impl::formSealed(const std::string& formId, std::uint32_t version) {
     const auto key = std::make_pair(formId, version);
@@ -288,7 +289,7 @@ Status Store::deleteDraft(const Uuid& id) {
     return tx->commit();
 }
 
-// ---- Reading ------------------------------------------------------------------------------------
+// ---- Reading --------------------------------------------------------------------------------
 
 Result<StoredRecord> Store::get(const Uuid& id) {
     return getRecord(id, 2);
