@@ -46,11 +46,18 @@ std::string settingOr(Store& store, std::string_view key) {
 // very bytes this device sent for every revision it covers. No receipt (an older collector), or
 // no key kept yet (a device enrolled before collectors had keys, before its first pull): nothing
 // to check, and the batch is acknowledged as before.
-Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const PushReply& reply) {
+Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const PushReply& reply,
+                    KeptReceipt& kept) {
+    kept.status = ReceiptStatus::NoReceipt;
     if (reply.receipt.empty()) return {};
+    kept.status = ReceiptStatus::Unchecked;
     auto key = identity::collectorKey(store);
     if (!key) return key.error();
-    if (!key.value()) return {};
+    if (!key.value()) {
+        kept.reason = "no collector key was kept yet to check it with";
+        return {};
+    }
+    kept.status = ReceiptStatus::Refused;
     const auto refused = [](const std::string& why) {
         return makeError(ErrorCode::Refused,
                          "the collector's receipt was refused, so nothing of this batch is "
@@ -72,7 +79,23 @@ Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const Pu
             named->digest != chain::bodyDigest(e.body))
             return refused("it names other content for revision " + std::to_string(e.seq));
     }
+    kept.status = ReceiptStatus::Verified;
     return {};
+}
+
+// Checks the answer's receipt and keeps it (a refused one too, as the failure it is) before
+// anything of the batch is acknowledged.
+Status checkAndKeepReceipt(Store& store, const std::vector<OutboxEntry>& sent,
+                           const PushReply& reply) {
+    KeptReceipt kept;
+    kept.firstSeq = sent.front().seq;
+    kept.lastSeq = sent.back().seq;
+    kept.bytes = reply.receipt;
+    Status verdict = checkReceipt(store, sent, reply, kept);
+    if (!verdict && kept.status == ReceiptStatus::Refused) kept.reason = verdict.error().message;
+    if (!verdict && kept.status != ReceiptStatus::Refused) return verdict;
+    if (auto s = store.keepReceipt(kept); !s) return s;
+    return verdict;
 }
 
 }  // namespace
@@ -220,7 +243,7 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         if (!raw) return raw.error();
         auto reply = decodePushResponse(raw.value());
         if (!reply) return reply.error();
-        if (auto s = checkReceipt(store, batch.value(), reply.value()); !s) return s.error();
+        if (auto s = checkAndKeepReceipt(store, batch.value(), reply.value()); !s) return s.error();
         // Only what was sent and is held by the collector leaves the outbox.
         const std::uint64_t through = std::min(reply->receivedThrough, lastSent);
         if (through < firstSent) {

@@ -160,6 +160,12 @@ TEST_CASE("a device marks nothing sent when the collector's receipt does not ver
     REQUIRE(state);
     CHECK(state->pending == 3);
     CHECK(state->ackedThrough == 0);
+    // The refused receipt is kept aside, with why.
+    auto kept = device.receipts();
+    REQUIRE(kept);
+    REQUIRE(kept->size() == 1);
+    CHECK(kept->front().status == ReceiptStatus::Refused);
+    CHECK(kept->front().reason.find("signature does not verify") != std::string::npos);
 
     // With the collector's own key the resend is acknowledged (the collector answers
     // "duplicate", with a receipt that verifies).
@@ -170,4 +176,8 @@ TEST_CASE("a device marks nothing sent when the collector's receipt does not ver
     REQUIRE(state);
     CHECK(state->pending == 0);
     CHECK(state->ackedThrough == 3);
+    kept = device.receipts();
+    REQUIRE(kept);
+    REQUIRE(kept->size() == 2);
+    CHECK(kept->back().status == ReceiptStatus::Verified);
 }

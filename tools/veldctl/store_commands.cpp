@@ -50,6 +50,8 @@ Subcommands:
   check PATH [--quarantine]
                          SQLite integrity check plus verification of every record body;
                          --quarantine moves bad bodies aside. Exit 1 when anything is wrong.
+  receipts PATH          the collector's receipts for this device's pushes, each verified
+                         again (signature, device, digests); exit 1 when any fails
   demo PATH [--records N] [--forms DIR]
                          install the pilots' forms from DIR (default: this source tree's
                          schemas/forms) and a demo pseudonym key, then add N synthetic records
@@ -376,6 +378,7 @@ int storeCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
     if (sub == "show") return cmdShow(args, out, err);
     if (sub == "check") return cmdCheck(args, out, err);
     if (sub == "demo") return cmdDemo(args, out, err);
+    if (sub == "receipts") return storeReceiptsCommand(args, out, err);
     return usage(err, "unknown subcommand '" + sub + "'");
 }
 

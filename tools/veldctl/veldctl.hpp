@@ -130,4 +130,7 @@ class Args {
     std::vector<std::string> m_args;
 };
 
+/// `store receipts` (its arguments after "receipts").
+int storeReceiptsCommand(Args& args, std::ostream& out, std::ostream& err);
+
 }  // namespace veld::veldctl
