@@ -141,8 +141,12 @@ int collectorChainCommand(const std::vector<std::string>& argv, std::ostream& ou
         if (report.complete()) {
             out << (report.hasChain ? "complete through " + std::to_string(report.receivedThrough)
                                     : "no chain (" + std::to_string(report.revisions) +
-                                          " revisions, none missing)")
-                << "\n";
+                                          " revisions, none missing)");
+            // A device that began its chain after an upgrade: the revisions before it are only
+            // checked for gaps.
+            if (report.hasChain && report.chainFrom > 1)
+                out << " (chain from seq " << report.chainFrom << ")";
+            out << "\n";
             continue;
         }
         anyProblem = true;
