@@ -186,3 +186,33 @@ TEST_CASE("verify-chain reports a deleted and an altered revision by device and 
     CHECK(both.exitCode == 1);
     CHECK(both.out.find(older.deviceId().toString() + ": no chain") != std::string::npos);
 }
+
+TEST_CASE("verify-chain --case lists the case's revisions and whether their chains are whole") {
+    test::TempDir dir;
+    const std::string location = test::testCollectorLocation(dir);
+    test::CollectorProcess collector(location);
+    collector.start();
+    auto device = test::openDevice(dir.file("device.veld"));
+    (void)test::enrolDevice(device, collector);
+    const Uuid caseId = makeUuidV4();
+    {
+        auto store = collector.open();
+        // A revision made by hand, without chain links (as a device before the chain sent it).
+        test::pushCaseRecord(*store, device.deviceId(), 1, caseId,
+                             HlcTimestamp::make(static_cast<std::uint64_t>(wallMs()), 0),
+                             {{"label", "Anna K.", {}}});
+    }
+    const auto shown =
+        test::veldctl({"collector", "verify-chain", location, "--case", caseId.toString()});
+    CHECK(shown.exitCode == 1);
+    CHECK(shown.out.find("case " + caseId.toString() + ": 1 revisions") != std::string::npos);
+    CHECK(shown.out.find("device " + device.deviceId().toString() + "  seq 1  link -") !=
+          std::string::npos);
+    CHECK(shown.out.find("device " + device.deviceId().toString() +
+                         ": no chain: completeness not shown") != std::string::npos);
+    // Another case: nothing of it is held, nothing is claimed.
+    const auto none =
+        test::veldctl({"collector", "verify-chain", location, "--case", makeUuidV4().toString()});
+    CHECK(none.exitCode == 0);
+    CHECK(none.out.find(": 0 revisions") != std::string::npos);
+}
