@@ -162,6 +162,31 @@ TEST_CASE("verify-chain reports a deleted and an altered revision by device and 
                                 toHex(e.chainLink).substr(0, 16);
         CHECK_MESSAGE(read.out.find(row) != std::string::npos, row);
     }
+    // The same in Stata (pandas) and Excel (openpyxl) files.
+    for (const std::string format : {"dta", "xlsx"}) {
+        const std::string folder = dir.file("out-" + format);
+        const auto made = test::veldctl(
+            {"export", location, "vmbo_parent_survey", "--format", format, "--out", folder});
+        REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+        const std::string script =
+            format == "dta"
+                ? "import pandas,sys\nd=pandas.read_stata(sys.argv[1])\n"
+                  "for _,r in d.iterrows(): print(r['record_id'], int(r['chain_seq']), "
+                  "r['chain_link'])"
+                : "import openpyxl,sys\nws=openpyxl.load_workbook(sys.argv[1]).worksheets[0]\n"
+                  "rows=list(ws.iter_rows(values_only=True))\nh=list(rows[0])\n"
+                  "for r in rows[1:]: print(r[h.index('record_id')], int(r[h.index('chain_seq')]), "
+                  "r[h.index('chain_link')])";
+        const auto back = test::runProcess(
+            {"/usr/bin/python3", "-c", script, folder + "/vmbo_parent_survey." + format});
+        REQUIRE_MESSAGE(back.exitCode == 0, back.err);
+        for (const auto& e : entries.value()) {
+            const std::string row = e.recordId.toString() + " " + std::to_string(e.seq) + " " +
+                                    toHex(e.chainLink).substr(0, 16);
+            CHECK_MESSAGE(back.out.find(row) != std::string::npos,
+                          std::string(format + ": " + row));
+        }
+    }
 
     // Someone with access to the database removes revision 3 and changes revision 2's body.
     tamper(location, "DELETE FROM revisions WHERE seq = 3");
