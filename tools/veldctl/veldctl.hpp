@@ -46,6 +46,9 @@ int collectorBackupCommand(const std::vector<std::string>& args, std::ostream& o
 /// `collector copy` (args[0] is "copy").
 int collectorCopyCommand(const std::vector<std::string>& args, std::ostream& out,
                          std::ostream& err);
+/// `collector webhook ...` (args[0] is "webhook").
+int collectorWebhookCommand(const std::vector<std::string>& args, std::ostream& out,
+                            std::ostream& err);
 int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

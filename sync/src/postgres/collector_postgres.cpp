@@ -15,6 +15,7 @@
 #include "pg_review.hpp"
 #include "pg_schema.hpp"
 #include "pg_studies.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync {
 
@@ -34,7 +35,8 @@ class PostgresCollector final : private ContextHolder,
                                 public PgCases,
                                 public PgStudies,
                                 public PgReview,
-                                public PgExports {
+                                public PgExports,
+                                public PgWebhooks {
   public:
     explicit PostgresCollector(std::unique_ptr<PgContext> c)
         : ContextHolder(std::move(c)),
@@ -43,7 +45,8 @@ class PostgresCollector final : private ContextHolder,
           PgCases(*context),
           PgStudies(*context),
           PgReview(*context),
-          PgExports(*context) {}
+          PgExports(*context),
+          PgWebhooks(*context) {}
 };
 
 }  // namespace
