@@ -33,7 +33,8 @@ Subcommands:
                                  failing, given up) and the latest error
   deliveries FILE ID [--limit N] a hook's latest deliveries (default 20), newest first: event
                                  id, type, record, state, attempts, last answer or error
-  retry FILE ID                  try a hook's failing and given-up deliveries again now
+  retry FILE ID                  try a hook's undelivered deliveries (failing, given up,
+                                 waiting) again now
   remove FILE ID                 stop posting to a hook; its deliveries are removed
 
 Each post has the headers Veld-Event-Id (the same on every attempt: receivers skip an id they

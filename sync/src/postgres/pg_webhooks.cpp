@@ -209,8 +209,9 @@ Result<std::int64_t> PgWebhooks::retryWebhook(std::int64_t hookId, std::int64_t 
     auto s = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
         if (auto known = mustExist(c, hookId); !known) return known;
         auto rows = c.query(
-            "UPDATE webhook_deliveries SET state = 2, next_attempt_utc_ms = $2 WHERE hook_id = "
-            "$1 AND state IN (2, 3)",
+            "UPDATE webhook_deliveries SET state = CASE WHEN state = 3 THEN 2 ELSE state END, "
+            "next_attempt_utc_ms = least(next_attempt_utc_ms, $2) WHERE hook_id = $1 AND state "
+            "IN (0, 2, 3)",
             pg::Params().add(hookId).add(nowMs), "retrying webhook deliveries");
         if (!rows) return rows.error();
         changed = rows->affected();

@@ -216,8 +216,9 @@ Result<std::int64_t> SqliteWebhooks::retryWebhook(std::int64_t hookId, std::int6
     if (!known) return known.error();
     if (!known.value()) return makeError(ErrorCode::NotFound, "no webhook with that number");
     auto st = m_ctx.db.prepare(
-        "UPDATE webhook_deliveries SET state = 2, next_attempt_utc_ms = ?2 WHERE hook_id = ?1 "
-        "AND state IN (2, 3)");
+        "UPDATE webhook_deliveries SET state = CASE WHEN state = 3 THEN 2 ELSE state END, "
+        "next_attempt_utc_ms = min(next_attempt_utc_ms, ?2) WHERE hook_id = ?1 AND state IN "
+        "(0, 2, 3)");
     if (!st) return st.error();
     st->bind(1, hookId).bind(2, nowMs);
     if (auto s = st->run(); !s) return s.error();

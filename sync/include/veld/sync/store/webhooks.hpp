@@ -101,7 +101,8 @@ class WebhookStore {
                                  const std::string& actor) = 0;
     /// A hook's newest `limit` deliveries, newest first. NotFound for an unknown hook.
     virtual Result<std::vector<WebhookDelivery>> deliveries(std::int64_t hookId, int limit) = 0;
-    /// Makes a hook's failing and given-up deliveries due now (audited); how many.
+    /// Makes a hook's undelivered deliveries (failing, given up, and pending ones held back)
+    /// due now (audited); how many.
     virtual Result<std::int64_t> retryWebhook(std::int64_t hookId, std::int64_t nowMs,
                                               const std::string& actor) = 0;
 
