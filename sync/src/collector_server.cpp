@@ -24,8 +24,8 @@
 #include "export_jobs.hpp"
 #include "metrics.hpp"
 #include "metrics_access.hpp"
-#include "webhook_worker.hpp"
 #include "request_limits.hpp"
+#include "webhook_worker.hpp"
 
 namespace veld::sync {
 

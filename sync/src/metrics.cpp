@@ -142,8 +142,7 @@ std::string Metrics::render(const std::array<std::int64_t, 4>& exportJobs) const
     header(out, "veld_collector_webhook_undelivered", "gauge",
            "Webhook deliveries in the store not yet delivered or given up (every process's).");
     out.append("veld_collector_webhook_undelivered ");
-    out.append(std::to_string(webhooks.undelivered.load(std::memory_order_relaxed)))
-        .append("\n");
+    out.append(std::to_string(webhooks.undelivered.load(std::memory_order_relaxed))).append("\n");
     header(out, "process_start_time_seconds", "gauge",
            "Start time of the process since unix epoch in seconds.");
     out.append("process_start_time_seconds ").append(number(m_startSeconds)).append("\n");

@@ -157,9 +157,9 @@ constexpr Column kAllocations[] = {
     {"record_id", K::Bytes, R},      {"rid", K::Integer, N},
     {"taken_utc_ms", K::Integer, N}, {"received_utc_ms", K::Integer, R}};
 
-constexpr Column kWebhooks[] = {{"hook_id", K::Integer, R},        {"url", K::Text, R},
-                                {"events", K::Text, R},            {"data_forms", K::Text, R},
-                                {"secret", K::Text, R},            {"created_utc_ms", K::Integer, R},
+constexpr Column kWebhooks[] = {{"hook_id", K::Integer, R}, {"url", K::Text, R},
+                                {"events", K::Text, R},     {"data_forms", K::Text, R},
+                                {"secret", K::Text, R},     {"created_utc_ms", K::Integer, R},
                                 {"created_by", K::Text, R}};
 constexpr std::string_view kHookKey[] = {"hook_id"};
 

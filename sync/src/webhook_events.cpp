@@ -137,9 +137,9 @@ Status checkUrl(std::string_view url) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (name != "https" && name != "http")
-        return makeError(ErrorCode::InvalidArgument,
-                         "a webhook URL must be https:// (or http:// to this machine), not " +
-                             name + "://");
+        return makeError(
+            ErrorCode::InvalidArgument,
+            "a webhook URL must be https:// (or http:// to this machine), not " + name + "://");
     for (char c : url) {
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
             return makeError(ErrorCode::InvalidArgument,
@@ -177,8 +177,7 @@ Status checkEvents(const std::vector<std::string>& events) {
     for (const auto& e : events) {
         if (e != kEventRecordReceived && e != kEventReviewChanged)
             return makeError(ErrorCode::InvalidArgument,
-                             "unknown event '" + e +
-                                 "' (known: record.received, review.changed)");
+                             "unknown event '" + e + "' (known: record.received, review.changed)");
         if (!seen.insert(e).second)
             return makeError(ErrorCode::InvalidArgument, "event '" + e + "' is named twice");
     }
@@ -251,20 +250,19 @@ std::vector<OutboxRow> eventRows(const std::vector<HookTarget>& hooks, std::stri
     std::string eventId;
     std::optional<std::optional<Record>> decoded;  // decoded once, when a hook may see answers
     for (const auto& hook : hooks) {
-        if (std::find(hook.events.begin(), hook.events.end(), type) == hook.events.end())
-            continue;
+        if (std::find(hook.events.begin(), hook.events.end(), type) == hook.events.end()) continue;
         if (eventId.empty()) eventId = makeUuidV7(SystemClock::instance()).toString();
         const bool mayHaveData = std::find(hook.dataForms.begin(), hook.dataForms.end(),
                                            record.formId) != hook.dataForms.end();
-        std::string json = "{\"id\":" + quoted(eventId) + ",\"type\":" + quoted(type) +
-                           ",\"created\":" + quoted(isoDateTime(nowMs)) +
-                           ",\"collector\":" + quoted(collectorId) + ",\"record\":{\"id\":" +
-                           quoted(record.recordId.toString()) + ",\"form\":" +
-                           quoted(record.formId) +
-                           ",\"version\":" + std::to_string(record.formVersion) +
-                           ",\"device\":" + quoted(record.deviceId.toString()) + ",\"hlc\":" +
-                           quoted(std::to_string(record.hlc.value)) + ",\"hlc_time\":" +
-                           quoted(isoDateTime(static_cast<std::int64_t>(record.hlc.millis())));
+        std::string json =
+            "{\"id\":" + quoted(eventId) + ",\"type\":" + quoted(type) +
+            ",\"created\":" + quoted(isoDateTime(nowMs)) + ",\"collector\":" + quoted(collectorId) +
+            ",\"record\":{\"id\":" + quoted(record.recordId.toString()) +
+            ",\"form\":" + quoted(record.formId) +
+            ",\"version\":" + std::to_string(record.formVersion) +
+            ",\"device\":" + quoted(record.deviceId.toString()) +
+            ",\"hlc\":" + quoted(std::to_string(record.hlc.value)) +
+            ",\"hlc_time\":" + quoted(isoDateTime(static_cast<std::int64_t>(record.hlc.millis())));
         if (!record.reviewState.empty())
             json += ",\"review_state\":" + quoted(record.reviewState) +
                     ",\"reviewed_by\":" + quoted(record.reviewedBy);
@@ -312,8 +310,7 @@ DeliveryAttempt judgeAttempt(int status, std::string error, std::int64_t created
         return a;
     }
     a.state = DeliveryState::Failing;
-    a.nextAttemptUtcMs =
-        nowMs + retryDelayMs(attempts, policy.baseMs, policy.capMs, random01);
+    a.nextAttemptUtcMs = nowMs + retryDelayMs(attempts, policy.baseMs, policy.capMs, random01);
     return a;
 }
 

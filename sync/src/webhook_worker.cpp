@@ -72,8 +72,8 @@ void WebhookWorker::stop() {
 void WebhookWorker::loop() {
     // A due delivery waits at most this long to be noticed (less with a short retry base, as
     // tests use).
-    const auto poll = std::chrono::milliseconds(std::clamp<std::int64_t>(
-        m_settings.retryBaseMs, 50, 1000));
+    const auto poll =
+        std::chrono::milliseconds(std::clamp<std::int64_t>(m_settings.retryBaseMs, 50, 1000));
     while (!m_stopping) {
         const bool ok = pass();
         if (ok) {
@@ -98,7 +98,7 @@ bool WebhookWorker::pass() {
         if (claimed->empty()) return true;
         std::set<std::int64_t> heldBack;  // hooks that failed in this batch
         for (const auto& d : claimed.value()) {
-            if (m_stopping) return true;  // the leases expire; posted later
+            if (m_stopping) return true;                      // the leases expire; posted later
             if (heldBack.count(d.delivery.hookId)) continue;  // released by deferWebhook
             PostResult r;
             if (auto bad = webhooks::checkUrl(d.url); !bad) {

@@ -185,10 +185,9 @@ TEST_CASE("/metrics counts webhook deliveries: delivered, failed attempts and th
     test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::WebhookReceiver receiver;
     receiver.refuse(true);
-    const auto added = test::veldctl(
-        {"collector", "webhook", "add", collector.storePath(),
-         "http://127.0.0.1:" + std::to_string(receiver.port()) + "/m", "--events",
-         "record.received"});
+    const auto added = test::veldctl({"collector", "webhook", "add", collector.storePath(),
+                                      "http://127.0.0.1:" + std::to_string(receiver.port()) + "/m",
+                                      "--events", "record.received"});
     REQUIRE_MESSAGE(added.exitCode == 0, added.err);
     collector.start({"--webhook-retry-ms", "100"});
     auto device = test::openDevice(dir.file("device.veld"));

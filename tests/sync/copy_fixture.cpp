@@ -20,10 +20,10 @@ void fillCollector(TempDir& dir, CollectorProcess& collector) {
     REQUIRE_MESSAGE(defined.exitCode == 0, defined.err);
     publishPilotForms(collector);
     // A webhook whose receiver is never there: its deliveries wait, failing, in the outbox.
-    auto hook = veldctl({"collector", "webhook", "add", collector.storePath(),
-                         "http://127.0.0.1:" + std::to_string(WebhookReceiver::closedPort()) +
-                             "/copy",
-                         "--events", "record.received,review.changed"});
+    auto hook =
+        veldctl({"collector", "webhook", "add", collector.storePath(),
+                 "http://127.0.0.1:" + std::to_string(WebhookReceiver::closedPort()) + "/copy",
+                 "--events", "record.received,review.changed"});
     REQUIRE_MESSAGE(hook.exitCode == 0, hook.err);
     collector.start();
     addAdmin(collector, "anna");

@@ -105,7 +105,8 @@ std::pair<std::string, std::string> addHook(const std::string& store,
 }
 
 // Polls `webhook list` until `done` holds for its output (at most 20 s).
-std::string listUntil(const std::string& store, const std::function<bool(const std::string&)>& done) {
+std::string listUntil(const std::string& store,
+                      const std::function<bool(const std::string&)>& done) {
     std::string out;
     for (int i = 0; i < 200; ++i) {
         const auto list = test::veldctl({"collector", "webhook", "list", store});
@@ -128,9 +129,9 @@ TEST_CASE("a webhook receiver that is down for a while gets every event once it 
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
     // Records with their answers (the sample form's data allowed) to one path; review changes,
     // without answers, to another.
-    const auto [recordsHook, recordsSecret] =
-        addHook(store, {base + "/records", "--events", "record.received", "--data-forms",
-                        "vmbo_parent_survey"});
+    const auto [recordsHook, recordsSecret] = addHook(
+        store,
+        {base + "/records", "--events", "record.received", "--data-forms", "vmbo_parent_survey"});
     const auto [reviewsHook, reviewsSecret] =
         addHook(store, {base + "/reviews", "--events", "review.changed"});
     CHECK(recordsSecret != reviewsSecret);
@@ -212,8 +213,8 @@ TEST_CASE("a webhook receiver that is down for a while gets every event once it 
         CHECK(e.age != "-");
         receivedRecords.insert(e.recordId);
     }
-    CHECK(receivedRecords == std::set<std::string>{ids[0].toString(), ids[1].toString(),
-                                                   ids[2].toString()});
+    CHECK(receivedRecords ==
+          std::set<std::string>{ids[0].toString(), ids[1].toString(), ids[2].toString()});
     // Signed with the other hook's secret, nothing matches.
     for (const auto& e : checkWithPython(dir, "wrong", reviewsSecret, recordPosts))
         CHECK_FALSE(e.signatureOk);
@@ -313,8 +314,7 @@ TEST_CASE("webhook deliveries are claimed once, given up when too old, and retri
     test::CollectorProcess collector(test::testCollectorLocation(dir));
     const std::string location = collector.storePath();
     const auto [hookText, secret] = addHook(
-        location, {"http://127.0.0.1:" + std::to_string(test::WebhookReceiver::closedPort()) +
-                       "/x",
+        location, {"http://127.0.0.1:" + std::to_string(test::WebhookReceiver::closedPort()) + "/x",
                    "--events", "record.received"});
     const std::int64_t hookId = std::stoll(hookText);
     collector.start({"--webhook-retry-ms", "3600000"});
@@ -371,8 +371,7 @@ TEST_CASE("webhook deliveries are claimed once, given up when too old, and retri
     REQUIRE(hooks);
     REQUIRE(hooks->size() == 1);
     CHECK(hooks->front().deliveries[static_cast<std::size_t>(sync::DeliveryState::GivenUp)] == 1);
-    CHECK(hooks->front().deliveries[static_cast<std::size_t>(sync::DeliveryState::Delivered)] ==
-          1);
+    CHECK(hooks->front().deliveries[static_cast<std::size_t>(sync::DeliveryState::Delivered)] == 1);
     CHECK(hooks->front().lastError == "too old");
     // Given up is kept and listed; retry makes it due again.
     const auto shown = test::veldctl({"collector", "webhook", "list", location});
@@ -385,7 +384,8 @@ TEST_CASE("webhook deliveries are claimed once, given up when too old, and retri
     CHECK(due->size() == 1);
 }
 
-TEST_CASE("a failed delivery waits longer each time, with jitter, up to an hour; old ones give up") {
+TEST_CASE(
+    "a failed delivery waits longer each time, with jitter, up to an hour; old ones give up") {
     using sync::webhooks::judgeAttempt;
     using sync::webhooks::retryDelayMs;
     CHECK(retryDelayMs(1, 5000, 3'600'000, 0.999) <= 5000);

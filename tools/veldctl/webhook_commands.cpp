@@ -14,7 +14,8 @@ namespace veld::veldctl {
 
 namespace {
 
-constexpr const char* kWebhookUsage = R"(usage: veldctl collector webhook SUBCOMMAND FILE [arguments]
+constexpr const char* kWebhookUsage =
+    R"(usage: veldctl collector webhook SUBCOMMAND FILE [arguments]
 
 Webhooks: the collector (veld-collector) posts a small signed JSON event to each registered URL
 when something happens, tries again with growing pauses while the receiver is down, and gives
@@ -102,8 +103,8 @@ int collectorWebhookCommand(const std::vector<std::string>& argv, std::ostream& 
     if (!args.unknownOption().empty()) return usage(err, "unknown option " + args.unknownOption());
     const auto pos = args.positionals();
     if (pos.empty()) return usage(err, sub + " needs the collector's FILE");
-    const bool known = sub == "add" || sub == "list" || sub == "deliveries" || sub == "retry" ||
-                       sub == "remove";
+    const bool known =
+        sub == "add" || sub == "list" || sub == "deliveries" || sub == "retry" || sub == "remove";
     if (!known) return usage(err, "unknown subcommand '" + sub + "'");
     if (sub == "add" && (pos.size() != 2 || !hasEvents))
         return usage(err, "add takes FILE URL --events E1,E2");
@@ -122,12 +123,12 @@ int collectorWebhookCommand(const std::vector<std::string>& argv, std::ostream& 
     sync::CollectorStore& c = *store.value();
 
     if (sub == "add") {
-        auto made = c.addWebhook(pos[1], commaList(events), commaList(dataForms), nowMs(),
-                                 commandActor());
+        auto made =
+            c.addWebhook(pos[1], commaList(events), commaList(dataForms), nowMs(), commandActor());
         if (!made) return failed(err, made.error());
         const auto& h = made->hook;
-        out << "webhook " << h.id << ": " << h.url << "  events " << joined(h.events)
-            << "  data " << joined(h.dataForms) << "\n";
+        out << "webhook " << h.id << ": " << h.url << "  events " << joined(h.events) << "  data "
+            << joined(h.dataForms) << "\n";
         // The only time the secret is shown: for the receiver's configuration.
         out << "secret " << made->secret << "\n";
         err << "veldctl collector webhook: keep the secret for the receiver (it checks "

@@ -57,8 +57,8 @@ Result<std::vector<webhooks::HookTarget>> hooksWanting(pg::Connection& c, std::s
     for (int i = 0; i < rows->size(); ++i) {
         auto events = webhooks::splitList(rows->text(i, 1));
         if (std::find(events.begin(), events.end(), type) == events.end()) continue;
-        out.push_back({rows->integer(i, 0), std::move(events),
-                       webhooks::splitList(rows->text(i, 2))});
+        out.push_back(
+            {rows->integer(i, 0), std::move(events), webhooks::splitList(rows->text(i, 2))});
     }
     return out;
 }
@@ -88,11 +88,11 @@ Status enqueueEvents(pg::Connection& c, const std::vector<webhooks::HookTarget>&
                       std::to_string(n - 2) + ",$" + std::to_string(n - 1) + ",$" +
                       std::to_string(n) + ",$1,$1)";
         }
-        if (auto s = c.run(
-                "INSERT INTO webhook_deliveries (hook_id, event_id, event_type, record_id, "
-                "payload, created_utc_ms, next_attempt_utc_ms) VALUES " +
-                    values,
-                p, "queueing webhook deliveries");
+        if (auto s =
+                c.run("INSERT INTO webhook_deliveries (hook_id, event_id, event_type, record_id, "
+                      "payload, created_utc_ms, next_attempt_utc_ms) VALUES " +
+                          values,
+                      p, "queueing webhook deliveries");
             !s)
             return s;
     }
@@ -113,25 +113,27 @@ Result<NewWebhook> PgWebhooks::addWebhook(const std::string& url,
     made.hook.dataForms = dataForms;
     made.hook.createdUtcMs = nowMs;
     made.hook.createdBy = actor;
-    auto s = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        pg::Params p;
-        p.add(url)
-            .add(webhooks::joinList(events))
-            .add(webhooks::joinList(dataForms))
-            .add(made.secret)
-            .add(nowMs)
-            .add(actor);
-        auto rows = c.query(
-            "INSERT INTO webhooks (url, events, data_forms, secret, created_utc_ms, created_by) "
-            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING hook_id",
-            p, "adding a webhook");
-        if (!rows) return rows.error();
-        made.hook.id = rows->integer(0, 0);
-        // The URL and events are audited; the secret never is.
-        return audit(c, nowMs, actor, "webhook add", std::to_string(made.hook.id),
-                     url + " " + webhooks::joinList(events) +
-                         (dataForms.empty() ? "" : " data:" + webhooks::joinList(dataForms)));
-    });
+    auto s =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            pg::Params p;
+            p.add(url)
+                .add(webhooks::joinList(events))
+                .add(webhooks::joinList(dataForms))
+                .add(made.secret)
+                .add(nowMs)
+                .add(actor);
+            auto rows = c.query(
+                "INSERT INTO webhooks (url, events, data_forms, secret, created_utc_ms, "
+                "created_by) "
+                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING hook_id",
+                p, "adding a webhook");
+            if (!rows) return rows.error();
+            made.hook.id = rows->integer(0, 0);
+            // The URL and events are audited; the secret never is.
+            return audit(c, nowMs, actor, "webhook add", std::to_string(made.hook.id),
+                         url + " " + webhooks::joinList(events) +
+                             (dataForms.empty() ? "" : " data:" + webhooks::joinList(dataForms)));
+        });
     if (!s) return s.error();
     return made;
 }
@@ -206,18 +208,19 @@ Result<std::vector<WebhookDelivery>> PgWebhooks::deliveries(std::int64_t hookId,
 Result<std::int64_t> PgWebhooks::retryWebhook(std::int64_t hookId, std::int64_t nowMs,
                                               const std::string& actor) {
     std::int64_t changed = 0;
-    auto s = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        if (auto known = mustExist(c, hookId); !known) return known;
-        auto rows = c.query(
-            "UPDATE webhook_deliveries SET state = CASE WHEN state = 3 THEN 2 ELSE state END, "
-            "next_attempt_utc_ms = least(next_attempt_utc_ms, $2) WHERE hook_id = $1 AND state "
-            "IN (0, 2, 3)",
-            pg::Params().add(hookId).add(nowMs), "retrying webhook deliveries");
-        if (!rows) return rows.error();
-        changed = rows->affected();
-        return audit(c, nowMs, actor, "webhook retry", std::to_string(hookId),
-                     std::to_string(changed) + " deliveries");
-    });
+    auto s =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            if (auto known = mustExist(c, hookId); !known) return known;
+            auto rows = c.query(
+                "UPDATE webhook_deliveries SET state = CASE WHEN state = 3 THEN 2 ELSE state END, "
+                "next_attempt_utc_ms = least(next_attempt_utc_ms, $2) WHERE hook_id = $1 AND state "
+                "IN (0, 2, 3)",
+                pg::Params().add(hookId).add(nowMs), "retrying webhook deliveries");
+            if (!rows) return rows.error();
+            changed = rows->affected();
+            return audit(c, nowMs, actor, "webhook retry", std::to_string(hookId),
+                         std::to_string(changed) + " deliveries");
+        });
     if (!s) return s.error();
     return changed;
 }
@@ -226,26 +229,28 @@ Result<std::vector<ClaimedDelivery>> PgWebhooks::claimDeliveries(std::int64_t no
                                                                  std::int64_t leaseMs, int limit,
                                                                  const std::string& owner) {
     std::vector<ClaimedDelivery> out;
-    auto s = pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        out.clear();
-        // Rows another process is claiming right now are skipped, not waited for; a row it
-        // claimed has a live lease and is not due here.
-        pg::Params p;
-        p.add(owner).add(nowMs + leaseMs).add(nowMs).add(static_cast<std::int64_t>(limit));
-        auto rows = c.query(
-            std::string("UPDATE webhook_deliveries d SET lease_owner = $1, lease_until_utc_ms = "
-                        "$2 FROM (SELECT did FROM webhook_deliveries WHERE state IN (0, 2) AND "
-                        "next_attempt_utc_ms <= $3 AND lease_until_utc_ms <= $3 ORDER BY "
-                        "next_attempt_utc_ms, did LIMIT $4 FOR UPDATE SKIP LOCKED) x, webhooks h "
-                        "WHERE d.did = x.did AND h.hook_id = d.hook_id RETURNING ") +
-                kDeliveryColumns + ", h.url, h.secret, d.payload",
-            p, "claiming webhook deliveries");
-        if (!rows) return rows.error();
-        for (int i = 0; i < rows->size(); ++i)
-            out.push_back({readDelivery(rows.value(), i), std::string(rows->text(i, 13)),
-                           std::string(rows->text(i, 14)), std::string(rows->text(i, 15))});
-        return {};
-    });
+    auto s =
+        pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
+            out.clear();
+            // Rows another process is claiming right now are skipped, not waited for; a row it
+            // claimed has a live lease and is not due here.
+            pg::Params p;
+            p.add(owner).add(nowMs + leaseMs).add(nowMs).add(static_cast<std::int64_t>(limit));
+            auto rows = c.query(
+                std::string(
+                    "UPDATE webhook_deliveries d SET lease_owner = $1, lease_until_utc_ms = "
+                    "$2 FROM (SELECT did FROM webhook_deliveries WHERE state IN (0, 2) AND "
+                    "next_attempt_utc_ms <= $3 AND lease_until_utc_ms <= $3 ORDER BY "
+                    "next_attempt_utc_ms, did LIMIT $4 FOR UPDATE SKIP LOCKED) x, webhooks h "
+                    "WHERE d.did = x.did AND h.hook_id = d.hook_id RETURNING ") +
+                    kDeliveryColumns + ", h.url, h.secret, d.payload",
+                p, "claiming webhook deliveries");
+            if (!rows) return rows.error();
+            for (int i = 0; i < rows->size(); ++i)
+                out.push_back({readDelivery(rows.value(), i), std::string(rows->text(i, 13)),
+                               std::string(rows->text(i, 14)), std::string(rows->text(i, 15))});
+            return {};
+        });
     if (!s) return s.error();
     std::sort(out.begin(), out.end(), [](const ClaimedDelivery& a, const ClaimedDelivery& b) {
         return std::pair(a.delivery.nextAttemptUtcMs, a.delivery.id) <

@@ -311,7 +311,8 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_utc_ms)
 )sql";
 
 constexpr sql::Migration kSteps[] = {
-    {1, kSchema}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
+    {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
+    {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one step per schema version");
 

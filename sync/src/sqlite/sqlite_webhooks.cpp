@@ -52,8 +52,8 @@ Result<std::vector<webhooks::HookTarget>> hooksWanting(SqliteContext& ctx, std::
     if (auto s = st->forEachRow([&] {
             auto events = webhooks::splitList(st->columnText(1));
             if (std::find(events.begin(), events.end(), type) == events.end()) return;
-            out.push_back({st->columnInt(0), std::move(events),
-                           webhooks::splitList(st->columnText(2))});
+            out.push_back(
+                {st->columnInt(0), std::move(events), webhooks::splitList(st->columnText(2))});
         });
         !s)
         return s.error();
@@ -70,8 +70,7 @@ Status enqueueEvent(SqliteContext& ctx, const std::vector<webhooks::HookTarget>&
         "INSERT INTO webhook_deliveries (hook_id, event_id, event_type, record_id, payload, "
         "created_utc_ms, next_attempt_utc_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)");
     if (!st) return st.error();
-    for (const auto& row :
-         webhooks::eventRows(hooks, type, record, collector.value(), nowMs)) {
+    for (const auto& row : webhooks::eventRows(hooks, type, record, collector.value(), nowMs)) {
         st->bind(1, row.hookId)
             .bind(2, row.eventId)
             .bind(3, row.type)
@@ -114,9 +113,10 @@ Result<NewWebhook> SqliteWebhooks::addWebhook(const std::string& url,
     if (auto s = st->run(); !s) return s.error();
     made.hook.id = m_ctx.db.lastInsertRowid();
     // The URL and events are audited; the secret never is.
-    if (auto s = auditLocked(m_ctx, nowMs, actor, "webhook add", std::to_string(made.hook.id),
-                             url + " " + webhooks::joinList(events) +
-                                 (dataForms.empty() ? "" : " data:" + webhooks::joinList(dataForms)));
+    if (auto s =
+            auditLocked(m_ctx, nowMs, actor, "webhook add", std::to_string(made.hook.id),
+                        url + " " + webhooks::joinList(events) +
+                            (dataForms.empty() ? "" : " data:" + webhooks::joinList(dataForms)));
         !s)
         return s.error();
     if (auto s = tx->commit(); !s) return s.error();
@@ -186,8 +186,7 @@ Status SqliteWebhooks::removeWebhook(std::int64_t hookId, std::int64_t nowMs,
         st->bind(1, hookId);
         if (auto s = st->run(); !s) return s;
     }
-    if (auto s = auditLocked(m_ctx, nowMs, actor, "webhook remove", std::to_string(hookId), "");
-        !s)
+    if (auto s = auditLocked(m_ctx, nowMs, actor, "webhook remove", std::to_string(hookId), ""); !s)
         return s;
     return tx->commit();
 }

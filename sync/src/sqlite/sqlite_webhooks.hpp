@@ -38,7 +38,6 @@ class SqliteWebhooks : public virtual WebhookStore {
 // nothing to enqueue), and the deliveries of one such event about `record`.
 Result<std::vector<webhooks::HookTarget>> hooksWanting(SqliteContext& ctx, std::string_view type);
 Status enqueueEvent(SqliteContext& ctx, const std::vector<webhooks::HookTarget>& hooks,
-                    std::string_view type, const webhooks::EventRecord& record,
-                    std::int64_t nowMs);
+                    std::string_view type, const webhooks::EventRecord& record, std::int64_t nowMs);
 
 }  // namespace veld::sync::sqlite
