@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -196,9 +197,9 @@ TEST_CASE("a webhook receiver that is down for a while gets every event once it 
     std::map<std::string, std::set<int>> answersById;
     for (const auto& p : posts)
         answersById[p.eventId].insert(p.answered);
-    for (const auto& [id, answers] : answersById) {
-        CAPTURE(id);
-        CHECK(answers.count(200) == 1);
+    for (const auto& entry : answersById) {
+        CAPTURE(entry.first);
+        CHECK(entry.second.count(200) == 1);
     }
     CHECK(answersById.size() == 4);
 
@@ -278,13 +279,13 @@ TEST_CASE("veldctl collector webhook refuses what it cannot post safely and keep
          "not a form id"},
         {{"https://exa mple.org/", "--events", "record.received"}, "spaces"},
     };
-    for (const auto& [args, message] : refused) {
-        CAPTURE(args[0]);
+    for (const auto& refusal : refused) {
+        CAPTURE(refusal.first[0]);
         std::vector<std::string> all{"collector", "webhook", "add", store};
-        all.insert(all.end(), args.begin(), args.end());
+        all.insert(all.end(), refusal.first.begin(), refusal.first.end());
         const auto r = test::veldctl(all);
         CHECK(r.exitCode == 1);
-        CHECK(contains(r.err, message));
+        CHECK(contains(r.err, refusal.second));
         CHECK_FALSE(contains(r.out, "secret"));
     }
     const auto noEvents =
