@@ -32,6 +32,24 @@ std::string_view deliveryStateName(DeliveryState state) {
     return "pending";
 }
 
+std::string joinWebhookList(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items)
+        out += (out.empty() ? "" : ",") + i;
+    return out;
+}
+
+std::vector<std::string> splitWebhookList(std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const auto comma = std::min(text.find(',', at), text.size());
+        if (comma > at) out.emplace_back(text.substr(at, comma - at));
+        at = comma + 1;
+    }
+    return out;
+}
+
 namespace webhooks {
 
 namespace {
@@ -192,22 +210,25 @@ Status checkDataForms(const std::vector<std::string>& forms) {
     return {};
 }
 
-std::string joinList(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items)
-        out += (out.empty() ? "" : ",") + i;
-    return out;
+Result<NewWebhook> newWebhook(const std::string& url, const std::vector<std::string>& events,
+                              const std::vector<std::string>& dataForms, std::int64_t nowMs,
+                              const std::string& actor) {
+    if (auto s = checkUrl(url); !s) return s.error();
+    if (auto s = checkEvents(events); !s) return s.error();
+    if (auto s = checkDataForms(dataForms); !s) return s.error();
+    NewWebhook made;
+    made.secret = newSecret();
+    made.hook.url = url;
+    made.hook.events = events;
+    made.hook.dataForms = dataForms;
+    made.hook.createdUtcMs = nowMs;
+    made.hook.createdBy = actor;
+    return made;
 }
 
-std::vector<std::string> splitList(std::string_view text) {
-    std::vector<std::string> out;
-    std::size_t at = 0;
-    while (at < text.size()) {
-        const auto comma = std::min(text.find(',', at), text.size());
-        if (comma > at) out.emplace_back(text.substr(at, comma - at));
-        at = comma + 1;
-    }
-    return out;
+std::string auditDetail(const Webhook& hook) {
+    return hook.url + " " + joinWebhookList(hook.events) +
+           (hook.dataForms.empty() ? "" : " data:" + joinWebhookList(hook.dataForms));
 }
 
 std::string newSecret() {

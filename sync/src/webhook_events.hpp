@@ -29,9 +29,14 @@ Status checkEvents(const std::vector<std::string>& events);
 /// Checks form ids for --data-forms (names as forms have them).
 Status checkDataForms(const std::vector<std::string>& forms);
 
-/// "a,b,c" <-> {"a","b","c"}: how lists are stored (a name never holds a comma).
-std::string joinList(const std::vector<std::string>& items);
-std::vector<std::string> splitList(std::string_view text);
+/// Checks a new hook (checkUrl, checkEvents, checkDataForms) and makes it, with a new secret,
+/// ready for the store to insert (its id still 0).
+Result<NewWebhook> newWebhook(const std::string& url, const std::vector<std::string>& events,
+                              const std::vector<std::string>& dataForms, std::int64_t nowMs,
+                              const std::string& actor);
+
+/// What the audit log says of a new hook: its URL, events and data forms (never the secret).
+std::string auditDetail(const Webhook& hook);
 
 /// A new signing secret: "vwhs_" and 64 hex digits (32 random bytes). Receivers use the whole
 /// text, as it is shown, as the HMAC key.

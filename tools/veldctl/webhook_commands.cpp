@@ -53,22 +53,8 @@ int failed(std::ostream& err, const Error& error) {
     return kExitFailure;
 }
 
-std::vector<std::string> commaList(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t at = 0;
-    while (at < text.size()) {
-        const auto comma = std::min(text.find(',', at), text.size());
-        if (comma > at) out.push_back(text.substr(at, comma - at));
-        at = comma + 1;
-    }
-    return out;
-}
-
 std::string joined(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items)
-        out += (out.empty() ? "" : ",") + i;
-    return out.empty() ? "-" : out;
+    return items.empty() ? "-" : sync::joinWebhookList(items);
 }
 
 // A hook number as typed: a whole number from 1.
@@ -123,8 +109,8 @@ int collectorWebhookCommand(const std::vector<std::string>& argv, std::ostream& 
     sync::CollectorStore& c = *store.value();
 
     if (sub == "add") {
-        auto made =
-            c.addWebhook(pos[1], commaList(events), commaList(dataForms), nowMs(), commandActor());
+        auto made = c.addWebhook(pos[1], sync::splitWebhookList(events),
+                                 sync::splitWebhookList(dataForms), nowMs(), commandActor());
         if (!made) return failed(err, made.error());
         const auto& h = made->hook;
         out << "webhook " << h.id << ": " << h.url << "  events " << joined(h.events) << "  data "

@@ -55,10 +55,9 @@ Result<std::vector<webhooks::HookTarget>> hooksWanting(pg::Connection& c, std::s
     if (!rows) return rows.error();
     std::vector<webhooks::HookTarget> out;
     for (int i = 0; i < rows->size(); ++i) {
-        auto events = webhooks::splitList(rows->text(i, 1));
+        auto events = splitWebhookList(rows->text(i, 1));
         if (std::find(events.begin(), events.end(), type) == events.end()) continue;
-        out.push_back(
-            {rows->integer(i, 0), std::move(events), webhooks::splitList(rows->text(i, 2))});
+        out.push_back({rows->integer(i, 0), std::move(events), splitWebhookList(rows->text(i, 2))});
     }
     return out;
 }
@@ -103,22 +102,15 @@ Result<NewWebhook> PgWebhooks::addWebhook(const std::string& url,
                                           const std::vector<std::string>& events,
                                           const std::vector<std::string>& dataForms,
                                           std::int64_t nowMs, const std::string& actor) {
-    if (auto s = webhooks::checkUrl(url); !s) return s.error();
-    if (auto s = webhooks::checkEvents(events); !s) return s.error();
-    if (auto s = webhooks::checkDataForms(dataForms); !s) return s.error();
-    NewWebhook made;
-    made.secret = webhooks::newSecret();
-    made.hook.url = url;
-    made.hook.events = events;
-    made.hook.dataForms = dataForms;
-    made.hook.createdUtcMs = nowMs;
-    made.hook.createdBy = actor;
+    auto checked = webhooks::newWebhook(url, events, dataForms, nowMs, actor);
+    if (!checked) return checked.error();
+    NewWebhook& made = checked.value();
     auto s =
         pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
             pg::Params p;
             p.add(url)
-                .add(webhooks::joinList(events))
-                .add(webhooks::joinList(dataForms))
+                .add(joinWebhookList(events))
+                .add(joinWebhookList(dataForms))
                 .add(made.secret)
                 .add(nowMs)
                 .add(actor);
@@ -131,8 +123,7 @@ Result<NewWebhook> PgWebhooks::addWebhook(const std::string& url,
             made.hook.id = rows->integer(0, 0);
             // The URL and events are audited; the secret never is.
             return audit(c, nowMs, actor, "webhook add", std::to_string(made.hook.id),
-                         url + " " + webhooks::joinList(events) +
-                             (dataForms.empty() ? "" : " data:" + webhooks::joinList(dataForms)));
+                         webhooks::auditDetail(made.hook));
         });
     if (!s) return s.error();
     return made;
@@ -159,8 +150,8 @@ Result<std::vector<Webhook>> PgWebhooks::webhooks() {
         Webhook h;
         h.id = rows->integer(i, 0);
         h.url = std::string(rows->text(i, 1));
-        h.events = webhooks::splitList(rows->text(i, 2));
-        h.dataForms = webhooks::splitList(rows->text(i, 3));
+        h.events = splitWebhookList(rows->text(i, 2));
+        h.dataForms = splitWebhookList(rows->text(i, 3));
         h.createdUtcMs = rows->integer(i, 4);
         h.createdBy = std::string(rows->text(i, 5));
         for (int s = 0; s < 4; ++s)

@@ -34,13 +34,15 @@ WebhookDelivery readDelivery(const sql::Statement& st) {
     return d;
 }
 
-Result<bool> hookExists(SqliteContext& ctx, std::int64_t hookId) {
+// NotFound for a hook number that is not there.
+Status mustExist(SqliteContext& ctx, std::int64_t hookId) {
     auto st = ctx.db.prepare("SELECT 1 FROM webhooks WHERE hook_id = ?");
     if (!st) return st.error();
     st->bind(1, hookId);
     auto row = st->step();
     if (!row) return row.error();
-    return row.value();
+    if (!row.value()) return makeError(ErrorCode::NotFound, "no webhook with that number");
+    return {};
 }
 
 }  // namespace
@@ -50,10 +52,10 @@ Result<std::vector<webhooks::HookTarget>> hooksWanting(SqliteContext& ctx, std::
     if (!st) return st.error();
     std::vector<webhooks::HookTarget> out;
     if (auto s = st->forEachRow([&] {
-            auto events = webhooks::splitList(st->columnText(1));
+            auto events = splitWebhookList(st->columnText(1));
             if (std::find(events.begin(), events.end(), type) == events.end()) return;
             out.push_back(
-                {st->columnInt(0), std::move(events), webhooks::splitList(st->columnText(2))});
+                {st->columnInt(0), std::move(events), splitWebhookList(st->columnText(2))});
         });
         !s)
         return s.error();
@@ -87,16 +89,9 @@ Result<NewWebhook> SqliteWebhooks::addWebhook(const std::string& url,
                                               const std::vector<std::string>& events,
                                               const std::vector<std::string>& dataForms,
                                               std::int64_t nowMs, const std::string& actor) {
-    if (auto s = webhooks::checkUrl(url); !s) return s.error();
-    if (auto s = webhooks::checkEvents(events); !s) return s.error();
-    if (auto s = webhooks::checkDataForms(dataForms); !s) return s.error();
-    NewWebhook made;
-    made.secret = webhooks::newSecret();
-    made.hook.url = url;
-    made.hook.events = events;
-    made.hook.dataForms = dataForms;
-    made.hook.createdUtcMs = nowMs;
-    made.hook.createdBy = actor;
+    auto checked = webhooks::newWebhook(url, events, dataForms, nowMs, actor);
+    if (!checked) return checked.error();
+    NewWebhook& made = checked.value();
     std::lock_guard lock(m_ctx.mutex);
     auto tx = sql::Transaction::begin(m_ctx.db);
     if (!tx) return tx.error();
@@ -105,18 +100,16 @@ Result<NewWebhook> SqliteWebhooks::addWebhook(const std::string& url,
         "VALUES (?, ?, ?, ?, ?, ?)");
     if (!st) return st.error();
     st->bind(1, url)
-        .bind(2, webhooks::joinList(events))
-        .bind(3, webhooks::joinList(dataForms))
+        .bind(2, joinWebhookList(events))
+        .bind(3, joinWebhookList(dataForms))
         .bind(4, made.secret)
         .bind(5, nowMs)
         .bind(6, actor);
     if (auto s = st->run(); !s) return s.error();
     made.hook.id = m_ctx.db.lastInsertRowid();
     // The URL and events are audited; the secret never is.
-    if (auto s =
-            auditLocked(m_ctx, nowMs, actor, "webhook add", std::to_string(made.hook.id),
-                        url + " " + webhooks::joinList(events) +
-                            (dataForms.empty() ? "" : " data:" + webhooks::joinList(dataForms)));
+    if (auto s = auditLocked(m_ctx, nowMs, actor, "webhook add", std::to_string(made.hook.id),
+                             webhooks::auditDetail(made.hook));
         !s)
         return s.error();
     if (auto s = tx->commit(); !s) return s.error();
@@ -134,8 +127,8 @@ Result<std::vector<Webhook>> SqliteWebhooks::webhooks() {
             Webhook h;
             h.id = st->columnInt(0);
             h.url = std::string(st->columnText(1));
-            h.events = webhooks::splitList(st->columnText(2));
-            h.dataForms = webhooks::splitList(st->columnText(3));
+            h.events = splitWebhookList(st->columnText(2));
+            h.dataForms = splitWebhookList(st->columnText(3));
             h.createdUtcMs = st->columnInt(4);
             h.createdBy = std::string(st->columnText(5));
             out.push_back(std::move(h));
@@ -176,9 +169,7 @@ Status SqliteWebhooks::removeWebhook(std::int64_t hookId, std::int64_t nowMs,
     std::lock_guard lock(m_ctx.mutex);
     auto tx = sql::Transaction::begin(m_ctx.db);
     if (!tx) return tx.error();
-    auto known = hookExists(m_ctx, hookId);
-    if (!known) return known.error();
-    if (!known.value()) return makeError(ErrorCode::NotFound, "no webhook with that number");
+    if (auto known = mustExist(m_ctx, hookId); !known) return known.error();
     for (const char* sql : {"DELETE FROM webhook_deliveries WHERE hook_id = ?",
                             "DELETE FROM webhooks WHERE hook_id = ?"}) {
         auto st = m_ctx.db.prepare(sql);
@@ -193,9 +184,7 @@ Status SqliteWebhooks::removeWebhook(std::int64_t hookId, std::int64_t nowMs,
 
 Result<std::vector<WebhookDelivery>> SqliteWebhooks::deliveries(std::int64_t hookId, int limit) {
     std::lock_guard lock(m_ctx.mutex);
-    auto known = hookExists(m_ctx, hookId);
-    if (!known) return known.error();
-    if (!known.value()) return makeError(ErrorCode::NotFound, "no webhook with that number");
+    if (auto known = mustExist(m_ctx, hookId); !known) return known.error();
     auto st = m_ctx.db.prepare(std::string("SELECT ") + kDeliveryColumns +
                                " FROM webhook_deliveries d WHERE d.hook_id = ? ORDER BY d.did "
                                "DESC LIMIT ?");
@@ -211,9 +200,7 @@ Result<std::int64_t> SqliteWebhooks::retryWebhook(std::int64_t hookId, std::int6
     std::lock_guard lock(m_ctx.mutex);
     auto tx = sql::Transaction::begin(m_ctx.db);
     if (!tx) return tx.error();
-    auto known = hookExists(m_ctx, hookId);
-    if (!known) return known.error();
-    if (!known.value()) return makeError(ErrorCode::NotFound, "no webhook with that number");
+    if (auto known = mustExist(m_ctx, hookId); !known) return known.error();
     auto st = m_ctx.db.prepare(
         "UPDATE webhook_deliveries SET state = CASE WHEN state = 3 THEN 2 ELSE state END, "
         "next_attempt_utc_ms = min(next_attempt_utc_ms, ?2) WHERE hook_id = ?1 AND state IN "

@@ -32,6 +32,11 @@ inline constexpr std::string_view kEventReviewChanged = "review.changed";
 enum class DeliveryState : std::uint8_t { Pending = 0, Delivered = 1, Failing = 2, GivenUp = 3 };
 std::string_view deliveryStateName(DeliveryState state);
 
+/// "a,b,c" <-> {"a","b","c"}: lists of event types and forms as typed and as stored (a name
+/// never holds a comma; empty items are dropped).
+std::string joinWebhookList(const std::vector<std::string>& items);
+std::vector<std::string> splitWebhookList(std::string_view text);
+
 struct Webhook {
     std::int64_t id = 0;
     std::string url;
