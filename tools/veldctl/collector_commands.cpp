@@ -89,6 +89,10 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
                                  move a collector to a new store (an SQLite file or
                                  postgresql://...): every table in one transaction, then rows and
                                  digests of every table compared on both sides
+  webhook add|list|deliveries|retry|remove FILE ...
+                                 URLs the collector posts signed events to (a record received,
+                                 a review changed), and their deliveries
+                                 (veldctl collector webhook --help)
 
 Each subcommand takes --help. Run the server with veld-collector --store FILE.
 )";
@@ -119,6 +123,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     if (sub == "backup" || sub == "restore") return collectorBackupCommand(argv, out, err);
     if (sub == "copy") return collectorCopyCommand(argv, out, err);
     if (sub == "verify-chain") return collectorChainCommand(argv, out, err);
+    if (sub == "webhook") return collectorWebhookCommand(argv, out, err);
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (sub == "--help" || sub == "-h") {
         out << kCollectorUsage;

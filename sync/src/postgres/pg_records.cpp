@@ -26,6 +26,7 @@
 
 #include "../store_rules.hpp"
 #include "pg_exports.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync::postgres {
 
@@ -410,6 +411,17 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
             return s;
         at = end;
     } while (at < toStore.size());
+    // Hooks told of each stored revision: their deliveries commit with it.
+    auto hooks = hooksWanting(c, kEventRecordReceived);
+    if (!hooks) return hooks.error();
+    if (!hooks->empty()) {
+        std::vector<webhooks::EventRecord> events;
+        events.reserve(toStore.size());
+        for (const PushRevision* r : toStore)
+            events.push_back(webhooks::receivedEvent(deviceId, *r));
+        if (auto s = enqueueEvents(c, hooks.value(), kEventRecordReceived, events, nowMs); !s)
+            return s;
+    }
     // Cases and allocations last: their change numbers hold a counter until the commit.
     auto cases = applyCasesAndAllocations(ctx, c, deviceId, stored, nowMs);
     if (!cases) return cases.error();
