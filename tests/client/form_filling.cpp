@@ -5,9 +5,23 @@
 
 #include <doctest/doctest.h>
 
+#include <veld/store.hpp>
+
 #include "app.hpp"
+#include "veldctl/demo.hpp"
 
 namespace veld::client::testing {
+
+std::string pilotFormsStore(const veld::test::TempDir& dir) {
+    const std::string path = dir.file("device.veld");
+    StoreOptions create;
+    create.mode = sql::OpenMode::ReadWriteCreate;
+    auto store = Store::open(path, create);
+    REQUIRE_MESSAGE(store.ok(), store.error().describe());
+    auto setup = veldctl::setUpDemo(store.value(), std::string(VELD_SOURCE_DIR) + "/schemas/forms");
+    REQUIRE_MESSAGE(setup.ok(), setup.error().describe());
+    return path;
+}
 
 std::string pathKey(const forms::ItemPath& path) {
     std::string key = path.name;

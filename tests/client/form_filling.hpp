@@ -1,5 +1,5 @@
 // Filling a form through the client's UI as a person would, for tests that need a finalized
-// record made the way a field worker makes one.
+// record made the way a field worker makes one, and the device store it is filled in.
 #pragma once
 
 #include <string>
@@ -7,9 +7,13 @@
 #include <veld/form_session.hpp>
 
 #include "form_view.hpp"
+#include "support/test_support.hpp"
 #include "ui_driver.hpp"
 
 namespace veld::client::testing {
+
+/// A device store in `dir` with the pilots' forms (veldctl's demo set-up) and no records.
+std::string pilotFormsStore(const veld::test::TempDir& dir);
 
 /// "name#0#2": an item in its repeat instances, as the screens' ids name it.
 std::string pathKey(const forms::ItemPath& path);

@@ -24,7 +24,6 @@
 #include "i18n.hpp"
 #include "support/test_support.hpp"
 #include "ui_driver.hpp"
-#include "veldctl/demo.hpp"
 
 using namespace veld;
 using namespace veld::client;
@@ -32,19 +31,7 @@ using veld::client::testing::UiDriver;
 
 namespace {
 
-const std::string kFormsDir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
 constexpr const char* kForm = "employer_recruitment_nudges";  // not sealed; has a date question
-
-std::string pilotStore(const veld::test::TempDir& dir) {
-    const std::string path = dir.file("device.veld");
-    StoreOptions create;
-    create.mode = sql::OpenMode::ReadWriteCreate;
-    auto store = Store::open(path, create);
-    REQUIRE_MESSAGE(store.ok(), store.error().describe());
-    auto setup = veldctl::setUpDemo(store.value(), kFormsDir);
-    REQUIRE_MESSAGE(setup.ok(), setup.error().describe());
-    return path;
-}
 
 std::string iso(std::string_view typed) {
     const auto days = widgets::parseDate(typed);
@@ -88,7 +75,7 @@ TEST_CASE(
     "client: a date is typed as 5-3-2026 or picked from the calendar, a wrong one is "
     "refused with the form to use") {
     veld::test::TempDir dir;
-    UiDriver ui(pilotStore(dir));
+    UiDriver ui(testing::pilotFormsStore(dir));
     ui.click(std::string("home.new.") + kForm);
     FormView& view = ui.app().fill.view;
     view.page = view.pageOfItem.at("posted_date");
@@ -137,7 +124,7 @@ TEST_CASE(
     "client: the records list has column headers, and its form filter fits the longest "
     "form title") {
     veld::test::TempDir dir;
-    UiDriver ui(pilotStore(dir));
+    UiDriver ui(testing::pilotFormsStore(dir));
     ui.click(std::string("home.new.") + kForm);
     testing::answerPage(ui, ui.app().fill.view, "heftruckchauffeur");
     ui.click("fill.save");
@@ -180,7 +167,7 @@ TEST_CASE(
     "client: a message shows in a strip of its own below the screen, covers no control "
     "and takes no clicks") {
     veld::test::TempDir dir;
-    UiDriver ui(pilotStore(dir), "nl", {}, 700);  // a screen as tall as a laptop's
+    UiDriver ui(testing::pilotFormsStore(dir), "nl", {}, 700);  // a screen as tall as a laptop's
     ui.click(std::string("home.new.") + kForm);
     ui.app().toast("Concept opgeslagen");
     ui.frame();
@@ -212,7 +199,7 @@ TEST_CASE(
     "client: an idle screen asks for no frame, a message asks for one when it ends, and "
     "finished background work wakes the window") {
     veld::test::TempDir dir;
-    UiDriver ui(pilotStore(dir));
+    UiDriver ui(testing::pilotFormsStore(dir));
     std::atomic<int> woken{0};
     ui.app().worker.onDone([&] { ++woken; });
     ui.frame();

@@ -19,14 +19,12 @@
 #include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 #include "ui_driver.hpp"
-#include "veldctl/demo.hpp"
 
 using namespace veld;
 using veld::client::testing::UiDriver;
 
 namespace {
 
-const std::string kFormsDir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
 constexpr const char* kForm = "employer_recruitment_nudges";  // not sealed
 
 std::int64_t wallMs() {
@@ -37,10 +35,8 @@ std::int64_t wallMs() {
 
 // A device store with the pilot forms, enrolled with `collector`.
 std::string enrolledStore(const test::TempDir& dir, const test::CollectorProcess& collector) {
-    const std::string path = dir.file("device.veld");
+    const std::string path = client::testing::pilotFormsStore(dir);
     Store store = test::openDevice(path);
-    auto setup = veldctl::setUpDemo(store, kFormsDir);
-    REQUIRE_MESSAGE(setup.ok(), setup.error().describe());
     test::enrolDevice(store, collector);
     return path;
 }
