@@ -366,7 +366,9 @@ int main(int argc, char** argv) {
             // An idle window draws nothing: it sleeps until input comes, background work hands
             // something back (the worker and the uploader post an empty event), or a moment
             // the screens asked for arrives (a countdown, a toast that ends: App::wakeIn).
-            if (bench || !options.screenshot.empty() || framesToDraw > 0) {
+            // (--bench-idle draws until the screen has settled, then measures.)
+            if (bench || !options.screenshot.empty() || framesToDraw > 0 ||
+                (options.benchIdle > 0 && !idleSince)) {
                 glfwPollEvents();
             } else {
                 double timeout = -1;  // seconds; < 0: none

@@ -480,7 +480,7 @@ TEST_CASE("client: a sealed form keeps no draft, asks before discarding, and nee
         // Closing loses the answers: the first click asks, the second closes.
         ui.click("fill.close");
         CHECK(ui.app().screen == Screen::Fill);
-        CHECK(ui.showsText("antwoorden weggooien"));
+        CHECK(ui.showsText("de antwoorden weg te gooien"));
         ui.click("fill.close");
         CHECK(ui.app().screen == Screen::Home);
         CHECK(recordsOf(path, form, std::nullopt).empty());

@@ -703,7 +703,7 @@ TEST_CASE("an idle veld draws (almost) no frames, yet shows background work's re
                                targets +
                                "' && break; sleep 0.02; done\n"
                                "t1=$(date +%s%N)\n"
-                               "echo \"shown_after_ms: $(( (t1 - t0) / 1000000 ))\"\n"
+                               "echo \"\\\"shown_after_ms\\\": $(( (t1 - t0) / 1000000 ))\"\n"
                                "wait $pid\n"
                                "cat '" +
                                out + "'\n";
