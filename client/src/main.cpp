@@ -391,7 +391,8 @@ int main(int argc, char** argv) {
                 } else {
                     glfwWaitEventsTimeout(timeout);
                 }
-                framesToDraw = 2;
+                // The --bench-poll baseline draws one frame per timeout, as the old loop did.
+                framesToDraw = options.benchPoll > 0 ? 1 : 2;
             }
             if (framesToDraw > 0) --framesToDraw;
             if (app.wantsFullscreen() != fullscreen && !bench) {
