@@ -557,9 +557,37 @@ const fb::Language* formLanguage(const fb::Form& form, std::string_view tag) {
     return nullptr;
 }
 
+namespace {
+
+// A calculation's text as the form shows the same value in its other answers. Calculations
+// usually yield a code: an expression's true or false (shown as yes or no), or a choice name
+// such as 'yes' or 'usual_care' (shown as that choice's label, when every list of the form that
+// has the name labels it alike). Any other text is shown as it is.
+std::string calculatedText(const fb::Form& form, const std::string& text, std::string_view lang,
+                           std::string_view fallback) {
+    if (text == "true") return std::string(tr(M::Yes, lang));
+    if (text == "false") return std::string(tr(M::No, lang));
+    std::optional<std::string> label;
+    if (form.choice_lists()) {
+        for (const auto* list : *form.choice_lists()) {
+            if (!list->choices()) continue;
+            for (const auto* ch : *list->choices()) {
+                if (ch->name()->string_view() != text) continue;
+                std::string shown = localized(ch->labels(), lang, fallback);
+                if (label && *label != shown) return text;  // the lists disagree: the code
+                label = std::move(shown);
+            }
+        }
+    }
+    return label && !label->empty() ? *label : text;
+}
+
+}  // namespace
+
 std::string formatAnswer(const fb::Form& form, const fb::Item& item, const AnswerValue& value,
                          std::string_view lang) {
     const std::string def = form.default_language() ? form.default_language()->str() : "";
+    const bool calculated = item.calculation() && item.calculation()->size() > 0;
     auto choiceLabel = [&](const std::string& name) {
         if (const fb::ChoiceList* list = choiceList(form, item); list && list->choices()) {
             for (const auto* ch : *list->choices()) {
@@ -572,7 +600,7 @@ std::string formatAnswer(const fb::Form& form, const fb::Item& item, const Answe
         [&](const auto& v) -> std::string {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, std::string>) {
-                return v;
+                return calculated ? calculatedText(form, v, lang, def) : v;
             } else if constexpr (std::is_same_v<T, std::int64_t>) {
                 return std::to_string(v);
             } else if constexpr (std::is_same_v<T, DecimalAnswer>) {

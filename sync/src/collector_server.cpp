@@ -420,7 +420,7 @@ struct CollectorServer::Impl {
                     answer = r.error();
                     break;
                 }
-                auto queue = store->reviewQueue(r->state, r->limit);
+                auto queue = store->reviewQueue(r->state, r->limit, r->formId);
                 answer = queue ? Result<std::vector<std::uint8_t>>(admin::encodeQueue(*queue))
                                : queue.error();
                 break;

@@ -629,7 +629,10 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
 Result<CollectorStats> PgRecords::stats() {
     // One statement: one snapshot.
     auto rows = queryOnce(m_ctx,
-                          "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM records), "
+                          "SELECT (SELECT count(*) FROM devices WHERE device_id NOT IN (SELECT "
+                          "decode(replace(value, '-', ''), 'hex') FROM meta WHERE key = "
+                          "'staff_device')), "
+                          "(SELECT count(*) FROM records), "
                           "(SELECT count(*) FROM revisions), (SELECT count(*) FROM rejected), "
                           "(SELECT count(*) FROM conflicts WHERE resolved_utc_ms IS NULL), "
                           "(SELECT count(*) FROM revisions WHERE clock_flagged <> 0), (SELECT "
