@@ -102,10 +102,6 @@ int filterDecimal(ImGuiInputTextCallbackData* data) {
     const ImWchar c = data->EventChar;
     return (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ',' ? 0 : 1;
 }
-int filterDate(ImGuiInputTextCallbackData* data) {
-    const ImWchar c = data->EventChar;
-    return (c >= '0' && c <= '9') || c == '-' ? 0 : 1;
-}
 int filterTime(ImGuiInputTextCallbackData* data) {
     const ImWchar c = data->EventChar;
     return (c >= '0' && c <= '9') || c == ':' ? 0 : 1;
@@ -341,24 +337,9 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
             if (textField(c, item, path, {}, {}, false, enabled, filterDecimal))
                 commitTyped(c, item, path);
             break;
-        case fb::QuestionType::Date: {
-            if (ui::input(id, buf, tr(M::DateHint, c.lang), false, enabled, 0, filterDate)) {
-                const auto days = expr::parseIsoDate(buf);
-                if (buf.empty()) {
-                    setAnswer(c, path, std::nullopt);
-                } else if (!days || *days < INT32_MIN || *days > INT32_MAX) {
-                    refuse(M::NotADate);
-                } else {
-                    setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(*days)});
-                }
-            }
-            if (ui::button(id + ".today", tr(M::Today, c.lang), 0, c.rowHeight, enabled)) {
-                const std::int64_t today = localToday(c.app.now());
-                buf = expr::formatIsoDate(today);
-                setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(today)});
-            }
+        case fb::QuestionType::Date:
+            drawDate(c, item, path, enabled);
             break;
-        }
         case fb::QuestionType::Time:
             if (ui::input(id, buf, tr(M::TimeHint, c.lang), false, enabled, 0, filterTime)) {
                 const auto ms = parseTime(buf);
@@ -628,7 +609,7 @@ std::string formatAnswer(const fb::Form& form, const fb::Item& item, const Answe
                 return std::string(tr(v ? M::Yes : M::No, lang));
             } else if constexpr (std::is_same_v<T, ChoiceAnswer>) {
                 std::string s = choiceLabel(v.choice);
-                if (!v.otherText.empty()) s += ": " + v.otherText;
+                if (!v.otherText.empty()) s = format("{}: {}", {s, v.otherText});
                 return s;
             } else if constexpr (std::is_same_v<T, ChoicesAnswer>) {
                 std::string s;
@@ -636,16 +617,17 @@ std::string formatAnswer(const fb::Form& form, const fb::Item& item, const Answe
                     if (!s.empty()) s += ", ";
                     s += choiceLabel(ch);
                 }
-                if (!v.otherText.empty()) s += ": " + v.otherText;
+                if (!v.otherText.empty()) s = format("{}: {}", {s, v.otherText});
                 return s;
             } else if constexpr (std::is_same_v<T, DateAnswer>) {
-                return expr::formatIsoDate(v.days);
+                return formatDate(v.days);
             } else if constexpr (std::is_same_v<T, TimeAnswer>) {
                 return formatTime(v.ms);
             } else if constexpr (std::is_same_v<T, DateTimeAnswer>) {
                 return formatDateTime(v);
             } else if constexpr (std::is_same_v<T, SignatureAnswer>) {
-                return format(tr(M::SignatureStrokes, lang), {std::to_string(v.strokes.size())});
+                return plural(M::SignatureStrokes, static_cast<std::int64_t>(v.strokes.size()),
+                              lang);
             } else {
                 return std::string(tr(M::PseudonymStored, lang));
             }

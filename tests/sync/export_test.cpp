@@ -245,7 +245,7 @@ TEST_CASE("exports read back by Python's csv module and by readstat hold every a
         CHECK(row.at("review") == (id == approved ? "2" : "0"));
         checkRow(row, expectedCells(record.content.answers, codes),
                  {"record_id", "device_id", "form_version", "revision_time", "review",
-                  "clock_flagged", "unreadable"});
+                  "clock_flagged", "unreadable", "chain_seq", "chain_link"});
         // Repeats: one row per instance, keyed by the record and the instance's place.
         for (const Repeat& r : record.content.repeats) {
             const std::string table = "ips_guidance-" + r.name;

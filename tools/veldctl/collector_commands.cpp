@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <veld/form.hpp>
+#include <veld/hex.hpp>
 #include <veld/private_files.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/xlsform.hpp>
@@ -35,6 +36,13 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
                                  write a provisioning file for one device: the collector's
                                  address and certificate and a one-time code (mode 0600);
                                  -o may be written --output
+  key FILE                       the collector's public signing key (hex) and its fingerprint:
+                                 devices get it at enrolment; compare the fingerprint with the
+                                 one a device shows (veldctl store info) by phone or on paper
+  verify-chain FILE [--device ID] [--case ID]
+                                 check each device's hash chain: missing, altered or reordered
+                                 revisions (exit code 1 when any); with --case, whether the
+                                 case's records are covered by complete chains
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
@@ -82,6 +90,10 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
                                  move a collector to a new store (an SQLite file or
                                  postgresql://...): every table in one transaction, then rows and
                                  digests of every table compared on both sides
+  webhook add|list|deliveries|retry|remove FILE ...
+                                 URLs the collector posts signed events to (a record received,
+                                 a review changed), and their deliveries
+                                 (veldctl collector webhook --help)
 
 Each subcommand takes --help. Run the server with veld-collector --store FILE.
 )";
@@ -111,6 +123,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     const std::string sub = argv[0];
     if (sub == "backup" || sub == "restore") return collectorBackupCommand(argv, out, err);
     if (sub == "copy") return collectorCopyCommand(argv, out, err);
+    if (sub == "verify-chain") return collectorChainCommand(argv, out, err);
+    if (sub == "webhook") return collectorWebhookCommand(argv, out, err);
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (sub == "--help" || sub == "-h") {
         out << kCollectorUsage;
@@ -200,6 +214,13 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << code.value() << "\n";
+        return kExitOk;
+    }
+    if (sub == "key") {
+        if (pos.size() != 1) return usage(err, "key takes FILE");
+        const signing::PublicKey key = c.collectorSigningPublicKey();
+        out << "public key  " << toHex(key) << "\nfingerprint " << signing::fingerprint(key)
+            << "\n";
         return kExitOk;
     }
     if (sub == "devices") {

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include <veld/case.hpp>
 #include <veld/hlc.hpp>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
@@ -109,6 +110,29 @@ struct OutboxEntry {
     std::vector<std::uint8_t> body;
     bool damaged = false;
     std::string damageReason;
+    /// The device's hash chain (chain.hpp): the previous revision's link and this one's, 32
+    /// bytes each; empty for revisions finalized before the chain.
+    std::vector<std::uint8_t> chainPrev;
+    std::vector<std::uint8_t> chainLink;
+};
+
+/// How the answer to one push was checked (see sync/receipt.hpp).
+enum class ReceiptStatus : std::int64_t {
+    Verified = 0,   // signed by the kept collector key, this device's, naming what was sent
+    Refused = 1,    // failed those checks: nothing of the batch was acknowledged
+    NoReceipt = 2,  // an older collector sent none; the batch was acknowledged as before
+    Unchecked = 3,  // no collector key was kept yet to check it with; acknowledged
+};
+
+/// What the collector answered one push with, as the device keeps it (append-only).
+struct KeptReceipt {
+    std::int64_t id = 0;  // its number on the device, from 1
+    std::int64_t keptUtcMs = 0;
+    std::uint64_t firstSeq = 0;  // the batch that was sent
+    std::uint64_t lastSeq = 0;
+    ReceiptStatus status = ReceiptStatus::Verified;
+    std::string reason;               // why Refused or Unchecked; never holds answers
+    std::vector<std::uint8_t> bytes;  // the signed receipt; empty for NoReceipt
 };
 
 struct OutboxState {
@@ -162,48 +186,6 @@ struct StoreInfo {
     std::int64_t fileBytes = 0;
 };
 
-/// One case property as the device holds it.
-struct CaseProperty {
-    std::string name;
-    std::string value;
-    HlcTimestamp hlc;  // of the revision that set it (on any device, or the collector)
-    bool operator==(const CaseProperty&) const = default;
-};
-
-/// A case on this device: opened here, or assigned to it and received by pull.
-struct CaseInfo {
-    Uuid id;
-    std::string caseType;
-    std::string pseudonym;                         // "KEYID:HEX", or empty
-    std::vector<CaseProperty> properties;          // sorted by name; `status`, `arm`, `label`, ...
-    std::optional<std::int64_t> lastContactUtcMs;  // the newest record of the case, any device
-    bool closed = false;                           // `status` is "closed"
-    /// The property's value, or empty.
-    [[nodiscard]] std::string property(std::string_view name) const;
-    /// `next_contact` as days since 1970-01-01, when it holds an ISO date.
-    [[nodiscard]] std::optional<std::int32_t> nextContactDays() const;
-};
-
-struct CaseQuery {
-    /// Matches (ASCII case-insensitively) a property value, or the pseudonym's digits.
-    std::string text;
-    /// Matches the case's pseudonym exactly ("KEYID:HEX"), e.g. from a typed BSN.
-    std::optional<std::string> pseudonym;
-    std::optional<std::string> caseType;
-    bool includeClosed = false;
-    std::size_t limit = 200;
-};
-
-/// A case as the collector sends it (pull). Properties merge one by one: the newer HLC wins.
-struct CaseUpdateIn {
-    Uuid id;
-    std::string caseType;
-    std::string pseudonym;
-    std::vector<CaseProperty> properties;
-    std::optional<std::int64_t> lastContactUtcMs;
-    bool assigned = true;  // false: no longer this device's; it leaves the list
-};
-
 /// A study as a device knows it: never its seed or sequence.
 struct DeviceStudy {
     std::string id;
@@ -242,7 +224,7 @@ struct AllocationLogEntry {
 class Store {
   public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
     /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
     static constexpr std::int32_t kApplicationId = 0x56454C44;
 
@@ -376,6 +358,19 @@ class Store {
     /// confirmed (the store cannot tell a sent revision from one made since).
     Status acknowledgeThrough(std::uint64_t seq);
     Result<OutboxState> outboxState();
+
+    // ---- Proof of what was sent (store_proof.cpp) -------------------------------------------
+    // Every finalized revision gets its link in the device's hash chain (veld/chain.hpp) in the
+    // finalize's transaction; outboxPending() returns it with the revision.
+    /// Keeps what the collector answered a push with, durably. The table is append-only: the
+    /// file refuses changes and deletions. `id` and `keptUtcMs` are set by the store.
+    Status keepReceipt(const KeptReceipt& receipt);
+    /// Every kept receipt, oldest first.
+    Result<std::vector<KeptReceipt>> receipts();
+    /// The body of a finalized revision while the store holds it as its record's current
+    /// revision (finalized or sent); nothing otherwise (edited since, or quarantined).
+    Result<std::optional<std::vector<std::uint8_t>>> revisionBody(const Uuid& recordId,
+                                                                  HlcTimestamp hlc);
 
     // ---- Maintenance ------------------------------------------------------------------------
     Result<std::vector<QuarantineEntry>> quarantine();

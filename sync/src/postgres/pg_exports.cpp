@@ -115,7 +115,7 @@ Status PgExports::forEachRecord(const RecordQuery& query, int passes,
     pg::Params p;
     const std::string sql =
         "SELECT r.record_id, v.device_id, v.form_version, v.hlc, v.body, v.damaged, "
-        "v.clock_flagged, coalesce(w.state, 0) " +
+        "v.clock_flagged, coalesce(w.state, 0), v.seq, v.chain_link " +
         recordQueryTail(query, p) + " ORDER BY r.record_id";
     CurrentRecord rec;
     const auto row = [&](const pg::Rows& r) -> Status {
@@ -128,6 +128,9 @@ Status PgExports::forEachRecord(const RecordQuery& query, int passes,
         rec.damaged = r.integer(0, 5) != 0;
         rec.clockFlagged = r.integer(0, 6) != 0;
         rec.review = static_cast<ReviewState>(r.integer(0, 7));
+        rec.chainSeq = static_cast<std::uint64_t>(r.integer(0, 8));
+        const auto link = r.bytes(0, 9);
+        rec.chainLink.assign(link.begin(), link.end());
         return visit(rec);
     };
     for (int pass = 0; pass < passes; ++pass) {

@@ -10,6 +10,7 @@
 
 #include "../store_rules.hpp"
 #include "pg_exports.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync::postgres {
 
@@ -38,8 +39,30 @@ Status PgReview::setReview(const Uuid& recordId, ReviewState state, const std::s
             !s)
             return s;
         // The audit log names the record and the new state; the comment stays in the history.
-        return audit(c, nowMs, actor, "review", recordId.toString(),
-                     std::string(reviewStateName(state)));
+        if (auto s = audit(c, nowMs, actor, "review", recordId.toString(),
+                           std::string(reviewStateName(state)));
+            !s)
+            return s;
+        // Hooks told of review changes (never the comment): their deliveries commit with it.
+        auto hooks = hooksWanting(c, kEventReviewChanged);
+        if (!hooks) return hooks.error();
+        if (hooks->empty()) return {};
+        auto cur = c.query(
+            "SELECT x.form_id, v.form_version, v.device_id, x.hlc, v.body FROM records x JOIN "
+            "revisions v ON v.rid = x.current_rid WHERE x.record_id = $1",
+            pg::Params().add(recordId), "reading a record");
+        if (!cur) return cur.error();
+        if (cur->empty()) return makeError(ErrorCode::NotFound, "no record with that id");
+        webhooks::EventRecord r;
+        r.recordId = recordId;
+        r.formId = std::string(cur->text(0, 0));
+        r.formVersion = static_cast<std::uint32_t>(cur->integer(0, 1));
+        r.deviceId = cur->uuid(0, 2);
+        r.hlc = HlcTimestamp{static_cast<std::uint64_t>(cur->integer(0, 3))};
+        r.body = cur->bytes(0, 4);
+        r.reviewState = std::string(reviewStateName(state));
+        r.reviewedBy = actor;
+        return enqueueEvents(c, hooks.value(), kEventReviewChanged, {r}, nowMs);
     });
 }
 

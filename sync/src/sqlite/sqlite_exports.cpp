@@ -67,7 +67,7 @@ Status SqliteExports::forEachRecord(const RecordQuery& query, int passes,
     auto st = db->prepare(
         "SELECT r.record_id, v.device_id, v.form_version, "
         "v.hlc, v.body, v.damaged, "
-        "v.clock_flagged, coalesce(w.state, 0) " +
+        "v.clock_flagged, coalesce(w.state, 0), v.seq, v.chain_link " +
         recordQueryTail(query) + " ORDER BY r.record_id");
     if (!st) return st.error();
     CurrentRecord rec;
@@ -99,6 +99,9 @@ Status visitRows(sql::Statement& st, CurrentRecord& rec,
         rec.damaged = st.columnInt(5) != 0;
         rec.clockFlagged = st.columnInt(6) != 0;
         rec.review = static_cast<ReviewState>(st.columnInt(7));
+        rec.chainSeq = static_cast<std::uint64_t>(st.columnInt(8));
+        const auto link = st.columnBlob(9);
+        rec.chainLink.assign(link.begin(), link.end());
         if (auto s = visit(rec); !s) {
             st.reset();
             return s;

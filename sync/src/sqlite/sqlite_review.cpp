@@ -11,6 +11,7 @@
 
 #include "../store_rules.hpp"
 #include "sqlite_collector.hpp"
+#include "sqlite_webhooks.hpp"
 
 namespace veld::sync::sqlite {
 
@@ -133,6 +134,29 @@ Status SqliteReview::setReview(const Uuid& recordId, ReviewState state, const st
                              std::string(reviewStateName(state)));
         !s)
         return s;
+    // Hooks told of review changes (never the comment): their deliveries commit with it.
+    auto hooks = hooksWanting(m_ctx, kEventReviewChanged);
+    if (!hooks) return hooks.error();
+    if (!hooks->empty()) {
+        auto cur = m_ctx.db.prepare(
+            "SELECT x.form_id, v.form_version, v.device_id, x.hlc, v.body FROM records x JOIN "
+            "revisions v ON v.rid = x.current_rid WHERE x.record_id = ?");
+        if (!cur) return cur.error();
+        cur->bindBlob(1, idBytes(recordId));
+        auto found = cur->step();
+        if (!found) return found.error();
+        webhooks::EventRecord r;
+        r.recordId = recordId;
+        r.formId = std::string(cur->columnText(0));
+        r.formVersion = static_cast<std::uint32_t>(cur->columnInt(1));
+        r.deviceId = idFrom(cur->columnBlob(2));
+        r.hlc = HlcTimestamp{static_cast<std::uint64_t>(cur->columnInt(3))};
+        r.body = cur->columnBlob(4);  // read before the statement is reset
+        r.reviewState = std::string(reviewStateName(state));
+        r.reviewedBy = actor;
+        if (auto s = enqueueEvent(m_ctx, hooks.value(), kEventReviewChanged, r, nowMs); !s)
+            return s;
+    }
     return tx->commit();
 }
 

@@ -1,10 +1,13 @@
 // The SQLite store's schema: every version's DDL and the opening checks and upgrades.
 #include "sqlite_schema.hpp"
 
+#include <algorithm>
 #include <iterator>
 
 #include <veld/pseudonym.hpp>
 #include <veld/uuid.hpp>
+
+#include "../collector_key.hpp"
 
 namespace veld::sync::sqlite {
 
@@ -270,8 +273,55 @@ constexpr const char* kSchemaV6 = R"sql(
 ALTER TABLE enrol_codes ADD COLUMN for_device BLOB;
 )sql";
 
+// Version 7: each revision's place in its device's hash chain (veld/chain.hpp) as the device
+// sent it, and what intake found when it recomputed the link (NULL: nothing wrong, or no chain).
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE revisions ADD COLUMN chain_prev BLOB;
+ALTER TABLE revisions ADD COLUMN chain_link BLOB;
+ALTER TABLE revisions ADD COLUMN chain_note TEXT;
+// Version 8: webhooks. `webhooks`: URLs staff registered, the event types each wants (a comma
+// list), the forms whose answers it may receive, and its signing secret. `webhook_deliveries`:
+// the outbox, a row per event and hook, written in the transaction that caused the event;
+// event_id is the receiver's idempotency key. state: 0 pending, 1 delivered, 2 failing, 3 given
+// up. A delivery is claimed by setting lease_owner and lease_until_utc_ms (one collector process
+// posts it at a time).
+constexpr const char* kSchemaV8 = R"sql(
+CREATE TABLE webhooks (
+    hook_id        INTEGER PRIMARY KEY,
+    url            TEXT NOT NULL,
+    events         TEXT NOT NULL,
+    data_forms     TEXT NOT NULL DEFAULT '',
+    secret         TEXT NOT NULL,
+    created_utc_ms INTEGER NOT NULL,
+    created_by     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+    did                 INTEGER PRIMARY KEY,
+    hook_id             INTEGER NOT NULL REFERENCES webhooks (hook_id),
+    event_id            TEXT NOT NULL,
+    event_type          TEXT NOT NULL,
+    record_id           BLOB,
+    payload             TEXT NOT NULL,
+    created_utc_ms      INTEGER NOT NULL,
+    state               INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_utc_ms INTEGER NOT NULL,
+    lease_owner         TEXT NOT NULL DEFAULT '',
+    lease_until_utc_ms  INTEGER NOT NULL DEFAULT 0,
+    last_attempt_utc_ms INTEGER,
+    last_status         INTEGER,
+    last_error          TEXT NOT NULL DEFAULT '',
+    delivered_utc_ms    INTEGER,
+    UNIQUE (hook_id, event_id)
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_utc_ms)
+    WHERE state IN (0, 2);
+)sql";
+
 constexpr sql::Migration kSteps[] = {
-    {1, kSchema}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6},
+    {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
+    {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8},
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one step per schema version");
 
@@ -287,11 +337,20 @@ Status prepareSchema(sql::Database& db, const std::string& path) {
     // tables: a collector stopped in between makes them at its next start).
     auto tx = sql::Transaction::begin(db);
     if (!tx) return tx.error();
+    auto meta =
+        db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
+    if (!meta) return meta.error();
+    // The identity key: with a new collector, or at the first open of one made before keys.
+    {
+        std::string key = detail::newCollectorKeyText();
+        meta->bind(1, detail::kCollectorKeyMeta).bind(2, std::string_view(key));
+        std::fill(key.begin(), key.end(), '\0');
+        if (auto s = meta->run(); !s) return s;
+        meta->reset();
+    }
     auto made = db.queryInt("SELECT count(*) FROM meta WHERE key = 'collector_id'");
     if (!made) return made.error();
     if (made.value() != 0) return tx->commit();
-    auto meta = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
-    if (!meta) return meta.error();
     const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
     meta->bind(1, std::string_view("collector_id")).bind(2, id);
     if (auto s = meta->run(); !s) return s;

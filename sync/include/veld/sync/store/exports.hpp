@@ -37,6 +37,10 @@ struct CurrentRecord {
     bool damaged = false;
     bool clockFlagged = false;
     ReviewState review = ReviewState::Received;
+    /// The current revision's place in its device's hash chain: its outbox number and its link
+    /// (empty when the device sent none, or the source does not know).
+    std::uint64_t chainSeq = 0;
+    std::vector<std::uint8_t> chainLink;
 };
 
 /// Where an export reads from. The collector's store is one; tests and the console can give others.
