@@ -151,6 +151,7 @@ TEST_CASE("veldctl: every option a command parses is in its --help") {
         {"agent_commands.cpp", {{"agent", "--help"}}},
         {"backup_commands.cpp", {{"collector", "--help"}}},
         {"case_commands.cpp", {{"case", "--help"}}},
+        {"chain_command.cpp", {{"collector", "--help"}}},
         {"collector_commands.cpp", {{"collector", "--help"}}},
         {"copy_command.cpp", {{"collector", "--help"}}},
         {"export_commands.cpp", {{"export", "--help"}}},
@@ -162,6 +163,7 @@ TEST_CASE("veldctl: every option a command parses is in its --help") {
         {"store_commands.cpp", {{"store", "--help"}}},
         {"study_commands.cpp", {{"study", "--help"}}},
         {"sync_commands.cpp", {{"enrol", "--help"}, {"sync", "--help"}}},
+        {"webhook_commands.cpp", {{"collector", "webhook", "--help"}}},
     };
     // An option is shown when its name stands there whole ("--from" is not "--from-b").
     const auto shows = [](const std::string& help, const std::string& option) {
