@@ -160,6 +160,30 @@ constexpr Column kAllocations[] = {
     {"record_id", K::Bytes, R},      {"rid", K::Integer, N},
     {"taken_utc_ms", K::Integer, N}, {"received_utc_ms", K::Integer, R}};
 
+constexpr Column kWebhooks[] = {{"hook_id", K::Integer, R}, {"url", K::Text, R},
+                                {"events", K::Text, R},     {"data_forms", K::Text, R},
+                                {"secret", K::Text, R},     {"created_utc_ms", K::Integer, R},
+                                {"created_by", K::Text, R}};
+constexpr std::string_view kHookKey[] = {"hook_id"};
+
+constexpr Column kWebhookDeliveries[] = {{"did", K::Integer, R},
+                                         {"hook_id", K::Integer, R},
+                                         {"event_id", K::Text, R},
+                                         {"event_type", K::Text, R},
+                                         {"record_id", K::Bytes, N},
+                                         {"payload", K::Text, R},
+                                         {"created_utc_ms", K::Integer, R},
+                                         {"state", K::Integer, R},
+                                         {"attempts", K::Integer, R},
+                                         {"next_attempt_utc_ms", K::Integer, R},
+                                         {"lease_owner", K::Text, R},
+                                         {"lease_until_utc_ms", K::Integer, R},
+                                         {"last_attempt_utc_ms", K::Integer, N},
+                                         {"last_status", K::Integer, N},
+                                         {"last_error", K::Text, R},
+                                         {"delivered_utc_ms", K::Integer, N}};
+constexpr std::string_view kDidKey[] = {"did"};
+
 const Table kTables[] = {
     {"meta", kMeta, kMetaKey, ""},
     {"enrol_codes", kEnrolCodes, kEnrolCodesKey, ""},
@@ -181,6 +205,8 @@ const Table kTables[] = {
     {"studies", kStudies, kIdKey, ""},
     {"study_blocks", kStudyBlocks, kStudyBlocksKey, ""},
     {"allocations", kAllocations, kAidKey, "aid"},
+    {"webhooks", kWebhooks, kHookKey, "hook_id"},
+    {"webhook_deliveries", kWebhookDeliveries, kDidKey, "did"},
 };
 
 }  // namespace

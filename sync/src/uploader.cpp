@@ -446,6 +446,14 @@ void Uploader::wake() {
     m_wake.notify_all();
 }
 
+void Uploader::nudge() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_nudged = true;
+    }
+    m_wake.notify_all();
+}
+
 Progress Uploader::progress() const {
     std::lock_guard lock(m_mutex);
     return m_progress;
@@ -459,14 +467,25 @@ void Uploader::loop() {
         std::uniform_int_distribution<long long> jitter(most.count() / 2, most.count());
         return std::chrono::milliseconds(jitter(random));
     };
+    const auto changed = [this] {
+        if (m_changed) m_changed();
+    };
     for (;;) {
+        {
+            // A nudge from now on may bring records this round does not see: it starts the next.
+            std::lock_guard lock(m_mutex);
+            m_nudged = false;
+        }
         const auto round = runRound(
             m_storePath, m_options,
-            [this](const Progress& p) {
-                std::lock_guard lock(m_mutex);
-                const auto last = m_progress.lastSuccessUtcMs;
-                m_progress = p;
-                if (!p.lastSuccessUtcMs) m_progress.lastSuccessUtcMs = last;
+            [&](const Progress& p) {
+                {
+                    std::lock_guard lock(m_mutex);
+                    const auto last = m_progress.lastSuccessUtcMs;
+                    m_progress = p;
+                    if (!p.lastSuccessUtcMs) m_progress.lastSuccessUtcMs = last;
+                }
+                changed();
             },
             &m_cancel,
             [&](Store* store, const Round& r) {
@@ -503,13 +522,17 @@ void Uploader::loop() {
                         m_progress.retryInMs = wait.count();
                         m_progress.lastSuccessUtcMs = last;
                     }
+                    m_holdNudges =
+                        r.outcome == Round::Outcome::Failed || r.outcome == Round::Outcome::Busy;
                 }
+                changed();
                 m_nextWait = wait;
                 if (m_observer) m_observer(store, r, wait);
             });
         (void)round;
         std::unique_lock lock(m_mutex);
-        m_wake.wait_for(lock, m_nextWait, [this] { return m_stop || m_woken; });
+        m_wake.wait_for(lock, m_nextWait,
+                        [this] { return m_stop || m_woken || (m_nudged && !m_holdNudges); });
         m_woken = false;
         if (m_stop) return;
     }

@@ -194,7 +194,8 @@ TEST_CASE(
                     "TABLE enrol_codes DROP COLUMN for_device; ALTER TABLE revisions DROP COLUMN "
                     "chain_prev; "
                     "ALTER TABLE revisions DROP COLUMN chain_link; ALTER TABLE revisions DROP "
-                    "COLUMN chain_note; PRAGMA user_version = 1"));
+                    "COLUMN chain_note; DROP TABLE webhook_deliveries; DROP TABLE webhooks; "
+                    "PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());
@@ -203,6 +204,10 @@ TEST_CASE(
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
     CHECK(db.queryInt("PRAGMA user_version").value() == sync::kCollectorSchemaVersion);
+    // Webhooks (version 8) work on the upgraded file.
+    CHECK(store.value()->addWebhook("https://example.org/h", {"review.changed"}, {}, now, "anna"));
+    REQUIRE(store.value()->setReview(record, sync::ReviewState::Rejected, "", now, "anna"));
+    CHECK(store.value()->undeliveredCount().value() == 1);
     auto devices = store.value()->devices();
     REQUIRE(devices);
     REQUIRE(devices->size() == 1);

@@ -52,10 +52,12 @@ Subcommands:
                          --quarantine moves bad bodies aside. Exit 1 when anything is wrong.
   receipts PATH          the collector's receipts for this device's pushes, each verified
                          again (signature, device, digests); exit 1 when any fails
-  demo PATH [--records N] [--forms DIR]
+  demo PATH [--records N] [--forms DIR] [--ring RING [--id ID]]
                          install the pilots' forms from DIR (default: this source tree's
                          schemas/forms) and a demo pseudonym key, then add N synthetic records
-                         on them (default 40); creates the store if needed
+                         on them (default 40); creates the store if needed. Records of sealed
+                         forms are sealed to the store's project key (from enrolment), or to
+                         the newest public key of the key ring RING (or its key ID)
 
 Each subcommand takes --help.
 )";

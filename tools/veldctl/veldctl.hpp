@@ -49,6 +49,9 @@ int collectorCopyCommand(const std::vector<std::string>& args, std::ostream& out
 /// `collector verify-chain` (args[0] is "verify-chain").
 int collectorChainCommand(const std::vector<std::string>& args, std::ostream& out,
                           std::ostream& err);
+/// `collector webhook ...` (args[0] is "webhook").
+int collectorWebhookCommand(const std::vector<std::string>& args, std::ostream& out,
+                            std::ostream& err);
 int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

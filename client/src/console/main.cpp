@@ -39,7 +39,8 @@ options:
   --scale S              size of text and controls (default: the screen's content scale)
   --size WxH             window size in pixels (default 1280x800)
   --show WHAT            open a tab first: dashboard, devices, forms[:FILE] (FILE checked
-                         for publishing), review, conflicts[:N], duplicates, export, keys
+                         for publishing), review, conflicts[:N], cases, duplicates, export,
+                         keys
   --screenshot FILE      write a PNG of the window once it has settled, then quit
   --help                 this text
 )";
@@ -163,6 +164,7 @@ void applyShow(veld::client::console::Console& console, const std::string& show)
     const std::string what = show.substr(0, show.find(':'));
     if (what == "devices") console.go(Tab::Devices);
     if (what == "review") console.go(Tab::Review);
+    if (what == "cases") console.go(Tab::Cases);
     if (what == "duplicates") console.go(Tab::Duplicates);
     if (what == "export") console.go(Tab::Export);
     if (what == "conflicts") console.go(Tab::Conflicts);

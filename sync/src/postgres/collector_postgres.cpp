@@ -16,6 +16,7 @@
 #include "pg_review.hpp"
 #include "pg_schema.hpp"
 #include "pg_studies.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync {
 
@@ -36,7 +37,8 @@ class PostgresCollector final : private ContextHolder,
                                 public PgCases,
                                 public PgStudies,
                                 public PgReview,
-                                public PgExports {
+                                public PgExports,
+                                public PgWebhooks {
   public:
     explicit PostgresCollector(std::unique_ptr<PgContext> c)
         : ContextHolder(std::move(c)),
@@ -46,7 +48,8 @@ class PostgresCollector final : private ContextHolder,
           PgCases(*context),
           PgStudies(*context),
           PgReview(*context),
-          PgExports(*context) {}
+          PgExports(*context),
+          PgWebhooks(*context) {}
 };
 
 }  // namespace

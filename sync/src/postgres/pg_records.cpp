@@ -26,6 +26,7 @@
 
 #include "../store_rules.hpp"
 #include "pg_exports.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync::postgres {
 
@@ -410,6 +411,17 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
             return s;
         at = end;
     } while (at < toStore.size());
+    // Hooks told of each stored revision: their deliveries commit with it.
+    auto hooks = hooksWanting(c, kEventRecordReceived);
+    if (!hooks) return hooks.error();
+    if (!hooks->empty()) {
+        std::vector<webhooks::EventRecord> events;
+        events.reserve(toStore.size());
+        for (const PushRevision* r : toStore)
+            events.push_back(webhooks::receivedEvent(deviceId, *r));
+        if (auto s = enqueueEvents(c, hooks.value(), kEventRecordReceived, events, nowMs); !s)
+            return s;
+    }
     // Cases and allocations last: their change numbers hold a counter until the commit.
     auto cases = applyCasesAndAllocations(ctx, c, deviceId, stored, nowMs);
     if (!cases) return cases.error();
@@ -617,7 +629,10 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
 Result<CollectorStats> PgRecords::stats() {
     // One statement: one snapshot.
     auto rows = queryOnce(m_ctx,
-                          "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM records), "
+                          "SELECT (SELECT count(*) FROM devices WHERE device_id NOT IN (SELECT "
+                          "decode(replace(value, '-', ''), 'hex') FROM meta WHERE key = "
+                          "'staff_device')), "
+                          "(SELECT count(*) FROM records), "
                           "(SELECT count(*) FROM revisions), (SELECT count(*) FROM rejected), "
                           "(SELECT count(*) FROM conflicts WHERE resolved_utc_ms IS NULL), "
                           "(SELECT count(*) FROM revisions WHERE clock_flagged <> 0), (SELECT "

@@ -13,6 +13,7 @@
 #include "sqlite_collector.hpp"
 #include "sqlite_records.hpp"
 #include "sqlite_studies.hpp"
+#include "sqlite_webhooks.hpp"
 
 namespace veld::sync::sqlite {
 
@@ -137,6 +138,10 @@ Result<PushReply> pushLocked(SqliteContext& ctx, const Uuid& deviceId, const Pus
         through = static_cast<std::uint64_t>(dev.columnInt(0));
     }
 
+    // Hooks told of each stored revision: their deliveries commit with it.
+    auto hooks = hooksWanting(ctx, kEventRecordReceived);
+    if (!hooks) return hooks.error();
+
     PushReply reply;
     reply.results.reserve(batch.revisions.size());
     for (const PushRevision& rev : batch.revisions) {
@@ -177,6 +182,10 @@ Result<PushReply> pushLocked(SqliteContext& ctx, const Uuid& deviceId, const Pus
             continue;
         }
         if (auto s = storeRevision(ctx, deviceId, rev, nowMs); !s) return s.error();
+        if (auto s = enqueueEvent(ctx, hooks.value(), kEventRecordReceived,
+                                  webhooks::receivedEvent(deviceId, rev), nowMs);
+            !s)
+            return s.error();
         reply.results.push_back({rev.seq, RevisionOutcome::Stored, {}});
         through = rev.seq;
     }

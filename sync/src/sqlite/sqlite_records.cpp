@@ -144,7 +144,11 @@ Result<CollectorStats> SqliteRecords::stats() {
         std::int64_t* out;
     };
     const Q queries[] = {
-        {"SELECT count(*) FROM devices", &s.devices},
+        // Enrolled devices: not the collector's own staff device (its id is kept in meta as
+        // text, the devices' ids as 16 bytes).
+        {"SELECT count(*) FROM devices WHERE hex(device_id) NOT IN (SELECT "
+         "upper(replace(value, '-', '')) FROM meta WHERE key = 'staff_device')",
+         &s.devices},
         {"SELECT count(*) FROM records", &s.records},
         {"SELECT count(*) FROM revisions", &s.revisions},
         {"SELECT count(*) FROM rejected", &s.rejected},

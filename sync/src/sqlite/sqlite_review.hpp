@@ -19,7 +19,8 @@ class SqliteReview : public virtual ReviewStore {
                      std::int64_t nowMs, const std::string& actor) override;
     Result<RecordReview> review(const Uuid& recordId) override;
     Result<std::vector<Uuid>> recordsInReview(ReviewState state) override;
-    Result<ReviewQueue> reviewQueue(ReviewState state, int limit) override;
+    Result<ReviewQueue> reviewQueue(ReviewState state, int limit,
+                                    const std::string& formId) override;
 
   private:
     SqliteContext& m_ctx;

@@ -279,11 +279,49 @@ constexpr const char* kSchemaV7 = R"sql(
 ALTER TABLE revisions ADD COLUMN chain_prev BLOB;
 ALTER TABLE revisions ADD COLUMN chain_link BLOB;
 ALTER TABLE revisions ADD COLUMN chain_note TEXT;
+// Version 8: webhooks. `webhooks`: URLs staff registered, the event types each wants (a comma
+// list), the forms whose answers it may receive, and its signing secret. `webhook_deliveries`:
+// the outbox, a row per event and hook, written in the transaction that caused the event;
+// event_id is the receiver's idempotency key. state: 0 pending, 1 delivered, 2 failing, 3 given
+// up. A delivery is claimed by setting lease_owner and lease_until_utc_ms (one collector process
+// posts it at a time).
+constexpr const char* kSchemaV8 = R"sql(
+CREATE TABLE webhooks (
+    hook_id        INTEGER PRIMARY KEY,
+    url            TEXT NOT NULL,
+    events         TEXT NOT NULL,
+    data_forms     TEXT NOT NULL DEFAULT '',
+    secret         TEXT NOT NULL,
+    created_utc_ms INTEGER NOT NULL,
+    created_by     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+    did                 INTEGER PRIMARY KEY,
+    hook_id             INTEGER NOT NULL REFERENCES webhooks (hook_id),
+    event_id            TEXT NOT NULL,
+    event_type          TEXT NOT NULL,
+    record_id           BLOB,
+    payload             TEXT NOT NULL,
+    created_utc_ms      INTEGER NOT NULL,
+    state               INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_utc_ms INTEGER NOT NULL,
+    lease_owner         TEXT NOT NULL DEFAULT '',
+    lease_until_utc_ms  INTEGER NOT NULL DEFAULT 0,
+    last_attempt_utc_ms INTEGER,
+    last_status         INTEGER,
+    last_error          TEXT NOT NULL DEFAULT '',
+    delivered_utc_ms    INTEGER,
+    UNIQUE (hook_id, event_id)
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_utc_ms)
+    WHERE state IN (0, 2);
 )sql";
 
 constexpr sql::Migration kSteps[] = {
     {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
-    {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
+    {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8},
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one step per schema version");
 

@@ -16,6 +16,7 @@
 #include "sqlite_review.hpp"
 #include "sqlite_schema.hpp"
 #include "sqlite_studies.hpp"
+#include "sqlite_webhooks.hpp"
 
 namespace veld::sync {
 
@@ -36,7 +37,8 @@ class SqliteCollector final : private ContextOwner,
                               public SqliteCases,
                               public SqliteStudies,
                               public SqliteReview,
-                              public SqliteExports {
+                              public SqliteExports,
+                              public SqliteWebhooks {
   public:
     explicit SqliteCollector(std::unique_ptr<SqliteContext> context)
         : ContextOwner(std::move(context)),
@@ -46,7 +48,8 @@ class SqliteCollector final : private ContextOwner,
           SqliteCases(*ctx),
           SqliteStudies(*ctx),
           SqliteReview(*ctx),
-          SqliteExports(*ctx) {}
+          SqliteExports(*ctx),
+          SqliteWebhooks(*ctx) {}
 };
 
 bool sodiumReady() {

@@ -16,6 +16,7 @@
 #include <veld/sync/store/records.hpp>
 #include <veld/sync/store/review.hpp>
 #include <veld/sync/store/studies.hpp>
+#include <veld/sync/store/webhooks.hpp>
 
 namespace veld::sync {
 
@@ -27,7 +28,8 @@ class CollectorStore : public virtual CollectorIdentity,
                        public virtual CaseStore,
                        public virtual StudyStore,
                        public virtual ReviewStore,
-                       public virtual ExportSource {
+                       public virtual ExportSource,
+                       public virtual WebhookStore {
   public:
     ~CollectorStore() override = default;
 };
@@ -36,7 +38,7 @@ class CollectorStore : public virtual CollectorIdentity,
 /// version this collector writes; older ones are upgraded when opened). A PostgreSQL store keeps
 /// the same schema version in its own table.
 inline constexpr std::int32_t kCollectorApplicationId = 0x56454C43;
-inline constexpr int kCollectorSchemaVersion = 7;
+inline constexpr int kCollectorSchemaVersion = 8;
 
 /// The embedded default: one SQLite file (WAL). `create` makes a new collector (with its id and
 /// pseudonym key) when the file does not exist.

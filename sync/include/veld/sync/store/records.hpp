@@ -25,7 +25,7 @@ struct DayCount {
 };
 
 struct CollectorStats {
-    std::int64_t devices = 0;
+    std::int64_t devices = 0;  // enrolled ones (not the collector's own staff device)
     std::int64_t records = 0;
     std::int64_t revisions = 0;
     std::int64_t rejected = 0;
