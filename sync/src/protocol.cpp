@@ -2,6 +2,7 @@
 
 #include <veld/fb/sync_generated.h>
 #include <veld/project_key.hpp>
+#include <veld/record.hpp>
 #include <veld/sync/protocol.hpp>
 
 namespace veld::sync {
@@ -209,8 +210,9 @@ std::vector<std::uint8_t> encodePullRequest(const PullRequest& request) {
                                                b.CreateString(s.stratum), s.remaining));
     }
     auto stockVec = stock.empty() ? 0 : b.CreateVector(stock);
-    auto req = fb::CreatePullRequest(b, request.protocolVersion, request.formCursor,
-                                     request.caseCursor, request.allocationCursor, key, stockVec);
+    auto req =
+        fb::CreatePullRequest(b, request.protocolVersion, request.formCursor, request.caseCursor,
+                              request.allocationCursor, key, stockVec, request.correctionCursor);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullRequest, req.Union()));
 }
 
@@ -242,6 +244,7 @@ Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body) {
     out.formCursor = req->form_cursor();
     out.caseCursor = req->case_cursor();
     out.allocationCursor = req->allocation_cursor();
+    out.correctionCursor = req->correction_cursor();
     if (const auto* key = req->device_box_key()) {
         if (key->size() != 32) return malformed("the device's box key is not 32 bytes");
         out.deviceBoxKey.assign(key->begin(), key->end());
@@ -313,9 +316,22 @@ std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
     }
     auto studyVec = studies.empty() ? 0 : b.CreateVector(studies);
 
-    auto resp =
-        fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
-                               reply.caseCursor, blockVec, reply.allocationCursor, studyVec);
+    std::vector<flatbuffers::Offset<fb::Correction>> corrections;
+    for (const auto& c : reply.corrections) {
+        fb::Uuid id = toFb(c.recordId);
+        fb::Uuid caseId = c.caseId ? toFb(*c.caseId) : fb::Uuid();
+        auto form = b.CreateString(c.formId);
+        auto comment = b.CreateString(c.comment);
+        auto body = c.body.empty() ? 0 : b.CreateVector(c.body);
+        corrections.push_back(fb::CreateCorrection(
+            b, c.seq, &id, form, c.formVersion, static_cast<fb::CorrectionState>(c.state), comment,
+            c.reviewUtcMs, c.caseId ? &caseId : nullptr, c.sealed, body));
+    }
+    auto correctionVec = corrections.empty() ? 0 : b.CreateVector(corrections);
+
+    auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
+                                       reply.caseCursor, blockVec, reply.allocationCursor,
+                                       studyVec, correctionVec, reply.correctionCursor);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
 }
 
@@ -408,6 +424,35 @@ Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
                 }
             }
             out.studies.push_back(std::move(study));
+        }
+    }
+    out.correctionCursor = resp->correction_cursor();
+    if (const auto* corrections = resp->corrections()) {
+        for (const auto* c : *corrections) {
+            CorrectionIn in;
+            in.seq = c->seq();
+            in.recordId = fromFb(*c->record_id());
+            if (in.recordId.isNil()) return malformed("a correction has a nil record id");
+            if (!fits(c->form_id(), kMaxNameBytes) ||
+                !fits(c->comment(), kMaxCorrectionCommentBytes))
+                return malformed("a correction's form id or comment is too long");
+            const auto state = correctionStateFromCode(static_cast<std::uint8_t>(c->state()));
+            if (!state) return malformed("a correction has an unknown state");
+            in.state = *state;
+            in.formId = text(c->form_id());
+            in.formVersion = c->form_version();
+            in.comment = text(c->comment());
+            in.reviewUtcMs = c->review_utc_ms();
+            if (c->case_id()) in.caseId = fromFb(*c->case_id());
+            in.sealed = c->sealed();
+            // A body that is no sound record of this id is left out (the device that made the
+            // record still reopens it from its own copy): it never blocks the other corrections.
+            if (const auto* body = c->body(); body && body->size() <= kMaxRecordBodyBytes) {
+                auto header = inspectRecord({body->data(), body->size()});
+                if (header && header->id == in.recordId && !header->sealed)
+                    in.body.assign(body->begin(), body->end());
+            }
+            out.corrections.push_back(std::move(in));
         }
     }
     return out;

@@ -552,6 +552,39 @@ DeviceStudy deviceStudy(const alloc::Study& study) {
     return out;
 }
 
+// ---- Corrections ------------------------------------------------------------------------------
+
+CorrectionStep correctionStep(ReviewState newState, bool open) {
+    if (newState == ReviewState::HasIssues) return CorrectionStep::Open;
+    return open ? CorrectionStep::Withdraw : CorrectionStep::None;
+}
+
+Status checkStaffReview(ReviewState state, std::size_t commentBytes) {
+    if (commentBytes > kMaxReviewCommentBytes) {
+        return makeError(
+            ErrorCode::InvalidArgument,
+            "a review comment is limited to " + std::to_string(kMaxReviewCommentBytes) + " bytes");
+    }
+    if (state == ReviewState::Corrected) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "\"corrected\" is set when a correction arrives from the field; approve "
+                         "the record or mark it has-issues again");
+    }
+    return {};
+}
+
+bool correctsRecord(std::uint64_t baseHlc, std::uint64_t aboutHlc) {
+    return baseHlc != 0 && baseHlc >= aboutHlc;
+}
+
+std::string correctionActor(const Uuid& deviceId) {
+    return "device " + deviceId.toString();
+}
+
+std::string correctionComment(HlcTimestamp hlc) {
+    return "corrected in the field: revision " + hlc.toString();
+}
+
 }  // namespace veld::sync::rules
 
 namespace veld::sync {

@@ -230,4 +230,24 @@ Result<PresentedAdmin> parseAdminCredential(std::string_view credential);
 /// A team name is at most 64 letters, digits, '.', '-' or '_' (empty: no team).
 bool validTeam(std::string_view team);
 
+// ---- Corrections ------------------------------------------------------------------------------
+
+/// What a change of review does to the record's correction.
+enum class CorrectionStep { None, Open, Withdraw };
+/// `open`: the record has a correction that is Open or Corrected. HasIssues opens one (again);
+/// any other verdict withdraws it, so the devices drop it.
+CorrectionStep correctionStep(ReviewState newState, bool open);
+
+/// Whether a revision with `baseHlc` corrects a record staff marked HasIssues while its current
+/// revision was `aboutHlc`: it was made from that revision or a newer one.
+bool correctsRecord(std::uint64_t baseHlc, std::uint64_t aboutHlc);
+
+/// Staff may set every review state but Corrected, which only a correcting revision sets.
+Status checkStaffReview(ReviewState state, std::size_t commentBytes);
+
+/// The review history entry of a correction: its actor and its comment (which names the
+/// revision; the HLC itself is kept beside it).
+std::string correctionActor(const Uuid& deviceId);
+std::string correctionComment(HlcTimestamp hlc);
+
 }  // namespace veld::sync::rules

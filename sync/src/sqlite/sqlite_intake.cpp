@@ -9,6 +9,7 @@
 #include "../store_rules.hpp"
 #include "sqlite_cases.hpp"
 #include "sqlite_collector.hpp"
+#include "sqlite_corrections.hpp"
 #include "sqlite_records.hpp"
 #include "sqlite_studies.hpp"
 
@@ -74,7 +75,9 @@ Status storeRevision(SqliteContext& ctx, const Uuid& deviceId, const PushRevisio
                      std::int64_t nowMs, bool fromDevice) {
     std::int64_t rid = 0;
     if (auto s = storeRecordRevision(ctx, deviceId, rev, nowMs, rid); !s) return s;
-    if (!fromDevice || rev.damaged || rev.body.empty()) return {};
+    if (!fromDevice) return {};
+    if (auto s = noteCorrectingRevision(ctx, deviceId, rev, nowMs); !s) return s;
+    if (rev.damaged || rev.body.empty()) return {};
     return applyCaseAndAllocation(ctx, deviceId, rev, rid, nowMs);
 }
 
