@@ -235,6 +235,37 @@ CREATE INDEX allocations_by_device ON allocations (device_id, log_seq);
 CREATE INDEX allocations_by_record ON allocations (record_id);
 )sql";
 
+// Version 7: corrections, as the SQLite store's version 7 (sqlite_schema.cpp explains them). The
+// review states' check is widened in place.
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE reviews DROP CONSTRAINT reviews_state_check;
+ALTER TABLE reviews ADD CONSTRAINT reviews_state_check CHECK (state BETWEEN 0 AND 4);
+ALTER TABLE review_history DROP CONSTRAINT review_history_state_check;
+ALTER TABLE review_history ADD CONSTRAINT review_history_state_check
+    CHECK (state BETWEEN 0 AND 4);
+ALTER TABLE review_history ADD COLUMN revision_hlc bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE corrections (
+    record_id      bytea PRIMARY KEY REFERENCES records (record_id),
+    seq            bigint NOT NULL,
+    state          bigint NOT NULL CHECK (state BETWEEN 0 AND 2),
+    comment        text NOT NULL DEFAULT '',
+    review_utc_ms  bigint NOT NULL,
+    about_hlc      bigint NOT NULL,
+    case_id        bytea,
+    sealed         bigint NOT NULL DEFAULT 0,
+    corrected_hlc  bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX corrections_by_seq ON corrections (seq);
+
+CREATE TABLE correction_devices (
+    record_id bytea NOT NULL REFERENCES corrections (record_id),
+    device_id bytea NOT NULL,
+    PRIMARY KEY (record_id, device_id)
+);
+CREATE INDEX correction_devices_by_device ON correction_devices (device_id);
+)sql";
+
 // One schema step: the version it brings the database to and its statements.
 struct Step {
     int version;
@@ -244,11 +275,11 @@ struct Step {
 // The steps in order. A database is created at the first step's version; a later Veld appends
 // steps (ALTER TABLE ...) with the next numbers, as the SQLite store does.
 const std::vector<Step>& steps() {
-    static const std::vector<Step> list{{6, kSchemaV6}};
+    static const std::vector<Step> list{{6, kSchemaV6}, {7, kSchemaV7}};
     return list;
 }
 
-static_assert(kCollectorSchemaVersion == 6,
+static_assert(kCollectorSchemaVersion == 7,
               "the PostgreSQL schema needs a step for the new collector schema version");
 
 Result<bool> hasVersionTable(pg::Connection& c) {

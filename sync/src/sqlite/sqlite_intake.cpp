@@ -75,9 +75,8 @@ Status storeRevision(SqliteContext& ctx, const Uuid& deviceId, const PushRevisio
                      std::int64_t nowMs, bool fromDevice) {
     std::int64_t rid = 0;
     if (auto s = storeRecordRevision(ctx, deviceId, rev, nowMs, rid); !s) return s;
-    if (!fromDevice) return {};
+    if (!fromDevice || rev.damaged || rev.body.empty()) return {};
     if (auto s = noteCorrectingRevision(ctx, deviceId, rev, nowMs); !s) return s;
-    if (rev.damaged || rev.body.empty()) return {};
     return applyCaseAndAllocation(ctx, deviceId, rev, rid, nowMs);
 }
 
