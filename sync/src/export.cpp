@@ -166,12 +166,16 @@ class Exporter {
         key(main, "revision_time", "current revision made (device clock, UTC)",
             ColumnType::DateTime);
         key(main, "review", "review by central staff", ColumnType::Integer);
-        main.table.columns.back().valueLabels = {
-            {0, "received"}, {1, "has issues"}, {2, "approved"}, {3, "rejected"}};
+        main.table.columns.back().valueLabels = {{0, "received"},
+                                                 {1, "has issues"},
+                                                 {2, "approved"},
+                                                 {3, "rejected"},
+                                                 {4, "corrected in the field"}};
         main.texts.back().values = {{0, {{"", "received"}}},
                                     {1, {{"", "has issues"}}},
                                     {2, {{"", "approved"}}},
-                                    {3, {{"", "rejected"}}}};
+                                    {3, {{"", "rejected"}}},
+                                    {4, {{"", "corrected in the field"}}}};
         key(main, "clock_flagged", "device clock implausible (1)", ColumnType::Integer);
         key(main, "unreadable", "why the answers are missing (0: they are not)",
             ColumnType::Integer);

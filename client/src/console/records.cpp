@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 
 #include <imgui.h>
 
@@ -25,6 +26,8 @@ M reviewName(ReviewState s) {
             return M::ConsoleReviewApproved;
         case ReviewState::Rejected:
             return M::ConsoleReviewRejected;
+        case ReviewState::Corrected:
+            return M::ConsoleReviewCorrected;
         case ReviewState::Received:
             break;
     }
@@ -101,12 +104,30 @@ const sync::StoredRevision* findRevision(const sync::admin::RecordDetail& detail
     return nullptr;
 }
 
+// "revision of <time> from <device> (current)" for the revision with `hlc`.
+std::string correctionLine(const Console& console, const sync::admin::RecordDetail& d,
+                           HlcTimestamp hlc) {
+    for (std::size_t i = 0; i < d.revisions.size(); ++i) {
+        const auto& r = d.revisions[i];
+        if (r.hlc != hlc) continue;
+        return format(console.t(static_cast<int>(i) == d.current ? M::ConsoleCorrectedByCurrent
+                                                                 : M::ConsoleCorrectedBy),
+                      {ui::localDateTime(static_cast<std::int64_t>(hlc.millis())),
+                       console.deviceName(r.deviceId)});
+    }
+    return format(console.t(M::ConsoleCorrectedBy),
+                  {ui::localDateTime(static_cast<std::int64_t>(hlc.millis())), "?"});
+}
+
 }  // namespace
 
 void drawReview(Console& console, ReviewTabState& state) {
     ui::heading(console.t(M::ConsoleTabReview), false);
+    // Staff set the first four; "corrected" comes from the field (a correction arrived).
     const ReviewState states[] = {ReviewState::Received, ReviewState::HasIssues,
-                                  ReviewState::Approved, ReviewState::Rejected};
+                                  ReviewState::Approved, ReviewState::Rejected,
+                                  ReviewState::Corrected};
+    const std::span<const ReviewState> staffSets(states, 4);
     for (ReviewState s : states) {
         const int value = static_cast<int>(s);
         if (value > 0) ImGui::SameLine();
@@ -187,13 +208,19 @@ void drawReview(Console& console, ReviewTabState& state) {
         for (const auto& h : d.review.history) {
             std::string line = ui::localDateTime(h.utcMs) + "  " + h.actor + ": " +
                                std::string(console.t(reviewName(h.state)));
-            if (!h.comment.empty()) line += " (" + h.comment + ")";
+            if (h.state == ReviewState::Corrected && h.revisionHlc != 0) {
+                // The correcting revision, by its device and time (the answers above are the
+                // current revision: this one, unless a newer one came since).
+                line += " - " + correctionLine(console, d, HlcTimestamp{h.revisionHlc});
+            } else if (!h.comment.empty()) {
+                line += " (" + h.comment + ")";
+            }
             ImGui::BulletText("%s", line.c_str());
             ui::recordLast("review.history." + std::to_string(n++), line);
         }
         ui::paragraph(console.t(M::ConsoleComment), false);
         ui::input("review.comment", state.comment);
-        for (ReviewState s : states) {
+        for (ReviewState s : staffSets) {
             const int value = static_cast<int>(s);
             if (value > 0) ImGui::SameLine();
             const std::string id =
@@ -218,6 +245,7 @@ void drawReview(Console& console, ReviewTabState& state) {
                     });
             }
         }
+        ui::hint(console.t(M::ConsoleHasIssuesSendsBack), false);
     } else {
         ui::hint(console.t(M::ConsoleChooseRecord), false);
     }
