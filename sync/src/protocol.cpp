@@ -54,7 +54,7 @@ std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
         auto body = e.body.empty() ? 0 : b.CreateVector(e.body);
         auto reason = e.damageReason.empty() ? 0 : b.CreateString(e.damageReason);
         revisions.push_back(
-            fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason, 0));
+            fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason, e.baseHlc));
     }
     auto vec = b.CreateVector(revisions);
     fb::Uuid dev = toFb(deviceId);
