@@ -559,6 +559,36 @@ CorrectionStep correctionStep(ReviewState newState, bool open) {
     return open ? CorrectionStep::Withdraw : CorrectionStep::None;
 }
 
+std::vector<ReviewChange> unpackReviewHistory(std::string_view packed) {
+    std::vector<ReviewChange> out;
+    while (!packed.empty()) {
+        const auto end = packed.find('\x1e');
+        std::string_view entry = packed.substr(0, end);
+        packed = end == std::string_view::npos ? std::string_view() : packed.substr(end + 1);
+        std::string_view part[5];
+        for (int i = 0; i < 4; ++i) {
+            const auto cut = entry.find('\x1f');
+            if (cut == std::string_view::npos) {
+                entry = {};
+                part[0] = {};
+                break;
+            }
+            part[i] = entry.substr(0, cut);
+            entry = entry.substr(cut + 1);
+        }
+        part[4] = entry;
+        if (part[0].empty()) continue;
+        const auto number = [](std::string_view t) {
+            return static_cast<std::int64_t>(std::strtoll(std::string(t).c_str(), nullptr, 10));
+        };
+        const auto state = reviewStateFromCode(static_cast<std::uint8_t>(number(part[0])));
+        if (!state) continue;
+        out.push_back({*state, std::string(part[4]), number(part[1]), std::string(part[3]),
+                       static_cast<std::uint64_t>(number(part[2]))});
+    }
+    return out;
+}
+
 Status checkStaffReview(ReviewState state, std::size_t commentBytes) {
     if (commentBytes > kMaxReviewCommentBytes) {
         return makeError(

@@ -245,6 +245,11 @@ bool correctsRecord(std::uint64_t baseHlc, std::uint64_t aboutHlc);
 /// Staff may set every review state but Corrected, which only a correcting revision sets.
 Status checkStaffReview(ReviewState state, std::size_t commentBytes);
 
+/// A record's review history as both backends' export queries hand it over in one column:
+/// changes separated by \x1e, each "state\x1fUTC ms\x1frevision HLC\x1factor\x1fcomment" (the
+/// comment last, so it may hold anything but \x1e). Unreadable parts are skipped.
+std::vector<ReviewChange> unpackReviewHistory(std::string_view packed);
+
 /// The review history entry of a correction: its actor and its comment (which names the
 /// revision; the HLC itself is kept beside it).
 std::string correctionActor(const Uuid& deviceId);

@@ -37,6 +37,7 @@ struct CurrentRecord {
     bool damaged = false;
     bool clockFlagged = false;
     ReviewState review = ReviewState::Received;
+    std::vector<ReviewChange> reviewHistory;  // oldest first
 };
 
 /// Where an export reads from. The collector's store is one; tests and the console can give others.
