@@ -172,10 +172,7 @@ void drawReview(Console& console, ReviewTabState& state) {
                                  ui::localDateTime(static_cast<std::int64_t>(e.hlc.millis()));
         if (ui::selectable("review.row." + std::to_string(i), line,
                            state.selected && *state.selected == e.recordId)) {
-            state.selected = e.recordId;
-            state.comment.clear();
-            loadDetail(console, e.recordId, state.detail,
-                       [&state, id = e.recordId] { return state.selected == id; });
+            selectReviewEntry(console, state, static_cast<std::size_t>(i));
         }
         ++i;
     }
@@ -250,6 +247,14 @@ void drawReview(Console& console, ReviewTabState& state) {
         ui::hint(console.t(M::ConsoleChooseRecord), false);
     }
     ImGui::EndChild();
+}
+
+void selectReviewEntry(Console& console, ReviewTabState& state, std::size_t index) {
+    if (!state.queue || index >= state.queue->records.size()) return;
+    const Uuid id = state.queue->records[index].recordId;
+    state.selected = id;
+    state.comment.clear();
+    loadDetail(console, id, state.detail, [&state, id] { return state.selected == id; });
 }
 
 void selectConflict(Console& console, ConflictsState& state, std::size_t index) {
