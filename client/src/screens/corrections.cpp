@@ -92,13 +92,17 @@ void drawCorrections(App& app, const std::vector<DeviceCorrection>& list,
     if (list.empty()) return;
     ImGui::Spacing();
     ui::paragraph(app.t(M::CorrectionsTitle), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+    ui::recordLast(idPrefix, app.t(M::CorrectionsTitle));
     ImGui::Separator();
+    // How many wait for this device (those sent already wait for staff, not for it).
     std::int64_t open = 0;
     for (const auto& c : list)
         open += (!c.sent && c.state == CorrectionState::Open) ? 1 : 0;
-    const std::string count = plural(M::CorrectionsCount, open, app.settings.uiLanguage);
-    ui::hint(count, false);
-    ui::recordLast(idPrefix + ".count", count);
+    if (open > 0) {
+        const std::string count = plural(M::CorrectionsCount, open, app.settings.uiLanguage);
+        ui::paragraph(count, false);
+        ui::recordLast(idPrefix + ".count", count);
+    }
     for (std::size_t i = 0; i < list.size(); ++i) {
         drawCorrection(app, list[i], idPrefix + "." + std::to_string(i), false);
         ImGui::Spacing();
