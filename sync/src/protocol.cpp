@@ -447,10 +447,10 @@ Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
             in.sealed = c->sealed();
             // A body that is no sound record of this id is left out (the device that made the
             // record still reopens it from its own copy): it never blocks the other corrections.
-            if (const auto* body = c->body(); body && body->size() <= kMaxRecordBodyBytes) {
-                auto header = inspectRecord({body->data(), body->size()});
+            if (const auto* given = c->body(); given && given->size() <= kMaxRecordBodyBytes) {
+                auto header = inspectRecord({given->data(), given->size()});
                 if (header && header->id == in.recordId && !header->sealed)
-                    in.body.assign(body->begin(), body->end());
+                    in.body.assign(given->begin(), given->end());
             }
             out.corrections.push_back(std::move(in));
         }

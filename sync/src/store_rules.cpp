@@ -2,6 +2,7 @@
 #include "store_rules.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <tuple>
 #include <type_traits>
 #include <variant>
