@@ -36,6 +36,13 @@ void startAgain(App& app, const DeviceCorrection& c) {
 
 }  // namespace
 
+const DeviceCorrection* correctionOf(const App& app, const Uuid& recordId) {
+    for (const auto& c : app.corrections) {
+        if (c.recordId == recordId) return &c;
+    }
+    return nullptr;
+}
+
 void correctRecord(App& app, const Uuid& recordId) {
     app.withStore([recordId](Store& store) { return store.reopenForCorrection(recordId); },
                   [&app](Result<Uuid> reopened) {

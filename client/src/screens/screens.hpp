@@ -201,6 +201,8 @@ void drawCorrections(App& app, const std::vector<DeviceCorrection>& list,
                      const std::string& idPrefix);
 /// One of them; `onRecord`: drawn on the record itself (no title line).
 void drawCorrection(App& app, const DeviceCorrection& c, const std::string& id, bool onRecord);
+/// The correction of a record, when central staff sent it back (from App::corrections).
+const DeviceCorrection* correctionOf(const App& app, const Uuid& recordId);
 /// Reopens a record sent back as a correction draft and opens it for filling.
 void correctRecord(App& app, const Uuid& recordId);
 
