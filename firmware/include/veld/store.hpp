@@ -264,7 +264,7 @@ struct DeviceCorrection {
 class Store {
   public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
     /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
     static constexpr std::int32_t kApplicationId = 0x56454C44;
 
