@@ -176,7 +176,7 @@ struct Store::Impl {
     /// The revision a draft was reopened from for a correction; 0 for any other record.
     Result<std::uint64_t> correctionBase(const Uuid& id);
     /// A correction draft was finalized as revision `hlc`: its correction is done here.
-    Status correctionFinalized(const Uuid& id, HlcTimestamp hlc);
+    Status correctionFinalized(const Uuid& id, HlcTimestamp revision);
 };
 
 Status Store::Impl::prepareAll() {
@@ -2162,10 +2162,10 @@ Result<std::uint64_t> Store::Impl::correctionBase(const Uuid& id) {
     return *row ? static_cast<std::uint64_t>(st->columnInt(0)) : std::uint64_t{0};
 }
 
-Status Store::Impl::correctionFinalized(const Uuid& id, HlcTimestamp hlc) {
+Status Store::Impl::correctionFinalized(const Uuid& id, HlcTimestamp revision) {
     auto st = db.prepare("UPDATE corrections SET done_hlc = ?2 WHERE record_id = ?1");
     if (!st) return st.error();
-    st->bindBlob(1, idBytes(id)).bind(2, static_cast<std::int64_t>(hlc.value));
+    st->bindBlob(1, idBytes(id)).bind(2, static_cast<std::int64_t>(revision.value));
     if (Status s = st->run(); !s) return s;
     // The record is an ordinary finalized one from now on.
     auto plain = db.prepare("UPDATE records SET base_hlc = 0 WHERE id = ?1");
@@ -2192,8 +2192,8 @@ DeviceCorrection readDeviceCorrection(const sql::Statement& st) {
     c.sealed = st.columnInt(7) != 0;
     c.sent = st.columnInt(8) != 0 || c.state == CorrectionState::Corrected;
     const bool held = !st.columnIsNull(9);
-    c.editing = held && st.columnInt(9) == static_cast<int>(RecordStatus::Draft) &&
-                st.columnInt(10) != 0;
+    c.editing =
+        held && st.columnInt(9) == static_cast<int>(RecordStatus::Draft) && st.columnInt(10) != 0;
     if (held) c.summary = std::string(st.columnText(11));
     return c;
 }
@@ -2286,8 +2286,8 @@ Result<Uuid> Store::reopenForCorrection(const Uuid& recordId) {
     if (Status s = d.setSync(true); !s) return s.error();
     auto tx = sql::Transaction::begin(d.db);
     if (!tx) return tx.error();
-    auto k = d.db.prepare(
-        "SELECT state, sealed, done_hlc, body FROM corrections WHERE record_id = ?1");
+    auto k =
+        d.db.prepare("SELECT state, sealed, done_hlc, body FROM corrections WHERE record_id = ?1");
     if (!k) return k.error();
     k->bindBlob(1, idBytes(recordId));
     auto found = k->step();

@@ -150,12 +150,11 @@ std::string reviewHistoryText(const std::vector<ReviewChange>& history) {
     for (const auto& h : history) {
         if (!out.empty()) out += "; ";
         // The minute is enough for people; the HLC's text form gives it in UTC.
-        const std::string when = HlcTimestamp::make(static_cast<std::uint64_t>(
-                                                        std::max<std::int64_t>(h.utcMs, 0)),
-                                                    0)
-                                     .toString();
-        out += when.substr(0, 16) + "Z " + std::string(reviewStateName(h.state)) + " (" +
-               h.actor + ")";
+        const std::string when =
+            HlcTimestamp::make(static_cast<std::uint64_t>(std::max<std::int64_t>(h.utcMs, 0)), 0)
+                .toString();
+        out += when.substr(0, 16) + "Z " + std::string(reviewStateName(h.state)) + " (" + h.actor +
+               ")";
         if (!h.comment.empty()) out += ": " + h.comment;
     }
     return out;

@@ -330,8 +330,8 @@ std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
     auto correctionVec = corrections.empty() ? 0 : b.CreateVector(corrections);
 
     auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
-                                       reply.caseCursor, blockVec, reply.allocationCursor,
-                                       studyVec, correctionVec, reply.correctionCursor);
+                                       reply.caseCursor, blockVec, reply.allocationCursor, studyVec,
+                                       correctionVec, reply.correctionCursor);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
 }
 

@@ -153,7 +153,8 @@ TEST_CASE("corrections: a record sent back by staff is corrected in the client a
 
     // The export holds the corrected values and the review's history (read by Python).
     const std::string out = dir.file("export");
-    const auto exported = veld::test::veldctl({"export", collector.storePath(), form, "--out", out});
+    const auto exported =
+        veld::test::veldctl({"export", collector.storePath(), form, "--out", out});
     REQUIRE_MESSAGE(exported.exitCode == 0, exported.err);
     const std::string script = dir.file("read.py");
     std::ofstream(script) << R"py(import csv, sys
@@ -164,8 +165,8 @@ print(row['organisation_name'])
 print(row['review'])
 print(row['review_history'])
 )py";
-    const auto read = veld::test::runProcess(
-        {"/usr/bin/python3", script, out + "/" + form + ".csv"});
+    const auto read =
+        veld::test::runProcess({"/usr/bin/python3", script, out + "/" + form + ".csv"});
     REQUIRE_MESSAGE(read.exitCode == 0, read.err);
     std::istringstream lines(read.out);
     std::string name, state, history;

@@ -13,7 +13,6 @@ namespace veld::client::testing {
 
 const std::string kFormsDir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
 
-
 const TestProjectKey& projectKey() {
     static const TestProjectKey key = [] {
         auto locked = projectkey::create("kiosk-tests", kRingPassphrase, 1'764'000'000'000,

@@ -525,9 +525,9 @@ TEST_CASE("a record sent back by staff: the start screen, the record, and the co
         }
     }
     REQUIRE_FALSE(recordId.empty());
-    const Run review = run({ctl, "collector", "review", collector.storePath(), recordId,
-                            "has-issues", "--comment",
-                            "Het aantal uren klopt niet met het verslag: graag nakijken."});
+    const Run review =
+        run({ctl, "collector", "review", collector.storePath(), recordId, "has-issues", "--comment",
+             "Het aantal uren klopt niet met het verslag: graag nakijken."});
     REQUIRE_MESSAGE(review.exitCode == 0, describe(review));
     REQUIRE(run({ctl, "sync", device}).exitCode == 0);
 
@@ -555,8 +555,8 @@ TEST_CASE("a record sent back by staff: the start screen, the record, and the co
     const std::string png = screenshotDir() + "/console-review-corrected.png";
     fs::remove(png);
     const Run r = underXvfb({veld::test::binary("veld-console"), "--collector", collector.url(),
-                             "--credential-file", credentialFile, "--show",
-                             "review:corrected:0", "--screenshot", png});
+                             "--credential-file", credentialFile, "--show", "review:corrected:0",
+                             "--screenshot", png});
     checkClean(r);
     checkNotBlank(png);
 }

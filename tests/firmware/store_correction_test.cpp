@@ -106,7 +106,8 @@ TEST_CASE("store: a record sent back is reopened as a draft of a new revision an
     CHECK(store.get(first.id)->meta.status == RecordStatus::Finalized);  // the record stays
 }
 
-TEST_CASE("store: a team member's device reopens a record it never held from the collector's copy") {
+TEST_CASE(
+    "store: a team member's device reopens a record it never held from the collector's copy") {
     test::TempDir dir;
     Store maker = openNew(dir.file("maker.veld"));
     Store team = openNew(dir.file("team.veld"));

@@ -227,7 +227,8 @@ int main(int argc, char** argv) {
         int openReview = -1;
         if (options.show.rfind("review:", 0) == 0) {
             const std::size_t second = options.show.find(':', 7);
-            if (second != std::string::npos) openReview = std::atoi(options.show.c_str() + second + 1);
+            if (second != std::string::npos)
+                openReview = std::atoi(options.show.c_str() + second + 1);
         }
         while (!glfwWindowShouldClose(window->handle())) {
             if (!options.screenshot.empty() || console.busy()) {
@@ -256,8 +257,7 @@ int main(int argc, char** argv) {
                 openReview = -1;
             }
             const bool settled = showApplied && openConflict < 0 && openReview < 0 &&
-                                 !console.busy() &&
-                                 (console.signedIn() || frames > 2);
+                                 !console.busy() && (console.signedIn() || frames > 2);
             settledFrames = settled ? settledFrames + 1 : 0;
             if (!options.screenshot.empty() && (settledFrames >= 4 || frames > 3000)) {
                 if (!window->screenshot(options.screenshot)) {

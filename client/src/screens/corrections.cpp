@@ -63,11 +63,10 @@ void drawCorrection(App& app, const DeviceCorrection& c, const std::string& id, 
         ui::paragraph(line, false);
         ui::recordLast(id + ".title", line);
     }
-    const std::string from =
-        format(app.t(M::CorrectionFrom), {ui::localDateTime(c.reviewUtcMs)});
+    const std::string from = format(app.t(M::CorrectionFrom), {ui::localDateTime(c.reviewUtcMs)});
     ui::hint(from, false);
-    const std::string comment = c.comment.empty() ? std::string(app.t(M::CorrectionNoComment))
-                                                  : "\"" + c.comment + "\"";
+    const std::string comment =
+        c.comment.empty() ? std::string(app.t(M::CorrectionNoComment)) : "\"" + c.comment + "\"";
     ui::paragraph(comment, false);
     ui::recordLast(id + ".comment", comment);
     if (c.sealed) {
@@ -81,8 +80,7 @@ void drawCorrection(App& app, const DeviceCorrection& c, const std::string& id, 
             if (ui::button(id + ".open", app.t(M::CorrectionShow))) openRecord(app, c.recordId);
         }
     } else if (c.editing) {
-        if (ui::button(id + ".continue", app.t(M::CorrectionContinue)))
-            openRecord(app, c.recordId);
+        if (ui::button(id + ".continue", app.t(M::CorrectionContinue))) openRecord(app, c.recordId);
     } else {
         if (ui::button(id + ".correct", app.t(M::CorrectionCorrect)))
             correctRecord(app, c.recordId);

@@ -83,7 +83,7 @@ struct CasesState {
     std::vector<RecordSummary> records;  // its records on this device
     bool detailLoading = false;
     bool detailDirty = false;
-    bool detailGone = false;  // the selected case is no longer on this device
+    bool detailGone = false;                    // the selected case is no longer on this device
     std::vector<DeviceCorrection> corrections;  // its records central staff sent back
 };
 

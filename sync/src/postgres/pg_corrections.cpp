@@ -95,10 +95,11 @@ Status noteCorrectingRevisions(pg::Connection& c, const Uuid& deviceId,
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     pg::Params lp;
-    auto open = c.query("SELECT record_id, about_hlc FROM corrections WHERE state = 0 AND "
-                        "record_id IN (" +
-                            idList(lp, ids) + ") ORDER BY record_id FOR UPDATE",
-                        lp, "reading corrections");
+    auto open = c.query(
+        "SELECT record_id, about_hlc FROM corrections WHERE state = 0 AND "
+        "record_id IN (" +
+            idList(lp, ids) + ") ORDER BY record_id FOR UPDATE",
+        lp, "reading corrections");
     if (!open) return open.error();
     if (open->empty()) return {};
     std::map<Uuid, std::uint64_t> about;
