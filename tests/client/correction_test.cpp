@@ -3,6 +3,7 @@
 // "Terug van centraal", and the export read by another program (Python's csv module).
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <doctest/doctest.h>
 
@@ -210,7 +211,7 @@ TEST_CASE("corrections: a sealed record comes back with the comment and cannot b
     REQUIRE(made.size() == 1);
     auto staff = collector.open();
     REQUIRE(staff->setReview(made[0].id, sync::ReviewState::HasIssues, "Dubbel ingevoerd?",
-                             made[0].hlc.millis(), "anna"));
+                             static_cast<std::int64_t>(made[0].hlc.millis()), "anna"));
     syncDevice(path, device);
 
     {
