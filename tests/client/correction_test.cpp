@@ -41,6 +41,38 @@ std::vector<RecordSummary> recordsOfForm(const std::string& path, const std::str
     return page->rows;
 }
 
+// A collector on loopback with the pilot forms, and a device store (enrolled) whose one record
+// of `form` was filled in the client and sent.
+struct Field {
+    veld::test::TempDir dir;
+    veld::test::CollectorProcess collector{veld::test::testCollectorLocation(dir)};
+    std::string path;
+    sync::Connection device;
+    RecordSummary made;
+
+    Field(const std::string& form, const std::string& text) {
+        veld::test::publishPilotForms(collector);
+        collector.start();
+        path = pilotStore(dir);
+        {
+            UiDriver ui(path);
+            ui.click("home.new." + form);
+            fillAndFinalize(ui, text);
+            CHECK_FALSE(ui.has("home.corrections"));  // nothing came back yet
+        }
+        {
+            auto store = Store::open(path);
+            REQUIRE(store);
+            device = veld::test::enrolDevice(store.value(), collector);
+        }
+        syncDevice(path, device);
+        const auto records = recordsOfForm(path, form);
+        REQUIRE(records.size() == 1);
+        made = records[0];
+        CHECK(made.status == RecordStatus::Sent);
+    }
+};
+
 std::string textAnswer(const RecordContent& content, const std::string& name) {
     for (const auto& a : content.answers) {
         if (a.name == name) {
@@ -53,29 +85,13 @@ std::string textAnswer(const RecordContent& content, const std::string& name) {
 }  // namespace
 
 TEST_CASE("corrections: a record sent back by staff is corrected in the client and exported") {
-    veld::test::TempDir dir;
-    veld::test::CollectorProcess collector(veld::test::testCollectorLocation(dir));
-    veld::test::publishPilotForms(collector);
-    collector.start();
-    const std::string path = pilotStore(dir);
     const std::string form = "diversity_barometer_intake";
-    {
-        UiDriver ui(path);
-        ui.click("home.new." + form);
-        fillAndFinalize(ui, "Bakkerij De Korenaar");
-        CHECK_FALSE(ui.has("home.corrections"));  // nothing came back yet
-    }
-    sync::Connection device;
-    {
-        auto store = Store::open(path);
-        REQUIRE(store);
-        device = veld::test::enrolDevice(store.value(), collector);
-    }
-    syncDevice(path, device);
-    const auto made = recordsOfForm(path, form);
-    REQUIRE(made.size() == 1);
-    const Uuid recordId = made[0].id;
-    CHECK(made[0].status == RecordStatus::Sent);
+    Field f(form, "Bakkerij De Korenaar");
+    veld::test::CollectorProcess& collector = f.collector;
+    const std::string& path = f.path;
+    const sync::Connection& device = f.device;
+    const RecordSummary& made = f.made;
+    const Uuid recordId = made.id;
 
     // Staff send it back through the admin API, as the console does.
     sync::Connection console;
@@ -127,7 +143,7 @@ TEST_CASE("corrections: a record sent back by staff is corrected in the client a
         REQUIRE(pending);
         REQUIRE(pending->size() == 1);
         CHECK(pending->front().recordId == recordId);
-        CHECK(pending->front().baseHlc == made[0].hlc.value);
+        CHECK(pending->front().baseHlc == made.hlc.value);
         // The draft could not be thrown away meanwhile, and it cannot be reopened twice.
         auto again = store->reopenForCorrection(recordId);
         REQUIRE_FALSE(again);
@@ -153,11 +169,11 @@ TEST_CASE("corrections: a record sent back by staff is corrected in the client a
     CHECK(textAnswer(decoded->content, "organisation_name") == "Bakkerij Het Korenaar B.V.");
 
     // The export holds the corrected values and the review's history (read by Python).
-    const std::string out = dir.file("export");
+    const std::string out = f.dir.file("export");
     const auto exported =
         veld::test::veldctl({"export", collector.storePath(), form, "--out", out});
     REQUIRE_MESSAGE(exported.exitCode == 0, exported.err);
-    const std::string script = dir.file("read.py");
+    const std::string script = f.dir.file("read.py");
     std::ofstream(script) << R"py(import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline='', encoding='utf-8')))
 assert len(rows) == 1, rows
@@ -189,38 +205,23 @@ print(row['review_history'])
 }
 
 TEST_CASE("corrections: a sealed record comes back with the comment and cannot be reopened") {
-    veld::test::TempDir dir;
-    veld::test::CollectorProcess collector(veld::test::testCollectorLocation(dir));
-    veld::test::publishPilotForms(collector);
-    collector.start();
-    const std::string path = pilotStore(dir);
     const std::string form = "job_retention_log";  // a sealed form
-    {
-        UiDriver ui(path);
-        ui.click("home.new." + form);
-        fillAndFinalize(ui, "gesprek met werkgever");
-    }
-    sync::Connection device;
-    {
-        auto store = Store::open(path);
-        REQUIRE(store);
-        device = veld::test::enrolDevice(store.value(), collector);
-    }
-    syncDevice(path, device);
-    const auto made = recordsOfForm(path, form);
-    REQUIRE(made.size() == 1);
-    auto staff = collector.open();
-    REQUIRE(staff->setReview(made[0].id, sync::ReviewState::HasIssues, "Dubbel ingevoerd?",
-                             static_cast<std::int64_t>(made[0].hlc.millis()), "anna"));
+    Field f(form, "gesprek met werkgever");
+    const std::string& path = f.path;
+    const sync::Connection& device = f.device;
+    const RecordSummary& sent = f.made;
+    auto staff = f.collector.open();
+    REQUIRE(staff->setReview(sent.id, sync::ReviewState::HasIssues, "Dubbel ingevoerd?",
+                             static_cast<std::int64_t>(sent.hlc.millis()), "anna"));
     syncDevice(path, device);
 
     {
         auto store = Store::open(path);
         REQUIRE(store);
-        auto reopened = store->reopenForCorrection(made[0].id);
+        auto reopened = store->reopenForCorrection(sent.id);
         REQUIRE_FALSE(reopened);
         CHECK(reopened.error().code == ErrorCode::WrongState);
-        CHECK(store->get(made[0].id)->meta.status == RecordStatus::Sent);  // nothing changed
+        CHECK(store->get(sent.id)->meta.status == RecordStatus::Sent);  // nothing changed
     }
     UiDriver ui(path);
     ui.settle();

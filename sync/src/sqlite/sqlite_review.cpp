@@ -15,6 +15,21 @@
 
 namespace veld::sync::sqlite {
 
+namespace {
+
+// NotFound unless the collector holds the record (ctx.mutex held).
+Status requireRecord(SqliteContext& ctx, const Uuid& recordId) {
+    auto known = ctx.db.prepare("SELECT 1 FROM records WHERE record_id = ?");
+    if (!known) return known.error();
+    known->bindBlob(1, idBytes(recordId));
+    auto row = known->step();
+    if (!row) return row.error();
+    if (!row.value()) return makeError(ErrorCode::NotFound, "no record with that id");
+    return {};
+}
+
+}  // namespace
+
 Result<std::vector<DuplicateGroup>> SqliteReview::duplicates() {
     auto forms = readPublishedForms(m_ctx);
     if (!forms) return forms.error();
@@ -98,13 +113,7 @@ Status SqliteReview::setReview(const Uuid& recordId, ReviewState state, const st
     std::lock_guard lock(m_ctx.mutex);
     auto tx = sql::Transaction::begin(m_ctx.db);
     if (!tx) return tx.error();
-    auto known = m_ctx.db.prepare("SELECT 1 FROM records WHERE record_id = ?");
-    if (!known) return known.error();
-    known->bindBlob(1, idBytes(recordId));
-    auto row = known->step();
-    if (!row) return row.error();
-    if (!row.value()) return makeError(ErrorCode::NotFound, "no record with that id");
-    known.value().reset();
+    if (auto s = requireRecord(m_ctx, recordId); !s) return s;
     const auto code = static_cast<std::int64_t>(state);
     auto up = m_ctx.db.prepare(
         "INSERT INTO reviews (record_id, state, "
@@ -167,13 +176,7 @@ Result<RecordReview> SqliteReview::review(const Uuid& recordId) {
 
 Result<std::optional<CorrectionInfo>> SqliteReview::correction(const Uuid& recordId) {
     std::lock_guard lock(m_ctx.mutex);
-    auto known = m_ctx.db.prepare("SELECT 1 FROM records WHERE record_id = ?");
-    if (!known) return known.error();
-    known->bindBlob(1, idBytes(recordId));
-    auto row = known->step();
-    if (!row) return row.error();
-    if (!row.value()) return makeError(ErrorCode::NotFound, "no record with that id");
-    known.value().reset();
+    if (auto s = requireRecord(m_ctx, recordId); !s) return s.error();
     return readCorrection(m_ctx, recordId);
 }
 
