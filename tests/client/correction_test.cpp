@@ -48,6 +48,7 @@ struct Field {
     veld::test::CollectorProcess collector{veld::test::testCollectorLocation(dir)};
     std::string path;
     sync::Connection device;
+    Uuid deviceId;
     RecordSummary made;
 
     Field(const std::string& form, const std::string& text) {
@@ -64,6 +65,7 @@ struct Field {
             auto store = Store::open(path);
             REQUIRE(store);
             device = veld::test::enrolDevice(store.value(), collector);
+            deviceId = store->deviceId();
         }
         syncDevice(path, device);
         const auto records = recordsOfForm(path, form);
@@ -193,7 +195,7 @@ print(row['review_history'])
     CHECK(name == "Bakkerij Het Korenaar B.V.");
     CHECK(state == "4");
     CHECK(history.find("has-issues (anna): " + comment) != std::string::npos);
-    CHECK(history.find("corrected (device " + device.deviceId.toString() + ")") !=
+    CHECK(history.find("corrected (device " + f.deviceId.toString() + ")") !=
           std::string::npos);
 
     // Staff approve it: the device drops it at its next pull.
