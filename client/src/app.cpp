@@ -79,6 +79,9 @@ App::App(AppOptions options) : m_options(std::move(options)) {
     style.ItemSpacing = ImVec2(8 * m_options.scale, 8 * m_options.scale);
     style.FrameRounding = 4;
     style.ScrollbarSize = 18 * m_options.scale;
+    // The caret does not blink: an idle window draws nothing, so a blink would keep it drawing.
+    io.ConfigInputTextCursorBlink = false;
+    if (m_options.wake) worker.onDone(m_options.wake);
     if (!m_options.uiLanguage.empty()) settings.uiLanguage = m_options.uiLanguage;
     if (m_options.audio.empty()) {
         const char* audio = std::getenv("VELD_AUDIO");
@@ -388,6 +391,7 @@ std::string App::defaultFormLanguage(const FormEntry& form) const {
 void App::startUploader() {
     if (!settings.enrolled || m_uploader || !m_options.uploader) return;
     m_uploader = std::make_unique<sync::Uploader>(m_options.storePath);
+    if (m_options.wake) m_uploader->onChange(m_options.wake);
     m_uploader->start();
 }
 
@@ -397,6 +401,21 @@ sync::Progress App::syncProgress() const {
 
 void App::syncNow() {
     if (m_uploader) m_uploader->wake();
+}
+
+void App::recordFinalized() {
+    refreshCounts();
+    if (m_uploader) m_uploader->nudge();
+}
+
+void App::wakeIn(std::int64_t ms) {
+    const std::int64_t at = now() + std::max<std::int64_t>(ms, 0);
+    if (m_wakeAtMs < 0 || at < m_wakeAtMs) m_wakeAtMs = at;
+}
+
+std::int64_t App::wakeDelayMs() const {
+    if (m_wakeAtMs < 0) return -1;
+    return std::max<std::int64_t>(m_wakeAtMs - now(), 0);
 }
 
 bool App::requestClose() {
@@ -449,10 +468,7 @@ void App::drawNav() {
 void App::drawAllocationNotice() {
     // Drawn over whatever screen follows the finalize, until the field worker says it was seen:
     // the arm decides what happens next with the participant.
-    if (!allocationNotice) return;
-    if (!ImGui::IsPopupOpen("##allocated")) ImGui::OpenPopup("##allocated");
-    if (ImGui::BeginPopupModal("##allocated", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
-        ui::heading(t(M::AllocatedTitle), false);
+    if (ui::beginDialog("allocated", t(M::AllocatedTitle), allocationNotice.has_value())) {
         if (!allocationNotice->caseLabel.empty()) {
             ui::hint(format(t(M::AllocatedCase), {allocationNotice->caseLabel}), false);
         }
@@ -472,11 +488,14 @@ void App::drawAllocationNotice() {
 }
 
 void App::drawToast() {
-    if (m_toast.empty() || now() > m_toastUntilMs) return;
-    ui::toast(m_toast, m_toastError);
+    static const std::string kNone;
+    const bool shown = !m_toast.empty() && now() <= m_toastUntilMs;
+    if (shown) wakeIn(m_toastUntilMs - now() + 1);  // to take it away again
+    ui::messageStrip(shown ? m_toast : kNone, m_toastError);
 }
 
 void App::frame() {
+    m_wakeAtMs = -1;
     worker.pump();
     // When a sync round ends, the counts on screen follow.
     if (m_uploader) {
@@ -507,8 +526,17 @@ void App::frame() {
     for (bool down : io.KeysDown)
         userActive = userActive || down;
 
+    // Kiosk mode counts idle seconds and thank-you seconds, and shows countdowns.
+    if (screen == Screen::Kiosk) wakeIn(1000);
+    // The word being read is highlighted as the reading moves on.
+    if (readingAloud()) wakeIn(100);
+
+    // Below the screens a strip of their own for short messages (toasts), so a message never
+    // covers a button or an answer; the kiosk has none and uses the whole screen.
+    const bool strip = screen != Screen::Kiosk;
     ImGui::SetNextWindowPos(ImVec2(0, 0));
-    ImGui::SetNextWindowSize(io.DisplaySize);
+    ImGui::SetNextWindowSize(
+        ImVec2(io.DisplaySize.x, io.DisplaySize.y - (strip ? ui::messageStripHeight() : 0.0f)));
     ImGui::Begin("##veld", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
                      ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
@@ -563,7 +591,7 @@ void App::frame() {
     }
     m_lastScreen = screen;
     ImGui::End();
-    drawToast();
+    if (strip) drawToast();
 }
 
 }  // namespace veld::client

@@ -74,6 +74,9 @@ struct AppOptions {
     std::function<std::int64_t()> nowMs;  // wall clock in ms; tests pass a manual one
     bool uploader = true;                 // send in the background when enrolled
     std::string audio;  // where read-aloud sound goes (VELD_AUDIO's syntax); empty: VELD_AUDIO
+    /// Wakes the window's event loop from another thread (glfwPostEmptyEvent) when background
+    /// work has something to show; empty headless, where tests draw frames themselves.
+    std::function<void()> wake;
 };
 
 class App {
@@ -133,7 +136,19 @@ class App {
     void startUploader();
     /// The uploader's progress; state Idle when none runs.
     [[nodiscard]] sync::Progress syncProgress() const;
+    /// Whether this program's uploader runs (it sends by itself).
+    [[nodiscard]] bool uploaderRuns() const { return m_uploader != nullptr; }
     void syncNow();
+    /// A record was finalized: the counts follow, and the uploader sends it now unless it is
+    /// backing off after a failure.
+    void recordFinalized();
+
+    /// Asks for a frame `ms` from now although no input comes (a countdown, a toast that ends,
+    /// a poll); call while drawing a frame. Frame by frame: ask again in each frame it holds.
+    void wakeIn(std::int64_t ms);
+    /// How long the window may sleep waiting for input after the frame just drawn before it
+    /// must draw again by itself, in ms; -1: until input or background work arrives.
+    [[nodiscard]] std::int64_t wakeDelayMs() const;
 
     Worker worker;
     FontSet fonts;
@@ -176,6 +191,7 @@ class App {
     std::int64_t m_toastUntilMs = 0;
     bool m_quit = false;
     bool m_settingsLoaded = false;
+    std::int64_t m_wakeAtMs = -1;  // when the frame just drawn asked to be drawn again; -1 never
 };
 
 }  // namespace veld::client

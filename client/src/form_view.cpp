@@ -102,10 +102,6 @@ int filterDecimal(ImGuiInputTextCallbackData* data) {
     const ImWchar c = data->EventChar;
     return (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ',' ? 0 : 1;
 }
-int filterDate(ImGuiInputTextCallbackData* data) {
-    const ImWchar c = data->EventChar;
-    return (c >= '0' && c <= '9') || c == '-' ? 0 : 1;
-}
 int filterTime(ImGuiInputTextCallbackData* data) {
     const ImWchar c = data->EventChar;
     return (c >= '0' && c <= '9') || c == ':' ? 0 : 1;
@@ -341,24 +337,9 @@ void drawInput(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool e
             if (textField(c, item, path, {}, {}, false, enabled, filterDecimal))
                 commitTyped(c, item, path);
             break;
-        case fb::QuestionType::Date: {
-            if (ui::input(id, buf, tr(M::DateHint, c.lang), false, enabled, 0, filterDate)) {
-                const auto days = expr::parseIsoDate(buf);
-                if (buf.empty()) {
-                    setAnswer(c, path, std::nullopt);
-                } else if (!days || *days < INT32_MIN || *days > INT32_MAX) {
-                    refuse(M::NotADate);
-                } else {
-                    setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(*days)});
-                }
-            }
-            if (ui::button(id + ".today", tr(M::Today, c.lang), 0, c.rowHeight, enabled)) {
-                const std::int64_t today = localToday(c.app.now());
-                buf = expr::formatIsoDate(today);
-                setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(today)});
-            }
+        case fb::QuestionType::Date:
+            drawDate(c, item, path, enabled);
             break;
-        }
         case fb::QuestionType::Time:
             if (ui::input(id, buf, tr(M::TimeHint, c.lang), false, enabled, 0, filterTime)) {
                 const auto ms = parseTime(buf);
@@ -576,9 +557,37 @@ const fb::Language* formLanguage(const fb::Form& form, std::string_view tag) {
     return nullptr;
 }
 
+namespace {
+
+// A calculation's text as the form shows the same value in its other answers. Calculations
+// usually yield a code: an expression's true or false (shown as yes or no), or a choice name
+// such as 'yes' or 'usual_care' (shown as that choice's label, when every list of the form that
+// has the name labels it alike). Any other text is shown as it is.
+std::string calculatedText(const fb::Form& form, const std::string& text, std::string_view lang,
+                           std::string_view fallback) {
+    if (text == "true") return std::string(tr(M::Yes, lang));
+    if (text == "false") return std::string(tr(M::No, lang));
+    std::optional<std::string> label;
+    if (form.choice_lists()) {
+        for (const auto* list : *form.choice_lists()) {
+            if (!list->choices()) continue;
+            for (const auto* ch : *list->choices()) {
+                if (ch->name()->string_view() != text) continue;
+                std::string shown = localized(ch->labels(), lang, fallback);
+                if (label && *label != shown) return text;  // the lists disagree: the code
+                label = std::move(shown);
+            }
+        }
+    }
+    return label && !label->empty() ? *label : text;
+}
+
+}  // namespace
+
 std::string formatAnswer(const fb::Form& form, const fb::Item& item, const AnswerValue& value,
                          std::string_view lang) {
     const std::string def = form.default_language() ? form.default_language()->str() : "";
+    const bool calculated = item.calculation() && item.calculation()->size() > 0;
     auto choiceLabel = [&](const std::string& name) {
         if (const fb::ChoiceList* list = choiceList(form, item); list && list->choices()) {
             for (const auto* ch : *list->choices()) {
@@ -591,7 +600,7 @@ std::string formatAnswer(const fb::Form& form, const fb::Item& item, const Answe
         [&](const auto& v) -> std::string {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, std::string>) {
-                return v;
+                return calculated ? calculatedText(form, v, lang, def) : v;
             } else if constexpr (std::is_same_v<T, std::int64_t>) {
                 return std::to_string(v);
             } else if constexpr (std::is_same_v<T, DecimalAnswer>) {
@@ -600,7 +609,7 @@ std::string formatAnswer(const fb::Form& form, const fb::Item& item, const Answe
                 return std::string(tr(v ? M::Yes : M::No, lang));
             } else if constexpr (std::is_same_v<T, ChoiceAnswer>) {
                 std::string s = choiceLabel(v.choice);
-                if (!v.otherText.empty()) s += ": " + v.otherText;
+                if (!v.otherText.empty()) s = format("{}: {}", {s, v.otherText});
                 return s;
             } else if constexpr (std::is_same_v<T, ChoicesAnswer>) {
                 std::string s;
@@ -608,16 +617,17 @@ std::string formatAnswer(const fb::Form& form, const fb::Item& item, const Answe
                     if (!s.empty()) s += ", ";
                     s += choiceLabel(ch);
                 }
-                if (!v.otherText.empty()) s += ": " + v.otherText;
+                if (!v.otherText.empty()) s = format("{}: {}", {s, v.otherText});
                 return s;
             } else if constexpr (std::is_same_v<T, DateAnswer>) {
-                return expr::formatIsoDate(v.days);
+                return formatDate(v.days);
             } else if constexpr (std::is_same_v<T, TimeAnswer>) {
                 return formatTime(v.ms);
             } else if constexpr (std::is_same_v<T, DateTimeAnswer>) {
                 return formatDateTime(v);
             } else if constexpr (std::is_same_v<T, SignatureAnswer>) {
-                return format(tr(M::SignatureStrokes, lang), {std::to_string(v.strokes.size())});
+                return plural(M::SignatureStrokes, static_cast<std::int64_t>(v.strokes.size()),
+                              lang);
             } else {
                 return std::string(tr(M::PseudonymStored, lang));
             }

@@ -1,6 +1,6 @@
 // The answer widgets of the filling screen that need more than a text box: choices in their
 // layouts (column, Likert row, grid, side by side, drop-down), the signature pad, the pseudonym
-// entry and the slider of a stepped number.
+// entry, the slider of a stepped number, and dates with their calendar.
 #include "form_widgets.hpp"
 
 #include <algorithm>
@@ -388,6 +388,181 @@ void drawSlider(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool 
     if (current && !item.required() &&
         ui::button("q." + key + ".clear", tr(M::AnswerClear, c.lang), 0, c.rowHeight, enabled)) {
         setAnswer(c, path, std::nullopt);
+    }
+}
+
+namespace {
+
+int filterDate(ImGuiInputTextCallbackData* data) {
+    const ImWchar c = data->EventChar;
+    return (c >= '0' && c <= '9') || c == '-' || c == '/' || c == '.' ? 0 : 1;
+}
+
+struct Civil {
+    int year;
+    int month;  // 1-12
+    int day;
+};
+
+Civil civil(std::int64_t days) {
+    const std::string iso = expr::formatIsoDate(days);
+    return {std::atoi(iso.substr(0, 4).c_str()), std::atoi(iso.substr(5, 2).c_str()),
+            std::atoi(iso.substr(8, 2).c_str())};
+}
+
+std::optional<std::int64_t> fromCivil(int year, int month, int day) {
+    if (year < 0 || year > 9999) return std::nullopt;
+    char iso[16];
+    std::snprintf(iso, sizeof iso, "%04d-%02d-%02d", year, month, day);
+    return expr::parseIsoDate(iso);
+}
+
+// The '|'-separated entry `index` of a message ("januari|februari|...").
+std::string nth(std::string_view list, int index) {
+    for (int i = 0; i < index; ++i) {
+        const auto bar = list.find('|');
+        if (bar == std::string_view::npos) return {};
+        list.remove_prefix(bar + 1);
+    }
+    return std::string(list.substr(0, list.find('|')));
+}
+
+// The calendar under a date question's button: a month of day buttons, weeks from Monday. The
+// month shown is kept in Dear ImGui's storage for the popup; it starts at the answer's month,
+// else this month. A day picked becomes the answer.
+void drawCalendar(Ctx& c, const forms::ItemPath& path, const std::string& id, std::string& buf) {
+    const std::string popup = id + ".calendar";
+    ImGuiStorage* storage = ImGui::GetStateStorage();
+    const ImGuiID monthKey = ImGui::GetID((popup + ".month").c_str());
+    if (ui::button(id + ".pick", tr(M::DatePick, c.lang), 0, c.rowHeight)) {
+        const auto typed = parseDate(buf);
+        const Civil start = civil(typed ? *typed : localToday(c.app.now()));
+        storage->SetInt(monthKey, start.year * 12 + start.month - 1);
+        ImGui::OpenPopup(popup.c_str());
+    }
+    if (!ImGui::BeginPopup(popup.c_str())) return;
+    int month = storage->GetInt(monthKey, 0);
+    const int year = month / 12;
+    const std::string title =
+        nth(tr(M::DateMonths, c.lang), month % 12) + " " + std::to_string(year);
+    if (ui::button(id + ".calendar.prev", "<", c.rowHeight, c.rowHeight)) --month;
+    ImGui::SameLine();
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted(title.c_str());
+    ui::recordLast(id + ".calendar.month", title);
+    ImGui::SameLine();
+    if (ui::button(id + ".calendar.next", ">", c.rowHeight, c.rowHeight)) ++month;
+    storage->SetInt(monthKey, month);
+    const auto first = fromCivil(month / 12, month % 12 + 1, 1);
+    const auto answered = parseDate(buf);
+    const std::int64_t today = localToday(c.app.now());
+    if (first && ImGui::BeginTable("##days", 7, ImGuiTableFlags_SizingFixedSame)) {
+        for (int w = 0; w < 7; ++w) {
+            ImGui::TableNextColumn();
+            ImGui::TextDisabled("%s", nth(tr(M::DateWeekdays, c.lang), w).c_str());
+        }
+        // 1970-01-01 was a Thursday: Monday is 0.
+        const int lead = static_cast<int>(((*first + 3) % 7 + 7) % 7);
+        for (int i = 0; i < lead; ++i)
+            ImGui::TableNextColumn();
+        for (int day = 1; day <= 31; ++day) {
+            const auto date = fromCivil(month / 12, month % 12 + 1, day);
+            if (!date) break;
+            ImGui::TableNextColumn();
+            const bool chosen = answered && *answered == *date;
+            if (chosen || *date == today) {
+                ImGui::PushStyleColor(
+                    ImGuiCol_Button,
+                    ImGui::GetColorU32(chosen ? ImGuiCol_ButtonActive : ImGuiCol_FrameBg));
+            }
+            if (ui::button(id + ".calendar.day." + std::to_string(day), std::to_string(day),
+                           c.rowHeight * 1.2f, c.rowHeight)) {
+                buf = formatDate(*date);
+                c.view.typingErrors.erase(pathKey(path));
+                setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(*date)});
+                ImGui::CloseCurrentPopup();
+            }
+            if (chosen || *date == today) ImGui::PopStyleColor();
+        }
+        ImGui::EndTable();
+    }
+    ImGui::EndPopup();
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parseDate(std::string_view typed) {
+    while (!typed.empty() && typed.front() == ' ')
+        typed.remove_prefix(1);
+    while (!typed.empty() && typed.back() == ' ')
+        typed.remove_suffix(1);
+    // Three runs of digits with one kind of separator between them.
+    std::string_view parts[3];
+    char separator = 0;
+    std::size_t part = 0;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= typed.size(); ++i) {
+        const bool end = i == typed.size();
+        const char ch = end ? '\0' : typed[i];
+        if (!end && ch >= '0' && ch <= '9') continue;
+        if (!end && ch != '-' && ch != '/' && ch != '.') return std::nullopt;
+        if (!end && separator != 0 && ch != separator) return std::nullopt;
+        if (!end) separator = ch;
+        if (part >= 3 || i == start) return std::nullopt;
+        parts[part++] = typed.substr(start, i - start);
+        start = i + 1;
+    }
+    if (part != 3) return std::nullopt;
+    const auto number = [](std::string_view digits) {
+        int v = 0;
+        for (char ch : digits)
+            v = v * 10 + (ch - '0');
+        return v;
+    };
+    // ISO: a four-digit year first, with hyphens and two-digit month and day.
+    if (parts[0].size() == 4) {
+        if (separator != '-' || parts[1].size() != 2 || parts[2].size() != 2) return std::nullopt;
+        return fromCivil(number(parts[0]), number(parts[1]), number(parts[2]));
+    }
+    // Day first, as the Dutch write it; the year in full.
+    if (parts[0].size() > 2 || parts[1].size() > 2 || parts[2].size() != 4) return std::nullopt;
+    return fromCivil(number(parts[2]), number(parts[1]), number(parts[0]));
+}
+
+std::string formatDate(std::int64_t days) {
+    const Civil d = civil(days);
+    char text[16];
+    std::snprintf(text, sizeof text, "%02d-%02d-%04d", d.day, d.month, d.year);
+    return text;
+}
+
+void drawDate(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool enabled) {
+    const std::string key = pathKey(path);
+    const std::string id = "q." + key;
+    std::string& buf = buffer(c, path, item);
+    if (ui::input(id, buf, tr(M::DateHint, c.lang), false, enabled, 0, filterDate)) {
+        const auto days = buf.empty() ? std::nullopt : parseDate(buf);
+        if (buf.empty()) {
+            c.view.typingErrors.erase(key);
+            setAnswer(c, path, std::nullopt);
+        } else if (!days || *days < INT32_MIN || *days > INT32_MAX) {
+            setAnswer(c, path, std::nullopt);
+            c.view.typingErrors[key] = std::string(tr(M::NotADate, c.lang));
+        } else {
+            setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(*days)});
+        }
+    }
+    if (ui::button(id + ".today", tr(M::Today, c.lang), 0, c.rowHeight, enabled)) {
+        const std::int64_t today = localToday(c.app.now());
+        buf = formatDate(today);
+        c.view.typingErrors.erase(key);
+        setAnswer(c, path, DateAnswer{static_cast<std::int32_t>(today)});
+    }
+    // The kiosk's respondents type the date or take today's: the calendar's month and day names
+    // exist in the field worker's languages only.
+    if (enabled && c.app.screen != Screen::Kiosk) {
+        ImGui::SameLine();
+        drawCalendar(c, path, id, buf);
     }
 }
 

@@ -57,6 +57,17 @@ bool textField(Ctx& c, const fb::Item& item, const forms::ItemPath& path, std::s
                std::string_view hintText, bool multiline, bool enabled,
                int (*filter)(ImGuiInputTextCallbackData*) = nullptr);
 
+/// Today's date (days since 1970-01-01) in the device's time zone.
+std::int64_t localToday(std::int64_t nowMs);
+/// A date as people type it (days since 1970-01-01): day first as the Dutch write it,
+/// "25-11-2026", "5-3-2026", "25/11/2026" or "25.11.2026", or ISO "2026-11-25"; a year has four
+/// digits. Nothing for anything else or a day the month does not have.
+std::optional<std::int64_t> parseDate(std::string_view typed);
+/// A date as the form shows it: "25-11-2026" (stored as ISO all the same).
+std::string formatDate(std::int64_t days);
+/// A date question: typed, or picked from a small calendar (not in the kiosk).
+void drawDate(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool enabled);
+
 void drawChoices(Ctx& c, const fb::Item& item, const forms::ItemPath& path, bool multi,
                  bool enabled);
 void drawSignature(Ctx& c, const forms::ItemPath& path, bool enabled);

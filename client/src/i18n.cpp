@@ -93,14 +93,33 @@ std::string pilotName(std::string_view pilot, std::string_view language) {
     return pilot.empty() ? std::string(tr(M::PilotOther, language)) : std::string(pilot);
 }
 
+namespace {
+
+// Punctuation that ends a sentence or a label.
+bool endsClause(std::string_view s) {
+    return !s.empty() && (s.back() == '.' || s.back() == '?' || s.back() == '!' ||
+                          s.back() == ':' || s.back() == ';');
+}
+
+}  // namespace
+
 std::string format(std::string_view pattern, std::initializer_list<std::string_view> args) {
     std::string out;
     auto arg = args.begin();
     for (std::size_t i = 0; i < pattern.size(); ++i) {
         if (pattern[i] == '{' && i + 1 < pattern.size() && pattern[i + 1] == '}' &&
             arg != args.end()) {
-            out += *arg++;
+            const std::string_view value = *arg++;
+            out += value;
             ++i;
+            // The pattern's own '.', ':' or ';' after an argument that already ends a clause
+            // would double it ("mislukt.." or "Leeftijd?:"); an ellipsis stays.
+            const std::size_t next = i + 1;
+            if (endsClause(value) && next < pattern.size() &&
+                (pattern[next] == '.' || pattern[next] == ':' || pattern[next] == ';') &&
+                pattern.substr(next, 3) != "...") {
+                ++i;
+            }
         } else {
             out += pattern[i];
         }
@@ -108,14 +127,25 @@ std::string format(std::string_view pattern, std::initializer_list<std::string_v
     return out;
 }
 
-std::string plural(M m, std::int64_t count, std::string_view language) {
+namespace {
+
+// Dutch and English (the UI languages) have two forms: one, and every other count.
+std::string_view pluralForm(M m, std::int64_t count, std::string_view language) {
     const std::string_view forms = tr(m, language);
     const auto bar = forms.find('|');
-    // Dutch and English (the UI languages) have two forms: one, and every other count.
-    std::string_view chosen = forms;
-    if (bar != std::string_view::npos)
-        chosen = count == 1 ? forms.substr(0, bar) : forms.substr(bar + 1);
-    return format(chosen, {std::to_string(count)});
+    if (bar == std::string_view::npos) return forms;
+    return count == 1 ? forms.substr(0, bar) : forms.substr(bar + 1);
+}
+
+}  // namespace
+
+std::string plural(M m, std::int64_t count, std::string_view language) {
+    return format(pluralForm(m, count, language), {std::to_string(count)});
+}
+
+std::string plural(M m, std::int64_t count, std::string_view language,
+                   std::initializer_list<std::string_view> args) {
+    return format(pluralForm(m, count, language), args);
 }
 
 }  // namespace veld::client

@@ -28,12 +28,18 @@ std::string_view tr(M m, std::string_view language);
 /// name, else the field itself ("other forms" when empty).
 std::string pilotName(std::string_view pilot, std::string_view language);
 
-/// Replaces each "{}" in `pattern` by the next argument.
+/// Replaces each "{}" in `pattern` by the next argument. Punctuation is not doubled where an
+/// argument ends a sentence or a label itself: "{}." with "Mislukt." gives "Mislukt.", and
+/// "{}: {}" with "Leeftijd?" gives "Leeftijd? ..." (an ellipsis "..." is left alone).
 std::string format(std::string_view pattern, std::initializer_list<std::string_view> args);
 
 /// A count in words: `m`'s text holds its plural forms separated by '|' ("{} fout|{} fouten"),
 /// the singular first; "{}" is replaced by `count`.
 std::string plural(M m, std::int64_t count, std::string_view language);
+/// The same with more to fill in: the form is chosen by `count`, then its "{}"s are replaced by
+/// `args` in order (which hold the count where the text shows it).
+std::string plural(M m, std::int64_t count, std::string_view language,
+                   std::initializer_list<std::string_view> args);
 
 /// The UI languages offered in settings, in order.
 inline constexpr std::string_view kUiLanguages[] = {"nl", "en"};

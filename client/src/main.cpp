@@ -59,6 +59,10 @@ options:
                       then quit
   --bench-frames N    draw N frames as fast as possible, print timings as JSON, then quit
   --bench-empty       with --bench-frames: an empty Dear ImGui frame loop (the baseline)
+  --bench-idle S      once the screen has settled, run as usual for S seconds without input,
+                      print the frames drawn and the CPU seconds used as JSON, then quit
+  --bench-poll S      draw at least every S seconds even when nothing changes (a baseline
+                      for --bench-idle: the loop as it was)
   --targets FILE      after each frame that changed, write the screen's targets (test ids and
                       rectangles) and texts to FILE, for tests that click in the real window
   --help              this text
@@ -78,6 +82,8 @@ struct Options {
     std::string targets;
     int benchFrames = 0;
     bool benchEmpty = false;
+    double benchIdle = 0;  // seconds
+    double benchPoll = 0;  // seconds; 0: wait for events
 };
 
 bool parse(const std::vector<std::string>& args, Options& o) {
@@ -126,6 +132,10 @@ bool parse(const std::vector<std::string>& args, Options& o) {
             o.benchFrames = std::atoi(value());
         } else if (a == "--bench-empty") {
             o.benchEmpty = true;
+        } else if (a == "--bench-idle") {
+            o.benchIdle = std::strtod(value(), nullptr);
+        } else if (a == "--bench-poll") {
+            o.benchPoll = std::strtod(value(), nullptr);
         } else {
             std::fprintf(stderr, "veld: unknown option %s (see --help)\n", a.c_str());
             return false;
@@ -216,6 +226,18 @@ void showEnrolOutcome(veld::client::App& app, const EnrolOutcome& outcome) {
     app.settingsScreen.enrolMessage =
         outcome.ok ? format(app.t(M::EnrolFileDone), {outcome.label, outcome.collector})
                    : format(app.t(M::EnrolFileFailed), {outcome.error});
+}
+
+// Whether the frame just begun saw input (Dear ImGui's view of it, after NewFrame).
+bool inputArrived() {
+    const ImGuiIO& io = ImGui::GetIO();
+    bool input = io.MouseDelta.x != 0 || io.MouseDelta.y != 0 || io.MouseWheel != 0 ||
+                 io.MouseWheelH != 0 || io.InputQueueCharacters.Size > 0;
+    for (int i = 0; i < IM_ARRAYSIZE(io.MouseDown); ++i)
+        input = input || io.MouseDown[i] || io.MouseReleased[i];
+    for (bool down : io.KeysDown)
+        input = input || down;
+    return input;
 }
 
 // Applies --show once the store and forms are loaded.
@@ -311,6 +333,9 @@ int main(int argc, char** argv) {
         appOptions.uiLanguage = options.language;
         appOptions.kioskForm = options.kiosk;
         appOptions.scale = scale;
+        // Background work (the worker's results, the uploader's progress) wakes the loop below
+        // from its wait; glfwPostEmptyEvent may be called from any thread.
+        appOptions.wake = [] { glfwPostEmptyEvent(); };
         veld::client::App app(std::move(appOptions));
         std::vector<veld::client::ScriptSample> samples = veld::client::scriptSamples();
         const bool samplesOnly = options.show == "samples";
@@ -325,6 +350,15 @@ int main(int argc, char** argv) {
         if (!options.screenshot.empty()) veld::client::ui::setRecording(true);
         std::optional<veld::client::TargetLog> targets;
         if (!options.targets.empty()) targets.emplace(options.targets);
+        // After input two more frames: Dear ImGui shows what a click did, opens a popup or sizes
+        // a window over the frame or two after the one that saw it. After another wake (work
+        // done, a timer) one more, for a popup it opened.
+        constexpr int kSettleFrames = 2;
+        int framesToDraw = 1;
+        // --bench-idle: frames and CPU time from the moment the screen settled.
+        std::optional<std::chrono::steady_clock::time_point> idleSince;
+        long idleFrames = 0;
+        double idleCpuStart = 0;
 
         while (true) {
             if (glfwWindowShouldClose(handle)) {
@@ -333,14 +367,38 @@ int main(int argc, char** argv) {
             }
             if (app.quitRequested()) break;
             alive.tick();
-            // Idle screens wait for input instead of drawing 60 frames a second.
-            if (bench || !options.screenshot.empty() || app.busy()) {
+            // An idle window draws nothing: it sleeps until input comes, background work hands
+            // something back (the worker and the uploader post an empty event), or a moment
+            // the screens asked for arrives (a countdown, a toast that ends: App::wakeIn).
+            // (--bench-idle draws until the screen has settled, then measures.)
+            if (bench || !options.screenshot.empty() || framesToDraw > 0 ||
+                (options.benchIdle > 0 && !idleSince)) {
                 glfwPollEvents();
-            } else if (targets) {
-                glfwWaitEventsTimeout(0.02);  // a test waits for what its click did
             } else {
-                glfwWaitEventsTimeout(0.25);
+                double timeout = -1;  // seconds; < 0: none
+                if (const std::int64_t ms = app.wakeDelayMs(); ms >= 0)
+                    timeout = static_cast<double>(ms) / 1000.0;
+                // The kiosk session's watchdog hears from the loop once a second.
+                if (alive.active() && (timeout < 0 || timeout > 1.0)) timeout = 1.0;
+                if (options.benchPoll > 0 && (timeout < 0 || timeout > options.benchPoll))
+                    timeout = options.benchPoll;
+                if (idleSince && options.benchIdle > 0) {
+                    const double left =
+                        options.benchIdle -
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - *idleSince)
+                            .count();
+                    if (left <= 0) break;
+                    if (timeout < 0 || timeout > left) timeout = left;
+                }
+                if (timeout < 0) {
+                    glfwWaitEvents();
+                } else {
+                    glfwWaitEventsTimeout(timeout);
+                }
+                // The --bench-poll baseline draws one frame per timeout, as the old loop did.
+                framesToDraw = options.benchPoll > 0 ? 1 : 2;
             }
+            if (framesToDraw > 0) --framesToDraw;
             if (app.wantsFullscreen() != fullscreen && !bench) {
                 fullscreen = app.wantsFullscreen();
                 window->setKiosk(fullscreen);
@@ -348,6 +406,7 @@ int main(int argc, char** argv) {
             const double cpuBefore = veld::client::processCpuSeconds();
             const double uiCpuBefore = veld::client::threadCpuSeconds();
             window->beginFrame();
+            if (inputArrived()) framesToDraw = std::max(framesToDraw, kSettleFrames);
             if (options.benchEmpty) {
                 ImGui::Begin("##empty");
                 ImGui::End();
@@ -371,8 +430,15 @@ int main(int argc, char** argv) {
                 if (enrolled.requested) showEnrolOutcome(app, enrolled);
                 applyShow(app, options.show);
                 showApplied = true;
+                framesToDraw = kSettleFrames;  // the screen it opened
             }
             settledFrames = settled ? settledFrames + 1 : 0;
+            if (idleSince) {
+                ++idleFrames;
+            } else if (options.benchIdle > 0 && settledFrames >= 4) {
+                idleSince = std::chrono::steady_clock::now();
+                idleCpuStart = veld::client::processCpuSeconds();
+            }
             if (!options.screenshot.empty() && settledFrames >= 4) {
                 const bool ok = window->screenshot(options.screenshot);
                 if (!ok) {
@@ -414,6 +480,13 @@ int main(int argc, char** argv) {
                 frameUiCpu.push_back(veld::client::threadCpuSeconds() - uiCpuBefore);
                 if (static_cast<int>(frameCpu.size()) >= options.benchFrames) break;
             }
+        }
+        if (idleSince) {
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - *idleSince)
+                    .count();
+            std::printf("{\"idle_seconds\": %.2f, \"frames\": %ld, \"cpu_seconds\": %.3f}\n",
+                        seconds, idleFrames, veld::client::processCpuSeconds() - idleCpuStart);
         }
         if (bench && !frameCpu.empty()) {
             std::sort(frameCpu.begin(), frameCpu.end());

@@ -1,5 +1,6 @@
 #include "ui.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <unordered_map>
 
@@ -479,6 +480,11 @@ std::string localDateTime(std::int64_t utcMs) {
     return buf;
 }
 
+float messageStripHeight() {
+    const ImGuiStyle& style = ImGui::GetStyle();
+    return ImGui::GetTextLineHeightWithSpacing() * 2 + style.WindowPadding.y * 2;
+}
+
 void toast(const std::string& message, bool isError) {
     const ImVec2 display = ImGui::GetIO().DisplaySize;
     ImGui::SetNextWindowPos(ImVec2(display.x / 2, display.y - 20), ImGuiCond_Always,
@@ -507,6 +513,64 @@ void toast(const std::string& message, bool isError) {
     }
     if (isError) ImGui::PopStyleColor();
     ImGui::End();
+}
+
+void messageStrip(const std::string& message, bool isError) {
+    // The strip along the bottom that the screens leave free: a message there covers nothing,
+    // and it takes no clicks (they fall through to whatever is under it). A message longer than
+    // the strip grows it upwards.
+    const ImVec2 display = ImGui::GetIO().DisplaySize;
+    const float height = messageStripHeight();
+    ImGui::SetNextWindowPos(ImVec2(0, display.y), ImGuiCond_Always, ImVec2(0.0f, 1.0f));
+    ImGui::SetNextWindowSizeConstraints(ImVec2(display.x, height),
+                                        ImVec2(display.x, std::max(height, display.y * 0.5f)));
+    ImGui::Begin("##messages", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
+                     ImGuiWindowFlags_NoFocusOnAppearing | ImGuiWindowFlags_NoNav |
+                     ImGuiWindowFlags_NoInputs | ImGuiWindowFlags_NoSavedSettings);
+    ImGui::GetWindowDrawList()->AddLine(
+        ImGui::GetWindowPos(), ImVec2(ImGui::GetWindowPos().x + display.x, ImGui::GetWindowPos().y),
+        ImGui::GetColorU32(ImGuiCol_Separator));
+    if (!message.empty()) {
+        if (isError) ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+        const bool rtl = text::hasRtl(message);
+        const float width = display.x - ImGui::GetStyle().WindowPadding.x * 2;
+        if (shapedLine(message, rtl)) {
+            wrappedItems(message, rtl, width, ImGui::GetColorU32(ImGuiCol_Text));
+            record("toast", message, ImGui::GetWindowPos(),
+                   ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowSize().x,
+                          ImGui::GetWindowPos().y + ImGui::GetWindowSize().y));
+        } else {
+            ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+            ImGui::TextUnformatted(message.c_str());
+            ImGui::PopTextWrapPos();
+            recordLast("toast", message);
+        }
+        if (isError) ImGui::PopStyleColor();
+    }
+    ImGui::End();
+}
+
+bool beginDialog(std::string_view id, std::string_view title, bool open) {
+    const std::string name =
+        title.empty() ? "###" + std::string(id) : display(title, false) + "###" + std::string(id);
+    if (open && !ImGui::IsPopupOpen(name.c_str())) ImGui::OpenPopup(name.c_str());
+    ImGuiWindowFlags flags = ImGuiWindowFlags_AlwaysAutoResize | ImGuiWindowFlags_NoSavedSettings;
+    if (title.empty()) flags |= ImGuiWindowFlags_NoTitleBar;
+    if (!ImGui::BeginPopupModal(name.c_str(), nullptr, flags)) return false;
+    // Closed from outside (its reason went away): a modal left open would still hold the input.
+    if (!open) {
+        ImGui::CloseCurrentPopup();
+        ImGui::EndPopup();
+        return false;
+    }
+    if (!title.empty()) {
+        add(std::string(id) + ".title", title, ImGui::GetWindowPos(),
+            ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowSize().x,
+                   ImGui::GetWindowPos().y + ImGui::GetFrameHeight()),
+            true);
+    }
+    return true;
 }
 
 bool selectable(std::string_view id, std::string_view label, bool selected, bool enabled) {

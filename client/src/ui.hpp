@@ -78,6 +78,17 @@ bool checkbox(std::string_view id, std::string_view label, bool& value, bool ena
 
 /// A short message over the bottom of the screen (test id "toast").
 void toast(const std::string& message, bool isError);
+/// The height of the strip along the bottom of the screen that the form client keeps free for
+/// short messages.
+float messageStripHeight();
+/// That strip with a short message (test id "toast"), or empty. It takes no input.
+void messageStrip(const std::string& message, bool isError);
+
+/// A modal dialog, called every frame at the same place: opens it when `open` and it is not open
+/// yet, closes it when not `open`, and begins it (true: draw its content, then ImGui::EndPopup).
+/// `title` is shown in its title bar (test id `id` + ".title"); an empty title means no title
+/// bar.
+bool beginDialog(std::string_view id, std::string_view title, bool open);
 
 /// A selectable line spanning the row (lists where one entry is chosen).
 bool selectable(std::string_view id, std::string_view label, bool selected, bool enabled = true);

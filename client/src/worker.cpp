@@ -35,7 +35,18 @@ void Worker::loop() {
         m_running = false;
         m_done.push_back(std::move(completion));
         if (m_jobs.empty()) m_idle.notify_all();
+        if (m_notify) {
+            const std::function<void()> notify = m_notify;
+            lock.unlock();
+            notify();
+            lock.lock();
+        }
     }
+}
+
+void Worker::onDone(std::function<void()> notify) {
+    std::lock_guard lock(m_mutex);
+    m_notify = std::move(notify);
 }
 
 void Worker::pump() {

@@ -30,6 +30,9 @@ class Worker {
 
     /// Runs completions of finished work; call once per frame on the UI thread.
     void pump();
+    /// Called on the worker thread when a job's completion waits for pump(): a window that
+    /// sleeps until something happens is woken with it (glfwPostEmptyEvent).
+    void onDone(std::function<void()> notify);
     /// Whether any job is queued, running, or waiting for pump().
     [[nodiscard]] bool busy() const;
     /// Blocks until every posted job has run (tests and shutdown), then pumps.
@@ -45,6 +48,7 @@ class Worker {
     std::condition_variable m_idle;
     std::deque<Job> m_jobs;
     std::deque<std::function<void()>> m_done;
+    std::function<void()> m_notify;
     bool m_running = false;
     bool m_stop = false;
     std::thread m_thread;

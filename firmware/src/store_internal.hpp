@@ -19,6 +19,7 @@
 #include <utility>
 
 #include <veld/allocation.hpp>
+#include <veld/chain.hpp>
 #include <veld/hlc.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/store.hpp>
@@ -115,6 +116,15 @@ struct Store::Impl {
     }
 
     Status prepareAll();
+    /// A revision's place in the device's hash chain (store_proof.cpp).
+    struct ChainStep {
+        chain::Digest previous{};
+        chain::Digest link{};
+    };
+    /// Inside the finalize's transaction: the link of revision `seq` (over `body` as it is sent),
+    /// which becomes the newest.
+    Result<ChainStep> chainStep(std::uint64_t seq, const Uuid& recordId, HlcTimestamp revisionHlc,
+                                std::span<const std::uint8_t> body);
     Result<std::int64_t> metaInt(const char* key, std::int64_t fallback);
     Status putMeta(const char* key, std::int64_t value);
     Result<HlcTimestamp> stamp();

@@ -167,6 +167,10 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
     record = std::move(written.value());
     auto body = encodeRecord(record);
     if (!body) return body.error();
+    // The revision's link in the device's hash chain (veld/chain.hpp), over the bytes that are
+    // sent (sealed ones sealed), in this transaction.
+    auto step = chainStep(*seq, record.id, record.hlc, *body);
+    if (!step) return step.error();
 
     sql::Statement& st = draftId ? updateRecord : insertRecord;
     int p = 1;
@@ -189,8 +193,17 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
         .bindBlobStatic(2, idBytes(record.id))
         .bind(3, static_cast<std::int64_t>(record.hlc.value))
         .bind(4, clock->nowMillis())
-        .bind(5, static_cast<std::int64_t>(base));
+        .bindBlob(5, step->previous)
+        .bindBlob(6, step->link)
+        .bind(7, static_cast<std::int64_t>(base));
     if (Status s = insertOutbox.run(); !s) return s.error();
+    // The record keeps its current revision's place in the chain after the outbox row goes.
+    auto placed = db.prepare("UPDATE records SET chain_seq = ?1, chain_link = ?2 WHERE id = ?3");
+    if (!placed) return placed.error();
+    placed->bind(1, static_cast<std::int64_t>(*seq))
+        .bindBlob(2, step->link)
+        .bindBlobStatic(3, idBytes(record.id));
+    if (Status s = placed->run(); !s) return s.error();
     if (base != 0) {
         if (Status s = correctionFinalized(record.id, record.hlc); !s) return s.error();
     }
@@ -470,9 +483,14 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries, st
 
         OutboxEntry entry;
         entry.seq = static_cast<std::uint64_t>(st.columnInt(0));
+        // Its chain link (none for revisions finalized before the chain), damaged or not.
+        const auto prev = st.columnBlob(14);
+        const auto link = st.columnBlob(15);
+        entry.chainPrev.assign(prev.begin(), prev.end());
+        entry.chainLink.assign(link.begin(), link.end());
         entry.recordId = uuidFromBlob(st.columnBlob(1)).value_or(Uuid{});
         entry.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(2))};
-        entry.baseHlc = static_cast<std::uint64_t>(st.columnInt(14));
+        entry.baseHlc = static_cast<std::uint64_t>(st.columnInt(16));
         if (st.columnIsNull(3)) {
             // The foreign key makes this impossible unless the file was damaged.
             entry.damaged = true;

@@ -180,12 +180,45 @@ CREATE TRIGGER allocation_log_no_delete BEFORE DELETE ON allocation_log BEGIN
 END;
 )sql";
 
-// Version 5: corrections (records central staff sent back, veld/correction.hpp). corrections:
+// Version 5: proof of what was sent. Each finalized revision's link in the device's hash chain
+// (veld/chain.hpp): in its outbox row (sent with it) and in its record's row (the current
+// revision's, kept after the outbox row goes); the newest link is the meta row chain_last_link.
+// receipts: what the collector answered each push with (store_proof.cpp), append-only like the
+// allocation log.
+constexpr const char* kV5 = R"sql(
+ALTER TABLE outbox ADD COLUMN chain_prev BLOB;
+ALTER TABLE outbox ADD COLUMN chain_link BLOB;
+ALTER TABLE records ADD COLUMN chain_seq INTEGER;
+ALTER TABLE records ADD COLUMN chain_link BLOB;
+
+CREATE TABLE receipts (
+    id          INTEGER PRIMARY KEY,
+    kept_utc_ms INTEGER NOT NULL,
+    first_seq   INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    status      INTEGER NOT NULL CHECK (status BETWEEN 0 AND 3),
+    reason      TEXT NOT NULL DEFAULT '',
+    receipt     BLOB
+) STRICT;
+-- INSERT OR REPLACE would delete a receipt without firing the delete trigger.
+CREATE TRIGGER receipts_no_replace BEFORE INSERT ON receipts
+    WHEN EXISTS (SELECT 1 FROM receipts WHERE id = new.id) BEGIN
+    SELECT RAISE(ABORT, 'the receipts are append-only: receipts are never replaced');
+END;
+CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts BEGIN
+    SELECT RAISE(ABORT, 'the receipts are append-only: receipts are never changed');
+END;
+CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts BEGIN
+    SELECT RAISE(ABORT, 'the receipts are append-only: receipts are never deleted');
+END;
+)sql";
+
+// Version 6: corrections (records central staff sent back, veld/correction.hpp). corrections:
 // the collector's newest change per record (Open or Corrected; a Withdrawn one deletes the row),
 // with its copy of the record for a device that never held it, and done_hlc, the correcting
 // revision finalized here (0: not yet). records.base_hlc: for a correction draft, the revision it
 // was reopened from (0 for every other record); outbox.base_hlc carries it to the collector.
-constexpr const char* kV5 = R"sql(
+constexpr const char* kV6 = R"sql(
 CREATE TABLE corrections (
     record_id     BLOB PRIMARY KEY NOT NULL CHECK (length(record_id) = 16),
     seq           INTEGER NOT NULL,
@@ -205,7 +238,7 @@ ALTER TABLE outbox ADD COLUMN base_hlc INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 constexpr Migration kMigrations[] = {
-    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5},
+    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5}, {6, kV6},
 };
 
 }  // namespace

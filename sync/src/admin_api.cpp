@@ -287,7 +287,7 @@ std::vector<std::uint8_t> encodeDevices(const std::vector<DeviceInfo>& devices) 
         list.push_back(fb::CreateAdminDevice(
             b, &id, b.CreateString(d.label), d.enrolledUtcMs, d.revokedUtcMs.value_or(0),
             d.receivedThrough, d.lastContactUtcMs.value_or(0), d.revisions, d.waiting.value_or(-1),
-            b.CreateString(d.team), d.hasBoxKey));
+            b.CreateString(d.team), d.hasBoxKey, d.staff));
     }
     auto vec = b.CreateVector(list);
     return finish(b, fb::AdminMessage::AdminDevices, fb::CreateAdminDevices(b, vec).Union());
@@ -310,6 +310,7 @@ Result<std::vector<DeviceInfo>> decodeDevices(std::span<const std::uint8_t> body
             if (d->waiting() >= 0) info.waiting = d->waiting();
             info.team = text(d->team());
             info.hasBoxKey = d->has_box_key();
+            info.staff = d->staff();
             out.push_back(std::move(info));
         }
     }
@@ -534,11 +535,12 @@ Result<std::vector<PublishedFormInfo>> decodeForms(std::span<const std::uint8_t>
 }
 
 std::vector<std::uint8_t> encodeQueueRequest(const QueueRequest& request) {
-    Builder b(64);
-    return finish(
-        b, fb::AdminMessage::AdminQueueRequest,
-        fb::CreateAdminQueueRequest(b, static_cast<std::uint8_t>(request.state), request.limit)
-            .Union());
+    Builder b(128);
+    const auto formId = request.formId.empty() ? 0 : b.CreateString(request.formId);
+    return finish(b, fb::AdminMessage::AdminQueueRequest,
+                  fb::CreateAdminQueueRequest(b, static_cast<std::uint8_t>(request.state),
+                                              request.limit, formId)
+                      .Union());
 }
 
 Result<QueueRequest> decodeQueueRequest(std::span<const std::uint8_t> body) {
@@ -551,6 +553,8 @@ Result<QueueRequest> decodeQueueRequest(std::span<const std::uint8_t> body) {
     out.limit = (*m)->limit();
     if (out.limit < 1 || out.limit > kMaxQueue)
         return malformed("the queue's limit must be from 1 to " + std::to_string(kMaxQueue));
+    out.formId = text((*m)->form_id());
+    if (out.formId.size() > 200) return malformed("a form id of more than 200 bytes");
     return out;
 }
 

@@ -76,6 +76,12 @@ options (each may also be given in the --config file as `name = value`, without 
                            address of its X-Forwarded-For for --auth-failures and the log, and
                            their connections are not capped by --max-connections-per-address
                            (default: none)
+  --webhook-retry-ms N     a webhook delivery that failed is tried again after N ms,
+                           doubling with each failure up to an hour, with jitter (default 5000)
+  --webhook-give-up-hours N
+                           a delivery still failing this many hours after its event is given
+                           up (kept and listed; veldctl collector webhook retry) (default 72)
+  --webhook-timeout S      seconds a receiver has to answer one post (default 10)
   --quiet                  do not log requests
   --help                   this text
 )";
@@ -132,6 +138,12 @@ bool apply(veld::sync::ServerConfig& c, StoreOptions& store, std::string& portFi
         c.metricsFrom = value;
     } else if (name == "trusted-proxies") {
         c.trustedProxies = value;
+    } else if (name == "webhook-retry-ms") {
+        c.webhooks.retryBaseMs = number(10, 3600L * 1000);
+    } else if (name == "webhook-give-up-hours") {
+        c.webhooks.giveUpAfterMs = number(1, 24L * 365) * 3600 * 1000;
+    } else if (name == "webhook-timeout") {
+        c.webhooks.timeoutSeconds = static_cast<int>(number(1, 600));
     } else if (name == "quiet") {
         c.logRequests = false;
     } else {

@@ -25,6 +25,7 @@
 #include "metrics.hpp"
 #include "metrics_access.hpp"
 #include "request_limits.hpp"
+#include "webhook_worker.hpp"
 
 namespace veld::sync {
 
@@ -165,6 +166,9 @@ struct CollectorServer::Impl {
     std::unique_ptr<detail::RateLimit> rate;
 
     std::unique_ptr<detail::ExportJobs> exports;
+
+    // Posts webhook events from the store's outbox while run() serves (first to go).
+    std::unique_ptr<detail::WebhookWorker> webhooks;
 
     bool makeServer();
     void configure(httplib::Server& server);
@@ -416,7 +420,7 @@ struct CollectorServer::Impl {
                     answer = r.error();
                     break;
                 }
-                auto queue = store->reviewQueue(r->state, r->limit);
+                auto queue = store->reviewQueue(r->state, r->limit, r->formId);
                 answer = queue ? Result<std::vector<std::uint8_t>>(admin::encodeQueue(*queue))
                                : queue.error();
                 break;
@@ -598,6 +602,8 @@ struct CollectorServer::Impl {
                 fail(res, statusFor(result.error()), result.error().message);
             return log(req, res.status, request->deviceId.toString(), req.body.size());
         }
+        // Every store publishes its identity key the same way: here, not in each backend.
+        result->collectorKey = store->collectorSigningPublicKey();
         reply(req, res, encodeEnrolResponse(result.value()));
         log(req, 200, request->deviceId.toString(), req.body.size());
     }
@@ -759,6 +765,7 @@ struct CollectorServer::Impl {
             fail(res, statusFor(result.error()), result.error().message);
             return log(req, res.status, who->toString(), req.body.size());
         }
+        result->collectorKey = store->collectorSigningPublicKey();
         reply(req, res, encodePullResponse(result.value()));
         log(req, 200, who->toString(), req.body.size());
     }
@@ -796,6 +803,9 @@ CollectorServer::CollectorServer(ServerConfig config, std::shared_ptr<CollectorS
         m_impl->store, m_impl->config.exportDir, m_impl->now, hold && std::strcmp(hold, "1") == 0);
     // Export job ids come from libsodium's generator (sodium_init is safe to call again).
     if (sodium_init() < 0) std::abort();
+    if (m_impl->config.webhooks.enabled)
+        m_impl->webhooks = std::make_unique<detail::WebhookWorker>(
+            m_impl->store, m_impl->config.webhooks, m_impl->metrics->webhooks, m_impl->now);
 }
 
 CollectorServer::~CollectorServer() {
@@ -955,6 +965,7 @@ void CollectorServer::Impl::configure(httplib::Server& server) {
 void CollectorServer::run() {
     // A stop() that came first (a signal right after bind) is not lost: the listening socket is
     // closed already, and listen_after_bind() returns at once.
+    if (m_impl->webhooks) m_impl->webhooks->start();
     if (m_impl->http && !m_impl->stopping) m_impl->http->listen_after_bind();
 }
 
@@ -963,6 +974,7 @@ void CollectorServer::stop() {
     // Exports first: once the listening socket is closed, run() returns and the server may be
     // destroyed at once (veld-collector stops from a thread of its own).
     m_impl->exports->cancelAll();
+    if (m_impl->webhooks) m_impl->webhooks->stop();
     m_impl->stopping = true;
     if (m_impl->stopListening) m_impl->stopListening();
 }

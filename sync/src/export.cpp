@@ -207,6 +207,12 @@ class Exporter {
                                     {1, {{"", "damaged or unreadable"}}},
                                     {2, {{"", "sealed, no key given for it"}}},
                                     {3, {{"", "sealed, does not open"}}}};
+        // Where the current revision sits in its device's hash chain (veldctl collector
+        // verify-chain): its outbox number and the first 16 hex digits of its link.
+        key(main, "chain_seq", "revision's number on its device (hash chain position)",
+            ColumnType::Integer);
+        key(main, "chain_link", "revision's hash chain link (first 16 hex digits; empty: none)",
+            ColumnType::Text);
         // Case forms name their case, and randomising forms the allocation they took, so the data
         // join the allocation log (veldctl study log) and each other by case id.
         const auto* settings = form->settings();
@@ -281,7 +287,9 @@ class Exporter {
             m_cells[5] = reviewHistoryText(rec.reviewHistory);
             m_cells[6] = std::int64_t{rec.clockFlagged ? 1 : 0};
             m_cells[7] = static_cast<std::int64_t>(why);
-            std::size_t at = 8;
+            m_cells[8] = static_cast<std::int64_t>(rec.chainSeq);
+            m_cells[9] = rec.chainLink.empty() ? std::string() : toHex(rec.chainLink).substr(0, 16);
+            std::size_t at = 10;
             if (m_caseColumns) m_cells[at++] = caseId ? caseId->toString() : std::string();
             if (m_allocationColumns) {
                 m_cells[at++] = allocation ? allocation->arm : std::string();

@@ -126,6 +126,23 @@ std::string Metrics::render(const std::array<std::int64_t, 4>& exportJobs) const
         out.append("veld_collector_export_jobs{state=\"").append(states[i]).append("\"} ");
         out.append(std::to_string(exportJobs[i])).append("\n");
     }
+    header(out, "veld_collector_webhook_deliveries_total", "counter",
+           "Webhook events posted by this process, by outcome: delivered (a 2xx answer), failed "
+           "(an attempt without one; tried again later), given_up (failed past the give-up "
+           "age).");
+    const std::pair<const char*, const std::atomic<std::uint64_t>*> hooks[] = {
+        {"delivered", &webhooks.delivered},
+        {"failed", &webhooks.failedAttempts},
+        {"given_up", &webhooks.givenUp}};
+    for (const auto& [outcome, value] : hooks) {
+        out.append("veld_collector_webhook_deliveries_total{outcome=\"").append(outcome);
+        out.append("\"} ").append(std::to_string(value->load(std::memory_order_relaxed)));
+        out.append("\n");
+    }
+    header(out, "veld_collector_webhook_undelivered", "gauge",
+           "Webhook deliveries in the store not yet delivered or given up (every process's).");
+    out.append("veld_collector_webhook_undelivered ");
+    out.append(std::to_string(webhooks.undelivered.load(std::memory_order_relaxed))).append("\n");
     header(out, "process_start_time_seconds", "gauge",
            "Start time of the process since unix epoch in seconds.");
     out.append("process_start_time_seconds ").append(number(m_startSeconds)).append("\n");

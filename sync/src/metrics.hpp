@@ -42,6 +42,14 @@ class Histogram {
     std::atomic<double> m_sum{0};
 };
 
+/// What /metrics shows of webhook delivery (updated by the delivery worker).
+struct WebhookCounters {
+    std::atomic<std::uint64_t> delivered{0};
+    std::atomic<std::uint64_t> failedAttempts{0};
+    std::atomic<std::uint64_t> givenUp{0};
+    std::atomic<std::int64_t> undelivered{0};  // over the whole store, as of the last pass
+};
+
 class Metrics {
   public:
     /// `routes`: the route patterns requests are counted by; any other path counts as "other".
@@ -56,6 +64,7 @@ class Metrics {
     Histogram commitRevisions{kCommitRevisionsBuckets};
     /// Open client connections (updated by the connection front).
     std::atomic<std::int64_t> openConnections{0};
+    WebhookCounters webhooks;
 
     /// The whole exposition; `exportJobs` by admin::ExportJob::State.
     [[nodiscard]] std::string render(const std::array<std::int64_t, 4>& exportJobs) const;

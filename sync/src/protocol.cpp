@@ -1,26 +1,35 @@
 #include <algorithm>
 
+#include <veld/chain.hpp>
 #include <veld/fb/sync_generated.h>
 #include <veld/project_key.hpp>
 #include <veld/record.hpp>
 #include <veld/sync/protocol.hpp>
+#include <veld/uuid_fb.hpp>
 
 namespace veld::sync {
 
 namespace {
 
-fb::Uuid toFb(const Uuid& id) {
-    return fb::Uuid(flatbuffers::span<const std::uint8_t, 16>(id.bytes.data(), 16));
-}
-
-Uuid fromFb(const fb::Uuid& id) {
-    Uuid out;
-    std::copy_n(id.bytes()->data(), 16, out.bytes.begin());
-    return out;
-}
-
 Error malformed(std::string what) {
     return makeError(ErrorCode::Corrupt, "malformed sync message: " + std::move(what));
+}
+
+flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> collectorKeyOf(
+    flatbuffers::FlatBufferBuilder& b, const std::optional<signing::PublicKey>& key) {
+    return key ? b.CreateVector(key->data(), key->size()) : 0;
+}
+
+// A collector key as sent: absent (an older collector), or exactly one Ed25519 public key.
+Status readCollectorKey(const flatbuffers::Vector<std::uint8_t>* sent,
+                        std::optional<signing::PublicKey>& out) {
+    if (!sent) return {};
+    if (sent->size() != signing::kPublicKeyBytes)
+        return malformed("the collector's key is not 32 bytes");
+    signing::PublicKey key{};
+    std::copy(sent->begin(), sent->end(), key.begin());
+    out = key;
+    return {};
 }
 
 Result<const fb::Envelope*> verifyEnvelope(std::span<const std::uint8_t> body,
@@ -53,8 +62,10 @@ std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
         fb::Uuid rid = toFb(e.recordId);
         auto body = e.body.empty() ? 0 : b.CreateVector(e.body);
         auto reason = e.damageReason.empty() ? 0 : b.CreateString(e.damageReason);
-        revisions.push_back(
-            fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason, e.baseHlc));
+        auto prev = e.chainPrev.empty() ? 0 : b.CreateVector(e.chainPrev);
+        auto link = e.chainLink.empty() ? 0 : b.CreateVector(e.chainLink);
+        revisions.push_back(fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason,
+                                               e.baseHlc, prev, link));
     }
     auto vec = b.CreateVector(revisions);
     fb::Uuid dev = toFb(deviceId);
@@ -87,6 +98,13 @@ Result<PushBatch> decodePushRequest(std::span<const std::uint8_t> body) {
         rev.damaged = r->damaged();
         if (r->damage_reason()) rev.damageReason = r->damage_reason()->str();
         rev.baseHlc = r->base_hlc();
+        if (r->chain_prev()) rev.chainPrev.assign(r->chain_prev()->begin(), r->chain_prev()->end());
+        if (r->chain_link()) rev.chainLink.assign(r->chain_link()->begin(), r->chain_link()->end());
+        const bool chained = rev.chainPrev.size() == chain::kDigestBytes &&
+                             rev.chainLink.size() == chain::kDigestBytes;
+        if (!chained && !(rev.chainPrev.empty() && rev.chainLink.empty()))
+            return malformed("revision " + std::to_string(rev.seq) +
+                             " has a chain link that is not two 32-byte digests");
         if (r->body()) rev.body.assign(r->body()->begin(), r->body()->end());
         if (!rev.damaged) {
             auto record = inspectRecord(rev.body);
@@ -117,7 +135,8 @@ std::vector<std::uint8_t> encodePushResponse(const PushReply& reply) {
             b, r.seq, static_cast<fb::RevisionOutcome>(r.outcome), reason));
     }
     auto vec = b.CreateVector(results);
-    auto resp = fb::CreatePushResponse(b, vec, reply.receivedThrough);
+    auto receipt = reply.receipt.empty() ? 0 : b.CreateVector(reply.receipt);
+    auto resp = fb::CreatePushResponse(b, vec, reply.receivedThrough, receipt);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PushResponse, resp.Union()));
 }
 
@@ -128,6 +147,7 @@ Result<PushReply> decodePushResponse(std::span<const std::uint8_t> body) {
     if (!resp) return malformed("push response without a body");
     PushReply reply;
     reply.receivedThrough = resp->received_through();
+    if (resp->receipt()) reply.receipt.assign(resp->receipt()->begin(), resp->receipt()->end());
     if (resp->results()) {
         for (const auto* r : *resp->results()) {
             auto outcome = static_cast<std::uint8_t>(r->outcome());
@@ -178,7 +198,8 @@ std::vector<std::uint8_t> encodeEnrolResponse(const EnrolReply& reply) {
     auto id = b.CreateString(reply.collectorId);
     auto pseudonym = reply.pseudonymKey.empty() ? 0 : b.CreateString(reply.pseudonymKey);
     auto project = reply.projectKey.empty() ? 0 : b.CreateString(reply.projectKey);
-    auto resp = fb::CreateEnrolResponse(b, credential, key, id, pseudonym, project);
+    auto collectorKey = collectorKeyOf(b, reply.collectorKey);
+    auto resp = fb::CreateEnrolResponse(b, credential, key, id, pseudonym, project, collectorKey);
     return finish(b, fb::CreateEnvelope(b, fb::Message::EnrolResponse, resp.Union()));
 }
 
@@ -198,6 +219,7 @@ Result<EnrolReply> decodeEnrolResponse(std::span<const std::uint8_t> body) {
     if (resp->project_key()) out.projectKey = resp->project_key()->str();
     if (!out.projectKey.empty() && !projectkey::parsePublicKey(out.projectKey))
         return malformed("the project key is not KEYID:HEX");
+    if (auto s = readCollectorKey(resp->collector_key(), out.collectorKey); !s) return s.error();
     return out;
 }
 
@@ -329,9 +351,10 @@ std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
     }
     auto correctionVec = corrections.empty() ? 0 : b.CreateVector(corrections);
 
+    auto collectorKey = collectorKeyOf(b, reply.collectorKey);
     auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
                                        reply.caseCursor, blockVec, reply.allocationCursor, studyVec,
-                                       correctionVec, reply.correctionCursor);
+                                       collectorKey, correctionVec, reply.correctionCursor);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
 }
 
@@ -346,6 +369,7 @@ Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
     if (resp->project_key()) out.projectKey = resp->project_key()->str();
     if (!out.projectKey.empty() && !projectkey::parsePublicKey(out.projectKey))
         return malformed("the project key is not KEYID:HEX");
+    if (auto s = readCollectorKey(resp->collector_key(), out.collectorKey); !s) return s.error();
     if (resp->forms()) {
         for (const auto* f : *resp->forms()) {
             PublishedForm form;

@@ -45,7 +45,10 @@ constexpr Column kRevisions[] = {{"rid", K::Integer, R},
                                  {"damaged", K::Integer, R},
                                  {"damage_reason", K::Text, N},
                                  {"clock_flagged", K::Integer, R},
-                                 {"received_utc_ms", K::Integer, R}};
+                                 {"received_utc_ms", K::Integer, R},
+                                 {"chain_prev", K::Bytes, N},
+                                 {"chain_link", K::Bytes, N},
+                                 {"chain_note", K::Text, N}};
 constexpr std::string_view kRidKey[] = {"rid"};
 
 constexpr Column kRejected[] = {{"device_id", K::Bytes, R}, {"seq", K::Integer, R},
@@ -165,6 +168,29 @@ constexpr Column kCorrections[] = {
 
 constexpr Column kCorrectionDevices[] = {{"record_id", K::Bytes, R}, {"device_id", K::Bytes, R}};
 constexpr std::string_view kCorrectionDevicesKey[] = {"record_id", "device_id"};
+constexpr Column kWebhooks[] = {{"hook_id", K::Integer, R}, {"url", K::Text, R},
+                                {"events", K::Text, R},     {"data_forms", K::Text, R},
+                                {"secret", K::Text, R},     {"created_utc_ms", K::Integer, R},
+                                {"created_by", K::Text, R}};
+constexpr std::string_view kHookKey[] = {"hook_id"};
+
+constexpr Column kWebhookDeliveries[] = {{"did", K::Integer, R},
+                                         {"hook_id", K::Integer, R},
+                                         {"event_id", K::Text, R},
+                                         {"event_type", K::Text, R},
+                                         {"record_id", K::Bytes, N},
+                                         {"payload", K::Text, R},
+                                         {"created_utc_ms", K::Integer, R},
+                                         {"state", K::Integer, R},
+                                         {"attempts", K::Integer, R},
+                                         {"next_attempt_utc_ms", K::Integer, R},
+                                         {"lease_owner", K::Text, R},
+                                         {"lease_until_utc_ms", K::Integer, R},
+                                         {"last_attempt_utc_ms", K::Integer, N},
+                                         {"last_status", K::Integer, N},
+                                         {"last_error", K::Text, R},
+                                         {"delivered_utc_ms", K::Integer, N}};
+constexpr std::string_view kDidKey[] = {"did"};
 
 const Table kTables[] = {
     {"meta", kMeta, kMetaKey, ""},
@@ -189,6 +215,8 @@ const Table kTables[] = {
     {"allocations", kAllocations, kAidKey, "aid"},
     {"corrections", kCorrections, kRecordKey, ""},
     {"correction_devices", kCorrectionDevices, kCorrectionDevicesKey, ""},
+    {"webhooks", kWebhooks, kHookKey, "hook_id"},
+    {"webhook_deliveries", kWebhookDeliveries, kDidKey, "did"},
 };
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <future>
 #include <random>
 
+#include <veld/device_identity.hpp>
 #include <veld/pseudonym.hpp>
+#include <veld/sync/receipt.hpp>
 #include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -39,6 +41,63 @@ std::string settingOr(Store& store, std::string_view key) {
     return v && v.value() ? *v.value() : std::string();
 }
 
+// Checks the collector's receipt for a batch before anything of it is acknowledged: signed with
+// the key the device keeps, made for this device, saying what the reply says, and naming the
+// very bytes this device sent for every revision it covers. No receipt (an older collector), or
+// no key kept yet (a device enrolled before collectors had keys, before its first pull): nothing
+// to check, and the batch is acknowledged as before.
+Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const PushReply& reply,
+                    KeptReceipt& kept) {
+    kept.status = ReceiptStatus::NoReceipt;
+    if (reply.receipt.empty()) return {};
+    kept.status = ReceiptStatus::Unchecked;
+    auto key = identity::collectorKey(store);
+    if (!key) return key.error();
+    if (!key.value()) {
+        kept.reason = "no collector key was kept yet to check it with";
+        return {};
+    }
+    kept.status = ReceiptStatus::Refused;
+    const auto refused = [](const std::string& why) {
+        return makeError(ErrorCode::Refused,
+                         "the collector's receipt was refused, so nothing of this batch is "
+                         "marked as sent: " +
+                             why);
+    };
+    auto receipt = verifyReceipt(reply.receipt, *key.value(), store.deviceId());
+    if (!receipt) return refused(receipt.error().message);
+    if (receipt->receivedThrough != reply.receivedThrough)
+        return refused("it says received through " + std::to_string(receipt->receivedThrough) +
+                       ", the answer " + std::to_string(reply.receivedThrough));
+    for (const auto& e : sent) {
+        if (e.seq > reply.receivedThrough) break;
+        const auto named = std::find_if(receipt->revisions.begin(), receipt->revisions.end(),
+                                        [&](const ReceiptRevision& r) { return r.seq == e.seq; });
+        if (named == receipt->revisions.end())
+            return refused("it does not name revision " + std::to_string(e.seq));
+        if (named->recordId != e.recordId || named->hlc != e.hlc ||
+            named->digest != chain::bodyDigest(e.body))
+            return refused("it names other content for revision " + std::to_string(e.seq));
+    }
+    kept.status = ReceiptStatus::Verified;
+    return {};
+}
+
+// Checks the answer's receipt and keeps it (a refused one too, as the failure it is) before
+// anything of the batch is acknowledged.
+Status checkAndKeepReceipt(Store& store, const std::vector<OutboxEntry>& sent,
+                           const PushReply& reply) {
+    KeptReceipt kept;
+    kept.firstSeq = sent.front().seq;
+    kept.lastSeq = sent.back().seq;
+    kept.bytes = reply.receipt;
+    Status verdict = checkReceipt(store, sent, reply, kept);
+    if (!verdict && kept.status == ReceiptStatus::Refused) kept.reason = verdict.error().message;
+    if (!verdict && kept.status != ReceiptStatus::Refused) return verdict;
+    if (auto s = store.keepReceipt(kept); !s) return s;
+    return verdict;
+}
+
 }  // namespace
 
 Result<Connection> loadConnection(Store& store) {
@@ -69,6 +128,10 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     // A device enrolled before proves it is that device with the credential it holds (the
     // collector binds a device id to its first enrolment).
     request.previousCredential = settingOr(store, "sync.credential");
+    // The device's signing key goes with its enrolment (made now when it has none).
+    auto deviceKey = identity::ensureDeviceKey(store);
+    if (!deviceKey) return deviceKey.error();
+    request.devicePublicKey.assign(deviceKey->begin(), deviceKey->end());
     auto http = makeTransport(transport);
     auto raw = post(*http, c, kEnrolPath, encodeEnrolRequest(request), 0, false);
     if (!raw) return raw.error();
@@ -92,6 +155,14 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     }
     if (!reply->projectKey.empty()) {
         if (auto s = store.setSetting(kProjectKeySetting, reply->projectKey); !s) return s.error();
+    }
+    // Enrolment is where the device learns whom to trust: the collector's key is taken as it
+    // comes (replacing one from an earlier enrolment). An older collector sends none.
+    if (reply->collectorKey) {
+        if (auto s = identity::keepCollectorKey(store, *reply->collectorKey,
+                                                identity::KeySource::Enrolment);
+            !s)
+            return s.error();
     }
     if (auto s = batch->commit(); !s) return s.error();
     return reply;
@@ -172,6 +243,7 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         if (!raw) return raw.error();
         auto reply = decodePushResponse(raw.value());
         if (!reply) return reply.error();
+        if (auto s = checkAndKeepReceipt(store, batch.value(), reply.value()); !s) return s.error();
         // Only what was sent and is held by the collector leaves the outbox.
         const std::uint64_t through = std::min(reply->receivedThrough, lastSent);
         if (through < firstSent) {
@@ -222,6 +294,14 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
             if (!raw) return raw.error();
             auto reply = decodePullResponse(raw.value());
             if (!reply) return reply.error();
+            // A device enrolled before collectors had keys learns it here; another key than the
+            // one it keeps stops the round before anything of the answer is used.
+            if (reply->collectorKey) {
+                if (auto s = identity::keepCollectorKey(store, *reply->collectorKey,
+                                                        identity::KeySource::Pull);
+                    !s)
+                    return s.error();
+            }
             for (const auto& f : reply->forms) {
                 // Each form is checked again here; one the device cannot use is skipped, not
                 // allowed to stop the rest.
@@ -373,6 +453,14 @@ void Uploader::wake() {
     m_wake.notify_all();
 }
 
+void Uploader::nudge() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_nudged = true;
+    }
+    m_wake.notify_all();
+}
+
 Progress Uploader::progress() const {
     std::lock_guard lock(m_mutex);
     return m_progress;
@@ -386,14 +474,25 @@ void Uploader::loop() {
         std::uniform_int_distribution<long long> jitter(most.count() / 2, most.count());
         return std::chrono::milliseconds(jitter(random));
     };
+    const auto changed = [this] {
+        if (m_changed) m_changed();
+    };
     for (;;) {
+        {
+            // A nudge from now on may bring records this round does not see: it starts the next.
+            std::lock_guard lock(m_mutex);
+            m_nudged = false;
+        }
         const auto round = runRound(
             m_storePath, m_options,
-            [this](const Progress& p) {
-                std::lock_guard lock(m_mutex);
-                const auto last = m_progress.lastSuccessUtcMs;
-                m_progress = p;
-                if (!p.lastSuccessUtcMs) m_progress.lastSuccessUtcMs = last;
+            [&](const Progress& p) {
+                {
+                    std::lock_guard lock(m_mutex);
+                    const auto last = m_progress.lastSuccessUtcMs;
+                    m_progress = p;
+                    if (!p.lastSuccessUtcMs) m_progress.lastSuccessUtcMs = last;
+                }
+                changed();
             },
             &m_cancel,
             [&](Store* store, const Round& r) {
@@ -430,13 +529,17 @@ void Uploader::loop() {
                         m_progress.retryInMs = wait.count();
                         m_progress.lastSuccessUtcMs = last;
                     }
+                    m_holdNudges =
+                        r.outcome == Round::Outcome::Failed || r.outcome == Round::Outcome::Busy;
                 }
+                changed();
                 m_nextWait = wait;
                 if (m_observer) m_observer(store, r, wait);
             });
         (void)round;
         std::unique_lock lock(m_mutex);
-        m_wake.wait_for(lock, m_nextWait, [this] { return m_stop || m_woken; });
+        m_wake.wait_for(lock, m_nextWait,
+                        [this] { return m_stop || m_woken || (m_nudged && !m_holdNudges); });
         m_woken = false;
         if (m_stop) return;
     }

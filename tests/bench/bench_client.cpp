@@ -11,7 +11,10 @@
 //   are all groups), and all 1,000 questions on one page (the worst case: one long scroll);
 // - peak RSS showing the home screen on a store of 100,000 records, against the empty loop's;
 // - CPU time per frame of a kiosk question of the parents' survey in Arabic (shaped by HarfBuzz,
-//   right to left) against the same page in Dutch (Dear ImGui's own text path).
+//   right to left) against the same page in Dutch (Dear ImGui's own text path);
+// - an idle client (the home screen, nothing happening) over some seconds: frames drawn and CPU
+//   seconds, against the loop as it was before it waited for events (--bench-poll 0.25: a frame
+//   every quarter second at least).
 //
 // Output on stdout, one line per figure and nothing else:
 //   bench NAME: VALUE UNIT (baseline)
@@ -408,6 +411,7 @@ struct Settings {
     int rounds = 3;
     int startups = 7;
     int questions = 1000;
+    int idleSeconds = 10;
 };
 
 std::string binDir() {
@@ -548,6 +552,29 @@ int benchmark(const Settings& settings) {
                     variants[4].med(median), prefix + variants[4].name);
     }
 
+    // Idle: the same seconds with nothing happening, the event loop as it is against the loop
+    // that drew at least every 0.25 s.
+    const std::string idleSeconds = std::to_string(settings.idleSeconds);
+    double idleFrames[2] = {0, 0};
+    double idleCpu[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+        std::vector<std::string> argv = {veld,   "--store",      small,      "--show",
+                                         "home", "--bench-idle", idleSeconds};
+        if (i == 0) argv.insert(argv.end(), {"--bench-poll", "0.25"});
+        const Run r = runOk(argv, 120 + settings.idleSeconds);
+        const auto start = r.out.find("{\"idle_seconds\"");
+        if (start == std::string::npos) fail("veld printed no idle report: " + r.out);
+        const std::string json = r.out.substr(start, r.out.find('}', start) - start + 1);
+        idleFrames[i] = jsonNumber(json, "frames");
+        idleCpu[i] = jsonNumber(json, "cpu_seconds");
+    }
+    printLine("client_idle_frames_poll", idleFrames[0], "frames",
+              "baseline: " + idleSeconds + " s idle, a frame every 0.25 s");
+    printFigure("client_idle_frames", idleFrames[1], "frames", idleFrames[0],
+                "client_idle_frames_poll");
+    printLine("client_idle_cpu_poll", idleCpu[0], "s", "baseline: CPU seconds of the same");
+    printFigure("client_idle_cpu", idleCpu[1], "s", idleCpu[0], "client_idle_cpu_poll");
+
     // Memory: the home screen of the big store against the empty frame loop. Peak RSS counts
     // the shared libraries' pages too (Mesa's software renderer maps LLVM: tens of MB); the
     // anonymous part is what the program itself allocated.
@@ -588,6 +615,7 @@ int main(int argc, char** argv) {
             settings.rounds = 1;
             settings.startups = 1;
             settings.questions = 100;
+            settings.idleSeconds = 3;
         } else if (arg == "--records" && i + 1 < argc) {
             settings.records = std::max(1L, std::atol(argv[++i]));
         } else if (arg == "--frames" && i + 1 < argc) {

@@ -367,7 +367,7 @@ int benchMain(int argc, char** argv) {
         must(store->recordsPerDay(), "records per day");
         const double status = secondsSince(statusStart);
         const auto queueStart = Clock::now();
-        must(store->reviewQueue(sync::ReviewState::Received, 200), "review queue");
+        must(store->reviewQueue(sync::ReviewState::Received, 200, {}), "review queue");
         const double queue = secondsSince(queueStart);
         const auto duplicatesStart = Clock::now();
         must(store->duplicates(), "duplicates");

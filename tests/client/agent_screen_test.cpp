@@ -105,7 +105,7 @@ TEST_CASE("client: the Sync screen shows veld-agent's last round and next, and w
     ui.settle();
     ui.frame();
     CHECK(ui.item("sync.agent")->text ==
-          "veld-agent draait niet meer: al 3 min. niets van gehoord (laatste ronde " +
+          "veld-agent draait niet meer: al 3 minuten niets van gehoord (laatste ronde " +
               shown(state.lastRoundUtcMs, ui.nowMs) + ", gelukt)");
     const auto dead = test::veldctl({"agent", "status", path});
     CHECK(dead.exitCode == 1);

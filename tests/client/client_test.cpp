@@ -19,8 +19,8 @@
 #include <veld/sync/collector_store.hpp>
 
 #include "fonts.hpp"
+#include "form_filling.hpp"
 #include "i18n.hpp"
-#include "pilot_fill.hpp"
 #include "screens/samples.hpp"
 #include "support/proxy.hpp"
 #include "support/sync_support.hpp"
@@ -31,9 +31,45 @@
 
 using namespace veld;
 using namespace veld::client;
+using veld::client::testing::UiDriver;
 using namespace veld::client::testing;
 
 namespace {
+
+const std::string kFormsDir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
+
+// The project key the tests' device stores seal to, and its private half (central staff's).
+struct TestProjectKey {
+    projectkey::LockedKey locked;
+    std::vector<projectkey::SecretKey> secret;
+};
+constexpr const char* kRingPassphrase = "kiosk tests passphrase";
+
+const TestProjectKey& projectKey() {
+    static const TestProjectKey key = [] {
+        auto locked = projectkey::create("kiosk-tests", kRingPassphrase, 1'764'000'000'000,
+                                         projectkey::Strength::Interactive);
+        REQUIRE(locked);
+        auto secret = projectkey::unlock(locked.value(), kRingPassphrase);
+        REQUIRE(secret);
+        return TestProjectKey{locked.value(), {secret.value()}};
+    }();
+    return key;
+}
+
+// A device store with the pilot forms and a pseudonym key, and no records.
+std::string pilotStore(const veld::test::TempDir& dir) {
+    const std::string path = dir.file("device.veld");
+    StoreOptions create;
+    create.mode = sql::OpenMode::ReadWriteCreate;
+    auto store = Store::open(path, create);
+    REQUIRE_MESSAGE(store.ok(), store.error().describe());
+    auto setup = veldctl::setUpDemo(store.value(), kFormsDir);
+    REQUIRE_MESSAGE(setup.ok(), setup.error().describe());
+    REQUIRE(store.value().setSetting(projectkey::kKeySetting,
+                                     projectkey::formatPublicKey(projectKey().locked.publicKey)));
+    return path;
+}
 
 // Makes the store at `path` start as a kiosk of the parents' survey, with staff PIN 2468.
 void startsAsKiosk(const std::string& path) {
@@ -444,7 +480,7 @@ TEST_CASE("client: a sealed form keeps no draft, asks before discarding, and nee
         // Closing loses the answers: the first click asks, the second closes.
         ui.click("fill.close");
         CHECK(ui.app().screen == Screen::Fill);
-        CHECK(ui.showsText("antwoorden weggooien"));
+        CHECK(ui.showsText("de antwoorden weg te gooien"));
         ui.click("fill.close");
         CHECK(ui.app().screen == Screen::Home);
         CHECK(recordsOf(path, form, std::nullopt).empty());

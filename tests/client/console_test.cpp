@@ -167,6 +167,7 @@ TEST_CASE("console: staff choose a value for a case conflict and see a study's b
     };
     Uuid a, b;
     const Uuid caseId = makeUuidV4();
+    std::optional<alloc::Slot> secondSlot;  // of the block dealt to A, used later
     {
         auto store = collector.open();
         for (auto [device, label] : {std::pair{&a, "tablet-a"}, std::pair{&b, "tablet-b"}}) {
@@ -197,6 +198,9 @@ TEST_CASE("console: staff choose a value for a case conflict and see a study's b
                 .value();
         pushCaseRecord(*store, a, 2, makeUuidV4(), at(3), {{"arm", slot.arm, {}}},
                        alloc::allocationOf(slot, 1, now));
+        REQUIRE(pulled->blocks.front().slots.size() == 2);
+        secondSlot =
+            alloc::openSlot(pulled->blocks.front().slots[1].box, keys.first, keys.second).value();
     }
     collector.start();
     const auto open = collector.open()->caseConflicts(false);
@@ -216,12 +220,23 @@ TEST_CASE("console: staff choose a value for a case conflict and see a study's b
     CHECK(ui.item(key + ".a")->text.rfind("Anna K. (tablet-a, ", 0) == 0);
     CHECK(ui.item(key + ".b")->text.rfind("Anne K. (tablet-b, ", 0) == 0);
     // The study: one allocation, its stratum's balance, and a log that checks out.
-    CHECK(ui.item("study.trial.title")->text == "Studie trial (ips): 1 toegewezen");
+    CHECK(ui.item("study.trial.title")->text == "Studie trial (ips): 1 deelnemer toegewezen");
     const std::string armCell = ui.item("study.trial.stratum.." + std::string("ips"))->text;
     const std::string otherCell = ui.item("study.trial.stratum..usual_care")->text;
-    CHECK(((armCell == "1 (doel 0.5)" && otherCell == "0 (doel 0.5)") ||
-           (armCell == "0 (doel 0.5)" && otherCell == "1 (doel 0.5)")));
-    CHECK(ui.item("study.trial.verify")->text.rfind("Het toewijzingslogboek klopt: 1 ", 0) == 0);
+    CHECK(((armCell == "1 (doel 0,5)" && otherCell == "0 (doel 0,5)") ||
+           (armCell == "0 (doel 0,5)" && otherCell == "1 (doel 0,5)")));
+    CHECK(ui.item("study.trial.verify")->text ==
+          "Het toewijzingslogboek klopt: 1 toewijzing van 1 apparaat, nagerekend met de reeks.");
+    // The block's second slot: a whole target for each arm, shown as a whole number.
+    pushCaseRecord(*collector.open(), a, 3, makeUuidV4(), at(4), {{"arm", secondSlot->arm, {}}},
+                   alloc::allocationOf(*secondSlot, 2, now));
+    ui.click("console.refresh");
+    ui.click("tab.cases");
+    CHECK(ui.item("study.trial.title")->text == "Studie trial (ips): 2 deelnemers toegewezen");
+    CHECK(ui.item("study.trial.stratum..ips")->text == "1 (doel 1)");
+    CHECK(ui.item("study.trial.stratum..usual_care")->text == "1 (doel 1)");
+    CHECK(ui.item("study.trial.verify")->text ==
+          "Het toewijzingslogboek klopt: 2 toewijzingen van 1 apparaat, nagerekend met de reeks.");
 
     ui.type(key + ".comment", "nagevraagd bij de deelnemer");
     ui.click(key + ".choose_b");
@@ -393,6 +408,9 @@ TEST_CASE("console: staff decide on a duplicate and review a record") {
     ui.click("review.row.0");
     // The record's answers are shown by question.
     CHECK_FALSE(ui.ids("answer.").empty());
+    // The record's answers settle their wrapped heights in the first frames; the field is
+    // clicked once they have, as a person clicks what they see.
+    ui.click("review.comment");
     ui.type("review.comment", "leeftijd klopt niet");
     ui.click("review.set.has-issues");
     CHECK(ui.showsText("Beoordeling opgeslagen"));
@@ -402,9 +420,249 @@ TEST_CASE("console: staff decide on a duplicate and review a record") {
     ui.click("review.row.0");
     CHECK(ui.item("review.state")->text == "Heeft problemen");
     CHECK(ui.showsText("admin:fatima: Heeft problemen (leeftijd klopt niet)"));
-    auto queue = store->reviewQueue(sync::ReviewState::HasIssues, 10);
+    auto queue = store->reviewQueue(sync::ReviewState::HasIssues, 10, {});
     REQUIRE(queue);
     CHECK(queue->total == 1);
+}
+
+TEST_CASE(
+    "console: the review queue is a table with whole dates, filtered by form, and ticked "
+    "records are approved together") {
+    Scenario s;
+    ConsoleDriver ui(s.connection(s.admin));
+    ui.nowMs = wallMs();
+    ui.click("tab.review");
+    REQUIRE(ui.has("review.row.0"));
+    auto store = s.collector->open();
+    const std::int64_t received = store->stats()->records;
+    CHECK(ui.item("review.count")->text == std::to_string(received) + " records in deze staat.");
+    // Every row shows its form's title, its device and its date in columns, the date whole.
+    const auto rows = [&] {
+        std::vector<std::string> out;
+        for (const auto& id : ui.ids("review.row.")) {
+            if (std::count(id.begin(), id.end(), '.') == 2) out.push_back(id);
+        }
+        return out;
+    };
+    REQUIRE(rows().size() == static_cast<std::size_t>(received));
+    for (const auto& row : rows()) {
+        CAPTURE(row);
+        const std::string date = ui.item(row + ".date")->text;
+        CHECK(date.size() == 16);  // yyyy-mm-dd hh:mm
+        CHECK_FALSE(ui.has(row + ".date.cut"));
+        CHECK_FALSE(ui.has(row + ".device.cut"));
+        CHECK(ui.item(row + ".device")->min.x > ui.item(row + ".form")->min.x);
+        CHECK(ui.item(row + ".date")->min.x > ui.item(row + ".device")->min.x);
+    }
+
+    // Staff narrow the title column by dragging its right edge: a title that is cut then shows
+    // whole in a tooltip under the pointer.
+    const std::string first = rows().front();
+    const float deviceX = ui.item(first + ".device")->min.x;
+    const float dateX = ui.item(first + ".date")->min.x;
+    CHECK_FALSE(ui.has(first + ".form.cut"));
+    const float edge = deviceX - ImGui::GetStyle().CellPadding.x;
+    const float y = ui.item(first + ".device")->min.y + 2;
+    ImGuiIO& io = ImGui::GetIO();
+    io.MousePos = ImVec2(edge, y);
+    ui.frame();
+    io.MouseDown[0] = true;
+    ui.frame();
+    for (int step = 1; step <= 10; ++step) {
+        io.MousePos = ImVec2(edge - 25.0f * static_cast<float>(step), y);
+        ui.frame();
+    }
+    io.MouseDown[0] = false;
+    ui.frame();
+    ui.frame();
+    CHECK(ui.item(first + ".device")->min.x < deviceX - 100);
+    CHECK(ui.item(first + ".date")->min.x <= dateX);
+    CHECK_FALSE(ui.has(first + ".date.cut"));
+    REQUIRE(ui.has(first + ".form.cut"));
+    const std::string title = ui.item(first + ".form")->text;
+    io.MousePos = ImVec2(ui.item(first + ".form")->min.x + 5, ui.item(first + ".form")->min.y + 3);
+    ui.frame();
+    ui.frame();
+    REQUIRE(ui.has("tooltip"));
+    CHECK(ui.item("tooltip")->text == title);
+    io.MousePos = ImVec2(-100, -100);
+    ui.frame();
+
+    // Only one form's records.
+    const std::string form = "ips_guidance";
+    ui.click("review.form");
+    ui.click("review.form." + form);
+    CHECK(ui.item("review.form")->text == "IPS-begeleiding van langdurig werklozen");
+    sync::RecordQuery ofForm;
+    ofForm.formId = form;
+    const std::int64_t formRecords = store->countRecords(ofForm).value();
+    REQUIRE(formRecords > 3);
+    REQUIRE(formRecords < received);
+    CHECK(ui.item("review.count")->text == std::to_string(formRecords) + " records in deze staat.");
+    REQUIRE(rows().size() == static_cast<std::size_t>(formRecords));
+    for (const auto& row : rows())
+        CHECK(ui.item(row + ".form")->text == "IPS-begeleiding van langdurig werklozen");
+
+    // Three ticked records are approved with one button: a review each, audited each.
+    CHECK_FALSE(ui.item("review.approve_checked")->enabled);
+    for (int i = 0; i < 3; ++i)
+        ui.click("review.row." + std::to_string(i) + ".check");
+    CHECK(ui.item("review.approve_checked")->text == "3 records goedkeuren");
+    ui.click("review.approve_checked");
+    CHECK(ui.showsText("3 records goedgekeurd"));
+    CHECK(ui.item("review.count")->text ==
+          std::to_string(formRecords - 3) + " records in deze staat.");
+    auto approved = store->reviewQueue(sync::ReviewState::Approved, 10, {});
+    REQUIRE(approved);
+    CHECK(approved->total == 3);
+    for (const auto& e : approved->records)
+        CHECK(e.formId == form);
+    auto audit = store->audit();
+    REQUIRE(audit);
+    CHECK(std::count_if(audit->begin(), audit->end(), [](const sync::AuditEntry& e) {
+              return e.action == "review" && e.actor == "admin:fatima";
+          }) == 3);
+    ui.click("review.filter.approved");
+    CHECK(ui.item("review.count")->text == "3 records in deze staat.");
+    CHECK_FALSE(ui.has("review.approve_checked"));  // they are approved already
+
+    // Select all: every listed record of the form, approved in one go.
+    ui.click("review.filter.received");
+    ui.click("review.check_all");
+    CHECK(ui.item("review.approve_checked")->text ==
+          std::to_string(formRecords - 3) + " records goedkeuren");
+    ui.click("review.approve_checked");
+    CHECK(ui.item("review.count")->text == "0 records in deze staat.");
+    CHECK(store->reviewQueue(sync::ReviewState::Approved, 1000, form)->total == formRecords);
+    // The other form's records are untouched.
+    CHECK(store->reviewQueue(sync::ReviewState::Received, 1000, {})->total ==
+          received - formRecords);
+}
+
+TEST_CASE("console: the collector's own staff device is not listed or counted as a device") {
+    Scenario s;
+    // A merge: the collector writes the new revision as its own staff device.
+    {
+        sync::AdminClient staff(s.connection(s.admin));
+        auto open = staff.conflicts();
+        REQUIRE(open);
+        REQUIRE(open->size() == 1);
+        sync::admin::ResolveRequest merge;
+        merge.conflictId = open->front().id;
+        merge.resolution.kind = sync::ConflictResolution::Kind::Merge;
+        merge.resolution.fromB = {s.edited[0]};
+        REQUIRE(staff.resolve(merge));
+    }
+    auto store = s.collector->open();
+    auto held = store->devices();
+    REQUIRE(held);
+    REQUIRE(held->size() == 4);  // the three devices and the staff device
+    CHECK(std::count_if(held->begin(), held->end(), [](const auto& d) { return d.staff; }) == 1);
+    CHECK(store->stats()->devices == 3);
+    auto current = store->current(s.conflicted.id);
+    REQUIRE(current);
+    REQUIRE(current->has_value());
+
+    ConsoleDriver ui(s.connection(s.admin));
+    ui.nowMs = wallMs();
+    CHECK(ui.item("dash.devices")->text == "3");
+    ui.click("tab.devices");
+    CHECK(ui.has("device.2.name"));
+    CHECK_FALSE(ui.has("device.3.name"));
+    CHECK_FALSE(ui.showsText("central staff"));
+    // The merged revision is staff's: named so, in the console's language.
+    ui.click("tab.review");
+    for (const auto& id : ui.ids("review.row.")) {
+        if (!id.ends_with(".device")) continue;
+        CHECK(ui.item(id)->text != (*current)->deviceId.toString().substr(0, 8));
+    }
+    CHECK(ui.showsText("centrale medewerkers"));
+
+    // veldctl lists the enrolled devices only, and counts them so.
+    const auto listed = test::veldctl({"collector", "devices", s.collector->storePath()});
+    REQUIRE(listed.exitCode == 0);
+    CHECK(std::count(listed.out.begin(), listed.out.end(), '\n') == 3);
+    CHECK(listed.out.find((*current)->deviceId.toString()) == std::string::npos);
+    const auto status = test::veldctl({"collector", "status", s.collector->storePath()});
+    REQUIRE(status.exitCode == 0);
+    CHECK(status.out.find("devices 3") != std::string::npos);
+}
+
+TEST_CASE("console: a conflict shows calculated answers as the form shows them, not as codes") {
+    test::TempDir dir;
+    // A form whose calculations yield a choice name ('yes', 'no') and an expression's truth.
+    const std::string form = dir.file("eligibility.json");
+    std::ofstream(form) << R"json({
+  "id": "eligibility", "version": 1, "pilot": "tests", "default_language": "nl",
+  "languages": [{"tag": "nl", "name": "Nederlands"}, {"tag": "en", "name": "English"}],
+  "titles": [{"lang": "nl", "text": "Geschiktheid"}, {"lang": "en", "text": "Eligibility"}],
+  "choice_lists": [{"name": "yes_no", "choices": [
+    {"name": "yes", "labels": [{"lang": "nl", "text": "Ja"}, {"lang": "en", "text": "Yes"}]},
+    {"name": "no", "labels": [{"lang": "nl", "text": "Nee"}, {"lang": "en", "text": "No"}]}]}],
+  "items": [
+    {"name": "wants_work", "kind": "Question", "type": "SelectOne", "choice_list": "yes_no",
+     "labels": [{"lang": "nl", "text": "Wil werken"}, {"lang": "en", "text": "Wants work"}]},
+    {"name": "eligible", "kind": "Question", "type": "Text", "read_only": true,
+     "calculation": "if(${wants_work} = 'yes', 'yes', 'no')",
+     "labels": [{"lang": "nl", "text": "Geschikt (berekend)"}, {"lang": "en", "text": "Eligible"}]},
+    {"name": "working_age", "kind": "Question", "type": "Text", "hidden": true,
+     "calculation": "${wants_work} = 'yes'"},
+    {"name": "remark", "kind": "Question", "type": "Text",
+     "labels": [{"lang": "nl", "text": "Opmerking"}, {"lang": "en", "text": "Remark"}]}
+  ]
+})json";
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
+    REQUIRE(test::veldctl({"collector", "publish", collector.storePath(), form}).exitCode == 0);
+    collector.start();
+    auto deviceA = test::openDevice(dir.file("a.veld"));
+    auto deviceB = test::openDevice(dir.file("b.veld"));
+    const auto a = test::enrolDevice(deviceA, collector);
+    const auto b = test::enrolDevice(deviceB, collector);
+    // The same record, answered differently on two devices that never saw each other's.
+    Record first;
+    first.id = makeUuidV7(SystemClock::instance());
+    first.deviceId = deviceA.deviceId();
+    first.hlc = HlcTimestamp::make(static_cast<std::uint64_t>(wallMs()), 0);
+    first.createdHlc = first.hlc;
+    first.finalized = true;
+    first.content.formId = "eligibility";
+    first.content.formVersion = 1;
+    first.content.answers = {{"wants_work", ChoiceAnswer{"yes", {}}},
+                             {"eligible", std::string("yes")},
+                             {"working_age", std::string("true")},
+                             {"remark", std::string("yes")}};
+    Record second = first;
+    second.deviceId = deviceB.deviceId();
+    second.hlc = HlcTimestamp::make(first.hlc.millis() + 5000, 0);
+    second.content.answers = {{"wants_work", ChoiceAnswer{"no", {}}},
+                              {"eligible", std::string("no")},
+                              {"working_age", std::string("false")},
+                              {"remark", std::string("no")}};
+    test::postPush(collector, a, test::pushBody(deviceA.deviceId(), {{1, first, 0}}));
+    test::postPush(collector, b, test::pushBody(deviceB.deviceId(), {{1, second, 0}}));
+    REQUIRE(collector.open()->stats()->conflicts == 1);
+
+    sync::Connection staff;
+    staff.collector = collector.url();
+    staff.credential = test::addAdmin(collector, "fatima");
+    ConsoleDriver ui(staff);
+    ui.nowMs = wallMs();
+    ui.click("tab.conflicts");
+    ui.click("conflict.row.0");
+    // Calculated codes read as the form's other answers read: the choice's label, yes or no.
+    CHECK(ui.item("conflict.a.wants_work")->text == "Ja");
+    CHECK(ui.item("conflict.a.eligible")->text == "Ja");
+    CHECK(ui.item("conflict.b.eligible")->text == "Nee");
+    CHECK(ui.item("conflict.a.working_age")->text == "Ja");
+    CHECK(ui.item("conflict.b.working_age")->text == "Nee");
+    CHECK(ui.has("conflict.diff.eligible"));
+    // Typed text stays as it was typed, even when it looks like a code.
+    CHECK(ui.item("conflict.a.remark")->text == "yes");
+    CHECK(ui.item("conflict.b.remark")->text == "no");
+    // In English, the same labels in English.
+    ui.click("console.language");
+    CHECK(ui.item("conflict.a.eligible")->text == "Yes");
+    CHECK(ui.item("conflict.b.working_age")->text == "No");
 }
 
 TEST_CASE("console: an export after a merge holds the merged answers, in CSV and in .sav") {

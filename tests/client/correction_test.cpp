@@ -7,13 +7,14 @@
 
 #include <doctest/doctest.h>
 
+#include <veld/project_key.hpp>
 #include <veld/record.hpp>
 #include <veld/store.hpp>
 #include <veld/sync/admin_client.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/uploader.hpp>
 
-#include "pilot_fill.hpp"
+#include "form_filling.hpp"
 #include "support/sync_support.hpp"
 #include "support/test_support.hpp"
 #include "ui_driver.hpp"
@@ -54,7 +55,17 @@ struct Field {
     Field(const std::string& form, const std::string& text) {
         veld::test::publishPilotForms(collector);
         collector.start();
-        path = pilotStore(dir);
+        path = pilotFormsStore(dir);
+        // Sealed forms need the project key to seal to.
+        auto locked = projectkey::create("corrections", "corrections tests passphrase",
+                                         1'764'000'000'000, projectkey::Strength::Interactive);
+        REQUIRE(locked);
+        {
+            auto store = Store::open(path);
+            REQUIRE(store);
+            REQUIRE(store->setSetting(projectkey::kKeySetting,
+                                      projectkey::formatPublicKey(locked->publicKey)));
+        }
         {
             UiDriver ui(path);
             ui.click("home.new." + form);
@@ -195,8 +206,7 @@ print(row['review_history'])
     CHECK(name == "Bakkerij Het Korenaar B.V.");
     CHECK(state == "4");
     CHECK(history.find("has-issues (anna): " + comment) != std::string::npos);
-    CHECK(history.find("corrected (device " + f.deviceId.toString() + ")") !=
-          std::string::npos);
+    CHECK(history.find("corrected (device " + f.deviceId.toString() + ")") != std::string::npos);
 
     // Staff approve it: the device drops it at its next pull.
     REQUIRE(staff.review({recordId, sync::ReviewState::Approved, "akkoord"}));

@@ -175,7 +175,9 @@ TEST_CASE("languages: every message a kiosk respondent sees is in all seven pilo
         CHECK_MESSAGE(std::find(respondent.begin(), respondent.end(), m) != respondent.end(),
                       static_cast<int>(m));
     }
+    // Counted in the first plural form: a language without plural forms has one.
     const auto placeholders = [](std::string_view s) {
+        s = s.substr(0, s.find('|'));
         int n = 0;
         for (auto at = s.find("{}"); at != std::string_view::npos; at = s.find("{}", at + 2))
             ++n;

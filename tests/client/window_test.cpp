@@ -718,6 +718,64 @@ TEST_CASE(
                                             "q.travel.bus", "q.travel.bike"});
 }
 
+namespace {
+
+double jsonField(const std::string& out, const std::string& key) {
+    const std::string quoted = "\"" + key + "\":";
+    const auto at = out.find(quoted);
+    return at == std::string::npos ? -1 : std::strtod(out.c_str() + at + quoted.size(), nullptr);
+}
+
+}  // namespace
+
+TEST_CASE("an idle veld draws (almost) no frames, yet shows background work's result at once") {
+    const std::string store = demoStore("idle");
+    // The home screen with nothing happening: the old loop drew four frames a second.
+    const Run polled = underXvfb({veld::test::binary("veld"), "--store", store, "--show", "home",
+                                  "--bench-idle", "4", "--bench-poll", "0.25"});
+    checkClean(polled);
+    const Run idle = underXvfb(
+        {veld::test::binary("veld"), "--store", store, "--show", "home", "--bench-idle", "4"});
+    checkClean(idle);
+    MESSAGE("4 s idle, polled: " << polled.out << "waiting for events: " << idle.out);
+    CHECK(jsonField(polled.out, "frames") >= 12);
+    CHECK(jsonField(idle.out, "frames") >= 0);
+    CHECK(jsonField(idle.out, "frames") <= 2);
+
+    // The Sync screen reads veld-agent's state on the worker every few seconds, also when no
+    // input comes: an agent that ran meanwhile shows within that time, not later.
+    const std::string targets = tempDir().file("idle.targets");
+    const std::string out = tempDir().file("idle.out");
+    const std::string script = "'" + veld::test::binary("veld") + "' --store '" + store +
+                               "' --show sync --bench-idle 10 --targets '" + targets + "' > '" +
+                               out +
+                               "' &\n"
+                               "pid=$!\n"
+                               "for i in $(seq 1 400); do grep -q 'nog nooit gedraaid' '" +
+                               targets +
+                               "' 2>/dev/null && break; sleep 0.05; done\n"
+                               "sleep 2\n'" +
+                               veld::test::binary("veld-agent") + "' --store '" + store +
+                               "' --once >/dev/null 2>&1\n"
+                               "t0=$(date +%s%N)\n"
+                               "for i in $(seq 1 500); do grep -q 'veld-agent is gestopt' '" +
+                               targets +
+                               "' && break; sleep 0.02; done\n"
+                               "t1=$(date +%s%N)\n"
+                               "echo \"\\\"shown_after_ms\\\": $(( (t1 - t0) / 1000000 ))\"\n"
+                               "wait $pid\n"
+                               "cat '" +
+                               out + "'\n";
+    const Run watched = underXvfb({"/bin/sh", "-c", script});
+    checkClean(watched);
+    MESSAGE(watched.out);
+    const double shownAfterMs = jsonField(watched.out, "shown_after_ms");
+    CHECK(shownAfterMs >= 0);
+    CHECK(shownAfterMs <= 4000);  // one read every 3 s, and the frame its result wakes
+    // Two or so frames per read, against 40 for the old loop in 10 s.
+    CHECK(jsonField(watched.out, "frames") <= 15);
+}
+
 int main(int argc, char** argv) {
     // Without an X server nothing here can run: say so where nobody can miss it, and let ctest
     // count the test as skipped.

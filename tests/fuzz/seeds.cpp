@@ -347,8 +347,8 @@ void adminSeeds(Scene& scene, SeedWriter& seeds) {
     write("answer-forms", admin::encodeForms(smallest(
                               need(collector.publishedForms(), "forms"),
                               [](const auto& f) { return f.binary.size(); }, 2)));
-    write("answer-queue",
-          admin::encodeQueue(need(collector.reviewQueue(sync::ReviewState::Received, 50), "q")));
+    write("answer-queue", admin::encodeQueue(need(
+                              collector.reviewQueue(sync::ReviewState::Received, 50, {}), "q")));
     write("answer-case-conflicts",
           admin::encodeCaseConflicts(need(collector.caseConflicts(true), "case conflicts")));
     write("answer-studies", admin::encodeStudies(need(collector.studies(), "studies")));

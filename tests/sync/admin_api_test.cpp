@@ -290,6 +290,13 @@ TEST_CASE("admin messages round-trip, and their decoders refuse what makes no se
     REQUIRE(queue);
     CHECK(queue->state == sync::ReviewState::Approved);
     CHECK(queue->limit == 7);
+    CHECK(queue->formId.empty());
+    auto ofForm = admin::decodeQueueRequest(
+        admin::encodeQueueRequest({sync::ReviewState::Received, 9, "ips_guidance"}));
+    REQUIRE(ofForm);
+    CHECK(ofForm->formId == "ips_guidance");
+    CHECK_FALSE(admin::decodeQueueRequest(
+        admin::encodeQueueRequest({sync::ReviewState::Received, 9, std::string(201, 'f')})));
     CHECK_FALSE(
         admin::decodeQueueRequest(admin::encodeQueueRequest({sync::ReviewState::Approved, 0})));
     CHECK_FALSE(admin::decodeQueueRequest(
@@ -493,6 +500,21 @@ TEST_CASE(
     CHECK(received->total == 2);
     REQUIRE(received->records.size() == 1);
     CHECK(received->records[0].recordId == ids[0]);
+    // One form's queue: its records and their count, of that form only.
+    auto ofForm = client.queue({sync::ReviewState::Received, 10, "vmbo_parent_survey"});
+    REQUIRE(ofForm);
+    CHECK(ofForm->total == 2);
+    CHECK(ofForm->records.size() == 2);
+    auto otherForm = client.queue({sync::ReviewState::Received, 10, "ips_guidance"});
+    REQUIRE(otherForm);
+    CHECK(otherForm->total == 0);
+    CHECK(otherForm->records.empty());
+    auto issuesOfForm = client.queue({sync::ReviewState::HasIssues, 10, "vmbo_parent_survey"});
+    REQUIRE(issuesOfForm);
+    CHECK(issuesOfForm->total == 1);
+    REQUIRE(issuesOfForm->records.size() == 1);
+    CHECK(issuesOfForm->records[0].recordId == record);
+    CHECK(client.queue({sync::ReviewState::HasIssues, 10, "ips_guidance"})->total == 0);
     auto approved = client.queue({sync::ReviewState::Approved, 10});
     REQUIRE(approved);
     CHECK(approved->total == 0);
@@ -729,6 +751,8 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
         {admin::kQueuePath,
          admin::encodeQueueRequest({sync::ReviewState::Received, admin::kMaxQueue + 1})},
         {admin::kQueuePath, admin::encodeQueueRequest({static_cast<sync::ReviewState>(4), 10})},
+        {admin::kQueuePath,
+         admin::encodeQueueRequest({sync::ReviewState::Received, 10, std::string(201, 'f')})},
         {admin::kExportPath,
          admin::encodeExportRequest({"ips_guidance", static_cast<sync::ExportFormat>(5)})},
         {admin::kExportPath, admin::encodeExportRequest({""})},

@@ -29,7 +29,9 @@ TEST_CASE("collector copy: SQLite into PostgreSQL and back, the same collector")
 
     const auto copied = test::veldctl({"collector", "copy", "--from", from, "--to", pg});
     REQUIRE_MESSAGE(copied.exitCode == 0, (copied.out + copied.err));
-    CHECK(copied.out.find("copied and verified 20 tables") != std::string::npos);
+    CHECK(copied.out.find("copied and verified " +
+                          std::to_string(sync::tables::collectorTables().size()) + " tables") !=
+          std::string::npos);
     test::checkSameCollector(from, pg, dir, "to-pg");
 
     // The database is in use now: a second copy into it is refused, and changes nothing.

@@ -2,10 +2,12 @@
 // (Debian's python3-prometheus-client) move by exactly what devices and the test did, and only
 // the machine itself, --metrics-from and staff may read them.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -13,6 +15,7 @@
 #include <veld/sync/uploader.hpp>
 
 #include "support/sync_support.hpp"
+#include "support/webhook_receiver.hpp"
 
 using namespace veld;
 
@@ -175,6 +178,46 @@ TEST_CASE("/metrics, read by Prometheus' parser, counts what devices and clients
     const std::string body = test::readFile(dir.file("metrics.txt"));
     CHECK(body.find("Kind ") == std::string::npos);
     CHECK(body.find("veld-admin") == std::string::npos);
+}
+
+TEST_CASE("/metrics counts webhook deliveries: delivered, failed attempts and those waiting") {
+    test::TempDir dir;
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
+    test::WebhookReceiver receiver;
+    receiver.refuse(true);
+    const auto added = test::veldctl({"collector", "webhook", "add", collector.storePath(),
+                                      "http://127.0.0.1:" + std::to_string(receiver.port()) + "/m",
+                                      "--events", "record.received"});
+    REQUIRE_MESSAGE(added.exitCode == 0, added.err);
+    collector.start({"--webhook-retry-ms", "100"});
+    auto device = test::openDevice(dir.file("device.veld"));
+    const auto connection = test::enrolDevice(device, collector);
+    test::addFinalized(device, 2);
+    REQUIRE(test::syncUntilDone(device, connection, {}, 3) >= 0);
+    // Refused three times: the first two attempts are counted by now (the third may still be
+    // on its way back).
+    REQUIRE(receiver.waitFor([](const auto& posts) { return posts.size() >= 3; }, 20000));
+
+    const auto refused = scrape(collector, dir);
+    CHECK(refused.types.at("veld_collector_webhook_deliveries") == "counter");
+    CHECK(refused.types.at("veld_collector_webhook_undelivered") == "gauge");
+    CHECK(refused.at("veld_collector_webhook_deliveries_total{outcome=failed}") >= 2);
+    CHECK(refused.at("veld_collector_webhook_deliveries_total{outcome=delivered}") == 0);
+
+    receiver.refuse(false);
+    Scrape after;
+    for (int i = 0; i < 200; ++i) {
+        after = scrape(collector, dir);
+        if (after.at("veld_collector_webhook_deliveries_total{outcome=delivered}") == 2 &&
+            after.at("veld_collector_webhook_undelivered{}") == 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(after.at("veld_collector_webhook_deliveries_total{outcome=delivered}") == 2);
+    CHECK(after.at("veld_collector_webhook_undelivered{}") == 0);
+    CHECK(after.at("veld_collector_webhook_deliveries_total{outcome=given_up}") == 0);
+    CHECK(after.at("veld_collector_webhook_deliveries_total{outcome=failed}") >=
+          refused.at("veld_collector_webhook_deliveries_total{outcome=failed}"));
 }
 
 TEST_CASE("/metrics from elsewhere needs a staff credential unless --metrics-from allows it") {

@@ -191,7 +191,11 @@ TEST_CASE(
                     "study_blocks; DROP TABLE studies; DROP TABLE case_conflicts; DROP TABLE "
                     "case_properties; DROP TABLE case_holders; DROP TABLE cases; ALTER TABLE "
                     "devices DROP COLUMN team; ALTER TABLE devices DROP COLUMN box_key; ALTER "
-                    "TABLE enrol_codes DROP COLUMN for_device; PRAGMA user_version = 1"));
+                    "TABLE enrol_codes DROP COLUMN for_device; ALTER TABLE revisions DROP COLUMN "
+                    "chain_prev; "
+                    "ALTER TABLE revisions DROP COLUMN chain_link; ALTER TABLE revisions DROP "
+                    "COLUMN chain_note; DROP TABLE webhook_deliveries; DROP TABLE webhooks; "
+                    "PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());
@@ -199,7 +203,11 @@ TEST_CASE(
     CHECK(store.value()->review(record)->state == sync::ReviewState::Received);
     REQUIRE(store.value()->setReview(record, sync::ReviewState::Approved, "", now, "anna"));
     auto db = sql::Database::open(path, sql::OpenMode::ReadOnly).value();
-    CHECK(db.queryInt("PRAGMA user_version").value() == 6);
+    CHECK(db.queryInt("PRAGMA user_version").value() == sync::kCollectorSchemaVersion);
+    // Webhooks (version 8) work on the upgraded file.
+    CHECK(store.value()->addWebhook("https://example.org/h", {"review.changed"}, {}, now, "anna"));
+    REQUIRE(store.value()->setReview(record, sync::ReviewState::Rejected, "", now, "anna"));
+    CHECK(store.value()->undeliveredCount().value() == 1);
     auto devices = store.value()->devices();
     REQUIRE(devices);
     REQUIRE(devices->size() == 1);

@@ -9,6 +9,7 @@
 
 #include <veld/sync/uploader.hpp>
 
+#include "support/webhook_receiver.hpp"
 #include "veldctl/demo.hpp"
 
 namespace veld::test {
@@ -18,6 +19,12 @@ void fillCollector(TempDir& dir, CollectorProcess& collector) {
     auto defined = veldctl({"study", "define", collector.storePath(), study});
     REQUIRE_MESSAGE(defined.exitCode == 0, defined.err);
     publishPilotForms(collector);
+    // A webhook whose receiver is never there: its deliveries wait, failing, in the outbox.
+    auto hook =
+        veldctl({"collector", "webhook", "add", collector.storePath(),
+                 "http://127.0.0.1:" + std::to_string(WebhookReceiver::closedPort()) + "/copy",
+                 "--events", "record.received,review.changed"});
+    REQUIRE_MESSAGE(hook.exitCode == 0, hook.err);
     collector.start();
     addAdmin(collector, "anna");
     addAdmin(collector, "bram");
@@ -93,6 +100,7 @@ std::string listings(const std::string& store) {
                                                {"collector", "conflicts", store},
                                                {"collector", "duplicates", store},
                                                {"collector", "audit", store},
+                                               {"collector", "webhook", "list", store},
                                                {"study", "verify", store, "ips"},
                                                {"study", "balance", store, "ips"},
                                                {"study", "log", store, "ips"},

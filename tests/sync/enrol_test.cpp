@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <span>
 
 #include <doctest/doctest.h>
 
+#include <veld/device_identity.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/pseudonym.hpp>
 #include <veld/sync/protocol.hpp>
@@ -98,11 +100,13 @@ namespace {
 
 // An enrolment request written by hand: what a client that claims any device id can send.
 test::HttpReply postEnrol(const test::CollectorProcess& collector, const std::string& code,
-                          const Uuid& deviceId, const std::string& previousCredential = {}) {
+                          const Uuid& deviceId, const std::string& previousCredential = {},
+                          std::span<const std::uint8_t> devicePublicKey = {}) {
     sync::EnrolRequest request;
     request.code = code;
     request.deviceId = deviceId;
     request.previousCredential = previousCredential;
+    request.devicePublicKey.assign(devicePublicKey.begin(), devicePublicKey.end());
     return test::httpExchange(collector.port(),
                               test::postBytes(sync::kEnrolPath, sync::encodeEnrolRequest(request),
                                               test::protocolHeaders()));
@@ -234,9 +238,14 @@ TEST_CASE("an enrolment repeated after its reply was lost gets the same credenti
     const std::string code = collector.enrolCode();
 
     // The first reply never reached the device (the connection broke after the collector
-    // committed): the same request again gives the same outcome.
-    const std::string lost = credentialIn(postEnrol(collector, code, device.deviceId()));
-    const std::string again = credentialIn(postEnrol(collector, code, device.deviceId()));
+    // committed): the same request again gives the same outcome. The device sent its signing
+    // key, as it does at every enrolment.
+    auto key = identity::ensureDeviceKey(device);
+    REQUIRE(key);
+    const std::string lost =
+        credentialIn(postEnrol(collector, code, device.deviceId(), {}, key.value()));
+    const std::string again =
+        credentialIn(postEnrol(collector, code, device.deviceId(), {}, key.value()));
     CHECK(again == lost);
     // The device's own retry with the same code works, and the collector lists it once.
     auto enrolled = sync::enrol(device, collector.url(), code);

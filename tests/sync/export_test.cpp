@@ -251,7 +251,7 @@ TEST_CASE("exports read back by Python's csv module and by readstat hold every a
         }
         checkRow(row, expectedCells(record.content.answers, codes),
                  {"record_id", "device_id", "form_version", "revision_time", "review",
-                  "review_history", "clock_flagged", "unreadable"});
+                  "review_history", "clock_flagged", "unreadable", "chain_seq", "chain_link"});
         // Repeats: one row per instance, keyed by the record and the instance's place.
         for (const Repeat& r : record.content.repeats) {
             const std::string table = "ips_guidance-" + r.name;

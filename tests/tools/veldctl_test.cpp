@@ -1,7 +1,10 @@
 // veldctl as a person uses it: the real binary, real store files, exit codes and output.
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -138,6 +141,73 @@ TEST_CASE("veldctl explains its usage and uses exit code 2 for usage errors") {
     CHECK(veldctl({"store", "list", "x.veld", "--limit"}).exitCode == 2);
     CHECK(veldctl({"store", "list", "x.veld", "--bogus"}).exitCode == 2);
     CHECK(veldctl({"store", "show", "x.veld", "not-a-uuid"}).exitCode == 2);
+}
+
+TEST_CASE("veldctl: every option a command parses is in its --help") {
+    // The help texts that show the options each source file parses (a file that serves two
+    // commands is checked against both texts together).
+    using Help = std::vector<std::vector<std::string>>;
+    const std::map<std::string, Help> helpOf = {
+        {"agent_commands.cpp", {{"agent", "--help"}}},
+        {"backup_commands.cpp", {{"collector", "--help"}}},
+        {"case_commands.cpp", {{"case", "--help"}}},
+        {"collector_commands.cpp", {{"collector", "--help"}}},
+        {"copy_command.cpp", {{"collector", "--help"}}},
+        {"export_commands.cpp", {{"export", "--help"}}},
+        {"form_commands.cpp", {{"form", "--help"}}},
+        {"form_media_command.cpp", {{"form", "--help"}}},
+        {"key_commands.cpp", {{"keys", "--help"}}},
+        {"kiosk_commands.cpp", {{"kiosk", "--help"}}},
+        {"provision_command.cpp", {{"collector", "--help"}}},
+        {"store_commands.cpp", {{"store", "--help"}}},
+        {"study_commands.cpp", {{"study", "--help"}}},
+        {"sync_commands.cpp", {{"enrol", "--help"}, {"sync", "--help"}}},
+    };
+    // An option is shown when its name stands there whole ("--from" is not "--from-b").
+    const auto shows = [](const std::string& help, const std::string& option) {
+        for (auto at = help.find(option); at != std::string::npos; at = help.find(option, at + 1)) {
+            const std::size_t end = at + option.size();
+            const bool wordEnd =
+                end == help.size() || !(std::isalnum(static_cast<unsigned char>(help[end])) ||
+                                        help[end] == '-' || help[end] == '_');
+            const bool wordStart = at == 0 || help[at - 1] == ' ' || help[at - 1] == '[' ||
+                                   help[at - 1] == '(' || help[at - 1] == '|' ||
+                                   help[at - 1] == '\n' || help[at - 1] == ',';
+            if (wordEnd && wordStart) return true;
+        }
+        return false;
+    };
+    const std::regex parsed(R"re(\.(?:option|flag)\("(-[-a-zA-Z0-9]*)")re");
+    const std::filesystem::path sources = std::filesystem::path(VELD_SOURCE_DIR) / "tools/veldctl";
+    std::size_t checked = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(sources)) {
+        if (entry.path().extension() != ".cpp") continue;
+        std::ifstream in(entry.path());
+        REQUIRE(in);
+        const std::string text((std::istreambuf_iterator<char>(in)), {});
+        std::set<std::string> options;
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), parsed);
+             it != std::sregex_iterator(); ++it) {
+            const std::string option = (*it)[1];
+            if (option != "--help" && option != "-h") options.insert(option);
+        }
+        const std::string file = entry.path().filename().string();
+        if (options.empty()) continue;
+        // A new command's file needs its help named above.
+        REQUIRE_MESSAGE(helpOf.count(file), file << " parses options; name its --help above");
+        std::string help;
+        for (const auto& words : helpOf.at(file)) {
+            const auto shown = veldctl(words);
+            REQUIRE_MESSAGE(shown.exitCode == 0, words[0]);
+            help += shown.out;
+        }
+        for (const auto& option : options) {
+            CHECK_MESSAGE(shows(help, option),
+                          file << " parses " << option << ", which its --help does not show");
+            ++checked;
+        }
+    }
+    CHECK(checked > 50);
 }
 
 TEST_CASE("veldctl reports a missing or foreign file as a failure, not a crash") {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <veld/form.hpp>
+#include <veld/hex.hpp>
 #include <veld/private_files.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/xlsform.hpp>
@@ -33,7 +34,15 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
   enrol-code FILE [--label L]    print a one-time enrolment code for one device (valid 7 days)
   provision FILE --label NAME --url URL [--ca PEM] [--valid DAYS] -o OUTPUT.veldenrol
                                  write a provisioning file for one device: the collector's
-                                 address and certificate and a one-time code (mode 0600)
+                                 address and certificate and a one-time code (mode 0600);
+                                 -o may be written --output
+  key FILE                       the collector's public signing key (hex) and its fingerprint:
+                                 devices get it at enrolment; compare the fingerprint with the
+                                 one a device shows (veldctl store info) by phone or on paper
+  verify-chain FILE [--device ID] [--case ID]
+                                 check each device's hash chain: missing, altered or reordered
+                                 revisions (exit code 1 when any); with --case, whether the
+                                 case's records are covered by complete chains
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
@@ -83,6 +92,10 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
                                  move a collector to a new store (an SQLite file or
                                  postgresql://...): every table in one transaction, then rows and
                                  digests of every table compared on both sides
+  webhook add|list|deliveries|retry|remove FILE ...
+                                 URLs the collector posts signed events to (a record received,
+                                 a review changed), and their deliveries
+                                 (veldctl collector webhook --help)
 
 Each subcommand takes --help. Run the server with veld-collector --store FILE.
 )";
@@ -112,6 +125,8 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     const std::string sub = argv[0];
     if (sub == "backup" || sub == "restore") return collectorBackupCommand(argv, out, err);
     if (sub == "copy") return collectorCopyCommand(argv, out, err);
+    if (sub == "verify-chain") return collectorChainCommand(argv, out, err);
+    if (sub == "webhook") return collectorWebhookCommand(argv, out, err);
     Args args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (sub == "--help" || sub == "-h") {
         out << kCollectorUsage;
@@ -203,13 +218,23 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         out << code.value() << "\n";
         return kExitOk;
     }
+    if (sub == "key") {
+        if (pos.size() != 1) return usage(err, "key takes FILE");
+        const signing::PublicKey key = c.collectorSigningPublicKey();
+        out << "public key  " << toHex(key) << "\nfingerprint " << signing::fingerprint(key)
+            << "\n";
+        return kExitOk;
+    }
     if (sub == "devices") {
         auto devices = c.devices();
         if (!devices) {
             err << "veldctl collector: " << devices.error().describe() << "\n";
             return kExitFailure;
         }
+        bool any = false;
         for (const auto& d : devices.value()) {
+            if (d.staff) continue;  // the collector's own device for staff's revisions
+            any = true;
             out << d.deviceId.toString() << "  " << (d.label.empty() ? "-" : d.label)
                 << "  enrolled " << utcTime(d.enrolledUtcMs) << "  last contact "
                 << (d.lastContactUtcMs ? utcTime(*d.lastContactUtcMs) : std::string("never"))
@@ -219,7 +244,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
                 << (d.revokedUtcMs ? "  REVOKED " + utcTime(*d.revokedUtcMs) : std::string())
                 << "\n";
         }
-        if (devices->empty()) out << "no devices enrolled yet\n";
+        if (!any) out << "no devices enrolled yet\n";
         return kExitOk;
     }
     if (sub == "reenrol-code") {

@@ -5,6 +5,7 @@
 #include <ostream>
 #include <system_error>
 
+#include <veld/device_identity.hpp>
 #include <veld/platform/files.hpp>
 #include <veld/platform/process.hpp>
 #include <veld/platform/time.hpp>
@@ -49,10 +50,14 @@ Subcommands:
   check PATH [--quarantine]
                          SQLite integrity check plus verification of every record body;
                          --quarantine moves bad bodies aside. Exit 1 when anything is wrong.
-  demo PATH [--records N] [--forms DIR]
+  receipts PATH          the collector's receipts for this device's pushes, each verified
+                         again (signature, device, digests); exit 1 when any fails
+  demo PATH [--records N] [--forms DIR] [--ring RING [--id ID]]
                          install the pilots' forms from DIR (default: this source tree's
                          schemas/forms) and a demo pseudonym key, then add N synthetic records
-                         on them (default 40); creates the store if needed
+                         on them (default 40); creates the store if needed. Records of sealed
+                         forms are sealed to the store's project key (from enrolment), or to
+                         the newest public key of the key ring RING (or its key ID)
 
 Each subcommand takes --help.
 )";
@@ -146,6 +151,17 @@ int cmdInfo(Args& args, std::ostream& out, std::ostream& err) {
         << " bytes), sequence " << info->outbox.lastSeq << ", acknowledged through "
         << info->outbox.ackedThrough << "\n"
         << "file size:    " << info->fileBytes << " bytes\n";
+    // Fingerprints of the keys (never a secret): staff compare the collector's with
+    // `veldctl collector key`.
+    auto deviceKey = identity::devicePublicKey(store.value());
+    if (!deviceKey) return fail(err, deviceKey.error());
+    auto collectorKey = identity::collectorKey(store.value());
+    if (!collectorKey) return fail(err, collectorKey.error());
+    out << "device key:   "
+        << (deviceKey.value() ? signing::fingerprint(*deviceKey.value()) : std::string("-"))
+        << "\ncollector key: "
+        << (collectorKey.value() ? signing::fingerprint(*collectorKey.value()) : std::string("-"))
+        << "\n";
     auto counts = store->counts();
     if (!counts) return fail(err, counts.error());
     if (!counts->empty()) out << "per form:\n";
@@ -364,6 +380,7 @@ int storeCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
     if (sub == "show") return cmdShow(args, out, err);
     if (sub == "check") return cmdCheck(args, out, err);
     if (sub == "demo") return cmdDemo(args, out, err);
+    if (sub == "receipts") return storeReceiptsCommand(args, out, err);
     return usage(err, "unknown subcommand '" + sub + "'");
 }
 

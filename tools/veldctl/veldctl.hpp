@@ -46,6 +46,12 @@ int collectorBackupCommand(const std::vector<std::string>& args, std::ostream& o
 /// `collector copy` (args[0] is "copy").
 int collectorCopyCommand(const std::vector<std::string>& args, std::ostream& out,
                          std::ostream& err);
+/// `collector verify-chain` (args[0] is "verify-chain").
+int collectorChainCommand(const std::vector<std::string>& args, std::ostream& out,
+                          std::ostream& err);
+/// `collector webhook ...` (args[0] is "webhook").
+int collectorWebhookCommand(const std::vector<std::string>& args, std::ostream& out,
+                            std::ostream& err);
 int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
@@ -126,5 +132,8 @@ class Args {
   private:
     std::vector<std::string> m_args;
 };
+
+/// `store receipts` (its arguments after "receipts").
+int storeReceiptsCommand(Args& args, std::ostream& out, std::ostream& err);
 
 }  // namespace veld::veldctl

@@ -1,6 +1,8 @@
 // The cases tab: conflicts between devices over a case's properties, settled by choosing one
 // value, and the randomised studies: the balance of arms per stratum, and whether the
 // allocations received check out against the regenerated sequence.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <imgui.h>
@@ -58,6 +60,19 @@ void load(Console& console, CaseTabState& state) {
             if (!loaded.error.empty()) console.toast(loaded.error, true);
             state.studies = std::move(loaded.studies);
         });
+}
+
+// An arm's target (the stratum's allocations times its share of the ratios) as staff read a
+// count: whole when it is whole ("40"), else with one decimal written the language's way
+// ("0,5" in Dutch).
+std::string targetText(double target, std::string_view language) {
+    const double whole = std::round(target);
+    if (std::fabs(target - whole) < 0.05) return std::to_string(static_cast<long long>(whole));
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", target);
+    std::string out = text;
+    if (language == "nl") std::replace(out.begin(), out.end(), '.', ',');
+    return out;
 }
 
 M problemName(sync::AllocationProblem::Kind kind) {
@@ -169,8 +184,8 @@ void drawStudy(Console& console, const CaseTabState::Study& study, std::size_t i
     const std::int64_t allocated = study.balance ? study.balance->allocated : 0;
     ImGui::PushID(static_cast<int>(index));
     ImGui::Spacing();
-    const std::string title =
-        format(console.t(M::ConsoleStudyTitle), {s.id, s.pilot, std::to_string(allocated)});
+    const std::string title = plural(M::ConsoleStudyTitle, allocated, console.language,
+                                     {s.id, s.pilot, std::to_string(allocated)});
     ui::paragraph(title, false);
     ui::recordLast(key + ".title", title);
     std::string arms;
@@ -207,10 +222,9 @@ void drawStudy(Console& console, const CaseTabState::Study& study, std::size_t i
                     std::string cell = "-";
                     for (const sync::ArmBalance& ab : st.arms) {
                         if (ab.arm != arm.name) continue;
-                        char target[32];
-                        std::snprintf(target, sizeof target, "%.1f", ab.target);
                         cell = format(console.t(M::ConsoleArmCount),
-                                      {std::to_string(ab.allocated), target});
+                                      {std::to_string(ab.allocated),
+                                       targetText(ab.target, console.language)});
                     }
                     ImGui::TextUnformatted(cell.c_str());
                     ui::recordLast(rowKey + "." + arm.name, cell);
@@ -226,7 +240,8 @@ void drawStudy(Console& console, const CaseTabState::Study& study, std::size_t i
         for (const sync::DeviceBalance& d : balance.devices) {
             ui::hint(format(console.t(M::ConsoleStudyDevice),
                             {d.label.empty() ? console.deviceName(d.deviceId) : d.label,
-                             std::to_string(d.dealtBlocks), std::to_string(d.dealtSlots),
+                             plural(M::ConsoleBlockCount, d.dealtBlocks, console.language),
+                             plural(M::ConsoleSlotCount, d.dealtSlots, console.language),
                              std::to_string(d.allocated)}),
                      false);
         }
@@ -237,13 +252,16 @@ void drawStudy(Console& console, const CaseTabState::Study& study, std::size_t i
         if (v.ok()) {
             const std::string ok =
                 format(console.t(M::ConsoleVerifyOk),
-                       {std::to_string(v.allocations), std::to_string(v.devices)});
+                       {plural(M::ConsoleAllocationCount, v.allocations, console.language),
+                        plural(M::ConsoleDeviceCount, v.devices, console.language)});
             ui::paragraph(ok, false, ui::kOkColor);
             ui::recordLast(key + ".verify", ok);
         } else {
             const std::string bad =
                 format(console.t(M::ConsoleVerifyProblems),
-                       {std::to_string(v.problems.size()), std::to_string(v.problemAllocations)});
+                       {plural(M::ConsoleProblemCount, static_cast<std::int64_t>(v.problems.size()),
+                               console.language),
+                        plural(M::ConsoleAllocationCount, v.problemAllocations, console.language)});
             ui::error(bad, false);
             ui::recordLast(key + ".verify", bad);
             int n = 0;

@@ -197,7 +197,10 @@ std::vector<const ConsoleForm*> Console::newestForms() const {
 
 std::string Console::deviceName(const Uuid& id) const {
     for (const auto& d : devices) {
-        if (d.deviceId == id) return d.label.empty() ? id.toString().substr(0, 8) : d.label;
+        if (d.deviceId != id) continue;
+        // The collector's own device: the revisions staff made (merges).
+        if (d.staff) return std::string(t(M::ConsoleStaffDevice));
+        return d.label.empty() ? id.toString().substr(0, 8) : d.label;
     }
     return id.toString().substr(0, 8);
 }
@@ -431,7 +434,12 @@ void drawDevices(Console& console, DevicesState& state) {
         ui::hint(console.t(M::ConsoleWorking), false);
         return;
     }
-    if (console.devices.empty()) {
+    // The collector's own staff device is no enrolled device: it is left out.
+    std::vector<const sync::DeviceInfo*> enrolled;
+    for (const auto& d : console.devices) {
+        if (!d.staff) enrolled.push_back(&d);
+    }
+    if (enrolled.empty()) {
         ui::paragraph(console.t(M::ConsoleNoDevices), false);
         return;
     }
@@ -444,7 +452,8 @@ void drawDevices(Console& console, DevicesState& state) {
     }
     ImGui::TableHeadersRow();
     int i = 0;
-    for (const auto& d : console.devices) {
+    for (const sync::DeviceInfo* device : enrolled) {
+        const sync::DeviceInfo& d = *device;
         ImGui::TableNextRow();
         ImGui::TableNextColumn();
         std::string name = d.label.empty() ? std::string("-") : d.label;
@@ -499,8 +508,9 @@ void drawDuplicates(Console& console, DuplicatesState& state) {
                                ? M::ConsoleDifferentPeople
                                : M::ConsoleUndecided;
         const std::string line =
-            format(console.t(kind), {g.question, std::to_string(g.records.size())}) + "  -  " +
-            std::string(console.t(decision));
+            plural(kind, static_cast<std::int64_t>(g.records.size()), console.language,
+                   {g.question, std::to_string(g.records.size())}) +
+            "  -  " + std::string(console.t(decision));
         if (ui::selectable("dup.row." + std::to_string(i), line, state.selected == g.key)) {
             state.selected = g.key;
             state.comment = g.comment;
@@ -510,7 +520,8 @@ void drawDuplicates(Console& console, DuplicatesState& state) {
     for (const auto& g : state.groups) {
         if (g.key != state.selected) continue;
         ImGui::Separator();
-        ui::paragraph(format(console.t(M::ConsoleGroupRecords), {std::to_string(g.records.size())}),
+        ui::paragraph(plural(M::ConsoleGroupRecords, static_cast<std::int64_t>(g.records.size()),
+                             console.language),
                       false);
         int n = 0;
         for (const auto& r : g.records) {

@@ -114,8 +114,11 @@ struct DevicesState {
 };
 
 struct ReviewTabState {
-    int filter = 0;  // a ReviewState
+    int filter = 0;          // a ReviewState
+    std::string formFilter;  // only this form's records; empty: every form
     std::optional<sync::ReviewQueue> queue;
+    std::set<Uuid> checked;  // records ticked in the list, to approve together
+    bool approving = false;  // the ticked records' approvals are on their way
     std::optional<Uuid> selected;
     std::optional<sync::admin::RecordDetail> detail;
     std::string comment;

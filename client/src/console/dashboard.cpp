@@ -147,8 +147,8 @@ void drawDashboard(Console& console, DashboardState& state) {
         ImGui::GetWindowDrawList()->AddRectFilled(p, ImVec2(p.x + lineH, p.y + lineH), c);
         ImGui::Dummy(ImVec2(lineH, lineH));
         ImGui::SameLine();
-        const std::string line =
-            format(console.t(M::ConsoleLegend), {pilot, std::to_string(totals[pilot])});
+        const std::string line = plural(M::ConsoleLegend, totals[pilot], console.language,
+                                        {pilot, std::to_string(totals[pilot])});
         ImGui::TextUnformatted(line.c_str());
         ui::recordLast("dash.legend." + pilot, line);
     }

@@ -369,9 +369,9 @@ void drawExport(Console& console, ExportState& state) {
             const std::int64_t total = run.total;
             const float f =
                 total > 0 ? static_cast<float>(run.done) / static_cast<float>(total) : 0;
-            const std::string text = format(
-                console.t(run.phase == 0 ? M::ConsoleExportAtCollector : M::ConsoleExportOpening),
-                {std::to_string(run.done), std::to_string(total)});
+            const std::string text =
+                plural(run.phase == 0 ? M::ConsoleExportAtCollector : M::ConsoleExportOpening,
+                       total, console.language, {std::to_string(run.done), std::to_string(total)});
             ImGui::ProgressBar(f, ImVec2(-1, 0), text.c_str());
             ui::recordLast("export.progress", text);
         } else {
@@ -387,21 +387,23 @@ void drawExport(Console& console, ExportState& state) {
     }
     if (!state.error.empty()) ui::error(state.error, false);
     if (!state.saved.empty()) {
-        ui::paragraph(format(console.t(M::ConsoleExportSaved),
-                             {std::to_string(state.records), std::to_string(state.saved.size())}),
-                      false);
+        const std::string saved =
+            format(console.t(M::ConsoleExportSaved),
+                   {plural(M::ConsoleRecordCount, state.records, console.language),
+                    plural(M::ConsoleFileCount, static_cast<std::int64_t>(state.saved.size()),
+                           console.language)});
+        ui::paragraph(saved, false);
+        ui::recordLast("export.saved", saved);
         // Sealed records not opened are told apart from damaged ones: they need keys, not a
         // device's attention.
         const std::int64_t damaged = state.unreadable - state.sealedUnopened;
         if (damaged > 0) {
-            ui::error(format(console.t(M::ConsoleExportUnreadable), {std::to_string(damaged)}),
-                      false);
+            ui::error(plural(M::ConsoleExportUnreadable, damaged, console.language), false);
         }
         if (state.sealedUnopened > 0) {
-            const std::string sealed =
-                format(console.t(state.openedHere ? M::ConsoleExportSealedUnopened
-                                                  : M::ConsoleExportSealedClosed),
-                       {std::to_string(state.sealedUnopened)});
+            const std::string sealed = plural(
+                state.openedHere ? M::ConsoleExportSealedUnopened : M::ConsoleExportSealedClosed,
+                state.sealedUnopened, console.language);
             ui::error(sealed, false);
             ui::recordLast("export.sealed", sealed);
         }

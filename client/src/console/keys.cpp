@@ -118,7 +118,7 @@ void drawKeys(Console& console, KeysState& state) {
     ImGui::Separator();
     ImGui::PushItemWidth(-1);
     ui::paragraph(console.t(M::ConsoleKeysRingFile), false);
-    ui::input("keys.ring", state.ringFile, "project.keys", false, !state.unlocking);
+    ui::input("keys.ring", state.ringFile, "project.ring", false, !state.unlocking);
     ui::paragraph(console.t(M::ConsoleKeysPassphrase), false);
     ui::input("keys.passphrase", state.passphrase, {}, false, !state.unlocking,
               ImGuiInputTextFlags_Password | ImGuiInputTextFlags_NoUndoRedo);

@@ -41,7 +41,7 @@ options:
   --show WHAT            open a tab first: dashboard, devices, forms[:FILE] (FILE checked
                          for publishing), review[:STATE[:N]] (STATE received, has-issues,
                          approved, rejected or corrected; N opens its Nth record),
-                         conflicts[:N], duplicates, export, keys
+                         conflicts[:N], cases, duplicates, export, keys
   --screenshot FILE      write a PNG of the window once it has settled, then quit
   --help                 this text
 )";
@@ -175,6 +175,7 @@ void applyShow(veld::client::console::Console& console, const std::string& show)
             }
         }
     }
+    if (what == "cases") console.go(Tab::Cases);
     if (what == "duplicates") console.go(Tab::Duplicates);
     if (what == "export") console.go(Tab::Export);
     if (what == "conflicts") console.go(Tab::Conflicts);

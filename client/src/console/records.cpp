@@ -7,6 +7,7 @@
 #include <span>
 
 #include <imgui.h>
+#include <imgui_internal.h>
 
 #include "../form_view.hpp"
 #include "../ui.hpp"
@@ -119,6 +120,173 @@ std::string correctionLine(const Console& console, const sync::admin::RecordDeta
                   {ui::localDateTime(static_cast<std::int64_t>(hlc.millis())), "?"});
 }
 
+// One cell of a table: its text, cut with "..." when the column is narrower, and then shown
+// whole in a tooltip while the pointer is over it. Its width is the whole text's, so a column
+// that fits its content fits it whole. For tests: `id` holds the text, "<id>.cut" is there when
+// it is cut, and "tooltip" holds the tooltip shown.
+void cellText(const std::string& id, const std::string& text) {
+    const ImVec2 pos = ImGui::GetCursorScreenPos();
+    const ImVec2 size = ImGui::CalcTextSize(text.c_str());
+    const float room = std::max(ImGui::GetContentRegionAvail().x, 1.0f);
+    const ImVec2 end(pos.x + std::min(size.x, room), pos.y + size.y);
+    ImGui::RenderTextEllipsis(ImGui::GetWindowDrawList(), pos, ImVec2(pos.x + room, end.y),
+                              pos.x + room, pos.x + room, text.c_str(), nullptr, &size);
+    ImGui::Dummy(size);
+    ui::record(id, text, pos, end);
+    if (size.x <= room) return;
+    ui::record(id + ".cut", text, pos, end);
+    if (ImGui::IsWindowHovered() && ImGui::IsMouseHoveringRect(pos, end)) {
+        ImGui::SetTooltip("%s", text.c_str());
+        ui::record("tooltip", text, pos, end);
+    }
+}
+
+// The form filter above the review queue: every form, or one (by its newest title).
+void drawFormFilter(Console& console, ReviewTabState& state) {
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted(std::string(console.t(M::ConsoleReviewForm)).c_str());
+    ImGui::SameLine();
+    const std::string every(console.t(M::ConsoleEveryForm));
+    const std::string current =
+        state.formFilter.empty() ? every : formTitleOf(console, state.formFilter);
+    ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.5f);
+    auto choose = [&state](const std::string& formId) {
+        if (formId == state.formFilter) return;
+        state.formFilter = formId;
+        state.dirty = true;
+        state.checked.clear();
+    };
+    if (ImGui::BeginCombo("##review.form", current.c_str())) {
+        if (ui::selectable("review.form.", every, state.formFilter.empty())) choose({});
+        for (const ConsoleForm* f : console.newestForms()) {
+            const std::string title = formTitle(f->compiled->form(), console.language);
+            if (ui::selectable("review.form." + f->id, title, state.formFilter == f->id))
+                choose(f->id);
+        }
+        ImGui::EndCombo();
+    }
+    ui::recordLast("review.form", current);
+}
+
+// "Select every listed record" and the button that approves the ticked ones: one review per
+// record, as staff would give one by one (each audited on its own).
+void drawApproveChecked(Console& console, ReviewTabState& state) {
+    const auto& records = state.queue->records;
+    bool all = !records.empty() && state.checked.size() == records.size();
+    if (ui::checkbox("review.check_all", console.t(M::ConsoleCheckAll), all,
+                     !records.empty() && !state.approving)) {
+        state.checked.clear();
+        if (all) {
+            for (const auto& e : records)
+                state.checked.insert(e.recordId);
+        }
+    }
+    if (state.filter == static_cast<int>(ReviewState::Approved)) return;
+    ImGui::SameLine();
+    const auto n = static_cast<std::int64_t>(state.checked.size());
+    if (!ui::button("review.approve_checked", plural(M::ConsoleApproveChecked, n, console.language),
+                    0, 0, n > 0 && !state.approving && !state.saving)) {
+        return;
+    }
+    state.approving = true;
+    const std::vector<Uuid> ids(state.checked.begin(), state.checked.end());
+    struct Outcome {
+        std::vector<Uuid> approved;
+        std::int64_t failed = 0;
+        std::string error;  // the first failure's
+    };
+    console.api(
+        [ids](sync::AdminClient& c) {
+            Outcome out;
+            for (const Uuid& id : ids) {
+                sync::admin::ReviewRequest request;
+                request.recordId = id;
+                request.set = ReviewState::Approved;
+                if (auto done = c.review(request)) {
+                    out.approved.push_back(id);
+                } else {
+                    if (out.error.empty()) out.error = done.error().message;
+                    ++out.failed;
+                }
+            }
+            return out;
+        },
+        [&console, &state](Outcome outcome) {
+            state.approving = false;
+            for (const Uuid& id : outcome.approved)
+                state.checked.erase(id);
+            state.dirty = true;
+            const bool shownChanged =
+                state.selected && std::find(outcome.approved.begin(), outcome.approved.end(),
+                                            *state.selected) != outcome.approved.end();
+            if (shownChanged) {
+                loadDetail(console, *state.selected, state.detail,
+                           [&state, id = *state.selected] { return state.selected == id; });
+            }
+            const auto approved = static_cast<std::int64_t>(outcome.approved.size());
+            if (outcome.failed > 0) {
+                return console.toast(
+                    plural(M::ConsoleApproveFailed, outcome.failed, console.language,
+                           {std::to_string(outcome.failed), outcome.error}),
+                    true);
+            }
+            console.toast(plural(M::ConsoleApproved, approved, console.language));
+        });
+}
+
+// The queue as a table: a tick box, the form's title, the device and the date, in columns staff
+// can widen or narrow; a row opens its record.
+void drawQueueTable(Console& console, ReviewTabState& state) {
+    const ImGuiTableFlags flags = ImGuiTableFlags_Resizable | ImGuiTableFlags_RowBg |
+                                  ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_BordersOuterH |
+                                  ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingFixedFit;
+    if (!ImGui::BeginTable("review.queue", 4, flags)) return;
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableSetupColumn("##check",
+                            ImGuiTableColumnFlags_WidthFixed | ImGuiTableColumnFlags_NoResize);
+    ImGui::TableSetupColumn(std::string(console.t(M::ConsoleReviewForm)).c_str(),
+                            ImGuiTableColumnFlags_WidthStretch);
+    // The device and the date fit their content until staff resize them.
+    ImGui::TableSetupColumn(std::string(console.t(M::ConsoleDevice)).c_str(),
+                            ImGuiTableColumnFlags_WidthFixed);
+    ImGui::TableSetupColumn(std::string(console.t(M::ConsoleReviewDate)).c_str(),
+                            ImGuiTableColumnFlags_WidthFixed);
+    ImGui::TableHeadersRow();
+    int i = 0;
+    for (const auto& e : state.queue->records) {
+        // An older collector may not filter by form; what is shown is filtered all the same.
+        if (!state.formFilter.empty() && e.formId != state.formFilter) continue;
+        const std::string row = "review.row." + std::to_string(i++);
+        ImGui::TableNextRow();
+        ImGui::PushID(row.c_str());
+        ImGui::TableNextColumn();
+        bool ticked = state.checked.count(e.recordId) > 0;
+        if (ui::checkbox(row + ".check", "", ticked, !state.approving)) {
+            if (ticked) {
+                state.checked.insert(e.recordId);
+            } else {
+                state.checked.erase(e.recordId);
+            }
+        }
+        ImGui::TableNextColumn();
+        // The row's own widget, under the texts and across every column.
+        if (ui::selectable(row, "", state.selected && *state.selected == e.recordId)) {
+            state.selected = e.recordId;
+            state.comment.clear();
+            loadDetail(console, e.recordId, state.detail,
+                       [&state, id = e.recordId] { return state.selected == id; });
+        }
+        ImGui::SameLine(0, 0);
+        cellText(row + ".form", formTitleOf(console, e.formId));
+        ImGui::TableNextColumn();
+        cellText(row + ".device", console.deviceName(e.deviceId));
+        ImGui::TableNextColumn();
+        cellText(row + ".date", ui::localDateTime(static_cast<std::int64_t>(e.hlc.millis())));
+        ImGui::PopID();
+    }
+    ImGui::EndTable();
+}
+
 }  // namespace
 
 void drawReview(Console& console, ReviewTabState& state) {
@@ -136,6 +304,7 @@ void drawReview(Console& console, ReviewTabState& state) {
                                state.filter == value)) {
             state.filter = value;
             state.dirty = true;
+            state.checked.clear();
             state.selected.reset();
             state.detail.reset();
         }
@@ -143,40 +312,47 @@ void drawReview(Console& console, ReviewTabState& state) {
         ui::recordLast(std::string("review.filter.") + std::string(sync::reviewStateName(s)),
                        console.t(reviewName(s)));
     }
+    drawFormFilter(console, state);
     if (state.dirty && !state.loading) {
         state.dirty = false;
         state.loading = true;
         sync::admin::QueueRequest request;
         request.state = static_cast<ReviewState>(state.filter);
+        request.formId = state.formFilter;
         request.limit = 200;
         console.api([request](sync::AdminClient& c) { return c.queue(request); },
                     [&console, &state](Result<sync::ReviewQueue> queue) {
                         state.loading = false;
                         if (!queue) return console.toast(queue.error().message, true);
                         state.queue = std::move(queue.value());
+                        // Ticks stay on the records still listed.
+                        std::set<Uuid> listed;
+                        for (const auto& e : state.queue->records)
+                            listed.insert(e.recordId);
+                        std::erase_if(state.checked,
+                                      [&](const Uuid& id) { return !listed.count(id); });
                     });
     }
     if (!state.queue) {
         ui::hint(console.t(M::ConsoleWorking), false);
         return;
     }
-    ui::hint(format(console.t(M::ConsoleQueueCount), {std::to_string(state.queue->total),
-                                                      std::to_string(state.queue->records.size())}),
-             false);
-    const float listW = ImGui::GetContentRegionAvail().x * 0.38f;
+    const auto total = state.queue->total;
+    const auto shown = static_cast<std::int64_t>(state.queue->records.size());
+    const std::string count = total > shown
+                                  ? plural(M::ConsoleQueueCountFirst, total, console.language,
+                                           {std::to_string(total), std::to_string(shown)})
+                                  : plural(M::ConsoleQueueCount, total, console.language);
+    ui::hint(count, false);
+    ui::recordLast("review.count", count);
+    const float listW = ImGui::GetContentRegionAvail().x * 0.6f;
     ImGui::BeginChild("##queue", ImVec2(listW, 0), true);
-    int i = 0;
-    for (const auto& e : state.queue->records) {
-        const std::string line = formTitleOf(console, e.formId) + "  -  " +
-                                 console.deviceName(e.deviceId) + "  -  " +
-                                 ui::localDateTime(static_cast<std::int64_t>(e.hlc.millis()));
-        if (ui::selectable("review.row." + std::to_string(i), line,
-                           state.selected && *state.selected == e.recordId)) {
-            selectReviewEntry(console, state, static_cast<std::size_t>(i));
-        }
-        ++i;
+    if (state.queue->records.empty()) {
+        ui::hint(console.t(M::ConsoleQueueEmpty), false);
+    } else {
+        drawApproveChecked(console, state);
+        drawQueueTable(console, state);
     }
-    if (state.queue->records.empty()) ui::hint(console.t(M::ConsoleQueueEmpty), false);
     ImGui::EndChild();
     ImGui::SameLine();
     ImGui::BeginChild("##record", ImVec2(0, 0), true);
@@ -191,8 +367,8 @@ void drawReview(Console& console, ReviewTabState& state) {
                 false);
             if (cur.clockFlagged) ui::error(console.t(M::ConsoleClockFlagged), false);
             if (d.revisions.size() > 1) {
-                ui::hint(format(console.t(M::ConsoleRevisionCount),
-                                {std::to_string(d.revisions.size())}),
+                ui::hint(plural(M::ConsoleRevisionCount,
+                                static_cast<std::int64_t>(d.revisions.size()), console.language),
                          false);
             }
             drawRevision(console, console.show(cur), "review.answers");

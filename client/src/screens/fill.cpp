@@ -137,6 +137,7 @@ void postFinalize(App& app, FillState& state, RecordContent content) {
             state.workerId = std::make_shared<std::optional<Uuid>>();
             state.problems.clear();
             app.toast(std::string(app.t(M::Finalized)));
+            app.recordFinalized();
             app.cases.dirty = true;
             leaveFill(app, Screen::Home);
         });
@@ -145,12 +146,11 @@ void postFinalize(App& app, FillState& state, RecordContent content) {
 // Asks before a finalize that randomises: the allocation cannot be undone, and the field worker
 // should know which study it is for (and when this device has no slot left for it).
 void drawAllocationConfirm(App& app, FillState& state) {
-    if (!state.confirmAllocation) return;
-    if (!ImGui::IsPopupOpen("##randomise")) ImGui::OpenPopup("##randomise");
-    if (!ImGui::BeginPopupModal("##randomise", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
+    if (!ui::beginDialog("fill.randomise", app.t(M::RandomiseTitle),
+                         state.confirmAllocation.has_value()))
+        return;
     const AllocationRequest request = *state.confirmAllocation;
     ImGui::PushTextWrapPos(ImGui::GetFontSize() * 32);
-    ui::heading(app.t(M::RandomiseTitle), false);
     const std::string text = format(app.t(M::RandomiseConfirm), {request.study});
     ui::paragraph(text, false);
     ui::recordLast("fill.randomise.text", text);
@@ -452,7 +452,8 @@ void drawFill(App& app, FillState& state) {
 
     if (!state.problems.empty()) {
         ImGui::BeginChild("##problems", ImVec2(0, ImGui::GetFrameHeightWithSpacing() * 5), true);
-        ui::error(format(app.t(M::FinalizeProblems), {std::to_string(state.problems.size())}),
+        ui::error(plural(M::FinalizeProblems, static_cast<std::int64_t>(state.problems.size()),
+                         app.settings.uiLanguage),
                   false);
         // Problems may be fixed meanwhile: list the session's current ones.
         state.problems = view.session->problems();
@@ -475,7 +476,8 @@ void drawFill(App& app, FillState& state) {
             if (const fb::Item* item = find(form.items())) {
                 itemLabel = localized(item->labels(), view.language, view.form->defaultLanguage());
             }
-            ui::paragraph(itemLabel + ": " + problemText(app, view, p, app.settings.uiLanguage),
+            ui::paragraph(format(app.t(M::ProblemLine),
+                                 {itemLabel, problemText(app, view, p, app.settings.uiLanguage)}),
                           false);
             ImGui::PopID();
         }

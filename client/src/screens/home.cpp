@@ -61,7 +61,7 @@ void drawHome(App& app, HomeState& state) {
             ImGui::SameLine();
             if (ui::button("home.kiosk." + form.id, app.t(M::HomeStartKiosk))) {
                 state.kioskForm = form.id;
-                ImGui::OpenPopup("##kioskconfirm");
+                state.confirmKiosk = true;
             }
         }
         if (!form.unrenderable.empty()) {
@@ -70,35 +70,45 @@ void drawHome(App& app, HomeState& state) {
                 names += (names.empty() ? "" : ", ") + n;
             ui::hint(format(app.t(M::LanguagesNotShown), {names}), false);
         }
-        if (ImGui::BeginPopupModal("##kioskconfirm", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
-            if (app.settings.pinHash.empty()) {
-                ui::paragraph(app.t(M::KioskNeedsPin), false);
-                if (ui::button("home.kiosk.settings", app.t(M::GoToSettings))) {
-                    ImGui::CloseCurrentPopup();
-                    app.go(Screen::Settings);
-                }
-                ImGui::SameLine();
-                if (ui::button("home.kiosk.cancel", app.t(M::Cancel))) ImGui::CloseCurrentPopup();
-            } else {
-                ui::paragraph(format(app.t(M::KioskConfirm), {title}), false);
-                if (ui::button("home.kiosk.start", app.t(M::KioskStart))) {
-                    ImGui::CloseCurrentPopup();
-                    // A kiosk form is sealed: without a project key nothing could be kept.
-                    if (app.settings.projectKey) {
-                        startKiosk(app, state.kioskForm);
-                    } else {
-                        app.toast(std::string(app.t(M::SealedNeedsKey)), true);
-                    }
-                }
-                ImGui::SameLine();
-                if (ui::button("home.kiosk.cancel", app.t(M::Cancel))) ImGui::CloseCurrentPopup();
-            }
-            ImGui::EndPopup();
-        }
         ImGui::PopID();
         ImGui::Spacing();
     }
     ImGui::EndChild();
+    const FormEntry* kioskForm = state.confirmKiosk ? app.findForm(state.kioskForm) : nullptr;
+    if (ui::beginDialog("home.kioskconfirm", app.t(M::KioskStart), kioskForm != nullptr)) {
+        const std::string title = formTitle(kioskForm->compiled->form(), app.settings.uiLanguage);
+        if (app.settings.pinHash.empty()) {
+            ui::paragraph(app.t(M::KioskNeedsPin), false);
+            if (ui::button("home.kiosk.settings", app.t(M::GoToSettings))) {
+                state.confirmKiosk = false;
+                ImGui::CloseCurrentPopup();
+                app.go(Screen::Settings);
+            }
+            ImGui::SameLine();
+            if (ui::button("home.kiosk.cancel", app.t(M::Cancel))) {
+                state.confirmKiosk = false;
+                ImGui::CloseCurrentPopup();
+            }
+        } else {
+            ui::paragraph(format(app.t(M::KioskConfirm), {title}), false);
+            if (ui::button("home.kiosk.start", app.t(M::KioskStart))) {
+                state.confirmKiosk = false;
+                ImGui::CloseCurrentPopup();
+                // A kiosk form is sealed: without a project key nothing could be kept.
+                if (app.settings.projectKey) {
+                    startKiosk(app, state.kioskForm);
+                } else {
+                    app.toast(std::string(app.t(M::SealedNeedsKey)), true);
+                }
+            }
+            ImGui::SameLine();
+            if (ui::button("home.kiosk.cancel", app.t(M::Cancel))) {
+                state.confirmKiosk = false;
+                ImGui::CloseCurrentPopup();
+            }
+        }
+        ImGui::EndPopup();
+    }
 }
 
 }  // namespace veld::client

@@ -239,6 +239,7 @@ void finish(App& app, KioskState& state) {
                           return;
                       }
                       ++state.completed;
+                      app.recordFinalized();
                       thankYou(app, state);
                   });
 }
@@ -408,19 +409,18 @@ void drawNavigation(App& app, KioskState& state, const Layout& l) {
 void drawIdleWarning(App& app, KioskState& state, const Layout& l) {
     FormView& view = state.view;
     const std::string& lang = view.language;
-    if (state.idleWarning) ImGui::OpenPopup("##idle");
     ImGui::SetNextWindowPos(
         ImVec2(ImGui::GetIO().DisplaySize.x * 0.5f, ImGui::GetIO().DisplaySize.y * 0.5f),
         ImGuiCond_Always, ImVec2(0.5f, 0.5f));
-    if (ImGui::BeginPopupModal("##idle", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+    // No title bar: the question it asks is its first line, in the respondent's language.
+    if (ui::beginDialog("kiosk.idle", {}, state.idleWarning)) {
         const std::int64_t idleMs = app.now() - state.lastActivityMs;
         const std::int64_t leftS = std::max<std::int64_t>(
             0, (std::int64_t{app.settings.kioskIdleSeconds + kWarnSeconds} * 1000 - idleMs + 999) /
                    1000);
         ui::heading(tr(M::KioskStillThere, lang), view.rtl);
-        ui::paragraph(format(tr(M::KioskWillClear, lang), {std::to_string(leftS)}), view.rtl);
-        if (ui::button("kiosk.continue", tr(M::KioskContinue, lang), 360, l.touch) ||
-            !state.idleWarning) {
+        ui::paragraph(plural(M::KioskWillClear, leftS, lang), view.rtl);
+        if (ui::button("kiosk.continue", tr(M::KioskContinue, lang), 360, l.touch)) {
             state.idleWarning = false;
             state.lastActivityMs = app.now();
             ImGui::CloseCurrentPopup();
@@ -468,8 +468,7 @@ void drawPinPad(App& app, KioskState& state, const Layout& l) {
     y += lineH;
     const std::int64_t lockedMs = app.settings.pinLockedUntilMs - app.now();
     std::string message = state.pinMessage;
-    if (lockedMs > 0)
-        message = format(tr(M::PinLocked, lang), {std::to_string((lockedMs + 999) / 1000)});
+    if (lockedMs > 0) message = plural(M::PinLocked, (lockedMs + 999) / 1000, lang);
     ImGui::SetCursorScreenPos(ImVec2(l.left, y));
     warningLine(message, false, themeColours(state.theme).error, l.right - l.left);
     y += l.stripH + kTouchGapPx;

@@ -1,6 +1,8 @@
 // Records: the device's records with filters and search; drafts open to continue, finalized
 // records open read-only, drafts can be deleted after a confirmation.
 
+#include <algorithm>
+
 #include <imgui.h>
 
 #include "../app.hpp"
@@ -62,7 +64,15 @@ void drawRecords(App& app, RecordsState& state) {
     for (const auto& f : app.forms) {
         formNames.push_back(formTitle(f.compiled->form(), app.settings.uiLanguage));
     }
-    ImGui::SetNextItemWidth(260);
+    // A combo as wide as its longest entry (a form title can be long), at most half the row.
+    const auto comboWidth = [](float widest) {
+        return std::min(widest + ImGui::GetStyle().FramePadding.x * 2 + ImGui::GetFrameHeight(),
+                        ImGui::GetContentRegionAvail().x * 0.5f);
+    };
+    float widestForm = 0;
+    for (const auto& name : formNames)
+        widestForm = std::max(widestForm, ImGui::CalcTextSize(name.c_str()).x);
+    ImGui::SetNextItemWidth(comboWidth(widestForm));
     if (ImGui::BeginCombo("##formfilter",
                           formNames[static_cast<std::size_t>(state.formFilter)].c_str())) {
         for (std::size_t i = 0; i < formNames.size(); ++i) {
@@ -78,7 +88,10 @@ void drawRecords(App& app, RecordsState& state) {
     ImGui::SameLine();
     const M statuses[] = {M::AllStatuses, M::StatusDraft, M::StatusFinalized, M::StatusSent,
                           M::StatusDamaged};
-    ImGui::SetNextItemWidth(180);
+    float widestStatus = 0;
+    for (M m : statuses)
+        widestStatus = std::max(widestStatus, ImGui::CalcTextSize(app.t(m).data()).x);
+    ImGui::SetNextItemWidth(comboWidth(widestStatus));
     if (ImGui::BeginCombo("##statusfilter", app.t(statuses[state.statusFilter]).data())) {
         for (int i = 0; i < 5; ++i) {
             if (ImGui::Selectable(app.t(statuses[i]).data(), i == state.statusFilter)) {
@@ -98,14 +111,39 @@ void drawRecords(App& app, RecordsState& state) {
 
     ImGui::BeginChild("##rows");
     if (state.rows.empty() && !state.loading) ui::hint(app.t(M::RecordsNone), false);
-    if (ImGui::BeginTable("##records", 5,
-                          ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp)) {
+    if (!state.rows.empty() &&
+        ImGui::BeginTable("##records", 5,
+                          ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp |
+                              ImGuiTableFlags_BordersInnerH)) {
         const float unit = ImGui::GetFontSize();
-        ImGui::TableSetupColumn("##summary", ImGuiTableColumnFlags_WidthStretch, 1.0f);
-        ImGui::TableSetupColumn("##form", ImGuiTableColumnFlags_WidthStretch, 1.4f);
-        ImGui::TableSetupColumn("##status", ImGuiTableColumnFlags_WidthFixed, unit * 6);
-        ImGui::TableSetupColumn("##time", ImGuiTableColumnFlags_WidthFixed, unit * 9);
-        ImGui::TableSetupColumn("##actions", ImGuiTableColumnFlags_WidthFixed, unit * 15);
+        const std::string changed(app.t(M::RecordsColumnChanged));
+        const float timeWidth = std::max(ImGui::CalcTextSize("2026-11-25 14:05").x,
+                                         ImGui::CalcTextSize(changed.c_str()).x);
+        float statusWidth = 0;
+        for (M m : {M::RecordsColumnStatus, M::StatusDraft, M::StatusWaitingShort, M::StatusSent,
+                    M::StatusDamaged})
+            statusWidth = std::max(statusWidth, ImGui::CalcTextSize(app.t(m).data()).x);
+        ImGui::TableSetupColumn(app.t(M::RecordsColumnSummary).data(),
+                                ImGuiTableColumnFlags_WidthStretch, 1.0f);
+        ImGui::TableSetupColumn(app.t(M::RecordsColumnForm).data(),
+                                ImGuiTableColumnFlags_WidthStretch, 1.4f);
+        ImGui::TableSetupColumn(app.t(M::RecordsColumnStatus).data(),
+                                ImGuiTableColumnFlags_WidthFixed, statusWidth);
+        ImGui::TableSetupColumn(changed.c_str(), ImGuiTableColumnFlags_WidthFixed, timeWidth);
+        ImGui::TableSetupColumn(app.t(M::RecordsColumnActions).data(),
+                                ImGuiTableColumnFlags_WidthFixed, unit * 15);
+        // The header row, each header recorded for tests (TableHeadersRow's, one by one).
+        ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+        static constexpr const char* kHeaderIds[] = {"summary", "form", "status", "changed",
+                                                     "actions"};
+        for (int column = 0; column < 5; ++column) {
+            ImGui::TableSetColumnIndex(column);
+            const char* name = ImGui::TableGetColumnName(column);
+            ImGui::PushID(column);
+            ImGui::TableHeader(name);
+            ImGui::PopID();
+            ui::recordLast(std::string("records.header.") + kHeaderIds[column], name);
+        }
         for (const RecordSummary& row : state.rows) {
             const std::string idText = row.id.toString();
             ImGui::PushID(idText.c_str());
@@ -136,10 +174,8 @@ void drawRecords(App& app, RecordsState& state) {
                     openRecord(app, row.id);
                 ImGui::SameLine();
                 // A correction draft replaces a sent record: the store keeps it (no delete).
-                if (ui::button("records.delete." + idText, app.t(M::Delete), 0, 0, !back)) {
+                if (ui::button("records.delete." + idText, app.t(M::Delete), 0, 0, !back))
                     state.confirmDelete = row.id;
-                    ImGui::OpenPopup("##confirmdelete");
-                }
             } else if (row.status != RecordStatus::Quarantined) {
                 if (ui::button("records.view." + idText, app.t(M::View))) openRecord(app, row.id);
             }
@@ -152,9 +188,9 @@ void drawRecords(App& app, RecordsState& state) {
     }
     ImGui::EndChild();
 
-    // The confirmation is opened inside a row's ID scope; open it at this level instead.
-    if (state.confirmDelete && !ImGui::IsPopupOpen("##delete")) ImGui::OpenPopup("##delete");
-    if (ImGui::BeginPopupModal("##delete", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+    // The confirmation is asked for inside a row's ID scope; it opens at this level.
+    if (ui::beginDialog("records.delete", app.t(M::ConfirmDeleteTitle),
+                        state.confirmDelete.has_value())) {
         ui::paragraph(app.t(M::ConfirmDelete), false);
         if (ui::button("records.delete.confirm", app.t(M::Delete))) {
             const Uuid id = *state.confirmDelete;

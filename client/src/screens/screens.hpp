@@ -22,6 +22,7 @@ struct FormEntry;
 
 struct HomeState {
     std::string kioskForm;  // the form chosen for the kiosk (confirm step)
+    bool confirmKiosk = false;
 };
 
 struct FillState {
@@ -86,6 +87,28 @@ struct CasesState {
     bool detailGone = false;                    // the selected case is no longer on this device
     std::vector<DeviceCorrection> corrections;  // its records central staff sent back
 };
+
+/// What the sync screen says about sending: one state, derived in one place (syncStatus) from
+/// what the store's outbox holds and how the uploader's last attempt went, so that no two lines
+/// of the screen contradict each other.
+struct SyncStatus {
+    enum class Kind {
+        NotEnrolled,   // no collector: finalized records wait safely on the device
+        Sending,       // a round pushes records now
+        Pulling,       // a round fetches forms, cases and allocations now
+        NothingYet,    // nothing finalized on this device yet
+        AllSent,       // the outbox is empty
+        Pending,       // records wait and the last attempt worked (or none was made yet)
+        NoConnection,  // records wait and the last attempt failed; the uploader tries again
+        OtherProgram,  // records wait while another program (veld-agent) syncs this device
+    };
+    Kind kind = Kind::NothingYet;
+    std::int64_t waiting = 0;       // finalized records not yet acknowledged by the collector
+    std::int64_t waitingBytes = 0;  //
+    std::int64_t sent = 0;          // acknowledged by the collector
+    bool uploaderRuns = false;      // whether this program sends by itself
+};
+SyncStatus syncStatus(const App& app);
 
 struct SyncState {
     // What veld-agent last wrote into the store, read again every few seconds.

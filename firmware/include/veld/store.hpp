@@ -114,6 +114,29 @@ struct OutboxEntry {
     /// The revision this one was made from (a correction of a record sent before); 0 for a
     /// record's first revision.
     std::uint64_t baseHlc = 0;
+    /// The device's hash chain (chain.hpp): the previous revision's link and this one's, 32
+    /// bytes each; empty for revisions finalized before the chain.
+    std::vector<std::uint8_t> chainPrev;
+    std::vector<std::uint8_t> chainLink;
+};
+
+/// How the answer to one push was checked (see sync/receipt.hpp).
+enum class ReceiptStatus : std::int64_t {
+    Verified = 0,   // signed by the kept collector key, this device's, naming what was sent
+    Refused = 1,    // failed those checks: nothing of the batch was acknowledged
+    NoReceipt = 2,  // an older collector sent none; the batch was acknowledged as before
+    Unchecked = 3,  // no collector key was kept yet to check it with; acknowledged
+};
+
+/// What the collector answered one push with, as the device keeps it (append-only).
+struct KeptReceipt {
+    std::int64_t id = 0;  // its number on the device, from 1
+    std::int64_t keptUtcMs = 0;
+    std::uint64_t firstSeq = 0;  // the batch that was sent
+    std::uint64_t lastSeq = 0;
+    ReceiptStatus status = ReceiptStatus::Verified;
+    std::string reason;               // why Refused or Unchecked; never holds answers
+    std::vector<std::uint8_t> bytes;  // the signed receipt; empty for NoReceipt
 };
 
 struct OutboxState {
@@ -223,7 +246,7 @@ struct DeviceCorrection {
 class Store {
   public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
-    static constexpr int kSchemaVersion = 5;
+    static constexpr int kSchemaVersion = 6;
     /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
     static constexpr std::int32_t kApplicationId = 0x56454C44;
 
@@ -380,6 +403,19 @@ class Store {
     /// confirmed (the store cannot tell a sent revision from one made since).
     Status acknowledgeThrough(std::uint64_t seq);
     Result<OutboxState> outboxState();
+
+    // ---- Proof of what was sent (store_proof.cpp) -------------------------------------------
+    // Every finalized revision gets its link in the device's hash chain (veld/chain.hpp) in the
+    // finalize's transaction; outboxPending() returns it with the revision.
+    /// Keeps what the collector answered a push with, durably. The table is append-only: the
+    /// file refuses changes and deletions. `id` and `keptUtcMs` are set by the store.
+    Status keepReceipt(const KeptReceipt& receipt);
+    /// Every kept receipt, oldest first.
+    Result<std::vector<KeptReceipt>> receipts();
+    /// The body of a finalized revision while the store holds it as its record's current
+    /// revision (finalized or sent); nothing otherwise (edited since, or quarantined).
+    Result<std::optional<std::vector<std::uint8_t>>> revisionBody(const Uuid& recordId,
+                                                                  HlcTimestamp hlc);
 
     // ---- Maintenance ------------------------------------------------------------------------
     Result<std::vector<QuarantineEntry>> quarantine();

@@ -7,6 +7,7 @@
 
 #include <veld/sync/collector_store.hpp>
 
+#include "../collector_key.hpp"
 #include "pg_access.hpp"
 #include "pg_cases.hpp"
 #include "pg_collector.hpp"
@@ -15,6 +16,7 @@
 #include "pg_review.hpp"
 #include "pg_schema.hpp"
 #include "pg_studies.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync {
 
@@ -29,21 +31,25 @@ struct ContextHolder {
 
 class PostgresCollector final : private ContextHolder,
                                 public CollectorStore,
+                                public detail::HeldCollectorKey,
                                 public PgAccess,
                                 public PgRecords,
                                 public PgCases,
                                 public PgStudies,
                                 public PgReview,
-                                public PgExports {
+                                public PgExports,
+                                public PgWebhooks {
   public:
     explicit PostgresCollector(std::unique_ptr<PgContext> c)
         : ContextHolder(std::move(c)),
+          HeldCollectorKey(context->signingKey),
           PgAccess(*context),
           PgRecords(*context),
           PgCases(*context),
           PgStudies(*context),
           PgReview(*context),
-          PgExports(*context) {}
+          PgExports(*context),
+          PgWebhooks(*context) {}
 };
 
 }  // namespace
@@ -60,6 +66,15 @@ Result<std::unique_ptr<CollectorStore>> openPostgresCollector(const PostgresSett
         auto lease = context->pool.acquire();
         if (!lease) return lease.error();
         if (auto s = postgres::migrate(**lease, create); !s) return s.error();
+        auto text = postgres::metaText(**lease, detail::kCollectorKeyMeta);
+        if (!text) return text.error();
+        auto key = detail::collectorKeyFrom(text.value());
+        std::fill(text->begin(), text->end(), '\0');
+        if (!key) return key.error();
+        context->signingKey = key.value();
+        auto id = postgres::metaText(**lease, "collector_id");
+        if (!id) return id.error();
+        context->collectorId = std::move(id.value());
     }
     // Cases a process that stopped left waiting for their numbers.
     if (auto s = postgres::numberChangedCases(*context); !s) return s.error();

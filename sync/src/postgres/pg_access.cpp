@@ -255,8 +255,10 @@ Result<std::vector<DeviceInfo>> PgAccess::devices() {
         auto rows = c.query(
             "SELECT d.device_id, d.label, d.enrolled_utc_ms, d.revoked_utc_ms, "
             "d.received_through, d.last_contact_utc_ms, (SELECT count(*) FROM revisions r WHERE "
-            "r.device_id = d.device_id), d.waiting, d.team, d.box_key IS NOT NULL FROM devices d "
-            "ORDER BY d.enrolled_utc_ms, d.device_id",
+            "r.device_id = d.device_id), d.waiting, d.team, d.box_key IS NOT NULL, "
+            "d.device_id IN (SELECT decode(replace(value, '-', ''), 'hex') FROM meta WHERE key = "
+            "'staff_device') "
+            "FROM devices d ORDER BY d.enrolled_utc_ms, d.device_id",
             {}, "listing devices");
         if (!rows) return rows.error();
         out.clear();
@@ -272,6 +274,7 @@ Result<std::vector<DeviceInfo>> PgAccess::devices() {
             d.waiting = rows->optionalInteger(i, 7);
             d.team = std::string(rows->text(i, 8));
             d.hasBoxKey = rows->boolean(i, 9);
+            d.staff = rows->boolean(i, 10);
             out.push_back(std::move(d));
         }
         return {};

@@ -21,9 +21,12 @@
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 #include <veld/record.hpp>
+#include <veld/sync/chain_check.hpp>
+#include <veld/sync/receipt.hpp>
 
 #include "../store_rules.hpp"
 #include "pg_exports.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync::postgres {
 
@@ -95,6 +98,21 @@ Status lockAndReadRecords(pg::Connection& c, const std::vector<Uuid>& ids,
     return {};
 }
 
+// The device's chain as sent (three parameters: prev, link, intake's note); a link that does not
+// recompute is noted, not refused.
+std::string chainArgs(pg::Params& p, const PushRevision& r) {
+    // One parameter at a time: their numbers follow the order they are added in.
+    if (r.chainLink.empty()) {
+        std::string out = argNull(p);
+        out += "," + argNull(p);
+        return out + "," + argNull(p);
+    }
+    const auto note = chainNoteAtIntake(r);
+    std::string out = argBytes(p, r.chainPrev);
+    out += "," + argBytes(p, r.chainLink);
+    return out + "," + (note ? arg(p, *note) : argNull(p));
+}
+
 // Stores revisions of one device (in sequence order, none of them held yet) and updates the
 // records' current view and conflicts; then writes `advance` to the device's row (under the
 // caller's lock). For a device's revisions (not staff's, whose case changes and allocation are
@@ -141,12 +159,13 @@ Status storeRevisions(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
                       arg(p, r->formId) + "," + arg(p, static_cast<std::int64_t>(r->formVersion)) +
                       "," + (r->damaged ? argNull(p) : argBytes(p, r->body)) + "," +
                       arg(p, std::int64_t{r->damaged ? 1 : 0}) + "," + arg(p, r->damageReason) +
-                      "," + arg(p, std::int64_t{flagged ? 1 : 0}) + "," + received + ")";
+                      "," + arg(p, std::int64_t{flagged ? 1 : 0}) + "," + received + "," +
+                      chainArgs(p, *r) + ")";
         }
         std::string sql =
             "WITH rev AS (INSERT INTO revisions (device_id, seq, record_id, hlc, base_hlc, "
             "form_id, form_version, body, damaged, damage_reason, clock_flagged, "
-            "received_utc_ms) VALUES " +
+            "received_utc_ms, chain_prev, chain_link, chain_note) VALUES " +
             values +
             " RETURNING rid, seq, record_id, hlc, form_id), "
             "ins AS (INSERT INTO records (record_id, current_rid, hlc, first_device, form_id) "
@@ -393,6 +412,17 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
         at = end;
     } while (at < toStore.size());
     if (auto s = noteCorrectingRevisions(c, deviceId, stored, nowMs); !s) return s;
+    // Hooks told of each stored revision: their deliveries commit with it.
+    auto hooks = hooksWanting(c, kEventRecordReceived);
+    if (!hooks) return hooks.error();
+    if (!hooks->empty()) {
+        std::vector<webhooks::EventRecord> events;
+        events.reserve(toStore.size());
+        for (const PushRevision* r : toStore)
+            events.push_back(webhooks::receivedEvent(deviceId, *r));
+        if (auto s = enqueueEvents(c, hooks.value(), kEventRecordReceived, events, nowMs); !s)
+            return s;
+    }
     // Cases and allocations last: their change numbers hold a counter until the commit.
     auto cases = applyCasesAndAllocations(ctx, c, deviceId, stored, nowMs);
     if (!cases) return cases.error();
@@ -464,6 +494,9 @@ Result<PushReply> PgRecords::push(const Uuid& deviceId, const PushBatch& batch,
             return s.error();
         }
     }
+    // The receipt: signed after the commit.
+    reply.receipt = makeSignedReceipt(m_ctx.signingKey,
+                                      receiptFor(m_ctx.collectorId, deviceId, batch, reply, nowMs));
     std::size_t stored = 0;
     for (const auto& r : reply.results)
         stored += r.outcome == RevisionOutcome::Duplicate ? 0 : 1;
@@ -598,7 +631,10 @@ Result<bool> PgRecords::publish(const std::vector<std::uint8_t>& binary, std::in
 Result<CollectorStats> PgRecords::stats() {
     // One statement: one snapshot.
     auto rows = queryOnce(m_ctx,
-                          "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM records), "
+                          "SELECT (SELECT count(*) FROM devices WHERE device_id NOT IN (SELECT "
+                          "decode(replace(value, '-', ''), 'hex') FROM meta WHERE key = "
+                          "'staff_device')), "
+                          "(SELECT count(*) FROM records), "
                           "(SELECT count(*) FROM revisions), (SELECT count(*) FROM rejected), "
                           "(SELECT count(*) FROM conflicts WHERE resolved_utc_ms IS NULL), "
                           "(SELECT count(*) FROM revisions WHERE clock_flagged <> 0), (SELECT "
@@ -640,6 +676,33 @@ Result<std::vector<StoredRevision>> PgRecords::revisionsOf(const Uuid& recordId)
                   pg::Params().add(recordId), "reading revisions");
     if (!rows) return rows.error();
     return readRevisions(rows.value());
+}
+
+Status PgRecords::visitChain(const Uuid& deviceId,
+                             const std::function<Status(const ChainEntry&)>& visit) {
+    auto rows = queryOnce(
+        m_ctx,
+        "SELECT seq, record_id, hlc, body, damaged, chain_prev, chain_link, 0 FROM revisions "
+        "WHERE device_id = $1 UNION ALL SELECT seq, record_id, 0, NULL, 0, NULL, NULL, 1 FROM "
+        "rejected WHERE device_id = $1 ORDER BY 1",
+        pg::Params().add(deviceId), "reading a device's chain");
+    if (!rows) return rows.error();
+    for (int i = 0; i < rows->size(); ++i) {
+        ChainEntry e;
+        e.seq = static_cast<std::uint64_t>(rows->integer(i, 0));
+        e.recordId = rows->uuid(i, 1);
+        e.hlc = HlcTimestamp{static_cast<std::uint64_t>(rows->integer(i, 2))};
+        const auto body = rows->bytes(i, 3);
+        e.body.assign(body.begin(), body.end());
+        e.damaged = rows->integer(i, 4) != 0;
+        const auto prev = rows->bytes(i, 5);
+        e.chainPrev.assign(prev.begin(), prev.end());
+        const auto link = rows->bytes(i, 6);
+        e.chainLink.assign(link.begin(), link.end());
+        e.rejected = rows->integer(i, 7) != 0;
+        if (auto s = visit(e); !s) return s;
+    }
+    return {};
 }
 
 Result<std::vector<Uuid>> PgRecords::recordIds() {

@@ -10,6 +10,7 @@
 
 #include "../store_rules.hpp"
 #include "pg_exports.hpp"
+#include "pg_webhooks.hpp"
 
 namespace veld::sync::postgres {
 
@@ -35,8 +36,30 @@ Status PgReview::setReview(const Uuid& recordId, ReviewState state, const std::s
             return s;
         if (auto s = reviewChangesCorrection(c, recordId, state, comment, nowMs); !s) return s;
         // The audit log names the record and the new state; the comment stays in the history.
-        return audit(c, nowMs, actor, "review", recordId.toString(),
-                     std::string(reviewStateName(state)));
+        if (auto s = audit(c, nowMs, actor, "review", recordId.toString(),
+                           std::string(reviewStateName(state)));
+            !s)
+            return s;
+        // Hooks told of review changes (never the comment): their deliveries commit with it.
+        auto hooks = hooksWanting(c, kEventReviewChanged);
+        if (!hooks) return hooks.error();
+        if (hooks->empty()) return {};
+        auto cur = c.query(
+            "SELECT x.form_id, v.form_version, v.device_id, x.hlc, v.body FROM records x JOIN "
+            "revisions v ON v.rid = x.current_rid WHERE x.record_id = $1",
+            pg::Params().add(recordId), "reading a record");
+        if (!cur) return cur.error();
+        if (cur->empty()) return makeError(ErrorCode::NotFound, "no record with that id");
+        webhooks::EventRecord r;
+        r.recordId = recordId;
+        r.formId = std::string(cur->text(0, 0));
+        r.formVersion = static_cast<std::uint32_t>(cur->integer(0, 1));
+        r.deviceId = cur->uuid(0, 2);
+        r.hlc = HlcTimestamp{static_cast<std::uint64_t>(cur->integer(0, 3))};
+        r.body = cur->bytes(0, 4);
+        r.reviewState = std::string(reviewStateName(state));
+        r.reviewedBy = actor;
+        return enqueueEvents(c, hooks.value(), kEventReviewChanged, {r}, nowMs);
     });
 }
 
@@ -98,7 +121,7 @@ Result<std::vector<Uuid>> PgReview::recordsInReview(ReviewState state) {
     return out;
 }
 
-Result<ReviewQueue> PgReview::reviewQueue(ReviewState state, int limit) {
+Result<ReviewQueue> PgReview::reviewQueue(ReviewState state, int limit, const std::string& formId) {
     assert(limit > 0);
     ReviewQueue out;
     auto s =
@@ -107,22 +130,24 @@ Result<ReviewQueue> PgReview::reviewQueue(ReviewState state, int limit) {
             out.state = state;
             // Received records have no row in `reviews` (or state 0): the records in id order,
             // skipping reviewed ones. Any other state comes from the (state, record_id) index.
+            // $2 is the form ('' for every form).
             const bool received = state == ReviewState::Received;
             pg::Params p;
-            p.add(static_cast<std::int64_t>(limit));
+            p.add(static_cast<std::int64_t>(limit)).add(formId);
             if (!received) p.add(static_cast<std::int64_t>(state));
             auto rows =
                 received ? c.query(
                                "SELECT x.record_id, x.form_id, v.device_id, x.hlc FROM records x "
                                "JOIN revisions v ON v.rid = x.current_rid WHERE NOT EXISTS "
                                "(SELECT 1 FROM reviews r WHERE r.record_id = x.record_id AND "
-                               "r.state <> 0) ORDER BY x.record_id LIMIT $1",
+                               "r.state <> 0) AND ($2 = '' OR x.form_id = $2) "
+                               "ORDER BY x.record_id LIMIT $1",
                                p, "reading the review queue")
                          : c.query(
                                "SELECT x.record_id, x.form_id, v.device_id, x.hlc FROM reviews r "
                                "JOIN records x ON x.record_id = r.record_id JOIN revisions v ON "
-                               "v.rid = x.current_rid WHERE r.state = $2 ORDER BY r.record_id "
-                               "LIMIT $1",
+                               "v.rid = x.current_rid WHERE r.state = $3 AND ($2 = '' OR "
+                               "x.form_id = $2) ORDER BY r.record_id LIMIT $1",
                                p, "reading the review queue");
             if (!rows) return rows.error();
             for (int i = 0; i < rows->size(); ++i)
@@ -130,14 +155,22 @@ Result<ReviewQueue> PgReview::reviewQueue(ReviewState state, int limit) {
                     {rows->uuid(i, 0), std::string(rows->text(i, 1)), rows->uuid(i, 2),
                      HlcTimestamp{static_cast<std::uint64_t>(rows->integer(i, 3))}});
             // Counting the received ones directly would visit every record: all records less
-            // the reviewed ones counts only the index entries of the other states.
-            auto total = received ? c.query(
-                                        "SELECT (SELECT count(*) FROM records) - (SELECT count(*) "
-                                        "FROM reviews WHERE state > 0)",
-                                        {}, "counting the review queue")
-                                  : c.query("SELECT count(*) FROM reviews WHERE state = $1",
-                                            pg::Params().add(static_cast<std::int64_t>(state)),
-                                            "counting the review queue");
+            // the reviewed ones counts only the index entries of the other states. One form's
+            // records are counted the same way among that form's records.
+            pg::Params q;
+            q.add(formId);
+            if (!received) q.add(static_cast<std::int64_t>(state));
+            const char* sql =
+                formId.empty()
+                    ? (received ? "SELECT (SELECT count(*) FROM records) - (SELECT count(*) "
+                                  "FROM reviews WHERE state > 0 AND $1 = '')"
+                                : "SELECT count(*) FROM reviews WHERE state = $2 AND $1 = ''")
+                    : (received ? "SELECT (SELECT count(*) FROM records WHERE form_id = $1) - "
+                                  "(SELECT count(*) FROM reviews r JOIN records x ON x.record_id "
+                                  "= r.record_id WHERE r.state > 0 AND x.form_id = $1)"
+                                : "SELECT count(*) FROM reviews r JOIN records x ON x.record_id "
+                                  "= r.record_id WHERE r.state = $2 AND x.form_id = $1");
+            auto total = c.query(sql, q, "counting the review queue");
             if (!total) return total.error();
             out.total = total->integer(0, 0);
             return {};

@@ -17,7 +17,8 @@ class PgReview : public virtual ReviewStore {
     Result<RecordReview> review(const Uuid& recordId) override;
     Result<std::optional<CorrectionInfo>> correction(const Uuid& recordId) override;
     Result<std::vector<Uuid>> recordsInReview(ReviewState state) override;
-    Result<ReviewQueue> reviewQueue(ReviewState state, int limit) override;
+    Result<ReviewQueue> reviewQueue(ReviewState state, int limit,
+                                    const std::string& formId) override;
     Result<std::vector<DuplicateGroup>> duplicates() override;
     Status decideDuplicate(const std::string& groupKey, DuplicateDecision decision,
                            const std::string& comment, std::int64_t nowMs,

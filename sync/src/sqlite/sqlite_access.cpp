@@ -310,6 +310,9 @@ Result<std::vector<AdminInfo>> SqliteAccess::admins() {
 
 Result<std::vector<DeviceInfo>> SqliteAccess::devices() {
     std::lock_guard lock(m_ctx.mutex);
+    auto staff = metaText(m_ctx, "staff_device");
+    if (!staff) return staff.error();
+    const auto staffId = Uuid::parse(staff.value());
     auto st = m_ctx.db.prepare(
         "SELECT d.device_id, d.label, d.enrolled_utc_ms, d.revoked_utc_ms, "
         "d.received_through, "
@@ -331,6 +334,7 @@ Result<std::vector<DeviceInfo>> SqliteAccess::devices() {
             if (!st->columnIsNull(7)) d.waiting = st->columnInt(7);
             d.team = std::string(st->columnText(8));
             d.hasBoxKey = st->columnInt(9) != 0;
+            d.staff = staffId && d.deviceId == *staffId;
             out.push_back(std::move(d));
         });
         !stepped)

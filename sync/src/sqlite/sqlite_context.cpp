@@ -48,8 +48,8 @@ Status SqliteContext::prepare() {
          "INSERT INTO revisions (device_id, seq, record_id, "
          "hlc, base_hlc, form_id, "
          "form_version, body, damaged, damage_reason, "
-         "clock_flagged, received_utc_ms) "
-         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+         "clock_flagged, received_utc_ms, chain_prev, chain_link, chain_note) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
         {&currentRecord,
          "SELECT r.current_rid, r.hlc, v.device_id FROM records r "
          "JOIN revisions v ON v.rid = r.current_rid WHERE r.record_id = ?"},

@@ -4,7 +4,9 @@
 
 #include <veld/record.hpp>
 #include <veld/sqlite.hpp>
+#include <veld/sync/chain_check.hpp>
 #include <veld/sync/collector_store.hpp>
+#include <veld/sync/receipt.hpp>
 
 #include "../store_rules.hpp"
 #include "sqlite_cases.hpp"
@@ -12,6 +14,7 @@
 #include "sqlite_corrections.hpp"
 #include "sqlite_records.hpp"
 #include "sqlite_studies.hpp"
+#include "sqlite_webhooks.hpp"
 
 namespace veld::sync::sqlite {
 
@@ -62,6 +65,12 @@ Result<PushReply> SqliteRecords::push(const Uuid& deviceId, const PushBatch& bat
             p->done = true;
         m_ctx.leading = false;
         m_ctx.queueChanged.notify_all();
+    }
+    // The receipt: signed after the commit, outside the writer's lock.
+    if (*mine.result) {
+        PushReply& reply = mine.result->value();
+        reply.receipt = makeSignedReceipt(
+            m_ctx.signingKey, receiptFor(m_ctx.collectorId, deviceId, batch, reply, nowMs));
     }
     return std::move(*mine.result);
 }
@@ -131,6 +140,10 @@ Result<PushReply> pushLocked(SqliteContext& ctx, const Uuid& deviceId, const Pus
         through = static_cast<std::uint64_t>(dev.columnInt(0));
     }
 
+    // Hooks told of each stored revision: their deliveries commit with it.
+    auto hooks = hooksWanting(ctx, kEventRecordReceived);
+    if (!hooks) return hooks.error();
+
     PushReply reply;
     reply.results.reserve(batch.revisions.size());
     for (const PushRevision& rev : batch.revisions) {
@@ -171,6 +184,10 @@ Result<PushReply> pushLocked(SqliteContext& ctx, const Uuid& deviceId, const Pus
             continue;
         }
         if (auto s = storeRevision(ctx, deviceId, rev, nowMs); !s) return s.error();
+        if (auto s = enqueueEvent(ctx, hooks.value(), kEventRecordReceived,
+                                  webhooks::receivedEvent(deviceId, rev), nowMs);
+            !s)
+            return s.error();
         reply.results.push_back({rev.seq, RevisionOutcome::Stored, {}});
         through = rev.seq;
     }
@@ -229,6 +246,18 @@ Status storeRecordRevision(SqliteContext& ctx, const Uuid& deviceId, const PushR
         .bind(10, rev.damageReason)
         .bind(11, flagged ? 1 : 0)
         .bind(12, nowMs);
+    // The device's chain as sent; a link that does not recompute is noted, not refused.
+    if (rev.chainLink.empty()) {
+        ins.bindNull(13).bindNull(14);
+    } else {
+        ins.bindBlobStatic(13, rev.chainPrev).bindBlobStatic(14, rev.chainLink);
+    }
+    const auto note = chainNoteAtIntake(rev);
+    if (note) {
+        ins.bind(15, std::string_view(*note));
+    } else {
+        ins.bindNull(15);
+    }
     if (auto s = ins.run(); !s) return s;
     rid = ctx.db.lastInsertRowid();
 

@@ -147,7 +147,11 @@ Result<CollectorStats> SqliteRecords::stats() {
         std::int64_t* out;
     };
     const Q queries[] = {
-        {"SELECT count(*) FROM devices", &s.devices},
+        // Enrolled devices: not the collector's own staff device (its id is kept in meta as
+        // text, the devices' ids as 16 bytes).
+        {"SELECT count(*) FROM devices WHERE hex(device_id) NOT IN (SELECT "
+         "upper(replace(value, '-', '')) FROM meta WHERE key = 'staff_device')",
+         &s.devices},
         {"SELECT count(*) FROM records", &s.records},
         {"SELECT count(*) FROM revisions", &s.revisions},
         {"SELECT count(*) FROM rejected", &s.rejected},
@@ -194,6 +198,33 @@ Result<std::vector<StoredRevision>> SqliteRecords::revisionsOf(const Uuid& recor
     if (!st) return st.error();
     st->bindBlob(1, idBytes(recordId));
     return readRevisions(st.value());
+}
+
+Status SqliteRecords::visitChain(const Uuid& deviceId,
+                                 const std::function<Status(const ChainEntry&)>& visit) {
+    // The reading connection: one snapshot, and pushes are not held up meanwhile.
+    std::lock_guard lock(m_ctx.readMutex);
+    auto st = m_ctx.reader.prepare(
+        "SELECT seq, record_id, hlc, body, damaged, chain_prev, chain_link, 0 FROM revisions "
+        "WHERE device_id = ?1 UNION ALL SELECT seq, record_id, 0, NULL, 0, NULL, NULL, 1 FROM "
+        "rejected WHERE device_id = ?1 ORDER BY 1");
+    if (!st) return st.error();
+    st->bindBlob(1, idBytes(deviceId));
+    return st->forEachRow([&]() -> Status {
+        ChainEntry e;
+        e.seq = static_cast<std::uint64_t>(st->columnInt(0));
+        e.recordId = idFrom(st->columnBlob(1));
+        e.hlc = HlcTimestamp{static_cast<std::uint64_t>(st->columnInt(2))};
+        const auto body = st->columnBlob(3);
+        e.body.assign(body.begin(), body.end());
+        e.damaged = st->columnInt(4) != 0;
+        const auto prev = st->columnBlob(5);
+        e.chainPrev.assign(prev.begin(), prev.end());
+        const auto link = st->columnBlob(6);
+        e.chainLink.assign(link.begin(), link.end());
+        e.rejected = st->columnInt(7) != 0;
+        return visit(e);
+    });
 }
 
 Result<std::vector<Uuid>> SqliteRecords::recordIds() {

@@ -19,6 +19,8 @@ class SqliteRecords : public virtual RecordStore {
     Result<CollectorStats> stats() override;
     Result<std::vector<DayCount>> recordsPerDay() override;
     Result<std::vector<StoredRevision>> revisionsOf(const Uuid& recordId) override;
+    Status visitChain(const Uuid& deviceId,
+                      const std::function<Status(const ChainEntry&)>& visit) override;
     Result<std::vector<Uuid>> recordIds() override;
     Result<std::optional<StoredRevision>> current(const Uuid& recordId) override;
     Result<std::vector<ConflictInfo>> conflicts() override;

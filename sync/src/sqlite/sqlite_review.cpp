@@ -12,6 +12,7 @@
 #include "../store_rules.hpp"
 #include "sqlite_collector.hpp"
 #include "sqlite_corrections.hpp"
+#include "sqlite_webhooks.hpp"
 
 namespace veld::sync::sqlite {
 
@@ -140,6 +141,29 @@ Status SqliteReview::setReview(const Uuid& recordId, ReviewState state, const st
                              std::string(reviewStateName(state)));
         !s)
         return s;
+    // Hooks told of review changes (never the comment): their deliveries commit with it.
+    auto hooks = hooksWanting(m_ctx, kEventReviewChanged);
+    if (!hooks) return hooks.error();
+    if (!hooks->empty()) {
+        auto cur = m_ctx.db.prepare(
+            "SELECT x.form_id, v.form_version, v.device_id, x.hlc, v.body FROM records x JOIN "
+            "revisions v ON v.rid = x.current_rid WHERE x.record_id = ?");
+        if (!cur) return cur.error();
+        cur->bindBlob(1, idBytes(recordId));
+        auto found = cur->step();
+        if (!found) return found.error();
+        webhooks::EventRecord r;
+        r.recordId = recordId;
+        r.formId = std::string(cur->columnText(0));
+        r.formVersion = static_cast<std::uint32_t>(cur->columnInt(1));
+        r.deviceId = idFrom(cur->columnBlob(2));
+        r.hlc = HlcTimestamp{static_cast<std::uint64_t>(cur->columnInt(3))};
+        r.body = cur->columnBlob(4);  // read before the statement is reset
+        r.reviewState = std::string(reviewStateName(state));
+        r.reviewedBy = actor;
+        if (auto s = enqueueEvent(m_ctx, hooks.value(), kEventReviewChanged, r, nowMs); !s)
+            return s;
+    }
     return tx->commit();
 }
 
@@ -199,7 +223,8 @@ Result<std::vector<Uuid>> SqliteReview::recordsInReview(ReviewState state) {
     return out;
 }
 
-Result<ReviewQueue> SqliteReview::reviewQueue(ReviewState state, int limit) {
+Result<ReviewQueue> SqliteReview::reviewQueue(ReviewState state, int limit,
+                                              const std::string& formId) {
     assert(limit > 0);
     std::lock_guard lock(m_ctx.mutex);
     ReviewQueue out;
@@ -207,6 +232,7 @@ Result<ReviewQueue> SqliteReview::reviewQueue(ReviewState state, int limit) {
     // Received records have no row in `reviews` (or state 0): the records are walked in id
     // order, skipping reviewed ones, until `limit` are found. Any other state is read from
     // the (state, record_id) index, already in order. CROSS JOIN keeps that loop outermost.
+    // ?3 is the form ('' for every form).
     const bool received = state == ReviewState::Received;
     auto st = received ? m_ctx.db.prepare(
                              "SELECT x.record_id, x.form_id, v.device_id, "
@@ -214,17 +240,19 @@ Result<ReviewQueue> SqliteReview::reviewQueue(ReviewState state, int limit) {
                              "JOIN revisions v ON v.rid = x.current_rid WHERE "
                              "NOT EXISTS (SELECT 1 "
                              "FROM reviews r WHERE r.record_id = x.record_id "
-                             "AND r.state != 0) "
+                             "AND r.state != 0) AND (?3 = '' OR x.form_id = ?3) "
                              "ORDER BY x.record_id LIMIT ?1")
                        : m_ctx.db.prepare(
                              "SELECT x.record_id, x.form_id, v.device_id, x.hlc FROM "
                              "reviews r "
                              "CROSS JOIN records x ON x.record_id = r.record_id CROSS JOIN "
                              "revisions v ON v.rid = x.current_rid WHERE r.state = ?2 "
+                             "AND (?3 = '' OR x.form_id = ?3) "
                              "ORDER BY r.record_id LIMIT ?1");
     if (!st) return st.error();
     st->bind(1, static_cast<std::int64_t>(limit));
     if (!received) st->bind(2, static_cast<std::int64_t>(state));
+    st->bind(3, formId);
     if (auto stepped = st->forEachRow([&] {
             out.records.push_back({idFrom(st->columnBlob(0)), std::string(st->columnText(1)),
                                    idFrom(st->columnBlob(2)),
@@ -232,15 +260,31 @@ Result<ReviewQueue> SqliteReview::reviewQueue(ReviewState state, int limit) {
         });
         !stepped)
         return stepped.error();
-    // Counting the received ones directly would visit every record: all records less the
-    // reviewed ones counts only the index entries of the other states.
-    auto total = received ? m_ctx.db.queryInt(
-                                "SELECT (SELECT count(*) FROM records) - (SELECT count(*) "
-                                "FROM reviews WHERE state > 0)")
-                          : m_ctx.db.queryInt("SELECT count(*) FROM reviews WHERE state = " +
-                                              std::to_string(static_cast<int>(state)));
-    if (!total) return total.error();
-    out.total = total.value();
+    if (formId.empty()) {
+        // Counting the received ones directly would visit every record: all records less the
+        // reviewed ones counts only the index entries of the other states.
+        auto total = received ? m_ctx.db.queryInt(
+                                    "SELECT (SELECT count(*) FROM records) - (SELECT count(*) "
+                                    "FROM reviews WHERE state > 0)")
+                              : m_ctx.db.queryInt("SELECT count(*) FROM reviews WHERE state = " +
+                                                  std::to_string(static_cast<int>(state)));
+        if (!total) return total.error();
+        out.total = total.value();
+        return out;
+    }
+    // One form's records: the same difference, counted among that form's records.
+    auto count = m_ctx.db.prepare(
+        received ? "SELECT (SELECT count(*) FROM records WHERE form_id = ?1) - (SELECT count(*) "
+                   "FROM reviews r JOIN records x ON x.record_id = r.record_id WHERE r.state > 0 "
+                   "AND x.form_id = ?1)"
+                 : "SELECT count(*) FROM reviews r JOIN records x ON x.record_id = r.record_id "
+                   "WHERE r.state = ?2 AND x.form_id = ?1");
+    if (!count) return count.error();
+    count->bind(1, formId);
+    if (!received) count->bind(2, static_cast<std::int64_t>(state));
+    auto row = count->step();
+    if (!row) return row.error();
+    out.total = row.value() ? count->columnInt(0) : 0;
     return out;
 }
 

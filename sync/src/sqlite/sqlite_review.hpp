@@ -20,7 +20,8 @@ class SqliteReview : public virtual ReviewStore {
     Result<RecordReview> review(const Uuid& recordId) override;
     Result<std::optional<CorrectionInfo>> correction(const Uuid& recordId) override;
     Result<std::vector<Uuid>> recordsInReview(ReviewState state) override;
-    Result<ReviewQueue> reviewQueue(ReviewState state, int limit) override;
+    Result<ReviewQueue> reviewQueue(ReviewState state, int limit,
+                                    const std::string& formId) override;
 
   private:
     SqliteContext& m_ctx;

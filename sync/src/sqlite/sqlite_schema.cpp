@@ -1,10 +1,13 @@
 // The SQLite store's schema: every version's DDL and the opening checks and upgrades.
 #include "sqlite_schema.hpp"
 
+#include <algorithm>
 #include <iterator>
 
 #include <veld/pseudonym.hpp>
 #include <veld/uuid.hpp>
+
+#include "../collector_key.hpp"
 
 namespace veld::sync::sqlite {
 
@@ -270,26 +273,72 @@ constexpr const char* kSchemaV6 = R"sql(
 ALTER TABLE enrol_codes ADD COLUMN for_device BLOB;
 )sql";
 
-// Version 7: corrections. A review may be "corrected" (4), set by the collector when a revision
+// Version 7: each revision's place in its device's hash chain (veld/chain.hpp) as the device
+// sent it, and what intake found when it recomputed the link (NULL: nothing wrong, or no chain).
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE revisions ADD COLUMN chain_prev BLOB;
+ALTER TABLE revisions ADD COLUMN chain_link BLOB;
+ALTER TABLE revisions ADD COLUMN chain_note TEXT;
+// Version 8: webhooks. `webhooks`: URLs staff registered, the event types each wants (a comma
+// list), the forms whose answers it may receive, and its signing secret. `webhook_deliveries`:
+// the outbox, a row per event and hook, written in the transaction that caused the event;
+// event_id is the receiver's idempotency key. state: 0 pending, 1 delivered, 2 failing, 3 given
+// up. A delivery is claimed by setting lease_owner and lease_until_utc_ms (one collector process
+// posts it at a time).
+constexpr const char* kSchemaV8 = R"sql(
+CREATE TABLE webhooks (
+    hook_id        INTEGER PRIMARY KEY,
+    url            TEXT NOT NULL,
+    events         TEXT NOT NULL,
+    data_forms     TEXT NOT NULL DEFAULT '',
+    secret         TEXT NOT NULL,
+    created_utc_ms INTEGER NOT NULL,
+    created_by     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+    did                 INTEGER PRIMARY KEY,
+    hook_id             INTEGER NOT NULL REFERENCES webhooks (hook_id),
+    event_id            TEXT NOT NULL,
+    event_type          TEXT NOT NULL,
+    record_id           BLOB,
+    payload             TEXT NOT NULL,
+    created_utc_ms      INTEGER NOT NULL,
+    state               INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_utc_ms INTEGER NOT NULL,
+    lease_owner         TEXT NOT NULL DEFAULT '',
+    lease_until_utc_ms  INTEGER NOT NULL DEFAULT 0,
+    last_attempt_utc_ms INTEGER,
+    last_status         INTEGER,
+    last_error          TEXT NOT NULL DEFAULT '',
+    delivered_utc_ms    INTEGER,
+    UNIQUE (hook_id, event_id)
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_utc_ms)
+    WHERE state IN (0, 2);
+)sql";
+
+// Version 9: corrections. A review may be "corrected" (4), set by the collector when a revision
 // made from the one staff marked "has issues" arrives: `reviews` and `review_history` are made
 // again with the wider check (SQLite cannot change a CHECK in place), and the history keeps the
 // correcting revision's HLC. corrections: one row per record ever marked "has issues", its
 // state (0 open, 1 withdrawn, 2 corrected) and change number (meta counter correction_seq, given
 // anew at every change: devices page by it); about_hlc is the current revision staff marked.
 // correction_devices: the devices it goes to by name (the case's team is looked up at each pull).
-constexpr const char* kSchemaV7 = R"sql(
-CREATE TABLE reviews_v7 (
+constexpr const char* kSchemaV9 = R"sql(
+CREATE TABLE reviews_v9 (
     record_id      BLOB PRIMARY KEY NOT NULL REFERENCES records (record_id),
     state          INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),
     changed_utc_ms INTEGER NOT NULL,
     changed_by     TEXT NOT NULL
 ) STRICT;
-INSERT INTO reviews_v7 SELECT record_id, state, changed_utc_ms, changed_by FROM reviews;
+INSERT INTO reviews_v9 SELECT record_id, state, changed_utc_ms, changed_by FROM reviews;
 DROP TABLE reviews;
-ALTER TABLE reviews_v7 RENAME TO reviews;
+ALTER TABLE reviews_v9 RENAME TO reviews;
 CREATE INDEX reviews_by_state_record ON reviews (state, record_id);
 
-CREATE TABLE review_history_v7 (
+CREATE TABLE review_history_v9 (
     hid          INTEGER PRIMARY KEY,
     record_id    BLOB NOT NULL REFERENCES records (record_id),
     state        INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),
@@ -298,10 +347,10 @@ CREATE TABLE review_history_v7 (
     actor        TEXT NOT NULL,
     revision_hlc INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-INSERT INTO review_history_v7 (hid, record_id, state, comment, utc_ms, actor)
+INSERT INTO review_history_v9 (hid, record_id, state, comment, utc_ms, actor)
     SELECT hid, record_id, state, comment, utc_ms, actor FROM review_history;
 DROP TABLE review_history;
-ALTER TABLE review_history_v7 RENAME TO review_history;
+ALTER TABLE review_history_v9 RENAME TO review_history;
 CREATE INDEX review_history_by_record ON review_history (record_id, hid);
 
 CREATE TABLE corrections (
@@ -326,8 +375,8 @@ CREATE INDEX correction_devices_by_device ON correction_devices (device_id);
 )sql";
 
 constexpr sql::Migration kSteps[] = {
-    {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
-    {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
+    {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5},
+    {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8}, {9, kSchemaV9},
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one step per schema version");
 
@@ -343,11 +392,20 @@ Status prepareSchema(sql::Database& db, const std::string& path) {
     // tables: a collector stopped in between makes them at its next start).
     auto tx = sql::Transaction::begin(db);
     if (!tx) return tx.error();
+    auto meta =
+        db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
+    if (!meta) return meta.error();
+    // The identity key: with a new collector, or at the first open of one made before keys.
+    {
+        std::string key = detail::newCollectorKeyText();
+        meta->bind(1, detail::kCollectorKeyMeta).bind(2, std::string_view(key));
+        std::fill(key.begin(), key.end(), '\0');
+        if (auto s = meta->run(); !s) return s;
+        meta->reset();
+    }
     auto made = db.queryInt("SELECT count(*) FROM meta WHERE key = 'collector_id'");
     if (!made) return made.error();
     if (made.value() != 0) return tx->commit();
-    auto meta = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
-    if (!meta) return meta.error();
     const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
     meta->bind(1, std::string_view("collector_id")).bind(2, id);
     if (auto s = meta->run(); !s) return s;

@@ -96,7 +96,8 @@ struct RecordDetail {
 
 struct QueueRequest {
     ReviewState state = ReviewState::Received;
-    int limit = 200;  // 1..kMaxQueue
+    int limit = 200;     // 1..kMaxQueue
+    std::string formId;  // only this form's records; empty: every form
 };
 
 /// Starts an export of one form at the collector (ExportOptions without the folder and keys).

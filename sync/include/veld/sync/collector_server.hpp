@@ -13,6 +13,17 @@
 
 namespace veld::sync {
 
+/// How veld-collector posts webhook events (veldctl collector webhook): a worker thread claims
+/// due deliveries from the store and posts them; a failed one is tried again after retryBaseMs,
+/// doubling to retryCapMs (with jitter), and given up once older than giveUpAfterMs.
+struct WebhookDeliverySettings {
+    bool enabled = true;
+    std::int64_t retryBaseMs = 5000;
+    std::int64_t retryCapMs = 3600 * 1000;
+    std::int64_t giveUpAfterMs = 3LL * 24 * 3600 * 1000;
+    int timeoutSeconds = 10;  // per post, connecting included
+};
+
 struct ServerConfig {
     std::string listen = "127.0.0.1";
     int port = 8470;
@@ -45,6 +56,7 @@ struct ServerConfig {
     /// their connections are not capped per address (every device behind the proxy shares its
     /// address; the proxy caps its clients itself). Empty: none is trusted.
     std::string trustedProxies;
+    WebhookDeliverySettings webhooks;
 };
 
 class CollectorServer {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <veld/result.hpp>
+#include <veld/sync/collector_identity.hpp>
 #include <veld/sync/store/access.hpp>
 #include <veld/sync/store/cases.hpp>
 #include <veld/sync/store/exports.hpp>
@@ -15,17 +16,20 @@
 #include <veld/sync/store/records.hpp>
 #include <veld/sync/store/review.hpp>
 #include <veld/sync/store/studies.hpp>
+#include <veld/sync/store/webhooks.hpp>
 
 namespace veld::sync {
 
 /// The whole store. The domains are virtual bases, so that a backend can implement each in a
 /// class of its own (SqliteRecords : virtual RecordStore, ...) and combine them.
-class CollectorStore : public virtual AccessStore,
+class CollectorStore : public virtual CollectorIdentity,
+                       public virtual AccessStore,
                        public virtual RecordStore,
                        public virtual CaseStore,
                        public virtual StudyStore,
                        public virtual ReviewStore,
-                       public virtual ExportSource {
+                       public virtual ExportSource,
+                       public virtual WebhookStore {
   public:
     ~CollectorStore() override = default;
 };
@@ -34,7 +38,7 @@ class CollectorStore : public virtual AccessStore,
 /// version this collector writes; older ones are upgraded when opened). A PostgreSQL store keeps
 /// the same schema version in its own table.
 inline constexpr std::int32_t kCollectorApplicationId = 0x56454C43;
-inline constexpr int kCollectorSchemaVersion = 7;
+inline constexpr int kCollectorSchemaVersion = 9;
 
 /// The embedded default: one SQLite file (WAL). `create` makes a new collector (with its id and
 /// pseudonym key) when the file does not exist.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <veld/correction.hpp>
 #include <veld/form_media_files.hpp>
 #include <veld/result.hpp>
+#include <veld/signing.hpp>
 #include <veld/store.hpp>
 #include <veld/uuid.hpp>
 
@@ -37,6 +39,8 @@ struct RevisionResult {
 struct PushReply {
     std::vector<RevisionResult> results;
     std::uint64_t receivedThrough = 0;
+    /// The collector's signed receipt for the batch (receipt.hpp); empty from an older collector.
+    std::vector<std::uint8_t> receipt;
 };
 
 struct PushRevision {
@@ -52,6 +56,9 @@ struct PushRevision {
     std::string unreadable;
     std::string formId;
     std::uint32_t formVersion = 0;
+    /// The device's hash chain: both 32 bytes, or both empty (made before the chain).
+    std::vector<std::uint8_t> chainPrev;
+    std::vector<std::uint8_t> chainLink;
 };
 
 struct PushBatch {
@@ -87,6 +94,8 @@ struct EnrolReply {
     std::string collectorId;
     std::string pseudonymKey;  // secret: never logged
     std::string projectKey;    // "KEYID:HEX" public key; empty when the project has none yet
+    /// The collector's Ed25519 public key; nothing from an older collector.
+    std::optional<signing::PublicKey> collectorKey;
 };
 std::vector<std::uint8_t> encodeEnrolRequest(const EnrolRequest& request);
 Result<EnrolRequest> decodeEnrolRequest(std::span<const std::uint8_t> body);
@@ -139,6 +148,8 @@ struct PullReply {
     std::vector<DeviceStudy> studies;
     std::vector<CorrectionIn> corrections;  // by change number
     std::uint64_t correctionCursor = 0;
+    /// The collector's Ed25519 public key; nothing from an older collector.
+    std::optional<signing::PublicKey> collectorKey;
 };
 std::vector<std::uint8_t> encodePullRequest(const PullRequest& request);
 Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body);

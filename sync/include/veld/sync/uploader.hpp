@@ -83,7 +83,9 @@ Round runRound(const std::string& storePath, const SyncOptions& options,
 
 /// Runs rounds in a background thread: after a failure it waits with exponential backoff and
 /// jitter (1 s doubling to `maxBackoff`), after a success `interval`, when the sync lock was
-/// held by another program a short while (up to 10 s), or until wake().
+/// held by another program a short while (up to 10 s), or until wake(). nudge() says new records
+/// wait: it starts a round at once unless the loop is backing off after a failure (or waiting
+/// for another program's round), which it then leaves to run its course.
 class Uploader {
   public:
     /// Called on the uploader's thread after each round, with the store still open (nullptr
@@ -97,11 +99,18 @@ class Uploader {
     ~Uploader();  // stops and joins
     /// Set before start().
     void onRound(RoundObserver observer) { m_observer = std::move(observer); }
+    /// Called on the uploader's thread whenever progress() changes (a window's event loop is
+    /// woken with it). Set before start(); it must not call back into the uploader.
+    void onChange(std::function<void()> changed) { m_changed = std::move(changed); }
     void start();
     /// Stops the loop; a round under way is cancelled between requests (what the collector
     /// acknowledged stays acknowledged; the rest is sent again next time).
     void stop();
+    /// Starts a round now, whatever the loop waits for (the "send now" button).
     void wake();
+    /// New records wait (a finalize): a round starts now when the last one succeeded; after a
+    /// failure the backoff stands, so a device without a network does not try at every record.
+    void nudge();
     [[nodiscard]] Progress progress() const;
 
   private:
@@ -111,11 +120,14 @@ class Uploader {
     std::chrono::milliseconds m_interval;
     std::chrono::milliseconds m_maxBackoff;
     RoundObserver m_observer;
+    std::function<void()> m_changed;
     std::chrono::milliseconds m_nextWait{0};  // the loop's thread only
     mutable std::mutex m_mutex;
     std::condition_variable m_wake;
     bool m_stop = false;
     bool m_woken = false;
+    bool m_nudged = false;
+    bool m_holdNudges = false;  // backing off after a failure, or another program's round runs
     Progress m_progress;
     std::atomic<bool> m_cancel{false};
     std::thread m_thread;

@@ -38,6 +38,10 @@ struct CurrentRecord {
     bool clockFlagged = false;
     ReviewState review = ReviewState::Received;
     std::vector<ReviewChange> reviewHistory;  // oldest first
+    /// The current revision's place in its device's hash chain: its outbox number and its link
+    /// (empty when the device sent none, or the source does not know).
+    std::uint64_t chainSeq = 0;
+    std::vector<std::uint8_t> chainLink;
 };
 
 /// Where an export reads from. The collector's store is one; tests and the console can give others.

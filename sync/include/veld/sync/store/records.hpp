@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <veld/result.hpp>
+#include <veld/sync/chain_check.hpp>
 #include <veld/sync/protocol.hpp>
 #include <veld/uuid.hpp>
 
@@ -24,7 +25,7 @@ struct DayCount {
 };
 
 struct CollectorStats {
-    std::int64_t devices = 0;
+    std::int64_t devices = 0;  // enrolled ones (not the collector's own staff device)
     std::int64_t records = 0;
     std::int64_t revisions = 0;
     std::int64_t rejected = 0;
@@ -106,6 +107,11 @@ class RecordStore {
     virtual Result<std::vector<Uuid>> recordIds() = 0;
     virtual Result<std::optional<StoredRevision>> current(const Uuid& recordId) = 0;
     virtual Result<std::vector<ConflictInfo>> conflicts() = 0;
+    /// A device's revisions as held (stored, and those kept aside unread), in sequence order,
+    /// with their chain columns, for checking its chain (chain_check.hpp). An error `visit`
+    /// returns stops the walk and is returned.
+    virtual Status visitChain(const Uuid& deviceId,
+                              const std::function<Status(const ChainEntry&)>& visit) = 0;
     /// Settles an open conflict (see ConflictResolution) and returns the new current revision
     /// (for Close: the record id and the current HLC, which stay).
     /// NotFound for an unknown conflict, WrongState when it was settled already,

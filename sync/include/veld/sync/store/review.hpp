@@ -142,8 +142,10 @@ class ReviewStore {
     virtual Result<std::optional<CorrectionInfo>> correction(const Uuid& recordId) = 0;
     /// The records in a review state, by id.
     virtual Result<std::vector<Uuid>> recordsInReview(ReviewState state) = 0;
-    /// The first `limit` records in `state` (by record id), with how many there are in all.
-    virtual Result<ReviewQueue> reviewQueue(ReviewState state, int limit) = 0;
+    /// The first `limit` records in `state` (by record id), with how many there are in all;
+    /// only those of form `formId` (and their count) unless it is empty.
+    virtual Result<ReviewQueue> reviewQueue(ReviewState state, int limit,
+                                            const std::string& formId) = 0;
     /// Every group of two or more current records that share a pseudonym or all identifying
     /// answers, with staff's decision when there is one. Reads a snapshot on its own
     /// connection.

@@ -1,40 +1,25 @@
-// Shared by the client's headless tests (pilot_fill.hpp).
-#include "pilot_fill.hpp"
+#include "form_filling.hpp"
 
+#include <algorithm>
 #include <functional>
 
 #include <doctest/doctest.h>
 
 #include <veld/store.hpp>
 
+#include "app.hpp"
 #include "veldctl/demo.hpp"
 
 namespace veld::client::testing {
 
-const std::string kFormsDir = std::string(VELD_SOURCE_DIR) + "/schemas/forms";
-
-const TestProjectKey& projectKey() {
-    static const TestProjectKey key = [] {
-        auto locked = projectkey::create("kiosk-tests", kRingPassphrase, 1'764'000'000'000,
-                                         projectkey::Strength::Interactive);
-        REQUIRE(locked);
-        auto secret = projectkey::unlock(locked.value(), kRingPassphrase);
-        REQUIRE(secret);
-        return TestProjectKey{locked.value(), {secret.value()}};
-    }();
-    return key;
-}
-
-std::string pilotStore(const veld::test::TempDir& dir) {
+std::string pilotFormsStore(const veld::test::TempDir& dir) {
     const std::string path = dir.file("device.veld");
     StoreOptions create;
     create.mode = sql::OpenMode::ReadWriteCreate;
     auto store = Store::open(path, create);
     REQUIRE_MESSAGE(store.ok(), store.error().describe());
-    auto setup = veldctl::setUpDemo(store.value(), kFormsDir);
+    auto setup = veldctl::setUpDemo(store.value(), std::string(VELD_SOURCE_DIR) + "/schemas/forms");
     REQUIRE_MESSAGE(setup.ok(), setup.error().describe());
-    REQUIRE(store.value().setSetting(projectkey::kKeySetting,
-                                     projectkey::formatPublicKey(projectKey().locked.publicKey)));
     return path;
 }
 
