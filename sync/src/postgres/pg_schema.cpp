@@ -244,6 +244,8 @@ constexpr const char* kSchemaV7 = R"sql(
 ALTER TABLE revisions ADD COLUMN chain_prev bytea;
 ALTER TABLE revisions ADD COLUMN chain_link bytea;
 ALTER TABLE revisions ADD COLUMN chain_note text;
+)sql";
+
 // Version 8: webhooks and the outbox of their deliveries, as the SQLite store's version 8
 // (sync/src/sqlite/sqlite_schema.cpp explains them). With several collector processes, one
 // claims a delivery with FOR UPDATE SKIP LOCKED and a lease (pg_webhooks.cpp).

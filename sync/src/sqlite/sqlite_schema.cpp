@@ -279,6 +279,8 @@ constexpr const char* kSchemaV7 = R"sql(
 ALTER TABLE revisions ADD COLUMN chain_prev BLOB;
 ALTER TABLE revisions ADD COLUMN chain_link BLOB;
 ALTER TABLE revisions ADD COLUMN chain_note TEXT;
+)sql";
+
 // Version 8: webhooks. `webhooks`: URLs staff registered, the event types each wants (a comma
 // list), the forms whose answers it may receive, and its signing secret. `webhook_deliveries`:
 // the outbox, a row per event and hook, written in the transaction that caused the event;
