@@ -271,16 +271,20 @@ void App::refreshCounts() {
         std::vector<StatusCount> counts;
         OutboxState outbox;
         StoreInfo info;
+        std::optional<std::vector<DeviceCorrection>> corrections;
     };
     withStore(
         [](Store& store) {
             Snapshot s;
             if (auto c = store.counts()) s.counts = std::move(c.value());
+            if (auto k = store.corrections()) s.corrections = std::move(k.value());
             if (auto o = store.outboxState()) s.outbox = o.value();
             if (auto i = store.info()) s.info = std::move(i.value());
             return s;
         },
         [this](Snapshot s) {
+            // A store that cannot say keeps the last known list.
+            if (s.corrections) corrections = std::move(*s.corrections);
             counts.clear();
             for (const auto& c : s.counts) {
                 FormCounts& fc = counts[c.formId];

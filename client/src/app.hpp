@@ -160,7 +160,8 @@ class App {
     StoreInfo info;
     std::string loadError;  // the store could not be opened
     bool formsLoaded = false;
-    std::vector<AllocationStock> stock;  // slots left per study and stratum
+    std::vector<AllocationStock> stock;         // slots left per study and stratum
+    std::vector<DeviceCorrection> corrections;  // records central staff sent back (refreshCounts)
     std::optional<AllocationNotice> allocationNotice;
 
     HomeState home;

@@ -50,7 +50,8 @@ options:
                       Linux)
   --scale S           size of text and controls (default: the screen's content scale)
   --size WxH          window size in pixels (default 1280x800)
-  --show WHAT         open a screen first: home, cases[:CASE_ID], records, sync, settings,
+  --show WHAT         open a screen first: home, cases[:CASE_ID], records, record:RECORD_ID,
+                      sync, settings,
                       fill:FORM[:PAGE], kiosk:FORM[:LANGUAGE[:PAGE[:LOOK[:keypad]]]] (LOOK:
                       normal, large, contrast), samples (sample text of every script)
   --screenshot FILE   write a PNG of the window once it has settled (and a page that reads
@@ -255,6 +256,9 @@ void applyShow(veld::client::App& app, const std::string& show) {
     }();
     if (parts[0] == "home") app.go(Screen::Home);
     if (parts[0] == "records") app.go(Screen::Records);
+    if (parts[0] == "record" && parts.size() > 1) {
+        if (auto id = veld::Uuid::parse(parts[1])) openRecord(app, *id);
+    }
     if (parts[0] == "cases") {
         app.go(Screen::Cases);
         if (parts.size() > 1) {

@@ -65,12 +65,12 @@ Status Store::Impl::prepareAll() {
          "INSERT INTO meta (key, value) VALUES (?1, ?2) "
          "ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
         {&insertOutbox,
-         "INSERT INTO outbox (seq, record_id, hlc, queued_utc_ms, chain_prev, chain_link) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+         "INSERT INTO outbox (seq, record_id, hlc, queued_utc_ms, chain_prev, chain_link, "
+         "base_hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
         {&outboxPending,
          "SELECT o.seq, o.record_id, o.hlc, r.rowid, r.id, r.form_id, r.form_version, r.case_id, "
          "r.status, r.hlc, r.created_hlc, r.summary, length(r.body), r.body, o.chain_prev, "
-         "o.chain_link FROM outbox o "
+         "o.chain_link, o.base_hlc FROM outbox o "
          "LEFT JOIN records r ON r.id = o.record_id WHERE o.seq > ?2 ORDER BY o.seq LIMIT ?1"},
         {&outboxMarkSent,
          // Driven by the acknowledged outbox rows, not by the status index: "+status" keeps the

@@ -4,7 +4,8 @@
 // - store_records.cpp: drafts, finalize, reading and listing records, the outbox;
 // - store_cases.cpp: the case list, case changes at finalize, cases from the collector;
 // - store_allocation.cpp: the box key, studies, slots and the allocation log;
-// - store_forms.cpp: installed forms and settings.
+// - store_forms.cpp: installed forms and settings;
+// - store_corrections.cpp: records central staff sent back, and correction drafts.
 #pragma once
 
 #include <algorithm>
@@ -160,6 +161,12 @@ struct Store::Impl {
                                  std::span<const std::uint8_t> received);
     /// A case row (kCaseColumns) with its properties, read with `properties` (kCaseProperties).
     Result<CaseInfo> readCase(const sql::Statement& row, sql::Statement& properties);
+
+    // Corrections (store_corrections.cpp).
+    /// The revision a draft was reopened from for a correction; 0 for any other record.
+    Result<std::uint64_t> correctionBase(const Uuid& id);
+    /// A correction draft was finalized as revision `revision`: its correction is done here.
+    Status correctionFinalized(const Uuid& id, HlcTimestamp revision);
 };
 
 }  // namespace veld

@@ -91,10 +91,26 @@ Result<Record> Store::Impl::sealIfNeeded(Record record, std::string_view& summar
 }
 
 Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId,
-                                              const RecordContent& content,
+                                              const RecordContent& given,
                                               std::string_view summary) {
     if (Status s = requireWritable("finalizing a record"); !s) return s.error();
-    if (Status s = refuseGivenAllocation(content); !s) return s.error();
+    if (Status s = refuseGivenAllocation(given); !s) return s.error();
+    // A correction draft (store_corrections.cpp) is a new revision of a record sent before: it
+    // goes up with the revision it was made from, and changes answers only (the case change and
+    // the allocation were applied when the record was first finalized).
+    std::uint64_t base = 0;
+    if (draftId) {
+        auto b = correctionBase(*draftId);
+        if (!b) return b.error();
+        base = b.value();
+    }
+    RecordContent corrected;
+    if (base != 0) {
+        corrected = given;
+        corrected.caseChange.reset();
+        corrected.allocate.reset();
+    }
+    const RecordContent& content = base != 0 ? corrected : given;
     const bool changesCase =
         (content.caseChange && content.caseChange->action != CaseAction::None) ||
         content.allocate.has_value();
@@ -178,7 +194,8 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
         .bind(3, static_cast<std::int64_t>(record.hlc.value))
         .bind(4, clock->nowMillis())
         .bindBlob(5, step->previous)
-        .bindBlob(6, step->link);
+        .bindBlob(6, step->link)
+        .bind(7, static_cast<std::int64_t>(base));
     if (Status s = insertOutbox.run(); !s) return s.error();
     // The record keeps its current revision's place in the chain after the outbox row goes.
     auto placed = db.prepare("UPDATE records SET chain_seq = ?1, chain_link = ?2 WHERE id = ?3");
@@ -187,6 +204,9 @@ Result<Finalized> Store::Impl::writeFinalized(const std::optional<Uuid>& draftId
         .bindBlob(2, step->link)
         .bindBlobStatic(3, idBytes(record.id));
     if (Status s = placed->run(); !s) return s.error();
+    if (base != 0) {
+        if (Status s = correctionFinalized(record.id, record.hlc); !s) return s.error();
+    }
 
     if (Status s = tx->commit(); !s) return s.error();
     return Finalized{record.id, *seq, record.hlc};
@@ -297,6 +317,13 @@ Status Store::deleteDraft(const Uuid& id) {
                          "record " + id.toString() + " is " +
                              std::string(recordStatusName((*existing)->status)) +
                              "; only drafts can be deleted");
+    auto base = m.correctionBase(id);
+    if (!base) return base.error();
+    if (base.value() != 0)
+        return makeError(ErrorCode::WrongState,
+                         "record " + id.toString() +
+                             " is a correction of a record sent before: finalize it, it cannot "
+                             "be deleted");
     m.deleteRecord.bindBlob(1, idBytes(id));
     if (Status s = m.deleteRecord.run(); !s) return s;
     return tx->commit();
@@ -463,6 +490,7 @@ Result<std::vector<OutboxEntry>> Store::outboxPending(std::size_t maxEntries, st
         entry.chainLink.assign(link.begin(), link.end());
         entry.recordId = uuidFromBlob(st.columnBlob(1)).value_or(Uuid{});
         entry.hlc = HlcTimestamp{static_cast<std::uint64_t>(st.columnInt(2))};
+        entry.baseHlc = static_cast<std::uint64_t>(st.columnInt(16));
         if (st.columnIsNull(3)) {
             // The foreign key makes this impossible unless the file was damaged.
             entry.damaged = true;

@@ -213,8 +213,32 @@ CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts BEGIN
 END;
 )sql";
 
+// Version 6: corrections (records central staff sent back, veld/correction.hpp). corrections:
+// the collector's newest change per record (Open or Corrected; a Withdrawn one deletes the row),
+// with its copy of the record for a device that never held it, and done_hlc, the correcting
+// revision finalized here (0: not yet). records.base_hlc: for a correction draft, the revision it
+// was reopened from (0 for every other record); outbox.base_hlc carries it to the collector.
+constexpr const char* kV6 = R"sql(
+CREATE TABLE corrections (
+    record_id     BLOB PRIMARY KEY NOT NULL CHECK (length(record_id) = 16),
+    seq           INTEGER NOT NULL,
+    state         INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2),
+    form_id       TEXT NOT NULL DEFAULT '',
+    form_version  INTEGER NOT NULL DEFAULT 0,
+    comment       TEXT NOT NULL DEFAULT '',
+    review_utc_ms INTEGER NOT NULL DEFAULT 0,
+    case_id       BLOB CHECK (case_id IS NULL OR length(case_id) = 16),
+    sealed        INTEGER NOT NULL DEFAULT 0,
+    body          BLOB NOT NULL DEFAULT x'',
+    done_hlc      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX corrections_by_case ON corrections (case_id) WHERE case_id IS NOT NULL;
+ALTER TABLE records ADD COLUMN base_hlc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN base_hlc INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5},
+    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5}, {6, kV6},
 };
 
 }  // namespace

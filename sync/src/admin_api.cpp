@@ -64,8 +64,7 @@ Result<const T*> verifyAnswer(std::span<const std::uint8_t> body, fb::AdminMessa
 }
 
 std::optional<ReviewState> reviewState(std::uint8_t v) {
-    if (v > static_cast<std::uint8_t>(ReviewState::Rejected)) return std::nullopt;
-    return static_cast<ReviewState>(v);
+    return reviewStateFromCode(v);
 }
 
 std::string text(const flatbuffers::String* s) {
@@ -91,7 +90,7 @@ flatbuffers::Offset<fb::AdminReview> reviewTable(Builder& b, const RecordReview&
     for (const auto& h : review.history)
         changes.push_back(fb::CreateAdminReviewChange(b, static_cast<std::uint8_t>(h.state),
                                                       b.CreateString(h.comment), h.utcMs,
-                                                      b.CreateString(h.actor)));
+                                                      b.CreateString(h.actor), h.revisionHlc));
     auto vec = b.CreateVector(changes);
     return fb::CreateAdminReview(b, static_cast<std::uint8_t>(review.state), vec);
 }
@@ -106,7 +105,8 @@ Result<RecordReview> reviewFrom(const fb::AdminReview* m) {
         for (const auto* h : *m->history()) {
             const auto s = reviewState(h->state());
             if (!s) return malformed("unknown review state");
-            out.history.push_back({*s, text(h->comment()), h->utc_ms(), text(h->actor())});
+            out.history.push_back(
+                {*s, text(h->comment()), h->utc_ms(), text(h->actor()), h->revision_hlc()});
         }
     }
     return out;

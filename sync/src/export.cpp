@@ -143,6 +143,23 @@ struct TablePlan {
     std::string file;
 };
 
+// A record's review history for its cell, oldest first: "2026-12-07T10:15Z has-issues (anna):
+// comment; ...".
+std::string reviewHistoryText(const std::vector<ReviewChange>& history) {
+    std::string out;
+    for (const auto& h : history) {
+        if (!out.empty()) out += "; ";
+        // The minute is enough for people; the HLC's text form gives it in UTC.
+        const std::string when =
+            HlcTimestamp::make(static_cast<std::uint64_t>(std::max<std::int64_t>(h.utcMs, 0)), 0)
+                .toString();
+        out += when.substr(0, 16) + "Z " + std::string(reviewStateName(h.state)) + " (" + h.actor +
+               ")";
+        if (!h.comment.empty()) out += ": " + h.comment;
+    }
+    return out;
+}
+
 class Exporter {
   public:
     Exporter(const fb::Form* form, const ExportOptions& options)
@@ -166,12 +183,19 @@ class Exporter {
         key(main, "revision_time", "current revision made (device clock, UTC)",
             ColumnType::DateTime);
         key(main, "review", "review by central staff", ColumnType::Integer);
-        main.table.columns.back().valueLabels = {
-            {0, "received"}, {1, "has issues"}, {2, "approved"}, {3, "rejected"}};
+        main.table.columns.back().valueLabels = {{0, "received"},
+                                                 {1, "has issues"},
+                                                 {2, "approved"},
+                                                 {3, "rejected"},
+                                                 {4, "corrected in the field"}};
         main.texts.back().values = {{0, {{"", "received"}}},
                                     {1, {{"", "has issues"}}},
                                     {2, {{"", "approved"}}},
-                                    {3, {{"", "rejected"}}}};
+                                    {3, {{"", "rejected"}}},
+                                    {4, {{"", "corrected in the field"}}}};
+        key(main, "review_history",
+            "every review by central staff, oldest first: UTC time, state, who, comment",
+            ColumnType::Text);
         key(main, "clock_flagged", "device clock implausible (1)", ColumnType::Integer);
         key(main, "unreadable", "why the answers are missing (0: they are not)",
             ColumnType::Integer);
@@ -260,11 +284,12 @@ class Exporter {
             m_cells[2] = static_cast<std::int64_t>(rec.formVersion);
             m_cells[3] = static_cast<std::int64_t>(rec.hlc.millis());
             m_cells[4] = static_cast<std::int64_t>(rec.review);
-            m_cells[5] = std::int64_t{rec.clockFlagged ? 1 : 0};
-            m_cells[6] = static_cast<std::int64_t>(why);
-            m_cells[7] = static_cast<std::int64_t>(rec.chainSeq);
-            m_cells[8] = rec.chainLink.empty() ? std::string() : toHex(rec.chainLink).substr(0, 16);
-            std::size_t at = 9;
+            m_cells[5] = reviewHistoryText(rec.reviewHistory);
+            m_cells[6] = std::int64_t{rec.clockFlagged ? 1 : 0};
+            m_cells[7] = static_cast<std::int64_t>(why);
+            m_cells[8] = static_cast<std::int64_t>(rec.chainSeq);
+            m_cells[9] = rec.chainLink.empty() ? std::string() : toHex(rec.chainLink).substr(0, 16);
+            std::size_t at = 10;
             if (m_caseColumns) m_cells[at++] = caseId ? caseId->toString() : std::string();
             if (m_allocationColumns) {
                 m_cells[at++] = allocation ? allocation->arm : std::string();

@@ -3,6 +3,7 @@
 #include <veld/chain.hpp>
 #include <veld/fb/sync_generated.h>
 #include <veld/project_key.hpp>
+#include <veld/record.hpp>
 #include <veld/sync/protocol.hpp>
 #include <veld/uuid_fb.hpp>
 
@@ -64,7 +65,7 @@ std::vector<std::uint8_t> encodePushRequest(const Uuid& deviceId,
         auto prev = e.chainPrev.empty() ? 0 : b.CreateVector(e.chainPrev);
         auto link = e.chainLink.empty() ? 0 : b.CreateVector(e.chainLink);
         revisions.push_back(fb::CreateRevision(b, e.seq, &rid, e.hlc.value, body, e.damaged, reason,
-                                               0, prev, link));
+                                               e.baseHlc, prev, link));
     }
     auto vec = b.CreateVector(revisions);
     fb::Uuid dev = toFb(deviceId);
@@ -231,8 +232,9 @@ std::vector<std::uint8_t> encodePullRequest(const PullRequest& request) {
                                                b.CreateString(s.stratum), s.remaining));
     }
     auto stockVec = stock.empty() ? 0 : b.CreateVector(stock);
-    auto req = fb::CreatePullRequest(b, request.protocolVersion, request.formCursor,
-                                     request.caseCursor, request.allocationCursor, key, stockVec);
+    auto req =
+        fb::CreatePullRequest(b, request.protocolVersion, request.formCursor, request.caseCursor,
+                              request.allocationCursor, key, stockVec, request.correctionCursor);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullRequest, req.Union()));
 }
 
@@ -264,6 +266,7 @@ Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body) {
     out.formCursor = req->form_cursor();
     out.caseCursor = req->case_cursor();
     out.allocationCursor = req->allocation_cursor();
+    out.correctionCursor = req->correction_cursor();
     if (const auto* key = req->device_box_key()) {
         if (key->size() != 32) return malformed("the device's box key is not 32 bytes");
         out.deviceBoxKey.assign(key->begin(), key->end());
@@ -335,10 +338,23 @@ std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
     }
     auto studyVec = studies.empty() ? 0 : b.CreateVector(studies);
 
+    std::vector<flatbuffers::Offset<fb::Correction>> corrections;
+    for (const auto& c : reply.corrections) {
+        fb::Uuid id = toFb(c.recordId);
+        fb::Uuid caseId = c.caseId ? toFb(*c.caseId) : fb::Uuid();
+        auto form = b.CreateString(c.formId);
+        auto comment = b.CreateString(c.comment);
+        auto body = c.body.empty() ? 0 : b.CreateVector(c.body);
+        corrections.push_back(fb::CreateCorrection(
+            b, c.seq, &id, form, c.formVersion, static_cast<fb::CorrectionState>(c.state), comment,
+            c.reviewUtcMs, c.caseId ? &caseId : nullptr, c.sealed, body));
+    }
+    auto correctionVec = corrections.empty() ? 0 : b.CreateVector(corrections);
+
     auto collectorKey = collectorKeyOf(b, reply.collectorKey);
     auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
                                        reply.caseCursor, blockVec, reply.allocationCursor, studyVec,
-                                       collectorKey);
+                                       collectorKey, correctionVec, reply.correctionCursor);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
 }
 
@@ -432,6 +448,35 @@ Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
                 }
             }
             out.studies.push_back(std::move(study));
+        }
+    }
+    out.correctionCursor = resp->correction_cursor();
+    if (const auto* corrections = resp->corrections()) {
+        for (const auto* c : *corrections) {
+            CorrectionIn in;
+            in.seq = c->seq();
+            in.recordId = fromFb(*c->record_id());
+            if (in.recordId.isNil()) return malformed("a correction has a nil record id");
+            if (!fits(c->form_id(), kMaxNameBytes) ||
+                !fits(c->comment(), kMaxCorrectionCommentBytes))
+                return malformed("a correction's form id or comment is too long");
+            const auto state = correctionStateFromCode(static_cast<std::uint8_t>(c->state()));
+            if (!state) return malformed("a correction has an unknown state");
+            in.state = *state;
+            in.formId = text(c->form_id());
+            in.formVersion = c->form_version();
+            in.comment = text(c->comment());
+            in.reviewUtcMs = c->review_utc_ms();
+            if (c->case_id()) in.caseId = fromFb(*c->case_id());
+            in.sealed = c->sealed();
+            // A body that is no sound record of this id is left out (the device that made the
+            // record still reopens it from its own copy): it never blocks the other corrections.
+            if (const auto* given = c->body(); given && given->size() <= kMaxRecordBodyBytes) {
+                auto header = inspectRecord({given->data(), given->size()});
+                if (header && header->id == in.recordId && !header->sealed)
+                    in.body.assign(given->begin(), given->end());
+            }
+            out.corrections.push_back(std::move(in));
         }
     }
     return out;

@@ -143,9 +143,9 @@ Result<CurrentRecord> entryRecord(const std::string& path, const std::string& fo
     rec.deviceId = fromFb(e.device_id());
     rec.formVersion = e.form_version();
     rec.hlc = HlcTimestamp{e.hlc()};
-    if (e.review() > static_cast<std::uint8_t>(ReviewState::Rejected))
-        return corrupt(path, "a record with an unknown review state");
-    rec.review = static_cast<ReviewState>(e.review());
+    const auto review = reviewStateFromCode(e.review());
+    if (!review) return corrupt(path, "a record with an unknown review state");
+    rec.review = *review;
     rec.damaged = e.damaged();
     rec.clockFlagged = e.clock_flagged();
     if (e.body()) {

@@ -2,6 +2,7 @@
 #include "store_rules.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <tuple>
 #include <type_traits>
 #include <variant>
@@ -550,6 +551,69 @@ DeviceStudy deviceStudy(const alloc::Study& study) {
         out.factors.emplace_back(f.name, f.levels);
     out.lowSlots = effectiveLowSlots(study);
     return out;
+}
+
+// ---- Corrections ------------------------------------------------------------------------------
+
+CorrectionStep correctionStep(ReviewState newState, bool open) {
+    if (newState == ReviewState::HasIssues) return CorrectionStep::Open;
+    return open ? CorrectionStep::Withdraw : CorrectionStep::None;
+}
+
+std::vector<ReviewChange> unpackReviewHistory(std::string_view packed) {
+    std::vector<ReviewChange> out;
+    while (!packed.empty()) {
+        const auto end = packed.find('\x1e');
+        std::string_view entry = packed.substr(0, end);
+        packed = end == std::string_view::npos ? std::string_view() : packed.substr(end + 1);
+        std::string_view part[5];
+        for (int i = 0; i < 4; ++i) {
+            const auto cut = entry.find('\x1f');
+            if (cut == std::string_view::npos) {
+                entry = {};
+                part[0] = {};
+                break;
+            }
+            part[i] = entry.substr(0, cut);
+            entry = entry.substr(cut + 1);
+        }
+        part[4] = entry;
+        if (part[0].empty()) continue;
+        const auto number = [](std::string_view t) {
+            return static_cast<std::int64_t>(std::strtoll(std::string(t).c_str(), nullptr, 10));
+        };
+        const auto state = reviewStateFromCode(static_cast<std::uint8_t>(number(part[0])));
+        if (!state) continue;
+        out.push_back({*state, std::string(part[4]), number(part[1]), std::string(part[3]),
+                       static_cast<std::uint64_t>(number(part[2]))});
+    }
+    return out;
+}
+
+Status checkStaffReview(ReviewState state, std::size_t commentBytes) {
+    if (commentBytes > kMaxReviewCommentBytes) {
+        return makeError(
+            ErrorCode::InvalidArgument,
+            "a review comment is limited to " + std::to_string(kMaxReviewCommentBytes) + " bytes");
+    }
+    if (state == ReviewState::Corrected) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "\"corrected\" is set when a correction arrives from the field; approve "
+                         "the record or mark it has-issues again");
+    }
+    return {};
+}
+
+bool correctsRecord(std::uint64_t baseHlc, std::uint64_t aboutHlc) {
+    return baseHlc != 0 && baseHlc >= aboutHlc;
+}
+
+std::string correctionActor(const Uuid& deviceId) {
+    return "device " + deviceId.toString();
+}
+
+std::string correctionComment(HlcTimestamp hlc) {
+    return "corrected in the field: revision " + hlc.toString();
 }
 
 }  // namespace veld::sync::rules

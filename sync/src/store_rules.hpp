@@ -230,4 +230,29 @@ Result<PresentedAdmin> parseAdminCredential(std::string_view credential);
 /// A team name is at most 64 letters, digits, '.', '-' or '_' (empty: no team).
 bool validTeam(std::string_view team);
 
+// ---- Corrections ------------------------------------------------------------------------------
+
+/// What a change of review does to the record's correction.
+enum class CorrectionStep { None, Open, Withdraw };
+/// `open`: the record has a correction that is Open or Corrected. HasIssues opens one (again);
+/// any other verdict withdraws it, so the devices drop it.
+CorrectionStep correctionStep(ReviewState newState, bool open);
+
+/// Whether a revision with `baseHlc` corrects a record staff marked HasIssues while its current
+/// revision was `aboutHlc`: it was made from that revision or a newer one.
+bool correctsRecord(std::uint64_t baseHlc, std::uint64_t aboutHlc);
+
+/// Staff may set every review state but Corrected, which only a correcting revision sets.
+Status checkStaffReview(ReviewState state, std::size_t commentBytes);
+
+/// A record's review history as both backends' export queries hand it over in one column:
+/// changes separated by \x1e, each "state\x1fUTC ms\x1frevision HLC\x1factor\x1fcomment" (the
+/// comment last, so it may hold anything but \x1e). Unreadable parts are skipped.
+std::vector<ReviewChange> unpackReviewHistory(std::string_view packed);
+
+/// The review history entry of a correction: its actor and its comment (which names the
+/// revision; the HLC itself is kept beside it).
+std::string correctionActor(const Uuid& deviceId);
+std::string correctionComment(HlcTimestamp hlc);
+
 }  // namespace veld::sync::rules

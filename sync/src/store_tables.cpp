@@ -87,9 +87,10 @@ constexpr Column kReviews[] = {{"record_id", K::Bytes, R},
                                {"changed_utc_ms", K::Integer, R},
                                {"changed_by", K::Text, R}};
 
-constexpr Column kReviewHistory[] = {{"hid", K::Integer, R},    {"record_id", K::Bytes, R},
-                                     {"state", K::Integer, R},  {"comment", K::Text, R},
-                                     {"utc_ms", K::Integer, R}, {"actor", K::Text, R}};
+constexpr Column kReviewHistory[] = {{"hid", K::Integer, R},         {"record_id", K::Bytes, R},
+                                     {"state", K::Integer, R},       {"comment", K::Text, R},
+                                     {"utc_ms", K::Integer, R},      {"actor", K::Text, R},
+                                     {"revision_hlc", K::Integer, R}};
 constexpr std::string_view kHidKey[] = {"hid"};
 
 constexpr Column kDuplicateDecisions[] = {{"group_key", K::Bytes, R},
@@ -160,6 +161,13 @@ constexpr Column kAllocations[] = {
     {"record_id", K::Bytes, R},      {"rid", K::Integer, N},
     {"taken_utc_ms", K::Integer, N}, {"received_utc_ms", K::Integer, R}};
 
+constexpr Column kCorrections[] = {
+    {"record_id", K::Bytes, R}, {"seq", K::Integer, R},           {"state", K::Integer, R},
+    {"comment", K::Text, R},    {"review_utc_ms", K::Integer, R}, {"about_hlc", K::Integer, R},
+    {"case_id", K::Bytes, N},   {"sealed", K::Integer, R},        {"corrected_hlc", K::Integer, R}};
+
+constexpr Column kCorrectionDevices[] = {{"record_id", K::Bytes, R}, {"device_id", K::Bytes, R}};
+constexpr std::string_view kCorrectionDevicesKey[] = {"record_id", "device_id"};
 constexpr Column kWebhooks[] = {{"hook_id", K::Integer, R}, {"url", K::Text, R},
                                 {"events", K::Text, R},     {"data_forms", K::Text, R},
                                 {"secret", K::Text, R},     {"created_utc_ms", K::Integer, R},
@@ -205,6 +213,8 @@ const Table kTables[] = {
     {"studies", kStudies, kIdKey, ""},
     {"study_blocks", kStudyBlocks, kStudyBlocksKey, ""},
     {"allocations", kAllocations, kAidKey, "aid"},
+    {"corrections", kCorrections, kRecordKey, ""},
+    {"correction_devices", kCorrectionDevices, kCorrectionDevicesKey, ""},
     {"webhooks", kWebhooks, kHookKey, "hook_id"},
     {"webhook_deliveries", kWebhookDeliveries, kDidKey, "did"},
 };

@@ -275,6 +275,7 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         request.formCursor = cursorOf("sync.form_cursor");
         request.caseCursor = cursorOf("sync.case_cursor");
         request.allocationCursor = cursorOf("sync.allocation_cursor");
+        request.correctionCursor = cursorOf("sync.correction_cursor");
         auto boxKey = store.boxPublicKey();
         if (!boxKey) return boxKey.error();
         request.deviceBoxKey.assign(boxKey->begin(), boxKey->end());
@@ -333,17 +334,23 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
                 if (auto s = store.addAllocationSlots(slots); !s) return s.error();
                 p.blocksReceived += static_cast<std::int64_t>(reply->blocks.size());
             }
+            if (!reply->corrections.empty()) {
+                if (auto s = store.mergeCorrections(reply->corrections); !s) return s.error();
+                p.correctionsReceived += static_cast<std::int64_t>(reply->corrections.size());
+            }
             // Cursors move only after what they cover is stored: a cut here means receiving it
             // again, which changes nothing.
             request.formCursor = reply->formCursor;
             request.caseCursor = std::max(request.caseCursor, reply->caseCursor);
             request.allocationCursor = std::max(request.allocationCursor, reply->allocationCursor);
+            request.correctionCursor = std::max(request.correctionCursor, reply->correctionCursor);
             request.stock.clear();
             for (const auto& [key, value] :
                  {std::pair<std::string_view, std::uint64_t>{"sync.form_cursor",
                                                              request.formCursor},
                   {"sync.case_cursor", request.caseCursor},
-                  {"sync.allocation_cursor", request.allocationCursor}}) {
+                  {"sync.allocation_cursor", request.allocationCursor},
+                  {"sync.correction_cursor", request.correctionCursor}}) {
                 if (auto s = store.setSetting(key, std::to_string(value)); !s) return s.error();
             }
             if (!reply->more) break;

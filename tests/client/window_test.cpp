@@ -31,6 +31,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <veld/record.hpp>
+#include <veld/store.hpp>
+
 #include "support/media_forms.hpp"
 #include "support/sync_support.hpp"
 #include "support/test_support.hpp"
@@ -500,6 +503,62 @@ TEST_CASE("veld-console shows a conflict side by side in a real window, against 
     // The credential never reaches the program's output.
     CHECK(r.out.find(credential) == std::string::npos);
     CHECK(r.err.find(credential) == std::string::npos);
+}
+
+TEST_CASE("a record sent back by staff: the start screen, the record, and the console's review") {
+    // A demo device's records at a collector; staff send one back with a comment.
+    veld::test::CollectorProcess collector(tempDir().file("corrections-collector.db"));
+    veld::test::publishPilotForms(collector);
+    collector.start();
+    const std::string device = demoStore("corrections-device");
+    const std::string ctl = veld::test::binary("veldctl");
+    REQUIRE(run({ctl, "enrol", device, collector.url(), collector.enrolCode()}).exitCode == 0);
+    REQUIRE(run({ctl, "sync", device}).exitCode == 0);
+    std::string recordId;
+    {
+        auto store = collector.open();
+        for (const auto& id : store->recordIds().value()) {
+            auto current = store->current(id).value();
+            if (!current || current->formId != "ips_guidance") continue;
+            auto header = veld::inspectRecord(current->body);
+            if (header && !header->sealed) recordId = id.toString();
+        }
+    }
+    REQUIRE_FALSE(recordId.empty());
+    const Run review =
+        run({ctl, "collector", "review", collector.storePath(), recordId, "has-issues", "--comment",
+             "Het aantal uren klopt niet met het verslag: graag nakijken."});
+    REQUIRE_MESSAGE(review.exitCode == 0, describe(review));
+    REQUIRE(run({ctl, "sync", device}).exitCode == 0);
+
+    const Shot home = screenshot(device, "home", "corrections-home");
+    checkClean(home.run);
+    checkNotBlank(home.png);
+    const Shot record = screenshot(device, "record:" + recordId, "corrections-record");
+    checkClean(record.run);
+    checkNotBlank(record.png);
+
+    // The device corrects it (as the client's "Corrigeren" and finalize do) and sends it.
+    {
+        auto store = veld::test::openDevice(device);
+        const auto id = veld::Uuid::parse(recordId).value();
+        REQUIRE(store.reopenForCorrection(id));
+        auto draft = store.get(id);
+        REQUIRE(draft);
+        REQUIRE(store.finalize(id, draft->record.content, draft->meta.summary));
+    }
+    REQUIRE(run({ctl, "sync", device}).exitCode == 0);
+    const Run staff = run({ctl, "collector", "admin-add", collector.storePath(), "anna"});
+    REQUIRE(staff.exitCode == 0);
+    const std::string credentialFile = tempDir().file("corrections-anna.credential");
+    std::ofstream(credentialFile) << staff.out;
+    const std::string png = screenshotDir() + "/console-review-corrected.png";
+    fs::remove(png);
+    const Run r = underXvfb({veld::test::binary("veld-console"), "--collector", collector.url(),
+                             "--credential-file", credentialFile, "--show", "review:corrected:0",
+                             "--screenshot", png});
+    checkClean(r);
+    checkNotBlank(png);
 }
 
 TEST_CASE("read-aloud in a real window: a kiosk page reads itself, and no sound device is quiet") {

@@ -243,9 +243,15 @@ TEST_CASE("exports read back by Python's csv module and by readstat hold every a
         CHECK(row.at("device_id") == record.deviceId.toString());
         CHECK(row.at("unreadable") == "0");
         CHECK(row.at("review") == (id == approved ? "2" : "0"));
+        // The review's history beside its state: who, when, what (empty when never reviewed).
+        if (id == approved) {
+            CHECK(row.at("review_history").find(" approved (") != std::string::npos);
+        } else {
+            CHECK(row.at("review_history").empty());
+        }
         checkRow(row, expectedCells(record.content.answers, codes),
                  {"record_id", "device_id", "form_version", "revision_time", "review",
-                  "clock_flagged", "unreadable", "chain_seq", "chain_link"});
+                  "review_history", "clock_flagged", "unreadable", "chain_seq", "chain_link"});
         // Repeats: one row per instance, keyed by the record and the instance's place.
         for (const Repeat& r : record.content.repeats) {
             const std::string table = "ips_guidance-" + r.name;

@@ -80,7 +80,9 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
                                  without seeing the current revision, making a conflict
   review FILE RECORD-ID [STATE] [--comment TEXT]
                                  show a record's review state and its history, or set it:
-                                 received, has-issues, approved, rejected
+                                 received, has-issues (sends the record back to the field),
+                                 approved, rejected; "corrected" is set when a correction
+                                 arrives from the field
   backup FILE DEST               a consistent copy of the store in the new file DEST, taken while
                                  the collector runs (checked before it is given its name)
   restore BACKUP FILE [--force]  make FILE a copy of a checked backup; refused while a collector
@@ -494,6 +496,19 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
         for (const auto& h : review->history) {
             out << utcTime(h.utcMs) << "  " << h.actor << "  " << sync::reviewStateName(h.state)
                 << (h.comment.empty() ? "" : "  " + h.comment) << "\n";
+        }
+        // Where the record sent back to the field is (see "has-issues").
+        auto correction = c.correction(*id);
+        if (!correction) {
+            err << "veldctl collector: " << correction.error().describe() << "\n";
+            return kExitFailure;
+        }
+        if (correction->has_value()) {
+            const auto& k = **correction;
+            out << "correction " << correctionStateName(k.state);
+            if (k.state == CorrectionState::Corrected)
+                out << " by revision " << k.correctedBy.toString();
+            out << "\n";
         }
         return kExitOk;
     }

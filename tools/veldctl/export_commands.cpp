@@ -46,7 +46,7 @@ Options:
   --from YYYY-MM-DD      only records last changed on or after that day (UTC)
   --until YYYY-MM-DD     ... and before that day
   --review STATE         only records in that review state: received, has-issues, approved,
-                         rejected
+                         rejected, corrected
   --ring RING            open sealed records with the keys of this project key ring (veldctl
                          keys); every key is unlocked before anything is written
   --passphrase-file F    the ring's passphrase is the first line of F; else it comes from
@@ -137,7 +137,7 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     if (!review.empty()) {
         options.filter.review = sync::parseReviewState(review);
         if (!options.filter.review)
-            return usage(err, "--review is received, has-issues, approved or rejected");
+            return usage(err, "--review is received, has-issues, approved, rejected or corrected");
     }
     if (!passphraseFile.empty() && ringPath.empty())
         return usage(err, "--passphrase-file goes with --ring");

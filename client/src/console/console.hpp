@@ -297,6 +297,8 @@ void drawDuplicates(Console& console, DuplicatesState& state);
 void drawCaseTab(Console& console, CaseTabState& state);
 /// Opens the conflict at `index` of the list: its revisions are fetched for the side-by-side view.
 void selectConflict(Console& console, ConflictsState& state, std::size_t index);
+/// Opens entry `index` of the review queue on screen (its record's answers and history).
+void selectReviewEntry(Console& console, ReviewTabState& state, std::size_t index);
 void drawExport(Console& console, ExportState& state);
 void drawKeys(Console& console, KeysState& state);
 void drawForms(Console& console, FormsTabState& state);

@@ -281,11 +281,11 @@ void drawExport(Console& console, ExportState& state) {
     }
 
     label(M::ConsoleExportReview);
-    const M reviewLabels[] = {M::ConsoleEveryRecord, M::ConsoleReviewReceived,
+    const M reviewLabels[] = {M::ConsoleEveryRecord,     M::ConsoleReviewReceived,
                               M::ConsoleReviewHasIssues, M::ConsoleReviewApproved,
-                              M::ConsoleReviewRejected};
+                              M::ConsoleReviewRejected,  M::ConsoleReviewCorrected};
     if (ImGui::BeginCombo("##review", std::string(console.t(reviewLabels[state.review])).c_str())) {
-        for (int i = 0; i < 5; ++i) {
+        for (int i = 0; i < static_cast<int>(std::size(reviewLabels)); ++i) {
             if (ui::selectable("export.review." + std::to_string(i), console.t(reviewLabels[i]),
                                i == state.review)) {
                 state.review = i;

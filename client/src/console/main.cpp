@@ -39,8 +39,9 @@ options:
   --scale S              size of text and controls (default: the screen's content scale)
   --size WxH             window size in pixels (default 1280x800)
   --show WHAT            open a tab first: dashboard, devices, forms[:FILE] (FILE checked
-                         for publishing), review, conflicts[:N], cases, duplicates, export,
-                         keys
+                         for publishing), review[:STATE[:N]] (STATE received, has-issues,
+                         approved, rejected or corrected; N opens its Nth record),
+                         conflicts[:N], cases, duplicates, export, keys
   --screenshot FILE      write a PNG of the window once it has settled, then quit
   --help                 this text
 )";
@@ -163,7 +164,17 @@ void applyShow(veld::client::console::Console& console, const std::string& show)
     using veld::client::console::Tab;
     const std::string what = show.substr(0, show.find(':'));
     if (what == "devices") console.go(Tab::Devices);
-    if (what == "review") console.go(Tab::Review);
+    if (what == "review") {
+        console.go(Tab::Review);
+        const std::size_t colon = show.find(':');
+        if (colon != std::string::npos) {
+            const std::string rest = show.substr(colon + 1);
+            if (auto state = veld::sync::parseReviewState(rest.substr(0, rest.find(':')))) {
+                console.review.filter = static_cast<int>(*state);
+                console.review.dirty = true;
+            }
+        }
+    }
     if (what == "cases") console.go(Tab::Cases);
     if (what == "duplicates") console.go(Tab::Duplicates);
     if (what == "export") console.go(Tab::Export);
@@ -213,6 +224,13 @@ int main(int argc, char** argv) {
         int openConflict = -1;
         if (options.show.rfind("conflicts:", 0) == 0)
             openConflict = std::atoi(options.show.c_str() + 10);
+        // A review queue entry to open for --show review:STATE:N, once the queue is in.
+        int openReview = -1;
+        if (options.show.rfind("review:", 0) == 0) {
+            const std::size_t second = options.show.find(':', 7);
+            if (second != std::string::npos)
+                openReview = std::atoi(options.show.c_str() + second + 1);
+        }
         while (!glfwWindowShouldClose(window->handle())) {
             if (!options.screenshot.empty() || console.busy()) {
                 glfwPollEvents();
@@ -233,8 +251,14 @@ int main(int argc, char** argv) {
                 selectConflict(console, console.conflicts, static_cast<std::size_t>(openConflict));
                 openConflict = -1;
             }
-            const bool settled = showApplied && openConflict < 0 && !console.busy() &&
-                                 (console.signedIn() || frames > 2);
+            if (showApplied && openReview >= 0 && loaded && !console.review.dirty &&
+                console.review.queue &&
+                static_cast<int>(console.review.queue->records.size()) > openReview) {
+                selectReviewEntry(console, console.review, static_cast<std::size_t>(openReview));
+                openReview = -1;
+            }
+            const bool settled = showApplied && openConflict < 0 && openReview < 0 &&
+                                 !console.busy() && (console.signedIn() || frames > 2);
             settledFrames = settled ? settledFrames + 1 : 0;
             if (!options.screenshot.empty() && (settledFrames >= 4 || frames > 3000)) {
                 if (!window->screenshot(options.screenshot)) {

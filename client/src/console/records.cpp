@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 
 #include <imgui.h>
 #include <imgui_internal.h>
@@ -26,6 +27,8 @@ M reviewName(ReviewState s) {
             return M::ConsoleReviewApproved;
         case ReviewState::Rejected:
             return M::ConsoleReviewRejected;
+        case ReviewState::Corrected:
+            return M::ConsoleReviewCorrected;
         case ReviewState::Received:
             break;
     }
@@ -100,6 +103,21 @@ const sync::StoredRevision* findRevision(const sync::admin::RecordDetail& detail
         if (r.deviceId == device && r.hlc == hlc) return &r;
     }
     return nullptr;
+}
+
+// "revision of <time> from <device> (current)" for the revision with `hlc`.
+std::string correctionLine(const Console& console, const sync::admin::RecordDetail& d,
+                           HlcTimestamp hlc) {
+    for (std::size_t i = 0; i < d.revisions.size(); ++i) {
+        const auto& r = d.revisions[i];
+        if (r.hlc != hlc) continue;
+        return format(console.t(static_cast<int>(i) == d.current ? M::ConsoleCorrectedByCurrent
+                                                                 : M::ConsoleCorrectedBy),
+                      {ui::localDateTime(static_cast<std::int64_t>(hlc.millis())),
+                       console.deviceName(r.deviceId)});
+    }
+    return format(console.t(M::ConsoleCorrectedBy),
+                  {ui::localDateTime(static_cast<std::int64_t>(hlc.millis())), "?"});
 }
 
 // One cell of a table: its text, cut with "..." when the column is narrower, and then shown
@@ -273,8 +291,11 @@ void drawQueueTable(Console& console, ReviewTabState& state) {
 
 void drawReview(Console& console, ReviewTabState& state) {
     ui::heading(console.t(M::ConsoleTabReview), false);
+    // Staff set the first four; "corrected" comes from the field (a correction arrived).
     const ReviewState states[] = {ReviewState::Received, ReviewState::HasIssues,
-                                  ReviewState::Approved, ReviewState::Rejected};
+                                  ReviewState::Approved, ReviewState::Rejected,
+                                  ReviewState::Corrected};
+    const std::span<const ReviewState> staffSets(states, 4);
     for (ReviewState s : states) {
         const int value = static_cast<int>(s);
         if (value > 0) ImGui::SameLine();
@@ -360,13 +381,19 @@ void drawReview(Console& console, ReviewTabState& state) {
         for (const auto& h : d.review.history) {
             std::string line = ui::localDateTime(h.utcMs) + "  " + h.actor + ": " +
                                std::string(console.t(reviewName(h.state)));
-            if (!h.comment.empty()) line += " (" + h.comment + ")";
+            if (h.state == ReviewState::Corrected && h.revisionHlc != 0) {
+                // The correcting revision, by its device and time (the answers above are the
+                // current revision: this one, unless a newer one came since).
+                line += " - " + correctionLine(console, d, HlcTimestamp{h.revisionHlc});
+            } else if (!h.comment.empty()) {
+                line += " (" + h.comment + ")";
+            }
             ImGui::BulletText("%s", line.c_str());
             ui::recordLast("review.history." + std::to_string(n++), line);
         }
         ui::paragraph(console.t(M::ConsoleComment), false);
         ui::input("review.comment", state.comment);
-        for (ReviewState s : states) {
+        for (ReviewState s : staffSets) {
             const int value = static_cast<int>(s);
             if (value > 0) ImGui::SameLine();
             const std::string id =
@@ -391,10 +418,19 @@ void drawReview(Console& console, ReviewTabState& state) {
                     });
             }
         }
+        ui::hint(console.t(M::ConsoleHasIssuesSendsBack), false);
     } else {
         ui::hint(console.t(M::ConsoleChooseRecord), false);
     }
     ImGui::EndChild();
+}
+
+void selectReviewEntry(Console& console, ReviewTabState& state, std::size_t index) {
+    if (!state.queue || index >= state.queue->records.size()) return;
+    const Uuid id = state.queue->records[index].recordId;
+    state.selected = id;
+    state.comment.clear();
+    loadDetail(console, id, state.detail, [&state, id] { return state.selected == id; });
 }
 
 void selectConflict(Console& console, ConflictsState& state, std::size_t index) {

@@ -98,6 +98,7 @@ void query(App& app, CasesState& state) {
 struct CaseDetail {
     Result<CaseInfo> info;
     std::vector<RecordSummary> records;
+    std::vector<DeviceCorrection> corrections;
 };
 
 void loadDetail(App& app, CasesState& state) {
@@ -106,11 +107,12 @@ void loadDetail(App& app, CasesState& state) {
     state.detailDirty = false;
     app.withStore(
         [id](Store& store) {
-            CaseDetail detail{store.caseInfo(id), {}};
+            CaseDetail detail{store.caseInfo(id), {}, {}};
             ListQuery q;
             q.caseId = id;
             q.limit = 200;
             if (auto page = store.list(q)) detail.records = std::move(page.value().rows);
+            if (auto back = store.corrections(id)) detail.corrections = std::move(back.value());
             return detail;
         },
         [&app, &state, id](CaseDetail detail) {
@@ -126,6 +128,7 @@ void loadDetail(App& app, CasesState& state) {
             state.detailGone = false;
             state.detail = std::move(detail.info.value());
             state.records = std::move(detail.records);
+            state.corrections = std::move(detail.corrections);
         });
 }
 
@@ -154,6 +157,8 @@ void drawDetail(App& app, CasesState& state) {
     ui::recordLast("case.title", caseLabel(info));
     ui::hint(caseTypeText(app, info.caseType) + "  " + idText, false);
     if (info.closed) ui::hint(app.t(M::CaseIsClosed), false);
+    // A record of this case that central staff sent back (from any device of the case's team).
+    drawCorrections(app, state.corrections, "case.corrections");
 
     ImGui::Spacing();
     ui::paragraph(app.t(M::CaseForms), false, ImGui::GetColorU32(ImGuiCol_TextDisabled));
@@ -298,6 +303,7 @@ void openCase(App& app, const Uuid& caseId) {
     state.selected = caseId;
     state.detail.reset();
     state.records.clear();
+    state.corrections.clear();
     state.detailGone = false;
     state.detailDirty = true;
     state.dirty = true;

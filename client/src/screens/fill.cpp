@@ -224,10 +224,12 @@ void openRecord(App& app, const Uuid& id, bool fromCase) {
     struct Opened {
         Result<StoredRecord> stored;
         std::optional<CaseInfo> caseInfo;
+        std::optional<DeviceCorrection> correction;  // it came back from central staff
     };
     app.withStore(
         [id](Store& store) {
-            Opened out{store.get(id), std::nullopt};
+            Opened out{store.get(id), std::nullopt, std::nullopt};
+            if (auto c = store.correction(id); c && c->has_value()) out.correction = **c;
             if (out.stored && out.stored->meta.caseId) {
                 if (auto info = store.caseInfo(*out.stored->meta.caseId); info) {
                     out.caseInfo = std::move(info.value());
@@ -244,9 +246,11 @@ void openRecord(App& app, const Uuid& id, bool fromCase) {
             const RecordSummary meta = stored.meta;
             auto record = std::make_shared<Record>(std::move(stored.record));
             auto caseInfo = std::make_shared<std::optional<CaseInfo>>(std::move(opened.caseInfo));
+            auto correction =
+                std::make_shared<std::optional<DeviceCorrection>>(std::move(opened.correction));
             app.withFormVersion(
                 meta.formId, meta.formVersion,
-                [&app, meta, record, caseInfo,
+                [&app, meta, record, caseInfo, correction,
                  fromCase](Result<std::shared_ptr<const forms::CompiledForm>> form) {
                     if (!form) {
                         app.toast(std::string(app.t(M::FormMissing)), true);
@@ -257,6 +261,7 @@ void openRecord(App& app, const Uuid& id, bool fromCase) {
                     state.caseId = meta.caseId;
                     if (*caseInfo) state.caseLabel = caseLabel(**caseInfo);
                     state.fromCase = fromCase && meta.caseId.has_value();
+                    state.correction = *correction;
                     std::string lang = record->content.paradata.language;
                     if (lang.empty() || !formLanguage(form.value()->form(), lang)) {
                         lang = form.value()->defaultLanguage();
@@ -315,6 +320,7 @@ void closeFill(App& app) {
     state.confirmAllocation.reset();
     state.allocationConfirmed = false;
     state.allocationError.clear();
+    state.correction.reset();
     app.refreshCounts();
 }
 
@@ -356,6 +362,15 @@ void drawFill(App& app, FillState& state) {
             leaveFill(app, Screen::Records);
             return;
         }
+        if (state.correction) {
+            // Sent back by central staff: their comment first, then what can be done.
+            ImGui::Separator();
+            ui::paragraph(app.t(M::CorrectionsTitle), false);
+            ui::recordLast("fill.correction", app.t(M::CorrectionsTitle));
+            const DeviceCorrection correction = *state.correction;  // the button may close this
+            drawCorrection(app, correction, "fill.correction", true);
+            if (!state.viewing) return;
+        }
         ImGui::Separator();
         ImGui::BeginChild("##readonly");
         if (state.viewedSealed) {
@@ -375,6 +390,14 @@ void drawFill(App& app, FillState& state) {
     ui::heading(formTitle(form, view.language), view.rtl);
     if (!state.caseLabel.empty()) {
         ui::hint(format(app.t(M::FillForCase), {state.caseLabel}), false);
+    }
+    if (state.correction) {
+        const std::string line = format(
+            app.t(M::CorrectionEditing),
+            {state.correction->comment.empty() ? app.t(M::CorrectionNoComment)
+                                               : std::string_view(state.correction->comment)});
+        ui::paragraph(line, false);
+        ui::recordLast("fill.correcting", line);
     }
 
     // Language of the form's texts.

@@ -3,12 +3,14 @@
 
 #include "../app.hpp"
 #include "../ui.hpp"
+#include "screens.hpp"
 
 namespace veld::client {
 
 void drawHome(App& app, HomeState& state) {
     ui::heading(app.t(M::HomeTitle), false);
     drawStockBanner(app);
+    drawCorrections(app, app.corrections, "home.corrections");
     if (app.forms.empty()) {
         ui::paragraph(app.t(M::HomeNoForms), false);
         ui::hint(app.t(M::HomeNoFormsHint), false);

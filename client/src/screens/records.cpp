@@ -158,7 +158,13 @@ void drawRecords(App& app, RecordsState& state) {
                 form ? formTitle(form->compiled->form(), app.settings.uiLanguage) : row.formId;
             ImGui::TextUnformatted(title.c_str());
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(app.t(shortStatus(row.status)).data());
+            // A record central staff sent back says so here until it is corrected.
+            const DeviceCorrection* back = correctionOf(app, row.id);
+            const bool waiting = back && !back->sent && row.status != RecordStatus::Draft;
+            const std::string_view status =
+                app.t(waiting ? M::StatusSentBack : shortStatus(row.status));
+            ImGui::TextUnformatted(status.data(), status.data() + status.size());
+            ui::recordLast("records.status." + idText, status);
             ImGui::TableNextColumn();
             ImGui::TextUnformatted(
                 ui::localDateTime(static_cast<std::int64_t>(row.hlc.millis())).c_str());
@@ -167,7 +173,8 @@ void drawRecords(App& app, RecordsState& state) {
                 if (ui::button("records.open." + idText, app.t(M::Continue)))
                     openRecord(app, row.id);
                 ImGui::SameLine();
-                if (ui::button("records.delete." + idText, app.t(M::Delete)))
+                // A correction draft replaces a sent record: the store keeps it (no delete).
+                if (ui::button("records.delete." + idText, app.t(M::Delete), 0, 0, !back))
                     state.confirmDelete = row.id;
             } else if (row.status != RecordStatus::Quarantined) {
                 if (ui::button("records.view." + idText, app.t(M::View))) openRecord(app, row.id);

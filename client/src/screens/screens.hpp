@@ -55,6 +55,9 @@ struct FillState {
     std::optional<AllocationRequest> confirmAllocation;
     bool allocationConfirmed = false;
     std::string allocationError;  // why the store refused to allocate (shown until the next try)
+    // The record came back from central staff: their comment (on the record, and above the form
+    // while it is corrected).
+    std::optional<DeviceCorrection> correction;
 };
 
 struct RecordsState {
@@ -81,7 +84,8 @@ struct CasesState {
     std::vector<RecordSummary> records;  // its records on this device
     bool detailLoading = false;
     bool detailDirty = false;
-    bool detailGone = false;  // the selected case is no longer on this device
+    bool detailGone = false;                    // the selected case is no longer on this device
+    std::vector<DeviceCorrection> corrections;  // its records central staff sent back
 };
 
 /// What the sync screen says about sending: one state, derived in one place (syncStatus) from
@@ -213,5 +217,16 @@ void kioskGoToPage(App& app, KioskState& state, int page);
 void kioskRequestClose(App& app, KioskState& state);
 /// A record's status in a list of records (Records, and a case's records).
 M shortStatus(RecordStatus status);
+/// Records central staff sent back ("Terug van centraal"), each with staff's comment and what can
+/// be done with it (correct, continue, start a new record for a sealed one). Nothing when empty.
+/// `idPrefix` names the lines for tests.
+void drawCorrections(App& app, const std::vector<DeviceCorrection>& list,
+                     const std::string& idPrefix);
+/// One of them; `onRecord`: drawn on the record itself (no title line).
+void drawCorrection(App& app, const DeviceCorrection& c, const std::string& id, bool onRecord);
+/// The correction of a record, when central staff sent it back (from App::corrections).
+const DeviceCorrection* correctionOf(const App& app, const Uuid& recordId);
+/// Reopens a record sent back as a correction draft and opens it for filling.
+void correctRecord(App& app, const Uuid& recordId);
 
 }  // namespace veld::client

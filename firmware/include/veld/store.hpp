@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <veld/case.hpp>
+#include <veld/correction.hpp>
 #include <veld/hlc.hpp>
 #include <veld/record.hpp>
 #include <veld/result.hpp>
@@ -110,6 +111,9 @@ struct OutboxEntry {
     std::vector<std::uint8_t> body;
     bool damaged = false;
     std::string damageReason;
+    /// The revision this one was made from (a correction of a record sent before); 0 for a
+    /// record's first revision.
+    std::uint64_t baseHlc = 0;
     /// The device's hash chain (chain.hpp): the previous revision's link and this one's, 32
     /// bytes each; empty for revisions finalized before the chain.
     std::vector<std::uint8_t> chainPrev;
@@ -221,10 +225,28 @@ struct AllocationLogEntry {
     Uuid recordId;
 };
 
+/// A correction as this device holds it (see Store::mergeCorrections).
+struct DeviceCorrection {
+    Uuid recordId;
+    std::string formId;
+    std::uint32_t formVersion = 0;
+    CorrectionState state = CorrectionState::Open;  // Open or Corrected
+    std::string comment;
+    std::int64_t reviewUtcMs = 0;
+    std::optional<Uuid> caseId;
+    bool sealed = false;
+    /// A correcting revision was finalized here (or the collector has one): waiting for staff.
+    bool sent = false;
+    /// The record is a correction draft here now (reopened, not finalized yet).
+    bool editing = false;
+    /// The record's summary on this device (empty when it is not held here yet). Never log it.
+    std::string summary;
+};
+
 class Store {
   public:
     /// The schema version this Veld writes. Files with a higher user_version are refused.
-    static constexpr int kSchemaVersion = 5;
+    static constexpr int kSchemaVersion = 6;
     /// PRAGMA application_id of every Veld store ("VELD" in ASCII).
     static constexpr std::int32_t kApplicationId = 0x56454C44;
 
@@ -335,6 +357,29 @@ class Store {
     Result<std::vector<AllocationStock>> allocationStock();
     /// The allocation log, oldest first. It is append-only: the file refuses changes to it.
     Result<std::vector<AllocationLogEntry>> allocationLog();
+
+    // ---- Corrections (veld/correction.hpp) --------------------------------------------------
+    // Records central staff sent back. reopenForCorrection makes a new revision of the record
+    // (same id, form and version, the current answers) as a draft whose base is the current
+    // revision: edited, finalized and sent like any other draft (a correction draft cannot be
+    // deleted: it replaces a sent record). Finalizing it marks the correction done here; it stays
+    // listed ("sent, waiting for review") until the collector withdraws it.
+    /// Corrections from the collector, by change number: Open and Corrected ones are kept (an
+    /// Open one again replaces a done one), Withdrawn ones removed. A body (the collector's
+    /// current revision) is verified first; one that fails is dropped, not the correction. One
+    /// transaction.
+    Status mergeCorrections(std::span<const CorrectionIn> corrections);
+    /// The corrections this device holds (of one case when `caseId` is given), newest review
+    /// first.
+    Result<std::vector<DeviceCorrection>> corrections(std::optional<Uuid> caseId = {});
+    /// The record's correction, if it has one.
+    Result<std::optional<DeviceCorrection>> correction(const Uuid& recordId);
+    /// Reopens the record as a correction draft (see above) and returns its id (the record's).
+    /// NotFound without an open correction; WrongState for a sealed record, a correction done
+    /// already, or a revision still waiting to be sent; a record this device never held is first
+    /// taken from the correction's body (NotFound when it came without one). Reopening a record
+    /// that is a correction draft already changes nothing.
+    Result<Uuid> reopenForCorrection(const Uuid& recordId);
 
     // ---- Settings ---------------------------------------------------------------------------
     /// Device and client settings as text. An absent key gives std::nullopt. Keys are non-empty

@@ -107,6 +107,21 @@ Status storeAllocation(pg::Connection& c, const Uuid& deviceId, const Uuid& case
                        const Uuid& recordId, const Allocation& allocation, std::int64_t rid,
                        std::int64_t nowMs);
 
+// ---- corrections, for the review and records domains (pg_corrections.cpp) --------------------
+
+/// Staff set the record's review to `state`: opens its correction (HasIssues) or withdraws an
+/// open one, each with a new change number.
+Status reviewChangesCorrection(pg::Connection& c, const Uuid& recordId, ReviewState state,
+                               const std::string& comment, std::int64_t nowMs);
+/// A device's revisions were stored: each that corrects its record's open correction makes the
+/// correction and the review Corrected (history kept, audited).
+Status noteCorrectingRevisions(pg::Connection& c, const Uuid& deviceId,
+                               const std::vector<StoredPush>& stored, std::int64_t nowMs);
+/// The correction part of a pull (see RecordStore::pull).
+Status pullCorrections(PgContext& ctx, pg::Connection& c, const Uuid& deviceId,
+                       const std::string& team, const PullRequest& request, PullReply& reply);
+Result<std::optional<CorrectionInfo>> readCorrection(pg::Connection& c, const Uuid& recordId);
+
 /// The collector's own device, under which staff's resolutions are stored (pg_staff.cpp): made
 /// on first use (two processes making it at once agree on one), never able to authenticate and
 /// revoked from the start. Its id and the last sequence number it used, its row locked to the end

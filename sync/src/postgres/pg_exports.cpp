@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "../store_rules.hpp"
+
 namespace veld::sync::postgres {
 
 namespace {
@@ -115,7 +117,10 @@ Status PgExports::forEachRecord(const RecordQuery& query, int passes,
     pg::Params p;
     const std::string sql =
         "SELECT r.record_id, v.device_id, v.form_version, v.hlc, v.body, v.damaged, "
-        "v.clock_flagged, coalesce(w.state, 0), v.seq, v.chain_link " +
+        "v.clock_flagged, coalesce(w.state, 0), v.seq, v.chain_link, (SELECT string_agg(h.state "
+        "|| chr(31) || h.utc_ms || chr(31) || h.revision_hlc || chr(31) || h.actor || chr(31) || "
+        "h.comment, chr(30) ORDER BY h.hid) FROM review_history h WHERE h.record_id = "
+        "r.record_id) " +
         recordQueryTail(query, p) + " ORDER BY r.record_id";
     CurrentRecord rec;
     const auto row = [&](const pg::Rows& r) -> Status {
@@ -131,6 +136,7 @@ Status PgExports::forEachRecord(const RecordQuery& query, int passes,
         rec.chainSeq = static_cast<std::uint64_t>(r.integer(0, 8));
         const auto link = r.bytes(0, 9);
         rec.chainLink.assign(link.begin(), link.end());
+        rec.reviewHistory = rules::unpackReviewHistory(r.text(0, 10));
         return visit(rec);
     };
     for (int pass = 0; pass < passes; ++pass) {

@@ -411,6 +411,7 @@ Status pushIn(PgContext& ctx, pg::Connection& c, const Uuid& deviceId, const Pus
             return s;
         at = end;
     } while (at < toStore.size());
+    if (auto s = noteCorrectingRevisions(c, deviceId, stored, nowMs); !s) return s;
     // Hooks told of each stored revision: their deliveries commit with it.
     auto hooks = hooksWanting(c, kEventRecordReceived);
     if (!hooks) return hooks.error();
@@ -576,7 +577,8 @@ Result<PullReply> PgRecords::pull(const Uuid& deviceId, const PullRequest& reque
             const std::string team(device->text(0, 0));
             if (auto st = pullCases(m_ctx, c, deviceId, team, request, reply); !st) return st;
             reply.allocationCursor = request.allocationCursor;
-            return pullStudies(m_ctx, c, deviceId, request, nowMs, reply);
+            if (auto st = pullStudies(m_ctx, c, deviceId, request, nowMs, reply); !st) return st;
+            return pullCorrections(m_ctx, c, deviceId, team, request, reply);
         });
     if (!s) return s.error();
     return reply;

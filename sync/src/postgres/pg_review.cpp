@@ -16,11 +16,7 @@ namespace veld::sync::postgres {
 
 Status PgReview::setReview(const Uuid& recordId, ReviewState state, const std::string& comment,
                            std::int64_t nowMs, const std::string& actor) {
-    if (comment.size() > kMaxReviewCommentBytes) {
-        return makeError(
-            ErrorCode::InvalidArgument,
-            "a review comment is limited to " + std::to_string(kMaxReviewCommentBytes) + " bytes");
-    }
+    if (auto s = rules::checkStaffReview(state, comment.size()); !s) return s;
     const auto code = static_cast<std::int64_t>(state);
     return pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
         auto known = c.query("SELECT 1 FROM records WHERE record_id = $1",
@@ -38,6 +34,7 @@ Status PgReview::setReview(const Uuid& recordId, ReviewState state, const std::s
                 p, "reviewing a record");
             !s)
             return s;
+        if (auto s = reviewChangesCorrection(c, recordId, state, comment, nowMs); !s) return s;
         // The audit log names the record and the new state; the comment stays in the history.
         if (auto s = audit(c, nowMs, actor, "review", recordId.toString(),
                            std::string(reviewStateName(state)));
@@ -70,10 +67,10 @@ Result<RecordReview> PgReview::review(const Uuid& recordId) {
     // One statement: the state and its history from one snapshot.
     auto rows = queryOnce(
         m_ctx,
-        "SELECT 0::bigint, r.state, NULL::text, 0::bigint, NULL::text, 0::bigint FROM records x "
-        "LEFT JOIN reviews r ON r.record_id = x.record_id WHERE x.record_id = $1 "
-        "UNION ALL SELECT 1, state, comment, utc_ms, actor, hid FROM review_history "
-        "WHERE record_id = $1 ORDER BY 1, 6",
+        "SELECT 0::bigint, r.state, NULL::text, 0::bigint, NULL::text, 0::bigint, 0::bigint FROM "
+        "records x LEFT JOIN reviews r ON r.record_id = x.record_id WHERE x.record_id = $1 "
+        "UNION ALL SELECT 1, state, comment, utc_ms, actor, hid, revision_hlc FROM "
+        "review_history WHERE record_id = $1 ORDER BY 1, 6",
         pg::Params().add(recordId), "reading a review");
     if (!rows) return rows.error();
     if (rows->empty() || rows->integer(0, 0) != 0)
@@ -83,7 +80,25 @@ Result<RecordReview> PgReview::review(const Uuid& recordId) {
     for (int i = 1; i < rows->size(); ++i)
         out.history.push_back({static_cast<ReviewState>(rows->integer(i, 1)),
                                std::string(rows->text(i, 2)), rows->integer(i, 3),
-                               std::string(rows->text(i, 4))});
+                               std::string(rows->text(i, 4)),
+                               static_cast<std::uint64_t>(rows->integer(i, 6))});
+    return out;
+}
+
+Result<std::optional<CorrectionInfo>> PgReview::correction(const Uuid& recordId) {
+    std::optional<CorrectionInfo> out;
+    auto s =
+        pg::transact(m_ctx.pool, pg::Isolation::RepeatableRead, [&](pg::Connection& c) -> Status {
+            auto known = c.query("SELECT 1 FROM records WHERE record_id = $1",
+                                 pg::Params().add(recordId), "reading a record");
+            if (!known) return known.error();
+            if (known->empty()) return makeError(ErrorCode::NotFound, "no record with that id");
+            auto read = readCorrection(c, recordId);
+            if (!read) return read.error();
+            out = std::move(read.value());
+            return {};
+        });
+    if (!s) return s.error();
     return out;
 }
 

@@ -15,6 +15,7 @@ class PgReview : public virtual ReviewStore {
     Status setReview(const Uuid& recordId, ReviewState state, const std::string& comment,
                      std::int64_t nowMs, const std::string& actor) override;
     Result<RecordReview> review(const Uuid& recordId) override;
+    Result<std::optional<CorrectionInfo>> correction(const Uuid& recordId) override;
     Result<std::vector<Uuid>> recordsInReview(ReviewState state) override;
     Result<ReviewQueue> reviewQueue(ReviewState state, int limit,
                                     const std::string& formId) override;

@@ -283,6 +283,37 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_utc_ms)
     WHERE state IN (0, 2);
 )sql";
 
+// Version 9: corrections, as the SQLite store's version 9 (sqlite_schema.cpp explains them). The
+// review states' check is widened in place.
+constexpr const char* kSchemaV9 = R"sql(
+ALTER TABLE reviews DROP CONSTRAINT reviews_state_check;
+ALTER TABLE reviews ADD CONSTRAINT reviews_state_check CHECK (state BETWEEN 0 AND 4);
+ALTER TABLE review_history DROP CONSTRAINT review_history_state_check;
+ALTER TABLE review_history ADD CONSTRAINT review_history_state_check
+    CHECK (state BETWEEN 0 AND 4);
+ALTER TABLE review_history ADD COLUMN revision_hlc bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE corrections (
+    record_id      bytea PRIMARY KEY REFERENCES records (record_id),
+    seq            bigint NOT NULL,
+    state          bigint NOT NULL CHECK (state BETWEEN 0 AND 2),
+    comment        text NOT NULL DEFAULT '',
+    review_utc_ms  bigint NOT NULL,
+    about_hlc      bigint NOT NULL,
+    case_id        bytea,
+    sealed         bigint NOT NULL DEFAULT 0,
+    corrected_hlc  bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX corrections_by_seq ON corrections (seq);
+
+CREATE TABLE correction_devices (
+    record_id bytea NOT NULL REFERENCES corrections (record_id),
+    device_id bytea NOT NULL,
+    PRIMARY KEY (record_id, device_id)
+);
+CREATE INDEX correction_devices_by_device ON correction_devices (device_id);
+)sql";
+
 // One schema step: the version it brings the database to and its statements.
 struct Step {
     int version;
@@ -292,11 +323,12 @@ struct Step {
 // The steps in order. A database is created at the first step's version; a later Veld appends
 // steps (ALTER TABLE ...) with the next numbers, as the SQLite store does.
 const std::vector<Step>& steps() {
-    static const std::vector<Step> list{{6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8}};
+    static const std::vector<Step> list{
+        {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8}, {9, kSchemaV9}};
     return list;
 }
 
-static_assert(kCollectorSchemaVersion == 8,
+static_assert(kCollectorSchemaVersion == 9,
               "the PostgreSQL schema needs a step for the new collector schema version");
 
 Result<bool> hasVersionTable(pg::Connection& c) {

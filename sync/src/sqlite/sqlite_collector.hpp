@@ -5,8 +5,8 @@
 // serialises writers anyway), with group commit for pushes; and one reading connection for
 // credentials, so that checking a device never waits for another's commit. The schema and its
 // migrations are in sqlite_schema.cpp; each domain (sqlite_access, sqlite_records with
-// sqlite_intake, sqlite_cases, sqlite_studies, sqlite_review, sqlite_exports) implements one
-// interface of store/*.hpp, and sqlite_store.cpp combines them.
+// sqlite_intake, sqlite_cases, sqlite_studies, sqlite_review with sqlite_corrections,
+// sqlite_exports) implements one interface of store/*.hpp, and sqlite_store.cpp combines them.
 #pragma once
 
 #include <array>
@@ -71,7 +71,8 @@ class SqliteContext {
     std::function<void(std::size_t)> commitObserver;  // under queueMutex
 
     sql::Statement deviceState, heldRevision, heldRejected, insertRejected, insertRevision,
-        currentRecord, insertRecord, insertConflict, updateRecord, advanceDevice, credential;
+        currentRecord, insertRecord, insertConflict, updateRecord, openCorrection, advanceDevice,
+        credential;
 
   private:
     void walGrew(int pages);

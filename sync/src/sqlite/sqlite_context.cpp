@@ -62,6 +62,7 @@ Status SqliteContext::prepare() {
          "detected_utc_ms) VALUES (?, ?, ?, "
          "?)"},
         {&updateRecord, "UPDATE records SET current_rid = ?, hlc = ? WHERE record_id = ?"},
+        {&openCorrection, "SELECT about_hlc FROM corrections WHERE record_id = ? AND state = 0"},
         {&advanceDevice,
          "UPDATE devices SET received_through = ?, last_contact_utc_ms = ?, "
          "waiting = coalesce(?, waiting) WHERE device_id = ?"},

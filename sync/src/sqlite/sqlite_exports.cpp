@@ -8,6 +8,7 @@
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 
+#include "../store_rules.hpp"
 #include "sqlite_collector.hpp"
 
 namespace veld::sync::sqlite {
@@ -67,7 +68,10 @@ Status SqliteExports::forEachRecord(const RecordQuery& query, int passes,
     auto st = db->prepare(
         "SELECT r.record_id, v.device_id, v.form_version, "
         "v.hlc, v.body, v.damaged, "
-        "v.clock_flagged, coalesce(w.state, 0), v.seq, v.chain_link " +
+        "v.clock_flagged, coalesce(w.state, 0), v.seq, v.chain_link, (SELECT group_concat(x, "
+        "char(30)) FROM (SELECT h.state || char(31) || h.utc_ms || char(31) || h.revision_hlc || "
+        "char(31) || h.actor || char(31) || h.comment AS x FROM review_history h WHERE "
+        "h.record_id = r.record_id ORDER BY h.hid)) " +
         recordQueryTail(query) + " ORDER BY r.record_id");
     if (!st) return st.error();
     CurrentRecord rec;
@@ -102,6 +106,7 @@ Status visitRows(sql::Statement& st, CurrentRecord& rec,
         rec.chainSeq = static_cast<std::uint64_t>(st.columnInt(8));
         const auto link = st.columnBlob(9);
         rec.chainLink.assign(link.begin(), link.end());
+        rec.reviewHistory = rules::unpackReviewHistory(st.columnText(10));
         if (auto s = visit(rec); !s) {
             st.reset();
             return s;

@@ -11,6 +11,7 @@
 #include "../store_rules.hpp"
 #include "sqlite_cases.hpp"
 #include "sqlite_collector.hpp"
+#include "sqlite_corrections.hpp"
 #include "sqlite_records.hpp"
 #include "sqlite_studies.hpp"
 #include "sqlite_webhooks.hpp"
@@ -84,6 +85,7 @@ Status storeRevision(SqliteContext& ctx, const Uuid& deviceId, const PushRevisio
     std::int64_t rid = 0;
     if (auto s = storeRecordRevision(ctx, deviceId, rev, nowMs, rid); !s) return s;
     if (!fromDevice || rev.damaged || rev.body.empty()) return {};
+    if (auto s = noteCorrectingRevision(ctx, deviceId, rev, nowMs); !s) return s;
     return applyCaseAndAllocation(ctx, deviceId, rev, rid, nowMs);
 }
 

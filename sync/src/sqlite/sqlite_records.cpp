@@ -17,6 +17,7 @@
 #include "../store_rules.hpp"
 #include "sqlite_cases.hpp"
 #include "sqlite_collector.hpp"
+#include "sqlite_corrections.hpp"
 #include "sqlite_studies.hpp"
 
 namespace veld::sync::sqlite {
@@ -83,6 +84,8 @@ Result<PullReply> SqliteRecords::pull(const Uuid& deviceId, const PullRequest& r
     if (!facts) return facts.error();
     if (auto s = pullCases(m_ctx, deviceId, facts->team, request, reply); !s) return s.error();
     if (auto s = pullStudies(m_ctx, deviceId, facts.value(), request, nowMs, reply); !s)
+        return s.error();
+    if (auto s = pullCorrections(m_ctx, deviceId, facts->team, request, reply); !s)
         return s.error();
     if (auto s = tx->commit(); !s) return s.error();
     return reply;

@@ -11,9 +11,25 @@
 
 #include "../store_rules.hpp"
 #include "sqlite_collector.hpp"
+#include "sqlite_corrections.hpp"
 #include "sqlite_webhooks.hpp"
 
 namespace veld::sync::sqlite {
+
+namespace {
+
+// NotFound unless the collector holds the record (ctx.mutex held).
+Status requireRecord(SqliteContext& ctx, const Uuid& recordId) {
+    auto known = ctx.db.prepare("SELECT 1 FROM records WHERE record_id = ?");
+    if (!known) return known.error();
+    known->bindBlob(1, idBytes(recordId));
+    auto row = known->step();
+    if (!row) return row.error();
+    if (!row.value()) return makeError(ErrorCode::NotFound, "no record with that id");
+    return {};
+}
+
+}  // namespace
 
 Result<std::vector<DuplicateGroup>> SqliteReview::duplicates() {
     auto forms = readPublishedForms(m_ctx);
@@ -94,21 +110,11 @@ Status SqliteReview::decideDuplicate(const std::string& groupKey, DuplicateDecis
 
 Status SqliteReview::setReview(const Uuid& recordId, ReviewState state, const std::string& comment,
                                std::int64_t nowMs, const std::string& actor) {
-    if (comment.size() > kMaxReviewCommentBytes) {
-        return makeError(
-            ErrorCode::InvalidArgument,
-            "a review comment is limited to " + std::to_string(kMaxReviewCommentBytes) + " bytes");
-    }
+    if (auto s = rules::checkStaffReview(state, comment.size()); !s) return s;
     std::lock_guard lock(m_ctx.mutex);
     auto tx = sql::Transaction::begin(m_ctx.db);
     if (!tx) return tx.error();
-    auto known = m_ctx.db.prepare("SELECT 1 FROM records WHERE record_id = ?");
-    if (!known) return known.error();
-    known->bindBlob(1, idBytes(recordId));
-    auto row = known->step();
-    if (!row) return row.error();
-    if (!row.value()) return makeError(ErrorCode::NotFound, "no record with that id");
-    known.value().reset();
+    if (auto s = requireRecord(m_ctx, recordId); !s) return s;
     const auto code = static_cast<std::int64_t>(state);
     auto up = m_ctx.db.prepare(
         "INSERT INTO reviews (record_id, state, "
@@ -129,6 +135,7 @@ Status SqliteReview::setReview(const Uuid& recordId, ReviewState state, const st
         .bind(4, nowMs)
         .bind(5, actor);
     if (auto s = history->run(); !s) return s;
+    if (auto s = reviewChangesCorrection(m_ctx, recordId, state, comment, nowMs); !s) return s;
     // The audit log names the record and the new state; the comment stays in the history.
     if (auto s = auditLocked(m_ctx, nowMs, actor, "review", recordId.toString(),
                              std::string(reviewStateName(state)));
@@ -175,9 +182,8 @@ Result<RecordReview> SqliteReview::review(const Uuid& recordId) {
     if (!known->columnIsNull(0)) out.state = static_cast<ReviewState>(known->columnInt(0));
     known.value().reset();
     auto st = m_ctx.db.prepare(
-        "SELECT state, comment, utc_ms, actor FROM "
-        "review_history WHERE record_id = ? "
-        "ORDER BY hid");
+        "SELECT state, comment, utc_ms, actor, revision_hlc FROM review_history WHERE record_id "
+        "= ? ORDER BY hid");
     if (!st) return st.error();
     st->bindBlob(1, idBytes(recordId));
     for (;;) {
@@ -186,9 +192,16 @@ Result<RecordReview> SqliteReview::review(const Uuid& recordId) {
         if (!next.value()) break;
         out.history.push_back({static_cast<ReviewState>(st->columnInt(0)),
                                std::string(st->columnText(1)), st->columnInt(2),
-                               std::string(st->columnText(3))});
+                               std::string(st->columnText(3)),
+                               static_cast<std::uint64_t>(st->columnInt(4))});
     }
     return out;
+}
+
+Result<std::optional<CorrectionInfo>> SqliteReview::correction(const Uuid& recordId) {
+    std::lock_guard lock(m_ctx.mutex);
+    if (auto s = requireRecord(m_ctx, recordId); !s) return s.error();
+    return readCorrection(m_ctx, recordId);
 }
 
 Result<std::vector<Uuid>> SqliteReview::recordsInReview(ReviewState state) {

@@ -321,9 +321,64 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_utc_ms)
     WHERE state IN (0, 2);
 )sql";
 
+// Version 9: corrections. A review may be "corrected" (4), set by the collector when a revision
+// made from the one staff marked "has issues" arrives: `reviews` and `review_history` are made
+// again with the wider check (SQLite cannot change a CHECK in place), and the history keeps the
+// correcting revision's HLC. corrections: one row per record ever marked "has issues", its
+// state (0 open, 1 withdrawn, 2 corrected) and change number (meta counter correction_seq, given
+// anew at every change: devices page by it); about_hlc is the current revision staff marked.
+// correction_devices: the devices it goes to by name (the case's team is looked up at each pull).
+constexpr const char* kSchemaV9 = R"sql(
+CREATE TABLE reviews_v9 (
+    record_id      BLOB PRIMARY KEY NOT NULL REFERENCES records (record_id),
+    state          INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),
+    changed_utc_ms INTEGER NOT NULL,
+    changed_by     TEXT NOT NULL
+) STRICT;
+INSERT INTO reviews_v9 SELECT record_id, state, changed_utc_ms, changed_by FROM reviews;
+DROP TABLE reviews;
+ALTER TABLE reviews_v9 RENAME TO reviews;
+CREATE INDEX reviews_by_state_record ON reviews (state, record_id);
+
+CREATE TABLE review_history_v9 (
+    hid          INTEGER PRIMARY KEY,
+    record_id    BLOB NOT NULL REFERENCES records (record_id),
+    state        INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),
+    comment      TEXT NOT NULL DEFAULT '',
+    utc_ms       INTEGER NOT NULL,
+    actor        TEXT NOT NULL,
+    revision_hlc INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO review_history_v9 (hid, record_id, state, comment, utc_ms, actor)
+    SELECT hid, record_id, state, comment, utc_ms, actor FROM review_history;
+DROP TABLE review_history;
+ALTER TABLE review_history_v9 RENAME TO review_history;
+CREATE INDEX review_history_by_record ON review_history (record_id, hid);
+
+CREATE TABLE corrections (
+    record_id      BLOB PRIMARY KEY NOT NULL REFERENCES records (record_id),
+    seq            INTEGER NOT NULL,
+    state          INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2),
+    comment        TEXT NOT NULL DEFAULT '',
+    review_utc_ms  INTEGER NOT NULL,
+    about_hlc      INTEGER NOT NULL,
+    case_id        BLOB,
+    sealed         INTEGER NOT NULL DEFAULT 0,
+    corrected_hlc  INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX corrections_by_seq ON corrections (seq);
+
+CREATE TABLE correction_devices (
+    record_id BLOB NOT NULL REFERENCES corrections (record_id),
+    device_id BLOB NOT NULL,
+    PRIMARY KEY (record_id, device_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX correction_devices_by_device ON correction_devices (device_id);
+)sql";
+
 constexpr sql::Migration kSteps[] = {
-    {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
-    {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8},
+    {1, kSchema},   {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5},
+    {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8}, {9, kSchemaV9},
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one step per schema version");
 

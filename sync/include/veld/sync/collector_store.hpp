@@ -38,7 +38,7 @@ class CollectorStore : public virtual CollectorIdentity,
 /// version this collector writes; older ones are upgraded when opened). A PostgreSQL store keeps
 /// the same schema version in its own table.
 inline constexpr std::int32_t kCollectorApplicationId = 0x56454C43;
-inline constexpr int kCollectorSchemaVersion = 8;
+inline constexpr int kCollectorSchemaVersion = 9;
 
 /// The embedded default: one SQLite file (WAL). `create` makes a new collector (with its id and
 /// pseudonym key) when the file does not exist.

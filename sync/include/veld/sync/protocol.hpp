@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <veld/correction.hpp>
 #include <veld/form_media_files.hpp>
 #include <veld/result.hpp>
 #include <veld/signing.hpp>
@@ -24,8 +25,8 @@ inline constexpr std::size_t kMaxMessageBytes = 32u << 20;
 /// of cases and the allocation blocks.
 inline constexpr std::size_t kMaxPullFormBytes = 20u << 20;
 static_assert(forms::kMaxFormBytes <= kMaxPullFormBytes, "a whole form fits in one answer");
-static_assert(kMaxPullFormBytes + (8u << 20) + (2u << 20) <= kMaxMessageBytes,
-              "forms, cases and blocks fit in one answer");
+static_assert(kMaxPullFormBytes + (8u << 20) + (2u << 20) + (1u << 20) <= kMaxMessageBytes,
+              "forms, cases, blocks and corrections fit in one answer");
 
 enum class RevisionOutcome : std::uint8_t { Stored = 0, Duplicate = 1, Rejected = 2 };
 
@@ -113,6 +114,7 @@ struct PullRequest {
     std::uint64_t allocationCursor = 0;
     std::vector<std::uint8_t> deviceBoxKey;  // empty: not said (the collector keeps the last)
     std::vector<StratumStock> stock;
+    std::uint64_t correctionCursor = 0;  // corrections seen through this change number
 };
 /// A case for a device: its whole current state.
 struct CaseState {
@@ -144,6 +146,8 @@ struct PullReply {
     std::vector<AllocationBlock> blocks;
     std::uint64_t allocationCursor = 0;
     std::vector<DeviceStudy> studies;
+    std::vector<CorrectionIn> corrections;  // by change number
+    std::uint64_t correctionCursor = 0;
     /// The collector's Ed25519 public key; nothing from an older collector.
     std::optional<signing::PublicKey> collectorKey;
 };

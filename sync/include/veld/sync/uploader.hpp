@@ -41,9 +41,10 @@ struct Progress {
     std::int64_t bytesSent = 0;
     std::int64_t bytesTotal = 0;
     std::int64_t formsReceived = 0;
-    std::int64_t casesReceived = 0;   // case changes merged this round
-    std::int64_t blocksReceived = 0;  // allocation blocks received this round
-    std::string lastError;            // plain words for people; never holds answers or secrets
+    std::int64_t casesReceived = 0;        // case changes merged this round
+    std::int64_t blocksReceived = 0;       // allocation blocks received this round
+    std::int64_t correctionsReceived = 0;  // corrections (sent back by staff) this round
+    std::string lastError;                 // plain words for people; never holds answers or secrets
     std::int64_t lastSuccessUtcMs = 0;
     std::int64_t retryInMs = 0;
 };

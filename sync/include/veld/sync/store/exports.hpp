@@ -37,6 +37,7 @@ struct CurrentRecord {
     bool damaged = false;
     bool clockFlagged = false;
     ReviewState review = ReviewState::Received;
+    std::vector<ReviewChange> reviewHistory;  // oldest first
     /// The current revision's place in its device's hash chain: its outbox number and its link
     /// (empty when the device sent none, or the source does not know).
     std::uint64_t chainSeq = 0;

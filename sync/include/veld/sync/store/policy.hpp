@@ -19,6 +19,11 @@ struct CollectorPolicy {
     /// Roughly how many bytes of case properties one pull answer holds before it pages (at least
     /// one case each): well within the protocol's message limit, whatever the cases hold.
     std::size_t maxCaseBytesPerPull = 8u << 20;
+    /// The most corrections one pull answer holds, and how many bytes of record bodies they
+    /// carry at most (then `more` is set; a single body larger than that goes without its body:
+    /// the devices that made the record reopen it from their own copy).
+    std::size_t maxCorrectionsPerPull = 200;
+    std::size_t maxCorrectionBytesPerPull = 1u << 20;
 };
 
 }  // namespace veld::sync
