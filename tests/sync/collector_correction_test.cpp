@@ -185,7 +185,7 @@ TEST_CASE("a revision made from the reviewed one makes the review corrected, his
     CHECK(review->history[1].actor == "device " + maker.toString());
     CHECK(review->history[1].revisionHlc == f.at(5).value);
     CHECK(f.store->recordsInReview(sync::ReviewState::Corrected)->size() == 1);
-    auto queue = f.store->reviewQueue(sync::ReviewState::Corrected, 10);
+    auto queue = f.store->reviewQueue(sync::ReviewState::Corrected, 10, "");
     REQUIRE(queue);
     CHECK(queue->total == 1);
     // The current view holds the corrected answers.
