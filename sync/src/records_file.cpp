@@ -146,6 +146,16 @@ Result<CurrentRecord> entryRecord(const std::string& path, const std::string& fo
     const auto review = reviewStateFromCode(e.review());
     if (!review) return corrupt(path, "a record with an unknown review state");
     rec.review = *review;
+    if (e.review_history()) {
+        for (const auto* change : *e.review_history()) {
+            const auto state = reviewStateFromCode(change->state());
+            if (!state) return corrupt(path, "a review change with an unknown state");
+            rec.reviewHistory.push_back(
+                {*state, change->comment() ? change->comment()->str() : std::string(),
+                 change->utc_ms(), change->actor() ? change->actor()->str() : std::string(),
+                 change->revision_hlc()});
+        }
+    }
     rec.damaged = e.damaged();
     rec.clockFlagged = e.clock_flagged();
     if (e.body()) {
@@ -226,9 +236,16 @@ Result<ExportResult> writeRecordsFile(ExportSource& source, const ExportOptions&
                 return makeError(ErrorCode::WrongState, "the export was cancelled");
             const fb::Uuid recordId = toFb(rec.recordId);
             const fb::Uuid deviceId = toFb(rec.deviceId);
+            std::vector<flatbuffers::Offset<fb::AdminReviewChange>> history;
+            for (const auto& change : rec.reviewHistory) {
+                history.push_back(fb::CreateAdminReviewChange(
+                    b, static_cast<std::uint8_t>(change.state), b.CreateString(change.comment),
+                    change.utcMs, b.CreateString(change.actor), change.revisionHlc));
+            }
             auto entry = fb::CreateAdminRecordsEntry(
                 b, &recordId, &deviceId, rec.formVersion, rec.hlc.value, b.CreateVector(rec.body),
-                rec.damaged, rec.clockFlagged, static_cast<std::uint8_t>(rec.review));
+                rec.damaged, rec.clockFlagged, static_cast<std::uint8_t>(rec.review),
+                history.empty() ? 0 : b.CreateVector(history));
             if (auto w =
                     writer.write(b, fb::CreateAdminRecordsFrame(
                                         b, fb::AdminRecordsPart::AdminRecordsEntry, entry.Union()));

@@ -302,7 +302,7 @@ TEST_CASE("admin messages round-trip, and their decoders refuse what makes no se
     CHECK_FALSE(admin::decodeQueueRequest(
         admin::encodeQueueRequest({sync::ReviewState::Approved, admin::kMaxQueue + 1})));
     CHECK_FALSE(admin::decodeQueueRequest(
-        admin::encodeQueueRequest({static_cast<sync::ReviewState>(4), 10})));
+        admin::encodeQueueRequest({static_cast<sync::ReviewState>(5), 10})));
 
     admin::ExportRequest request;
     request.formId = "ips_guidance";
@@ -750,7 +750,7 @@ TEST_CASE("a malformed body on any of the console's newer endpoints is refused w
         {admin::kQueuePath, admin::encodeQueueRequest({sync::ReviewState::Received, 0})},
         {admin::kQueuePath,
          admin::encodeQueueRequest({sync::ReviewState::Received, admin::kMaxQueue + 1})},
-        {admin::kQueuePath, admin::encodeQueueRequest({static_cast<sync::ReviewState>(4), 10})},
+        {admin::kQueuePath, admin::encodeQueueRequest({static_cast<sync::ReviewState>(5), 10})},
         {admin::kQueuePath,
          admin::encodeQueueRequest({sync::ReviewState::Received, 10, std::string(201, 'f')})},
         {admin::kExportPath,

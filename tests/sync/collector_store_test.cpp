@@ -194,7 +194,8 @@ TEST_CASE(
                     "TABLE enrol_codes DROP COLUMN for_device; ALTER TABLE revisions DROP COLUMN "
                     "chain_prev; "
                     "ALTER TABLE revisions DROP COLUMN chain_link; ALTER TABLE revisions DROP "
-                    "COLUMN chain_note; DROP TABLE webhook_deliveries; DROP TABLE webhooks; "
+                    "COLUMN chain_note; DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE "
+                    "correction_devices; DROP TABLE corrections; "
                     "PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);

@@ -388,7 +388,7 @@ TEST_CASE("webhook deliveries are claimed once, given up when too old, and retri
 }
 
 TEST_CASE(
-    "a failed delivery waits longer each time, with jitter, up to an hour; old ones give up") {
+    "a failed delivery waits longer each time, with jitter, up to an hour, and old ones give up") {
     using sync::webhooks::judgeAttempt;
     using sync::webhooks::retryDelayMs;
     CHECK(retryDelayMs(1, 5000, 3'600'000, 0.999) <= 5000);
