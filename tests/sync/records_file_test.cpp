@@ -131,7 +131,7 @@ std::vector<std::string> unreadableColumn(const std::string& csv) {
     std::getline(in, line);  // the header
     while (std::getline(in, line)) {
         std::size_t at = 0;
-        for (int i = 0; i < 6; ++i)
+        for (int i = 0; i < 7; ++i)
             at = line.find(',', at) + 1;
         out.push_back(line.substr(at, line.find_first_of(",\r", at) - at));
     }
