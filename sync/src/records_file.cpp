@@ -156,6 +156,8 @@ Result<CurrentRecord> entryRecord(const std::string& path, const std::string& fo
                  change->revision_hlc()});
         }
     }
+    rec.chainSeq = e.chain_seq();
+    if (e.chain_link()) rec.chainLink.assign(e.chain_link()->begin(), e.chain_link()->end());
     rec.damaged = e.damaged();
     rec.clockFlagged = e.clock_flagged();
     if (e.body()) {
@@ -245,7 +247,8 @@ Result<ExportResult> writeRecordsFile(ExportSource& source, const ExportOptions&
             auto entry = fb::CreateAdminRecordsEntry(
                 b, &recordId, &deviceId, rec.formVersion, rec.hlc.value, b.CreateVector(rec.body),
                 rec.damaged, rec.clockFlagged, static_cast<std::uint8_t>(rec.review),
-                history.empty() ? 0 : b.CreateVector(history));
+                history.empty() ? 0 : b.CreateVector(history), rec.chainSeq,
+                rec.chainLink.empty() ? 0 : b.CreateVector(rec.chainLink));
             if (auto w =
                     writer.write(b, fb::CreateAdminRecordsFrame(
                                         b, fb::AdminRecordsPart::AdminRecordsEntry, entry.Union()));
