@@ -169,7 +169,7 @@ TEST_CASE("corrections: a record sent back by staff is corrected in the client a
     REQUIRE(review);
     CHECK(review->state == sync::ReviewState::Corrected);
     REQUIRE(review->history.size() == 2);
-    CHECK(review->history[0].actor == "anna");
+    CHECK(review->history[0].actor == "admin:anna");
     CHECK(review->history[1].state == sync::ReviewState::Corrected);
     auto detail = staff.record(recordId);
     REQUIRE(detail);
@@ -205,7 +205,7 @@ print(row['review_history'])
     std::getline(lines, history);
     CHECK(name == "Bakkerij Het Korenaar B.V.");
     CHECK(state == "4");
-    CHECK(history.find("has-issues (anna): " + comment) != std::string::npos);
+    CHECK(history.find("has-issues (admin:anna): " + comment) != std::string::npos);
     CHECK(history.find("corrected (device " + f.deviceId.toString() + ")") != std::string::npos);
 
     // Staff approve it: the device drops it at its next pull.

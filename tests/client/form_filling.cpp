@@ -80,6 +80,9 @@ int answerPage(UiDriver& ui, FormView& view, const std::string& text) {
                     ui.click(id + ".yes");
                     break;
                 case fb::QuestionType::Text:
+                    // An optional text with a pattern (a KvK number) stays empty: `text` would
+                    // not match it.
+                    if (item.pattern() && item.pattern()->size() > 0 && !item.required()) return;
                     ui.type(id, text);
                     break;
                 case fb::QuestionType::Integer:
