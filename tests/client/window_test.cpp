@@ -517,7 +517,8 @@ TEST_CASE("a record sent back by staff: the start screen, the record, and the co
     std::string recordId;
     {
         auto store = collector.open();
-        for (const auto& id : store->recordIds().value()) {
+        const auto ids = store->recordIds().value();
+        for (const auto& id : ids) {
             auto current = store->current(id).value();
             if (!current || current->formId != "ips_guidance") continue;
             auto header = veld::inspectRecord(current->body);
