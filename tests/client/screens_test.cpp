@@ -199,8 +199,9 @@ TEST_CASE(
     "client: an idle screen asks for no frame, a message asks for one when it ends, and "
     "finished background work wakes the window") {
     veld::test::TempDir dir;
-    UiDriver ui(testing::pilotFormsStore(dir));
+    // Declared before the client: its worker may still call back while the client closes.
     std::atomic<int> woken{0};
+    UiDriver ui(testing::pilotFormsStore(dir));
     ui.app().worker.onDone([&] { ++woken; });
     ui.frame();
     CHECK(ui.app().wakeDelayMs() == -1);
