@@ -184,19 +184,19 @@ TEST_CASE(
     {
         // Back to the first version's shape, as a collector from before reviews left it.
         auto db = sql::Database::open(path, sql::OpenMode::ReadWrite).value();
-        REQUIRE(
-            db.exec("DROP TABLE review_history; DROP TABLE reviews; DROP TABLE "
-                    "duplicate_decisions; DROP TABLE admins; ALTER TABLE devices DROP COLUMN "
-                    "waiting; DROP INDEX revisions_flagged; DROP TABLE allocations; DROP TABLE "
-                    "study_blocks; DROP TABLE studies; DROP TABLE case_conflicts; DROP TABLE "
-                    "case_properties; DROP TABLE case_holders; DROP TABLE cases; ALTER TABLE "
-                    "devices DROP COLUMN team; ALTER TABLE devices DROP COLUMN box_key; ALTER "
-                    "TABLE enrol_codes DROP COLUMN for_device; ALTER TABLE revisions DROP COLUMN "
-                    "chain_prev; "
-                    "ALTER TABLE revisions DROP COLUMN chain_link; ALTER TABLE revisions DROP "
-                    "COLUMN chain_note; DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE "
-                    "correction_devices; DROP TABLE corrections; "
-                    "PRAGMA user_version = 1"));
+        REQUIRE(db.exec(
+            "DROP TABLE review_history; DROP TABLE reviews; DROP TABLE "
+            "duplicate_decisions; DROP TABLE admins; ALTER TABLE devices DROP COLUMN "
+            "waiting; DROP INDEX revisions_flagged; DROP TABLE allocations; DROP TABLE "
+            "study_blocks; DROP TABLE studies; DROP TABLE case_conflicts; DROP TABLE "
+            "case_properties; DROP TABLE case_holders; DROP TABLE cases; ALTER TABLE "
+            "devices DROP COLUMN team; ALTER TABLE devices DROP COLUMN box_key; ALTER "
+            "TABLE enrol_codes DROP COLUMN for_device; ALTER TABLE revisions DROP COLUMN "
+            "chain_prev; "
+            "ALTER TABLE revisions DROP COLUMN chain_link; ALTER TABLE revisions DROP "
+            "COLUMN chain_note; DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE "
+            "correction_devices; DROP TABLE corrections; "
+            "PRAGMA user_version = 1"));
     }
     auto store = sync::openSqliteCollector(path, false);
     REQUIRE_MESSAGE(store, store.error().describe());

@@ -270,7 +270,8 @@ TEST_CASE("postgres: a new collector's schema, and databases that are not a coll
         REQUIRE(tables.ok());
         CHECK(tables->text(0, 0) ==
               "admins,allocations,audit,case_conflicts,case_holders,case_properties,cases,"
-              "conflicts,correction_devices,corrections,devices,duplicate_decisions,enrol_codes,forms,meta,records,rejected,"
+              "conflicts,correction_devices,corrections,devices,duplicate_decisions,enrol_codes,"
+              "forms,meta,records,rejected,"
               "review_history,reviews,revisions,schema_version,studies,study_blocks,"
               "webhook_deliveries,webhooks");
         // A database written by a newer Veld is refused.
