@@ -32,15 +32,17 @@ void Worker::loop() {
         lock.unlock();
         std::function<void()> completion = job();
         lock.lock();
-        m_running = false;
         m_done.push_back(std::move(completion));
-        if (m_jobs.empty()) m_idle.notify_all();
+        // The window is woken before the job counts as finished, so whoever waits for the
+        // worker to be idle (drain) also sees the wake-up it caused.
         if (m_notify) {
             const std::function<void()> notify = m_notify;
             lock.unlock();
             notify();
             lock.lock();
         }
+        m_running = false;
+        if (m_jobs.empty()) m_idle.notify_all();
     }
 }
 
