@@ -17,6 +17,7 @@
 #include <veld/record.hpp>
 #include <veld/result.hpp>
 #include <veld/sync/protocol.hpp>
+#include <veld/sync/store/bundles.hpp>
 #include <veld/sync/store/cases.hpp>
 #include <veld/sync/store/policy.hpp>
 #include <veld/sync/store/records.hpp>
@@ -229,5 +230,13 @@ Result<PresentedAdmin> parseAdminCredential(std::string_view credential);
 
 /// A team name is at most 64 letters, digits, '.', '-' or '_' (empty: no team).
 bool validTeam(std::string_view team);
+
+// ---- Bundles ----------------------------------------------------------------------------------
+
+/// The meta entry a device's last imported bundle is kept under, and its value ("N DIGESTHEX").
+std::string bundleMarkKey(const Uuid& deviceId);
+std::string bundleMarkText(const BundleMark& mark);
+/// Corrupt for a damaged value.
+Result<BundleMark> parseBundleMark(std::string_view text);
 
 }  // namespace veld::sync::rules

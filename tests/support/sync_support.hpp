@@ -89,6 +89,12 @@ class CollectorProcess {
 /// Publishes every pilot form at the collector (veldctl collector publish); throws on failure.
 void publishPilotForms(const CollectorProcess& collector);
 
+/// An IPS intake as the form session hands it to the store: it opens a case and takes an
+/// allocation in study "ips", stratified by municipality and gender, from the blocks the device
+/// holds (the form engine's own tests cover how a session makes it from answers).
+RecordContent ipsIntake(const Uuid& caseId, const std::string& municipality,
+                        const std::string& gender, const std::string& pseudonym);
+
 /// Opens (creating) a device store, optionally on a given clock.
 Store openDevice(const std::string& path, const Clock* clock = nullptr);
 

@@ -34,6 +34,9 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
   provision FILE --label NAME --url URL [--ca PEM] [--valid DAYS] -o OUTPUT.veldenrol
                                  write a provisioning file for one device: the collector's
                                  address and certificate and a one-time code (mode 0600)
+  import FILE BUNDLE [--reply-out REPLY]
+                                 import a device's bundle (sync by USB stick) and write the
+                                 reply for the device
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
@@ -117,6 +120,9 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     }
     if (sub == "provision")
         return provisionCommand(std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
+    if (sub == "import")
+        return collectorImportCommand(std::vector<std::string>(argv.begin() + 1, argv.end()), out,
+                                      err);
     if (args.flag("--help") || args.flag("-h")) {
         out << kCollectorUsage;
         return kExitOk;

@@ -50,6 +50,11 @@ int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::o
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int agentCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// veldctl bundle: sync by file, the device's side.
+int bundleCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// veldctl collector import (its arguments after "import").
+int collectorImportCommand(const std::vector<std::string>& args, std::ostream& out,
+                           std::ostream& err);
 
 /// Opens the collector's store at `location`: an SQLite file or a `postgresql://` database (its
 /// password from the file given with the global --store-password-file, else as libpq finds it).

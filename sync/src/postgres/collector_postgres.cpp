@@ -8,6 +8,7 @@
 #include <veld/sync/collector_store.hpp>
 
 #include "pg_access.hpp"
+#include "pg_bundles.hpp"
 #include "pg_cases.hpp"
 #include "pg_collector.hpp"
 #include "pg_exports.hpp"
@@ -34,7 +35,8 @@ class PostgresCollector final : private ContextHolder,
                                 public PgCases,
                                 public PgStudies,
                                 public PgReview,
-                                public PgExports {
+                                public PgExports,
+                                public PgBundles {
   public:
     explicit PostgresCollector(std::unique_ptr<PgContext> c)
         : ContextHolder(std::move(c)),
@@ -43,7 +45,8 @@ class PostgresCollector final : private ContextHolder,
           PgCases(*context),
           PgStudies(*context),
           PgReview(*context),
-          PgExports(*context) {}
+          PgExports(*context),
+          PgBundles(*context) {}
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <veld/sync/collector_store.hpp>
 
 #include "sqlite_access.hpp"
+#include "sqlite_bundles.hpp"
 #include "sqlite_cases.hpp"
 #include "sqlite_collector.hpp"
 #include "sqlite_exports.hpp"
@@ -33,7 +34,8 @@ class SqliteCollector final : private ContextOwner,
                               public SqliteCases,
                               public SqliteStudies,
                               public SqliteReview,
-                              public SqliteExports {
+                              public SqliteExports,
+                              public SqliteBundles {
   public:
     explicit SqliteCollector(std::unique_ptr<SqliteContext> context)
         : ContextOwner(std::move(context)),
@@ -42,7 +44,8 @@ class SqliteCollector final : private ContextOwner,
           SqliteCases(*ctx),
           SqliteStudies(*ctx),
           SqliteReview(*ctx),
-          SqliteExports(*ctx) {}
+          SqliteExports(*ctx),
+          SqliteBundles(*ctx) {}
 };
 
 bool sodiumReady() {

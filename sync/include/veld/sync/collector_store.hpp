@@ -9,6 +9,7 @@
 
 #include <veld/result.hpp>
 #include <veld/sync/store/access.hpp>
+#include <veld/sync/store/bundles.hpp>
 #include <veld/sync/store/cases.hpp>
 #include <veld/sync/store/exports.hpp>
 #include <veld/sync/store/policy.hpp>
@@ -25,7 +26,8 @@ class CollectorStore : public virtual AccessStore,
                        public virtual CaseStore,
                        public virtual StudyStore,
                        public virtual ReviewStore,
-                       public virtual ExportSource {
+                       public virtual ExportSource,
+                       public virtual BundleLedger {
   public:
     ~CollectorStore() override = default;
 };
