@@ -135,7 +135,7 @@ Result<Parsed> parse(std::span<const std::uint8_t> bytes) {
         return damaged("the file is damaged or cut short (it fails the FlatBuffers verifier)");
     const auto* root = fb::GetBundle(bytes.data());
     if (!root->header() || !root->payload() || !root->signature() ||
-        root->signature()->size() != crypto_sign_BYTES)
+        root->signature()->size() != signing::kSignatureBytes)
         return damaged("the file lacks its header, payload or signature");
     Parsed out;
     out.headerBytes = {root->header()->data(), root->header()->size()};
@@ -172,8 +172,7 @@ Result<Parsed> parse(std::span<const std::uint8_t> bytes) {
 
 Status verify(const Parsed& bundle, const VerifyKey& signer) {
     const auto toCheck = signedDigest(bundle.headerBytes, bundle.payload);
-    if (crypto_sign_verify_detached(bundle.signature.data(), toCheck.data(), toCheck.size(),
-                                    signer.data()) != 0)
+    if (!signing::verify(signer, toCheck, bundle.signature))
         return makeError(ErrorCode::Corrupt,
                          "the bundle's signature does not match: it was changed after it was made, "
                          "or signed by another device or collector");

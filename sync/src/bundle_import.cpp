@@ -62,9 +62,10 @@ Result<Decoded> decode(const bundle::DevicePayload& payload, const bundle::Heade
     return out;
 }
 
-Result<bundle::DevicePayload> openPayload(const bundle::Parsed& parsed,
-                                          const CollectorBundleKeys& keys) {
-    auto plain = bundle::open(parsed, keys.open);
+Result<bundle::DevicePayload> openPayload(const bundle::Parsed& parsed, CollectorStore& store) {
+    auto plain = bundle::open(parsed, [&store](std::span<const std::uint8_t> sealed) {
+        return store.openSealedToCollector(sealed);
+    });
     if (!plain) return plain.error();
     return bundle::decodeDevicePayload(plain.value());
 }
@@ -72,7 +73,7 @@ Result<bundle::DevicePayload> openPayload(const bundle::Parsed& parsed,
 }  // namespace
 
 Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::uint8_t> bytes,
-                                  const CollectorBundleKeys& keys, std::int64_t nowMs,
+                                  std::int64_t nowMs,
                                   const std::string& actor) {
     auto parsed = bundle::parse(bytes);
     if (!parsed) return parsed.error();
@@ -95,7 +96,7 @@ Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::ui
     if (device.value() && !device.value()->publicKey.empty()) {
         signer = device.value()->publicKey;
     } else {
-        auto opened = openPayload(parsed.value(), keys);
+        auto opened = openPayload(parsed.value(), store);
         if (!opened) return opened.error();
         payload = std::move(opened.value());
         if (payload->enrol.empty()) {
@@ -119,7 +120,7 @@ Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::ui
     if (device.value() && device.value()->revoked)
         return refused("device " + h.deviceId.toString() + " has been revoked");
     if (!payload) {
-        auto opened = openPayload(parsed.value(), keys);
+        auto opened = openPayload(parsed.value(), store);
         if (!opened) return opened.error();
         payload = std::move(opened.value());
     }
@@ -204,8 +205,11 @@ Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::ui
     answer.lastSeq = h.lastSeq;
     bundle::BoxPublicKey to{};
     std::copy(decoded->pull.deviceBoxKey.begin(), decoded->pull.deviceBoxKey.end(), to.begin());
-    auto sealed = bundle::seal(answer, bundle::encodeCollectorPayload(reply),
-                               bundle::boxSealer(to), keys.sign);
+    auto sealed = bundle::seal(
+        answer, bundle::encodeCollectorPayload(reply), bundle::boxSealer(to),
+        [&store](std::span<const std::uint8_t> message) -> Result<bundle::Signature> {
+            return store.signAsCollector(message);
+        });
     if (!sealed) return sealed.error();
     out.reply = std::move(sealed.value());
 

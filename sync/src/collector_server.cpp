@@ -598,6 +598,8 @@ struct CollectorServer::Impl {
                 fail(res, statusFor(result.error()), result.error().message);
             return log(req, res.status, request->deviceId.toString(), req.body.size());
         }
+        // Every store publishes its identity key the same way: here, not in each backend.
+        result->collectorKey = store->collectorSigningPublicKey();
         reply(req, res, encodeEnrolResponse(result.value()));
         log(req, 200, request->deviceId.toString(), req.body.size());
     }
@@ -759,6 +761,7 @@ struct CollectorServer::Impl {
             fail(res, statusFor(result.error()), result.error().message);
             return log(req, res.status, who->toString(), req.body.size());
         }
+        result->collectorKey = store->collectorSigningPublicKey();
         reply(req, res, encodePullResponse(result.value()));
         log(req, 200, who->toString(), req.body.size());
     }

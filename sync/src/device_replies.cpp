@@ -3,6 +3,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include <veld/device_identity.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/sync/device_replies.hpp>
 
@@ -38,6 +39,11 @@ Status keepEnrolment(Store& store, const EnrolReply& reply, const std::string& c
     for (const auto& [key, value] : settings) {
         if (auto s = store.setSetting(key, value); !s) return s;
     }
+    // Enrolment is where the device learns whom to trust: the collector's key is taken as it
+    // comes (replacing one from an earlier enrolment). An older collector sends none.
+    if (reply.collectorKey)
+        return identity::keepCollectorKey(store, *reply.collectorKey,
+                                          identity::KeySource::Enrolment);
     return {};
 }
 
@@ -72,6 +78,14 @@ Result<PullRequest> pullRequestFor(Store& store, bool withStock) {
 }
 
 Status applyPullReply(Store& store, PullReply& reply, PullRequest& request, Progress& p) {
+    // A device enrolled before collectors had keys learns it here; another key than the one it
+    // keeps stops before anything of the answer is used.
+    if (reply.collectorKey) {
+        if (auto s = identity::keepCollectorKey(store, *reply.collectorKey,
+                                                identity::KeySource::Pull);
+            !s)
+            return s;
+    }
     for (const auto& f : reply.forms) {
         // Each form is checked again here; one the device cannot use is skipped, not allowed to
         // stop the rest.

@@ -22,6 +22,23 @@ Error malformed(std::string what) {
     return makeError(ErrorCode::Corrupt, "malformed sync message: " + std::move(what));
 }
 
+flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> collectorKeyOf(
+    flatbuffers::FlatBufferBuilder& b, const std::optional<signing::PublicKey>& key) {
+    return key ? b.CreateVector(key->data(), key->size()) : 0;
+}
+
+// A collector key as sent: absent (an older collector), or exactly one Ed25519 public key.
+Status readCollectorKey(const flatbuffers::Vector<std::uint8_t>* sent,
+                        std::optional<signing::PublicKey>& out) {
+    if (!sent) return {};
+    if (sent->size() != signing::kPublicKeyBytes)
+        return malformed("the collector's key is not 32 bytes");
+    signing::PublicKey key{};
+    std::copy(sent->begin(), sent->end(), key.begin());
+    out = key;
+    return {};
+}
+
 Result<const fb::Envelope*> verifyEnvelope(std::span<const std::uint8_t> body,
                                            fb::Message expected) {
     if (body.size() > kMaxMessageBytes) return malformed("larger than the 32 MiB limit");
@@ -177,7 +194,8 @@ std::vector<std::uint8_t> encodeEnrolResponse(const EnrolReply& reply) {
     auto id = b.CreateString(reply.collectorId);
     auto pseudonym = reply.pseudonymKey.empty() ? 0 : b.CreateString(reply.pseudonymKey);
     auto project = reply.projectKey.empty() ? 0 : b.CreateString(reply.projectKey);
-    auto resp = fb::CreateEnrolResponse(b, credential, key, id, pseudonym, project);
+    auto collectorKey = collectorKeyOf(b, reply.collectorKey);
+    auto resp = fb::CreateEnrolResponse(b, credential, key, id, pseudonym, project, collectorKey);
     return finish(b, fb::CreateEnvelope(b, fb::Message::EnrolResponse, resp.Union()));
 }
 
@@ -197,6 +215,7 @@ Result<EnrolReply> decodeEnrolResponse(std::span<const std::uint8_t> body) {
     if (resp->project_key()) out.projectKey = resp->project_key()->str();
     if (!out.projectKey.empty() && !projectkey::parsePublicKey(out.projectKey))
         return malformed("the project key is not KEYID:HEX");
+    if (auto s = readCollectorKey(resp->collector_key(), out.collectorKey); !s) return s.error();
     return out;
 }
 
@@ -313,9 +332,10 @@ std::vector<std::uint8_t> encodePullResponse(const PullReply& reply) {
     }
     auto studyVec = studies.empty() ? 0 : b.CreateVector(studies);
 
-    auto resp =
-        fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
-                               reply.caseCursor, blockVec, reply.allocationCursor, studyVec);
+    auto collectorKey = collectorKeyOf(b, reply.collectorKey);
+    auto resp = fb::CreatePullResponse(b, vec, reply.formCursor, reply.more, project, caseVec,
+                                       reply.caseCursor, blockVec, reply.allocationCursor, studyVec,
+                                       collectorKey);
     return finish(b, fb::CreateEnvelope(b, fb::Message::PullResponse, resp.Union()));
 }
 
@@ -330,6 +350,7 @@ Result<PullReply> decodePullResponse(std::span<const std::uint8_t> body) {
     if (resp->project_key()) out.projectKey = resp->project_key()->str();
     if (!out.projectKey.empty() && !projectkey::parsePublicKey(out.projectKey))
         return malformed("the project key is not KEYID:HEX");
+    if (auto s = readCollectorKey(resp->collector_key(), out.collectorKey); !s) return s.error();
     if (resp->forms()) {
         for (const auto* f : *resp->forms()) {
             PublishedForm form;

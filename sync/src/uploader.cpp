@@ -3,6 +3,7 @@
 #include <future>
 #include <random>
 
+#include <veld/device_identity.hpp>
 #include <veld/sync/device_replies.hpp>
 #include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
@@ -69,6 +70,10 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     // A device enrolled before proves it is that device with the credential it holds (the
     // collector binds a device id to its first enrolment).
     request.previousCredential = settingOr(store, "sync.credential");
+    // The device's signing key goes with its enrolment (made now when it has none).
+    auto deviceKey = identity::ensureDeviceKey(store);
+    if (!deviceKey) return deviceKey.error();
+    request.devicePublicKey.assign(deviceKey->begin(), deviceKey->end());
     auto http = makeTransport(transport);
     auto raw = post(*http, c, kEnrolPath, encodeEnrolRequest(request), 0, false);
     if (!raw) return raw.error();

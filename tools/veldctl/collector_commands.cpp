@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <veld/form.hpp>
+#include <veld/hex.hpp>
 #include <veld/private_files.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/xlsform.hpp>
@@ -37,6 +38,9 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
   import FILE BUNDLE [--reply-out REPLY]
                                  import a device's bundle (sync by USB stick) and write the
                                  reply for the device
+  key FILE                       the collector's public signing key (hex) and its fingerprint:
+                                 devices get it at enrolment; compare the fingerprint with the
+                                 one a device shows (veldctl store info) by phone or on paper
   devices FILE                   enrolled devices: id, label, enrolled, last contact, received
                                  through, revisions, waiting (as the device said), revoked
   reenrol-code FILE DEVICE-ID    print a one-time code with which that known device (and only
@@ -205,6 +209,13 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
             return kExitFailure;
         }
         out << code.value() << "\n";
+        return kExitOk;
+    }
+    if (sub == "key") {
+        if (pos.size() != 1) return usage(err, "key takes FILE");
+        const signing::PublicKey key = c.collectorSigningPublicKey();
+        out << "public key  " << toHex(key) << "\nfingerprint " << signing::fingerprint(key)
+            << "\n";
         return kExitOk;
     }
     if (sub == "devices") {

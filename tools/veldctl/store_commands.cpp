@@ -5,6 +5,7 @@
 #include <ostream>
 #include <system_error>
 
+#include <veld/device_identity.hpp>
 #include <veld/platform/files.hpp>
 #include <veld/platform/process.hpp>
 #include <veld/platform/time.hpp>
@@ -146,6 +147,17 @@ int cmdInfo(Args& args, std::ostream& out, std::ostream& err) {
         << " bytes), sequence " << info->outbox.lastSeq << ", acknowledged through "
         << info->outbox.ackedThrough << "\n"
         << "file size:    " << info->fileBytes << " bytes\n";
+    // Fingerprints of the keys (never a secret): staff compare the collector's with
+    // `veldctl collector key`.
+    auto deviceKey = identity::devicePublicKey(store.value());
+    if (!deviceKey) return fail(err, deviceKey.error());
+    auto collectorKey = identity::collectorKey(store.value());
+    if (!collectorKey) return fail(err, collectorKey.error());
+    out << "device key:   "
+        << (deviceKey.value() ? signing::fingerprint(*deviceKey.value()) : std::string("-"))
+        << "\ncollector key: "
+        << (collectorKey.value() ? signing::fingerprint(*collectorKey.value()) : std::string("-"))
+        << "\n";
     auto counts = store->counts();
     if (!counts) return fail(err, counts.error());
     if (!counts->empty()) out << "per form:\n";

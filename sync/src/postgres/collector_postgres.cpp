@@ -7,6 +7,7 @@
 
 #include <veld/sync/collector_store.hpp>
 
+#include "../collector_key.hpp"
 #include "pg_access.hpp"
 #include "pg_bundles.hpp"
 #include "pg_cases.hpp"
@@ -30,6 +31,7 @@ struct ContextHolder {
 
 class PostgresCollector final : private ContextHolder,
                                 public CollectorStore,
+                                public detail::HeldCollectorKey,
                                 public PgAccess,
                                 public PgRecords,
                                 public PgCases,
@@ -40,6 +42,7 @@ class PostgresCollector final : private ContextHolder,
   public:
     explicit PostgresCollector(std::unique_ptr<PgContext> c)
         : ContextHolder(std::move(c)),
+          HeldCollectorKey(context->signingKey),
           PgAccess(*context),
           PgRecords(*context),
           PgCases(*context),
@@ -63,6 +66,12 @@ Result<std::unique_ptr<CollectorStore>> openPostgresCollector(const PostgresSett
         auto lease = context->pool.acquire();
         if (!lease) return lease.error();
         if (auto s = postgres::migrate(**lease, create); !s) return s.error();
+        auto text = postgres::metaText(**lease, detail::kCollectorKeyMeta);
+        if (!text) return text.error();
+        auto key = detail::collectorKeyFrom(text.value());
+        std::fill(text->begin(), text->end(), '\0');
+        if (!key) return key.error();
+        context->signingKey = key.value();
     }
     // Cases a process that stopped left waiting for their numbers.
     if (auto s = postgres::numberChangedCases(*context); !s) return s.error();

@@ -18,6 +18,7 @@
 
 #include <veld/record.hpp>
 #include <veld/result.hpp>
+#include <veld/signing.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/protocol.hpp>
 #include <veld/uuid.hpp>
@@ -33,6 +34,8 @@ struct PgContext {
 
     pg::Pool pool;
     CollectorPolicy policy;
+    /// The collector's identity key, read when the store opened (it never changes).
+    signing::SecretSigningKey signingKey;
 
     std::mutex observerMutex;
     std::function<void(std::size_t)> commitObserver;  // under observerMutex

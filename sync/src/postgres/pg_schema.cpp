@@ -1,6 +1,7 @@
 // The PostgreSQL schema (see pg_schema.hpp) and the migration runner.
 #include "pg_schema.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -8,6 +9,8 @@
 #include <veld/pseudonym.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/uuid.hpp>
+
+#include "../collector_key.hpp"
 
 namespace veld::sync::postgres {
 
@@ -372,7 +375,15 @@ Status migrate(pg::Connection& c, bool create) {
             !s)
             return s;
     }
-    return {};
+    // The identity key: made with a new collector, or at the first open of one made before
+    // keys; when processes start together, the first stored wins and every process reads it.
+    std::string key = detail::newCollectorKeyText();
+    Status made =
+        c.run("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+              pg::Params().add(std::string(detail::kCollectorKeyMeta)).add(key),
+              "making the collector's signing key");
+    std::fill(key.begin(), key.end(), '\0');
+    return made;
 }
 
 }  // namespace veld::sync::postgres

@@ -23,6 +23,7 @@
 
 #include <veld/allocation.hpp>
 #include <veld/result.hpp>
+#include <veld/signing.hpp>
 #include <veld/sqlite.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/protocol.hpp>
@@ -59,6 +60,8 @@ class SqliteContext {
     std::mutex readMutex;  // the reading connection
     sql::Database reader;
     CollectorPolicy policy;
+    /// The collector's identity key, read when the store opened (it never changes).
+    signing::SecretSigningKey signingKey;
 
     std::mutex queueMutex;  // pushes waiting for a commit
     std::condition_variable queueChanged;

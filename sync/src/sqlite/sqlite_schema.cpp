@@ -1,10 +1,13 @@
 // The SQLite store's schema: every version's DDL and the opening checks and upgrades.
 #include "sqlite_schema.hpp"
 
+#include <algorithm>
 #include <iterator>
 
 #include <veld/pseudonym.hpp>
 #include <veld/uuid.hpp>
+
+#include "../collector_key.hpp"
 
 namespace veld::sync::sqlite {
 
@@ -287,11 +290,20 @@ Status prepareSchema(sql::Database& db, const std::string& path) {
     // tables: a collector stopped in between makes them at its next start).
     auto tx = sql::Transaction::begin(db);
     if (!tx) return tx.error();
+    auto meta =
+        db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
+    if (!meta) return meta.error();
+    // The identity key: with a new collector, or at the first open of one made before keys.
+    {
+        std::string key = detail::newCollectorKeyText();
+        meta->bind(1, detail::kCollectorKeyMeta).bind(2, std::string_view(key));
+        std::fill(key.begin(), key.end(), '\0');
+        if (auto s = meta->run(); !s) return s;
+        meta->reset();
+    }
     auto made = db.queryInt("SELECT count(*) FROM meta WHERE key = 'collector_id'");
     if (!made) return made.error();
     if (made.value() != 0) return tx->commit();
-    auto meta = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
-    if (!meta) return meta.error();
     const std::string id = "veld-collector-" + makeUuidV4().toString().substr(0, 8);
     meta->bind(1, std::string_view("collector_id")).bind(2, id);
     if (auto s = meta->run(); !s) return s;

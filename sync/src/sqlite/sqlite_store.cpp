@@ -1,4 +1,5 @@
 // The embedded collector store: one SQLite file, its domains combined (see sqlite_collector.hpp).
+#include <algorithm>
 #include <memory>
 
 #include <sodium.h>
@@ -6,6 +7,7 @@
 #include <veld/private_files.hpp>
 #include <veld/sync/collector_store.hpp>
 
+#include "../collector_key.hpp"
 #include "sqlite_access.hpp"
 #include "sqlite_bundles.hpp"
 #include "sqlite_cases.hpp"
@@ -29,6 +31,7 @@ struct ContextOwner {
 
 class SqliteCollector final : private ContextOwner,
                               public CollectorStore,
+                              public detail::HeldCollectorKey,
                               public SqliteAccess,
                               public SqliteRecords,
                               public SqliteCases,
@@ -39,6 +42,7 @@ class SqliteCollector final : private ContextOwner,
   public:
     explicit SqliteCollector(std::unique_ptr<SqliteContext> context)
         : ContextOwner(std::move(context)),
+          HeldCollectorKey(ctx->signingKey),
           SqliteAccess(*ctx),
           SqliteRecords(*ctx),
           SqliteCases(*ctx),
@@ -88,6 +92,14 @@ Result<std::unique_ptr<CollectorStore>> openSqliteCollector(const std::string& p
                                                            std::move(reader.value()),
                                                            std::move(checkpointer.value()), policy);
     if (auto s = context->prepare(); !s) return s.error();
+    {
+        auto text = sqlite::metaText(*context, detail::kCollectorKeyMeta.data());
+        if (!text) return text.error();
+        auto key = detail::collectorKeyFrom(text.value());
+        std::fill(text->begin(), text->end(), '\0');
+        if (!key) return key.error();
+        context->signingKey = key.value();
+    }
     return std::unique_ptr<CollectorStore>(
         std::make_unique<sqlite::SqliteCollector>(std::move(context)));
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <veld/result.hpp>
+#include <veld/signing.hpp>
 #include <veld/uuid.hpp>
 
 namespace veld::sync::bundle {
@@ -48,9 +49,9 @@ struct Header {
     std::vector<std::uint8_t> payloadDigest;  // BLAKE2b-256 of the sealed payload
 };
 
-using VerifyKey = std::array<std::uint8_t, 32>;  // Ed25519 public key
+using VerifyKey = signing::PublicKey;  // Ed25519
 using BoxPublicKey = std::array<std::uint8_t, 32>;
-using Signature = std::array<std::uint8_t, 64>;
+using Signature = signing::Signature;
 /// Signs a message with the sender's Ed25519 key (kept by its owner: the device's store, the
 /// collector's identity), so that a secret key never passes through here.
 using Signer = std::function<Result<Signature>(std::span<const std::uint8_t> message)>;

@@ -26,12 +26,6 @@
 
 namespace veld::sync {
 
-/// The collector's own keys for bundles: it signs replies and opens what devices sealed to it.
-struct CollectorBundleKeys {
-    bundle::Signer sign;
-    bundle::Opener open;
-};
-
 struct BundleImport {
     enum class Outcome { Imported, AlreadyImported };
     Outcome outcome = Outcome::Imported;
@@ -43,12 +37,13 @@ struct BundleImport {
     std::int64_t rejected = 0;        // revisions refused (kept for staff, as with a push)
 };
 
-/// Imports a device's bundle (see above) as `actor` (audited). Errors: Corrupt (damaged, cut
+/// Imports a device's bundle (see above) as `actor` (audited). The store's identity key opens
+/// it and signs the reply. Errors: Corrupt (damaged, cut
 /// short, foreign, or a signature that does not match), TooNew, NotFound ("not enrolled here"),
 /// WrongState (another collector's bundle, a reply bundle, a revoked device, replayed, out of
 /// order), or what the store's enrol(), push() and pull() refuse.
 Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::uint8_t> bytes,
-                                  const CollectorBundleKeys& keys, std::int64_t nowMs,
+                                  std::int64_t nowMs,
                                   const std::string& actor);
 
 }  // namespace veld::sync

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <veld/result.hpp>
+#include <veld/sync/collector_identity.hpp>
 #include <veld/sync/store/access.hpp>
 #include <veld/sync/store/bundles.hpp>
 #include <veld/sync/store/cases.hpp>
@@ -21,7 +22,8 @@ namespace veld::sync {
 
 /// The whole store. The domains are virtual bases, so that a backend can implement each in a
 /// class of its own (SqliteRecords : virtual RecordStore, ...) and combine them.
-class CollectorStore : public virtual AccessStore,
+class CollectorStore : public virtual CollectorIdentity,
+                       public virtual AccessStore,
                        public virtual RecordStore,
                        public virtual CaseStore,
                        public virtual StudyStore,

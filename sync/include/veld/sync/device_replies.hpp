@@ -16,7 +16,7 @@
 namespace veld::sync {
 
 /// Keeps what an enrolment handed out in the store's settings: the credential, the collector's
-/// id, the pseudonym key and the project key. `collector` (the address), `caFile` and
+/// id and key, the pseudonym key and the project key. `collector` (the address), `caFile` and
 /// `allowPlainHttp` are kept too when `collector` is not empty (an enrolment by file has no
 /// address). Corrupt, with nothing kept, for an unusable pseudonym key. The caller makes it one
 /// transaction (Store::beginBatch).
@@ -33,7 +33,8 @@ Result<std::uint64_t> acknowledgedThrough(const PushReply& reply, std::uint64_t 
 /// `withStock`, what it has left per stratum (said only on a round's first request).
 Result<PullRequest> pullRequestFor(Store& store, bool withStock = true);
 
-/// Applies one pull answer: installs its forms (one the device cannot use is skipped), keeps a
+/// Applies one pull answer: keeps the collector's key (refusing, WrongState, another key than
+/// the one kept: nothing of the answer is used then), installs its forms (one the device cannot use is skipped), keeps a
 /// new project key, the studies, the cases and the allocation blocks, then moves the cursors
 /// (in `request` and the settings) only after what they cover is stored. Counts into `progress`.
 Status applyPullReply(Store& store, PullReply& reply, PullRequest& request, Progress& progress);

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include <veld/form_media_files.hpp>
 #include <veld/result.hpp>
+#include <veld/signing.hpp>
 #include <veld/store.hpp>
 #include <veld/uuid.hpp>
 
@@ -86,6 +88,8 @@ struct EnrolReply {
     std::string collectorId;
     std::string pseudonymKey;  // secret: never logged
     std::string projectKey;    // "KEYID:HEX" public key; empty when the project has none yet
+    /// The collector's Ed25519 public key; nothing from an older collector.
+    std::optional<signing::PublicKey> collectorKey;
 };
 std::vector<std::uint8_t> encodeEnrolRequest(const EnrolRequest& request);
 Result<EnrolRequest> decodeEnrolRequest(std::span<const std::uint8_t> body);
@@ -135,6 +139,8 @@ struct PullReply {
     std::vector<AllocationBlock> blocks;
     std::uint64_t allocationCursor = 0;
     std::vector<DeviceStudy> studies;
+    /// The collector's Ed25519 public key; nothing from an older collector.
+    std::optional<signing::PublicKey> collectorKey;
 };
 std::vector<std::uint8_t> encodePullRequest(const PullRequest& request);
 Result<PullRequest> decodePullRequest(std::span<const std::uint8_t> body);
