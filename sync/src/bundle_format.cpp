@@ -32,12 +32,13 @@ std::array<std::uint8_t, 64> signedDigest(std::span<const std::uint8_t> header,
     const auto field = [&](std::span<const std::uint8_t> bytes) {
         std::array<std::uint8_t, 8> length{};
         for (std::size_t i = 0; i < 8; ++i)
-            length[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(bytes.size()) >> (8 * i));
+            length[i] =
+                static_cast<std::uint8_t>(static_cast<std::uint64_t>(bytes.size()) >> (8 * i));
         crypto_generichash_update(&state, length.data(), length.size());
         crypto_generichash_update(&state, bytes.data(), bytes.size());
     };
-    field({reinterpret_cast<const std::uint8_t*>(kSignatureDomain.data()),
-           kSignatureDomain.size()});
+    field(
+        {reinterpret_cast<const std::uint8_t*>(kSignatureDomain.data()), kSignatureDomain.size()});
     field(header);
     field(payload);
     std::array<std::uint8_t, 64> out{};
@@ -54,9 +55,9 @@ std::vector<std::uint8_t> headerBytes(const Header& h) {
     fb::Uuid device = toFb(h.deviceId);
     auto collector = b.CreateString(h.collectorId);
     auto digest = b.CreateVector(h.payloadDigest);
-    auto root = fb::CreateBundleHeader(b, h.formatVersion, static_cast<fb::BundleKind>(h.kind),
-                                       &device, collector, h.number, h.createdUtcMs, h.firstSeq,
-                                       h.lastSeq, digest);
+    auto root =
+        fb::CreateBundleHeader(b, h.formatVersion, static_cast<fb::BundleKind>(h.kind), &device,
+                               collector, h.number, h.createdUtcMs, h.firstSeq, h.lastSeq, digest);
     b.Finish(root);
     return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }
@@ -199,8 +200,8 @@ Sealer boxSealer(const BoxPublicKey& publicKey) {
 Opener boxOpener(const BoxPublicKey& publicKey, std::span<const std::uint8_t, 32> secretKey) {
     std::array<std::uint8_t, 32> secret{};
     std::copy(secretKey.begin(), secretKey.end(), secret.begin());
-    return [publicKey, secret](std::span<const std::uint8_t> sealed)
-               -> Result<std::vector<std::uint8_t>> {
+    return [publicKey,
+            secret](std::span<const std::uint8_t> sealed) -> Result<std::vector<std::uint8_t>> {
         if (sealed.size() < crypto_box_SEALBYTES)
             return makeError(ErrorCode::Corrupt, "the sealed bytes are cut short");
         std::vector<std::uint8_t> plain(sealed.size() - crypto_box_SEALBYTES);

@@ -40,7 +40,8 @@ Result<Decoded> decode(const bundle::DevicePayload& payload, const bundle::Heade
         if (batch->deviceId != h.deviceId)
             return makeError(ErrorCode::Corrupt, "the bundle carries another device's records");
         if (batch->protocolVersion != kProtocolVersion)
-            return makeError(ErrorCode::TooNew, "the bundle's records use another protocol version");
+            return makeError(ErrorCode::TooNew,
+                             "the bundle's records use another protocol version");
         for (const auto& r : batch->revisions) {
             if (r.seq != next || r.seq > h.lastSeq)
                 return makeError(ErrorCode::Corrupt,
@@ -73,14 +74,14 @@ Result<bundle::DevicePayload> openPayload(const bundle::Parsed& parsed, Collecto
 }  // namespace
 
 Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::uint8_t> bytes,
-                                  std::int64_t nowMs,
-                                  const std::string& actor) {
+                                  std::int64_t nowMs, const std::string& actor) {
     auto parsed = bundle::parse(bytes);
     if (!parsed) return parsed.error();
     const bundle::Header& h = parsed->header;
     if (h.kind != bundle::Kind::ToCollector)
-        return refused("this is a collector's reply for a device, not a device's bundle: import "
-                       "it on the device");
+        return refused(
+            "this is a collector's reply for a device, not a device's bundle: import "
+            "it on the device");
     auto me = store.collectorId();
     if (!me) return me.error();
     if (h.collectorId != me.value())
@@ -140,9 +141,10 @@ Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::ui
     const std::uint64_t held = device.value() ? device.value()->receivedThrough : 0;
     if (h.firstSeq > held + 1) {
         return refused(bundleName(h) + " is out of order: it starts at record " +
-                       std::to_string(h.firstSeq) + " but the collector holds this device's "
-                       "records only through " + std::to_string(held) +
-                       ": import the device's earlier bundle first" +
+                       std::to_string(h.firstSeq) +
+                       " but the collector holds this device's "
+                       "records only through " +
+                       std::to_string(held) + ": import the device's earlier bundle first" +
                        (device.value() && device.value()->last
                             ? " (the last imported was bundle " +
                                   std::to_string(device.value()->last->number) + ")"
@@ -205,19 +207,18 @@ Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::ui
     answer.lastSeq = h.lastSeq;
     bundle::BoxPublicKey to{};
     std::copy(decoded->pull.deviceBoxKey.begin(), decoded->pull.deviceBoxKey.end(), to.begin());
-    auto sealed = bundle::seal(
-        answer, bundle::encodeCollectorPayload(reply), bundle::boxSealer(to),
-        [&store](std::span<const std::uint8_t> message) -> Result<bundle::Signature> {
-            return store.signAsCollector(message);
-        });
+    auto sealed =
+        bundle::seal(answer, bundle::encodeCollectorPayload(reply), bundle::boxSealer(to),
+                     [&store](std::span<const std::uint8_t> message) -> Result<bundle::Signature> {
+                         return store.signAsCollector(message);
+                     });
     if (!sealed) return sealed.error();
     out.reply = std::move(sealed.value());
 
     std::string detail = "bundle " + std::to_string(h.number) + ", records " +
                          std::to_string(h.firstSeq) + ".." + std::to_string(h.lastSeq) + ": " +
-                         std::to_string(out.stored) + " stored, " +
-                         std::to_string(out.duplicates) + " duplicates, " +
-                         std::to_string(out.rejected) + " rejected";
+                         std::to_string(out.stored) + " stored, " + std::to_string(out.duplicates) +
+                         " duplicates, " + std::to_string(out.rejected) + " rejected";
     if (out.enrolled) detail += "; enrolled the device";
     const char* action = out.outcome == BundleImport::Outcome::AlreadyImported
                              ? "bundle-import-again"

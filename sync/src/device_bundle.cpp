@@ -34,7 +34,8 @@ Result<bundle::Opener> boxOpener(Store& store) {
     auto secret = fromHex(settingOr(store, Store::kBoxSecretKeySetting));
     if (!secret || secret->size() != 32)
         return makeError(ErrorCode::Corrupt, "this device's box key is damaged");
-    return bundle::boxOpener(publicKey.value(), std::span<const std::uint8_t, 32>(secret->data(), 32));
+    return bundle::boxOpener(publicKey.value(),
+                             std::span<const std::uint8_t, 32>(secret->data(), 32));
 }
 
 }  // namespace
@@ -51,8 +52,12 @@ std::string bundleFileName(Store& store, std::uint64_t number, bool reply) {
            std::string(reply ? bundle::kReplyExtension : bundle::kBundleExtension);
 }
 
-Result<BundleExport> exportBundle(Store& store, const std::string& path, std::int64_t nowMs,
-                                  const DeviceBundleKeys& keys) {
+namespace {
+
+// exportBundle, with the file's path made from the bundle's number.
+Result<BundleExport> exportAs(Store& store,
+                              const std::function<std::string(std::uint64_t)>& pathFor,
+                              std::int64_t nowMs, const DeviceBundleKeys& keys) {
     const std::string collectorId = settingOr(store, "sync.collector_id");
     if (collectorId.empty())
         return makeError(ErrorCode::NotFound,
@@ -106,9 +111,28 @@ Result<BundleExport> exportBundle(Store& store, const std::string& path, std::in
     auto sealed =
         bundle::seal(header, bundle::encodeDevicePayload(payload), keys.sealToCollector, keys.sign);
     if (!sealed) return sealed.error();
-    if (auto s = bundle::writeFile(path, sealed.value()); !s) return s.error();
+    out.path = pathFor(out.number);
+    if (auto s = bundle::writeFile(out.path, sealed.value()); !s) return s.error();
     out.bytes = sealed->size();
     return out;
+}
+
+}  // namespace
+
+Result<BundleExport> exportBundle(Store& store, const std::string& path, std::int64_t nowMs,
+                                  const DeviceBundleKeys& keys) {
+    return exportAs(
+        store, [&path](std::uint64_t) { return path; }, nowMs, keys);
+}
+
+Result<BundleExport> exportBundleTo(Store& store, const std::string& folder, std::int64_t nowMs,
+                                    const DeviceBundleKeys& keys) {
+    return exportAs(
+        store,
+        [&store, &folder](std::uint64_t number) {
+            return folder + "/" + bundleFileName(store, number);
+        },
+        nowMs, keys);
 }
 
 Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> bytes,
@@ -200,6 +224,41 @@ Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> byte
     out.progress.recordsSent = static_cast<std::int64_t>(out.acknowledged);
     out.progress.state = Progress::State::Done;
     return out;
+}
+
+BundleProblem bundleProblem(const Error& e) {
+    const auto says = [&e](std::string_view words) {
+        return e.message.find(words) != std::string::npos;
+    };
+    if (e.code == ErrorCode::TooNew) return BundleProblem::TooNew;
+    if (says("not the collector's reply")) return BundleProblem::NotAReply;
+    if (says("this reply was made for device")) return BundleProblem::OtherDevice;
+    if (says("this reply comes from collector")) return BundleProblem::OtherCollector;
+    if (says("signature does not match")) return BundleProblem::NotSigned;
+    if (says("which this device never made")) return BundleProblem::NeverMade;
+    if (says("imported already")) return BundleProblem::Older;
+    if (says("not enrolled with a collector") || says("does not know its collector's key"))
+        return BundleProblem::NotEnrolled;
+    if (e.code == ErrorCode::Corrupt) return BundleProblem::Damaged;
+    return BundleProblem::Other;
+}
+
+std::string newestReply(Store& store, const std::vector<std::string>& files) {
+    std::string best;
+    std::uint64_t bestNumber = 0;
+    for (const auto& file : files) {
+        auto bytes = bundle::readFile(file);
+        if (!bytes) continue;
+        auto parsed = bundle::parse(bytes.value());
+        if (!parsed || parsed->header.kind != bundle::Kind::ToDevice ||
+            parsed->header.deviceId != store.deviceId())
+            continue;
+        if (parsed->header.number > bestNumber) {
+            bestNumber = parsed->header.number;
+            best = file;
+        }
+    }
+    return best;
 }
 
 }  // namespace veld::sync

@@ -34,6 +34,12 @@ Result<BundleExport> exportBundle(Store& store, const std::string& path, std::in
     return exportBundle(store, path, nowMs, keys.value());
 }
 
+Result<BundleExport> exportBundleTo(Store& store, const std::string& folder, std::int64_t nowMs) {
+    auto keys = deviceBundleKeys(store);
+    if (!keys) return keys.error();
+    return exportBundleTo(store, folder, nowMs, keys.value());
+}
+
 Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> bytes) {
     auto keys = deviceBundleKeys(store);
     if (!keys) return keys.error();

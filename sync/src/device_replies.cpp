@@ -72,7 +72,8 @@ Result<PullRequest> pullRequestFor(Store& store, bool withStock) {
     if (!stock) return stock.error();
     for (const auto& s : stock.value()) {
         request.stock.push_back(
-            {s.study, s.stratum, static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.remaining))});
+            {s.study, s.stratum,
+             static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.remaining))});
     }
     return request;
 }
@@ -81,8 +82,8 @@ Status applyPullReply(Store& store, PullReply& reply, PullRequest& request, Prog
     // A device enrolled before collectors had keys learns it here; another key than the one it
     // keeps stops before anything of the answer is used.
     if (reply.collectorKey) {
-        if (auto s = identity::keepCollectorKey(store, *reply.collectorKey,
-                                                identity::KeySource::Pull);
+        if (auto s =
+                identity::keepCollectorKey(store, *reply.collectorKey, identity::KeySource::Pull);
             !s)
             return s;
     }

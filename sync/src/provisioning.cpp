@@ -10,10 +10,10 @@
 
 #include <sodium.h>
 
+#include <veld/device_identity.hpp>
 #include <veld/hex.hpp>
 #include <veld/platform/files.hpp>
 #include <veld/platform/time.hpp>
-#include <veld/device_identity.hpp>
 #include <veld/signing.hpp>
 #include <veld/sync/device_bundle.hpp>
 #include <veld/sync/provisioning.hpp>
@@ -88,10 +88,10 @@ Result<ProvisionedEnrolment> enrolForFiles(Store& store, const Provisioning& p) 
     if (!batch) return batch.error();
     if (auto s = identity::keepCollectorKey(store, key.value(), identity::KeySource::Enrolment); !s)
         return s.error();
-    for (const auto& [name, value] : {std::pair<std::string_view, const std::string&>{
-                                          "sync.collector_id", p.collectorId},
-                                      {kDeviceLabelSetting, p.label},
-                                      {kBundleEnrolCodeSetting, p.code}}) {
+    for (const auto& [name, value] :
+         {std::pair<std::string_view, const std::string&>{"sync.collector_id", p.collectorId},
+          {kDeviceLabelSetting, p.label},
+          {kBundleEnrolCodeSetting, p.code}}) {
         if (auto s = store.setSetting(name, value); !s) return s.error();
     }
     if (auto s = batch->commit(); !s) return s.error();
@@ -172,10 +172,10 @@ Result<Provisioning> parseProvisioning(std::string_view text) {
     if (v.value() != kProvisioningVersion && v.value() != kOfflineProvisioningVersion)
         return invalid("unknown version " + std::to_string(v.value()));
     const bool forFiles = v.value() == kOfflineProvisioningVersion;
-    if (auto s = forFiles ? detail::onlyKeys(root, "the provisioning file",
-                                             {"format", "version", "collector", "ca_pem", "code",
-                                              "label", "expires_utc_ms", "collector_id",
-                                              "collector_key"})
+    if (auto s = forFiles ? detail::onlyKeys(
+                                root, "the provisioning file",
+                                {"format", "version", "collector", "ca_pem", "code", "label",
+                                 "expires_utc_ms", "collector_id", "collector_key"})
                           : detail::onlyKeys(root, "the provisioning file",
                                              {"format", "version", "collector", "ca_pem", "code",
                                               "label", "expires_utc_ms"});
@@ -302,11 +302,32 @@ std::vector<std::string> removableMediaRoots() {
     return roots;
 }
 
-std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots) {
+std::vector<std::string> mountedMedia(const std::vector<std::string>& roots) {
     std::set<std::string> found;
-    const auto isProvisioning = [](const fs::directory_entry& e) {
+    const std::set<std::string> rootSet(roots.begin(), roots.end());
+    for (const auto& root : roots) {
         std::error_code ec;
-        return e.path().extension() == kProvisioningExtension && e.is_regular_file(ec);
+        for (auto medium = fs::directory_iterator(platform::fsPath(root), ec);
+             !ec && medium != fs::directory_iterator(); medium.increment(ec)) {
+            std::error_code dirEc;
+            const std::string path = platform::utf8Path(medium->path());
+            // /media/$USER is a root of its own: its folders are the media.
+            if (medium->is_directory(dirEc) && !rootSet.count(path)) found.insert(path);
+        }
+    }
+    return {found.begin(), found.end()};
+}
+
+std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots) {
+    return findFilesOnMedia(roots, kProvisioningExtension);
+}
+
+std::vector<std::string> findFilesOnMedia(const std::vector<std::string>& roots,
+                                          std::string_view extension) {
+    std::set<std::string> found;
+    const auto matches = [extension](const fs::directory_entry& e) {
+        std::error_code ec;
+        return platform::utf8Path(e.path().extension()) == extension && e.is_regular_file(ec);
     };
     for (const auto& root : roots) {
         std::error_code ec;
@@ -319,7 +340,7 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
             for (auto entry = fs::directory_iterator(medium->path(), topEc);
                  !topEc && entry != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
                  entry.increment(topEc), ++seen) {
-                if (isProvisioning(*entry)) {
+                if (matches(*entry)) {
                     found.insert(platform::utf8Path(entry->path()));
                     continue;
                 }
@@ -328,7 +349,7 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
                 for (auto inner = fs::directory_iterator(entry->path(), subEc);
                      !subEc && inner != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
                      inner.increment(subEc), ++seen) {
-                    if (isProvisioning(*inner)) found.insert(platform::utf8Path(inner->path()));
+                    if (matches(*inner)) found.insert(platform::utf8Path(inner->path()));
                 }
             }
         }

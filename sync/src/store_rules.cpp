@@ -573,7 +573,8 @@ Result<BundleMark> parseBundleMark(std::string_view text) {
             return mark;
         }
     }
-    return makeError(ErrorCode::Corrupt, "the collector's record of a device's last bundle is damaged");
+    return makeError(ErrorCode::Corrupt,
+                     "the collector's record of a device's last bundle is damaged");
 }
 
 }  // namespace veld::sync::rules

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,6 +62,30 @@ class Driver {
   private:
     ImGuiContext* m_context = nullptr;
     std::vector<ui::Recorded> m_last;
+};
+
+/// Points the media scan (sync::removableMediaRoots) at a folder of the test's own for as long
+/// as it lives.
+class MediaRoots {
+  public:
+    explicit MediaRoots(const std::string& roots) {
+        if (const char* saved = std::getenv("VELD_MEDIA_ROOTS")) m_saved = saved;
+        m_had = std::getenv("VELD_MEDIA_ROOTS") != nullptr;
+        ::setenv("VELD_MEDIA_ROOTS", roots.c_str(), 1);
+    }
+    ~MediaRoots() {
+        if (m_had) {
+            ::setenv("VELD_MEDIA_ROOTS", m_saved.c_str(), 1);
+        } else {
+            ::unsetenv("VELD_MEDIA_ROOTS");
+        }
+    }
+    MediaRoots(const MediaRoots&) = delete;
+    MediaRoots& operator=(const MediaRoots&) = delete;
+
+  private:
+    std::string m_saved;
+    bool m_had = false;
 };
 
 /// The form client's App over a device store.

@@ -26,17 +26,15 @@ struct Keys {
         crypto_box_keypair(boxPublic.data(), boxSecret.data());
     }
     [[nodiscard]] bundle::Signer signer() const {
-        return [secret = signSecret](std::span<const std::uint8_t> message)
-                   -> Result<bundle::Signature> {
+        return [secret = signSecret](
+                   std::span<const std::uint8_t> message) -> Result<bundle::Signature> {
             bundle::Signature out{};
             crypto_sign_detached(out.data(), nullptr, message.data(), message.size(),
                                  secret.data());
             return out;
         };
     }
-    [[nodiscard]] bundle::Opener opener() const {
-        return bundle::boxOpener(boxPublic, boxSecret);
-    }
+    [[nodiscard]] bundle::Opener opener() const { return bundle::boxOpener(boxPublic, boxSecret); }
 };
 
 bundle::Header sampleHeader() {
@@ -63,7 +61,8 @@ std::vector<std::uint8_t> samplePayload() {
 TEST_CASE("a bundle carries its header and payload to the receiver, and only to it") {
     const Keys sender, receiver, stranger;
     const auto header = sampleHeader();
-    auto bytes = bundle::seal(header, samplePayload(), bundle::boxSealer(receiver.boxPublic), sender.signer());
+    auto bytes = bundle::seal(header, samplePayload(), bundle::boxSealer(receiver.boxPublic),
+                              sender.signer());
     REQUIRE(bytes);
     auto parsed = bundle::parse(bytes.value());
     REQUIRE_MESSAGE(parsed, parsed.error().describe());
@@ -95,8 +94,9 @@ TEST_CASE("a bundle carries its header and payload to the receiver, and only to 
 
 TEST_CASE("a bundle cut short or with any byte changed is refused") {
     const Keys sender, receiver;
-    const auto bytes =
-        bundle::seal(sampleHeader(), samplePayload(), bundle::boxSealer(receiver.boxPublic), sender.signer()).value();
+    const auto bytes = bundle::seal(sampleHeader(), samplePayload(),
+                                    bundle::boxSealer(receiver.boxPublic), sender.signer())
+                           .value();
     // Refused: parse fails, or the signature no longer holds.
     const auto refused = [&](const std::vector<std::uint8_t>& changed) {
         auto parsed = bundle::parse(changed);
@@ -129,8 +129,9 @@ TEST_CASE("a bundle from a newer Veld is refused as such, and a foreign file as 
     const Keys sender, receiver;
     auto header = sampleHeader();
     header.formatVersion = bundle::kFormatVersion + 1;
-    auto newer = bundle::parse(
-        bundle::seal(header, samplePayload(), bundle::boxSealer(receiver.boxPublic), sender.signer()).value());
+    auto newer = bundle::parse(bundle::seal(header, samplePayload(),
+                                            bundle::boxSealer(receiver.boxPublic), sender.signer())
+                                   .value());
     REQUIRE_FALSE(newer);
     CHECK(newer.error().code == ErrorCode::TooNew);
     const std::string text = "format: veld-enrol, this is not a bundle at all";
@@ -142,8 +143,9 @@ TEST_CASE("a bundle from a newer Veld is refused as such, and a foreign file as 
 TEST_CASE("a bundle file is written privately and a huge one is refused unread") {
     const Keys sender, receiver;
     test::TempDir dir;
-    const auto bytes =
-        bundle::seal(sampleHeader(), samplePayload(), bundle::boxSealer(receiver.boxPublic), sender.signer()).value();
+    const auto bytes = bundle::seal(sampleHeader(), samplePayload(),
+                                    bundle::boxSealer(receiver.boxPublic), sender.signer())
+                           .value();
     const auto path = dir.file("b.veldbundle");
     REQUIRE(bundle::writeFile(path, bytes));
     CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
@@ -163,15 +165,16 @@ TEST_CASE("flatc reads a bundle file against schemas/bundle.fbs") {
     const Keys sender, receiver;
     test::TempDir dir;
     const auto header = sampleHeader();
-    const auto bytes =
-        bundle::seal(header, samplePayload(), bundle::boxSealer(receiver.boxPublic), sender.signer()).value();
+    const auto bytes = bundle::seal(header, samplePayload(), bundle::boxSealer(receiver.boxPublic),
+                                    sender.signer())
+                           .value();
     const auto path = dir.file("b.veldbundle");
     REQUIRE(bundle::writeFile(path, bytes));
     std::filesystem::create_directories(dir.file("flatc"));
-    const auto flatc = test::runProcess(
-        {"/usr/bin/flatc", "--json", "--raw-binary", "--strict-json", "-I",
-         std::string(VELD_SOURCE_DIR) + "/schemas", "-o", dir.file("flatc"),
-         std::string(VELD_SOURCE_DIR) + "/schemas/bundle.fbs", "--", path});
+    const auto flatc =
+        test::runProcess({"/usr/bin/flatc", "--json", "--raw-binary", "--strict-json", "-I",
+                          std::string(VELD_SOURCE_DIR) + "/schemas", "-o", dir.file("flatc"),
+                          std::string(VELD_SOURCE_DIR) + "/schemas/bundle.fbs", "--", path});
     REQUIRE_MESSAGE(flatc.exitCode == 0, flatc.err);
     const std::string json = test::readFile(dir.file("flatc/b.json"));
     REQUIRE(!json.empty());

@@ -102,8 +102,9 @@ std::int64_t pending(Store& store) {
 
 }  // namespace
 
-TEST_CASE("a device that is never online enrols, randomises and delivers 1,000 records by "
-          "bundles only") {
+TEST_CASE(
+    "a device that is never online enrols, randomises and delivers 1,000 records by "
+    "bundles only") {
     test::TempDir dir;
     test::CollectorProcess collector(test::testCollectorLocation(dir));  // never started
     test::publishPilotForms(collector);
@@ -190,8 +191,9 @@ TEST_CASE("a device that is never online enrols, randomises and delivers 1,000 r
     CHECK(audit.out.find("bundle-import") != std::string::npos);
 }
 
-TEST_CASE("bundles and network pushes mix on one collector; the same bundle twice changes "
-          "nothing") {
+TEST_CASE(
+    "bundles and network pushes mix on one collector; the same bundle twice changes "
+    "nothing") {
     test::TempDir dir;
     test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
@@ -255,8 +257,9 @@ TEST_CASE("bundles and network pushes mix on one collector; the same bundle twic
     CHECK(heldBy(collector).stats.records == 50);
 }
 
-TEST_CASE("a damaged, foreign, replayed or re-ordered bundle is refused with its reason and "
-          "changes nothing") {
+TEST_CASE(
+    "a damaged, foreign, replayed or re-ordered bundle is refused with its reason and "
+    "changes nothing") {
     test::TempDir dir;
     test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::CollectorProcess other(dir.file("other-collector.db"));

@@ -76,9 +76,9 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
             char digest[80];
             std::snprintf(digest, sizeof digest, "demo:%064x",
                           static_cast<unsigned>(d * 1000 + static_cast<std::size_t>(i)));
-            const auto made =
-                store.finalizeNew(test::ipsIntake(makeUuidV7(clock), i % 2 ? "utrecht" : "amersfoort",
-                                         i % 3 ? "man" : "vrouw", digest));
+            const auto made = store.finalizeNew(test::ipsIntake(makeUuidV7(clock),
+                                                                i % 2 ? "utrecht" : "amersfoort",
+                                                                i % 3 ? "man" : "vrouw", digest));
             REQUIRE_MESSAGE(made, made.error().describe());
         }
         // Other records, of a form the collector does not publish (the pilots' sealed forms

@@ -28,8 +28,7 @@ Sync by file (a USB stick) for a device that is never online.
 )";
 
 int usage(std::ostream& err, const std::string& command, const std::string& message) {
-    err << "veldctl " << command << ": " << message << "\n(see veldctl " << command
-        << " --help)\n";
+    err << "veldctl " << command << ": " << message << "\n(see veldctl " << command << " --help)\n";
     return kExitUsage;
 }
 

@@ -25,8 +25,7 @@ device must be imported first). Every import is in the audit log.
 )";
 
 int usage(std::ostream& err, const std::string& command, const std::string& message) {
-    err << "veldctl " << command << ": " << message << "\n(see veldctl " << command
-        << " --help)\n";
+    err << "veldctl " << command << ": " << message << "\n(see veldctl " << command << " --help)\n";
     return kExitUsage;
 }
 

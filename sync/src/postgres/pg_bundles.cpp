@@ -13,8 +13,7 @@ Result<std::optional<BundleDevice>> PgBundles::bundleDevice(const Uuid& deviceId
         auto rows = c.query(
             "SELECT public_key, revoked_utc_ms, received_through, "
             "(SELECT value FROM meta WHERE key = $2) FROM devices WHERE device_id = $1",
-            pg::Params().add(deviceId).add(rules::bundleMarkKey(deviceId)),
-            "reading the device");
+            pg::Params().add(deviceId).add(rules::bundleMarkKey(deviceId)), "reading the device");
         if (!rows) return rows.error();
         if (rows->empty()) return {};
         BundleDevice d;
@@ -38,12 +37,11 @@ Status PgBundles::markBundle(const Uuid& deviceId, const BundleMark& mark, std::
                              const std::string& actor, const std::string& action,
                              const std::string& detail) {
     return pg::transact(m_ctx.pool, pg::Isolation::ReadCommitted, [&](pg::Connection& c) -> Status {
-        if (auto s = c.run("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO "
-                           "UPDATE SET value = excluded.value",
-                           pg::Params()
-                               .add(rules::bundleMarkKey(deviceId))
-                               .add(rules::bundleMarkText(mark)),
-                           "keeping the device's last bundle");
+        if (auto s = c.run(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO "
+                "UPDATE SET value = excluded.value",
+                pg::Params().add(rules::bundleMarkKey(deviceId)).add(rules::bundleMarkText(mark)),
+                "keeping the device's last bundle");
             !s)
             return s;
         return postgres::audit(c, nowMs, actor, action, deviceId.toString(), detail);

@@ -35,14 +35,15 @@ Result<std::optional<BundleDevice>> SqliteBundles::bundleDevice(const Uuid& devi
     return std::optional<BundleDevice>(std::move(out));
 }
 
-Status SqliteBundles::markBundle(const Uuid& deviceId, const BundleMark& mark,
-                                 std::int64_t nowMs, const std::string& actor,
-                                 const std::string& action, const std::string& detail) {
+Status SqliteBundles::markBundle(const Uuid& deviceId, const BundleMark& mark, std::int64_t nowMs,
+                                 const std::string& actor, const std::string& action,
+                                 const std::string& detail) {
     std::lock_guard lock(m_ctx.mutex);
     auto tx = sql::Transaction::begin(m_ctx.db);
     if (!tx) return tx.error();
-    auto st = m_ctx.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
-                               "UPDATE SET value = excluded.value");
+    auto st = m_ctx.db.prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
+        "UPDATE SET value = excluded.value");
     if (!st) return st.error();
     st->bind(1, rules::bundleMarkKey(deviceId)).bind(2, rules::bundleMarkText(mark));
     if (auto s = st->run(); !s) return s;

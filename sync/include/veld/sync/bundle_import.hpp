@@ -43,7 +43,6 @@ struct BundleImport {
 /// WrongState (another collector's bundle, a reply bundle, a revoked device, replayed, out of
 /// order), or what the store's enrol(), push() and pull() refuse.
 Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::uint8_t> bytes,
-                                  std::int64_t nowMs,
-                                  const std::string& actor);
+                                  std::int64_t nowMs, const std::string& actor);
 
 }  // namespace veld::sync

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <veld/result.hpp>
 #include <veld/store.hpp>
@@ -25,9 +26,9 @@
 namespace veld::sync {
 
 /// Device settings of sync by file. The enrolment code is a secret: never show or log it.
-inline constexpr std::string_view kBundleNumberSetting = "bundle.number";          // last made
-inline constexpr std::string_view kBundleReplySetting = "bundle.reply_number";     // last imported
-inline constexpr std::string_view kBundleEnrolCodeSetting = "bundle.enrol_code";   // until enrolled
+inline constexpr std::string_view kBundleNumberSetting = "bundle.number";         // last made
+inline constexpr std::string_view kBundleReplySetting = "bundle.reply_number";    // last imported
+inline constexpr std::string_view kBundleEnrolCodeSetting = "bundle.enrol_code";  // until enrolled
 inline constexpr std::string_view kDeviceLabelSetting = "sync.label";
 
 /// The keys a device's bundles need: its own signature, and the collector's public key (to check
@@ -44,6 +45,7 @@ struct DeviceBundleKeys {
 Result<DeviceBundleKeys> deviceBundleKeys(Store& store);
 
 struct BundleExport {
+    std::string path;
     std::uint64_t number = 0;
     std::uint64_t firstSeq = 0;  // 0..0: no records waiting
     std::uint64_t lastSeq = 0;
@@ -63,6 +65,10 @@ std::string bundleFileName(Store& store, std::uint64_t number, bool reply = fals
 Result<BundleExport> exportBundle(Store& store, const std::string& path, std::int64_t nowMs,
                                   const DeviceBundleKeys& keys);
 Result<BundleExport> exportBundle(Store& store, const std::string& path, std::int64_t nowMs);
+/// As exportBundle, into `folder` (a USB stick) under bundleFileName().
+Result<BundleExport> exportBundleTo(Store& store, const std::string& folder, std::int64_t nowMs,
+                                    const DeviceBundleKeys& keys);
+Result<BundleExport> exportBundleTo(Store& store, const std::string& folder, std::int64_t nowMs);
 
 struct ReplyImport {
     enum class Outcome { Imported, AlreadyImported };
@@ -80,5 +86,25 @@ struct ReplyImport {
 Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> bytes,
                                 const DeviceBundleKeys& keys);
 Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> bytes);
+
+/// Why exporting a bundle or importing a reply failed, for a message in the user's language.
+enum class BundleProblem {
+    Damaged,         // damaged, cut short, or not a Veld bundle
+    TooNew,          // made by a newer Veld
+    NotAReply,       // a device's bundle, not a reply
+    OtherDevice,     // a reply for another device
+    OtherCollector,  // a reply from another collector
+    NotSigned,       // not signed by this device's collector
+    NeverMade,       // answers a bundle this device never made
+    Older,           // older than a reply imported already
+    NotEnrolled,     // the device has no collector (key) yet
+    Other,           // anything else (the disk, the store): the error's own words
+};
+BundleProblem bundleProblem(const Error& error);
+
+/// Of `files` (replies found on media: findFilesOnMedia with bundle::kReplyExtension), the one
+/// for this device with the highest bundle number; empty when there is none. Files that cannot
+/// be read or are not replies are passed over.
+std::string newestReply(Store& store, const std::vector<std::string>& files);
 
 }  // namespace veld::sync

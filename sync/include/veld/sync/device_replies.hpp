@@ -34,9 +34,10 @@ Result<std::uint64_t> acknowledgedThrough(const PushReply& reply, std::uint64_t 
 Result<PullRequest> pullRequestFor(Store& store, bool withStock = true);
 
 /// Applies one pull answer: keeps the collector's key (refusing, WrongState, another key than
-/// the one kept: nothing of the answer is used then), installs its forms (one the device cannot use is skipped), keeps a
-/// new project key, the studies, the cases and the allocation blocks, then moves the cursors
-/// (in `request` and the settings) only after what they cover is stored. Counts into `progress`.
+/// the one kept: nothing of the answer is used then), installs its forms (one the device cannot use
+/// is skipped), keeps a new project key, the studies, the cases and the allocation blocks, then
+/// moves the cursors (in `request` and the settings) only after what they cover is stored. Counts
+/// into `progress`.
 Status applyPullReply(Store& store, PullReply& reply, PullRequest& request, Progress& progress);
 
 }  // namespace veld::sync

@@ -91,6 +91,12 @@ std::vector<std::string> removableMediaRoots();
 /// Provisioning files (*.veldenrol) on mounted media: in each folder directly inside a root, and
 /// one level further down; sorted, without duplicates. Unreadable folders are skipped.
 std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots);
+/// Files whose name ends in `extension` (".veldreply"), found as findProvisioningFiles finds its.
+std::vector<std::string> findFilesOnMedia(const std::vector<std::string>& roots,
+                                          std::string_view extension);
+/// The mounted media: the folders directly inside the roots (not those that are roots
+/// themselves, as /media/$USER inside /media), sorted.
+std::vector<std::string> mountedMedia(const std::vector<std::string>& roots);
 
 /// The folder an installer leaves a provisioning file in for the machine's users (the MSI's
 /// VELDENROL): VELD_PROVISIONING_FOLDER when set, else platform::machineFolder()
