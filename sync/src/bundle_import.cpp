@@ -31,6 +31,10 @@ Result<Decoded> decode(const bundle::DevicePayload& payload, const bundle::Heade
         if (!enrol) return enrol.error();
         if (enrol->deviceId != h.deviceId)
             return makeError(ErrorCode::Corrupt, "the bundle's enrolment names another device");
+        if (enrol->protocolVersion != kProtocolVersion)
+            return makeError(ErrorCode::TooNew,
+                             "the bundle's enrolment uses another protocol "
+                             "version");
         out.enrol = std::move(enrol.value());
     }
     std::uint64_t next = h.firstSeq;
@@ -57,6 +61,10 @@ Result<Decoded> decode(const bundle::DevicePayload& payload, const bundle::Heade
         return makeError(ErrorCode::Corrupt, "the bundle carries no pull request");
     auto pull = decodePullRequest(payload.pull);
     if (!pull) return pull.error();
+    if (pull->protocolVersion != kProtocolVersion)
+        return makeError(ErrorCode::TooNew,
+                         "the bundle's pull request uses another protocol "
+                         "version");
     if (pull->deviceBoxKey.size() != 32)
         return makeError(ErrorCode::Corrupt, "the bundle carries no key to seal the reply to");
     out.pull = std::move(pull.value());
@@ -215,10 +223,13 @@ Result<BundleImport> importBundle(CollectorStore& store, std::span<const std::ui
     if (!sealed) return sealed.error();
     out.reply = std::move(sealed.value());
 
-    std::string detail = "bundle " + std::to_string(h.number) + ", records " +
-                         std::to_string(h.firstSeq) + ".." + std::to_string(h.lastSeq) + ": " +
-                         std::to_string(out.stored) + " stored, " + std::to_string(out.duplicates) +
-                         " duplicates, " + std::to_string(out.rejected) + " rejected";
+    std::string detail =
+        "bundle " + std::to_string(h.number) + ", " +
+        (h.firstSeq == 0
+             ? std::string("no records")
+             : "records " + std::to_string(h.firstSeq) + ".." + std::to_string(h.lastSeq)) +
+        ": " + std::to_string(out.stored) + " stored, " + std::to_string(out.duplicates) +
+        " duplicates, " + std::to_string(out.rejected) + " rejected";
     if (out.enrolled) detail += "; enrolled the device";
     const char* action = out.outcome == BundleImport::Outcome::AlreadyImported
                              ? "bundle-import-again"
