@@ -18,14 +18,9 @@ using namespace veld;
 using namespace veld::client;
 using veld::client::testing::MediaRoots;
 using veld::client::testing::UiDriver;
+using veld::client::testing::wallMs;
 
 namespace {
-
-std::int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string newStore(const std::string& path) {
     auto store = test::openDevice(path);

@@ -4,6 +4,7 @@
 // releasing over separate frames, as a person would.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -63,6 +64,13 @@ class Driver {
     ImGuiContext* m_context = nullptr;
     std::vector<ui::Recorded> m_last;
 };
+
+/// The wall clock in milliseconds since 1970 (for screens that compare times with now).
+inline std::int64_t wallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 /// Points the media scan (sync::removableMediaRoots) at a folder of the test's own for as long
 /// as it lives.

@@ -23,19 +23,6 @@ using namespace veld;
 
 namespace {
 
-constexpr const char* kStudyJson = R"({
-  "id": "ips",
-  "pilot": "ips_long_term_unemployed",
-  "arms": [{"name": "ips", "ratio": 1}, {"name": "usual_care", "ratio": 1}],
-  "factors": [
-    {"name": "municipality", "levels": ["utrecht", "amersfoort", "nieuwegein"]},
-    {"name": "gender", "levels": ["man", "vrouw"]}
-  ],
-  "block_sizes": [2, 4, 6],
-  "low_slots": 4,
-  "blocks_per_device": 2
-})";
-
 bool outOfSlots(const Error& e) {
     return e.code == ErrorCode::WrongState &&
            e.message.find("no allocation left") != std::string::npos;
@@ -56,7 +43,7 @@ TEST_CASE("an experiment: five offline devices enrol 2,000 participants in six s
     test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     const std::string studyFile = dir.file("ips.json");
-    std::ofstream(studyFile) << kStudyJson;
+    std::ofstream(studyFile) << test::kIpsStudyJson;
     auto defined = test::veldctl({"study", "define", collector.storePath(), studyFile});
     REQUIRE_MESSAGE(defined.exitCode == 0, defined.err);
     collector.start({"--auth-failures", "0", "--rate-limit", "0"});

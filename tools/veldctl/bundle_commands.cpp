@@ -32,11 +32,11 @@ int usage(std::ostream& err, const std::string& command, const std::string& mess
     return kExitUsage;
 }
 
-std::string range(std::uint64_t first, std::uint64_t last) {
+}  // namespace
+
+std::string seqRange(std::uint64_t first, std::uint64_t last) {
     return first == 0 ? std::string("none") : std::to_string(first) + ".." + std::to_string(last);
 }
-
-}  // namespace
 
 int bundleCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
     Args args(argv);
@@ -65,7 +65,7 @@ int bundleCommand(const std::vector<std::string>& argv, std::ostream& out, std::
             return kExitFailure;
         }
         out << "wrote bundle " << done->number << " to " << outPath << ": " << done->records
-            << " records (outbox " << range(done->firstSeq, done->lastSeq) << ")"
+            << " records (outbox " << seqRange(done->firstSeq, done->lastSeq) << ")"
             << (done->enrols ? ", with the device's enrolment" : "") << ", " << done->bytes
             << " bytes\n";
         return kExitOk;

@@ -29,10 +29,6 @@ int usage(std::ostream& err, const std::string& command, const std::string& mess
     return kExitUsage;
 }
 
-std::string range(std::uint64_t first, std::uint64_t last) {
-    return first == 0 ? std::string("none") : std::to_string(first) + ".." + std::to_string(last);
-}
-
 // The reply's default name: BUNDLE with .veldreply instead of .veldbundle.
 std::string replyPathFor(const std::string& bundlePath) {
     const std::string ext(sync::bundle::kBundleExtension);
@@ -84,7 +80,7 @@ int collectorImportCommand(const std::vector<std::string>& argv, std::ostream& o
     } else {
         out << "imported bundle " << h.number << " of device " << h.deviceId.toString()
             << (done->enrolled ? " (enrolled it)" : "") << ": records "
-            << range(h.firstSeq, h.lastSeq) << ", " << done->stored << " stored, "
+            << seqRange(h.firstSeq, h.lastSeq) << ", " << done->stored << " stored, "
             << done->duplicates << " held already, " << done->rejected << " rejected\n";
     }
     out << "wrote the reply to " << replyPath << "\n";
