@@ -38,7 +38,9 @@ Held heldBy(const test::CollectorProcess& collector) {
     Held out;
     out.stats = store->stats().value();
     out.audit = store->audit().value().size();
-    for (const auto& d : store->devices().value())
+    const auto devices = store->devices();
+    REQUIRE(devices);
+    for (const auto& d : devices.value())
         out.receivedThrough.push_back(d.receivedThrough);
     return out;
 }
@@ -75,6 +77,17 @@ std::string provisionOffline(const test::CollectorProcess& collector, const test
     return file;
 }
 
+// Staff choose a project key: sealed forms' records are sealed to it on the device.
+void useProjectKey(const test::CollectorProcess& collector, const test::TempDir& dir) {
+    const std::string ring = dir.file("project.keys");
+    const std::string phrase = dir.file("phrase");
+    std::ofstream(phrase) << "a long enough passphrase\n";
+    const auto made = test::veldctl({"keys", "new", ring, "--id", "k1", "--passphrase-file", phrase});
+    REQUIRE_MESSAGE(made.exitCode == 0, made.err);
+    const auto used = test::veldctl({"collector", "use-key", collector.storePath(), ring});
+    REQUIRE_MESSAGE(used.exitCode == 0, used.err);
+}
+
 std::string pseudonymOf(int n) {
     char digest[80];
     std::snprintf(digest, sizeof digest, "demo:%064x", static_cast<unsigned>(n));
@@ -95,6 +108,7 @@ TEST_CASE(
     test::TempDir dir;
     test::CollectorProcess collector(test::testCollectorLocation(dir));  // never started
     test::publishPilotForms(collector);
+    useProjectKey(collector, dir);
     const auto studyFile = dir.file("ips.json");
     std::ofstream(studyFile) << test::kIpsStudyJson;
     const auto defined = test::veldctl({"study", "define", collector.storePath(), studyFile});
@@ -183,8 +197,7 @@ TEST_CASE(
     "nothing") {
     test::TempDir dir;
     test::CollectorProcess collector(test::testCollectorLocation(dir));
-    test::publishPilotForms(collector);
-    collector.start();
+    collector.start();  // no forms published: the records need none
     auto device = test::openDevice(dir.file("laptop.veld"));
     const auto connection = test::enrolDevice(device, collector);
 
