@@ -118,6 +118,13 @@ TEST_CASE(
     const auto enrolFile = provisionOffline(collector, dir, "school-7");
     CHECK((std::filesystem::status(enrolFile).permissions() & std::filesystem::perms::all) ==
           (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+    // Another reader: Python's JSON.
+    const auto python = test::runProcess(
+        {"/usr/bin/python3", "-c",
+         "import json, sys\nd = json.load(open(sys.argv[1]))\n"
+         "print(d['version'], d['collector'] == '', len(d['collector_key']), d['label'])\n",
+         enrolFile});
+    CHECK_MESSAGE(python.out == "2 True 64 school-7\n", python.err);
     const auto devicePath = dir.file("school.veld");
     { auto made = test::openDevice(devicePath); }
     const auto enrolled = test::veldctl({"enrol", devicePath, "--file", enrolFile});
