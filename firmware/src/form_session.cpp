@@ -1,6 +1,5 @@
 // Loading a compiled form, and the FormSession interface: paths, record content and drafts.
 #include <veld/clock.hpp>
-#include <veld/store.hpp>
 
 #include "form_session_internal.hpp"
 

@@ -1,7 +1,7 @@
 // Sessions and cases: case properties a record changes, prefilling, tracking and allocation.
 #include <veld/allocation.hpp>
+#include <veld/case.hpp>
 #include <veld/hex.hpp>
-#include <veld/store.hpp>
 
 #include "form_session_internal.hpp"
 

@@ -1,6 +1,5 @@
 // Session answers: visibility, problems, and checking and converting values.
 #include <veld/pseudonym.hpp>
-#include <veld/store.hpp>
 
 #include "form_session_internal.hpp"
 

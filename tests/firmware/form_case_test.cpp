@@ -6,13 +6,13 @@
 
 #include <doctest/doctest.h>
 
+#include <veld/case.hpp>
 #include <veld/fb/form_generated.h>
 #include <veld/form.hpp>
 #include <veld/form_session.hpp>
 #include <veld/hex.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/record.hpp>
-#include <veld/store.hpp>
 
 #include "support/test_support.hpp"
 

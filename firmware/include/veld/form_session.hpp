@@ -85,7 +85,7 @@ struct CaseContext {
     std::map<std::string, std::string, std::less<>> properties;  // name -> text value
     /// name -> the HLC of that value, the base of a change the form makes to it.
     std::map<std::string, HlcTimestamp, std::less<>> clocks;
-    /// The store's view of a case (veld/store.hpp).
+    /// The store's view of a case (veld/case.hpp).
     static CaseContext of(const CaseInfo& info);
 };
 
