@@ -10,9 +10,12 @@
 
 #include <sodium.h>
 
+#include <veld/device_identity.hpp>
 #include <veld/hex.hpp>
 #include <veld/platform/files.hpp>
 #include <veld/platform/time.hpp>
+#include <veld/signing.hpp>
+#include <veld/sync/device_bundle.hpp>
 #include <veld/sync/provisioning.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -43,7 +46,15 @@ std::string utcText(std::int64_t ms) {
 }
 
 Status checkFields(const Provisioning& p) {
-    if (auto s = checkUrl(p.collector, false); !s) return invalid(s.error().message);
+    if (!p.forFiles() || !p.collector.empty()) {
+        if (auto s = checkUrl(p.collector, false); !s) return invalid(s.error().message);
+    }
+    if (p.forFiles()) {
+        auto key = fromHex(p.collectorKey);
+        if (!key || key->size() != 32) return invalid("the collector's key is not 64 hex digits");
+        if (p.collectorId.empty() || p.collectorId.size() > kMaxLabelBytes)
+            return invalid("the collector's id is empty or too long");
+    }
     if (!p.caPem.empty()) {
         if (auto s = checkCertificatePem(p.caPem); !s) return invalid(s.error().message);
     }
@@ -61,6 +72,33 @@ Result<std::string> readSmallFile(const std::string& path, std::size_t limit) {
     if (!text && text.error().code == ErrorCode::InvalidArgument)
         return invalid(path + " is not a regular file");
     return text;
+}
+
+// An enrolment for sync by file: see enrolFromFile.
+Result<ProvisionedEnrolment> enrolForFiles(Store& store, const Provisioning& p) {
+    auto credential = store.setting("sync.credential");
+    if (!credential) return credential.error();
+    if (credential.value() && !credential.value()->empty())
+        return makeError(ErrorCode::WrongState,
+                         "this device is enrolled with a collector already; nothing was changed");
+    auto key = signing::parsePublicKey(p.collectorKey, "the collector's key");
+    if (!key) return invalid(key.error().message);
+    if (auto made = identity::ensureDeviceKey(store); !made) return made.error();
+    auto batch = store.beginBatch();
+    if (!batch) return batch.error();
+    if (auto s = identity::keepCollectorKey(store, key.value(), identity::KeySource::Enrolment); !s)
+        return s.error();
+    for (const auto& [name, value] :
+         {std::pair<std::string_view, const std::string&>{"sync.collector_id", p.collectorId},
+          {kDeviceLabelSetting, p.label},
+          {kBundleEnrolCodeSetting, p.code}}) {
+        if (auto s = store.setSetting(name, value); !s) return s.error();
+    }
+    if (auto s = batch->commit(); !s) return s.error();
+    ProvisionedEnrolment out;
+    out.label = p.label;
+    out.collectorId = p.collectorId;
+    return out;
 }
 
 }  // namespace
@@ -98,11 +136,14 @@ Status checkCertificatePem(std::string_view pem) {
 Result<std::string> provisioningJson(const Provisioning& p) {
     if (auto s = checkFields(p); !s) return s.error();
     const auto q = [](std::string_view text) { return detail::quoted(text); };
-    return "{\n  \"format\": " + q(kProvisioningFormat) +
-           ",\n  \"version\": " + std::to_string(kProvisioningVersion) +
+    const std::string forFiles = p.forFiles() ? ",\n  \"collector_id\": " + q(p.collectorId) +
+                                                    ",\n  \"collector_key\": " + q(p.collectorKey)
+                                              : std::string();
+    return "{\n  \"format\": " + q(kProvisioningFormat) + ",\n  \"version\": " +
+           std::to_string(p.forFiles() ? kOfflineProvisioningVersion : kProvisioningVersion) +
            ",\n  \"collector\": " + q(p.collector) + ",\n  \"ca_pem\": " + q(p.caPem) +
            ",\n  \"code\": " + q(p.code) + ",\n  \"label\": " + q(p.label) +
-           ",\n  \"expires_utc_ms\": " + std::to_string(p.expiresUtcMs) + "\n}\n";
+           ",\n  \"expires_utc_ms\": " + std::to_string(p.expiresUtcMs) + forFiles + "\n}\n";
 }
 
 Result<Provisioning> parseProvisioning(std::string_view text) {
@@ -121,25 +162,35 @@ Result<Provisioning> parseProvisioning(std::string_view text) {
     if (!version) return invalid("it has no \"version\"");
     auto v = detail::asWholeNumber(*version, "\"version\"", 1'000'000);
     if (!v) return invalid(v.error().message);
-    if (v.value() > kProvisioningVersion) {
+    if (v.value() > kOfflineProvisioningVersion) {
         return makeError(ErrorCode::TooNew, "this provisioning file is of version " +
                                                 std::to_string(v.value()) +
-                                                ", made by a newer Veld; this one reads version " +
-                                                std::to_string(kProvisioningVersion));
+                                                ", made by a newer Veld; this one reads versions " +
+                                                std::to_string(kProvisioningVersion) + " and " +
+                                                std::to_string(kOfflineProvisioningVersion));
     }
-    if (v.value() != kProvisioningVersion)
+    if (v.value() != kProvisioningVersion && v.value() != kOfflineProvisioningVersion)
         return invalid("unknown version " + std::to_string(v.value()));
-    if (auto s = detail::onlyKeys(
-            root, "the provisioning file",
-            {"format", "version", "collector", "ca_pem", "code", "label", "expires_utc_ms"});
+    const bool forFiles = v.value() == kOfflineProvisioningVersion;
+    if (auto s = forFiles ? detail::onlyKeys(
+                                root, "the provisioning file",
+                                {"format", "version", "collector", "ca_pem", "code", "label",
+                                 "expires_utc_ms", "collector_id", "collector_key"})
+                          : detail::onlyKeys(root, "the provisioning file",
+                                             {"format", "version", "collector", "ca_pem", "code",
+                                              "label", "expires_utc_ms"});
         !s)
         return invalid(s.error().message);
     Provisioning out;
-    for (const auto& [name, target] :
-         {std::pair<const char*, std::string*>{"collector", &out.collector},
-          {"ca_pem", &out.caPem},
-          {"code", &out.code},
-          {"label", &out.label}}) {
+    std::vector<std::pair<const char*, std::string*>> fields{{"collector", &out.collector},
+                                                             {"ca_pem", &out.caPem},
+                                                             {"code", &out.code},
+                                                             {"label", &out.label}};
+    if (forFiles) {
+        fields.emplace_back("collector_id", &out.collectorId);
+        fields.emplace_back("collector_key", &out.collectorKey);
+    }
+    for (const auto& [name, target] : fields) {
         const detail::Json* m = detail::member(root, name);
         if (!m) return invalid("it has no \"" + std::string(name) + "\"");
         auto s = detail::asString(*m, "\"" + std::string(name) + "\"");
@@ -198,6 +249,7 @@ Result<ProvisionedEnrolment> enrolFromFile(Store& store, const std::string& path
                                                     utcText(p->expiresUtcMs) +
                                                     "; ask central staff for a new one");
     }
+    if (p->forFiles() && p->collector.empty()) return enrolForFiles(store, p.value());
     ProvisionedEnrolment out;
     out.label = p->label;
     out.collector = p->collector;
@@ -250,11 +302,32 @@ std::vector<std::string> removableMediaRoots() {
     return roots;
 }
 
-std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots) {
+std::vector<std::string> mountedMedia(const std::vector<std::string>& roots) {
     std::set<std::string> found;
-    const auto isProvisioning = [](const fs::directory_entry& e) {
+    const std::set<std::string> rootSet(roots.begin(), roots.end());
+    for (const auto& root : roots) {
         std::error_code ec;
-        return e.path().extension() == kProvisioningExtension && e.is_regular_file(ec);
+        for (auto medium = fs::directory_iterator(platform::fsPath(root), ec);
+             !ec && medium != fs::directory_iterator(); medium.increment(ec)) {
+            std::error_code dirEc;
+            const std::string path = platform::utf8Path(medium->path());
+            // /media/$USER is a root of its own: its folders are the media.
+            if (medium->is_directory(dirEc) && !rootSet.count(path)) found.insert(path);
+        }
+    }
+    return {found.begin(), found.end()};
+}
+
+std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots) {
+    return findFilesOnMedia(roots, kProvisioningExtension);
+}
+
+std::vector<std::string> findFilesOnMedia(const std::vector<std::string>& roots,
+                                          std::string_view extension) {
+    std::set<std::string> found;
+    const auto matches = [extension](const fs::directory_entry& e) {
+        std::error_code ec;
+        return platform::utf8Path(e.path().extension()) == extension && e.is_regular_file(ec);
     };
     for (const auto& root : roots) {
         std::error_code ec;
@@ -267,7 +340,7 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
             for (auto entry = fs::directory_iterator(medium->path(), topEc);
                  !topEc && entry != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
                  entry.increment(topEc), ++seen) {
-                if (isProvisioning(*entry)) {
+                if (matches(*entry)) {
                     found.insert(platform::utf8Path(entry->path()));
                     continue;
                 }
@@ -276,7 +349,7 @@ std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& r
                 for (auto inner = fs::directory_iterator(entry->path(), subEc);
                      !subEc && inner != fs::directory_iterator() && seen < kMaxEntriesPerMedium;
                      inner.increment(subEc), ++seen) {
-                    if (isProvisioning(*inner)) found.insert(platform::utf8Path(inner->path()));
+                    if (matches(*inner)) found.insert(platform::utf8Path(inner->path()));
                 }
             }
         }

@@ -616,6 +616,31 @@ std::string correctionComment(HlcTimestamp hlc) {
     return "corrected in the field: revision " + hlc.toString();
 }
 
+std::string bundleMarkKey(const Uuid& deviceId) {
+    return "bundle:" + deviceId.toString();
+}
+
+std::string bundleMarkText(const BundleMark& mark) {
+    return std::to_string(mark.number) + " " + toHex(mark.digest);
+}
+
+Result<BundleMark> parseBundleMark(std::string_view text) {
+    const auto space = text.find(' ');
+    BundleMark mark;
+    if (space != std::string_view::npos) {
+        const std::string number(text.substr(0, space));
+        char* end = nullptr;
+        mark.number = std::strtoull(number.c_str(), &end, 10);
+        auto digest = fromHex(text.substr(space + 1));
+        if (end && *end == '\0' && mark.number > 0 && digest) {
+            mark.digest = std::move(*digest);
+            return mark;
+        }
+    }
+    return makeError(ErrorCode::Corrupt,
+                     "the collector's record of a device's last bundle is damaged");
+}
+
 }  // namespace veld::sync::rules
 
 namespace veld::sync {

@@ -17,6 +17,7 @@
 #include <veld/record.hpp>
 #include <veld/result.hpp>
 #include <veld/sync/protocol.hpp>
+#include <veld/sync/store/bundles.hpp>
 #include <veld/sync/store/cases.hpp>
 #include <veld/sync/store/policy.hpp>
 #include <veld/sync/store/records.hpp>
@@ -254,5 +255,13 @@ std::vector<ReviewChange> unpackReviewHistory(std::string_view packed);
 /// revision; the HLC itself is kept beside it).
 std::string correctionActor(const Uuid& deviceId);
 std::string correctionComment(HlcTimestamp hlc);
+
+// ---- Bundles ----------------------------------------------------------------------------------
+
+/// The meta entry a device's last imported bundle is kept under, and its value ("N DIGESTHEX").
+std::string bundleMarkKey(const Uuid& deviceId);
+std::string bundleMarkText(const BundleMark& mark);
+/// Corrupt for a damaged value.
+Result<BundleMark> parseBundleMark(std::string_view text);
 
 }  // namespace veld::sync::rules

@@ -6,6 +6,7 @@
 #include <veld/device_identity.hpp>
 #include <veld/pseudonym.hpp>
 #include <veld/sync/receipt.hpp>
+#include <veld/sync/device_replies.hpp>
 #include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -139,31 +140,8 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     if (!reply) return reply.error();
     auto batch = store.beginBatch();
     if (!batch) return batch.error();
-    for (const auto& [key, value] : std::initializer_list<std::pair<const char*, std::string>>{
-             {"sync.collector", c.collector},
-             {"sync.credential", reply->credential},
-             {"sync.collector_id", reply->collectorId},
-             {"sync.ca_file", caFile},
-             {"sync.allow_http", allowPlainHttp ? "1" : "0"}}) {
-        if (auto s = store.setSetting(key, value); !s) return s.error();
-    }
-    if (!reply->pseudonymKey.empty()) {
-        if (!pseudonym::parseKey(reply->pseudonymKey)) {
-            return makeError(ErrorCode::Corrupt, "the collector sent an unusable pseudonym key");
-        }
-        if (auto s = store.setSetting("pseudonym.key", reply->pseudonymKey); !s) return s.error();
-    }
-    if (!reply->projectKey.empty()) {
-        if (auto s = store.setSetting(kProjectKeySetting, reply->projectKey); !s) return s.error();
-    }
-    // Enrolment is where the device learns whom to trust: the collector's key is taken as it
-    // comes (replacing one from an earlier enrolment). An older collector sends none.
-    if (reply->collectorKey) {
-        if (auto s = identity::keepCollectorKey(store, *reply->collectorKey,
-                                                identity::KeySource::Enrolment);
-            !s)
-            return s.error();
-    }
+    if (auto s = keepEnrolment(store, reply.value(), c.collector, caFile, allowPlainHttp); !s)
+        return s.error();
     if (auto s = batch->commit(); !s) return s.error();
     return reply;
 }
@@ -245,12 +223,9 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
         if (!reply) return reply.error();
         if (auto s = checkAndKeepReceipt(store, batch.value(), reply.value()); !s) return s.error();
         // Only what was sent and is held by the collector leaves the outbox.
-        const std::uint64_t through = std::min(reply->receivedThrough, lastSent);
-        if (through < firstSent) {
-            return makeError(ErrorCode::WrongState,
-                             "the collector did not take the batch (received through " +
-                                 std::to_string(reply->receivedThrough) + ")");
-        }
+        auto acknowledged = acknowledgedThrough(reply.value(), firstSent, lastSent);
+        if (!acknowledged) return acknowledged.error();
+        const std::uint64_t through = acknowledged.value();
         ackedThrough = through;
         answered = std::move(batch.value());
         if (through < lastSent) {
@@ -267,92 +242,18 @@ Result<Progress> syncOnce(Store& store, const Connection& connection, const Sync
     if (options.pull) {
         p.state = Progress::State::Pulling;
         if (progress) progress(p);
-        const auto cursorOf = [&](std::string_view key) -> std::uint64_t {
-            const std::string saved = settingOr(store, key);
-            return saved.empty() ? 0 : std::strtoull(saved.c_str(), nullptr, 10);
-        };
-        PullRequest request;
-        request.formCursor = cursorOf("sync.form_cursor");
-        request.caseCursor = cursorOf("sync.case_cursor");
-        request.allocationCursor = cursorOf("sync.allocation_cursor");
-        request.correctionCursor = cursorOf("sync.correction_cursor");
-        auto boxKey = store.boxPublicKey();
-        if (!boxKey) return boxKey.error();
-        request.deviceBoxKey.assign(boxKey->begin(), boxKey->end());
-        // What is left per stratum, so the collector tops up the strata that run low. Only the
-        // first request of a round says it: the blocks dealt then may come over several pages.
-        auto stock = store.allocationStock();
-        if (!stock) return stock.error();
-        for (const auto& s : stock.value()) {
-            request.stock.push_back(
-                {s.study, s.stratum,
-                 static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.remaining))});
-        }
+        // Only the first request of a round says the stock: the blocks dealt then may come
+        // over several pages.
+        auto request = pullRequestFor(store);
+        if (!request) return request.error();
         for (int round = 0; round < 1000; ++round) {
-            auto raw = post(*http, connection, kPullPath, encodePullRequest(request), 0, true,
-                            nullptr, cancel);
+            auto raw = post(*http, connection, kPullPath, encodePullRequest(request.value()), 0,
+                            true, nullptr, cancel);
             if (!raw) return raw.error();
             auto reply = decodePullResponse(raw.value());
             if (!reply) return reply.error();
-            // A device enrolled before collectors had keys learns it here; another key than the
-            // one it keeps stops the round before anything of the answer is used.
-            if (reply->collectorKey) {
-                if (auto s = identity::keepCollectorKey(store, *reply->collectorKey,
-                                                        identity::KeySource::Pull);
-                    !s)
-                    return s.error();
-            }
-            for (const auto& f : reply->forms) {
-                // Each form is checked again here; one the device cannot use is skipped, not
-                // allowed to stop the rest.
-                if (store.installForm(f.binary)) ++p.formsReceived;
-            }
-            // A new project key (staff rotated it): records finalized from now on use it.
-            if (!reply->projectKey.empty() &&
-                reply->projectKey != settingOr(store, kProjectKeySetting)) {
-                if (auto s = store.setSetting(kProjectKeySetting, reply->projectKey); !s)
-                    return s.error();
-            }
-            if (!reply->studies.empty()) {
-                if (auto s = store.setStudies(reply->studies); !s) return s.error();
-            }
-            if (!reply->cases.empty()) {
-                std::vector<CaseUpdateIn> cases;
-                cases.reserve(reply->cases.size());
-                for (auto& c : reply->cases)
-                    cases.push_back(std::move(c.update));
-                if (auto s = store.mergeCases(cases); !s) return s.error();
-                p.casesReceived += static_cast<std::int64_t>(cases.size());
-            }
-            if (!reply->blocks.empty()) {
-                std::vector<SealedSlotIn> slots;
-                for (auto& b : reply->blocks) {
-                    for (auto& slot : b.slots)
-                        slots.push_back(
-                            {b.study, b.stratum, b.block, slot.position, std::move(slot.box)});
-                }
-                if (auto s = store.addAllocationSlots(slots); !s) return s.error();
-                p.blocksReceived += static_cast<std::int64_t>(reply->blocks.size());
-            }
-            if (!reply->corrections.empty()) {
-                if (auto s = store.mergeCorrections(reply->corrections); !s) return s.error();
-                p.correctionsReceived += static_cast<std::int64_t>(reply->corrections.size());
-            }
-            // Cursors move only after what they cover is stored: a cut here means receiving it
-            // again, which changes nothing.
-            request.formCursor = reply->formCursor;
-            request.caseCursor = std::max(request.caseCursor, reply->caseCursor);
-            request.allocationCursor = std::max(request.allocationCursor, reply->allocationCursor);
-            request.correctionCursor = std::max(request.correctionCursor, reply->correctionCursor);
-            request.stock.clear();
-            for (const auto& [key, value] :
-                 {std::pair<std::string_view, std::uint64_t>{"sync.form_cursor",
-                                                             request.formCursor},
-                  {"sync.case_cursor", request.caseCursor},
-                  {"sync.allocation_cursor", request.allocationCursor},
-                  {"sync.correction_cursor", request.correctionCursor}}) {
-                if (auto s = store.setSetting(key, std::to_string(value)); !s) return s.error();
-            }
+            if (auto s = applyPullReply(store, reply.value(), request.value(), p); !s)
+                return s.error();
             if (!reply->more) break;
         }
     }

@@ -16,38 +16,11 @@
 
 using namespace veld;
 using namespace veld::client;
+using veld::client::testing::MediaRoots;
 using veld::client::testing::UiDriver;
+using veld::client::testing::wallMs;
 
 namespace {
-
-std::int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-// Points the media scan at a folder of the test's own for as long as it lives.
-class MediaRoots {
-  public:
-    explicit MediaRoots(const std::string& roots) {
-        if (const char* saved = std::getenv("VELD_MEDIA_ROOTS")) m_saved = saved;
-        m_had = std::getenv("VELD_MEDIA_ROOTS") != nullptr;
-        ::setenv("VELD_MEDIA_ROOTS", roots.c_str(), 1);
-    }
-    ~MediaRoots() {
-        if (m_had) {
-            ::setenv("VELD_MEDIA_ROOTS", m_saved.c_str(), 1);
-        } else {
-            ::unsetenv("VELD_MEDIA_ROOTS");
-        }
-    }
-    MediaRoots(const MediaRoots&) = delete;
-    MediaRoots& operator=(const MediaRoots&) = delete;
-
-  private:
-    std::string m_saved;
-    bool m_had = false;
-};
 
 std::string newStore(const std::string& path) {
     auto store = test::openDevice(path);

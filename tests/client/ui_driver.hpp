@@ -4,7 +4,9 @@
 // releasing over separate frames, as a person would.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,6 +63,37 @@ class Driver {
   private:
     ImGuiContext* m_context = nullptr;
     std::vector<ui::Recorded> m_last;
+};
+
+/// The wall clock in milliseconds since 1970 (for screens that compare times with now).
+inline std::int64_t wallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// Points the media scan (sync::removableMediaRoots) at a folder of the test's own for as long
+/// as it lives.
+class MediaRoots {
+  public:
+    explicit MediaRoots(const std::string& roots) {
+        if (const char* saved = std::getenv("VELD_MEDIA_ROOTS")) m_saved = saved;
+        m_had = std::getenv("VELD_MEDIA_ROOTS") != nullptr;
+        ::setenv("VELD_MEDIA_ROOTS", roots.c_str(), 1);
+    }
+    ~MediaRoots() {
+        if (m_had) {
+            ::setenv("VELD_MEDIA_ROOTS", m_saved.c_str(), 1);
+        } else {
+            ::unsetenv("VELD_MEDIA_ROOTS");
+        }
+    }
+    MediaRoots(const MediaRoots&) = delete;
+    MediaRoots& operator=(const MediaRoots&) = delete;
+
+  private:
+    std::string m_saved;
+    bool m_had = false;
 };
 
 /// The form client's App over a device store.

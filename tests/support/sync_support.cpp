@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <veld/allocation.hpp>
 #include <veld/fb/sync_generated.h>
 #include <veld/sqlite.hpp>
 #include <veld/sync/protocol.hpp>
@@ -184,6 +185,25 @@ std::unique_ptr<sync::CollectorStore> CollectorProcess::open() const {
 }
 
 // ---- Devices ------------------------------------------------------------------------------
+
+RecordContent ipsIntake(const Uuid& caseId, const std::string& municipality,
+                        const std::string& gender, const std::string& pseudonym) {
+    RecordContent c;
+    c.formId = "ips_intake";
+    c.formVersion = 1;
+    c.caseId = caseId;
+    c.answers = {{"gender", ChoiceAnswer{gender, {}}},
+                 {"municipality", ChoiceAnswer{municipality, {}}}};
+    CaseChange change;
+    change.action = CaseAction::Open;
+    change.caseType = "participant";
+    change.pseudonym = pseudonym;
+    change.properties = {{"gender", gender, {}}, {"municipality", municipality, {}}};
+    c.caseChange = change;
+    c.allocate = AllocationRequest{
+        "ips", alloc::stratumKey({{"municipality", municipality}, {"gender", gender}})};
+    return c;
+}
 
 Store openDevice(const std::string& path, const Clock* clock) {
     auto store = Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate, .clock = clock});

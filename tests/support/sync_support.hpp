@@ -89,6 +89,27 @@ class CollectorProcess {
 /// Publishes every pilot form at the collector (veldctl collector publish); throws on failure.
 void publishPilotForms(const CollectorProcess& collector);
 
+/// The IPS study the intakes below take allocations in: two arms 1:1, stratified by
+/// municipality (three) and gender (two), blocks of 2, 4 or 6, two blocks dealt per device.
+inline constexpr const char* kIpsStudyJson = R"({
+  "id": "ips",
+  "pilot": "ips_long_term_unemployed",
+  "arms": [{"name": "ips", "ratio": 1}, {"name": "usual_care", "ratio": 1}],
+  "factors": [
+    {"name": "municipality", "levels": ["utrecht", "amersfoort", "nieuwegein"]},
+    {"name": "gender", "levels": ["man", "vrouw"]}
+  ],
+  "block_sizes": [2, 4, 6],
+  "low_slots": 4,
+  "blocks_per_device": 2
+})";
+
+/// An IPS intake as the form session hands it to the store: it opens a case and takes an
+/// allocation in study "ips", stratified by municipality and gender, from the blocks the device
+/// holds (the form engine's own tests cover how a session makes it from answers).
+RecordContent ipsIntake(const Uuid& caseId, const std::string& municipality,
+                        const std::string& gender, const std::string& pseudonym);
+
 /// Opens (creating) a device store, optionally on a given clock.
 Store openDevice(const std::string& path, const Clock* clock = nullptr);
 

@@ -28,26 +28,6 @@ using namespace veld;
 
 namespace {
 
-// An IPS intake that opens a case and takes an allocation from the blocks the device holds.
-RecordContent intake(const Uuid& caseId, const std::string& municipality, const std::string& gender,
-                     const std::string& pseudonym) {
-    RecordContent c;
-    c.formId = "ips_intake";
-    c.formVersion = 1;
-    c.caseId = caseId;
-    c.answers = {{"gender", ChoiceAnswer{gender, {}}},
-                 {"municipality", ChoiceAnswer{municipality, {}}}};
-    CaseChange change;
-    change.action = CaseAction::Open;
-    change.caseType = "participant";
-    change.pseudonym = pseudonym;
-    change.properties = {{"gender", gender, {}}, {"municipality", municipality, {}}};
-    c.caseChange = change;
-    c.allocate = AllocationRequest{
-        "ips", alloc::stratumKey({{"municipality", municipality}, {"gender", gender}})};
-    return c;
-}
-
 struct Device {
     std::string path;
     sync::Connection connection;
@@ -96,9 +76,9 @@ void pushThroughKills(TempDir& dir, const std::vector<CollectorProcess*>& collec
             char digest[80];
             std::snprintf(digest, sizeof digest, "demo:%064x",
                           static_cast<unsigned>(d * 1000 + static_cast<std::size_t>(i)));
-            const auto made =
-                store.finalizeNew(intake(makeUuidV7(clock), i % 2 ? "utrecht" : "amersfoort",
-                                         i % 3 ? "man" : "vrouw", digest));
+            const auto made = store.finalizeNew(test::ipsIntake(makeUuidV7(clock),
+                                                                i % 2 ? "utrecht" : "amersfoort",
+                                                                i % 3 ? "man" : "vrouw", digest));
             REQUIRE_MESSAGE(made, made.error().describe());
         }
         // Other records, of a form the collector does not publish (the pilots' sealed forms

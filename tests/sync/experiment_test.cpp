@@ -23,40 +23,6 @@ using namespace veld;
 
 namespace {
 
-constexpr const char* kStudyJson = R"({
-  "id": "ips",
-  "pilot": "ips_long_term_unemployed",
-  "arms": [{"name": "ips", "ratio": 1}, {"name": "usual_care", "ratio": 1}],
-  "factors": [
-    {"name": "municipality", "levels": ["utrecht", "amersfoort", "nieuwegein"]},
-    {"name": "gender", "levels": ["man", "vrouw"]}
-  ],
-  "block_sizes": [2, 4, 6],
-  "low_slots": 4,
-  "blocks_per_device": 2
-})";
-
-// The content of an IPS intake as the form session hands it to the store (the form engine's own
-// tests cover how a session makes it from answers).
-RecordContent intake(const Uuid& caseId, const std::string& municipality, const std::string& gender,
-                     const std::string& pseudonym) {
-    RecordContent c;
-    c.formId = "ips_intake";
-    c.formVersion = 1;
-    c.caseId = caseId;
-    c.answers = {{"gender", ChoiceAnswer{gender, {}}},
-                 {"municipality", ChoiceAnswer{municipality, {}}}};
-    CaseChange change;
-    change.action = CaseAction::Open;
-    change.caseType = "participant";
-    change.pseudonym = pseudonym;
-    change.properties = {{"gender", gender, {}}, {"municipality", municipality, {}}};
-    c.caseChange = change;
-    c.allocate = AllocationRequest{
-        "ips", alloc::stratumKey({{"municipality", municipality}, {"gender", gender}})};
-    return c;
-}
-
 bool outOfSlots(const Error& e) {
     return e.code == ErrorCode::WrongState &&
            e.message.find("no allocation left") != std::string::npos;
@@ -77,7 +43,7 @@ TEST_CASE("an experiment: five offline devices enrol 2,000 participants in six s
     test::CollectorProcess collector(test::testCollectorLocation(dir));
     test::publishPilotForms(collector);
     const std::string studyFile = dir.file("ips.json");
-    std::ofstream(studyFile) << kStudyJson;
+    std::ofstream(studyFile) << test::kIpsStudyJson;
     auto defined = test::veldctl({"study", "define", collector.storePath(), studyFile});
     REQUIRE_MESSAGE(defined.exitCode == 0, defined.err);
     collector.start({"--auth-failures", "0", "--rate-limit", "0"});
@@ -133,7 +99,7 @@ TEST_CASE("an experiment: five offline devices enrol 2,000 participants in six s
         const Uuid caseId = makeUuidV7(clock);
         char digest[80];
         std::snprintf(digest, sizeof digest, "demo:%064x", static_cast<unsigned>(p));
-        const auto content = intake(caseId, municipality, gender, digest);
+        const auto content = test::ipsIntake(caseId, municipality, gender, digest);
         auto done = store.finalizeNew(content);
         for (int attempt = 0; !done && outOfSlots(done.error()); ++attempt) {
             REQUIRE(attempt < 50);

@@ -318,8 +318,14 @@ TEST_CASE("damaged, foreign, newer, oversize and incomplete provisioning files a
          ErrorCode::InvalidArgument, "not a Veld provisioning file"},
         {"other format", replaced(valid, "\"veld-enrol\"", "\"veld-study\""),
          ErrorCode::InvalidArgument, "not a Veld provisioning file"},
-        {"newer version", replaced(valid, "\"version\": 1", "\"version\": 2"), ErrorCode::TooNew,
+        {"newer version", replaced(valid, "\"version\": 1", "\"version\": 3"), ErrorCode::TooNew,
          "newer Veld"},
+        {"version 2 without the collector's key",
+         replaced(valid, "\"version\": 1", "\"version\": 2"), ErrorCode::InvalidArgument,
+         "has no \"collector_id\""},
+        {"version 1 with a collector key",
+         replaced(valid, "\"label\":", "\"collector_key\": \"00\", \"label\":"),
+         ErrorCode::InvalidArgument, "collector_key"},
         {"version zero", replaced(valid, "\"version\": 1", "\"version\": 0"),
          ErrorCode::InvalidArgument, "unknown version"},
         {"version as text", replaced(valid, "\"version\": 1", "\"version\": \"1\""),
@@ -357,6 +363,26 @@ TEST_CASE("damaged, foreign, newer, oversize and incomplete provisioning files a
                   "KEY-----\\n\""),
          ErrorCode::InvalidArgument, "private key"},
     };
+    // Version 2 (sync by USB stick): the collector's id and key, and no address.
+    sync::Provisioning offline;
+    offline.code = "ABCD-EFGH-JKLM";
+    offline.label = "school 7";
+    offline.expiresUtcMs = 1'790'000'000'000;
+    offline.collectorId = "veld-collector-12345678";
+    offline.collectorKey = std::string(64, 'a');
+    const auto offlineText = sync::provisioningJson(offline);
+    REQUIRE(offlineText);
+    CHECK(offlineText->find("\"version\": 2") != std::string::npos);
+    auto read = sync::parseProvisioning(offlineText.value());
+    REQUIRE_MESSAGE(read, read.error().describe());
+    CHECK(read->collector.empty());
+    CHECK(read->collectorKey == offline.collectorKey);
+    CHECK(read->collectorId == offline.collectorId);
+    auto badKey =
+        sync::parseProvisioning(replaced(offlineText.value(), std::string(64, 'a'), "abc"));
+    REQUIRE_FALSE(badKey);
+    CHECK(badKey.error().message.find("64 hex digits") != std::string::npos);
+
     for (const auto& c : cases) {
         CAPTURE(c.what);
         auto parsed = sync::parseProvisioning(c.text);

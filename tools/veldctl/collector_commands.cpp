@@ -36,6 +36,9 @@ postgresql://USER@HOST[:PORT]/DATABASE with the global --store-password-file or 
                                  write a provisioning file for one device: the collector's
                                  address and certificate and a one-time code (mode 0600);
                                  -o may be written --output
+  import FILE BUNDLE [--reply-out REPLY]
+                                 import a device's bundle (sync by USB stick) and write the
+                                 reply for the device
   key FILE                       the collector's public signing key (hex) and its fingerprint:
                                  devices get it at enrolment; compare the fingerprint with the
                                  one a device shows (veldctl store info) by phone or on paper
@@ -134,6 +137,9 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
     }
     if (sub == "provision")
         return provisionCommand(std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
+    if (sub == "import")
+        return collectorImportCommand(std::vector<std::string>(argv.begin() + 1, argv.end()), out,
+                                      err);
     if (args.flag("--help") || args.flag("-h")) {
         out << kCollectorUsage;
         return kExitOk;

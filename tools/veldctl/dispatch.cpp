@@ -19,6 +19,7 @@ Commands:
            (veldctl collector --help)
   enrol    enrol a device store with a collector (veldctl enrol --help)
   sync     send a device's finalized records and fetch new forms (veldctl sync --help)
+  bundle   sync by file (a USB stick) for a device that is never online (veldctl bundle --help)
   keys     the project key ring, kept by central staff (veldctl keys --help)
   export   a form's records at the collector as CSV, .sav, .dta or .xlsx (veldctl export --help)
   study    randomised studies at the collector: define, deal blocks, balance, verify
@@ -78,6 +79,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (command == "case") return caseCommand(rest, out, err);
     if (command == "kiosk") return kioskCommand(rest, out, err);
     if (command == "agent") return agentCommand(rest, out, err);
+    if (command == "bundle") return bundleCommand(rest, out, err);
     err << "veldctl: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

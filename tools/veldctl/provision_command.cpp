@@ -6,6 +6,7 @@
 #include <ostream>
 #include <sstream>
 
+#include <veld/hex.hpp>
 #include <veld/platform/files.hpp>
 #include <veld/sync/collector_store.hpp>
 #include <veld/sync/provisioning.hpp>
@@ -20,6 +21,7 @@ namespace {
 constexpr const char* kProvisionUsage =
     R"(usage: veldctl collector provision FILE --label NAME --url URL [--ca PEM] [--valid DAYS]
                                   -o OUTPUT.veldenrol
+       veldctl collector provision FILE --label NAME --offline [--valid DAYS] -o OUTPUT.veldenrol
 
 Writes a provisioning file for one device: the collector's address (URL, as devices reach it),
 the certificate devices trust for it (--ca: the collector's own certificate or its CA, embedded;
@@ -27,6 +29,10 @@ without --ca an https collector must have a certificate the system's CAs trust),
 enrolment code with the label NAME, and when the file expires. Hand it over on a USB stick: on
 the device, Settings > Enrol from file, or veld --enrol OUTPUT.veldenrol, or veldctl enrol
 STORE --file OUTPUT.veldenrol. The code is used up by the first device that enrols with it.
+  --offline      a file for a device that is never online, which syncs by USB stick (veldctl
+                 bundle, or the client's "Naar USB-stick"): it holds the collector's id and
+                 public key instead of an address. The device enrols with its first bundle,
+                 which must be imported (veldctl collector import) before the code expires
   --valid DAYS   the code and the file expire after DAYS days (1 to 7; default 7)
   -o, --output   the file to write (mode 0600: it holds a secret); an existing file is refused
 )";
@@ -52,6 +58,7 @@ int provisionCommand(const std::vector<std::string>& argv, std::ostream& out, st
     }
     std::string label, url, ca, output, days = "7";
     const bool hasLabel = args.option("--label", label);
+    const bool offline = args.flag("--offline");
     args.option("--url", url);
     args.option("--ca", ca);
     args.option("--valid", days);
@@ -61,13 +68,18 @@ int provisionCommand(const std::vector<std::string>& argv, std::ostream& out, st
     const auto pos = args.positionals();
     if (pos.size() != 1) return usage(err, "provision takes the collector's FILE");
     if (!hasLabel || label.empty()) return usage(err, "--label NAME is needed (the device's name)");
-    if (url.empty()) return usage(err, "--url URL is needed (the collector as devices reach it)");
+    if (offline && (!url.empty() || !ca.empty()))
+        return usage(err, "--offline takes neither --url nor --ca (the device never goes online)");
+    if (!offline && url.empty())
+        return usage(err, "--url URL is needed (the collector as devices reach it), or --offline");
     if (output.empty()) return usage(err, "-o OUTPUT.veldenrol is needed");
     char* end = nullptr;
     const long validDays = std::strtol(days.c_str(), &end, 10);
     if (days.empty() || *end != '\0' || validDays < 1 || validDays > 7)
         return usage(err, "--valid takes 1 to 7 days");
-    if (auto s = sync::checkUrl(url, false); !s) return fail(err, s.error().message);
+    if (!offline) {
+        if (auto s = sync::checkUrl(url, false); !s) return fail(err, s.error().message);
+    }
     if (std::error_code ec; std::filesystem::exists(platform::fsPath(output), ec))
         return fail(err, output + " exists already; nothing done");
 
@@ -90,16 +102,23 @@ int provisionCommand(const std::vector<std::string>& argv, std::ostream& out, st
     const std::int64_t validForMs = validDays * 24 * 3600 * 1000;
     p.code = "-";
     p.expiresUtcMs = now + validForMs;
-    if (auto s = sync::provisioningJson(p); !s) return fail(err, s.error().message);
     auto opened = openCollectorStore(pos[0], false, "collector provision", err);
     if (!opened) return kExitFailure;
+    if (offline) {
+        auto id = opened.value()->collectorId();
+        if (!id) return fail(err, id.error().describe());
+        p.collectorId = id.value();
+        p.collectorKey = toHex(opened.value()->collectorSigningPublicKey());
+    }
+    if (auto s = sync::provisioningJson(p); !s) return fail(err, s.error().message);
     // A code that is never written out is harmless: it is stored hashed, expires and is audited.
     auto code = opened.value()->createEnrolCode(label, now, commandActor(), validForMs);
     if (!code) return fail(err, code.error().describe());
     p.code = code.value();
     if (auto s = sync::writeProvisioningFile(output, p); !s) return fail(err, s.error().describe());
-    out << "wrote " << output << " for device \"" << label << "\": collector " << p.collector
-        << ", expires " << utcTime(p.expiresUtcMs) << "\n";
+    out << "wrote " << output << " for device \"" << label << "\": collector "
+        << (offline ? p.collectorId + " (sync by USB stick)" : p.collector) << ", expires "
+        << utcTime(p.expiresUtcMs) << "\n";
     if (p.caPem.empty() && url.rfind("https://", 0) == 0) {
         out << "no --ca given: the device trusts " << p.collector
             << " only with a certificate from the system's CAs\n";

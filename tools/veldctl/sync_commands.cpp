@@ -23,7 +23,9 @@ enrol-code). The device keeps its credential and the project's pseudonym key in 
                  is always allowed)
   --file FILE    enrol with a provisioning file (veldctl collector provision) instead: it holds
                  the address, certificate and code; its certificate is kept next to STORE as
-                 collector-ca-HASH.pem. An expired file is refused before the collector is asked
+                 collector-ca-HASH.pem. An expired file is refused before the collector is asked.
+                 A file for sync by USB stick (provision --offline) contacts nobody: the device
+                 enrols with its first bundle (veldctl bundle)
   --install FILE checks a provisioning file and copies it into the machine's folder
                  (%ProgramData%\Veld on Windows, /etc/veld on Linux; --folder DIR instead),
                  readable by every user: a client whose store is not enrolled enrols with it at
@@ -103,7 +105,13 @@ int enrolCommand(const std::vector<std::string>& argv, std::ostream& out, std::o
             return kExitFailure;
         }
         out << "enrolled device " << store->deviceId().toString() << " as \"" << done->label
-            << "\" with collector " << done->collectorId << " at " << done->collector << "\n";
+            << "\" with collector " << done->collectorId;
+        if (done->collector.empty()) {
+            out << ", to sync by USB stick: its enrolment goes with its first bundle (veldctl "
+                   "bundle export)\n";
+        } else {
+            out << " at " << done->collector << "\n";
+        }
         return kExitOk;
     }
     if (pos.size() != 3) return usage(err, "enrol", "enrol takes STORE COLLECTOR-URL CODE");

@@ -56,6 +56,13 @@ int kioskCommand(const std::vector<std::string>& args, std::ostream& out, std::o
 /// veldctl collector provision (its arguments after "provision").
 int provisionCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int agentCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// veldctl bundle: sync by file, the device's side.
+int bundleCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// Outbox numbers first..last as "3..7", or "none" for 0..0 (bundle_commands.cpp).
+std::string seqRange(std::uint64_t first, std::uint64_t last);
+/// veldctl collector import (its arguments after "import").
+int collectorImportCommand(const std::vector<std::string>& args, std::ostream& out,
+                           std::ostream& err);
 
 /// Opens the collector's store at `location`: an SQLite file or a `postgresql://` database (its
 /// password from the file given with the global --store-password-file, else as libpq finds it).

@@ -110,7 +110,18 @@ struct SyncStatus {
 };
 SyncStatus syncStatus(const App& app);
 
+// Sync by USB stick (sync_usb.cpp).
+struct SyncUsbState {
+    std::vector<std::string> media;  // mounted media (sync::mountedMedia)
+    std::string medium;              // the one chosen
+    bool scanned = false;
+    bool working = false;
+    std::string message;
+    bool messageError = false;
+};
+
 struct SyncState {
+    SyncUsbState usb;
     // What veld-agent last wrote into the store, read again every few seconds.
     std::optional<sync::AgentState> agent;
     bool agentAlive = false;
@@ -175,6 +186,8 @@ void drawFill(App& app, FillState& state);
 void drawRecords(App& app, RecordsState& state);
 void drawCases(App& app, CasesState& state);
 void drawSync(App& app, SyncState& state);
+/// The sync screen's section for sync by USB stick: "Naar USB-stick", "Van USB-stick".
+void drawSyncUsb(App& app, SyncUsbState& state);
 void drawSettings(App& app, SettingsState& state);
 void drawKiosk(App& app, KioskState& state);
 

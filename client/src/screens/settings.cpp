@@ -91,12 +91,18 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
                                  true, true);
                     return;
                 }
-                enrolOutcome(
-                    state,
-                    format(app.t(M::EnrolFileDone),
-                           {done->label.empty() ? std::string("-") : done->label, done->collector}),
-                    false, true);
                 state.enrolFile.clear();
+                const std::string label = done->label.empty() ? std::string("-") : done->label;
+                if (done->collector.empty()) {
+                    // Enrolled for sync by USB stick: nobody was contacted, and there is nothing
+                    // to send by network.
+                    enrolOutcome(state,
+                                 format(app.t(M::EnrolFileDoneByUsb), {label, done->collectorId}),
+                                 false, true);
+                    return;
+                }
+                enrolOutcome(state, format(app.t(M::EnrolFileDone), {label, done->collector}),
+                             false, true);
                 app.settings.enrolled = true;
                 app.settings.collector = done->collector;
                 app.reloadKeys();

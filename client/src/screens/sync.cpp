@@ -228,6 +228,7 @@ void drawSync(App& app, SyncState& state) {
     ImGui::SameLine();
     if (ui::button("sync.refresh", app.t(M::Refresh))) app.refreshCounts();
     drawAgent(app, state);
+    drawSyncUsb(app, state.usb);
 }
 
 }  // namespace veld::client

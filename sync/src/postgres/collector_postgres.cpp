@@ -9,6 +9,7 @@
 
 #include "../collector_key.hpp"
 #include "pg_access.hpp"
+#include "pg_bundles.hpp"
 #include "pg_cases.hpp"
 #include "pg_collector.hpp"
 #include "pg_exports.hpp"
@@ -38,7 +39,8 @@ class PostgresCollector final : private ContextHolder,
                                 public PgStudies,
                                 public PgReview,
                                 public PgExports,
-                                public PgWebhooks {
+                                public PgWebhooks,
+                                public PgBundles {
   public:
     explicit PostgresCollector(std::unique_ptr<PgContext> c)
         : ContextHolder(std::move(c)),
@@ -49,7 +51,8 @@ class PostgresCollector final : private ContextHolder,
           PgStudies(*context),
           PgReview(*context),
           PgExports(*context),
-          PgWebhooks(*context) {}
+          PgWebhooks(*context),
+          PgBundles(*context) {}
 };
 
 }  // namespace

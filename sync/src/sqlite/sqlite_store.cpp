@@ -9,6 +9,7 @@
 
 #include "../collector_key.hpp"
 #include "sqlite_access.hpp"
+#include "sqlite_bundles.hpp"
 #include "sqlite_cases.hpp"
 #include "sqlite_collector.hpp"
 #include "sqlite_exports.hpp"
@@ -38,7 +39,8 @@ class SqliteCollector final : private ContextOwner,
                               public SqliteStudies,
                               public SqliteReview,
                               public SqliteExports,
-                              public SqliteWebhooks {
+                              public SqliteWebhooks,
+                              public SqliteBundles {
   public:
     explicit SqliteCollector(std::unique_ptr<SqliteContext> context)
         : ContextOwner(std::move(context)),
@@ -49,7 +51,8 @@ class SqliteCollector final : private ContextOwner,
           SqliteStudies(*ctx),
           SqliteReview(*ctx),
           SqliteExports(*ctx),
-          SqliteWebhooks(*ctx) {}
+          SqliteWebhooks(*ctx),
+          SqliteBundles(*ctx) {}
 };
 
 bool sodiumReady() {

@@ -10,6 +10,7 @@
 #include <veld/result.hpp>
 #include <veld/sync/collector_identity.hpp>
 #include <veld/sync/store/access.hpp>
+#include <veld/sync/store/bundles.hpp>
 #include <veld/sync/store/cases.hpp>
 #include <veld/sync/store/exports.hpp>
 #include <veld/sync/store/policy.hpp>
@@ -29,7 +30,8 @@ class CollectorStore : public virtual CollectorIdentity,
                        public virtual StudyStore,
                        public virtual ReviewStore,
                        public virtual ExportSource,
-                       public virtual WebhookStore {
+                       public virtual WebhookStore,
+                       public virtual BundleLedger {
   public:
     ~CollectorStore() override = default;
 };

@@ -23,6 +23,9 @@ namespace veld::sync {
 /// The value of the file's "format" member, and the one version this Veld reads and writes.
 inline constexpr std::string_view kProvisioningFormat = "veld-enrol";
 inline constexpr std::int64_t kProvisioningVersion = 1;
+/// Version 2: an enrolment for sync by file (a device that is never online). It adds the
+/// collector's id and public key, and its collector address may be empty.
+inline constexpr std::int64_t kOfflineProvisioningVersion = 2;
 /// A provisioning file is refused unread past this size (a CA bundle of a few dozen certificates
 /// fits; a file that large is not one).
 inline constexpr std::size_t kMaxProvisioningBytes = 64 * 1024;
@@ -34,6 +37,11 @@ struct Provisioning {
     std::string code;       // the one-time enrolment code: a secret
     std::string label;      // the device's label at the collector
     std::int64_t expiresUtcMs = 0;
+    /// Version 2 only (sync by file): the collector's id and its public signing key (64 hex
+    /// digits). A file with a key is written as version 2.
+    std::string collectorId;
+    std::string collectorKey;
+    [[nodiscard]] bool forFiles() const { return !collectorKey.empty(); }
 };
 
 /// Succeeds when `pem` holds one or more PEM certificates and nothing else (no private key).
@@ -42,9 +50,10 @@ Status checkCertificatePem(std::string_view pem);
 /// The file's text; InvalidArgument when a field breaks the rules parseProvisioning checks.
 Result<std::string> provisioningJson(const Provisioning& provisioning);
 
-/// Reads a provisioning file's text strictly: JSON, the format tag, version 1, exactly the known
-/// members, a usable address, certificates that parse, a code. InvalidArgument for a damaged or
-/// foreign file, TooNew for a later version. Expiry is not checked here (enrolFromFile does).
+/// Reads a provisioning file's text strictly: JSON, the format tag, version 1 or 2, exactly the
+/// known members, a usable address (version 2: or none), certificates that parse, a code (and
+/// for version 2 a collector id and key). InvalidArgument for a damaged or foreign file, TooNew
+/// for a later version. Expiry is not checked here (enrolFromFile does).
 Result<Provisioning> parseProvisioning(std::string_view text);
 
 /// Writes a new provisioning file with mode 0600; refuses (WrongState) when `path` exists.
@@ -68,7 +77,10 @@ struct ProvisionedEnrolment {
 /// Enrols `store` with what the provisioning file `path` says: refuses an expired file before
 /// contacting the collector (WrongState), keeps the certificate next to the store (mode 0644),
 /// then enrols with sync::enrol. On any failure the store's enrolment is unchanged and a
-/// certificate file made for it is removed again.
+/// certificate file made for it is removed again. A file for sync by file (version 2 without
+/// an address) contacts nobody: the store keeps the collector's id and key, its label and the
+/// code, and its next bundle (device_bundle.hpp) carries its enrolment; WrongState for a store
+/// enrolled already.
 Result<ProvisionedEnrolment> enrolFromFile(Store& store, const std::string& path,
                                            std::int64_t nowUtcMs);
 
@@ -79,6 +91,12 @@ std::vector<std::string> removableMediaRoots();
 /// Provisioning files (*.veldenrol) on mounted media: in each folder directly inside a root, and
 /// one level further down; sorted, without duplicates. Unreadable folders are skipped.
 std::vector<std::string> findProvisioningFiles(const std::vector<std::string>& roots);
+/// Files whose name ends in `extension` (".veldreply"), found as findProvisioningFiles finds its.
+std::vector<std::string> findFilesOnMedia(const std::vector<std::string>& roots,
+                                          std::string_view extension);
+/// The mounted media: the folders directly inside the roots (not those that are roots
+/// themselves, as /media/$USER inside /media), sorted.
+std::vector<std::string> mountedMedia(const std::vector<std::string>& roots);
 
 /// The folder an installer leaves a provisioning file in for the machine's users (the MSI's
 /// VELDENROL): VELD_PROVISIONING_FOLDER when set, else platform::machineFolder()

@@ -1,0 +1,43 @@
+// What a device does with the collector's answers, written once for every way they arrive: over
+// the network (the uploader) and in a reply bundle from a USB stick (device_bundle.hpp).
+//
+// Thread-safety: as the Store passed in (one thread at a time per Store). Errors are values;
+// nothing here logs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <veld/result.hpp>
+#include <veld/store.hpp>
+#include <veld/sync/protocol.hpp>
+#include <veld/sync/uploader.hpp>
+
+namespace veld::sync {
+
+/// Keeps what an enrolment handed out in the store's settings: the credential, the collector's
+/// id and key, the pseudonym key and the project key. `collector` (the address), `caFile` and
+/// `allowPlainHttp` are kept too when `collector` is not empty (an enrolment by file has no
+/// address). Corrupt, with nothing kept, for an unusable pseudonym key. The caller makes it one
+/// transaction (Store::beginBatch).
+Status keepEnrolment(Store& store, const EnrolReply& reply, const std::string& collector = {},
+                     const std::string& caFile = {}, bool allowPlainHttp = false);
+
+/// Through which outbox number a push reply lets the device drop revisions, for a batch that
+/// carried `firstSent`..`lastSent`: only what was sent and is held by the collector. WrongState
+/// when the collector took none of the batch.
+Result<std::uint64_t> acknowledgedThrough(const PushReply& reply, std::uint64_t firstSent,
+                                          std::uint64_t lastSent);
+
+/// The pull request the device sends: its cursors, its box key (made when missing) and, with
+/// `withStock`, what it has left per stratum (said only on a round's first request).
+Result<PullRequest> pullRequestFor(Store& store, bool withStock = true);
+
+/// Applies one pull answer: keeps the collector's key (refusing, WrongState, another key than
+/// the one kept: nothing of the answer is used then), installs its forms (one the device cannot use
+/// is skipped), keeps a new project key, the studies, the cases and the allocation blocks, then
+/// moves the cursors (in `request` and the settings) only after what they cover is stored. Counts
+/// into `progress`.
+Status applyPullReply(Store& store, PullReply& reply, PullRequest& request, Progress& progress);
+
+}  // namespace veld::sync
