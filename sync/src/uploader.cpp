@@ -5,7 +5,6 @@
 
 #include <veld/device_identity.hpp>
 #include <veld/pseudonym.hpp>
-#include <veld/sync/receipt.hpp>
 #include <veld/sync/device_replies.hpp>
 #include <veld/sync/sync_lock.hpp>
 #include <veld/sync/uploader.hpp>
@@ -40,63 +39,6 @@ std::int64_t nowMs() {
 std::string settingOr(Store& store, std::string_view key) {
     auto v = store.setting(key);
     return v && v.value() ? *v.value() : std::string();
-}
-
-// Checks the collector's receipt for a batch before anything of it is acknowledged: signed with
-// the key the device keeps, made for this device, saying what the reply says, and naming the
-// very bytes this device sent for every revision it covers. No receipt (an older collector), or
-// no key kept yet (a device enrolled before collectors had keys, before its first pull): nothing
-// to check, and the batch is acknowledged as before.
-Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const PushReply& reply,
-                    KeptReceipt& kept) {
-    kept.status = ReceiptStatus::NoReceipt;
-    if (reply.receipt.empty()) return {};
-    kept.status = ReceiptStatus::Unchecked;
-    auto key = identity::collectorKey(store);
-    if (!key) return key.error();
-    if (!key.value()) {
-        kept.reason = "no collector key was kept yet to check it with";
-        return {};
-    }
-    kept.status = ReceiptStatus::Refused;
-    const auto refused = [](const std::string& why) {
-        return makeError(ErrorCode::Refused,
-                         "the collector's receipt was refused, so nothing of this batch is "
-                         "marked as sent: " +
-                             why);
-    };
-    auto receipt = verifyReceipt(reply.receipt, *key.value(), store.deviceId());
-    if (!receipt) return refused(receipt.error().message);
-    if (receipt->receivedThrough != reply.receivedThrough)
-        return refused("it says received through " + std::to_string(receipt->receivedThrough) +
-                       ", the answer " + std::to_string(reply.receivedThrough));
-    for (const auto& e : sent) {
-        if (e.seq > reply.receivedThrough) break;
-        const auto named = std::find_if(receipt->revisions.begin(), receipt->revisions.end(),
-                                        [&](const ReceiptRevision& r) { return r.seq == e.seq; });
-        if (named == receipt->revisions.end())
-            return refused("it does not name revision " + std::to_string(e.seq));
-        if (named->recordId != e.recordId || named->hlc != e.hlc ||
-            named->digest != chain::bodyDigest(e.body))
-            return refused("it names other content for revision " + std::to_string(e.seq));
-    }
-    kept.status = ReceiptStatus::Verified;
-    return {};
-}
-
-// Checks the answer's receipt and keeps it (a refused one too, as the failure it is) before
-// anything of the batch is acknowledged.
-Status checkAndKeepReceipt(Store& store, const std::vector<OutboxEntry>& sent,
-                           const PushReply& reply) {
-    KeptReceipt kept;
-    kept.firstSeq = sent.front().seq;
-    kept.lastSeq = sent.back().seq;
-    kept.bytes = reply.receipt;
-    Status verdict = checkReceipt(store, sent, reply, kept);
-    if (!verdict && kept.status == ReceiptStatus::Refused) kept.reason = verdict.error().message;
-    if (!verdict && kept.status != ReceiptStatus::Refused) return verdict;
-    if (auto s = store.keepReceipt(kept); !s) return s;
-    return verdict;
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ void useProjectKey(const test::CollectorProcess& collector, const test::TempDir&
     const std::string ring = dir.file("project.keys");
     const std::string phrase = dir.file("phrase");
     std::ofstream(phrase) << "a long enough passphrase\n";
-    const auto made = test::veldctl({"keys", "new", ring, "--id", "k1", "--passphrase-file", phrase});
+    const auto made =
+        test::veldctl({"keys", "new", ring, "--id", "k1", "--passphrase-file", phrase});
     REQUIRE_MESSAGE(made.exitCode == 0, made.err);
     const auto used = test::veldctl({"collector", "use-key", collector.storePath(), ring});
     REQUIRE_MESSAGE(used.exitCode == 0, used.err);
@@ -200,7 +201,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "bundles and network pushes mix on one collector; the same bundle twice changes "
+    "bundles and network pushes mix on one collector, and the same bundle twice changes "
     "nothing") {
     test::TempDir dir;
     test::CollectorProcess collector(test::testCollectorLocation(dir));
@@ -340,4 +341,50 @@ TEST_CASE(
         CHECK_FALSE(sync::importReply(device, reply));
         CHECK(pending(device) == 10);
     }
+}
+
+TEST_CASE(
+    "a reply bundle brings the collector's receipt for what it acknowledges, and a record staff "
+    "sent back") {
+    test::TempDir dir;
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
+    collector.start();
+    auto device = test::openDevice(dir.file("laptop.veld"));
+    test::enrolDevice(device, collector);
+    const auto ids = test::addFinalized(device, 12, 0);
+
+    const auto first = roundTrip(device, collector, dir, "one");
+    CHECK(first.acknowledged == 12);
+    auto kept = device.receipts();
+    REQUIRE(kept);
+    REQUIRE_FALSE(kept->empty());
+    for (const auto& receipt : kept.value()) {
+        CHECK(receipt.status == ReceiptStatus::Verified);
+        CHECK_FALSE(receipt.bytes.empty());
+    }
+    CHECK(kept->front().firstSeq == 1);
+    CHECK(kept->back().lastSeq == 12);
+    // veldctl shows them as it shows the network's.
+    const auto listed = test::veldctl({"store", "receipts", dir.file("laptop.veld")});
+    CHECK_MESSAGE(listed.out.find("verified") != std::string::npos, listed.out << listed.err);
+
+    // Staff send one record back; the next reply carries it to the device.
+    {
+        auto store = collector.open();
+        REQUIRE(store->setReview(ids[3], sync::ReviewState::HasIssues, "Leeftijd klopt niet",
+                                 SystemClock::instance().nowMillis(), "anna"));
+    }
+    const auto second = roundTrip(device, collector, dir, "two");
+    CHECK(second.progress.correctionsReceived == 1);
+    auto corrections = device.corrections();
+    REQUIRE(corrections);
+    REQUIRE(corrections->size() == 1);
+    CHECK(corrections->front().recordId == ids[3]);
+    CHECK(corrections->front().comment == "Leeftijd klopt niet");
+    // The same reply again brings nothing twice.
+    const auto again =
+        sync::importReply(device, sync::bundle::readFile(dir.file("two.veldreply")).value());
+    REQUIRE(again);
+    CHECK(again->outcome == sync::ReplyImport::Outcome::AlreadyImported);
+    CHECK(device.corrections()->size() == 1);
 }

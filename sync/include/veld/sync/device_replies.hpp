@@ -29,6 +29,19 @@ Status keepEnrolment(Store& store, const EnrolReply& reply, const std::string& c
 Result<std::uint64_t> acknowledgedThrough(const PushReply& reply, std::uint64_t firstSent,
                                           std::uint64_t lastSent);
 
+/// Checks the collector's signed receipt for a push before anything of it is acknowledged: signed
+/// with the key the device keeps, made for this device, saying what the reply says, and naming
+/// the very bytes the device sent (`sent`) for every revision it covers. Fills `kept` (status and
+/// why) and does not write. No receipt (an older collector), or no collector key kept yet, is
+/// no failure. Refused when it does not verify: nothing of the batch may be marked as sent.
+Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const PushReply& reply,
+                    KeptReceipt& kept);
+
+/// checkReceipt, and keeps the receipt in the store (a refused one too, with its reason, as the
+/// failure it is; `veldctl store receipts`). `sent` is not empty.
+Status checkAndKeepReceipt(Store& store, const std::vector<OutboxEntry>& sent,
+                           const PushReply& reply);
+
 /// The pull request the device sends: its cursors, its box key (made when missing) and, with
 /// `withStock`, what it has left per stratum (said only on a round's first request).
 Result<PullRequest> pullRequestFor(Store& store, bool withStock = true);
