@@ -145,7 +145,7 @@ void App::loadSettings() {
                  {"ui.language", "sync.collector", "kiosk.pin_hash", "kiosk.pin_failures",
                   "kiosk.pin_locked_until_ms", "kiosk.reset_seconds", "kiosk.idle_seconds",
                   "pseudonym.key", "project.key", "sync.last_success_utc_ms", "kiosk.form",
-                  "sync.credential", "kiosk.theme", "kiosk.keypad"}) {
+                  "sync.credential", "kiosk.theme", "kiosk.keypad", "sync.collector_id"}) {
                 auto value = store.setting(key);
                 if (value && value.value()) values[key] = *value.value();
             }
@@ -159,6 +159,7 @@ void App::loadSettings() {
             }
             settings.collector = values["sync.collector"];
             settings.enrolled = !values["sync.credential"].empty();
+            settings.byStick = settings.collector.empty() && !values["sync.collector_id"].empty();
             values["sync.credential"].assign(values["sync.credential"].size(), '\0');
             startUploader();
             settings.pinHash = values["kiosk.pin_hash"];
@@ -389,7 +390,7 @@ std::string App::defaultFormLanguage(const FormEntry& form) const {
 }
 
 void App::startUploader() {
-    if (!settings.enrolled || m_uploader || !m_options.uploader) return;
+    if (!settings.enrolled || settings.byStick || m_uploader || !m_options.uploader) return;
     m_uploader = std::make_unique<sync::Uploader>(m_options.storePath);
     if (m_options.wake) m_uploader->onChange(m_options.wake);
     m_uploader->start();

@@ -46,6 +46,9 @@ struct Settings {
     std::string uiLanguage = "nl";
     std::string collector;
     bool enrolled = false;  // the store holds a device credential (the secret stays in the store)
+    /// Enrolled (or awaiting enrolment) by file, with no collector address: it syncs by USB stick
+    /// only, and no uploader runs.
+    bool byStick = false;
     std::string pinHash;
     int pinFailures = 0;
     std::int64_t pinLockedUntilMs = 0;
@@ -164,6 +167,10 @@ class App {
     std::vector<DeviceCorrection> corrections;  // records central staff sent back (refreshCounts)
     std::optional<AllocationNotice> allocationNotice;
 
+    /// Reads the device's settings from its store again (on the worker), e.g. after a reply by
+    /// USB stick changed them.
+    void loadSettings();
+
     HomeState home;
     FillState fill;
     RecordsState records;
@@ -174,7 +181,6 @@ class App {
     ReadAloud readAloud;
 
   private:
-    void loadSettings();
     void drawNav();
     void drawToast();
     void drawAllocationNotice();

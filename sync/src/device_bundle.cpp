@@ -1,5 +1,6 @@
 // The device's side of sync by file: see device_bundle.hpp.
 #include <algorithm>
+#include <chrono>
 
 #include <veld/hex.hpp>
 #include <veld/sync/device_bundle.hpp>
@@ -266,6 +267,12 @@ Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> byte
             return s.error();
     }
     if (auto s = store.setSetting(kBundleReplySetting, std::to_string(h.number)); !s)
+        return s.error();
+    // The Sync screen's "last success", as after a network round.
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (auto s = store.setSetting("sync.last_success_utc_ms", std::to_string(now)); !s)
         return s.error();
     if (auto s = batch->commit(); !s) return s.error();
     out.progress.recordsSent = static_cast<std::int64_t>(out.acknowledged);

@@ -62,6 +62,13 @@ TEST_CASE("client: a never-online device syncs with Naar USB-stick and Van USB-s
     ui.settle();
     CHECK(ui.showsText("Via USB-stick"));
     CHECK_FALSE(ui.has("sync.usb.medium.0"));  // one stick: nothing to choose
+    // The screen says how this device sends, and offers no network round it cannot make.
+    CHECK(ui.showsText("Dit apparaat verzendt via USB-stick; er is geen serveradres."));
+    CHECK(ui.showsText(
+        "3 records wachten op de volgende USB-stick: kies hieronder 'Naar USB-stick'"));
+    CHECK_FALSE(ui.has("sync.now"));
+    CHECK_FALSE(ui.app().uploaderRuns());
+    CHECK(ui.showsText("Laatst gelukt: nog nooit"));
     ui.click("sync.usb.export");
     ui.settle();
     CHECK(ui.showsText("Bundel 1 staat op de stick als " + stick + "/veld-school-7-1.veldbundle"));
@@ -85,6 +92,10 @@ TEST_CASE("client: a never-online device syncs with Naar USB-stick and Van USB-s
     CHECK(ui.showsText("Dit apparaat is nu aangemeld bij de centrale server."));
     CHECK(ui.app().settings.enrolled);
     CHECK(ui.app().outbox.pending == 0);
+    CHECK(ui.showsText("Alles is verzonden"));
+    CHECK_FALSE(ui.showsText("Laatst gelukt: nog nooit"));
+    CHECK_FALSE(ui.has("sync.now"));
+    CHECK_FALSE(ui.app().uploaderRuns());
 
     ui.click("sync.usb.import");
     ui.settle();

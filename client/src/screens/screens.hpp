@@ -101,6 +101,7 @@ struct SyncStatus {
         Pending,       // records wait and the last attempt worked (or none was made yet)
         NoConnection,  // records wait and the last attempt failed; the uploader tries again
         OtherProgram,  // records wait while another program (veld-agent) syncs this device
+        ByStick,       // records wait for the next round by USB stick (no collector address)
     };
     Kind kind = Kind::NothingYet;
     std::int64_t waiting = 0;       // finalized records not yet acknowledged by the collector

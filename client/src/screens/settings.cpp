@@ -99,11 +99,13 @@ void drawEnrolFromFile(App& app, SettingsState& state) {
                     enrolOutcome(state,
                                  format(app.t(M::EnrolFileDoneByUsb), {label, done->collectorId}),
                                  false, true);
+                    app.settings.byStick = true;
                     return;
                 }
                 enrolOutcome(state, format(app.t(M::EnrolFileDone), {label, done->collector}),
                              false, true);
                 app.settings.enrolled = true;
+                app.settings.byStick = false;
                 app.settings.collector = done->collector;
                 app.reloadKeys();
                 app.startUploader();
@@ -208,6 +210,7 @@ void drawSettings(App& app, SettingsState& state) {
                                   }
                                   enrolOutcome(state, app.t(M::EnrolDone), false, false);
                                   app.settings.enrolled = true;
+                                  app.settings.byStick = false;
                                   app.settings.collector = state.collector;
                                   app.reloadKeys();
                                   app.startUploader();

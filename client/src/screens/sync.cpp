@@ -121,8 +121,12 @@ SyncStatus syncStatus(const App& app) {
     const sync::Progress p = app.syncProgress();
     s.uploaderRuns = app.settings.enrolled && app.uploaderRuns();
     using State = sync::Progress::State;
-    if (!app.settings.enrolled) {
+    if (!app.settings.enrolled && !app.settings.byStick) {
         s.kind = SyncStatus::Kind::NotEnrolled;
+    } else if (app.settings.byStick) {
+        s.kind = s.waiting > 0 ? SyncStatus::Kind::ByStick
+                 : s.sent == 0 ? SyncStatus::Kind::NothingYet
+                               : SyncStatus::Kind::AllSent;
     } else if (p.state == State::Sending) {
         s.kind = SyncStatus::Kind::Sending;
     } else if (p.state == State::Pulling) {
@@ -163,6 +167,8 @@ std::string headline(const App& app, const SyncStatus& s) {
             return plural(M::SyncPendingNoConnection, s.waiting, lang);
         case SyncStatus::Kind::OtherProgram:
             return plural(M::SyncPendingOtherProgram, s.waiting, lang);
+        case SyncStatus::Kind::ByStick:
+            return plural(M::SyncPendingByStick, s.waiting, lang);
     }
     return n;
 }
@@ -172,7 +178,10 @@ std::string headline(const App& app, const SyncStatus& s) {
 void drawSync(App& app, SyncState& state) {
     const std::string& lang = app.settings.uiLanguage;
     ui::heading(app.t(M::SyncTitle), false);
-    if (app.settings.enrolled) {
+    if (app.settings.byStick) {
+        ui::paragraph(app.t(M::SyncByStick), false);
+        ui::recordLast("sync.collector", std::string(app.t(M::SyncByStick)));
+    } else if (app.settings.enrolled) {
         ui::paragraph(format(app.t(M::SyncCollector), {app.settings.collector}), false);
     }
     const SyncStatus status = syncStatus(app);
@@ -183,7 +192,7 @@ void drawSync(App& app, SyncState& state) {
     if (status.kind == SyncStatus::Kind::NotEnrolled) ui::hint(app.t(M::SyncNotEnrolled), false);
     // Why the last attempt failed, and when the next one comes; also when nothing waits (a pull
     // that failed), said as the last attempt's outcome, not as the state of what waits.
-    if (app.settings.enrolled &&
+    if (app.settings.enrolled && !app.settings.byStick &&
         (p.state == sync::Progress::State::Waiting || p.state == sync::Progress::State::Failed)) {
         if (!p.lastError.empty()) {
             const std::string error = format(app.t(M::SyncLastAttemptFailed), {p.lastError});
@@ -224,8 +233,10 @@ void drawSync(App& app, SyncState& state) {
     ui::paragraph(format(app.t(M::SyncLastSuccess),
                          {last > 0 ? ui::localDateTime(last) : std::string(app.t(M::Never))}),
                   false);
-    if (app.settings.enrolled && ui::button("sync.now", app.t(M::SyncNow))) app.syncNow();
-    ImGui::SameLine();
+    if (app.settings.enrolled && !app.settings.byStick) {
+        if (ui::button("sync.now", app.t(M::SyncNow))) app.syncNow();
+        ImGui::SameLine();
+    }
     if (ui::button("sync.refresh", app.t(M::Refresh))) app.refreshCounts();
     drawAgent(app, state);
     drawSyncUsb(app, state.usb);

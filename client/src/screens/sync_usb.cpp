@@ -120,6 +120,7 @@ void importFromMedia(App& app, SyncUsbState& state) {
             }
             outcome(state, std::move(text), false);
             app.refreshCounts();
+            app.loadSettings();  // when it last worked
         });
 }
 
