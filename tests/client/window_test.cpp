@@ -562,6 +562,31 @@ TEST_CASE("a record sent back by staff: the start screen, the record, and the co
     checkNotBlank(png);
 }
 
+TEST_CASE("a device that syncs by USB stick only: its Sync screen in a real window") {
+    // Enrolled with an offline provisioning file; a stick is in; nothing went to the collector.
+    veld::test::CollectorProcess collector(tempDir().file("usb-collector.db"));  // never started
+    const std::string ctl = veld::test::binary("veldctl");
+    const std::string enrolFile = tempDir().file("school-7.veldenrol");
+    const Run made = run({ctl, "collector", "provision", collector.storePath(), "--label",
+                          "school-7", "--offline", "-o", enrolFile});
+    REQUIRE_MESSAGE(made.exitCode == 0, describe(made));
+    const std::string device = demoStore("usb-device");
+    const Run enrolled = run({ctl, "enrol", device, "--file", enrolFile});
+    REQUIRE_MESSAGE(enrolled.exitCode == 0, describe(enrolled));
+    const std::string media = tempDir().file("usb-media");
+    fs::create_directories(media + "/SCHOOL-STICK");
+    ::setenv("VELD_MEDIA_ROOTS", media.c_str(), 1);
+    const Shot sync = screenshot(device, "sync", "sync-usb");
+    ::unsetenv("VELD_MEDIA_ROOTS");
+    checkClean(sync.run);
+    checkNotBlank(sync.png);
+    // What the screen said: how this device sends, and no network round offered.
+    const std::string widgets = veld::test::readFile(sync.png + ".widgets");
+    CHECK(widgets.find("sync.usb.export") != std::string::npos);
+    CHECK(widgets.find("sync.now") == std::string::npos);
+    fs::remove(sync.png + ".widgets");
+}
+
 TEST_CASE("read-aloud in a real window: a kiosk page reads itself, and no sound device is quiet") {
     // The parents' survey with read_aloud on, beside the other pilot forms.
     const std::string formsDir = tempDir().file("read-aloud-forms");

@@ -238,7 +238,7 @@ void drawSync(App& app, SyncState& state) {
         ImGui::SameLine();
     }
     if (ui::button("sync.refresh", app.t(M::Refresh))) app.refreshCounts();
-    drawAgent(app, state);
+    if (!app.settings.byStick) drawAgent(app, state);  // veld-agent syncs by network only
     drawSyncUsb(app, state.usb);
 }
 
