@@ -485,36 +485,6 @@ float messageStripHeight() {
     return ImGui::GetTextLineHeightWithSpacing() * 2 + style.WindowPadding.y * 2;
 }
 
-void toast(const std::string& message, bool isError) {
-    const ImVec2 display = ImGui::GetIO().DisplaySize;
-    ImGui::SetNextWindowPos(ImVec2(display.x / 2, display.y - 20), ImGuiCond_Always,
-                            ImVec2(0.5f, 1.0f));
-    ImGui::SetNextWindowBgAlpha(0.92f);
-    ImGui::Begin("##toast", nullptr,
-                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize |
-                     ImGuiWindowFlags_NoFocusOnAppearing | ImGuiWindowFlags_NoNav |
-                     ImGuiWindowFlags_NoInputs);
-    if (isError) ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-    const bool rtl = text::hasRtl(message);
-    if (shapedLine(message, rtl)) {
-        const auto& lines = wrapped(message, display.x * 0.6f, rtl);
-        float width = 1;
-        for (const auto& line : lines)
-            width = std::max(width, textWidth(line, rtl));
-        wrappedItems(message, rtl, width, ImGui::GetColorU32(ImGuiCol_Text));
-        record("toast", message, ImGui::GetWindowPos(),
-               ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowSize().x,
-                      ImGui::GetWindowPos().y + ImGui::GetWindowSize().y));
-    } else {
-        ImGui::PushTextWrapPos(display.x * 0.6f);
-        ImGui::TextUnformatted(message.c_str());
-        ImGui::PopTextWrapPos();
-        recordLast("toast", message);
-    }
-    if (isError) ImGui::PopStyleColor();
-    ImGui::End();
-}
-
 void messageStrip(const std::string& message, bool isError) {
     // The strip along the bottom that the screens leave free: a message there covers nothing,
     // and it takes no clicks (they fall through to whatever is under it). A message longer than

@@ -76,10 +76,8 @@ void wipeTextEdit();
 /// A check box.
 bool checkbox(std::string_view id, std::string_view label, bool& value, bool enabled = true);
 
-/// A short message over the bottom of the screen (test id "toast").
-void toast(const std::string& message, bool isError);
-/// The height of the strip along the bottom of the screen that the form client keeps free for
-/// short messages.
+/// The height of the strip along the bottom of the screen that the form client and the console
+/// keep free for short messages.
 float messageStripHeight();
 /// That strip with a short message (test id "toast"), or empty. It takes no input.
 void messageStrip(const std::string& message, bool isError);

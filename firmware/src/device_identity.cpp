@@ -69,7 +69,7 @@ Status keepCollectorKey(Store& store, const signing::PublicKey& key, KeySource s
     if (kept.value() && *kept.value() == key) return {};
     if (kept.value() && source == KeySource::Pull) {
         return makeError(ErrorCode::WrongState,
-                         "the collector answered with another signing key (fingerprint " +
+                         std::string(kOtherCollectorKeyError) + " (fingerprint " +
                              signing::fingerprint(key) + ") than the one this device keeps (" +
                              signing::fingerprint(*kept.value()) +
                              "); nothing was changed. Ask central staff: the device may be "

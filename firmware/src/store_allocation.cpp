@@ -8,6 +8,7 @@
 
 #include <veld/allocation.hpp>
 #include <veld/clock.hpp>
+#include <veld/hex.hpp>
 #include <veld/store.hpp>
 
 #include "store_internal.hpp"
@@ -17,35 +18,6 @@ namespace veld {
 using namespace store_detail;
 
 namespace {
-
-std::string toHex(std::span<const std::uint8_t> bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (std::uint8_t b : bytes) {
-        out.push_back(kDigits[b >> 4]);
-        out.push_back(kDigits[b & 0xF]);
-    }
-    return out;
-}
-
-template <std::size_t N>
-std::optional<std::array<std::uint8_t, N>> fromHex(std::string_view text) {
-    if (text.size() != N * 2) return std::nullopt;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    std::array<std::uint8_t, N> out{};
-    for (std::size_t i = 0; i < N; ++i) {
-        int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return out;
-}
 
 std::string slotName(std::string_view study, std::string_view stratum, std::int64_t block,
                      std::int64_t position) {
@@ -102,8 +74,8 @@ Result<std::optional<Store::Impl::BoxKeyPair>> Store::Impl::loadBoxKeys() {
     auto secret = settingText(kBoxSecretKeySetting);
     if (!secret) return secret.error();
     if (!*pub && !*secret) return std::optional<BoxKeyPair>();
-    auto p = *pub ? fromHex<alloc::kBoxKeyBytes>(**pub) : std::nullopt;
-    auto k = *secret ? fromHex<alloc::kBoxKeyBytes>(**secret) : std::nullopt;
+    auto p = *pub ? fromHexFixed<alloc::kBoxKeyBytes>(**pub) : std::nullopt;
+    auto k = *secret ? fromHexFixed<alloc::kBoxKeyBytes>(**secret) : std::nullopt;
     if (!p || !k) {
         // A new pair would not open the slots already sealed to the old one.
         return makeError(ErrorCode::Corrupt,

@@ -197,15 +197,8 @@ Result<std::vector<CaseInfo>> Store::cases(const CaseQuery& query) {
     int p = 1;
     if (query.caseType) st->bind(p++, std::string_view(*query.caseType));
     if (query.pseudonym) st->bind(p++, std::string_view(*query.pseudonym));
-    if (!query.text.empty()) {
-        std::string pattern = "%";
-        for (char c : query.text) {
-            if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
-            pattern.push_back(c);
-        }
-        pattern.push_back('%');
-        st->bind(p++, std::string_view(pattern));
-    }
+    const std::string pattern = likePattern(query.text);
+    if (!query.text.empty()) st->bind(p++, std::string_view(pattern));
     st->bind(p++, static_cast<std::int64_t>(std::clamp<std::size_t>(query.limit, 1, 100000)));
     auto properties = m.db.prepare(kCaseProperties);
     if (!properties) return properties.error();

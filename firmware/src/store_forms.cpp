@@ -124,13 +124,7 @@ Status checkSettingKey(std::string_view key) {
 
 Result<std::optional<std::string>> Store::setting(std::string_view key) {
     if (Status s = checkSettingKey(key); !s) return s.error();
-    auto st = impl().db.prepare("SELECT value FROM settings WHERE key = ?1");
-    if (!st) return st.error();
-    st->bind(1, key);
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) return std::optional<std::string>();
-    return std::optional<std::string>(std::string(st->columnText(0)));
+    return impl().settingText(key);
 }
 
 Status Store::setSetting(std::string_view key, std::string_view value) {

@@ -71,6 +71,17 @@ inline Result<std::optional<std::int64_t>> optionalInt(sql::Statement& st) {
     return std::optional<std::int64_t>(st.columnInt(0));
 }
 
+// `text` as a LIKE pattern matching it anywhere, its own % _ and \ escaped (with ESCAPE '\').
+inline std::string likePattern(std::string_view text) {
+    std::string pattern = "%";
+    for (char c : text) {
+        if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+        pattern.push_back(c);
+    }
+    pattern.push_back('%');
+    return pattern;
+}
+
 }  // namespace store_detail
 
 struct Store::Impl {

@@ -17,6 +17,19 @@ using namespace store_detail;
 
 namespace {
 
+// Binds what inserting and updating a record both start with: its id, form, form version and
+// case (parameters 1 to 4).
+void bindRecordHead(sql::Statement& st, const Uuid& id, const RecordContent& content) {
+    st.bindBlobStatic(1, idBytes(id))
+        .bind(2, std::string_view(content.formId))
+        .bind(3, static_cast<std::int64_t>(content.formVersion));
+    if (content.caseId) {
+        st.bindBlob(4, idBytes(*content.caseId));
+    } else {
+        st.bindNull(4);
+    }
+}
+
 // Summaries name a record in lists; longer text is cut at a character boundary so a careless
 // caller cannot bloat every list row.
 std::string_view shortSummary(std::string_view summary) {
@@ -232,14 +245,7 @@ Result<Uuid> Store::saveDraft(const RecordContent& content, std::string_view sum
     if (!body) return body.error();
 
     auto& st = m.insertRecord;
-    st.bindBlobStatic(1, idBytes(record.id))
-        .bind(2, std::string_view(content.formId))
-        .bind(3, static_cast<std::int64_t>(content.formVersion));
-    if (content.caseId) {
-        st.bindBlob(4, idBytes(*content.caseId));
-    } else {
-        st.bindNull(4);
-    }
+    bindRecordHead(st, record.id, content);
     st.bind(5, static_cast<std::int64_t>(RecordStatus::Draft))
         .bind(6, static_cast<std::int64_t>(record.hlc.value))
         .bind(7, static_cast<std::int64_t>(record.createdHlc.value))
@@ -278,14 +284,7 @@ Status Store::updateDraft(const Uuid& id, const RecordContent& content, std::str
     if (!body) return body.error();
 
     auto& st = m.updateRecord;
-    st.bindBlobStatic(1, idBytes(id))
-        .bind(2, std::string_view(content.formId))
-        .bind(3, static_cast<std::int64_t>(content.formVersion));
-    if (content.caseId) {
-        st.bindBlob(4, idBytes(*content.caseId));
-    } else {
-        st.bindNull(4);
-    }
+    bindRecordHead(st, id, content);
     st.bind(5, static_cast<std::int64_t>(RecordStatus::Draft))
         .bind(6, static_cast<std::int64_t>(record.hlc.value))
         .bind(7, shortSummary(summary))
@@ -403,15 +402,8 @@ Result<ListPage> Store::list(const ListQuery& query) {
     if (query.formId) st->bind(p++, std::string_view(*query.formId));
     if (query.status) st->bind(p++, static_cast<std::int64_t>(*query.status));
     if (query.caseId) st->bindBlob(p++, idBytes(*query.caseId));
-    if (!query.text.empty()) {
-        std::string pattern = "%";
-        for (char c : query.text) {
-            if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
-            pattern.push_back(c);
-        }
-        pattern.push_back('%');
-        st->bind(p++, std::string_view(pattern));
-    }
+    const std::string pattern = likePattern(query.text);
+    if (!query.text.empty()) st->bind(p++, std::string_view(pattern));
     if (query.after) {
         st->bind(p++, static_cast<std::int64_t>(query.after->hlc.value));
         st->bind(p++, query.after->rowid);

@@ -287,7 +287,7 @@ std::vector<std::uint8_t> encodeDevices(const std::vector<DeviceInfo>& devices) 
         list.push_back(fb::CreateAdminDevice(
             b, &id, b.CreateString(d.label), d.enrolledUtcMs, d.revokedUtcMs.value_or(0),
             d.receivedThrough, d.lastContactUtcMs.value_or(0), d.revisions, d.waiting.value_or(-1),
-            b.CreateString(d.team), d.hasBoxKey, d.staff));
+            b.CreateString(d.team), d.hasBoxKey, d.staff, d.lastBundle.value_or(0)));
     }
     auto vec = b.CreateVector(list);
     return finish(b, fb::AdminMessage::AdminDevices, fb::CreateAdminDevices(b, vec).Union());
@@ -311,6 +311,7 @@ Result<std::vector<DeviceInfo>> decodeDevices(std::span<const std::uint8_t> body
             info.team = text(d->team());
             info.hasBoxKey = d->has_box_key();
             info.staff = d->staff();
+            if (d->last_bundle() != 0) info.lastBundle = d->last_bundle();
             out.push_back(std::move(info));
         }
     }

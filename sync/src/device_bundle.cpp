@@ -291,6 +291,7 @@ BundleProblem bundleProblem(const Error& e) {
     if (says("signature does not match")) return BundleProblem::NotSigned;
     if (says("which this device never made")) return BundleProblem::NeverMade;
     if (says("imported already")) return BundleProblem::Older;
+    if (syncProblem(e.message) == SyncProblem::ReceiptRefused) return BundleProblem::ReceiptRefused;
     if (says("not enrolled with a collector") || says("does not know its collector's key"))
         return BundleProblem::NotEnrolled;
     if (e.code == ErrorCode::Corrupt) return BundleProblem::Damaged;

@@ -154,9 +154,8 @@ Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const Pu
     kept.status = ReceiptStatus::Refused;
     const auto refused = [](const std::string& why) {
         return makeError(ErrorCode::Refused,
-                         "the collector's receipt was refused, so nothing of this batch is "
-                         "marked as sent: " +
-                             why);
+                         std::string(kReceiptRefusedError) +
+                             ", so nothing of this batch is marked as sent: " + why);
     };
     auto receipt = verifyReceipt(reply.receipt, *key.value(), store.deviceId());
     if (!receipt) return refused(receipt.error().message);
@@ -188,6 +187,14 @@ Status checkAndKeepReceipt(Store& store, const std::vector<OutboxEntry>& sent,
     if (!verdict && kept.status != ReceiptStatus::Refused) return verdict;
     if (auto s = store.keepReceipt(kept); !s) return s;
     return verdict;
+}
+
+SyncProblem syncProblem(std::string_view errorMessage) {
+    if (errorMessage.find(identity::kOtherCollectorKeyError) != std::string_view::npos)
+        return SyncProblem::CollectorKeyChanged;
+    if (errorMessage.find(kReceiptRefusedError) != std::string_view::npos)
+        return SyncProblem::ReceiptRefused;
+    return SyncProblem::Other;
 }
 
 }  // namespace veld::sync

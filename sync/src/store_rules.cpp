@@ -617,7 +617,17 @@ std::string correctionComment(HlcTimestamp hlc) {
 }
 
 std::string bundleMarkKey(const Uuid& deviceId) {
-    return "bundle:" + deviceId.toString();
+    return std::string(kBundleMarkPrefix) + deviceId.toString();
+}
+
+void applyBundleMarks(std::vector<DeviceInfo>& devices,
+                      const std::vector<std::pair<std::string, std::string>>& marks) {
+    std::map<std::string, std::string, std::less<>> byKey(marks.begin(), marks.end());
+    for (auto& d : devices) {
+        const auto found = byKey.find(bundleMarkKey(d.deviceId));
+        if (found == byKey.end()) continue;
+        if (auto mark = parseBundleMark(found->second)) d.lastBundle = mark->number;
+    }
 }
 
 std::string bundleMarkText(const BundleMark& mark) {

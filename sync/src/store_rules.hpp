@@ -17,6 +17,7 @@
 #include <veld/record.hpp>
 #include <veld/result.hpp>
 #include <veld/sync/protocol.hpp>
+#include <veld/sync/store/access.hpp>
 #include <veld/sync/store/bundles.hpp>
 #include <veld/sync/store/cases.hpp>
 #include <veld/sync/store/policy.hpp>
@@ -261,6 +262,12 @@ std::string correctionComment(HlcTimestamp hlc);
 /// The meta entry a device's last imported bundle is kept under, and its value ("N DIGESTHEX").
 std::string bundleMarkKey(const Uuid& deviceId);
 std::string bundleMarkText(const BundleMark& mark);
+/// The meta keys of every device's bundle mark start with this (for a LIKE 'bundle:%').
+inline constexpr std::string_view kBundleMarkPrefix = "bundle:";
+/// Fills each device's lastBundle from the meta entries (key, value) of bundle marks; entries
+/// that do not parse are passed over.
+void applyBundleMarks(std::vector<DeviceInfo>& devices,
+                      const std::vector<std::pair<std::string, std::string>>& marks);
 /// Corrupt for a damaged value.
 Result<BundleMark> parseBundleMark(std::string_view text);
 

@@ -89,6 +89,20 @@ TEST_CASE("console: staff check a form file, see its problems, and publish it on
     ui.click("forms.publish");
     ui.settle();
     CHECK(ui.item("toast")->text == "ips_intake versie 1 is gepubliceerd");
+    {
+        // The message has a strip of its own: it covers none of the console's controls.
+        const client::ui::Recorded* toast = ui.item("toast");
+        int controls = 0;
+        for (const std::string& id : ui.ids("")) {
+            const client::ui::Recorded* other = ui.item(id);
+            if (id == "toast" || other->max.y <= 0) continue;
+            ++controls;
+            CAPTURE(id);
+            CHECK_FALSE((toast->min.x < other->max.x && other->min.x < toast->max.x &&
+                         toast->min.y < other->max.y && other->min.y < toast->max.y));
+        }
+        CHECK(controls > 5);
+    }
     CHECK(published(collector, "ips_intake"));
     CHECK(ui.item("forms.ips_intake.versions")->text == "1");
 

@@ -314,6 +314,7 @@ TEST_CASE("console: staff sign in, see the dashboard and devices, and wrong cred
         CHECK(staff.item(row + ".contact")->text != "nog nooit");
         CHECK(std::stoll(staff.item(row + ".revisions")->text) > 0);
         CHECK(staff.item(row + ".waiting")->text == "0");  // each device sent all it had
+        CHECK(staff.item(row + ".bundle")->text == "-");   // none came by USB stick
     }
 
     // A revoked staff member's console gets nothing more.

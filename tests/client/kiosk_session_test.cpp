@@ -523,7 +523,10 @@ TEST_CASE("kiosk session: a client that fails at once is restarted after growing
     const std::string client = dir.file("failing-client");
     {
         std::ofstream script(client);
+        // The arguments are written whole or not at all: the session's SIGTERM at the end may
+        // stop the last start half-way.
         script << "#!/bin/sh\ndate +%s.%N >> '" << starts << "'\necho \"$@\" > '"
+               << dir.file("args.tmp") << ".$$' && mv '" << dir.file("args.tmp") << ".$$' '"
                << dir.file("args.txt") << "'\nexit 3\n";
     }
     ::chmod(client.c_str(), 0755);

@@ -515,7 +515,7 @@ TEST_CASE("buttons, choice rows, check boxes, selectables and toasts draw Arabic
         ui::choiceRow("t.yes", yes, true, false, true, 50, true, 500);
         ui::checkbox("t.agree", agree, checked);
         ui::selectable("t.entry", entry, false);
-        ui::toast(message, false);
+        ui::messageStrip(message, false);
     };
     frame(body);
     const auto texts = frame(body, std::string(VELD_SCREENSHOT_DIR) + "/shaping-widgets.png");

@@ -11,6 +11,9 @@
 
 #include <doctest/doctest.h>
 
+#include <veld/device_identity.hpp>
+#include <veld/hex.hpp>
+#include <veld/signing.hpp>
 #include <veld/store.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -160,6 +163,56 @@ TEST_CASE(
     ui.settle();
     CHECK(text(ui, "sync.state") == "Alles is verzonden");
     CHECK_FALSE(ui.has("sync.error"));
+}
+
+TEST_CASE(
+    "sync: a collector key other than the one kept, or a receipt that does not verify, is told "
+    "in the field worker's words and nothing leaves the device") {
+    test::TempDir dir;
+    test::CollectorProcess collector(test::testCollectorLocation(dir));
+    collector.start();
+    const std::string path = dir.file("device.veld");  // no forms: the records need none
+    {
+        Store store = test::openDevice(path);
+        test::enrolDevice(store, collector);
+    }
+    bool withRecords = false;
+    SUBCASE("nothing to send: the pull meets the other key") {
+        withRecords = false;
+    }
+    SUBCASE("records to send: the push's receipt does not verify") {
+        withRecords = true;
+    }
+    {
+        Store store = test::openDevice(path);
+        // The device keeps another key than the collector's: as if it talked to another one.
+        REQUIRE(store.setSetting(identity::kCollectorKeySetting,
+                                 toHex(signing::newKeyPair().publicKey())));
+        if (withRecords) test::addFinalized(store, 2);
+    }
+    UiDriver ui(path);
+    REQUIRE(framesUntil(
+        ui, 20, [&] { return ui.app().syncProgress().state == sync::Progress::State::Waiting; }));
+    ui.click("nav.sync");
+    ui.settle();
+    if (withRecords) {
+        // The push's receipt is checked first, with the wrong key.
+        CHECK(text(ui, "sync.error").rfind("Het ontvangstbewijs van de server klopt niet", 0) == 0);
+        CHECK(text(ui, "sync.waiting") == "2");
+    } else {
+        CHECK(text(ui, "sync.error").rfind("De server antwoordde met een andere sleutel", 0) == 0);
+    }
+    // The technical words follow, for central staff.
+    CHECK(ui.showsText("Details: "));
+    if (withRecords) {
+        // The records stay in the outbox, and the refused receipt is kept with why.
+        Store store = test::openDevice(path);
+        CHECK(store.outboxState()->pending == 2);
+        const auto kept = store.receipts();
+        REQUIRE(kept);
+        REQUIRE_FALSE(kept->empty());
+        CHECK(kept->back().status == ReceiptStatus::Refused);
+    }
 }
 
 TEST_CASE(

@@ -564,7 +564,8 @@ TEST_CASE("a record sent back by staff: the start screen, the record, and the co
 
 TEST_CASE("a device that syncs by USB stick only: its Sync screen in a real window") {
     // Enrolled with an offline provisioning file; a stick is in; nothing went to the collector.
-    veld::test::CollectorProcess collector(tempDir().file("usb-collector.db"));  // never started
+    veld::test::CollectorProcess collector(tempDir().file("usb-collector.db"));  // not started yet
+    veld::test::publishPilotForms(collector);
     const std::string ctl = veld::test::binary("veldctl");
     const std::string enrolFile = tempDir().file("school-7.veldenrol");
     const Run made = run({ctl, "collector", "provision", collector.storePath(), "--label",
@@ -585,6 +586,28 @@ TEST_CASE("a device that syncs by USB stick only: its Sync screen in a real wind
     CHECK(widgets.find("sync.usb.export") != std::string::npos);
     CHECK(widgets.find("sync.now") == std::string::npos);
     fs::remove(sync.png + ".widgets");
+
+    // The stick goes to central staff and back; the console's device list shows the bundle.
+    const std::string bundle = media + "/SCHOOL-STICK/school-7-1.veldbundle";
+    const Run exported = run({ctl, "bundle", "export", device, "--out", bundle});
+    REQUIRE_MESSAGE(exported.exitCode == 0, describe(exported));
+    const Run imported = run({ctl, "collector", "import", collector.storePath(), bundle});
+    REQUIRE_MESSAGE(imported.exitCode == 0, describe(imported));
+    const Run replied =
+        run({ctl, "bundle", "import", device, media + "/SCHOOL-STICK/school-7-1.veldreply"});
+    REQUIRE_MESSAGE(replied.exitCode == 0, describe(replied));
+    collector.start();
+    const Run staff = run({ctl, "collector", "admin-add", collector.storePath(), "anna"});
+    REQUIRE(staff.exitCode == 0);
+    const std::string credentialFile = tempDir().file("usb-anna.credential");
+    std::ofstream(credentialFile) << staff.out;
+    const std::string png = screenshotDir() + "/console-devices-usb.png";
+    fs::remove(png);
+    const Run console =
+        underXvfb({veld::test::binary("veld-console"), "--collector", collector.url(),
+                   "--credential-file", credentialFile, "--show", "devices", "--screenshot", png});
+    checkClean(console);
+    checkNotBlank(png);
 }
 
 TEST_CASE("read-aloud in a real window: a kiosk page reads itself, and no sound device is quiet") {

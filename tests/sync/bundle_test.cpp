@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <veld/clock.hpp>
+#include <veld/sync/admin_client.hpp>
 #include <veld/sync/bundle.hpp>
 #include <veld/sync/device_bundle.hpp>
 
@@ -263,6 +264,27 @@ TEST_CASE(
     REQUIRE(round);
     CHECK(round->recordsSent == 0);
     CHECK(heldBy(collector).stats.records == 50);
+
+    // Staff see which bundle came last: in the store, with veldctl and through the admin API
+    // (the console's device list).
+    auto devices = collector.open()->devices();
+    REQUIRE(devices);
+    REQUIRE(devices->size() == 1);
+    CHECK(devices->front().lastBundle == std::optional<std::uint64_t>(2));
+    const auto listed = test::veldctl({"collector", "devices", collector.storePath()});
+    CHECK_MESSAGE(listed.out.find("last bundle 2") != std::string::npos, listed.out);
+    sync::Connection staff;
+    staff.collector = collector.url();
+    staff.credential = test::addAdmin(collector, "anna");
+    auto viaApi = sync::AdminClient(staff).devices();
+    REQUIRE_MESSAGE(viaApi, viaApi.error().describe());
+    bool seen = false;
+    for (const auto& d : viaApi.value()) {
+        if (d.staff) continue;
+        CHECK(d.lastBundle == std::optional<std::uint64_t>(2));
+        seen = true;
+    }
+    CHECK(seen);
 }
 
 TEST_CASE(

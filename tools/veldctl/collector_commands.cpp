@@ -247,6 +247,7 @@ int collectorCommand(const std::vector<std::string>& argv, std::ostream& out, st
                 << "  received through " << d.receivedThrough << "  revisions " << d.revisions
                 << "  waiting " << (d.waiting ? std::to_string(*d.waiting) : std::string("-"))
                 << (d.team.empty() ? std::string() : "  team " + d.team)
+                << (d.lastBundle ? "  last bundle " + std::to_string(*d.lastBundle) : std::string())
                 << (d.revokedUtcMs ? "  REVOKED " + utcTime(*d.revokedUtcMs) : std::string())
                 << "\n";
         }

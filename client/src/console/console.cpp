@@ -345,8 +345,10 @@ void Console::drawTop() {
 }
 
 void Console::drawToast() {
-    if (m_toast.empty() || now() > m_toastUntilMs) return;
-    ui::toast(m_toast, m_toastError);
+    // In the strip below the tabs' window, as in the client: a message covers no control.
+    static const std::string kNone;
+    const bool shown = !m_toast.empty() && now() <= m_toastUntilMs;
+    ui::messageStrip(shown ? m_toast : kNone, m_toastError);
 }
 
 void Console::frame() {
@@ -357,7 +359,7 @@ void Console::frame() {
     if (fonts.normal) ImGui::PushFont(fonts.normal);
     const ImGuiIO& io = ImGui::GetIO();
     ImGui::SetNextWindowPos(ImVec2(0, 0));
-    ImGui::SetNextWindowSize(io.DisplaySize);
+    ImGui::SetNextWindowSize(ImVec2(io.DisplaySize.x, io.DisplaySize.y - ui::messageStripHeight()));
     ImGui::Begin("##console", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoBringToFrontOnFocus);
     if (!m_signedIn) {
@@ -445,9 +447,9 @@ void drawDevices(Console& console, DevicesState& state) {
     }
     const ImGuiTableFlags flags =
         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingStretchProp;
-    if (!ImGui::BeginTable("devices", 6, flags)) return;
+    if (!ImGui::BeginTable("devices", 7, flags)) return;
     for (M h : {M::ConsoleDevice, M::ConsoleDeviceId, M::ConsoleEnrolled, M::ConsoleLastContact,
-                M::ConsoleWaiting, M::ConsoleRevisions}) {
+                M::ConsoleWaiting, M::ConsoleRevisions, M::ConsoleByStick}) {
         ImGui::TableSetupColumn(std::string(console.t(h)).c_str());
     }
     ImGui::TableHeadersRow();
@@ -476,6 +478,12 @@ void drawDevices(Console& console, DevicesState& state) {
         ImGui::TableNextColumn();
         ImGui::Text("%lld", static_cast<long long>(d.revisions));
         ui::recordLast("device." + std::to_string(i) + ".revisions", std::to_string(d.revisions));
+        ImGui::TableNextColumn();
+        const std::string bundle =
+            d.lastBundle ? format(console.t(M::ConsoleLastBundle), {std::to_string(*d.lastBundle)})
+                         : std::string("-");
+        ImGui::TextUnformatted(bundle.c_str());
+        ui::recordLast("device." + std::to_string(i) + ".bundle", bundle);
         ++i;
     }
     ImGui::EndTable();

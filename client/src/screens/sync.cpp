@@ -7,6 +7,7 @@
 #include <imgui.h>
 
 #include <veld/sync/agent_state.hpp>
+#include <veld/sync/device_replies.hpp>
 
 #include "../app.hpp"
 #include "../ui.hpp"
@@ -194,7 +195,17 @@ void drawSync(App& app, SyncState& state) {
     // that failed), said as the last attempt's outcome, not as the state of what waits.
     if (app.settings.enrolled && !app.settings.byStick &&
         (p.state == sync::Progress::State::Waiting || p.state == sync::Progress::State::Failed)) {
-        if (!p.lastError.empty()) {
+        const sync::SyncProblem problem = sync::syncProblem(p.lastError);
+        if (problem != sync::SyncProblem::Other) {
+            // Said in the worker's words, in the error colour; the technical words (with the
+            // keys' fingerprints) follow for central staff.
+            const std::string error = std::string(app.t(problem == sync::SyncProblem::ReceiptRefused
+                                                            ? M::SyncProblemReceipt
+                                                            : M::SyncProblemKeyChanged));
+            ui::paragraph(error, false, ui::kErrorColor);
+            ui::recordLast("sync.error", error);
+            ui::hint(format(app.t(M::SyncProblemDetails), {p.lastError}), false);
+        } else if (!p.lastError.empty()) {
             const std::string error = format(app.t(M::SyncLastAttemptFailed), {p.lastError});
             ui::hint(error, false);
             ui::recordLast("sync.error", error);

@@ -36,6 +36,8 @@ M problemText(sync::BundleProblem problem) {
             return M::SyncUsbOlder;
         case sync::BundleProblem::NotEnrolled:
             return M::SyncUsbNotEnrolled;
+        case sync::BundleProblem::ReceiptRefused:
+            return M::SyncProblemReceipt;
         case sync::BundleProblem::Other:
             break;
     }

@@ -45,5 +45,8 @@ enum class KeySource { Enrolment, Pull };
 /// change, so another one means another collector or a forged answer. A new enrolment (staff
 /// gave the device a code) replaces it.
 Status keepCollectorKey(Store& store, const signing::PublicKey& key, KeySource source);
+/// How the WrongState error of keepCollectorKey for another key begins (to tell it apart).
+inline constexpr std::string_view kOtherCollectorKeyError =
+    "the collector answered with another signing key";
 
 }  // namespace veld::identity

@@ -1,6 +1,8 @@
 // Bytes as lower-case hexadecimal digits (digests, keys, ids in text).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -37,6 +39,17 @@ inline std::optional<std::vector<std::uint8_t>> fromHex(std::string_view text) {
         if (hi < 0 || lo < 0) return std::nullopt;
         out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
     }
+    return out;
+}
+
+/// Exactly N bytes' worth of hex digits back to bytes; nothing for any other length.
+template <std::size_t N>
+std::optional<std::array<std::uint8_t, N>> fromHexFixed(std::string_view text) {
+    if (text.size() != N * 2) return std::nullopt;
+    auto bytes = fromHex(text);
+    if (!bytes) return std::nullopt;
+    std::array<std::uint8_t, N> out{};
+    std::copy(bytes->begin(), bytes->end(), out.begin());
     return out;
 }
 

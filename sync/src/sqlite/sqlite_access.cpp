@@ -339,6 +339,16 @@ Result<std::vector<DeviceInfo>> SqliteAccess::devices() {
         });
         !stepped)
         return stepped.error();
+    auto marks = m_ctx.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'bundle:%'");
+    if (!marks) return marks.error();
+    std::vector<std::pair<std::string, std::string>> found;
+    if (auto stepped = marks->forEachRow([&] {
+            found.emplace_back(std::string(marks->columnText(0)),
+                               std::string(marks->columnText(1)));
+        });
+        !stepped)
+        return stepped.error();
+    rules::applyBundleMarks(out, found);
     return out;
 }
 

@@ -98,6 +98,7 @@ enum class BundleProblem {
     NeverMade,       // answers a bundle this device never made
     Older,           // older than a reply imported already
     NotEnrolled,     // the device has no collector (key) yet
+    ReceiptRefused,  // the collector's receipt does not match what the device sent
     Other,           // anything else (the disk, the store): the error's own words
 };
 BundleProblem bundleProblem(const Error& error);

@@ -37,6 +37,14 @@ Result<std::uint64_t> acknowledgedThrough(const PushReply& reply, std::uint64_t 
 Status checkReceipt(Store& store, const std::vector<OutboxEntry>& sent, const PushReply& reply,
                     KeptReceipt& kept);
 
+/// How checkReceipt's error begins (to tell it apart).
+inline constexpr std::string_view kReceiptRefusedError = "the collector's receipt was refused";
+
+/// The sync failures a field worker is told about in their own language (the error's words
+/// follow as details); Other for the rest.
+enum class SyncProblem { Other, CollectorKeyChanged, ReceiptRefused };
+SyncProblem syncProblem(std::string_view errorMessage);
+
 /// checkReceipt, and keeps the receipt in the store (a refused one too, with its reason, as the
 /// failure it is; `veldctl store receipts`). `sent` is not empty.
 Status checkAndKeepReceipt(Store& store, const std::vector<OutboxEntry>& sent,

@@ -29,6 +29,8 @@ struct DeviceInfo {
     std::optional<std::int64_t> waiting;
     std::string team;        // cases assigned to the team reach every device in it; "" none
     bool hasBoxKey = false;  // the device said its key for sealed allocation slots
+    /// The number of the last bundle imported from it (sync by USB stick); none: never.
+    std::optional<std::uint64_t> lastBundle;
     /// The collector's own "central staff" device, which writes the revisions staff make
     /// (conflict merges, case choices). Never enrolled; left out of device counts and lists.
     bool staff = false;
