@@ -14,16 +14,6 @@ namespace {
 // not fit goes with the next bundle, once this one is answered.
 constexpr std::size_t kMaxBundlePushBytes = 160u << 20;
 
-std::string settingOr(Store& store, std::string_view key) {
-    auto v = store.setting(key);
-    return v && v.value() ? *v.value() : std::string();
-}
-
-std::uint64_t numberOf(Store& store, std::string_view key) {
-    const std::string saved = settingOr(store, key);
-    return saved.empty() ? 0 : std::strtoull(saved.c_str(), nullptr, 10);
-}
-
 Error refused(std::string why) {
     return makeError(ErrorCode::WrongState, std::move(why) + "; nothing was changed");
 }
@@ -32,7 +22,7 @@ Error refused(std::string why) {
 Result<bundle::Opener> boxOpener(Store& store) {
     auto publicKey = store.boxPublicKey();
     if (!publicKey) return publicKey.error();
-    auto secret = fromHex(settingOr(store, Store::kBoxSecretKeySetting));
+    auto secret = fromHex(settingText(store, Store::kBoxSecretKeySetting));
     if (!secret || secret->size() != 32)
         return makeError(ErrorCode::Corrupt, "this device's box key is damaged");
     return bundle::boxOpener(publicKey.value(),
@@ -43,7 +33,7 @@ Result<bundle::Opener> boxOpener(Store& store) {
 
 std::string bundleFileName(Store& store, std::uint64_t number, bool reply) {
     std::string label;
-    for (char c : settingOr(store, kDeviceLabelSetting)) {
+    for (char c : settingText(store, kDeviceLabelSetting)) {
         const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                           (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (keep && label.size() < 40) label += c;
@@ -59,7 +49,7 @@ namespace {
 Result<BundleExport> exportAs(Store& store,
                               const std::function<std::string(std::uint64_t)>& pathFor,
                               std::int64_t nowMs, const DeviceBundleKeys& keys) {
-    const std::string collectorId = settingOr(store, "sync.collector_id");
+    const std::string collectorId = settingText(store, "sync.collector_id");
     if (collectorId.empty())
         return makeError(ErrorCode::NotFound,
                          "this device is not enrolled with a collector: enrol it first (by "
@@ -87,7 +77,7 @@ Result<BundleExport> exportAs(Store& store,
     auto pull = pullRequestFor(store);
     if (!pull) return pull.error();
     payload.pull = encodePullRequest(pull.value());
-    const std::string code = settingOr(store, kBundleEnrolCodeSetting);
+    const std::string code = settingText(store, kBundleEnrolCodeSetting);
     if (!code.empty()) {
         EnrolRequest enrol;
         enrol.code = code;
@@ -98,7 +88,7 @@ Result<BundleExport> exportAs(Store& store,
     }
     // The number is kept before the file is written: a number whose file never came to be is
     // skipped, never given to two different bundles.
-    out.number = numberOf(store, kBundleNumberSetting) + 1;
+    out.number = settingNumber(store, kBundleNumberSetting) + 1;
     if (auto s = store.setSetting(kBundleNumberSetting, std::to_string(out.number)); !s)
         return s.error();
     bundle::Header header;
@@ -189,15 +179,15 @@ Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> byte
     if (h.deviceId != store.deviceId())
         return refused("this reply was made for device " + h.deviceId.toString() +
                        ", this is device " + store.deviceId().toString());
-    const std::string collectorId = settingOr(store, "sync.collector_id");
+    const std::string collectorId = settingText(store, "sync.collector_id");
     if (h.collectorId != collectorId)
         return refused("this reply comes from collector " + h.collectorId +
                        ", this device belongs to " + collectorId);
     if (auto s = bundle::verify(parsed.value(), keys.collector); !s) return s.error();
     ReplyImport out;
     out.number = h.number;
-    const std::uint64_t made = numberOf(store, kBundleNumberSetting);
-    const std::uint64_t last = numberOf(store, kBundleReplySetting);
+    const std::uint64_t made = settingNumber(store, kBundleNumberSetting);
+    const std::uint64_t last = settingNumber(store, kBundleReplySetting);
     if (h.number > made)
         return refused("this reply answers bundle " + std::to_string(h.number) +
                        ", which this device never made");

@@ -11,19 +11,15 @@
 
 namespace veld::sync {
 
-namespace {
-
-std::string settingOr(Store& store, std::string_view key) {
+std::string settingText(Store& store, std::string_view key) {
     auto v = store.setting(key);
     return v && v.value() ? *v.value() : std::string();
 }
 
-std::uint64_t cursorOf(Store& store, std::string_view key) {
-    const std::string saved = settingOr(store, key);
+std::uint64_t settingNumber(Store& store, std::string_view key) {
+    const std::string saved = settingText(store, key);
     return saved.empty() ? 0 : std::strtoull(saved.c_str(), nullptr, 10);
 }
-
-}  // namespace
 
 Status keepEnrolment(Store& store, const EnrolReply& reply, const std::string& collector,
                      const std::string& caFile, bool allowPlainHttp) {
@@ -62,10 +58,10 @@ Result<std::uint64_t> acknowledgedThrough(const PushReply& reply, std::uint64_t 
 
 Result<PullRequest> pullRequestFor(Store& store, bool withStock) {
     PullRequest request;
-    request.formCursor = cursorOf(store, "sync.form_cursor");
-    request.caseCursor = cursorOf(store, "sync.case_cursor");
-    request.allocationCursor = cursorOf(store, "sync.allocation_cursor");
-    request.correctionCursor = cursorOf(store, "sync.correction_cursor");
+    request.formCursor = settingNumber(store, "sync.form_cursor");
+    request.caseCursor = settingNumber(store, "sync.case_cursor");
+    request.allocationCursor = settingNumber(store, "sync.allocation_cursor");
+    request.correctionCursor = settingNumber(store, "sync.correction_cursor");
     auto boxKey = store.boxPublicKey();
     if (!boxKey) return boxKey.error();
     request.deviceBoxKey.assign(boxKey->begin(), boxKey->end());
@@ -96,7 +92,7 @@ Status applyPullReply(Store& store, PullReply& reply, PullRequest& request, Prog
         if (store.installForm(f.binary)) ++p.formsReceived;
     }
     // A new project key (staff rotated it): records finalized from now on use it.
-    if (!reply.projectKey.empty() && reply.projectKey != settingOr(store, kProjectKeySetting)) {
+    if (!reply.projectKey.empty() && reply.projectKey != settingText(store, kProjectKeySetting)) {
         if (auto s = store.setSetting(kProjectKeySetting, reply.projectKey); !s) return s;
     }
     if (!reply.studies.empty()) {

@@ -36,19 +36,14 @@ std::int64_t nowMs() {
         .count();
 }
 
-std::string settingOr(Store& store, std::string_view key) {
-    auto v = store.setting(key);
-    return v && v.value() ? *v.value() : std::string();
-}
-
 }  // namespace
 
 Result<Connection> loadConnection(Store& store) {
     Connection c;
-    c.collector = settingOr(store, "sync.collector");
-    c.credential = settingOr(store, "sync.credential");
-    c.caFile = settingOr(store, "sync.ca_file");
-    c.allowPlainHttp = settingOr(store, "sync.allow_http") == "1";
+    c.collector = settingText(store, "sync.collector");
+    c.credential = settingText(store, "sync.credential");
+    c.caFile = settingText(store, "sync.ca_file");
+    c.allowPlainHttp = settingText(store, "sync.allow_http") == "1";
     if (c.collector.empty() || c.credential.empty()) {
         return makeError(ErrorCode::NotFound,
                          "this device is not enrolled with a collector (veldctl enrol)");
@@ -70,7 +65,7 @@ Result<EnrolReply> enrol(Store& store, const std::string& collector, const std::
     request.deviceId = store.deviceId();
     // A device enrolled before proves it is that device with the credential it holds (the
     // collector binds a device id to its first enrolment).
-    request.previousCredential = settingOr(store, "sync.credential");
+    request.previousCredential = settingText(store, "sync.credential");
     // The device's signing key goes with its enrolment (made now when it has none).
     auto deviceKey = identity::ensureDeviceKey(store);
     if (!deviceKey) return deviceKey.error();

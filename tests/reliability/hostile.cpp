@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <veld/device_identity.hpp>
 #include <veld/sync/protocol.hpp>
 #include <veld/sync/uploader.hpp>
 
@@ -175,11 +176,13 @@ Outcome syncUnderSlowClients(const Options& options, bool tls) {
 
 // An enrolment request written by hand, as a client claiming any device id can send it.
 test::HttpReply postEnrol(int port, const std::string& code, const Uuid& deviceId,
-                          const std::string& previousCredential = {}) {
+                          const std::string& previousCredential = {},
+                          const std::vector<std::uint8_t>& devicePublicKey = {}) {
     sync::EnrolRequest request;
     request.code = code;
     request.deviceId = deviceId;
     request.previousCredential = previousCredential;
+    request.devicePublicKey = devicePublicKey;
     return test::httpExchange(port,
                               test::postBytes(sync::kEnrolPath, sync::encodeEnrolRequest(request),
                                               test::protocolHeaders()),
@@ -273,12 +276,17 @@ Outcome repeatedEnrolments(const Options& options) {
         Store device = test::openDevice(path);
         auto code = staff->createEnrolCode("laptop " + std::to_string(round), now(), "reliability");
         if (!code) throw std::runtime_error(code.error().describe());
-        // Replies lost one to three times (the device saw none of them) ...
+        // Replies lost one to three times (the device saw none of them): the device's own
+        // requests, so with its signing key, as sync::enrol sends it ...
+        auto deviceKey = identity::ensureDeviceKey(device);
+        if (!deviceKey) throw std::runtime_error(deviceKey.error().describe());
+        const std::vector<std::uint8_t> publicKey(deviceKey->begin(), deviceKey->end());
         const int lost = 1 + static_cast<int>(random() % 3);
         std::string first;
         bool same = true;
         for (int i = 0; i < lost; ++i) {
-            const auto reply = postEnrol(collector.port(), code.value(), device.deviceId());
+            const auto reply =
+                postEnrol(collector.port(), code.value(), device.deviceId(), {}, publicKey);
             auto decoded = sync::decodeEnrolResponse(
                 {reinterpret_cast<const std::uint8_t*>(reply.body.data()), reply.body.size()});
             if (reply.status != 200 || !decoded) {

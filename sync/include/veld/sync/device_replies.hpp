@@ -15,6 +15,11 @@
 
 namespace veld::sync {
 
+/// A device setting's text; empty when it is not set or cannot be read.
+std::string settingText(Store& store, std::string_view key);
+/// A device setting that holds a number (a cursor, a bundle number); 0 when it is not set.
+std::uint64_t settingNumber(Store& store, std::string_view key);
+
 /// Keeps what an enrolment handed out in the store's settings: the credential, the collector's
 /// id and key, the pseudonym key and the project key. `collector` (the address), `caFile` and
 /// `allowPlainHttp` are kept too when `collector` is not empty (an enrolment by file has no
