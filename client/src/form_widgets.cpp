@@ -411,8 +411,9 @@ Civil civil(std::int64_t days) {
 }
 
 std::optional<std::int64_t> fromCivil(int year, int month, int day) {
-    if (year < 0 || year > 9999) return std::nullopt;
-    char iso[16];
+    if (year < 0 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31)
+        return std::nullopt;
+    char iso[32];  // room for any int, so the compiler sees nothing cut off
     std::snprintf(iso, sizeof iso, "%04d-%02d-%02d", year, month, day);
     return expr::parseIsoDate(iso);
 }
