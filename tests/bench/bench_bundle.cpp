@@ -22,6 +22,8 @@
 
 #include <veld/clock.hpp>
 #include <veld/device_identity.hpp>
+#include <veld/sqlite.hpp>
+#include <veld/store.hpp>
 #include <veld/sync/bundle.hpp>
 #include <veld/sync/bundle_import.hpp>
 #include <veld/sync/collector_store.hpp>
@@ -29,7 +31,6 @@
 #include <veld/sync/device_replies.hpp>
 #include <veld/sync/protocol.hpp>
 
-#include "../support/sync_support.hpp"
 #include "bench_output.hpp"
 
 namespace veld::bench {
@@ -39,10 +40,32 @@ std::int64_t nowMs() {
     return SystemClock::instance().nowMillis();
 }
 
+// A record like a short interview's: a dozen answers of the common types.
+RecordContent sample(int n) {
+    RecordContent c;
+    c.formId = "ips_intake";
+    c.formVersion = 1;
+    c.answers.push_back({"age", std::int64_t{18 + n % 50}});
+    c.answers.push_back({"municipality", ChoiceAnswer{n % 2 ? "utrecht" : "amersfoort", {}}});
+    c.answers.push_back({"gender", ChoiceAnswer{n % 3 ? "vrouw" : "man", {}}});
+    c.answers.push_back({"consent", true});
+    c.answers.push_back({"intake_date", DateAnswer{20000 + n % 2000}});
+    c.answers.push_back({"hours_per_week", DecimalAnswer{12.5, "12.5"}});
+    c.answers.push_back({"languages", ChoicesAnswer{{"nl", "ar"}, ""}});
+    c.answers.push_back({"work_goal", std::string("Werk in de zorg, parttime, dicht bij huis")});
+    c.answers.push_back({"notes", std::string("Gesprek " + std::to_string(n) +
+                                              ": wil eerst taalles, daarna een werkplek.")});
+    c.answers.push_back({"contacts", std::int64_t{n % 7}});
+    c.answers.push_back({"next_visit", DateAnswer{20014 + n % 2000}});
+    c.answers.push_back({"signed", true});
+    return c;
+}
+
 // A device store with `records` finalized records, enrolled with `collector` in this process
 // (the enrolment a network round would make).
 Store enrolledDevice(sync::CollectorStore& collector, const std::string& path, int records) {
-    Store device = test::openDevice(path);
+    Store device =
+        must(Store::open(path, {.mode = sql::OpenMode::ReadWriteCreate}), "opening " + path);
     const std::string code = must(collector.createEnrolCode("bench", nowMs(), "bench"), "code");
     sync::EnrolRequest request;
     request.code = code;
@@ -53,7 +76,10 @@ Store enrolledDevice(sync::CollectorStore& collector, const std::string& path, i
     reply.collectorKey = collector.collectorSigningPublicKey();  // as the server's answer has it
     if (auto s = sync::keepEnrolment(device, reply, "http://127.0.0.1:1"); !s)
         throw std::runtime_error("keeping the enrolment: " + s.error().describe());
-    test::addFinalized(device, records);
+    auto batch = must(device.beginBatch(), "a batch");
+    for (int i = 0; i < records; ++i)
+        (void)must(device.finalizeNew(sample(i)), "finalizing");
+    if (auto s = batch.commit(); !s) throw std::runtime_error(s.error().describe());
     return device;
 }
 
