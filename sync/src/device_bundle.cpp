@@ -108,31 +108,27 @@ Result<BundleExport> exportAs(Store& store,
     return out;
 }
 
-// The receipts of a reply's pushes, each checked against the revisions of the bundle still
-// waiting (those a network round acknowledged meanwhile were checked then). A refused receipt is
-// kept with its reason, as on the network, and refuses the whole reply; the others are returned
-// to be kept with the rest of the reply.
+// The receipts of a reply's pushes, each checked against the revisions of its push still waiting
+// (those a network round acknowledged meanwhile were checked then), read one push at a time. A
+// refused receipt is kept with its reason, as on the network, and refuses the whole reply; the
+// others are returned to be kept with the rest of the reply.
 Result<std::vector<KeptReceipt>> checkReceipts(Store& store, const std::vector<PushReply>& pushes,
-                                               std::uint64_t ackedThrough, std::uint64_t lastSeq) {
+                                               std::uint64_t ackedThrough) {
     std::vector<KeptReceipt> out;
-    if (lastSeq <= ackedThrough || pushes.empty()) return out;
-    std::vector<OutboxEntry> waiting;
-    for (std::uint64_t after = ackedThrough; after < lastSeq;) {
-        auto more = store.outboxPending(500, 1u << 20, after);
-        if (!more) return more.error();
-        if (more->empty()) break;
-        after = more->back().seq;
-        for (auto& e : more.value())
-            if (e.seq <= lastSeq) waiting.push_back(std::move(e));
-    }
     for (const auto& reply : pushes) {
         if (reply.results.empty()) continue;
         const auto [low, high] = std::minmax_element(
             reply.results.begin(), reply.results.end(),
             [](const RevisionResult& a, const RevisionResult& b) { return a.seq < b.seq; });
         std::vector<OutboxEntry> sent;
-        for (const auto& e : waiting)
-            if (e.seq >= low->seq && e.seq <= high->seq) sent.push_back(e);
+        for (std::uint64_t after = std::max(ackedThrough, low->seq - 1); after < high->seq;) {
+            auto more = store.outboxPending(500, 1u << 20, after);
+            if (!more) return more.error();
+            if (more->empty()) break;
+            after = more->back().seq;
+            for (auto& e : more.value())
+                if (e.seq <= high->seq) sent.push_back(std::move(e));
+        }
         if (sent.empty()) continue;
         KeptReceipt kept;
         kept.firstSeq = sent.front().seq;
@@ -226,7 +222,7 @@ Result<ReplyImport> importReply(Store& store, std::span<const std::uint8_t> byte
     }
     auto state = store.outboxState();
     if (!state) return state.error();
-    auto receipts = checkReceipts(store, pushes, state->ackedThrough, h.lastSeq);
+    auto receipts = checkReceipts(store, pushes, state->ackedThrough);
     if (!receipts) return receipts.error();
 
     auto batch = store.beginBatch();

@@ -262,8 +262,11 @@ std::string correctionComment(HlcTimestamp hlc);
 /// The meta entry a device's last imported bundle is kept under, and its value ("N DIGESTHEX").
 std::string bundleMarkKey(const Uuid& deviceId);
 std::string bundleMarkText(const BundleMark& mark);
-/// The meta keys of every device's bundle mark start with this (for a LIKE 'bundle:%').
+/// The meta keys of every device's bundle mark start with this; kBundleMarksSql reads them all
+/// (the same text on both backends).
 inline constexpr std::string_view kBundleMarkPrefix = "bundle:";
+inline constexpr const char* kBundleMarksSql =
+    "SELECT key, value FROM meta WHERE key LIKE 'bundle:%'";
 /// Fills each device's lastBundle from the meta entries (key, value) of bundle marks; entries
 /// that do not parse are passed over.
 void applyBundleMarks(std::vector<DeviceInfo>& devices,

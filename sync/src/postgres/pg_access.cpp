@@ -277,8 +277,7 @@ Result<std::vector<DeviceInfo>> PgAccess::devices() {
             d.staff = rows->boolean(i, 10);
             out.push_back(std::move(d));
         }
-        auto marks = c.query("SELECT key, value FROM meta WHERE key LIKE 'bundle:%'", {},
-                             "reading the devices' bundle marks");
+        auto marks = c.query(rules::kBundleMarksSql, {}, "reading the devices' bundle marks");
         if (!marks) return marks.error();
         std::vector<std::pair<std::string, std::string>> found;
         for (int i = 0; i < marks->size(); ++i)

@@ -339,7 +339,7 @@ Result<std::vector<DeviceInfo>> SqliteAccess::devices() {
         });
         !stepped)
         return stepped.error();
-    auto marks = m_ctx.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'bundle:%'");
+    auto marks = m_ctx.db.prepare(rules::kBundleMarksSql);
     if (!marks) return marks.error();
     std::vector<std::pair<std::string, std::string>> found;
     if (auto stepped = marks->forEachRow([&] {
