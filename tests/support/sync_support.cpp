@@ -269,6 +269,22 @@ void publishPilotForms(const CollectorProcess& collector) {
         throw std::runtime_error("publishing the pilot forms failed: " + done.err);
 }
 
+Uuid enrolInStore(sync::CollectorStore& store, std::int64_t nowMs, const std::string& label,
+                  const std::string& team) {
+    sync::EnrolRequest request;
+    auto code = store.createEnrolCode(label, nowMs, "test");
+    if (!code) throw std::runtime_error("enrolment code: " + code.error().describe());
+    request.code = code.value();
+    request.deviceId = makeUuidV4();
+    if (auto r = store.enrol(request, nowMs); !r)
+        throw std::runtime_error("enrolment: " + r.error().describe());
+    if (!team.empty()) {
+        if (auto s = store.setDeviceTeam(request.deviceId, team, nowMs, "test"); !s)
+            throw std::runtime_error("team: " + s.error().describe());
+    }
+    return request.deviceId;
+}
+
 std::string addAdmin(const CollectorProcess& collector, const std::string& name) {
     const auto made = veldctl({"collector", "admin-add", collector.storePath(), name});
     if (made.exitCode != 0) throw std::runtime_error("admin-add failed: " + made.err);

@@ -123,6 +123,11 @@ void pushCaseRecord(sync::CollectorStore& store, const Uuid& device, std::uint64
                     const Uuid& caseId, HlcTimestamp hlc, std::vector<CasePropertyValue> props,
                     const std::optional<Allocation>& allocation = {});
 
+/// A new device enrolled straight in `store` (no server) with a fresh code labelled `label`, in
+/// `team` when not empty; its id. Throws when the store refuses.
+Uuid enrolInStore(sync::CollectorStore& store, std::int64_t nowMs, const std::string& label,
+                  const std::string& team = {});
+
 /// A staff member's console credential (veldctl collector admin-add); throws on failure.
 std::string addAdmin(const CollectorProcess& collector, const std::string& name);
 

@@ -40,12 +40,7 @@ struct Collector {
     }
 
     Uuid device(const std::string& team = {}) {
-        sync::EnrolRequest request;
-        request.code = store->createEnrolCode("tablet", now, "test").value();
-        request.deviceId = makeUuidV4();
-        REQUIRE(store->enrol(request, now));
-        if (!team.empty()) REQUIRE(store->setDeviceTeam(request.deviceId, team, now, "test"));
-        return request.deviceId;
+        return test::enrolInStore(*store, now, "tablet", team);
     }
 
     // The HLC `ms` milliseconds after the test began.

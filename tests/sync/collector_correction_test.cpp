@@ -32,12 +32,7 @@ struct Field {
     }
 
     Uuid device(const std::string& team = {}) {
-        sync::EnrolRequest request;
-        request.code = store->createEnrolCode("laptop", now, "test").value();
-        request.deviceId = makeUuidV4();
-        REQUIRE(store->enrol(request, now));
-        if (!team.empty()) REQUIRE(store->setDeviceTeam(request.deviceId, team, now, "test"));
-        return request.deviceId;
+        return test::enrolInStore(*store, now, "laptop", team);
     }
 
     [[nodiscard]] HlcTimestamp at(int ms) const {
